@@ -1,0 +1,254 @@
+//! The resource-provider contract: how the stack engine reaches the world.
+//!
+//! The engine never creates a bucket or a role itself. For each resource of a stack it
+//! hands the *resolved* properties (every intrinsic already evaluated, so plain JSON) to a
+//! [`ResourceProvider`] chosen by resource type, and stores what comes back: the physical
+//! id and the attributes that `Fn::GetAtt` reads. Providers are async because real ones do
+//! I/O (the embedded S3 store, the SSM parameter table, a custom-resource webhook).
+//!
+//! Providers are looked up through a [`ProviderRegistry`]: native providers (backed by
+//! state the server keeps) are registered per type; anything else falls through to the
+//! fallback provider (the schema-driven one, `sagestack-providers`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where a resource lives: everything a provider needs to build ARNs and names.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResourceContext {
+    pub region: String,
+    pub account_id: String,
+    /// `aws`, `aws-cn` or `aws-us-gov`, derived from the region.
+    pub partition: String,
+    pub stack_name: String,
+    /// The stack ARN.
+    pub stack_id: String,
+    pub logical_id: String,
+    /// E.g. `AWS::S3::Bucket`.
+    pub resource_type: String,
+    /// Tags the stack propagates to every taggable resource (stack tags, `sagemaker:*`).
+    #[serde(default)]
+    pub stack_tags: Vec<(String, String)>,
+}
+
+/// What a provider returns after create, update or read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ResourceState {
+    /// What `Ref` returns for this resource.
+    pub physical_id: String,
+    /// Attribute name -> value, as read by `Fn::GetAtt` (e.g. `Arn`, `DomainName`).
+    pub attributes: Map<String, Value>,
+}
+
+/// Whether changing a property replaces the resource (from the schema's `createOnlyProperties`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpdateBehavior {
+    /// Updated in place.
+    NoInterruption,
+    /// A new physical resource is created and the old one deleted in cleanup.
+    Replacement,
+    /// Replacement depends on the value (e.g. only some property changes replace).
+    Conditional,
+}
+
+/// Static facts about a resource type, used to plan updates before any provider runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TypeInfo {
+    pub type_name: String,
+    /// Top-level property names whose change forces replacement.
+    pub create_only_properties: Vec<String>,
+    /// Attribute names `Fn::GetAtt` may read.
+    pub attributes: Vec<String>,
+    /// Whether the type takes a `Tags` property.
+    pub taggable: bool,
+}
+
+/// Why a provider refused or failed. The message is what the stack event's
+/// `ResourceStatusReason` shows, so it must say what went wrong in AWS's words.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProviderError {
+    /// Properties do not satisfy the type's schema or the service's rules.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A resource with this name or identifier already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The physical resource is gone (read/update/delete).
+    #[error("{0}")]
+    NotFound(String),
+    /// The service refused the operation in its current state (e.g. a non-empty bucket).
+    #[error("{0}")]
+    Conflict(String),
+    /// No provider handles this type.
+    #[error("{0}")]
+    UnsupportedType(String),
+    /// Anything else (I/O, a custom-resource endpoint that failed).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// One resource type's create / read / update / delete.
+#[async_trait]
+pub trait ResourceProvider: Send + Sync {
+    /// Facts about `type_name`, or `None` when this provider does not know the type.
+    fn type_info(&self, type_name: &str) -> Option<TypeInfo>;
+
+    /// Create the resource from its resolved properties (a JSON object, `{}` when absent).
+    async fn create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<ResourceState, ProviderError>;
+
+    /// Update in place. Only called when no changed property is create-only; the engine
+    /// handles replacement as create-new + delete-old.
+    async fn update(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        old_properties: &Value,
+        new_properties: &Value,
+    ) -> Result<ResourceState, ProviderError>;
+
+    /// Delete the physical resource. Deleting something already gone is success.
+    async fn delete(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        properties: &Value,
+    ) -> Result<(), ProviderError>;
+
+    /// Read the physical resource back, `None` when it no longer exists.
+    async fn read(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        properties: &Value,
+    ) -> Result<Option<ResourceState>, ProviderError>;
+}
+
+/// Chooses the provider for a resource type: an exact registration first, then the fallback.
+#[derive(Clone, Default)]
+pub struct ProviderRegistry {
+    by_type: HashMap<String, Arc<dyn ResourceProvider>>,
+    fallback: Option<Arc<dyn ResourceProvider>>,
+}
+
+impl ProviderRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Route `type_name` to `provider`, replacing any earlier registration.
+    pub fn register(&mut self, type_name: impl Into<String>, provider: Arc<dyn ResourceProvider>) {
+        self.by_type.insert(type_name.into(), provider);
+    }
+
+    /// The provider asked for every type nobody registered.
+    pub fn set_fallback(&mut self, provider: Arc<dyn ResourceProvider>) {
+        self.fallback = Some(provider);
+    }
+
+    /// The provider for `type_name`, or `None` when neither a registration nor the fallback
+    /// knows it.
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn ResourceProvider>> {
+        if let Some(p) = self.by_type.get(type_name) {
+            return Some(p);
+        }
+        self.fallback
+            .as_ref()
+            .filter(|p| p.type_info(type_name).is_some())
+    }
+
+    /// Type facts from whichever provider handles `type_name`.
+    pub fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
+        self.get(type_name).and_then(|p| p.type_info(type_name))
+    }
+}
+
+/// `aws`, `aws-cn` or `aws-us-gov` for a region name.
+pub fn partition_for_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Only(&'static str);
+
+    #[async_trait]
+    impl ResourceProvider for Only {
+        fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
+            (type_name == self.0).then(|| TypeInfo {
+                type_name: type_name.to_string(),
+                ..TypeInfo::default()
+            })
+        }
+        async fn create(
+            &self,
+            _: &ResourceContext,
+            _: &Value,
+        ) -> Result<ResourceState, ProviderError> {
+            Ok(ResourceState::default())
+        }
+        async fn update(
+            &self,
+            _: &ResourceContext,
+            c: &ResourceState,
+            _: &Value,
+            _: &Value,
+        ) -> Result<ResourceState, ProviderError> {
+            Ok(c.clone())
+        }
+        async fn delete(
+            &self,
+            _: &ResourceContext,
+            _: &ResourceState,
+            _: &Value,
+        ) -> Result<(), ProviderError> {
+            Ok(())
+        }
+        async fn read(
+            &self,
+            _: &ResourceContext,
+            c: &ResourceState,
+            _: &Value,
+        ) -> Result<Option<ResourceState>, ProviderError> {
+            Ok(Some(c.clone()))
+        }
+    }
+
+    #[test]
+    fn registration_wins_over_fallback_and_unknown_types_are_none() {
+        let mut reg = ProviderRegistry::new();
+        reg.set_fallback(Arc::new(Only("AWS::SQS::Queue")));
+        reg.register("AWS::S3::Bucket", Arc::new(Only("AWS::S3::Bucket")));
+        assert_eq!(
+            reg.type_info("AWS::S3::Bucket").unwrap().type_name,
+            "AWS::S3::Bucket"
+        );
+        assert_eq!(
+            reg.type_info("AWS::SQS::Queue").unwrap().type_name,
+            "AWS::SQS::Queue"
+        );
+        assert!(reg.get("AWS::Nope::Nope").is_none());
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition_for_region("us-east-1"), "aws");
+        assert_eq!(partition_for_region("cn-north-1"), "aws-cn");
+        assert_eq!(partition_for_region("us-gov-west-1"), "aws-us-gov");
+    }
+}

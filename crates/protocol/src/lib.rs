@@ -1,0 +1,1 @@
+//! sagestack-protocol (being written).

@@ -1,0 +1,1 @@
+//! sagestack-providers (being written).

@@ -1,0 +1,1 @@
+//! sagestack-sagemaker (being written).

@@ -1,0 +1,1 @@
+//! sagestack-store (being written).

@@ -1,0 +1,1 @@
+//! sagestack-template (being written).
