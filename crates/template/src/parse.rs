@@ -1,0 +1,119 @@
+//! Entry point of parsing: size limits, format detection, JSON or YAML.
+
+use crate::error::{ErrorCode, TemplateError};
+use crate::tree::Node;
+use crate::{json, yaml};
+
+/// Largest `TemplateBody` CloudFormation accepts inline in a request.
+pub const MAX_INLINE_BODY_BYTES: usize = 51_200;
+/// Largest template CloudFormation reads from S3 (`TemplateURL`): 1 MB.
+pub const MAX_S3_BODY_BYTES: usize = 1_048_576;
+
+/// Bounds that keep a hostile template from exhausting memory or the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum body size in bytes (see [`MAX_INLINE_BODY_BYTES`], [`MAX_S3_BODY_BYTES`]).
+    pub max_bytes: usize,
+    /// Maximum nesting of maps and lists.
+    pub max_depth: usize,
+    /// Maximum number of values in the tree, counting YAML alias expansions.
+    pub max_nodes: usize,
+}
+
+impl Limits {
+    /// Limits for a template passed inline (`TemplateBody`).
+    pub fn inline() -> Self {
+        Limits {
+            max_bytes: MAX_INLINE_BODY_BYTES,
+            ..Limits::default()
+        }
+    }
+
+    /// Limits for a template read from S3 (`TemplateURL`).
+    pub fn s3() -> Self {
+        Limits {
+            max_bytes: MAX_S3_BODY_BYTES,
+            ..Limits::default()
+        }
+    }
+}
+
+impl Default for Limits {
+    /// S3 size limit, depth 128, and at most 2,000,000 values.
+    fn default() -> Self {
+        Limits {
+            max_bytes: MAX_S3_BODY_BYTES,
+            max_depth: 128,
+            max_nodes: 2_000_000,
+        }
+    }
+}
+
+/// Which syntax a body was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+/// Parses a template body into a tree. A body whose first non-blank character is `{` is
+/// JSON; if it is not valid JSON but is valid YAML (a flow mapping), it is read as YAML, as
+/// CloudFormation does; otherwise the JSON error is reported.
+pub fn parse_tree(body: &str, limits: &Limits) -> Result<(Node, Format), TemplateError> {
+    if body.len() > limits.max_bytes {
+        return Err(TemplateError::new(
+            ErrorCode::Limit,
+            format!(
+                "Template may not exceed {} bytes in size (this one has {})",
+                limits.max_bytes,
+                body.len()
+            ),
+            None,
+        ));
+    }
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
+    if body.trim_start().starts_with('{') {
+        match json::parse(body, limits) {
+            Ok(n) => Ok((n, Format::Json)),
+            Err(e) if e.code == ErrorCode::Limit => Err(e),
+            Err(e) => yaml::parse(body, limits)
+                .map(|n| (n, Format::Yaml))
+                .map_err(|_| e),
+        }
+    } else {
+        yaml::parse(body, limits).map(|n| (n, Format::Yaml))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_limits_are_enforced() {
+        let body = format!("Description: {}\n", "x".repeat(MAX_INLINE_BODY_BYTES));
+        assert_eq!(
+            parse_tree(&body, &Limits::inline()).unwrap_err().code,
+            ErrorCode::Limit
+        );
+        assert!(parse_tree(&body, &Limits::s3()).is_ok());
+    }
+
+    #[test]
+    fn detects_format() {
+        assert_eq!(
+            parse_tree("{\"a\": 1}", &Limits::default()).unwrap().1,
+            Format::Json
+        );
+        assert_eq!(
+            parse_tree("{a: 1}", &Limits::default()).unwrap().1,
+            Format::Yaml
+        );
+        assert_eq!(
+            parse_tree("a: 1", &Limits::default()).unwrap().1,
+            Format::Yaml
+        );
+        let e = parse_tree("{\"a\": }}", &Limits::default()).unwrap_err();
+        assert!(e.message.contains("JSON not well-formed"), "{}", e.message);
+    }
+}

@@ -1,0 +1,506 @@
+//! YAML templates, read with CloudFormation's rules rather than plain YAML 1.2.
+//!
+//! We consume `saphyr-parser` events (which carry tags and spans) and build the tree
+//! ourselves, which is where the CloudFormation dialect lives:
+//! - short-form tags become the long form: `!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` →
+//!   `{"Fn::GetAtt": ["A", "B"]}`, `!Sub ...` → `{"Fn::Sub": ...}`; an unknown `!Tag` is an
+//!   error rather than silently dropped;
+//! - plain scalars resolve as YAML 1.1 does for the values CloudFormation authors use
+//!   (`yes`/`no`/`on`/`off` booleans, `~` null, hex and underscores in numbers), except that
+//!   timestamps and leading-zero numbers (account ids such as `012345678901`) stay strings;
+//! - duplicate keys, null keys, complex keys and several documents are errors;
+//! - aliases are expanded with a node budget (no "billion laughs"), and nesting depth is
+//!   bounded before we recurse.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
+
+use crate::error::{ErrorCode, TemplateError};
+use crate::parse::Limits;
+use crate::tree::{Entry, Kind, Map, Node, Pos};
+
+/// Short-form tags CloudFormation accepts, without the `!`. All but `Ref` and `Condition`
+/// expand to `Fn::<name>`.
+const SHORT_FORMS: &[&str] = &[
+    "Ref",
+    "Condition",
+    "And",
+    "Base64",
+    "Cidr",
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "Equals",
+    "FindInMap",
+    "ForEach",
+    "GetAZs",
+    "GetAtt",
+    "GetStackOutput",
+    "If",
+    "ImportValue",
+    "Join",
+    "Length",
+    "Not",
+    "Or",
+    "RefAll",
+    "Select",
+    "Split",
+    "Sub",
+    "ToJsonString",
+    "Transform",
+    "ValueOf",
+    "ValueOfAll",
+];
+
+pub(crate) fn parse(src: &str, limits: &Limits) -> Result<Node, TemplateError> {
+    let mut b = Builder {
+        parser: Parser::new_from_str(src),
+        anchors: HashMap::new(),
+        nodes: 0,
+        limits,
+    };
+    b.stream()
+}
+
+struct Builder<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    limits: &'a Limits,
+}
+
+fn pos_of(span: &Span) -> Pos {
+    Pos::new(span.start.line() as u32, span.start.col() as u32 + 1)
+}
+
+fn scan_error(e: ScanError) -> TemplateError {
+    let m = e.marker();
+    let pos = Pos::new(m.line() as u32, m.col() as u32 + 1);
+    // The scanner bounds flow nesting itself; report it as the limit it is.
+    let code = if e.info().contains("recursion limit") {
+        ErrorCode::Limit
+    } else {
+        ErrorCode::Syntax
+    };
+    TemplateError::at(
+        code,
+        format!(
+            "Template format error: YAML not well-formed. (line {}, column {}): {}",
+            pos.line,
+            pos.col,
+            e.info()
+        ),
+        pos,
+    )
+}
+
+fn syntax(pos: Pos, msg: String) -> TemplateError {
+    TemplateError::at(
+        ErrorCode::Syntax,
+        format!("Template format error: {msg}"),
+        pos,
+    )
+}
+
+impl<'a> Builder<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), TemplateError> {
+        match self.parser.next_event() {
+            Some(Ok(ev)) => Ok(ev),
+            Some(Err(e)) => Err(scan_error(e)),
+            None => Err(TemplateError::new(
+                ErrorCode::Syntax,
+                "Template format error: unexpected end of YAML",
+                None,
+            )),
+        }
+    }
+
+    fn stream(&mut self) -> Result<Node, TemplateError> {
+        let mut root = None;
+        loop {
+            let (ev, span) = self.next()?;
+            match ev {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    if root.is_some() {
+                        return Err(syntax(
+                            pos_of(&span),
+                            "a template must be a single YAML document, found several".into(),
+                        ));
+                    }
+                    let (ev, span) = self.next()?;
+                    root = Some(self.node(ev, span, 0)?);
+                }
+                _ => return Err(syntax(pos_of(&span), "unexpected YAML event".into())),
+            }
+        }
+        root.ok_or_else(|| {
+            TemplateError::at(
+                ErrorCode::Syntax,
+                "Template format error: the template is empty",
+                Pos::new(1, 1),
+            )
+        })
+    }
+
+    fn count(&mut self, n: usize, pos: Pos) -> Result<(), TemplateError> {
+        self.nodes += n;
+        if self.nodes > self.limits.max_nodes {
+            return Err(TemplateError::at(
+                ErrorCode::Limit,
+                format!(
+                    "Template format error: more than {} values after expanding YAML aliases",
+                    self.limits.max_nodes
+                ),
+                pos,
+            ));
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, ev: Event<'a>, span: Span, depth: usize) -> Result<Node, TemplateError> {
+        let pos = pos_of(&span);
+        if depth > self.limits.max_depth {
+            return Err(TemplateError::at(
+                ErrorCode::Limit,
+                format!(
+                    "Template format error: nesting deeper than {} levels",
+                    self.limits.max_depth
+                ),
+                pos,
+            ));
+        }
+        self.count(1, pos)?;
+        let (node, anchor, tag) = match ev {
+            Event::Alias(id) => {
+                let n = self
+                    .anchors
+                    .get(&id)
+                    .ok_or_else(|| syntax(pos, "alias to an unknown anchor".into()))?;
+                let size = n.size();
+                let mut n = n.clone();
+                self.count(size, pos)?;
+                n.pos = pos;
+                return Ok(n);
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let node = if tag.is_some() {
+                    Node::new(pos, Kind::String(value.into_owned()))
+                } else {
+                    Node::new(pos, resolve_plain(value, style))
+                };
+                (node, anchor, tag)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let mut items = Vec::new();
+                loop {
+                    let (ev, span) = self.next()?;
+                    if matches!(ev, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(ev, span, depth + 1)?);
+                }
+                (Node::new(pos, Kind::List(items)), anchor, tag)
+            }
+            Event::MappingStart(anchor, tag) => {
+                let mut map = Map::new();
+                loop {
+                    let (ev, kspan) = self.next()?;
+                    let key_pos = pos_of(&kspan);
+                    let key = match ev {
+                        Event::MappingEnd => break,
+                        Event::Scalar(k, style, _, ktag) => {
+                            if ktag.is_none()
+                                && style == ScalarStyle::Plain
+                                && matches!(&*k, "" | "~" | "null" | "Null" | "NULL")
+                            {
+                                return Err(syntax(key_pos, "null keys are not allowed".into()));
+                            }
+                            k.into_owned()
+                        }
+                        Event::Alias(id) => match self.anchors.get(&id).and_then(Node::scalar_text)
+                        {
+                            Some(k) => k,
+                            None => {
+                                return Err(syntax(key_pos, "mapping keys must be strings".into()));
+                            }
+                        },
+                        _ => return Err(syntax(key_pos, "mapping keys must be strings".into())),
+                    };
+                    let (vev, vspan) = self.next()?;
+                    let value = self.node(vev, vspan, depth + 1)?;
+                    if map.contains_key(&key) {
+                        return Err(syntax(
+                            key_pos,
+                            format!(
+                                "duplicate key '{key}' (line {}, column {})",
+                                key_pos.line, key_pos.col
+                            ),
+                        ));
+                    }
+                    map.insert(key, Entry { key_pos, value });
+                }
+                (Node::new(pos, Kind::Map(map)), anchor, tag)
+            }
+            _ => return Err(syntax(pos, "unexpected YAML event".into())),
+        };
+        let node = match tag {
+            Some(tag) => apply_tag(node, &tag, pos)?,
+            None => node,
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+}
+
+/// Turns a tagged node into the long form of its intrinsic (or applies a core-schema tag).
+fn apply_tag(node: Node, tag: &Tag, pos: Pos) -> Result<Node, TemplateError> {
+    if tag.is_yaml_core_schema() {
+        return Ok(match (tag.suffix.as_str(), node.kind) {
+            ("str", Kind::String(s)) => Node::new(pos, Kind::String(s)),
+            (_, Kind::String(s)) => {
+                Node::new(pos, resolve_plain(Cow::Owned(s), ScalarStyle::Plain))
+            }
+            (_, kind) => Node::new(pos, kind),
+        });
+    }
+    if tag.handle != "!" || !SHORT_FORMS.contains(&tag.suffix.as_str()) {
+        return Err(syntax(pos, format!("unknown YAML tag {tag}")));
+    }
+    let name = tag.suffix.as_str();
+    let value = match (name, node.kind) {
+        ("GetAtt", Kind::String(s)) => {
+            // `!GetAtt Res.Attr.Sub` splits at the first dot only.
+            match s.split_once('.') {
+                Some((r, a)) => Node::new(
+                    pos,
+                    Kind::List(vec![Node::string(pos, r), Node::string(pos, a)]),
+                ),
+                None => Node::string(pos, s),
+            }
+        }
+        (_, kind) => Node::new(pos, kind),
+    };
+    let key = match name {
+        "Ref" | "Condition" => name.to_string(),
+        _ => format!("Fn::{name}"),
+    };
+    let mut map = Map::new();
+    map.insert(
+        key,
+        Entry {
+            key_pos: pos,
+            value,
+        },
+    );
+    Ok(Node::new(pos, Kind::Map(map)))
+}
+
+/// Resolves an untagged scalar the way CloudFormation reads YAML.
+fn resolve_plain(value: Cow<'_, str>, style: ScalarStyle) -> Kind {
+    if style != ScalarStyle::Plain {
+        return Kind::String(value.into_owned());
+    }
+    let v: &str = &value;
+    match v {
+        "" | "~" | "null" | "Null" | "NULL" => return Kind::Null,
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+            return Kind::Bool(true);
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+            return Kind::Bool(false);
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Kind::Number(".inf".into());
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Kind::Number("-.inf".into()),
+        ".nan" | ".NaN" | ".NAN" => return Kind::Number(".nan".into()),
+        _ => {}
+    }
+    match number(v) {
+        Some(n) => Kind::Number(n),
+        None => Kind::String(value.into_owned()),
+    }
+}
+
+/// Canonical text of a YAML number, or `None` when `v` is not one.
+fn number(v: &str) -> Option<String> {
+    let (sign, body) = match v.as_bytes().first()? {
+        b'-' => ("-", &v[1..]),
+        b'+' => ("", &v[1..]),
+        _ => ("", v),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let radix = |digits: &str, r: u32| -> Option<String> {
+        let clean: String = digits.chars().filter(|&c| c != '_').collect();
+        if clean.is_empty() {
+            return None;
+        }
+        let n = i128::from_str_radix(&clean, r).ok()?;
+        Some(format!("{sign}{n}"))
+    };
+    if let Some(h) = body.strip_prefix("0x") {
+        return radix(h, 16);
+    }
+    if let Some(o) = body.strip_prefix("0o") {
+        return radix(o, 8);
+    }
+    if let Some(b) = body.strip_prefix("0b") {
+        return radix(b, 2);
+    }
+    let bytes = body.as_bytes();
+    let starts_number = bytes[0].is_ascii_digit()
+        || (bytes[0] == b'.' && bytes.len() > 1 && bytes[1].is_ascii_digit());
+    if !starts_number {
+        return None;
+    }
+    // Digits, at most one dot, an optional exponent; underscores allowed between digits.
+    let mut seen_dot = false;
+    let mut seen_exp = false;
+    let mut prev = b' ';
+    let mut clean = String::with_capacity(body.len());
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => clean.push(c as char),
+            b'_' if !seen_exp && !seen_dot && prev.is_ascii_digit() => {}
+            b'.' if !seen_dot && !seen_exp => {
+                seen_dot = true;
+                clean.push('.');
+            }
+            b'e' | b'E' if !seen_exp && prev.is_ascii_digit() && i + 1 < bytes.len() => {
+                seen_exp = true;
+                clean.push('e');
+            }
+            b'+' | b'-' if prev == b'e' || prev == b'E' => clean.push(c as char),
+            _ => return None,
+        }
+        prev = c;
+    }
+    if !prev.is_ascii_digit() && prev != b'.' {
+        return None;
+    }
+    // Leading-zero integers (account ids, file modes) stay strings.
+    if !seen_dot && !seen_exp && clean.len() > 1 && clean.starts_with('0') {
+        return None;
+    }
+    if seen_dot
+        && clean
+            .split('.')
+            .next()
+            .is_some_and(|ip| ip.len() > 1 && ip.starts_with('0'))
+    {
+        return None;
+    }
+    Some(format!("{sign}{clean}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(s: &str) -> Result<Node, TemplateError> {
+        parse(s, &Limits::default())
+    }
+
+    fn j(s: &str) -> serde_json::Value {
+        p(s).unwrap().to_json()
+    }
+
+    #[test]
+    fn short_forms_expand_to_long_forms() {
+        let v = j(
+            "A: !Ref X\nB: !GetAtt R.Arn.Sub\nC: !GetAtt [R, Arn]\nD: !Sub '${X}'\nE: !Condition C\nF: !If [C, !Ref X, !Ref AWS::NoValue]\nG: !GetAZs ''\n",
+        );
+        assert_eq!(
+            v,
+            json!({
+                "A": {"Ref": "X"},
+                "B": {"Fn::GetAtt": ["R", "Arn.Sub"]},
+                "C": {"Fn::GetAtt": ["R", "Arn"]},
+                "D": {"Fn::Sub": "${X}"},
+                "E": {"Condition": "C"},
+                "F": {"Fn::If": ["C", {"Ref": "X"}, {"Ref": "AWS::NoValue"}]},
+                "G": {"Fn::GetAZs": ""}
+            })
+        );
+    }
+
+    #[test]
+    fn scalars_follow_cloudformation_rules() {
+        let v = j(
+            "a: yes\nb: 0x1F\nc: 012345678901\nd: 2010-09-09\ne: 1_000\nf: 1.50\ng: ~\nh: '80'\ni: 80\nj: 1e3\nk: 1.2.3\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": true, "b": 31, "c": "012345678901", "d": "2010-09-09", "e": 1000, "f": 1.5,
+                   "g": null, "h": "80", "i": 80, "j": 1000.0, "k": "1.2.3"})
+        );
+        // The number keeps its text for string contexts.
+        let n = p("f: 1.50").unwrap();
+        assert_eq!(n.get("f").unwrap().scalar_text().as_deref(), Some("1.50"));
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let n = p("Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n").unwrap();
+        let r = n.get("Resources").unwrap().as_map().unwrap();
+        assert_eq!(r["Bucket"].key_pos, Pos::new(2, 3));
+        assert_eq!(r["Bucket"].value.get("Type").unwrap().pos, Pos::new(3, 11));
+    }
+
+    #[test]
+    fn rejects_dialect_violations() {
+        for (src, needle) in [
+            ("a: 1\na: 2\n", "duplicate key 'a'"),
+            ("a: 1\n---\nb: 2\n", "single YAML document"),
+            ("~: 1\n", "null keys"),
+            ("a: !Bogus x\n", "unknown YAML tag"),
+            ("? [a]\n: 1\n", "keys must be strings"),
+            ("a: [1, 2\n", "not well-formed"),
+        ] {
+            let e = p(src).unwrap_err();
+            assert!(e.message.contains(needle), "{src:?}: {}", e.message);
+            assert!(e.location.is_some());
+        }
+    }
+
+    #[test]
+    fn billion_laughs_is_bounded() {
+        let mut s = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = (b'a' + i - 1) as char;
+            let cur = (b'a' + i) as char;
+            s.push_str(&format!("{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let e = p(&s).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Limit);
+    }
+
+    #[test]
+    fn small_aliases_work() {
+        assert_eq!(
+            j("a: &x {k: v}\nb: *x\n"),
+            json!({"a": {"k": "v"}, "b": {"k": "v"}})
+        );
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = format!("{}1{}", "[".repeat(50_000), "]".repeat(50_000));
+        assert_eq!(p(&deep).unwrap_err().code, ErrorCode::Limit);
+        let mut block = String::new();
+        for i in 0..300 {
+            block.push_str(&" ".repeat(i));
+            block.push_str("k:\n");
+        }
+        assert_eq!(p(&block).unwrap_err().code, ErrorCode::Limit);
+    }
+}
