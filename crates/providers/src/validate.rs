@@ -1,0 +1,590 @@
+//! Validating resolved resource properties against a compiled schema.
+//!
+//! Messages follow what CloudFormation prints for registry-backed types (its validator
+//! reports JSON-pointer-prefixed violations such as
+//! `#/Volumes/0: extraneous key [EfsVolumeConfiguration] is not permitted` and joins
+//! several with spaces after `Properties validation failed for resource X with message: `).
+//! Every violation is collected, not only the first.
+//!
+//! CloudFormation converts template scalars to the schema's primitive type before
+//! validating (parameters are strings, so `!Ref Port` gives `"80"` to an integer property),
+//! so this validator accepts a numeric string where an integer or number is expected, a
+//! `"true"`/`"false"` string where a boolean is, and a number or boolean where a string is.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::schema::{Node, NodeId, ResourceSchema, types};
+
+/// One schema violation, e.g. `#/Tags/0: required key [Key] not found`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// `#` for the properties object itself, `#/A/0/B` below it.
+    pub pointer: String,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.message)
+    }
+}
+
+/// The stack-event reason for a failed validation, in CloudFormation's words.
+pub fn validation_message(logical_id: &str, violations: &[Violation]) -> String {
+    let joined: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    format!(
+        "Properties validation failed for resource {logical_id} with message: {}",
+        joined.join(" ")
+    )
+}
+
+/// Every violation of `properties` against `schema` (empty when valid).
+pub fn validate(schema: &ResourceSchema, properties: &Value) -> Vec<Violation> {
+    let mut v = Validator {
+        schema,
+        path: Vec::new(),
+        out: Vec::new(),
+        depth: 0,
+    };
+    v.check(schema.root, properties);
+    v.out
+}
+
+/// Guards against `$ref` cycles that consume no input (`A: {$ref: B}, B: {$ref: A}`).
+const MAX_DEPTH: usize = 256;
+
+struct Validator<'a> {
+    schema: &'a ResourceSchema,
+    path: Vec<String>,
+    out: Vec<Violation>,
+    depth: usize,
+}
+
+impl Validator<'_> {
+    fn report(&mut self, message: String) {
+        let mut pointer = String::from("#");
+        for seg in &self.path {
+            pointer.push('/');
+            pointer.push_str(seg);
+        }
+        self.out.push(Violation { pointer, message });
+    }
+
+    /// Does `value` satisfy node `id`? (Used for oneOf / anyOf / allOf branches.)
+    fn matches(&mut self, id: NodeId, value: &Value) -> bool {
+        let saved = std::mem::take(&mut self.out);
+        self.check(id, value);
+        let ok = self.out.is_empty();
+        self.out = saved;
+        ok
+    }
+
+    fn check(&mut self, id: NodeId, value: &Value) {
+        if self.depth >= MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        let node = self.schema.node(id);
+        self.check_node(node, value);
+        self.depth -= 1;
+    }
+
+    fn check_node(&mut self, node: &Node, value: &Value) {
+        if node.types != 0 && !accepts(node.types, value) {
+            self.report(format!(
+                "expected type: {}, found: {}",
+                expected_name(node.types),
+                found_name(value)
+            ));
+            return;
+        }
+        if let Some(r) = node.reference {
+            self.check(r, value);
+        }
+
+        if let Some(values) = &node.enum_values
+            && !values
+                .iter()
+                .any(|e| same_scalar(e, value, node.enum_case_insensitive))
+        {
+            self.report(format!("{} is not a valid enum value", display(value)));
+        }
+        if let Some(c) = &node.constant
+            && !same_scalar(c, value, false)
+        {
+            self.report(format!(
+                "{} is not equal to the constant {}",
+                display(value),
+                display(c)
+            ));
+        }
+
+        if let Some(text) = as_text(node.types, value) {
+            self.check_string(node, &text);
+        }
+        if let Some(n) = as_number(node.types, value) {
+            self.check_number(node, n, value);
+        }
+        match value {
+            Value::Object(map) => self.check_object(node, map),
+            Value::Array(items) => self.check_array(node, items),
+            _ => {}
+        }
+        self.check_combinators(node, value);
+    }
+
+    fn check_string(&mut self, node: &Node, text: &str) {
+        let len = text.chars().count() as u64;
+        if let Some(min) = node.min_length
+            && len < min
+        {
+            self.report(format!("expected minLength: {min}, actual: {len}"));
+        }
+        if let Some(max) = node.max_length
+            && len > max
+        {
+            self.report(format!("expected maxLength: {max}, actual: {len}"));
+        }
+        if let Some(p) = &node.pattern
+            && let Some(re) = &p.regex
+            && !re.is_match(text)
+        {
+            self.report(format!(
+                "string [{text}] does not match pattern {}",
+                p.source
+            ));
+        }
+    }
+
+    fn check_number(&mut self, node: &Node, n: f64, value: &Value) {
+        let shown = display(value);
+        if let Some(min) = node.minimum
+            && n < min
+        {
+            self.report(format!("{shown} is not greater or equal to {}", num(min)));
+        }
+        if let Some(max) = node.maximum
+            && n > max
+        {
+            self.report(format!("{shown} is not less or equal to {}", num(max)));
+        }
+        if let Some(min) = node.exclusive_minimum
+            && n <= min
+        {
+            self.report(format!("{shown} is not greater than {}", num(min)));
+        }
+        if let Some(max) = node.exclusive_maximum
+            && n >= max
+        {
+            self.report(format!("{shown} is not less than {}", num(max)));
+        }
+        if let Some(m) = node.multiple_of {
+            let q = n / m;
+            if (q - q.round()).abs() > 1e-9 {
+                self.report(format!("{shown} is not a multiple of {}", num(m)));
+            }
+        }
+        // Integers given as floats with a fraction (1.5 for an integer property).
+        if node.types & types::INTEGER != 0
+            && node.types & types::NUMBER == 0
+            && n.fract() != 0.0
+            && node.types & types::STRING == 0
+        {
+            self.report(format!(
+                "expected type: Integer, found: {}",
+                found_name(value)
+            ));
+        }
+    }
+
+    fn check_object(&mut self, node: &Node, map: &serde_json::Map<String, Value>) {
+        for key in &node.required {
+            if !map.contains_key(key) {
+                self.report(format!("required key [{key}] not found"));
+            }
+        }
+        if !node.additional_properties {
+            for key in map.keys() {
+                let known = node.property(key).is_some()
+                    || node
+                        .pattern_properties
+                        .iter()
+                        .any(|(p, _)| p.regex.as_ref().is_none_or(|re| re.is_match(key)));
+                if !known {
+                    self.report(format!("extraneous key [{key}] is not permitted"));
+                }
+            }
+        }
+        let count = map.len() as u64;
+        if let Some(min) = node.min_properties
+            && count < min
+        {
+            self.report(format!("minimum size: [{min}], found: [{count}]"));
+        }
+        if let Some(max) = node.max_properties
+            && count > max
+        {
+            self.report(format!("maximum size: [{max}], found: [{count}]"));
+        }
+        for (key, v) in map {
+            let mut targets: Vec<NodeId> = Vec::new();
+            if let Some(child) = node.property(key) {
+                targets.push(child);
+            }
+            for (p, child) in &node.pattern_properties {
+                if p.regex.as_ref().is_some_and(|re| re.is_match(key)) {
+                    targets.push(*child);
+                }
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            self.path.push(escape_pointer(key));
+            for t in targets {
+                self.check(t, v);
+            }
+            self.path.pop();
+        }
+    }
+
+    fn check_array(&mut self, node: &Node, items: &[Value]) {
+        let count = items.len() as u64;
+        if let Some(min) = node.min_items
+            && count < min
+        {
+            self.report(format!(
+                "expected minimum item count: {min}, found: {count}"
+            ));
+        }
+        if let Some(max) = node.max_items
+            && count > max
+        {
+            self.report(format!(
+                "expected maximum item count: {max}, found: {count}"
+            ));
+        }
+        if let Some(item) = node.items {
+            for (i, v) in items.iter().enumerate() {
+                self.path.push(i.to_string());
+                self.check(item, v);
+                self.path.pop();
+            }
+        }
+    }
+
+    fn check_combinators(&mut self, node: &Node, value: &Value) {
+        if !node.one_of.is_empty() {
+            let matched = node
+                .one_of
+                .iter()
+                .filter(|&&s| self.matches(s, value))
+                .count();
+            if matched != 1 {
+                self.report(format!("#: {matched} subschemas matched instead of one"));
+            }
+        }
+        if !node.any_of.is_empty() && !node.any_of.iter().any(|&s| self.matches(s, value)) {
+            self.report(format!(
+                "#: no subschema matched out of the total {} subschemas",
+                node.any_of.len()
+            ));
+        }
+        if !node.all_of.is_empty() {
+            let matched = node
+                .all_of
+                .iter()
+                .filter(|&&s| self.matches(s, value))
+                .count();
+            if matched != node.all_of.len() {
+                self.report(format!(
+                    "#: only {matched} subschema matches out of {}",
+                    node.all_of.len()
+                ));
+            }
+        }
+    }
+}
+
+/// JSON-pointer escaping of one segment (`~` -> `~0`, `/` -> `~1`).
+fn escape_pointer(key: &str) -> String {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1")
+    } else {
+        key.to_string()
+    }
+}
+
+/// Whether `value` is acceptable for the type set, with CloudFormation's scalar conversions.
+pub(crate) fn accepts(t: u8, value: &Value) -> bool {
+    match value {
+        Value::String(s) => {
+            t & types::STRING != 0
+                || (t & types::INTEGER != 0 && parse_integer(s).is_some())
+                || (t & types::NUMBER != 0 && s.trim().parse::<f64>().is_ok())
+                || (t & types::BOOLEAN != 0 && parse_bool(s).is_some())
+        }
+        Value::Number(n) => {
+            t & (types::NUMBER | types::STRING) != 0
+                || (t & types::INTEGER != 0 && n.as_f64().is_some_and(|f| f.fract() == 0.0))
+        }
+        Value::Bool(_) => t & (types::BOOLEAN | types::STRING) != 0,
+        Value::Object(_) => t & types::OBJECT != 0,
+        Value::Array(_) => t & types::ARRAY != 0,
+        Value::Null => t & types::NULL != 0,
+    }
+}
+
+fn parse_integer(s: &str) -> Option<i128> {
+    s.trim().parse::<i128>().ok()
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The text that length and pattern checks see, when the value is (or converts to) a string.
+fn as_text(t: u8, value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => {
+            // A numeric string given to an integer/number-only property is a number.
+            let numeric_only = t != 0
+                && t & types::STRING == 0
+                && t & (types::INTEGER | types::NUMBER | types::BOOLEAN) != 0;
+            (!numeric_only).then(|| s.clone())
+        }
+        Value::Number(_) | Value::Bool(_) if t & types::STRING != 0 => {
+            let numeric_too = t & (types::INTEGER | types::NUMBER | types::BOOLEAN) != 0;
+            (!numeric_too).then(|| display(value))
+        }
+        _ => None,
+    }
+}
+
+/// The number that minimum / maximum checks see.
+fn as_number(t: u8, value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) if t & types::STRING == 0 && t & (types::INTEGER | types::NUMBER) != 0 => {
+            s.trim().parse::<f64>().ok()
+        }
+        _ => None,
+    }
+}
+
+/// Enum / const comparison on the scalar text (so `5` matches `"5"`).
+fn same_scalar(expected: &Value, value: &Value, case_insensitive: bool) -> bool {
+    if expected == value {
+        return true;
+    }
+    match (expected, value) {
+        (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
+        _ => {
+            let (a, b) = (display(expected), display(value));
+            if case_insensitive {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        }
+    }
+}
+
+/// A value as CloudFormation's messages show it: strings bare, others as JSON.
+fn display(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `5` rather than `5.0` for integral bounds.
+fn num(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
+fn type_name(bit: u8) -> &'static str {
+    match bit {
+        types::STRING => "String",
+        types::INTEGER => "Integer",
+        types::NUMBER => "Number",
+        types::BOOLEAN => "Boolean",
+        types::OBJECT => "JSONObject",
+        types::ARRAY => "JSONArray",
+        _ => "Null",
+    }
+}
+
+fn expected_name(t: u8) -> String {
+    let names: Vec<&str> = (0..7)
+        .map(|i| 1u8 << i)
+        .filter(|b| t & b != 0)
+        .map(type_name)
+        .collect();
+    if names.len() == 1 {
+        names[0].to_string()
+    } else {
+        format!("one of [{}]", names.join(", "))
+    }
+}
+
+fn found_name(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "String",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "Integer",
+        Value::Number(_) => "Number",
+        Value::Bool(_) => "Boolean",
+        Value::Object(_) => "JSONObject",
+        Value::Array(_) => "JSONArray",
+        Value::Null => "Null",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::compile;
+    use serde_json::json;
+
+    fn schema() -> ResourceSchema {
+        compile(
+            "Test::Thing::Widget",
+            &json!({
+                "additionalProperties": false,
+                "required": ["Name"],
+                "properties": {
+                    "Name": {"type": "string", "minLength": 3, "maxLength": 8, "pattern": "^[a-z-]+$"},
+                    "Size": {"type": "integer", "minimum": 1, "maximum": 10},
+                    "Ratio": {"type": "number", "exclusiveMaximum": 1},
+                    "Enabled": {"type": "boolean"},
+                    "Mode": {"type": "string", "enum": ["Fast", "Slow"]},
+                    "Level": {"type": "string", "enum": ["Low", "High"], "enumCaseInsensitive": true},
+                    "Tags": {"type": "array", "maxItems": 2, "items": {"$ref": "#/definitions/Tag"}},
+                    "Config": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {"A": {"type": "string"}, "B": {"type": "string"}},
+                        "oneOf": [{"required": ["A"]}, {"required": ["B"]}]
+                    },
+                    "Labels": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "patternProperties": {"^[a-z]+$": {"type": "string", "maxLength": 3}}
+                    },
+                    "Doc": {"type": ["object", "string"]}
+                },
+                "definitions": {
+                    "Tag": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["Key", "Value"],
+                        "properties": {"Key": {"type": "string"}, "Value": {"type": "string"}}
+                    }
+                }
+            }),
+        )
+    }
+
+    fn messages(props: Value) -> Vec<String> {
+        validate(&schema(), &props)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_object_has_no_violations() {
+        assert_eq!(
+            messages(json!({
+                "Name": "abc-d", "Size": 3, "Ratio": 0.5, "Enabled": true, "Mode": "Fast",
+                "Level": "high", "Tags": [{"Key": "k", "Value": "v"}], "Config": {"A": "x"},
+                "Labels": {"ab": "xyz"}, "Doc": {"any": 1}
+            })),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn scalars_convert_the_way_cloudformation_converts_them() {
+        assert_eq!(
+            messages(json!({"Name": "abc", "Size": "7", "Enabled": "false", "Ratio": "0.25"})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            messages(json!({"Name": "abc", "Size": "70"})),
+            vec!["#/Size: 70 is not less or equal to 10"]
+        );
+        assert_eq!(
+            messages(json!({"Name": "abc", "Enabled": "yes"})),
+            vec!["#/Enabled: expected type: Boolean, found: String"]
+        );
+    }
+
+    #[test]
+    fn every_violation_is_reported_with_its_pointer() {
+        let got = messages(json!({
+            "Size": 0, "Ratio": 1, "Mode": "Medium", "Extra": 1,
+            "Tags": [{"Key": "k"}, {"Key": "k", "Value": "v", "Bad": 1}, {"Key": 1, "Value": {}}],
+            "Config": {"A": "x", "B": "y"},
+            "Labels": {"UPPER": "x", "ok": "long"}
+        }));
+        assert_eq!(
+            got,
+            vec![
+                "#: required key [Name] not found",
+                "#: extraneous key [Extra] is not permitted",
+                "#/Size: 0 is not greater or equal to 1",
+                "#/Ratio: 1 is not less than 1",
+                "#/Mode: Medium is not a valid enum value",
+                "#/Tags: expected maximum item count: 2, found: 3",
+                "#/Tags/0: required key [Value] not found",
+                "#/Tags/1: extraneous key [Bad] is not permitted",
+                "#/Tags/2/Value: expected type: String, found: JSONObject",
+                "#/Config: #: 2 subschemas matched instead of one",
+                "#/Labels: extraneous key [UPPER] is not permitted",
+                "#/Labels/ok: expected maxLength: 3, actual: 4",
+            ]
+        );
+    }
+
+    #[test]
+    fn string_rules_use_cloudformation_wording() {
+        assert_eq!(
+            messages(json!({"Name": "ab"})),
+            vec!["#/Name: expected minLength: 3, actual: 2"]
+        );
+        assert_eq!(
+            messages(json!({"Name": "ABCDEFGHIJ"})),
+            vec![
+                "#/Name: expected maxLength: 8, actual: 10",
+                "#/Name: string [ABCDEFGHIJ] does not match pattern ^[a-z-]+$",
+            ]
+        );
+        assert_eq!(
+            messages(json!({"Name": "abc", "Doc": [5], "Config": {}})),
+            vec![
+                "#/Doc: expected type: one of [String, JSONObject], found: JSONArray",
+                "#/Config: #: 0 subschemas matched instead of one",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_reason_joins_violations_like_cloudformation() {
+        let v = validate(&schema(), &json!({"Extra": true}));
+        assert_eq!(
+            validation_message("MyWidget", &v),
+            "Properties validation failed for resource MyWidget with message: \
+             #: required key [Name] not found #: extraneous key [Extra] is not permitted"
+        );
+    }
+}
