@@ -1,0 +1,808 @@
+//! Evaluation of intrinsic functions into plain JSON.
+//!
+//! One evaluator serves every context (conditions, rules, `Fn::ForEach` collections,
+//! policies, properties and outputs); what it may read is decided by what the caller puts
+//! in it: without a [`ResourceLookup`] a resource reference is an error, without rule mode
+//! the rule-only functions are unknown. `None` results stand for `AWS::NoValue`, which the
+//! containing map or list drops.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use crate::cidr::cidr;
+use crate::env::{Environment, ResourceLookup, StackContext};
+use crate::error::{ErrorCode, TemplateError};
+use crate::params::BoundParameters;
+use crate::tree::{Kind, Map, Node, Pos};
+
+type R<T> = Result<T, TemplateError>;
+
+pub(crate) fn err(pos: Pos, msg: impl Into<String>) -> TemplateError {
+    TemplateError::at(ErrorCode::Resolve, msg, pos)
+}
+
+/// A piece of an `Fn::Sub` string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubPart {
+    Literal(String),
+    /// `${Name}` or `${Resource.Attribute}`.
+    Var(String),
+}
+
+/// Splits an `Fn::Sub` string into literals and variables; `${!X}` is the literal `${X}`.
+pub fn sub_parts(s: &str) -> Vec<SubPart> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        lit.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find('}') {
+            Some(j) => {
+                let inner = &after[..j];
+                if let Some(l) = inner.strip_prefix('!') {
+                    lit.push_str("${");
+                    lit.push_str(l);
+                    lit.push('}');
+                } else {
+                    if !lit.is_empty() {
+                        parts.push(SubPart::Literal(std::mem::take(&mut lit)));
+                    }
+                    parts.push(SubPart::Var(inner.trim().to_string()));
+                }
+                rest = &after[j + 1..];
+            }
+            None => {
+                lit.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    lit.push_str(rest);
+    if !lit.is_empty() {
+        parts.push(SubPart::Literal(lit));
+    }
+    parts
+}
+
+/// Pseudo parameter names.
+pub const PSEUDO_PARAMETERS: &[&str] = &[
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+];
+
+/// The state of a named condition during evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CondState {
+    InProgress,
+    Done(bool),
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub params: &'a BoundParameters,
+    pub ctx: &'a StackContext,
+    pub env: &'a dyn Environment,
+    pub mappings: Option<&'a Map>,
+    pub condition_defs: Option<&'a Map>,
+    pub conditions: RefCell<HashMap<String, CondState>>,
+    /// Every resource of the template, and which of them are active.
+    pub resources: Option<&'a Map>,
+    pub active: Option<&'a HashSet<String>>,
+    pub lookup: Option<&'a dyn ResourceLookup>,
+    pub lang_ext: bool,
+    pub rules: bool,
+}
+
+/// A JSON value as the string intrinsics see it.
+pub(crate) fn stringify(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(
+        params: &'a BoundParameters,
+        ctx: &'a StackContext,
+        env: &'a dyn Environment,
+    ) -> Self {
+        Evaluator {
+            params,
+            ctx,
+            env,
+            mappings: None,
+            condition_defs: None,
+            conditions: RefCell::new(HashMap::new()),
+            resources: None,
+            active: None,
+            lookup: None,
+            lang_ext: false,
+            rules: false,
+        }
+    }
+
+    /// Evaluates a node; `None` is `AWS::NoValue`.
+    pub fn eval(&self, node: &Node) -> R<Option<Value>> {
+        match &node.kind {
+            Kind::Map(m) => {
+                if let Some((name, arg)) = node.as_intrinsic()
+                    && name != "Condition"
+                {
+                    return self.call(name, arg, node.pos);
+                }
+                let mut out = serde_json::Map::with_capacity(m.len());
+                for (k, e) in m {
+                    if let Some(v) = self.eval(&e.value)? {
+                        out.insert(k.clone(), v);
+                    }
+                }
+                Ok(Some(Value::Object(out)))
+            }
+            Kind::List(l) => {
+                let mut out = Vec::with_capacity(l.len());
+                for n in l {
+                    if let Some(v) = self.eval(n)? {
+                        out.push(v);
+                    }
+                }
+                Ok(Some(Value::Array(out)))
+            }
+            _ => Ok(Some(node.to_json())),
+        }
+    }
+
+    /// Evaluates a node that must produce a value (not `AWS::NoValue`).
+    pub fn value(&self, node: &Node) -> R<Value> {
+        self.eval(node)?
+            .ok_or_else(|| err(node.pos, "AWS::NoValue cannot be used here"))
+    }
+
+    pub fn string(&self, node: &Node, what: &str) -> R<String> {
+        let v = self.value(node)?;
+        stringify(&v)
+            .ok_or_else(|| err(node.pos, format!("Template error: {what} must be a string")))
+    }
+
+    fn list(&self, node: &Node, what: &str) -> R<Vec<Value>> {
+        match self.value(node)? {
+            Value::Array(a) => Ok(a),
+            _ => Err(err(
+                node.pos,
+                format!("Template error: {what} must be a list"),
+            )),
+        }
+    }
+
+    fn args<'n>(
+        &self,
+        arg: &'n Node,
+        name: &str,
+        min: usize,
+        max: usize,
+        pos: Pos,
+    ) -> R<&'n [Node]> {
+        match arg.as_list() {
+            Some(l) if l.len() >= min && l.len() <= max => Ok(l),
+            _ => Err(TemplateError::at(
+                ErrorCode::Intrinsic,
+                if min == max {
+                    format!("Template error: {name} requires a list of {min} arguments")
+                } else {
+                    format!("Template error: {name} requires a list of {min} to {max} arguments")
+                },
+                pos,
+            )),
+        }
+    }
+
+    /// A named condition, evaluated once and remembered.
+    pub fn condition(&self, name: &str, pos: Pos) -> R<bool> {
+        if let Some(s) = self.conditions.borrow().get(name) {
+            return match s {
+                CondState::Done(b) => Ok(*b),
+                CondState::InProgress => Err(TemplateError::at(
+                    ErrorCode::Condition,
+                    format!("Template error: circular condition dependency involving {name}"),
+                    pos,
+                )),
+            };
+        }
+        let def = self
+            .condition_defs
+            .and_then(|d| d.get(name))
+            .ok_or_else(|| {
+                TemplateError::at(
+                    ErrorCode::Condition,
+                    format!("Template error: unresolved condition dependency {name}"),
+                    pos,
+                )
+            })?;
+        self.conditions
+            .borrow_mut()
+            .insert(name.to_string(), CondState::InProgress);
+        let b = self.boolean(&def.value);
+        match b {
+            Ok(b) => {
+                self.conditions
+                    .borrow_mut()
+                    .insert(name.to_string(), CondState::Done(b));
+                Ok(b)
+            }
+            Err(e) => {
+                self.conditions.borrow_mut().remove(name);
+                Err(e)
+            }
+        }
+    }
+
+    /// A condition expression: `{"Condition": name}`, a condition function, or a boolean.
+    pub fn boolean(&self, node: &Node) -> R<bool> {
+        if let Some(("Condition", arg)) = node.as_intrinsic() {
+            let name = arg.as_str().ok_or_else(|| {
+                TemplateError::at(
+                    ErrorCode::Condition,
+                    "Template error: Condition must be a string",
+                    arg.pos,
+                )
+            })?;
+            return self.condition(name, node.pos);
+        }
+        match self.value(node)? {
+            Value::Bool(b) => Ok(b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+            _ => Err(TemplateError::at(
+                ErrorCode::Condition,
+                "Template error: a condition must evaluate to a boolean",
+                node.pos,
+            )),
+        }
+    }
+
+    fn pseudo(&self, name: &str) -> Option<Option<Value>> {
+        let c = self.ctx;
+        Some(Some(match name {
+            "AWS::AccountId" => Value::String(c.account_id.clone()),
+            "AWS::Region" => Value::String(c.region.clone()),
+            "AWS::StackName" => Value::String(c.stack_name.clone()),
+            "AWS::StackId" => Value::String(c.stack_id.clone()),
+            "AWS::Partition" => Value::String(c.partition().into()),
+            "AWS::URLSuffix" => Value::String(c.url_suffix().into()),
+            "AWS::NotificationARNs" => Value::Array(
+                c.notification_arns
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+            "AWS::NoValue" => return Some(None),
+            _ => return None,
+        }))
+    }
+
+    fn check_resource(&self, name: &str, pos: Pos) -> R<&'a dyn ResourceLookup> {
+        let known = self.resources.is_some_and(|r| r.contains_key(name));
+        if !known {
+            return Err(TemplateError::at(
+                ErrorCode::UnresolvedReference,
+                format!(
+                    "Template format error: Unresolved resource dependencies [{name}] in the Resources block of the template"
+                ),
+                pos,
+            ));
+        }
+        if self.active.is_some_and(|a| !a.contains(name)) {
+            return Err(TemplateError::at(
+                ErrorCode::UnresolvedReference,
+                format!(
+                    "Template format error: Unresolved resource dependencies [{name}] in the Resources block of the template (its Condition is false)"
+                ),
+                pos,
+            ));
+        }
+        self.lookup.ok_or_else(|| {
+            err(
+                pos,
+                format!("Template error: resource {name} cannot be referenced here"),
+            )
+        })
+    }
+
+    pub fn reference(&self, name: &str, pos: Pos) -> R<Option<Value>> {
+        if let Some(v) = self.pseudo(name) {
+            return Ok(v);
+        }
+        if let Some(v) = self.params.values.get(name) {
+            return Ok(Some(v.to_json()));
+        }
+        let lookup = self.check_resource(name, pos)?;
+        lookup
+            .physical_id(name)
+            .map(|id| Some(Value::String(id)))
+            .ok_or_else(|| {
+                err(
+                    pos,
+                    format!(
+                        "Template error: resource {name} does not exist yet, Ref cannot be resolved"
+                    ),
+                )
+            })
+    }
+
+    pub fn get_att(&self, res: &str, attr: &str, pos: Pos) -> R<Value> {
+        if !self.resources.is_some_and(|r| r.contains_key(res)) {
+            return Err(TemplateError::at(
+                ErrorCode::UnresolvedReference,
+                format!(
+                    "Template error: instance of Fn::GetAtt references undefined resource {res}"
+                ),
+                pos,
+            ));
+        }
+        let lookup = self.check_resource(res, pos)?;
+        lookup.attribute(res, attr).ok_or_else(|| {
+            err(
+                pos,
+                format!("Template error: attribute {attr} of resource {res} is not available"),
+            )
+        })
+    }
+
+    fn call(&self, name: &str, arg: &Node, pos: Pos) -> R<Option<Value>> {
+        let s = |v: String| Ok(Some(Value::String(v)));
+        match name {
+            "Ref" => {
+                let target = arg.as_str().ok_or_else(|| {
+                    TemplateError::at(
+                        ErrorCode::Intrinsic,
+                        "Template error: Ref must be a string",
+                        arg.pos,
+                    )
+                })?;
+                self.reference(target, pos)
+            }
+            "Fn::GetAtt" => {
+                let (res, attr) = match &arg.kind {
+                    Kind::String(t) => match t.split_once('.') {
+                        Some((r, a)) => (r.to_string(), a.to_string()),
+                        None => {
+                            return Err(TemplateError::at(
+                                ErrorCode::Intrinsic,
+                                "Template error: Fn::GetAtt requires Resource.Attribute",
+                                pos,
+                            ));
+                        }
+                    },
+                    _ => {
+                        let l = self.args(arg, name, 2, 2, pos)?;
+                        let res = l[0].as_str().ok_or_else(|| {
+                            TemplateError::at(
+                                ErrorCode::Intrinsic,
+                                "Template error: Fn::GetAtt resource name must be a string",
+                                l[0].pos,
+                            )
+                        })?;
+                        (res.to_string(), self.string(&l[1], "Fn::GetAtt attribute")?)
+                    }
+                };
+                Ok(Some(self.get_att(&res, &attr, pos)?))
+            }
+            "Fn::Sub" => {
+                let (text, vars) = match &arg.kind {
+                    Kind::String(t) => (t.as_str(), None),
+                    _ => {
+                        let l = self.args(arg, name, 2, 2, pos)?;
+                        let t = l[0].as_str().ok_or_else(|| {
+                            err(l[0].pos, "Template error: Fn::Sub string must be a string")
+                        })?;
+                        let vars = l[1].as_map().ok_or_else(|| {
+                            err(
+                                l[1].pos,
+                                "Template error: Fn::Sub variables must be an object",
+                            )
+                        })?;
+                        (t, Some(vars))
+                    }
+                };
+                let mut out = String::with_capacity(text.len());
+                for part in sub_parts(text) {
+                    match part {
+                        SubPart::Literal(l) => out.push_str(&l),
+                        SubPart::Var(v) => {
+                            let value = if let Some(e) = vars.and_then(|m| m.get(&v)) {
+                                self.value(&e.value)?
+                            } else if let Some((r, a)) =
+                                v.split_once('.').filter(|_| !v.starts_with("AWS::"))
+                            {
+                                self.get_att(r, a, pos)?
+                            } else {
+                                self.reference(&v, pos)?.ok_or_else(|| {
+                                    err(pos, "AWS::NoValue cannot be used in Fn::Sub")
+                                })?
+                            };
+                            let text = match &value {
+                                Value::Array(items) => items.iter().filter_map(stringify).collect::<Vec<_>>().join(","),
+                                other => stringify(other).ok_or_else(|| err(pos, format!("Template error: variable {v} in Fn::Sub must be a string")))?,
+                            };
+                            out.push_str(&text);
+                        }
+                    }
+                }
+                s(out)
+            }
+            "Fn::Join" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let delim = self.string(&l[0], "Fn::Join delimiter")?;
+                let items = self.list(&l[1], "Fn::Join list")?;
+                let mut parts = Vec::with_capacity(items.len());
+                for i in &items {
+                    parts.push(stringify(i).ok_or_else(|| {
+                        err(
+                            l[1].pos,
+                            "Template error: every Fn::Join object must be a string",
+                        )
+                    })?);
+                }
+                s(parts.join(&delim))
+            }
+            "Fn::Select" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let index = self.string(&l[0], "Fn::Select index")?;
+                let index: usize = index.trim().parse().map_err(|_| {
+                    err(
+                        l[0].pos,
+                        format!("Template error: Fn::Select index '{index}' is not a number"),
+                    )
+                })?;
+                let items = self.list(&l[1], "Fn::Select list")?;
+                items
+                    .into_iter()
+                    .nth(index)
+                    .map(Some)
+                    .ok_or_else(|| err(pos, format!("Template error: Fn::Select cannot select nonexistent value at index {index}")))
+            }
+            "Fn::Split" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let delim = self.string(&l[0], "Fn::Split delimiter")?;
+                let text = self.string(&l[1], "Fn::Split source")?;
+                if delim.is_empty() {
+                    return Err(err(
+                        pos,
+                        "Template error: Fn::Split delimiter must not be empty",
+                    ));
+                }
+                Ok(Some(Value::Array(
+                    text.split(delim.as_str())
+                        .map(|p| Value::String(p.into()))
+                        .collect(),
+                )))
+            }
+            "Fn::FindInMap" => {
+                let max = if self.lang_ext { 4 } else { 3 };
+                let l = self.args(arg, name, 3, max, pos)?;
+                let m = self.string(&l[0], "Fn::FindInMap map name")?;
+                let k1 = self.string(&l[1], "Fn::FindInMap key")?;
+                let k2 = self.string(&l[2], "Fn::FindInMap key")?;
+                let found = self
+                    .mappings
+                    .and_then(|ms| ms.get(&m))
+                    .and_then(|e| e.value.get(&k1))
+                    .and_then(|n| n.get(&k2));
+                match found {
+                    Some(n) => self.eval(n),
+                    None => match l.get(3).and_then(|o| o.get("DefaultValue")) {
+                        Some(d) => self.eval(d),
+                        None => Err(err(
+                            pos,
+                            format!("Template error: Unable to get mapping for {m}::{k1}::{k2}"),
+                        )),
+                    },
+                }
+            }
+            "Fn::If" => {
+                let l = self.args(arg, name, 3, 3, pos)?;
+                let cname = l[0].as_str().ok_or_else(|| {
+                    TemplateError::at(
+                        ErrorCode::Condition,
+                        "Template error: Fn::If condition name must be a string",
+                        l[0].pos,
+                    )
+                })?;
+                if self.condition(cname, l[0].pos)? {
+                    self.eval(&l[1])
+                } else {
+                    self.eval(&l[2])
+                }
+            }
+            "Fn::Equals" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let a = self.value(&l[0])?;
+                let b = self.value(&l[1])?;
+                let eq = match (stringify(&a), stringify(&b)) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => a == b,
+                };
+                Ok(Some(Value::Bool(eq)))
+            }
+            "Fn::And" | "Fn::Or" => {
+                let l = self.args(arg, name, 1, 10, pos)?;
+                let mut acc = name == "Fn::And";
+                for c in l {
+                    let b = self.boolean(c)?;
+                    if name == "Fn::And" {
+                        acc &= b;
+                    } else {
+                        acc |= b;
+                    }
+                }
+                Ok(Some(Value::Bool(acc)))
+            }
+            "Fn::Not" => {
+                let l = self.args(arg, name, 1, 1, pos)?;
+                Ok(Some(Value::Bool(!self.boolean(&l[0])?)))
+            }
+            "Fn::Base64" => s(base64(self.string(arg, "Fn::Base64 argument")?.as_bytes())),
+            "Fn::Cidr" => {
+                let l = self.args(arg, name, 3, 3, pos)?;
+                let block = self.string(&l[0], "Fn::Cidr ipBlock")?;
+                let num = |n: &Node, what: &str| -> R<u64> {
+                    let t = self.string(n, what)?;
+                    t.trim().parse().map_err(|_| {
+                        err(
+                            n.pos,
+                            format!("Template error: Fn::Cidr {what} '{t}' is not a number"),
+                        )
+                    })
+                };
+                let count = num(&l[1], "count")?;
+                let bits = num(&l[2], "cidrBits")?;
+                let subnets = cidr(&block, count, bits)
+                    .map_err(|m| err(pos, format!("Template error: {m}")))?;
+                Ok(Some(Value::Array(
+                    subnets.into_iter().map(Value::String).collect(),
+                )))
+            }
+            "Fn::GetAZs" => {
+                let region = match self.eval(arg)? {
+                    Some(Value::String(r)) if !r.is_empty() => r,
+                    Some(Value::String(_)) | None | Some(Value::Null) => self.ctx.region.clone(),
+                    _ => {
+                        return Err(err(
+                            pos,
+                            "Template error: Fn::GetAZs requires a region string",
+                        ));
+                    }
+                };
+                let azs = self.env.availability_zones(&region);
+                Ok(Some(Value::Array(
+                    azs.into_iter().map(Value::String).collect(),
+                )))
+            }
+            "Fn::ImportValue" => {
+                let export = self.string(arg, "Fn::ImportValue name")?;
+                self.env
+                    .export(&export)
+                    .map(|v| Some(Value::String(v)))
+                    .ok_or_else(|| err(pos, format!("No export named {export} found")))
+            }
+            "Fn::GetStackOutput" => {
+                let field = |k: &str| -> R<Option<String>> {
+                    match arg.get(k) {
+                        Some(n) => Ok(Some(self.string(n, &format!("Fn::GetStackOutput {k}"))?)),
+                        None => Ok(None),
+                    }
+                };
+                let (Some(stack), Some(output)) = (field("StackName")?, field("OutputName")?)
+                else {
+                    return Err(TemplateError::at(
+                        ErrorCode::Intrinsic,
+                        "Template error: Fn::GetStackOutput requires StackName and OutputName",
+                        pos,
+                    ));
+                };
+                let region = field("Region")?;
+                let role = field("RoleArn")?;
+                self.env
+                    .stack_output(&stack, &output, region.as_deref(), role.as_deref())
+                    .map(|v| Some(Value::String(v)))
+                    .ok_or_else(|| err(pos, format!("Output {output} of stack {stack} not found")))
+            }
+            "Fn::Length" if self.lang_ext => {
+                let items = self.list(arg, "Fn::Length argument")?;
+                Ok(Some(Value::from(items.len())))
+            }
+            "Fn::ToJsonString" if self.lang_ext => {
+                let v = self.value(arg)?;
+                s(serde_json::to_string(&v).unwrap_or_default())
+            }
+            "Fn::Transform" => Err(TemplateError::at(
+                ErrorCode::Transform,
+                "Template error: Fn::Transform (macros) is not supported",
+                pos,
+            )),
+            _ if self.rules => self.rule_function(name, arg, pos),
+            _ => Err(TemplateError::at(
+                ErrorCode::Intrinsic,
+                format!("Template format error: Encountered unsupported function: {name}"),
+                pos,
+            )),
+        }
+    }
+
+    fn strings(&self, node: &Node, what: &str) -> R<Vec<String>> {
+        match self.value(node)? {
+            Value::Array(a) => Ok(a.iter().filter_map(stringify).collect()),
+            v => stringify(&v)
+                .map(|s| vec![s])
+                .ok_or_else(|| err(node.pos, format!("Template error: {what} must be a list"))),
+        }
+    }
+
+    /// The assertion functions of the `Rules` section.
+    fn rule_function(&self, name: &str, arg: &Node, pos: Pos) -> R<Option<Value>> {
+        let b = |v: bool| Ok(Some(Value::Bool(v)));
+        match name {
+            "Fn::Contains" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let list = self.strings(&l[0], "Fn::Contains list")?;
+                let x = self.string(&l[1], "Fn::Contains value")?;
+                b(list.contains(&x))
+            }
+            "Fn::EachMemberEquals" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let list = self.strings(&l[0], "Fn::EachMemberEquals list")?;
+                let x = self.string(&l[1], "Fn::EachMemberEquals value")?;
+                b(list.iter().all(|m| *m == x))
+            }
+            "Fn::EachMemberIn" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let list = self.strings(&l[0], "Fn::EachMemberIn list")?;
+                let allowed = self.strings(&l[1], "Fn::EachMemberIn list")?;
+                b(list.iter().all(|m| allowed.contains(m)))
+            }
+            "Fn::RefAll" => {
+                let t = self.string(arg, "Fn::RefAll type")?;
+                let mut all = Vec::new();
+                let list_t = format!("List<{t}>");
+                for (p, ty) in &self.params.types {
+                    if (*ty == t || *ty == list_t)
+                        && let Some(v) = self.params.values.get(p)
+                    {
+                        match v.to_json() {
+                            Value::Array(a) => all.extend(a),
+                            other => all.push(other),
+                        }
+                    }
+                }
+                Ok(Some(Value::Array(all)))
+            }
+            "Fn::ValueOf" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let p = self.string(&l[0], "Fn::ValueOf parameter")?;
+                let attr = self.string(&l[1], "Fn::ValueOf attribute")?;
+                let ty = self.params.types.get(&p).ok_or_else(|| {
+                    err(
+                        l[0].pos,
+                        format!("Template error: Fn::ValueOf parameter {p} is not declared"),
+                    )
+                })?;
+                let values = match self.params.values.get(&p) {
+                    Some(crate::params::ParamValue::List(l)) => l.clone(),
+                    Some(crate::params::ParamValue::String(s)) => vec![s.clone()],
+                    None => Vec::new(),
+                };
+                let mut out = Vec::new();
+                for v in &values {
+                    out.push(self.env.parameter_attribute(ty, v, &attr).ok_or_else(|| {
+                        err(
+                            pos,
+                            format!("Template error: cannot look up {attr} of {v} for Fn::ValueOf"),
+                        )
+                    })?);
+                }
+                if out.len() == 1 && !ty.starts_with("List<") {
+                    return Ok(Some(Value::String(out.remove(0))));
+                }
+                Ok(Some(Value::Array(
+                    out.into_iter().map(Value::String).collect(),
+                )))
+            }
+            "Fn::ValueOfAll" => {
+                let l = self.args(arg, name, 2, 2, pos)?;
+                let t = self.string(&l[0], "Fn::ValueOfAll type")?;
+                let attr = self.string(&l[1], "Fn::ValueOfAll attribute")?;
+                let mut out = Vec::new();
+                for (p, ty) in &self.params.types {
+                    if *ty != t {
+                        continue;
+                    }
+                    let values = match self.params.values.get(p) {
+                        Some(crate::params::ParamValue::List(l)) => l.clone(),
+                        Some(crate::params::ParamValue::String(s)) => vec![s.clone()],
+                        None => Vec::new(),
+                    };
+                    for v in values {
+                        let a = self.env.parameter_attribute(ty, &v, &attr).ok_or_else(|| {
+                            err(pos, format!("Template error: cannot look up {attr} of {v} for Fn::ValueOfAll"))
+                        })?;
+                        out.push(Value::String(a));
+                    }
+                }
+                Ok(Some(Value::Array(out)))
+            }
+            _ => Err(TemplateError::at(
+                ErrorCode::Intrinsic,
+                format!("Template format error: Encountered unsupported function: {name}"),
+                pos,
+            )),
+        }
+    }
+}
+
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn sub_parts_handle_literals_and_attributes() {
+        assert_eq!(
+            sub_parts("a-${X}-${!Lit}-${R.Arn}${ Y }-${open"),
+            vec![
+                SubPart::Literal("a-".into()),
+                SubPart::Var("X".into()),
+                SubPart::Literal("-${Lit}-".into()),
+                SubPart::Var("R.Arn".into()),
+                SubPart::Var("Y".into()),
+                SubPart::Literal("-${open".into()),
+            ]
+        );
+    }
+}
