@@ -2,12 +2,32 @@
 //!
 //! Architecture invariant: no HTTP, no SQL, no AWS wire formats. The engine reaches the
 //! world only through the traits it defines here: [`provider::ResourceProvider`] for
-//! resources, [`plan::PlanFactory`] / [`plan::TemplatePlan`] for template semantics, and
-//! (as the stack engine grows) its store and clock interfaces.
+//! resources, [`plan::PlanFactory`] / [`plan::TemplatePlan`] for template semantics,
+//! [`store::StackStore`] for durable state and [`clock::Clock`] / [`clock::IdGenerator`]
+//! for time and ids.
+//!
+//! Entry point: [`Engine`]. Its mutating calls return as soon as the operation is durably
+//! started; [`Engine::wait_for_terminal`] awaits the outcome; [`Engine::recover`] resumes
+//! whatever a crashed engine left in progress.
 
+pub mod clock;
+mod dag;
+mod diff;
+pub mod engine;
+pub mod error;
+pub mod model;
+mod ops;
 pub mod plan;
 pub mod provider;
+pub mod store;
 
+pub use clock::{Clock, FakeClock, IdGenerator, RandomIds, SequentialIds, SystemClock};
+pub use engine::{
+    ChangeSetIds, CreateChangeSetInput, CreateStackInput, Engine, EngineConfig, EngineParts,
+    UpdateStackInput, validate_name,
+};
+pub use error::EngineError;
+pub use model::*;
 pub use plan::{
     PlanDiagnostic, PlanFactory, PlannedResource, Policy, ResolveError, ResolvedOutput,
     ResourceLookup, StackIdentity, TemplatePlan,
@@ -16,3 +36,4 @@ pub use provider::{
     ProviderError, ProviderRegistry, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
     UpdateBehavior, partition_for_region,
 };
+pub use store::{MemoryStore, StackStore, StoreError};

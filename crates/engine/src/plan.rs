@@ -22,6 +22,12 @@ pub trait ResourceLookup: Send + Sync {
     fn physical_id(&self, logical_id: &str) -> Option<String>;
     /// What `Fn::GetAtt [logical_id, attribute]` returns, `None` when unknown.
     fn attribute(&self, logical_id: &str, attribute: &str) -> Option<Value>;
+    /// What `Fn::ImportValue` of `export_name` returns: the value another stack in the
+    /// region exports under that name, `None` when nobody exports it.
+    fn import_value(&self, export_name: &str) -> Option<String> {
+        let _ = export_name;
+        None
+    }
 }
 
 /// `DeletionPolicy` / `UpdateReplacePolicy` values.
@@ -86,6 +92,11 @@ pub trait TemplatePlan: Send + Sync {
 
     /// Parameter values as they should be shown (`NoEcho` ones masked as `****`).
     fn displayed_parameters(&self) -> BTreeMap<String, String>;
+
+    /// The template's `Description`, shown by `DescribeStacks`.
+    fn description(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Stack-level facts a plan needs for pseudo parameters.

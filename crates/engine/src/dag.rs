@@ -1,0 +1,222 @@
+//! Runs work over a dependency graph: every node starts the moment the nodes it waits for
+//! have succeeded (not level by level), at most `limit` at a time, each in its own tokio
+//! task so a slow provider call never holds up the others.
+//!
+//! Two failure modes, because CloudFormation has two: a create or update *stops* at the
+//! first failure (nothing new starts; the caller is told which nodes were still running so
+//! it can report them cancelled), while a delete or rollback *continues* with every node
+//! that does not wait on a failed one, to clean up as much as it can.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::task::JoinSet;
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnFailure {
+    Stop,
+    Continue,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct DagOutcome {
+    /// Nodes whose work returned `false` (or panicked), in the order they finished.
+    pub failed: Vec<String>,
+}
+
+/// `nodes` in preference order (ties start in this order); `waits_for[n]` are the nodes `n`
+/// waits for (names outside `nodes` are ignored). `work(n)` returns success. In
+/// [`OnFailure::Stop`] mode `on_first_failure` receives the nodes still running when the
+/// first failure is seen, before anything else happens; their work still runs to its end.
+pub(crate) async fn run<W, C, CF>(
+    nodes: &[String],
+    waits_for: &HashMap<String, Vec<String>>,
+    limit: usize,
+    mode: OnFailure,
+    work: W,
+    on_first_failure: C,
+) -> DagOutcome
+where
+    W: Fn(String) -> BoxFuture<bool>,
+    C: FnOnce(Vec<String>) -> CF,
+    CF: Future<Output = ()>,
+{
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let mut pending = vec![0usize; nodes.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        let mut seen = BTreeSet::new();
+        for d in waits_for.get(n).into_iter().flatten() {
+            if let Some(&j) = index.get(d.as_str())
+                && j != i
+                && seen.insert(j)
+            {
+                pending[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|&i| pending[i] == 0).collect();
+    let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut started_order: Vec<usize> = Vec::new();
+    let mut tasks = JoinSet::new();
+    let mut outcome = DagOutcome::default();
+    let mut stopped = false;
+    let mut on_first_failure = Some(on_first_failure);
+    let limit = limit.max(1);
+
+    loop {
+        while !stopped && running.len() < limit {
+            let Some(i) = ready.pop_first() else { break };
+            let handle = tasks.spawn(work(nodes[i].clone()));
+            running.insert(handle.id(), i);
+            started_order.push(i);
+        }
+        let Some(joined) = tasks.join_next_with_id().await else {
+            break;
+        };
+        let (id, ok) = match joined {
+            Ok((id, ok)) => (id, ok),
+            // A panicking provider or store is a failed node; the caller sweeps its
+            // record (still `*_IN_PROGRESS`) to a failed status.
+            Err(e) => (e.id(), false),
+        };
+        let Some(i) = running.remove(&id) else {
+            continue;
+        };
+        if ok {
+            for &d in &dependents[i] {
+                pending[d] -= 1;
+                if pending[d] == 0 {
+                    ready.insert(d);
+                }
+            }
+            continue;
+        }
+        outcome.failed.push(nodes[i].clone());
+        if mode == OnFailure::Stop && !stopped {
+            stopped = true;
+            let still: Vec<String> = started_order
+                .iter()
+                .filter(|j| running.values().any(|r| r == *j))
+                .map(|&j| nodes[j].clone())
+                .collect();
+            if let Some(f) = on_first_failure.take() {
+                f(still).await;
+            }
+        }
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    fn graph(edges: &[(&str, &[&str])]) -> (Vec<String>, HashMap<String, Vec<String>>) {
+        let nodes = edges.iter().map(|(n, _)| n.to_string()).collect();
+        let deps = edges
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.iter().map(|s| s.to_string()).collect()))
+            .collect();
+        (nodes, deps)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_starts_when_its_own_deps_finish() {
+        // A (slow) <- C ; B (fast) <- D. D must not wait for A.
+        let (nodes, deps) = graph(&[("A", &[]), ("B", &[]), ("C", &["A"]), ("D", &["B"])]);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = log.clone();
+        let start = tokio::time::Instant::now();
+        run(
+            &nodes,
+            &deps,
+            8,
+            OnFailure::Stop,
+            move |n| {
+                let l = l.clone();
+                Box::pin(async move {
+                    let at = start.elapsed().as_millis();
+                    let ms = if n == "A" { 100 } else { 10 };
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    l.lock().unwrap().push((n, at));
+                    true
+                })
+            },
+            |_| async {},
+        )
+        .await;
+        let log = log.lock().unwrap().clone();
+        let start_of = |n: &str| log.iter().find(|(m, _)| m == n).unwrap().1;
+        assert_eq!(start_of("D"), 10);
+        assert_eq!(start_of("C"), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_mode_starts_nothing_after_a_failure_and_reports_running_nodes() {
+        let (nodes, deps) = graph(&[("A", &[]), ("B", &[]), ("C", &["A"])]);
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let s = started.clone();
+        let cancelled = Arc::new(Mutex::new(Vec::new()));
+        let c = cancelled.clone();
+        let out = run(
+            &nodes,
+            &deps,
+            8,
+            OnFailure::Stop,
+            move |n| {
+                let s = s.clone();
+                Box::pin(async move {
+                    s.lock().unwrap().push(n.clone());
+                    if n == "A" {
+                        return false;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    true
+                })
+            },
+            move |running| {
+                *c.lock().unwrap() = running;
+                async {}
+            },
+        )
+        .await;
+        assert_eq!(out.failed, vec!["A"]);
+        assert_eq!(*cancelled.lock().unwrap(), vec!["B"]);
+        assert!(!started.lock().unwrap().contains(&"C".to_string()));
+    }
+
+    #[tokio::test]
+    async fn continue_mode_skips_only_what_waits_on_a_failure() {
+        let (nodes, deps) = graph(&[("A", &[]), ("B", &["A"]), ("C", &[]), ("D", &["C"])]);
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let d = done.clone();
+        let out = run(
+            &nodes,
+            &deps,
+            1,
+            OnFailure::Continue,
+            move |n| {
+                let d = d.clone();
+                Box::pin(async move {
+                    d.lock().unwrap().push(n.clone());
+                    n != "A"
+                })
+            },
+            |_| async {},
+        )
+        .await;
+        assert_eq!(out.failed, vec!["A"]);
+        assert_eq!(*done.lock().unwrap(), vec!["A", "C", "D"]);
+    }
+}

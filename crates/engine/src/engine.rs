@@ -1,0 +1,1043 @@
+//! The [`Engine`]: the stack operations the API layer calls.
+//!
+//! Every mutating call validates synchronously, writes the stack's new in-progress state
+//! and its first event, spawns a task that drives the operation (see `ops`), and returns.
+//! Callers that need the outcome (tests, SageMaker's provisioning) await
+//! [`Engine::wait_for_terminal`]. Dropping the engine aborts the driving tasks mid-step,
+//! which is exactly what a crash looks like to the store; [`Engine::recover`] on a new
+//! engine picks the stacks up again.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use crate::clock::{Clock, IdGenerator, RandomIds, SystemClock, change_set_arn, stack_arn};
+use crate::diff::{self, MarkerLookup};
+use crate::error::EngineError;
+use crate::model::*;
+use crate::ops::{self, Phase};
+use crate::plan::{PlanFactory, StackIdentity, TemplatePlan};
+use crate::provider::{ProviderRegistry, partition_for_region};
+use crate::store::StackStore;
+
+/// Where the engine runs and how hard it works.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account_id: String,
+    /// How many resource actions of one stack may run at once.
+    pub max_parallel: usize,
+}
+
+impl EngineConfig {
+    pub fn new(region: impl Into<String>, account_id: impl Into<String>) -> Self {
+        Self {
+            region: region.into(),
+            account_id: account_id.into(),
+            max_parallel: 16,
+        }
+    }
+}
+
+/// Everything an engine is built from. `clock` and `ids` default to the real ones.
+pub struct EngineParts {
+    pub config: EngineConfig,
+    pub store: Arc<dyn StackStore>,
+    pub providers: ProviderRegistry,
+    pub plans: Arc<dyn PlanFactory>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl EngineParts {
+    pub fn new(
+        config: EngineConfig,
+        store: Arc<dyn StackStore>,
+        providers: ProviderRegistry,
+        plans: Arc<dyn PlanFactory>,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            providers,
+            plans,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        }
+    }
+}
+
+/// `CreateStack`.
+#[derive(Debug, Clone, Default)]
+pub struct CreateStackInput {
+    pub stack_name: String,
+    pub template_body: String,
+    pub parameters: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub notification_arns: Vec<String>,
+    pub disable_rollback: bool,
+}
+
+/// `UpdateStack`. Parameter values are final: the API layer resolves `UsePreviousValue`
+/// from [`StackRecord::template`]`.parameters`.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateStackInput {
+    /// Name or id.
+    pub stack_name: String,
+    /// `None` = `UsePreviousTemplate`.
+    pub template_body: Option<String>,
+    pub parameters: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+    /// `None` keeps the stack's tags.
+    pub tags: Option<Vec<(String, String)>>,
+}
+
+/// `CreateChangeSet`.
+#[derive(Debug, Clone)]
+pub struct CreateChangeSetInput {
+    pub stack_name: String,
+    pub change_set_name: String,
+    pub change_set_type: ChangeSetType,
+    /// `None` = `UsePreviousTemplate` (UPDATE only).
+    pub template_body: Option<String>,
+    pub parameters: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+    pub tags: Option<Vec<(String, String)>>,
+    pub notification_arns: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// What `CreateChangeSet` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetIds {
+    pub change_set_id: String,
+    pub stack_id: String,
+}
+
+pub(crate) struct Inner {
+    pub config: EngineConfig,
+    pub partition: String,
+    pub store: Arc<dyn StackStore>,
+    pub providers: ProviderRegistry,
+    pub plans: Arc<dyn PlanFactory>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    /// Next event sequence number per stack. Held across the append so that store order
+    /// and sequence order agree.
+    event_seq: tokio::sync::Mutex<HashMap<String, u64>>,
+    /// Serialises claims on export names across stacks.
+    pub exports_lock: tokio::sync::Mutex<()>,
+    /// Serialises stack-name and change-set-name uniqueness checks with their inserts.
+    names_lock: tokio::sync::Mutex<()>,
+    /// Bumped whenever a stack record is written; `wait_for_terminal` listens.
+    changed: tokio::sync::watch::Sender<u64>,
+    tasks: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+}
+
+/// An event before the engine numbers and stamps it.
+pub(crate) struct EventDraft<'a> {
+    pub logical_id: &'a str,
+    pub physical_id: Option<&'a str>,
+    pub resource_type: &'a str,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+    pub properties: Option<&'a serde_json::Value>,
+}
+
+impl Inner {
+    pub async fn emit(&self, stack_id: &str, stack_name: &str, d: EventDraft<'_>) {
+        let mut seqs = self.event_seq.lock().await;
+        let next = match seqs.get(stack_id) {
+            Some(n) => *n,
+            None => match self.store.list_events(stack_id, None, 1).await {
+                Ok(newest) => newest.first().map(|e| e.seq + 1).unwrap_or(1),
+                Err(e) => {
+                    tracing::error!(%stack_id, error = %e, "reading event sequence");
+                    1
+                }
+            },
+        };
+        let event = StackEvent {
+            seq: next,
+            event_id: self.ids.uuid(),
+            stack_id: stack_id.to_string(),
+            stack_name: stack_name.to_string(),
+            logical_resource_id: d.logical_id.to_string(),
+            physical_resource_id: d.physical_id.map(str::to_string),
+            resource_type: d.resource_type.to_string(),
+            timestamp: self.clock.now(),
+            resource_status: d.status.to_string(),
+            resource_status_reason: d.reason.map(str::to_string),
+            resource_properties: d.properties.map(|p| p.to_string()),
+        };
+        // Events are the audit trail, not the state: a failed append is logged and the
+        // operation goes on (the stack and resource records stay authoritative).
+        if let Err(e) = self.store.append_events(&[event]).await {
+            tracing::error!(%stack_id, error = %e, "appending stack event");
+        }
+        seqs.insert(stack_id.to_string(), next + 1);
+    }
+
+    /// Writes the stack with a new status and emits its stack event.
+    pub async fn set_status(
+        &self,
+        stack: &mut StackRecord,
+        status: StackStatus,
+        reason: Option<String>,
+    ) -> Result<(), EngineError> {
+        stack.status = status;
+        stack.status_reason = reason;
+        if status == StackStatus::DeleteComplete {
+            stack.deletion_time = Some(self.clock.now());
+        }
+        self.store.put_stack(stack).await?;
+        self.emit(
+            &stack.stack_id,
+            &stack.stack_name,
+            EventDraft {
+                logical_id: &stack.stack_name,
+                physical_id: Some(&stack.stack_id),
+                resource_type: "AWS::CloudFormation::Stack",
+                status: status.as_str(),
+                reason: stack.status_reason.as_deref(),
+                properties: None,
+            },
+        )
+        .await;
+        self.changed.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    pub fn identity(&self, stack: &StackRecord) -> StackIdentity {
+        StackIdentity {
+            stack_name: stack.stack_name.clone(),
+            stack_id: stack.stack_id.clone(),
+            region: self.config.region.clone(),
+            account_id: self.config.account_id.clone(),
+            notification_arns: stack.notification_arns.clone(),
+        }
+    }
+
+    pub fn plan(
+        &self,
+        stack: &StackRecord,
+        template: &TemplateSource,
+    ) -> Result<Arc<dyn TemplatePlan>, EngineError> {
+        self.plans
+            .plan(&template.body, &template.parameters, &self.identity(stack))
+            .map_err(EngineError::Template)
+    }
+
+    pub async fn exports_map(&self) -> Result<HashMap<String, String>, EngineError> {
+        Ok(self
+            .store
+            .list_exports()
+            .await?
+            .into_iter()
+            .map(|e| (e.name, e.value))
+            .collect())
+    }
+
+    /// Names of the stacks (other than `except`) whose templates import `export`.
+    pub async fn importers(&self, export: &str, except: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .store
+            .list_stacks()
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.stack_id != except
+                    && !matches!(
+                        s.status,
+                        StackStatus::DeleteComplete
+                            | StackStatus::ReviewInProgress
+                            | StackStatus::RollbackComplete
+                    )
+                    && s.imports.iter().any(|i| i == export)
+            })
+            .map(|s| s.stack_name)
+            .collect())
+    }
+
+    pub fn spawn(self: &Arc<Self>, stack_id: String, phase: Phase) {
+        let inner = self.clone();
+        let id = stack_id.clone();
+        // Registered under the lock the task takes to deregister itself, so a task that
+        // finishes at once cannot leave a stale entry behind.
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let handle = tokio::spawn(async move {
+            ops::drive(inner.clone(), id.clone(), phase).await;
+            inner
+                .tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            inner.changed.send_modify(|n| *n += 1);
+        });
+        tasks.insert(stack_id, handle.abort_handle());
+    }
+
+    fn is_running(&self, stack_id: &str) -> bool {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(stack_id)
+    }
+}
+
+/// The CloudFormation stack engine for one account and region.
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Tasks hold their own `Arc<Inner>`; without this they would outlive the engine.
+        for (_, h) in self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
+            h.abort();
+        }
+    }
+}
+
+const NAME_CONSTRAINT: &str =
+    "Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*";
+
+/// Checks a stack or change set name against `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 long.
+pub fn validate_name(value: &str, field: &str) -> Result<(), EngineError> {
+    let mut chars = value.chars();
+    let pattern_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let constraint = if !pattern_ok {
+        NAME_CONSTRAINT
+    } else if value.len() > 128 {
+        "Member must have length less than or equal to 128"
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::Validation(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+    )))
+}
+
+/// IAM name properties whose presence needs `CAPABILITY_NAMED_IAM`.
+const IAM_NAME_PROPERTIES: &[(&str, &str)] = &[
+    ("AWS::IAM::Role", "RoleName"),
+    ("AWS::IAM::User", "UserName"),
+    ("AWS::IAM::Group", "GroupName"),
+    ("AWS::IAM::ManagedPolicy", "ManagedPolicyName"),
+    ("AWS::IAM::InstanceProfile", "InstanceProfileName"),
+];
+
+fn check_capabilities(plan: &dyn TemplatePlan, given: &[String]) -> Result<(), EngineError> {
+    let iam: Vec<_> = plan
+        .resources()
+        .iter()
+        .filter(|r| r.resource_type.starts_with("AWS::IAM::"))
+        .collect();
+    if iam.is_empty() {
+        return Ok(());
+    }
+    let live = BTreeMap::new();
+    let none = HashSet::new();
+    let exports = HashMap::new();
+    let lookup = MarkerLookup {
+        live: &live,
+        unknown: &none,
+        exports: &exports,
+        all_unknown: true,
+    };
+    let named = iam.iter().any(|r| {
+        IAM_NAME_PROPERTIES.iter().any(|(t, p)| {
+            *t == r.resource_type && {
+                plan.resolve_properties(&r.logical_id, &lookup)
+                    .is_ok_and(|props| props.get(*p).is_some())
+            }
+        })
+    });
+    let has = |c: &str| given.iter().any(|g| g == c);
+    if named && !has("CAPABILITY_NAMED_IAM") {
+        return Err(EngineError::InsufficientCapabilities(
+            "CAPABILITY_NAMED_IAM".into(),
+        ));
+    }
+    if !has("CAPABILITY_IAM") && !has("CAPABILITY_NAMED_IAM") {
+        return Err(EngineError::InsufficientCapabilities(
+            "CAPABILITY_IAM".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn new(parts: EngineParts) -> Self {
+        let partition = partition_for_region(&parts.config.region).to_string();
+        let (changed, _) = tokio::sync::watch::channel(0);
+        Self {
+            inner: Arc::new(Inner {
+                config: parts.config,
+                partition,
+                store: parts.store,
+                providers: parts.providers,
+                plans: parts.plans,
+                clock: parts.clock,
+                ids: parts.ids,
+                event_seq: tokio::sync::Mutex::new(HashMap::new()),
+                exports_lock: tokio::sync::Mutex::new(()),
+                names_lock: tokio::sync::Mutex::new(()),
+                changed,
+                tasks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The stack a name (live stacks only) or a stack id (any, deleted included) names.
+    pub async fn describe_stack(&self, name_or_id: &str) -> Result<StackRecord, EngineError> {
+        let store = &self.inner.store;
+        let found = if name_or_id.starts_with("arn:") {
+            store.get_stack(name_or_id).await?
+        } else {
+            store
+                .list_stacks()
+                .await?
+                .into_iter()
+                .rev()
+                .find(|s| s.stack_name == name_or_id && s.status != StackStatus::DeleteComplete)
+        };
+        found.ok_or_else(|| EngineError::NotFound(name_or_id.to_string()))
+    }
+
+    /// Every stack, deleted ones included, in creation order (`ListStacks`; the API layer
+    /// filters by status; `DescribeStacks` without a name shows the non-deleted ones).
+    pub async fn list_stacks(&self) -> Result<Vec<StackRecord>, EngineError> {
+        Ok(self.inner.store.list_stacks().await?)
+    }
+
+    /// A stack's resources, by logical id (`ListStackResources` / `DescribeStackResources`).
+    pub async fn list_stack_resources(
+        &self,
+        name_or_id: &str,
+    ) -> Result<Vec<ResourceRecord>, EngineError> {
+        let stack = self.describe_stack(name_or_id).await?;
+        Ok(self.inner.store.list_resources(&stack.stack_id).await?)
+    }
+
+    /// Newest first, at most `limit`, older than `before_seq` (`DescribeStackEvents`).
+    pub async fn stack_events(
+        &self,
+        name_or_id: &str,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StackEvent>, EngineError> {
+        let stack = self.describe_stack(name_or_id).await?;
+        Ok(self
+            .inner
+            .store
+            .list_events(&stack.stack_id, before_seq, limit)
+            .await?)
+    }
+
+    /// Every export in the region (`ListExports`).
+    pub async fn list_exports(&self) -> Result<Vec<ExportRecord>, EngineError> {
+        Ok(self.inner.store.list_exports().await?)
+    }
+
+    /// Names of the stacks importing `export_name` (`ListImports`).
+    pub async fn list_imports(&self, export_name: &str) -> Result<Vec<String>, EngineError> {
+        self.inner.importers(export_name, "").await
+    }
+
+    /// Waits until the stack is not being driven by an operation, and returns it.
+    pub async fn wait_for_terminal(&self, stack_id: &str) -> Result<StackRecord, EngineError> {
+        let mut rx = self.inner.changed.subscribe();
+        loop {
+            let stack = self.describe_stack(stack_id).await?;
+            if !stack.status.is_operation_in_progress() {
+                return Ok(stack);
+            }
+            if !self.inner.is_running(&stack.stack_id) {
+                // The driving task may have written its last status between the read
+                // above and this check; read again. Still in progress with no task means
+                // the operation was interrupted and awaits `recover`.
+                return self.describe_stack(stack_id).await;
+            }
+            if rx.changed().await.is_err() {
+                return Ok(stack);
+            }
+        }
+    }
+
+    pub async fn create_stack(&self, input: CreateStackInput) -> Result<String, EngineError> {
+        validate_name(&input.stack_name, "stackName")?;
+        let inner = &self.inner;
+        let _names = inner.names_lock.lock().await;
+        if self.describe_stack(&input.stack_name).await.is_ok() {
+            return Err(EngineError::AlreadyExists(input.stack_name));
+        }
+        let stack_id = stack_arn(
+            &inner.partition,
+            &inner.config.region,
+            &inner.config.account_id,
+            &input.stack_name,
+            &inner.ids.uuid(),
+        );
+        let mut stack = StackRecord {
+            stack_id: stack_id.clone(),
+            stack_name: input.stack_name,
+            status: StackStatus::CreateInProgress,
+            status_reason: None,
+            creation_time: inner.clock.now(),
+            last_updated_time: None,
+            deletion_time: None,
+            description: None,
+            template: TemplateSource {
+                body: input.template_body,
+                parameters: input.parameters,
+            },
+            previous_template: None,
+            displayed_parameters: BTreeMap::new(),
+            capabilities: input.capabilities,
+            tags: input.tags,
+            notification_arns: input.notification_arns,
+            disable_rollback: input.disable_rollback,
+            outputs: Vec::new(),
+            imports: Vec::new(),
+            change_set_id: None,
+            retain_resources: Vec::new(),
+        };
+        let plan = inner.plan(&stack, &stack.template)?;
+        self.validate_plan(&*plan, &stack.capabilities)?;
+        stack.description = plan.description();
+        stack.displayed_parameters = plan.displayed_parameters();
+        stack.imports = plan.imports();
+        inner
+            .set_status(
+                &mut stack,
+                StackStatus::CreateInProgress,
+                Some("User Initiated".into()),
+            )
+            .await?;
+        inner.spawn(stack_id.clone(), Phase::Create);
+        Ok(stack_id)
+    }
+
+    fn validate_plan(&self, plan: &dyn TemplatePlan, caps: &[String]) -> Result<(), EngineError> {
+        let unknown: Vec<&str> = plan
+            .resources()
+            .iter()
+            .filter(|r| self.inner.providers.get(&r.resource_type).is_none())
+            .map(|r| r.resource_type.as_str())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(EngineError::Validation(format!(
+                "Template format error: Unrecognized resource types: [{}]",
+                unknown.join(", ")
+            )));
+        }
+        diff::topological_order(plan)?;
+        check_capabilities(plan, caps)
+    }
+
+    fn ensure_updatable(stack: &StackRecord) -> Result<(), EngineError> {
+        if stack.status.is_updatable() {
+            Ok(())
+        } else {
+            Err(EngineError::InvalidState {
+                stack_id: stack.stack_id.clone(),
+                status: stack.status.to_string(),
+                action: "updated",
+            })
+        }
+    }
+
+    /// Live resources of a stack keyed by logical id.
+    async fn live_resources(
+        &self,
+        stack_id: &str,
+    ) -> Result<BTreeMap<String, ResourceRecord>, EngineError> {
+        Ok(self
+            .inner
+            .store
+            .list_resources(stack_id)
+            .await?
+            .into_iter()
+            .filter(|r| !r.status.is_gone())
+            .map(|r| (r.logical_id.clone(), r))
+            .collect())
+    }
+
+    /// Plans `template` for `stack` and computes its changes against the live resources.
+    /// Also says whether the outputs would change when no resource does.
+    async fn plan_changes(
+        &self,
+        stack: &StackRecord,
+        template: &TemplateSource,
+        capabilities: &[String],
+    ) -> Result<(Arc<dyn TemplatePlan>, Vec<ResourceChange>, bool), EngineError> {
+        let plan = self.inner.plan(stack, template)?;
+        self.validate_plan(&*plan, capabilities)?;
+        let live = self.live_resources(&stack.stack_id).await?;
+        let exports = self.inner.exports_map().await?;
+        let changes = diff::compute_changes(&*plan, &live, &self.inner.providers, &exports)?;
+        let outputs_changed = changes.is_empty() && {
+            let none = HashSet::new();
+            let lookup = MarkerLookup {
+                live: &live,
+                unknown: &none,
+                exports: &exports,
+                all_unknown: false,
+            };
+            plan.resolve_outputs(&lookup)
+                .map(|o| o != stack.outputs)
+                .unwrap_or(true)
+        };
+        Ok((plan, changes, outputs_changed))
+    }
+
+    pub async fn update_stack(&self, input: UpdateStackInput) -> Result<String, EngineError> {
+        let mut stack = self.describe_stack(&input.stack_name).await?;
+        Self::ensure_updatable(&stack)?;
+        let template = TemplateSource {
+            body: input
+                .template_body
+                .unwrap_or_else(|| stack.template.body.clone()),
+            parameters: input.parameters,
+        };
+        let (plan, changes, outputs_changed) = self
+            .plan_changes(&stack, &template, &input.capabilities)
+            .await?;
+        if changes.is_empty() && !outputs_changed {
+            return Err(EngineError::NoUpdates);
+        }
+        for mut cs in self.inner.store.list_change_sets(&stack.stack_id).await? {
+            if cs.execution_status == ExecutionStatus::Available {
+                cs.execution_status = ExecutionStatus::Obsolete;
+                self.inner.store.put_change_set(&cs).await?;
+            }
+        }
+        stack.change_set_id = None;
+        self.start_update(stack, template, &*plan, input.capabilities, input.tags)
+            .await
+    }
+
+    async fn start_update(
+        &self,
+        mut stack: StackRecord,
+        template: TemplateSource,
+        plan: &dyn TemplatePlan,
+        capabilities: Vec<String>,
+        tags: Option<Vec<(String, String)>>,
+    ) -> Result<String, EngineError> {
+        let inner = &self.inner;
+        stack.previous_template = Some(std::mem::replace(&mut stack.template, template));
+        stack.displayed_parameters = plan.displayed_parameters();
+        stack.description = plan.description();
+        stack.capabilities = capabilities;
+        if let Some(t) = tags {
+            stack.tags = t;
+        }
+        // While the update runs the stack uses both templates' imports: an export the new
+        // template stops importing is still in use until the update completes.
+        for i in plan.imports() {
+            if !stack.imports.contains(&i) {
+                stack.imports.push(i);
+            }
+        }
+        stack.last_updated_time = Some(inner.clock.now());
+        let stack_id = stack.stack_id.clone();
+        inner
+            .set_status(
+                &mut stack,
+                StackStatus::UpdateInProgress,
+                Some("User Initiated".into()),
+            )
+            .await?;
+        inner.spawn(stack_id.clone(), Phase::Update);
+        Ok(stack_id)
+    }
+
+    /// `DeleteStack`. `Ok(None)` when no such stack exists (AWS answers success then).
+    pub async fn delete_stack(
+        &self,
+        name_or_id: &str,
+        retain_resources: Vec<String>,
+    ) -> Result<Option<String>, EngineError> {
+        let mut stack = match self.describe_stack(name_or_id).await {
+            Ok(s) => s,
+            Err(EngineError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if stack.status == StackStatus::DeleteComplete {
+            return Ok(Some(stack.stack_id));
+        }
+        if stack.status.is_operation_in_progress() {
+            return Err(EngineError::InvalidState {
+                stack_id: stack.stack_id,
+                status: stack.status.to_string(),
+                action: "deleted",
+            });
+        }
+        if !retain_resources.is_empty() && stack.status != StackStatus::DeleteFailed {
+            return Err(EngineError::Validation(format!(
+                "Invalid operation on stack [{}]. RetainResources can only be specified when the stack is in the DELETE_FAILED state",
+                stack.stack_id
+            )));
+        }
+        stack.retain_resources = retain_resources;
+        let stack_id = stack.stack_id.clone();
+        self.inner
+            .set_status(
+                &mut stack,
+                StackStatus::DeleteInProgress,
+                Some("User Initiated".into()),
+            )
+            .await?;
+        self.inner.spawn(stack_id.clone(), Phase::Delete);
+        Ok(Some(stack_id))
+    }
+
+    // ---- change sets -------------------------------------------------------------
+
+    pub async fn create_change_set(
+        &self,
+        input: CreateChangeSetInput,
+    ) -> Result<ChangeSetIds, EngineError> {
+        validate_name(&input.change_set_name, "changeSetName")?;
+        let inner = &self.inner;
+        let _names = inner.names_lock.lock().await;
+        let existing = self.describe_stack(&input.stack_name).await;
+        let (stack, template) = match input.change_set_type {
+            ChangeSetType::Create => {
+                let body = input.template_body.clone().ok_or_else(|| {
+                    EngineError::Validation(
+                        "Either Template URL or Template Body must be specified.".into(),
+                    )
+                })?;
+                let template = TemplateSource {
+                    body,
+                    parameters: input.parameters.clone(),
+                };
+                match existing {
+                    Ok(s) if s.status == StackStatus::ReviewInProgress => (s, template),
+                    Ok(s) => {
+                        return Err(EngineError::Validation(format!(
+                            "Stack [{}] already exists and cannot be created again with the changeSet [{}].",
+                            s.stack_name, input.change_set_name
+                        )));
+                    }
+                    Err(EngineError::NotFound(_)) => {
+                        validate_name(&input.stack_name, "stackName")?;
+                        let stack = self.new_review_stack(&input).await?;
+                        (stack, template)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            ChangeSetType::Update => {
+                let s = existing?;
+                Self::ensure_updatable(&s)?;
+                let template = TemplateSource {
+                    body: input
+                        .template_body
+                        .clone()
+                        .unwrap_or_else(|| s.template.body.clone()),
+                    parameters: input.parameters.clone(),
+                };
+                (s, template)
+            }
+        };
+        let taken = inner
+            .store
+            .list_change_sets(&stack.stack_id)
+            .await?
+            .into_iter()
+            .any(|c| c.change_set_name == input.change_set_name);
+        if taken {
+            return Err(EngineError::ChangeSetAlreadyExists(input.change_set_name));
+        }
+
+        let change_set_id = change_set_arn(
+            &inner.partition,
+            &inner.config.region,
+            &inner.config.account_id,
+            &input.change_set_name,
+            &inner.ids.uuid(),
+        );
+        let mut cs = ChangeSetRecord {
+            change_set_id: change_set_id.clone(),
+            change_set_name: input.change_set_name.clone(),
+            stack_id: stack.stack_id.clone(),
+            stack_name: stack.stack_name.clone(),
+            change_set_type: input.change_set_type,
+            status: ChangeSetStatus::CreatePending,
+            status_reason: None,
+            execution_status: ExecutionStatus::Unavailable,
+            creation_time: inner.clock.now(),
+            description: input.description.clone(),
+            template: template.clone(),
+            displayed_parameters: BTreeMap::new(),
+            capabilities: input.capabilities.clone(),
+            tags: input.tags.clone().unwrap_or_else(|| stack.tags.clone()),
+            notification_arns: input.notification_arns.clone(),
+            changes: Vec::new(),
+        };
+
+        // Template and capability problems are the caller's errors, answered now.
+        let (plan, changes, outputs_changed) = match input.change_set_type {
+            ChangeSetType::Create => {
+                let plan = inner.plan(&stack, &template)?;
+                self.validate_plan(&*plan, &input.capabilities)?;
+                let changes = plan
+                    .resources()
+                    .iter()
+                    .map(|r| ResourceChange {
+                        action: ChangeAction::Add,
+                        logical_resource_id: r.logical_id.clone(),
+                        physical_resource_id: None,
+                        resource_type: r.resource_type.clone(),
+                        replacement: None,
+                        scope: Vec::new(),
+                        details: Vec::new(),
+                    })
+                    .collect();
+                (plan, changes, true)
+            }
+            ChangeSetType::Update => {
+                self.plan_changes(&stack, &template, &input.capabilities)
+                    .await?
+            }
+        };
+        inner.store.put_change_set(&cs).await?;
+        cs.displayed_parameters = plan.displayed_parameters();
+        if changes.is_empty() && !outputs_changed {
+            cs.status = ChangeSetStatus::Failed;
+            cs.status_reason = Some(
+                "The submitted information didn't contain changes. Submit different information to create a change set.".into(),
+            );
+            cs.execution_status = ExecutionStatus::Unavailable;
+        } else {
+            cs.status = ChangeSetStatus::CreateComplete;
+            cs.execution_status = ExecutionStatus::Available;
+        }
+        cs.changes = changes;
+        inner.store.put_change_set(&cs).await?;
+        Ok(ChangeSetIds {
+            change_set_id,
+            stack_id: stack.stack_id,
+        })
+    }
+
+    async fn new_review_stack(
+        &self,
+        input: &CreateChangeSetInput,
+    ) -> Result<StackRecord, EngineError> {
+        let inner = &self.inner;
+        let mut stack = StackRecord {
+            stack_id: stack_arn(
+                &inner.partition,
+                &inner.config.region,
+                &inner.config.account_id,
+                &input.stack_name,
+                &inner.ids.uuid(),
+            ),
+            stack_name: input.stack_name.clone(),
+            status: StackStatus::ReviewInProgress,
+            status_reason: None,
+            creation_time: inner.clock.now(),
+            last_updated_time: None,
+            deletion_time: None,
+            description: None,
+            template: TemplateSource::default(),
+            previous_template: None,
+            displayed_parameters: BTreeMap::new(),
+            capabilities: Vec::new(),
+            tags: input.tags.clone().unwrap_or_default(),
+            notification_arns: input.notification_arns.clone(),
+            disable_rollback: false,
+            outputs: Vec::new(),
+            imports: Vec::new(),
+            change_set_id: None,
+            retain_resources: Vec::new(),
+        };
+        // The plan must be valid before the stack appears at all.
+        let plan = inner.plan(
+            &stack,
+            &TemplateSource {
+                body: input.template_body.clone().unwrap_or_default(),
+                parameters: input.parameters.clone(),
+            },
+        )?;
+        self.validate_plan(&*plan, &input.capabilities)?;
+        inner
+            .set_status(
+                &mut stack,
+                StackStatus::ReviewInProgress,
+                Some("User Initiated".into()),
+            )
+            .await?;
+        Ok(stack)
+    }
+
+    /// Finds a change set by ARN, or by name within `stack_name`.
+    pub async fn describe_change_set(
+        &self,
+        change_set: &str,
+        stack_name: Option<&str>,
+    ) -> Result<ChangeSetRecord, EngineError> {
+        let not_found = || EngineError::ChangeSetNotFound(change_set.to_string());
+        if change_set.starts_with("arn:") {
+            return self
+                .inner
+                .store
+                .get_change_set(change_set)
+                .await?
+                .ok_or_else(not_found);
+        }
+        let Some(stack_name) = stack_name else {
+            return Err(not_found());
+        };
+        let stack = self.describe_stack(stack_name).await.map_err(|e| match e {
+            EngineError::NotFound(_) => not_found(),
+            e => e,
+        })?;
+        self.inner
+            .store
+            .list_change_sets(&stack.stack_id)
+            .await?
+            .into_iter()
+            .find(|c| c.change_set_name == change_set)
+            .ok_or_else(not_found)
+    }
+
+    /// A stack's change sets (`ListChangeSets`).
+    pub async fn list_change_sets(
+        &self,
+        stack_name: &str,
+    ) -> Result<Vec<ChangeSetRecord>, EngineError> {
+        let stack = self.describe_stack(stack_name).await?;
+        Ok(self.inner.store.list_change_sets(&stack.stack_id).await?)
+    }
+
+    pub async fn delete_change_set(
+        &self,
+        change_set: &str,
+        stack_name: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let cs = self.describe_change_set(change_set, stack_name).await?;
+        if cs.execution_status == ExecutionStatus::ExecuteInProgress {
+            return Err(EngineError::InvalidChangeSetStatus {
+                id: cs.change_set_id,
+                status: cs.execution_status.to_string(),
+            });
+        }
+        Ok(self
+            .inner
+            .store
+            .delete_change_set(&cs.change_set_id)
+            .await?)
+    }
+
+    /// `ExecuteChangeSet`: starts the create or update; returns the stack id.
+    pub async fn execute_change_set(
+        &self,
+        change_set: &str,
+        stack_name: Option<&str>,
+    ) -> Result<String, EngineError> {
+        let mut cs = self.describe_change_set(change_set, stack_name).await?;
+        if cs.execution_status != ExecutionStatus::Available {
+            return Err(EngineError::InvalidChangeSetStatus {
+                id: cs.change_set_id,
+                status: cs.execution_status.to_string(),
+            });
+        }
+        let inner = &self.inner;
+        let mut stack = self.describe_stack(&cs.stack_id).await?;
+        let plan = inner.plan(&stack, &cs.template)?;
+        match cs.change_set_type {
+            ChangeSetType::Create if stack.status != StackStatus::ReviewInProgress => {
+                return Err(EngineError::InvalidChangeSetStatus {
+                    id: cs.change_set_id,
+                    status: ExecutionStatus::Obsolete.to_string(),
+                });
+            }
+            ChangeSetType::Update => Self::ensure_updatable(&stack)?,
+            _ => {}
+        }
+        // Executing one change set makes the stack's other change sets meaningless.
+        for other in inner.store.list_change_sets(&stack.stack_id).await? {
+            if other.change_set_id != cs.change_set_id {
+                inner.store.delete_change_set(&other.change_set_id).await?;
+            }
+        }
+        cs.execution_status = ExecutionStatus::ExecuteInProgress;
+        inner.store.put_change_set(&cs).await?;
+        stack.change_set_id = Some(cs.change_set_id.clone());
+        match cs.change_set_type {
+            ChangeSetType::Create => {
+                stack.template = cs.template.clone();
+                stack.capabilities = cs.capabilities.clone();
+                stack.tags = cs.tags.clone();
+                stack.description = plan.description();
+                stack.displayed_parameters = plan.displayed_parameters();
+                stack.imports = plan.imports();
+                let stack_id = stack.stack_id.clone();
+                inner
+                    .set_status(
+                        &mut stack,
+                        StackStatus::CreateInProgress,
+                        Some("User Initiated".into()),
+                    )
+                    .await?;
+                inner.spawn(stack_id.clone(), Phase::Create);
+                Ok(stack_id)
+            }
+            ChangeSetType::Update => {
+                let (template, caps, tags) = (
+                    cs.template.clone(),
+                    cs.capabilities.clone(),
+                    cs.tags.clone(),
+                );
+                self.start_update(stack, template, &*plan, caps, Some(tags))
+                    .await
+            }
+        }
+    }
+
+    // ---- recovery ----------------------------------------------------------------
+
+    /// Drives every stack left `*_IN_PROGRESS` by a previous engine to a terminal state:
+    /// interrupted creates and updates roll back; rollbacks, deletes and cleanups resume.
+    /// Returns the ids of the stacks it picked up; await them with `wait_for_terminal`.
+    pub async fn recover(&self) -> Result<Vec<String>, EngineError> {
+        let inner = &self.inner;
+        let mut picked = Vec::new();
+        for stack in inner.store.list_stacks().await? {
+            for mut cs in inner.store.list_change_sets(&stack.stack_id).await? {
+                if matches!(
+                    cs.status,
+                    ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress
+                ) {
+                    cs.status = ChangeSetStatus::Failed;
+                    cs.status_reason = Some("Change set creation was interrupted".into());
+                    inner.store.put_change_set(&cs).await?;
+                }
+            }
+            if !stack.status.is_operation_in_progress() || inner.is_running(&stack.stack_id) {
+                continue;
+            }
+            let phase = ops::recover_resources(inner, &stack).await?;
+            inner.spawn(stack.stack_id.clone(), phase);
+            picked.push(stack.stack_id);
+        }
+        Ok(picked)
+    }
+}

@@ -1,0 +1,233 @@
+//! The engine's persistence contract, and an in-memory implementation.
+//!
+//! The engine writes a stack's state before and after every resource action, so a
+//! [`StackStore`] must make each call durable before it returns: after a crash, a new
+//! engine over the same store calls [`crate::Engine::recover`] and finishes whatever was
+//! in progress from these records alone. The contract is deliberately small (whole
+//! records in, whole records out, no transactions across calls) so a SQL backend is a
+//! handful of tables keyed as documented on each method.
+//!
+//! One store holds one account-and-region namespace (stack names and export names are
+//! unique within it).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::model::{ChangeSetRecord, ExportRecord, ResourceRecord, StackEvent, StackRecord};
+
+/// A storage failure, surfaced to callers as [`crate::EngineError::Store`].
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("stack store: {0}")]
+pub struct StoreError(pub String);
+
+/// Durable state of stacks. Every method is atomic on its own.
+#[async_trait]
+pub trait StackStore: Send + Sync {
+    /// Insert or replace the stack keyed by `stack_id`.
+    async fn put_stack(&self, stack: &StackRecord) -> Result<(), StoreError>;
+    async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError>;
+    /// Every stack, deleted ones included, in creation order.
+    async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError>;
+
+    /// Insert or replace the resource keyed by `(stack_id, logical_id)`.
+    async fn put_resource(&self, resource: &ResourceRecord) -> Result<(), StoreError>;
+    async fn delete_resource(&self, stack_id: &str, logical_id: &str) -> Result<(), StoreError>;
+    /// A stack's resources, ordered by logical id.
+    async fn list_resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError>;
+
+    /// Append events (their `seq` is already set by the engine and increases per stack).
+    async fn append_events(&self, events: &[StackEvent]) -> Result<(), StoreError>;
+    /// Newest first: at most `limit` events of the stack whose `seq` is below `before_seq`
+    /// (all when `None`). Pass the last returned `seq` to get the next page.
+    async fn list_events(
+        &self,
+        stack_id: &str,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StackEvent>, StoreError>;
+
+    /// Insert or replace the change set keyed by `change_set_id`.
+    async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError>;
+    async fn get_change_set(
+        &self,
+        change_set_id: &str,
+    ) -> Result<Option<ChangeSetRecord>, StoreError>;
+    /// A stack's change sets in creation order.
+    async fn list_change_sets(&self, stack_id: &str) -> Result<Vec<ChangeSetRecord>, StoreError>;
+    async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError>;
+
+    /// Replace every export of `stack_id` with `exports` (empty removes them all).
+    async fn put_exports(&self, stack_id: &str, exports: &[ExportRecord])
+    -> Result<(), StoreError>;
+    /// Every export, ordered by name.
+    async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError>;
+}
+
+#[derive(Default)]
+struct Tables {
+    stacks: Vec<StackRecord>,
+    resources: HashMap<String, BTreeMap<String, ResourceRecord>>,
+    events: HashMap<String, Vec<StackEvent>>,
+    change_sets: Vec<ChangeSetRecord>,
+    exports: BTreeMap<String, ExportRecord>,
+}
+
+/// A [`StackStore`] in memory: for tests, benchmarks and single-process use without
+/// persistence. Cloning records in and out mimics a real backend's serialisation boundary.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding this lock cannot leave a half-written record (every
+        // mutation is a single insert/remove), so a poisoned lock is still usable.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl StackStore for MemoryStore {
+    async fn put_stack(&self, stack: &StackRecord) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        match t.stacks.iter_mut().find(|s| s.stack_id == stack.stack_id) {
+            Some(s) => *s = stack.clone(),
+            None => t.stacks.push(stack.clone()),
+        }
+        Ok(())
+    }
+
+    async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .stacks
+            .iter()
+            .find(|s| s.stack_id == stack_id)
+            .cloned())
+    }
+
+    async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError> {
+        Ok(self.lock().stacks.clone())
+    }
+
+    async fn put_resource(&self, resource: &ResourceRecord) -> Result<(), StoreError> {
+        self.lock()
+            .resources
+            .entry(resource.stack_id.clone())
+            .or_default()
+            .insert(resource.logical_id.clone(), resource.clone());
+        Ok(())
+    }
+
+    async fn delete_resource(&self, stack_id: &str, logical_id: &str) -> Result<(), StoreError> {
+        if let Some(r) = self.lock().resources.get_mut(stack_id) {
+            r.remove(logical_id);
+        }
+        Ok(())
+    }
+
+    async fn list_resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .resources
+            .get(stack_id)
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn append_events(&self, events: &[StackEvent]) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        for e in events {
+            t.events
+                .entry(e.stack_id.clone())
+                .or_default()
+                .push(e.clone());
+        }
+        Ok(())
+    }
+
+    async fn list_events(
+        &self,
+        stack_id: &str,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StackEvent>, StoreError> {
+        let t = self.lock();
+        let Some(all) = t.events.get(stack_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(all
+            .iter()
+            .rev()
+            .filter(|e| before_seq.is_none_or(|b| e.seq < b))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        match t
+            .change_sets
+            .iter_mut()
+            .find(|c| c.change_set_id == change_set.change_set_id)
+        {
+            Some(c) => *c = change_set.clone(),
+            None => t.change_sets.push(change_set.clone()),
+        }
+        Ok(())
+    }
+
+    async fn get_change_set(
+        &self,
+        change_set_id: &str,
+    ) -> Result<Option<ChangeSetRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .change_sets
+            .iter()
+            .find(|c| c.change_set_id == change_set_id)
+            .cloned())
+    }
+
+    async fn list_change_sets(&self, stack_id: &str) -> Result<Vec<ChangeSetRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .change_sets
+            .iter()
+            .filter(|c| c.stack_id == stack_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {
+        self.lock()
+            .change_sets
+            .retain(|c| c.change_set_id != change_set_id);
+        Ok(())
+    }
+
+    async fn put_exports(
+        &self,
+        stack_id: &str,
+        exports: &[ExportRecord],
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.exports.retain(|_, e| e.exporting_stack_id != stack_id);
+        for e in exports {
+            t.exports.insert(e.name.clone(), e.clone());
+        }
+        Ok(())
+    }
+
+    async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+        Ok(self.lock().exports.values().cloned().collect())
+    }
+}
