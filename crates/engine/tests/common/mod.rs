@@ -289,6 +289,7 @@ struct ProviderState {
     live: BTreeMap<String, (String, Value)>,
     calls: Vec<(Op, String, String)>,
     fail: HashSet<(String, Op)>,
+    fail_once: HashSet<(String, Op)>,
     block: HashSet<(String, Op)>,
     delays: HashMap<String, u64>,
     running: usize,
@@ -324,6 +325,14 @@ impl TestProvider {
             .lock()
             .unwrap()
             .fail
+            .insert((logical_id.into(), op));
+    }
+    /// Fails the next such call only.
+    pub fn fail_once_on(&self, logical_id: &str, op: Op) {
+        self.state
+            .lock()
+            .unwrap()
+            .fail_once
             .insert((logical_id.into(), op));
     }
     pub fn clear_failures(&self) {
@@ -399,7 +408,7 @@ impl TestProvider {
             (
                 s.block.contains(&key),
                 s.delays.get(lid).copied().unwrap_or(0),
-                s.fail.contains(&key),
+                s.fail.contains(&key) || s.fail_once.remove(&key),
             )
         };
         if block {
