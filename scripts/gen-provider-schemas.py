@@ -10,6 +10,16 @@ keywords of every (sub)schema, `definitions`, and the resource-level facts (requ
 additionalProperties, create-only / read-only / write-only properties, primaryIdentifier,
 taggable). Descriptions, documentation links, handlers, examples and defaults are dropped.
 
+cfn-lint patches the AWS schemas before shipping them. Its `format` patches are kept
+(`AWS::EC2::VPC.Id` and the like shape generated attribute values), as are its fixes to
+the schemas themselves (`patches/providers/`). Its *service* constraints are reverted by
+default: `patches/extensions/all/<type>/smithy.json` and `manual.json` add enums, patterns
+and limits taken from the service API models and documentation (Lambda runtimes, EC2
+instance types...). CloudFormation does not check those when it validates properties
+against the registry schema (the service does, later, in its own words), and a bundled
+copy of such lists goes stale and would reject values AWS accepts. Pass
+--keep-service-constraints to keep them.
+
 Output: crates/providers/data/schemas.json.gz (gzip, level 9), a JSON object
     {"source": "...", "types": {"AWS::S3::Bucket": {...}, ...}}
 written with sorted keys so that regenerating from the same cfn-lint version is a no-op.
@@ -89,6 +99,43 @@ def resource_entry(doc):
     return {k: v for k, v in entry.items() if v not in ([], {})}
 
 
+# Patch files whose "add" operations are reverted unless --keep-service-constraints.
+SERVICE_CONSTRAINT_PATCHES = ("smithy.json", "manual.json")
+
+
+def revert_service_constraints(doc, type_name, cfnlint_dir):
+    """Undo the `add` operations of cfn-lint's service-constraint patches for one type.
+
+    Returns how many were undone. An `add` whose parent no longer exists is skipped.
+    """
+    folder = type_name.lower().replace("::", "_")
+    base = os.path.join(cfnlint_dir, "data", "schemas", "patches", "extensions", "all", folder)
+    undone = 0
+    for patch_name in SERVICE_CONSTRAINT_PATCHES:
+        path = os.path.join(base, patch_name)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            ops = json.load(f)
+        for op in ops:
+            if op.get("op") != "add":
+                continue
+            parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+            node = doc
+            for part in parts[:-1]:
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    node = node[int(part)]
+                else:
+                    node = None
+                    break
+            if isinstance(node, dict) and parts and parts[-1] in node:
+                del node[parts[-1]]
+                undone += 1
+    return undone
+
+
 def load_type_map(cfnlint_dir):
     """Parse providers/us_east_1.py (a `types = {name: hash}` literal) without importing it."""
     path = os.path.join(cfnlint_dir, "data", "schemas", "providers", "us_east_1.py")
@@ -108,6 +155,11 @@ def main():
     parser.add_argument(
         "--out", default=os.path.join(here, "..", "crates", "providers", "data", "schemas.json.gz")
     )
+    parser.add_argument(
+        "--keep-service-constraints",
+        action="store_true",
+        help="keep cfn-lint's smithy/manual constraint patches (see the module docstring)",
+    )
     args = parser.parse_args()
 
     cfnlint_dir = args.cfnlint
@@ -125,8 +177,14 @@ def main():
 
     types = load_type_map(cfnlint_dir)
     resources_dir = os.path.join(cfnlint_dir, "data", "schemas", "resources")
-    bundle = {"source": f"cfn-lint {version}, us-east-1 provider schemas", "types": {}}
+    kept = "kept" if args.keep_service_constraints else "reverted"
+    bundle = {
+        "source": f"cfn-lint {version}, us-east-1 provider schemas, "
+        f"service-constraint patches {kept}",
+        "types": {},
+    }
     raw_bytes = 0
+    reverted = 0
     for type_name, digest in sorted(types.items()):
         # `Module` is cfn-lint's own pseudo type for CloudFormation modules, not a resource.
         if "::" not in type_name:
@@ -134,7 +192,10 @@ def main():
         with open(os.path.join(resources_dir, f"{digest}.json"), encoding="utf-8") as f:
             text = f.read()
         raw_bytes += len(text)
-        bundle["types"][type_name] = resource_entry(json.loads(text))
+        doc = json.loads(text)
+        if not args.keep_service_constraints:
+            reverted += revert_service_constraints(doc, type_name, cfnlint_dir)
+        bundle["types"][type_name] = resource_entry(doc)
 
     data = json.dumps(bundle, sort_keys=True, separators=(",", ":")).encode("utf-8")
     # mtime=0 keeps the gzip header stable so identical input gives identical bytes.
@@ -143,7 +204,8 @@ def main():
     with open(args.out, "wb") as f:
         f.write(packed)
     print(
-        f"{len(bundle['types'])} types; source schemas {raw_bytes} bytes; "
+        f"{len(bundle['types'])} types; {reverted} service-constraint additions reverted; "
+        f"source schemas {raw_bytes} bytes; "
         f"bundle {len(data)} bytes raw, {len(packed)} bytes gzip -> {args.out}",
         file=sys.stderr,
     )

@@ -394,7 +394,14 @@ impl Compiler {
                 }
                 "items" if v.is_object() => n.items = Some(self.child_tracked(v)),
                 "enum" => n.enum_values = v.as_array().cloned(),
-                "enumCaseInsensitive" => n.enum_case_insensitive = v.as_bool().unwrap_or(false),
+                // cfn-lint writes either a flag next to `enum` or the value list itself.
+                "enumCaseInsensitive" => match v {
+                    Value::Array(values) => {
+                        n.enum_values = Some(values.clone());
+                        n.enum_case_insensitive = true;
+                    }
+                    other => n.enum_case_insensitive = other.as_bool().unwrap_or(false),
+                },
                 "const" => n.constant = Some(v.clone()),
                 "pattern" => {
                     if let Some(p) = v.as_str() {

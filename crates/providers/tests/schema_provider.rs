@@ -376,17 +376,17 @@ async fn validation_errors_use_cloudformation_wording() {
     let p = SchemaProvider::new();
     let err = p
         .create(
-            &ctx("AWS::SQS::Queue", "Jobs"),
-            &json!({"DelaySeconds": 1000, "QueueNam": "x", "Tags": [{"Key": "k"}]}),
+            &ctx("AWS::KMS::Key", "Key"),
+            &json!({"RotationPeriodInDays": 3000, "KeyPolicyy": {}, "Tags": [{"Key": "k"}]}),
         )
         .await
         .unwrap_err();
     assert_eq!(
         err,
         ProviderError::InvalidRequest(
-            "Properties validation failed for resource Jobs with message: \
-             #: extraneous key [QueueNam] is not permitted \
-             #/DelaySeconds: 1000 is not less or equal to 900 \
+            "Properties validation failed for resource Key with message: \
+             #: extraneous key [KeyPolicyy] is not permitted \
+             #/RotationPeriodInDays: 3000 is not less or equal to 2560 \
              #/Tags/0: required key [Value] not found"
                 .into()
         )
