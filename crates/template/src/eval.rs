@@ -527,8 +527,9 @@ impl<'a> Evaluator<'a> {
             }
             "Fn::Equals" => {
                 let l = self.args(arg, name, 2, 2, pos)?;
-                let a = self.value(&l[0])?;
-                let b = self.value(&l[1])?;
+                // `AWS::NoValue` compares as null.
+                let a = self.eval(&l[0])?.unwrap_or(Value::Null);
+                let b = self.eval(&l[1])?.unwrap_or(Value::Null);
                 let eq = match (stringify(&a), stringify(&b)) {
                     (Some(x), Some(y)) => x == y,
                     _ => a == b,

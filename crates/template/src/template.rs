@@ -158,7 +158,7 @@ impl Template {
         let lenient = lenient_parameters(&decls);
         let ctx = StackContext::example();
         let env = crate::env::EmptyEnvironment;
-        let expanded = self.expand(&lenient, &ctx, &env);
+        let expanded = self.expand(&lenient, &ctx, &env, true);
         match expanded {
             Ok(root) => errors.extend(validate::validate(
                 &root,
@@ -179,13 +179,14 @@ impl Template {
         params: &BoundParameters,
         ctx: &StackContext,
         env: &dyn Environment,
+        lenient: bool,
     ) -> Result<Node, Errors> {
         let mut root = self.root.clone();
         if self.language_extensions() {
             let mut ev = Evaluator::new(params, ctx, env);
             ev.lang_ext = true;
             ev.mappings = self.root.get("Mappings").and_then(Node::as_map);
-            crate::foreach::expand_sections(&mut root, &ev)?;
+            crate::foreach::expand_sections(&mut root, &ev, lenient)?;
         }
         Ok(root)
     }
@@ -218,7 +219,7 @@ impl Template {
                 return Err(e);
             }
         };
-        let root = self.expand(&params, ctx, env.as_ref())?;
+        let root = self.expand(&params, ctx, env.as_ref(), false)?;
         let lang_ext = self.language_extensions();
         let errors = validate::validate(&root, &decls, lang_ext);
         if !errors.is_empty() {

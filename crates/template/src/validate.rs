@@ -345,9 +345,8 @@ impl<'a> Checker<'a> {
                     }
                     "DeletionPolicy" | "UpdateReplacePolicy" => match v.as_str() {
                         Some(p) if POLICIES.contains(&p) => {}
-                        _ if self.lang_ext && v.as_intrinsic().is_some() => {
-                            self.walk(v, Section::Resources, false)
-                        }
+                        // Intrinsics (Ref, Fn::If, Fn::FindInMap) are evaluated at binding.
+                        _ if v.as_intrinsic().is_some() => self.walk(v, Section::Resources, false),
                         _ => self.errors.push(e(
                             ErrorCode::Structure,
                             format!(

@@ -5,9 +5,11 @@
 //! - short-form tags become the long form: `!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` →
 //!   `{"Fn::GetAtt": ["A", "B"]}`, `!Sub ...` → `{"Fn::Sub": ...}`; an unknown `!Tag` is an
 //!   error rather than silently dropped;
-//! - plain scalars resolve as YAML 1.1 does for the values CloudFormation authors use
-//!   (`yes`/`no`/`on`/`off` booleans, `~` null, hex and underscores in numbers), except that
-//!   timestamps and leading-zero numbers (account ids such as `012345678901`) stay strings;
+//! - plain scalars: `true`/`false` (any case style) are booleans but `Yes`/`No`/`on`/`off`
+//!   stay strings (CloudFormation's own YAML-to-JSON conversion, visible in the corpus'
+//!   YAML/JSON pairs, keeps `Yes` a string); `~`/`null` are null; numbers accept YAML 1.1
+//!   hex/octal/binary prefixes and underscores; timestamps and leading-zero numbers
+//!   (account ids such as `012345678901`) stay strings;
 //! - duplicate keys, null keys, complex keys and several documents are errors;
 //! - aliases are expanded with a node budget (no "billion laughs"), and nesting depth is
 //!   bounded before we recurse.
@@ -187,10 +189,12 @@ impl<'a> Builder<'a> {
                 return Ok(n);
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let node = if tag.is_some() {
-                    Node::new(pos, Kind::String(value.into_owned()))
-                } else {
-                    Node::new(pos, resolve_plain(value, style))
+                // A tagged scalar keeps its text (`!Ref 80` names "80"), except that an empty
+                // plain one (`!GetAZs` alone) is null, as in untagged YAML.
+                let node = match (&tag, style) {
+                    (Some(_), ScalarStyle::Plain) if value.is_empty() => Node::new(pos, Kind::Null),
+                    (Some(_), _) => Node::new(pos, Kind::String(value.into_owned())),
+                    (None, _) => Node::new(pos, resolve_plain(value, style)),
                 };
                 (node, anchor, tag)
             }
@@ -309,12 +313,8 @@ fn resolve_plain(value: Cow<'_, str>, style: ScalarStyle) -> Kind {
     let v: &str = &value;
     match v {
         "" | "~" | "null" | "Null" | "NULL" => return Kind::Null,
-        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
-            return Kind::Bool(true);
-        }
-        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
-            return Kind::Bool(false);
-        }
+        "true" | "True" | "TRUE" => return Kind::Bool(true),
+        "false" | "False" | "FALSE" => return Kind::Bool(false),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
             return Kind::Number(".inf".into());
         }
@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn short_forms_expand_to_long_forms() {
         let v = j(
-            "A: !Ref X\nB: !GetAtt R.Arn.Sub\nC: !GetAtt [R, Arn]\nD: !Sub '${X}'\nE: !Condition C\nF: !If [C, !Ref X, !Ref AWS::NoValue]\nG: !GetAZs ''\n",
+            "A: !Ref X\nB: !GetAtt R.Arn.Sub\nC: !GetAtt [R, Arn]\nD: !Sub '${X}'\nE: !Condition C\nF: !If [C, !Ref X, !Ref AWS::NoValue]\nG: !GetAZs ''\nH: !GetAZs\n",
         );
         assert_eq!(
             v,
@@ -428,7 +428,8 @@ mod tests {
                 "D": {"Fn::Sub": "${X}"},
                 "E": {"Condition": "C"},
                 "F": {"Fn::If": ["C", {"Ref": "X"}, {"Ref": "AWS::NoValue"}]},
-                "G": {"Fn::GetAZs": ""}
+                "G": {"Fn::GetAZs": ""},
+                "H": {"Fn::GetAZs": null}
             })
         );
     }
@@ -436,11 +437,11 @@ mod tests {
     #[test]
     fn scalars_follow_cloudformation_rules() {
         let v = j(
-            "a: yes\nb: 0x1F\nc: 012345678901\nd: 2010-09-09\ne: 1_000\nf: 1.50\ng: ~\nh: '80'\ni: 80\nj: 1e3\nk: 1.2.3\n",
+            "a: Yes\nb: 0x1F\nc: 012345678901\nd: 2010-09-09\ne: 1_000\nf: 1.50\ng: ~\nh: '80'\ni: 80\nj: 1e3\nk: 1.2.3\n",
         );
         assert_eq!(
             v,
-            json!({"a": true, "b": 31, "c": "012345678901", "d": "2010-09-09", "e": 1000, "f": 1.5,
+            json!({"a": "Yes", "b": 31, "c": "012345678901", "d": "2010-09-09", "e": 1000, "f": 1.5,
                    "g": null, "h": "80", "i": 80, "j": 1000.0, "k": "1.2.3"})
         );
         // The number keeps its text for string contexts.
