@@ -83,6 +83,14 @@ impl IdGenerator for RandomIds {
 #[derive(Debug, Default)]
 pub struct SequentialIds(AtomicU64);
 
+impl SequentialIds {
+    /// Ids continue after `n` (so engines built one after another over the same store in a
+    /// test do not repeat each other's ids).
+    pub fn starting_at(n: u64) -> Self {
+        Self(AtomicU64::new(n))
+    }
+}
+
 impl IdGenerator for SequentialIds {
     fn uuid(&self) -> String {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;

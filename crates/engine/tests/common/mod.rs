@@ -294,8 +294,8 @@ struct ProviderState {
     delays: HashMap<String, u64>,
     running: usize,
     max_running: usize,
-    starts: Vec<(String, Duration)>,
-    ends: Vec<(String, Duration)>,
+    starts: Vec<(String, Op, Duration)>,
+    ends: Vec<(String, Op, Duration)>,
 }
 
 /// A provider for `Test::*` and `AWS::IAM::*` types that remembers what exists.
@@ -338,6 +338,9 @@ impl TestProvider {
     pub fn clear_failures(&self) {
         self.state.lock().unwrap().fail.clear();
     }
+    pub fn clear_blocks(&self) {
+        self.state.lock().unwrap().block.clear();
+    }
     /// The call never returns (until the engine is dropped).
     pub fn block_on(&self, logical_id: &str, op: Op) {
         self.state
@@ -378,21 +381,25 @@ impl TestProvider {
     pub fn max_running(&self) -> usize {
         self.state.lock().unwrap().max_running
     }
-    pub fn start_of(&self, logical_id: &str) -> Duration {
+    /// When the `op` call for `logical_id` started, from the provider's creation.
+    pub fn start_of(&self, logical_id: &str, op: Op) -> Duration {
         let s = self.state.lock().unwrap();
         s.starts
             .iter()
-            .find(|(l, _)| l == logical_id)
-            .map(|x| x.1)
+            .find(|(l, o, _)| l == logical_id && *o == op)
+            .map(|x| x.2)
             .expect("started")
     }
-    pub fn end_of(&self, logical_id: &str) -> Duration {
+    pub fn end_of(&self, logical_id: &str, op: Op) -> Duration {
         let s = self.state.lock().unwrap();
         s.ends
             .iter()
-            .find(|(l, _)| l == logical_id)
-            .map(|x| x.1)
+            .find(|(l, o, _)| l == logical_id && *o == op)
+            .map(|x| x.2)
             .expect("ended")
+    }
+    pub fn reset_concurrency(&self) {
+        self.state.lock().unwrap().max_running = 0;
     }
 
     /// Common prologue: record the call, honour blocks, delays and failures.
@@ -403,7 +410,7 @@ impl TestProvider {
             s.running += 1;
             s.max_running = s.max_running.max(s.running);
             let at = self.epoch.elapsed();
-            s.starts.push((lid.to_string(), at));
+            s.starts.push((lid.to_string(), op, at));
             let key = (lid.to_string(), op);
             (
                 s.block.contains(&key),
@@ -421,7 +428,7 @@ impl TestProvider {
         let mut s = self.state.lock().unwrap();
         s.running -= 1;
         let at = self.epoch.elapsed();
-        s.ends.push((lid.to_string(), at));
+        s.ends.push((lid.to_string(), op, at));
         if fail {
             return Err(ProviderError::InvalidRequest(format!(
                 "{lid} failed on purpose"
@@ -530,7 +537,11 @@ pub fn engine_over(
     config.max_parallel = parallel;
     let mut parts = EngineParts::new(config, store, providers, Arc::new(TestPlans));
     parts.clock = Arc::new(FakeClock::ticking(1_700_000_000_000, 1));
-    parts.ids = Arc::new(SequentialIds::default());
+    // Each engine gets its own id range: a test that restarts the engine over the same
+    // store must not reuse event or stack ids.
+    static ENGINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nth = ENGINES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    parts.ids = Arc::new(SequentialIds::starting_at(nth << 32));
     Engine::new(parts)
 }
 

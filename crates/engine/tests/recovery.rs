@@ -1,0 +1,212 @@
+//! Crash and resume: an operation is stopped mid-step (its provider call never returns),
+//! the engine is dropped, and a new engine over the same store recovers the stack.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use sagestack_engine::*;
+use serde_json::json;
+
+/// Waits until the provider is stuck, "crashes" the engine, and recovers with a new one.
+async fn crash_and_recover(h: Harness) -> (Engine, Arc<TestProvider>, StackRecord) {
+    let Harness {
+        store,
+        provider,
+        engine,
+    } = h;
+    provider.blocked.notified().await;
+    drop(engine);
+    tokio::task::yield_now().await;
+    provider.clear_blocks();
+    let engine = engine_over(store, provider.clone(), 1);
+    let ids = engine.recover().await.unwrap();
+    assert_eq!(ids.len(), 1, "one stack to recover");
+    let done = engine.wait_for_terminal(&ids[0]).await.unwrap();
+    // Nothing left to recover afterwards.
+    assert!(engine.recover().await.unwrap().is_empty());
+    (engine, provider, done)
+}
+
+const INTERRUPTED_CREATE: &str =
+    "Resource creation was interrupted before its result was recorded (engine restart)";
+const INTERRUPTED_UPDATE: &str =
+    "Resource update was interrupted before its result was recorded (engine restart)";
+
+#[tokio::test]
+async fn crash_during_create_rolls_back_on_recover() {
+    let h = Harness::new();
+    h.provider.block_on("B", Op::Create);
+    let id = h
+        .engine
+        .create_stack(Harness::input("s", &chain(&["A", "B", "C"])))
+        .await
+        .unwrap();
+    let (engine, provider, done) = crash_and_recover(h).await;
+    assert_eq!(done.stack_id, id);
+    assert_eq!(done.status, StackStatus::RollbackComplete);
+    assert_eq!(
+        events_of(&engine, &id).await,
+        lines(&[
+            "s CREATE_IN_PROGRESS (User Initiated)",
+            "A CREATE_IN_PROGRESS",
+            "A CREATE_IN_PROGRESS (Resource creation Initiated)",
+            "A CREATE_COMPLETE",
+            "B CREATE_IN_PROGRESS",
+            // -- crash; the new engine takes over --
+            &format!("B CREATE_FAILED ({INTERRUPTED_CREATE})"),
+            "s ROLLBACK_IN_PROGRESS (The following resource(s) failed to create: [B]. Rollback requested by user.)",
+            "B DELETE_COMPLETE",
+            "A DELETE_IN_PROGRESS",
+            "A DELETE_COMPLETE",
+            "s ROLLBACK_COMPLETE",
+        ])
+    );
+    assert!(provider.live().is_empty());
+}
+
+#[tokio::test]
+async fn crash_during_update_rolls_back_to_previous_properties() {
+    let h = Harness::new();
+    let v = |n: i64| {
+        json!({"Resources": {
+            "A": {"Type": "Test::R", "Properties": {"V": n}},
+            "B": {"Type": "Test::R", "Properties": {"V": n, "P": "{{Ref:A}}"}},
+        }})
+    };
+    let stack = h.create("s", &v(1)).await;
+    let n = h.events(&stack.stack_id).await.len();
+    h.provider.block_on("B", Op::Update);
+    h.engine
+        .update_stack(UpdateStackInput {
+            stack_name: "s".into(),
+            template_body: Some(v(2).to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (engine, provider, done) = crash_and_recover(h).await;
+    assert_eq!(done.status, StackStatus::UpdateRollbackComplete);
+    assert_eq!(
+        events_of(&engine, &stack.stack_id).await.split_off(n),
+        lines(&[
+            "s UPDATE_IN_PROGRESS (User Initiated)",
+            "A UPDATE_IN_PROGRESS",
+            "A UPDATE_COMPLETE",
+            "B UPDATE_IN_PROGRESS",
+            &format!("B UPDATE_FAILED ({INTERRUPTED_UPDATE})"),
+            "s UPDATE_ROLLBACK_IN_PROGRESS (The following resource(s) failed to update: [B]. )",
+            "A UPDATE_IN_PROGRESS",
+            "A UPDATE_COMPLETE",
+            "B UPDATE_IN_PROGRESS",
+            "B UPDATE_COMPLETE",
+            "s UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+            "s UPDATE_ROLLBACK_COMPLETE",
+        ])
+    );
+    for r in engine.list_stack_resources("s").await.unwrap() {
+        assert_eq!(r.properties["V"], json!(1));
+        let live = provider
+            .live_properties(r.physical_id.as_deref().unwrap())
+            .unwrap();
+        assert_eq!(live["V"], json!(1), "{}", r.logical_id);
+    }
+    assert_eq!(
+        engine.describe_stack("s").await.unwrap().template.body,
+        v(1).to_string()
+    );
+}
+
+#[tokio::test]
+async fn crash_during_delete_resumes_the_delete() {
+    let h = Harness::new();
+    let stack = h.create("s", &chain(&["A", "B", "C"])).await;
+    let n = h.events(&stack.stack_id).await.len();
+    h.provider.block_on("B", Op::Delete);
+    h.engine.delete_stack("s", vec![]).await.unwrap();
+    let (engine, provider, done) = crash_and_recover(h).await;
+    assert_eq!(done.status, StackStatus::DeleteComplete);
+    assert_eq!(
+        events_of(&engine, &stack.stack_id).await.split_off(n),
+        lines(&[
+            "s DELETE_IN_PROGRESS (User Initiated)",
+            "C DELETE_IN_PROGRESS",
+            "C DELETE_COMPLETE",
+            "B DELETE_IN_PROGRESS",
+            // -- crash; the delete is retried (providers make delete idempotent) --
+            "B DELETE_IN_PROGRESS",
+            "B DELETE_COMPLETE",
+            "A DELETE_IN_PROGRESS",
+            "A DELETE_COMPLETE",
+            "s DELETE_COMPLETE",
+        ])
+    );
+    assert!(provider.live().is_empty());
+}
+
+#[tokio::test]
+async fn crash_during_rollback_resumes_the_rollback() {
+    let h = Harness::new();
+    h.provider.fail_on("C", Op::Create);
+    h.provider.block_on("A", Op::Delete);
+    let id = h
+        .engine
+        .create_stack(Harness::input("s", &chain(&["A", "B", "C"])))
+        .await
+        .unwrap();
+    let (engine, provider, done) = crash_and_recover(h).await;
+    assert_eq!(done.status, StackStatus::RollbackComplete);
+    let ev = events_of(&engine, &id).await;
+    assert_eq!(
+        ev[ev.len() - 4..],
+        lines(&[
+            "A DELETE_IN_PROGRESS",
+            "A DELETE_IN_PROGRESS",
+            "A DELETE_COMPLETE",
+            "s ROLLBACK_COMPLETE",
+        ])
+    );
+    assert!(provider.live().is_empty());
+}
+
+#[tokio::test]
+async fn crash_during_update_cleanup_finishes_the_cleanup() {
+    let h = Harness::new();
+    let t =
+        |name: &str| json!({"Resources": {"A": {"Type": "Test::R", "Properties": {"Name": name}}}});
+    let stack = h.create("s", &t("one")).await;
+    let old = h.resource(&stack.stack_id, "A").await.physical_id.unwrap();
+    h.provider.block_on("A", Op::Delete);
+    h.engine
+        .update_stack(UpdateStackInput {
+            stack_name: "s".into(),
+            template_body: Some(t("two").to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (engine, provider, done) = crash_and_recover(h).await;
+    assert_eq!(done.status, StackStatus::UpdateComplete);
+    let live: Vec<String> = provider.live().into_keys().collect();
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0], old);
+    let a = engine.list_stack_resources("s").await.unwrap().remove(0);
+    assert_eq!(a.physical_id.as_deref(), Some(live[0].as_str()));
+    assert_eq!(a.prior, None);
+}
+
+#[tokio::test]
+async fn crash_with_disable_rollback_ends_create_failed() {
+    let h = Harness::new();
+    h.provider.block_on("A", Op::Create);
+    let mut input = Harness::input("s", &chain(&["A"]));
+    input.disable_rollback = true;
+    h.engine.create_stack(input).await.unwrap();
+    let (_engine, _provider, done) = crash_and_recover(h).await;
+    assert_eq!(done.status, StackStatus::CreateFailed);
+    assert_eq!(
+        done.status_reason.as_deref(),
+        Some("The following resource(s) failed to create: [A]. ")
+    );
+}
