@@ -287,6 +287,14 @@ impl<'a> Checker<'a> {
         };
         for (id, entry) in m {
             self.logical_id("Resource", id, entry.key_pos);
+            if self.params.contains(id.as_str()) {
+                // `Ref` names parameters and resources alike, so they share one namespace.
+                self.errors.push(e(
+                    ErrorCode::LogicalId,
+                    format!("Template format error: logical ID {id} is used by both a parameter and a resource"),
+                    entry.key_pos,
+                ));
+            }
             let Some(r) = entry.value.as_map() else {
                 self.errors.push(e(
                     ErrorCode::Structure,

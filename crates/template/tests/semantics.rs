@@ -84,6 +84,17 @@ fn reports_every_error_with_location() {
 }
 
 #[test]
+fn parameters_and_resources_share_a_namespace() {
+    let e = errors("Parameters:\n  Name: {Type: String}\nResources:\n  Name: {Type: X::Y::Z}\n");
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0].message,
+        "Template format error: logical ID Name is used by both a parameter and a resource"
+    );
+    assert_eq!(e[0].location.map(|p| p.line), Some(4));
+}
+
+#[test]
 fn resources_are_required() {
     assert_eq!(
         errors("Description: x\n")[0].message,
