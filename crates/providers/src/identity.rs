@@ -96,6 +96,7 @@ const LOWERCASE_NAMES: &[&str] = &[
 /// EC2-style id prefixes (`{prefix}{17 hex}`) by type.
 const EC2_ID_PREFIXES: &[(&str, &str)] = &[
     ("AWS::EC2::VPC", "vpc-"),
+    ("AWS::EC2::EIP", "eipalloc-"),
     ("AWS::EC2::Subnet", "subnet-"),
     ("AWS::EC2::SecurityGroup", "sg-"),
     ("AWS::EC2::InternetGateway", "igw-"),
@@ -582,6 +583,18 @@ impl Generator<'_> {
             ("AWS::EC2::VPC", "Ipv6CidrBlocks") | ("AWS::EC2::Subnet", "Ipv6CidrBlocks") => {
                 Some(json!([]))
             }
+            ("AWS::EC2::Instance", "State") => Some(json!({"Code": "16", "Name": "running"})),
+            ("AWS::Cognito::UserPool", "ProviderName") => {
+                s(format!("cognito-idp.{region}.{suffix}/{}", self.own_id()))
+            }
+            ("AWS::Cognito::UserPool", "ProviderURL") => s(format!(
+                "https://cognito-idp.{region}.{suffix}/{}",
+                self.own_id()
+            )),
+            ("AWS::Cognito::UserPool", "Arn") => {
+                s(self.arn("cognito-idp", &format!("userpool/{}", self.own_id())))
+            }
+            ("AWS::ApiGateway::RestApi", "RootResourceId") => s(self.rng_for(attr).lower_alnum(10)),
             ("AWS::EC2::EIP", "PublicIp") => {
                 let mut rng = self.rng_for(attr);
                 s(format!("203.0.113.{}", 1 + rng.next_u64() % 254))
@@ -592,6 +605,10 @@ impl Generator<'_> {
 
     /// A value for the read-only property at `pointer` (`/properties/A/B`).
     fn attribute(&self, pointer: &str, attr: &str) -> Value {
+        self.attribute_at(pointer, attr, 0)
+    }
+
+    fn attribute_at(&self, pointer: &str, attr: &str, depth: usize) -> Value {
         if let Some(v) = self.special(attr) {
             return v;
         }
@@ -615,7 +632,23 @@ impl Generator<'_> {
                     && !rest.contains('/')
                 {
                     let child_attr = format!("{attr}.{rest}");
-                    obj.insert(rest.to_string(), self.attribute(child, &child_attr));
+                    obj.insert(
+                        rest.to_string(),
+                        self.attribute_at(child, &child_attr, depth + 1),
+                    );
+                }
+            }
+            if obj.is_empty() && depth < 3 {
+                // No nested entries listed: shape the object from its schema properties.
+                if let Some(n) = node {
+                    for (child, _) in &n.properties {
+                        let child_attr = format!("{attr}.{child}");
+                        let child_pointer = format!("{pointer}/{child}");
+                        obj.insert(
+                            child.clone(),
+                            self.attribute_at(&child_pointer, &child_attr, depth + 1),
+                        );
+                    }
                 }
             }
             return Value::Object(obj);
@@ -724,7 +757,9 @@ impl Generator<'_> {
     pub fn attributes(&self) -> Map<String, Value> {
         let mut out = Map::new();
         for pointer in self.schema.read_only_properties() {
-            if let Some(attr) = crate::schema::attribute_name(pointer) {
+            if let Some(attr) = crate::schema::attribute_name(pointer)
+                && crate::schema::is_attribute_pointer(pointer)
+            {
                 let v = self.attribute(pointer, &attr);
                 out.insert(attr, v);
             }

@@ -145,6 +145,7 @@ impl ResourceSchema {
     pub fn attribute_names(&self) -> Vec<String> {
         self.read_only
             .iter()
+            .filter(|p| is_attribute_pointer(p))
             .filter_map(|p| attribute_name(p))
             .collect()
     }
@@ -176,7 +177,7 @@ impl ResourceSchema {
         for _ in 0..32 {
             let n = &self.nodes[id];
             match n.reference {
-                Some(r) if n.types == 0 && n.properties.is_empty() && n.items.is_none() => id = r,
+                Some(r) if n.properties.is_empty() && n.items.is_none() => id = r,
                 _ => return id,
             }
         }
@@ -211,6 +212,14 @@ pub(crate) fn top_level_name(pointer: &str) -> Option<&str> {
         .strip_prefix("/properties/")
         .map(|rest| rest.split('/').next().unwrap_or(rest))
         .filter(|s| !s.is_empty())
+}
+
+/// Whether a read-only pointer is something `Fn::GetAtt` can read: not a field of array
+/// items (`/properties/Destinations/*/Status`), which describes each element instead.
+pub(crate) fn is_attribute_pointer(pointer: &str) -> bool {
+    !pointer
+        .split('/')
+        .any(|seg| seg == "*" || (!seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit())))
 }
 
 /// `/properties/Endpoint/Address` -> `Endpoint.Address`.

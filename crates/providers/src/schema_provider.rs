@@ -281,3 +281,65 @@ impl ResourceProvider for SchemaProvider {
         Ok(Some(current.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(type_name: &str) -> ResourceContext {
+        ResourceContext {
+            region: "eu-west-1".into(),
+            account_id: "123456789012".into(),
+            partition: "aws".into(),
+            stack_name: "st".into(),
+            stack_id: "arn:aws:cloudformation:eu-west-1:123456789012:stack/st/x".into(),
+            logical_id: "Res".into(),
+            resource_type: type_name.into(),
+            stack_tags: vec![],
+        }
+    }
+
+    /// Naming, attributes and the physical id for every bundled type, validation aside
+    /// (most types require properties that only a real template provides).
+    #[test]
+    fn every_bundled_type_gets_an_id_and_all_its_attributes() {
+        let p = SchemaProvider::with_seed(11);
+        let empty = Value::Object(Map::new());
+        let mut problems = Vec::new();
+        for type_name in p.bundle.type_names() {
+            let schema = p.schema(type_name).unwrap();
+            let c = ctx(type_name);
+            let mut rng = p.create_rng(&c, &empty);
+            let name = resource_name(&schema, &c, &empty, &mut rng);
+            let g = Generator {
+                ctx: &c,
+                schema: &schema,
+                properties: &empty,
+                name,
+                rng,
+                now: p.now(),
+            };
+            let attrs = g.attributes();
+            let id = g.physical_id(&attrs);
+            if id.is_empty() {
+                problems.push(format!("{type_name}: empty physical id"));
+            }
+            for a in schema.attribute_names() {
+                match attrs.get(&a) {
+                    None | Some(Value::Null) => problems.push(format!("{type_name}: no {a}")),
+                    Some(Value::String(s)) if s.is_empty() => {
+                        problems.push(format!("{type_name}: empty {a}"))
+                    }
+                    Some(Value::String(s))
+                        if (a.ends_with("Arn") || a.ends_with("ARN"))
+                            && !s.starts_with("arn:aws:") =>
+                    {
+                        problems.push(format!("{type_name}: {a} = {s}"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+}
