@@ -1,1 +1,29 @@
-//! sagestack-protocol (being written).
+//! sagestack-protocol: the AWS wire formats, and nothing else.
+//!
+//! Architecture invariant: this is the only crate that knows how AWS requests and
+//! responses look on the wire. Services receive decoded input (a JSON value for
+//! JSON 1.1) plus a [`RequestContext`], and return either an output document or an
+//! error implementing [`AwsError`]; this crate turns both into HTTP responses.
+//! AWS error shapes are produced here and only here ([`error`]).
+//!
+//! * [`classify`] tells which wire protocol a request speaks from its shape
+//!   (method, path, `X-Amz-Target`, content type), so one port can host JSON 1.1
+//!   services, the Query protocol and S3 REST side by side.
+//! * [`json11`] decodes AWS JSON 1.1 requests and defines [`json11::Json11Service`],
+//!   the trait a JSON 1.1 service implements to be routed.
+//! * [`sigv4`] reads the caller's access key id from an `Authorization` header
+//!   (signatures are not verified).
+
+pub mod classify;
+pub mod context;
+pub mod error;
+pub mod json11;
+pub mod sigv4;
+
+pub use classify::{RequestShape, classify};
+pub use context::{RequestContext, new_request_id};
+pub use error::{AwsError, ErrorKind, ProtocolError};
+pub use json11::{Json11Service, JsonOutput};
+
+/// Name of the response header that carries the request id on every response.
+pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";

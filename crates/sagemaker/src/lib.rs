@@ -1,1 +1,23 @@
-//! sagestack-sagemaker (being written).
+//! sagestack-sagemaker: the SageMaker *Projects* service (projects and their tags).
+//!
+//! Shape of a service module (the same for every AWS service in sagestack):
+//! * [`service`]: the operations ([`SageMakerService`], a
+//!   [`sagestack_protocol::Json11Service`] for the `SageMaker` target prefix);
+//! * [`validate`]: input validation driven by the botocore model in `model/`;
+//! * [`types`]: inputs and the stored project document;
+//! * [`error`]: typed errors, mapped to AWS codes via [`sagestack_protocol::AwsError`];
+//! * state lives behind [`sagestack_store::Store`].
+//!
+//! Architecture invariant: no HTTP and no SQL here.
+
+pub mod error;
+pub mod pagination;
+pub mod provision;
+pub mod service;
+pub mod types;
+pub mod validate;
+
+pub use error::SageMakerError;
+pub use provision::{NoProvisioner, ProjectEvent, Provisioner, ProvisioningUpdate};
+pub use service::{Clock, SageMakerService, SystemClock};
+pub use types::{Project, ProjectStatus};

@@ -1,1 +1,203 @@
-//! sagestack-store (being written).
+//! sagestack-store: durable state behind one [`Store`] trait.
+//!
+//! Architecture invariants:
+//! * services see only the [`Store`] trait; SQL lives in the backends ([`sqlite`],
+//!   [`postgres`]) and their versioned migrations (`migrations/<backend>/NNNN_*.sql`);
+//! * every backend passes the same test suite (`tests/backends.rs`);
+//! * a method returns only after its effect is durable (committed), so whatever a
+//!   client saw acknowledged survives a restart or a `kill -9`.
+//!
+//! The store knows nothing of SageMaker's rules: a project is an opaque JSON document
+//! plus the columns that are indexed (name, id, ARN, creation time).
+
+mod migrate;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// A stored project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRecord {
+    /// Unique; the primary key.
+    pub name: String,
+    /// Unique.
+    pub id: String,
+    /// Unique; tags are keyed by it.
+    pub arn: String,
+    /// Creation time in microseconds since the epoch (exact, so it can be a sort key).
+    pub creation_micros: i64,
+    /// Optimistic-concurrency counter: 1 when created, +1 on every update.
+    pub version: i64,
+    /// The project as a serialized JSON object (opaque to the store).
+    pub document: Arc<str>,
+}
+
+/// A tag on a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+impl Tag {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The order of [`Store::list_projects`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectSort {
+    /// By name (unique).
+    Name,
+    /// By creation time, ties broken by name.
+    CreationTime,
+}
+
+/// Where the previous page ended (keyset pagination): the sort key of its last item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectCursor {
+    pub creation_micros: i64,
+    pub name: String,
+}
+
+/// A page request for [`Store::list_projects`].
+#[derive(Debug, Clone)]
+pub struct ProjectQuery {
+    pub sort: ProjectSort,
+    pub descending: bool,
+    /// Only items strictly after this key in the requested order.
+    pub after: Option<ProjectCursor>,
+    /// Only projects created strictly after this time (microseconds).
+    pub created_after: Option<i64>,
+    /// Only projects created strictly before this time (microseconds).
+    pub created_before: Option<i64>,
+    /// Only projects whose name contains this, ignoring ASCII case.
+    pub name_contains: Option<String>,
+    /// At most this many items.
+    pub limit: usize,
+}
+
+impl ProjectQuery {
+    pub fn new(sort: ProjectSort, descending: bool, limit: usize) -> Self {
+        ProjectQuery {
+            sort,
+            descending,
+            after: None,
+            created_after: None,
+            created_before: None,
+            name_contains: None,
+            limit,
+        }
+    }
+}
+
+/// Storage failures and conflicts.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// The named project or tagged resource is not stored.
+    #[error("not found")]
+    NotFound,
+    /// A project with this name (or id or ARN) is already stored.
+    #[error("already exists")]
+    AlreadyExists,
+    /// The project changed since it was read (version mismatch).
+    #[error("concurrent modification")]
+    Conflict,
+    /// Storing the tags would leave the resource with more than `limit` tags.
+    #[error("a resource can have at most {limit} tags")]
+    TooManyTags { limit: usize },
+    /// The data directory is in use by another process.
+    #[error("{0}")]
+    Locked(String),
+    /// The database failed.
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::AlreadyExists;
+        }
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Durable state of the SageMaker project service. Each method is atomic.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new project with its initial tags.
+    /// [`StoreError::AlreadyExists`] if the name, id or ARN is taken.
+    async fn create_project(&self, project: &ProjectRecord, tags: &[Tag])
+    -> Result<(), StoreError>;
+
+    async fn get_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError>;
+
+    /// Replaces the project named `project.name` if its stored version is
+    /// `expected_version` (else [`StoreError::Conflict`]; [`StoreError::NotFound`] if
+    /// absent), and adds or overwrites `tags`, refusing more than `max_tags` in total.
+    /// `project.version` must be `expected_version + 1`.
+    async fn update_project(
+        &self,
+        project: &ProjectRecord,
+        expected_version: i64,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the project and its tags; returns what was deleted.
+    async fn delete_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError>;
+
+    /// One page of projects, in the query's order, starting after its cursor.
+    async fn list_projects(&self, query: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError>;
+
+    /// Adds or overwrites tags of the project whose ARN is `resource_arn`.
+    /// [`StoreError::NotFound`] if there is none; [`StoreError::TooManyTags`] if the
+    /// resource would end up with more than `max_tags`.
+    async fn add_tags(
+        &self,
+        resource_arn: &str,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` tags ordered by key, with keys strictly after `after_key`.
+    /// `None` if no project has this ARN.
+    async fn list_tags(
+        &self,
+        resource_arn: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<Tag>>, StoreError>;
+
+    /// Removes the tags with these keys (absent keys are ignored).
+    /// [`StoreError::NotFound`] if no project has this ARN.
+    async fn delete_tags(&self, resource_arn: &str, keys: &[String]) -> Result<(), StoreError>;
+
+    /// Flushes and closes the backend; later calls fail.
+    async fn close(&self);
+}
+
+/// Opens the store a URL names: `sqlite://<dir>`-style directories are not URLs, so
+/// callers pass either a Postgres URL or `None` for the embedded backend in `data_dir`.
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    match database_url {
+        Some(url) => Ok(Arc::new(PostgresStore::connect(url, None).await?)),
+        None => Ok(Arc::new(SqliteStore::open(data_dir).await?)),
+    }
+}

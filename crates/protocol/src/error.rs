@@ -1,0 +1,128 @@
+//! AWS error shapes, produced in exactly one place.
+//!
+//! Every layer keeps its own typed error (thiserror enums); each implements [`AwsError`]
+//! to say which AWS error code, message and HTTP status it stands for. Only the
+//! functions here turn an [`AwsError`] into bytes on the wire.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header::CONTENT_TYPE};
+
+use crate::REQUEST_ID_HEADER;
+
+/// Who is at fault, which decides the HTTP status class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request was wrong (HTTP 400 unless [`AwsError::status`] says otherwise).
+    Client,
+    /// The server failed (HTTP 500).
+    Server,
+}
+
+/// An error that has an AWS wire representation.
+pub trait AwsError: std::error::Error + Send + Sync + 'static {
+    /// The AWS error code, e.g. `ValidationException`.
+    fn code(&self) -> &str;
+    /// The human-readable message; the `Display` text by default.
+    fn message(&self) -> String {
+        self.to_string()
+    }
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Client
+    }
+    /// The HTTP status; 400 for client faults and 500 for server faults by default.
+    fn status(&self) -> StatusCode {
+        match self.kind() {
+            ErrorKind::Client => StatusCode::BAD_REQUEST,
+            ErrorKind::Server => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Errors raised by the protocol layer itself, before a service sees the request.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// The body is not a JSON object, or a member has the wrong JSON type.
+    #[error("{0}")]
+    Serialization(String),
+    /// No service or operation answers this target.
+    #[error("{0}")]
+    UnknownOperation(String),
+    /// The body is larger than the documented limit; it was not read whole.
+    #[error("Request body exceeds the maximum size of {limit} bytes")]
+    RequestTooLarge { limit: usize },
+    /// A bug or an unexpected failure inside the server.
+    #[error("{0}")]
+    InternalFailure(String),
+}
+
+impl AwsError for ProtocolError {
+    fn code(&self) -> &str {
+        match self {
+            Self::Serialization(_) => "SerializationException",
+            Self::UnknownOperation(_) => "UnknownOperationException",
+            Self::RequestTooLarge { .. } => "RequestEntityTooLargeException",
+            Self::InternalFailure(_) => "InternalFailure",
+        }
+    }
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InternalFailure(_) => ErrorKind::Server,
+            _ => ErrorKind::Client,
+        }
+    }
+    fn status(&self) -> StatusCode {
+        match self {
+            // Refused before the body is read: 413 is what HTTP clients and proxies expect.
+            Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InternalFailure(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// The AWS JSON (1.0/1.1) error response: status, `x-amzn-ErrorType`,
+/// `x-amzn-RequestId` and `{"__type": code, "message": message}`.
+pub fn json_error_response(err: &dyn AwsError, request_id: &str) -> Response<Bytes> {
+    let body = serde_json::json!({ "__type": err.code(), "message": err.message() });
+    let mut response = Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = err.status();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::json11::CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(err.code()) {
+        headers.insert("x-amzn-errortype", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_shape_and_headers() {
+        let err = ProtocolError::Serialization("bad".into());
+        let resp = json_error_response(&err, "rid-1");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.headers()["x-amzn-errortype"], "SerializationException");
+        assert_eq!(resp.headers()["x-amzn-requestid"], "rid-1");
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"__type": "SerializationException", "message": "bad"})
+        );
+    }
+
+    #[test]
+    fn server_faults_are_500() {
+        let err = ProtocolError::InternalFailure("boom".into());
+        assert_eq!(json_error_response(&err, "r").status(), 500);
+        let err = ProtocolError::RequestTooLarge { limit: 10 };
+        assert_eq!(json_error_response(&err, "r").status(), 413);
+    }
+}

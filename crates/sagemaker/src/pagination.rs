@@ -1,0 +1,117 @@
+//! Opaque `NextToken`s for keyset pagination.
+//!
+//! A token records where the previous page ended (the sort key of its last item) and
+//! the order it was produced in, never an offset: creating or deleting projects
+//! between pages neither skips nor repeats the projects that remain. A token is only
+//! valid with the sort order it was issued for.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sagestack_store::{ProjectCursor, ProjectSort};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ProjectToken {
+    /// Format version.
+    v: u8,
+    /// `n` (Name) or `c` (CreationTime).
+    s: char,
+    /// Descending.
+    d: bool,
+    /// Creation time of the last item (microseconds).
+    t: i64,
+    /// Name of the last item.
+    n: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvalidToken;
+
+fn sort_char(sort: ProjectSort) -> char {
+    match sort {
+        ProjectSort::Name => 'n',
+        ProjectSort::CreationTime => 'c',
+    }
+}
+
+/// Encodes the position after `last` for a list in this order.
+pub fn encode_project_token(sort: ProjectSort, descending: bool, last: &ProjectCursor) -> String {
+    let token = ProjectToken {
+        v: 1,
+        s: sort_char(sort),
+        d: descending,
+        t: last.creation_micros,
+        n: last.name.clone(),
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).expect("token serializes"))
+}
+
+/// Decodes a token issued by [`encode_project_token`] for the same order.
+pub fn decode_project_token(
+    token: &str,
+    sort: ProjectSort,
+    descending: bool,
+) -> Result<ProjectCursor, InvalidToken> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| InvalidToken)?;
+    let t: ProjectToken = serde_json::from_slice(&bytes).map_err(|_| InvalidToken)?;
+    if t.v != 1 || t.s != sort_char(sort) || t.d != descending {
+        return Err(InvalidToken);
+    }
+    Ok(ProjectCursor {
+        creation_micros: t.t,
+        name: t.n,
+    })
+}
+
+/// A `ListTags` token: the last key returned.
+pub fn encode_tag_token(last_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("t1:{last_key}"))
+}
+
+pub fn decode_tag_token(token: &str) -> Result<String, InvalidToken> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| InvalidToken)?;
+    let s = String::from_utf8(bytes).map_err(|_| InvalidToken)?;
+    s.strip_prefix("t1:").map(str::to_owned).ok_or(InvalidToken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_tokens_round_trip_and_are_bound_to_their_order() {
+        let cursor = ProjectCursor {
+            creation_micros: 1_700_000_000_123_456,
+            name: "proj-7".into(),
+        };
+        let tok = encode_project_token(ProjectSort::CreationTime, true, &cursor);
+        assert_eq!(
+            decode_project_token(&tok, ProjectSort::CreationTime, true),
+            Ok(cursor.clone())
+        );
+        assert_eq!(
+            decode_project_token(&tok, ProjectSort::Name, true),
+            Err(InvalidToken)
+        );
+        assert_eq!(
+            decode_project_token(&tok, ProjectSort::CreationTime, false),
+            Err(InvalidToken)
+        );
+        assert_eq!(
+            decode_project_token("garbage!", ProjectSort::Name, false),
+            Err(InvalidToken)
+        );
+        assert_eq!(
+            decode_project_token("", ProjectSort::Name, false),
+            Err(InvalidToken)
+        );
+    }
+
+    #[test]
+    fn tag_tokens_round_trip() {
+        let t = encode_tag_token("team:ml");
+        assert_eq!(decode_tag_token(&t), Ok("team:ml".to_string()));
+        assert_eq!(decode_tag_token("bm9wZQ"), Err(InvalidToken));
+    }
+}

@@ -1,0 +1,858 @@
+//! The SageMaker project and tag operations.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
+use sagestack_store::{
+    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag as StoreTag,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::error::SageMakerError;
+use crate::pagination::{
+    decode_project_token, decode_tag_token, encode_project_token, encode_tag_token,
+};
+use crate::provision::{ProjectEvent, Provisioner, ProvisioningUpdate};
+use crate::types::*;
+use crate::validate::{Invalid, MODEL};
+
+/// Tags a resource may carry (AWS's documented limit, also the `TagList` maximum).
+pub const MAX_TAGS_PER_RESOURCE: usize = 50;
+/// `ListProjects` page size when `MaxResults` is absent.
+pub const DEFAULT_LIST_PROJECTS: usize = 10;
+/// `ListTags` page size when `MaxResults` is absent (the model's minimum).
+pub const DEFAULT_LIST_TAGS: usize = 50;
+/// How often an update is retried when it races with another update.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// The source of "now", replaceable in tests.
+pub trait Clock: Send + Sync + 'static {
+    /// Microseconds since the Unix epoch.
+    fn now_micros(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_micros(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// The SageMaker service. Cheap to share (`Arc` inside).
+pub struct SageMakerService {
+    store: Arc<dyn Store>,
+    provisioner: Arc<dyn Provisioner>,
+    clock: Arc<dyn Clock>,
+}
+
+type Result<T> = std::result::Result<T, SageMakerError>;
+
+fn seconds(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
+fn micros(seconds: f64) -> i64 {
+    (seconds * 1_000_000.0).round() as i64
+}
+
+/// The AWS partition of a region.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
+}
+
+/// `p-` and 12 lowercase alphanumerics.
+fn new_project_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n = uuid::Uuid::new_v4().as_u128();
+    let mut id = String::with_capacity(14);
+    id.push_str("p-");
+    for _ in 0..12 {
+        id.push(ALPHABET[(n % 36) as usize] as char);
+        n /= 36;
+    }
+    id
+}
+
+fn user_context(ctx: &RequestContext) -> Option<UserContext> {
+    let key = ctx.access_key_id.as_ref()?;
+    Some(UserContext {
+        user_profile_arn: None,
+        user_profile_name: None,
+        domain_id: None,
+        iam_identity: Some(IamIdentity {
+            arn: Some(format!(
+                "arn:{}:iam::{}:root",
+                partition(&ctx.region),
+                ctx.account_id
+            )),
+            principal_id: Some(key.clone()),
+            source_identity: None,
+        }),
+    })
+}
+
+fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
+    if let Err(e) = MODEL.validate(operation, &input) {
+        return Err(match e {
+            Invalid::Constraints(_) => SageMakerError::Validation(e.message()),
+            Invalid::Type(m) => SageMakerError::Serialization(m),
+        });
+    }
+    serde_json::from_value(input).map_err(|e| SageMakerError::Serialization(e.to_string()))
+}
+
+fn not_found(name: &str) -> SageMakerError {
+    SageMakerError::Validation(format!("Project {name} does not exist."))
+}
+
+fn resource_not_found(arn: &str) -> SageMakerError {
+    SageMakerError::Validation(format!("Resource {arn} does not exist."))
+}
+
+fn check_tag_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    for key in keys {
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(SageMakerError::Validation(format!(
+                "Tag key '{key}' uses the reserved prefix 'aws:'."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Tags as stored: the last value wins when a key repeats in one request.
+fn store_tags(tags: &[Tag]) -> Vec<StoreTag> {
+    let mut out: Vec<StoreTag> = Vec::with_capacity(tags.len());
+    for t in tags {
+        match out.iter_mut().find(|s| s.key == t.key) {
+            Some(s) => s.value = t.value.clone(),
+            None => out.push(StoreTag::new(&t.key, &t.value)),
+        }
+    }
+    out
+}
+
+fn parse_document(record: &ProjectRecord) -> Result<Project> {
+    serde_json::from_str(&record.document)
+        .map_err(|e| SageMakerError::Internal(format!("stored project is unreadable: {e}")))
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("serializable")
+}
+
+impl SageMakerService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        provisioner: Arc<dyn Provisioner>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        SageMakerService {
+            store,
+            provisioner,
+            clock,
+        }
+    }
+
+    fn record(project: &Project, creation_micros: i64, version: i64) -> ProjectRecord {
+        ProjectRecord {
+            name: project.project_name.clone(),
+            id: project.project_id.clone(),
+            arn: project.project_arn.clone(),
+            creation_micros,
+            version,
+            document: Arc::from(serde_json::to_string(project).expect("serializable")),
+        }
+    }
+
+    /// Runs one operation on a decoded JSON input.
+    pub async fn handle(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<JsonOutput> {
+        match operation {
+            "CreateProject" => self.create_project(ctx, decode(operation, input)?).await,
+            "DescribeProject" => self.describe_project(decode(operation, input)?).await,
+            "UpdateProject" => self.update_project(ctx, decode(operation, input)?).await,
+            "ListProjects" => self.list_projects(decode(operation, input)?).await,
+            "DeleteProject" => self.delete_project(decode(operation, input)?).await,
+            "AddTags" => self.add_tags(decode(operation, input)?).await,
+            "ListTags" => self.list_tags(decode(operation, input)?).await,
+            "DeleteTags" => self.delete_tags(decode(operation, input)?).await,
+            other => Err(SageMakerError::UnknownOperation(format!(
+                "Operation SageMaker.{other} is not supported by this server"
+            ))),
+        }
+    }
+
+    async fn create_project(
+        &self,
+        ctx: &RequestContext,
+        input: CreateProjectInput,
+    ) -> Result<JsonOutput> {
+        if input.service_catalog_provisioning_details.is_some()
+            == input.template_providers.is_some()
+        {
+            return Err(SageMakerError::Validation(
+                "Exactly one of ServiceCatalogProvisioningDetails and TemplateProviders must be specified."
+                    .into(),
+            ));
+        }
+        if let Some(providers) = &input.template_providers
+            && providers.iter().any(|p| p.cfn_template_provider.is_none())
+        {
+            return Err(SageMakerError::Validation(
+                "Each template provider must specify CfnTemplateProvider.".into(),
+            ));
+        }
+        let tags = input.tags.unwrap_or_default();
+        check_tag_keys(tags.iter().map(|t| t.key.as_str()))?;
+        let now = self.clock.now_micros();
+        let arn = format!(
+            "arn:{}:sagemaker:{}:{}:project/{}",
+            partition(&ctx.region),
+            ctx.region,
+            ctx.account_id,
+            input.project_name
+        );
+        let template_provider_details = input.template_providers.map(|providers| {
+            // `TemplateProviderDetail` mirrors `CreateTemplateProvider`; the stack
+            // detail is filled in by provisioning.
+            Value::Array(providers.iter().map(to_value).collect())
+        });
+        let user = user_context(ctx);
+        let project = Project {
+            project_arn: arn,
+            project_name: input.project_name,
+            project_id: new_project_id(),
+            project_description: input.project_description,
+            service_catalog_provisioning_details: input.service_catalog_provisioning_details,
+            service_catalog_provisioned_product_details: None,
+            project_status: ProjectStatus::Pending,
+            template_provider_details,
+            created_by: user.clone(),
+            creation_time: seconds(now),
+            last_modified_time: Some(seconds(now)),
+            last_modified_by: user,
+        };
+        let record = Self::record(&project, now, 1);
+        match self.store.create_project(&record, &store_tags(&tags)).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists) => {
+                return Err(SageMakerError::Validation(format!(
+                    "Project {} already exists.",
+                    project.project_name
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let output = json!({"ProjectArn": project.project_arn, "ProjectId": project.project_id});
+        self.provisioner
+            .project_changed(ProjectEvent::Created(project));
+        Ok(JsonOutput::Value(output))
+    }
+
+    async fn describe_project(&self, input: ProjectNameInput) -> Result<JsonOutput> {
+        match self.store.get_project(&input.project_name).await? {
+            // The stored document is the DescribeProject output.
+            Some(record) => Ok(JsonOutput::Raw(record.document.to_string())),
+            None => Err(not_found(&input.project_name)),
+        }
+    }
+
+    /// Reads, changes and writes back a project, retrying when another update won
+    /// the race. Returns the stored versions before and after.
+    async fn modify(
+        &self,
+        name: &str,
+        tags: &[StoreTag],
+        change: impl Fn(&mut Project) -> Result<()>,
+    ) -> Result<(Project, Project)> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(current) = self.store.get_project(name).await? else {
+                return Err(not_found(name));
+            };
+            let before = parse_document(&current)?;
+            let mut after = before.clone();
+            change(&mut after)?;
+            let record = Self::record(&after, current.creation_micros, current.version + 1);
+            match self
+                .store
+                .update_project(&record, current.version, tags, MAX_TAGS_PER_RESOURCE)
+                .await
+            {
+                Ok(()) => return Ok((before, after)),
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::NotFound) => return Err(not_found(name)),
+                Err(StoreError::TooManyTags { limit }) => {
+                    return Err(SageMakerError::Validation(format!(
+                        "The tags would exceed the limit of {limit} tags per resource."
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(SageMakerError::Conflict(format!(
+            "Project {name} is being modified concurrently; retry the request."
+        )))
+    }
+
+    async fn update_project(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateProjectInput,
+    ) -> Result<JsonOutput> {
+        let tags = input.tags.unwrap_or_default();
+        check_tag_keys(tags.iter().map(|t| t.key.as_str()))?;
+        let sc_update = input.service_catalog_provisioning_update_details;
+        let tp_update = input.template_providers_to_update;
+        if sc_update.is_some() && tp_update.is_some() {
+            return Err(SageMakerError::Validation(
+                "ServiceCatalogProvisioningUpdateDetails and TemplateProvidersToUpdate cannot both be specified."
+                    .into(),
+            ));
+        }
+        let now = seconds(self.clock.now_micros());
+        let user = user_context(ctx);
+        let (before, after) = self
+            .modify(&input.project_name, &store_tags(&tags), |p| {
+                if let Some(d) = &input.project_description {
+                    p.project_description = Some(d.clone());
+                }
+                if let Some(update) = &sc_update {
+                    let Some(Value::Object(details)) = &mut p.service_catalog_provisioning_details
+                    else {
+                        return Err(SageMakerError::Validation(format!(
+                            "Project {} was not created from a Service Catalog product; ServiceCatalogProvisioningUpdateDetails does not apply.",
+                            p.project_name
+                        )));
+                    };
+                    if let Value::Object(update) = update {
+                        for (k, v) in update {
+                            details.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                if let Some(providers) = &tp_update {
+                    if p.template_provider_details.is_none() {
+                        return Err(SageMakerError::Validation(format!(
+                            "Project {} was not created from template providers; TemplateProvidersToUpdate does not apply.",
+                            p.project_name
+                        )));
+                    }
+                    p.template_provider_details = Some(Value::Array(providers.clone()));
+                }
+                p.last_modified_time = Some(now);
+                p.last_modified_by = user.clone();
+                Ok(())
+            })
+            .await?;
+        let arn = after.project_arn.clone();
+        self.provisioner.project_changed(ProjectEvent::Updated {
+            before: Box::new(before),
+            after: Box::new(after),
+        });
+        Ok(JsonOutput::Value(json!({ "ProjectArn": arn })))
+    }
+
+    async fn list_projects(&self, input: ListProjectsInput) -> Result<JsonOutput> {
+        let sort = match input.sort_by.as_deref() {
+            Some("Name") => ProjectSort::Name,
+            _ => ProjectSort::CreationTime,
+        };
+        let descending = input.sort_order.as_deref() != Some("Ascending");
+        let limit = input
+            .max_results
+            .map_or(DEFAULT_LIST_PROJECTS, |n| n as usize);
+        let mut query = ProjectQuery::new(sort, descending, limit + 1);
+        if let Some(token) = input.next_token.as_deref().filter(|t| !t.is_empty()) {
+            query.after = Some(decode_project_token(token, sort, descending).map_err(|_| {
+                SageMakerError::Validation(
+                    "The NextToken is not valid for this request (it was issued for another sort order, or is corrupt)."
+                        .into(),
+                )
+            })?);
+        }
+        query.created_after = input.creation_time_after.map(micros);
+        query.created_before = input.creation_time_before.map(micros);
+        query.name_contains = input.name_contains;
+        let mut records = self.store.list_projects(&query).await?;
+        let next_token = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|last| {
+                encode_project_token(
+                    sort,
+                    descending,
+                    &ProjectCursor {
+                        creation_micros: last.creation_micros,
+                        name: last.name.clone(),
+                    },
+                )
+            })
+        } else {
+            None
+        };
+        let mut summaries = Vec::with_capacity(records.len());
+        for record in &records {
+            let p = parse_document(record)?;
+            let mut s = serde_json::Map::new();
+            s.insert("ProjectName".into(), p.project_name.into());
+            if let Some(d) = p.project_description {
+                s.insert("ProjectDescription".into(), d.into());
+            }
+            s.insert("ProjectArn".into(), p.project_arn.into());
+            s.insert("ProjectId".into(), p.project_id.into());
+            s.insert("CreationTime".into(), p.creation_time.into());
+            s.insert("ProjectStatus".into(), to_value(&p.project_status));
+            summaries.push(Value::Object(s));
+        }
+        let mut out = json!({ "ProjectSummaryList": summaries });
+        if let Some(t) = next_token {
+            out["NextToken"] = t.into();
+        }
+        Ok(JsonOutput::Value(out))
+    }
+
+    async fn delete_project(&self, input: ProjectNameInput) -> Result<JsonOutput> {
+        match self.store.delete_project(&input.project_name).await? {
+            Some(record) => {
+                let project = parse_document(&record)?;
+                self.provisioner
+                    .project_changed(ProjectEvent::Deleted(project));
+                Ok(JsonOutput::Value(json!({})))
+            }
+            None => Err(not_found(&input.project_name)),
+        }
+    }
+
+    async fn add_tags(&self, input: AddTagsInput) -> Result<JsonOutput> {
+        check_tag_keys(input.tags.iter().map(|t| t.key.as_str()))?;
+        match self
+            .store
+            .add_tags(
+                &input.resource_arn,
+                &store_tags(&input.tags),
+                MAX_TAGS_PER_RESOURCE,
+            )
+            .await
+        {
+            Ok(()) => Ok(JsonOutput::Value(json!({ "Tags": input.tags }))),
+            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
+            Err(StoreError::TooManyTags { limit }) => Err(SageMakerError::Validation(format!(
+                "The tags would exceed the limit of {limit} tags per resource."
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
+        let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
+        let after =
+            match input.next_token.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) => Some(decode_tag_token(t).map_err(|_| {
+                    SageMakerError::Validation("The NextToken is not valid.".into())
+                })?),
+                None => None,
+            };
+        let Some(mut tags) = self
+            .store
+            .list_tags(
+                &input.resource_arn,
+                after.as_deref(),
+                limit.saturating_add(1),
+            )
+            .await?
+        else {
+            return Err(resource_not_found(&input.resource_arn));
+        };
+        let next = if tags.len() > limit {
+            tags.truncate(limit);
+            tags.last().map(|t| encode_tag_token(&t.key))
+        } else {
+            None
+        };
+        let tags: Vec<Tag> = tags
+            .into_iter()
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
+            .collect();
+        let mut out = json!({ "Tags": tags });
+        if let Some(n) = next {
+            out["NextToken"] = n.into();
+        }
+        Ok(JsonOutput::Value(out))
+    }
+
+    async fn delete_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
+        match self
+            .store
+            .delete_tags(&input.resource_arn, &input.tag_keys)
+            .await
+        {
+            Ok(()) => Ok(JsonOutput::Value(json!({}))),
+            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records provisioning progress reported by a [`Provisioner`] worker: sets the
+    /// status and, when given, the provisioning details. Returns the stored project.
+    pub async fn record_provisioning(
+        &self,
+        project_name: &str,
+        update: ProvisioningUpdate,
+    ) -> Result<Project> {
+        let now = seconds(self.clock.now_micros());
+        let (_, after) = self
+            .modify(project_name, &[], |p| {
+                p.project_status = update.status;
+                if let Some(d) = &update.service_catalog_provisioned_product_details {
+                    p.service_catalog_provisioned_product_details = Some(d.clone());
+                }
+                if let Some(d) = &update.template_provider_details {
+                    p.template_provider_details = Some(d.clone());
+                }
+                p.last_modified_time = Some(now);
+                Ok(())
+            })
+            .await?;
+        Ok(after)
+    }
+}
+
+#[async_trait]
+impl Json11Service for SageMakerService {
+    fn target_prefix(&self) -> &'static str {
+        "SageMaker"
+    }
+
+    async fn call(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> std::result::Result<JsonOutput, Box<dyn AwsError>> {
+        self.handle(ctx, operation, input)
+            .await
+            .map_err(|e| Box::new(e) as Box<dyn AwsError>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::NoProvisioner;
+    use sagestack_store::SqliteStore;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    struct TestClock(AtomicI64);
+    impl Clock for TestClock {
+        fn now_micros(&self) -> i64 {
+            self.0.fetch_add(1_000_000, Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+    impl Provisioner for Recorder {
+        fn project_changed(&self, event: ProjectEvent) {
+            let s = match event {
+                ProjectEvent::Created(p) => format!("created {}", p.project_name),
+                ProjectEvent::Updated { after, .. } => format!("updated {}", after.project_name),
+                ProjectEvent::Deleted(p) => format!("deleted {}", p.project_name),
+            };
+            self.0.lock().unwrap().push(s);
+        }
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            request_id: "r".into(),
+            region: "eu-west-1".into(),
+            account_id: "123456789012".into(),
+            access_key_id: Some("AKIDTEST".into()),
+        }
+    }
+
+    async fn service(dir: &std::path::Path, p: Arc<dyn Provisioner>) -> SageMakerService {
+        let store = SqliteStore::open(dir).await.unwrap();
+        SageMakerService::new(
+            Arc::new(store),
+            p,
+            Arc::new(TestClock(AtomicI64::new(1_700_000_000_000_000))),
+        )
+    }
+
+    fn value(out: JsonOutput) -> Value {
+        match out {
+            JsonOutput::Value(v) => v,
+            JsonOutput::Raw(s) => serde_json::from_str(&s).unwrap(),
+        }
+    }
+
+    async fn create(s: &SageMakerService, name: &str) -> Value {
+        value(
+            s.handle(
+                &ctx(),
+                "CreateProject",
+                json!({"ProjectName": name, "ServiceCatalogProvisioningDetails": {"ProductId": "prod-1"}}),
+            )
+            .await
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn project_ids_have_the_documented_form() {
+        let re = regex::Regex::new("^p-[a-z0-9]{12}$").unwrap();
+        for _ in 0..1000 {
+            assert!(re.is_match(&new_project_id()));
+        }
+        assert_ne!(new_project_id(), new_project_id());
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("eu-west-1"), "aws");
+    }
+
+    #[tokio::test]
+    async fn create_describe_and_provisioner_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = Arc::new(Recorder::default());
+        let s = service(dir.path(), rec.clone()).await;
+        let out = create(&s, "alpha").await;
+        assert_eq!(
+            out["ProjectArn"],
+            "arn:aws:sagemaker:eu-west-1:123456789012:project/alpha"
+        );
+        let d = value(
+            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "alpha"}))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(d["ProjectStatus"], "Pending");
+        assert_eq!(d["ProjectId"], out["ProjectId"]);
+        assert_eq!(d["CreationTime"], 1_700_000_000.0);
+        assert_eq!(
+            d["CreatedBy"]["IamIdentity"],
+            json!({"Arn": "arn:aws:iam::123456789012:root", "PrincipalId": "AKIDTEST"})
+        );
+        assert_eq!(
+            d["ServiceCatalogProvisioningDetails"],
+            json!({"ProductId": "prod-1"})
+        );
+        s.handle(
+            &ctx(),
+            "UpdateProject",
+            json!({"ProjectName": "alpha", "ProjectDescription": "new"}),
+        )
+        .await
+        .unwrap();
+        s.handle(&ctx(), "DeleteProject", json!({"ProjectName": "alpha"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            *rec.0.lock().unwrap(),
+            ["created alpha", "updated alpha", "deleted alpha"]
+        );
+    }
+
+    #[tokio::test]
+    async fn rules_beyond_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
+        let e = s
+            .handle(&ctx(), "CreateProject", json!({"ProjectName": "x"}))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().starts_with("Exactly one of"));
+        create(&s, "x").await;
+        let e = s
+            .handle(
+                &ctx(),
+                "CreateProject",
+                json!({"ProjectName": "x", "ServiceCatalogProvisioningDetails": {"ProductId": "p"}}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "Project x already exists.");
+        let e = s
+            .handle(&ctx(), "DescribeProject", json!({"ProjectName": "nope"}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "Project nope does not exist.");
+        let e = s
+            .handle(&ctx(), "CreateModel", json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "UnknownOperationException");
+    }
+
+    #[tokio::test]
+    async fn record_provisioning_updates_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
+        create(&s, "p1").await;
+        let p = s
+            .record_provisioning(
+                "p1",
+                ProvisioningUpdate {
+                    status: ProjectStatus::CreateInProgress,
+                    service_catalog_provisioned_product_details: Some(
+                        json!({"ProvisionedProductId": "pp-1"}),
+                    ),
+                    template_provider_details: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(p.project_status, ProjectStatus::CreateInProgress);
+        let d = value(
+            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "p1"}))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(d["ProjectStatus"], "CreateInProgress");
+        assert_eq!(
+            d["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductId"],
+            "pp-1"
+        );
+    }
+
+    #[tokio::test]
+    async fn list_pages_follow_the_keyset() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
+        for i in 0..7 {
+            create(&s, &format!("p{i}")).await;
+        }
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut input = json!({"MaxResults": 3, "SortBy": "Name", "SortOrder": "Ascending"});
+            if let Some(t) = &token {
+                input["NextToken"] = t.clone().into();
+            }
+            let out = value(s.handle(&ctx(), "ListProjects", input).await.unwrap());
+            for p in out["ProjectSummaryList"].as_array().unwrap() {
+                seen.push(p["ProjectName"].as_str().unwrap().to_string());
+            }
+            // Delete one already-listed and one not-yet-listed project mid-way.
+            if token.is_none() {
+                s.handle(&ctx(), "DeleteProject", json!({"ProjectName": "p0"}))
+                    .await
+                    .unwrap();
+                s.handle(&ctx(), "DeleteProject", json!({"ProjectName": "p4"}))
+                    .await
+                    .unwrap();
+            }
+            match out.get("NextToken") {
+                Some(t) => token = Some(t.as_str().unwrap().to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["p0", "p1", "p2", "p3", "p5", "p6"]);
+        // Default order: newest first.
+        let out = value(s.handle(&ctx(), "ListProjects", json!({})).await.unwrap());
+        let names: Vec<&str> = out["ProjectSummaryList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["ProjectName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["p6", "p5", "p3", "p2", "p1"]);
+        // A token is refused with another order.
+        let first = value(
+            s.handle(&ctx(), "ListProjects", json!({"MaxResults": 1}))
+                .await
+                .unwrap(),
+        );
+        let e = s
+            .handle(
+                &ctx(),
+                "ListProjects",
+                json!({"MaxResults": 1, "SortBy": "Name", "NextToken": first["NextToken"]}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+    }
+
+    #[tokio::test]
+    async fn tag_limits_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
+        let arn = create(&s, "t").await["ProjectArn"].clone();
+        let tags: Vec<Value> = (0..50)
+            .map(|i| json!({"Key": format!("k{i:02}"), "Value": "v"}))
+            .collect();
+        s.handle(&ctx(), "AddTags", json!({"ResourceArn": arn, "Tags": tags}))
+            .await
+            .unwrap();
+        let e = s
+            .handle(
+                &ctx(),
+                "AddTags",
+                json!({"ResourceArn": arn, "Tags": [{"Key": "one-more", "Value": "v"}]}),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("limit of 50"), "{e}");
+        // Overwriting an existing key is not a new tag.
+        s.handle(
+            &ctx(),
+            "AddTags",
+            json!({"ResourceArn": arn, "Tags": [{"Key": "k00", "Value": "w"}]}),
+        )
+        .await
+        .unwrap();
+        let page = value(
+            s.handle(&ctx(), "ListTags", json!({"ResourceArn": arn}))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(page["Tags"].as_array().unwrap().len(), 50);
+        assert!(page.get("NextToken").is_none());
+        assert_eq!(page["Tags"][0], json!({"Key": "k00", "Value": "w"}));
+        let e = s
+            .handle(
+                &ctx(),
+                "AddTags",
+                json!({"ResourceArn": arn, "Tags": [{"Key": "aws:x", "Value": "v"}]}),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("reserved"));
+        let e = s
+            .handle(
+                &ctx(),
+                "ListTags",
+                json!({"ResourceArn": "arn:aws:sagemaker:eu-west-1:123456789012:project/none"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().ends_with("does not exist."));
+    }
+}

@@ -1,0 +1,41 @@
+//! A minimal versioned-migration runner shared by the backends.
+//!
+//! Migrations are SQL files embedded at compile time, applied in version order, each
+//! in its own transaction together with its row in `sagestack_migrations`. A database
+//! that has a version this binary does not know is refused (it was migrated by a
+//! newer sagestack).
+
+/// One embedded migration.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    description: "projects",
+    sql: include_str!("../migrations/sqlite/0001_projects.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    description: "projects",
+    sql: include_str!("../migrations/postgres/0001_projects.sql"),
+}];
+
+pub(crate) const TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS sagestack_migrations (
+    version BIGINT NOT NULL PRIMARY KEY,
+    description TEXT NOT NULL
+)";
+
+/// Checks that `applied` contains no version unknown to `known`.
+pub(crate) fn check_known(applied: &[i64], known: &[Migration]) -> Result<(), crate::StoreError> {
+    let newest = known.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied.iter().find(|v| **v > newest) {
+        Some(v) => Err(crate::StoreError::Backend(format!(
+            "database has migration {v}, newer than this binary knows ({newest})"
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,357 @@
+//! The shared backend: PostgreSQL. Several sagestack replicas may use one database,
+//! so every read goes to the database (no cache), and conflicting writes are decided
+//! by the database (unique keys, `version` checks, row locks).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
+
+use crate::migrate::{self, POSTGRES};
+use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
+
+/// PostgreSQL store. See the module documentation.
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+macro_rules! columns {
+    () => {
+        "name, id, arn, creation_micros, version, document::text"
+    };
+}
+
+fn record(row: &PgRow) -> Result<ProjectRecord, StoreError> {
+    Ok(ProjectRecord {
+        name: row.try_get(0)?,
+        id: row.try_get(1)?,
+        arn: row.try_get(2)?,
+        creation_micros: row.try_get(3)?,
+        version: row.try_get(4)?,
+        document: Arc::from(row.try_get::<String, _>(5)?),
+    })
+}
+
+impl PostgresStore {
+    /// Connects to `url` and applies pending migrations. With `schema`, every
+    /// connection uses that schema (created if missing) as its `search_path`: this is
+    /// how tests isolate themselves in a shared database.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = schema {
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            // The schema name is quoted as an identifier (embedded quotes doubled).
+            sqlx::query(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                schema.replace('"', "\"\"")
+            )))
+            .execute(&admin)
+            .await?;
+            admin.close().await;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Self::migrate(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await?;
+        // Replicas starting together migrate one at a time.
+        sqlx::query("SELECT pg_advisory_xact_lock(7386121)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(migrate::TABLE_DDL).execute(&mut *tx).await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM sagestack_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
+        migrate::check_known(&applied, POSTGRES)?;
+        for m in POSTGRES.iter().filter(|m| !applied.contains(&m.version)) {
+            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO sagestack_migrations (version, description) VALUES ($1, $2)")
+                .bind(m.version)
+                .bind(m.description)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version = m.version, "applied postgres migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Drops a schema created by [`PostgresStore::connect`] (test clean-up).
+    pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(PgConnectOptions::from_str(url)?)
+            .await?;
+        // The schema name is quoted as an identifier (embedded quotes doubled).
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            schema.replace('"', "\"\"")
+        )))
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+        Ok(())
+    }
+}
+
+/// Locks the project row with this ARN for the transaction; false if none.
+async fn lock_resource(tx: &mut sqlx::PgConnection, arn: &str) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query("SELECT 1 FROM projects WHERE arn = $1 FOR UPDATE")
+            .bind(arn)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some(),
+    )
+}
+
+async fn upsert_tags(
+    tx: &mut sqlx::PgConnection,
+    arn: &str,
+    tags: &[Tag],
+    max_tags: usize,
+) -> Result<(), StoreError> {
+    for t in tags {
+        sqlx::query(
+            "INSERT INTO tags (resource_arn, key, value) VALUES ($1, $2, $3)
+             ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(arn)
+        .bind(&t.key)
+        .bind(&t.value)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tags WHERE resource_arn = $1")
+        .bind(arn)
+        .fetch_one(&mut *tx)
+        .await?;
+    if count as usize > max_tags {
+        return Err(StoreError::TooManyTags { limit: max_tags });
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_project(
+        &self,
+        project: &ProjectRecord,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO projects (name, id, arn, creation_micros, version, document)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        )
+        .bind(&project.name)
+        .bind(&project.id)
+        .bind(&project.arn)
+        .bind(project.creation_micros)
+        .bind(project.version)
+        .bind(&*project.document)
+        .execute(&mut *tx)
+        .await?;
+        upsert_tags(&mut tx, &project.arn, tags, usize::MAX).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM projects WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn update_project(
+        &self,
+        project: &ProjectRecord,
+        expected_version: i64,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<(i64, String)> =
+            sqlx::query_as("SELECT version, arn FROM projects WHERE name = $1 FOR UPDATE")
+                .bind(&project.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((version, old_arn)) = current else {
+            return Err(StoreError::NotFound);
+        };
+        if version != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query(
+            "UPDATE projects SET id = $1, arn = $2, creation_micros = $3, version = $4,
+             document = $5::jsonb WHERE name = $6",
+        )
+        .bind(&project.id)
+        .bind(&project.arn)
+        .bind(project.creation_micros)
+        .bind(project.version)
+        .bind(&*project.document)
+        .bind(&project.name)
+        .execute(&mut *tx)
+        .await?;
+        if old_arn != project.arn {
+            sqlx::query("UPDATE tags SET resource_arn = $1 WHERE resource_arn = $2")
+                .bind(&project.arn)
+                .bind(&old_arn)
+                .execute(&mut *tx)
+                .await?;
+        }
+        upsert_tags(&mut tx, &project.arn, tags, max_tags).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!(
+            "DELETE FROM projects WHERE name = $1 RETURNING ",
+            columns!()
+        ))
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let deleted = record(&row)?;
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&deleted.arn)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(deleted))
+    }
+
+    async fn list_projects(&self, q: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError> {
+        let mut sql: QueryBuilder<Postgres> =
+            QueryBuilder::new(concat!("SELECT ", columns!(), " FROM projects WHERE TRUE"));
+        let cmp = if q.descending { " < " } else { " > " };
+        if let Some(after) = &q.after {
+            match q.sort {
+                ProjectSort::Name => {
+                    sql.push(" AND name")
+                        .push(cmp)
+                        .push_bind(after.name.clone());
+                }
+                ProjectSort::CreationTime => {
+                    sql.push(" AND (creation_micros, name)")
+                        .push(cmp)
+                        .push("(")
+                        .push_bind(after.creation_micros)
+                        .push(", ")
+                        .push_bind(after.name.clone())
+                        .push(")");
+                }
+            }
+        }
+        if let Some(t) = q.created_after {
+            sql.push(" AND creation_micros > ").push_bind(t);
+        }
+        if let Some(t) = q.created_before {
+            sql.push(" AND creation_micros < ").push_bind(t);
+        }
+        if let Some(s) = &q.name_contains {
+            sql.push(" AND strpos(lower(name), lower(")
+                .push_bind(s.clone())
+                .push(")) > 0");
+        }
+        let dir = if q.descending { " DESC" } else { " ASC" };
+        match q.sort {
+            ProjectSort::Name => sql.push(" ORDER BY name COLLATE \"C\"").push(dir),
+            ProjectSort::CreationTime => sql
+                .push(" ORDER BY creation_micros")
+                .push(dir)
+                .push(", name COLLATE \"C\"")
+                .push(dir),
+        };
+        sql.push(" LIMIT ").push_bind(q.limit as i64);
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn add_tags(
+        &self,
+        resource_arn: &str,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lock_resource(&mut tx, resource_arn).await? {
+            return Err(StoreError::NotFound);
+        }
+        upsert_tags(&mut tx, resource_arn, tags, max_tags).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_tags(
+        &self,
+        resource_arn: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<Tag>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM projects WHERE arn = $1")
+            .bind(resource_arn)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM tags WHERE resource_arn = $1 AND ($2::text IS NULL OR key > $2 COLLATE \"C\")
+             ORDER BY key COLLATE \"C\" LIMIT $3",
+        )
+        .bind(resource_arn)
+        .bind(after_key)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(
+            rows.into_iter().map(|(k, v)| Tag::new(k, v)).collect(),
+        ))
+    }
+
+    async fn delete_tags(&self, resource_arn: &str, keys: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lock_resource(&mut tx, resource_arn).await? {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1 AND key = ANY($2)")
+            .bind(resource_arn)
+            .bind(keys)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,465 @@
+//! The embedded backend: SQLite in the data directory, fronted by a write-through cache.
+//!
+//! Why a cache is coherent here: the data directory is owned by exactly one process
+//! (an exclusive lock on `sagestack.lock` is held for the store's lifetime), and all
+//! writes go through one [`tokio::sync::Mutex`]. Each write first commits to SQLite
+//! (WAL, `synchronous=FULL`), then applies the same change to the in-memory maps, and
+//! only then returns. Reads are served from the maps: SQLite is only read once, at
+//! open. So every acknowledged write is on disk, and readers never see a write that
+//! is not.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::migrate::{self, SQLITE};
+use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "sagestack.db";
+/// File name of the lock file inside the data directory.
+pub const LOCK_FILE: &str = "sagestack.lock";
+
+#[derive(Default)]
+struct Cache {
+    by_name: BTreeMap<String, Arc<ProjectRecord>>,
+    by_creation: BTreeSet<(i64, String)>,
+    arn_to_name: HashMap<String, String>,
+    tags: HashMap<String, BTreeMap<String, String>>,
+}
+
+impl Cache {
+    fn insert(&mut self, p: ProjectRecord) {
+        self.by_creation.insert((p.creation_micros, p.name.clone()));
+        self.arn_to_name.insert(p.arn.clone(), p.name.clone());
+        self.by_name.insert(p.name.clone(), Arc::new(p));
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Arc<ProjectRecord>> {
+        let p = self.by_name.remove(name)?;
+        self.by_creation
+            .remove(&(p.creation_micros, p.name.clone()));
+        self.arn_to_name.remove(&p.arn);
+        self.tags.remove(&p.arn);
+        Some(p)
+    }
+
+    fn tag_count_after(&self, arn: &str, tags: &[Tag]) -> usize {
+        let existing = self.tags.get(arn);
+        let mut new_keys: BTreeSet<&str> = BTreeSet::new();
+        for t in tags {
+            if existing.is_none_or(|m| !m.contains_key(&t.key)) {
+                new_keys.insert(&t.key);
+            }
+        }
+        existing.map_or(0, BTreeMap::len) + new_keys.len()
+    }
+
+    fn put_tags(&mut self, arn: &str, tags: &[Tag]) {
+        if tags.is_empty() {
+            return;
+        }
+        let map = self.tags.entry(arn.to_owned()).or_default();
+        for t in tags {
+            map.insert(t.key.clone(), t.value.clone());
+        }
+    }
+}
+
+/// SQLite store in a data directory. See the module documentation.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    cache: RwLock<Cache>,
+    writer: tokio::sync::Mutex<()>,
+    // Held (locked) for the store's lifetime; the OS releases it on exit or kill.
+    _lock: File,
+}
+
+fn backend<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`, taking its lock file, applying
+    /// pending migrations and loading the cache.
+    pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backend(format!("cannot create data dir {}: {e}", dir.display())))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(|e| backend(format!("cannot open lock file: {e}")))?;
+        if let Err(e) = lock.try_lock() {
+            return Err(StoreError::Locked(format!(
+                "data dir {} is in use by another sagestack process ({e})",
+                dir.display()
+            )));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        // One connection: every write is serialized by `writer` anyway, and reads come
+        // from the cache.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        Self::migrate(&pool).await?;
+        let cache = Self::load(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            cache: RwLock::new(cache),
+            writer: tokio::sync::Mutex::new(()),
+            _lock: lock,
+        })
+    }
+
+    async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+        sqlx::query(migrate::TABLE_DDL).execute(pool).await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM sagestack_migrations")
+            .fetch_all(pool)
+            .await?;
+        migrate::check_known(&applied, SQLITE)?;
+        for m in SQLITE.iter().filter(|m| !applied.contains(&m.version)) {
+            let mut tx = pool.begin().await?;
+            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO sagestack_migrations (version, description) VALUES (?, ?)")
+                .bind(m.version)
+                .bind(m.description)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, "applied sqlite migration");
+        }
+        Ok(())
+    }
+
+    async fn load(pool: &SqlitePool) -> Result<Cache, StoreError> {
+        let mut cache = Cache::default();
+        let rows =
+            sqlx::query("SELECT name, id, arn, creation_micros, version, document FROM projects")
+                .fetch_all(pool)
+                .await?;
+        for row in rows {
+            cache.insert(ProjectRecord {
+                name: row.try_get(0)?,
+                id: row.try_get(1)?,
+                arn: row.try_get(2)?,
+                creation_micros: row.try_get(3)?,
+                version: row.try_get(4)?,
+                document: Arc::from(row.try_get::<String, _>(5)?),
+            });
+        }
+        let rows = sqlx::query("SELECT resource_arn, key, value FROM tags")
+            .fetch_all(pool)
+            .await?;
+        for row in rows {
+            let arn: String = row.try_get(0)?;
+            cache
+                .tags
+                .entry(arn)
+                .or_default()
+                .insert(row.try_get(1)?, row.try_get(2)?);
+        }
+        Ok(cache)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        // A poisoned lock means a panic while applying an already committed change;
+        // the maps are still structurally valid, so keep serving.
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn upsert_tags(
+    tx: &mut sqlx::SqliteConnection,
+    arn: &str,
+    tags: &[Tag],
+) -> Result<(), StoreError> {
+    for t in tags {
+        sqlx::query(
+            "INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)
+             ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(arn)
+        .bind(&t.key)
+        .bind(&t.value)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn matches(q: &ProjectQuery, p: &ProjectRecord) -> bool {
+    q.created_after.is_none_or(|t| p.creation_micros > t)
+        && q.created_before.is_none_or(|t| p.creation_micros < t)
+        && q.name_contains.as_deref().is_none_or(|s| {
+            p.name
+                .to_ascii_lowercase()
+                .contains(&s.to_ascii_lowercase())
+        })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_project(
+        &self,
+        project: &ProjectRecord,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
+        {
+            let c = self.read();
+            if c.by_name.contains_key(&project.name) || c.arn_to_name.contains_key(&project.arn) {
+                return Err(StoreError::AlreadyExists);
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO projects (name, id, arn, creation_micros, version, document)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&project.name)
+        .bind(&project.id)
+        .bind(&project.arn)
+        .bind(project.creation_micros)
+        .bind(project.version)
+        .bind(&*project.document)
+        .execute(&mut *tx)
+        .await?;
+        upsert_tags(&mut tx, &project.arn, tags).await?;
+        tx.commit().await?;
+        let mut c = self.write();
+        c.insert(project.clone());
+        c.put_tags(&project.arn, tags);
+        Ok(())
+    }
+
+    async fn get_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        Ok(self.read().by_name.get(name).map(|p| (**p).clone()))
+    }
+
+    async fn update_project(
+        &self,
+        project: &ProjectRecord,
+        expected_version: i64,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
+        {
+            let c = self.read();
+            let Some(current) = c.by_name.get(&project.name) else {
+                return Err(StoreError::NotFound);
+            };
+            if current.version != expected_version {
+                return Err(StoreError::Conflict);
+            }
+            if c.tag_count_after(&current.arn, tags) > max_tags {
+                return Err(StoreError::TooManyTags { limit: max_tags });
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE projects SET id = ?, arn = ?, creation_micros = ?, version = ?, document = ?
+             WHERE name = ? AND version = ?",
+        )
+        .bind(&project.id)
+        .bind(&project.arn)
+        .bind(project.creation_micros)
+        .bind(project.version)
+        .bind(&*project.document)
+        .bind(&project.name)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        upsert_tags(&mut tx, &project.arn, tags).await?;
+        tx.commit().await?;
+        let mut c = self.write();
+        let old_tags = c
+            .remove(&project.name)
+            .and_then(|old| c.tags.remove(&old.arn));
+        if let Some(old_tags) = old_tags {
+            c.tags.insert(project.arn.clone(), old_tags);
+        }
+        c.insert(project.clone());
+        c.put_tags(&project.arn, tags);
+        Ok(())
+    }
+
+    async fn delete_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        let _w = self.writer.lock().await;
+        let Some(arn) = self.read().by_name.get(name).map(|p| p.arn.clone()) else {
+            return Ok(None);
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM projects WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(self.write().remove(name).map(|p| (*p).clone()))
+    }
+
+    async fn list_projects(&self, q: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError> {
+        let c = self.read();
+        let mut out = Vec::with_capacity(q.limit.min(128));
+        let mut push = |p: &Arc<ProjectRecord>| {
+            if matches(q, p) {
+                out.push((**p).clone());
+            }
+            out.len() < q.limit
+        };
+        if q.limit == 0 {
+            return Ok(out);
+        }
+        match q.sort {
+            ProjectSort::Name => {
+                let range = match (&q.after, q.descending) {
+                    (None, _) => c.by_name.range::<String, _>(..),
+                    (Some(k), false) => c
+                        .by_name
+                        .range::<String, _>((Bound::Excluded(&k.name), Bound::Unbounded)),
+                    (Some(k), true) => c.by_name.range::<String, _>(..&k.name),
+                };
+                if q.descending {
+                    for (_, p) in range.rev() {
+                        if !push(p) {
+                            break;
+                        }
+                    }
+                } else {
+                    for (_, p) in range {
+                        if !push(p) {
+                            break;
+                        }
+                    }
+                }
+            }
+            ProjectSort::CreationTime => {
+                let key = q
+                    .after
+                    .as_ref()
+                    .map(|k| (k.creation_micros, k.name.clone()));
+                let range = match (&key, q.descending) {
+                    (None, _) => c.by_creation.range::<(i64, String), _>(..),
+                    (Some(k), false) => c
+                        .by_creation
+                        .range::<(i64, String), _>((Bound::Excluded(k), Bound::Unbounded)),
+                    (Some(k), true) => c.by_creation.range::<(i64, String), _>(..k),
+                };
+                let lookup = |(_, name): &(i64, String)| c.by_name.get(name);
+                if q.descending {
+                    for p in range.rev().filter_map(lookup) {
+                        if !push(p) {
+                            break;
+                        }
+                    }
+                } else {
+                    for p in range.filter_map(lookup) {
+                        if !push(p) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn add_tags(
+        &self,
+        resource_arn: &str,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
+        {
+            let c = self.read();
+            if !c.arn_to_name.contains_key(resource_arn) {
+                return Err(StoreError::NotFound);
+            }
+            if c.tag_count_after(resource_arn, tags) > max_tags {
+                return Err(StoreError::TooManyTags { limit: max_tags });
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        upsert_tags(&mut tx, resource_arn, tags).await?;
+        tx.commit().await?;
+        self.write().put_tags(resource_arn, tags);
+        Ok(())
+    }
+
+    async fn list_tags(
+        &self,
+        resource_arn: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<Tag>>, StoreError> {
+        let c = self.read();
+        if !c.arn_to_name.contains_key(resource_arn) {
+            return Ok(None);
+        }
+        let Some(map) = c.tags.get(resource_arn) else {
+            return Ok(Some(Vec::new()));
+        };
+        let range = match after_key {
+            Some(k) => map.range::<str, _>((Bound::Excluded(k), Bound::Unbounded)),
+            None => map.range::<str, _>(..),
+        };
+        Ok(Some(
+            range.take(limit).map(|(k, v)| Tag::new(k, v)).collect(),
+        ))
+    }
+
+    async fn delete_tags(&self, resource_arn: &str, keys: &[String]) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
+        if !self.read().arn_to_name.contains_key(resource_arn) {
+            return Err(StoreError::NotFound);
+        }
+        let mut tx = self.pool.begin().await?;
+        for k in keys {
+            sqlx::query("DELETE FROM tags WHERE resource_arn = ? AND key = ?")
+                .bind(resource_arn)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let mut c = self.write();
+        if let Some(map) = c.tags.get_mut(resource_arn) {
+            for k in keys {
+                map.remove(k);
+            }
+        }
+        Ok(())
+    }
+
+    async fn close(&self) {
+        let _w = self.writer.lock().await;
+        self.pool.close().await;
+    }
+}
