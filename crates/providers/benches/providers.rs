@@ -13,19 +13,40 @@ use sagestack_providers::{Bundle, SchemaProvider, bundle};
 /// A realistic mix: named and generated names, nested properties, tags.
 fn resources() -> Vec<(&'static str, Value)> {
     vec![
-        ("AWS::S3::Bucket", json!({"VersioningConfiguration": {"Status": "Enabled"},
-            "Tags": [{"Key": "team", "Value": "ml"}]})),
+        (
+            "AWS::S3::Bucket",
+            json!({"VersioningConfiguration": {"Status": "Enabled"},
+            "Tags": [{"Key": "team", "Value": "ml"}]}),
+        ),
         ("AWS::SQS::Queue", json!({"VisibilityTimeout": 60})),
         ("AWS::SNS::Topic", json!({"TopicName": "alerts"})),
-        ("AWS::IAM::Role", json!({"AssumeRolePolicyDocument": {"Version": "2012-10-17",
+        (
+            "AWS::IAM::Role",
+            json!({"AssumeRolePolicyDocument": {"Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole"}]}, "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]})),
-        ("AWS::Lambda::Function", json!({"Role": "arn:aws:iam::123456789012:role/r", "Runtime": "python3.12",
-            "Handler": "index.handler", "Code": {"ZipFile": "def handler(e, c): pass"}, "Timeout": 30})),
-        ("AWS::EC2::VPC", json!({"CidrBlock": "10.0.0.0/16", "EnableDnsSupport": true})),
-        ("AWS::SSM::Parameter", json!({"Type": "String", "Value": "v"})),
-        ("AWS::SageMaker::ModelPackageGroup", json!({"ModelPackageGroupName": "churn"})),
-        ("AWS::Events::Rule", json!({"ScheduleExpression": "rate(1 day)", "State": "ENABLED"})),
+            "Action": "sts:AssumeRole"}]}, "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]}),
+        ),
+        (
+            "AWS::Lambda::Function",
+            json!({"Role": "arn:aws:iam::123456789012:role/r", "Runtime": "python3.12",
+            "Handler": "index.handler", "Code": {"ZipFile": "def handler(e, c): pass"}, "Timeout": 30}),
+        ),
+        (
+            "AWS::EC2::VPC",
+            json!({"CidrBlock": "10.0.0.0/16", "EnableDnsSupport": true}),
+        ),
+        (
+            "AWS::SSM::Parameter",
+            json!({"Type": "String", "Value": "v"}),
+        ),
+        (
+            "AWS::SageMaker::ModelPackageGroup",
+            json!({"ModelPackageGroupName": "churn"}),
+        ),
+        (
+            "AWS::Events::Rule",
+            json!({"ScheduleExpression": "rate(1 day)", "State": "ENABLED"}),
+        ),
         ("AWS::Logs::LogGroup", json!({"RetentionInDays": 7})),
     ]
 }
@@ -58,7 +79,9 @@ fn bench(c: &mut Criterion) {
     for (t, _) in &mix {
         bundle().get(t);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     c.bench_function("create x500 (10-type mix, validated)", |b| {
         b.iter(|| {
             rt.block_on(async {

@@ -7,7 +7,8 @@
 //! - [`InertProvider`]: opt-in acceptance of types with no schema, as bare records.
 //! - [`CustomResourceProvider`]: `AWS::CloudFormation::CustomResource` and `Custom::*`,
 //!   forwarded to a user-configured HTTP endpoint per `ServiceToken` through a
-//!   [`CustomResourceTransport`].
+//!   [`CustomResourceTransport`] (`HttpTransport`, plain HTTP, with the default
+//!   `http-transport` feature).
 //! - [`FallbackProvider`]: the three behind one `ResourceProvider`:
 //!
 //! ```
@@ -35,6 +36,8 @@
 mod bundle;
 mod custom;
 mod fallback;
+#[cfg(feature = "http-transport")]
+mod http_transport;
 mod identity;
 mod inert;
 mod naming;
@@ -48,6 +51,8 @@ pub use custom::{
     CustomResourceTransport, NoTransport, is_custom_resource_type,
 };
 pub use fallback::FallbackProvider;
+#[cfg(feature = "http-transport")]
+pub use http_transport::HttpTransport;
 pub use inert::{InertProvider, InertTypes};
 pub use schema::{PatternReport, ResourceSchema, pattern_cache_report};
 pub use schema_provider::{SchemaProvider, unrecognized_types_message, unsupported_type_message};
