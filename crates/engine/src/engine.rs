@@ -267,11 +267,14 @@ impl Inner {
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         let handle = tokio::spawn(async move {
             ops::drive(inner.clone(), id.clone(), phase).await;
-            inner
-                .tasks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            // Deregister only ourselves: once the stack is terminal the caller may already
+            // have started the next operation on it, registered under the same stack id.
+            let me = tokio::task::id();
+            let mut tasks = inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if tasks.get(&id).is_some_and(|h| h.id() == me) {
+                tasks.remove(&id);
+            }
+            drop(tasks);
             inner.changed.send_modify(|n| *n += 1);
         });
         tasks.insert(stack_id, handle.abort_handle());

@@ -233,3 +233,28 @@ async fn events_page_newest_first() {
     let ids: std::collections::HashSet<_> = all.iter().map(|e| e.event_id.clone()).collect();
     assert_eq!(ids.len(), all.len());
 }
+
+/// Regression: the task that finished the previous operation must not deregister the next
+/// one (which made `wait_for_terminal` return an in-progress stack on a multi-thread
+/// runtime).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_to_back_operations_are_each_awaited_to_the_end() {
+    for round in 0..30 {
+        let h = Harness::with_parallel(4);
+        let stack = h.create("s", &chain(&["A", "B"])).await;
+        assert_eq!(stack.status, StackStatus::CreateComplete);
+        let id = h
+            .engine
+            .update_stack(UpdateStackInput {
+                stack_name: "s".into(),
+                template_body: Some(chain(&["A", "B", "C"]).to_string()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let done = h.engine.wait_for_terminal(&id).await.unwrap();
+        assert_eq!(done.status, StackStatus::UpdateComplete, "round {round}");
+        let gone = h.delete(&id).await;
+        assert_eq!(gone.status, StackStatus::DeleteComplete, "round {round}");
+    }
+}
