@@ -80,6 +80,12 @@ impl AwsError for ProtocolError {
     }
 }
 
+impl From<ProtocolError> for Box<dyn AwsError> {
+    fn from(e: ProtocolError) -> Self {
+        Box::new(e)
+    }
+}
+
 /// The AWS JSON (1.0/1.1) error response: status, `x-amzn-ErrorType`,
 /// `x-amzn-RequestId` and `{"__type": code, "message": message}`.
 pub fn json_error_response(err: &dyn AwsError, request_id: &str) -> Response<Bytes> {

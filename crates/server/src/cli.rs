@@ -1,0 +1,64 @@
+//! Command line. Each subcommand is a variant of [`Command`] with its own argument
+//! struct; add new ones (e.g. `template validate`) next to `serve`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A self-hosted, wire-compatible Amazon SageMaker Projects service.
+#[derive(Debug, Parser)]
+#[command(name = "sagestack", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `sagestack serve` options; each has a `SAGESTACK_*` environment equivalent.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SAGESTACK_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free port).
+    #[arg(long, env = "SAGESTACK_PORT", default_value_t = 4566)]
+    pub port: u16,
+    /// Directory of the embedded (SQLite) store.
+    #[arg(long, env = "SAGESTACK_DATA_DIR", default_value = "./.sagestack")]
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL (postgres://...) instead of the embedded store.
+    #[arg(long, env = "SAGESTACK_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The region this server answers for.
+    #[arg(long, env = "SAGESTACK_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The account id this server answers for.
+    #[arg(long, env = "SAGESTACK_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+    /// Log format (the level is set with RUST_LOG, default `info`).
+    #[arg(long, env = "SAGESTACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Serve(args) => crate::serve::run(args),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The sagestack server: command line, configuration, HTTP routing, shutdown.
+//!
+//! Architecture invariant: this crate wires layers together and owns no wire format
+//! (that is `sagestack-protocol`) and no service logic (the service crates).
+
+pub mod cli;
+pub mod router;
+pub mod serve;
+
+pub use router::{AppState, Services, router};

@@ -1,0 +1,163 @@
+//! HTTP routing by request shape.
+//!
+//! Every AWS request arrives on one port. [`router`] sends
+//! `GET /_sagestack/health` to the health check and everything else to [`dispatch`],
+//! which asks [`sagestack_protocol::classify`] what the request is:
+//!
+//! * JSON 1.0/1.1 (`X-Amz-Target: <Prefix>.<Operation>`): the [`Json11Service`]
+//!   registered for `<Prefix>` in [`Services`] (SageMaker today; `AmazonSSM` and
+//!   `AWS242ServiceCatalogService` register the same way);
+//! * Query (form-encoded `Action=`, CloudFormation) and S3 REST: not served yet;
+//!   they get a place in [`Services`] and a match arm in [`dispatch`] when they exist.
+//!
+//! Panics anywhere in a handler become a `500 InternalFailure` response
+//! ([`CatchPanicLayer`]); the server keeps running.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sagestack_protocol::error::json_error_response;
+use sagestack_protocol::json11::{self, MAX_BODY_BYTES};
+use sagestack_protocol::{
+    Json11Service, ProtocolError, REQUEST_ID_HEADER, RequestContext, RequestShape, classify,
+    new_request_id, sigv4,
+};
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// The services reachable on this server, by wire protocol.
+#[derive(Default, Clone)]
+pub struct Services {
+    json: HashMap<&'static str, Arc<dyn Json11Service>>,
+}
+
+impl Services {
+    /// Routes `X-Amz-Target: <service.target_prefix()>.*` to `service`.
+    pub fn with_json(mut self, service: Arc<dyn Json11Service>) -> Self {
+        self.json.insert(service.target_prefix(), service);
+        self
+    }
+}
+
+/// Shared by all requests.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub region: String,
+    pub account_id: String,
+}
+
+/// The application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/_sagestack/health", get(health))
+        .fallback(dispatch)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(Arc::new(state))
+}
+
+async fn health() -> Response {
+    let mut response = axum::Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+    .into_response();
+    insert_request_id(&mut response, &new_request_id());
+    response
+}
+
+fn insert_request_id(response: &mut Response, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    let err = ProtocolError::InternalFailure("The server encountered an internal error".into());
+    json_error_response(&err, &new_request_id()).map(Body::from)
+}
+
+/// Handles every request that is not the health check.
+async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request_id = new_request_id();
+    let (parts, body) = request.into_parts();
+    let result = match classify(&parts) {
+        RequestShape::Json { prefix, operation } => {
+            match state.services.json.get(prefix.as_str()) {
+                Some(service) => {
+                    let ctx = RequestContext {
+                        request_id: request_id.clone(),
+                        region: state.region.clone(),
+                        account_id: state.account_id.clone(),
+                        access_key_id: parts
+                            .headers
+                            .get(header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(sigv4::access_key_id)
+                            .map(str::to_owned),
+                    };
+                    call_json(service.as_ref(), &ctx, &parts, body, &operation).await
+                }
+                None => Err(Box::new(ProtocolError::UnknownOperation(format!(
+                    "No service handles the target prefix {prefix}"
+                ))) as _),
+            }
+        }
+        RequestShape::MalformedTarget => Err(Box::new(ProtocolError::UnknownOperation(
+            "The X-Amz-Target header must be <Service>.<Operation>".into(),
+        )) as _),
+        RequestShape::Query | RequestShape::Rest => {
+            Err(Box::new(ProtocolError::UnknownOperation(format!(
+                "No service on this server handles {} {}",
+                parts.method,
+                parts.uri.path()
+            ))) as _)
+        }
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            if err.status().is_server_error() {
+                tracing::error!(%request_id, code = err.code(), message = %err.message(), "request failed");
+            } else {
+                tracing::debug!(%request_id, code = err.code(), "request refused");
+            }
+            json_error_response(err.as_ref(), &request_id)
+        }
+    };
+    response.map(Body::from)
+}
+
+async fn call_json(
+    service: &dyn Json11Service,
+    ctx: &RequestContext,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    operation: &str,
+) -> Result<axum::http::Response<bytes::Bytes>, Box<dyn sagestack_protocol::AwsError>> {
+    let too_large = || ProtocolError::RequestTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    // Refuse an announced oversized body without reading it.
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large().into());
+    }
+    // Otherwise read at most the limit (covers chunked bodies).
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let input = json11::parse_body(&bytes)?;
+    let output = service.call(ctx, operation, input).await?;
+    Ok(json11::ok_response(output, &ctx.request_id))
+}

@@ -1,0 +1,107 @@
+//! `sagestack serve`: open the store, build the services, listen, shut down cleanly.
+//!
+//! Shutdown: on SIGINT or SIGTERM the listener stops accepting, in-flight requests
+//! run to completion (axum's graceful shutdown), and only then is the store closed,
+//! so every acknowledged write is committed and the SQLite WAL is checkpointed.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{LogFormat, ServeArgs};
+use crate::router::{AppState, Services, router};
+
+/// Runs the server until a shutdown signal; the process exit code.
+pub fn run(args: ServeArgs) -> ExitCode {
+    init_tracing(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
+        .await
+        .map_err(|e| format!("cannot open the store: {e}"))?;
+    let sagemaker = Arc::new(SageMakerService::new(
+        store.clone(),
+        Arc::new(NoProvisioner),
+        Arc::new(SystemClock),
+    ));
+    let state = AppState {
+        services: Services::default().with_json(sagemaker),
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        %addr,
+        backend = if args.database_url.is_some() { "postgres" } else { "sqlite" },
+        data_dir = %args.data_dir.display(),
+        region = %args.region,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "sagestack listening on http://{addr}"
+    );
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    tracing::info!("draining done; closing the store");
+    store.close().await;
+    result.map_err(|e| format!("server error: {e}"))
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

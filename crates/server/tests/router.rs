@@ -1,0 +1,165 @@
+//! The router against stub services: dispatch by request shape, error shapes,
+//! body limits and panic containment.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use sagestack_protocol::{AwsError, Json11Service, JsonOutput, ProtocolError, RequestContext};
+use sagestack_server::{AppState, Services, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Echo;
+
+#[async_trait]
+impl Json11Service for Echo {
+    fn target_prefix(&self) -> &'static str {
+        "Echo"
+    }
+    async fn call(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<JsonOutput, Box<dyn AwsError>> {
+        match operation {
+            "Echo" => Ok(JsonOutput::Value(
+                json!({"input": input, "key": ctx.access_key_id, "region": ctx.region}),
+            )),
+            "Panic" => panic!("handler bug"),
+            other => Err(ProtocolError::UnknownOperation(format!("no {other}")).into()),
+        }
+    }
+}
+
+fn app() -> axum::Router {
+    router(AppState {
+        services: Services::default().with_json(Arc::new(Echo)),
+        region: "eu-west-3".into(),
+        account_id: "111122223333".into(),
+    })
+}
+
+async fn send(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let resp = app().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn json_req(target: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post("/")
+        .header("x-amz-target", target)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDX/20250101/eu-west-3/echo/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.into())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn routes_json_by_target_prefix_with_context() {
+    let (status, headers, body) = send(json_req("Echo.Echo", r#"{"a":1}"#)).await;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-amzn-requestid"));
+    assert_eq!(
+        body,
+        json!({"input": {"a": 1}, "key": "AKIDX", "region": "eu-west-3"})
+    );
+}
+
+#[tokio::test]
+async fn unknown_targets_and_shapes() {
+    for target in ["Nope.Echo", "Echo", "Echo.Missing"] {
+        let (status, headers, body) = send(json_req(target, "{}")).await;
+        assert_eq!(status, 400, "{target}");
+        assert_eq!(headers["x-amzn-errortype"], "UnknownOperationException");
+        assert_eq!(body["__type"], "UnknownOperationException");
+        assert!(headers.contains_key("x-amzn-requestid"));
+    }
+    let req = Request::post("/")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("Action=ListStacks"))
+        .unwrap();
+    let (status, _, body) = send(req).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "UnknownOperationException");
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_serialization_exception() {
+    for bad in ["{", "[]", "\"x\"", "{\"a\":}"] {
+        let (status, headers, body) = send(json_req("Echo.Echo", bad)).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(headers["x-amzn-errortype"], "SerializationException");
+        assert_eq!(body["__type"], "SerializationException");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let big = vec![b' '; sagestack_protocol::json11::MAX_BODY_BYTES + 1];
+    let (status, _, body) = send(json_req("Echo.Echo", big)).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["__type"], "RequestEntityTooLargeException");
+    // A body that lies about its length is still cut off at the limit.
+    let stream = futures_stream(sagestack_protocol::json11::MAX_BODY_BYTES + 10);
+    let (status, _, _) = send(json_req("Echo.Echo", stream)).await;
+    assert_eq!(status, 413);
+}
+
+fn futures_stream(n: usize) -> Body {
+    // No Content-Length: a body of unknown size, delivered in chunks.
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..n / 1024 + 1)
+        .map(|_| Ok(bytes::Bytes::from(vec![b' '; 1024])))
+        .collect();
+    Body::from_stream(tokio_stream_iter(chunks))
+}
+
+fn tokio_stream_iter<T: Send + Unpin + 'static>(
+    items: Vec<T>,
+) -> impl futures_core::Stream<Item = T> + Send + 'static {
+    struct Iter<T>(std::vec::IntoIter<T>);
+    impl<T> futures_core::Stream for Iter<T>
+    where
+        T: Unpin,
+    {
+        type Item = T;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<T>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+    Iter(items.into_iter())
+}
+
+#[tokio::test]
+async fn panics_become_internal_failures() {
+    let (status, headers, body) = send(json_req("Echo.Panic", "{}")).await;
+    assert_eq!(status, 500);
+    assert_eq!(headers["x-amzn-errortype"], "InternalFailure");
+    assert_eq!(body["__type"], "InternalFailure");
+    // The router still serves afterwards.
+    let (status, _, _) = send(json_req("Echo.Echo", "{}")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn health() {
+    let req = Request::get("/_sagestack/health")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = send(req).await;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-amzn-requestid"));
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
