@@ -393,3 +393,31 @@ async fn failed_execution_is_execute_failed_and_update_stack_obsoletes_change_se
         Err(EngineError::InvalidChangeSetStatus { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_stack_under_review_can_be_deleted() {
+    let h = Harness::new();
+    let ids = h
+        .engine
+        .create_change_set(cs_input("s", "c", ChangeSetType::Create, &chain(&["A"])))
+        .await
+        .unwrap();
+    let done = h.delete("s").await;
+    assert_eq!(done.status, StackStatus::DeleteComplete);
+    assert_eq!(
+        h.events(&ids.stack_id).await,
+        lines(&[
+            "s REVIEW_IN_PROGRESS (User Initiated)",
+            "s DELETE_IN_PROGRESS (User Initiated)",
+            "s DELETE_COMPLETE",
+        ])
+    );
+    assert!(h.provider.calls().is_empty());
+    assert_eq!(
+        h.engine
+            .describe_change_set(&ids.change_set_id, None)
+            .await
+            .unwrap_err(),
+        EngineError::ChangeSetNotFound(ids.change_set_id.clone())
+    );
+}

@@ -360,3 +360,58 @@ async fn no_updates_and_type_changes_are_refused() {
     assert_eq!(done.status, StackStatus::UpdateComplete);
     assert_eq!(h.resource(&id, "A").await.properties, json!({"V": "2"}));
 }
+
+#[tokio::test]
+async fn in_flight_updates_are_cancelled_and_rolled_back() {
+    let h = Harness::with_parallel(4);
+    let t = |v: i64| {
+        json!({"Resources": {"A": {"Type": "Test::R", "Properties": {"V": v}},
+                                          "B": {"Type": "Test::R", "Properties": {"V": v}}}})
+    };
+    let stack = h.create("s", &t(1)).await;
+    let n = h.events(&stack.stack_id).await.len();
+    h.provider.fail_once_on("A", Op::Update);
+    h.provider.delay("A", 5);
+    h.provider.delay("B", 50);
+    let done = h.update("s", &t(2)).await.unwrap();
+    assert_eq!(done.status, StackStatus::UpdateRollbackComplete);
+    let ev = h.events_since(&stack.stack_id, n).await;
+    assert_eq!(
+        ev[..6],
+        lines(&[
+            "s UPDATE_IN_PROGRESS (User Initiated)",
+            "A UPDATE_IN_PROGRESS",
+            "B UPDATE_IN_PROGRESS",
+            "A UPDATE_FAILED (A failed on purpose)",
+            "B UPDATE_FAILED (Resource update cancelled)",
+            "s UPDATE_ROLLBACK_IN_PROGRESS (The following resource(s) failed to update: [A]. )",
+        ])
+    );
+    // A and B are independent: their restores interleave.
+    let mut restores = ev[6..10].to_vec();
+    restores.sort();
+    assert_eq!(
+        restores,
+        lines(&[
+            "A UPDATE_COMPLETE",
+            "A UPDATE_IN_PROGRESS",
+            "B UPDATE_COMPLETE",
+            "B UPDATE_IN_PROGRESS",
+        ])
+    );
+    assert_eq!(
+        ev[10..],
+        lines(&[
+            "s UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+            "s UPDATE_ROLLBACK_COMPLETE",
+        ])
+    );
+    // B's provider call finished after the cancellation; rollback put it back anyway.
+    for r in h.engine.list_stack_resources("s").await.unwrap() {
+        let live = h
+            .provider
+            .live_properties(r.physical_id.as_deref().unwrap())
+            .unwrap();
+        assert_eq!(live, json!({"V": 1}), "{}", r.logical_id);
+    }
+}

@@ -231,3 +231,5 @@ impl StackStore for MemoryStore {
         Ok(self.lock().exports.values().cloned().collect())
     }
 }
+
+pub mod conformance;

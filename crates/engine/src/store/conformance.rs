@@ -1,0 +1,282 @@
+//! One behavioural test suite for every [`StackStore`] backend. A backend's tests call
+//! [`run`] on an empty store; it panics with a message naming the broken rule. The
+//! in-memory store runs it in this crate's tests; SQL backends run the same function.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::StackStore;
+use crate::model::*;
+use crate::plan::{Policy, ResolvedOutput};
+
+fn stack(id: &str, name: &str) -> StackRecord {
+    StackRecord {
+        stack_id: id.into(),
+        stack_name: name.into(),
+        status: StackStatus::CreateInProgress,
+        status_reason: Some("User Initiated".into()),
+        creation_time: 1,
+        last_updated_time: None,
+        deletion_time: None,
+        description: Some("d".into()),
+        template: TemplateSource {
+            body: "{}".into(),
+            parameters: BTreeMap::from([("P".into(), "v".into())]),
+        },
+        previous_template: None,
+        displayed_parameters: BTreeMap::from([("P".into(), "****".into())]),
+        capabilities: vec!["CAPABILITY_IAM".into()],
+        tags: vec![("k".into(), "v".into())],
+        notification_arns: vec![],
+        disable_rollback: false,
+        outputs: vec![ResolvedOutput {
+            key: "O".into(),
+            value: "x".into(),
+            description: None,
+            export_name: Some("E".into()),
+        }],
+        imports: vec!["I".into()],
+        change_set_id: None,
+        retain_resources: vec![],
+    }
+}
+
+fn resource(stack_id: &str, id: &str) -> ResourceRecord {
+    ResourceRecord {
+        stack_id: stack_id.into(),
+        logical_id: id.into(),
+        resource_type: "T::T::T".into(),
+        status: ResourceStatus::UpdateComplete,
+        status_reason: None,
+        last_updated: 2,
+        physical_id: Some(format!("{id}-p")),
+        attributes: json!({"Arn": "a"}).as_object().cloned().unwrap(),
+        properties: json!({"Name": "n", "Nested": [1, {"x": null}]}),
+        deletion_policy: Policy::Retain,
+        update_replace_policy: Policy::Snapshot,
+        prior: Some(Prior::Existing(PhysicalSnapshot {
+            physical_id: "old".into(),
+            attributes: Default::default(),
+            properties: json!({}),
+            deletion_policy: Policy::Delete,
+            update_replace_policy: Policy::RetainExceptOnCreate,
+        })),
+        cleanup: vec![],
+    }
+}
+
+fn event(stack_id: &str, seq: u64) -> StackEvent {
+    StackEvent {
+        seq,
+        event_id: format!("e{seq}"),
+        stack_id: stack_id.into(),
+        stack_name: "s".into(),
+        logical_resource_id: "A".into(),
+        physical_resource_id: None,
+        resource_type: "T".into(),
+        timestamp: seq as i64,
+        resource_status: "CREATE_IN_PROGRESS".into(),
+        resource_status_reason: None,
+        resource_properties: Some("{}".into()),
+    }
+}
+
+fn change_set(id: &str, stack_id: &str) -> ChangeSetRecord {
+    ChangeSetRecord {
+        change_set_id: id.into(),
+        change_set_name: format!("name-{id}"),
+        stack_id: stack_id.into(),
+        stack_name: "s".into(),
+        change_set_type: ChangeSetType::Update,
+        status: ChangeSetStatus::CreateComplete,
+        status_reason: None,
+        execution_status: ExecutionStatus::Available,
+        creation_time: 3,
+        description: None,
+        template: TemplateSource::default(),
+        displayed_parameters: BTreeMap::new(),
+        capabilities: vec![],
+        tags: vec![],
+        notification_arns: vec![],
+        changes: vec![ResourceChange {
+            action: ChangeAction::Modify,
+            logical_resource_id: "A".into(),
+            physical_resource_id: Some("p".into()),
+            resource_type: "T".into(),
+            replacement: Some(Replacement::Conditional),
+            scope: vec!["Properties".into()],
+            details: vec![ResourceChangeDetail {
+                target: ChangeTarget {
+                    attribute: "Properties".into(),
+                    name: Some("Name".into()),
+                    requires_recreation: RequiresRecreation::Always,
+                },
+                evaluation: Evaluation::Dynamic,
+                change_source: ChangeSource::ResourceReference,
+                causing_entity: Some("B.Arn".into()),
+            }],
+        }],
+    }
+}
+
+/// Runs every check against `store`, which must start empty.
+pub async fn run(store: &dyn StackStore) {
+    stacks(store).await;
+    resources(store).await;
+    events(store).await;
+    change_sets(store).await;
+    exports(store).await;
+}
+
+async fn stacks(store: &dyn StackStore) {
+    assert_eq!(
+        store.get_stack("s1").await.unwrap(),
+        None,
+        "unknown stack is None"
+    );
+    let mut a = stack("s1", "alpha");
+    store.put_stack(&a).await.unwrap();
+    store.put_stack(&stack("s2", "beta")).await.unwrap();
+    assert_eq!(
+        store.get_stack("s1").await.unwrap(),
+        Some(a.clone()),
+        "stack round-trips"
+    );
+    a.status = StackStatus::CreateComplete;
+    a.previous_template = Some(TemplateSource::default());
+    store.put_stack(&a).await.unwrap();
+    assert_eq!(
+        store.get_stack("s1").await.unwrap(),
+        Some(a.clone()),
+        "put replaces"
+    );
+    let ids: Vec<String> = store
+        .list_stacks()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.stack_id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["s1", "s2"],
+        "list_stacks in creation order, no duplicates"
+    );
+}
+
+async fn resources(store: &dyn StackStore) {
+    store.put_resource(&resource("s1", "B")).await.unwrap();
+    store.put_resource(&resource("s1", "A")).await.unwrap();
+    store.put_resource(&resource("s2", "A")).await.unwrap();
+    let mut b = resource("s1", "B");
+    b.status = ResourceStatus::DeleteFailed;
+    b.prior = Some(Prior::Added);
+    b.cleanup = vec![PhysicalSnapshot {
+        physical_id: "c".into(),
+        attributes: Default::default(),
+        properties: json!(null),
+        deletion_policy: Policy::Delete,
+        update_replace_policy: Policy::Delete,
+    }];
+    store.put_resource(&b).await.unwrap();
+    let list = store.list_resources("s1").await.unwrap();
+    assert_eq!(
+        list,
+        vec![resource("s1", "A"), b],
+        "ordered by logical id, put replaces"
+    );
+    store.delete_resource("s1", "A").await.unwrap();
+    store.delete_resource("s1", "nope").await.unwrap();
+    let ids: Vec<String> = store
+        .list_resources("s1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.logical_id)
+        .collect();
+    assert_eq!(ids, vec!["B"], "delete removes one resource of one stack");
+    assert_eq!(
+        store.list_resources("s2").await.unwrap().len(),
+        1,
+        "stacks are isolated"
+    );
+    assert!(store.list_resources("none").await.unwrap().is_empty());
+}
+
+async fn events(store: &dyn StackStore) {
+    let batch: Vec<StackEvent> = (1..=5).map(|i| event("s1", i)).collect();
+    store.append_events(&batch[..2]).await.unwrap();
+    store.append_events(&batch[2..]).await.unwrap();
+    store.append_events(&[event("s2", 1)]).await.unwrap();
+    let all = store.list_events("s1", None, 100).await.unwrap();
+    let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![5, 4, 3, 2, 1], "newest first");
+    assert_eq!(all[4], batch[0], "event round-trips");
+    let page = store.list_events("s1", Some(4), 2).await.unwrap();
+    let seqs: Vec<u64> = page.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        vec![3, 2],
+        "before_seq is exclusive and limit applies"
+    );
+    assert_eq!(store.list_events("s2", None, 10).await.unwrap().len(), 1);
+    assert!(
+        store
+            .list_events("none", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn change_sets(store: &dyn StackStore) {
+    let mut c1 = change_set("c1", "s1");
+    store.put_change_set(&c1).await.unwrap();
+    store.put_change_set(&change_set("c2", "s1")).await.unwrap();
+    store.put_change_set(&change_set("c3", "s2")).await.unwrap();
+    assert_eq!(store.get_change_set("c1").await.unwrap(), Some(c1.clone()));
+    c1.execution_status = ExecutionStatus::Obsolete;
+    store.put_change_set(&c1).await.unwrap();
+    let list = store.list_change_sets("s1").await.unwrap();
+    assert_eq!(list.len(), 2, "put replaces");
+    assert_eq!(list[0], c1, "creation order");
+    store.delete_change_set("c1").await.unwrap();
+    assert_eq!(store.get_change_set("c1").await.unwrap(), None);
+    assert_eq!(store.list_change_sets("s1").await.unwrap().len(), 1);
+    assert_eq!(store.list_change_sets("s2").await.unwrap().len(), 1);
+}
+
+async fn exports(store: &dyn StackStore) {
+    let e = |n: &str, v: &str, s: &str| ExportRecord {
+        name: n.into(),
+        value: v.into(),
+        exporting_stack_id: s.into(),
+    };
+    store
+        .put_exports("s1", &[e("b", "1", "s1"), e("a", "2", "s1")])
+        .await
+        .unwrap();
+    store.put_exports("s2", &[e("c", "3", "s2")]).await.unwrap();
+    assert_eq!(
+        store.list_exports().await.unwrap(),
+        vec![e("a", "2", "s1"), e("b", "1", "s1"), e("c", "3", "s2")],
+        "ordered by name"
+    );
+    store.put_exports("s1", &[e("b", "9", "s1")]).await.unwrap();
+    assert_eq!(
+        store.list_exports().await.unwrap(),
+        vec![e("b", "9", "s1"), e("c", "3", "s2")],
+        "put_exports replaces only that stack's exports"
+    );
+    store.put_exports("s1", &[]).await.unwrap();
+    assert_eq!(store.list_exports().await.unwrap(), vec![e("c", "3", "s2")]);
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn memory_store_passes_the_conformance_suite() {
+        super::run(&super::super::MemoryStore::new()).await;
+    }
+}
