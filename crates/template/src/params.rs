@@ -389,7 +389,7 @@ pub fn check_constraints(d: &ParameterDecl, raw: &str) -> Result<(), TemplateErr
     }
     if let Some(p) = &d.allowed_pattern
         && !matches!(d.kind, ParamKind::Number | ParamKind::NumberList)
-        && let Ok(re) = regex::Regex::new(&format!("^(?:{p})$"))
+        && let Some(re) = allowed_pattern_regex(p)
     {
         // Patterns use Java regex syntax; the few constructs the `regex` crate lacks
         // (look-around, back-references) cannot be checked and are accepted.
@@ -435,6 +435,21 @@ pub fn check_constraints(d: &ParameterDecl, raw: &str) -> Result<(), TemplateErr
         }
     }
     Ok(())
+}
+
+/// Compiles an `AllowedPattern`, anchored (CloudFormation matches the whole value).
+/// Patterns are Java regular expressions, where `\d`, `\w` and `\s` are ASCII: compiling
+/// without Unicode matches that and keeps bounded repetitions (`[a-z0-9]{1,256}`) cheap to
+/// build. Patterns that need Unicode mode (e.g. `.` on a `str`) fall back to it; the few
+/// Java constructs the `regex` crate lacks (look-around, back-references) give `None` and
+/// are not checked.
+pub fn allowed_pattern_regex(p: &str) -> Option<regex::Regex> {
+    let anchored = format!("^(?:{p})$");
+    regex::RegexBuilder::new(&anchored)
+        .unicode(false)
+        .build()
+        .or_else(|_| regex::Regex::new(&anchored))
+        .ok()
 }
 
 fn fmt_num(v: f64) -> String {

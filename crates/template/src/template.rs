@@ -21,7 +21,7 @@ pub const LANGUAGE_EXTENSIONS: &str = "AWS::LanguageExtensions";
 /// A parsed template. Cheap to keep: validation and binding do not change it.
 #[derive(Debug, Clone)]
 pub struct Template {
-    root: Node,
+    root: Arc<Node>,
     format: Format,
     transforms: Vec<(String, Pos)>,
 }
@@ -100,7 +100,7 @@ impl Template {
             },
         };
         Ok(Template {
-            root,
+            root: Arc::new(root),
             format,
             transforms,
         })
@@ -180,15 +180,17 @@ impl Template {
         ctx: &StackContext,
         env: &dyn Environment,
         lenient: bool,
-    ) -> Result<Node, Errors> {
-        let mut root = self.root.clone();
-        if self.language_extensions() {
-            let mut ev = Evaluator::new(params, ctx, env);
-            ev.lang_ext = true;
-            ev.mappings = self.root.get("Mappings").and_then(Node::as_map);
-            crate::foreach::expand_sections(&mut root, &ev, lenient)?;
+    ) -> Result<Arc<Node>, Errors> {
+        // Only the language extensions change the tree; otherwise it is shared.
+        if !self.language_extensions() {
+            return Ok(Arc::clone(&self.root));
         }
-        Ok(root)
+        let mut root = Node::clone(&self.root);
+        let mut ev = Evaluator::new(params, ctx, env);
+        ev.lang_ext = true;
+        ev.mappings = self.root.get("Mappings").and_then(Node::as_map);
+        crate::foreach::expand_sections(&mut root, &ev, lenient)?;
+        Ok(Arc::new(root))
     }
 
     /// Binds parameter values: checks them, runs `Rules`, expands `Fn::ForEach`, validates,
@@ -274,7 +276,7 @@ fn lenient_parameters(decls: &[ParameterDecl]) -> BoundParameters {
 
 /// A template bound to parameter values: what a stack engine provisions from.
 pub struct BoundTemplate {
-    root: Node,
+    root: Arc<Node>,
     lang_ext: bool,
     params: BoundParameters,
     conditions: HashMap<String, bool>,
@@ -394,7 +396,12 @@ impl BoundTemplate {
 
     fn plan_resources(&mut self) -> Result<(), Errors> {
         let mut errors = Errors::new();
-        let all = self.section("Resources").cloned().unwrap_or_default();
+        let root = Arc::clone(&self.root);
+        let empty = Map::new();
+        let all = root
+            .get("Resources")
+            .and_then(Node::as_map)
+            .unwrap_or(&empty);
         let active: HashSet<String> = all
             .iter()
             .filter(|(_, e)| {
@@ -409,7 +416,7 @@ impl BoundTemplate {
         let mut planned = Vec::new();
         let mut deps_map = HashMap::new();
         let mut ids = Vec::new();
-        for (id, entry) in &all {
+        for (id, entry) in all {
             if !self.active.contains(id) {
                 continue;
             }

@@ -176,6 +176,7 @@ fn first_difference(a: &Node, b: &Node, path: String) -> Option<String> {
 fn deployable_templates_validate_and_resolve() {
     let Some(root) = corpus_dir() else { return };
     let mut resolved = 0;
+    let mut resolved_files = Vec::new();
     let mut failures = Vec::new();
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0;
@@ -218,7 +219,10 @@ fn deployable_templates_validate_and_resolve() {
                         continue;
                     }
                     match deploy(&t) {
-                        Ok(_) => resolved += 1,
+                        Ok(_) => {
+                            resolved += 1;
+                            resolved_files.push(path.display().to_string());
+                        }
                         Err(e) if e.iter().all(|m| m.contains(" E1700 ")) => {
                             println!(
                                 "  rules reject synthesised values: {name}: {}",
@@ -235,6 +239,10 @@ fn deployable_templates_validate_and_resolve() {
                 }
             }
         }
+    }
+    // For the cfn-lint comparison in docs/benchmarks/template.md.
+    if let Ok(out) = std::env::var("SAGESTACK_DEPLOYABLE_LIST") {
+        std::fs::write(out, resolved_files.join("\n")).unwrap();
     }
     let skipped_total: usize = skipped.values().sum();
     println!(
