@@ -54,6 +54,6 @@ pub use fallback::FallbackProvider;
 #[cfg(feature = "http-transport")]
 pub use http_transport::HttpTransport;
 pub use inert::{InertProvider, InertTypes};
-pub use schema::{PatternReport, ResourceSchema, pattern_cache_report};
+pub use schema::ResourceSchema;
 pub use schema_provider::{SchemaProvider, unrecognized_types_message, unsupported_type_message};
 pub use validate::{Violation, validate, validation_message};

@@ -7,11 +7,11 @@
 //!
 //! Invariant: compiling never fails. A keyword this module does not understand is ignored,
 //! and a pattern the `regex` crate cannot compile (ECMA look-arounds, back-references) is
-//! kept as source text with no regex, so validation skips it; [`pattern_cache_report`]
-//! lists those.
+//! kept as source text with no regex, so validation skips it;
+//! [`ResourceSchema::patterns`] lists them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -30,11 +30,23 @@ pub(crate) mod types {
     pub const NULL: u8 = 64;
 }
 
-/// A `pattern` keyword: the ECMA source and, when the `regex` crate accepts it, the regex.
+/// A `pattern` keyword: the ECMA source and, once first used, the regex (`None` when the
+/// `regex` crate cannot compile it). Compiling is deferred to first use because a few
+/// hundred schema patterns (large Unicode classes with `{1,2048}` repetitions) take
+/// milliseconds each, and most are never exercised by a given deployment.
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     pub source: String,
-    pub regex: Option<Arc<Regex>>,
+    cell: RegexCell,
+}
+
+type RegexCell = Arc<OnceLock<Option<Regex>>>;
+
+impl Pattern {
+    /// The compiled regex, compiling it on first call.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.cell.get_or_init(|| build_regex(&self.source)).as_ref()
+    }
 }
 
 /// One compiled (sub)schema.
@@ -191,7 +203,7 @@ impl ResourceSchema {
             n.pattern
                 .iter()
                 .chain(n.pattern_properties.iter().map(|(p, _)| p))
-                .map(|p| (p.source.as_str(), p.regex.is_some()))
+                .map(|p| (p.source.as_str(), p.regex().is_some()))
         })
     }
 
@@ -482,8 +494,8 @@ fn parse_types(v: &Value) -> u8 {
 // ---------------------------------------------------------------------------------------
 // Patterns
 
-/// Compiled patterns shared by every type: source -> regex (None when unsupported).
-static PATTERN_CACHE: LazyLock<Mutex<HashMap<String, Option<Arc<Regex>>>>> =
+/// Pattern cells shared by every type: the same Tag-key pattern appears in hundreds.
+static PATTERN_CACHE: LazyLock<Mutex<HashMap<String, RegexCell>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Large enough for the Unicode-class patterns with `{1,2048}` repetitions that several
@@ -492,24 +504,23 @@ const REGEX_SIZE_LIMIT: usize = 64 << 20;
 
 pub(crate) fn compile_pattern(source: &str) -> Pattern {
     let mut cache = PATTERN_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let regex = cache
-        .entry(source.to_string())
-        .or_insert_with(|| {
-            let build = |src: &str| {
-                regex::RegexBuilder::new(src)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                    .ok()
-            };
-            build(source)
-                .or_else(|| build(&translate_dialect(source)))
-                .map(Arc::new)
-        })
-        .clone();
+    let cell = cache.entry(source.to_string()).or_default().clone();
     Pattern {
         source: source.to_string(),
-        regex,
+        cell,
     }
+}
+
+/// The regex for an ECMA pattern, directly or after [`translate_dialect`]; `None` when the
+/// `regex` crate supports neither (look-arounds, back-references).
+fn build_regex(source: &str) -> Option<Regex> {
+    let build = |src: &str| {
+        regex::RegexBuilder::new(src)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .ok()
+    };
+    build(source).or_else(|| build(&translate_dialect(source)))
 }
 
 /// Rewrite the Java-isms some schemas use into the `regex` crate's syntax, without
@@ -564,29 +575,6 @@ fn translate_dialect(source: &str) -> String {
     out
 }
 
-/// Distinct pattern sources compiled so far, and those the `regex` crate rejected.
-#[derive(Debug, Clone, Default)]
-pub struct PatternReport {
-    pub distinct: usize,
-    pub unsupported: Vec<String>,
-}
-
-/// What the process-wide pattern cache holds now (compile every type first for a full
-/// picture: see [`crate::Bundle::compile_all`]).
-pub fn pattern_cache_report() -> PatternReport {
-    let cache = PATTERN_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut unsupported: Vec<String> = cache
-        .iter()
-        .filter(|(_, r)| r.is_none())
-        .map(|(s, _)| s.clone())
-        .collect();
-    unsupported.sort();
-    PatternReport {
-        distinct: cache.len(),
-        unsupported,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,20 +616,16 @@ mod tests {
         assert_eq!(translate_dialect(r"^[\w-\.\+]+$"), r"^[\w\-\.\+]+$");
         assert_eq!(translate_dialect(r"^\p{Print}+$"), "^[[:print:]]+$");
         let p = compile_pattern(r"^[\p{Graph}\x20]*$");
-        let re = p.regex.expect("translated");
+        let re = p.regex().expect("translated");
         assert!(re.is_match("a b"));
         assert!(!re.is_match("a\tb"));
-        assert!(
-            compile_pattern(r"^(sg-)([a-z0-9]+)\Z")
-                .regex
-                .unwrap()
-                .is_match("sg-12ab")
-        );
+        let sg = compile_pattern(r"^(sg-)([a-z0-9]+)\Z");
+        assert!(sg.regex().unwrap().is_match("sg-12ab"));
     }
 
     #[test]
     fn unsupported_patterns_are_kept_without_regex() {
-        assert!(compile_pattern("^(?!aws:).*$").regex.is_none());
-        assert!(compile_pattern("^[a-z]+$").regex.is_some());
+        assert!(compile_pattern("^(?!aws:).*$").regex().is_none());
+        assert!(compile_pattern("^[a-z]+$").regex().is_some());
     }
 }

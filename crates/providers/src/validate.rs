@@ -148,7 +148,7 @@ impl Validator<'_> {
             self.report(format!("expected maxLength: {max}, actual: {len}"));
         }
         if let Some(p) = &node.pattern
-            && let Some(re) = &p.regex
+            && let Some(re) = p.regex()
             && !re.is_match(text)
         {
             self.report(format!(
@@ -211,7 +211,7 @@ impl Validator<'_> {
                     || node
                         .pattern_properties
                         .iter()
-                        .any(|(p, _)| p.regex.as_ref().is_none_or(|re| re.is_match(key)));
+                        .any(|(p, _)| p.regex().is_none_or(|re| re.is_match(key)));
                 if !known {
                     self.report(format!("extraneous key [{key}] is not permitted"));
                 }
@@ -234,7 +234,7 @@ impl Validator<'_> {
                 targets.push(child);
             }
             for (p, child) in &node.pattern_properties {
-                if p.regex.as_ref().is_some_and(|re| re.is_match(key)) {
+                if p.regex().is_some_and(|re| re.is_match(key)) {
                     targets.push(*child);
                 }
             }
