@@ -708,6 +708,49 @@ impl Engine {
         Ok(Some(stack_id))
     }
 
+    /// `ContinueUpdateRollback`: resumes the rollback of a stack in
+    /// `UPDATE_ROLLBACK_FAILED`. Resources in `resources_to_skip` are not rolled back:
+    /// like AWS, their status is set to `UPDATE_COMPLETE` and their pre-update state is
+    /// dropped (the physical resource stays as it is).
+    pub async fn continue_update_rollback(
+        &self,
+        name_or_id: &str,
+        resources_to_skip: Vec<String>,
+    ) -> Result<String, EngineError> {
+        let mut stack = self.describe_stack(name_or_id).await?;
+        if stack.status != StackStatus::UpdateRollbackFailed {
+            return Err(EngineError::Validation(format!(
+                "Stack {} is in {} state and cannot continue an update rollback",
+                stack.stack_id, stack.status
+            )));
+        }
+        let store = &self.inner.store;
+        let records = store.list_resources(&stack.stack_id).await?;
+        for id in &resources_to_skip {
+            let Some(rec) = records.iter().find(|r| &r.logical_id == id) else {
+                return Err(EngineError::Validation(format!(
+                    "Resource {id} does not exist in stack {}",
+                    stack.stack_name
+                )));
+            };
+            let mut rec = rec.clone();
+            rec.prior = None;
+            rec.status = ResourceStatus::UpdateComplete;
+            rec.status_reason = None;
+            store.put_resource(&rec).await?;
+        }
+        let stack_id = stack.stack_id.clone();
+        self.inner
+            .set_status(
+                &mut stack,
+                StackStatus::UpdateRollbackInProgress,
+                Some("User Initiated".into()),
+            )
+            .await?;
+        self.inner.spawn(stack_id.clone(), Phase::UpdateRollback);
+        Ok(stack_id)
+    }
+
     // ---- change sets -------------------------------------------------------------
 
     pub async fn create_change_set(

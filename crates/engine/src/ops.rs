@@ -128,6 +128,8 @@ struct Run {
     retain: HashSet<String>,
     /// In-flight resources reported cancelled after another failed.
     cancelled: Mutex<HashSet<String>>,
+    /// Those of `cancelled` that had started and were reported, in report order.
+    reported_cancelled: Mutex<Vec<String>>,
     /// Taken to begin or finish a resource action and to cancel one, so a cancellation
     /// never interleaves with a resource's own events.
     gate: tokio::sync::Mutex<()>,
@@ -190,6 +192,7 @@ impl Run {
             exports: inner.exports_map().await?,
             retain: stack.retain_resources.iter().cloned().collect(),
             cancelled: Mutex::new(HashSet::new()),
+            reported_cancelled: Mutex::new(Vec::new()),
             gate: tokio::sync::Mutex::new(()),
         }))
     }
@@ -625,6 +628,7 @@ impl Run {
             {
                 tracing::error!(logical_id = %id, error = %e, "recording cancellation");
             }
+            lock(&self.reported_cancelled).push(id);
         }
     }
 
@@ -664,6 +668,30 @@ impl Run {
             self.transition(&mut rec, ResourceStatus::DeleteSkipped, None, None)
                 .await?;
             return Ok(true);
+        }
+        // An update that could not finish rolling back (UPDATE_ROLLBACK_FAILED) can leave
+        // a second physical resource under this logical id; deleting the stack removes it.
+        let mut extras: Vec<PhysicalSnapshot> = rec.cleanup.clone();
+        if let Some(Prior::Existing(old)) = &rec.prior
+            && rec.physical_id.as_ref() != Some(&old.physical_id)
+        {
+            extras.push(old.clone());
+        }
+        for extra in &extras {
+            if !self.delete_old(&rec, extra, Policy::Delete).await {
+                self.transition(
+                    &mut rec,
+                    ResourceStatus::DeleteFailed,
+                    Some(format!("{} could not be deleted", extra.physical_id)),
+                    None,
+                )
+                .await?;
+                return Ok(false);
+            }
+        }
+        if !extras.is_empty() {
+            rec.cleanup.clear();
+            rec.prior = None;
         }
         let Some(physical_id) = rec.physical_id.clone() else {
             // Never created: nothing to delete, but the resource still reports done.
@@ -944,14 +972,14 @@ impl Run {
         Ok(())
     }
 
-    /// "The following resource(s) failed to create: [A]. " (and/or "... to update: ...").
+    /// "The following resource(s) failed to create: [A, B]. " (and/or "... to update:
+    /// ..."). AWS lists the cancelled resources too, after the ones that failed.
     fn failure_reason(&self, failed: &[String]) -> String {
         let mut creates = Vec::new();
         let mut updates = Vec::new();
-        for id in failed {
-            if self.is_cancelled(id) {
-                continue;
-            }
+        let cancelled = lock(&self.reported_cancelled).clone();
+        let primary = failed.iter().filter(|id| !self.is_cancelled(id));
+        for id in primary.chain(cancelled.iter()) {
             match self.record(id).map(|r| r.status) {
                 Some(ResourceStatus::UpdateFailed) => updates.push(id.as_str()),
                 _ => creates.push(id.as_str()),

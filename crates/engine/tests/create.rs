@@ -132,7 +132,7 @@ async fn in_flight_resources_are_cancelled_and_cleaned_up() {
             "B CREATE_IN_PROGRESS",
             "A CREATE_FAILED (A failed on purpose)",
             "B CREATE_FAILED (Resource creation cancelled)",
-            "s ROLLBACK_IN_PROGRESS (The following resource(s) failed to create: [A]. Rollback requested by user.)",
+            "s ROLLBACK_IN_PROGRESS (The following resource(s) failed to create: [A, B]. Rollback requested by user.)",
         ])
     );
     // A and B are independent, so their rollback deletions run concurrently.

@@ -384,7 +384,7 @@ async fn in_flight_updates_are_cancelled_and_rolled_back() {
             "B UPDATE_IN_PROGRESS",
             "A UPDATE_FAILED (A failed on purpose)",
             "B UPDATE_FAILED (Resource update cancelled)",
-            "s UPDATE_ROLLBACK_IN_PROGRESS (The following resource(s) failed to update: [A]. )",
+            "s UPDATE_ROLLBACK_IN_PROGRESS (The following resource(s) failed to update: [A, B]. )",
         ])
     );
     // A and B are independent: their restores interleave.
@@ -413,5 +413,97 @@ async fn in_flight_updates_are_cancelled_and_rolled_back() {
             .live_properties(r.physical_id.as_deref().unwrap())
             .unwrap();
         assert_eq!(live, json!({"V": 1}), "{}", r.logical_id);
+    }
+}
+
+#[tokio::test]
+async fn update_rollback_failed_stack_can_be_deleted_without_leaks() {
+    let h = Harness::new();
+    let mut t = chain(&["A", "B"]);
+    t["Resources"]["A"]["Properties"] = json!({"Name": "one"});
+    let stack = h.create("s", &t).await;
+    // B can never be updated: the forward update fails and so does its rollback.
+    h.provider.fail_on("B", Op::Update);
+    t["Resources"]["A"]["Properties"] = json!({"Name": "two"});
+    let done = h.update("s", &t).await.unwrap();
+    assert_eq!(done.status, StackStatus::UpdateRollbackFailed);
+    assert_eq!(
+        done.status_reason.as_deref(),
+        Some("The following resource(s) failed to update: [B]. ")
+    );
+    assert_eq!(
+        physical(&h, "A").len(),
+        2,
+        "original and replacement both exist"
+    );
+    // Neither update nor a new change set is allowed from UPDATE_ROLLBACK_FAILED.
+    assert!(matches!(
+        h.update("s", &chain(&["A"])).await,
+        Err(EngineError::InvalidState { .. })
+    ));
+    let gone = h.delete(&stack.stack_id).await;
+    assert_eq!(gone.status, StackStatus::DeleteComplete);
+    assert!(h.provider.live().is_empty(), "{:?}", h.provider.live());
+}
+
+#[tokio::test]
+async fn continue_update_rollback_finishes_a_failed_rollback() {
+    for skip in [false, true] {
+        let h = Harness::new();
+        let mut t = chain(&["A", "B"]);
+        t["Resources"]["A"]["Properties"] = json!({"Name": "one"});
+        let stack = h.create("s", &t).await;
+        let old_a = h.resource(&stack.stack_id, "A").await.physical_id.unwrap();
+        h.provider.fail_on("B", Op::Update);
+        t["Resources"]["A"]["Properties"] = json!({"Name": "two"});
+        assert_eq!(
+            h.update("s", &t).await.unwrap().status,
+            StackStatus::UpdateRollbackFailed
+        );
+        assert!(matches!(
+            h.engine.continue_update_rollback("nope", vec![]).await,
+            Err(EngineError::NotFound(_))
+        ));
+        let to_skip = if skip {
+            vec!["B".to_string()]
+        } else {
+            h.provider.clear_failures();
+            vec![]
+        };
+        let n = h.events(&stack.stack_id).await.len();
+        let id = h
+            .engine
+            .continue_update_rollback("s", to_skip)
+            .await
+            .unwrap();
+        let done = h.engine.wait_for_terminal(&id).await.unwrap();
+        assert_eq!(
+            done.status,
+            StackStatus::UpdateRollbackComplete,
+            "skip={skip}"
+        );
+        let mut expected = vec!["s UPDATE_ROLLBACK_IN_PROGRESS (User Initiated)".to_string()];
+        if !skip {
+            expected.push("B UPDATE_IN_PROGRESS".into());
+            expected.push("B UPDATE_COMPLETE".into());
+        }
+        expected.extend(lines(&[
+            "s UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+            "A DELETE_IN_PROGRESS",
+            "A DELETE_COMPLETE",
+            "s UPDATE_ROLLBACK_COMPLETE",
+        ]));
+        assert_eq!(
+            h.events_since(&stack.stack_id, n).await,
+            expected,
+            "skip={skip}"
+        );
+        assert_eq!(physical(&h, "A"), vec![old_a.clone()]);
+        let b = h.resource(&stack.stack_id, "B").await;
+        assert_eq!(b.status, ResourceStatus::UpdateComplete);
+        // Skipped: B keeps whatever it has; not skipped: B points at the original A again.
+        if !skip {
+            assert_eq!(b.properties["Parent"], json!(old_a));
+        }
     }
 }
