@@ -17,9 +17,19 @@ use serde_json::Value;
 
 use sagestack_providers::{SchemaProvider, bundle};
 
+/// Measured on the corpus snapshot (docs/benchmarks/providers.md): three CloudFormation
+/// modules (`...::MODULE`, expanded before deploy) and one private registry type
+/// (`Initech::TPS::Report`, the case `InertProvider` exists for).
+const UNKNOWN_IN_CFN_LINT_GOOD: usize = 4;
+
 fn corpus_dir() -> Option<PathBuf> {
+    corpus_subdir("aws-cloudformation-templates")
+}
+
+fn corpus_subdir(name: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/aws-cloudformation-templates");
+        .join("../../../shared/corpus")
+        .join(name);
     if dir.is_dir() {
         return Some(dir);
     }
@@ -194,6 +204,38 @@ fn every_corpus_resource_type_is_known() {
     assert!(
         unknown_count <= 10,
         "{unknown_count} resources of unknown types"
+    );
+}
+
+#[test]
+fn cfn_lint_good_template_types_are_known() {
+    let Some(dir) = corpus_subdir("cfn-lint-templates/good") else {
+        return;
+    };
+    let resources = corpus_resources(&dir);
+    let b = bundle();
+    let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
+    let mut known = 0;
+    for (_, _, t, _) in &resources {
+        if b.contains(t) || is_custom(t) || t.starts_with("AWS::Serverless::") {
+            known += 1;
+        } else {
+            *unknown.entry(t.clone()).or_default() += 1;
+        }
+    }
+    let unknown_count: usize = unknown.values().sum();
+    println!(
+        "cfn-lint good: {} resources, {known} known, {unknown_count} unknown: {unknown:#?}",
+        resources.len()
+    );
+    assert!(
+        resources.len() > 200,
+        "only {} resources found",
+        resources.len()
+    );
+    assert!(
+        unknown_count <= UNKNOWN_IN_CFN_LINT_GOOD,
+        "{unknown_count} unknown"
     );
 }
 
