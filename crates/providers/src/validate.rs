@@ -186,17 +186,6 @@ impl Validator<'_> {
                 self.report(format!("{shown} is not a multiple of {}", num(m)));
             }
         }
-        // Integers given as floats with a fraction (1.5 for an integer property).
-        if node.types & types::INTEGER != 0
-            && node.types & types::NUMBER == 0
-            && n.fract() != 0.0
-            && node.types & types::STRING == 0
-        {
-            self.report(format!(
-                "expected type: Integer, found: {}",
-                found_name(value)
-            ));
-        }
     }
 
     fn check_object(&mut self, node: &Node, map: &serde_json::Map<String, Value>) {
@@ -522,6 +511,14 @@ mod tests {
         assert_eq!(
             messages(json!({"Name": "abc", "Size": "70"})),
             vec!["#/Size: 70 is not less or equal to 10"]
+        );
+        assert_eq!(
+            messages(json!({"Name": "abc", "Size": 1.5})),
+            vec!["#/Size: expected type: Integer, found: Number"]
+        );
+        assert_eq!(
+            messages(json!({"Name": "abc", "Size": "1.5"})),
+            vec!["#/Size: expected type: Integer, found: String"]
         );
         assert_eq!(
             messages(json!({"Name": "abc", "Enabled": "yes"})),
