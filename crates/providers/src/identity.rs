@@ -300,13 +300,12 @@ impl Generator<'_> {
         self.rng.fork(purpose)
     }
 
-    /// The region segment of an ARN (empty for global services).
+    /// An ARN in the context's partition: global services leave the region empty, and S3
+    /// and Route 53 the account too.
     fn arn(&self, service: &str, resource: &str) -> String {
         let (region, account) = match service {
-            "s3" => ("", ""),
-            "iam" | "route53" | "cloudfront" | "organizations" => {
-                ("", self.ctx.account_id.as_str())
-            }
+            "s3" | "route53" => ("", ""),
+            "iam" | "cloudfront" | "organizations" => ("", self.ctx.account_id.as_str()),
             _ => (self.ctx.region.as_str(), self.ctx.account_id.as_str()),
         };
         format!(

@@ -30,8 +30,20 @@
 //! assert!(registry.type_info("AWS::Nope::Nope").is_none());
 //! ```
 //!
-//! Architecture invariant: nothing here touches a disk or a clock except the (seedable) id
-//! and timestamp generator, so every behaviour is testable in-process.
+//! Decisions worth knowing:
+//! - Validation is what CloudFormation itself does against the registry schema, in its words
+//!   (`Properties validation failed for resource X with message: #/Path: ...`, every
+//!   violation joined by spaces). Scalars convert as CloudFormation converts them (`"80"` is
+//!   an integer, `"true"` a boolean, `5` a string). cfn-lint's extra service constraints
+//!   (runtime lists, instance types) are left out of the bundle: the services, not
+//!   CloudFormation, enforce those, and a bundled copy goes stale.
+//! - A schema `pattern` the `regex` crate cannot compile (ECMA look-arounds) is skipped, never
+//!   guessed at; the bundle test counts them.
+//! - `Ref` is the primary identifier unless a short table says otherwise (`identity.rs`).
+//!
+//! Architecture invariants: the provider keeps no state (the engine stores the returned
+//! `ResourceState`); the only I/O is the custom-resource transport, behind a trait; names,
+//! ids and timestamps come from a seedable generator, so tests are deterministic.
 
 mod bundle;
 mod custom;
