@@ -124,7 +124,8 @@ pub(crate) struct Inner {
     pub ids: Arc<dyn IdGenerator>,
     /// Next event sequence number per stack. Held across the append so that store order
     /// and sequence order agree.
-    event_seq: tokio::sync::Mutex<HashMap<String, u64>>,
+    #[allow(clippy::type_complexity)]
+    event_seq: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<u64>>>>>,
     /// Serialises claims on export names across stacks.
     pub exports_lock: tokio::sync::Mutex<()>,
     /// Serialises stack-name and change-set-name uniqueness checks with their inserts.
@@ -132,6 +133,13 @@ pub(crate) struct Inner {
     /// Bumped whenever a stack record is written; `wait_for_terminal` listens.
     changed: tokio::sync::watch::Sender<u64>,
     tasks: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+}
+
+/// What a [`Inner::commit`] writes along with its events.
+pub(crate) enum Record<'a> {
+    Stack(&'a StackRecord),
+    Resource(&'a ResourceRecord),
+    Nothing,
 }
 
 /// An event before the engine numbers and stamps it.
@@ -145,37 +153,62 @@ pub(crate) struct EventDraft<'a> {
 }
 
 impl Inner {
-    pub async fn emit(&self, stack_id: &str, stack_name: &str, d: EventDraft<'_>) {
-        let mut seqs = self.event_seq.lock().await;
-        let next = match seqs.get(stack_id) {
-            Some(n) => *n,
-            None => match self.store.list_events(stack_id, None, 1).await {
-                Ok(newest) => newest.first().map(|e| e.seq + 1).unwrap_or(1),
-                Err(e) => {
-                    tracing::error!(%stack_id, error = %e, "reading event sequence");
-                    1
-                }
-            },
+    /// Writes `record` (if any) together with events built from `drafts`, as one atomic
+    /// store call. Events are numbered under a per-stack lock held across the write, so
+    /// sequence order is store order and a failed write consumes no numbers.
+    pub async fn commit(
+        &self,
+        stack_id: &str,
+        stack_name: &str,
+        record: Record<'_>,
+        drafts: &[EventDraft<'_>],
+    ) -> Result<(), EngineError> {
+        let slot = self
+            .event_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(stack_id.to_string())
+            .or_default()
+            .clone();
+        let mut next = slot.lock().await;
+        let mut seq = match *next {
+            Some(n) => n,
+            None => self
+                .store
+                .list_events(stack_id, None, 1)
+                .await?
+                .first()
+                .map(|e| e.seq + 1)
+                .unwrap_or(1),
         };
-        let event = StackEvent {
-            seq: next,
-            event_id: self.ids.uuid(),
-            stack_id: stack_id.to_string(),
-            stack_name: stack_name.to_string(),
-            logical_resource_id: d.logical_id.to_string(),
-            physical_resource_id: d.physical_id.map(str::to_string),
-            resource_type: d.resource_type.to_string(),
-            timestamp: self.clock.now(),
-            resource_status: d.status.to_string(),
-            resource_status_reason: d.reason.map(str::to_string),
-            resource_properties: d.properties.map(|p| p.to_string()),
-        };
-        // Events are the audit trail, not the state: a failed append is logged and the
-        // operation goes on (the stack and resource records stay authoritative).
-        if let Err(e) = self.store.append_events(&[event]).await {
-            tracing::error!(%stack_id, error = %e, "appending stack event");
+        let events: Vec<StackEvent> = drafts
+            .iter()
+            .map(|d| {
+                let event = StackEvent {
+                    seq,
+                    event_id: self.ids.uuid(),
+                    stack_id: stack_id.to_string(),
+                    stack_name: stack_name.to_string(),
+                    logical_resource_id: d.logical_id.to_string(),
+                    physical_resource_id: d.physical_id.map(str::to_string),
+                    resource_type: d.resource_type.to_string(),
+                    timestamp: self.clock.now(),
+                    resource_status: d.status.to_string(),
+                    resource_status_reason: d.reason.map(str::to_string),
+                    resource_properties: d.properties.map(|p| p.to_string()),
+                };
+                seq += 1;
+                event
+            })
+            .collect();
+        match record {
+            Record::Stack(s) => self.store.put_stack(s, &events).await?,
+            Record::Resource(r) => self.store.put_resource(r, &events).await?,
+            Record::Nothing if events.is_empty() => {}
+            Record::Nothing => self.store.append_events(&events).await?,
         }
-        seqs.insert(stack_id.to_string(), next + 1);
+        *next = Some(seq);
+        Ok(())
     }
 
     /// Writes the stack with a new status and emits its stack event.
@@ -190,20 +223,21 @@ impl Inner {
         if status == StackStatus::DeleteComplete {
             stack.deletion_time = Some(self.clock.now());
         }
-        self.store.put_stack(stack).await?;
-        self.emit(
+        let draft = EventDraft {
+            logical_id: &stack.stack_name,
+            physical_id: Some(&stack.stack_id),
+            resource_type: "AWS::CloudFormation::Stack",
+            status: status.as_str(),
+            reason: stack.status_reason.as_deref(),
+            properties: None,
+        };
+        self.commit(
             &stack.stack_id,
             &stack.stack_name,
-            EventDraft {
-                logical_id: &stack.stack_name,
-                physical_id: Some(&stack.stack_id),
-                resource_type: "AWS::CloudFormation::Stack",
-                status: status.as_str(),
-                reason: stack.status_reason.as_deref(),
-                properties: None,
-            },
+            Record::Stack(stack),
+            &[draft],
         )
-        .await;
+        .await?;
         self.changed.send_modify(|n| *n += 1);
         Ok(())
     }
@@ -390,7 +424,7 @@ impl Engine {
                 plans: parts.plans,
                 clock: parts.clock,
                 ids: parts.ids,
-                event_seq: tokio::sync::Mutex::new(HashMap::new()),
+                event_seq: Mutex::new(HashMap::new()),
                 exports_lock: tokio::sync::Mutex::new(()),
                 names_lock: tokio::sync::Mutex::new(()),
                 changed,
@@ -737,7 +771,7 @@ impl Engine {
             rec.prior = None;
             rec.status = ResourceStatus::UpdateComplete;
             rec.status_reason = None;
-            store.put_resource(&rec).await?;
+            store.put_resource(&rec, &[]).await?;
         }
         let stack_id = stack.stack_id.clone();
         self.inner

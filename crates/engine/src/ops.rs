@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::dag::{self, OnFailure};
 use crate::diff::changed_properties;
-use crate::engine::{EventDraft, Inner};
+use crate::engine::{EventDraft, Inner, Record};
 use crate::error::EngineError;
 use crate::model::*;
 use crate::plan::{PlannedResource, Policy, ResourceLookup, TemplatePlan};
@@ -55,6 +55,14 @@ pub(crate) enum Phase {
     UpdateCleanup,
     UpdateRollback,
     UpdateRollbackCleanup,
+}
+
+/// One event to write with a resource record.
+struct Ev<'a> {
+    status: ResourceStatus,
+    reason: Option<&'a str>,
+    physical_id: Option<&'a str>,
+    properties: Option<&'a Value>,
 }
 
 /// Which operation a deletion belongs to, which decides what the policies mean.
@@ -206,9 +214,37 @@ impl Run {
     }
 
     async fn save(&self, rec: &mut ResourceRecord) -> Result<(), EngineError> {
+        self.save_with(rec, &[]).await
+    }
+
+    /// Writes `rec` and its events in one store call.
+    async fn save_with(
+        &self,
+        rec: &mut ResourceRecord,
+        events: &[Ev<'_>],
+    ) -> Result<(), EngineError> {
         rec.last_updated = self.inner.clock.now();
+        let drafts: Vec<EventDraft> = events
+            .iter()
+            .map(|e| EventDraft {
+                logical_id: &rec.logical_id,
+                physical_id: e.physical_id,
+                resource_type: &rec.resource_type,
+                status: e.status.as_str(),
+                reason: e.reason,
+                properties: e.properties,
+            })
+            .collect();
+        self.inner
+            .commit(
+                &self.stack_id,
+                &self.stack_name,
+                Record::Resource(rec),
+                &drafts,
+            )
+            .await?;
         lock(&self.records).insert(rec.logical_id.clone(), rec.clone());
-        Ok(self.inner.store.put_resource(rec).await?)
+        Ok(())
     }
 
     async fn forget(&self, logical_id: &str) -> Result<(), EngineError> {
@@ -228,20 +264,23 @@ impl Run {
         physical_id: Option<&str>,
         properties: Option<&Value>,
     ) {
-        self.inner
-            .emit(
-                &self.stack_id,
-                &self.stack_name,
-                EventDraft {
-                    logical_id: &rec.logical_id,
-                    physical_id,
-                    resource_type: &rec.resource_type,
-                    status: status.as_str(),
-                    reason,
-                    properties,
-                },
-            )
-            .await;
+        let draft = EventDraft {
+            logical_id: &rec.logical_id,
+            physical_id,
+            resource_type: &rec.resource_type,
+            status: status.as_str(),
+            reason,
+            properties,
+        };
+        // An event without a record change (a replaced physical resource's deletion):
+        // losing it to a storage error loses history, not state, so it is logged.
+        if let Err(e) = self
+            .inner
+            .commit(&self.stack_id, &self.stack_name, Record::Nothing, &[draft])
+            .await
+        {
+            tracing::error!(stack_id = %self.stack_id, error = %e, "appending stack event");
+        }
     }
 
     /// Saves `rec` with `status`/`reason` and emits the matching event.
@@ -254,17 +293,18 @@ impl Run {
     ) -> Result<(), EngineError> {
         rec.status = status;
         rec.status_reason = reason;
-        self.save(rec).await?;
         let physical = rec.physical_id.clone();
-        self.event(
+        let reason = rec.status_reason.clone();
+        self.save_with(
             rec,
-            status,
-            rec.status_reason.as_deref(),
-            physical.as_deref(),
-            properties,
+            &[Ev {
+                status,
+                reason: reason.as_deref(),
+                physical_id: physical.as_deref(),
+                properties,
+            }],
         )
-        .await;
-        Ok(())
+        .await
     }
 
     fn ctx(&self, rec: &ResourceRecord) -> ResourceContext {
@@ -378,24 +418,25 @@ impl Run {
                     return Ok(false);
                 }
                 rec.status = ResourceStatus::CreateComplete;
-                self.save(&mut rec).await?;
                 let physical = rec.physical_id.clone();
-                self.event(
-                    &rec,
-                    ResourceStatus::CreateInProgress,
-                    Some(INITIATED),
-                    physical.as_deref(),
-                    Some(&props),
+                self.save_with(
+                    &mut rec,
+                    &[
+                        Ev {
+                            status: ResourceStatus::CreateInProgress,
+                            reason: Some(INITIATED),
+                            physical_id: physical.as_deref(),
+                            properties: Some(&props),
+                        },
+                        Ev {
+                            status: ResourceStatus::CreateComplete,
+                            reason: None,
+                            physical_id: physical.as_deref(),
+                            properties: None,
+                        },
+                    ],
                 )
-                .await;
-                self.event(
-                    &rec,
-                    ResourceStatus::CreateComplete,
-                    None,
-                    physical.as_deref(),
-                    None,
-                )
-                .await;
+                .await?;
                 Ok(true)
             }
             Err(e) => {
@@ -515,24 +556,25 @@ impl Run {
                     }
                     rec.status = ResourceStatus::UpdateComplete;
                     rec.status_reason = None;
-                    self.save(&mut rec).await?;
                     let physical = rec.physical_id.clone();
-                    self.event(
-                        &rec,
-                        ResourceStatus::UpdateInProgress,
-                        Some(INITIATED),
-                        physical.as_deref(),
-                        Some(&props),
+                    self.save_with(
+                        &mut rec,
+                        &[
+                            Ev {
+                                status: ResourceStatus::UpdateInProgress,
+                                reason: Some(INITIATED),
+                                physical_id: physical.as_deref(),
+                                properties: Some(&props),
+                            },
+                            Ev {
+                                status: ResourceStatus::UpdateComplete,
+                                reason: None,
+                                physical_id: physical.as_deref(),
+                                properties: None,
+                            },
+                        ],
                     )
-                    .await;
-                    self.event(
-                        &rec,
-                        ResourceStatus::UpdateComplete,
-                        None,
-                        physical.as_deref(),
-                        None,
-                    )
-                    .await;
+                    .await?;
                     Ok(true)
                 }
                 Err(e) => {

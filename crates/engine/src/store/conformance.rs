@@ -136,8 +136,8 @@ async fn stacks(store: &dyn StackStore) {
         "unknown stack is None"
     );
     let mut a = stack("s1", "alpha");
-    store.put_stack(&a).await.unwrap();
-    store.put_stack(&stack("s2", "beta")).await.unwrap();
+    store.put_stack(&a, &[]).await.unwrap();
+    store.put_stack(&stack("s2", "beta"), &[]).await.unwrap();
     assert_eq!(
         store.get_stack("s1").await.unwrap(),
         Some(a.clone()),
@@ -145,7 +145,7 @@ async fn stacks(store: &dyn StackStore) {
     );
     a.status = StackStatus::CreateComplete;
     a.previous_template = Some(TemplateSource::default());
-    store.put_stack(&a).await.unwrap();
+    store.put_stack(&a, &[]).await.unwrap();
     assert_eq!(
         store.get_stack("s1").await.unwrap(),
         Some(a.clone()),
@@ -166,9 +166,9 @@ async fn stacks(store: &dyn StackStore) {
 }
 
 async fn resources(store: &dyn StackStore) {
-    store.put_resource(&resource("s1", "B")).await.unwrap();
-    store.put_resource(&resource("s1", "A")).await.unwrap();
-    store.put_resource(&resource("s2", "A")).await.unwrap();
+    store.put_resource(&resource("s1", "B"), &[]).await.unwrap();
+    store.put_resource(&resource("s1", "A"), &[]).await.unwrap();
+    store.put_resource(&resource("s2", "A"), &[]).await.unwrap();
     let mut b = resource("s1", "B");
     b.status = ResourceStatus::DeleteFailed;
     b.prior = Some(Prior::Added);
@@ -179,7 +179,7 @@ async fn resources(store: &dyn StackStore) {
         deletion_policy: Policy::Delete,
         update_replace_policy: Policy::Delete,
     }];
-    store.put_resource(&b).await.unwrap();
+    store.put_resource(&b, &[]).await.unwrap();
     let list = store.list_resources("s1").await.unwrap();
     assert_eq!(
         list,
@@ -209,6 +209,15 @@ async fn events(store: &dyn StackStore) {
     store.append_events(&batch[..2]).await.unwrap();
     store.append_events(&batch[2..]).await.unwrap();
     store.append_events(&[event("s2", 1)]).await.unwrap();
+    // Records carry their events: both land.
+    store
+        .put_stack(&stack("s2", "beta"), &[event("s2", 2)])
+        .await
+        .unwrap();
+    store
+        .put_resource(&resource("s2", "Z"), &[event("s2", 3)])
+        .await
+        .unwrap();
     let all = store.list_events("s1", None, 100).await.unwrap();
     let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![5, 4, 3, 2, 1], "newest first");
@@ -220,7 +229,19 @@ async fn events(store: &dyn StackStore) {
         vec![3, 2],
         "before_seq is exclusive and limit applies"
     );
-    assert_eq!(store.list_events("s2", None, 10).await.unwrap().len(), 1);
+    let s2: Vec<u64> = store
+        .list_events("s2", None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        s2,
+        vec![3, 2, 1],
+        "put_stack/put_resource append their events"
+    );
+    store.delete_resource("s2", "Z").await.unwrap();
     assert!(
         store
             .list_events("none", None, 10)

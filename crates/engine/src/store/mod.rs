@@ -25,14 +25,21 @@ pub struct StoreError(pub String);
 /// Durable state of stacks. Every method is atomic on its own.
 #[async_trait]
 pub trait StackStore: Send + Sync {
-    /// Insert or replace the stack keyed by `stack_id`.
-    async fn put_stack(&self, stack: &StackRecord) -> Result<(), StoreError>;
+    /// Insert or replace the stack keyed by `stack_id` and append `events`, atomically
+    /// (a status change and its event are one step: both happen or neither does).
+    async fn put_stack(&self, stack: &StackRecord, events: &[StackEvent])
+    -> Result<(), StoreError>;
     async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError>;
     /// Every stack, deleted ones included, in creation order.
     async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError>;
 
-    /// Insert or replace the resource keyed by `(stack_id, logical_id)`.
-    async fn put_resource(&self, resource: &ResourceRecord) -> Result<(), StoreError>;
+    /// Insert or replace the resource keyed by `(stack_id, logical_id)` and append
+    /// `events`, atomically.
+    async fn put_resource(
+        &self,
+        resource: &ResourceRecord,
+        events: &[StackEvent],
+    ) -> Result<(), StoreError>;
     async fn delete_resource(&self, stack_id: &str, logical_id: &str) -> Result<(), StoreError>;
     /// A stack's resources, ordered by logical id.
     async fn list_resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError>;
@@ -93,10 +100,24 @@ impl MemoryStore {
     }
 }
 
+fn append(t: &mut Tables, events: &[StackEvent]) {
+    for e in events {
+        t.events
+            .entry(e.stack_id.clone())
+            .or_default()
+            .push(e.clone());
+    }
+}
+
 #[async_trait]
 impl StackStore for MemoryStore {
-    async fn put_stack(&self, stack: &StackRecord) -> Result<(), StoreError> {
+    async fn put_stack(
+        &self,
+        stack: &StackRecord,
+        events: &[StackEvent],
+    ) -> Result<(), StoreError> {
         let mut t = self.lock();
+        append(&mut t, events);
         match t.stacks.iter_mut().find(|s| s.stack_id == stack.stack_id) {
             Some(s) => *s = stack.clone(),
             None => t.stacks.push(stack.clone()),
@@ -117,9 +138,14 @@ impl StackStore for MemoryStore {
         Ok(self.lock().stacks.clone())
     }
 
-    async fn put_resource(&self, resource: &ResourceRecord) -> Result<(), StoreError> {
-        self.lock()
-            .resources
+    async fn put_resource(
+        &self,
+        resource: &ResourceRecord,
+        events: &[StackEvent],
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        append(&mut t, events);
+        t.resources
             .entry(resource.stack_id.clone())
             .or_default()
             .insert(resource.logical_id.clone(), resource.clone());
@@ -143,13 +169,7 @@ impl StackStore for MemoryStore {
     }
 
     async fn append_events(&self, events: &[StackEvent]) -> Result<(), StoreError> {
-        let mut t = self.lock();
-        for e in events {
-            t.events
-                .entry(e.stack_id.clone())
-                .or_default()
-                .push(e.clone());
-        }
+        append(&mut self.lock(), events);
         Ok(())
     }
 
