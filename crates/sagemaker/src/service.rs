@@ -155,6 +155,24 @@ fn parse_document(record: &ProjectRecord) -> Result<Project> {
         .map_err(|e| SageMakerError::Internal(format!("stored project is unreadable: {e}")))
 }
 
+/// `TemplateProviderDetails` from a `CreateTemplateProvider`/`UpdateTemplateProvider`
+/// list: each `CfnTemplateProvider` becomes a `CfnTemplateProviderDetail` (whose
+/// `StackDetail` is filled in by provisioning).
+fn template_provider_details<T: serde::Serialize>(providers: &[T]) -> Value {
+    Value::Array(
+        providers
+            .iter()
+            .map(|p| {
+                let mut detail = serde_json::Map::new();
+                if let Some(cfn) = to_value(p).get("CfnTemplateProvider") {
+                    detail.insert("CfnTemplateProviderDetail".into(), cfn.clone());
+                }
+                Value::Object(detail)
+            })
+            .collect(),
+    )
+}
+
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("serializable")
 }
@@ -235,11 +253,10 @@ impl SageMakerService {
             ctx.account_id,
             input.project_name
         );
-        let template_provider_details = input.template_providers.map(|providers| {
-            // `TemplateProviderDetail` mirrors `CreateTemplateProvider`; the stack
-            // detail is filled in by provisioning.
-            Value::Array(providers.iter().map(to_value).collect())
-        });
+        let template_provider_details = input
+            .template_providers
+            .as_deref()
+            .map(template_provider_details);
         let user = user_context(ctx);
         let project = Project {
             project_arn: arn,
@@ -360,7 +377,7 @@ impl SageMakerService {
                             p.project_name
                         )));
                     }
-                    p.template_provider_details = Some(Value::Array(providers.clone()));
+                    p.template_provider_details = Some(template_provider_details(providers));
                 }
                 p.last_modified_time = Some(now);
                 p.last_modified_by = user.clone();

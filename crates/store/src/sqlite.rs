@@ -295,9 +295,10 @@ impl Store for SqliteStore {
         upsert_tags(&mut tx, &project.arn, tags).await?;
         tx.commit().await?;
         let mut c = self.write();
-        let old_tags = c
-            .remove(&project.name)
-            .and_then(|old| c.tags.remove(&old.arn));
+        // Keep the project's tags across the replacement (`remove` drops them).
+        let old_arn = c.by_name.get(&project.name).map(|p| p.arn.clone());
+        let old_tags = old_arn.and_then(|arn| c.tags.remove(&arn));
+        c.remove(&project.name);
         if let Some(old_tags) = old_tags {
             c.tags.insert(project.arn.clone(), old_tags);
         }

@@ -1,0 +1,169 @@
+"""Fixtures that run the real `sagestack serve` binary and talk to it with boto3 and
+the AWS CLI."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ACCESS_KEY = "AKIDSAGESTACKTEST"
+REGION = "us-east-1"
+
+
+def binary():
+    if os.environ.get("SAGESTACK_BIN"):
+        return os.environ["SAGESTACK_BIN"]
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
+    return os.path.join(target, "debug", "sagestack")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `sagestack serve` process on a free port over a data directory."""
+
+    def __init__(self, data_dir, extra_env=None):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = extra_env or {}
+        self.proc = None
+        self.log = None
+
+    def start(self, timeout=15):
+        self.log = tempfile.NamedTemporaryFile(prefix="sagestack-", suffix=".log", delete=False)
+        env = dict(os.environ, RUST_LOG="info", **self.extra_env)
+        env.pop("SAGESTACK_DATABASE_URL", None)
+        self.proc = subprocess.Popen(
+            [binary(), "serve", "--port", str(self.port), "--data-dir", self.data_dir],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.read_log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/_sagestack/health", timeout=1) as r:
+                    if json.load(r)["status"] == "ok":
+                        return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.02)
+        raise RuntimeError("server did not become healthy: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=timeout)
+        return self.proc.returncode
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return str(tmp_path / "data")
+
+
+@pytest.fixture
+def server(data_dir):
+    s = Server(data_dir).start()
+    yield s
+    s.stop()
+
+
+def make_client(url, validate=True):
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key="dummy-secret",
+        config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
+    )
+
+
+@pytest.fixture
+def sm(server):
+    """boto3 SageMaker client (client-side validation on)."""
+    return make_client(server.url)
+
+
+@pytest.fixture
+def raw(server):
+    """boto3 client with client-side parameter validation off, so the server's own
+    validation is what answers."""
+    return make_client(server.url, validate=False)
+
+
+@pytest.fixture
+def aws(server):
+    """Runs `aws --endpoint-url <server> sagemaker ...`; returns (returncode, json-or-text, stderr)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "aws")
+
+    def run(*args):
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY="dummy-secret",
+            AWS_DEFAULT_REGION=REGION,
+            AWS_CONFIG_FILE="/dev/null",
+            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+            AWS_MAX_ATTEMPTS="1",
+        )
+        p = subprocess.run(
+            [exe, "--endpoint-url", server.url, "--output", "json", "sagemaker", *args],
+            capture_output=True, text=True, env=env, timeout=60,
+        )
+        out = p.stdout
+        if out.strip():
+            try:
+                out = json.loads(out)
+            except ValueError:
+                pass
+        return p.returncode, out, p.stderr
+
+    return run
+
+
+def post(url, target, body, headers=None):
+    """A raw JSON 1.1 request: (status, headers, parsed body)."""
+    data = body if isinstance(body, bytes) else body.encode()
+    req = urllib.request.Request(url + "/", data=data, method="POST")
+    req.add_header("Content-Type", "application/x-amz-json-1.1")
+    if target is not None:
+        req.add_header("X-Amz-Target", target)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, json.loads(e.read() or b"{}")
+
+
+SC = {"ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm"}
+
+
+def create(client, name, **kw):
+    if "TemplateProviders" not in kw and "ServiceCatalogProvisioningDetails" not in kw:
+        kw["ServiceCatalogProvisioningDetails"] = SC
+    return client.create_project(ProjectName=name, **kw)
