@@ -436,3 +436,18 @@ fn resolution_errors_use_cloudformation_words() {
         "Template error: Fn::Select cannot select nonexistent value at index 5"
     );
 }
+
+#[test]
+fn plans_can_be_shared_between_threads() {
+    // The engine keeps bound templates behind `Arc<dyn TemplatePlan + Send + Sync>`.
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let b = bind("Resources:\n  A: {Type: X::Y::Z}\n", &[]).unwrap();
+    assert_send_sync(&b);
+    assert_send_sync(&Template::parse("Resources: {}").unwrap());
+    let shared = Arc::new(b);
+    let s2 = Arc::clone(&shared);
+    let ids = std::thread::spawn(move || s2.resources().len())
+        .join()
+        .unwrap();
+    assert_eq!(ids, 1);
+}
