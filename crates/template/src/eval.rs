@@ -99,7 +99,12 @@ pub(crate) struct Evaluator<'a> {
     pub lookup: Option<&'a dyn ResourceLookup>,
     pub lang_ext: bool,
     pub rules: bool,
+    /// How many named conditions are being evaluated inside each other.
+    pub condition_depth: std::cell::Cell<usize>,
 }
+
+/// Deepest chain of conditions naming conditions (each level recurses).
+pub const MAX_CONDITION_DEPTH: usize = 64;
 
 /// A JSON value as the string intrinsics see it.
 pub(crate) fn stringify(v: &Value) -> Option<String> {
@@ -129,6 +134,7 @@ impl<'a> Evaluator<'a> {
             lookup: None,
             lang_ext: false,
             rules: false,
+            condition_depth: std::cell::Cell::new(0),
         }
     }
 
@@ -228,10 +234,21 @@ impl<'a> Evaluator<'a> {
                     pos,
                 )
             })?;
+        if self.condition_depth.get() >= MAX_CONDITION_DEPTH {
+            return Err(TemplateError::at(
+                ErrorCode::Limit,
+                format!(
+                    "Template error: conditions nest deeper than {MAX_CONDITION_DEPTH} levels at {name}"
+                ),
+                pos,
+            ));
+        }
         self.conditions
             .borrow_mut()
             .insert(name.to_string(), CondState::InProgress);
+        self.condition_depth.set(self.condition_depth.get() + 1);
         let b = self.boolean(&def.value);
+        self.condition_depth.set(self.condition_depth.get() - 1);
         match b {
             Ok(b) => {
                 self.conditions
@@ -500,7 +517,8 @@ impl<'a> Evaluator<'a> {
                     .and_then(|e| e.value.get(&k1))
                     .and_then(|n| n.get(&k2));
                 match found {
-                    Some(n) => self.eval(n),
+                    // Mappings hold literals only; never evaluate (or recurse into) them.
+                    Some(n) => Ok(Some(n.to_json())),
                     None => match l.get(3).and_then(|o| o.get("DefaultValue")) {
                         Some(d) => self.eval(d),
                         None => Err(err(

@@ -189,6 +189,37 @@ fn pathological_inputs_are_bounded() {
         "Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::A:\n    - X\n    - [{l}]\n    - Fn::ForEach::B:\n        - Y\n        - [{l}]\n        - 'R${{X}}${{Y}}': {{Type: A::B::C, Properties: {{P: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}}}}\n",
         l = items.join(", ")
     );
+    // A long chain of conditions naming conditions, and a mapping that looks recursive.
+    // Listed so that evaluating the first one recurses through all the others.
+    let mut chain = String::from("Conditions:\n");
+    for i in 0..5_000 {
+        chain.push_str(&format!("  C{i}: !Not [!Condition C{}]\n", i + 1));
+    }
+    chain.push_str("  C5000: !Equals [a, a]\n");
+    chain.push_str("Mappings:\n  M: {a: {b: !FindInMap [M, a, b]}}\nResources:\n  R: {Type: A::B::C, Condition: C4999, Properties: {P: !FindInMap [M, a, b]}}\n");
+    exercise(&chain);
+    let e = Template::parse(&chain)
+        .unwrap()
+        .bind(
+            &BTreeMap::new(),
+            &StackContext::example(),
+            Arc::new(EmptyEnvironment),
+        )
+        .unwrap_err();
+    assert!(e.iter().any(|e| e.code == ErrorCode::Limit), "{e:?}");
+    // Intrinsics nested as deep as the parser allows.
+    let deep = format!(
+        "Resources:\n  R:\n    Type: A::B::C\n    Properties:\n      P: {}x{}\n",
+        "{'Fn::Base64': ".repeat(125),
+        "}".repeat(125)
+    );
+    exercise(&deep);
+    let deep_if = format!(
+        "Conditions:\n  C: !Equals [a, a]\nResources:\n  R:\n    Type: A::B::C\n    Properties:\n      P: {}x{}\n",
+        "{'Fn::If': [C, ".repeat(60),
+        ", y]}".repeat(60)
+    );
+    exercise(&deep_if);
     let t = Template::parse(&foreach).unwrap();
     let e = t.validate().unwrap_err();
     assert!(
