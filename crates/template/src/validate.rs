@@ -780,3 +780,30 @@ pub(crate) fn depends_on(resource: &Node) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_ids_are_alphanumeric_and_bounded() {
+        assert!(valid_logical_id("Bucket1"));
+        assert!(valid_logical_id(&"a".repeat(255)));
+        assert!(!valid_logical_id(&"a".repeat(256)));
+        assert!(!valid_logical_id(""));
+        assert!(!valid_logical_id("my-bucket"));
+        assert!(!valid_logical_id("café"));
+    }
+
+    #[test]
+    fn static_dependencies_include_every_branch_and_depends_on() {
+        let (root, _) = crate::parse::parse_tree(
+            "A: {Type: T, DependsOn: [B, Ghost], Properties: {P: !If [C, !Ref D, !GetAtt E.Arn], Q: !Sub '${F}'}}\nB: {Type: T}\nD: {Type: T}\nE: {Type: T}\nF: {Type: T}\n",
+            &crate::parse::Limits::default(),
+        )
+        .unwrap();
+        let deps = static_dependencies(root.as_map().unwrap());
+        assert_eq!(deps["A"], ["D", "E", "F", "B"]);
+        assert!(deps["B"].is_empty());
+    }
+}
