@@ -256,15 +256,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn condition_defined(&mut self, name: &str, pos: Pos, context: &str) {
+    fn condition_defined(&mut self, name: &str, pos: Pos, section: Section) {
         if !self.conditions.is_some_and(|c| c.contains_key(name)) {
-            self.errors.push(e(
-                ErrorCode::Condition,
-                format!(
-                    "Template format error: Unresolved condition dependency {name} in {context}"
+            let message = match section {
+                Section::Conditions => format!(
+                    "Template format error: Unresolved condition dependencies [{name}] in the Conditions block of the template"
                 ),
-                pos,
-            ));
+                s => format!(
+                    "Template format error: Unresolved condition dependency {name} in the {} block of the template",
+                    s.name()
+                ),
+            };
+            self.errors.push(e(ErrorCode::Condition, message, pos));
         }
     }
 
@@ -323,7 +326,7 @@ impl<'a> Checker<'a> {
                         self.walk(v, Section::Resources, false);
                     }
                     "Condition" => match v.as_str() {
-                        Some(c) => self.condition_defined(c, v.pos, &format!("resource {id}")),
+                        Some(c) => self.condition_defined(c, v.pos, Section::Resources),
                         None => self.errors.push(e(
                             ErrorCode::Condition,
                             "Template format error: Every Condition member must be a string.",
@@ -407,7 +410,7 @@ impl<'a> Checker<'a> {
                         )),
                     },
                     "Condition" => match a.value.as_str() {
-                        Some(c) => self.condition_defined(c, a.value.pos, &format!("output {id}")),
+                        Some(c) => self.condition_defined(c, a.value.pos, Section::Outputs),
                         None => self.errors.push(e(
                             ErrorCode::Condition,
                             "Template format error: Every Condition member must be a string.",
@@ -480,7 +483,7 @@ impl<'a> Checker<'a> {
                     }
                     if condition_position {
                         match arg.as_str() {
-                            Some(c) => self.condition_defined(c, arg.pos, "Condition"),
+                            Some(c) => self.condition_defined(c, arg.pos, section),
                             None => self.errors.push(e(
                                 ErrorCode::Condition,
                                 "Template format error: Every Condition member must be a string.",
@@ -619,7 +622,7 @@ impl<'a> Checker<'a> {
             "Fn::If" => {
                 if let Some(l) = self.arity(name, arg, 3, 3, pos) {
                     match l[0].as_str() {
-                        Some(c) => self.condition_defined(c, l[0].pos, "Fn::If"),
+                        Some(c) => self.condition_defined(c, l[0].pos, section),
                         None => self.errors.push(e(
                             ErrorCode::Condition,
                             "Template error: Fn::If condition name must be a string",

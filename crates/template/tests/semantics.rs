@@ -69,7 +69,7 @@ fn reports_every_error_with_location() {
         "1:E1001 Template format error: Unsupported AWSTemplateFormatVersion; the only valid version is 2010-09-09",
         "2:E1001 Template format error: Invalid template property or properties [Foo]",
         "4:E1002 Template format error: Resource name Bad-Id is non alphanumeric or longer than 255 characters.",
-        "8:E1028 Template format error: Unresolved condition dependency Nope in resource A",
+        "8:E1028 Template format error: Unresolved condition dependency Nope in the Resources block of the template",
         "9:E1003 Invalid template resource property 'Propertiess'",
         "11:E1012 Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template",
         "12:E1012 Template error: instance of Fn::GetAtt references undefined resource Ghost",
@@ -162,8 +162,8 @@ fn conditions_references_and_transforms() {
         msgs,
         [
             "Template format error: Unresolved dependencies [R]. Cannot reference resources in the Conditions block of the template",
-            "Template format error: Unresolved condition dependency Nope in Condition",
-            "Template format error: Unresolved condition dependency Missing in Fn::If",
+            "Template format error: Unresolved condition dependencies [Nope] in the Conditions block of the template",
+            "Template format error: Unresolved condition dependency Missing in the Resources block of the template",
         ]
     );
     let e = errors(
