@@ -342,6 +342,12 @@ impl Drop for Engine {
     }
 }
 
+// The API layer shares one engine between request handlers.
+const _: fn() = || {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Engine>();
+};
+
 const NAME_CONSTRAINT: &str =
     "Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*";
 

@@ -9,6 +9,15 @@
 //! Entry point: [`Engine`]. Its mutating calls return as soon as the operation is durably
 //! started; [`Engine::wait_for_terminal`] awaits the outcome; [`Engine::recover`] resumes
 //! whatever a crashed engine left in progress.
+//!
+//! Invariants worth keeping:
+//! - every resource action writes its record (with its event, atomically) *before* the
+//!   provider is called and again *after*; a record left `*_IN_PROGRESS` therefore always
+//!   means "started, outcome unknown", and recovery relies on nothing else;
+//! - each stack phase (`ops`) is derived from the stored records alone, so it can be run
+//!   again after a crash: deletions must be idempotent at the provider;
+//! - one engine drives a given store namespace (account + region); several engines over
+//!   one store would each try to recover the same stacks.
 
 pub mod clock;
 mod dag;

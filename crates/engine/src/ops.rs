@@ -1555,11 +1555,41 @@ async fn update_rollback_cleanup(
         stack.description = plan.description();
         stack.imports = plan.imports();
     }
+    restore_exports(inner, &stack).await?;
     stack.previous_template = None;
     inner
         .set_status(&mut stack, StackStatus::UpdateRollbackComplete, None)
         .await?;
     Ok(None)
+}
+
+/// Puts the stack's exports back to what its stored outputs say. The stored outputs only
+/// change when an update succeeds, but the update may have published its new exports just
+/// before a crash; a rollback must not leave those behind. Names another stack has claimed
+/// in the meantime are left to it.
+async fn restore_exports(inner: &Arc<Inner>, stack: &StackRecord) -> Result<(), EngineError> {
+    let _exports = inner.exports_lock.lock().await;
+    let taken: HashSet<String> = inner
+        .store
+        .list_exports()
+        .await?
+        .into_iter()
+        .filter(|e| e.exporting_stack_id != stack.stack_id)
+        .map(|e| e.name)
+        .collect();
+    let mine: Vec<ExportRecord> = stack
+        .outputs
+        .iter()
+        .filter_map(|o| {
+            let name = o.export_name.as_ref()?;
+            (!taken.contains(name)).then(|| ExportRecord {
+                name: name.clone(),
+                value: o.value.clone(),
+                exporting_stack_id: stack.stack_id.clone(),
+            })
+        })
+        .collect();
+    Ok(inner.store.put_exports(&stack.stack_id, &mine).await?)
 }
 
 /// Records the outcome on the change set whose execution drove the stack.

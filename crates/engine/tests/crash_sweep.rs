@@ -16,7 +16,8 @@ fn template(v: i64) -> Value {
         "A": {"Type": "Test::R", "Properties": {"V": v}},
         "B": {"Type": "Test::R", "Properties": {"V": v, "P": "{{Ref:A}}"}},
         "C": {"Type": "Test::R", "Properties": {"V": v, "P": "{{Ref:B}}"}},
-    }})
+    },
+    "Outputs": {"Version": {"Value": format!("v{v}"), "Export": "Version"}}})
 }
 
 enum Step {
@@ -111,6 +112,17 @@ async fn crash_at(
     (None, provider, store)
 }
 
+async fn export_values(store: &FreezingStore) -> Vec<String> {
+    store
+        .inner
+        .list_exports()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.value)
+        .collect()
+}
+
 /// How many writes the operation makes when nothing crashes.
 async fn writes_of(step: &Step) -> usize {
     let (_, _, store) = crash_at(usize::MAX / 2, step).await;
@@ -127,17 +139,23 @@ async fn writes_of(step: &Step) -> usize {
 async fn crash_at_every_write_of_a_create() {
     let total = writes_of(&Step::Create).await;
     // Stack start, before+after each of 3 resources, exports, stack end.
+    // (The same count with or without outputs: exports are always written once.)
     assert_eq!(total, 9, "durable writes of a 3-resource create");
     let mut leaks = 0;
     for n in 1..=total {
-        let (stack, provider, _) = crash_at(n, &Step::Create).await;
+        let (stack, provider, store) = crash_at(n, &Step::Create).await;
         let Some(stack) = stack else {
             assert!(provider.calls().is_empty());
             continue;
         };
+        let exports = export_values(&store).await;
         match stack.status {
-            StackStatus::CreateComplete => assert_eq!(provider.live().len(), 3, "write {n}"),
+            StackStatus::CreateComplete => {
+                assert_eq!(provider.live().len(), 3, "write {n}");
+                assert_eq!(exports, vec!["v1"], "write {n}");
+            }
             StackStatus::RollbackComplete => {
+                assert!(exports.is_empty(), "write {n}: exports left after rollback");
                 // The one window the provider contract cannot close: the provider created
                 // the resource but the engine crashed before recording its physical id.
                 assert!(
@@ -159,13 +177,20 @@ async fn crash_at_every_write_of_an_update() {
     let total = writes_of(&Step::Update).await;
     assert!(total > 10, "{total}");
     for n in 1..=total {
-        let (stack, provider, _) = crash_at(n, &Step::Update).await;
+        let (stack, provider, store) = crash_at(n, &Step::Update).await;
         let stack = stack.expect("stack exists before the update");
         let expected = match stack.status {
             StackStatus::UpdateComplete => 2,
             StackStatus::UpdateRollbackComplete | StackStatus::CreateComplete => 1,
             other => panic!("write {n}: unexpected {other}"),
         };
+        assert_eq!(
+            export_values(&store).await,
+            vec![format!("v{expected}")],
+            "write {n}: exports match the {} stack",
+            stack.status
+        );
+        assert_eq!(stack.outputs[0].value, format!("v{expected}"), "write {n}");
         let live = provider.live();
         assert_eq!(
             live.len(),
@@ -189,10 +214,13 @@ async fn crash_at_every_write_of_a_delete() {
     let total = writes_of(&Step::Delete).await;
     assert!(total > 5, "{total}");
     for n in 1..=total {
-        let (stack, provider, _) = crash_at(n, &Step::Delete).await;
+        let (stack, provider, store) = crash_at(n, &Step::Delete).await;
         let stack = stack.expect("stack exists");
         match stack.status {
-            StackStatus::DeleteComplete => assert!(provider.live().is_empty(), "write {n}"),
+            StackStatus::DeleteComplete => {
+                assert!(provider.live().is_empty(), "write {n}");
+                assert!(export_values(&store).await.is_empty(), "write {n}");
+            }
             // Crashed before DeleteStack was accepted: nothing happened.
             StackStatus::CreateComplete => assert_eq!(provider.live().len(), 3, "write {n}"),
             other => panic!("write {n}: unexpected {other}"),
