@@ -90,6 +90,30 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Subnets are aligned, consecutive, disjoint and inside the block.
+        #[test]
+        fn ipv4_subnets_tile_the_block(a in proptest::prelude::any::<u32>(), prefix in 0u32..=30, bits in 1u64..=8, count in 1u64..=256) {
+            let block = format!("{}/{prefix}", Ipv4Addr::from(a));
+            match cidr(&block, count, bits) {
+                Ok(subnets) => {
+                    proptest::prop_assert_eq!(subnets.len() as u64, count);
+                    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+                    let mut expected = a & mask;
+                    for s in &subnets {
+                        let (addr, len) = s.split_once('/').unwrap();
+                        let addr = u32::from(addr.parse::<Ipv4Addr>().unwrap());
+                        proptest::prop_assert_eq!(len.parse::<u64>().unwrap(), 32 - bits);
+                        proptest::prop_assert_eq!(addr, expected);
+                        proptest::prop_assert_eq!(addr & mask, a & mask);
+                        expected = expected.wrapping_add(1 << bits);
+                    }
+                }
+                Err(_) => proptest::prop_assert!(bits as u32 > 32 - prefix || count > 1u64 << (32 - prefix - bits as u32).min(63)),
+            }
+        }
+    }
+
     #[test]
     fn rejects_what_does_not_fit() {
         assert!(cidr("10.0.0.0/24", 3, 8).is_err());

@@ -4,7 +4,7 @@
 //!
 //! Architecture invariant: this crate does no I/O. Everything outside the template (SSM
 //! parameters, exports, availability zones, other stacks' outputs, secrets, resources that
-//! exist) is reached through the traits in [`env`].
+//! exist) is reached through the traits in [`env`](mod@env).
 //!
 //! # Life of a template
 //!
