@@ -23,7 +23,15 @@ fn template(v: i64) -> Value {
 enum Step {
     Create,
     Update,
+    /// An update that replaces A (its create-only `Name` appears) and so updates B.
+    Replace,
     Delete,
+}
+
+fn replacing_template() -> Value {
+    let mut t = template(1);
+    t["Resources"]["A"]["Properties"]["Name"] = json!("new");
+    t
 }
 
 /// Runs `step` with the store freezing at write `n`; returns the recovered final stack
@@ -51,6 +59,15 @@ async fn crash_at(
                     .update_stack(UpdateStackInput {
                         stack_name: "s".into(),
                         template_body: Some(template(2).to_string()),
+                        ..Default::default()
+                    })
+                    .await
+            }
+            Step::Replace => {
+                engine
+                    .update_stack(UpdateStackInput {
+                        stack_name: "s".into(),
+                        template_body: Some(replacing_template().to_string()),
                         ..Default::default()
                     })
                     .await
@@ -226,4 +243,53 @@ async fn crash_at_every_write_of_a_delete() {
             other => panic!("write {n}: unexpected {other}"),
         }
     }
+}
+
+#[tokio::test]
+async fn crash_at_every_write_of_a_replacing_update() {
+    let total = writes_of(&Step::Replace).await;
+    assert!(total > 10, "{total}");
+    let mut leaks = 0;
+    for n in 1..=total {
+        let (stack, provider, store) = crash_at(n, &Step::Replace).await;
+        let stack = stack.expect("stack exists before the update");
+        let records = store.inner.list_resources(&stack.stack_id).await.unwrap();
+        let a = records.iter().find(|r| r.logical_id == "A").unwrap();
+        let b = records.iter().find(|r| r.logical_id == "B").unwrap();
+        let a_id = a.physical_id.clone().unwrap();
+        assert_eq!(
+            b.properties["P"],
+            json!(a_id),
+            "write {n}: B points at the live A"
+        );
+        assert_eq!(
+            provider
+                .live_properties(b.physical_id.as_deref().unwrap())
+                .unwrap()["P"],
+            json!(a_id),
+            "write {n}: and so does the provider's B"
+        );
+        let live_a: Vec<String> = provider
+            .live()
+            .into_iter()
+            .filter(|(_, l)| l == "A")
+            .map(|(p, _)| p)
+            .collect();
+        assert!(live_a.contains(&a_id), "write {n}");
+        match stack.status {
+            StackStatus::UpdateComplete => {
+                assert_eq!(a.properties["Name"], json!("new"), "write {n}");
+            }
+            StackStatus::UpdateRollbackComplete | StackStatus::CreateComplete => {
+                assert!(a.properties.get("Name").is_none(), "write {n}");
+            }
+            other => panic!("write {n}: unexpected {other}"),
+        }
+        assert!(a.prior.is_none() && a.cleanup.is_empty(), "write {n}");
+        // A replacement the provider made just before a crash that kept its id from being
+        // recorded is the only thing that may be left over.
+        assert!(live_a.len() <= 2, "write {n}: {live_a:?}");
+        leaks += live_a.len() - 1;
+    }
+    assert!(leaks <= 1, "{leaks} leaked replacements");
 }

@@ -210,3 +210,44 @@ async fn crash_with_disable_rollback_ends_create_failed() {
         Some("The following resource(s) failed to create: [A]. ")
     );
 }
+
+#[tokio::test]
+async fn change_set_creation_interrupted_is_failed_on_recover() {
+    let store = FreezingStore::new();
+    let provider = TestProvider::new();
+    let engine = engine_over_store(store.clone(), provider.clone(), 1);
+    let id = engine
+        .create_stack(Harness::input("s", &chain(&["A"])))
+        .await
+        .unwrap();
+    engine.wait_for_terminal(&id).await.unwrap();
+    // Write 1 stores the change set CREATE_PENDING; write 2 (its result) never happens.
+    store.freeze_at(2);
+    let create = engine.create_change_set(CreateChangeSetInput {
+        stack_name: "s".into(),
+        change_set_name: "c".into(),
+        change_set_type: ChangeSetType::Update,
+        template_body: Some(chain(&["A", "B"]).to_string()),
+        parameters: Default::default(),
+        capabilities: vec![],
+        tags: None,
+        notification_arns: vec![],
+        description: None,
+    });
+    tokio::select! {
+        _ = create => panic!("the change set write should have frozen"),
+        _ = store.frozen.notified() => {}
+    }
+    drop(engine);
+    store.thaw();
+    let engine = engine_over_store(store.clone(), provider, 1);
+    let pending = engine.describe_change_set("c", Some("s")).await.unwrap();
+    assert_eq!(pending.status, ChangeSetStatus::CreatePending);
+    assert!(
+        engine.recover().await.unwrap().is_empty(),
+        "no stack operation to resume"
+    );
+    let failed = engine.describe_change_set("c", Some("s")).await.unwrap();
+    assert_eq!(failed.status, ChangeSetStatus::Failed);
+    assert_eq!(failed.execution_status, ExecutionStatus::Unavailable);
+}
