@@ -883,8 +883,12 @@ impl Run {
         let Some(Prior::Existing(old)) = rec.prior.clone() else {
             return Ok(true);
         };
-        let touched =
-            rec.status != ResourceStatus::UpdateComplete || rec.properties != old.properties;
+        // Whether the update attempted something here that failed (as opposed to only
+        // changing policies): such a resource reports itself restored.
+        let touched = matches!(
+            rec.status,
+            ResourceStatus::UpdateFailed | ResourceStatus::UpdateInProgress
+        );
         rec.deletion_policy = old.deletion_policy;
         rec.update_replace_policy = old.update_replace_policy;
         if rec.physical_id.as_deref() != Some(old.physical_id.as_str()) {

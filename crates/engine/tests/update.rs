@@ -507,3 +507,39 @@ async fn continue_update_rollback_finishes_a_failed_rollback() {
         }
     }
 }
+
+#[tokio::test]
+async fn policy_only_changes_are_applied_with_another_change_and_restored_silently() {
+    let h = Harness::new();
+    let t = json!({"Resources": {"A": {"Type": "Test::R"}, "B": {"Type": "Test::R", "Properties": {"V": 1}}}});
+    let stack = h.create("s", &t).await;
+    // A only gains a DeletionPolicy; B changes and fails, so the update rolls back.
+    let mut t2 = t.clone();
+    t2["Resources"]["A"]["DeletionPolicy"] = json!("Retain");
+    t2["Resources"]["B"]["Properties"]["V"] = json!(2);
+    h.provider.fail_once_on("B", Op::Update);
+    let n = h.events(&stack.stack_id).await.len();
+    let done = h.update("s", &t2).await.unwrap();
+    assert_eq!(done.status, StackStatus::UpdateRollbackComplete);
+    let ev = h.events_since(&stack.stack_id, n).await;
+    assert!(
+        !ev.iter().any(|e| e.starts_with("A ")),
+        "A has no events: {ev:#?}"
+    );
+    assert_eq!(
+        h.resource(&stack.stack_id, "A").await.deletion_policy,
+        Policy::Delete
+    );
+    // Applied for real when the update succeeds.
+    let done = h.update("s", &t2).await.unwrap();
+    assert_eq!(done.status, StackStatus::UpdateComplete);
+    assert_eq!(
+        h.resource(&stack.stack_id, "A").await.deletion_policy,
+        Policy::Retain
+    );
+    h.delete("s").await;
+    assert_eq!(
+        h.provider.live().into_values().collect::<Vec<_>>(),
+        vec!["A"]
+    );
+}
