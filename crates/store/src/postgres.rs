@@ -154,7 +154,7 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO projects (name, id, arn, creation_micros, version, document)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+             VALUES ($1, $2, $3, $4, $5, $6::json)",
         )
         .bind(&project.name)
         .bind(&project.id)
@@ -202,7 +202,7 @@ impl Store for PostgresStore {
         }
         sqlx::query(
             "UPDATE projects SET id = $1, arn = $2, creation_micros = $3, version = $4,
-             document = $5::jsonb WHERE name = $6",
+             document = $5::json WHERE name = $6",
         )
         .bind(&project.id)
         .bind(&project.arn)

@@ -5,7 +5,8 @@ CREATE TABLE projects (
     arn             TEXT   NOT NULL UNIQUE,
     creation_micros BIGINT NOT NULL,
     version         BIGINT NOT NULL,
-    document        JSONB  NOT NULL
+    -- `json` (not `jsonb`) keeps the document byte for byte as written.
+    document        JSON   NOT NULL
 );
 CREATE INDEX projects_by_creation ON projects (creation_micros, name);
 
