@@ -40,14 +40,15 @@ class Server:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_env = extra_env or {}
+        self.extra_env = dict(extra_env or {})
         self.proc = None
         self.log = None
 
     def start(self, timeout=15):
         self.log = tempfile.NamedTemporaryFile(prefix="sagestack-", suffix=".log", delete=False)
-        env = dict(os.environ, RUST_LOG="info", **self.extra_env)
+        env = dict(os.environ, RUST_LOG="info")
         env.pop("SAGESTACK_DATABASE_URL", None)
+        env.update(self.extra_env)
         self.proc = subprocess.Popen(
             [binary(), "serve", "--port", str(self.port), "--data-dir", self.data_dir],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
