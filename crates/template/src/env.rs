@@ -20,6 +20,13 @@ pub trait ResourceLookup {
     fn physical_id(&self, logical_id: &str) -> Option<String>;
     /// What `Fn::GetAtt [logical_id, attribute]` returns, `None` when unknown.
     fn attribute(&self, logical_id: &str, attribute: &str) -> Option<Value>;
+    /// What `Fn::ImportValue` of `export_name` returns when the caller knows the exports
+    /// at resolution time (a stack engine reads them per operation). `None` falls back
+    /// to [`Environment::export`], fixed when the template was bound.
+    fn import_value(&self, export_name: &str) -> Option<String> {
+        let _ = export_name;
+        None
+    }
 }
 
 /// A lookup that knows no resource: every resource reference is "not ready".

@@ -610,8 +610,9 @@ impl<'a> Evaluator<'a> {
             }
             "Fn::ImportValue" => {
                 let export = self.string(arg, "Fn::ImportValue name")?;
-                self.env
-                    .export(&export)
+                self.lookup
+                    .and_then(|l| l.import_value(&export))
+                    .or_else(|| self.env.export(&export))
                     .map(|v| Some(Value::String(v)))
                     .ok_or_else(|| err(pos, format!("No export named {export} found")))
             }

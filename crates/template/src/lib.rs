@@ -53,6 +53,7 @@ pub mod graph;
 pub mod json;
 pub mod params;
 pub mod parse;
+pub mod sample;
 pub mod template;
 pub mod tree;
 pub mod validate;

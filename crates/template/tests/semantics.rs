@@ -451,3 +451,36 @@ fn plans_can_be_shared_between_threads() {
         .unwrap();
     assert_eq!(ids, 1);
 }
+
+/// A lookup that also knows exports at resolution time.
+struct WithExports;
+impl ResourceLookup for WithExports {
+    fn physical_id(&self, id: &str) -> Option<String> {
+        Some(format!("{id}-pid"))
+    }
+    fn attribute(&self, _: &str, _: &str) -> Option<Value> {
+        None
+    }
+    fn import_value(&self, name: &str) -> Option<String> {
+        (name == "live").then(|| "from-lookup".to_string())
+    }
+}
+
+#[test]
+fn import_value_reads_the_lookup_first_then_the_environment() {
+    let body = "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      A: !ImportValue live\n      B: !ImportValue bound\n";
+    let mut env = StaticEnvironment::default();
+    env.exports.insert("live".into(), "from-env".into());
+    env.exports.insert("bound".into(), "bound-env".into());
+    let b = bind_env(body, &[], env).unwrap();
+    let props = b.resolve_properties("T", &WithExports).unwrap();
+    assert_eq!(props, json!({"A": "from-lookup", "B": "bound-env"}));
+    // A lookup that knows no exports leaves the environment's answer.
+    let props = b.resolve_properties("T", &Fake).unwrap();
+    assert_eq!(props, json!({"A": "from-env", "B": "bound-env"}));
+    let missing =
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties: {A: !ImportValue nobody}\n";
+    let b = bind(missing, &[]).unwrap();
+    let e = b.resolve_properties("T", &WithExports).unwrap_err();
+    assert_eq!(e.message, "No export named nobody found");
+}
