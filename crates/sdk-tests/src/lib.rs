@@ -1,0 +1,2 @@
+//! This crate only holds tests (`tests/sdk.rs`): the AWS SDK for Rust driving a real
+//! `sagestack serve` process.

@@ -1,0 +1,206 @@
+//! aws-sdk-sagemaker against the real `sagestack` binary.
+//!
+//! The binary is looked up next to this test's own executable
+//! (`<target>/debug/deps/sdk-* -> <target>/debug/sagestack`), or taken from
+//! `SAGESTACK_BIN`; when it is missing it is built with `cargo build -p sagestack`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sagemaker::error::ProvideErrorMetadata;
+use aws_sdk_sagemaker::types::{ProjectSortOrder, ServiceCatalogProvisioningDetails, Tag};
+
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("SAGESTACK_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("sagestack");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "sagestack", "--bin", "sagestack"])
+            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the sagestack binary failed");
+    }
+    bin
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(binary())
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .env_remove("SAGESTACK_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server {
+        child,
+        url,
+        _dir: dir,
+    }
+}
+
+fn client(url: &str) -> Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_sagemaker::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDSDKTEST",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .http_client(http)
+        .build();
+    Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn project_lifecycle_with_the_rust_sdk() {
+    let server = start();
+    let sm = client(&server.url);
+
+    let created = sm
+        .create_project()
+        .project_name("sdk-project")
+        .project_description("made by aws-sdk-rust")
+        .service_catalog_provisioning_details(
+            ServiceCatalogProvisioningDetails::builder()
+                .product_id("prod-abc")
+                .build(),
+        )
+        .tags(Tag::builder().key("team").value("ml").build())
+        .send()
+        .await
+        .unwrap();
+    let arn = created.project_arn().unwrap().to_string();
+    assert_eq!(
+        arn,
+        "arn:aws:sagemaker:us-east-1:000000000000:project/sdk-project"
+    );
+    let id = created.project_id().unwrap();
+    assert!(id.starts_with("p-") && id.len() == 14, "{id}");
+
+    let d = sm
+        .describe_project()
+        .project_name("sdk-project")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.project_id(), Some(id));
+    assert_eq!(d.project_status().map(|s| s.as_str()), Some("Pending"));
+    assert!(d.creation_time().is_some());
+    assert_eq!(
+        d.created_by()
+            .and_then(|u| u.iam_identity())
+            .and_then(|i| i.principal_id()),
+        Some("AKIDSDKTEST")
+    );
+
+    sm.update_project()
+        .project_name("sdk-project")
+        .project_description("updated")
+        .send()
+        .await
+        .unwrap();
+    let listed = sm
+        .list_projects()
+        .sort_order(ProjectSortOrder::Ascending)
+        .send()
+        .await
+        .unwrap();
+    let summaries = listed.project_summary_list();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].project_description(), Some("updated"));
+
+    sm.add_tags()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("env").value("dev").build())
+        .send()
+        .await
+        .unwrap();
+    let tags = sm.list_tags().resource_arn(&arn).send().await.unwrap();
+    let keys: Vec<&str> = tags.tags().iter().filter_map(|t| t.key()).collect();
+    assert_eq!(keys, ["env", "team"]);
+    sm.delete_tags()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let tags = sm.list_tags().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().len(), 1);
+
+    sm.delete_project()
+        .project_name("sdk-project")
+        .send()
+        .await
+        .unwrap();
+    let listed = sm.list_projects().send().await.unwrap();
+    assert!(listed.project_summary_list().is_empty());
+}
+
+#[tokio::test]
+async fn validation_errors_reach_the_rust_sdk() {
+    let server = start();
+    let sm = client(&server.url);
+    let err = sm
+        .describe_project()
+        .project_name("not_valid!")
+        .send()
+        .await
+        .unwrap_err();
+    let meta = err.as_service_error().map(|e| e.meta().clone()).unwrap();
+    assert_eq!(meta.code(), Some("ValidationException"));
+    assert_eq!(
+        meta.message(),
+        Some(
+            "1 validation error detected: Value 'not_valid!' at 'projectName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}"
+        )
+    );
+    let err = sm
+        .describe_project()
+        .project_name("missing")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+    assert_eq!(err.message(), Some("Project missing does not exist."));
+}
