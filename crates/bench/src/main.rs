@@ -1,0 +1,249 @@
+//! `sagestack-bench`: a closed-loop load generator for AWS JSON 1.1 endpoints.
+//!
+//! Each of `--connections` keep-alive HTTP/1.1 connections sends one request, waits
+//! for its response, and sends the next, until `--duration` has passed or
+//! `--max-requests` have been sent in total. Only loopback targets are accepted.
+//! Prints one JSON object: throughput, latency percentiles, error count.
+//!
+//! `seed` creates projects (or moto model package groups) concurrently.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send one request body repeatedly and report throughput.
+    Load {
+        /// Target address (loopback only), e.g. 127.0.0.1:4566.
+        #[arg(long)]
+        addr: SocketAddr,
+        /// X-Amz-Target header, e.g. SageMaker.DescribeProject.
+        #[arg(long)]
+        target: String,
+        /// JSON request body. `{i}` is replaced by a per-request counter modulo `--spread`.
+        #[arg(long)]
+        body: String,
+        #[arg(long, default_value_t = 1)]
+        spread: u64,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Stop after this many requests in total.
+        #[arg(long, default_value_t = 10_000_000)]
+        max_requests: u64,
+        /// Seconds of warm-up not counted.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+    },
+    /// Create `count` resources concurrently using the body template (`{i}` = index).
+    Seed {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+}
+
+type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Conn {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).ok();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+async fn send(
+    conn: &mut Conn,
+    addr: SocketAddr,
+    target: &str,
+    body: String,
+) -> Result<u16, String> {
+    conn.ready().await.map_err(|e| e.to_string())?;
+    let req = Request::post("/")
+        .header("host", addr.to_string())
+        .header("x-amz-target", target)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/sagemaker/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = conn.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    resp.into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(status)
+}
+
+fn check_loopback(addr: SocketAddr) {
+    let ok = match addr.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => ip.is_loopback(),
+    };
+    if !ok {
+        eprintln!("refusing to load a non-loopback address: {addr}");
+        std::process::exit(2);
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    match Cli::parse().command {
+        Command::Load {
+            addr,
+            target,
+            body,
+            spread,
+            connections,
+            duration,
+            max_requests,
+            warmup,
+        } => {
+            check_loopback(addr);
+            let sent = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let measure_from = start + Duration::from_secs_f64(warmup);
+            let end = measure_from + Duration::from_secs_f64(duration);
+            let target = Arc::new(target);
+            let body = Arc::new(body);
+            let mut tasks = Vec::new();
+            for _ in 0..connections {
+                let (sent, target, body) = (sent.clone(), target.clone(), body.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut conn = connect(addr).await;
+                    let mut latencies_us: Vec<u32> = Vec::new();
+                    let mut errors = 0u64;
+                    loop {
+                        let n = sent.fetch_add(1, Ordering::Relaxed);
+                        let now = Instant::now();
+                        if n >= max_requests || now >= end {
+                            break;
+                        }
+                        let b = body.replace("{i}", &(n % spread).to_string());
+                        let t0 = Instant::now();
+                        let r = send(&mut conn, addr, &target, b).await;
+                        let counted = t0 >= measure_from;
+                        match r {
+                            Ok(200) => {
+                                if counted {
+                                    latencies_us.push(t0.elapsed().as_micros() as u32);
+                                }
+                            }
+                            Ok(_) => errors += counted as u64,
+                            Err(_) => {
+                                errors += counted as u64;
+                                conn = connect(addr).await;
+                            }
+                        }
+                    }
+                    (latencies_us, errors)
+                }));
+            }
+            let mut all = Vec::new();
+            let mut errors = 0;
+            for t in tasks {
+                let (l, e) = t.await.unwrap();
+                all.extend(l);
+                errors += e;
+            }
+            let measured = (Instant::now().min(end) - measure_from).as_secs_f64();
+            all.sort_unstable();
+            let out = serde_json::json!({
+                "target": *target,
+                "connections": connections,
+                "requests": all.len(),
+                "errors": errors,
+                "seconds": measured,
+                "rps": all.len() as f64 / measured,
+                "p50_ms": percentile(&all, 0.50),
+                "p99_ms": percentile(&all, 0.99),
+            });
+            println!("{out}");
+        }
+        Command::Seed {
+            addr,
+            target,
+            body,
+            count,
+            connections,
+        } => {
+            check_loopback(addr);
+            let next = Arc::new(AtomicU64::new(0));
+            let failures = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let target = Arc::new(target);
+            let body = Arc::new(body);
+            let mut tasks = Vec::new();
+            for _ in 0..connections {
+                let (next, failures, target, body) =
+                    (next.clone(), failures.clone(), target.clone(), body.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut conn = connect(addr).await;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= count {
+                            break;
+                        }
+                        let b = body.replace("{i}", &i.to_string());
+                        match send(&mut conn, addr, &target, b).await {
+                            Ok(200) => {}
+                            Ok(_) => {
+                                failures.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => {
+                                failures.fetch_add(1, Ordering::Relaxed);
+                                conn = connect(addr).await;
+                            }
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({"seeded": count, "failures": failures.load(Ordering::Relaxed),
+                                   "seconds": secs, "per_second": count as f64 / secs})
+            );
+        }
+    }
+}
