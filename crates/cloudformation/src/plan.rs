@@ -1,0 +1,361 @@
+//! [`TemplatePlanFactory`]: the engine's `PlanFactory` on top of `sagestack-template`.
+//!
+//! The engine stores a template body and raw parameter values and asks for a plan whenever
+//! it starts (or resumes) an operation. Planning here is: parse (S3-sized limit: the API
+//! layer has already refused inline bodies over 51,200 bytes), validate, bind the parameter
+//! values, then the checks CloudFormation makes at submission time that are about stacks
+//! rather than templates (the `Snapshot` policy). Every [`TemplateError`] becomes a
+//! [`PlanDiagnostic`] that keeps its code and line:column.
+//!
+//! Values that depend on the world are read through two paths, and the difference matters:
+//! - at bind time, through the [`Environment`] built from the service's [`SsmLookup`]
+//!   (`AWS::SSM::Parameter::Value<...>` parameters, `{{resolve:ssm:...}}`, `Fn::GetAZs`);
+//! - at resolution time, through the engine's `ResourceLookup`, bridged here: `Ref`,
+//!   `Fn::GetAtt` and `Fn::ImportValue` (the exports the engine serves, read when each
+//!   operation starts, so a plan never holds stale exports).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sagestack_engine::plan::{
+    PlanDiagnostic, PlanFactory, PlannedResource, Policy, ResolveError, ResolvedOutput,
+    ResourceLookup, StackIdentity, TemplatePlan,
+};
+use sagestack_template::{
+    self as tpl, BoundTemplate, DynamicReference, Environment, Limits, Node, Pos, StackContext,
+    Template, TemplateError,
+};
+use serde_json::Value;
+
+/// Resource types that accept `DeletionPolicy` / `UpdateReplacePolicy` `Snapshot`, as
+/// listed by the CloudFormation user guide (DeletionPolicy attribute).
+pub const SNAPSHOT_TYPES: &[&str] = &[
+    "AWS::DocDB::DBCluster",
+    "AWS::EC2::Volume",
+    "AWS::ElastiCache::CacheCluster",
+    "AWS::ElastiCache::ReplicationGroup",
+    "AWS::Neptune::DBCluster",
+    "AWS::RDS::DBCluster",
+    "AWS::RDS::DBInstance",
+    "AWS::Redshift::Cluster",
+];
+
+/// Diagnostic code of a refused `Snapshot` policy (the template crate's structure code).
+const SNAPSHOT_CODE: &str = "E1003";
+
+/// SSM Parameter Store as templates read it: the values behind
+/// `AWS::SSM::Parameter::Value<...>` parameters and `{{resolve:ssm:...}}` /
+/// `{{resolve:ssm-secure:...}}` references. The SSM service implements it.
+///
+/// Planning is synchronous (it runs inside the engine's request path), so this trait is
+/// too: an implementation backed by an async store keeps what it needs in memory.
+pub trait SsmLookup: Send + Sync {
+    /// The value of `name` at `version` (the latest when `None`); `None` when the
+    /// parameter (or that version) does not exist. `SecureString` values are only
+    /// returned through [`SsmLookup::secure_parameter`].
+    fn parameter(&self, name: &str, version: Option<u64>) -> Option<String>;
+
+    /// The decrypted value of a `SecureString` parameter (`{{resolve:ssm-secure:...}}`).
+    fn secure_parameter(&self, name: &str, version: Option<u64>) -> Option<String> {
+        let _ = (name, version);
+        None
+    }
+}
+
+/// Availability zones of a region, for `Fn::GetAZs`: the zone letters AWS offers to a
+/// new account in the region (six in us-east-1, three elsewhere by default).
+pub fn availability_zones(region: &str) -> Vec<String> {
+    let letters: &[&str] = match region {
+        "us-east-1" => &["a", "b", "c", "d", "e", "f"],
+        "us-west-2" | "ap-northeast-1" | "ap-northeast-2" | "ca-central-1" => &["a", "b", "c", "d"],
+        _ => &["a", "b", "c"],
+    };
+    letters.iter().map(|l| format!("{region}{l}")).collect()
+}
+
+/// The template [`Environment`] of the service: SSM through the [`SsmLookup`], zones from
+/// [`availability_zones`]. Exports are deliberately absent here: they are read at
+/// resolution time through the engine's lookup (see the module docs).
+struct ServiceEnvironment {
+    ssm: Option<Arc<dyn SsmLookup>>,
+}
+
+fn version_of(v: Option<&String>) -> Option<u64> {
+    v.and_then(|v| v.parse().ok())
+}
+
+impl Environment for ServiceEnvironment {
+    fn ssm_parameter(&self, name: &str) -> Option<String> {
+        self.ssm.as_ref()?.parameter(name, None)
+    }
+
+    fn availability_zones(&self, region: &str) -> Vec<String> {
+        availability_zones(region)
+    }
+
+    fn dynamic_reference(&self, r: &DynamicReference) -> Option<String> {
+        let ssm = self.ssm.as_ref()?;
+        match r {
+            DynamicReference::Ssm { name, version } => {
+                ssm.parameter(name, version_of(version.as_ref()))
+            }
+            DynamicReference::SsmSecure { name, version } => {
+                ssm.secure_parameter(name, version_of(version.as_ref()))
+            }
+            // Secrets Manager is not a sagestack service: the reference stays unresolved
+            // and the template error says which one.
+            DynamicReference::SecretsManager { .. } => None,
+        }
+    }
+}
+
+/// The engine's `PlanFactory` for real templates.
+#[derive(Clone, Default)]
+pub struct TemplatePlanFactory {
+    ssm: Option<Arc<dyn SsmLookup>>,
+}
+
+impl TemplatePlanFactory {
+    /// A factory with no SSM: SSM-typed parameters and `{{resolve:ssm:...}}` fail to
+    /// resolve with the template's message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Resolve SSM parameter types and dynamic references through `ssm`.
+    pub fn with_ssm(mut self, ssm: Arc<dyn SsmLookup>) -> Self {
+        self.ssm = Some(ssm);
+        self
+    }
+
+    /// Parses, validates and binds; the bound template, or every problem found.
+    pub fn bind(
+        &self,
+        body: &str,
+        parameters: &BTreeMap<String, String>,
+        identity: &StackIdentity,
+    ) -> Result<TemplateStackPlan, Vec<PlanDiagnostic>> {
+        let template = Template::parse_with(body, &Limits::s3()).map_err(|e| vec![diag(&e)])?;
+        template.validate().map_err(diags)?;
+        let ctx = StackContext {
+            stack_name: identity.stack_name.clone(),
+            stack_id: identity.stack_id.clone(),
+            region: identity.region.clone(),
+            account_id: identity.account_id.clone(),
+            notification_arns: identity.notification_arns.clone(),
+        };
+        let env = Arc::new(ServiceEnvironment {
+            ssm: self.ssm.clone(),
+        });
+        let bound = template.bind(parameters, &ctx, env).map_err(diags)?;
+        let snapshot = snapshot_policy_errors(&bound);
+        if !snapshot.is_empty() {
+            return Err(snapshot);
+        }
+        let description = template
+            .root()
+            .get("Description")
+            .and_then(Node::scalar_text);
+        Ok(TemplateStackPlan::new(bound, description))
+    }
+}
+
+impl PlanFactory for TemplatePlanFactory {
+    fn plan(
+        &self,
+        template_body: &str,
+        parameters: &BTreeMap<String, String>,
+        identity: &StackIdentity,
+    ) -> Result<Arc<dyn TemplatePlan>, Vec<PlanDiagnostic>> {
+        Ok(Arc::new(self.bind(template_body, parameters, identity)?))
+    }
+}
+
+/// A [`BoundTemplate`] as the engine's [`TemplatePlan`]. Resources are converted once.
+pub struct TemplateStackPlan {
+    bound: BoundTemplate,
+    resources: Vec<PlannedResource>,
+    description: Option<String>,
+}
+
+impl std::fmt::Debug for TemplateStackPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemplateStackPlan")
+            .field("resources", &self.resources)
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TemplateStackPlan {
+    fn new(bound: BoundTemplate, description: Option<String>) -> Self {
+        let resources = bound
+            .resources()
+            .iter()
+            .map(|r| PlannedResource {
+                logical_id: r.logical_id.clone(),
+                resource_type: r.resource_type.clone(),
+                depends_on: r.depends_on.clone(),
+                deletion_policy: policy(r.deletion_policy),
+                update_replace_policy: policy(r.update_replace_policy),
+            })
+            .collect();
+        Self {
+            bound,
+            resources,
+            description,
+        }
+    }
+
+    /// The bound template (conditions, parameter values, levels).
+    pub fn bound(&self) -> &BoundTemplate {
+        &self.bound
+    }
+}
+
+impl TemplatePlan for TemplateStackPlan {
+    fn resources(&self) -> &[PlannedResource] {
+        &self.resources
+    }
+
+    fn resolve_properties(
+        &self,
+        logical_id: &str,
+        lookup: &dyn ResourceLookup,
+    ) -> Result<Value, ResolveError> {
+        self.bound
+            .resolve_properties(logical_id, &Bridge(lookup))
+            .map_err(resolve_error)
+    }
+
+    fn resolve_outputs(
+        &self,
+        lookup: &dyn ResourceLookup,
+    ) -> Result<Vec<ResolvedOutput>, ResolveError> {
+        let outputs = self
+            .bound
+            .resolve_outputs(&Bridge(lookup))
+            .map_err(resolve_error)?;
+        Ok(outputs
+            .into_iter()
+            .map(|o| ResolvedOutput {
+                key: o.key,
+                value: o.value,
+                description: o.description,
+                export_name: o.export_name,
+            })
+            .collect())
+    }
+
+    fn imports(&self) -> Vec<String> {
+        self.bound.imports()
+    }
+
+    fn displayed_parameters(&self) -> BTreeMap<String, String> {
+        self.bound.displayed_parameters()
+    }
+
+    fn description(&self) -> Option<String> {
+        self.description.clone()
+    }
+}
+
+/// The engine's lookup seen as the template crate's.
+struct Bridge<'a>(&'a dyn ResourceLookup);
+
+impl tpl::ResourceLookup for Bridge<'_> {
+    fn physical_id(&self, logical_id: &str) -> Option<String> {
+        self.0.physical_id(logical_id)
+    }
+    fn attribute(&self, logical_id: &str, attribute: &str) -> Option<Value> {
+        self.0.attribute(logical_id, attribute)
+    }
+    fn import_value(&self, export_name: &str) -> Option<String> {
+        self.0.import_value(export_name)
+    }
+}
+
+fn policy(p: tpl::Policy) -> Policy {
+    match p {
+        tpl::Policy::Delete => Policy::Delete,
+        tpl::Policy::Retain => Policy::Retain,
+        tpl::Policy::RetainExceptOnCreate => Policy::RetainExceptOnCreate,
+        tpl::Policy::Snapshot => Policy::Snapshot,
+    }
+}
+
+/// A template problem as the engine reports it.
+pub fn diag(e: &TemplateError) -> PlanDiagnostic {
+    PlanDiagnostic {
+        code: e.code.as_str().to_string(),
+        message: e.message.clone(),
+        line: e.location.map(|p| p.line),
+        column: e.location.map(|p| p.col),
+    }
+}
+
+fn diags(errors: Vec<TemplateError>) -> Vec<PlanDiagnostic> {
+    errors.iter().map(diag).collect()
+}
+
+fn resolve_error(e: TemplateError) -> ResolveError {
+    ResolveError { message: e.message }
+}
+
+fn at(code: &str, message: String, pos: Option<Pos>) -> PlanDiagnostic {
+    PlanDiagnostic {
+        code: code.to_string(),
+        message,
+        line: pos.map(|p| p.line),
+        column: pos.map(|p| p.col),
+    }
+}
+
+/// `Snapshot` on a type that cannot be snapshotted is refused when the stack operation is
+/// submitted, located at the policy attribute. An `AWS::RDS::DBInstance` that belongs to a
+/// cluster (`DBClusterIdentifier`) is refused with the message AWS gives for it.
+fn snapshot_policy_errors(bound: &BoundTemplate) -> Vec<PlanDiagnostic> {
+    let resources = bound.processed_template().get("Resources");
+    let mut out = Vec::new();
+    for r in bound.resources() {
+        let node = resources.and_then(|rs| rs.get(&r.logical_id));
+        for (attr, p) in [
+            ("DeletionPolicy", r.deletion_policy),
+            ("UpdateReplacePolicy", r.update_replace_policy),
+        ] {
+            if p != tpl::Policy::Snapshot {
+                continue;
+            }
+            let pos = node
+                .and_then(|n| n.get(attr))
+                .map(|n| n.pos)
+                .or(Some(r.pos));
+            if !SNAPSHOT_TYPES.contains(&r.resource_type.as_str()) {
+                out.push(at(
+                    SNAPSHOT_CODE,
+                    format!(
+                        "Template error: resource {} of type {} does not support the {attr} Snapshot; only {} support it",
+                        r.logical_id,
+                        r.resource_type,
+                        SNAPSHOT_TYPES.join(", ")
+                    ),
+                    pos,
+                ));
+            } else if r.resource_type == "AWS::RDS::DBInstance"
+                && node
+                    .and_then(|n| n.get("Properties"))
+                    .and_then(|p| p.get("DBClusterIdentifier"))
+                    .is_some()
+            {
+                out.push(at(
+                    SNAPSHOT_CODE,
+                    format!(
+                        "{attr}:Snapshot cannot be specified for a cluster instance, use deletion policy on the cluster instead."
+                    ),
+                    pos,
+                ));
+            }
+        }
+    }
+    out
+}
