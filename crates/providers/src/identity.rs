@@ -582,6 +582,38 @@ impl Generator<'_> {
             ("AWS::EC2::VPC", "Ipv6CidrBlocks") | ("AWS::EC2::Subnet", "Ipv6CidrBlocks") => {
                 Some(json!([]))
             }
+            ("AWS::EC2::NetworkInterface", "SecondaryPrivateIpAddresses") => {
+                // The explicit non-primary addresses, else as many as
+                // SecondaryPrivateIpAddressCount asks AWS to assign.
+                let given: Vec<Value> = self
+                    .properties
+                    .get("PrivateIpAddresses")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| {
+                        a.get("Primary")
+                            .and_then(scalar_text)
+                            .is_none_or(|p| p != "true")
+                    })
+                    .filter_map(|a| a.get("PrivateIpAddress").cloned())
+                    .collect();
+                if !given.is_empty() {
+                    return Some(Value::Array(given));
+                }
+                let n = self
+                    .prop_str("SecondaryPrivateIpAddressCount")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    .min(50);
+                let mut rng = self.rng_for(attr);
+                let third = rng.next_u64() % 256;
+                Some(Value::Array(
+                    (0..n)
+                        .map(|i| Value::String(format!("10.0.{third}.{}", 10 + i)))
+                        .collect(),
+                ))
+            }
             ("AWS::EC2::Instance", "State") => Some(json!({"Code": "16", "Name": "running"})),
             ("AWS::Cognito::UserPool", "ProviderName") => {
                 s(format!("cognito-idp.{region}.{suffix}/{}", self.own_id()))
@@ -752,7 +784,8 @@ impl Generator<'_> {
         s(rng.lower_alnum(12))
     }
 
-    /// Every read-only attribute, keyed by its `Fn::GetAtt` name.
+    /// Every read-only attribute, keyed by its `Fn::GetAtt` name, then the settable
+    /// properties `Fn::GetAtt` also reads (see [`Generator::property_attributes`]).
     pub fn attributes(&self) -> Map<String, Value> {
         let mut out = Map::new();
         for pointer in self.schema.read_only_properties() {
@@ -763,7 +796,49 @@ impl Generator<'_> {
                 out.insert(attr, v);
             }
         }
+        self.property_attributes(&mut out);
         out
+    }
+
+    /// CloudFormation's `Fn::GetAtt` also reads a resource's top-level properties that are
+    /// not write-only and hold a scalar or a list (`AWS::SQS::Queue.QueueName`,
+    /// `AWS::SNS::Topic.TopicName`, `AWS::EC2::Subnet.AvailabilityZone` are documented
+    /// return values though the schemas do not list them as read-only). The value is the
+    /// one the resource has: the property as given, the generated name for the name
+    /// property, and for an unset `AvailabilityZone` the zone AWS would pick (the
+    /// region's first).
+    fn property_attributes(&self, out: &mut Map<String, Value>) {
+        let Some(root) = self.schema.nodes.get(self.schema.root) else {
+            return;
+        };
+        let name_prop = name_property(self.schema);
+        for (prop, id) in &root.properties {
+            if out.contains_key(prop) {
+                continue;
+            }
+            let pointer = format!("/properties/{prop}");
+            if self.schema.write_only_properties().contains(&pointer) {
+                continue;
+            }
+            let node = self.schema.node(self.schema.resolved(*id));
+            if node.types & (types::OBJECT) != 0 && node.types & types::STRING == 0 {
+                continue;
+            }
+            let value = match self.properties.get(prop) {
+                Some(v) if !v.is_object() => Some(v.clone()),
+                Some(_) => None,
+                None if name_prop.as_deref() == Some(prop.as_str()) => {
+                    Some(Value::String(self.name.clone()))
+                }
+                None if prop == "AvailabilityZone" => {
+                    Some(Value::String(format!("{}a", self.ctx.region)))
+                }
+                None => None,
+            };
+            if let Some(v) = value {
+                out.insert(prop.clone(), v);
+            }
+        }
     }
 
     /// What `Ref` returns, given the attributes already computed.

@@ -467,7 +467,12 @@ async fn update_keeps_identity_and_recomputes_property_derived_attributes() {
         .update(&c, &q, &json!({}), &json!({"VisibilityTimeout": 60}))
         .await
         .unwrap();
-    assert_eq!(u, q);
+    assert_eq!(u.physical_id, q.physical_id);
+    for (k, v) in &q.attributes {
+        assert_eq!(&u.attributes[k], v, "{k}");
+    }
+    // The property just set is readable with Fn::GetAtt, at its new value.
+    assert_eq!(u.attributes["VisibilityTimeout"], json!(60));
 }
 
 #[tokio::test]
@@ -477,4 +482,82 @@ async fn delete_and_read_need_no_state() {
     let s = p.create(&c, &json!({})).await.unwrap();
     assert_eq!(p.read(&c, &s, &json!({})).await.unwrap(), Some(s.clone()));
     p.delete(&c, &s, &json!({})).await.unwrap();
+}
+
+#[tokio::test]
+async fn settable_properties_are_readable_with_getatt() {
+    let p = SchemaProvider::with_seed(3);
+    // Documented return values that the schemas list as plain properties.
+    let q = create(&p, "AWS::SQS::Queue", "Jobs", json!({})).await;
+    assert_eq!(
+        attr(&q, "QueueName"),
+        q.physical_id.rsplit('/').next().unwrap()
+    );
+    let named = create(
+        &p,
+        "AWS::SNS::Topic",
+        "T",
+        json!({"TopicName": "alerts", "DisplayName": "Alerts"}),
+    )
+    .await;
+    assert_eq!(attr(&named, "TopicName"), "alerts");
+    assert_eq!(attr(&named, "DisplayName"), "Alerts");
+    let subnet = create(
+        &p,
+        "AWS::EC2::Subnet",
+        "S",
+        json!({"VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24"}),
+    )
+    .await;
+    assert_eq!(attr(&subnet, "AvailabilityZone"), "us-east-1a");
+    assert_eq!(attr(&subnet, "VpcId"), "vpc-1");
+    // Object-valued properties are not attributes; unset ones stay absent.
+    let b = create(
+        &p,
+        "AWS::S3::Bucket",
+        "B",
+        json!({"VersioningConfiguration": {"Status": "Enabled"}}),
+    )
+    .await;
+    assert!(!b.attributes.contains_key("VersioningConfiguration"));
+    assert!(!b.attributes.contains_key("ObjectLockEnabled"));
+}
+
+#[tokio::test]
+async fn network_interface_secondary_addresses() {
+    let p = SchemaProvider::with_seed(5);
+    let counted = create(
+        &p,
+        "AWS::EC2::NetworkInterface",
+        "Eni",
+        json!({"SubnetId": "subnet-1", "SecondaryPrivateIpAddressCount": 2}),
+    )
+    .await;
+    let ips = counted.attributes["SecondaryPrivateIpAddresses"]
+        .as_array()
+        .unwrap();
+    assert_eq!(ips.len(), 2);
+    assert_ne!(ips[0], ips[1]);
+    let explicit = create(
+        &p,
+        "AWS::EC2::NetworkInterface",
+        "Eni2",
+        json!({"SubnetId": "subnet-1", "PrivateIpAddresses": [
+            {"PrivateIpAddress": "10.0.0.5", "Primary": true},
+            {"PrivateIpAddress": "10.0.0.6", "Primary": false}
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        explicit.attributes["SecondaryPrivateIpAddresses"],
+        json!(["10.0.0.6"])
+    );
+    let none = create(
+        &p,
+        "AWS::EC2::NetworkInterface",
+        "Eni3",
+        json!({"SubnetId": "subnet-1"}),
+    )
+    .await;
+    assert_eq!(none.attributes["SecondaryPrivateIpAddresses"], json!([]));
 }
