@@ -76,6 +76,11 @@ pub fn classify(body: &str) -> Class {
     {
         return Class::Skipped("not a template: Rain module (Modules/Overrides/Source)".into());
     }
+    if contains_key_prefix(root, "Rain::") {
+        return Class::Skipped(
+            "not a template: Rain preprocessor directives (Rain::Embed, Rain::Module...)".into(),
+        );
+    }
     let unsupported: Vec<&str> = t
         .transforms()
         .into_iter()
@@ -91,6 +96,16 @@ pub fn classify(body: &str) -> Class {
         return Class::Skipped("macro not supported: Fn::Transform".into());
     }
     Class::Template(t)
+}
+
+fn contains_key_prefix(n: &Node, prefix: &str) -> bool {
+    match &n.kind {
+        Kind::Map(m) => m
+            .iter()
+            .any(|(k, e)| k.starts_with(prefix) || contains_key_prefix(&e.value, prefix)),
+        Kind::List(l) => l.iter().any(|x| contains_key_prefix(x, prefix)),
+        _ => false,
+    }
 }
 
 fn contains_key(n: &Node, key: &str) -> bool {

@@ -261,7 +261,9 @@ fn deployable_templates_validate_and_resolve() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(resolved >= 288, "only {resolved} templates resolved");
+    // 280 since files with Rain directives (`Rain::Embed`, `Rain::Module` keys) count as
+    // not templates: they resolved only because the directive is an opaque object.
+    assert!(resolved >= 280, "only {resolved} templates resolved");
 }
 
 /// cfn-lint "good" fixtures that CloudFormation itself rejects (they exercise lint rules,
