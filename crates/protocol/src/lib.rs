@@ -11,6 +11,9 @@
 //!   services, the Query protocol and S3 REST side by side.
 //! * [`json11`] decodes AWS JSON 1.1 requests and defines [`json11::Json11Service`],
 //!   the trait a JSON 1.1 service implements to be routed.
+//! * [`query`] decodes AWS Query requests (form-encoded `Action=`) into a tree, writes
+//!   their XML responses and `ErrorResponse` errors, and defines
+//!   [`query::QueryService`], routed by API `Version`.
 //! * [`sigv4`] reads the caller's access key id from an `Authorization` header
 //!   (signatures are not verified).
 
@@ -18,6 +21,7 @@ pub mod classify;
 pub mod context;
 pub mod error;
 pub mod json11;
+pub mod query;
 pub mod sigv4;
 
 pub use classify::{RequestShape, classify};
