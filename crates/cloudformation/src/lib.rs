@@ -38,7 +38,8 @@ pub mod plan;
 pub mod service;
 
 pub use plan::{
-    SNAPSHOT_TYPES, SsmLookup, TemplatePlanFactory, TemplateStackPlan, availability_zones,
+    SNAPSHOT_TYPES, SecretsLookup, SsmLookup, TemplatePlanFactory, TemplateStackPlan,
+    availability_zones,
 };
 pub use service::{
     CloudFormationService, NativeProvider, ServiceConfig, ServiceError, TemplateSummary,

@@ -8,8 +8,9 @@
 //! [`PlanDiagnostic`] that keeps its code and line:column.
 //!
 //! Values that depend on the world are read through two paths, and the difference matters:
-//! - at bind time, through the [`Environment`] built from the service's [`SsmLookup`]
-//!   (`AWS::SSM::Parameter::Value<...>` parameters, `{{resolve:ssm:...}}`, `Fn::GetAZs`);
+//! - at bind time, through the [`Environment`] built from the service's [`SsmLookup`] and
+//!   [`SecretsLookup`] (`AWS::SSM::Parameter::Value<...>` parameters, `{{resolve:...}}`
+//!   references, `Fn::GetAZs`);
 //! - at resolution time, through the engine's `ResourceLookup`, bridged here: `Ref`,
 //!   `Fn::GetAtt` and `Fn::ImportValue` (the exports the engine serves, read when each
 //!   operation starts, so a plan never holds stale exports).
@@ -62,6 +63,21 @@ pub trait SsmLookup: Send + Sync {
     }
 }
 
+/// Secrets as `{{resolve:secretsmanager:...}}` references read them. sagestack has no
+/// Secrets Manager service yet; whoever supplies secrets (a future service, or an
+/// embedding application) implements this. Synchronous for the same reason as
+/// [`SsmLookup`].
+pub trait SecretsLookup: Send + Sync {
+    /// The `SecretString` of `secret_id` (a name or an ARN) at `version_id`, else at
+    /// `version_stage`, else at `AWSCURRENT`; `None` when there is no such secret.
+    fn secret_string(
+        &self,
+        secret_id: &str,
+        version_stage: Option<&str>,
+        version_id: Option<&str>,
+    ) -> Option<String>;
+}
+
 /// Availability zones of a region, for `Fn::GetAZs`: the zone letters AWS offers to a
 /// new account in the region (six in us-east-1, three elsewhere by default).
 pub fn availability_zones(region: &str) -> Vec<String> {
@@ -78,6 +94,7 @@ pub fn availability_zones(region: &str) -> Vec<String> {
 /// resolution time through the engine's lookup (see the module docs).
 struct ServiceEnvironment {
     ssm: Option<Arc<dyn SsmLookup>>,
+    secrets: Option<Arc<dyn SecretsLookup>>,
 }
 
 fn version_of(v: Option<&String>) -> Option<u64> {
@@ -94,17 +111,39 @@ impl Environment for ServiceEnvironment {
     }
 
     fn dynamic_reference(&self, r: &DynamicReference) -> Option<String> {
-        let ssm = self.ssm.as_ref()?;
         match r {
-            DynamicReference::Ssm { name, version } => {
-                ssm.parameter(name, version_of(version.as_ref()))
+            DynamicReference::Ssm { name, version } => self
+                .ssm
+                .as_ref()?
+                .parameter(name, version_of(version.as_ref())),
+            DynamicReference::SsmSecure { name, version } => self
+                .ssm
+                .as_ref()?
+                .secure_parameter(name, version_of(version.as_ref())),
+            // Without a secrets lookup the reference stays unresolved and the template
+            // error names it.
+            DynamicReference::SecretsManager {
+                secret_id,
+                json_key,
+                version_stage,
+                version_id,
+            } => {
+                let secret = self.secrets.as_ref()?.secret_string(
+                    secret_id,
+                    version_stage.as_deref(),
+                    version_id.as_deref(),
+                )?;
+                match json_key {
+                    None => Some(secret),
+                    // A key reads one member of a JSON secret; a missing key, or a secret
+                    // that is not a JSON object, does not resolve.
+                    Some(key) => match serde_json::from_str::<Value>(&secret).ok()?.get(key)? {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Object(_) | Value::Array(_) | Value::Null => None,
+                        other => Some(other.to_string()),
+                    },
+                }
             }
-            DynamicReference::SsmSecure { name, version } => {
-                ssm.secure_parameter(name, version_of(version.as_ref()))
-            }
-            // Secrets Manager is not a sagestack service: the reference stays unresolved
-            // and the template error says which one.
-            DynamicReference::SecretsManager { .. } => None,
         }
     }
 }
@@ -113,6 +152,7 @@ impl Environment for ServiceEnvironment {
 #[derive(Clone, Default)]
 pub struct TemplatePlanFactory {
     ssm: Option<Arc<dyn SsmLookup>>,
+    secrets: Option<Arc<dyn SecretsLookup>>,
 }
 
 impl TemplatePlanFactory {
@@ -125,6 +165,12 @@ impl TemplatePlanFactory {
     /// Resolve SSM parameter types and dynamic references through `ssm`.
     pub fn with_ssm(mut self, ssm: Arc<dyn SsmLookup>) -> Self {
         self.ssm = Some(ssm);
+        self
+    }
+
+    /// Resolve `{{resolve:secretsmanager:...}}` through `secrets`.
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretsLookup>) -> Self {
+        self.secrets = Some(secrets);
         self
     }
 
@@ -146,6 +192,7 @@ impl TemplatePlanFactory {
         };
         let env = Arc::new(ServiceEnvironment {
             ssm: self.ssm.clone(),
+            secrets: self.secrets.clone(),
         });
         let bound = template.bind(parameters, &ctx, env).map_err(diags)?;
         let snapshot = snapshot_policy_errors(&bound);

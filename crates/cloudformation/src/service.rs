@@ -24,7 +24,7 @@ use sagestack_providers::{
 };
 use sagestack_template::{Limits, ParameterDecl, Template};
 
-use crate::plan::{SsmLookup, TemplatePlanFactory, diag};
+use crate::plan::{SecretsLookup, SsmLookup, TemplatePlanFactory, diag};
 
 /// Why a service could not be assembled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +66,8 @@ pub struct ServiceConfig {
     pub custom_resources: Option<CustomResourceProvider>,
     /// Where SSM-typed parameters and `{{resolve:ssm:...}}` are read.
     pub ssm: Option<Arc<dyn SsmLookup>>,
+    /// Where `{{resolve:secretsmanager:...}}` is read (unresolvable without it).
+    pub secrets: Option<Arc<dyn SecretsLookup>>,
     /// The schema-driven provider (e.g. seeded, for deterministic names in tests).
     pub schema_provider: Option<SchemaProvider>,
     /// How many resource actions of one stack may run at once (the engine's default if
@@ -90,6 +92,7 @@ impl ServiceConfig {
             inert: None,
             custom_resources: None,
             ssm: None,
+            secrets: None,
             schema_provider: None,
             max_parallel: None,
             clock: None,
@@ -120,6 +123,11 @@ impl ServiceConfig {
 
     pub fn with_ssm(mut self, ssm: Arc<dyn SsmLookup>) -> Self {
         self.ssm = Some(ssm);
+        self
+    }
+
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretsLookup>) -> Self {
+        self.secrets = Some(secrets);
         self
     }
 
@@ -200,6 +208,9 @@ impl CloudFormationService {
         let mut plans = TemplatePlanFactory::new();
         if let Some(ssm) = config.ssm {
             plans = plans.with_ssm(ssm);
+        }
+        if let Some(secrets) = config.secrets {
+            plans = plans.with_secrets(secrets);
         }
         let mut engine_config = EngineConfig::new(config.region, config.account_id);
         if let Some(n) = config.max_parallel {

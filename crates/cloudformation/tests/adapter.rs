@@ -524,3 +524,61 @@ async fn inert_and_custom_types_follow_the_configuration() {
     let stack = create(&plain, "c", custom, &[]).await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
 }
+
+/// Two secrets: a JSON one and a plain one, with a previous version of the plain one.
+struct FakeSecrets;
+impl SecretsLookup for FakeSecrets {
+    fn secret_string(
+        &self,
+        id: &str,
+        stage: Option<&str>,
+        _version_id: Option<&str>,
+    ) -> Option<String> {
+        match (id, stage) {
+            ("db", None | Some("AWSCURRENT")) => {
+                Some(r#"{"username": "admin", "password": "pw1", "port": 5432}"#.into())
+            }
+            ("token", None | Some("AWSCURRENT")) => Some("tok-2".into()),
+            ("token", Some("AWSPREVIOUS")) => Some("tok-1".into()),
+            _ => None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn secrets_manager_references_resolve_through_the_secrets_lookup() {
+    let s = service_with(|c| c.with_secrets(Arc::new(FakeSecrets)));
+    let body = "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Type: String\n      Value: '{{resolve:secretsmanager:db:SecretString:password}}/{{resolve:secretsmanager:db:SecretString:port}}/{{resolve:secretsmanager:token}}/{{resolve:secretsmanager:token:SecretString::AWSPREVIOUS}}'\n";
+    let stack = create(&s, "secrets", body, &[]).await;
+    assert_eq!(
+        stack.status,
+        StackStatus::CreateComplete,
+        "{:?}",
+        reasons(&s, &stack.stack_id).await
+    );
+    assert_eq!(
+        resource(&s, "secrets", "P").await.properties["Value"],
+        json!("pw1/5432/tok-2/tok-1")
+    );
+    // A key the secret does not have, and no lookup at all, leave the reference unresolved.
+    for (svc, value) in [
+        (&s, "{{resolve:secretsmanager:db:SecretString:nope}}"),
+        (
+            &service(),
+            "{{resolve:secretsmanager:db:SecretString:password}}",
+        ),
+    ] {
+        let body = format!(
+            "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {{Type: String, Value: '{value}'}}\n"
+        );
+        let stack = create(svc, "secrets-missing", &body, &[]).await;
+        assert_eq!(stack.status, StackStatus::RollbackComplete);
+        let r = reasons(svc, &stack.stack_id).await;
+        assert!(
+            r.iter()
+                .any(|m| m.contains(&format!("dynamic reference {value} could not be resolved"))),
+            "{r:?}"
+        );
+        svc.delete_stack_and_wait("secrets-missing").await.unwrap();
+    }
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Time moto's CloudFormation on the stacks the sagestack-cloudformation benchmark uses.
+
+Creates, updates and deletes stacks of 10, 100 and 500 resources (S3 bucket, SQS queue,
+SNS topic, IAM role, SSM parameter, in a cycle; every parameter reads the four resources
+before it) through boto3 against a local `moto_server`, and prints the median wall time of
+each operation from the API call until the stack reaches its terminal status.
+
+    python3 scripts/bench-cfn-moto.py [--repeats 3] [--templates DIR] [--json out.json]
+
+Without a ready environment it makes a venv under /tmp (`pip install
+"moto[server,cloudformation]" boto3`) and re-runs itself there. `--templates DIR` reads
+`stack-{n}-v{1,2}.json` written by the Rust bench (`SAGESTACK_BENCH_TEMPLATES=DIR cargo
+bench -p sagestack-cloudformation`), so both sides run byte-identical templates; without
+it the same shape is generated here. moto_server runs on a free loopback port and is
+stopped at the end; every wait is bounded.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+VENV = "/tmp/cfn-moto-venv"
+SIZES = (10, 100, 500)
+
+
+def ensure_venv():
+    """Re-exec inside the /tmp venv, with moto and boto3 installed there."""
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    py = os.path.join(VENV, "bin", "python")
+    if os.environ.get("CFN_MOTO_BOOTSTRAPPED"):
+        sys.exit(f"could not run inside {VENV}")
+    if not os.path.exists(py):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True, timeout=300)
+    ok = subprocess.run([py, "-c", "import boto3, moto.server"], capture_output=True)
+    if ok.returncode != 0:
+        subprocess.run(
+            [py, "-m", "pip", "install", "-q", "moto[server,cloudformation]", "boto3"],
+            check=True,
+            timeout=900,
+        )
+    env = dict(os.environ, CFN_MOTO_BOOTSTRAPPED="1")
+    os.execve(py, [py, *sys.argv], env)
+
+
+def template(n, version):
+    """The Rust bench's `template(n, version)`, same shape and values."""
+    resources = {}
+    for i in range(n):
+        kind = i % 5
+        if kind == 0:
+            ty, props = "AWS::S3::Bucket", {}
+        elif kind == 1:
+            ty, props = "AWS::SQS::Queue", {"VisibilityTimeout": 30 * version}
+        elif kind == 2:
+            ty, props = "AWS::SNS::Topic", {"DisplayName": f"topic {i} v{version}"}
+        elif kind == 3:
+            ty, props = "AWS::IAM::Role", {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            }
+        else:
+            sub = f"v{version}|${{R{i - 4}}}|${{R{i - 3}.Arn}}|${{R{i - 2}}}|${{R{i - 1}.Arn}}"
+            ty, props = "AWS::SSM::Parameter", {
+                "Type": "String",
+                "Name": {"Fn::Sub": f"/${{AWS::StackName}}/p{i}"},
+                "Value": {"Fn::Sub": sub},
+            }
+        resources[f"R{i}"] = {"Type": ty, "Properties": props}
+    return json.dumps(
+        {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"sagestack benchmark stack, {n} resources",
+            "Resources": resources,
+        },
+        indent=2,
+    )
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto():
+    port = free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=2)
+            return proc, url
+        except Exception:
+            if proc.poll() is not None:
+                sys.exit("moto_server exited at start-up")
+            time.sleep(0.2)
+    proc.kill()
+    sys.exit("moto_server did not answer within 60 s")
+
+
+def wait(cfn, stack_id, terminal, timeout=600):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        status = st["StackStatus"]
+        if status == terminal:
+            return
+        if not status.endswith("_IN_PROGRESS"):
+            raise RuntimeError(f"{stack_id}: {status} {st.get('StackStatusReason', '')}")
+        time.sleep(0.01)
+    raise TimeoutError(f"{stack_id} not {terminal} after {timeout} s")
+
+
+def main():
+    ensure_venv()
+    import boto3
+    from botocore.config import Config
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--templates", help="directory of stack-{n}-v{1,2}.json from the Rust bench")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+
+    def body(n, v):
+        if args.templates:
+            with open(os.path.join(args.templates, f"stack-{n}-v{v}.json")) as f:
+                return f.read()
+        return template(n, v)
+
+    proc, url = start_moto()
+    try:
+        cfn = boto3.client(
+            "cloudformation",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}, read_timeout=600),
+        )
+        results = {}
+        run = 0
+        for n in SIZES:
+            v1, v2 = body(n, 1), body(n, 2)
+            times = {"create": [], "update": [], "delete": []}
+            for _ in range(args.repeats):
+                run += 1
+                name = f"bench-{n}-{run}"
+                t = time.perf_counter()
+                sid = cfn.create_stack(
+                    StackName=name, TemplateBody=v1, Capabilities=["CAPABILITY_IAM"]
+                )["StackId"]
+                wait(cfn, sid, "CREATE_COMPLETE")
+                times["create"].append(time.perf_counter() - t)
+
+                t = time.perf_counter()
+                cfn.update_stack(
+                    StackName=sid, TemplateBody=v2, Capabilities=["CAPABILITY_IAM"]
+                )
+                wait(cfn, sid, "UPDATE_COMPLETE")
+                times["update"].append(time.perf_counter() - t)
+
+                t = time.perf_counter()
+                cfn.delete_stack(StackName=sid)
+                wait(cfn, sid, "DELETE_COMPLETE")
+                times["delete"].append(time.perf_counter() - t)
+            results[n] = {op: statistics.median(v) for op, v in times.items()}
+            results[n]["samples"] = times
+            print(
+                f"n={n:4d}  create {results[n]['create'] * 1000:9.1f} ms"
+                f"  update {results[n]['update'] * 1000:9.1f} ms"
+                f"  delete {results[n]['delete'] * 1000:9.1f} ms"
+                f"  (median of {args.repeats})",
+                flush=True,
+            )
+        import moto
+
+        results["moto_version"] = moto.__version__
+        print(f"moto {moto.__version__}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    main()
