@@ -78,12 +78,15 @@ async fn connect(addr: SocketAddr) -> Conn {
     sender
 }
 
+/// Sends one request; `Ok((status, reusable))`, where `reusable` is false when the
+/// server closes the connection after the response (HTTP/1.0 servers such as
+/// werkzeug's, used by moto_server), so the caller reconnects before the next one.
 async fn send(
     conn: &mut Conn,
     addr: SocketAddr,
     target: &str,
     body: String,
-) -> Result<u16, String> {
+) -> Result<(u16, bool), String> {
     conn.ready().await.map_err(|e| e.to_string())?;
     let req = Request::post("/")
         .header("host", addr.to_string())
@@ -97,11 +100,16 @@ async fn send(
         .map_err(|e| e.to_string())?;
     let resp = conn.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
+    let closes = resp.version() == hyper::Version::HTTP_10
+        || resp
+            .headers()
+            .get(hyper::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
     resp.into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?;
-    Ok(status)
+    Ok((status, !closes))
 }
 
 fn check_loopback(addr: SocketAddr) {
@@ -147,7 +155,7 @@ async fn main() {
             for _ in 0..connections {
                 let (sent, target, body) = (sent.clone(), target.clone(), body.clone());
                 tasks.push(tokio::spawn(async move {
-                    let mut conn = connect(addr).await;
+                    let mut conn: Option<Conn> = None;
                     let mut latencies_us: Vec<u32> = Vec::new();
                     let mut errors = 0u64;
                     loop {
@@ -157,20 +165,33 @@ async fn main() {
                             break;
                         }
                         let b = body.replace("{i}", &(n % spread).to_string());
+                        // A reconnect (after the server closed the connection) counts
+                        // toward the request's time.
                         let t0 = Instant::now();
-                        let r = send(&mut conn, addr, &target, b).await;
+                        let c = match conn.as_mut() {
+                            Some(c) => c,
+                            None => conn.insert(connect(addr).await),
+                        };
+                        let r = send(c, addr, &target, b).await;
                         let counted = t0 >= measure_from;
-                        match r {
-                            Ok(200) => {
+                        let reusable = match r {
+                            Ok((200, reusable)) => {
                                 if counted {
                                     latencies_us.push(t0.elapsed().as_micros() as u32);
                                 }
+                                reusable
                             }
-                            Ok(_) => errors += counted as u64,
+                            Ok((_, reusable)) => {
+                                errors += counted as u64;
+                                reusable
+                            }
                             Err(_) => {
                                 errors += counted as u64;
-                                conn = connect(addr).await;
+                                false
                             }
+                        };
+                        if !reusable {
+                            conn = None;
                         }
                     }
                     (latencies_us, errors)
@@ -215,21 +236,29 @@ async fn main() {
                 let (next, failures, target, body) =
                     (next.clone(), failures.clone(), target.clone(), body.clone());
                 tasks.push(tokio::spawn(async move {
-                    let mut conn = connect(addr).await;
+                    let mut conn: Option<Conn> = None;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= count {
                             break;
                         }
                         let b = body.replace("{i}", &i.to_string());
-                        match send(&mut conn, addr, &target, b).await {
-                            Ok(200) => {}
-                            Ok(_) => {
-                                failures.fetch_add(1, Ordering::Relaxed);
+                        let c = match conn.as_mut() {
+                            Some(c) => c,
+                            None => conn.insert(connect(addr).await),
+                        };
+                        match send(c, addr, &target, b).await {
+                            Ok((status, reusable)) => {
+                                if status != 200 {
+                                    failures.fetch_add(1, Ordering::Relaxed);
+                                }
+                                if !reusable {
+                                    conn = None;
+                                }
                             }
                             Err(_) => {
                                 failures.fetch_add(1, Ordering::Relaxed);
-                                conn = connect(addr).await;
+                                conn = None;
                             }
                         }
                     }
