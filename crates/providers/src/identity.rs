@@ -582,6 +582,18 @@ impl Generator<'_> {
             ("AWS::EC2::VPC", "Ipv6CidrBlocks") | ("AWS::EC2::Subnet", "Ipv6CidrBlocks") => {
                 Some(json!([]))
             }
+            (
+                "AWS::DirectoryService::MicrosoftAD" | "AWS::DirectoryService::SimpleAD",
+                "DnsIpAddresses",
+            ) => {
+                // A directory runs two domain controllers, one per subnet, each a DNS server.
+                let mut rng = self.rng_for(attr);
+                let third = rng.next_u64() % 256;
+                Some(json!([
+                    format!("10.0.{third}.10"),
+                    format!("10.0.{third}.138")
+                ]))
+            }
             ("AWS::EC2::NetworkInterface", "SecondaryPrivateIpAddresses") => {
                 // The explicit non-primary addresses, else as many as
                 // SecondaryPrivateIpAddressCount asks AWS to assign.

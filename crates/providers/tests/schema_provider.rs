@@ -561,3 +561,25 @@ async fn network_interface_secondary_addresses() {
     .await;
     assert_eq!(none.attributes["SecondaryPrivateIpAddresses"], json!([]));
 }
+
+#[tokio::test]
+async fn directories_have_two_dns_addresses() {
+    let p = SchemaProvider::with_seed(7);
+    for (t, size) in [
+        ("AWS::DirectoryService::MicrosoftAD", None),
+        ("AWS::DirectoryService::SimpleAD", Some("Small")),
+    ] {
+        let mut props = json!({
+            "Name": "corp.example.com",
+            "Password": "Passw0rd-123",
+            "VpcSettings": {"SubnetIds": ["subnet-1", "subnet-2"], "VpcId": "vpc-1"}
+        });
+        if let Some(size) = size {
+            props["Size"] = json!(size);
+        }
+        let d = create(&p, t, "Dir", props).await;
+        let ips = d.attributes["DnsIpAddresses"].as_array().unwrap();
+        assert_eq!(ips.len(), 2, "{t}");
+        assert_ne!(ips[0], ips[1]);
+    }
+}
