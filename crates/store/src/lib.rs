@@ -8,17 +8,28 @@
 //!   client saw acknowledged survives a restart or a `kill -9`.
 //!
 //! The store knows nothing of SageMaker's rules: a project is an opaque JSON document
-//! plus the columns that are indexed (name, id, ARN, creation time).
+//! plus the columns that are indexed (name, id, ARN, creation time). The same holds for
+//! SSM parameters ([`parameters`]), model package groups ([`model_package_groups`]), IAM
+//! roles ([`roles`]) and the stack engine's records ([`stacks`]).
 
 mod migrate;
+pub mod model_package_groups;
+pub mod parameters;
 pub mod postgres;
+pub mod roles;
 pub mod sqlite;
+pub mod stacks;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use model_package_groups::{ModelPackageGroupRecord, ModelPackageGroupStore};
+pub use parameters::{ParameterRecord, ParameterStore};
 pub use postgres::PostgresStore;
+pub use roles::{RoleRecord, RoleStore};
+/// The stack engine's persistence contract, implemented by both backends (see [`stacks`]).
+pub use sagestack_engine::store::StackStore;
 pub use sqlite::SqliteStore;
 
 /// A stored project.
@@ -135,9 +146,14 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Durable state of the SageMaker project service. Each method is atomic.
+/// Durable state of the SageMaker project service (the methods below) and, through the
+/// supertraits, of the other services: SSM parameters, model package groups, IAM roles
+/// and the stack engine's records. Each method is atomic. An `Arc<dyn Store>` coerces to
+/// any supertrait object (e.g. `Arc<dyn StackStore>` for the CloudFormation service).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    ParameterStore + ModelPackageGroupStore + RoleStore + StackStore + Send + Sync + 'static
+{
     /// Stores a new project with its initial tags.
     /// [`StoreError::AlreadyExists`] if the name, id or ARN is taken.
     async fn create_project(&self, project: &ProjectRecord, tags: &[Tag])

@@ -12,17 +12,41 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "projects",
-    sql: include_str!("../migrations/sqlite/0001_projects.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "projects",
+        sql: include_str!("../migrations/sqlite/0001_projects.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "stacks",
+        sql: include_str!("../migrations/sqlite/0002_stacks.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "ssm parameters, model package groups, iam roles",
+        sql: include_str!("../migrations/sqlite/0003_services.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "projects",
-    sql: include_str!("../migrations/postgres/0001_projects.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "projects",
+        sql: include_str!("../migrations/postgres/0001_projects.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "stacks",
+        sql: include_str!("../migrations/postgres/0002_stacks.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "ssm parameters, model package groups, iam roles",
+        sql: include_str!("../migrations/postgres/0003_services.sql"),
+    },
+];
 
 pub(crate) const TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS sagestack_migrations (
     version BIGINT NOT NULL PRIMARY KEY,

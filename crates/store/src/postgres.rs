@@ -14,7 +14,7 @@ use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
 
 /// PostgreSQL store. See the module documentation.
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 macro_rules! columns {

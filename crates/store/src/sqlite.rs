@@ -76,7 +76,7 @@ impl Cache {
 
 /// SQLite store in a data directory. See the module documentation.
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
     // Held (locked) for the store's lifetime; the OS releases it on exit or kill.

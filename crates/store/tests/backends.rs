@@ -14,8 +14,8 @@ use sqlx::Connection;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sagestack_store::{
-    PostgresStore, ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, SqliteStore, Store,
-    StoreError, Tag,
+    ModelPackageGroupRecord, PostgresStore, ProjectCursor, ProjectQuery, ProjectRecord,
+    ProjectSort, RoleRecord, SqliteStore, StackStore, Store, StoreError, Tag,
 };
 
 enum Kind {
@@ -176,6 +176,14 @@ backend_suite!(
     tags_add_overwrite_list_delete,
     tag_limit_is_atomic,
     data_survives_reopen,
+    stack_store_conformance,
+    stack_records_survive_reopen,
+    parameters_versions_and_overwrite,
+    parameters_by_prefix_pages,
+    concurrent_first_puts_of_one_parameter,
+    model_package_groups_create_list_delete,
+    roles_unique_ignoring_case,
+    service_state_survives_reopen,
 );
 
 fn project(name: &str, creation_micros: i64) -> ProjectRecord {
@@ -220,6 +228,8 @@ async fn all_pages(store: &dyn Store, mut q: ProjectQuery, page: usize) -> Vec<P
 }
 
 mod cases {
+    pub use super::service_cases::*;
+
     use super::*;
 
     pub async fn create_and_get(h: Arc<Harness>) {
@@ -550,6 +560,225 @@ mod cases {
             s.list_tags(&p.arn, None, 10).await.unwrap(),
             Some(vec![Tag::new("k", "v")])
         );
+        s.close().await;
+    }
+}
+
+/// Cases for the stack engine's records and the SSM, model package group and IAM tables.
+pub(crate) mod service_cases {
+    use super::*;
+
+    pub async fn stack_store_conformance(h: Arc<Harness>) {
+        let s = h.open().await;
+        let stacks: Arc<dyn StackStore> = s.clone();
+        sagestack_engine::store::conformance::run(stacks.as_ref()).await;
+        s.close().await;
+    }
+
+    pub async fn stack_records_survive_reopen(h: Arc<Harness>) {
+        use sagestack_engine::model::{ExportRecord, StackEvent};
+        let event = StackEvent {
+            seq: 1,
+            event_id: "e1".into(),
+            stack_id: "arn:s".into(),
+            stack_name: "s".into(),
+            logical_resource_id: "s".into(),
+            physical_resource_id: Some("arn:s".into()),
+            resource_type: "AWS::CloudFormation::Stack".into(),
+            timestamp: 5,
+            resource_status: "CREATE_IN_PROGRESS".into(),
+            resource_status_reason: Some("User Initiated".into()),
+            resource_properties: None,
+        };
+        {
+            let s = h.open().await;
+            s.append_events(std::slice::from_ref(&event)).await.unwrap();
+            s.put_exports(
+                "arn:s",
+                &[ExportRecord {
+                    name: "x".into(),
+                    value: "1".into(),
+                    exporting_stack_id: "arn:s".into(),
+                }],
+            )
+            .await
+            .unwrap();
+            s.close().await;
+        }
+        let s = h.open().await;
+        assert_eq!(s.list_events("arn:s", None, 10).await.unwrap(), vec![event]);
+        assert_eq!(s.list_exports().await.unwrap().len(), 1);
+        s.close().await;
+    }
+
+    pub async fn parameters_versions_and_overwrite(h: Arc<Harness>) {
+        let s = h.open().await;
+        assert_eq!(s.put_parameter("/a", r#"{"v":1}"#, false, 100).await, Ok(1));
+        assert_eq!(
+            s.put_parameter("/a", r#"{"v":2}"#, false, 100).await,
+            Err(StoreError::AlreadyExists)
+        );
+        assert_eq!(s.put_parameter("/a", r#"{"v":2}"#, true, 100).await, Ok(2));
+        assert_eq!(s.put_parameter("/a", r#"{"v":3}"#, true, 2).await, Ok(3));
+        let latest = s.get_parameter("/a", None).await.unwrap().unwrap();
+        assert_eq!((latest.version, &*latest.document), (3, r#"{"v":3}"#));
+        let v2 = s.get_parameter("/a", Some(2)).await.unwrap().unwrap();
+        assert_eq!(&*v2.document, r#"{"v":2}"#);
+        assert_eq!(
+            s.get_parameter("/a", Some(1)).await.unwrap(),
+            None,
+            "only the newest max_versions versions are kept"
+        );
+        assert_eq!(s.get_parameter("/a", Some(9)).await.unwrap(), None);
+        assert!(s.delete_parameter("/a").await.unwrap());
+        assert!(!s.delete_parameter("/a").await.unwrap());
+        assert_eq!(s.get_parameter("/a", Some(2)).await.unwrap(), None);
+        assert_eq!(
+            s.put_parameter("/a", "{}", false, 100).await,
+            Ok(1),
+            "a deleted parameter starts again at version 1"
+        );
+        s.close().await;
+    }
+
+    pub async fn parameters_by_prefix_pages(h: Arc<Harness>) {
+        let s = h.open().await;
+        for n in ["/app/b", "/app/a", "/app/x/y", "/apple", "/other", "/app_z"] {
+            s.put_parameter(n, "{}", false, 100).await.unwrap();
+        }
+        let names = |v: Vec<sagestack_store::ParameterRecord>| {
+            v.into_iter().map(|r| r.name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(s.list_parameters("/app/", None, 10).await.unwrap()),
+            ["/app/a", "/app/b", "/app/x/y"]
+        );
+        assert_eq!(
+            names(s.list_parameters("/app/", Some("/app/a"), 1).await.unwrap()),
+            ["/app/b"]
+        );
+        assert_eq!(
+            names(s.list_parameters("/app_", None, 10).await.unwrap()),
+            ["/app_z"],
+            "_ in a prefix is literal"
+        );
+        assert_eq!(s.list_parameters("/", None, 100).await.unwrap().len(), 6);
+        s.close().await;
+    }
+
+    pub async fn concurrent_first_puts_of_one_parameter(h: Arc<Harness>) {
+        let s = h.open().await;
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.put_parameter("/race", &format!("{{\"i\":{i}}}"), true, 100)
+                        .await
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for t in tasks {
+            versions.push(t.await.unwrap().unwrap());
+        }
+        versions.sort();
+        assert_eq!(versions, (1..=8).collect::<Vec<i64>>());
+        s.close().await;
+    }
+
+    fn group(name: &str, creation_micros: i64) -> ModelPackageGroupRecord {
+        ModelPackageGroupRecord {
+            name: name.into(),
+            arn: format!("arn:aws:sagemaker:us-east-1:0:model-package-group/{name}"),
+            creation_micros,
+            document: Arc::from(format!(r#"{{"ModelPackageGroupName":"{name}"}}"#)),
+            tags: vec![Tag::new("k", "v")],
+        }
+    }
+
+    pub async fn model_package_groups_create_list_delete(h: Arc<Harness>) {
+        let s = h.open().await;
+        for (n, t) in [("b-grp", 2), ("a-grp", 2), ("c-other", 1)] {
+            s.create_model_package_group(&group(n, t)).await.unwrap();
+        }
+        assert_eq!(
+            s.create_model_package_group(&group("a-grp", 9)).await,
+            Err(StoreError::AlreadyExists)
+        );
+        assert_eq!(
+            s.get_model_package_group("a-grp").await.unwrap(),
+            Some(group("a-grp", 2))
+        );
+        let by_time = ProjectQuery::new(ProjectSort::CreationTime, false, 10);
+        let list = s.list_model_package_groups(&by_time).await.unwrap();
+        let names: Vec<&str> = list.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["c-other", "a-grp", "b-grp"], "ties broken by name");
+        let mut page = ProjectQuery::new(ProjectSort::CreationTime, true, 1);
+        page.after = Some(ProjectCursor {
+            creation_micros: 2,
+            name: "b-grp".into(),
+        });
+        let list = s.list_model_package_groups(&page).await.unwrap();
+        assert_eq!(list[0].name, "a-grp");
+        let mut q = ProjectQuery::new(ProjectSort::Name, true, 10);
+        q.name_contains = Some("GRP".into());
+        let list = s.list_model_package_groups(&q).await.unwrap();
+        let names: Vec<&str> = list.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["b-grp", "a-grp"]);
+        let gone = s.delete_model_package_group("a-grp").await.unwrap();
+        assert_eq!(gone.map(|g| g.name), Some("a-grp".to_string()));
+        assert_eq!(s.delete_model_package_group("a-grp").await.unwrap(), None);
+        s.close().await;
+    }
+
+    fn role(name: &str, id: &str) -> RoleRecord {
+        RoleRecord {
+            name: name.into(),
+            role_id: id.into(),
+            arn: format!("arn:aws:iam::0:role/{name}"),
+            creation_micros: 1,
+            document: Arc::from("{}"),
+        }
+    }
+
+    pub async fn roles_unique_ignoring_case(h: Arc<Harness>) {
+        let s = h.open().await;
+        s.create_role(&role("Builder", "AROA1")).await.unwrap();
+        assert_eq!(
+            s.create_role(&role("builder", "AROA2")).await,
+            Err(StoreError::AlreadyExists)
+        );
+        assert_eq!(
+            s.get_role("BUILDER").await.unwrap().unwrap().name,
+            "Builder"
+        );
+        let mut r = role("Builder", "AROA1");
+        r.document = Arc::from(r#"{"Description":"d"}"#);
+        s.replace_role(&r).await.unwrap();
+        assert_eq!(s.get_role("builder").await.unwrap(), Some(r));
+        assert_eq!(
+            s.replace_role(&role("nobody", "AROA3")).await,
+            Err(StoreError::NotFound)
+        );
+        assert!(s.delete_role("builder").await.unwrap());
+        assert!(!s.delete_role("Builder").await.unwrap());
+        s.close().await;
+    }
+
+    pub async fn service_state_survives_reopen(h: Arc<Harness>) {
+        {
+            let s = h.open().await;
+            s.put_parameter("/keep", "{}", false, 100).await.unwrap();
+            s.create_model_package_group(&group("keep", 1))
+                .await
+                .unwrap();
+            s.create_role(&role("keep", "AROAK")).await.unwrap();
+            s.close().await;
+        }
+        let s = h.open().await;
+        assert!(s.get_parameter("/keep", None).await.unwrap().is_some());
+        assert!(s.get_model_package_group("keep").await.unwrap().is_some());
+        assert!(s.get_role("keep").await.unwrap().is_some());
         s.close().await;
     }
 }

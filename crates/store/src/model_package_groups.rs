@@ -1,0 +1,189 @@
+//! SageMaker model package groups on both SQL backends (table of migration 0003).
+//!
+//! Listing uses the same keyset query as projects ([`ProjectQuery`]): by name or by
+//! creation time (ties broken by name), either direction, strictly after a cursor.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+
+use crate::{PostgresStore, ProjectQuery, ProjectSort, SqliteStore, StoreError, Tag};
+
+/// A stored model package group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelPackageGroupRecord {
+    /// Unique; the primary key.
+    pub name: String,
+    /// Unique.
+    pub arn: String,
+    /// Creation time in microseconds since the epoch.
+    pub creation_micros: i64,
+    /// The group as a serialized JSON object (opaque to the store).
+    pub document: Arc<str>,
+    /// The tags it was created with.
+    pub tags: Vec<Tag>,
+}
+
+/// Durable state of SageMaker model package groups. Each method is atomic.
+#[async_trait]
+pub trait ModelPackageGroupStore: Send + Sync {
+    /// [`StoreError::AlreadyExists`] if the name or ARN is taken.
+    async fn create_model_package_group(
+        &self,
+        group: &ModelPackageGroupRecord,
+    ) -> Result<(), StoreError>;
+
+    async fn get_model_package_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<ModelPackageGroupRecord>, StoreError>;
+
+    /// Deletes the group; returns what was deleted.
+    async fn delete_model_package_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<ModelPackageGroupRecord>, StoreError>;
+
+    /// One page of groups in the query's order, starting after its cursor.
+    async fn list_model_package_groups(
+        &self,
+        query: &ProjectQuery,
+    ) -> Result<Vec<ModelPackageGroupRecord>, StoreError>;
+}
+
+fn encode_tags(tags: &[Tag]) -> String {
+    let pairs: Vec<[&str; 2]> = tags
+        .iter()
+        .map(|t| [t.key.as_str(), t.value.as_str()])
+        .collect();
+    serde_json::to_string(&pairs).expect("string pairs serialize")
+}
+
+fn decode_tags(s: &str) -> Result<Vec<Tag>, StoreError> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(s)
+        .map_err(|e| StoreError::Backend(format!("stored tags are unreadable: {e}")))?;
+    Ok(pairs.into_iter().map(|(k, v)| Tag::new(k, v)).collect())
+}
+
+macro_rules! group_store_impl {
+    ($store:ty, $db:ty, $collate:literal) => {
+        impl $store {
+            fn group(row: &<$db as sqlx::Database>::Row) -> Result<ModelPackageGroupRecord, StoreError> {
+                Ok(ModelPackageGroupRecord {
+                    name: row.try_get(0)?,
+                    arn: row.try_get(1)?,
+                    creation_micros: row.try_get(2)?,
+                    document: Arc::from(row.try_get::<String, _>(3)?),
+                    tags: decode_tags(&row.try_get::<String, _>(4)?)?,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl ModelPackageGroupStore for $store {
+            async fn create_model_package_group(
+                &self,
+                g: &ModelPackageGroupRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO model_package_groups (name, arn, creation_micros, document, tags)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&g.name)
+                .bind(&g.arn)
+                .bind(g.creation_micros)
+                .bind(&*g.document)
+                .bind(encode_tags(&g.tags))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_model_package_group(
+                &self,
+                name: &str,
+            ) -> Result<Option<ModelPackageGroupRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT name, arn, creation_micros, document, tags FROM model_package_groups
+                     WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::group).transpose()
+            }
+
+            async fn delete_model_package_group(
+                &self,
+                name: &str,
+            ) -> Result<Option<ModelPackageGroupRecord>, StoreError> {
+                let row = sqlx::query(
+                    "DELETE FROM model_package_groups WHERE name = $1
+                     RETURNING name, arn, creation_micros, document, tags",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::group).transpose()
+            }
+
+            async fn list_model_package_groups(
+                &self,
+                q: &ProjectQuery,
+            ) -> Result<Vec<ModelPackageGroupRecord>, StoreError> {
+                let mut sql: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT name, arn, creation_micros, document, tags FROM model_package_groups WHERE 1 = 1",
+                );
+                let cmp = if q.descending { " < " } else { " > " };
+                if let Some(after) = &q.after {
+                    match q.sort {
+                        ProjectSort::Name => {
+                            sql.push(concat!(" AND name", $collate))
+                                .push(cmp)
+                                .push_bind(after.name.clone());
+                        }
+                        ProjectSort::CreationTime => {
+                            sql.push(" AND (creation_micros")
+                                .push(cmp)
+                                .push_bind(after.creation_micros)
+                                .push(" OR (creation_micros = ")
+                                .push_bind(after.creation_micros)
+                                .push(concat!(" AND name", $collate))
+                                .push(cmp)
+                                .push_bind(after.name.clone())
+                                .push("))");
+                        }
+                    }
+                }
+                if let Some(t) = q.created_after {
+                    sql.push(" AND creation_micros > ").push_bind(t);
+                }
+                if let Some(t) = q.created_before {
+                    sql.push(" AND creation_micros < ").push_bind(t);
+                }
+                if let Some(s) = &q.name_contains {
+                    // Substring test without LIKE, so `%` and `_` in the filter are literal.
+                    sql.push(" AND length(replace(lower(name), lower(")
+                        .push_bind(s.clone())
+                        .push("), '')) < length(name)");
+                }
+                let dir = if q.descending { " DESC" } else { " ASC" };
+                match q.sort {
+                    ProjectSort::Name => sql.push(concat!(" ORDER BY name", $collate)).push(dir),
+                    ProjectSort::CreationTime => sql
+                        .push(" ORDER BY creation_micros")
+                        .push(dir)
+                        .push(concat!(", name", $collate))
+                        .push(dir),
+                };
+                sql.push(" LIMIT ").push_bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
+                let rows = sql.build().fetch_all(&self.pool).await?;
+                rows.iter().map(Self::group).collect()
+            }
+        }
+    };
+}
+
+group_store_impl!(SqliteStore, sqlx::Sqlite, "");
+group_store_impl!(PostgresStore, sqlx::Postgres, " COLLATE \"C\"");

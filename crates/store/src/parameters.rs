@@ -1,0 +1,236 @@
+//! SSM parameters on both SQL backends (tables of migration 0003).
+//!
+//! `ssm_parameters` holds the latest version of each parameter (what paths list) and
+//! `ssm_parameter_versions` every version kept (what `name:version` reads); a put writes
+//! both in one transaction. On PostgreSQL the latest row is locked (`FOR UPDATE`) while
+//! the next version number is chosen, so concurrent puts from several replicas get
+//! distinct, consecutive versions; SQLite's single connection serialises them anyway.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use crate::{PostgresStore, SqliteStore, StoreError};
+
+/// One version of a parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterRecord {
+    pub name: String,
+    /// 1 for the first put, +1 for each overwrite.
+    pub version: i64,
+    /// The parameter as a serialized JSON object (opaque to the store).
+    pub document: Arc<str>,
+}
+
+/// Durable state of SSM Parameter Store. Each method is atomic.
+#[async_trait]
+pub trait ParameterStore: Send + Sync {
+    /// Stores `document` as the next version of `name` and returns that version: 1 for a
+    /// new parameter; latest + 1 when it exists and `overwrite` is set, else
+    /// [`StoreError::AlreadyExists`]. Versions older than the newest `max_versions` are
+    /// dropped.
+    async fn put_parameter(
+        &self,
+        name: &str,
+        document: &str,
+        overwrite: bool,
+        max_versions: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// The latest version of `name`, or the given one; `None` when absent.
+    async fn get_parameter(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<ParameterRecord>, StoreError>;
+
+    /// Latest versions of the parameters whose name starts with `prefix`, ordered by
+    /// name (bytewise), names strictly after `after`, at most `limit`.
+    async fn list_parameters(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ParameterRecord>, StoreError>;
+
+    /// Deletes every version of `name`; false when there was none.
+    async fn delete_parameter(&self, name: &str) -> Result<bool, StoreError>;
+}
+
+fn record(row: &impl RowExt) -> Result<ParameterRecord, StoreError> {
+    Ok(ParameterRecord {
+        name: row.text(0)?,
+        version: row.int(1)?,
+        document: Arc::from(row.text(2)?),
+    })
+}
+
+/// Column access shared by both backends' rows.
+pub(crate) trait RowExt {
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+}
+
+impl RowExt for sqlx::sqlite::SqliteRow {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+impl RowExt for sqlx::postgres::PgRow {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+/// `$lock` locks the latest row (`FOR UPDATE` on PostgreSQL); `$collate` makes text
+/// order bytewise.
+macro_rules! parameter_store_impl {
+    ($store:ty, $lock:literal, $collate:literal) => {
+        #[async_trait]
+        impl ParameterStore for $store {
+            async fn put_parameter(
+                &self,
+                name: &str,
+                document: &str,
+                overwrite: bool,
+                max_versions: i64,
+            ) -> Result<i64, StoreError> {
+                // A first put racing another first put of the same name (PostgreSQL,
+                // several replicas) inserts nothing and goes round again as an overwrite
+                // attempt, which then sees the winner's row.
+                for _ in 0..3 {
+                    let mut tx = self.pool.begin().await?;
+                    let current: Option<i64> = sqlx::query_scalar(concat!(
+                        "SELECT version FROM ssm_parameters WHERE name = $1",
+                        $lock
+                    ))
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let version = match current {
+                        Some(_) if !overwrite => return Err(StoreError::AlreadyExists),
+                        Some(v) => {
+                            sqlx::query(
+                                "UPDATE ssm_parameters SET version = $1, document = $2 WHERE name = $3",
+                            )
+                            .bind(v + 1)
+                            .bind(document)
+                            .bind(name)
+                            .execute(&mut *tx)
+                            .await?;
+                            v + 1
+                        }
+                        None => {
+                            let inserted = sqlx::query(
+                                "INSERT INTO ssm_parameters (name, version, document) VALUES ($1, 1, $2)
+                                 ON CONFLICT (name) DO NOTHING",
+                            )
+                            .bind(name)
+                            .bind(document)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if inserted == 0 {
+                                if !overwrite {
+                                    return Err(StoreError::AlreadyExists);
+                                }
+                                continue;
+                            }
+                            1
+                        }
+                    };
+                    sqlx::query(
+                        "INSERT INTO ssm_parameter_versions (name, version, document) VALUES ($1, $2, $3)",
+                    )
+                    .bind(name)
+                    .bind(version)
+                    .bind(document)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM ssm_parameter_versions WHERE name = $1 AND version <= $2")
+                        .bind(name)
+                        .bind(version - max_versions.max(1))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(version);
+                }
+                Err(StoreError::Conflict)
+            }
+
+            async fn get_parameter(
+                &self,
+                name: &str,
+                version: Option<i64>,
+            ) -> Result<Option<ParameterRecord>, StoreError> {
+                let row = match version {
+                    None => {
+                        sqlx::query("SELECT name, version, document FROM ssm_parameters WHERE name = $1")
+                            .bind(name)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    }
+                    Some(v) => {
+                        sqlx::query(
+                            "SELECT name, version, document FROM ssm_parameter_versions
+                             WHERE name = $1 AND version = $2",
+                        )
+                        .bind(name)
+                        .bind(v)
+                        .fetch_optional(&self.pool)
+                        .await?
+                    }
+                };
+                row.as_ref().map(record).transpose()
+            }
+
+            async fn list_parameters(
+                &self,
+                prefix: &str,
+                after: Option<&str>,
+                limit: usize,
+            ) -> Result<Vec<ParameterRecord>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT name, version, document FROM ssm_parameters
+                     WHERE substr(name, 1, length($1)) = $1 AND ($2 IS NULL OR name",
+                    $collate,
+                    " > $2) ORDER BY name",
+                    $collate,
+                    " LIMIT $3"
+                ))
+                .bind(prefix)
+                .bind(after)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(record).collect()
+            }
+
+            async fn delete_parameter(&self, name: &str) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query("DELETE FROM ssm_parameters WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM ssm_parameter_versions WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(deleted > 0)
+            }
+        }
+    };
+}
+
+parameter_store_impl!(SqliteStore, "", "");
+parameter_store_impl!(PostgresStore, " FOR UPDATE", " COLLATE \"C\"");

@@ -1,0 +1,111 @@
+//! IAM roles on both SQL backends (table of migration 0003). Role names are unique
+//! ignoring case, as in IAM: the primary key is the lowercased name.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use crate::{PostgresStore, SqliteStore, StoreError};
+
+/// A stored IAM role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRecord {
+    /// Unique ignoring case.
+    pub name: String,
+    /// Unique (`AROA...`).
+    pub role_id: String,
+    pub arn: String,
+    /// Creation time in microseconds since the epoch.
+    pub creation_micros: i64,
+    /// The role as a serialized JSON object (opaque to the store).
+    pub document: Arc<str>,
+}
+
+/// Durable state of IAM roles. Each method is atomic.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// [`StoreError::AlreadyExists`] if a role has this name (ignoring case) or id.
+    async fn create_role(&self, role: &RoleRecord) -> Result<(), StoreError>;
+    /// The role named `name`, ignoring case.
+    async fn get_role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError>;
+    /// Replaces the role's document; [`StoreError::NotFound`] if there is no such role.
+    async fn replace_role(&self, role: &RoleRecord) -> Result<(), StoreError>;
+    /// Deletes the role named `name` (ignoring case); false when there was none.
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError>;
+}
+
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+macro_rules! role_store_impl {
+    ($store:ty) => {
+        #[async_trait]
+        impl RoleStore for $store {
+            async fn create_role(&self, r: &RoleRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO iam_roles (name_key, name, role_id, arn, creation_micros, document)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(key(&r.name))
+                .bind(&r.name)
+                .bind(&r.role_id)
+                .bind(&r.arn)
+                .bind(r.creation_micros)
+                .bind(&*r.document)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT name, role_id, arn, creation_micros, document FROM iam_roles
+                     WHERE name_key = $1",
+                )
+                .bind(key(name))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| {
+                    Ok(RoleRecord {
+                        name: row.try_get(0)?,
+                        role_id: row.try_get(1)?,
+                        arn: row.try_get(2)?,
+                        creation_micros: row.try_get(3)?,
+                        document: Arc::from(row.try_get::<String, _>(4)?),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn replace_role(&self, r: &RoleRecord) -> Result<(), StoreError> {
+                let n = sqlx::query(
+                    "UPDATE iam_roles SET arn = $1, document = $2 WHERE name_key = $3",
+                )
+                .bind(&r.arn)
+                .bind(&*r.document)
+                .bind(key(&r.name))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("DELETE FROM iam_roles WHERE name_key = $1")
+                    .bind(key(name))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+        }
+    };
+}
+
+role_store_impl!(SqliteStore);
+role_store_impl!(PostgresStore);

@@ -1,0 +1,309 @@
+//! The stack engine's [`StackStore`] on both SQL backends.
+//!
+//! Records are stored whole, as the engine's serde JSON documents, in the tables of
+//! migration 0002 (`cfn_stacks`, `cfn_resources`, `cfn_events`, `cfn_change_sets`,
+//! `cfn_exports`), keyed as the contract documents. Every method is one transaction, so a
+//! record and the events that describe its change are committed together or not at all,
+//! and nothing is acknowledged before it is committed (SQLite: WAL with
+//! `synchronous=FULL`).
+//!
+//! One implementation serves both backends: the statements use only SQL that SQLite and
+//! PostgreSQL share (`$n` placeholders, `ON CONFLICT ... DO UPDATE`); the one difference,
+//! byte-order collation for `ORDER BY` on PostgreSQL, is a macro argument.
+//!
+//! The SQLite backend reads these tables directly (its in-memory cache covers projects
+//! only): the pool's single connection serialises them with every write.
+
+use async_trait::async_trait;
+use sagestack_engine::model::{
+    ChangeSetRecord, ExportRecord, ResourceRecord, StackEvent, StackRecord,
+};
+use sagestack_engine::store::{StackStore, StoreError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+
+use crate::{PostgresStore, SqliteStore};
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn to_doc<T: Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError(format!("cannot serialize record: {e}")))
+}
+
+fn from_doc<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError(format!("stored record is unreadable: {e}")))
+}
+
+fn seq(e: &StackEvent) -> Result<i64, StoreError> {
+    i64::try_from(e.seq).map_err(|_| StoreError(format!("event seq {} out of range", e.seq)))
+}
+
+/// Implements [`StackStore`] for a backend whose pool is `self.pool`; `$collate` is
+/// appended to text sort keys (`COLLATE "C"` on PostgreSQL, so order is by bytes as
+/// SQLite's default `BINARY` collation orders).
+macro_rules! stack_store_impl {
+    ($store:ty, $collate:literal) => {
+        #[async_trait]
+        impl StackStore for $store {
+            async fn put_stack(
+                &self,
+                stack: &StackRecord,
+                events: &[StackEvent],
+            ) -> Result<(), StoreError> {
+                let doc = to_doc(stack)?;
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO cfn_stacks (stack_id, document) VALUES ($1, $2)
+                     ON CONFLICT (stack_id) DO UPDATE SET document = excluded.document",
+                )
+                .bind(&stack.stack_id)
+                .bind(doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
+                         ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document",
+                    )
+                    .bind(&e.stack_id)
+                    .bind(seq(e)?)
+                    .bind(to_doc(e)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {
+                let row = sqlx::query("SELECT document FROM cfn_stacks WHERE stack_id = $1")
+                    .bind(stack_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
+                    .transpose()
+            }
+
+            async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError> {
+                let rows = sqlx::query("SELECT document FROM cfn_stacks ORDER BY ord")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter()
+                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
+                    .collect()
+            }
+
+            async fn put_resource(
+                &self,
+                resource: &ResourceRecord,
+                events: &[StackEvent],
+            ) -> Result<(), StoreError> {
+                let doc = to_doc(resource)?;
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO cfn_resources (stack_id, logical_id, document) VALUES ($1, $2, $3)
+                     ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document",
+                )
+                .bind(&resource.stack_id)
+                .bind(&resource.logical_id)
+                .bind(doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
+                         ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document",
+                    )
+                    .bind(&e.stack_id)
+                    .bind(seq(e)?)
+                    .bind(to_doc(e)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn delete_resource(
+                &self,
+                stack_id: &str,
+                logical_id: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM cfn_resources WHERE stack_id = $1 AND logical_id = $2")
+                    .bind(stack_id)
+                    .bind(logical_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn list_resources(
+                &self,
+                stack_id: &str,
+            ) -> Result<Vec<ResourceRecord>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT document FROM cfn_resources WHERE stack_id = $1 ORDER BY logical_id",
+                    $collate
+                ))
+                .bind(stack_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter()
+                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
+                    .collect()
+            }
+
+            async fn append_events(&self, events: &[StackEvent]) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
+                         ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document",
+                    )
+                    .bind(&e.stack_id)
+                    .bind(seq(e)?)
+                    .bind(to_doc(e)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn list_events(
+                &self,
+                stack_id: &str,
+                before_seq: Option<u64>,
+                limit: usize,
+            ) -> Result<Vec<StackEvent>, StoreError> {
+                let before = before_seq.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = sqlx::query(
+                    "SELECT document FROM cfn_events WHERE stack_id = $1 AND seq < $2
+                     ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(stack_id)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter()
+                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
+                    .collect()
+            }
+
+            async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO cfn_change_sets (change_set_id, stack_id, document) VALUES ($1, $2, $3)
+                     ON CONFLICT (change_set_id) DO UPDATE
+                     SET stack_id = excluded.stack_id, document = excluded.document",
+                )
+                .bind(&change_set.change_set_id)
+                .bind(&change_set.stack_id)
+                .bind(to_doc(change_set)?)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn get_change_set(
+                &self,
+                change_set_id: &str,
+            ) -> Result<Option<ChangeSetRecord>, StoreError> {
+                let row =
+                    sqlx::query("SELECT document FROM cfn_change_sets WHERE change_set_id = $1")
+                        .bind(change_set_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
+                    .transpose()
+            }
+
+            async fn list_change_sets(
+                &self,
+                stack_id: &str,
+            ) -> Result<Vec<ChangeSetRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT document FROM cfn_change_sets WHERE stack_id = $1 ORDER BY ord",
+                )
+                .bind(stack_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter()
+                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
+                    .collect()
+            }
+
+            async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM cfn_change_sets WHERE change_set_id = $1")
+                    .bind(change_set_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn put_exports(
+                &self,
+                stack_id: &str,
+                exports: &[ExportRecord],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                sqlx::query("DELETE FROM cfn_exports WHERE stack_id = $1")
+                    .bind(stack_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                for e in exports {
+                    sqlx::query(
+                        "INSERT INTO cfn_exports (name, value, stack_id) VALUES ($1, $2, $3)
+                         ON CONFLICT (name) DO UPDATE
+                         SET value = excluded.value, stack_id = excluded.stack_id",
+                    )
+                    .bind(&e.name)
+                    .bind(&e.value)
+                    .bind(&e.exporting_stack_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT name, value, stack_id FROM cfn_exports ORDER BY name",
+                    $collate
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(ExportRecord {
+                            name: r.try_get(0).map_err(db)?,
+                            value: r.try_get(1).map_err(db)?,
+                            exporting_stack_id: r.try_get(2).map_err(db)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+stack_store_impl!(SqliteStore, "");
+stack_store_impl!(PostgresStore, " COLLATE \"C\"");
