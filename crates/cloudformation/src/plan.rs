@@ -15,8 +15,9 @@
 //!   `Fn::GetAtt` and `Fn::ImportValue` (the exports the engine serves, read when each
 //!   operation starts, so a plan never holds stale exports).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sagestack_engine::plan::{
     PlanDiagnostic, PlanFactory, PlannedResource, Policy, ResolveError, ResolvedOutput,
@@ -95,6 +96,9 @@ pub fn availability_zones(region: &str) -> Vec<String> {
 struct ServiceEnvironment {
     ssm: Option<Arc<dyn SsmLookup>>,
     secrets: Option<Arc<dyn SecretsLookup>>,
+    /// Set when binding read an SSM parameter: such a plan depends on more than its
+    /// inputs and is not cached.
+    read_ssm: AtomicBool,
 }
 
 fn version_of(v: Option<&String>) -> Option<u64> {
@@ -103,6 +107,7 @@ fn version_of(v: Option<&String>) -> Option<u64> {
 
 impl Environment for ServiceEnvironment {
     fn ssm_parameter(&self, name: &str) -> Option<String> {
+        self.read_ssm.store(true, Ordering::Relaxed);
         self.ssm.as_ref()?.parameter(name, None)
     }
 
@@ -148,12 +153,44 @@ impl Environment for ServiceEnvironment {
     }
 }
 
+/// How many recent plans [`TemplatePlanFactory`] keeps.
+const PLAN_CACHE_SIZE: usize = 16;
+
+/// What a plan is a function of: the template, the raw parameter values and the stack.
+struct PlanKey {
+    body: String,
+    parameters: BTreeMap<String, String>,
+    identity: StackIdentity,
+}
+
+impl PlanKey {
+    fn matches(
+        &self,
+        body: &str,
+        parameters: &BTreeMap<String, String>,
+        identity: &StackIdentity,
+    ) -> bool {
+        self.body == body && &self.parameters == parameters && &self.identity == identity
+    }
+}
+
 /// The engine's `PlanFactory` for real templates.
+///
+/// The engine plans the same stored template several times in one operation (when the
+/// call is accepted, when its task starts, for cleanup and rollback); binding is pure
+/// given the body, the parameter values and the stack identity, so the last few plans are
+/// kept and shared. A plan whose binding read SSM parameters is never reused: AWS reads
+/// them again on every operation. Dynamic references and exports are read at resolution
+/// time, so a shared plan still sees their current values.
 #[derive(Clone, Default)]
 pub struct TemplatePlanFactory {
     ssm: Option<Arc<dyn SsmLookup>>,
     secrets: Option<Arc<dyn SecretsLookup>>,
+    cache: Arc<Mutex<PlanCache>>,
 }
+
+/// Recent plans, oldest first.
+type PlanCache = VecDeque<(PlanKey, Arc<TemplateStackPlan>)>;
 
 impl TemplatePlanFactory {
     /// A factory with no SSM: SSM-typed parameters and `{{resolve:ssm:...}}` fail to
@@ -181,8 +218,53 @@ impl TemplatePlanFactory {
         parameters: &BTreeMap<String, String>,
         identity: &StackIdentity,
     ) -> Result<TemplateStackPlan, Vec<PlanDiagnostic>> {
+        self.bind_uncached(body, parameters, identity)
+            .map(|(plan, _)| plan)
+    }
+
+    /// [`TemplatePlanFactory::bind`], shared with recent identical requests.
+    pub fn bind_shared(
+        &self,
+        body: &str,
+        parameters: &BTreeMap<String, String>,
+        identity: &StackIdentity,
+    ) -> Result<Arc<TemplateStackPlan>, Vec<PlanDiagnostic>> {
+        let lock = || self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, plan)) = lock()
+            .iter()
+            .find(|(k, _)| k.matches(body, parameters, identity))
+        {
+            return Ok(plan.clone());
+        }
+        let (plan, read_ssm) = self.bind_uncached(body, parameters, identity)?;
+        let plan = Arc::new(plan);
+        if !read_ssm {
+            let mut cache = lock();
+            if cache.len() == PLAN_CACHE_SIZE {
+                cache.pop_front();
+            }
+            cache.push_back((
+                PlanKey {
+                    body: body.to_string(),
+                    parameters: parameters.clone(),
+                    identity: identity.clone(),
+                },
+                plan.clone(),
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// The plan, and whether binding read SSM parameters.
+    fn bind_uncached(
+        &self,
+        body: &str,
+        parameters: &BTreeMap<String, String>,
+        identity: &StackIdentity,
+    ) -> Result<(TemplateStackPlan, bool), Vec<PlanDiagnostic>> {
         let template = Template::parse_with(body, &Limits::s3()).map_err(|e| vec![diag(&e)])?;
-        template.validate().map_err(diags)?;
+        // `bind` validates the template as it will run (after `Fn::ForEach` expansion with
+        // the real parameter values) and reports template problems with parameter ones.
         let ctx = StackContext {
             stack_name: identity.stack_name.clone(),
             stack_id: identity.stack_id.clone(),
@@ -193,8 +275,12 @@ impl TemplatePlanFactory {
         let env = Arc::new(ServiceEnvironment {
             ssm: self.ssm.clone(),
             secrets: self.secrets.clone(),
+            read_ssm: AtomicBool::new(false),
         });
-        let bound = template.bind(parameters, &ctx, env).map_err(diags)?;
+        let bound = template
+            .bind(parameters, &ctx, env.clone())
+            .map_err(diags)?;
+        let read_ssm = env.read_ssm.load(Ordering::Relaxed);
         let snapshot = snapshot_policy_errors(&bound);
         if !snapshot.is_empty() {
             return Err(snapshot);
@@ -203,7 +289,7 @@ impl TemplatePlanFactory {
             .root()
             .get("Description")
             .and_then(Node::scalar_text);
-        Ok(TemplateStackPlan::new(bound, description))
+        Ok((TemplateStackPlan::new(bound, description), read_ssm))
     }
 }
 
@@ -214,7 +300,7 @@ impl PlanFactory for TemplatePlanFactory {
         parameters: &BTreeMap<String, String>,
         identity: &StackIdentity,
     ) -> Result<Arc<dyn TemplatePlan>, Vec<PlanDiagnostic>> {
-        Ok(Arc::new(self.bind(template_body, parameters, identity)?))
+        Ok(self.bind_shared(template_body, parameters, identity)?)
     }
 }
 

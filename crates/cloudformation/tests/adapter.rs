@@ -582,3 +582,56 @@ async fn secrets_manager_references_resolve_through_the_secrets_lookup() {
         svc.delete_stack_and_wait("secrets-missing").await.unwrap();
     }
 }
+
+/// SSM whose one parameter can change between operations.
+struct ChangingSsm(Mutex<String>);
+impl SsmLookup for ChangingSsm {
+    fn parameter(&self, name: &str, _: Option<u64>) -> Option<String> {
+        (name == "/app/version").then(|| self.0.lock().unwrap().clone())
+    }
+}
+
+#[tokio::test]
+async fn plans_are_shared_unless_binding_read_ssm() {
+    let ssm = Arc::new(ChangingSsm(Mutex::new("1.0".into())));
+    let factory = TemplatePlanFactory::new().with_ssm(ssm.clone());
+    let identity = sagestack_engine::StackIdentity {
+        stack_name: "s".into(),
+        stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1".into(),
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        notification_arns: vec![],
+    };
+    let plain = "Resources:\n  T: {Type: AWS::SNS::Topic}\n";
+    let none = BTreeMap::new();
+    let a = factory.bind_shared(plain, &none, &identity).unwrap();
+    let b = factory.bind_shared(plain, &none, &identity).unwrap();
+    assert!(Arc::ptr_eq(&a, &b), "identical inputs share one plan");
+    let other = sagestack_engine::StackIdentity {
+        stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/2".into(),
+        ..identity.clone()
+    };
+    let c = factory.bind_shared(plain, &none, &other).unwrap();
+    assert!(!Arc::ptr_eq(&a, &c), "another stack gets its own plan");
+
+    // Through the service: an update with the same template and parameters picks up a
+    // new SSM value, as CloudFormation does.
+    let s = service_with(|c| c.with_ssm(ssm.clone()));
+    let body = "Parameters:\n  V: {Type: 'AWS::SSM::Parameter::Value<String>', Default: /app/version}\nResources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref V}\n";
+    let stack = create(&s, "ssm-live", body, &[]).await;
+    assert_eq!(stack.status, StackStatus::CreateComplete);
+    *ssm.0.lock().unwrap() = "2.0".into();
+    let updated = s
+        .update_stack_and_wait(UpdateStackInput {
+            stack_name: "ssm-live".into(),
+            template_body: Some(body.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.status, StackStatus::UpdateComplete);
+    assert_eq!(
+        resource(&s, "ssm-live", "P").await.properties["Value"],
+        json!("2.0")
+    );
+}
