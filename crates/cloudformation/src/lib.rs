@@ -34,6 +34,7 @@
 //! here; the CloudFormation Query API layer calls [`CloudFormationService`] and maps
 //! [`EngineError`] to AWS error shapes.
 
+pub mod api;
 pub mod plan;
 pub mod service;
 

@@ -73,6 +73,12 @@ impl AwsError for QueryError {
     }
 }
 
+impl From<QueryError> for Box<dyn AwsError> {
+    fn from(e: QueryError) -> Self {
+        Box::new(e)
+    }
+}
+
 /// A decoded Query request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryRequest {
@@ -167,22 +173,17 @@ impl Node {
                 // key and every key under it is a positive index.
                 if map.len() == 1 {
                     let key = map.keys().next().cloned().unwrap_or_default();
-                    if key == "member" || key == "entry" {
-                        if let Some(Node::Struct(items)) = map.get(&key) {
-                            if items.keys().all(|k| is_index(k)) {
-                                let Some(Node::Struct(items)) = map.remove(&key) else {
-                                    unreachable!("checked just above")
-                                };
-                                let mut items: Vec<(u64, Node)> = items
-                                    .into_iter()
-                                    .map(|(k, v)| (k.parse().unwrap_or(0), v))
-                                    .collect();
-                                items.sort_by_key(|(k, _)| *k);
-                                return Value::Array(
-                                    items.into_iter().map(|(_, v)| v.into_value()).collect(),
-                                );
-                            }
-                        }
+                    let is_list = (key == "member" || key == "entry")
+                        && matches!(map.get(&key), Some(Node::Struct(items)) if items.keys().all(|k| is_index(k)));
+                    if is_list && let Some(Node::Struct(items)) = map.remove(&key) {
+                        let mut items: Vec<(u64, Node)> = items
+                            .into_iter()
+                            .map(|(k, v)| (k.parse().unwrap_or(0), v))
+                            .collect();
+                        items.sort_by_key(|(k, _)| *k);
+                        return Value::Array(
+                            items.into_iter().map(|(_, v)| v.into_value()).collect(),
+                        );
                     }
                 }
                 Value::Object(
@@ -352,7 +353,11 @@ pub fn ok_response(
 
 /// The Query error shape, with the error's HTTP status:
 /// `<ErrorResponse><Error><Type>Sender|Receiver</Type><Code/><Message/></Error><RequestId/></ErrorResponse>`.
-pub fn error_response(err: &dyn AwsError, namespace: Option<&str>, request_id: &str) -> Response<Bytes> {
+pub fn error_response(
+    err: &dyn AwsError,
+    namespace: Option<&str>,
+    request_id: &str,
+) -> Response<Bytes> {
     let fault = match err.kind() {
         ErrorKind::Client => "Sender",
         ErrorKind::Server => "Receiver",
@@ -415,8 +420,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.params, json!({"StackStatusFilter": ["CREATE_COMPLETE"]}));
-        let r = parse_request(None, b"Action=UpdateStack&Tags=&X.entry.1.key=k&X.entry.1.value=v")
-            .unwrap();
+        let r = parse_request(
+            None,
+            b"Action=UpdateStack&Tags=&X.entry.1.key=k&X.entry.1.value=v",
+        )
+        .unwrap();
         assert_eq!(r.version, "");
         assert_eq!(
             r.params,
@@ -446,11 +454,11 @@ mod tests {
     #[test]
     fn responses_are_escaped_and_wrapped() {
         let result = Xml::new()
-            .text("StackId", "arn:aws:cloudformation:us-east-1:1:stack/a&b/<x>")
-            .list(
-                "Tags",
-                [Xml::new().text("Key", "k").text("Value", "\"v'")],
+            .text(
+                "StackId",
+                "arn:aws:cloudformation:us-east-1:1:stack/a&b/<x>",
             )
+            .list("Tags", [Xml::new().text("Key", "k").text("Value", "\"v'")])
             .text_list("Capabilities", Vec::<String>::new())
             .opt_text("Description", None::<String>);
         let resp = ok_response("CreateStack", "http://ns/", Some(&result), "rid-1");
@@ -494,6 +502,8 @@ mod tests {
         let err = ProtocolError::InternalFailure("x < y".into());
         let resp = error_response(&err, None, "rid");
         assert_eq!(resp.status(), 500);
-        assert!(body(&resp).contains("<Type>Receiver</Type><Code>InternalFailure</Code><Message>x &lt; y</Message>"));
+        assert!(body(&resp).contains(
+            "<Type>Receiver</Type><Code>InternalFailure</Code><Message>x &lt; y</Message>"
+        ));
     }
 }

@@ -7,8 +7,10 @@
 //! * JSON 1.0/1.1 (`X-Amz-Target: <Prefix>.<Operation>`): the [`Json11Service`]
 //!   registered for `<Prefix>` in [`Services`] (SageMaker today; `AmazonSSM` and
 //!   `AWS242ServiceCatalogService` register the same way);
-//! * Query (form-encoded `Action=`, CloudFormation) and S3 REST: not served yet;
-//!   they get a place in [`Services`] and a match arm in [`dispatch`] when they exist.
+//! * Query (form-encoded `Action=`): the [`QueryService`] registered for the request's
+//!   `Version` (CloudFormation, `2010-05-15`); its errors are Query `ErrorResponse` XML;
+//! * S3 REST: not served yet; it gets a place in [`Services`] and a match arm in
+//!   [`dispatch`] when it exists.
 //!
 //! Panics anywhere in a handler become a `500 InternalFailure` response
 //! ([`CatchPanicLayer`]); the server keeps running.
@@ -24,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sagestack_protocol::error::json_error_response;
 use sagestack_protocol::json11::{self, MAX_BODY_BYTES};
+use sagestack_protocol::query::{self, QueryError, QueryService};
 use sagestack_protocol::{
     Json11Service, ProtocolError, REQUEST_ID_HEADER, RequestContext, RequestShape, classify,
     new_request_id, sigv4,
@@ -34,12 +37,19 @@ use tower_http::catch_panic::CatchPanicLayer;
 #[derive(Default, Clone)]
 pub struct Services {
     json: HashMap<&'static str, Arc<dyn Json11Service>>,
+    query: HashMap<&'static str, Arc<dyn QueryService>>,
 }
 
 impl Services {
     /// Routes `X-Amz-Target: <service.target_prefix()>.*` to `service`.
     pub fn with_json(mut self, service: Arc<dyn Json11Service>) -> Self {
         self.json.insert(service.target_prefix(), service);
+        self
+    }
+
+    /// Routes Query requests with `Version=<service.version()>` to `service`.
+    pub fn with_query(mut self, service: Arc<dyn QueryService>) -> Self {
+        self.query.insert(service.version(), service);
         self
     }
 }
@@ -112,13 +122,27 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         RequestShape::MalformedTarget => Err(Box::new(ProtocolError::UnknownOperation(
             "The X-Amz-Target header must be <Service>.<Operation>".into(),
         )) as _),
-        RequestShape::Query | RequestShape::Rest => {
-            Err(Box::new(ProtocolError::UnknownOperation(format!(
-                "No service on this server handles {} {}",
-                parts.method,
-                parts.uri.path()
-            ))) as _)
+        RequestShape::Query => {
+            let ctx = RequestContext {
+                request_id: request_id.clone(),
+                region: state.region.clone(),
+                account_id: state.account_id.clone(),
+                access_key_id: parts
+                    .headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(sigv4::access_key_id)
+                    .map(str::to_owned),
+            };
+            return call_query(&state.services, &ctx, &parts, body)
+                .await
+                .map(Body::from);
         }
+        RequestShape::Rest => Err(Box::new(ProtocolError::UnknownOperation(format!(
+            "No service on this server handles {} {}",
+            parts.method,
+            parts.uri.path()
+        ))) as _),
     };
     let response = match result {
         Ok(response) => response,
@@ -132,6 +156,68 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         }
     };
     response.map(Body::from)
+}
+
+/// Reads the form body (bounded like JSON bodies), routes by `Version` and answers XML:
+/// a result document or a Query `ErrorResponse`.
+async fn call_query(
+    services: &Services,
+    ctx: &RequestContext,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> axum::http::Response<bytes::Bytes> {
+    let mut namespace = None;
+    let result = async {
+        let bytes = read_body(parts, body, query::MAX_BODY_BYTES).await?;
+        let request = query::parse_request(parts.uri.query(), &bytes)?;
+        let Some(service) = services.query.get(request.version.as_str()) else {
+            return Err(Box::new(QueryError::InvalidAction {
+                action: request.action,
+                version: request.version,
+            }) as Box<dyn sagestack_protocol::AwsError>);
+        };
+        namespace = Some(service.xml_namespace());
+        let result = service.call(ctx, &request.action, request.params).await?;
+        Ok(query::ok_response(
+            &request.action,
+            service.xml_namespace(),
+            result.as_ref(),
+            &ctx.request_id,
+        ))
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(err) => {
+            if err.status().is_server_error() {
+                tracing::error!(request_id = %ctx.request_id, code = err.code(), message = %err.message(), "request failed");
+            } else {
+                tracing::debug!(request_id = %ctx.request_id, code = err.code(), "request refused");
+            }
+            query::error_response(err.as_ref(), namespace, &ctx.request_id)
+        }
+    }
+}
+
+/// Reads a request body of at most `limit` bytes; an announced larger body is refused
+/// before it is read.
+async fn read_body(
+    parts: &axum::http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, Box<dyn sagestack_protocol::AwsError>> {
+    let too_large = || ProtocolError::RequestTooLarge { limit };
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large().into());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large().into())
 }
 
 async fn call_json(

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use sagestack_cloudformation::api::CloudFormationApi;
+use sagestack_cloudformation::{CloudFormationService, ServiceConfig};
 use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
 use tracing_subscriber::EnvFilter;
 
@@ -58,8 +60,29 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Arc::new(NoProvisioner),
         Arc::new(SystemClock),
     ));
+    // CloudFormation: stacks live in memory for now (a restart forgets them); recovery
+    // still runs so that a persistent stack store only has to be swapped in here.
+    let cloudformation = CloudFormationService::new(ServiceConfig::new(
+        args.region.clone(),
+        args.account_id.clone(),
+        Arc::new(sagestack_engine::MemoryStore::new()),
+    ))
+    .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?;
+    let recovered = cloudformation
+        .recover()
+        .await
+        .map_err(|e| format!("cannot recover CloudFormation stacks: {e}"))?;
+    if !recovered.is_empty() {
+        tracing::info!(
+            stacks = recovered.len(),
+            "resuming interrupted stack operations"
+        );
+    }
+    let cloudformation = Arc::new(CloudFormationApi::new(Arc::new(cloudformation)));
     let state = AppState {
-        services: Services::default().with_json(sagemaker),
+        services: Services::default()
+            .with_json(sagemaker)
+            .with_query(cloudformation),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
     };

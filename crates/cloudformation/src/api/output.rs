@@ -1,0 +1,202 @@
+//! The model's output structures as XML trees (element names from the
+//! CloudFormation model: `Stack`, `StackSummary`, `StackEvent`, `StackResource`...).
+
+use std::collections::BTreeMap;
+
+use sagestack_engine::{
+    ChangeSetRecord, ExportRecord, ResourceChange, ResourceRecord, StackEvent, StackRecord,
+};
+use sagestack_protocol::query::Xml;
+
+use super::time::iso8601;
+
+fn parameters(displayed: &BTreeMap<String, String>) -> Vec<Xml> {
+    displayed
+        .iter()
+        .map(|(k, v)| {
+            Xml::new()
+                .text("ParameterKey", k.as_str())
+                .text("ParameterValue", v.as_str())
+        })
+        .collect()
+}
+
+fn tags(tags: &[(String, String)]) -> Vec<Xml> {
+    tags.iter()
+        .map(|(k, v)| Xml::new().text("Key", k.as_str()).text("Value", v.as_str()))
+        .collect()
+}
+
+fn not_checked(element: &'static str) -> Xml {
+    Xml::new().text(element, "NOT_CHECKED")
+}
+
+/// `Stack` (`DescribeStacks`).
+pub fn stack(s: &StackRecord) -> Xml {
+    let outputs = s.outputs.iter().map(|o| {
+        Xml::new()
+            .text("OutputKey", o.key.as_str())
+            .text("OutputValue", o.value.as_str())
+            .opt_text("Description", o.description.as_deref())
+            .opt_text("ExportName", o.export_name.as_deref())
+    });
+    Xml::new()
+        .text("StackId", s.stack_id.as_str())
+        .text("StackName", s.stack_name.as_str())
+        .opt_text("ChangeSetId", s.change_set_id.as_deref())
+        .opt_text("Description", s.description.as_deref())
+        .list("Parameters", parameters(&s.displayed_parameters))
+        .text("CreationTime", iso8601(s.creation_time))
+        .opt_text("DeletionTime", s.deletion_time.map(iso8601))
+        .opt_text("LastUpdatedTime", s.last_updated_time.map(iso8601))
+        .text("StackStatus", s.status.as_str())
+        .opt_text("StackStatusReason", s.status_reason.as_deref())
+        .text("DisableRollback", s.disable_rollback.to_string())
+        .text_list("NotificationARNs", s.notification_arns.iter().cloned())
+        .text_list("Capabilities", s.capabilities.iter().cloned())
+        .list("Outputs", outputs)
+        .list("Tags", tags(&s.tags))
+        .text("EnableTerminationProtection", "false")
+        .element("DriftInformation", not_checked("StackDriftStatus"))
+}
+
+/// `StackSummary` (`ListStacks`).
+pub fn stack_summary(s: &StackRecord) -> Xml {
+    Xml::new()
+        .text("StackId", s.stack_id.as_str())
+        .text("StackName", s.stack_name.as_str())
+        .opt_text("TemplateDescription", s.description.as_deref())
+        .text("CreationTime", iso8601(s.creation_time))
+        .opt_text("LastUpdatedTime", s.last_updated_time.map(iso8601))
+        .opt_text("DeletionTime", s.deletion_time.map(iso8601))
+        .text("StackStatus", s.status.as_str())
+        .opt_text("StackStatusReason", s.status_reason.as_deref())
+        .element("DriftInformation", not_checked("StackDriftStatus"))
+}
+
+/// `StackEvent` (`DescribeStackEvents`).
+pub fn event(e: &StackEvent) -> Xml {
+    Xml::new()
+        .text("StackId", e.stack_id.as_str())
+        .text("EventId", e.event_id.as_str())
+        .text("StackName", e.stack_name.as_str())
+        .text("LogicalResourceId", e.logical_resource_id.as_str())
+        .text(
+            "PhysicalResourceId",
+            e.physical_resource_id.as_deref().unwrap_or(""),
+        )
+        .text("ResourceType", e.resource_type.as_str())
+        .text("Timestamp", iso8601(e.timestamp))
+        .text("ResourceStatus", e.resource_status.as_str())
+        .opt_text("ResourceStatusReason", e.resource_status_reason.as_deref())
+        .opt_text("ResourceProperties", e.resource_properties.as_deref())
+}
+
+fn resource_common(r: &ResourceRecord, stack_name: &str) -> Xml {
+    Xml::new()
+        .text("StackName", stack_name)
+        .text("StackId", r.stack_id.as_str())
+        .text("LogicalResourceId", r.logical_id.as_str())
+        .opt_text("PhysicalResourceId", r.physical_id.as_deref())
+        .text("ResourceType", r.resource_type.as_str())
+}
+
+/// `StackResource` (`DescribeStackResources`).
+pub fn resource(r: &ResourceRecord, stack_name: &str) -> Xml {
+    resource_common(r, stack_name)
+        .text("Timestamp", iso8601(r.last_updated))
+        .text("ResourceStatus", r.status.as_str())
+        .opt_text("ResourceStatusReason", r.status_reason.as_deref())
+        .element("DriftInformation", not_checked("StackResourceDriftStatus"))
+}
+
+/// `StackResourceDetail` (`DescribeStackResource`).
+pub fn resource_detail(r: &ResourceRecord, stack_name: &str) -> Xml {
+    resource_common(r, stack_name)
+        .text("LastUpdatedTimestamp", iso8601(r.last_updated))
+        .text("ResourceStatus", r.status.as_str())
+        .opt_text("ResourceStatusReason", r.status_reason.as_deref())
+        .element("DriftInformation", not_checked("StackResourceDriftStatus"))
+}
+
+/// `StackResourceSummary` (`ListStackResources`).
+pub fn resource_summary(r: &ResourceRecord) -> Xml {
+    Xml::new()
+        .text("LogicalResourceId", r.logical_id.as_str())
+        .opt_text("PhysicalResourceId", r.physical_id.as_deref())
+        .text("ResourceType", r.resource_type.as_str())
+        .text("LastUpdatedTimestamp", iso8601(r.last_updated))
+        .text("ResourceStatus", r.status.as_str())
+        .opt_text("ResourceStatusReason", r.status_reason.as_deref())
+        .element("DriftInformation", not_checked("StackResourceDriftStatus"))
+}
+
+fn change(c: &ResourceChange) -> Xml {
+    let details = c.details.iter().map(|d| {
+        Xml::new()
+            .element(
+                "Target",
+                Xml::new()
+                    .text("Attribute", d.target.attribute.as_str())
+                    .opt_text("Name", d.target.name.as_deref())
+                    .text("RequiresRecreation", d.target.requires_recreation.as_str()),
+            )
+            .text("Evaluation", d.evaluation.as_str())
+            .text("ChangeSource", d.change_source.as_str())
+            .opt_text("CausingEntity", d.causing_entity.as_deref())
+    });
+    let rc = Xml::new()
+        .text("Action", c.action.as_str())
+        .text("LogicalResourceId", c.logical_resource_id.as_str())
+        .opt_text("PhysicalResourceId", c.physical_resource_id.as_deref())
+        .text("ResourceType", c.resource_type.as_str())
+        .opt_text("Replacement", c.replacement.map(|r| r.as_str()))
+        .text_list("Scope", c.scope.iter().cloned())
+        .list("Details", details);
+    Xml::new()
+        .text("Type", "Resource")
+        .element("ResourceChange", rc)
+}
+
+/// `DescribeChangeSet`'s result.
+pub fn change_set(cs: &ChangeSetRecord) -> Xml {
+    Xml::new()
+        .text("ChangeSetName", cs.change_set_name.as_str())
+        .text("ChangeSetId", cs.change_set_id.as_str())
+        .text("StackId", cs.stack_id.as_str())
+        .text("StackName", cs.stack_name.as_str())
+        .opt_text("Description", cs.description.as_deref())
+        .list("Parameters", parameters(&cs.displayed_parameters))
+        .text("CreationTime", iso8601(cs.creation_time))
+        .text("ExecutionStatus", cs.execution_status.as_str())
+        .text("Status", cs.status.as_str())
+        .opt_text("StatusReason", cs.status_reason.as_deref())
+        .text_list("NotificationARNs", cs.notification_arns.iter().cloned())
+        .text_list("Capabilities", cs.capabilities.iter().cloned())
+        .list("Tags", tags(&cs.tags))
+        .list("Changes", cs.changes.iter().map(change))
+        .text("IncludeNestedStacks", "false")
+}
+
+/// `ChangeSetSummary` (`ListChangeSets`).
+pub fn change_set_summary(cs: &ChangeSetRecord) -> Xml {
+    Xml::new()
+        .text("StackId", cs.stack_id.as_str())
+        .text("StackName", cs.stack_name.as_str())
+        .text("ChangeSetId", cs.change_set_id.as_str())
+        .text("ChangeSetName", cs.change_set_name.as_str())
+        .text("ExecutionStatus", cs.execution_status.as_str())
+        .text("Status", cs.status.as_str())
+        .opt_text("StatusReason", cs.status_reason.as_deref())
+        .text("CreationTime", iso8601(cs.creation_time))
+        .opt_text("Description", cs.description.as_deref())
+        .text("IncludeNestedStacks", "false")
+}
+
+/// `Export` (`ListExports`).
+pub fn export(e: &ExportRecord) -> Xml {
+    Xml::new()
+        .text("ExportingStackId", e.exporting_stack_id.as_str())
+        .text("Name", e.name.as_str())
+        .text("Value", e.value.as_str())
+}

@@ -1,0 +1,228 @@
+//! Template operations: `GetTemplate`, `GetTemplateSummary`, `ValidateTemplate`.
+
+use sagestack_protocol::query::Xml;
+use sagestack_template::{Node, ParameterDecl, Template};
+
+use super::error::template_message;
+use super::{ApiError, CloudFormationApi, Result, template_url_unsupported};
+use crate::TemplateSummary;
+
+/// IAM resource types and the property whose presence needs `CAPABILITY_NAMED_IAM`.
+const IAM_NAMES: &[(&str, &str)] = &[
+    ("AWS::IAM::Role", "RoleName"),
+    ("AWS::IAM::User", "UserName"),
+    ("AWS::IAM::Group", "GroupName"),
+    ("AWS::IAM::ManagedPolicy", "ManagedPolicyName"),
+    ("AWS::IAM::InstanceProfile", "InstanceProfileName"),
+];
+
+/// `(logical id, type, node)` of each resource, in template order.
+fn resources(template: &Template) -> Vec<(String, String, &Node)> {
+    template
+        .root()
+        .get("Resources")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .map(|(id, e)| {
+                    let t = e
+                        .value
+                        .get("Type")
+                        .and_then(Node::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    (id.clone(), t, &e.value)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The capabilities a template needs and why (`Capabilities`, `CapabilitiesReason`).
+fn required_capabilities(template: &Template) -> Option<(String, String)> {
+    let all = resources(template);
+    let iam: Vec<&(String, String, &Node)> = all
+        .iter()
+        .filter(|(_, t, _)| t.starts_with("AWS::IAM::"))
+        .collect();
+    if iam.is_empty() {
+        return None;
+    }
+    let named = iam.iter().any(|(_, t, node)| {
+        IAM_NAMES
+            .iter()
+            .any(|(ty, prop)| ty == t && node.get("Properties").and_then(|p| p.get(prop)).is_some())
+    });
+    let ids: Vec<&str> = iam.iter().map(|(id, _, _)| id.as_str()).collect();
+    Some((
+        if named {
+            "CAPABILITY_NAMED_IAM"
+        } else {
+            "CAPABILITY_IAM"
+        }
+        .to_string(),
+        format!(
+            "The following resource(s) require capabilities: [{}]",
+            ids.join(", ")
+        ),
+    ))
+}
+
+fn template_parameter(p: &ParameterDecl) -> Xml {
+    Xml::new()
+        .text("ParameterKey", p.name.as_str())
+        .opt_text("DefaultValue", p.default.as_deref())
+        .text("NoEcho", p.no_echo.to_string())
+        .opt_text("Description", p.description.as_deref())
+}
+
+fn parameter_declaration(p: &ParameterDecl) -> Xml {
+    Xml::new()
+        .text("ParameterKey", p.name.as_str())
+        .opt_text("DefaultValue", p.default.as_deref())
+        .text("ParameterType", p.param_type.as_str())
+        .text("NoEcho", p.no_echo.to_string())
+        .opt_text("Description", p.description.as_deref())
+        .element(
+            "ParameterConstraints",
+            Xml::new().text_list("AllowedValues", p.allowed_values.iter().flatten().cloned()),
+        )
+}
+
+impl CloudFormationApi {
+    /// Validates `body` as `ValidateTemplate` does: syntax, sections and references.
+    fn checked_template(&self, body: &str) -> Result<(TemplateSummary, Template)> {
+        let summary = self
+            .service
+            .validate_template(body, true)
+            .map_err(|d| ApiError::validation(template_message(&d)))?;
+        let template =
+            Template::parse(body).map_err(|e| ApiError::validation(e.message.clone()))?;
+        Ok((summary, template))
+    }
+
+    /// The template body an input names: `TemplateBody`, or a stack's current one.
+    async fn body_of(&self, input: &super::Input<'_>) -> Result<String> {
+        if input.str("TemplateURL").is_some() {
+            return Err(template_url_unsupported());
+        }
+        if let Some(body) = input.str("TemplateBody") {
+            return Ok(body.to_owned());
+        }
+        if let Some(name) = input.str("StackName").filter(|s| !s.is_empty()) {
+            return Ok(self.service.describe_stack(name).await?.template.body);
+        }
+        Err(ApiError::validation(
+            "Either Template URL or Template Body must be specified.",
+        ))
+    }
+
+    pub(super) fn validate_template(&self, input: &super::Input<'_>) -> Result<Xml> {
+        if input.str("TemplateURL").is_some() {
+            return Err(template_url_unsupported());
+        }
+        let Some(body) = input.str("TemplateBody") else {
+            return Err(ApiError::validation(
+                "Either Template URL or Template Body must be specified.",
+            ));
+        };
+        let (summary, template) = self.checked_template(body)?;
+        let caps = required_capabilities(&template);
+        Ok(Xml::new()
+            .list(
+                "Parameters",
+                summary.parameters.iter().map(template_parameter),
+            )
+            .opt_text("Description", summary.description)
+            .text_list("Capabilities", caps.iter().map(|c| c.0.clone()))
+            .opt_text("CapabilitiesReason", caps.map(|c| c.1))
+            .text_list("DeclaredTransforms", summary.transforms))
+    }
+
+    pub(super) async fn get_template_summary(&self, input: &super::Input<'_>) -> Result<Xml> {
+        let body = self.body_of(input).await?;
+        let (summary, template) = self.checked_template(&body)?;
+        let caps = required_capabilities(&template);
+        let mut types: Vec<String> = Vec::new();
+        for (_, t, _) in resources(&template) {
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+        let version = template
+            .root()
+            .get("AWSTemplateFormatVersion")
+            .and_then(Node::scalar_text);
+        let metadata = template
+            .root()
+            .get("Metadata")
+            .map(|m| m.to_json().to_string());
+        Ok(Xml::new()
+            .list(
+                "Parameters",
+                summary.parameters.iter().map(parameter_declaration),
+            )
+            .opt_text("Description", summary.description)
+            .text_list("Capabilities", caps.iter().map(|c| c.0.clone()))
+            .opt_text("CapabilitiesReason", caps.map(|c| c.1))
+            .text_list("ResourceTypes", types)
+            .opt_text("Version", version)
+            .opt_text("Metadata", metadata)
+            .text_list("DeclaredTransforms", summary.transforms))
+    }
+
+    pub(super) async fn get_template(&self, input: &super::Input<'_>) -> Result<Xml> {
+        let stage = input.str("TemplateStage").unwrap_or("Original");
+        if stage != "Original" && stage != "Processed" {
+            return Err(ApiError::constraint(
+                stage,
+                "templateStage",
+                "Member must satisfy enum value set: [Original, Processed]",
+            ));
+        }
+        let stack_name = input.str("StackName").filter(|s| !s.is_empty());
+        let (name, source) = match input.str("ChangeSetName").filter(|s| !s.is_empty()) {
+            Some(cs) => {
+                let cs = self.find_change_set(cs, stack_name).await?;
+                (cs.stack_name, cs.template)
+            }
+            None => {
+                let Some(name) = stack_name else {
+                    return Err(ApiError::missing("stackName"));
+                };
+                let stack = self.service.describe_stack(name).await?;
+                (stack.stack_name, stack.template)
+            }
+        };
+        let body = if stage == "Processed" && !source.body.is_empty() {
+            processed(&self.service, &name, &source.body, &source.parameters)?
+        } else {
+            source.body
+        };
+        Ok(Xml::new()
+            .text("TemplateBody", body)
+            .text_list("StagesAvailable", ["Original", "Processed"]))
+    }
+}
+
+/// The processed template: the original when it declares no transform, otherwise the
+/// template after transforms (`Fn::ForEach` expansion), as JSON.
+fn processed(
+    service: &crate::CloudFormationService,
+    stack_name: &str,
+    body: &str,
+    parameters: &std::collections::BTreeMap<String, String>,
+) -> Result<String> {
+    let template = Template::parse(body).map_err(|e| ApiError::validation(e.message.clone()))?;
+    if template.transforms().is_empty() {
+        return Ok(body.to_owned());
+    }
+    let plan = service
+        .plan(stack_name, body, parameters)
+        .map_err(|d| ApiError::validation(template_message(&d)))?;
+    let mut json = plan.bound().processed_template().to_json();
+    if let Some(obj) = json.as_object_mut() {
+        obj.remove("Transform");
+    }
+    Ok(json.to_string())
+}
