@@ -5,8 +5,8 @@
 //! which asks [`sagestack_protocol::classify`] what the request is:
 //!
 //! * JSON 1.0/1.1 (`X-Amz-Target: <Prefix>.<Operation>`): the [`Json11Service`]
-//!   registered for `<Prefix>` in [`Services`] (SageMaker today; `AmazonSSM` and
-//!   `AWS242ServiceCatalogService` register the same way);
+//!   registered for `<Prefix>` in [`Services`] (`SageMaker` and `AmazonSSM`
+//!   today; `AWS242ServiceCatalogService` registers the same way);
 //! * Query (form-encoded `Action=`): the [`QueryService`] registered for the request's
 //!   `Version` (CloudFormation, `2010-05-15`); its errors are Query `ErrorResponse` XML;
 //! * S3 REST: not served yet; it gets a place in [`Services`] and a match arm in

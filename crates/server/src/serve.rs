@@ -12,6 +12,7 @@ use std::time::Instant;
 use sagestack_cloudformation::api::CloudFormationApi;
 use sagestack_cloudformation::{CloudFormationService, ServiceConfig};
 use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
+use sagestack_ssm::SsmService;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -82,6 +83,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
+            .with_json(Arc::new(SsmService::with_system_clock(store.clone())))
             .with_query(cloudformation),
         region: args.region.clone(),
         account_id: args.account_id.clone(),

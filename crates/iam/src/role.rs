@@ -1,0 +1,423 @@
+//! The native `AWS::IAM::Role` provider.
+//!
+//! * Ref is the role name; `Fn::GetAtt` reads `Arn`
+//!   (`arn:{partition}:iam::{account}:role{path}{name}`) and `RoleId` (`AROA` and 17
+//!   uppercase letters and digits).
+//! * Without `RoleName` the name is generated as CloudFormation does,
+//!   `{stack}-{logical}-{suffix}`, shortened to IAM's 64 characters (the stack name and
+//!   logical id lose characters, never the suffix).
+//! * `AssumeRolePolicyDocument` is required; a `RoleName` that is taken (ignoring case,
+//!   as IAM compares names) fails the resource with CloudFormation's "already exists".
+//! * `RoleName` and `Path` are create-only; other properties update the stored role.
+
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use regex::Regex;
+use sagestack_engine::{
+    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, partition_for_region,
+};
+use sagestack_store::{RoleRecord, Store, StoreError};
+use serde_json::{Map, Value, json};
+
+/// The resource type this provider serves.
+pub const TYPE_NAME: &str = "AWS::IAM::Role";
+/// IAM's limit on role names.
+const MAX_NAME: usize = 64;
+/// Length of CloudFormation's random name suffix.
+const SUFFIX_LEN: usize = 13;
+
+static ROLE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\w+=,.@-]{1,64}$").expect("valid regex"));
+static PATH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(/|/[\x21-\x7E]+/)$").expect("valid regex"));
+
+/// `len` random uppercase letters and digits.
+fn upper_alnum(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut n = uuid::Uuid::new_v4().as_u128();
+        for _ in 0..24 {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[(n % 36) as usize] as char);
+            n /= 36;
+        }
+    }
+    out
+}
+
+/// A role id: `AROA` and 17 uppercase letters and digits.
+pub fn new_role_id() -> String {
+    format!("AROA{}", upper_alnum(17))
+}
+
+/// `{stack}-{logical}-{suffix}` within 64 characters.
+pub fn generated_role_name(stack: &str, logical: &str, suffix: &str) -> String {
+    let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
+    let (mut s, mut l) = (stack.chars().count(), logical.chars().count());
+    while s + l > budget {
+        if s >= l && s > 0 {
+            s -= 1;
+        } else if l > 0 {
+            l -= 1;
+        } else {
+            break;
+        }
+    }
+    let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
+    format!("{}-{}-{}", take(stack, s), take(logical, l), suffix)
+}
+
+/// See the module documentation.
+pub struct RoleProvider {
+    store: Arc<dyn Store>,
+}
+
+impl RoleProvider {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        RoleProvider { store }
+    }
+}
+
+fn invalid(ctx: &ResourceContext, message: &str) -> ProviderError {
+    ProviderError::InvalidRequest(format!(
+        "Properties validation failed for resource {} with message: {message}",
+        ctx.logical_id
+    ))
+}
+
+fn already_exists(name: &str) -> ProviderError {
+    ProviderError::AlreadyExists(format!(
+        "Resource of type '{TYPE_NAME}' with identifier '{name}' already exists."
+    ))
+}
+
+fn backend(e: StoreError) -> ProviderError {
+    ProviderError::Internal(e.to_string())
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// The stored role document: the properties that define it plus its identity.
+fn document(name: &str, id: &str, arn: &str, path: &str, properties: &Value) -> Value {
+    let mut doc = Map::new();
+    if let Value::Object(p) = properties {
+        for key in [
+            "AssumeRolePolicyDocument",
+            "Description",
+            "ManagedPolicyArns",
+            "MaxSessionDuration",
+            "PermissionsBoundary",
+            "Policies",
+            "Tags",
+        ] {
+            if let Some(v) = p.get(key) {
+                doc.insert(key.into(), v.clone());
+            }
+        }
+    }
+    doc.insert("RoleName".into(), name.into());
+    doc.insert("RoleId".into(), id.into());
+    doc.insert("Arn".into(), arn.into());
+    doc.insert("Path".into(), path.into());
+    Value::Object(doc)
+}
+
+fn state(record: &RoleRecord) -> ResourceState {
+    let mut attributes = Map::new();
+    attributes.insert("Arn".into(), record.arn.clone().into());
+    attributes.insert("RoleId".into(), record.role_id.clone().into());
+    ResourceState {
+        physical_id: record.name.clone(),
+        attributes,
+    }
+}
+
+fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
+    match properties.get("AssumeRolePolicyDocument") {
+        None | Some(Value::Null) => {
+            return Err(invalid(
+                ctx,
+                "#: required key [AssumeRolePolicyDocument] not found",
+            ));
+        }
+        Some(Value::Object(_) | Value::String(_)) => {}
+        Some(_) => {
+            return Err(invalid(
+                ctx,
+                "#/AssumeRolePolicyDocument: expected type: JSONObject, found: JSONArray",
+            ));
+        }
+    }
+    if let Some(d) = properties.get("MaxSessionDuration").and_then(Value::as_i64)
+        && !(3600..=43200).contains(&d)
+    {
+        return Err(invalid(
+            ctx,
+            &format!("#/MaxSessionDuration: {d} is not in the range 3600..43200"),
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ResourceProvider for RoleProvider {
+    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
+        (type_name == TYPE_NAME).then(|| TypeInfo {
+            type_name: TYPE_NAME.into(),
+            create_only_properties: vec!["RoleName".into(), "Path".into()],
+            attributes: vec!["Arn".into(), "RoleId".into()],
+            taggable: true,
+        })
+    }
+
+    async fn create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        check(ctx, properties)?;
+        let name = match properties.get("RoleName") {
+            Some(Value::String(n)) => {
+                if !ROLE_NAME.is_match(n) {
+                    return Err(invalid(
+                        ctx,
+                        &format!(
+                            "#/RoleName: string [{n}] does not match pattern ^[\\w+=,.@-]{{1,64}}$"
+                        ),
+                    ));
+                }
+                n.clone()
+            }
+            _ => generated_role_name(&ctx.stack_name, &ctx.logical_id, &upper_alnum(SUFFIX_LEN)),
+        };
+        let path = properties
+            .get("Path")
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_string();
+        if path.len() > 512 || !PATH.is_match(&path) {
+            return Err(invalid(
+                ctx,
+                &format!(
+                    "#/Path: string [{path}] does not match pattern (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
+                ),
+            ));
+        }
+        let id = new_role_id();
+        let arn = format!(
+            "arn:{}:iam::{}:role{path}{name}",
+            partition_for_region(&ctx.region),
+            ctx.account_id
+        );
+        let mut doc = document(&name, &id, &arn, &path, properties);
+        doc["CreateDate"] = json!(now_micros() as f64 / 1e6);
+        let record = RoleRecord {
+            name: name.clone(),
+            role_id: id,
+            arn,
+            creation_micros: now_micros(),
+            document: Arc::from(doc.to_string()),
+        };
+        match self.store.create_role(&record).await {
+            Ok(()) => Ok(state(&record)),
+            Err(StoreError::AlreadyExists) => Err(already_exists(&name)),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        _old_properties: &Value,
+        new_properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        check(ctx, new_properties)?;
+        let Some(mut record) = self
+            .store
+            .get_role(&current.physical_id)
+            .await
+            .map_err(backend)?
+        else {
+            return Err(ProviderError::NotFound(format!(
+                "Resource of type '{TYPE_NAME}' with identifier '{}' was not found.",
+                current.physical_id
+            )));
+        };
+        let old: Value = serde_json::from_str(&record.document).unwrap_or(Value::Null);
+        let path = old
+            .get("Path")
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_string();
+        let mut doc = document(
+            &record.name,
+            &record.role_id,
+            &record.arn,
+            &path,
+            new_properties,
+        );
+        if let Some(c) = old.get("CreateDate") {
+            doc["CreateDate"] = c.clone();
+        }
+        record.document = Arc::from(doc.to_string());
+        self.store.replace_role(&record).await.map_err(backend)?;
+        Ok(state(&record))
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<(), ProviderError> {
+        self.store
+            .delete_role(&current.physical_id)
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn read(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        Ok(self
+            .store
+            .get_role(&current.physical_id)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sagestack_store::SqliteStore;
+
+    fn ctx(stack: &str, logical: &str) -> ResourceContext {
+        ResourceContext {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            partition: "aws".into(),
+            stack_name: stack.into(),
+            stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/x"),
+            logical_id: logical.into(),
+            resource_type: TYPE_NAME.into(),
+            stack_tags: vec![],
+        }
+    }
+
+    fn trust() -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    }
+
+    #[test]
+    fn generated_names_fit_and_keep_the_suffix() {
+        let n = generated_role_name(&"s".repeat(80), &"L".repeat(80), "ABCDEFGHIJKLM");
+        assert_eq!(n.chars().count(), 64);
+        assert!(n.ends_with("-ABCDEFGHIJKLM"));
+        assert_eq!(generated_role_name("st", "Role", "X"), "st-Role-X");
+        let re = Regex::new("^AROA[A-Z0-9]{17}$").unwrap();
+        assert!(re.is_match(&new_role_id()));
+    }
+
+    #[tokio::test]
+    async fn create_read_update_delete_and_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let p = RoleProvider::new(store.clone());
+        let c = ctx("my-stack", "ExecRole");
+        let s = p
+            .create(&c, &json!({"AssumeRolePolicyDocument": trust()}))
+            .await
+            .unwrap();
+        assert!(
+            Regex::new("^my-stack-ExecRole-[A-Z0-9]{13}$")
+                .unwrap()
+                .is_match(&s.physical_id),
+            "{}",
+            s.physical_id
+        );
+        assert_eq!(
+            s.attributes["Arn"],
+            format!("arn:aws:iam::123456789012:role/{}", s.physical_id)
+        );
+        assert!(s.attributes["RoleId"].as_str().unwrap().starts_with("AROA"));
+        let named = p
+            .create(
+                &c,
+                &json!({"AssumeRolePolicyDocument": trust(), "RoleName": "Exec", "Path": "/svc/"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(named.physical_id, "Exec");
+        assert_eq!(
+            named.attributes["Arn"],
+            "arn:aws:iam::123456789012:role/svc/Exec"
+        );
+        let e = p
+            .create(
+                &c,
+                &json!({"AssumeRolePolicyDocument": trust(), "RoleName": "exec"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ProviderError::AlreadyExists(
+                "Resource of type 'AWS::IAM::Role' with identifier 'exec' already exists.".into()
+            )
+        );
+        let e = p
+            .create(&c, &json!({"RoleName": "NoTrust"}))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProviderError::InvalidRequest(m) if m.contains("AssumeRolePolicyDocument"))
+        );
+        let e = p
+            .create(
+                &c,
+                &json!({"AssumeRolePolicyDocument": trust(), "RoleName": "bad name"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidRequest(_)));
+        let updated = p
+            .update(
+                &c,
+                &named,
+                &json!({}),
+                &json!({"AssumeRolePolicyDocument": trust(), "Description": "d"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated, named, "identity survives an in-place update");
+        let doc: Value =
+            serde_json::from_str(&store.get_role("Exec").await.unwrap().unwrap().document).unwrap();
+        assert_eq!(doc["Description"], "d");
+        assert_eq!(doc["Path"], "/svc/");
+        assert_eq!(
+            p.read(&c, &named, &json!({})).await.unwrap(),
+            Some(named.clone())
+        );
+        p.delete(&c, &named, &json!({})).await.unwrap();
+        assert_eq!(p.read(&c, &named, &json!({})).await.unwrap(), None);
+        p.delete(&c, &named, &json!({})).await.unwrap();
+    }
+}

@@ -1,0 +1,214 @@
+//! The native `AWS::SSM::Parameter` provider: a stack's parameter is a real parameter of
+//! this server's Parameter Store, readable through the SSM API.
+//!
+//! Ref is the name; `Fn::GetAtt` reads `Type` and `Value`. Without a `Name` property the
+//! name is generated as CloudFormation does for this type, `CFN-{LogicalId}-{suffix}`.
+//! `Name` is create-only (a change replaces the parameter); every other property is
+//! updated in place as a new parameter version.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
+use serde_json::{Map, Value};
+
+use crate::error::SsmError;
+use crate::service::{PutParameter, SsmService, StoredParameter, Tag};
+
+/// The resource type this provider serves.
+pub const TYPE_NAME: &str = "AWS::SSM::Parameter";
+/// Length of the random part of a generated name.
+const SUFFIX_LEN: usize = 12;
+
+/// See the module documentation.
+pub struct ParameterProvider {
+    service: Arc<SsmService>,
+}
+
+impl ParameterProvider {
+    pub fn new(service: Arc<SsmService>) -> Self {
+        ParameterProvider { service }
+    }
+}
+
+/// `len` random ASCII letters and digits.
+pub(crate) fn random_alnum(len: usize) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut n = uuid::Uuid::new_v4().as_u128();
+        for _ in 0..20 {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[(n % 62) as usize] as char);
+            n /= 62;
+        }
+    }
+    out
+}
+
+fn text(properties: &Value, key: &str) -> Option<String> {
+    match properties.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn required(ctx: &ResourceContext, properties: &Value, key: &str) -> Result<String, ProviderError> {
+    text(properties, key).ok_or_else(|| {
+        ProviderError::InvalidRequest(format!(
+            "Properties validation failed for resource {} with message: #: required key [{key}] not found",
+            ctx.logical_id
+        ))
+    })
+}
+
+fn input(
+    ctx: &ResourceContext,
+    name: &str,
+    properties: &Value,
+    overwrite: bool,
+) -> Result<PutParameter, ProviderError> {
+    let kind = required(ctx, properties, "Type")?;
+    if kind != "String" && kind != "StringList" {
+        return Err(ProviderError::InvalidRequest(format!(
+            "Properties validation failed for resource {} with message: #/Type: {kind} is not a valid enum value",
+            ctx.logical_id
+        )));
+    }
+    let mut tags: Vec<Tag> = match properties.get("Tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| Tag {
+                key: k.clone(),
+                value: v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (k, v) in &ctx.stack_tags {
+        if !tags.iter().any(|t| &t.key == k) {
+            tags.push(Tag {
+                key: k.clone(),
+                value: v.clone(),
+            });
+        }
+    }
+    Ok(PutParameter {
+        name: name.to_string(),
+        value: required(ctx, properties, "Value")?,
+        kind: Some(kind),
+        description: text(properties, "Description"),
+        allowed_pattern: text(properties, "AllowedPattern"),
+        tier: text(properties, "Tier"),
+        policies: text(properties, "Policies"),
+        data_type: text(properties, "DataType"),
+        overwrite: Some(overwrite),
+        // The API refuses tags together with overwrite; an update keeps the tags.
+        tags: (!overwrite && !tags.is_empty()).then_some(tags),
+        key_id: None,
+    })
+}
+
+fn state(p: &StoredParameter) -> ResourceState {
+    let mut attributes = Map::new();
+    attributes.insert("Type".into(), p.kind.clone().into());
+    attributes.insert("Value".into(), p.value.clone().into());
+    ResourceState {
+        physical_id: p.name.clone(),
+        attributes,
+    }
+}
+
+fn provider_error(name: &str, e: SsmError) -> ProviderError {
+    match e {
+        SsmError::ParameterAlreadyExists => ProviderError::AlreadyExists(format!(
+            "Resource of type '{TYPE_NAME}' with identifier '{name}' already exists."
+        )),
+        SsmError::ParameterNotFound => ProviderError::NotFound(format!(
+            "Resource of type '{TYPE_NAME}' with identifier '{name}' was not found."
+        )),
+        SsmError::Internal(m) => ProviderError::Internal(m),
+        other => ProviderError::InvalidRequest(other.to_string()),
+    }
+}
+
+impl ParameterProvider {
+    async fn put_and_read(
+        &self,
+        name: &str,
+        input: PutParameter,
+    ) -> Result<ResourceState, ProviderError> {
+        self.service
+            .put(input)
+            .await
+            .map_err(|e| provider_error(name, e))?;
+        match self.service.read(name).await {
+            Ok(Some((_, p))) => Ok(state(&p)),
+            Ok(None) => Err(provider_error(name, SsmError::ParameterNotFound)),
+            Err(e) => Err(provider_error(name, e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceProvider for ParameterProvider {
+    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
+        (type_name == TYPE_NAME).then(|| TypeInfo {
+            type_name: TYPE_NAME.into(),
+            create_only_properties: vec!["Name".into()],
+            attributes: vec!["Type".into(), "Value".into()],
+            taggable: true,
+        })
+    }
+
+    async fn create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        let name = text(properties, "Name")
+            .unwrap_or_else(|| format!("CFN-{}-{}", ctx.logical_id, random_alnum(SUFFIX_LEN)));
+        let input = input(ctx, &name, properties, false)?;
+        self.put_and_read(&name, input).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        _old_properties: &Value,
+        new_properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        let name = current.physical_id.clone();
+        let input = input(ctx, &name, new_properties, true)?;
+        self.put_and_read(&name, input).await
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<(), ProviderError> {
+        match self.service.delete(&current.physical_id).await {
+            Ok(()) | Err(SsmError::ParameterNotFound) => Ok(()),
+            Err(e) => Err(provider_error(&current.physical_id, e)),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        match self.service.read(&current.physical_id).await {
+            Ok(p) => Ok(p.map(|(_, p)| state(&p))),
+            Err(e) => Err(provider_error(&current.physical_id, e)),
+        }
+    }
+}
