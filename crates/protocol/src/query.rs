@@ -271,6 +271,37 @@ impl Xml {
         self.children.is_empty()
     }
 
+    /// The text of the first child element `name`.
+    pub fn text_of(&self, name: &str) -> Option<&str> {
+        self.children.iter().find_map(|(n, node)| match node {
+            XmlNode::Text(t) if *n == name => Some(t.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The first child element `name` that has children of its own.
+    pub fn child(&self, name: &str) -> Option<&Xml> {
+        self.children.iter().find_map(|(n, node)| match node {
+            XmlNode::Element(x) if *n == name => Some(x),
+            _ => None,
+        })
+    }
+
+    /// The `member` items of the list child `name` (empty when absent).
+    pub fn members(&self, name: &str) -> Vec<&Xml> {
+        self.child(name)
+            .map(|l| {
+                l.children
+                    .iter()
+                    .filter_map(|(n, node)| match node {
+                        XmlNode::Element(x) if *n == "member" => Some(x),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn write(&self, w: &mut Writer<Cursor<Vec<u8>>>) -> std::io::Result<()> {
         for (name, node) in &self.children {
             match node {
@@ -461,6 +492,13 @@ mod tests {
             .list("Tags", [Xml::new().text("Key", "k").text("Value", "\"v'")])
             .text_list("Capabilities", Vec::<String>::new())
             .opt_text("Description", None::<String>);
+        assert_eq!(
+            result.text_of("StackId"),
+            Some("arn:aws:cloudformation:us-east-1:1:stack/a&b/<x>")
+        );
+        assert_eq!(result.members("Tags")[0].text_of("Value"), Some("\"v'"));
+        assert!(result.members("Capabilities").is_empty());
+        assert_eq!(result.text_of("Description"), None);
         let resp = ok_response("CreateStack", "http://ns/", Some(&result), "rid-1");
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "text/xml");

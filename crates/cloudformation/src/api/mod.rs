@@ -19,6 +19,8 @@ pub mod output;
 pub mod project;
 mod stacks;
 mod templates;
+#[cfg(test)]
+mod tests;
 pub mod time;
 
 use std::sync::Arc;

@@ -1,0 +1,147 @@
+//! The API over a real service on a memory store: decoding-free calls to
+//! [`CloudFormationApi::execute`] with the member trees the protocol layer builds.
+
+use std::sync::Arc;
+
+use sagestack_engine::{CreateStackInput, MemoryStore, StackStatus};
+use serde_json::{Value, json};
+
+use super::CloudFormationApi;
+use crate::{CloudFormationService, ServiceConfig};
+
+const QUEUE: &str = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n";
+
+fn api() -> CloudFormationApi {
+    let service = CloudFormationService::new(ServiceConfig::new(
+        "us-east-1",
+        "123456789012",
+        Arc::new(MemoryStore::new()),
+    ))
+    .unwrap();
+    CloudFormationApi::new(Arc::new(service)).with_page_size(2)
+}
+
+async fn call(api: &CloudFormationApi, action: &str, params: Value) -> Result<(), String> {
+    match api.execute(action, &params).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("{}: {}", e.code, e.message)),
+    }
+}
+
+#[tokio::test]
+async fn project_stacks_are_read_only_through_the_api() {
+    let api = api();
+    // A SageMaker project creates its stack through the service, not the API.
+    let stack = api
+        .service()
+        .create_stack_and_wait(CreateStackInput {
+            stack_name: "SP-p-1234".into(),
+            template_body: QUEUE.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stack.status, StackStatus::CreateComplete);
+
+    assert!(
+        call(&api, "DescribeStacks", json!({"StackName": "SP-p-1234"}))
+            .await
+            .is_ok()
+    );
+    for (action, params) in [
+        ("DeleteStack", json!({"StackName": "SP-p-1234"})),
+        ("DeleteStack", json!({"StackName": stack.stack_id})),
+        (
+            "UpdateStack",
+            json!({"StackName": "SP-p-1234", "TemplateBody": QUEUE.replace("Q:", "R:")}),
+        ),
+        (
+            "CreateChangeSet",
+            json!({"StackName": "SP-p-1234", "ChangeSetName": "c", "UsePreviousTemplate": "true"}),
+        ),
+        ("ContinueUpdateRollback", json!({"StackName": "SP-p-1234"})),
+        (
+            "CreateStack",
+            json!({"StackName": "SP-other", "TemplateBody": QUEUE}),
+        ),
+    ] {
+        let err = call(&api, action, params).await.unwrap_err();
+        assert!(
+            err.starts_with("ValidationError: ") && err.contains("managed by a SageMaker project"),
+            "{action}: {err}"
+        );
+    }
+    // Nothing changed.
+    let after = api.service().describe_stack("SP-p-1234").await.unwrap();
+    assert_eq!(after.status, StackStatus::CreateComplete);
+}
+
+#[tokio::test]
+async fn list_pages_follow_next_token() {
+    let api = api();
+    for name in ["a", "b", "c", "d", "e"] {
+        let id = api
+            .service()
+            .create_stack(CreateStackInput {
+                stack_name: name.into(),
+                template_body: QUEUE.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        api.service().wait_for_terminal(&id).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = json!({});
+        if let Some(t) = &token {
+            params["NextToken"] = json!(t);
+        }
+        let xml = api.execute("ListStacks", &params).await.unwrap().unwrap();
+        let page = xml.members("StackSummaries");
+        assert!(page.len() <= 2);
+        seen.extend(
+            page.iter()
+                .map(|s| s.text_of("StackName").unwrap().to_string()),
+        );
+        token = xml.text_of("NextToken").map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    // Newest first, each stack once.
+    assert_eq!(seen, ["e", "d", "c", "b", "a"]);
+    let err = call(&api, "ListStacks", json!({"NextToken": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err, "ValidationError: Invalid NextToken");
+}
+
+#[tokio::test]
+async fn unknown_actions_and_missing_members() {
+    let api = api();
+    assert_eq!(
+        call(&api, "Frobnicate", json!({})).await.unwrap_err(),
+        "InvalidAction: Could not find operation Frobnicate for version 2010-05-15"
+    );
+    assert_eq!(
+        call(&api, "DescribeStackResource", json!({"StackName": "x"}))
+            .await
+            .unwrap_err(),
+        "ValidationError: 1 validation error detected: Value null at 'logicalResourceId' \
+         failed to satisfy constraint: Member must not be null"
+    );
+    assert_eq!(
+        call(
+            &api,
+            "CreateStack",
+            json!({"StackName": "u", "TemplateURL": "https://x/y"})
+        )
+        .await
+        .unwrap_err()
+        .split(':')
+        .next(),
+        Some("ValidationError")
+    );
+}
