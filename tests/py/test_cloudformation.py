@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, post
+from conftest import ACCESS_KEY, REGION, Server, post
 
 NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -642,3 +642,37 @@ def test_cli_wait_stack_create_complete_and_describe(cli):
     assert rc == 0, err
     rc, out, err = cli("wait", "stack-delete-complete", "--stack-name", stack_id)
     assert rc == 0, err
+
+
+# ---- durability ------------------------------------------------------------------------
+
+
+def client_for(url):
+    return boto3.client("cloudformation", endpoint_url=url, region_name=REGION,
+                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def test_stacks_survive_a_restart(data_dir):
+    first = Server(data_dir).start()
+    try:
+        cfn = client_for(first.url)
+        stack_id = cfn.create_stack(StackName="durable", TemplateBody=TEMPLATE,
+                                    Parameters=[{"ParameterKey": "Retention", "ParameterValue": "120"}],
+                                    Tags=[{"Key": "a", "Value": "b"}])["StackId"]
+        before = wait_status(cfn, "durable")
+        assert before["StackStatus"] == "CREATE_COMPLETE"
+        evs = events(cfn, "durable")
+    finally:
+        assert first.stop() == 0
+    second = Server(data_dir).start()
+    try:
+        cfn = client_for(second.url)
+        after = cfn.describe_stacks(StackName="durable")["Stacks"][0]
+        assert after == before
+        assert events(cfn, "durable") == evs
+        assert cfn.list_exports()["Exports"][0]["ExportingStackId"] == stack_id
+        cfn.delete_stack(StackName="durable")
+        assert wait_status(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    finally:
+        second.stop()

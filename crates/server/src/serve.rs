@@ -61,23 +61,28 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Arc::new(NoProvisioner),
         Arc::new(SystemClock),
     ));
-    // CloudFormation: stacks live in memory for now (a restart forgets them); recovery
-    // still runs so that a persistent stack store only has to be swapped in here.
+    // CloudFormation: stacks persist in the same store. Stack operations a previous
+    // process left in progress are resumed or rolled back before serving; only with the
+    // embedded store, which one process owns: replicas sharing PostgreSQL would each try
+    // to take over the operations the others are running.
+    let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
     let cloudformation = CloudFormationService::new(ServiceConfig::new(
         args.region.clone(),
         args.account_id.clone(),
-        Arc::new(sagestack_engine::MemoryStore::new()),
+        stack_store,
     ))
     .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?;
-    let recovered = cloudformation
-        .recover()
-        .await
-        .map_err(|e| format!("cannot recover CloudFormation stacks: {e}"))?;
-    if !recovered.is_empty() {
-        tracing::info!(
-            stacks = recovered.len(),
-            "resuming interrupted stack operations"
-        );
+    if args.database_url.is_none() {
+        let recovered = cloudformation
+            .recover()
+            .await
+            .map_err(|e| format!("cannot recover CloudFormation stacks: {e}"))?;
+        if !recovered.is_empty() {
+            tracing::info!(
+                stacks = recovered.len(),
+                "resuming interrupted stack operations"
+            );
+        }
     }
     let cloudformation = Arc::new(CloudFormationApi::new(Arc::new(cloudformation)));
     let state = AppState {
