@@ -12,7 +12,9 @@ full model from an installed botocore or the extracted reference copy in
 botocore patterns are Java regular expressions. The Rust `regex` crate has no
 look-around; the only look-around botocore uses in these shapes is a leading length
 guard `(?=.{m,n}$)`, which duplicates the shape's min/max, so it is dropped from the
-`regex` we match with (the original `pattern` is kept for error messages).
+`regex` we match with (the original `pattern` is kept for error messages). The model
+package group operations add one more: a trailing `(?<!-)` (no final hyphen) after a
+bounded name class, rewritten without look-behind (see `matchable`).
 """
 import json
 import os
@@ -27,6 +29,20 @@ OPERATIONS = [
 ]
 KEEP = ("type", "min", "max", "pattern", "enum")
 LENGTH_GUARD = re.compile(r"^\(\?=\.\{\d+,\d+\}\$\)")
+# A name that may not end with a hyphen, written with a trailing look-behind:
+# `([a-zA-Z0-9]([a-zA-Z0-9-]){0,N})(?<!-)`. Equivalent without look-around:
+# `([a-zA-Z0-9]([a-zA-Z0-9-]{0,N-1}[a-zA-Z0-9])?)`.
+NO_TRAILING_HYPHEN = re.compile(r"\(\[a-zA-Z0-9\]\(\[a-zA-Z0-9-\]\)\{0,(\d+)\}\)\(\?<!-\)$")
+
+
+def matchable(pattern):
+    """The pattern in a form the Rust `regex` crate compiles (no look-around)."""
+    out = LENGTH_GUARD.sub("", pattern)
+    m = NO_TRAILING_HYPHEN.search(out)
+    if m:
+        n = int(m.group(1))
+        out = out[: m.start()] + f"([a-zA-Z0-9]([a-zA-Z0-9-]{{0,{n - 1}}}[a-zA-Z0-9])?)"
+    return out
 
 
 def load(path):
@@ -64,7 +80,7 @@ def compact(src, operations):
             if k in s:
                 o[k] = target(s[k])
         if "pattern" in s:
-            stripped = LENGTH_GUARD.sub("", s["pattern"])
+            stripped = matchable(s["pattern"])
             if stripped != s["pattern"]:
                 o["regex"] = stripped
         out[name] = o

@@ -1,4 +1,6 @@
-//! sagestack-sagemaker: the SageMaker *Projects* service (projects and their tags).
+//! sagestack-sagemaker: the SageMaker *Projects* service (projects and their tags) and
+//! model package groups ([`model_package_groups`], with the native
+//! `AWS::SageMaker::ModelPackageGroup` provider in [`model_package_group_provider`]).
 //!
 //! Shape of a service module (the same for every AWS service in sagestack):
 //! * [`service`]: the operations ([`SageMakerService`], a
@@ -11,6 +13,8 @@
 //! Architecture invariant: no HTTP and no SQL here.
 
 pub mod error;
+pub mod model_package_group_provider;
+pub mod model_package_groups;
 pub mod pagination;
 pub mod provision;
 pub mod service;
@@ -18,6 +22,7 @@ pub mod types;
 pub mod validate;
 
 pub use error::SageMakerError;
+pub use model_package_group_provider::ModelPackageGroupProvider;
 pub use provision::{NoProvisioner, ProjectEvent, Provisioner, ProvisioningUpdate};
 pub use service::{Clock, SageMakerService, SystemClock};
 pub use types::{Project, ProjectStatus};

@@ -48,23 +48,23 @@ impl Clock for SystemClock {
 
 /// The SageMaker service. Cheap to share (`Arc` inside).
 pub struct SageMakerService {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     provisioner: Arc<dyn Provisioner>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 type Result<T> = std::result::Result<T, SageMakerError>;
 
-fn seconds(micros: i64) -> f64 {
+pub(crate) fn seconds(micros: i64) -> f64 {
     micros as f64 / 1_000_000.0
 }
 
-fn micros(seconds: f64) -> i64 {
+pub(crate) fn micros(seconds: f64) -> i64 {
     (seconds * 1_000_000.0).round() as i64
 }
 
 /// The AWS partition of a region.
-fn partition(region: &str) -> &'static str {
+pub(crate) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
@@ -91,7 +91,7 @@ fn new_project_id() -> String {
     id
 }
 
-fn user_context(ctx: &RequestContext) -> Option<UserContext> {
+pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {
     let key = ctx.access_key_id.as_ref()?;
     Some(UserContext {
         user_profile_arn: None,
@@ -109,7 +109,7 @@ fn user_context(ctx: &RequestContext) -> Option<UserContext> {
     })
 }
 
-fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
     if let Err(e) = MODEL.validate(operation, &input) {
         return Err(match e {
             Invalid::Constraints(_) => SageMakerError::Validation(e.message()),
@@ -127,7 +127,7 @@ fn resource_not_found(arn: &str) -> SageMakerError {
     SageMakerError::Validation(format!("Resource {arn} does not exist."))
 }
 
-fn check_tag_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
+pub(crate) fn check_tag_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
     for key in keys {
         if key.to_ascii_lowercase().starts_with("aws:") {
             return Err(SageMakerError::Validation(format!(
@@ -217,6 +217,22 @@ impl SageMakerService {
             "AddTags" => self.add_tags(decode(operation, input)?).await,
             "ListTags" => self.list_tags(decode(operation, input)?).await,
             "DeleteTags" => self.delete_tags(decode(operation, input)?).await,
+            "CreateModelPackageGroup" => {
+                self.create_model_package_group(ctx, decode(operation, input)?)
+                    .await
+            }
+            "DescribeModelPackageGroup" => {
+                self.describe_model_package_group(decode(operation, input)?)
+                    .await
+            }
+            "ListModelPackageGroups" => {
+                self.list_model_package_groups(decode(operation, input)?)
+                    .await
+            }
+            "DeleteModelPackageGroup" => {
+                self.delete_model_package_group(decode(operation, input)?)
+                    .await
+            }
             other => Err(SageMakerError::UnknownOperation(format!(
                 "Operation SageMaker.{other} is not supported by this server"
             ))),

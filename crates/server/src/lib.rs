@@ -4,7 +4,9 @@
 //! (that is `sagestack-protocol`) and no service logic (the service crates).
 
 pub mod cli;
+pub mod native;
 pub mod router;
 pub mod serve;
 
+pub use native::native_providers;
 pub use router::{AppState, Services, router};

@@ -34,15 +34,16 @@ pub trait ModelPackageGroupStore: Send + Sync {
         group: &ModelPackageGroupRecord,
     ) -> Result<(), StoreError>;
 
+    /// The group whose name or ARN is `name_or_arn`.
     async fn get_model_package_group(
         &self,
-        name: &str,
+        name_or_arn: &str,
     ) -> Result<Option<ModelPackageGroupRecord>, StoreError>;
 
-    /// Deletes the group; returns what was deleted.
+    /// Deletes the group whose name or ARN is `name_or_arn`; returns what was deleted.
     async fn delete_model_package_group(
         &self,
-        name: &str,
+        name_or_arn: &str,
     ) -> Result<Option<ModelPackageGroupRecord>, StoreError>;
 
     /// One page of groups in the query's order, starting after its cursor.
@@ -106,7 +107,7 @@ macro_rules! group_store_impl {
             ) -> Result<Option<ModelPackageGroupRecord>, StoreError> {
                 let row = sqlx::query(
                     "SELECT name, arn, creation_micros, document, tags FROM model_package_groups
-                     WHERE name = $1",
+                     WHERE name = $1 OR arn = $1",
                 )
                 .bind(name)
                 .fetch_optional(&self.pool)
@@ -119,7 +120,7 @@ macro_rules! group_store_impl {
                 name: &str,
             ) -> Result<Option<ModelPackageGroupRecord>, StoreError> {
                 let row = sqlx::query(
-                    "DELETE FROM model_package_groups WHERE name = $1
+                    "DELETE FROM model_package_groups WHERE name = $1 OR arn = $1
                      RETURNING name, arn, creation_micros, document, tags",
                 )
                 .bind(name)

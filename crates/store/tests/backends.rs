@@ -709,6 +709,14 @@ pub(crate) mod service_cases {
             s.get_model_package_group("a-grp").await.unwrap(),
             Some(group("a-grp", 2))
         );
+        assert_eq!(
+            s.get_model_package_group(&group("b-grp", 0).arn)
+                .await
+                .unwrap()
+                .map(|g| g.name),
+            Some("b-grp".to_string()),
+            "found by ARN too"
+        );
         let by_time = ProjectQuery::new(ProjectSort::CreationTime, false, 10);
         let list = s.list_model_package_groups(&by_time).await.unwrap();
         let names: Vec<&str> = list.iter().map(|g| g.name.as_str()).collect();

@@ -1,0 +1,305 @@
+//! The native `AWS::SageMaker::ModelPackageGroup` provider: a stack's group is a real
+//! group of this server, readable through DescribeModelPackageGroup and
+//! ListModelPackageGroups.
+//!
+//! The provider goes through the same operations as API callers (and so through the
+//! same model validation). As in CloudFormation's schema for the type, the primary
+//! identifier is the group's ARN: Ref returns `ModelPackageGroupArn`. `Fn::GetAtt` reads
+//! `ModelPackageGroupArn`, `CreationTime` (ISO 8601) and `ModelPackageGroupStatus`.
+//! `ModelPackageGroupName` (required) and `ModelPackageGroupDescription` are
+//! create-only; tags and the policy change nothing that the API shows, so an update
+//! only re-reads the group.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
+use sagestack_protocol::{JsonOutput, RequestContext};
+use serde_json::{Map, Value, json};
+
+use crate::error::SageMakerError;
+use crate::service::SageMakerService;
+
+/// The resource type this provider serves.
+pub const TYPE_NAME: &str = "AWS::SageMaker::ModelPackageGroup";
+
+/// See the module documentation.
+pub struct ModelPackageGroupProvider {
+    service: Arc<SageMakerService>,
+}
+
+impl ModelPackageGroupProvider {
+    pub fn new(service: Arc<SageMakerService>) -> Self {
+        ModelPackageGroupProvider { service }
+    }
+
+    async fn call(
+        &self,
+        ctx: &ResourceContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<Value, SageMakerError> {
+        let request = RequestContext {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            region: ctx.region.clone(),
+            account_id: ctx.account_id.clone(),
+            access_key_id: None,
+        };
+        Ok(
+            match self.service.handle(&request, operation, input).await? {
+                JsonOutput::Value(v) => v,
+                JsonOutput::Raw(r) => {
+                    serde_json::from_str(&r).map_err(|e| SageMakerError::Internal(e.to_string()))?
+                }
+            },
+        )
+    }
+
+    async fn describe(
+        &self,
+        ctx: &ResourceContext,
+        arn: &str,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        match self
+            .call(
+                ctx,
+                "DescribeModelPackageGroup",
+                json!({ "ModelPackageGroupName": arn }),
+            )
+            .await
+        {
+            Ok(d) => Ok(Some(state(&d))),
+            Err(SageMakerError::Validation(m)) if m.ends_with("does not exist.") => Ok(None),
+            Err(e) => Err(provider_error(e)),
+        }
+    }
+}
+
+/// RFC 3339 UTC with milliseconds for epoch seconds.
+fn iso8601(seconds: f64) -> String {
+    let millis = (seconds * 1000.0).round() as i64;
+    let (secs, ms) = (millis.div_euclid(1000), millis.rem_euclid(1000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn state(describe: &Value) -> ResourceState {
+    let arn = describe["ModelPackageGroupArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut attributes = Map::new();
+    attributes.insert("ModelPackageGroupArn".into(), arn.clone().into());
+    attributes.insert(
+        "CreationTime".into(),
+        iso8601(describe["CreationTime"].as_f64().unwrap_or(0.0)).into(),
+    );
+    attributes.insert(
+        "ModelPackageGroupStatus".into(),
+        describe["ModelPackageGroupStatus"].clone(),
+    );
+    ResourceState {
+        physical_id: arn,
+        attributes,
+    }
+}
+
+fn provider_error(e: SageMakerError) -> ProviderError {
+    match e {
+        SageMakerError::Validation(m) if m.contains("already exists") => {
+            ProviderError::AlreadyExists(m)
+        }
+        SageMakerError::Validation(m) | SageMakerError::Serialization(m) => {
+            ProviderError::InvalidRequest(m)
+        }
+        SageMakerError::Conflict(m) => ProviderError::Conflict(m),
+        other => ProviderError::Internal(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl ResourceProvider for ModelPackageGroupProvider {
+    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
+        (type_name == TYPE_NAME).then(|| TypeInfo {
+            type_name: TYPE_NAME.into(),
+            create_only_properties: vec![
+                "ModelPackageGroupName".into(),
+                "ModelPackageGroupDescription".into(),
+            ],
+            attributes: vec![
+                "ModelPackageGroupArn".into(),
+                "CreationTime".into(),
+                "ModelPackageGroupStatus".into(),
+            ],
+            taggable: true,
+        })
+    }
+
+    async fn create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        let Some(name) = properties.get("ModelPackageGroupName") else {
+            return Err(ProviderError::InvalidRequest(format!(
+                "Properties validation failed for resource {} with message: #: required key [ModelPackageGroupName] not found",
+                ctx.logical_id
+            )));
+        };
+        let mut input = json!({ "ModelPackageGroupName": name });
+        if let Some(d) = properties.get("ModelPackageGroupDescription") {
+            input["ModelPackageGroupDescription"] = d.clone();
+        }
+        let mut tags: Vec<Value> = match properties.get("Tags") {
+            Some(Value::Array(t)) => t.clone(),
+            _ => Vec::new(),
+        };
+        for (k, v) in &ctx.stack_tags {
+            if !tags.iter().any(|t| t["Key"] == k.as_str()) {
+                tags.push(json!({"Key": k, "Value": v}));
+            }
+        }
+        if !tags.is_empty() {
+            input["Tags"] = Value::Array(tags);
+        }
+        let out = self
+            .call(ctx, "CreateModelPackageGroup", input)
+            .await
+            .map_err(provider_error)?;
+        let arn = out["ModelPackageGroupArn"].as_str().unwrap_or_default();
+        self.describe(ctx, arn).await?.ok_or_else(|| {
+            ProviderError::Internal(format!("model package group {arn} vanished after creation"))
+        })
+    }
+
+    async fn update(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        _old_properties: &Value,
+        _new_properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        self.describe(ctx, &current.physical_id)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!(
+                    "Resource of type '{TYPE_NAME}' with identifier '{}' was not found.",
+                    current.physical_id
+                ))
+            })
+    }
+
+    async fn delete(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<(), ProviderError> {
+        match self
+            .call(
+                ctx,
+                "DeleteModelPackageGroup",
+                json!({ "ModelPackageGroupName": current.physical_id }),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SageMakerError::Validation(m)) if m.ends_with("does not exist.") => Ok(()),
+            Err(e) => Err(provider_error(e)),
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        self.describe(ctx, &current.physical_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::NoProvisioner;
+    use crate::service::SystemClock;
+    use sagestack_store::SqliteStore;
+
+    #[test]
+    fn iso8601_formats_epoch_seconds() {
+        assert_eq!(iso8601(0.0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_700_000_000.123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(iso8601(951_825_600.0), "2000-02-29T12:00:00.000Z");
+    }
+
+    #[tokio::test]
+    async fn provider_creates_a_group_the_api_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Arc::new(SageMakerService::new(
+            Arc::new(SqliteStore::open(dir.path()).await.unwrap()),
+            Arc::new(NoProvisioner),
+            Arc::new(SystemClock),
+        ));
+        let p = ModelPackageGroupProvider::new(service.clone());
+        let ctx = ResourceContext {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            partition: "aws".into(),
+            stack_name: "s".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/x".into(),
+            logical_id: "Group".into(),
+            resource_type: TYPE_NAME.into(),
+            stack_tags: vec![("sagemaker:project-name".into(), "p".into())],
+        };
+        let s = p
+            .create(
+                &ctx,
+                &json!({"ModelPackageGroupName": "Fraud", "Tags": [{"Key": "a", "Value": "b"}]}),
+            )
+            .await
+            .unwrap();
+        let arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/fraud";
+        assert_eq!(s.physical_id, arn);
+        assert_eq!(s.attributes["ModelPackageGroupArn"], arn);
+        assert_eq!(s.attributes["ModelPackageGroupStatus"], "Completed");
+        assert!(
+            s.attributes["CreationTime"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
+        let described = p.read(&ctx, &s, &json!({})).await.unwrap();
+        assert_eq!(described, Some(s.clone()));
+        let e = p
+            .create(&ctx, &json!({"ModelPackageGroupName": "Fraud"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::AlreadyExists(_)), "{e:?}");
+        let e = p.create(&ctx, &json!({})).await.unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidRequest(_)));
+        let e = p
+            .create(&ctx, &json!({"ModelPackageGroupName": "no_underscores"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidRequest(m) if m.contains("validation error")));
+        p.delete(&ctx, &s, &json!({})).await.unwrap();
+        assert_eq!(p.read(&ctx, &s, &json!({})).await.unwrap(), None);
+        p.delete(&ctx, &s, &json!({})).await.unwrap();
+    }
+}

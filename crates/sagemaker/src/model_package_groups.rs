@@ -1,0 +1,383 @@
+//! The model package group operations: CreateModelPackageGroup,
+//! DescribeModelPackageGroup, ListModelPackageGroups and DeleteModelPackageGroup.
+//!
+//! A group is stored as its `DescribeModelPackageGroupOutput` document. Groups are
+//! ready as soon as they are created (`ModelPackageGroupStatus: Completed`): there is
+//! nothing to provision. SageMaker writes resource names in lowercase in ARNs.
+
+use std::sync::Arc;
+
+use sagestack_protocol::{JsonOutput, RequestContext};
+use sagestack_store::{
+    ModelPackageGroupRecord, ProjectCursor, ProjectQuery, ProjectSort, StoreError, Tag as StoreTag,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::SageMakerError;
+use crate::pagination::{decode_project_token, encode_project_token};
+use crate::service::{SageMakerService, check_tag_keys, micros, partition, seconds, user_context};
+use crate::types::Tag;
+
+/// `ListModelPackageGroups` page size when `MaxResults` is absent.
+pub const DEFAULT_LIST_GROUPS: usize = 10;
+
+type Result<T> = std::result::Result<T, SageMakerError>;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CreateModelPackageGroupInput {
+    model_package_group_name: String,
+    model_package_group_description: Option<String>,
+    tags: Option<Vec<Tag>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ModelPackageGroupNameInput {
+    /// A name or an ARN (`ArnOrName`).
+    model_package_group_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListModelPackageGroupsInput {
+    creation_time_after: Option<f64>,
+    creation_time_before: Option<f64>,
+    max_results: Option<u32>,
+    name_contains: Option<String>,
+    next_token: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+}
+
+/// `arn:{partition}:sagemaker:{region}:{account}:model-package-group/{lowercased name}`.
+pub fn model_package_group_arn(region: &str, account_id: &str, name: &str) -> String {
+    format!(
+        "arn:{}:sagemaker:{region}:{account_id}:model-package-group/{}",
+        partition(region),
+        name.to_ascii_lowercase()
+    )
+}
+
+fn not_found(name: &str) -> SageMakerError {
+    SageMakerError::Validation(format!("ModelPackageGroup {name} does not exist."))
+}
+
+fn parse(record: &ModelPackageGroupRecord) -> Result<Value> {
+    serde_json::from_str(&record.document)
+        .map_err(|e| SageMakerError::Internal(format!("stored group is unreadable: {e}")))
+}
+
+impl SageMakerService {
+    pub(crate) async fn create_model_package_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateModelPackageGroupInput,
+    ) -> Result<JsonOutput> {
+        let tags = input.tags.unwrap_or_default();
+        check_tag_keys(tags.iter().map(|t| t.key.as_str()))?;
+        let name = input.model_package_group_name;
+        let arn = model_package_group_arn(&ctx.region, &ctx.account_id, &name);
+        let now = self.clock.now_micros();
+        let mut doc = json!({
+            "ModelPackageGroupName": name,
+            "ModelPackageGroupArn": arn,
+            "CreationTime": seconds(now),
+            "CreatedBy": user_context(ctx).map_or_else(|| json!({}), |u| json!(u)),
+            "ModelPackageGroupStatus": "Completed",
+        });
+        if let Some(d) = input.model_package_group_description {
+            doc["ModelPackageGroupDescription"] = d.into();
+        }
+        let mut store_tags: Vec<StoreTag> = Vec::with_capacity(tags.len());
+        for t in &tags {
+            match store_tags.iter_mut().find(|s| s.key == t.key) {
+                Some(s) => s.value = t.value.clone(),
+                None => store_tags.push(StoreTag::new(&t.key, &t.value)),
+            }
+        }
+        let record = ModelPackageGroupRecord {
+            name: name.clone(),
+            arn: arn.clone(),
+            creation_micros: now,
+            document: Arc::from(doc.to_string()),
+            tags: store_tags,
+        };
+        match self.store.create_model_package_group(&record).await {
+            Ok(()) => Ok(JsonOutput::Value(json!({ "ModelPackageGroupArn": arn }))),
+            Err(StoreError::AlreadyExists) => Err(SageMakerError::Validation(format!(
+                "Model Package Group already exists: {arn}"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn describe_model_package_group(
+        &self,
+        input: ModelPackageGroupNameInput,
+    ) -> Result<JsonOutput> {
+        let name = &input.model_package_group_name;
+        match self.store.get_model_package_group(name).await? {
+            Some(record) => Ok(JsonOutput::Raw(record.document.to_string())),
+            None => Err(not_found(name)),
+        }
+    }
+
+    pub(crate) async fn list_model_package_groups(
+        &self,
+        input: ListModelPackageGroupsInput,
+    ) -> Result<JsonOutput> {
+        let sort = match input.sort_by.as_deref() {
+            Some("Name") => ProjectSort::Name,
+            _ => ProjectSort::CreationTime,
+        };
+        let descending = input.sort_order.as_deref() == Some("Descending");
+        let limit = input
+            .max_results
+            .map_or(DEFAULT_LIST_GROUPS, |n| n as usize);
+        let mut query = ProjectQuery::new(sort, descending, limit + 1);
+        if let Some(token) = input.next_token.as_deref().filter(|t| !t.is_empty()) {
+            query.after = Some(decode_project_token(token, sort, descending).map_err(|_| {
+                SageMakerError::Validation("The NextToken is not valid for this request.".into())
+            })?);
+        }
+        query.created_after = input.creation_time_after.map(micros);
+        query.created_before = input.creation_time_before.map(micros);
+        query.name_contains = input.name_contains;
+        let mut records = self.store.list_model_package_groups(&query).await?;
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|last| {
+                encode_project_token(
+                    sort,
+                    descending,
+                    &ProjectCursor {
+                        creation_micros: last.creation_micros,
+                        name: last.name.clone(),
+                    },
+                )
+            })
+        } else {
+            None
+        };
+        let mut summaries = Vec::with_capacity(records.len());
+        for record in &records {
+            let doc = parse(record)?;
+            let mut s = serde_json::Map::new();
+            for key in [
+                "ModelPackageGroupName",
+                "ModelPackageGroupArn",
+                "ModelPackageGroupDescription",
+                "CreationTime",
+                "ModelPackageGroupStatus",
+            ] {
+                if let Some(v) = doc.get(key) {
+                    s.insert(key.into(), v.clone());
+                }
+            }
+            summaries.push(Value::Object(s));
+        }
+        let mut out = json!({ "ModelPackageGroupSummaryList": summaries });
+        if let Some(t) = next {
+            out["NextToken"] = t.into();
+        }
+        Ok(JsonOutput::Value(out))
+    }
+
+    pub(crate) async fn delete_model_package_group(
+        &self,
+        input: ModelPackageGroupNameInput,
+    ) -> Result<JsonOutput> {
+        let name = &input.model_package_group_name;
+        match self.store.delete_model_package_group(name).await? {
+            Some(_) => Ok(JsonOutput::Value(json!({}))),
+            None => Err(not_found(name)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::NoProvisioner;
+    use crate::service::Clock;
+    use sagestack_protocol::AwsError;
+    use sagestack_store::SqliteStore;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    struct TestClock(AtomicI64);
+    impl Clock for TestClock {
+        fn now_micros(&self) -> i64 {
+            self.0.fetch_add(1_000_000, Ordering::SeqCst)
+        }
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            request_id: "r".into(),
+            region: "us-west-2".into(),
+            account_id: "123456789012".into(),
+            access_key_id: Some("AKIDTEST".into()),
+        }
+    }
+
+    async fn service(dir: &std::path::Path) -> SageMakerService {
+        SageMakerService::new(
+            Arc::new(SqliteStore::open(dir).await.unwrap()),
+            Arc::new(NoProvisioner),
+            Arc::new(TestClock(AtomicI64::new(1_700_000_000_000_000))),
+        )
+    }
+
+    async fn call(s: &SageMakerService, op: &str, input: Value) -> Result<Value> {
+        Ok(match s.handle(&ctx(), op, input).await? {
+            JsonOutput::Value(v) => v,
+            JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
+        })
+    }
+
+    #[tokio::test]
+    async fn create_describe_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path()).await;
+        let out = call(
+            &s,
+            "CreateModelPackageGroup",
+            json!({"ModelPackageGroupName": "Churn-Models", "ModelPackageGroupDescription": "d",
+                "Tags": [{"Key": "team", "Value": "ml"}]}),
+        )
+        .await
+        .unwrap();
+        let arn = "arn:aws:sagemaker:us-west-2:123456789012:model-package-group/churn-models";
+        assert_eq!(out, json!({"ModelPackageGroupArn": arn}));
+        let d = call(
+            &s,
+            "DescribeModelPackageGroup",
+            json!({"ModelPackageGroupName": "Churn-Models"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(d["ModelPackageGroupName"], "Churn-Models");
+        assert_eq!(d["ModelPackageGroupStatus"], "Completed");
+        assert_eq!(d["ModelPackageGroupDescription"], "d");
+        assert_eq!(d["CreationTime"], 1_700_000_000.0);
+        assert_eq!(d["CreatedBy"]["IamIdentity"]["PrincipalId"], "AKIDTEST");
+        let by_arn = call(
+            &s,
+            "DescribeModelPackageGroup",
+            json!({"ModelPackageGroupName": arn}),
+        )
+        .await;
+        assert_eq!(by_arn.unwrap()["ModelPackageGroupName"], "Churn-Models");
+        let e = call(
+            &s,
+            "CreateModelPackageGroup",
+            json!({"ModelPackageGroupName": "churn-models"}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("already exists"),
+            "names collide ignoring case"
+        );
+        let e = call(
+            &s,
+            "CreateModelPackageGroup",
+            json!({"ModelPackageGroupName": "Churn-Models"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        assert_eq!(
+            e.to_string(),
+            format!("Model Package Group already exists: {arn}")
+        );
+        let e = call(
+            &s,
+            "CreateModelPackageGroup",
+            json!({"ModelPackageGroupName": "bad_name"}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("1 validation error detected"),
+            "{e}"
+        );
+        call(
+            &s,
+            "DeleteModelPackageGroup",
+            json!({"ModelPackageGroupName": "Churn-Models"}),
+        )
+        .await
+        .unwrap();
+        let e = call(
+            &s,
+            "DeleteModelPackageGroup",
+            json!({"ModelPackageGroupName": "Churn-Models"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ModelPackageGroup Churn-Models does not exist."
+        );
+    }
+
+    #[tokio::test]
+    async fn list_sorts_filters_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path()).await;
+        for n in ["g-c", "g-a", "other", "g-b"] {
+            call(
+                &s,
+                "CreateModelPackageGroup",
+                json!({"ModelPackageGroupName": n}),
+            )
+            .await
+            .unwrap();
+        }
+        let names = |v: &Value| -> Vec<String> {
+            v["ModelPackageGroupSummaryList"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["ModelPackageGroupName"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let out = call(&s, "ListModelPackageGroups", json!({})).await.unwrap();
+        assert_eq!(
+            names(&out),
+            ["g-c", "g-a", "other", "g-b"],
+            "creation order"
+        );
+        let mut seen = Vec::new();
+        let mut token: Option<Value> = None;
+        loop {
+            let mut input = json!({"SortBy": "Name", "SortOrder": "Descending",
+                "NameContains": "G-", "MaxResults": 2});
+            if let Some(t) = &token {
+                input["NextToken"] = t.clone();
+            }
+            let out = call(&s, "ListModelPackageGroups", input).await.unwrap();
+            seen.extend(names(&out));
+            match out.get("NextToken") {
+                Some(t) => token = Some(t.clone()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["g-c", "g-b", "g-a"]);
+        let out = call(
+            &s,
+            "ListModelPackageGroups",
+            json!({"CreationTimeAfter": 1_700_000_001.5}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(names(&out), ["other", "g-b"]);
+        let e = call(&s, "ListModelPackageGroups", json!({"MaxResults": 101}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+    }
+}

@@ -1,0 +1,69 @@
+//! The resource providers backed by this server's own state, for the CloudFormation
+//! service: a stack's `AWS::SSM::Parameter`, `AWS::SageMaker::ModelPackageGroup` and
+//! `AWS::IAM::Role` become real parameters, groups and roles that the APIs read.
+//! Wiring only: each provider lives with its service.
+
+use std::sync::Arc;
+
+use sagestack_engine::ResourceProvider;
+use sagestack_sagemaker::{ModelPackageGroupProvider, SageMakerService};
+use sagestack_ssm::{ParameterProvider, SsmService};
+use sagestack_store::Store;
+
+/// `(resource type, provider)` pairs to register with the CloudFormation service
+/// (`ServiceConfig::with_native_provider`), over the same services the API serves.
+pub fn native_providers(
+    store: Arc<dyn Store>,
+    sagemaker: Arc<SageMakerService>,
+    ssm: Arc<SsmService>,
+) -> Vec<(String, Arc<dyn ResourceProvider>)> {
+    vec![
+        (
+            sagestack_ssm::provider::TYPE_NAME.to_string(),
+            Arc::new(ParameterProvider::new(ssm)) as Arc<dyn ResourceProvider>,
+        ),
+        (
+            sagestack_sagemaker::model_package_group_provider::TYPE_NAME.to_string(),
+            Arc::new(ModelPackageGroupProvider::new(sagemaker)),
+        ),
+        (
+            sagestack_iam::TYPE_NAME.to_string(),
+            Arc::new(sagestack_iam::RoleProvider::new(store)),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sagestack_sagemaker::{NoProvisioner, SystemClock};
+
+    #[tokio::test]
+    async fn one_provider_per_type_each_knowing_its_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            sagestack_store::SqliteStore::open(dir.path())
+                .await
+                .unwrap(),
+        );
+        let sagemaker = Arc::new(SageMakerService::new(
+            store.clone(),
+            Arc::new(NoProvisioner),
+            Arc::new(SystemClock),
+        ));
+        let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+        let list = native_providers(store, sagemaker, ssm);
+        let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "AWS::SSM::Parameter",
+                "AWS::SageMaker::ModelPackageGroup",
+                "AWS::IAM::Role"
+            ]
+        );
+        for (t, p) in &list {
+            assert_eq!(p.type_info(t).map(|i| i.type_name), Some(t.clone()));
+        }
+    }
+}

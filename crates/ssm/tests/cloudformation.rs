@@ -1,0 +1,175 @@
+//! The SSM service as CloudFormation sees it: the native `AWS::SSM::Parameter` provider
+//! and the SSM lookup, inside a real `CloudFormationService` whose stacks are kept in the
+//! SQLite store (the same store the SSM API reads).
+
+use std::sync::Arc;
+
+use sagestack_cloudformation::{
+    CloudFormationService, CreateStackInput, ServiceConfig, StackStatus,
+};
+use sagestack_protocol::{JsonOutput, RequestContext};
+use sagestack_ssm::{ParameterProvider, SsmService, StoreSsmLookup};
+use sagestack_store::{SqliteStore, StackStore, Store};
+use serde_json::{Value, json};
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: "r".into(),
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        access_key_id: None,
+    }
+}
+
+async fn call(ssm: &SsmService, op: &str, input: Value) -> Result<Value, sagestack_ssm::SsmError> {
+    Ok(match ssm.handle(&ctx(), op, input).await? {
+        JsonOutput::Value(v) => v,
+        JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
+    })
+}
+
+const TEMPLATE: &str = r#"
+Parameters:
+  Base:
+    Type: AWS::SSM::Parameter::Value<String>
+    Default: /config/base
+Resources:
+  Named:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /stack/named
+      Type: String
+      Value: !Sub "${Base}-{{resolve:ssm:/config/base:1}}"
+  Generated:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: StringList
+      Value: a,b
+Outputs:
+  NamedRef: {Value: !Ref Named}
+  GeneratedRef: {Value: !Ref Generated}
+  GeneratedValue: {Value: !GetAtt Generated.Value}
+  NamedType: {Value: !GetAtt Named.Type}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stack_parameters_are_real_and_templates_read_ssm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    call(
+        &ssm,
+        "PutParameter",
+        json!({"Name": "/config/base", "Value": "v1", "Type": "String"}),
+    )
+    .await
+    .unwrap();
+    call(
+        &ssm,
+        "PutParameter",
+        json!({"Name": "/config/base", "Value": "v2", "Type": "String", "Overwrite": true}),
+    )
+    .await
+    .unwrap();
+    let stacks: Arc<dyn StackStore> = store.clone();
+    let cfn = CloudFormationService::new(
+        ServiceConfig::new("us-east-1", "123456789012", stacks)
+            .with_native_provider(
+                "AWS::SSM::Parameter",
+                Arc::new(ParameterProvider::new(ssm.clone())),
+            )
+            .with_ssm(Arc::new(StoreSsmLookup::new(store.clone()))),
+    )
+    .unwrap();
+    let stack = cfn
+        .create_stack_and_wait(CreateStackInput {
+            stack_name: "params".into(),
+            template_body: TEMPLATE.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
+    let out = |k: &str| {
+        stack
+            .outputs
+            .iter()
+            .find(|o| o.key == k)
+            .map(|o| o.value.clone())
+            .unwrap()
+    };
+    assert_eq!(out("NamedRef"), "/stack/named");
+    assert_eq!(out("NamedType"), "String");
+    assert_eq!(out("GeneratedValue"), "a,b");
+    let generated = out("GeneratedRef");
+    assert!(
+        regex::Regex::new("^CFN-Generated-[A-Za-z0-9]{12}$")
+            .unwrap()
+            .is_match(&generated),
+        "{generated}"
+    );
+    // The parameters are real: the SSM API reads them.
+    let p = call(&ssm, "GetParameter", json!({"Name": "/stack/named"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        p["Parameter"]["Value"], "v2-v1",
+        "latest via the typed parameter, version 1 via resolve"
+    );
+    let p = call(&ssm, "GetParameter", json!({"Name": generated}))
+        .await
+        .unwrap();
+    assert_eq!(p["Parameter"]["Type"], "StringList");
+    // The stack records are in the store too (they survive a restart).
+    assert_eq!(store.list_stacks().await.unwrap().len(), 1);
+    let deleted = cfn.delete_stack_and_wait("params").await.unwrap().unwrap();
+    assert_eq!(deleted.status, StackStatus::DeleteComplete);
+    let e = call(&ssm, "GetParameter", json!({"Name": "/stack/named"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e, sagestack_ssm::SsmError::ParameterNotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_name_fails_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    call(
+        &ssm,
+        "PutParameter",
+        json!({"Name": "taken", "Value": "mine", "Type": "String"}),
+    )
+    .await
+    .unwrap();
+    let stacks: Arc<dyn StackStore> = store.clone();
+    let cfn = CloudFormationService::new(
+        ServiceConfig::new("us-east-1", "123456789012", stacks).with_native_provider(
+            "AWS::SSM::Parameter",
+            Arc::new(ParameterProvider::new(ssm.clone())),
+        ),
+    )
+    .unwrap();
+    let stack = cfn
+        .create_stack_and_wait(CreateStackInput {
+            stack_name: "clash".into(),
+            template_body: "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Name: taken, Type: String, Value: theirs}\n".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stack.status, StackStatus::RollbackComplete);
+    let events = cfn.stack_events(&stack.stack_id, None, 100).await.unwrap();
+    let reasons = format!("{events:?}");
+    assert!(
+        reasons.contains(
+            "Resource of type 'AWS::SSM::Parameter' with identifier 'taken' already exists."
+        ),
+        "{reasons}"
+    );
+    // The rollback did not delete the parameter it did not create.
+    let p = call(&ssm, "GetParameter", json!({"Name": "taken"}))
+        .await
+        .unwrap();
+    assert_eq!(p["Parameter"]["Value"], "mine");
+}
