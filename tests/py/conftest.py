@@ -117,10 +117,11 @@ def raw(server):
 
 @pytest.fixture
 def aws(server):
-    """Runs `aws --endpoint-url <server> sagemaker ...`; returns (returncode, json-or-text, stderr)."""
+    """Runs `aws --endpoint-url <server> sagemaker ...` (another service with
+    `service=`); returns (returncode, json-or-text, stderr)."""
     exe = os.path.join(os.path.dirname(sys.executable), "aws")
 
-    def run(*args):
+    def run(*args, service="sagemaker"):
         env = dict(
             os.environ,
             AWS_ACCESS_KEY_ID=ACCESS_KEY,
@@ -131,7 +132,7 @@ def aws(server):
             AWS_MAX_ATTEMPTS="1",
         )
         p = subprocess.run(
-            [exe, "--endpoint-url", server.url, "--output", "json", "sagemaker", *args],
+            [exe, "--endpoint-url", server.url, "--output", "json", service, *args],
             capture_output=True, text=True, env=env, timeout=60,
         )
         out = p.stdout
