@@ -14,6 +14,8 @@
 //! * [`query`] decodes AWS Query requests (form-encoded `Action=`) into a tree, writes
 //!   their XML responses and `ErrorResponse` errors, and defines
 //!   [`query::QueryService`], routed by API `Version`.
+//! * [`validate`] checks inputs against a service's botocore model with AWS's wording
+//!   (every service embeds its own model).
 //! * [`sigv4`] reads the caller's access key id from an `Authorization` header
 //!   (signatures are not verified).
 
@@ -23,6 +25,7 @@ pub mod error;
 pub mod json11;
 pub mod query;
 pub mod sigv4;
+pub mod validate;
 
 pub use classify::{RequestShape, classify};
 pub use context::{RequestContext, new_request_id};
