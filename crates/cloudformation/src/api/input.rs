@@ -52,14 +52,15 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// A boolean member (`true`/`false`, as clients send them).
+    /// A boolean member (`true`/`false`, as clients send them, or already typed).
     pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.str(name) {
+        match self.map.get(name) {
             None => Ok(None),
-            Some(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(s) => Err(ApiError::validation(format!(
-                "Invalid value '{s}' for {name}: expected true or false"
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(other) => Err(ApiError::validation(format!(
+                "Invalid value {other} for {name}: expected true or false"
             ))),
         }
     }

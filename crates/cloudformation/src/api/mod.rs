@@ -23,10 +23,11 @@ mod templates;
 mod tests;
 pub mod time;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use sagestack_protocol::query::{QueryError, QueryService, Xml};
+use sagestack_protocol::validate::Model;
 use sagestack_protocol::{AwsError, RequestContext};
 use serde_json::Value;
 
@@ -40,6 +41,14 @@ use input::Input;
 pub const VERSION: &str = "2010-05-15";
 /// The namespace of CloudFormation's XML responses.
 pub const XML_NAMESPACE: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
+
+/// The input shapes of the operations served (from the botocore model), so every
+/// constrained member is checked with AWS's wording before an operation runs.
+pub static MODEL: LazyLock<Model> = LazyLock::new(|| {
+    Model::parse(include_str!("model.json"))
+        .expect("embedded CloudFormation model is valid (tested)")
+        .with_verbatim_patterns()
+});
 
 /// Items per page where the API paginates with `NextToken`.
 pub const PAGE_SIZE: usize = 100;
@@ -74,7 +83,13 @@ impl CloudFormationApi {
     /// Runs one action on its decoded members: the result element's content, `None` for
     /// actions without output.
     pub async fn execute(&self, action: &str, params: &Value) -> Result<Option<Xml>, ApiError> {
-        let input = Input::new(params);
+        // Typed as the model says (booleans, numbers, empty lists), then validated.
+        let mut params = params.clone();
+        MODEL.coerce_query(action, &mut params);
+        MODEL
+            .validate(action, &params)
+            .map_err(|e| ApiError::validation(e.message()))?;
+        let input = Input::new(&params);
         let xml = match action {
             "CreateStack" => self.create_stack(&input).await?,
             "UpdateStack" => self.update_stack(&input).await?,

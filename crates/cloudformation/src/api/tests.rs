@@ -145,3 +145,100 @@ async fn unknown_actions_and_missing_members() {
         Some("ValidationError")
     );
 }
+
+#[test]
+fn the_embedded_model_covers_every_operation() {
+    let model: Value = serde_json::from_str(include_str!("model.json")).unwrap();
+    let patterns = model["shapes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|s| s.get("pattern").is_some())
+        .count();
+    assert_eq!(super::MODEL.pattern_count(), patterns);
+    for action in [
+        "CreateStack",
+        "UpdateStack",
+        "DeleteStack",
+        "DescribeStacks",
+        "ListStacks",
+        "DescribeStackEvents",
+        "DescribeStackResource",
+        "DescribeStackResources",
+        "ListStackResources",
+        "GetTemplate",
+        "GetTemplateSummary",
+        "ValidateTemplate",
+        "CreateChangeSet",
+        "DescribeChangeSet",
+        "ExecuteChangeSet",
+        "DeleteChangeSet",
+        "ListChangeSets",
+        "ListExports",
+        "ListImports",
+        "CancelUpdateStack",
+        "ContinueUpdateRollback",
+    ] {
+        assert!(super::MODEL.has_operation(action), "{action}");
+    }
+}
+
+#[tokio::test]
+async fn constrained_members_are_validated_with_aws_wording() {
+    let api = api();
+    let long = "a".repeat(129);
+    assert_eq!(
+        call(
+            &api,
+            "DescribeChangeSet",
+            json!({"ChangeSetName": "9x", "StackName": "s"})
+        )
+        .await
+        .unwrap_err(),
+        "ValidationError: 1 validation error detected: Value '9x' at 'changeSetName' failed to \
+         satisfy constraint: Member must satisfy regular expression pattern: \
+         [a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/]*"
+    );
+    let err = call(
+        &api,
+        "CreateChangeSet",
+        json!({"StackName": "s", "ChangeSetName": long, "TemplateBody": "",
+               "Tags": [{"Key": "", "Value": "v"}], "Capabilities": ["NOPE"]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.starts_with("ValidationError: 4 validation errors detected: "),
+        "{err}"
+    );
+    for part in [
+        "at 'capabilities.1.member' failed to satisfy constraint: Member must satisfy enum value set: [CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND]",
+        "at 'changeSetName' failed to satisfy constraint: Member must have length less than or equal to 128",
+        "Value '' at 'tags.1.member.key' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        "Value '' at 'templateBody' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ] {
+        assert!(err.contains(part), "{part} not in {err}");
+    }
+    assert!(
+        call(&api, "ListStacks", json!({"StackStatusFilter": ["NOPE"]}))
+            .await
+            .unwrap_err()
+            .contains("at 'stackStatusFilter.1.member' failed to satisfy constraint: Member must satisfy enum value set")
+    );
+    // Typed members: an empty list, a boolean.
+    assert!(
+        call(&api, "ListStacks", json!({"StackStatusFilter": ""}))
+            .await
+            .is_ok()
+    );
+    assert!(
+        call(
+            &api,
+            "UpdateStack",
+            json!({"StackName": "s", "UsePreviousTemplate": "maybe"})
+        )
+        .await
+        .unwrap_err()
+        .starts_with("ValidationError: ")
+    );
+}
