@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use regex::Regex;
+use sagestack_engine::{Clock, SystemClock};
+use sagestack_protocol::validate::{Invalid, Model};
 use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
-use sagestack_sagemaker::validate::{Invalid, Model};
-use sagestack_sagemaker::{Clock, SystemClock};
 use sagestack_store::{ParameterRecord, Store};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -206,8 +206,8 @@ fn parse(record: &ParameterRecord) -> Result<StoredParameter> {
         .map_err(|e| SsmError::Internal(format!("stored parameter is unreadable: {e}")))
 }
 
-fn seconds(micros: i64) -> f64 {
-    micros as f64 / 1_000_000.0
+fn seconds(millis: i64) -> f64 {
+    millis as f64 / 1000.0
 }
 
 /// The stand-in for a `SecureString` value read without decryption.
@@ -367,7 +367,7 @@ impl SsmService {
             value: input.value,
             data_type,
             tier: tier.to_string(),
-            last_modified_date: seconds(self.clock.now_micros()),
+            last_modified_date: seconds(self.clock.now()),
             description: input
                 .description
                 .or_else(|| current.as_ref().and_then(|c| c.description.clone())),
@@ -579,8 +579,8 @@ mod tests {
 
     struct TestClock(AtomicI64);
     impl Clock for TestClock {
-        fn now_micros(&self) -> i64 {
-            self.0.fetch_add(1_000_000, Ordering::SeqCst)
+        fn now(&self) -> i64 {
+            self.0.fetch_add(1000, Ordering::SeqCst)
         }
     }
 
@@ -597,7 +597,7 @@ mod tests {
         let store = SqliteStore::open(dir).await.unwrap();
         SsmService::new(
             Arc::new(store),
-            Arc::new(TestClock(AtomicI64::new(1_700_000_000_000_000))),
+            Arc::new(TestClock(AtomicI64::new(1_700_000_000_000))),
         )
     }
 
