@@ -2,7 +2,9 @@
 //! this server's Parameter Store, readable through the SSM API.
 //!
 //! Ref is the name; `Fn::GetAtt` reads `Type` and `Value`. Without a `Name` property the
-//! name is generated as CloudFormation does for this type, `CFN-{LogicalId}-{suffix}`.
+//! name is generated as CloudFormation's handler for this type does: `CFN-{LogicalId}`
+//! cut to 27 characters, a hyphen and 12 random letters and digits (40 at most).
+//! `SecureString` parameters cannot be created through CloudFormation.
 //! `Name` is create-only (a change replaces the parameter); every other property is
 //! updated in place as a new parameter version.
 
@@ -19,6 +21,17 @@ use crate::service::{PutParameter, SsmService, StoredParameter, Tag};
 pub const TYPE_NAME: &str = "AWS::SSM::Parameter";
 /// Length of the random part of a generated name.
 const SUFFIX_LEN: usize = 12;
+/// Longest generated name.
+const GENERATED_MAX: usize = 40;
+
+/// `CFN-{logical}` within `GENERATED_MAX - SUFFIX_LEN - 1` characters, `-`, `suffix`.
+pub fn generated_name(logical_id: &str, suffix: &str) -> String {
+    let prefix: String = format!("CFN-{logical_id}")
+        .chars()
+        .take(GENERATED_MAX - SUFFIX_LEN - 1)
+        .collect();
+    format!("{prefix}-{suffix}")
+}
 
 /// See the module documentation.
 pub struct ParameterProvider {
@@ -73,6 +86,11 @@ fn input(
     overwrite: bool,
 ) -> Result<PutParameter, ProviderError> {
     let kind = required(ctx, properties, "Type")?;
+    if kind.eq_ignore_ascii_case("SecureString") {
+        return Err(ProviderError::InvalidRequest(
+            "SSM Parameters of type SecureString cannot be created using CloudFormation".into(),
+        ));
+    }
     if kind != "String" && kind != "StringList" {
         return Err(ProviderError::InvalidRequest(format!(
             "Properties validation failed for resource {} with message: #/Type: {kind} is not a valid enum value",
@@ -171,7 +189,7 @@ impl ResourceProvider for ParameterProvider {
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         let name = text(properties, "Name")
-            .unwrap_or_else(|| format!("CFN-{}-{}", ctx.logical_id, random_alnum(SUFFIX_LEN)));
+            .unwrap_or_else(|| generated_name(&ctx.logical_id, &random_alnum(SUFFIX_LEN)));
         let input = input(ctx, &name, properties, false)?;
         self.put_and_read(&name, input).await
     }
@@ -210,5 +228,24 @@ impl ResourceProvider for ParameterProvider {
             Ok(p) => Ok(p.map(|(_, p)| state(&p))),
             Err(e) => Err(provider_error(&current.physical_id, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_follow_cloudformation() {
+        assert_eq!(
+            generated_name("Param", "abcDEF123456"),
+            "CFN-Param-abcDEF123456"
+        );
+        let long = generated_name(&"L".repeat(60), "abcDEF123456");
+        assert_eq!(long.len(), 40);
+        assert_eq!(long, format!("CFN-{}-abcDEF123456", "L".repeat(23)));
+        let s = random_alnum(SUFFIX_LEN);
+        assert_eq!(s.len(), 12);
+        assert!(s.chars().all(|c| c.is_ascii_alphanumeric()));
     }
 }

@@ -168,6 +168,15 @@ async fn a_taken_name_fails_the_stack() {
         "{reasons}"
     );
     // The rollback did not delete the parameter it did not create.
+    let secure = cfn
+        .create_stack_and_wait(CreateStackInput {
+            stack_name: "secure".into(),
+            template_body: "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: SecureString, Value: s}\n".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(secure.status, StackStatus::RollbackComplete);
     let p = call(&ssm, "GetParameter", json!({"Name": "taken"}))
         .await
         .unwrap();
