@@ -142,6 +142,19 @@ def test_validation_errors_in_aws_wording(ssm, ssm_raw):
     assert code(e) == "ValidationException"
 
     with pytest.raises(ClientError) as e:
+        ssm.put_parameter(Name="Dev MySQL DB", Value="v", Type="String")
+    assert message(e) == (
+        "Parameter name: can't be prefixed with \"ssm\" (case-insensitive). If formed as a path, "
+        "it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix "
+        "of letters, numbers and the following 3 symbols .-_")
+
+    with pytest.raises(ClientError) as e:
+        ssm.get_parameters_by_path(Path="no-slash")
+    assert code(e) == "ValidationException"
+    assert message(e).startswith("The parameter doesn't meet the parameter name requirements. "
+                                 "The parameter name must begin with a forward slash")
+
+    with pytest.raises(ClientError) as e:
         ssm.put_parameter(Name="p", Value="abc", Type="String", AllowedPattern=r"^\d+$")
     assert code(e) == "ParameterPatternMismatchException"
 

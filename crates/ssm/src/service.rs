@@ -152,7 +152,12 @@ pub fn parameter_arn(scope: &Scope, name: &str) -> String {
     )
 }
 
-const NAME_RULES: &str = "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_";
+/// AWS's message for every broken name rule (it names only the `ssm` prefix).
+const NAME_RULES: &str = "Parameter name: can't be prefixed with \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_";
+
+/// AWS's message for a `GetParametersByPath` path that breaks the rules (the backslashes
+/// around `aws` and `ssm` are part of it).
+const PATH_RULES: &str = "The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". It can't be prefixed with \\\"aws\\\" or \\\"ssm\\\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid example: /get/parameters2-/by1./path0_.";
 
 static NAME_CHARS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_.\-/]+$").expect("valid regex"));
@@ -163,9 +168,7 @@ pub fn check_name(name: &str) -> Result<()> {
         return Err(SsmError::Validation(NAME_RULES.into()));
     }
     if name.contains('/') && !name.starts_with('/') {
-        return Err(SsmError::Validation(
-            "Parameter name must be a fully qualified name.".into(),
-        ));
+        return Err(SsmError::Validation(NAME_RULES.into()));
     }
     let first = name.trim_start_matches('/').to_ascii_lowercase();
     if first.starts_with("aws") || first.starts_with("ssm") {
@@ -435,6 +438,9 @@ impl SsmService {
     /// `GetParameter`'s `Parameter`.
     pub async fn get(&self, scope: &Scope, selector: &str, decrypt: bool) -> Result<Value> {
         let (name, sel) = split_selector(selector);
+        if !NAME_CHARS.is_match(name) {
+            return Err(SsmError::Validation(NAME_RULES.into()));
+        }
         match self.read(selector).await? {
             Some((version, p)) => Ok(Self::output(scope, version, &p, sel, decrypt)),
             None => match sel.and_then(|s| s.parse::<i64>().ok()) {
@@ -472,10 +478,13 @@ impl SsmService {
     }
 
     async fn by_path(&self, scope: &Scope, input: GetParametersByPathInput) -> Result<Value> {
-        if !input.path.starts_with('/') {
-            return Err(SsmError::Validation(
-                "The parameter path must begin with a forward slash (/).".into(),
-            ));
+        let under_root = input.path.trim_start_matches('/').to_ascii_lowercase();
+        if !input.path.starts_with('/')
+            || !NAME_CHARS.is_match(&input.path)
+            || under_root.starts_with("aws")
+            || under_root.starts_with("ssm")
+        {
+            return Err(SsmError::Validation(PATH_RULES.into()));
         }
         let mut type_filter: Option<Vec<String>> = None;
         for f in input.parameter_filters.iter().flatten() {
@@ -700,6 +709,26 @@ mod tests {
             .unwrap_err();
             assert_eq!(e.code(), "ValidationException", "{bad}");
         }
+        let e = call(
+            &s,
+            "PutParameter",
+            json!({"Name": "my app", "Value": "v", "Type": "String"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.to_string(), NAME_RULES);
+        assert!(NAME_RULES.starts_with("Parameter name: can't be prefixed with \"ssm\""));
+        let e = call(&s, "GetParameter", json!({"Name": "{bad}-name"}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        for path in ["no-slash", "/aws/x", "/bad path"] {
+            let e = call(&s, "GetParametersByPath", json!({"Path": path}))
+                .await
+                .unwrap_err();
+            assert_eq!(e.to_string(), PATH_RULES, "{path}");
+        }
+        assert!(PATH_RULES.contains(r#"It can't be prefixed with \"aws\" or \"ssm\""#));
         let deep = format!("/{}", vec!["l"; 16].join("/"));
         let e = call(
             &s,
