@@ -2,10 +2,12 @@
 binary."""
 import datetime
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY
+from conftest import ACCESS_KEY, REGION
 
 
 def err(excinfo):
@@ -93,3 +95,47 @@ def test_aws_cli(aws):
     assert "ValidationException" in e and "already exists" in e
     rc, out, e = aws("delete-model-package-group", "--model-package-group-name", "cli-group")
     assert rc == 0, e
+
+
+GROUP_TEMPLATE = """\
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: sagemaker.amazonaws.com}, Action: "sts:AssumeRole"}
+  Group:
+    Type: AWS::SageMaker::ModelPackageGroup
+    Properties:
+      ModelPackageGroupName: stack-models
+      ModelPackageGroupDescription: !GetAtt Role.Arn
+Outputs:
+  GroupArn: {Value: !Ref Group}
+  Status: {Value: !GetAtt Group.ModelPackageGroupStatus}
+  RoleArn: {Value: !GetAtt Role.Arn}
+"""
+
+
+def test_stack_creates_and_deletes_a_real_group(server, sm):
+    cfn = boto3.client("cloudformation", endpoint_url=server.url, region_name=REGION,
+                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
+                       config=Config(retries={"max_attempts": 1}))
+    cfn.create_stack(StackName="mpg-stack", TemplateBody=GROUP_TEMPLATE,
+                     Capabilities=["CAPABILITY_IAM"])
+    cfn.get_waiter("stack_create_complete").wait(
+        StackName="mpg-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName="mpg-stack")["Stacks"][0]["Outputs"]}
+    arn = "arn:aws:sagemaker:us-east-1:000000000000:model-package-group/stack-models"
+    assert outputs["GroupArn"] == arn
+    assert outputs["Status"] == "Completed"
+    assert outputs["RoleArn"].startswith("arn:aws:iam::000000000000:role/mpg-stack-Role-")
+    d = sm.describe_model_package_group(ModelPackageGroupName="stack-models")
+    assert d["ModelPackageGroupDescription"] == outputs["RoleArn"]
+
+    cfn.delete_stack(StackName="mpg-stack")
+    cfn.get_waiter("stack_delete_complete").wait(
+        StackName="mpg-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []

@@ -206,3 +206,53 @@ def test_aws_cli(aws):
     rc, out, err = aws("get-parameter", "--name", "/cli/p", service="ssm")
     assert rc != 0
     assert "ParameterNotFound" in err
+
+
+def cfn_client(url):
+    return boto3.client(
+        "cloudformation", endpoint_url=url, region_name=REGION,
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
+        config=Config(retries={"max_attempts": 1}))
+
+
+STACK_TEMPLATE = """\
+Parameters:
+  Base:
+    Type: AWS::SSM::Parameter::Value<String>
+    Default: /cfg/base
+Resources:
+  Derived:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /cfg/derived
+      Type: String
+      Value: !Sub "${Base}+{{resolve:ssm:/cfg/base:1}}"
+  Unnamed:
+    Type: AWS::SSM::Parameter
+    Properties: {Type: StringList, Value: "x,y"}
+Outputs:
+  Unnamed: {Value: !Ref Unnamed}
+  UnnamedValue: {Value: !GetAtt Unnamed.Value}
+"""
+
+
+def test_stack_parameters_are_real_and_templates_read_ssm(server, ssm):
+    ssm.put_parameter(Name="/cfg/base", Value="one", Type="String")
+    ssm.put_parameter(Name="/cfg/base", Value="two", Type="String", Overwrite=True)
+    cfn = cfn_client(server.url)
+    cfn.create_stack(StackName="ssm-stack", TemplateBody=STACK_TEMPLATE)
+    cfn.get_waiter("stack_create_complete").wait(
+        StackName="ssm-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName="ssm-stack")["Stacks"][0]["Outputs"]}
+    assert ssm.get_parameter(Name="/cfg/derived")["Parameter"]["Value"] == "two+one"
+    unnamed = outputs["Unnamed"]
+    assert unnamed.startswith("CFN-Unnamed-") and len(unnamed) == len("CFN-Unnamed-") + 12
+    assert outputs["UnnamedValue"] == "x,y"
+    assert ssm.get_parameter(Name=unnamed)["Parameter"]["Type"] == "StringList"
+
+    cfn.delete_stack(StackName="ssm-stack")
+    cfn.get_waiter("stack_delete_complete").wait(
+        StackName="ssm-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    out = ssm.get_parameters(Names=["/cfg/derived", unnamed, "/cfg/base"])
+    assert sorted(out["InvalidParameters"]) == sorted(["/cfg/derived", unnamed])

@@ -12,10 +12,11 @@ use std::time::Instant;
 use sagestack_cloudformation::api::CloudFormationApi;
 use sagestack_cloudformation::{CloudFormationService, ServiceConfig};
 use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
-use sagestack_ssm::SsmService;
+use sagestack_ssm::{SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs};
+use crate::native::native_providers;
 use crate::router::{AppState, Services, router};
 
 /// Runs the server until a shutdown signal; the process exit code.
@@ -66,12 +67,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // embedded store, which one process owns: replicas sharing PostgreSQL would each try
     // to take over the operations the others are running.
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
-    let cloudformation = CloudFormationService::new(ServiceConfig::new(
-        args.region.clone(),
-        args.account_id.clone(),
-        stack_store,
-    ))
-    .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?;
+    // SSM: its API, the SSM values templates read, and (with SageMaker and IAM) the
+    // resource types whose stack resources are real objects of this server.
+    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    let mut cfn_config =
+        ServiceConfig::new(args.region.clone(), args.account_id.clone(), stack_store)
+            .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
+    for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
+        cfn_config = cfn_config.with_native_provider(type_name, provider);
+    }
+    let cloudformation = CloudFormationService::new(cfn_config)
+        .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?;
     if args.database_url.is_none() {
         let recovered = cloudformation
             .recover()
@@ -88,7 +94,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
-            .with_json(Arc::new(SsmService::with_system_clock(store.clone())))
+            .with_json(ssm)
             .with_query(cloudformation),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
