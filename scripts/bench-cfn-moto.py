@@ -7,6 +7,7 @@ before it) through boto3 against a local `moto_server`, and prints the median wa
 each operation from the API call until the stack reaches its terminal status.
 
     python3 scripts/bench-cfn-moto.py [--repeats 3] [--templates DIR] [--json out.json]
+                                      [--sagestack target/release/sagestack]
 
 Without a ready environment it makes a venv under /tmp (`pip install
 "moto[server,cloudformation]" boto3`) and re-runs itself there. `--templates DIR` reads
@@ -14,15 +15,20 @@ Without a ready environment it makes a venv under /tmp (`pip install
 bench -p sagestack-cloudformation`), so both sides run byte-identical templates; without
 it the same shape is generated here. moto_server runs on a free loopback port and is
 stopped at the end; every wait is bounded.
+
+`--sagestack BIN` also runs the same loop against `BIN serve` (a fresh `--data-dir` under
+/tmp, a free loopback port), after moto and never at the same time, and prints the ratio.
 """
 
 import argparse
 import json
 import os
 import socket
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -98,26 +104,40 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_moto():
-    port = free_port()
-    exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    proc = subprocess.Popen(
-        [exe, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def start(cmd, ready_path, port):
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=2)
+            urllib.request.urlopen(url + ready_path, timeout=2)
             return proc, url
         except Exception:
             if proc.poll() is not None:
-                sys.exit("moto_server exited at start-up")
-            time.sleep(0.2)
+                sys.exit(f"{cmd[0]} exited at start-up")
+            time.sleep(0.1)
     proc.kill()
-    sys.exit("moto_server did not answer within 60 s")
+    sys.exit(f"{cmd[0]} did not answer within 60 s")
+
+
+def start_moto():
+    port = free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
+    return start([exe, "-H", "127.0.0.1", "-p", str(port)], "/moto-api/", port)
+
+
+def start_sagestack(binary, data_dir):
+    port = free_port()
+    cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
+    return start(cmd, "/_sagestack/health", port)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def wait(cfn, stack_id, terminal, timeout=600):
@@ -129,19 +149,66 @@ def wait(cfn, stack_id, terminal, timeout=600):
             return
         if not status.endswith("_IN_PROGRESS"):
             raise RuntimeError(f"{stack_id}: {status} {st.get('StackStatusReason', '')}")
-        time.sleep(0.01)
+        time.sleep(0.001)
     raise TimeoutError(f"{stack_id} not {terminal} after {timeout} s")
+
+
+def run(url, label, body, repeats):
+    """Create, update and delete each size `repeats` times; medians per operation."""
+    import boto3
+    from botocore.config import Config
+
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, read_timeout=600),
+    )
+    results = {}
+    run_no = 0
+    for n in SIZES:
+        v1, v2 = body(n, 1), body(n, 2)
+        times = {"create": [], "update": [], "delete": []}
+        for _ in range(repeats):
+            run_no += 1
+            name = f"bench-{n}-{run_no}"
+            t = time.perf_counter()
+            sid = cfn.create_stack(
+                StackName=name, TemplateBody=v1, Capabilities=["CAPABILITY_IAM"]
+            )["StackId"]
+            wait(cfn, sid, "CREATE_COMPLETE")
+            times["create"].append(time.perf_counter() - t)
+
+            t = time.perf_counter()
+            cfn.update_stack(StackName=sid, TemplateBody=v2, Capabilities=["CAPABILITY_IAM"])
+            wait(cfn, sid, "UPDATE_COMPLETE")
+            times["update"].append(time.perf_counter() - t)
+
+            t = time.perf_counter()
+            cfn.delete_stack(StackName=sid)
+            wait(cfn, sid, "DELETE_COMPLETE")
+            times["delete"].append(time.perf_counter() - t)
+        results[n] = {op: statistics.median(v) for op, v in times.items()}
+        results[n]["samples"] = times
+        print(
+            f"{label:9s} n={n:4d}  create {results[n]['create'] * 1000:9.1f} ms"
+            f"  update {results[n]['update'] * 1000:9.1f} ms"
+            f"  delete {results[n]['delete'] * 1000:9.1f} ms"
+            f"  (median of {repeats})",
+            flush=True,
+        )
+    return results
 
 
 def main():
     ensure_venv()
-    import boto3
-    from botocore.config import Config
-
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--templates", help="directory of stack-{n}-v{1,2}.json from the Rust bench")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--sagestack", help="also time this sagestack binary over HTTP")
     args = ap.parse_args()
 
     def body(n, v):
@@ -150,64 +217,33 @@ def main():
                 return f.read()
         return template(n, v)
 
+    import moto
+
+    results = {"moto_version": moto.__version__, "load_before": os.getloadavg()}
     proc, url = start_moto()
     try:
-        cfn = boto3.client(
-            "cloudformation",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": 1}, read_timeout=600),
-        )
-        results = {}
-        run = 0
-        for n in SIZES:
-            v1, v2 = body(n, 1), body(n, 2)
-            times = {"create": [], "update": [], "delete": []}
-            for _ in range(args.repeats):
-                run += 1
-                name = f"bench-{n}-{run}"
-                t = time.perf_counter()
-                sid = cfn.create_stack(
-                    StackName=name, TemplateBody=v1, Capabilities=["CAPABILITY_IAM"]
-                )["StackId"]
-                wait(cfn, sid, "CREATE_COMPLETE")
-                times["create"].append(time.perf_counter() - t)
-
-                t = time.perf_counter()
-                cfn.update_stack(
-                    StackName=sid, TemplateBody=v2, Capabilities=["CAPABILITY_IAM"]
-                )
-                wait(cfn, sid, "UPDATE_COMPLETE")
-                times["update"].append(time.perf_counter() - t)
-
-                t = time.perf_counter()
-                cfn.delete_stack(StackName=sid)
-                wait(cfn, sid, "DELETE_COMPLETE")
-                times["delete"].append(time.perf_counter() - t)
-            results[n] = {op: statistics.median(v) for op, v in times.items()}
-            results[n]["samples"] = times
-            print(
-                f"n={n:4d}  create {results[n]['create'] * 1000:9.1f} ms"
-                f"  update {results[n]['update'] * 1000:9.1f} ms"
-                f"  delete {results[n]['delete'] * 1000:9.1f} ms"
-                f"  (median of {args.repeats})",
-                flush=True,
-            )
-        import moto
-
-        results["moto_version"] = moto.__version__
-        print(f"moto {moto.__version__}")
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
+        results["moto"] = run(url, "moto", body, args.repeats)
     finally:
-        proc.terminate()
+        stop(proc)
+    print(f"moto {moto.__version__}")
+    if args.sagestack:
+        data_dir = tempfile.mkdtemp(prefix="cfn-bench-sagestack-")
+        proc, url = start_sagestack(args.sagestack, data_dir)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            results["sagestack"] = run(url, "sagestack", body, args.repeats)
+        finally:
+            stop(proc)
+            shutil.rmtree(data_dir, ignore_errors=True)
+        for n in SIZES:
+            ratio = "  ".join(
+                f"{op} {results['moto'][n][op] / results['sagestack'][n][op]:6.1f}x"
+                for op in ("create", "update", "delete")
+            )
+            print(f"moto / sagestack n={n:4d}  {ratio}")
+    results["load_after"] = os.getloadavg()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -153,8 +153,10 @@ impl Environment for ServiceEnvironment {
     }
 }
 
-/// How many recent plans [`TemplatePlanFactory`] keeps.
-const PLAN_CACHE_SIZE: usize = 16;
+/// How many recent plans [`TemplatePlanFactory`] keeps. Small on purpose: a plan holds
+/// its template's whole tree (several times the body's size for a 1 MB template), and one
+/// operation re-plans only its own one or two templates.
+const PLAN_CACHE_SIZE: usize = 8;
 
 /// What a plan is a function of: the template, the raw parameter values and the stack.
 struct PlanKey {
