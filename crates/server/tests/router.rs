@@ -83,13 +83,22 @@ async fn unknown_targets_and_shapes() {
         assert_eq!(body["__type"], "UnknownOperationException");
         assert!(headers.contains_key("x-amzn-requestid"));
     }
+}
+
+#[tokio::test]
+async fn query_requests_without_a_service_get_a_query_error() {
+    // Form-encoded `Action=` requests are the Query protocol: their errors are XML.
     let req = Request::post("/")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from("Action=ListStacks"))
+        .body(Body::from("Action=ListStacks&Version=2010-05-15"))
         .unwrap();
-    let (status, _, body) = send(req).await;
-    assert_eq!(status, 400);
-    assert_eq!(body["__type"], "UnknownOperationException");
+    let resp = app().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().contains_key("x-amzn-requestid"));
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("<ErrorResponse"), "{text}");
+    assert!(text.contains("<Code>"), "{text}");
 }
 
 #[tokio::test]
