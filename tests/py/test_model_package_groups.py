@@ -33,6 +33,16 @@ def test_create_describe_list_delete(sm):
     by_arn = sm.describe_model_package_group(ModelPackageGroupName=arn)
     assert by_arn["ModelPackageGroupName"] == "Churn-Models"
 
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "ds"}])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [
+        {"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "ds"}]
+    sm.delete_tags(ResourceArn=arn, TagKeys=["env"])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ds"}]
+    with pytest.raises(ClientError) as e:
+        sm.list_tags(ResourceArn=arn + "-missing")
+    assert err(e)[0] == "ValidationException"
+
     summaries = sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
     assert [g["ModelPackageGroupName"] for g in summaries] == ["Churn-Models"]
     assert summaries[0]["ModelPackageGroupStatus"] == "Completed"

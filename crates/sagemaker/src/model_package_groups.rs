@@ -15,9 +15,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
-use crate::pagination::{decode_project_token, encode_project_token};
-use crate::service::{SageMakerService, check_tag_keys, micros, partition, seconds, user_context};
-use crate::types::Tag;
+use crate::pagination::{
+    decode_project_token, decode_tag_token, encode_project_token, encode_tag_token,
+};
+use crate::service::{
+    DEFAULT_LIST_TAGS, MAX_TAGS_PER_RESOURCE, SageMakerService, check_tag_keys, micros, partition,
+    resource_not_found, seconds, user_context,
+};
+use crate::types::{AddTagsInput, DeleteTagsInput, ListTagsInput, Tag};
 
 /// `ListModelPackageGroups` page size when `MaxResults` is absent.
 pub const DEFAULT_LIST_GROUPS: usize = 10;
@@ -58,6 +63,12 @@ pub fn model_package_group_arn(region: &str, account_id: &str, name: &str) -> St
         partition(region),
         name.to_ascii_lowercase()
     )
+}
+
+/// Whether a tagged resource's ARN names a model package group (its tags live with the
+/// group, not in the projects' tag table).
+pub(crate) fn is_model_package_group_arn(arn: &str) -> bool {
+    arn.starts_with("arn:") && arn.contains(":model-package-group/")
 }
 
 fn not_found(name: &str) -> SageMakerError {
@@ -185,6 +196,78 @@ impl SageMakerService {
         Ok(JsonOutput::Value(out))
     }
 
+    pub(crate) async fn add_group_tags(&self, input: AddTagsInput) -> Result<JsonOutput> {
+        let add: Vec<StoreTag> = input
+            .tags
+            .iter()
+            .map(|t| StoreTag::new(&t.key, &t.value))
+            .collect();
+        match self
+            .store
+            .update_model_package_group_tags(&input.resource_arn, &add, &[], MAX_TAGS_PER_RESOURCE)
+            .await
+        {
+            Ok(_) => Ok(JsonOutput::Value(json!({ "Tags": input.tags }))),
+            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
+            Err(StoreError::TooManyTags { limit }) => Err(SageMakerError::Validation(format!(
+                "The tags would exceed the limit of {limit} tags per resource."
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn list_group_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
+        let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
+        let after =
+            match input.next_token.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) => Some(decode_tag_token(t).map_err(|_| {
+                    SageMakerError::Validation("The NextToken is not valid.".into())
+                })?),
+                None => None,
+            };
+        let Some(group) = self
+            .store
+            .get_model_package_group(&input.resource_arn)
+            .await?
+            .filter(|g| g.arn == input.resource_arn)
+        else {
+            return Err(resource_not_found(&input.resource_arn));
+        };
+        let mut tags = group.tags;
+        tags.sort_by(|a, b| a.key.cmp(&b.key));
+        tags.retain(|t| after.as_deref().is_none_or(|k| t.key.as_str() > k));
+        let next = if tags.len() > limit {
+            tags.truncate(limit);
+            tags.last().map(|t| encode_tag_token(&t.key))
+        } else {
+            None
+        };
+        let tags: Vec<Tag> = tags
+            .into_iter()
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
+            .collect();
+        let mut out = json!({ "Tags": tags });
+        if let Some(n) = next {
+            out["NextToken"] = n.into();
+        }
+        Ok(JsonOutput::Value(out))
+    }
+
+    pub(crate) async fn delete_group_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
+        match self
+            .store
+            .update_model_package_group_tags(&input.resource_arn, &[], &input.tag_keys, usize::MAX)
+            .await
+        {
+            Ok(_) => Ok(JsonOutput::Value(json!({}))),
+            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub(crate) async fn delete_model_package_group(
         &self,
         input: ModelPackageGroupNameInput,
@@ -304,6 +387,41 @@ mod tests {
             e.to_string().starts_with("1 validation error detected"),
             "{e}"
         );
+        // Tags on the group's ARN.
+        call(
+            &s,
+            "AddTags",
+            json!({"ResourceArn": arn, "Tags": [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "ds"}]}),
+        )
+        .await
+        .unwrap();
+        let tags = call(&s, "ListTags", json!({"ResourceArn": arn}))
+            .await
+            .unwrap();
+        assert_eq!(
+            tags["Tags"],
+            json!([{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "ds"}]),
+            "created with team=ml, overwritten by AddTags"
+        );
+        call(
+            &s,
+            "DeleteTags",
+            json!({"ResourceArn": arn, "TagKeys": ["team"]}),
+        )
+        .await
+        .unwrap();
+        let tags = call(&s, "ListTags", json!({"ResourceArn": arn}))
+            .await
+            .unwrap();
+        assert_eq!(tags["Tags"], json!([{"Key": "env", "Value": "dev"}]));
+        let e = call(
+            &s,
+            "ListTags",
+            json!({"ResourceArn": format!("{arn}-nope")}),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().ends_with("does not exist."));
         call(
             &s,
             "DeleteModelPackageGroup",

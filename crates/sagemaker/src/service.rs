@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
+use crate::model_package_groups::is_model_package_group_arn;
 use crate::pagination::{
     decode_project_token, decode_tag_token, encode_project_token, encode_tag_token,
 };
@@ -123,7 +124,7 @@ fn not_found(name: &str) -> SageMakerError {
     SageMakerError::Validation(format!("Project {name} does not exist."))
 }
 
-fn resource_not_found(arn: &str) -> SageMakerError {
+pub(crate) fn resource_not_found(arn: &str) -> SageMakerError {
     SageMakerError::Validation(format!("Resource {arn} does not exist."))
 }
 
@@ -480,6 +481,9 @@ impl SageMakerService {
 
     async fn add_tags(&self, input: AddTagsInput) -> Result<JsonOutput> {
         check_tag_keys(input.tags.iter().map(|t| t.key.as_str()))?;
+        if is_model_package_group_arn(&input.resource_arn) {
+            return self.add_group_tags(input).await;
+        }
         match self
             .store
             .add_tags(
@@ -499,6 +503,9 @@ impl SageMakerService {
     }
 
     async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
+        if is_model_package_group_arn(&input.resource_arn) {
+            return self.list_group_tags(input).await;
+        }
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
         let after =
             match input.next_token.as_deref().filter(|t| !t.is_empty()) {
@@ -539,6 +546,9 @@ impl SageMakerService {
     }
 
     async fn delete_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
+        if is_model_package_group_arn(&input.resource_arn) {
+            return self.delete_group_tags(input).await;
+        }
         match self
             .store
             .delete_tags(&input.resource_arn, &input.tag_keys)

@@ -51,6 +51,30 @@ pub trait ModelPackageGroupStore: Send + Sync {
         &self,
         query: &ProjectQuery,
     ) -> Result<Vec<ModelPackageGroupRecord>, StoreError>;
+
+    /// Adds or overwrites `add` and removes the `remove` keys from the tags of the group
+    /// whose ARN is `arn`, atomically; returns the resulting tags.
+    /// [`StoreError::NotFound`] if there is no such group; [`StoreError::TooManyTags`]
+    /// (and no change) if it would end up with more than `max_tags`.
+    async fn update_model_package_group_tags(
+        &self,
+        arn: &str,
+        add: &[Tag],
+        remove: &[String],
+        max_tags: usize,
+    ) -> Result<Vec<Tag>, StoreError>;
+}
+
+/// `current` with `add` applied (existing keys keep their position) and `remove` gone.
+fn merge_tags(mut current: Vec<Tag>, add: &[Tag], remove: &[String]) -> Vec<Tag> {
+    for t in add {
+        match current.iter_mut().find(|c| c.key == t.key) {
+            Some(c) => c.value = t.value.clone(),
+            None => current.push(t.clone()),
+        }
+    }
+    current.retain(|t| !remove.contains(&t.key));
+    current
 }
 
 fn encode_tags(tags: &[Tag]) -> String {
@@ -68,7 +92,7 @@ fn decode_tags(s: &str) -> Result<Vec<Tag>, StoreError> {
 }
 
 macro_rules! group_store_impl {
-    ($store:ty, $db:ty, $collate:literal) => {
+    ($store:ty, $db:ty, $collate:literal, $lock:literal) => {
         impl $store {
             fn group(row: &<$db as sqlx::Database>::Row) -> Result<ModelPackageGroupRecord, StoreError> {
                 Ok(ModelPackageGroupRecord {
@@ -182,9 +206,45 @@ macro_rules! group_store_impl {
                 let rows = sql.build().fetch_all(&self.pool).await?;
                 rows.iter().map(Self::group).collect()
             }
+
+            async fn update_model_package_group_tags(
+                &self,
+                arn: &str,
+                add: &[Tag],
+                remove: &[String],
+                max_tags: usize,
+            ) -> Result<Vec<Tag>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let current: Option<String> = sqlx::query_scalar(concat!(
+                    "SELECT tags FROM model_package_groups WHERE arn = $1",
+                    $lock
+                ))
+                .bind(arn)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(current) = current else {
+                    return Err(StoreError::NotFound);
+                };
+                let tags = merge_tags(decode_tags(&current)?, add, remove);
+                if tags.len() > max_tags {
+                    return Err(StoreError::TooManyTags { limit: max_tags });
+                }
+                sqlx::query("UPDATE model_package_groups SET tags = $1 WHERE arn = $2")
+                    .bind(encode_tags(&tags))
+                    .bind(arn)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(tags)
+            }
         }
     };
 }
 
-group_store_impl!(SqliteStore, sqlx::Sqlite, "");
-group_store_impl!(PostgresStore, sqlx::Postgres, " COLLATE \"C\"");
+group_store_impl!(SqliteStore, sqlx::Sqlite, "", "");
+group_store_impl!(
+    PostgresStore,
+    sqlx::Postgres,
+    " COLLATE \"C\"",
+    " FOR UPDATE"
+);

@@ -733,6 +733,36 @@ pub(crate) mod service_cases {
         let list = s.list_model_package_groups(&q).await.unwrap();
         let names: Vec<&str> = list.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["b-grp", "a-grp"]);
+        let arn = group("a-grp", 0).arn;
+        let tags = s
+            .update_model_package_group_tags(
+                &arn,
+                &[Tag::new("k", "v2"), Tag::new("n", "1")],
+                &[],
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(tags, [Tag::new("k", "v2"), Tag::new("n", "1")]);
+        assert_eq!(
+            s.update_model_package_group_tags(&arn, &[Tag::new("o", "2")], &[], 2)
+                .await,
+            Err(StoreError::TooManyTags { limit: 2 })
+        );
+        let tags = s
+            .update_model_package_group_tags(&arn, &[], &["k".to_string()], 2)
+            .await
+            .unwrap();
+        assert_eq!(tags, [Tag::new("n", "1")]);
+        assert_eq!(
+            s.get_model_package_group(&arn).await.unwrap().unwrap().tags,
+            [Tag::new("n", "1")]
+        );
+        assert_eq!(
+            s.update_model_package_group_tags("arn:none", &[], &[], 2)
+                .await,
+            Err(StoreError::NotFound)
+        );
         let gone = s.delete_model_package_group("a-grp").await.unwrap();
         assert_eq!(gone.map(|g| g.name), Some("a-grp".to_string()));
         assert_eq!(s.delete_model_package_group("a-grp").await.unwrap(), None);
