@@ -1,5 +1,5 @@
 //! Command line. Each subcommand is a variant of [`Command`] with its own argument
-//! struct; add new ones (e.g. `template validate`) next to `serve`.
+//! struct; add new ones next to `serve` and `template`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +18,35 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Work with CloudFormation templates offline.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+}
+
+/// `sagestack template ...`
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Parse and validate a template; print every error as `file:line:col: CODE message`
+    /// and exit non-zero when there is any.
+    Validate(ValidateArgs),
+}
+
+/// `sagestack template validate` options.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The template file (JSON or YAML).
+    pub file: PathBuf,
+    /// A parameter value, `Key=Value`; repeat for several. With parameters the template is
+    /// also bound (constraints, rules, conditions) as a stack create would.
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+fn parse_param(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{raw}'")),
+    }
 }
 
 /// How log lines are written.
@@ -59,6 +88,11 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Serve(args) => crate::serve::run(args),
+            Command::Template(TemplateCommand::Validate(args)) => {
+                let mut out = std::io::stdout().lock();
+                let code = sagestack_template::validate_command(&args.file, &args.params, &mut out);
+                ExitCode::from(u8::try_from(code).unwrap_or(1))
+            }
         }
     }
 }
