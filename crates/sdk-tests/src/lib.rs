@@ -1,2 +1,3 @@
-//! This crate only holds tests (`tests/sdk.rs`): the AWS SDK for Rust driving a real
+//! This crate only holds tests (`tests/sdk.rs` for SageMaker, `tests/cloudformation.rs`
+//! for CloudFormation): the AWS SDK for Rust driving a real
 //! `sagestack serve` process.
