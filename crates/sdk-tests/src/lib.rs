@@ -1,3 +1,75 @@
-//! This crate only holds tests (`tests/sdk.rs` for SageMaker, `tests/cloudformation.rs`
-//! for CloudFormation): the AWS SDK for Rust driving a real
-//! `sagestack serve` process.
+//! Test support for the end-to-end tests in `tests/`: `tests/sdk.rs` (aws-sdk-sagemaker)
+//! and `tests/cloudformation.rs` (aws-sdk-cloudformation) drive a real `sagestack serve`
+//! process started by [`start`].
+//!
+//! The binary is taken from `SAGESTACK_BIN`, or looked up next to the running test's own
+//! executable (`<target>/debug/deps/<test>-* -> <target>/debug/sagestack`) and built with
+//! `cargo build -p sagestack` when missing.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `sagestack` binary to run.
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("SAGESTACK_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("sagestack");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "sagestack", "--bin", "sagestack"])
+            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the sagestack binary failed");
+    }
+    bin
+}
+
+/// A running server on a free loopback port with a fresh data directory; killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`, for the SDK's `endpoint_url`.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `sagestack serve` on the embedded store and waits until it accepts connections.
+pub fn start() -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(binary())
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .env_remove("SAGESTACK_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    }
+}

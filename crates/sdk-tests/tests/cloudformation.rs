@@ -1,18 +1,14 @@
 //! aws-sdk-cloudformation (AWS Query protocol, XML responses) against the real
 //! `sagestack` binary: a stack's life, a change set and the error shapes.
 //!
-//! The binary is found as in `tests/sdk.rs` (`SAGESTACK_BIN`, or next to this test's
-//! executable, built if missing).
-
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! The server is started by the crate's `start` (see `src/lib.rs`).
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{ChangeSetType, Parameter, StackStatus, Tag};
+use sagestack_sdk_tests::start;
+use std::time::{Duration, Instant};
 
 const TEMPLATE: &str = "\
 Parameters:
@@ -24,65 +20,6 @@ Resources:
 Outputs:
   Url: {Value: !Ref Queue, Export: {Name: sdk-queue-url}}
 ";
-
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("SAGESTACK_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("sagestack");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "sagestack", "--bin", "sagestack"])
-            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the sagestack binary failed");
-    }
-    bin
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(binary())
-        .args(["serve", "--port", &port.to_string(), "--data-dir"])
-        .arg(dir.path())
-        .env_remove("SAGESTACK_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    }
-}
 
 fn client(url: &str) -> Client {
     let http = aws_smithy_http_client::Builder::new().build_http();

@@ -1,78 +1,11 @@
-//! aws-sdk-sagemaker against the real `sagestack` binary.
-//!
-//! The binary is looked up next to this test's own executable
-//! (`<target>/debug/deps/sdk-* -> <target>/debug/sagestack`), or taken from
-//! `SAGESTACK_BIN`; when it is missing it is built with `cargo build -p sagestack`.
-
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! aws-sdk-sagemaker against the real `sagestack` binary (started by the crate's
+//! `start`, see `src/lib.rs`).
 
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use aws_sdk_sagemaker::types::{ProjectSortOrder, ServiceCatalogProvisioningDetails, Tag};
-
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("SAGESTACK_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("sagestack");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "sagestack", "--bin", "sagestack"])
-            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the sagestack binary failed");
-    }
-    bin
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(binary())
-        .args(["serve", "--port", &port.to_string(), "--data-dir"])
-        .arg(dir.path())
-        .env_remove("SAGESTACK_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server {
-        child,
-        url,
-        _dir: dir,
-    }
-}
+use sagestack_sdk_tests::start;
 
 fn client(url: &str) -> Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
