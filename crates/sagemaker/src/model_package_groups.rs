@@ -15,9 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
-use crate::pagination::{
-    decode_project_token, decode_tag_token, encode_project_token, encode_tag_token,
-};
+use crate::pagination::{cut_page, decode_project_token, decode_tag_token, encode_tag_token};
 use crate::service::{
     DEFAULT_LIST_TAGS, MAX_TAGS_PER_RESOURCE, SageMakerService, check_tag_keys, micros, partition,
     resource_not_found, seconds, user_context,
@@ -157,21 +155,12 @@ impl SageMakerService {
         query.created_before = input.creation_time_before.map(micros);
         query.name_contains = input.name_contains;
         let mut records = self.store.list_model_package_groups(&query).await?;
-        let next = if records.len() > limit {
-            records.truncate(limit);
-            records.last().map(|last| {
-                encode_project_token(
-                    sort,
-                    descending,
-                    &ProjectCursor {
-                        creation_micros: last.creation_micros,
-                        name: last.name.clone(),
-                    },
-                )
-            })
-        } else {
-            None
-        };
+        let next = cut_page(&mut records, limit, sort, descending, |last| {
+            ProjectCursor {
+                creation_micros: last.creation_micros,
+                name: last.name.clone(),
+            }
+        });
         let mut summaries = Vec::with_capacity(records.len());
         for record in &records {
             let doc = parse(record)?;

@@ -64,6 +64,24 @@ pub fn decode_project_token(
     })
 }
 
+/// Cuts a keyset page: the store was asked for `limit + 1` rows so that one extra row
+/// tells whether another page exists. Truncates `rows` to `limit` and returns the token
+/// for the next page (built from the last row kept), or `None` on the last page.
+pub fn cut_page<R>(
+    rows: &mut Vec<R>,
+    limit: usize,
+    sort: ProjectSort,
+    descending: bool,
+    cursor: impl Fn(&R) -> ProjectCursor,
+) -> Option<String> {
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last()
+        .map(|last| encode_project_token(sort, descending, &cursor(last)))
+}
+
 /// A `ListTags` token: the last key returned.
 pub fn encode_tag_token(last_key: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("t1:{last_key}"))
@@ -78,6 +96,26 @@ pub fn decode_tag_token(token: &str) -> Result<String, InvalidToken> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_page_keeps_limit_rows_and_points_after_the_last_kept() {
+        let cursor = |n: &i64| ProjectCursor {
+            creation_micros: *n,
+            name: format!("p{n}"),
+        };
+        let mut rows = vec![1, 2, 3];
+        let token = cut_page(&mut rows, 2, ProjectSort::CreationTime, false, cursor).unwrap();
+        assert_eq!(rows, vec![1, 2]);
+        let after = decode_project_token(&token, ProjectSort::CreationTime, false).unwrap();
+        assert_eq!(after, cursor(&2));
+
+        let mut last_page = vec![1, 2];
+        assert_eq!(
+            cut_page(&mut last_page, 2, ProjectSort::Name, true, cursor),
+            None
+        );
+        assert_eq!(last_page, vec![1, 2]);
+    }
 
     #[test]
     fn project_tokens_round_trip_and_are_bound_to_their_order() {

@@ -12,9 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
 use crate::model_package_groups::is_model_package_group_arn;
-use crate::pagination::{
-    decode_project_token, decode_tag_token, encode_project_token, encode_tag_token,
-};
+use crate::pagination::{cut_page, decode_project_token, decode_tag_token, encode_tag_token};
 use crate::provision::{ProjectEvent, Provisioner, ProvisioningUpdate};
 use crate::types::*;
 use crate::validate::{Invalid, MODEL};
@@ -431,21 +429,12 @@ impl SageMakerService {
         query.created_before = input.creation_time_before.map(micros);
         query.name_contains = input.name_contains;
         let mut records = self.store.list_projects(&query).await?;
-        let next_token = if records.len() > limit {
-            records.truncate(limit);
-            records.last().map(|last| {
-                encode_project_token(
-                    sort,
-                    descending,
-                    &ProjectCursor {
-                        creation_micros: last.creation_micros,
-                        name: last.name.clone(),
-                    },
-                )
-            })
-        } else {
-            None
-        };
+        let next_token = cut_page(&mut records, limit, sort, descending, |last| {
+            ProjectCursor {
+                creation_micros: last.creation_micros,
+                name: last.name.clone(),
+            }
+        });
         let mut summaries = Vec::with_capacity(records.len());
         for record in &records {
             let p = parse_document(record)?;
