@@ -15,10 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
-use crate::pagination::{cut_page, decode_project_token, decode_tag_token, encode_tag_token};
+use crate::pagination::{cut_page, decode_project_token, decode_tag_token};
 use crate::service::{
     DEFAULT_LIST_TAGS, MAX_TAGS_PER_RESOURCE, SageMakerService, check_tag_keys, micros, partition,
-    resource_not_found, seconds, user_context,
+    resource_not_found, seconds, tags_page, user_context,
 };
 use crate::types::{AddTagsInput, DeleteTagsInput, ListTagsInput, Tag};
 
@@ -225,24 +225,7 @@ impl SageMakerService {
         let mut tags = group.tags;
         tags.sort_by(|a, b| a.key.cmp(&b.key));
         tags.retain(|t| after.as_deref().is_none_or(|k| t.key.as_str() > k));
-        let next = if tags.len() > limit {
-            tags.truncate(limit);
-            tags.last().map(|t| encode_tag_token(&t.key))
-        } else {
-            None
-        };
-        let tags: Vec<Tag> = tags
-            .into_iter()
-            .map(|t| Tag {
-                key: t.key,
-                value: t.value,
-            })
-            .collect();
-        let mut out = json!({ "Tags": tags });
-        if let Some(n) = next {
-            out["NextToken"] = n.into();
-        }
-        Ok(JsonOutput::Value(out))
+        Ok(tags_page(tags, limit))
     }
 
     pub(crate) async fn delete_group_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {

@@ -503,7 +503,7 @@ impl SageMakerService {
                 })?),
                 None => None,
             };
-        let Some(mut tags) = self
+        let Some(tags) = self
             .store
             .list_tags(
                 &input.resource_arn,
@@ -514,24 +514,7 @@ impl SageMakerService {
         else {
             return Err(resource_not_found(&input.resource_arn));
         };
-        let next = if tags.len() > limit {
-            tags.truncate(limit);
-            tags.last().map(|t| encode_tag_token(&t.key))
-        } else {
-            None
-        };
-        let tags: Vec<Tag> = tags
-            .into_iter()
-            .map(|t| Tag {
-                key: t.key,
-                value: t.value,
-            })
-            .collect();
-        let mut out = json!({ "Tags": tags });
-        if let Some(n) = next {
-            out["NextToken"] = n.into();
-        }
-        Ok(JsonOutput::Value(out))
+        Ok(tags_page(tags, limit))
     }
 
     async fn delete_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
@@ -590,6 +573,29 @@ impl Json11Service for SageMakerService {
             .await
             .map_err(|e| Box::new(e) as Box<dyn AwsError>)
     }
+}
+
+/// One `ListTags` page from tags in key order, read with one extra row past `limit`: the
+/// extra row says another page exists, and the token points after the last tag kept.
+pub(crate) fn tags_page(mut tags: Vec<StoreTag>, limit: usize) -> JsonOutput {
+    let next = if tags.len() > limit {
+        tags.truncate(limit);
+        tags.last().map(|t| encode_tag_token(&t.key))
+    } else {
+        None
+    };
+    let tags: Vec<Tag> = tags
+        .into_iter()
+        .map(|t| Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect();
+    let mut out = json!({ "Tags": tags });
+    if let Some(n) = next {
+        out["NextToken"] = n.into();
+    }
+    JsonOutput::Value(out)
 }
 
 #[cfg(test)]

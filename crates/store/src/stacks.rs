@@ -41,6 +41,26 @@ fn seq(e: &StackEvent) -> Result<i64, StoreError> {
     i64::try_from(e.seq).map_err(|_| StoreError(format!("event seq {} out of range", e.seq)))
 }
 
+/// Writes `events` inside the open transaction `$tx` (shared by the record writes, whose
+/// events must commit with them). A macro rather than a function: the transaction's type
+/// differs per backend and sqlx's generic executor bounds would cost more than they save.
+macro_rules! insert_events {
+    ($tx:ident, $events:expr) => {
+        for e in $events {
+            sqlx::query(
+                "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
+                 ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document",
+            )
+            .bind(&e.stack_id)
+            .bind(seq(e)?)
+            .bind(to_doc(e)?)
+            .execute(&mut *$tx)
+            .await
+            .map_err(db)?;
+        }
+    };
+}
+
 /// Implements [`StackStore`] for a backend whose pool is `self.pool`; `$collate` is
 /// appended to text sort keys (`COLLATE "C"` on PostgreSQL, so order is by bytes as
 /// SQLite's default `BINARY` collation orders).
@@ -64,18 +84,7 @@ macro_rules! stack_store_impl {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-                for e in events {
-                    sqlx::query(
-                        "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
-                         ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document",
-                    )
-                    .bind(&e.stack_id)
-                    .bind(seq(e)?)
-                    .bind(to_doc(e)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
+                insert_events!(tx, events);
                 tx.commit().await.map_err(db)
             }
 
@@ -116,18 +125,7 @@ macro_rules! stack_store_impl {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-                for e in events {
-                    sqlx::query(
-                        "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
-                         ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document",
-                    )
-                    .bind(&e.stack_id)
-                    .bind(seq(e)?)
-                    .bind(to_doc(e)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
+                insert_events!(tx, events);
                 tx.commit().await.map_err(db)
             }
 
@@ -164,18 +162,7 @@ macro_rules! stack_store_impl {
 
             async fn append_events(&self, events: &[StackEvent]) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
-                for e in events {
-                    sqlx::query(
-                        "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
-                         ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document",
-                    )
-                    .bind(&e.stack_id)
-                    .bind(seq(e)?)
-                    .bind(to_doc(e)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
+                insert_events!(tx, events);
                 tx.commit().await.map_err(db)
             }
 
