@@ -37,6 +37,7 @@
 pub mod api;
 pub mod plan;
 pub mod service;
+pub mod source;
 
 pub use plan::{
     SNAPSHOT_TYPES, SecretsLookup, SsmLookup, TemplatePlanFactory, TemplateStackPlan,
@@ -45,6 +46,7 @@ pub use plan::{
 pub use service::{
     CloudFormationService, NativeProvider, ServiceConfig, ServiceError, TemplateSummary,
 };
+pub use source::{S3_TEMPLATE_LIMIT, TemplateFetchError, TemplateSource};
 
 pub use sagestack_engine::{
     CreateChangeSetInput, CreateStackInput, EngineError, PlanDiagnostic, ResourceProvider,

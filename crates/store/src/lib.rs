@@ -12,8 +12,10 @@
 //! SSM parameters ([`parameters`]), model package groups ([`model_package_groups`]), IAM
 //! roles ([`roles`]) and the stack engine's records ([`stacks`]).
 
+mod durable;
 mod migrate;
 pub mod model_package_groups;
+pub mod objects;
 pub mod parameters;
 pub mod postgres;
 pub mod roles;
@@ -25,6 +27,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use model_package_groups::{ModelPackageGroupRecord, ModelPackageGroupStore};
+pub use objects::{
+    BucketRecord, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord, UploadRecord,
+};
 pub use parameters::{ParameterRecord, ParameterStore};
 pub use postgres::PostgresStore;
 pub use roles::{RoleRecord, RoleStore};

@@ -122,7 +122,7 @@ macro_rules! group_store_impl {
                 .bind(encode_tags(&g.tags))
                 .execute(&self.pool)
                 .await?;
-                Ok(())
+                self.durable().await
             }
 
             async fn get_model_package_group(
@@ -235,6 +235,7 @@ macro_rules! group_store_impl {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.durable().await?;
                 Ok(tags)
             }
         }

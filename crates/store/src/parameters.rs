@@ -161,6 +161,7 @@ macro_rules! parameter_store_impl {
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
+                    self.durable().await?;
                     return Ok(version);
                 }
                 Err(StoreError::Conflict)
@@ -226,6 +227,7 @@ macro_rules! parameter_store_impl {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                    self.durable().await?;
                 Ok(deleted > 0)
             }
         }

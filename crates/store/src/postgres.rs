@@ -35,6 +35,13 @@ fn record(row: &PgRow) -> Result<ProjectRecord, StoreError> {
 }
 
 impl PostgresStore {
+    /// Every commit is already durable when it returns (PostgreSQL flushes its WAL at
+    /// commit, with its own group commit): nothing to wait for. The SQLite backend's
+    /// method of the same name waits for its group flush; code shared by both calls it.
+    pub(crate) async fn durable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Connects to `url` and applies pending migrations. With `schema`, every
     /// connection uses that schema (created if missing) as its `search_path`: this is
     /// how tests isolate themselves in a shared database.

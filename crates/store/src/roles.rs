@@ -56,7 +56,7 @@ macro_rules! role_store_impl {
                 .bind(&*r.document)
                 .execute(&self.pool)
                 .await?;
-                Ok(())
+                self.durable().await
             }
 
             async fn get_role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError> {
@@ -92,7 +92,7 @@ macro_rules! role_store_impl {
                 if n == 0 {
                     return Err(StoreError::NotFound);
                 }
-                Ok(())
+                self.durable().await
             }
 
             async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
@@ -101,6 +101,7 @@ macro_rules! role_store_impl {
                     .execute(&self.pool)
                     .await?
                     .rows_affected();
+                self.durable().await?;
                 Ok(n > 0)
             }
         }

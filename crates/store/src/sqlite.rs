@@ -3,10 +3,10 @@
 //! Why a cache is coherent here: the data directory is owned by exactly one process
 //! (an exclusive lock on `sagestack.lock` is held for the store's lifetime), and all
 //! writes go through one [`tokio::sync::Mutex`]. Each write first commits to SQLite
-//! (WAL, `synchronous=FULL`), then applies the same change to the in-memory maps, and
-//! only then returns. Reads are served from the maps: SQLite is only read once, at
-//! open. So every acknowledged write is on disk, and readers never see a write that
-//! is not.
+//! (WAL), then applies the same change to the in-memory maps, releases the writer lock,
+//! and returns once the commit is flushed to disk (group commit, see
+//! [`crate::durable`]). Reads are served from the maps: SQLite is only read once, at
+//! open. So every acknowledged write is on disk.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -79,6 +79,7 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
+    sync: crate::durable::GroupSync,
     // Held (locked) for the store's lifetime; the OS releases it on exit or kill.
     _lock: File,
 }
@@ -109,7 +110,7 @@ impl SqliteStore {
             .filename(dir.join(DATABASE_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
         // One connection: every write is serialized by `writer` anyway, and reads come
@@ -121,10 +122,12 @@ impl SqliteStore {
             .await?;
         Self::migrate(&pool).await?;
         let cache = Self::load(&pool).await?;
+        let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         Ok(SqliteStore {
             pool,
             cache: RwLock::new(cache),
             writer: tokio::sync::Mutex::new(()),
+            sync,
             _lock: lock,
         })
     }
@@ -177,6 +180,12 @@ impl SqliteStore {
                 .insert(row.try_get(1)?, row.try_get(2)?);
         }
         Ok(cache)
+    }
+
+    /// Waits until every commit made so far is on stable storage; every write method
+    /// calls it after committing (and after releasing the writer lock) before returning.
+    pub(crate) async fn durable(&self) -> Result<(), StoreError> {
+        self.sync.sync().await
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
@@ -248,10 +257,13 @@ impl Store for SqliteStore {
         .await?;
         upsert_tags(&mut tx, &project.arn, tags).await?;
         tx.commit().await?;
-        let mut c = self.write();
-        c.insert(project.clone());
-        c.put_tags(&project.arn, tags);
-        Ok(())
+        {
+            let mut c = self.write();
+            c.insert(project.clone());
+            c.put_tags(&project.arn, tags);
+        }
+        drop(_w);
+        self.durable().await
     }
 
     async fn get_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
@@ -294,17 +306,20 @@ impl Store for SqliteStore {
         .await?;
         upsert_tags(&mut tx, &project.arn, tags).await?;
         tx.commit().await?;
-        let mut c = self.write();
-        // Keep the project's tags across the replacement (`remove` drops them).
-        let old_arn = c.by_name.get(&project.name).map(|p| p.arn.clone());
-        let old_tags = old_arn.and_then(|arn| c.tags.remove(&arn));
-        c.remove(&project.name);
-        if let Some(old_tags) = old_tags {
-            c.tags.insert(project.arn.clone(), old_tags);
+        {
+            let mut c = self.write();
+            // Keep the project's tags across the replacement (`remove` drops them).
+            let old_arn = c.by_name.get(&project.name).map(|p| p.arn.clone());
+            let old_tags = old_arn.and_then(|arn| c.tags.remove(&arn));
+            c.remove(&project.name);
+            if let Some(old_tags) = old_tags {
+                c.tags.insert(project.arn.clone(), old_tags);
+            }
+            c.insert(project.clone());
+            c.put_tags(&project.arn, tags);
         }
-        c.insert(project.clone());
-        c.put_tags(&project.arn, tags);
-        Ok(())
+        drop(_w);
+        self.durable().await
     }
 
     async fn delete_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
@@ -322,7 +337,10 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(self.write().remove(name).map(|p| (*p).clone()))
+        let removed = self.write().remove(name).map(|p| (*p).clone());
+        drop(_w);
+        self.durable().await?;
+        Ok(removed)
     }
 
     async fn list_projects(&self, q: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError> {
@@ -411,7 +429,8 @@ impl Store for SqliteStore {
         upsert_tags(&mut tx, resource_arn, tags).await?;
         tx.commit().await?;
         self.write().put_tags(resource_arn, tags);
-        Ok(())
+        drop(_w);
+        self.durable().await
     }
 
     async fn list_tags(
@@ -450,13 +469,13 @@ impl Store for SqliteStore {
                 .await?;
         }
         tx.commit().await?;
-        let mut c = self.write();
-        if let Some(map) = c.tags.get_mut(resource_arn) {
+        if let Some(map) = self.write().tags.get_mut(resource_arn) {
             for k in keys {
                 map.remove(k);
             }
         }
-        Ok(())
+        drop(_w);
+        self.durable().await
     }
 
     async fn close(&self) {

@@ -4,8 +4,8 @@
 //! migration 0002 (`cfn_stacks`, `cfn_resources`, `cfn_events`, `cfn_change_sets`,
 //! `cfn_exports`), keyed as the contract documents. Every method is one transaction, so a
 //! record and the events that describe its change are committed together or not at all,
-//! and nothing is acknowledged before it is committed (SQLite: WAL with
-//! `synchronous=FULL`).
+//! and nothing is acknowledged before it is committed (SQLite: WAL,
+//! flushed by group commit, see [`crate::durable`]).
 //!
 //! One implementation serves both backends: the statements use only SQL that SQLite and
 //! PostgreSQL share (`$n` placeholders, `ON CONFLICT ... DO UPDATE`); the one difference,
@@ -27,6 +27,11 @@ use crate::{PostgresStore, SqliteStore};
 
 fn db(e: sqlx::Error) -> StoreError {
     StoreError(e.to_string())
+}
+
+/// The engine's error for a failed flush (see [`crate::durable`]).
+fn flushed(r: Result<(), crate::StoreError>) -> Result<(), StoreError> {
+    r.map_err(|e| StoreError(e.to_string()))
 }
 
 fn to_doc<T: Serialize>(v: &T) -> Result<String, StoreError> {
@@ -85,7 +90,8 @@ macro_rules! stack_store_impl {
                 .await
                 .map_err(db)?;
                 insert_events!(tx, events);
-                tx.commit().await.map_err(db)
+                tx.commit().await.map_err(db)?;
+                flushed(self.durable().await)
             }
 
             async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {
@@ -126,7 +132,8 @@ macro_rules! stack_store_impl {
                 .await
                 .map_err(db)?;
                 insert_events!(tx, events);
-                tx.commit().await.map_err(db)
+                tx.commit().await.map_err(db)?;
+                flushed(self.durable().await)
             }
 
             async fn delete_resource(
@@ -140,7 +147,7 @@ macro_rules! stack_store_impl {
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
-                Ok(())
+                flushed(self.durable().await)
             }
 
             async fn list_resources(
@@ -163,7 +170,8 @@ macro_rules! stack_store_impl {
             async fn append_events(&self, events: &[StackEvent]) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
                 insert_events!(tx, events);
-                tx.commit().await.map_err(db)
+                tx.commit().await.map_err(db)?;
+                flushed(self.durable().await)
             }
 
             async fn list_events(
@@ -201,7 +209,7 @@ macro_rules! stack_store_impl {
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;
-                Ok(())
+                flushed(self.durable().await)
             }
 
             async fn get_change_set(
@@ -240,7 +248,7 @@ macro_rules! stack_store_impl {
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
-                Ok(())
+                flushed(self.durable().await)
             }
 
             async fn put_exports(
@@ -267,7 +275,8 @@ macro_rules! stack_store_impl {
                     .await
                     .map_err(db)?;
                 }
-                tx.commit().await.map_err(db)
+                tx.commit().await.map_err(db)?;
+                flushed(self.durable().await)
             }
 
             async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {

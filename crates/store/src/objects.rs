@@ -1,0 +1,141 @@
+//! S3 buckets and objects on both SQL backends, so that every replica sharing a
+//! PostgreSQL database sees the same buckets (the embedded S3 endpoint, `TemplateURL`
+//! fetches and the native `AWS::S3::Bucket` provider all go through [`ObjectStore`]).
+//!
+//! Object bodies are stored whole (one BLOB / `bytea` per object or part), which suits
+//! templates and small artefacts; the S3 layer bounds the size it accepts.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::StoreError;
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketRecord {
+    pub name: String,
+    /// The region it was created in (`LocationConstraint`).
+    pub region: String,
+    /// Microseconds since the epoch.
+    pub creation_micros: i64,
+    /// Bucket configuration kept as an opaque JSON object (tags, versioning... whatever
+    /// the S3 layer or the `AWS::S3::Bucket` provider records).
+    pub document: Arc<str>,
+}
+
+/// An object's metadata (everything but the body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub bucket: String,
+    pub key: String,
+    pub size: i64,
+    /// The quoted ETag as S3 returns it (`"<md5 hex>"`, or `"<hex>-<parts>"` after a
+    /// multipart upload).
+    pub etag: String,
+    /// Microseconds since the epoch.
+    pub last_modified_micros: i64,
+    /// `Content-Type`, user metadata (`x-amz-meta-*`), checksums...: an opaque JSON object.
+    pub document: Arc<str>,
+}
+
+/// An object with its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    pub meta: ObjectMeta,
+    pub body: Bytes,
+}
+
+/// A page of [`ObjectStore::list_objects`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectPage {
+    /// Ordered by key (bytewise).
+    pub objects: Vec<ObjectMeta>,
+    /// More keys follow the last one returned.
+    pub truncated: bool,
+}
+
+/// An in-progress multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_micros: i64,
+    /// What the object will carry once completed (as [`ObjectMeta::document`]).
+    pub document: Arc<str>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRecord {
+    pub part_number: i32,
+    pub size: i64,
+    /// Quoted MD5 of the part.
+    pub etag: String,
+    pub last_modified_micros: i64,
+}
+
+/// Durable S3 state. Each method is atomic. Errors: [`StoreError::NotFound`] when the
+/// bucket (or upload) named is absent, [`StoreError::AlreadyExists`] when a bucket name
+/// is taken, [`StoreError::Conflict`] when deleting a bucket that still holds objects
+/// or uploads.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    async fn create_bucket(&self, bucket: &BucketRecord) -> Result<(), StoreError>;
+    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError>;
+    /// Replaces the bucket's `document` ([`StoreError::NotFound`] if absent).
+    async fn update_bucket(&self, name: &str, document: &str) -> Result<(), StoreError>;
+    /// Every bucket, ordered by name.
+    async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StoreError>;
+    /// Deletes an empty bucket (no objects, no uploads), else [`StoreError::Conflict`].
+    async fn delete_bucket(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Creates or replaces the object ([`StoreError::NotFound`] if the bucket is absent).
+    async fn put_object(&self, meta: &ObjectMeta, body: Bytes) -> Result<(), StoreError>;
+    /// `None` when the object is absent; [`StoreError::NotFound`] when the bucket is.
+    async fn get_object(&self, bucket: &str, key: &str)
+    -> Result<Option<ObjectRecord>, StoreError>;
+    async fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+    /// True when an object was deleted; deleting an absent key is not an error.
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, StoreError>;
+    /// Objects whose key starts with `prefix` and sorts strictly after `after`, ordered
+    /// by key, at most `limit`.
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ObjectPage, StoreError>;
+
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<(), StoreError>;
+    async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>, StoreError>;
+    /// Uploads of a bucket, ordered by key then initiation time.
+    async fn list_uploads(&self, bucket: &str) -> Result<Vec<UploadRecord>, StoreError>;
+    /// Creates or replaces a part ([`StoreError::NotFound`] if the upload is absent).
+    async fn put_part(
+        &self,
+        upload_id: &str,
+        part: &PartRecord,
+        body: Bytes,
+    ) -> Result<(), StoreError>;
+    /// Parts ordered by number (metadata only).
+    async fn list_parts(&self, upload_id: &str) -> Result<Vec<PartRecord>, StoreError>;
+    /// The bodies of the given parts, in the order given (`None` for a missing one).
+    async fn get_parts(
+        &self,
+        upload_id: &str,
+        part_numbers: &[i32],
+    ) -> Result<Vec<Option<Bytes>>, StoreError>;
+    /// Atomically stores the assembled object and removes the upload and its parts.
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        meta: &ObjectMeta,
+        body: Bytes,
+    ) -> Result<(), StoreError>;
+    /// Removes the upload and its parts; false when there was none.
+    async fn abort_upload(&self, upload_id: &str) -> Result<bool, StoreError>;
+}
