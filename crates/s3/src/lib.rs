@@ -1,0 +1,19 @@
+//! sagestack-s3: the S3 service module.
+//!
+//! * [`api`]: the embedded S3 endpoint, an [`s3s::S3`] implementation over
+//!   [`sagestack_store::ObjectStore`] (buckets and objects live in the project's store, so
+//!   replicas sharing PostgreSQL share them); [`auth`]: the credentials it accepts.
+//! * [`url`]: `TemplateURL` resolution (every S3 URL form to bucket and key);
+//!   [`source`]: [`sagestack_cloudformation::TemplateSource`] implementations (the
+//!   embedded store, or an external S3 such as MinIO or AWS).
+//! * [`bucket_provider`]: the native `AWS::S3::Bucket` resource provider, backed by the
+//!   same store.
+//!
+//! Architecture invariant: no SQL here (state is behind `ObjectStore`); the S3 REST
+//! wire format is s3s's business, routed to it by the server.
+
+pub mod api;
+pub mod auth;
+pub mod bucket_provider;
+pub mod source;
+pub mod url;
