@@ -16,6 +16,12 @@ pub(super) fn capabilities(input: &Input<'_>) -> Result<Vec<String>> {
     input.strings("Capabilities")
 }
 
+/// `RoleARN`: recorded on the stack and shown by `DescribeStacks` (sagestack does not
+/// assume it). Its length is checked against the model before any operation runs.
+pub(super) fn role_arn(input: &Input<'_>) -> Result<Option<String>> {
+    Ok(input.str("RoleARN").map(str::to_owned))
+}
+
 /// The template of a create: `TemplateBody`, exactly one of it and `TemplateURL`.
 pub(super) fn new_template_body(input: &Input<'_>) -> Result<String> {
     match (input.str("TemplateBody"), input.str("TemplateURL")) {
@@ -95,6 +101,7 @@ impl CloudFormationApi {
                 tags,
                 notification_arns,
                 disable_rollback,
+                role_arn: role_arn(input)?,
             })
             .await?;
         if delete_on_failure {
@@ -130,6 +137,7 @@ impl CloudFormationApi {
                 parameters,
                 capabilities: capabilities(input)?,
                 tags: input.tags()?,
+                role_arn: role_arn(input)?,
             })
             .await?;
         Ok(Xml::new().text("StackId", stack_id))
