@@ -527,10 +527,7 @@ impl Inner {
         let declared = self.check(cfn, &body)?;
         let mut parameters = target.parameters.clone();
         if declared.iter().any(|p| p == PROJECT_NAME_PARAMETER) {
-            parameters.insert(
-                PROJECT_NAME_PARAMETER.into(),
-                project.project_name.clone(),
-            );
+            parameters.insert(PROJECT_NAME_PARAMETER.into(), project.project_name.clone());
         }
         if declared.iter().any(|p| p == PROJECT_ID_PARAMETER) {
             parameters.insert(PROJECT_ID_PARAMETER.into(), project.project_id.clone());
@@ -668,6 +665,14 @@ impl Inner {
             message,
         };
         match Self::settled_stack(cfn, name).await {
+            // A create that a crash interrupted was rolled back by the engine's
+            // recovery; the project still wants its stack, so the leftover goes and the
+            // create runs again (resume rather than fail).
+            Ok(Some(stack)) if interrupted(cfn, &stack).await => {
+                if let Err(e) = cfn.delete_stack_and_wait(&stack.stack_id).await {
+                    return Ok(fail(messages::refused(name, Action::Create, &e)));
+                }
+            }
             Ok(Some(stack)) => {
                 return Ok(Self::settled(
                     cfn,
@@ -826,8 +831,13 @@ impl Inner {
     ) -> Result<(), SageMakerError> {
         let expected = [ProjectStatus::DeleteInProgress];
         let Some(target) = Target::of(project) else {
-            self.record_plain(sagemaker, project, &expected, ProjectStatus::DeleteCompleted)
-                .await?;
+            self.record_plain(
+                sagemaker,
+                project,
+                &expected,
+                ProjectStatus::DeleteCompleted,
+            )
+            .await?;
             self.schedule_purge(project, self.config.deleted_retention);
             return Ok(());
         };
@@ -985,10 +995,7 @@ async fn first_failure(
     let mut before = None;
     let mut first: Option<StackEvent> = None;
     loop {
-        let page = cfn
-            .stack_events(&stack.stack_id, before, 500)
-            .await
-            .ok()?;
+        let page = cfn.stack_events(&stack.stack_id, before, 500).await.ok()?;
         let Some(last) = page.last() else { break };
         before = Some(last.seq);
         let mut done = false;
@@ -997,8 +1004,7 @@ async fn first_failure(
                 done = true;
                 break;
             }
-            if e.resource_status.ends_with("_FAILED") && e.logical_resource_id != stack.stack_name
-            {
+            if e.resource_status.ends_with("_FAILED") && e.logical_resource_id != stack.stack_name {
                 first = Some(e);
             }
         }
@@ -1007,4 +1013,30 @@ async fn first_failure(
         }
     }
     first
+}
+
+/// Whether `stack` is a create that an engine restart interrupted and rolled back (the
+/// engine's recovery marks the stack, or its in-flight resources, with "engine restart").
+async fn interrupted(cfn: &CloudFormationService, stack: &StackRecord) -> bool {
+    const MARK: &str = "engine restart";
+    if stack.status != StackStatus::RollbackComplete {
+        return false;
+    }
+    if stack
+        .status_reason
+        .as_deref()
+        .is_some_and(|r| r.contains(MARK))
+    {
+        return true;
+    }
+    // A create has few events; the interrupted one is among them.
+    cfn.stack_events(&stack.stack_id, None, 1000)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .any(|e| {
+            e.resource_status_reason
+                .as_deref()
+                .is_some_and(|r| r.contains(MARK))
+        })
 }

@@ -89,7 +89,9 @@ pub fn failed(stack: &StackRecord, failure: Option<&StackEvent>) -> String {
             stack.status,
             e.logical_resource_id,
             e.resource_type,
-            e.resource_status_reason.as_deref().unwrap_or("no reason given")
+            e.resource_status_reason
+                .as_deref()
+                .unwrap_or("no reason given")
         ),
         None => format!(
             "Stack {} reached {}: {}",
