@@ -42,8 +42,8 @@
 //!   the provisioner needs the service (and the CloudFormation service, which itself
 //!   needs the SageMaker service for its native providers). So the provisioner is built
 //!   first, unbound, and [`ProjectProvisioner::start`] binds both once (a `OnceLock`);
-//!   it keeps the SageMaker service as a `Weak` so that the two do not keep each other
-//!   alive. Changes reported before `start` are only logged: they are durable, and
+//!   it keeps both services as `Weak`s so that they do not keep each other alive (the
+//!   server's API layer owns them). Changes reported before `start` are only logged: they are durable, and
 //!   `start` reconciles them.
 //! * **Service Catalog** projects go to a [`ServiceCatalogBackend`] (see
 //!   [`service_catalog`]); without one they end `CreateFailed` with an honest message.
@@ -139,9 +139,13 @@ enum Op {
     Delete,
 }
 
+/// The services, held weakly: the provisioner works for them but does not own them
+/// (the SageMaker service owns the provisioner, and the CloudFormation service's native
+/// providers own the SageMaker service, so strong references would form a cycle that
+/// keeps the store, and its data dir lock, alive forever).
 struct Bound {
     sagemaker: Weak<SageMakerService>,
-    cfn: Arc<CloudFormationService>,
+    cfn: Weak<CloudFormationService>,
 }
 
 type Checked = Result<Arc<Vec<String>>, String>;
@@ -219,7 +223,7 @@ impl ProjectProvisioner {
             .bound
             .set(Bound {
                 sagemaker: Arc::downgrade(sagemaker),
-                cfn,
+                cfn: Arc::downgrade(&cfn),
             })
             .map_err(|_| ProvisioningError::AlreadyStarted)?;
         if reconcile {
@@ -433,9 +437,9 @@ impl Inner {
         });
     }
 
-    fn services(&self) -> Option<(Arc<SageMakerService>, &Arc<CloudFormationService>)> {
+    fn services(&self) -> Option<(Arc<SageMakerService>, Arc<CloudFormationService>)> {
         let bound = self.bound.get()?;
-        Some((bound.sagemaker.upgrade()?, &bound.cfn))
+        Some((bound.sagemaker.upgrade()?, bound.cfn.upgrade()?))
     }
 
     async fn run(self: &Arc<Self>, op: Op, project: &Project) {
@@ -446,9 +450,9 @@ impl Inner {
             self.run_service_catalog(&sagemaker, op, project).await
         } else {
             match op {
-                Op::Create => self.create(&sagemaker, cfn, project).await,
-                Op::Update => self.update(&sagemaker, cfn, project).await,
-                Op::Delete => self.delete(&sagemaker, cfn, project).await,
+                Op::Create => self.create(&sagemaker, &cfn, project).await,
+                Op::Update => self.update(&sagemaker, &cfn, project).await,
+                Op::Delete => self.delete(&sagemaker, &cfn, project).await,
             }
         };
         if let Err(e) = result {
