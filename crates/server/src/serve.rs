@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sagestack_cloudformation::api::CloudFormationApi;
-use sagestack_cloudformation::{CloudFormationService, ServiceConfig};
-use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
+use sagestack_cloudformation::{CloudFormationService, ServiceConfig, TemplateSource};
+use sagestack_provisioning::{ProjectProvisioner, ProvisioningConfig};
+use sagestack_sagemaker::{SageMakerService, SystemClock};
 use sagestack_ssm::{SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
@@ -57,15 +58,29 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
+    // Where TemplateURLs are read (projects and the CloudFormation API). Until an object
+    // store is wired, every fetch fails with `S3 error: ...` (TemplateFetchError::Unavailable).
+    let template_source: Option<Arc<dyn TemplateSource>> = None;
+    // Project provisioning: built unbound (the SageMaker service needs it now, and it
+    // needs the SageMaker and CloudFormation services), bound by `start` below.
+    let provisioner = ProjectProvisioner::new(
+        ProvisioningConfig {
+            concurrency: args.provisioning_concurrency as usize,
+            deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
+        },
+        template_source.clone(),
+    );
     let sagemaker = Arc::new(SageMakerService::new(
         store.clone(),
-        Arc::new(NoProvisioner),
+        Arc::new(provisioner.clone()),
         Arc::new(SystemClock),
     ));
-    // CloudFormation: stacks persist in the same store. Stack operations a previous
-    // process left in progress are resumed or rolled back before serving; only with the
-    // embedded store, which one process owns: replicas sharing PostgreSQL would each try
-    // to take over the operations the others are running.
+    // CloudFormation: stacks persist in the same store. Stack and project operations a
+    // previous process left in progress are resumed or rolled back before serving: always
+    // with the embedded store, which one process owns; with PostgreSQL only on the
+    // replica started with --reconcile, since replicas would otherwise each take over
+    // the operations the others are running.
+    let reconcile = args.database_url.is_none() || args.reconcile;
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
     // SSM: its API, the SSM values templates read, and (with SageMaker and IAM) the
     // resource types whose stack resources are real objects of this server.
@@ -78,7 +93,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let cloudformation = CloudFormationService::new(cfn_config)
         .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?;
-    if args.database_url.is_none() {
+    if reconcile {
         let recovered = cloudformation
             .recover()
             .await
@@ -90,7 +105,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             );
         }
     }
-    let cloudformation = Arc::new(CloudFormationApi::new(Arc::new(cloudformation)));
+    let cloudformation = Arc::new(cloudformation);
+    let reconciled = provisioner
+        .start(&sagemaker, cloudformation.clone(), reconcile)
+        .await
+        .map_err(|e| format!("cannot start project provisioning: {e}"))?;
+    if !reconciled.resumed.is_empty() {
+        tracing::info!(
+            projects = reconciled.resumed.len(),
+            "resuming interrupted project operations"
+        );
+    }
+    let cloudformation = Arc::new(CloudFormationApi::new(cloudformation));
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
@@ -114,6 +140,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    // Let running project operations record their outcome (bounded: whatever is still
+    // running is resumed by the next start-up).
+    if tokio::time::timeout(std::time::Duration::from_secs(10), provisioner.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!("project operations still running at shutdown; the next start resumes them");
+    }
     tracing::info!("draining done; closing the store");
     store.close().await;
     result.map_err(|e| format!("server error: {e}"))
