@@ -481,22 +481,6 @@ impl SageMakerService {
                     if p.project_status.is_busy() {
                         return Err(busy(&p.project_name, "updated", p.project_status));
                     }
-                    if (sc_update.is_some() || tp_update.is_some())
-                        && !matches!(
-                            p.project_status,
-                            ProjectStatus::CreateCompleted
-                                | ProjectStatus::UpdateCompleted
-                                | ProjectStatus::UpdateFailed
-                        )
-                    {
-                        // A project that never provisioned (CreateFailed) or whose
-                        // deletion failed has nothing sound to update: it is deleted (and
-                        // created again) instead.
-                        return Err(SageMakerError::Validation(format!(
-                            "Project {} is in {} state; only a project whose creation completed can update its provisioning. Delete it and create it again.",
-                            p.project_name, p.project_status
-                        )));
-                    }
                 }
                 if let Some(d) = &input.project_description {
                     p.project_description = Some(d.clone());
@@ -532,6 +516,20 @@ impl SageMakerService {
                     }
                 }
                 if active && (sc_update.is_some() || tp_update.is_some()) {
+                    if !matches!(
+                        p.project_status,
+                        ProjectStatus::CreateCompleted
+                            | ProjectStatus::UpdateCompleted
+                            | ProjectStatus::UpdateFailed
+                    ) {
+                        // A project that never provisioned (CreateFailed) or whose
+                        // deletion failed has nothing sound to update: it is deleted (and
+                        // created again) instead.
+                        return Err(SageMakerError::Validation(format!(
+                            "Project {} is in {} state; only a project whose creation completed can update its provisioning. Delete it and create it again.",
+                            p.project_name, p.project_status
+                        )));
+                    }
                     p.project_status = ProjectStatus::UpdateInProgress;
                 }
                 p.last_modified_time = Some(now);
