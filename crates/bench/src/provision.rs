@@ -1,7 +1,8 @@
 //! `provision`: projects fully provisioned per second, and the time each one takes.
 //!
 //! `--concurrency` workers each loop: `CreateProject` (name `<prefix>-<i>`, one
-//! `CfnTemplateProvider` with `--template-url` and `--parameters`), then `DescribeProject`
+//! `CfnTemplateProvider` with `--template-url` and `--parameters`, or
+//! `ServiceCatalogProvisioningDetails` with `--product-id`), then `DescribeProject`
 //! every `--poll-us` microseconds until the status is terminal. Two latencies per project:
 //! * client: from sending CreateProject to the first DescribeProject that shows the
 //!   terminal status (an over-estimate by up to one poll interval plus one request);
@@ -25,9 +26,13 @@ pub struct Args {
     /// Target address (loopback only), e.g. 127.0.0.1:4566.
     #[arg(long)]
     addr: SocketAddr,
-    /// The `TemplateURL` of every project.
-    #[arg(long)]
-    template_url: String,
+    /// The `TemplateURL` of every project (the S3 path).
+    #[arg(long, required_unless_present = "product_id")]
+    template_url: Option<String>,
+    /// Provision from this Service Catalog product instead (the Service Catalog path);
+    /// its latest active provisioning artifact and only launch path are used.
+    #[arg(long, conflicts_with = "template_url")]
+    product_id: Option<String>,
     /// The `TemplateName` of every project.
     #[arg(long, default_value = "bench")]
     template_name: String,
@@ -81,14 +86,23 @@ async fn call(conn: &mut Option<Conn>, addr: SocketAddr, op: &str, body: String)
 
 async fn one(args: &Args, params: &Value, conn: &mut Option<Conn>, i: u64) -> Outcome {
     let name = format!("{}-{i}", args.prefix);
-    let body = json!({
-        "ProjectName": name,
-        "TemplateProviders": [{"CfnTemplateProvider": {
-            "TemplateName": args.template_name,
-            "TemplateURL": args.template_url,
-            "Parameters": params,
-        }}],
-    })
+    let body = match &args.product_id {
+        Some(product) => json!({
+            "ProjectName": name,
+            "ServiceCatalogProvisioningDetails": {
+                "ProductId": product,
+                "ProvisioningParameters": params,
+            },
+        }),
+        None => json!({
+            "ProjectName": name,
+            "TemplateProviders": [{"CfnTemplateProvider": {
+                "TemplateName": args.template_name,
+                "TemplateURL": args.template_url,
+                "Parameters": params,
+            }}],
+        }),
+    }
     .to_string();
     let t0 = Instant::now();
     call(conn, args.addr, "CreateProject", body).await;
