@@ -468,15 +468,14 @@ impl Inner {
         sagemaker: &SageMakerService,
         project: &Project,
         expected: &[ProjectStatus],
-        status: ProjectStatus,
         stack_name: &str,
-        stack_id: Option<&str>,
-        message: &str,
+        outcome: &Outcome,
     ) -> Result<bool, SageMakerError> {
+        let status = outcome.status;
         let update = ProvisioningUpdate::new(&project.project_id, expected, status)
             .with_template_provider_details(with_stack_detail(
                 project,
-                stack_detail(stack_name, stack_id, message),
+                stack_detail(stack_name, outcome.stack_id.as_deref(), &outcome.message),
             ));
         let recorded = sagemaker
             .record_provisioning(&project.project_name, update)
@@ -614,10 +613,12 @@ impl Inner {
                 sagemaker,
                 project,
                 &[ProjectStatus::Pending, ProjectStatus::CreateInProgress],
-                ProjectStatus::CreateInProgress,
                 &name,
-                None,
-                &messages::started(&name, Action::Create),
+                &Outcome {
+                    status: ProjectStatus::CreateInProgress,
+                    stack_id: None,
+                    message: messages::started(&name, Action::Create),
+                },
             )
             .await?
         {
@@ -628,10 +629,8 @@ impl Inner {
             sagemaker,
             project,
             &[ProjectStatus::CreateInProgress],
-            outcome.status,
             &name,
-            outcome.stack_id.as_deref(),
-            &outcome.message,
+            &outcome,
         )
         .await?;
         Ok(())
@@ -735,16 +734,8 @@ impl Inner {
                 .await;
         };
         let outcome = self.update_stack(sagemaker, cfn, project, &target).await?;
-        self.record(
-            sagemaker,
-            project,
-            &expected,
-            outcome.status,
-            &target.stack_name,
-            outcome.stack_id.as_deref(),
-            &outcome.message,
-        )
-        .await?;
+        self.record(sagemaker, project, &expected, &target.stack_name, &outcome)
+            .await?;
         Ok(())
     }
 
@@ -890,15 +881,7 @@ impl Inner {
             },
         };
         let recorded = self
-            .record(
-                sagemaker,
-                project,
-                &expected,
-                outcome.status,
-                name,
-                outcome.stack_id.as_deref(),
-                &outcome.message,
-            )
+            .record(sagemaker, project, &expected, name, &outcome)
             .await?;
         if recorded && outcome.status == ProjectStatus::DeleteCompleted {
             self.schedule_purge(project, self.config.deleted_retention);

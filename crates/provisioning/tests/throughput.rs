@@ -14,7 +14,10 @@ use sagestack_provisioning::ProvisioningConfig;
 const URL: &str = "https://templates.s3.us-east-1.amazonaws.com/mlops.yaml";
 
 fn template() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/mlops/mlops-template.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/mlops/mlops-template.yaml"
+    );
     std::fs::read_to_string(path).unwrap()
 }
 
