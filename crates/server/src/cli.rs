@@ -85,7 +85,11 @@ pub struct ServeArgs {
     pub provisioning_concurrency: u32,
     /// Seconds a `DeleteCompleted` project stays visible to DescribeProject and
     /// ListProjects before it is removed.
-    #[arg(long, env = "SAGESTACK_DELETED_PROJECT_RETENTION", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "SAGESTACK_DELETED_PROJECT_RETENTION",
+        default_value_t = 60
+    )]
     pub deleted_project_retention: u64,
     /// With PostgreSQL: this replica resumes interrupted stack and project operations at
     /// start-up. Start exactly one replica with it (the embedded store always does).
