@@ -508,23 +508,26 @@ impl Engine {
     }
 
     /// Waits until the stack is not being driven by an operation, and returns it.
+    ///
+    /// Every waiter is woken by every stack's status change (one engine-wide counter),
+    /// so a wake-up only checks, in memory, whether this stack's driving task is still
+    /// registered; the stack is read from the store once, when it is not. Reading it on
+    /// every wake-up made N concurrent waiters cost O(N^2) store reads.
     pub async fn wait_for_terminal(&self, stack_id: &str) -> Result<StackRecord, EngineError> {
         let mut rx = self.inner.changed.subscribe();
-        loop {
-            let stack = self.describe_stack(stack_id).await?;
-            if !stack.status.is_operation_in_progress() {
-                return Ok(stack);
-            }
-            if !self.inner.is_running(&stack.stack_id) {
-                // The driving task may have written its last status between the read
-                // above and this check; read again. Still in progress with no task means
-                // the operation was interrupted and awaits `recover`.
-                return self.describe_stack(stack_id).await;
-            }
+        let stack = self.describe_stack(stack_id).await?;
+        if !stack.status.is_operation_in_progress() {
+            return Ok(stack);
+        }
+        let id = stack.stack_id;
+        while self.inner.is_running(&id) {
             if rx.changed().await.is_err() {
-                return Ok(stack);
+                break;
             }
         }
+        // No task drives the stack: its status is final, or (still in progress) the
+        // operation was interrupted and awaits `recover`.
+        self.describe_stack(&id).await
     }
 
     pub async fn create_stack(&self, input: CreateStackInput) -> Result<String, EngineError> {

@@ -356,6 +356,8 @@ fn stack_detail(name: &str, id: Option<&str>, message: &str) -> Value {
 /// What a template-provider operation needs from the project.
 struct Target {
     stack_name: String,
+    /// The stack ARN recorded in `StackDetail.Id`, once the stack was created.
+    stack_id: Option<String>,
     url: String,
     role_arn: Option<String>,
     parameters: BTreeMap<String, String>,
@@ -379,6 +381,11 @@ impl Target {
         }
         Some(Target {
             stack_name: stack_name(&project.project_id, template_name),
+            stack_id: cfn
+                .get("StackDetail")
+                .and_then(|d| d.get("Id"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
             url: cfn.get("TemplateURL")?.as_str()?.to_string(),
             role_arn: cfn
                 .get("RoleARN")
@@ -551,12 +558,22 @@ impl Inner {
         Ok(tags)
     }
 
-    /// The live stack of that name, awaited until no operation drives it.
+    /// The project's live stack, awaited until no operation drives it. Found by the id
+    /// recorded in `StackDetail` when there is one (one record read), else by name.
     async fn settled_stack(
         cfn: &CloudFormationService,
-        name: &str,
+        target: &Target,
     ) -> Result<Option<StackRecord>, EngineError> {
-        match cfn.describe_stack(name).await {
+        let found = match &target.stack_id {
+            Some(id) => match cfn.describe_stack(id).await {
+                Ok(s) if s.status == StackStatus::DeleteComplete => {
+                    Err(EngineError::NotFound(id.clone()))
+                }
+                other => other,
+            },
+            None => cfn.describe_stack(&target.stack_name).await,
+        };
+        match found {
             Ok(stack) if stack.status.is_operation_in_progress() => {
                 cfn.wait_for_terminal(&stack.stack_id).await.map(Some)
             }
@@ -667,7 +684,15 @@ impl Inner {
             stack_id: None,
             message,
         };
-        match Self::settled_stack(cfn, name).await {
+        // The worker records CreateInProgress before it creates the stack, so only a
+        // project found in that state (after a crash) may already have one. Skipping
+        // the look-up otherwise matters: finding a stack by name reads every stack.
+        let existing = if project.project_status == ProjectStatus::CreateInProgress {
+            Self::settled_stack(cfn, target).await
+        } else {
+            Ok(None)
+        };
+        match existing {
             // A create that a crash interrupted was rolled back by the engine's
             // recovery; the project still wants its stack, so the leftover goes and the
             // create runs again (resume rather than fail).
@@ -752,7 +777,7 @@ impl Inner {
             stack_id: stack_id.map(str::to_string),
             message,
         };
-        let stack = match Self::settled_stack(cfn, name).await {
+        let stack = match Self::settled_stack(cfn, target).await {
             Ok(Some(stack)) => stack,
             Ok(None) => {
                 return Ok(fail(
@@ -837,7 +862,7 @@ impl Inner {
             return Ok(());
         };
         let name = &target.stack_name;
-        let outcome = match Self::settled_stack(cfn, name).await {
+        let outcome = match Self::settled_stack(cfn, &target).await {
             Ok(None) => Outcome {
                 status: ProjectStatus::DeleteCompleted,
                 stack_id: None,
