@@ -1592,3 +1592,70 @@ impl S3 for S3Api {
         Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
     }
 }
+
+/// Virtual-hosted-style addressing on `localhost`: `Host: <bucket>.localhost[:port]`
+/// names the bucket (what SDKs configured with `addressing_style=virtual` and an
+/// `http://localhost:<port>` endpoint send, and `*.localhost` resolves to the loopback
+/// address without DNS set-up). Every other host is path-style (`/<bucket>/<key>`), the
+/// style clients use with a custom endpoint by default. s3s itself treats IP-address
+/// hosts as path-style before asking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalhostVirtualHosts;
+
+impl s3s::host::S3Host for LocalhostVirtualHosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
+        let name = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(name, _)| name);
+        match name.strip_suffix(".localhost") {
+            Some(bucket) if !bucket.is_empty() => {
+                Ok(s3s::host::VirtualHost::new("localhost").with_bucket(bucket))
+            }
+            _ => Ok(s3s::host::VirtualHost::new(name)),
+        }
+    }
+}
+
+/// The S3 endpoint as an HTTP service: [`S3Api`] over `store`, requests authenticated
+/// against `credentials`, virtual-hosted style on `*.localhost`.
+pub fn service(
+    store: Arc<dyn ObjectStore>,
+    region: impl Into<String>,
+    max_object_size: u64,
+    credentials: crate::auth::StaticCredentials,
+) -> s3s::service::S3Service {
+    let api = S3Api::new(store, region).with_max_object_size(max_object_size);
+    let mut builder = s3s::service::S3ServiceBuilder::new(api);
+    builder.set_auth(credentials);
+    builder.set_host(LocalhostVirtualHosts);
+    builder.build()
+}
+
+/// The S3 error document for a failure outside s3s (a panic in the S3 path, or an
+/// error s3s could not turn into a response itself): `500 InternalError`, as S3 words it.
+pub fn internal_error_response(request_id: &str) -> http::Response<Bytes> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
+         <Message>We encountered an internal error. Please try again.</Message>\
+         <RequestId>{}</RequestId></Error>",
+        xml_escape(request_id)
+    );
+    let mut response = http::Response::new(Bytes::from(body));
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amz-request-id", v);
+    }
+    response
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
