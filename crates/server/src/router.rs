@@ -180,12 +180,28 @@ async fn call_s3(
     request_id: &str,
 ) -> Response {
     use futures::FutureExt as _;
+    let expects_continue = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let request = axum::http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
     match std::panic::AssertUnwindSafe(s3.call(request))
         .catch_unwind()
         .await
     {
-        Ok(Ok(response)) => response.map(Body::new),
+        Ok(Ok(mut response)) => {
+            // A request refused before its body was read (NoSuchUpload on UploadPart,
+            // say) with `Expect: 100-continue` was never told to continue, so the client
+            // does not send the body; if the connection were kept alive, the server would
+            // take the start of the next request for the rest of this body. Close it.
+            if expects_continue && !response.status().is_success() {
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            response.map(Body::new)
+        }
         Ok(Err(e)) => {
             tracing::error!(%request_id, error = ?e, "s3 request failed");
             sagestack_s3::api::internal_error_response(request_id).map(Body::from)
