@@ -348,6 +348,25 @@ def test_multipart_upload_errors_and_etag(s3):
     assert error_code(e) == "NoSuchUpload"
 
 
+def test_list_multipart_uploads_pages_by_key_and_upload_id(s3):
+    s3.create_bucket(Bucket="uploads")
+    ids = [(k, s3.create_multipart_upload(Bucket="uploads", Key=k)["UploadId"])
+           for k in ["a", "b", "b", "c/d", "c/e"]]
+    seen, kw = [], {}
+    while True:
+        out = s3.list_multipart_uploads(Bucket="uploads", MaxUploads=2, **kw)
+        seen += [(u["Key"], u["UploadId"]) for u in out.get("Uploads", [])]
+        if not out["IsTruncated"]:
+            break
+        kw = {"KeyMarker": out["NextKeyMarker"], "UploadIdMarker": out["NextUploadIdMarker"]}
+    assert seen == ids
+    out = s3.list_multipart_uploads(Bucket="uploads", Delimiter="/")
+    assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["c/"]
+    assert [u["Key"] for u in out["Uploads"]] == ["a", "b", "b"]
+    out = s3.list_multipart_uploads(Bucket="uploads", Prefix="c/")
+    assert [u["Key"] for u in out["Uploads"]] == ["c/d", "c/e"]
+
+
 # --- authentication ------------------------------------------------------------------
 
 

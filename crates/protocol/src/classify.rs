@@ -67,7 +67,10 @@ fn names_s3_subresource(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
         q.split('&').any(|kv| {
             let name = kv.split_once('=').map_or(kv, |(k, _)| k);
-            matches!(name, "delete" | "uploads" | "uploadId" | "restore" | "select")
+            matches!(
+                name,
+                "delete" | "uploads" | "uploadId" | "restore" | "select"
+            )
         })
     })
 }
@@ -122,11 +125,29 @@ mod tests {
     #[test]
     fn s3_posts_are_rest_even_with_a_form_content_type() {
         let form = [("content-type", "application/x-www-form-urlencoded")];
-        for uri in ["/?delete", "/?uploads", "/?uploadId=abc", "/?delete=", "/k?uploads"] {
-            assert_eq!(classify(&parts("POST", uri, &form)), RequestShape::Rest, "{uri}");
+        for uri in [
+            "/?delete",
+            "/?uploads",
+            "/?uploadId=abc",
+            "/?delete=",
+            "/k?uploads",
+        ] {
+            assert_eq!(
+                classify(&parts("POST", uri, &form)),
+                RequestShape::Rest,
+                "{uri}"
+            );
         }
-        for uri in ["/bucket?delete", "/bucket/key?uploadId=u", "/bucket/key?uploads"] {
-            assert_eq!(classify(&parts("POST", uri, &[])), RequestShape::Rest, "{uri}");
+        for uri in [
+            "/bucket?delete",
+            "/bucket/key?uploadId=u",
+            "/bucket/key?uploads",
+        ] {
+            assert_eq!(
+                classify(&parts("POST", uri, &[])),
+                RequestShape::Rest,
+                "{uri}"
+            );
         }
         // A Query request whose parameters merely contain those words stays Query.
         let p = parts("POST", "/?x=deleted", &form);

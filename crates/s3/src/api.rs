@@ -221,11 +221,17 @@ impl S3Api {
 
 fn internal(e: StoreError) -> S3Error {
     tracing::error!(error = %e, "s3: store failure");
-    s3_error!(InternalError, "We encountered an internal error. Please try again.")
+    s3_error!(
+        InternalError,
+        "We encountered an internal error. Please try again."
+    )
 }
 
 fn no_such_bucket(bucket: &str) -> S3Error {
-    s3_error!(NoSuchBucket, "The specified bucket does not exist: {bucket}")
+    s3_error!(
+        NoSuchBucket,
+        "The specified bucket does not exist: {bucket}"
+    )
 }
 
 fn no_such_key(key: &str) -> S3Error {
@@ -324,7 +330,9 @@ pub fn validate_bucket_name(name: &str) -> Result<(), &'static str> {
         return Err("Bucket names must begin and end with a letter or number");
     }
     if name.contains("..") || name.contains(".-") || name.contains("-.") {
-        return Err("Bucket names must not contain two adjacent periods or a period next to a hyphen");
+        return Err(
+            "Bucket names must not contain two adjacent periods or a period next to a hyphen",
+        );
     }
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
         return Err("Bucket names must not be formatted as an IP address");
@@ -475,7 +483,9 @@ fn s3_object(meta: &ObjectMeta, encode: bool) -> Object {
         owner: None,
         restore_status: None,
         size: Some(meta.size),
-        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
         ..Default::default()
     }
 }
@@ -607,7 +617,12 @@ fn decode_token(token: &str) -> S3Result<String> {
         .decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })
 }
 
 fn encode_token(last: &str) -> String {
@@ -618,9 +633,8 @@ fn encode_token(last: &str) -> String {
 fn multipart_etag(part_etags: &[&str]) -> S3Result<String> {
     let mut all = Vec::with_capacity(part_etags.len() * 16);
     for e in part_etags {
-        let raw = hex::decode(unquote(e)).map_err(|_| {
-            s3_error!(InternalError, "a stored part ETag is not an MD5: {e}")
-        })?;
+        let raw = hex::decode(unquote(e))
+            .map_err(|_| s3_error!(InternalError, "a stored part ETag is not an MD5: {e}"))?;
         all.extend_from_slice(&raw);
     }
     Ok(format!(
@@ -652,7 +666,10 @@ impl S3 for S3Api {
             .map_err(internal)?
             .into_iter()
             .filter(|b| {
-                input.prefix.as_deref().is_none_or(|p| b.name.starts_with(p))
+                input
+                    .prefix
+                    .as_deref()
+                    .is_none_or(|p| b.name.starts_with(p))
                     && input.bucket_region.as_deref().is_none_or(|r| b.region == r)
             })
             .map(|b| Bucket {
@@ -676,7 +693,10 @@ impl S3 for S3Api {
         let input = req.input;
         let name = input.bucket;
         validate_bucket_name(&name).map_err(|why| {
-            s3_error!(InvalidBucketName, "The specified bucket is not valid: {name} ({why})")
+            s3_error!(
+                InvalidBucketName,
+                "The specified bucket is not valid: {name} ({why})"
+            )
         })?;
         let constraint = input
             .create_bucket_configuration
@@ -766,11 +786,18 @@ impl S3 for S3Api {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         if input.write_offset_bytes.is_some() {
-            return Err(s3_error!(NotImplemented, "Appending to objects is not supported"));
+            return Err(s3_error!(
+                NotImplemented,
+                "Appending to objects is not supported"
+            ));
         }
         let body = self.read_body(input.body, input.content_length).await?;
         check_content_md5(input.content_md5.as_deref(), &body)?;
-        if input.if_none_match.as_ref().is_some_and(ETagCondition::is_any) {
+        if input
+            .if_none_match
+            .as_ref()
+            .is_some_and(ETagCondition::is_any)
+        {
             // Conditional create (If-None-Match: *). Checked before the write, not in
             // its transaction: two racing conditional puts may both succeed.
             if self
@@ -820,7 +847,10 @@ impl S3 for S3Api {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         if input.part_number.is_some() {
-            return Err(s3_error!(NotImplemented, "GetObject by part number is not supported"));
+            return Err(s3_error!(
+                NotImplemented,
+                "GetObject by part number is not supported"
+            ));
         }
         let object = self
             .store
@@ -1114,11 +1144,7 @@ impl S3 for S3Api {
             .await
             .map_err(bucket_error(&src_bucket))?
             .ok_or_else(|| no_such_key(&src_key))?;
-        check_conditions(
-            &source.meta.etag,
-            input.copy_source_if_match.as_ref(),
-            None,
-        )?;
+        check_conditions(&source.meta.etag, input.copy_source_if_match.as_ref(), None)?;
         if input
             .copy_source_if_none_match
             .as_ref()
@@ -1262,8 +1288,7 @@ impl S3 for S3Api {
             }
             numbers.push(n);
         }
-        let stored: HashMap<i32, PartRecord> = match self.store.list_parts(&input.upload_id).await
-        {
+        let stored: HashMap<i32, PartRecord> = match self.store.list_parts(&input.upload_id).await {
             Ok(parts) => parts.into_iter().map(|p| (p.part_number, p)).collect(),
             Err(StoreError::NotFound) => return Err(no_such_upload(&input.upload_id)),
             Err(e) => return Err(internal(e)),
@@ -1460,6 +1485,7 @@ impl S3 for S3Api {
         let mut out = Vec::new();
         let mut prefixes: Vec<String> = Vec::new();
         let mut truncated = false;
+        let mut id_marker_seen = false;
         let mut next: Option<(String, Option<String>)> = None;
         for u in uploads {
             if !u.key.starts_with(&prefix) {
@@ -1467,12 +1493,16 @@ impl S3 for S3Api {
             }
             // After (key-marker, upload-id-marker): keys after the marker, or the
             // marker's key with uploads after the upload id marker (by store order).
-            let past_marker = if key_marker.is_empty() {
-                true
-            } else if u.key.as_str() > key_marker.as_str() {
+            // Uploads of the marker's key come after the upload-id-marker in the
+            // store's order (initiation time); without that marker, none of them.
+            let past_marker = if key_marker.is_empty() || u.key.as_str() > key_marker.as_str() {
                 true
             } else if u.key == key_marker {
-                id_marker.as_deref().is_some_and(|id| u.upload_id.as_str() > id)
+                let past = id_marker_seen;
+                if id_marker.as_deref() == Some(u.upload_id.as_str()) {
+                    id_marker_seen = true;
+                }
+                past
             } else {
                 false
             };
@@ -1682,7 +1712,9 @@ mod tests {
 
     async fn api() -> (S3Api, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let store = sagestack_store::SqliteStore::open(dir.path()).await.unwrap();
+        let store = sagestack_store::SqliteStore::open(dir.path())
+            .await
+            .unwrap();
         (S3Api::new(Arc::new(store), "us-east-1"), dir)
     }
 
@@ -1699,7 +1731,9 @@ mod tests {
         api.put_object(req(PutObjectInput {
             bucket: bucket.into(),
             key: key.into(),
-            body: Some(StreamingBlob::from(s3s::Body::from(Bytes::from_static(body)))),
+            body: Some(StreamingBlob::from(s3s::Body::from(Bytes::from_static(
+                body,
+            )))),
             ..Default::default()
         }))
         .await
@@ -1818,7 +1852,10 @@ mod tests {
         assert_eq!(vh.bucket(), Some("my-bucket"));
         let vh = h.parse_host_header("my.bucket.localhost").unwrap();
         assert_eq!(vh.bucket(), Some("my.bucket"));
-        assert_eq!(h.parse_host_header("localhost:4566").unwrap().bucket(), None);
+        assert_eq!(
+            h.parse_host_header("localhost:4566").unwrap().bucket(),
+            None
+        );
         assert_eq!(h.parse_host_header("example.com").unwrap().bucket(), None);
     }
 
@@ -1918,20 +1955,36 @@ mod tests {
                 ..Default::default()
             }))
         };
-        let got = get(Some(Range::Int {
-            first: 2,
-            last: Some(4),
-        }), None)
+        let got = get(
+            Some(Range::Int {
+                first: 2,
+                last: Some(4),
+            }),
+            None,
+        )
         .await
         .unwrap()
         .output;
         assert_eq!(got.content_range.as_deref(), Some("bytes 2-4/10"));
         assert_eq!(got.content_length, Some(3));
         assert_eq!(
-            code(get(Some(Range::Int { first: 10, last: None }), None).await),
+            code(
+                get(
+                    Some(Range::Int {
+                        first: 10,
+                        last: None
+                    }),
+                    None
+                )
+                .await
+            ),
             S3ErrorCode::InvalidRange
         );
-        assert!(get(None, Some(ETagCondition::ETag(etag_value.clone()))).await.is_ok());
+        assert!(
+            get(None, Some(ETagCondition::ETag(etag_value.clone())))
+                .await
+                .is_ok()
+        );
         assert_eq!(
             code(get(None, Some(ETagCondition::ETag(ETag::Strong("x".into())))).await),
             S3ErrorCode::PreconditionFailed

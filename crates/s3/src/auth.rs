@@ -145,7 +145,10 @@ mod tests {
             CredentialsError::None
         );
         let shown = format!("{:?}", StaticCredentials::parse("K:topsecret").unwrap());
-        assert!(shown.contains('K') && !shown.contains("topsecret"), "{shown}");
+        assert!(
+            shown.contains('K') && !shown.contains("topsecret"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]
