@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import ACCESS_KEY, REGION, Server
+from test_postgres_backend import pg_url  # noqa: F401  (fixture)
 
 MIB = 1024 * 1024
 
@@ -494,3 +495,27 @@ def test_s3_and_json_services_share_the_port(server, s3, sm):
     s3.create_bucket(Bucket="shared-port")
     assert sm.list_projects()["ProjectSummaryList"] == []
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["shared-port"]
+
+
+def test_two_postgres_replicas_share_buckets_and_objects(tmp_path, pg_url):
+    a = Server(str(tmp_path / "a"), extra_env={"SAGESTACK_DATABASE_URL": pg_url}).start()
+    b = Server(str(tmp_path / "b"), extra_env={"SAGESTACK_DATABASE_URL": pg_url}).start()
+    try:
+        ca, cb = s3_client(a.url), s3_client(b.url)
+        ca.create_bucket(Bucket="shared-bucket")
+        body = os.urandom(6 * MIB)
+        ca.put_object(Bucket="shared-bucket", Key="k", Body=body)
+        assert cb.get_object(Bucket="shared-bucket", Key="k")["Body"].read() == body
+        # A multipart upload started on one replica is finished on the other.
+        up = ca.create_multipart_upload(Bucket="shared-bucket", Key="m")["UploadId"]
+        e1 = ca.upload_part(Bucket="shared-bucket", Key="m", UploadId=up, PartNumber=1, Body=body)["ETag"]
+        e2 = cb.upload_part(Bucket="shared-bucket", Key="m", UploadId=up, PartNumber=2, Body=b"end")["ETag"]
+        cb.complete_multipart_upload(Bucket="shared-bucket", Key="m", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+        assert ca.get_object(Bucket="shared-bucket", Key="m")["Body"].read() == body + b"end"
+        with pytest.raises(ClientError) as e:
+            cb.create_bucket(Bucket="shared-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        assert error_code(e) == "BucketAlreadyOwnedByYou"
+    finally:
+        a.stop()
+        b.stop()
