@@ -25,7 +25,11 @@
 //!   `PutObject`, `UploadPart` or completed upload is `EntityTooLarge`.
 //! * `ContinuationToken` is the base64 of the last key (or common prefix) returned;
 //!   `NextMarker` (v1, with a delimiter) is that entry itself. A listing resumed after a
-//!   common prefix skips every key under it.
+//!   common prefix (token or marker equal to it) skips every key under it; a
+//!   `StartAfter`/`Marker` inside a prefix still rolls the keys after it up into that
+//!   prefix.
+//! * `ListBuckets` returns every bucket in one page (`Prefix` and `BucketRegion` filter;
+//!   `MaxBuckets` / `ContinuationToken` are ignored).
 //! * the object document (the store's opaque JSON) keeps `Content-Type`, the other
 //!   representation headers (`Cache-Control`, `Content-Disposition`, `Content-Encoding`,
 //!   `Content-Language`) and the user metadata (`x-amz-meta-*`), as [`ObjectDocument`].
@@ -434,8 +438,9 @@ impl S3Api {
                 });
                 match common {
                     Some(cp) => {
-                        let seen = out.prefixes.last() == Some(&cp)
-                            || after.is_some_and(|a| cp.as_str() <= a);
+                        // A listing resumed after this very prefix (its token or
+                        // marker is the prefix) has returned it already.
+                        let seen = out.prefixes.last() == Some(&cp) || after == Some(cp.as_str());
                         if seen {
                             continue;
                         }
@@ -471,7 +476,7 @@ impl S3Api {
     }
 }
 
-fn s3_object(meta: &ObjectMeta, encode: bool) -> Object {
+fn s3_object(meta: &ObjectMeta, encode: bool, with_owner: bool) -> Object {
     Object {
         e_tag: Some(etag(&meta.etag)),
         key: Some(if encode {
@@ -480,7 +485,7 @@ fn s3_object(meta: &ObjectMeta, encode: bool) -> Object {
             meta.key.clone()
         }),
         last_modified: Some(timestamp(meta.last_modified_micros)),
-        owner: None,
+        owner: with_owner.then(owner),
         restore_status: None,
         size: Some(meta.size),
         storage_class: Some(ObjectStorageClass::from_static(
@@ -1042,7 +1047,7 @@ impl S3 for S3Api {
                 listing
                     .objects
                     .iter()
-                    .map(|o| s3_object(o, encode))
+                    .map(|o| s3_object(o, encode, true))
                     .collect(),
             ),
             common_prefixes: common_prefixes(listing.prefixes, encode),
@@ -1059,6 +1064,7 @@ impl S3 for S3Api {
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let encode = url_encoding(input.encoding_type.as_ref())?;
+        let fetch_owner = input.fetch_owner.unwrap_or(false);
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let after = match input.continuation_token.as_deref() {
@@ -1091,7 +1097,7 @@ impl S3 for S3Api {
                 listing
                     .objects
                     .iter()
-                    .map(|o| s3_object(o, encode))
+                    .map(|o| s3_object(o, encode, fetch_owner))
                     .collect(),
             ),
             common_prefixes: common_prefixes(listing.prefixes, encode),
@@ -1938,6 +1944,49 @@ mod tests {
             code(list(Some("%%%".into()), 1).await),
             S3ErrorCode::InvalidArgument
         );
+    }
+
+    #[tokio::test]
+    async fn start_after_inside_a_prefix_still_rolls_up_the_rest() {
+        let (api, _dir) = api().await;
+        mb(&api, "bkt").await;
+        for k in ["a/1", "a/2", "b"] {
+            put(&api, "bkt", k, b"x").await;
+        }
+        let out = api
+            .list_objects_v2(req(ListObjectsV2Input {
+                bucket: "bkt".into(),
+                delimiter: Some("/".into()),
+                start_after: Some("a/1".into()),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .output;
+        assert_eq!(
+            out.common_prefixes.unwrap()[0].prefix.as_deref(),
+            Some("a/")
+        );
+        assert_eq!(out.contents.unwrap()[0].key.as_deref(), Some("b"));
+        // Resuming after the prefix itself (a v1 NextMarker) does not repeat it.
+        let out = api
+            .list_objects(req(ListObjectsInput {
+                bucket: "bkt".into(),
+                delimiter: Some("/".into()),
+                marker: Some("a/".into()),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .output;
+        assert!(out.common_prefixes.is_none());
+        let keys: Vec<_> = out
+            .contents
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key.unwrap())
+            .collect();
+        assert_eq!(keys, ["b"]);
     }
 
     #[tokio::test]
