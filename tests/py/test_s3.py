@@ -1,6 +1,7 @@
 """The embedded S3 endpoint, driven by boto3 and the AWS CLI against the real binary."""
 import base64
 import hashlib
+import http.client
 import os
 import signal
 import urllib.error
@@ -386,6 +387,30 @@ def test_unknown_key_wrong_secret_and_anonymous(server):
         assert err.code == 403
         body = err.read().decode()
         assert "<Code>AccessDenied</Code>" in body and body.lstrip().startswith("<?xml")
+
+
+def test_presigned_urls(s3):
+    s3.create_bucket(Bucket="presigned")
+    s3.put_object(Bucket="presigned", Key="file.txt", Body=b"signed content")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "presigned", "Key": "file.txt"},
+                                    ExpiresIn=60)
+    with urllib.request.urlopen(url, timeout=5) as r:
+        assert r.read() == b"signed content"
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "presigned", "Key": "up.txt"},
+                                        ExpiresIn=60)
+    # http.client, not urllib: urllib would add a form Content-Type the URL was not
+    # signed with.
+    parts = urllib.parse.urlsplit(put_url)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=5)
+    conn.request("PUT", f"{parts.path}?{parts.query}", body=b"uploaded")
+    r = conn.getresponse()
+    assert r.status == 200, r.read()
+    conn.close()
+    assert s3.get_object(Bucket="presigned", Key="up.txt")["Body"].read() == b"uploaded"
+    tampered = url.replace("file.txt", "other.txt")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(tampered, timeout=5)
+    assert e.value.code == 403
 
 
 def test_virtual_hosted_style_on_localhost(server):
