@@ -43,6 +43,16 @@ def run(url, connections, seconds, op, body):
     return sum(counts) / seconds
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--url")
@@ -61,10 +71,18 @@ def main():
         body = os.urandom(10 * 1024)
         for j in range(100):
             c.put_object(Bucket="bench", Key=f"obj/k{j}", Body=body)
-        put = run(url, a.connections, a.seconds, "put", body)
-        get = run(url, a.connections, a.seconds, "get", body)
-        print(f"PutObject 10 KiB: {put:.0f} req/s at {a.connections} connections")
-        print(f"GetObject 10 KiB: {get:.0f} req/s at {a.connections} connections")
+        pid = server.proc.pid if server else None
+        for op, name in (("put", "PutObject"), ("get", "GetObject")):
+            before = cpu_seconds(pid) if pid else None
+            rate = run(url, a.connections, a.seconds, op, body)
+            line = f"{name} 10 KiB: {rate:.0f} req/s at {a.connections} connections"
+            after = cpu_seconds(pid) if pid else None
+            if before is not None and after is not None and rate:
+                # Server CPU per request: what the server would sustain per core if the
+                # (Python) clients were not the bottleneck.
+                per = (after - before) / (rate * a.seconds)
+                line += f"; server CPU {per * 1e6:.0f} us/request (~{1 / per:.0f} req/s per core)"
+            print(line)
     finally:
         if server:
             server.stop()
