@@ -533,7 +533,7 @@ async fn many_projects_provision_in_parallel_within_the_bound() {
         },
     )
     .await;
-    h.source.put(URL, BASIC);
+    h.source.put(URL, PAUSING);
     let n = 40;
     // CreateProject answers at once; the stacks are built by the workers, 4 at a time.
     for i in 0..n {
@@ -544,6 +544,11 @@ async fn many_projects_provision_in_parallel_within_the_bound() {
         let p = h.describe(&format!("par-{i}")).await;
         assert_eq!(p["ProjectStatus"], "CreateCompleted", "{p:#}");
     }
+    let max = h.handler.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        (2..=4).contains(&max),
+        "at most 4 at once, and more than one: {max}"
+    );
     assert_eq!(h.cfn.list_stacks().await.unwrap().len(), n);
 }
 

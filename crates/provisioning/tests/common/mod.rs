@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,6 +65,9 @@ pub struct FakeHandler {
     pub fail_delete: AtomicBool,
     pub block: AtomicBool,
     pub blocked: tokio::sync::Notify,
+    /// Creates of `Pause: "true"` resources running now, and the most seen at once.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
 }
 
 #[async_trait]
@@ -89,6 +92,13 @@ impl CustomResourceTransport for FakeHandler {
             }
             "Create" if prop("Fail") == Some("true") => {
                 Ok(respond(false, "handler refused Create"))
+            }
+            "Create" if prop("Pause") == Some("true") => {
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok(respond(true, ""))
             }
             "Delete" if self.fail_delete.load(Ordering::SeqCst) => {
                 Ok(respond(false, "handler refused Delete"))
@@ -309,3 +319,7 @@ pub const STICKY: &str = "Resources:\n  Sticky:\n    Type: Custom::Sticky\n    P
 
 /// A stack whose custom resource never answers its create.
 pub const BLOCKING: &str = "Resources:\n  Slow:\n    Type: Custom::Slow\n    Properties:\n      ServiceToken: arn:aws:lambda:us-east-1:123456789012:function:handler\n      Block: \"true\"\n";
+
+/// A stack with one custom resource that takes 20 ms to create (and counts how many are
+/// being created at once).
+pub const PAUSING: &str = "Resources:\n  Pause:\n    Type: Custom::Pause\n    Properties:\n      ServiceToken: arn:aws:lambda:us-east-1:123456789012:function:handler\n      Pause: \"true\"\n";
