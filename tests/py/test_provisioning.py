@@ -177,7 +177,7 @@ def test_fetch_and_validation_failures(clients):
     d = create_and_settle(sm, "nokey", provider("missing.yaml"))
     assert d["ProjectStatus"] == "CreateFailed"
     assert stack_detail(d)["StatusMessage"] == \
-        f"S3 error: The specified key does not exist (bucket: {BUCKET}, key: missing.yaml)"
+        f"S3 error: The specified key does not exist. (bucket: {BUCKET}, key: missing.yaml)"
     # Too large (over 1 MB).
     big = "# " + "x" * (1024 * 1024) + "\n" + TEMPLATE
     s3.put_object(Bucket=BUCKET, Key="big.yaml", Body=big.encode())
