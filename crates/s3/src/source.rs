@@ -394,7 +394,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "S3 error: The specified key does not exist (bucket: templates, key: nope.yaml)"
+            "S3 error: The specified key does not exist. (bucket: templates, key: nope.yaml)"
         );
         let e = s
             .fetch("https://s3.amazonaws.com/templates/big.yaml", 1024)
