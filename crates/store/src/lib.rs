@@ -157,7 +157,14 @@ impl From<sqlx::Error> for StoreError {
 /// any supertrait object (e.g. `Arc<dyn StackStore>` for the CloudFormation service).
 #[async_trait]
 pub trait Store:
-    ParameterStore + ModelPackageGroupStore + RoleStore + StackStore + Send + Sync + 'static
+    ParameterStore
+    + ModelPackageGroupStore
+    + RoleStore
+    + StackStore
+    + ObjectStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Stores a new project with its initial tags.
     /// [`StoreError::AlreadyExists`] if the name, id or ARN is taken.
