@@ -90,7 +90,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             );
         }
     }
-    let cloudformation = Arc::new(CloudFormationApi::new(Arc::new(cloudformation)));
+    // TemplateURLs: the embedded object store, or an external S3 with --s3-endpoint.
+    let template_source: Arc<dyn sagestack_cloudformation::TemplateSource> =
+        crate::template_source::template_source(
+            &args,
+            store.clone() as Arc<dyn sagestack_store::ObjectStore>,
+        )?;
+    let cloudformation = Arc::new(
+        CloudFormationApi::new(Arc::new(cloudformation))
+            .with_template_source(template_source.clone()),
+    );
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
