@@ -218,14 +218,15 @@ impl ExternalTemplateSource {
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(bucket)
             .with_region(&self.config.region)
-            .with_allow_http(endpoint.starts_with("http://"))
             .with_retry(RetryConfig {
                 max_retries: 2,
                 retry_timeout: Duration::from_secs(15),
                 ..RetryConfig::default()
             })
+            // `allow_http` lives in the client options: set it there, not before them.
             .with_client_options(
                 ClientOptions::new()
+                    .with_allow_http(endpoint.starts_with("http://"))
                     .with_connect_timeout(Duration::from_secs(5))
                     .with_timeout(Duration::from_secs(30)),
             );
@@ -308,7 +309,7 @@ fn map_error(loc: &S3Location, e: object_store::Error) -> TemplateFetchError {
         _ if text.contains("AccessDenied") || text.contains("403 Forbidden") => {
             TemplateFetchError::Unavailable("Access Denied".into())
         }
-        _ => TemplateFetchError::Unavailable(text),
+        other => TemplateFetchError::Unavailable(other.to_string()),
     }
 }
 
@@ -582,5 +583,113 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    /// A one-route-per-path S3 stand-in on loopback: enough HTTP/1.1 for object_store's
+    /// GET. `/b/big` announces 5,000 bytes and sends none, so a TooLarge answer proves
+    /// the size was judged from the headers, before any body was read.
+    async fn fake_s3() -> (String, tokio::task::JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    let error = |status: &str, code: &str| {
+                        let body = format!(
+                            "<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>m</Message></Error>"
+                        );
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .into_bytes()
+                    };
+                    let ok = |body: &[u8], announced: usize| {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\nETag: \"e\"\r\nLast-Modified: Tue, 24 Nov 2026 10:00:00 GMT\r\nConnection: close\r\n\r\n"
+                        )
+                        .into_bytes();
+                        r.extend_from_slice(body);
+                        r
+                    };
+                    let response = match path.as_str() {
+                        "/b/dir/t%20one.yaml" => ok(b"Resources: {}", 13),
+                        "/b/bin" => ok(&[0xff, 0xfe], 2),
+                        "/b/big" => ok(b"", 5000),
+                        "/b/denied" => error("403 Forbidden", "AccessDenied"),
+                        p if p.starts_with("/b/") => error("404 Not Found", "NoSuchKey"),
+                        _ => error("404 Not Found", "NoSuchBucket"),
+                    };
+                    let _ = sock.write_all(&response).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn external_source_reads_over_http_and_maps_s3_errors() {
+        let (url, server) = fake_s3().await;
+        let s = ExternalTemplateSource::new(ExternalS3Config {
+            endpoint: url.clone(),
+            region: "us-east-1".into(),
+            path_style: true,
+        })
+        .unwrap();
+        // The endpoint's own URL and AWS-form URLs both read from the endpoint.
+        for u in [
+            format!("{url}/b/dir/t%20one.yaml"),
+            "https://b.s3.amazonaws.com/dir/t%20one.yaml".to_string(),
+        ] {
+            assert_eq!(s.fetch(&u, 1024).await, Ok("Resources: {}".into()), "{u}");
+        }
+        assert_eq!(
+            s.fetch(&format!("{url}/b/missing.yaml"), 1024).await,
+            Err(TemplateFetchError::NoSuchKey {
+                bucket: "b".into(),
+                key: "missing.yaml".into()
+            })
+        );
+        assert_eq!(
+            s.fetch(&format!("{url}/other/t.yaml"), 1024).await,
+            Err(TemplateFetchError::NoSuchBucket {
+                bucket: "other".into()
+            })
+        );
+        assert_eq!(
+            s.fetch(&format!("{url}/b/big"), 1024).await,
+            Err(TemplateFetchError::TooLarge {
+                bucket: "b".into(),
+                key: "big".into(),
+                size: 5000,
+                limit: 1024
+            })
+        );
+        assert!(matches!(
+            s.fetch(&format!("{url}/b/bin"), 1024).await,
+            Err(TemplateFetchError::NotUtf8 { .. })
+        ));
+        assert_eq!(
+            s.fetch(&format!("{url}/b/denied"), 1024).await,
+            Err(TemplateFetchError::Unavailable("Access Denied".into()))
+        );
+        // One client per bucket, reused.
+        assert_eq!(s.clients.lock().unwrap().len(), 2);
+        server.abort();
     }
 }
