@@ -192,6 +192,15 @@ def test_aws_cli_upload_create_update_validate(server, cfn, tmp_path):
                            "--template-url", f"http://127.0.0.1:{server.port}/cli-templates/v2.yaml")
     assert rc == 0, err
     assert wait_status(cfn, "cli-url")["StackStatus"] == "UPDATE_COMPLETE"
+    # `deploy --s3-bucket` uploads the template and passes its URL (path-style, on the
+    # endpoint) to CreateChangeSet.
+    rc, out, err = aws_cli(server.url, "cloudformation", "deploy", "--stack-name", "deployed",
+                           "--template-file", str(f1), "--s3-bucket", "cli-templates",
+                           "--s3-prefix", "deploys")
+    assert rc == 0, err
+    assert wait_status(cfn, "deployed")["StackStatus"] == "CREATE_COMPLETE"
+    rc, out, err = aws_cli(server.url, "s3", "ls", "s3://cli-templates/deploys/")
+    assert rc == 0 and ".template" in out, (out, err)
     rc, out, err = aws_cli(server.url, "cloudformation", "validate-template", "--template-url",
                            "https://cli-templates.s3.amazonaws.com/absent.yaml")
     assert rc != 0
