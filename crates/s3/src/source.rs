@@ -215,7 +215,10 @@ impl ExternalTemplateSource {
             return Ok(c.clone());
         }
         let endpoint = self.config.endpoint.trim_end_matches('/');
-        let mut builder = AmazonS3Builder::new()
+        // From the environment first, so object_store's own credential chain (web
+        // identity, ECS container credentials) sees its variables; everything that
+        // decides where requests go is then set explicitly.
+        let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_region(&self.config.region)
             .with_retry(RetryConfig {
