@@ -69,7 +69,7 @@ def s3(server):
     return client("s3", server.url)
 
 
-def aws_cli(url, *args, timeout=120):
+def aws_cli(url, *args, timeout=120, extra_env=None):
     exe = os.path.join(os.path.dirname(sys.executable), "aws")
     env = dict(
         os.environ,
@@ -79,6 +79,7 @@ def aws_cli(url, *args, timeout=120):
         AWS_CONFIG_FILE="/dev/null",
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
         AWS_MAX_ATTEMPTS="1",
+        **(extra_env or {}),
     )
     p = subprocess.run(
         [exe, "--endpoint-url", url, "--output", "json", *args],
@@ -193,10 +194,12 @@ def test_aws_cli_upload_create_update_validate(server, cfn, tmp_path):
     assert rc == 0, err
     assert wait_status(cfn, "cli-url")["StackStatus"] == "UPDATE_COMPLETE"
     # `deploy --s3-bucket` uploads the template and passes its URL (path-style, on the
-    # endpoint) to CreateChangeSet.
+    # S3 endpoint) to CreateChangeSet. `--endpoint-url` is CloudFormation's only: the
+    # CLI's S3 client for the upload takes its endpoint from AWS_ENDPOINT_URL_S3.
     rc, out, err = aws_cli(server.url, "cloudformation", "deploy", "--stack-name", "deployed",
                            "--template-file", str(f1), "--s3-bucket", "cli-templates",
-                           "--s3-prefix", "deploys")
+                           "--s3-prefix", "deploys",
+                           extra_env={"AWS_ENDPOINT_URL_S3": server.url})
     assert rc == 0, err
     assert wait_status(cfn, "deployed")["StackStatus"] == "CREATE_COMPLETE"
     rc, out, err = aws_cli(server.url, "s3", "ls", "s3://cli-templates/deploys/")
