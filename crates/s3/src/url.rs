@@ -378,6 +378,8 @@ mod tests {
             ("https://s3.x.s3.amazonaws.com/k", "s3.x", "k"),
             ("https://B.S3.AmazonAWS.com/k", "b", "k"),
             ("https://b.s3.amazonaws.com:443/k", "b", "k"),
+            ("HTTPS://b.s3.amazonaws.com./k", "b", "k"),
+            ("  https://b.s3.amazonaws.com/k  ", "b", "k"),
             ("https://b.s3.us-isob-east-1.amazonaws.com/k", "b", "k"),
             // Path-style.
             ("https://s3.amazonaws.com/b/t.yaml", "b", "t.yaml"),
