@@ -102,6 +102,14 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub s3_hostnames: Vec<String>,
+    /// Access keys the S3 endpoint accepts, `AKID:SECRET[,AKID:SECRET...]` (S3 requests
+    /// are SigV4-verified against these; unsigned ones are denied).
+    #[arg(long, env = "SAGESTACK_CREDENTIALS", default_value = sagestack_s3::auth::DEFAULT_CREDENTIALS)]
+    pub credentials: String,
+    /// Largest S3 object (and multipart part) accepted, in bytes; larger uploads are
+    /// refused with EntityTooLarge.
+    #[arg(long, env = "SAGESTACK_S3_MAX_OBJECT_SIZE", default_value_t = sagestack_s3::api::DEFAULT_MAX_OBJECT_SIZE)]
+    pub s3_max_object_size: u64,
 }
 
 impl Cli {

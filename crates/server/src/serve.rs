@@ -100,11 +100,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         CloudFormationApi::new(Arc::new(cloudformation))
             .with_template_source(template_source.clone()),
     );
+    // S3: buckets and objects in the same store (shared by replicas on PostgreSQL).
+    let s3_credentials = sagestack_s3::auth::StaticCredentials::parse(&args.credentials)
+        .map_err(|e| format!("invalid --credentials: {e}"))?;
+    let s3 = sagestack_s3::api::service(
+        store.clone(),
+        args.region.clone(),
+        args.s3_max_object_size,
+        s3_credentials,
+    );
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
             .with_json(ssm)
-            .with_query(cloudformation),
+            .with_query(cloudformation)
+            .with_s3(s3),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
     };

@@ -365,11 +365,11 @@ macro_rules! object_store_impl {
             ) -> Result<Option<ObjectRecord>, StoreError> {
                 // One round trip: the bucket row always comes back when it exists, the
                 // object's columns are NULL when the key is absent.
-                let row = sqlx::query(concat!(
+                let row = sqlx::query(
                     "SELECT o.bucket, o.key, o.size, o.etag, o.last_modified_micros, o.document, o.body
                      FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket = b.name AND o.key = $2
-                     WHERE b.name = $1"
-                ))
+                     WHERE b.name = $1",
+                )
                 .bind(bucket)
                 .bind(key)
                 .fetch_optional(&self.pool)
@@ -393,11 +393,11 @@ macro_rules! object_store_impl {
                 bucket: &str,
                 key: &str,
             ) -> Result<Option<ObjectMeta>, StoreError> {
-                let row = sqlx::query(concat!(
+                let row = sqlx::query(
                     "SELECT o.bucket, o.key, o.size, o.etag, o.last_modified_micros, o.document
                      FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket = b.name AND o.key = $2
-                     WHERE b.name = $1"
-                ))
+                     WHERE b.name = $1",
+                )
                 .bind(bucket)
                 .bind(key)
                 .fetch_optional(&self.pool)
