@@ -125,6 +125,10 @@ def test_create_update_and_delete_a_project(clients, aws, tmp_path):
     # The bucket, through S3; the model package group, through SageMaker.
     bucket = f"sagemaker-{pid}-dev"
     s3.head_bucket(Bucket=bucket)
+    bucket_tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert bucket_tags["sagemaker:project-name"] == "churn"
+    assert bucket_tags["sagemaker:project-id"] == pid
+    assert bucket_tags["team"] == "ml"
     assert stack["Outputs"][0]["OutputValue"] == bucket
     group = sm.describe_model_package_group(ModelPackageGroupName="churn-models")
     group_tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=group["ModelPackageGroupArn"])["Tags"]}

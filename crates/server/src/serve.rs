@@ -58,9 +58,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
-    // Where TemplateURLs are read (projects and the CloudFormation API). Until an object
-    // store is wired, every fetch fails with `S3 error: ...` (TemplateFetchError::Unavailable).
-    let template_source: Option<Arc<dyn TemplateSource>> = None;
+    // Where TemplateURLs are read (projects and the CloudFormation API): the embedded
+    // object store, or an external S3 with --s3-endpoint.
+    let template_source: Arc<dyn TemplateSource> = crate::template_source::template_source(
+        &args,
+        store.clone() as Arc<dyn sagestack_store::ObjectStore>,
+    )?;
     // Project provisioning: built unbound (the SageMaker service needs it now, and it
     // needs the SageMaker and CloudFormation services), bound by `start` below.
     let provisioner = ProjectProvisioner::new(
@@ -68,7 +71,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             concurrency: args.provisioning_concurrency as usize,
             deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
         },
-        template_source.clone(),
+        Some(template_source.clone()),
     );
     let sagemaker = Arc::new(SageMakerService::new(
         store.clone(),
@@ -116,7 +119,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             "resuming interrupted project operations"
         );
     }
-    let cloudformation = Arc::new(CloudFormationApi::new(cloudformation));
+    let cloudformation = Arc::new(
+        CloudFormationApi::new(cloudformation).with_template_source(template_source.clone()),
+    );
     // S3: buckets and objects in the same store (shared by replicas on PostgreSQL).
     let s3_credentials = sagestack_s3::auth::StaticCredentials::parse(&args.credentials)
         .map_err(|e| format!("invalid --credentials: {e}"))?;
