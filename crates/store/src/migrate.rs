@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "s3 buckets, objects, multipart uploads",
         sql: include_str!("../migrations/sqlite/0004_objects.sql"),
     },
+    Migration {
+        version: 6,
+        description: "stack names beside stack documents (indexed by-name lookups)",
+        sql: include_str!("../migrations/sqlite/0006_stack_names.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -55,6 +60,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         description: "s3 buckets, objects, multipart uploads",
         sql: include_str!("../migrations/postgres/0004_objects.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "stack names beside stack documents (indexed by-name lookups)",
+        sql: include_str!("../migrations/postgres/0006_stack_names.sql"),
     },
 ];
 
