@@ -12,6 +12,7 @@
 //! SSM parameters ([`parameters`]), model package groups ([`model_package_groups`]), IAM
 //! roles ([`roles`]) and the stack engine's records ([`stacks`]).
 
+mod batch;
 mod durable;
 mod migrate;
 pub mod model_package_groups;

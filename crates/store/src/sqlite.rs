@@ -80,6 +80,7 @@ pub struct SqliteStore {
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
     sync: crate::durable::GroupSync,
+    pub(crate) batcher: crate::batch::WriteBatcher,
     // Held (locked) for the store's lifetime; the OS releases it on exit or kill.
     _lock: File,
 }
@@ -123,11 +124,13 @@ impl SqliteStore {
         Self::migrate(&pool).await?;
         let cache = Self::load(&pool).await?;
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
+        let batcher = crate::batch::WriteBatcher::start(pool.clone());
         Ok(SqliteStore {
             pool,
             cache: RwLock::new(cache),
             writer: tokio::sync::Mutex::new(()),
             sync,
+            batcher,
             _lock: lock,
         })
     }

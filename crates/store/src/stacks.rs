@@ -125,31 +125,22 @@ impl PostgresStore {
 }
 
 impl SqliteStore {
-    /// The same as PostgreSQL's, in ONE round trip to SQLite's connection thread: the
-    /// statements (`BEGIN`, the upsert, a multi-row event insert, `COMMIT`) go as one
-    /// multi-statement query whose `$n` parameters number across statements. sqlx runs
-    /// each SQLite statement on the connection's worker thread and every round trip
-    /// there costs two thread wake-ups; with four per write they were most of a stack
-    /// operation's time (perf: `futex` wake-ups, not SQL). On failure the open
-    /// transaction is rolled back on the same connection before it goes back to the
-    /// pool.
+    /// The same as PostgreSQL's, through the write batcher ([`crate::batch`]): the
+    /// statements of this write (the upsert, then one multi-row event insert) join
+    /// whatever other writes are waiting in one `BEGIN..COMMIT` query, one round trip to
+    /// SQLite's connection thread for all of them. sqlx runs each SQLite statement on
+    /// the connection's worker thread and every round trip there costs two thread
+    /// wake-ups: with one transaction per write (four round trips) they were most of a
+    /// stack operation's time (perf: `futex` wake-ups, not SQL).
     async fn upsert_with_events(
         &self,
         record: Option<Upsert<'_>>,
         events: &[StackEvent],
     ) -> Result<(), StoreError> {
-        use sqlx::Arguments;
-        let mut sql = String::from("BEGIN;\n");
-        let mut args = sqlx::sqlite::SqliteArguments::default();
-        let mut n = 0usize;
-        let mut add = |args: &mut sqlx::sqlite::SqliteArguments, v: SqlValue| {
-            n += 1;
-            match v {
-                SqlValue::Text(t) => args.add(t),
-                SqlValue::Int(i) => args.add(i),
-            }
-            .map_err(|e| StoreError(format!("cannot bind a value: {e}")))?;
-            Ok::<usize, StoreError>(n)
+        use crate::batch::{Value, Write};
+        let mut write = Write {
+            statements: Vec::with_capacity(2),
+            values: Vec::with_capacity(4 + 3 * events.len()),
         };
         match record {
             Some(Upsert::Stack {
@@ -158,59 +149,62 @@ impl SqliteStore {
                 stack_name,
                 live,
             }) => {
-                add(&mut args, SqlValue::Text(stack_id.to_owned()))?;
-                add(&mut args, SqlValue::Text(document))?;
-                add(&mut args, SqlValue::Text(stack_name.to_owned()))?;
-                add(&mut args, SqlValue::Int(i64::from(live)))?;
-                sql.push_str(UPSERT_STACK);
-                sql.push_str(";\n");
+                write.statements.push((
+                    "INSERT INTO cfn_stacks (stack_id, document, stack_name, live)
+                     VALUES ({}, {}, {}, {})
+                     ON CONFLICT (stack_id) DO UPDATE SET document = excluded.document,
+                         stack_name = excluded.stack_name, live = excluded.live"
+                        .to_string(),
+                    4,
+                ));
+                write.values.extend([
+                    Value::Text(stack_id.to_owned()),
+                    Value::Text(document),
+                    Value::Text(stack_name.to_owned()),
+                    Value::Int(i64::from(live)),
+                ]);
             }
             Some(Upsert::Resource {
                 stack_id,
                 logical_id,
                 document,
             }) => {
-                add(&mut args, SqlValue::Text(stack_id.to_owned()))?;
-                add(&mut args, SqlValue::Text(logical_id.to_owned()))?;
-                add(&mut args, SqlValue::Text(document))?;
-                sql.push_str(UPSERT_RESOURCE);
-                sql.push_str(";\n");
+                write.statements.push((
+                    "INSERT INTO cfn_resources (stack_id, logical_id, document)
+                     VALUES ({}, {}, {})
+                     ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document"
+                        .to_string(),
+                    3,
+                ));
+                write.values.extend([
+                    Value::Text(stack_id.to_owned()),
+                    Value::Text(logical_id.to_owned()),
+                    Value::Text(document),
+                ]);
             }
             None => {}
         }
         if !events.is_empty() {
-            sql.push_str("INSERT INTO cfn_events (stack_id, seq, document) VALUES ");
+            let mut sql = String::from("INSERT INTO cfn_events (stack_id, seq, document) VALUES ");
             for (i, e) in events.iter().enumerate() {
-                let a = add(&mut args, SqlValue::Text(e.stack_id.clone()))?;
-                let b = add(&mut args, SqlValue::Int(seq(e)?))?;
-                let c = add(&mut args, SqlValue::Text(to_doc(e)?))?;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("(${a}, ${b}, ${c})"));
+                sql.push_str("({}, {}, {})");
+                write.values.extend([
+                    Value::Text(e.stack_id.clone()),
+                    Value::Int(seq(e)?),
+                    Value::Text(to_doc(e)?),
+                ]);
             }
-            sql.push_str(
-                "\n ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document;\n",
-            );
+            sql.push_str(" ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document");
+            write.statements.push((sql, 3 * events.len()));
         }
-        sql.push_str("COMMIT;");
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let result = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .execute(&mut *conn)
-            .await;
-        if let Err(e) = result {
-            // Whatever statement failed, leave no transaction open on this connection.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(db(e));
+        if write.statements.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.batcher.write(write).await.map_err(StoreError)
     }
-}
-
-/// A value bound into [`SqliteStore::upsert_with_events`]'s query.
-enum SqlValue {
-    Text(String),
-    Int(i64),
 }
 
 /// Implements [`StackStore`] for a backend whose pool is `self.pool`; `$collate` is
