@@ -19,6 +19,7 @@ pub mod objects;
 pub mod parameters;
 pub mod postgres;
 pub mod roles;
+pub mod servicecatalog;
 pub mod sqlite;
 pub mod stacks;
 
@@ -35,6 +36,7 @@ pub use postgres::PostgresStore;
 pub use roles::{RoleRecord, RoleStore};
 /// The stack engine's persistence contract, implemented by both backends (see [`stacks`]).
 pub use sagestack_engine::store::StackStore;
+pub use servicecatalog::{CatalogCursor, CatalogKind, CatalogRecord, ServiceCatalogStore};
 pub use sqlite::SqliteStore;
 
 /// A stored project.
@@ -157,7 +159,14 @@ impl From<sqlx::Error> for StoreError {
 /// any supertrait object (e.g. `Arc<dyn StackStore>` for the CloudFormation service).
 #[async_trait]
 pub trait Store:
-    ParameterStore + ModelPackageGroupStore + RoleStore + StackStore + Send + Sync + 'static
+    ParameterStore
+    + ModelPackageGroupStore
+    + RoleStore
+    + ServiceCatalogStore
+    + StackStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Stores a new project with its initial tags.
     /// [`StoreError::AlreadyExists`] if the name, id or ARN is taken.

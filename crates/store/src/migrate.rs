@@ -28,6 +28,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "ssm parameters, model package groups, iam roles",
         sql: include_str!("../migrations/sqlite/0003_services.sql"),
     },
+    Migration {
+        version: 5,
+        description: "service catalog",
+        sql: include_str!("../migrations/sqlite/0005_servicecatalog.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -45,6 +50,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         description: "ssm parameters, model package groups, iam roles",
         sql: include_str!("../migrations/postgres/0003_services.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "service catalog",
+        sql: include_str!("../migrations/postgres/0005_servicecatalog.sql"),
     },
 ];
 
