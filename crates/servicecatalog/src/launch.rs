@@ -39,8 +39,8 @@ use serde_json::{Value, json};
 
 use crate::error::ScError;
 use crate::model::{
-    ProvisionedProduct, Record, RecordError, RecordOutput, Tag, new_id, record_status,
-    record_type, status,
+    ProvisionedProduct, Record, RecordError, RecordOutput, Tag, new_id, record_status, record_type,
+    status,
 };
 use crate::service::{Result, ServiceCatalogService, decode, page, seconds};
 
@@ -241,8 +241,7 @@ impl ServiceCatalogService {
         let out = match operation {
             "ProvisionProduct" => {
                 let i: ProvisionInput = decode(operation, input)?;
-                if i.provisioning_artifact_id.is_none() && i.provisioning_artifact_name.is_none()
-                {
+                if i.provisioning_artifact_id.is_none() && i.provisioning_artifact_name.is_none() {
                     return Err(ScError::InvalidParameters(
                         "Either ProvisioningArtifactId or ProvisioningArtifactName must be specified."
                             .into(),
@@ -569,7 +568,10 @@ impl ServiceCatalogService {
     ) -> Result<(Record, ProvisionedProduct, Step)> {
         if self
             .store
-            .catalog_get_by_name(CatalogKind::ProvisionedProduct, &req.provisioned_product_name)
+            .catalog_get_by_name(
+                CatalogKind::ProvisionedProduct,
+                &req.provisioned_product_name,
+            )
             .await?
             .is_some()
         {
@@ -654,7 +656,10 @@ impl ServiceCatalogService {
         {
             Ok(()) => {}
             Err(StoreError::AlreadyExists) => {
-                let _ = self.store.catalog_delete(CatalogKind::Record, &record_id).await;
+                let _ = self
+                    .store
+                    .catalog_delete(CatalogKind::Record, &record_id)
+                    .await;
                 return Err(ScError::DuplicateResource(format!(
                     "A provisioned product with the name {} already exists.",
                     pp.name
@@ -749,16 +754,10 @@ impl ServiceCatalogService {
             .collect();
         for p in &req.parameters {
             if p.use_previous_value {
-                match current.parameters.get(&p.key) {
-                    Some(v) => {
-                        parameters.insert(p.key.clone(), v.clone());
-                    }
-                    None => {
-                        return Err(ScError::InvalidParameters(format!(
-                            "Parameter {} has no previous value to use.",
-                            p.key
-                        )));
-                    }
+                // A parameter launched with its default has no stored value: it keeps
+                // taking the default.
+                if let Some(v) = current.parameters.get(&p.key) {
+                    parameters.insert(p.key.clone(), v.clone());
                 }
             } else {
                 parameters.insert(p.key.clone(), p.value.clone().unwrap_or_default());
@@ -799,7 +798,12 @@ impl ServiceCatalogService {
 
     /// Marks the provisioned product `UNDER_CHANGE` for `record_id`, refusing when
     /// another operation got there first.
-    async fn claim(&self, id: &str, record_id: &str, provisioning: bool) -> Result<ProvisionedProduct> {
+    async fn claim(
+        &self,
+        id: &str,
+        record_id: &str,
+        provisioning: bool,
+    ) -> Result<ProvisionedProduct> {
         self.modify(
             CatalogKind::ProvisionedProduct,
             id,
@@ -914,9 +918,11 @@ fn matches_query(v: &Value, query: &str) -> bool {
         };
         return v[key].as_str().is_some_and(|s| s.to_lowercase() == value);
     }
-    ["Name", "Id", "Status"]
-        .iter()
-        .any(|k| v[*k].as_str().is_some_and(|s| s.to_lowercase().contains(&q)))
+    ["Name", "Id", "Status"].iter().any(|k| {
+        v[*k]
+            .as_str()
+            .is_some_and(|s| s.to_lowercase().contains(&q))
+    })
 }
 
 struct WorkerParts {

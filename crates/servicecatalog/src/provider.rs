@@ -24,7 +24,9 @@ use serde_json::{Map, Value};
 
 use crate::error::ScError;
 use crate::model::{Portfolio, Product, Tag};
-use crate::service::{ArtifactInput, CreatePortfolioInput, CreateProductInput, ServiceCatalogService};
+use crate::service::{
+    ArtifactInput, CreatePortfolioInput, CreateProductInput, ServiceCatalogService,
+};
 
 pub const PORTFOLIO_TYPE: &str = "AWS::ServiceCatalog::Portfolio";
 pub const PRODUCT_TYPE: &str = "AWS::ServiceCatalog::CloudFormationProduct";
@@ -369,15 +371,15 @@ impl ResourceProvider for ProductProvider {
                 .as_ref()
                 .is_some_and(|n| before.artifacts.iter().any(|b| &b.name == n));
             if !exists {
-                self.service
-                    .create_artifact(&id, a)
-                    .await
-                    .map_err(err)?;
+                self.service.create_artifact(&id, a).await.map_err(err)?;
             }
         }
         if flag(new_properties, "ReplaceProvisioningArtifacts") {
             for old in &before.artifacts {
-                if !names.iter().any(|n| n.as_deref() == Some(old.name.as_str())) {
+                if !names
+                    .iter()
+                    .any(|n| n.as_deref() == Some(old.name.as_str()))
+                {
                     self.service
                         .delete_artifact(&id, &old.id)
                         .await

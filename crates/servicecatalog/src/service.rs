@@ -785,41 +785,46 @@ impl ServiceCatalogService {
 
     pub async fn update_product(&self, input: UpdateProductInput) -> Result<Product> {
         let id = input.id.clone();
-        self.modify(CatalogKind::Product, &id, product_not_found, |p: &mut Product| {
-            if let Some(n) = &input.name {
-                p.name = n.clone();
-            }
-            if let Some(o) = &input.owner {
-                p.owner = o.clone();
-            }
-            for (field, value) in [
-                (&mut p.description, &input.description),
-                (&mut p.distributor, &input.distributor),
-                (&mut p.support_description, &input.support_description),
-                (&mut p.support_email, &input.support_email),
-                (&mut p.support_url, &input.support_url),
-            ] {
-                if let Some(v) = value {
-                    *field = Some(v.clone());
+        self.modify(
+            CatalogKind::Product,
+            &id,
+            product_not_found,
+            |p: &mut Product| {
+                if let Some(n) = &input.name {
+                    p.name = n.clone();
                 }
-            }
-            let add = input.add_tags.clone().unwrap_or_default();
-            check_tags(&add)?;
-            let remove = input.remove_tags.clone().unwrap_or_default();
-            p.tags.retain(|t| !remove.contains(&t.key));
-            for t in add {
-                match p.tags.iter_mut().find(|c| c.key == t.key) {
-                    Some(c) => c.value = t.value,
-                    None => p.tags.push(t),
+                if let Some(o) = &input.owner {
+                    p.owner = o.clone();
                 }
-            }
-            if p.tags.len() > MAX_TAGS {
-                return Err(ScError::LimitExceeded(format!(
-                    "A resource can have at most {MAX_TAGS} tags."
-                )));
-            }
-            Ok(())
-        })
+                for (field, value) in [
+                    (&mut p.description, &input.description),
+                    (&mut p.distributor, &input.distributor),
+                    (&mut p.support_description, &input.support_description),
+                    (&mut p.support_email, &input.support_email),
+                    (&mut p.support_url, &input.support_url),
+                ] {
+                    if let Some(v) = value {
+                        *field = Some(v.clone());
+                    }
+                }
+                let add = input.add_tags.clone().unwrap_or_default();
+                check_tags(&add)?;
+                let remove = input.remove_tags.clone().unwrap_or_default();
+                p.tags.retain(|t| !remove.contains(&t.key));
+                for t in add {
+                    match p.tags.iter_mut().find(|c| c.key == t.key) {
+                        Some(c) => c.value = t.value,
+                        None => p.tags.push(t),
+                    }
+                }
+                if p.tags.len() > MAX_TAGS {
+                    return Err(ScError::LimitExceeded(format!(
+                        "A resource can have at most {MAX_TAGS} tags."
+                    )));
+                }
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -880,7 +885,11 @@ impl ServiceCatalogService {
         })
     }
 
-    pub async fn create_artifact(&self, product_id: &str, input: ArtifactInput) -> Result<Artifact> {
+    pub async fn create_artifact(
+        &self,
+        product_id: &str,
+        input: ArtifactInput,
+    ) -> Result<Artifact> {
         let current = self.product(product_id).await?;
         let default_name = format!("v{}", current.artifacts.len() + 1);
         if let Some(name) = &input.name
@@ -892,21 +901,26 @@ impl ServiceCatalogService {
         }
         let artifact = self.new_artifact(input, &default_name).await?;
         let added = artifact.clone();
-        self.modify(CatalogKind::Product, product_id, product_not_found, |p: &mut Product| {
-            if p.artifacts.len() >= MAX_ARTIFACTS {
-                return Err(ScError::LimitExceeded(format!(
-                    "A product can have at most {MAX_ARTIFACTS} provisioning artifacts."
-                )));
-            }
-            if p.artifacts.iter().any(|a| a.name == added.name) {
-                return Err(ScError::InvalidParameters(format!(
-                    "A provisioning artifact named {} already exists for product {product_id}.",
-                    added.name
-                )));
-            }
-            p.artifacts.push(added.clone());
-            Ok(())
-        })
+        self.modify(
+            CatalogKind::Product,
+            product_id,
+            product_not_found,
+            |p: &mut Product| {
+                if p.artifacts.len() >= MAX_ARTIFACTS {
+                    return Err(ScError::LimitExceeded(format!(
+                        "A product can have at most {MAX_ARTIFACTS} provisioning artifacts."
+                    )));
+                }
+                if p.artifacts.iter().any(|a| a.name == added.name) {
+                    return Err(ScError::InvalidParameters(format!(
+                        "A provisioning artifact named {} already exists for product {product_id}.",
+                        added.name
+                    )));
+                }
+                p.artifacts.push(added.clone());
+                Ok(())
+            },
+        )
         .await?;
         Ok(artifact)
     }
@@ -915,26 +929,31 @@ impl ServiceCatalogService {
         let artifact_id = input.provisioning_artifact_id.clone();
         let product_id = input.product_id.clone();
         let p = self
-            .modify(CatalogKind::Product, &product_id, product_not_found, |p: &mut Product| {
-                let a = p
-                    .artifacts
-                    .iter_mut()
-                    .find(|a| a.id == artifact_id)
-                    .ok_or_else(|| artifact_not_found(&product_id, &artifact_id))?;
-                if let Some(n) = &input.name {
-                    a.name = n.clone();
-                }
-                if let Some(d) = &input.description {
-                    a.description = Some(d.clone());
-                }
-                if let Some(active) = input.active {
-                    a.active = active;
-                }
-                if let Some(g) = &input.guidance {
-                    a.guidance = g.clone();
-                }
-                Ok(())
-            })
+            .modify(
+                CatalogKind::Product,
+                &product_id,
+                product_not_found,
+                |p: &mut Product| {
+                    let a = p
+                        .artifacts
+                        .iter_mut()
+                        .find(|a| a.id == artifact_id)
+                        .ok_or_else(|| artifact_not_found(&product_id, &artifact_id))?;
+                    if let Some(n) = &input.name {
+                        a.name = n.clone();
+                    }
+                    if let Some(d) = &input.description {
+                        a.description = Some(d.clone());
+                    }
+                    if let Some(active) = input.active {
+                        a.active = active;
+                    }
+                    if let Some(g) = &input.guidance {
+                        a.guidance = g.clone();
+                    }
+                    Ok(())
+                },
+            )
             .await?;
         p.artifact(&input.provisioning_artifact_id)
             .cloned()
@@ -952,18 +971,23 @@ impl ServiceCatalogService {
                 "Provisioning artifact {artifact_id} is used by one or more provisioned products."
             )));
         }
-        self.modify(CatalogKind::Product, product_id, product_not_found, |p: &mut Product| {
-            let Some(i) = p.artifacts.iter().position(|a| a.id == artifact_id) else {
-                return Err(artifact_not_found(product_id, artifact_id));
-            };
-            if p.artifacts.len() == 1 {
-                return Err(ScError::InvalidParameters(
-                    "The last provisioning artifact of a product cannot be deleted.".into(),
-                ));
-            }
-            p.artifacts.remove(i);
-            Ok(())
-        })
+        self.modify(
+            CatalogKind::Product,
+            product_id,
+            product_not_found,
+            |p: &mut Product| {
+                let Some(i) = p.artifacts.iter().position(|a| a.id == artifact_id) else {
+                    return Err(artifact_not_found(product_id, artifact_id));
+                };
+                if p.artifacts.len() == 1 {
+                    return Err(ScError::InvalidParameters(
+                        "The last provisioning artifact of a product cannot be deleted.".into(),
+                    ));
+                }
+                p.artifacts.remove(i);
+                Ok(())
+            },
+        )
         .await?;
         Ok(())
     }
@@ -1068,9 +1092,8 @@ pub(crate) fn parse<T: DeserializeOwned>(record: &CatalogRecord) -> Result<T> {
 /// `InvalidParametersException` for an artifact.
 pub fn check_template(body: &str) -> Result<()> {
     use sagestack_template::{Limits, Template};
-    let template = Template::parse_with(body, &Limits::s3()).map_err(|e| {
-        ScError::InvalidParameters(format!("Invalid templateBody. {}", e.message))
-    })?;
+    let template = Template::parse_with(body, &Limits::s3())
+        .map_err(|e| ScError::InvalidParameters(format!("Invalid templateBody. {}", e.message)))?;
     template.validate().map_err(|errors| {
         ScError::InvalidParameters(format!(
             "Invalid templateBody. {}",
