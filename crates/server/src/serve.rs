@@ -12,6 +12,7 @@ use std::time::Instant;
 use sagestack_cloudformation::api::CloudFormationApi;
 use sagestack_cloudformation::{CloudFormationService, ServiceConfig};
 use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
+use sagestack_servicecatalog::ServiceCatalogService;
 use sagestack_ssm::{SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
@@ -76,8 +77,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
-    let cloudformation = CloudFormationService::new(cfn_config)
-        .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?;
+    // Service Catalog: its API, and its portfolio/product/association providers. It
+    // launches provisioned products on the CloudFormation service built with those
+    // providers, so that service is attached once it exists.
+    let servicecatalog = Arc::new(ServiceCatalogService::with_system_clock(
+        store.clone(),
+        &args.region,
+        &args.account_id,
+    ));
+    for (type_name, provider) in
+        sagestack_servicecatalog::provider::providers(servicecatalog.clone())
+    {
+        cfn_config = cfn_config.with_native_provider(type_name, provider);
+    }
+    let cloudformation = Arc::new(
+        CloudFormationService::new(cfn_config)
+            .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?,
+    );
+    servicecatalog.attach_cloudformation(cloudformation.clone());
     if args.database_url.is_none() {
         let recovered = cloudformation
             .recover()
@@ -90,11 +107,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             );
         }
     }
-    let cloudformation = Arc::new(CloudFormationApi::new(Arc::new(cloudformation)));
+    let cloudformation = Arc::new(CloudFormationApi::new(cloudformation));
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
             .with_json(ssm)
+            .with_json(servicecatalog)
             .with_query(cloudformation),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
