@@ -106,6 +106,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 "resuming interrupted stack operations"
             );
         }
+        // Service Catalog operations whose settling died with the previous process are
+        // judged by where their (now resumed) stacks end up.
+        let settling = servicecatalog
+            .recover()
+            .await
+            .map_err(|e| format!("cannot recover Service Catalog operations: {e}"))?;
+        if settling > 0 {
+            tracing::info!(
+                provisioned_products = settling,
+                "settling interrupted Service Catalog operations"
+            );
+        }
     }
     let cloudformation = Arc::new(CloudFormationApi::new(cloudformation));
     let state = AppState {

@@ -892,6 +892,35 @@ impl ServiceCatalogService {
         }
     }
 
+    /// Settles the operations a previous process left `UNDER_CHANGE` (call once at
+    /// startup, after [`CloudFormationService::recover`] has resumed their stacks): each
+    /// is judged by where its stack ended up. Returns how many were picked up; they
+    /// settle in background tasks.
+    pub async fn recover(&self) -> Result<usize> {
+        let worker = self.worker(self.stacks()?);
+        let mut picked = 0;
+        for pp in self
+            .all::<ProvisionedProduct>(CatalogKind::ProvisionedProduct)
+            .await?
+        {
+            if pp.status != status::UNDER_CHANGE {
+                continue;
+            }
+            let Ok(record) = self.record(&pp.last_record_id).await else {
+                continue;
+            };
+            if record.status != record_status::IN_PROGRESS {
+                continue;
+            }
+            picked += 1;
+            let worker = worker.clone();
+            tokio::spawn(async move {
+                worker.resume(pp, record).await;
+            });
+        }
+        Ok(picked)
+    }
+
     fn spawn(&self, pp: ProvisionedProduct, record: Record, step: Step) -> Result<()> {
         let worker = self.worker(self.stacks()?);
         tokio::spawn(async move {
@@ -925,12 +954,14 @@ fn matches_query(v: &Value, query: &str) -> bool {
     })
 }
 
+#[derive(Clone)]
 struct WorkerParts {
     store: Arc<dyn sagestack_store::Store>,
     clock: Arc<dyn sagestack_engine::Clock>,
 }
 
 /// Runs one checked step on the stack and settles the provisioned product and record.
+#[derive(Clone)]
 struct Worker {
     service: WorkerParts,
     cfn: Arc<CloudFormationService>,
@@ -952,6 +983,83 @@ impl Worker {
                 r
             }
         }
+    }
+
+    /// Finishes an operation whose task died with the previous process.
+    async fn resume(&self, pp: ProvisionedProduct, record: Record) -> Record {
+        const INTERRUPTED: &str =
+            "The operation was interrupted by a server restart before its stack operation started.";
+        let target = pp.stack_id.clone().unwrap_or_else(|| pp.stack_name.clone());
+        let stack = match self.cfn.describe_stack(&target).await {
+            Ok(s) => Some(self.cfn.wait_for_terminal(&s.stack_id).await.unwrap_or(s)),
+            Err(_) => None,
+        };
+        let outcome = match (record.record_type.as_str(), stack) {
+            (record_type::TERMINATE, None) => Outcome::Deleted,
+            (record_type::TERMINATE, Some(s)) if s.status == StackStatus::DeleteComplete => {
+                Outcome::Deleted
+            }
+            (record_type::TERMINATE, Some(_)) => {
+                self.drive(
+                    &pp,
+                    &record,
+                    Step::Terminate {
+                        ignore_errors: false,
+                    },
+                )
+                .await
+            }
+            (record_type::PROVISION, Some(s)) if s.status == StackStatus::CreateComplete => {
+                Outcome::Succeeded(s)
+            }
+            (record_type::UPDATE, Some(s))
+                if s.status == StackStatus::UpdateComplete
+                    && self.artifact_body(&record).await.as_deref()
+                        == Some(s.template.body.as_str()) =>
+            {
+                Outcome::Succeeded(s)
+            }
+            (kind, Some(s)) => {
+                let finished = s.status != StackStatus::CreateComplete
+                    && s.status != StackStatus::UpdateComplete;
+                let reason = if finished {
+                    failure_reason(&self.cfn, &s).await
+                } else {
+                    INTERRUPTED.to_string()
+                };
+                Outcome::Failed {
+                    rolled_back: kind == record_type::UPDATE && s.status.is_updatable(),
+                    stack: Some(s),
+                    reason,
+                }
+            }
+            (_, None) => Outcome::Failed {
+                stack: None,
+                reason: INTERRUPTED.into(),
+                rolled_back: false,
+            },
+        };
+        match self.settle(&pp, record.clone(), outcome).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(record = %record.record_id, "cannot settle the record: {e}");
+                record
+            }
+        }
+    }
+
+    /// The template of the artifact a record launches.
+    async fn artifact_body(&self, record: &Record) -> Option<String> {
+        let r = self
+            .service
+            .store
+            .catalog_get(CatalogKind::Product, &record.product_id)
+            .await
+            .ok()??;
+        let product: crate::model::Product = crate::service::parse(&r).ok()?;
+        product
+            .artifact(&record.provisioning_artifact_id)
+            .map(|a| a.template_body.clone())
     }
 
     async fn drive(&self, pp: &ProvisionedProduct, record: &Record, step: Step) -> Outcome {
@@ -1163,14 +1271,31 @@ impl Worker {
             })
             .await?;
         }
-        let next = sagestack_store::CatalogRecord {
-            id: record.record_id.clone(),
-            name: None,
-            version: 2,
-            created_micros: 0,
-            document: Arc::from(serde_json::to_string(&record).map_err(crate::service::internal)?),
-        };
-        store.catalog_update(CatalogKind::Record, &next, 1).await?;
+        let document: Arc<str> =
+            Arc::from(serde_json::to_string(&record).map_err(crate::service::internal)?);
+        for _ in 0..16 {
+            let Some(current) = store
+                .catalog_get(CatalogKind::Record, &record.record_id)
+                .await?
+            else {
+                break;
+            };
+            let next = sagestack_store::CatalogRecord {
+                version: current.version + 1,
+                document: document.clone(),
+                ..current.clone()
+            };
+            match store
+                .catalog_update(CatalogKind::Record, &next, current.version)
+                .await
+            {
+                Err(StoreError::Conflict) => continue,
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         Ok(record)
     }
 }

@@ -329,6 +329,11 @@ impl ServiceCatalogService {
         let _ = self.cloudformation.set(cloudformation);
     }
 
+    /// The store this service keeps its state in.
+    pub fn store_handle(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     pub fn scope(&self) -> &Scope {
         &self.scope
     }

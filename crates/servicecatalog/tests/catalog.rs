@@ -895,3 +895,75 @@ async fn a_stack_publishes_real_products() {
     let l = ok(&h, "ListPortfolios", json!({})).await;
     assert!(l["PortfolioDetails"].as_array().unwrap().is_empty());
 }
+
+/// Rewrites a stored document as a crashed process would have left it.
+async fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    kind: sagestack_store::CatalogKind,
+    id: &str,
+    change: impl FnOnce(&mut T),
+) {
+    let r = store.catalog_get(kind, id).await.unwrap().unwrap();
+    let mut v: T = serde_json::from_str(&r.document).unwrap();
+    change(&mut v);
+    let next = sagestack_store::CatalogRecord {
+        version: r.version + 1,
+        document: Arc::from(serde_json::to_string(&v).unwrap()),
+        ..r.clone()
+    };
+    store.catalog_update(kind, &next, r.version).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_operations_are_settled_on_recovery() {
+    use sagestack_servicecatalog::{ProvisionedProduct, Record};
+    use sagestack_store::CatalogKind;
+    let h = harness().await;
+    let store: Arc<dyn Store> = h.sc.store_handle();
+    let (_port, prod_id, _pa1) = product_with_portfolio(&h).await;
+    let launch = |name: &str| LaunchRequest {
+        provisioned_product_name: name.into(),
+        product_id: Some(prod_id.clone()),
+        token: "t".into(),
+        ..Default::default()
+    };
+    // A launch whose stack completed but whose settling was lost.
+    let done = h.sc.provision_and_wait(launch("finished")).await.unwrap();
+    // A launch that died before its stack was created.
+    let lost = h.sc.provision_and_wait(launch("lost")).await.unwrap();
+    for (r, pp_name) in [(&done, "finished"), (&lost, "lost")] {
+        rewrite::<Record>(store.as_ref(), CatalogKind::Record, &r.record_id, |rec| {
+            rec.status = "IN_PROGRESS".into();
+        })
+        .await;
+        rewrite::<ProvisionedProduct>(
+            store.as_ref(),
+            CatalogKind::ProvisionedProduct,
+            &r.provisioned_product_id,
+            |pp| {
+                pp.status = "UNDER_CHANGE".into();
+                if pp_name == "lost" {
+                    pp.stack_id = None;
+                    pp.stack_name = format!("SC-{ACCOUNT}-pp-neverlaunched0");
+                }
+            },
+        )
+        .await;
+    }
+    assert_eq!(h.sc.recover().await.unwrap(), 2);
+    let settled = h.sc.wait_record(&done.record_id).await.unwrap();
+    assert_eq!(settled.status, "SUCCEEDED");
+    assert_eq!(
+        h.sc.provisioned_by(None, Some("finished"))
+            .await
+            .unwrap()
+            .status,
+        "AVAILABLE"
+    );
+    let settled = h.sc.wait_record(&lost.record_id).await.unwrap();
+    assert_eq!(settled.status, "FAILED");
+    let pp = h.sc.provisioned_by(None, Some("lost")).await.unwrap();
+    assert_eq!(pp.status, "ERROR");
+    assert!(pp.status_message.unwrap().contains("interrupted"));
+    assert_eq!(h.sc.recover().await.unwrap(), 0, "nothing left in progress");
+}
