@@ -14,6 +14,8 @@
 //!   `scripts/gen-servicecatalog-model.py`, checked by [`sagestack_protocol::validate`]);
 //! * [`error`]: typed errors, mapped to AWS codes via [`sagestack_protocol::AwsError`];
 //! * state behind [`sagestack_store::ServiceCatalogStore`] (part of the `Store`);
+//! * [`project`]: SageMaker projects created from a product (`ServiceCatalogProvisioningDetails`):
+//!   provision, update and terminate for the project provisioner;
 //! * [`provider`]: native `AWS::ServiceCatalog::Portfolio`, `CloudFormationProduct` and
 //!   `PortfolioProductAssociation` providers, so a product-publishing stack registers
 //!   real products.
@@ -23,10 +25,12 @@
 pub mod error;
 pub mod launch;
 pub mod model;
+pub mod project;
 pub mod provider;
 pub mod service;
 
 pub use error::ScError;
 pub use launch::{LaunchRequest, UpdateParameter, UpdateRequest};
 pub use model::{ProvisionedProduct, Record, Scope};
+pub use project::{ProjectLauncher, ProjectOutcome};
 pub use service::{ServiceCatalogService, TARGET_PREFIX};

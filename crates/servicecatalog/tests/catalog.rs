@@ -967,3 +967,160 @@ async fn interrupted_operations_are_settled_on_recovery() {
     assert!(pp.status_message.unwrap().contains("interrupted"));
     assert_eq!(h.sc.recover().await.unwrap(), 0, "nothing left in progress");
 }
+
+fn project(name: &str, details: Value) -> sagestack_sagemaker::Project {
+    sagestack_sagemaker::Project {
+        project_arn: format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:project/{name}"),
+        project_name: name.into(),
+        project_id: format!("p-{name}0000000"),
+        project_description: None,
+        service_catalog_provisioning_details: Some(details),
+        service_catalog_provisioned_product_details: None,
+        project_status: sagestack_sagemaker::ProjectStatus::Pending,
+        template_provider_details: None,
+        created_by: None,
+        creation_time: 0.0,
+        last_modified_time: None,
+        last_modified_by: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_provision_update_and_terminate_products() {
+    use sagestack_servicecatalog::ProjectLauncher;
+    let h = harness().await;
+    let (_port, prod_id, pa1) = product_with_portfolio(&h).await;
+    let launcher = ProjectLauncher::new(h.sc.clone());
+
+    // Created without an artifact: the newest active one, with SageMaker's parameters.
+    let mut p = project(
+        "mlops",
+        json!({"ProductId": prod_id, "ProvisioningParameters": [{"Key": "Env", "Value": "prod"}]}),
+    );
+    let out = launcher.provision(&p).await;
+    assert!(out.succeeded, "{out:?}");
+    assert_eq!(out.details["ProvisionedProductStatusMessage"], "AVAILABLE");
+    let pp_id = out.details["ProvisionedProductId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stack = h
+        .cfn
+        .describe_stack(&format!("SC-{ACCOUNT}-{pp_id}"))
+        .await
+        .unwrap();
+    assert_eq!(stack.template.parameters["SageMakerProjectName"], "mlops");
+    assert_eq!(
+        stack.template.parameters["SageMakerProjectId"],
+        p.project_id
+    );
+    assert_eq!(stack.template.parameters["Env"], "prod");
+    assert!(
+        stack
+            .tags
+            .contains(&("sagemaker:project-name".to_string(), "mlops".to_string()))
+    );
+    // Provisioning again (a retry after a crash) adopts what exists.
+    let again = launcher.provision(&p).await;
+    assert!(again.succeeded);
+    assert_eq!(again.details["ProvisionedProductId"], pp_id.as_str());
+
+    // Update to a new artifact and parameter.
+    h.source
+        .put("https://bucket.s3.amazonaws.com/v2.yaml", &template(2));
+    let a2 = ok(
+        &h,
+        "CreateProvisioningArtifact",
+        json!({"ProductId": prod_id, "IdempotencyToken": "t3",
+               "Parameters": {"Name": "v2", "Info": {"LoadTemplateFromURL": "https://bucket.s3.amazonaws.com/v2.yaml"}}}),
+    )
+    .await["ProvisioningArtifactDetail"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.service_catalog_provisioning_details = Some(json!({
+        "ProductId": prod_id, "ProvisioningArtifactId": a2,
+        "ProvisioningParameters": [{"Key": "Env", "Value": "dev"}]
+    }));
+    let out = launcher.update(&p).await;
+    assert!(out.succeeded, "{out:?}");
+    let pp = h.sc.provisioned(&pp_id).await.unwrap();
+    assert_eq!(pp.provisioning_artifact_id, a2);
+    assert_eq!(pp.parameters["Env"], "dev");
+    // The same update again changes nothing and succeeds.
+    assert!(launcher.update(&p).await.succeeded);
+
+    // A bad parameter: the update is refused, the product stays as it was.
+    let mut bad = p.clone();
+    bad.service_catalog_provisioning_details = Some(json!({
+        "ProductId": prod_id, "ProvisioningArtifactId": a2,
+        "ProvisioningParameters": [{"Key": "Env", "Value": "staging"}]
+    }));
+    let out = launcher.update(&bad).await;
+    assert!(!out.succeeded);
+    assert!(
+        out.details["ProvisionedProductStatusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Env"),
+        "{out:?}"
+    );
+    assert_eq!(h.sc.provisioned(&pp_id).await.unwrap().status, "AVAILABLE");
+
+    // Terminate; terminating again is a success.
+    let out = launcher.terminate(&p).await;
+    assert!(out.succeeded, "{out:?}");
+    assert!(h.sc.provisioned(&pp_id).await.is_err());
+    assert!(launcher.terminate(&p).await.succeeded);
+
+    // Refusals carry the reason and no id.
+    let out = launcher
+        .provision(&project("nope", json!({"ProductId": "prod-nothere00000"})))
+        .await;
+    assert!(!out.succeeded);
+    assert_eq!(
+        out.details,
+        json!({"ProvisionedProductStatusMessage": "Product prod-nothere00000 not found."})
+    );
+    let out = launcher
+        .provision(&project(
+            "inactive",
+            json!({"ProductId": prod_id, "ProvisioningArtifactId": "pa-nothere0000000"}),
+        ))
+        .await;
+    assert!(!out.succeeded);
+    // A stack that fails: ERROR with the reason, and the id to look at.
+    h.source
+        .put("https://bucket.s3.amazonaws.com/broken.yaml", BROKEN);
+    let broken = ok(
+        &h,
+        "CreateProvisioningArtifact",
+        json!({"ProductId": prod_id, "IdempotencyToken": "t4",
+               "Parameters": {"Name": "broken", "Info": {"LoadTemplateFromURL": "https://bucket.s3.amazonaws.com/broken.yaml"}}}),
+    )
+    .await["ProvisioningArtifactDetail"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _ = pa1;
+    let fails = project(
+        "fails",
+        json!({"ProductId": prod_id, "ProvisioningArtifactId": broken}),
+    );
+    let out = launcher.provision(&fails).await;
+    assert!(!out.succeeded);
+    let msg = out.details["ProvisionedProductStatusMessage"]
+        .as_str()
+        .unwrap();
+    assert!(
+        msg.starts_with("ERROR: ") && msg.contains("ProviderName"),
+        "{msg}"
+    );
+    assert!(
+        out.details["ProvisionedProductId"]
+            .as_str()
+            .unwrap()
+            .starts_with("pp-")
+    );
+    assert!(launcher.terminate(&fails).await.succeeded);
+}
