@@ -5,7 +5,9 @@
 //! `--max-requests` have been sent in total. Only loopback targets are accepted.
 //! Prints one JSON object: throughput, latency percentiles, error count.
 //!
-//! `seed` creates projects (or moto model package groups) concurrently.
+//! `seed` creates projects (or moto model package groups) concurrently; `provision`
+//! creates projects from a template and times each until it is provisioned
+//! ([`provision`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -17,6 +19,8 @@ use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+
+mod provision;
 
 #[derive(Parser)]
 struct Cli {
@@ -64,6 +68,9 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// Create `count` projects from a template, each timed from CreateProject until
+    /// DescribeProject shows it `CreateCompleted` (or `CreateFailed`).
+    Provision(provision::Args),
 }
 
 type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -87,6 +94,18 @@ async fn send(
     target: &str,
     body: String,
 ) -> Result<(u16, bool), String> {
+    send_read(conn, addr, target, body)
+        .await
+        .map(|(status, reusable, _)| (status, reusable))
+}
+
+/// [`send`], also returning the response body.
+async fn send_read(
+    conn: &mut Conn,
+    addr: SocketAddr,
+    target: &str,
+    body: String,
+) -> Result<(u16, bool, Bytes), String> {
     conn.ready().await.map_err(|e| e.to_string())?;
     let req = Request::post("/")
         .header("host", addr.to_string())
@@ -105,11 +124,13 @@ async fn send(
             .headers()
             .get(hyper::header::CONNECTION)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-    resp.into_body()
+    let body = resp
+        .into_body()
         .collect()
         .await
-        .map_err(|e| e.to_string())?;
-    Ok((status, !closes))
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, !closes, body))
 }
 
 fn check_loopback(addr: SocketAddr) {
@@ -218,6 +239,7 @@ async fn main() {
             });
             println!("{out}");
         }
+        Command::Provision(args) => provision::run(args).await,
         Command::Seed {
             addr,
             target,
