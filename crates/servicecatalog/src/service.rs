@@ -1158,3 +1158,70 @@ impl Json11Service for ServiceCatalogService {
             .map_err(|e| Box::new(e) as Box<dyn AwsError>)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_model_has_every_operation() {
+        for op in [
+            "CreatePortfolio",
+            "CreateProduct",
+            "ProvisionProduct",
+            "DisassociateProductFromPortfolio",
+            "DescribeRecord",
+        ] {
+            assert!(MODEL.has_operation(op), "{op}");
+        }
+    }
+
+    #[test]
+    fn pages_walk_every_item_once() {
+        let items: Vec<u32> = (0..45).collect();
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (page, next) = page(items.clone(), token.as_deref(), Some(20)).unwrap();
+            seen.extend(page);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, items);
+        let (first, _) = page(items.clone(), None, None).unwrap();
+        assert_eq!(first.len(), DEFAULT_PAGE);
+        assert!(matches!(
+            page(items, Some("bogus"), None),
+            Err(ScError::InvalidParameters(_))
+        ));
+    }
+
+    #[test]
+    fn tag_rules() {
+        let tag = |k: &str| Tag {
+            key: k.into(),
+            value: "v".into(),
+        };
+        assert!(check_tags(&[tag("a"), tag("b")]).is_ok());
+        assert!(matches!(
+            check_tags(&[tag("a"), tag("a")]),
+            Err(ScError::InvalidParameters(_))
+        ));
+        assert!(matches!(
+            check_tags(&[tag("aws:x")]),
+            Err(ScError::InvalidParameters(_))
+        ));
+        let many: Vec<Tag> = (0..21).map(|i| tag(&format!("k{i}"))).collect();
+        assert!(matches!(check_tags(&many), Err(ScError::LimitExceeded(_))));
+    }
+
+    #[test]
+    fn templates_are_checked_as_cloudformation_would() {
+        assert!(check_template("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n").is_ok());
+        let e = check_template("Resources:\n  Q:\n    Properties: {}\n").unwrap_err();
+        assert!(e.to_string().starts_with("Invalid templateBody. "), "{e}");
+        assert!(check_template("{not yaml: [").is_err());
+    }
+}
