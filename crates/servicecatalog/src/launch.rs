@@ -1075,8 +1075,8 @@ impl Worker {
                     parameters,
                     capabilities: CAPABILITIES.iter().map(|c| c.to_string()).collect(),
                     tags,
-                    notification_arns: Vec::new(),
                     disable_rollback: false,
+                    ..Default::default()
                 };
                 match self.cfn.create_stack_and_wait(input).await {
                     Ok(stack) if stack.status == StackStatus::CreateComplete => {
@@ -1108,6 +1108,7 @@ impl Worker {
                     parameters,
                     capabilities: CAPABILITIES.iter().map(|c| c.to_string()).collect(),
                     tags,
+                    ..Default::default()
                 };
                 match self.cfn.update_stack_and_wait(input).await {
                     Ok(stack) if stack.status == StackStatus::UpdateComplete => {
