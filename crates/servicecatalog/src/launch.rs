@@ -1102,14 +1102,14 @@ impl Worker {
                 parameters,
                 tags,
             } => {
-                let input = UpdateStackInput {
+                let mut input = UpdateStackInput {
                     stack_name: pp.stack_id.clone().unwrap_or_else(|| pp.stack_name.clone()),
                     template_body: Some(template),
                     parameters,
-                    capabilities: CAPABILITIES.iter().map(|c| c.to_string()).collect(),
-                    tags,
                     ..Default::default()
                 };
+                input.capabilities = CAPABILITIES.iter().map(|c| c.to_string()).collect();
+                input.tags = tags;
                 match self.cfn.update_stack_and_wait(input).await {
                     Ok(stack) if stack.status == StackStatus::UpdateComplete => {
                         Outcome::Succeeded(stack)
