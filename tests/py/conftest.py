@@ -48,6 +48,8 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="sagestack-", suffix=".log", delete=False)
         env = dict(os.environ, RUST_LOG="info")
         env.pop("SAGESTACK_DATABASE_URL", None)
+        # The S3 endpoint verifies signatures: accept the pair every client here signs with.
+        env["SAGESTACK_CREDENTIALS"] = f"{ACCESS_KEY}:dummy-secret"
         env.update(self.extra_env)
         self.proc = subprocess.Popen(
             [binary(), "serve", "--port", str(self.port), "--data-dir", self.data_dir],

@@ -486,7 +486,7 @@ def test_errors_match_aws(cfn, raw_cfn):
     assert code == "ValidationError" and "Template format error" in msg
 
     code, msg, _ = err(cfn.create_stack, StackName="url", TemplateURL="https://s3.amazonaws.com/b/t.yaml")
-    assert code == "ValidationError" and "TemplateURL is not supported" in msg
+    assert code == "ValidationError" and msg.startswith("S3 error: The specified bucket does not exist")
     assert err(cfn.create_stack, StackName="none")[1] == \
         "Either Template URL or Template Body must be specified."
 

@@ -18,7 +18,7 @@ pub enum TemplateFetchError {
     InvalidUrl(String),
     #[error("S3 error: The specified bucket does not exist (bucket: {bucket})")]
     NoSuchBucket { bucket: String },
-    #[error("S3 error: The specified key does not exist (bucket: {bucket}, key: {key})")]
+    #[error("S3 error: The specified key does not exist. (bucket: {bucket}, key: {key})")]
     NoSuchKey { bucket: String, key: String },
     /// The object is larger than the S3 template limit.
     #[error("Template may not exceed {limit} bytes in size (s3://{bucket}/{key} has {size} bytes)")]

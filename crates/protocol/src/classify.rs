@@ -52,11 +52,27 @@ pub fn classify(parts: &Parts) -> RequestShape {
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("Action=")));
     if parts.uri.path() == "/"
+        && !names_s3_subresource(parts.uri.query())
         && ((parts.method == Method::POST && form) || (parts.method == Method::GET && query_action))
     {
         return RequestShape::Query;
     }
     RequestShape::Rest
+}
+
+/// S3 `POST`s to `/` (virtual-hosted style: `POST /?delete` on `<bucket>.localhost`)
+/// carry one of these in the query string; a client that labels such a body as a form
+/// must still reach S3, never the Query protocol.
+fn names_s3_subresource(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&').any(|kv| {
+            let name = kv.split_once('=').map_or(kv, |(k, _)| k);
+            matches!(
+                name,
+                "delete" | "uploads" | "uploadId" | "restore" | "select"
+            )
+        })
+    })
 }
 
 #[cfg(test)]
@@ -104,5 +120,37 @@ mod tests {
         assert_eq!(classify(&p), RequestShape::Rest);
         let p = parts("GET", "/", &[]);
         assert_eq!(classify(&p), RequestShape::Rest);
+    }
+
+    #[test]
+    fn s3_posts_are_rest_even_with_a_form_content_type() {
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        for uri in [
+            "/?delete",
+            "/?uploads",
+            "/?uploadId=abc",
+            "/?delete=",
+            "/k?uploads",
+        ] {
+            assert_eq!(
+                classify(&parts("POST", uri, &form)),
+                RequestShape::Rest,
+                "{uri}"
+            );
+        }
+        for uri in [
+            "/bucket?delete",
+            "/bucket/key?uploadId=u",
+            "/bucket/key?uploads",
+        ] {
+            assert_eq!(
+                classify(&parts("POST", uri, &[])),
+                RequestShape::Rest,
+                "{uri}"
+            );
+        }
+        // A Query request whose parameters merely contain those words stays Query.
+        let p = parts("POST", "/?x=deleted", &form);
+        assert_eq!(classify(&p), RequestShape::Query);
     }
 }

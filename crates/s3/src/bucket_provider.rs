@@ -1,1 +1,635 @@
-//! (to be written)
+//! The native `AWS::S3::Bucket` provider: a stack's bucket is a real bucket of this
+//! server's object store, usable through the embedded S3 endpoint (`aws s3 cp`,
+//! `TemplateURL`s) as soon as the resource is `CREATE_COMPLETE`.
+//!
+//! * Properties are validated against the bundled CloudFormation schema of the type (the
+//!   same check, in the same words, as every schema-driven type), and `BucketName` by
+//!   S3's naming rules ([`check_bucket_name`]).
+//! * Without `BucketName` the name is generated as CloudFormation generates it:
+//!   `{stack}-{logical}-{suffix}`, lowercase, with a 12-character random suffix, the
+//!   stack name and logical id shortened so the whole fits S3's 63 characters.
+//! * A name that is taken fails the resource with CloudFormation's `<name> already
+//!   exists`.
+//! * Ref is the name; `Fn::GetAtt` reads `Arn` (`arn:{partition}:s3:::{name}`),
+//!   `DomainName` (`{name}.s3.{dns suffix}`), `RegionalDomainName`
+//!   (`{name}.s3.{region}.{dns suffix}`), `DualStackDomainName`
+//!   (`{name}.s3.dualstack.{region}.{dns suffix}`) and `WebsiteURL` (the region's website
+//!   endpoint, dash form in the regions that predate the dot form).
+//! * Tags: the resource's `Tags`, then the stack's propagated tags (the resource's own
+//!   win), then `aws:cloudformation:stack-name`, `:stack-id` and `:logical-id` as
+//!   CloudFormation adds them, stored in the bucket document as
+//!   `{"Tags": [{"Key": .., "Value": ..}]}` (what the S3 API's GetBucketTagging reads).
+//!   The other properties are kept under `"Properties"` (only recorded: this server does
+//!   not enforce encryption, lifecycle, notifications or website hosting). Other keys
+//!   of the document (written by the S3 API) are left alone by updates.
+//! * `BucketName` (and the other create-only properties of the schema) replace the
+//!   bucket when changed; everything else is updated in place.
+//! * Delete fails, as on AWS, while the bucket holds objects (or unfinished multipart
+//!   uploads): "The bucket you tried to delete is not empty", so the stack shows
+//!   `DELETE_FAILED` until the objects are removed. A bucket already gone is success.
+//!
+//! With an external S3 (`--s3-endpoint`) buckets still live in this server's own store:
+//! the provider never creates buckets in someone else's S3.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sagestack_engine::{
+    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, partition_for_region,
+};
+use sagestack_store::{BucketRecord, ObjectStore, StoreError};
+use serde_json::{Map, Value, json};
+
+/// The resource type this provider serves.
+pub const TYPE_NAME: &str = "AWS::S3::Bucket";
+/// S3's limit on bucket names.
+const MAX_NAME: usize = 63;
+/// Length of CloudFormation's random bucket-name suffix.
+const SUFFIX_LEN: usize = 12;
+
+/// Microseconds since the epoch.
+pub(crate) fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Why `name` is not a valid bucket name (S3's general-purpose bucket rules), or `Ok`.
+pub fn check_bucket_name(name: &str) -> Result<(), &'static str> {
+    let len = name.len();
+    if !(3..=MAX_NAME).contains(&len) {
+        return Err("bucket names must be between 3 and 63 characters long");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err(
+            "bucket names can consist only of lowercase letters, numbers, periods and hyphens",
+        );
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !alnum(name.as_bytes()[0]) || !alnum(name.as_bytes()[len - 1]) {
+        return Err("bucket names must begin and end with a letter or number");
+    }
+    if name.contains("..") {
+        return Err("bucket names must not contain two adjacent periods");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err("bucket names must not be formatted as an IP address");
+    }
+    if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        return Err("bucket names must not start with a reserved prefix");
+    }
+    if ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        return Err("bucket names must not end with a reserved suffix");
+    }
+    Ok(())
+}
+
+/// `len` random lowercase letters and digits.
+fn lower_alnum(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut n = uuid::Uuid::new_v4().as_u128();
+        for _ in 0..20 {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[(n % 36) as usize] as char);
+            n /= 36;
+        }
+    }
+    out
+}
+
+/// `{stack}-{logical}-{suffix}`, lowercase, within 63 characters: the stack name and the
+/// logical id lose characters (the longer one first), never the suffix.
+pub fn generated_bucket_name(stack: &str, logical: &str, suffix: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let (stack, logical) = (clean(stack), clean(logical));
+    let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
+    let (mut s, mut l) = (stack.len(), logical.len());
+    while s + l > budget {
+        if s >= l {
+            s -= 1;
+        } else {
+            l -= 1;
+        }
+    }
+    format!("{}-{}-{}", &stack[..s], &logical[..l], suffix)
+}
+
+/// The host-name suffix of the partition's endpoints.
+fn dns_suffix(partition: &str) -> &'static str {
+    if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    }
+}
+
+/// Regions whose website endpoint is `s3-website-{region}` (the newer ones use a dot).
+const DASH_WEBSITE_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "eu-west-1",
+    "sa-east-1",
+    "us-gov-west-1",
+];
+
+/// Ref and the `Fn::GetAtt` attributes of bucket `name` in `region`.
+fn state(name: &str, region: &str) -> ResourceState {
+    let partition = partition_for_region(region);
+    let suffix = dns_suffix(partition);
+    let website = if DASH_WEBSITE_REGIONS.contains(&region) {
+        format!("http://{name}.s3-website-{region}.{suffix}")
+    } else {
+        format!("http://{name}.s3-website.{region}.{suffix}")
+    };
+    let mut attributes = Map::new();
+    attributes.insert("Arn".into(), format!("arn:{partition}:s3:::{name}").into());
+    attributes.insert("DomainName".into(), format!("{name}.s3.{suffix}").into());
+    attributes.insert(
+        "RegionalDomainName".into(),
+        format!("{name}.s3.{region}.{suffix}").into(),
+    );
+    attributes.insert(
+        "DualStackDomainName".into(),
+        format!("{name}.s3.dualstack.{region}.{suffix}").into(),
+    );
+    attributes.insert("WebsiteURL".into(), website.into());
+    ResourceState {
+        physical_id: name.to_string(),
+        attributes,
+    }
+}
+
+fn invalid(ctx: &ResourceContext, message: &str) -> ProviderError {
+    ProviderError::InvalidRequest(format!(
+        "Properties validation failed for resource {} with message: {message}",
+        ctx.logical_id
+    ))
+}
+
+fn backend(e: StoreError) -> ProviderError {
+    ProviderError::Internal(e.to_string())
+}
+
+/// The resource's tags, the stack's, and CloudFormation's own, as S3 tag objects.
+fn tags(ctx: &ResourceContext, properties: &Value) -> Vec<Value> {
+    let mut tags: Vec<Value> = match properties.get("Tags") {
+        Some(Value::Array(t)) => t
+            .iter()
+            .filter(|t| t.get("Key").is_some())
+            .map(
+                |t| json!({"Key": t["Key"], "Value": t.get("Value").cloned().unwrap_or(json!(""))}),
+            )
+            .collect(),
+        _ => Vec::new(),
+    };
+    let system = [
+        ("aws:cloudformation:stack-name", ctx.stack_name.as_str()),
+        ("aws:cloudformation:stack-id", ctx.stack_id.as_str()),
+        ("aws:cloudformation:logical-id", ctx.logical_id.as_str()),
+    ];
+    let extra = ctx
+        .stack_tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(system);
+    for (k, v) in extra {
+        if !tags.iter().any(|t| t["Key"] == k) {
+            tags.push(json!({"Key": k, "Value": v}));
+        }
+    }
+    tags
+}
+
+/// `document` with `Tags` and `Properties` replaced from `properties`; other keys kept.
+fn document(ctx: &ResourceContext, properties: &Value, document: &str) -> String {
+    let mut doc: Map<String, Value> = serde_json::from_str(document).unwrap_or_default();
+    doc.insert("Tags".into(), Value::Array(tags(ctx, properties)));
+    let mut recorded = properties.as_object().cloned().unwrap_or_default();
+    recorded.remove("BucketName");
+    recorded.remove("Tags");
+    doc.insert("Properties".into(), Value::Object(recorded));
+    Value::Object(doc).to_string()
+}
+
+/// See the module documentation.
+pub struct BucketProvider {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl BucketProvider {
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        BucketProvider { store }
+    }
+
+    /// Schema validation (the bundled registry schema of the type).
+    fn check(&self, ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
+        let Some(schema) = sagestack_providers::bundle().get(TYPE_NAME) else {
+            return Ok(());
+        };
+        let empty = Value::Object(Map::new());
+        let props = if properties.is_null() {
+            &empty
+        } else {
+            properties
+        };
+        let violations = sagestack_providers::validate(&schema, props);
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ProviderError::InvalidRequest(
+                sagestack_providers::validation_message(&ctx.logical_id, &violations),
+            ))
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceProvider for BucketProvider {
+    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
+        if type_name != TYPE_NAME {
+            return None;
+        }
+        Some(match sagestack_providers::bundle().get(TYPE_NAME) {
+            Some(schema) => TypeInfo {
+                type_name: TYPE_NAME.into(),
+                create_only_properties: schema.create_only_top_level(),
+                attributes: schema.attribute_names(),
+                taggable: true,
+            },
+            None => TypeInfo {
+                type_name: TYPE_NAME.into(),
+                create_only_properties: vec!["BucketName".into(), "ObjectLockEnabled".into()],
+                attributes: [
+                    "Arn",
+                    "DomainName",
+                    "DualStackDomainName",
+                    "RegionalDomainName",
+                    "WebsiteURL",
+                ]
+                .map(String::from)
+                .to_vec(),
+                taggable: true,
+            },
+        })
+    }
+
+    async fn create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        self.check(ctx, properties)?;
+        let name = match properties.get("BucketName") {
+            Some(Value::String(n)) => {
+                check_bucket_name(n).map_err(|reason| {
+                    invalid(
+                        ctx,
+                        &format!("#/BucketName: {n} is not a valid bucket name: {reason}"),
+                    )
+                })?;
+                n.clone()
+            }
+            Some(Value::Null) | None => {
+                generated_bucket_name(&ctx.stack_name, &ctx.logical_id, &lower_alnum(SUFFIX_LEN))
+            }
+            Some(other) => {
+                return Err(invalid(
+                    ctx,
+                    &format!("#/BucketName: expected type: String, found: {other}"),
+                ));
+            }
+        };
+        let record = BucketRecord {
+            name: name.clone(),
+            region: ctx.region.clone(),
+            creation_micros: now_micros(),
+            document: document(ctx, properties, "{}").into(),
+        };
+        match self.store.create_bucket(&record).await {
+            Ok(()) => Ok(state(&name, &ctx.region)),
+            Err(StoreError::AlreadyExists) => Err(ProviderError::AlreadyExists(format!(
+                "{name} already exists"
+            ))),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        _old_properties: &Value,
+        new_properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        self.check(ctx, new_properties)?;
+        let name = &current.physical_id;
+        let not_found = || {
+            ProviderError::NotFound(format!(
+                "Resource of type '{TYPE_NAME}' with identifier '{name}' was not found."
+            ))
+        };
+        let Some(bucket) = self.store.get_bucket(name).await.map_err(backend)? else {
+            return Err(not_found());
+        };
+        let doc = document(ctx, new_properties, &bucket.document);
+        match self.store.update_bucket(name, &doc).await {
+            Ok(()) => Ok(state(name, &bucket.region)),
+            Err(StoreError::NotFound) => Err(not_found()),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<(), ProviderError> {
+        match self.store.delete_bucket(&current.physical_id).await {
+            Ok(()) | Err(StoreError::NotFound) => Ok(()),
+            Err(StoreError::Conflict) => Err(ProviderError::Conflict(
+                "The bucket you tried to delete is not empty".into(),
+            )),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn read(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        Ok(self
+            .store
+            .get_bucket(&current.physical_id)
+            .await
+            .map_err(backend)?
+            .map(|b| state(&b.name, &b.region)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryObjectStore, object_meta};
+    use bytes::Bytes;
+
+    fn ctx(region: &str, stack: &str, logical: &str) -> ResourceContext {
+        ResourceContext {
+            region: region.into(),
+            account_id: "123456789012".into(),
+            partition: partition_for_region(region).into(),
+            stack_name: stack.into(),
+            stack_id: format!("arn:aws:cloudformation:{region}:123456789012:stack/{stack}/x"),
+            logical_id: logical.into(),
+            resource_type: TYPE_NAME.into(),
+            stack_tags: vec![("team".into(), "ml".into()), ("env".into(), "stack".into())],
+        }
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        for ok in ["abc", "my-bucket.v2", "a1b", &"a".repeat(63), "1.2.3.4a"] {
+            assert_eq!(check_bucket_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "My-Bucket",
+            "my_bucket",
+            "-abc",
+            "abc.",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "sthree-abc",
+            "abc-s3alias",
+            "abc--x-s3",
+        ] {
+            assert!(check_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn generated_names_are_lowercase_valid_and_fit() {
+        let n = generated_bucket_name("My-Stack", "DataBucket", "abcdefghijkl");
+        assert_eq!(n, "my-stack-databucket-abcdefghijkl");
+        let n = generated_bucket_name(&"S".repeat(128), &"L".repeat(100), "abcdefghijkl");
+        assert_eq!(n.len(), 63);
+        assert!(n.ends_with("-abcdefghijkl"));
+        assert_eq!(check_bucket_name(&n), Ok(()));
+        let random = lower_alnum(SUFFIX_LEN);
+        assert_eq!(random.len(), 12);
+        assert!(
+            random
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+    }
+
+    #[test]
+    fn attributes_have_the_region_and_partition_formats() {
+        let s = state("b", "us-east-1");
+        assert_eq!(s.attributes["Arn"], "arn:aws:s3:::b");
+        assert_eq!(s.attributes["DomainName"], "b.s3.amazonaws.com");
+        assert_eq!(
+            s.attributes["RegionalDomainName"],
+            "b.s3.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            s.attributes["DualStackDomainName"],
+            "b.s3.dualstack.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            s.attributes["WebsiteURL"],
+            "http://b.s3-website-us-east-1.amazonaws.com"
+        );
+        let s = state("b", "eu-central-1");
+        assert_eq!(
+            s.attributes["WebsiteURL"],
+            "http://b.s3-website.eu-central-1.amazonaws.com"
+        );
+        let s = state("b", "cn-north-1");
+        assert_eq!(s.attributes["Arn"], "arn:aws-cn:s3:::b");
+        assert_eq!(
+            s.attributes["RegionalDomainName"],
+            "b.s3.cn-north-1.amazonaws.com.cn"
+        );
+        let s = state("b", "us-gov-west-1");
+        assert_eq!(s.attributes["Arn"], "arn:aws-us-gov:s3:::b");
+    }
+
+    #[tokio::test]
+    async fn create_update_read_delete() {
+        let store = Arc::new(MemoryObjectStore::new());
+        let p = BucketProvider::new(store.clone());
+        let c = ctx("eu-west-1", "Proj-Stack", "Artifacts");
+
+        let info = p.type_info(TYPE_NAME).unwrap();
+        assert!(
+            info.create_only_properties
+                .contains(&"BucketName".to_string())
+        );
+        assert!(info.attributes.contains(&"WebsiteURL".to_string()));
+        assert!(p.type_info("AWS::S3::BucketPolicy").is_none());
+
+        // Generated name, tags merged (the resource's own win over the stack's).
+        let s = p
+            .create(
+                &c,
+                &json!({"Tags": [{"Key": "env", "Value": "mine"}],
+                        "VersioningConfiguration": {"Status": "Enabled"}}),
+            )
+            .await
+            .unwrap();
+        assert!(
+            s.physical_id.starts_with("proj-stack-artifacts-"),
+            "{}",
+            s.physical_id
+        );
+        assert_eq!(s.physical_id.len(), "proj-stack-artifacts-".len() + 12);
+        let record = store.get_bucket(&s.physical_id).await.unwrap().unwrap();
+        assert_eq!(record.region, "eu-west-1");
+        let doc: Value = serde_json::from_str(&record.document).unwrap();
+        let tag = |k: &str| {
+            doc["Tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["Key"] == k)
+                .map(|t| t["Value"].clone())
+        };
+        assert_eq!(tag("env"), Some(json!("mine")));
+        assert_eq!(tag("team"), Some(json!("ml")));
+        assert_eq!(
+            tag("aws:cloudformation:logical-id"),
+            Some(json!("Artifacts"))
+        );
+        assert_eq!(
+            doc["Properties"]["VersioningConfiguration"]["Status"],
+            "Enabled"
+        );
+        assert_eq!(p.read(&c, &s, &json!({})).await.unwrap(), Some(s.clone()));
+
+        // Named; taken names fail as CloudFormation reports them.
+        let named = p
+            .create(&c, &json!({"BucketName": "data-bucket"}))
+            .await
+            .unwrap();
+        assert_eq!(named.physical_id, "data-bucket");
+        let e = p
+            .create(&c, &json!({"BucketName": "data-bucket"}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ProviderError::AlreadyExists("data-bucket already exists".into())
+        );
+        let e = p
+            .create(&c, &json!({"BucketName": "Bad_Name"}))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ProviderError::InvalidRequest(m) if m.starts_with("Properties validation failed for resource Artifacts")),
+            "{e:?}"
+        );
+        let e = p
+            .create(
+                &c,
+                &json!({"VersioningConfiguration": {"Status": "Sometimes"}}),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ProviderError::InvalidRequest(m) if m.contains("VersioningConfiguration")),
+            "{e:?}"
+        );
+
+        // Update in place keeps keys the S3 API wrote, replaces tags and properties.
+        let mut d: Value = serde_json::from_str(
+            &store
+                .get_bucket("data-bucket")
+                .await
+                .unwrap()
+                .unwrap()
+                .document,
+        )
+        .unwrap();
+        d["Versioning"] = json!("Enabled");
+        store
+            .update_bucket("data-bucket", &d.to_string())
+            .await
+            .unwrap();
+        let updated = p
+            .update(
+                &c,
+                &named,
+                &json!({"BucketName": "data-bucket"}),
+                &json!({"BucketName": "data-bucket", "Tags": [{"Key": "k", "Value": "v"}]}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated, named);
+        let d: Value = serde_json::from_str(
+            &store
+                .get_bucket("data-bucket")
+                .await
+                .unwrap()
+                .unwrap()
+                .document,
+        )
+        .unwrap();
+        assert_eq!(d["Versioning"], "Enabled");
+        assert!(
+            d["Tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["Key"] == "k")
+        );
+
+        // A bucket with an object cannot be deleted; once empty it can, twice.
+        store
+            .put_object(&object_meta("data-bucket", "k", b"x"), Bytes::from("x"))
+            .await
+            .unwrap();
+        let e = p.delete(&c, &named, &json!({})).await.unwrap_err();
+        assert_eq!(
+            e,
+            ProviderError::Conflict("The bucket you tried to delete is not empty".into())
+        );
+        store.delete_object("data-bucket", "k").await.unwrap();
+        p.delete(&c, &named, &json!({})).await.unwrap();
+        assert_eq!(p.read(&c, &named, &json!({})).await.unwrap(), None);
+        p.delete(&c, &named, &json!({})).await.unwrap();
+        let e = p
+            .update(&c, &named, &json!({}), &json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::NotFound(_)), "{e:?}");
+    }
+}

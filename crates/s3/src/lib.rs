@@ -8,6 +8,8 @@
 //!   embedded store, or an external S3 such as MinIO or AWS).
 //! * [`bucket_provider`]: the native `AWS::S3::Bucket` resource provider, backed by the
 //!   same store.
+//! * [`memory`]: [`memory::MemoryObjectStore`], an in-memory `ObjectStore` for tests and
+//!   embedding (never the server's store).
 //!
 //! Architecture invariant: no SQL here (state is behind `ObjectStore`); the S3 REST
 //! wire format is s3s's business, routed to it by the server.
@@ -15,5 +17,6 @@
 pub mod api;
 pub mod auth;
 pub mod bucket_provider;
+pub mod memory;
 pub mod source;
 pub mod url;

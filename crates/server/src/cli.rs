@@ -82,6 +82,34 @@ pub struct ServeArgs {
     /// Log format (the level is set with RUST_LOG, default `info`).
     #[arg(long, env = "SAGESTACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+    /// Read `TemplateURL`s from this external S3 (e.g. `http://minio:9000` or
+    /// `https://s3.eu-west-1.amazonaws.com`) instead of the embedded store. Credentials
+    /// come from the standard AWS environment variables or shared credentials profile.
+    #[arg(long, env = "SAGESTACK_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The region requests to `--s3-endpoint` are signed for (default: `--region`).
+    #[arg(long, env = "SAGESTACK_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Path-style requests to `--s3-endpoint` (`endpoint/bucket/key`, as MinIO expects)
+    /// rather than virtual-hosted ones (`bucket.endpoint/key`).
+    #[arg(long, env = "SAGESTACK_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+    /// More `host[:port]` names this server is reached at (comma-separated), accepted in
+    /// `TemplateURL`s besides `localhost`, `127.0.0.1`, `[::1]` and `--host` on `--port`.
+    #[arg(
+        long = "s3-hostname",
+        env = "SAGESTACK_S3_HOSTNAMES",
+        value_delimiter = ','
+    )]
+    pub s3_hostnames: Vec<String>,
+    /// Access keys the S3 endpoint accepts, `AKID:SECRET[,AKID:SECRET...]` (S3 requests
+    /// are SigV4-verified against these; unsigned ones are denied).
+    #[arg(long, env = "SAGESTACK_CREDENTIALS", default_value = sagestack_s3::auth::DEFAULT_CREDENTIALS)]
+    pub credentials: String,
+    /// Largest S3 object (and multipart part) accepted, in bytes; larger uploads are
+    /// refused with EntityTooLarge.
+    #[arg(long, env = "SAGESTACK_S3_MAX_OBJECT_SIZE", default_value_t = sagestack_s3::api::DEFAULT_MAX_OBJECT_SIZE)]
+    pub s3_max_object_size: u64,
 }
 
 impl Cli {

@@ -1,6 +1,8 @@
 //! The resource providers backed by this server's own state, for the CloudFormation
-//! service: a stack's `AWS::SSM::Parameter`, `AWS::SageMaker::ModelPackageGroup` and
-//! `AWS::IAM::Role` become real parameters, groups and roles that the APIs read.
+//! service: a stack's `AWS::SSM::Parameter`, `AWS::SageMaker::ModelPackageGroup`,
+//! `AWS::IAM::Role` and `AWS::S3::Bucket` become real parameters, groups, roles and
+//! buckets that the APIs read. Buckets always live in this server's own object store,
+//! also when templates are read from an external S3 (`--s3-endpoint`).
 //! Wiring only: each provider lives with its service.
 
 use std::sync::Arc;
@@ -28,7 +30,13 @@ pub fn native_providers(
         ),
         (
             sagestack_iam::TYPE_NAME.to_string(),
-            Arc::new(sagestack_iam::RoleProvider::new(store)),
+            Arc::new(sagestack_iam::RoleProvider::new(store.clone())),
+        ),
+        (
+            sagestack_s3::bucket_provider::TYPE_NAME.to_string(),
+            Arc::new(sagestack_s3::bucket_provider::BucketProvider::new(
+                store as Arc<dyn sagestack_store::ObjectStore>,
+            )),
         ),
     ]
 }
@@ -59,7 +67,8 @@ mod tests {
             [
                 "AWS::SSM::Parameter",
                 "AWS::SageMaker::ModelPackageGroup",
-                "AWS::IAM::Role"
+                "AWS::IAM::Role",
+                "AWS::S3::Bucket"
             ]
         );
         for (t, p) in &list {

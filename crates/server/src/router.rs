@@ -9,10 +9,12 @@
 //!   today; `AWS242ServiceCatalogService` registers the same way);
 //! * Query (form-encoded `Action=`): the [`QueryService`] registered for the request's
 //!   `Version` (CloudFormation, `2010-05-15`); its errors are Query `ErrorResponse` XML;
-//! * S3 REST: not served yet; it gets a place in [`Services`] and a match arm in
-//!   [`dispatch`] when it exists.
+//! * S3 REST (anything else): the s3s service registered with [`Services::with_s3`]
+//!   (the embedded S3 endpoint, `sagestack_s3::api`). The body is handed over as a
+//!   stream, never buffered here; s3s answers S3 XML errors itself, and a panic or a
+//!   failure it cannot render in the S3 path becomes S3's `500 InternalError` XML.
 //!
-//! Panics anywhere in a handler become a `500 InternalFailure` response
+//! Panics anywhere else in a handler become a `500 InternalFailure` response
 //! ([`CatchPanicLayer`]); the server keeps running.
 
 use std::collections::HashMap;
@@ -38,6 +40,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub struct Services {
     json: HashMap<&'static str, Arc<dyn Json11Service>>,
     query: HashMap<&'static str, Arc<dyn QueryService>>,
+    s3: Option<s3s::service::S3Service>,
 }
 
 impl Services {
@@ -50,6 +53,12 @@ impl Services {
     /// Routes Query requests with `Version=<service.version()>` to `service`.
     pub fn with_query(mut self, service: Arc<dyn QueryService>) -> Self {
         self.query.insert(service.version(), service);
+        self
+    }
+
+    /// Routes S3 REST requests (every request that is neither JSON nor Query) to `s3`.
+    pub fn with_s3(mut self, s3: s3s::service::S3Service) -> Self {
+        self.s3 = Some(s3);
         self
     }
 }
@@ -138,11 +147,14 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 .await
                 .map(Body::from);
         }
-        RequestShape::Rest => Err(Box::new(ProtocolError::UnknownOperation(format!(
-            "No service on this server handles {} {}",
-            parts.method,
-            parts.uri.path()
-        ))) as _),
+        RequestShape::Rest => match &state.services.s3 {
+            Some(s3) => return call_s3(s3, parts, body, &request_id).await,
+            None => Err(Box::new(ProtocolError::UnknownOperation(format!(
+                "No service on this server handles {} {}",
+                parts.method,
+                parts.uri.path()
+            ))) as _),
+        },
     };
     let response = match result {
         Ok(response) => response,
@@ -156,6 +168,49 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         }
     };
     response.map(Body::from)
+}
+
+/// Hands an S3 request to s3s with its body streaming. A panic inside the S3 path is
+/// caught here (not by [`CatchPanicLayer`], whose answer is JSON) so that S3 clients get
+/// S3's XML error document.
+async fn call_s3(
+    s3: &s3s::service::S3Service,
+    parts: axum::http::request::Parts,
+    body: Body,
+    request_id: &str,
+) -> Response {
+    use futures::FutureExt as _;
+    let expects_continue = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let request = axum::http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
+    match std::panic::AssertUnwindSafe(s3.call(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(mut response)) => {
+            // A request refused before its body was read (NoSuchUpload on UploadPart,
+            // say) with `Expect: 100-continue` was never told to continue, so the client
+            // does not send the body; if the connection were kept alive, the server would
+            // take the start of the next request for the rest of this body. Close it.
+            if expects_continue && !response.status().is_success() {
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            response.map(Body::new)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(%request_id, error = ?e, "s3 request failed");
+            sagestack_s3::api::internal_error_response(request_id).map(Body::from)
+        }
+        Err(_) => {
+            tracing::error!(%request_id, "s3 request handler panicked");
+            sagestack_s3::api::internal_error_response(request_id).map(Body::from)
+        }
+    }
 }
 
 /// Reads the form body (bounded like JSON bodies), routes by `Version` and answers XML:

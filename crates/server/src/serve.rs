@@ -77,14 +77,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
+    // TemplateURLs (CloudFormation) and LoadTemplateFromURL (Service Catalog): the
+    // embedded object store, or an external S3 with --s3-endpoint.
+    let template_source: Arc<dyn sagestack_cloudformation::TemplateSource> =
+        crate::template_source::template_source(
+            &args,
+            store.clone() as Arc<dyn sagestack_store::ObjectStore>,
+        )?;
     // Service Catalog: its API, and its portfolio/product/association providers. It
     // launches provisioned products on the CloudFormation service built with those
     // providers, so that service is attached once it exists.
-    let servicecatalog = Arc::new(ServiceCatalogService::with_system_clock(
-        store.clone(),
-        &args.region,
-        &args.account_id,
-    ));
+    let servicecatalog = Arc::new(
+        ServiceCatalogService::with_system_clock(store.clone(), &args.region, &args.account_id)
+            .with_template_source(template_source.clone()),
+    );
     for (type_name, provider) in
         sagestack_servicecatalog::provider::providers(servicecatalog.clone())
     {
@@ -119,13 +125,25 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             );
         }
     }
-    let cloudformation = Arc::new(CloudFormationApi::new(cloudformation));
+    let cloudformation = Arc::new(
+        CloudFormationApi::new(cloudformation).with_template_source(template_source.clone()),
+    );
+    // S3: buckets and objects in the same store (shared by replicas on PostgreSQL).
+    let s3_credentials = sagestack_s3::auth::StaticCredentials::parse(&args.credentials)
+        .map_err(|e| format!("invalid --credentials: {e}"))?;
+    let s3 = sagestack_s3::api::service(
+        store.clone(),
+        args.region.clone(),
+        args.s3_max_object_size,
+        s3_credentials,
+    );
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
             .with_json(ssm)
             .with_json(servicecatalog)
-            .with_query(cloudformation),
+            .with_query(cloudformation)
+            .with_s3(s3),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
     };

@@ -172,3 +172,97 @@ async fn health() {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 }
+
+/// An S3 implementation whose ListBuckets panics; everything else is s3s's default
+/// (`NotImplemented`).
+struct PanickyS3;
+
+#[async_trait]
+impl s3s::S3 for PanickyS3 {
+    async fn list_buckets(
+        &self,
+        _req: s3s::S3Request<s3s::dto::ListBucketsInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListBucketsOutput>> {
+        panic!("s3 handler bug")
+    }
+}
+
+/// Lets anonymous requests through, so the stub is reachable without signing.
+struct AllowAll;
+
+#[async_trait]
+impl s3s::access::S3Access for AllowAll {
+    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        Ok(())
+    }
+}
+
+fn s3_app() -> axum::Router {
+    let mut builder = s3s::service::S3ServiceBuilder::new(PanickyS3);
+    builder.set_access(AllowAll);
+    router(AppState {
+        services: Services::default()
+            .with_json(Arc::new(Echo))
+            .with_s3(builder.build()),
+        region: "eu-west-3".into(),
+        account_id: "111122223333".into(),
+    })
+}
+
+async fn send_s3(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = s3_app().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn s3_panics_answer_s3_xml_not_json() {
+    let (status, headers, body) = send_s3(Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("<Code>InternalError</Code>"), "{body}");
+    assert!(headers["x-amz-request-id"].len() > 10);
+    // The JSON services on the same router are unaffected.
+    let resp = s3_app().oneshot(json_req("Echo.Echo", "{}")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn s3_posts_reach_s3_even_with_a_form_content_type() {
+    let form = "application/x-www-form-urlencoded";
+    for uri in ["/bucket?delete", "/?delete", "/bucket/key?uploads"] {
+        let (status, _, body) = send_s3(
+            Request::post(uri)
+                .header("content-type", form)
+                .body(Body::from("<Delete></Delete>"))
+                .unwrap(),
+        )
+        .await;
+        // Answered by s3s (S3 XML), not by the Query protocol.
+        assert!(body.contains("<Error><Code>"), "{uri}: {status} {body}");
+        assert!(!body.contains("ErrorResponse"), "{uri}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn refused_expect_continue_requests_close_the_connection() {
+    let (status, headers, _) = send_s3(
+        Request::put("/bucket/key")
+            .header("expect", "100-continue")
+            .header("content-length", "5")
+            .body(Body::from("hello"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(headers["connection"], "close");
+    let (_, headers, _) = send_s3(
+        Request::put("/bucket/key")
+            .header("content-length", "5")
+            .body(Body::from("hello"))
+            .unwrap(),
+    )
+    .await;
+    assert!(headers.get("connection").is_none());
+}

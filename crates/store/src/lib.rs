@@ -164,6 +164,7 @@ pub trait Store:
     + RoleStore
     + ServiceCatalogStore
     + StackStore
+    + ObjectStore
     + Send
     + Sync
     + 'static

@@ -29,6 +29,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0003_services.sql"),
     },
     Migration {
+        version: 4,
+        description: "s3 buckets, objects, multipart uploads",
+        sql: include_str!("../migrations/sqlite/0004_objects.sql"),
+    },
+    Migration {
         version: 5,
         description: "service catalog",
         sql: include_str!("../migrations/sqlite/0005_servicecatalog.sql"),
@@ -50,6 +55,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         description: "ssm parameters, model package groups, iam roles",
         sql: include_str!("../migrations/postgres/0003_services.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "s3 buckets, objects, multipart uploads",
+        sql: include_str!("../migrations/postgres/0004_objects.sql"),
     },
     Migration {
         version: 5,

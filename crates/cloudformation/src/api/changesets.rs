@@ -5,7 +5,7 @@ use sagestack_protocol::query::Xml;
 
 use super::input::{Input, resolve_parameters};
 use super::project::refuse_project_stack;
-use super::stacks::{capabilities, new_template_body, update_template_body};
+use super::stacks::capabilities;
 use super::{ApiError, CloudFormationApi, Result, output};
 
 impl CloudFormationApi {
@@ -49,13 +49,13 @@ impl CloudFormationApi {
         let (template_body, previous) = match change_set_type {
             ChangeSetType::Create => {
                 refuse_project_stack(stack_name, "created")?;
-                (Some(new_template_body(input)?), None)
+                (Some(self.new_template_body(input).await?), None)
             }
             ChangeSetType::Update => {
                 let stack = self.service.describe_stack(stack_name).await?;
                 refuse_project_stack(&stack.stack_name, "updated")?;
                 (
-                    update_template_body(input)?,
+                    self.update_template_body(input).await?,
                     Some(stack.template.parameters),
                 )
             }

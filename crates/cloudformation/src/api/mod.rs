@@ -10,7 +10,12 @@
 //! What this layer adds to the engine: parameter `UsePreviousValue` and
 //! `UsePreviousTemplate` resolution, `OnFailure`, pagination tokens, status filters,
 //! stacks found by physical resource id, the reserved `SP-` names of SageMaker project
-//! stacks ([`project`]), and template summaries.
+//! stacks ([`project`]), template summaries, and `TemplateURL`s read through the
+//! [`TemplateSource`] the server configures ([`CloudFormationApi::with_template_source`];
+//! without one, a `TemplateURL` is refused and the caller is told to send `TemplateBody`).
+//! Every fetch failure is a `ValidationError` whose message is the
+//! [`crate::TemplateFetchError`] text (`TemplateURL must be a supported URL. ...`,
+//! `S3 error: The specified key does not exist. ...`), as CloudFormation reports them.
 
 mod changesets;
 pub mod error;
@@ -35,6 +40,7 @@ pub use error::ApiError;
 pub use project::{PROJECT_STACK_PREFIX, is_project_stack};
 
 use crate::CloudFormationService;
+use crate::source::{S3_TEMPLATE_LIMIT, TemplateSource};
 use input::Input;
 
 /// The API version CloudFormation's Query requests carry.
@@ -58,6 +64,8 @@ pub const PAGE_SIZE: usize = 100;
 pub struct CloudFormationApi {
     service: Arc<CloudFormationService>,
     page_size: usize,
+    /// Where `TemplateURL`s are read; `None` refuses them.
+    template_source: Option<Arc<dyn TemplateSource>>,
 }
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -67,7 +75,26 @@ impl CloudFormationApi {
         Self {
             service,
             page_size: PAGE_SIZE,
+            template_source: None,
         }
+    }
+
+    /// Reads `TemplateURL`s through `source` (the embedded object store or an external
+    /// S3, built by the server).
+    pub fn with_template_source(mut self, source: Arc<dyn TemplateSource>) -> Self {
+        self.template_source = Some(source);
+        self
+    }
+
+    /// The template a `TemplateURL` names, at most the S3 template limit.
+    async fn fetch_template(&self, url: &str) -> Result<String> {
+        let Some(source) = &self.template_source else {
+            return Err(template_url_unsupported());
+        };
+        source
+            .fetch(url, S3_TEMPLATE_LIMIT)
+            .await
+            .map_err(|e| ApiError::validation(e.to_string()))
     }
 
     /// Smaller pages (tests exercise `NextToken` with a few items).
@@ -112,7 +139,7 @@ impl CloudFormationApi {
             "ListImports" => self.list_imports(&input).await?,
             "GetTemplate" => self.get_template(&input).await?,
             "GetTemplateSummary" => self.get_template_summary(&input).await?,
-            "ValidateTemplate" => self.validate_template(&input)?,
+            "ValidateTemplate" => self.validate_template(&input).await?,
             "CreateChangeSet" => self.create_change_set(&input).await?,
             "DescribeChangeSet" => self.describe_change_set(&input).await?,
             "ExecuteChangeSet" => self.execute_change_set(&input).await?,
@@ -152,10 +179,10 @@ fn parse_token(token: &str) -> Result<usize> {
         .map_err(|_| ApiError::validation("Invalid NextToken"))
 }
 
-/// `TemplateURL` needs an S3 object store, which this server does not have yet.
+/// `TemplateURL` without a configured [`TemplateSource`] (an API built without one).
 fn template_url_unsupported() -> ApiError {
     ApiError::validation(
-        "TemplateURL is not supported by this server yet (it has no S3 object store): \
+        "TemplateURL is not supported by this server (no template source is configured): \
          send the template inline with TemplateBody",
     )
 }

@@ -8,42 +8,12 @@ use sagestack_protocol::query::Xml;
 
 use super::input::{Input, resolve_parameters};
 use super::project::refuse_project_stack;
-use super::{ApiError, CloudFormationApi, Result, output, template_url_unsupported};
+use super::{ApiError, CloudFormationApi, Result, output};
 
 /// `Capabilities.member.N` (their values are checked against the model's enum before
 /// any operation runs).
 pub(super) fn capabilities(input: &Input<'_>) -> Result<Vec<String>> {
     input.strings("Capabilities")
-}
-
-/// The template of a create: `TemplateBody`, exactly one of it and `TemplateURL`.
-pub(super) fn new_template_body(input: &Input<'_>) -> Result<String> {
-    match (input.str("TemplateBody"), input.str("TemplateURL")) {
-        (Some(_), Some(_)) => Err(ApiError::validation(
-            "Specify exactly one of TemplateBody or TemplateUrl.",
-        )),
-        (None, Some(_)) => Err(template_url_unsupported()),
-        (Some(body), None) if !body.is_empty() => Ok(body.to_owned()),
-        _ => Err(ApiError::validation(
-            "Either Template URL or Template Body must be specified.",
-        )),
-    }
-}
-
-/// The template of an update: a new body, or `None` for `UsePreviousTemplate`.
-pub(super) fn update_template_body(input: &Input<'_>) -> Result<Option<String>> {
-    let use_previous = input.bool("UsePreviousTemplate")?.unwrap_or(false);
-    let body = input.str("TemplateBody");
-    let url = input.str("TemplateURL");
-    if use_previous {
-        if body.is_some() || url.is_some() {
-            return Err(ApiError::validation(
-                "You cannot specify both usePreviousTemplate and Template Body/Template Url.",
-            ));
-        }
-        return Ok(None);
-    }
-    new_template_body(input).map(Some)
 }
 
 /// Resources still part of a stack (all of them for a deleted stack, which shows its
@@ -57,10 +27,41 @@ fn visible_resources(stack: &StackRecord, all: Vec<ResourceRecord>) -> Vec<Resou
 }
 
 impl CloudFormationApi {
+    /// The template of a create: exactly one of `TemplateBody` and `TemplateURL` (read
+    /// through the template source).
+    pub(super) async fn new_template_body(&self, input: &Input<'_>) -> Result<String> {
+        match (input.str("TemplateBody"), input.str("TemplateURL")) {
+            (Some(_), Some(_)) => Err(ApiError::validation(
+                "Specify exactly one of TemplateBody or TemplateUrl.",
+            )),
+            (None, Some(url)) => self.fetch_template(url).await,
+            (Some(body), None) if !body.is_empty() => Ok(body.to_owned()),
+            _ => Err(ApiError::validation(
+                "Either Template URL or Template Body must be specified.",
+            )),
+        }
+    }
+
+    /// The template of an update: a new body, or `None` for `UsePreviousTemplate`.
+    pub(super) async fn update_template_body(&self, input: &Input<'_>) -> Result<Option<String>> {
+        let use_previous = input.bool("UsePreviousTemplate")?.unwrap_or(false);
+        let body = input.str("TemplateBody");
+        let url = input.str("TemplateURL");
+        if use_previous {
+            if body.is_some() || url.is_some() {
+                return Err(ApiError::validation(
+                    "You cannot specify both usePreviousTemplate and Template Body/Template Url.",
+                ));
+            }
+            return Ok(None);
+        }
+        self.new_template_body(input).await.map(Some)
+    }
+
     pub(super) async fn create_stack(&self, input: &Input<'_>) -> Result<Xml> {
         let stack_name = input.required("StackName")?;
         refuse_project_stack(stack_name, "created")?;
-        let template_body = new_template_body(input)?;
+        let template_body = self.new_template_body(input).await?;
         let parameters = resolve_parameters(&input.parameters()?, None)?;
         let capabilities = capabilities(input)?;
         let tags = input.tags()?.unwrap_or_default();
@@ -119,7 +120,7 @@ impl CloudFormationApi {
         let name = input.required("StackName")?;
         let stack = self.service.describe_stack(name).await?;
         refuse_project_stack(&stack.stack_name, "updated")?;
-        let template_body = update_template_body(input)?;
+        let template_body = self.update_template_body(input).await?;
         let parameters =
             resolve_parameters(&input.parameters()?, Some(&stack.template.parameters))?;
         let stack_id = self

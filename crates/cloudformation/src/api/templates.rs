@@ -4,7 +4,7 @@ use sagestack_protocol::query::Xml;
 use sagestack_template::{Node, ParameterDecl, Template};
 
 use super::error::template_message;
-use super::{ApiError, CloudFormationApi, Result, template_url_unsupported};
+use super::{ApiError, CloudFormationApi, Result};
 use crate::TemplateSummary;
 
 /// IAM resource types and the property whose presence needs `CAPABILITY_NAMED_IAM`.
@@ -91,42 +91,58 @@ fn parameter_declaration(p: &ParameterDecl) -> Xml {
 
 impl CloudFormationApi {
     /// Validates `body` as `ValidateTemplate` does: syntax, sections and references.
-    fn checked_template(&self, body: &str) -> Result<(TemplateSummary, Template)> {
+    /// `inline`: the `TemplateBody` size limit applies (51,200 bytes), else the S3 one.
+    fn checked_template(&self, body: &str, inline: bool) -> Result<(TemplateSummary, Template)> {
         let summary = self
             .service
-            .validate_template(body, true)
+            .validate_template(body, inline)
             .map_err(|d| ApiError::validation(template_message(&d)))?;
         let template =
             Template::parse(body).map_err(|e| ApiError::validation(e.message.clone()))?;
         Ok((summary, template))
     }
 
-    /// The template body an input names: `TemplateBody`, or a stack's current one.
-    async fn body_of(&self, input: &super::Input<'_>) -> Result<String> {
-        if input.str("TemplateURL").is_some() {
-            return Err(template_url_unsupported());
-        }
+    /// The template body an input names: `TemplateBody`, `TemplateURL` (fetched), or a
+    /// stack's current one; and whether the inline size limit applies to it.
+    async fn body_of(&self, input: &super::Input<'_>) -> Result<(String, bool)> {
         if let Some(body) = input.str("TemplateBody") {
-            return Ok(body.to_owned());
+            if input.str("TemplateURL").is_some() {
+                return Err(ApiError::validation(
+                    "Specify exactly one of TemplateBody or TemplateUrl.",
+                ));
+            }
+            return Ok((body.to_owned(), true));
+        }
+        if let Some(url) = input.str("TemplateURL") {
+            return Ok((self.fetch_template(url).await?, false));
         }
         if let Some(name) = input.str("StackName").filter(|s| !s.is_empty()) {
-            return Ok(self.service.describe_stack(name).await?.template.body);
+            return Ok((
+                self.service.describe_stack(name).await?.template.body,
+                false,
+            ));
         }
         Err(ApiError::validation(
             "Either Template URL or Template Body must be specified.",
         ))
     }
 
-    pub(super) fn validate_template(&self, input: &super::Input<'_>) -> Result<Xml> {
-        if input.str("TemplateURL").is_some() {
-            return Err(template_url_unsupported());
-        }
-        let Some(body) = input.str("TemplateBody") else {
-            return Err(ApiError::validation(
-                "Either Template URL or Template Body must be specified.",
-            ));
+    pub(super) async fn validate_template(&self, input: &super::Input<'_>) -> Result<Xml> {
+        let (body, inline) = match (input.str("TemplateBody"), input.str("TemplateURL")) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::validation(
+                    "Specify exactly one of TemplateBody or TemplateUrl.",
+                ));
+            }
+            (Some(body), None) => (body.to_owned(), true),
+            (None, Some(url)) => (self.fetch_template(url).await?, false),
+            (None, None) => {
+                return Err(ApiError::validation(
+                    "Either Template URL or Template Body must be specified.",
+                ));
+            }
         };
-        let (summary, template) = self.checked_template(body)?;
+        let (summary, template) = self.checked_template(&body, inline)?;
         let caps = required_capabilities(&template);
         Ok(Xml::new()
             .list(
@@ -140,8 +156,8 @@ impl CloudFormationApi {
     }
 
     pub(super) async fn get_template_summary(&self, input: &super::Input<'_>) -> Result<Xml> {
-        let body = self.body_of(input).await?;
-        let (summary, template) = self.checked_template(&body)?;
+        let (body, inline) = self.body_of(input).await?;
+        let (summary, template) = self.checked_template(&body, inline)?;
         let caps = required_capabilities(&template);
         let mut types: Vec<String> = Vec::new();
         for (_, t, _) in resources(&template) {

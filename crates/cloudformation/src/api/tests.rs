@@ -242,3 +242,221 @@ async fn constrained_members_are_validated_with_aws_wording() {
         .starts_with("ValidationError: ")
     );
 }
+
+/// A [`TemplateSource`] over a fixed map of URL -> result, recording each fetch's limit.
+struct FakeSource {
+    templates: std::collections::HashMap<String, Result<String, crate::TemplateFetchError>>,
+    limits: std::sync::Mutex<Vec<u64>>,
+}
+
+#[async_trait::async_trait]
+impl crate::TemplateSource for FakeSource {
+    async fn fetch(&self, url: &str, limit: u64) -> Result<String, crate::TemplateFetchError> {
+        self.limits.lock().unwrap().push(limit);
+        self.templates.get(url).cloned().unwrap_or_else(|| {
+            Err(crate::TemplateFetchError::InvalidUrl(
+                "TemplateURL must be a supported URL.".into(),
+            ))
+        })
+    }
+}
+
+const URL_V1: &str = "https://t.s3.amazonaws.com/v1.yaml";
+const URL_V2: &str = "https://t.s3.amazonaws.com/v2.yaml";
+const URL_BIG: &str = "https://t.s3.amazonaws.com/big.yaml";
+const URL_MISSING: &str = "https://t.s3.amazonaws.com/missing.yaml";
+
+fn api_with_source() -> (CloudFormationApi, Arc<FakeSource>) {
+    // Over the inline limit (51,200 bytes), well under the S3 one.
+    let big = format!(
+        "Description: '{}'\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n",
+        "d".repeat(900)
+    ) + &format!("Metadata:\n  Pad: '{}'\n", "p".repeat(60_000));
+    let templates = [
+        (URL_V1, Ok(format!("Description: from S3\n{QUEUE}"))),
+        (URL_V2, Ok(QUEUE.replace("Q:", "R:"))),
+        (URL_BIG, Ok(big)),
+        (
+            URL_MISSING,
+            Err(crate::TemplateFetchError::NoSuchKey {
+                bucket: "t".into(),
+                key: "missing.yaml".into(),
+            }),
+        ),
+    ]
+    .into_iter()
+    .map(|(u, r)| (u.to_string(), r))
+    .collect();
+    let source = Arc::new(FakeSource {
+        templates,
+        limits: std::sync::Mutex::new(Vec::new()),
+    });
+    (api().with_template_source(source.clone()), source)
+}
+
+#[tokio::test]
+async fn template_urls_are_read_through_the_template_source() {
+    let (api, source) = api_with_source();
+    // CreateStack.
+    call(
+        &api,
+        "CreateStack",
+        json!({"StackName": "u", "TemplateURL": URL_V1}),
+    )
+    .await
+    .unwrap();
+    let stack = api.service().wait_for_terminal("u").await.unwrap();
+    assert_eq!(stack.status, StackStatus::CreateComplete);
+    assert!(stack.template.body.contains("from S3"));
+    assert_eq!(*source.limits.lock().unwrap(), [crate::S3_TEMPLATE_LIMIT]);
+
+    // UpdateStack.
+    call(
+        &api,
+        "UpdateStack",
+        json!({"StackName": "u", "TemplateURL": URL_V2}),
+    )
+    .await
+    .unwrap();
+    let stack = api.service().wait_for_terminal("u").await.unwrap();
+    assert_eq!(stack.status, StackStatus::UpdateComplete, "{stack:?}");
+    assert!(stack.template.body.contains("R:"));
+
+    // CreateChangeSet (CREATE and UPDATE).
+    call(
+        &api,
+        "CreateChangeSet",
+        json!({"StackName": "cs", "ChangeSetName": "c1", "ChangeSetType": "CREATE",
+               "TemplateURL": URL_V1}),
+    )
+    .await
+    .unwrap();
+    call(
+        &api,
+        "CreateChangeSet",
+        json!({"StackName": "u", "ChangeSetName": "c2", "TemplateURL": URL_V1}),
+    )
+    .await
+    .unwrap();
+
+    // ValidateTemplate and GetTemplateSummary.
+    let xml = api
+        .execute("ValidateTemplate", &json!({"TemplateURL": URL_V1}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(xml.text_of("Description"), Some("from S3"));
+    let xml = api
+        .execute("GetTemplateSummary", &json!({"TemplateURL": URL_V1}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(xml.text_of("Description"), Some("from S3"));
+    assert_eq!(source.limits.lock().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn template_url_bodies_have_the_s3_size_limit_not_the_inline_one() {
+    let (api, source) = api_with_source();
+    let big = source.templates[URL_BIG].clone().unwrap();
+    assert!(big.len() > 51_200);
+    api.execute("ValidateTemplate", &json!({"TemplateURL": URL_BIG}))
+        .await
+        .unwrap();
+    api.execute("GetTemplateSummary", &json!({"TemplateURL": URL_BIG}))
+        .await
+        .unwrap();
+    let e = call(&api, "ValidateTemplate", json!({"TemplateBody": big}))
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("ValidationError: "), "{e}");
+}
+
+#[tokio::test]
+async fn template_url_failures_are_validation_errors() {
+    let plain = api();
+    let (api, _) = api_with_source();
+    for action in ["CreateStack", "ValidateTemplate", "GetTemplateSummary"] {
+        assert_eq!(
+            call(
+                &api,
+                action,
+                json!({"StackName": "e", "TemplateURL": URL_MISSING})
+            )
+            .await
+            .unwrap_err(),
+            "ValidationError: S3 error: The specified key does not exist. \
+             (bucket: t, key: missing.yaml)",
+            "{action}"
+        );
+        assert_eq!(
+            call(
+                &api,
+                action,
+                json!({"StackName": "e", "TemplateURL": "https://example.com/x"})
+            )
+            .await
+            .unwrap_err(),
+            "ValidationError: TemplateURL must be a supported URL.",
+            "{action}"
+        );
+        assert_eq!(
+            call(
+                &api,
+                action,
+                json!({"StackName": "e", "TemplateURL": URL_V1, "TemplateBody": QUEUE})
+            )
+            .await
+            .unwrap_err(),
+            "ValidationError: Specify exactly one of TemplateBody or TemplateUrl.",
+            "{action}"
+        );
+    }
+    call(
+        &api,
+        "CreateStack",
+        json!({"StackName": "u", "TemplateBody": QUEUE}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        call(
+            &api,
+            "UpdateStack",
+            json!({"StackName": "u", "TemplateURL": URL_MISSING})
+        )
+        .await
+        .unwrap_err(),
+        "ValidationError: S3 error: The specified key does not exist. \
+         (bucket: t, key: missing.yaml)"
+    );
+    assert_eq!(
+        call(
+            &api,
+            "UpdateStack",
+            json!({"StackName": "u", "TemplateURL": URL_V1, "UsePreviousTemplate": "true"})
+        )
+        .await
+        .unwrap_err(),
+        "ValidationError: You cannot specify both usePreviousTemplate and Template Body/Template Url."
+    );
+    assert!(
+        call(
+            &api,
+            "CreateChangeSet",
+            json!({"StackName": "u", "ChangeSetName": "c", "TemplateURL": URL_MISSING})
+        )
+        .await
+        .unwrap_err()
+        .contains("The specified key does not exist")
+    );
+    // Without a source the API says TemplateURL is not available, before any fetch.
+    let e = call(
+        &plain,
+        "CreateStack",
+        json!({"StackName": "n", "TemplateURL": URL_V1}),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("no template source is configured"), "{e}");
+}
