@@ -177,6 +177,10 @@ enum Step {
         template: String,
         parameters: BTreeMap<String, String>,
         tags: Option<Vec<(String, String)>>,
+        /// The provisioned product's status before the update: what it returns to when
+        /// the stack refuses the update without changing anything.
+        prior_status: String,
+        prior_message: Option<String>,
     },
     Terminate {
         ignore_errors: bool,
@@ -783,8 +787,10 @@ impl ServiceCatalogService {
         };
         self.insert(CatalogKind::Record, &record_id, None, &record)
             .await?;
-        let pp = self.claim(&current.id, &record_id, true).await?;
+        let pp = self.claim_or_forget(&current.id, &record_id, true).await?;
         let step = Step::Update {
+            prior_status: current.status.clone(),
+            prior_message: current.status_message.clone(),
             template: artifact.template_body.clone(),
             parameters,
             tags: req.tags.as_ref().map(|t| {
@@ -794,6 +800,25 @@ impl ServiceCatalogService {
             }),
         };
         Ok((record, pp, step))
+    }
+
+    /// [`Self::claim`], deleting the record stored for the operation when it is refused.
+    async fn claim_or_forget(
+        &self,
+        id: &str,
+        record_id: &str,
+        provisioning: bool,
+    ) -> Result<ProvisionedProduct> {
+        match self.claim(id, record_id, provisioning).await {
+            Ok(pp) => Ok(pp),
+            Err(e) => {
+                let _ = self
+                    .store
+                    .catalog_delete(CatalogKind::Record, record_id)
+                    .await;
+                Err(e)
+            }
+        }
     }
 
     /// Marks the provisioned product `UNDER_CHANGE` for `record_id`, refusing when
@@ -866,7 +891,7 @@ impl ServiceCatalogService {
         };
         self.insert(CatalogKind::Record, &record_id, None, &record)
             .await?;
-        let pp = self.claim(id, &record_id, false).await?;
+        let pp = self.claim_or_forget(id, &record_id, false).await?;
         Ok((record, pp, Step::Terminate { ignore_errors }))
     }
 
@@ -1101,6 +1126,8 @@ impl Worker {
                 template,
                 parameters,
                 tags,
+                prior_status,
+                prior_message,
             } => {
                 let mut input = UpdateStackInput {
                     stack_name: pp.stack_id.clone().unwrap_or_else(|| pp.stack_name.clone()),
@@ -1133,10 +1160,10 @@ impl Worker {
                             },
                         }
                     }
-                    Err(e) => Outcome::Failed {
-                        stack: None,
+                    Err(e) => Outcome::Refused {
                         reason: e.to_string(),
-                        rolled_back: true,
+                        prior_status,
+                        prior_message,
                     },
                 }
             }
@@ -1208,7 +1235,7 @@ impl Worker {
                 record.status = record_status::SUCCEEDED.into();
                 delete_pp = true;
             }
-            Outcome::Failed { reason, .. } => {
+            Outcome::Failed { reason, .. } | Outcome::Refused { reason, .. } => {
                 record.status = record_status::FAILED.into();
                 record.record_errors.push(RecordError {
                     code: "CFN_STACK_FAILURE".into(),
@@ -1266,6 +1293,14 @@ impl Worker {
                             status::ERROR.into()
                         };
                         p.status_message = Some(reason.clone());
+                    }
+                    Outcome::Refused {
+                        prior_status,
+                        prior_message,
+                        ..
+                    } => {
+                        p.status = prior_status.clone();
+                        p.status_message = prior_message.clone();
                     }
                     Outcome::Deleted => {}
                 }
@@ -1337,6 +1372,12 @@ async fn modify_pp(
 
 enum Outcome {
     Succeeded(StackRecord),
+    /// The stack refused the operation and is unchanged.
+    Refused {
+        reason: String,
+        prior_status: String,
+        prior_message: Option<String>,
+    },
     Deleted,
     Failed {
         stack: Option<StackRecord>,

@@ -144,12 +144,26 @@ impl ProjectLauncher {
         Ok(Some(pp))
     }
 
-    async fn outcome(&self, pp_id: &str, record_ok: bool) -> ProjectOutcome {
+    /// The outcome of a settled record: the provisioned product's status, or, when the
+    /// record failed but left the product as it was (a stack that refused the change),
+    /// the record's error.
+    async fn outcome(&self, pp_id: &str, record: &crate::model::Record) -> ProjectOutcome {
+        let record_ok = record.status == record_status::SUCCEEDED;
         match self.service.provisioned(pp_id).await {
-            Ok(pp) => ProjectOutcome {
-                succeeded: record_ok && pp.status == status::AVAILABLE,
-                details: details(&pp),
-            },
+            Ok(pp) => {
+                let mut details = details(&pp);
+                if !record_ok
+                    && pp.status != status::ERROR
+                    && pp.status != status::TAINTED
+                    && let Some(e) = record.record_errors.first()
+                {
+                    details["ProvisionedProductStatusMessage"] = e.description.clone().into();
+                }
+                ProjectOutcome {
+                    succeeded: record_ok && pp.status == status::AVAILABLE,
+                    details,
+                }
+            }
             Err(e) => refused(&e),
         }
     }
@@ -190,13 +204,7 @@ impl ProjectLauncher {
             ..Default::default()
         };
         match self.service.provision_and_wait(req).await {
-            Ok(record) => {
-                self.outcome(
-                    &record.provisioned_product_id,
-                    record.status == record_status::SUCCEEDED,
-                )
-                .await
-            }
+            Ok(record) => self.outcome(&record.provisioned_product_id, &record).await,
             Err(e) => refused(&e),
         }
     }
@@ -239,10 +247,7 @@ impl ProjectLauncher {
             ..Default::default()
         };
         match self.service.update_provisioned_and_wait(req).await {
-            Ok(record) => {
-                self.outcome(&pp.id, record.status == record_status::SUCCEEDED)
-                    .await
-            }
+            Ok(record) => self.outcome(&pp.id, &record).await,
             Err(e) => {
                 // Refused before the stack was touched: the product is as it was.
                 let mut out = refused(&e);
@@ -272,7 +277,7 @@ impl ProjectLauncher {
                 succeeded: true,
                 details: json!({ "ProvisionedProductId": pp.id }),
             },
-            Ok(_) => self.outcome(&pp.id, false).await,
+            Ok(record) => self.outcome(&pp.id, &record).await,
             Err(e) => {
                 let mut out = refused(&e);
                 out.details["ProvisionedProductId"] = pp.id.clone().into();

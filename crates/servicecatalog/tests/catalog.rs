@@ -704,6 +704,26 @@ async fn launch_error_paths() {
     let pp = h.sc.provisioned_by(None, Some("c")).await.unwrap();
     assert_eq!(pp.status, "ERROR");
     assert!(pp.status_message.unwrap().contains("ProviderName"));
+    // Its stack rolled back: an update is refused by the stack and changes nothing.
+    let r =
+        h.sc.update_provisioned_and_wait(UpdateRequest {
+            provisioned_product_id: Some(pp.id.clone()),
+            artifact_id: Some(pa1.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.status, "FAILED");
+    assert!(
+        r.record_errors[0]
+            .description
+            .contains("can not be updated"),
+        "{r:?}"
+    );
+    let still = h.sc.provisioned(&pp.id).await.unwrap();
+    assert_eq!(still.status, "ERROR");
+    assert_eq!(still.provisioning_artifact_id, broken.id);
+    assert!(still.status_message.unwrap().contains("ProviderName"));
     let r = h.sc.terminate_and_wait(&pp.id, false).await.unwrap();
     assert_eq!(r.status, "SUCCEEDED");
 
