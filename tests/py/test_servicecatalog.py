@@ -73,6 +73,11 @@ Resources:
     Type: AWS::SQS::Queue
     Properties:
       QueueName: !Sub "${{SageMakerProjectName}}-${{Env}}-q"
+  Where:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: !Ref Queue
 {extra}Outputs:
   Version: {{Value: "v{version}"}}
 """

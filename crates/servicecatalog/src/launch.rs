@@ -532,24 +532,14 @@ impl ServiceCatalogService {
             })
     }
 
-    fn stack_tags(&self, pp: &ProvisionedProduct, tags: &[Tag]) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = tags
-            .iter()
+    /// The stack's tags: the provisioned product's. AWS also adds reserved
+    /// `aws:servicecatalog:*` tags; they are left out because stack tags propagate to
+    /// every taggable resource and this server's native providers (like AWS's APIs for
+    /// callers) refuse `aws:` keys, which would fail every launch with such a resource.
+    fn stack_tags(tags: &[Tag]) -> Vec<(String, String)> {
+        tags.iter()
             .map(|t| (t.key.clone(), t.value.clone()))
-            .collect();
-        out.push((
-            "aws:servicecatalog:provisionedProductArn".into(),
-            pp.arn.clone(),
-        ));
-        out.push((
-            "aws:servicecatalog:productArn".into(),
-            self.scope.product_arn(&pp.product_id),
-        ));
-        out.push((
-            "aws:servicecatalog:provisioningArtifactIdentifier".into(),
-            pp.provisioning_artifact_id.clone(),
-        ));
-        out
+            .collect()
     }
 
     /// `ProvisionProduct`: checks, stores and starts; the `IN_PROGRESS` record.
@@ -673,7 +663,7 @@ impl ServiceCatalogService {
         }
         let step = Step::Create {
             template: artifact.template_body.clone(),
-            tags: self.stack_tags(&pp, &req.tags),
+            tags: Self::stack_tags(&req.tags),
             parameters,
         };
         Ok((record, pp, step))
@@ -793,11 +783,7 @@ impl ServiceCatalogService {
             prior_message: current.status_message.clone(),
             template: artifact.template_body.clone(),
             parameters,
-            tags: req.tags.as_ref().map(|t| {
-                let mut shown = pp.clone();
-                shown.provisioning_artifact_id = artifact.id.clone();
-                self.stack_tags(&shown, t)
-            }),
+            tags: req.tags.as_deref().map(Self::stack_tags),
         };
         Ok((record, pp, step))
     }
