@@ -40,7 +40,9 @@ class Server:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_env = dict(extra_env or {})
+        # Deleted projects disappear as soon as their deletion completes (the default
+        # retention of 60 s would keep them visible, DeleteCompleted, for a minute).
+        self.extra_env = {"SAGESTACK_DELETED_PROJECT_RETENTION": "0", **(extra_env or {})}
         self.proc = None
         self.log = None
 
@@ -165,6 +167,41 @@ def post(url, target, body, headers=None):
 
 
 SC = {"ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm"}
+
+
+def wait_status(client, name, *statuses, timeout=20):
+    """Polls DescribeProject until the project's status is one of `statuses`
+    (provisioning runs after CreateProject/UpdateProject/DeleteProject answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        d = client.describe_project(ProjectName=name)
+        if d["ProjectStatus"] in statuses:
+            return d
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} is {d['ProjectStatus']}, expected one of {statuses}")
+        time.sleep(0.02)
+
+
+def wait_gone(client, name, timeout=20):
+    """Polls DescribeProject until the project no longer exists."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            d = client.describe_project(ProjectName=name)
+        except client.exceptions.ClientError as e:
+            if "does not exist" in e.response["Error"]["Message"]:
+                return
+            raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} still exists ({d['ProjectStatus']})")
+        time.sleep(0.02)
+
+
+def delete_and_wait(client, name):
+    """DeleteProject, then wait until the project is gone (test servers keep deleted
+    projects for no time)."""
+    client.delete_project(ProjectName=name)
+    wait_gone(client, name)
 
 
 def create(client, name, **kw):

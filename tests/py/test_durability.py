@@ -2,7 +2,7 @@
 import signal
 import subprocess
 
-from conftest import Server, binary, create, free_port, make_client
+from conftest import Server, binary, create, delete_and_wait, free_port, make_client, wait_status
 
 
 def test_everything_survives_kill_9(data_dir):
@@ -11,9 +11,11 @@ def test_everything_survives_kill_9(data_dir):
     arns = {}
     for i in range(20):
         arns[i] = create(sm, f"durable-{i}", Tags=[{"Key": "i", "Value": str(i)}])["ProjectArn"]
+    for i in range(20):
+        wait_status(sm, f"durable-{i}", "CreateFailed")  # no Service Catalog here
     sm.update_project(ProjectName="durable-3", ProjectDescription="updated before the crash")
     sm.add_tags(ResourceArn=arns[4], Tags=[{"Key": "extra", "Value": "yes"}])
-    sm.delete_project(ProjectName="durable-5")
+    delete_and_wait(sm, "durable-5")
     before = {i: sm.describe_project(ProjectName=f"durable-{i}") for i in range(20) if i != 5}
     assert s.kill9() == -signal.SIGKILL
 

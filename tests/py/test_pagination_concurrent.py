@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from conftest import create, make_client
+from conftest import create, delete_and_wait, make_client, wait_status
 
 
 @pytest.mark.parametrize("sort_by,order", [("Name", "Ascending"), ("Name", "Descending"),
@@ -24,7 +24,9 @@ def test_pages_under_concurrent_churn(server, sort_by, order):
                 name = f"churn-{worker}-{i:04d}"
                 create(c, name)
                 if i % 2:
-                    c.delete_project(ProjectName=name)
+                    # An operation in progress refuses DeleteProject (ConflictException).
+                    wait_status(c, name, "CreateFailed")
+                    delete_and_wait(c, name)
                 i += 1
         except Exception as e:  # noqa: BLE001 - surfaced below
             errors.append(e)

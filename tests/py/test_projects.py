@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import ACCESS_KEY, SC, create
+from conftest import ACCESS_KEY, SC, create, delete_and_wait, wait_status
 
 
 def test_create_describe_update_list_delete(sm):
@@ -21,30 +21,32 @@ def test_create_describe_update_list_delete(sm):
     assert d["ProjectId"] == out["ProjectId"]
     assert d["ProjectArn"] == out["ProjectArn"]
     assert d["ProjectDescription"] == "first"
-    assert d["ProjectStatus"] == "Pending"
+    assert d["ProjectStatus"] in ("Pending", "CreateInProgress", "CreateFailed")
     assert d["ServiceCatalogProvisioningDetails"] == SC
     assert abs((d["CreationTime"] - before).total_seconds()) < 60
     assert d["CreatedBy"]["IamIdentity"]["PrincipalId"] == ACCESS_KEY
     assert d["CreatedBy"]["IamIdentity"]["Arn"] == "arn:aws:iam::000000000000:root"
-    assert d["LastModifiedTime"] == d["CreationTime"]
+    # No Service Catalog on this server: the project fails to provision, and says why.
+    d = wait_status(sm, "flow-1", "CreateFailed")
+    assert "no Service Catalog backend" in \
+        d["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"]
+    assert d["LastModifiedTime"] >= d["CreationTime"]
 
-    up = sm.update_project(ProjectName="flow-1", ProjectDescription="second",
-                           ServiceCatalogProvisioningUpdateDetails={"ProvisioningArtifactId": "pa-2"})
+    up = sm.update_project(ProjectName="flow-1", ProjectDescription="second")
     assert up["ProjectArn"] == out["ProjectArn"]
     d2 = sm.describe_project(ProjectName="flow-1")
     assert d2["ProjectDescription"] == "second"
-    assert d2["ServiceCatalogProvisioningDetails"]["ProvisioningArtifactId"] == "pa-2"
-    assert d2["ServiceCatalogProvisioningDetails"]["ProductId"] == SC["ProductId"]
+    assert d2["ServiceCatalogProvisioningDetails"] == SC
     assert d2["LastModifiedTime"] >= d["LastModifiedTime"]
     assert d2["CreationTime"] == d["CreationTime"]
 
     listed = sm.list_projects()["ProjectSummaryList"]
     assert [p["ProjectName"] for p in listed] == ["flow-1"]
     assert listed[0]["ProjectId"] == out["ProjectId"]
-    assert listed[0]["ProjectStatus"] == "Pending"
+    assert listed[0]["ProjectStatus"] == "CreateFailed"
     assert listed[0]["ProjectDescription"] == "second"
 
-    sm.delete_project(ProjectName="flow-1")
+    delete_and_wait(sm, "flow-1")
     assert sm.list_projects()["ProjectSummaryList"] == []
 
 
@@ -56,15 +58,15 @@ def test_template_provider_project_keeps_its_details(sm):
         "Parameters": [{"Key": "Env", "Value": "dev"}],
     }}]
     create(sm, "tp-1", TemplateProviders=tp)
-    d = sm.describe_project(ProjectName="tp-1")
-    assert d["TemplateProviderDetails"] == [{"CfnTemplateProviderDetail": tp[0]["CfnTemplateProvider"]}]
+    # The template cannot be fetched from that bucket, so the project fails, keeping its
+    # details and naming its stack.
+    d = wait_status(sm, "tp-1", "CreateFailed")
+    detail = d["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+    stack = detail.pop("StackDetail")
+    assert stack["Name"] == f"SP-{d['ProjectId']}-my-template"
+    assert stack["StatusMessage"].startswith("S3 error: ")
+    assert detail == tp[0]["CfnTemplateProvider"]
     assert "ServiceCatalogProvisioningDetails" not in d
-    assert d["ProjectStatus"] == "Pending"
-    new = [{"CfnTemplateProvider": {"TemplateName": "my-template",
-                                    "TemplateURL": "https://bucket.s3.amazonaws.com/t2.yaml"}}]
-    sm.update_project(ProjectName="tp-1", TemplateProvidersToUpdate=new)
-    assert sm.describe_project(ProjectName="tp-1")["TemplateProviderDetails"] == [
-        {"CfnTemplateProviderDetail": new[0]["CfnTemplateProvider"]}]
     from botocore.exceptions import ClientError
     with pytest.raises(ClientError) as e:
         sm.update_project(ProjectName="tp-1", ServiceCatalogProvisioningUpdateDetails={"ProvisioningArtifactId": "x"})
@@ -73,6 +75,7 @@ def test_template_provider_project_keeps_its_details(sm):
 
 def test_update_tags_merge(sm):
     arn = create(sm, "tags-up", Tags=[{"Key": "a", "Value": "1"}])["ProjectArn"]
+    wait_status(sm, "tags-up", "CreateFailed")
     sm.update_project(ProjectName="tags-up", Tags=[{"Key": "a", "Value": "2"}, {"Key": "b", "Value": "3"}])
     assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "a", "Value": "2"}, {"Key": "b", "Value": "3"}]
 
@@ -134,7 +137,8 @@ def test_tags_add_list_delete(sm):
     sm.delete_tags(ResourceArn=arn, TagKeys=["a", "missing"])
     assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
     # Tags go away with their project, and do not come back with a new one.
-    sm.delete_project(ProjectName="tagged")
+    wait_status(sm, "tagged", "CreateFailed")
+    delete_and_wait(sm, "tagged")
     arn2 = create(sm, "tagged")["ProjectArn"]
     assert arn2 == arn
     assert sm.list_tags(ResourceArn=arn)["Tags"] == []
@@ -151,7 +155,8 @@ def test_fifty_tags_allowed_and_unicode(sm):
 
 def test_delete_then_recreate_gets_a_new_id(sm):
     first = create(sm, "again")["ProjectId"]
-    sm.delete_project(ProjectName="again")
+    wait_status(sm, "again", "CreateFailed")
+    delete_and_wait(sm, "again")
     second = create(sm, "again")["ProjectId"]
     assert first != second
 

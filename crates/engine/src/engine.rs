@@ -76,6 +76,9 @@ pub struct CreateStackInput {
     pub tags: Vec<(String, String)>,
     pub notification_arns: Vec<String>,
     pub disable_rollback: bool,
+    /// `RoleARN`: the IAM role recorded on the stack (sagestack does not assume it; it is
+    /// kept and shown so that clients and projects see what AWS would show).
+    pub role_arn: Option<String>,
 }
 
 /// `UpdateStack`. Parameter values are final: the API layer resolves `UsePreviousValue`
@@ -90,6 +93,8 @@ pub struct UpdateStackInput {
     pub capabilities: Vec<String>,
     /// `None` keeps the stack's tags.
     pub tags: Option<Vec<(String, String)>>,
+    /// `RoleARN`; `None` keeps the stack's role.
+    pub role_arn: Option<String>,
 }
 
 /// `CreateChangeSet`.
@@ -105,6 +110,9 @@ pub struct CreateChangeSetInput {
     pub tags: Option<Vec<(String, String)>>,
     pub notification_arns: Vec<String>,
     pub description: Option<String>,
+    /// `RoleARN`: recorded on the stack when the change set is executed (`None` keeps
+    /// the stack's role).
+    pub role_arn: Option<String>,
 }
 
 /// What `CreateChangeSet` returns.
@@ -500,23 +508,26 @@ impl Engine {
     }
 
     /// Waits until the stack is not being driven by an operation, and returns it.
+    ///
+    /// Every waiter is woken by every stack's status change (one engine-wide counter),
+    /// so a wake-up only checks, in memory, whether this stack's driving task is still
+    /// registered; the stack is read from the store once, when it is not. Reading it on
+    /// every wake-up made N concurrent waiters cost O(N^2) store reads.
     pub async fn wait_for_terminal(&self, stack_id: &str) -> Result<StackRecord, EngineError> {
         let mut rx = self.inner.changed.subscribe();
-        loop {
-            let stack = self.describe_stack(stack_id).await?;
-            if !stack.status.is_operation_in_progress() {
-                return Ok(stack);
-            }
-            if !self.inner.is_running(&stack.stack_id) {
-                // The driving task may have written its last status between the read
-                // above and this check; read again. Still in progress with no task means
-                // the operation was interrupted and awaits `recover`.
-                return self.describe_stack(stack_id).await;
-            }
+        let stack = self.describe_stack(stack_id).await?;
+        if !stack.status.is_operation_in_progress() {
+            return Ok(stack);
+        }
+        let id = stack.stack_id;
+        while self.inner.is_running(&id) {
             if rx.changed().await.is_err() {
-                return Ok(stack);
+                break;
             }
         }
+        // No task drives the stack: its status is final, or (still in progress) the
+        // operation was interrupted and awaits `recover`.
+        self.describe_stack(&id).await
     }
 
     pub async fn create_stack(&self, input: CreateStackInput) -> Result<String, EngineError> {
@@ -550,6 +561,7 @@ impl Engine {
             displayed_parameters: BTreeMap::new(),
             capabilities: input.capabilities,
             tags: input.tags,
+            role_arn: input.role_arn,
             notification_arns: input.notification_arns,
             disable_rollback: input.disable_rollback,
             outputs: Vec::new(),
@@ -668,6 +680,9 @@ impl Engine {
             }
         }
         stack.change_set_id = None;
+        if input.role_arn.is_some() {
+            stack.role_arn = input.role_arn;
+        }
         self.start_update(stack, template, &*plan, input.capabilities, input.tags)
             .await
     }
@@ -873,6 +888,7 @@ impl Engine {
             displayed_parameters: BTreeMap::new(),
             capabilities: input.capabilities.clone(),
             tags: input.tags.clone().unwrap_or_else(|| stack.tags.clone()),
+            role_arn: input.role_arn.clone(),
             notification_arns: input.notification_arns.clone(),
             changes: Vec::new(),
         };
@@ -947,6 +963,7 @@ impl Engine {
             displayed_parameters: BTreeMap::new(),
             capabilities: Vec::new(),
             tags: input.tags.clone().unwrap_or_default(),
+            role_arn: input.role_arn.clone(),
             notification_arns: input.notification_arns.clone(),
             disable_rollback: false,
             outputs: Vec::new(),
@@ -1067,6 +1084,9 @@ impl Engine {
         cs.execution_status = ExecutionStatus::ExecuteInProgress;
         inner.store.put_change_set(&cs).await?;
         stack.change_set_id = Some(cs.change_set_id.clone());
+        if cs.role_arn.is_some() {
+            stack.role_arn = cs.role_arn.clone();
+        }
         match cs.change_set_type {
             ChangeSetType::Create => {
                 stack.template = cs.template.clone();

@@ -229,6 +229,10 @@ pub struct StackRecord {
     pub displayed_parameters: BTreeMap<String, String>,
     pub capabilities: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// `RoleARN` given on create or a later update (absent in records written before it
+    /// existed, hence the default).
+    #[serde(default)]
+    pub role_arn: Option<String>,
     pub notification_arns: Vec<String>,
     pub disable_rollback: bool,
     pub outputs: Vec<ResolvedOutput>,
@@ -354,6 +358,9 @@ pub struct ChangeSetRecord {
     pub displayed_parameters: BTreeMap<String, String>,
     pub capabilities: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// `RoleARN` given to `CreateChangeSet`, applied to the stack on execution.
+    #[serde(default)]
+    pub role_arn: Option<String>,
     pub notification_arns: Vec<String>,
     pub changes: Vec<ResourceChange>,
 }

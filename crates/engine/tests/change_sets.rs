@@ -18,6 +18,7 @@ fn cs_input(stack: &str, name: &str, kind: ChangeSetType, t: &Value) -> CreateCh
         tags: None,
         notification_arns: vec![],
         description: None,
+        role_arn: None,
     }
 }
 

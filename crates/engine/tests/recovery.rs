@@ -233,6 +233,7 @@ async fn change_set_creation_interrupted_is_failed_on_recover() {
         tags: None,
         notification_arns: vec![],
         description: None,
+        role_arn: None,
     });
     tokio::select! {
         _ = create => panic!("the change set write should have frozen"),

@@ -113,6 +113,13 @@ fn state(describe: &Value) -> ResourceState {
         "ModelPackageGroupStatus".into(),
         describe["ModelPackageGroupStatus"].clone(),
     );
+    // Not a documented attribute, but the bundled schema-driven provider answers
+    // `GetAtt X.ModelPackageGroupName` (read from the properties), and templates written
+    // against it (examples/mlops) must deploy the same on the native provider.
+    attributes.insert(
+        "ModelPackageGroupName".into(),
+        describe["ModelPackageGroupName"].clone(),
+    );
     ResourceState {
         physical_id: arn,
         attributes,
@@ -145,6 +152,7 @@ impl ResourceProvider for ModelPackageGroupProvider {
                 "ModelPackageGroupArn".into(),
                 "CreationTime".into(),
                 "ModelPackageGroupStatus".into(),
+                "ModelPackageGroupName".into(),
             ],
             taggable: true,
         })
@@ -278,6 +286,7 @@ mod tests {
         assert_eq!(s.physical_id, arn);
         assert_eq!(s.attributes["ModelPackageGroupArn"], arn);
         assert_eq!(s.attributes["ModelPackageGroupStatus"], "Completed");
+        assert_eq!(s.attributes["ModelPackageGroupName"], "Fraud");
         assert!(
             s.attributes["CreationTime"]
                 .as_str()

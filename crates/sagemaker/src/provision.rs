@@ -8,6 +8,25 @@
 //! the provisioning details in the store. Until a real provisioner is plugged in,
 //! [`NoProvisioner`] leaves projects as they were stored (`Pending` after create):
 //! nothing pretends that provisioning happened.
+//!
+//! ## Two modes, chosen by [`Provisioner::is_active`]
+//! * An *active* provisioner (the real one, `sagestack-provisioning`) owns the project
+//!   lifecycle: while a project is `Pending` or `*InProgress`, UpdateProject and
+//!   DeleteProject answer `ConflictException`; DeleteProject only marks the project
+//!   `DeleteInProgress` and the provisioner deletes its stack, then reports
+//!   `DeleteCompleted` (the record is purged after the retention) or `DeleteFailed`.
+//! * An *inactive* one ([`NoProvisioner`]) makes projects plain records: no status rule
+//!   applies (nothing would ever leave `Pending`) and DeleteProject removes the record
+//!   at once.
+//!
+//! ## Reports never clobber newer state
+//! A [`ProvisioningUpdate`] names the project id it is about and the statuses it expects
+//! to find (the operation's own in-progress status). When the stored project is another
+//! one (deleted and created again under the same name) or has moved on, the report is
+//! dropped and [`crate::SageMakerService::record_provisioning`] answers `None`. Fields
+//! a user may change meanwhile (description, tags) are never written by a report: it is
+//! applied to the freshly read project with optimistic concurrency (version check and
+//! retry).
 
 use crate::types::{Project, ProjectStatus};
 use serde_json::Value;
@@ -31,6 +50,11 @@ pub enum ProjectEvent {
 pub trait Provisioner: Send + Sync + 'static {
     /// Must return quickly (queue the work).
     fn project_changed(&self, event: ProjectEvent);
+
+    /// Whether this provisioner drives project lifecycles (see the module doc).
+    fn is_active(&self) -> bool {
+        true
+    }
 }
 
 /// The provisioner used until provisioning exists: it does nothing.
@@ -39,15 +63,53 @@ pub struct NoProvisioner;
 
 impl Provisioner for NoProvisioner {
     fn project_changed(&self, _event: ProjectEvent) {}
+
+    fn is_active(&self) -> bool {
+        false
+    }
 }
 
 /// What a provisioner reports about a project, for
 /// [`crate::SageMakerService::record_provisioning`]. `None` fields are left as stored.
 #[derive(Debug, Clone)]
 pub struct ProvisioningUpdate {
+    /// The project the report is about (`ProjectId`): a report about an older project of
+    /// the same name is dropped.
+    pub project_id: String,
+    /// Apply only when the stored status is one of these; empty = any status.
+    pub expected: Vec<ProjectStatus>,
     pub status: ProjectStatus,
     /// `ServiceCatalogProvisionedProductDetails`.
     pub service_catalog_provisioned_product_details: Option<Value>,
     /// `TemplateProviderDetails` (a `TemplateProviderDetailList`).
     pub template_provider_details: Option<Value>,
+}
+
+impl ProvisioningUpdate {
+    /// A status change of project `project_id`, applied only from one of `expected`.
+    pub fn new(
+        project_id: impl Into<String>,
+        expected: &[ProjectStatus],
+        status: ProjectStatus,
+    ) -> Self {
+        ProvisioningUpdate {
+            project_id: project_id.into(),
+            expected: expected.to_vec(),
+            status,
+            service_catalog_provisioned_product_details: None,
+            template_provider_details: None,
+        }
+    }
+
+    /// Also replaces `TemplateProviderDetails`.
+    pub fn with_template_provider_details(mut self, details: Value) -> Self {
+        self.template_provider_details = Some(details);
+        self
+    }
+
+    /// Also replaces `ServiceCatalogProvisionedProductDetails`.
+    pub fn with_service_catalog_details(mut self, details: Value) -> Self {
+        self.service_catalog_provisioned_product_details = Some(details);
+        self
+    }
 }

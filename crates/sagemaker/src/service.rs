@@ -50,6 +50,13 @@ pub struct SageMakerService {
     pub(crate) store: Arc<dyn Store>,
     provisioner: Arc<dyn Provisioner>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Serializes the two operations that delete a project record by name on behalf of
+    /// someone else: replacing a `DeleteCompleted` project with a new one of the same name
+    /// (CreateProject) and purging it after the retention ([`Self::purge_deleted`]). The
+    /// store has no conditional delete, so without this a purge could remove the project
+    /// that just replaced the one it read. Per process: replicas sharing PostgreSQL keep a
+    /// window of one read-delete round trip (documented in the README).
+    names: tokio::sync::Mutex<()>,
 }
 
 type Result<T> = std::result::Result<T, SageMakerError>;
@@ -122,6 +129,58 @@ fn not_found(name: &str) -> SageMakerError {
     SageMakerError::Validation(format!("Project {name} does not exist."))
 }
 
+/// UpdateProject / DeleteProject while an operation runs on the project.
+fn busy(name: &str, action: &str, status: ProjectStatus) -> SageMakerError {
+    SageMakerError::Conflict(format!(
+        "Project {name} cannot be {action} while its status is {status}; retry once the current operation has finished."
+    ))
+}
+
+/// Applies `TemplateProvidersToUpdate` to the stored `TemplateProviderDetails`: each
+/// update must name (`TemplateName`) one of the project's templates; its `TemplateURL`
+/// replaces the stored one and its `Parameters`, when given, replace the stored ones.
+/// What an update cannot carry (`RoleARN`) and the `StackDetail` are kept.
+fn merge_template_updates(name: &str, details: &mut Value, updates: &[Value]) -> Result<()> {
+    let Some(details) = details.as_array_mut() else {
+        return Err(SageMakerError::Internal(
+            "stored TemplateProviderDetails is not a list".into(),
+        ));
+    };
+    for update in updates {
+        let Some(cfn) = update.get("CfnTemplateProvider").and_then(Value::as_object) else {
+            return Err(SageMakerError::Validation(
+                "Each template provider to update must specify CfnTemplateProvider.".into(),
+            ));
+        };
+        let template_name = cfn
+            .get("TemplateName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let slot = details.iter_mut().find_map(|d| {
+            d.get_mut("CfnTemplateProviderDetail")
+                .and_then(Value::as_object_mut)
+                .filter(|c| c.get("TemplateName").and_then(Value::as_str) == Some(template_name))
+        });
+        let Some(slot) = slot else {
+            let known: Vec<&str> = details
+                .iter()
+                .filter_map(|d| d["CfnTemplateProviderDetail"]["TemplateName"].as_str())
+                .collect();
+            return Err(SageMakerError::Validation(format!(
+                "TemplateName {template_name} does not match the template of project {name} ({}).",
+                known.join(", ")
+            )));
+        };
+        if let Some(url) = cfn.get("TemplateURL") {
+            slot.insert("TemplateURL".into(), url.clone());
+        }
+        if let Some(parameters) = cfn.get("Parameters") {
+            slot.insert("Parameters".into(), parameters.clone());
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn resource_not_found(arn: &str) -> SageMakerError {
     SageMakerError::Validation(format!("Resource {arn} does not exist."))
 }
@@ -186,6 +245,7 @@ impl SageMakerService {
             store,
             provisioner,
             clock,
+            names: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -212,7 +272,7 @@ impl SageMakerService {
             "DescribeProject" => self.describe_project(decode(operation, input)?).await,
             "UpdateProject" => self.update_project(ctx, decode(operation, input)?).await,
             "ListProjects" => self.list_projects(decode(operation, input)?).await,
-            "DeleteProject" => self.delete_project(decode(operation, input)?).await,
+            "DeleteProject" => self.delete_project(ctx, decode(operation, input)?).await,
             "AddTags" => self.add_tags(decode(operation, input)?).await,
             "ListTags" => self.list_tags(decode(operation, input)?).await,
             "DeleteTags" => self.delete_tags(decode(operation, input)?).await,
@@ -297,8 +357,10 @@ impl SageMakerService {
             last_modified_by: user,
         };
         let record = Self::record(&project, now, 1);
-        match self.store.create_project(&record, &store_tags(&tags)).await {
+        let tags = store_tags(&tags);
+        match self.store.create_project(&record, &tags).await {
             Ok(()) => {}
+            Err(StoreError::AlreadyExists) if self.replace_deleted(&record, &tags).await? => {}
             Err(StoreError::AlreadyExists) => {
                 return Err(SageMakerError::Validation(format!(
                     "Project {} already exists.",
@@ -311,6 +373,30 @@ impl SageMakerService {
         self.provisioner
             .project_changed(ProjectEvent::Created(project));
         Ok(JsonOutput::Value(output))
+    }
+
+    /// CreateProject over a `DeleteCompleted` project of the same name: the old record
+    /// (kept only for its retention) gives way at once. `false` when the name is held by
+    /// a live project.
+    async fn replace_deleted(&self, record: &ProjectRecord, tags: &[StoreTag]) -> Result<bool> {
+        let _names = self.names.lock().await;
+        let Some(existing) = self.store.get_project(&record.name).await? else {
+            // Purged meanwhile.
+            return match self.store.create_project(record, tags).await {
+                Ok(()) => Ok(true),
+                Err(StoreError::AlreadyExists) => Ok(false),
+                Err(e) => Err(e.into()),
+            };
+        };
+        if parse_document(&existing)?.project_status != ProjectStatus::DeleteCompleted {
+            return Ok(false);
+        }
+        self.store.delete_project(&record.name).await?;
+        match self.store.create_project(record, tags).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::AlreadyExists) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn describe_project(&self, input: ProjectNameInput) -> Result<JsonOutput> {
@@ -329,22 +415,41 @@ impl SageMakerService {
         tags: &[StoreTag],
         change: impl Fn(&mut Project) -> Result<()>,
     ) -> Result<(Project, Project)> {
+        match self
+            .modify_if(name, tags, |p| change(p).map(|()| true))
+            .await?
+        {
+            Some(versions) => Ok(versions),
+            None => Err(not_found(name)),
+        }
+    }
+
+    /// [`Self::modify`] for a change that may decide not to apply (`Ok(false)`: nothing
+    /// is written and the answer is `None`, as when the project does not exist).
+    async fn modify_if(
+        &self,
+        name: &str,
+        tags: &[StoreTag],
+        change: impl Fn(&mut Project) -> Result<bool>,
+    ) -> Result<Option<(Project, Project)>> {
         for _ in 0..UPDATE_ATTEMPTS {
             let Some(current) = self.store.get_project(name).await? else {
-                return Err(not_found(name));
+                return Ok(None);
             };
             let before = parse_document(&current)?;
             let mut after = before.clone();
-            change(&mut after)?;
+            if !change(&mut after)? {
+                return Ok(None);
+            }
             let record = Self::record(&after, current.creation_micros, current.version + 1);
             match self
                 .store
                 .update_project(&record, current.version, tags, MAX_TAGS_PER_RESOURCE)
                 .await
             {
-                Ok(()) => return Ok((before, after)),
+                Ok(()) => return Ok(Some((before, after))),
                 Err(StoreError::Conflict) => continue,
-                Err(StoreError::NotFound) => return Err(not_found(name)),
+                Err(StoreError::NotFound) => return Ok(None),
                 Err(StoreError::TooManyTags { limit }) => {
                     return Err(SageMakerError::Validation(format!(
                         "The tags would exceed the limit of {limit} tags per resource."
@@ -375,8 +480,17 @@ impl SageMakerService {
         }
         let now = seconds(self.clock.now_micros());
         let user = user_context(ctx);
+        let active = self.provisioner.is_active();
         let (before, after) = self
             .modify(&input.project_name, &store_tags(&tags), |p| {
+                if active {
+                    if p.project_status == ProjectStatus::DeleteCompleted {
+                        return Err(not_found(&p.project_name));
+                    }
+                    if p.project_status.is_busy() {
+                        return Err(busy(&p.project_name, "updated", p.project_status));
+                    }
+                }
                 if let Some(d) = &input.project_description {
                     p.project_description = Some(d.clone());
                 }
@@ -401,7 +515,31 @@ impl SageMakerService {
                             p.project_name
                         )));
                     }
-                    p.template_provider_details = Some(template_provider_details(providers));
+                    if active {
+                        let name = p.project_name.clone();
+                        if let Some(details) = &mut p.template_provider_details {
+                            merge_template_updates(&name, details, providers)?;
+                        }
+                    } else {
+                        p.template_provider_details = Some(template_provider_details(providers));
+                    }
+                }
+                if active && (sc_update.is_some() || tp_update.is_some()) {
+                    if !matches!(
+                        p.project_status,
+                        ProjectStatus::CreateCompleted
+                            | ProjectStatus::UpdateCompleted
+                            | ProjectStatus::UpdateFailed
+                    ) {
+                        // A project that never provisioned (CreateFailed) or whose
+                        // deletion failed has nothing sound to update: it is deleted (and
+                        // created again) instead.
+                        return Err(SageMakerError::Validation(format!(
+                            "Project {} is in {} state; only a project whose creation completed can update its provisioning. Delete it and create it again.",
+                            p.project_name, p.project_status
+                        )));
+                    }
+                    p.project_status = ProjectStatus::UpdateInProgress;
                 }
                 p.last_modified_time = Some(now);
                 p.last_modified_by = user.clone();
@@ -465,7 +603,34 @@ impl SageMakerService {
         Ok(JsonOutput::Value(out))
     }
 
-    async fn delete_project(&self, input: ProjectNameInput) -> Result<JsonOutput> {
+    async fn delete_project(
+        &self,
+        ctx: &RequestContext,
+        input: ProjectNameInput,
+    ) -> Result<JsonOutput> {
+        if self.provisioner.is_active() {
+            // The record stays, `DeleteInProgress`, until the provisioner has deleted
+            // what the project provisioned.
+            let now = seconds(self.clock.now_micros());
+            let user = user_context(ctx);
+            let (_, after) = self
+                .modify(&input.project_name, &[], |p| {
+                    if p.project_status == ProjectStatus::DeleteCompleted {
+                        return Err(not_found(&p.project_name));
+                    }
+                    if p.project_status.is_busy() {
+                        return Err(busy(&p.project_name, "deleted", p.project_status));
+                    }
+                    p.project_status = ProjectStatus::DeleteInProgress;
+                    p.last_modified_time = Some(now);
+                    p.last_modified_by = user.clone();
+                    Ok(())
+                })
+                .await?;
+            self.provisioner
+                .project_changed(ProjectEvent::Deleted(after));
+            return Ok(JsonOutput::Value(json!({})));
+        }
         match self.store.delete_project(&input.project_name).await? {
             Some(record) => {
                 let project = parse_document(&record)?;
@@ -542,15 +707,22 @@ impl SageMakerService {
     }
 
     /// Records provisioning progress reported by a [`Provisioner`] worker: sets the
-    /// status and, when given, the provisioning details. Returns the stored project.
+    /// status and, when given, the provisioning details. Returns the stored project, or
+    /// `None` when the report no longer applies (no such project, another project of that
+    /// name, or a status outside `update.expected`; see the [`crate::provision`] doc).
     pub async fn record_provisioning(
         &self,
         project_name: &str,
         update: ProvisioningUpdate,
-    ) -> Result<Project> {
+    ) -> Result<Option<Project>> {
         let now = seconds(self.clock.now_micros());
-        let (_, after) = self
-            .modify(project_name, &[], |p| {
+        let applied = self
+            .modify_if(project_name, &[], |p| {
+                if p.project_id != update.project_id
+                    || (!update.expected.is_empty() && !update.expected.contains(&p.project_status))
+                {
+                    return Ok(false);
+                }
                 p.project_status = update.status;
                 if let Some(d) = &update.service_catalog_provisioned_product_details {
                     p.service_catalog_provisioned_product_details = Some(d.clone());
@@ -559,10 +731,68 @@ impl SageMakerService {
                     p.template_provider_details = Some(d.clone());
                 }
                 p.last_modified_time = Some(now);
-                Ok(())
+                Ok(true)
             })
             .await?;
-        Ok(after)
+        Ok(applied.map(|(_, after)| after))
+    }
+
+    /// The stored project named `name`, if any.
+    pub async fn project(&self, name: &str) -> Result<Option<Project>> {
+        match self.store.get_project(name).await? {
+            Some(record) => Ok(Some(parse_document(&record)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A project's tags (at most [`MAX_TAGS_PER_RESOURCE`]), in key order.
+    pub async fn project_tags(&self, project_arn: &str) -> Result<Vec<(String, String)>> {
+        let tags = self
+            .store
+            .list_tags(project_arn, None, MAX_TAGS_PER_RESOURCE)
+            .await?
+            .unwrap_or_default();
+        Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+    }
+
+    /// Every stored project whose status is one of `statuses`, in name order: what a
+    /// provisioner reconciles at start-up.
+    pub async fn projects_with_status(&self, statuses: &[ProjectStatus]) -> Result<Vec<Project>> {
+        const PAGE: usize = 500;
+        let mut out = Vec::new();
+        let mut query = ProjectQuery::new(ProjectSort::Name, false, PAGE);
+        loop {
+            let records = self.store.list_projects(&query).await?;
+            for record in &records {
+                let p = parse_document(record)?;
+                if statuses.contains(&p.project_status) {
+                    out.push(p);
+                }
+            }
+            match records.last() {
+                Some(last) if records.len() == PAGE => {
+                    query.after = Some(ProjectCursor {
+                        creation_micros: last.creation_micros,
+                        name: last.name.clone(),
+                    });
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Removes the record of project `project_id` (named `name`) if it is still
+    /// `DeleteCompleted`: the end of its retention. `true` when removed.
+    pub async fn purge_deleted(&self, name: &str, project_id: &str) -> Result<bool> {
+        let _names = self.names.lock().await;
+        let Some(record) = self.store.get_project(name).await? else {
+            return Ok(false);
+        };
+        let p = parse_document(&record)?;
+        if p.project_id != project_id || p.project_status != ProjectStatus::DeleteCompleted {
+            return Ok(false);
+        }
+        Ok(self.store.delete_project(name).await?.is_some())
     }
 }
 
@@ -710,6 +940,32 @@ mod tests {
             d["ServiceCatalogProvisioningDetails"],
             json!({"ProductId": "prod-1"})
         );
+        // An active provisioner owns the lifecycle: no update while Pending.
+        let e = s
+            .handle(
+                &ctx(),
+                "UpdateProject",
+                json!({"ProjectName": "alpha", "ProjectDescription": "new"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "ConflictException");
+        assert_eq!(
+            e.to_string(),
+            "Project alpha cannot be updated while its status is Pending; retry once the current operation has finished."
+        );
+        let id = out["ProjectId"].as_str().unwrap();
+        s.record_provisioning(
+            "alpha",
+            ProvisioningUpdate::new(
+                id,
+                &[ProjectStatus::Pending],
+                ProjectStatus::CreateCompleted,
+            ),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         s.handle(
             &ctx(),
             "UpdateProject",
@@ -724,6 +980,18 @@ mod tests {
             *rec.0.lock().unwrap(),
             ["created alpha", "updated alpha", "deleted alpha"]
         );
+        // The record stays, DeleteInProgress, for the provisioner to finish.
+        let d = value(
+            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "alpha"}))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(d["ProjectStatus"], "DeleteInProgress");
+        let e = s
+            .handle(&ctx(), "DeleteProject", json!({"ProjectName": "alpha"}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "ConflictException");
     }
 
     #[tokio::test]
@@ -762,18 +1030,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = service(dir.path(), Arc::new(NoProvisioner)).await;
         create(&s, "p1").await;
+        let id = value(
+            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "p1"}))
+                .await
+                .unwrap(),
+        )["ProjectId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let report = |expected: &[ProjectStatus], id: &str| {
+            ProvisioningUpdate::new(id, expected, ProjectStatus::CreateInProgress)
+                .with_service_catalog_details(json!({"ProvisionedProductId": "pp-1"}))
+        };
+        // Another project's report, or one expecting another status, is dropped.
+        assert!(
+            s.record_provisioning("p1", report(&[ProjectStatus::Pending], "p-other"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.record_provisioning("p1", report(&[ProjectStatus::UpdateInProgress], &id))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.record_provisioning("nope", report(&[], &id))
+                .await
+                .unwrap()
+                .is_none()
+        );
         let p = s
-            .record_provisioning(
-                "p1",
-                ProvisioningUpdate {
-                    status: ProjectStatus::CreateInProgress,
-                    service_catalog_provisioned_product_details: Some(
-                        json!({"ProvisionedProductId": "pp-1"}),
-                    ),
-                    template_provider_details: None,
-                },
-            )
+            .record_provisioning("p1", report(&[ProjectStatus::Pending], &id))
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(p.project_status, ProjectStatus::CreateInProgress);
         let d = value(

@@ -55,6 +55,41 @@ pub enum ProjectStatus {
     UpdateFailed,
 }
 
+impl ProjectStatus {
+    /// The AWS spelling (`CreateInProgress`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Pending => "Pending",
+            ProjectStatus::CreateInProgress => "CreateInProgress",
+            ProjectStatus::CreateCompleted => "CreateCompleted",
+            ProjectStatus::CreateFailed => "CreateFailed",
+            ProjectStatus::DeleteInProgress => "DeleteInProgress",
+            ProjectStatus::DeleteFailed => "DeleteFailed",
+            ProjectStatus::DeleteCompleted => "DeleteCompleted",
+            ProjectStatus::UpdateInProgress => "UpdateInProgress",
+            ProjectStatus::UpdateCompleted => "UpdateCompleted",
+            ProjectStatus::UpdateFailed => "UpdateFailed",
+        }
+    }
+
+    /// An operation is queued or running on the project (`Pending`, `*InProgress`).
+    pub fn is_busy(self) -> bool {
+        matches!(
+            self,
+            ProjectStatus::Pending
+                | ProjectStatus::CreateInProgress
+                | ProjectStatus::UpdateInProgress
+                | ProjectStatus::DeleteInProgress
+        )
+    }
+}
+
+impl std::fmt::Display for ProjectStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `UserContext`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -58,6 +58,8 @@ pub fn start() -> Server {
         .args(["serve", "--port", &port.to_string(), "--data-dir"])
         .arg(dir.path())
         .env_remove("SAGESTACK_DATABASE_URL")
+        // Deleted projects disappear as soon as their deletion completes.
+        .env("SAGESTACK_DELETED_PROJECT_RETENTION", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -79,6 +79,22 @@ pub struct ServeArgs {
     /// The account id this server answers for.
     #[arg(long, env = "SAGESTACK_ACCOUNT_ID", default_value = "000000000000")]
     pub account_id: String,
+    /// How many project operations (create, update, delete) run at once.
+    #[arg(long, env = "SAGESTACK_PROVISIONING_CONCURRENCY", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub provisioning_concurrency: u32,
+    /// Seconds a `DeleteCompleted` project stays visible to DescribeProject and
+    /// ListProjects before it is removed.
+    #[arg(
+        long,
+        env = "SAGESTACK_DELETED_PROJECT_RETENTION",
+        default_value_t = 60
+    )]
+    pub deleted_project_retention: u64,
+    /// With PostgreSQL: this replica resumes interrupted stack and project operations at
+    /// start-up. Start exactly one replica with it (the embedded store always does).
+    #[arg(long, env = "SAGESTACK_RECONCILE")]
+    pub reconcile: bool,
     /// Log format (the level is set with RUST_LOG, default `info`).
     #[arg(long, env = "SAGESTACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sagestack_cloudformation::api::CloudFormationApi;
-use sagestack_cloudformation::{CloudFormationService, ServiceConfig};
-use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
-use sagestack_servicecatalog::ServiceCatalogService;
+use sagestack_cloudformation::{CloudFormationService, ServiceConfig, TemplateSource};
+use sagestack_provisioning::{ProjectProvisioner, ProvisioningConfig};
+use sagestack_sagemaker::{SageMakerService, SystemClock};
+use sagestack_servicecatalog::{ProjectLauncher, ServiceCatalogService};
 use sagestack_ssm::{SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
@@ -58,15 +59,42 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
+    // Where TemplateURLs are read (projects and the CloudFormation API): the embedded
+    // object store, or an external S3 with --s3-endpoint.
+    let template_source: Arc<dyn TemplateSource> = crate::template_source::template_source(
+        &args,
+        store.clone() as Arc<dyn sagestack_store::ObjectStore>,
+    )?;
+    // Service Catalog: its API, the products of projects created with
+    // ServiceCatalogProvisioningDetails (the provisioner's Service Catalog backend), and
+    // its portfolio/product/association providers. It launches provisioned products on
+    // the CloudFormation service built with those providers, so that service is attached
+    // once it exists.
+    let servicecatalog = Arc::new(
+        ServiceCatalogService::with_system_clock(store.clone(), &args.region, &args.account_id)
+            .with_template_source(template_source.clone()),
+    );
+    // Project provisioning: built unbound (the SageMaker service needs it now, and it
+    // needs the SageMaker and CloudFormation services), bound by `start` below.
+    let provisioner = ProjectProvisioner::new(
+        ProvisioningConfig {
+            concurrency: args.provisioning_concurrency as usize,
+            deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
+        },
+        Some(template_source.clone()),
+    )
+    .with_service_catalog(Arc::new(ProjectLauncher::new(servicecatalog.clone())));
     let sagemaker = Arc::new(SageMakerService::new(
         store.clone(),
-        Arc::new(NoProvisioner),
+        Arc::new(provisioner.clone()),
         Arc::new(SystemClock),
     ));
-    // CloudFormation: stacks persist in the same store. Stack operations a previous
-    // process left in progress are resumed or rolled back before serving; only with the
-    // embedded store, which one process owns: replicas sharing PostgreSQL would each try
-    // to take over the operations the others are running.
+    // CloudFormation: stacks persist in the same store. Stack and project operations a
+    // previous process left in progress are resumed or rolled back before serving: always
+    // with the embedded store, which one process owns; with PostgreSQL only on the
+    // replica started with --reconcile, since replicas would otherwise each take over
+    // the operations the others are running.
+    let reconcile = args.database_url.is_none() || args.reconcile;
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
     // SSM: its API, the SSM values templates read, and (with SageMaker and IAM) the
     // resource types whose stack resources are real objects of this server.
@@ -77,20 +105,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
-    // TemplateURLs (CloudFormation) and LoadTemplateFromURL (Service Catalog): the
-    // embedded object store, or an external S3 with --s3-endpoint.
-    let template_source: Arc<dyn sagestack_cloudformation::TemplateSource> =
-        crate::template_source::template_source(
-            &args,
-            store.clone() as Arc<dyn sagestack_store::ObjectStore>,
-        )?;
-    // Service Catalog: its API, and its portfolio/product/association providers. It
-    // launches provisioned products on the CloudFormation service built with those
-    // providers, so that service is attached once it exists.
-    let servicecatalog = Arc::new(
-        ServiceCatalogService::with_system_clock(store.clone(), &args.region, &args.account_id)
-            .with_template_source(template_source.clone()),
-    );
     for (type_name, provider) in
         sagestack_servicecatalog::provider::providers(servicecatalog.clone())
     {
@@ -101,7 +115,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?,
     );
     servicecatalog.attach_cloudformation(cloudformation.clone());
-    if args.database_url.is_none() {
+    if reconcile {
         let recovered = cloudformation
             .recover()
             .await
@@ -113,7 +127,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             );
         }
         // Service Catalog operations whose settling died with the previous process are
-        // judged by where their (now resumed) stacks end up.
+        // judged by where their (now resumed) stacks end up; before the provisioner
+        // resumes projects, which wait for those operations.
         let settling = servicecatalog
             .recover()
             .await
@@ -124,6 +139,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 "settling interrupted Service Catalog operations"
             );
         }
+    }
+    let reconciled = provisioner
+        .start(&sagemaker, cloudformation.clone(), reconcile)
+        .await
+        .map_err(|e| format!("cannot start project provisioning: {e}"))?;
+    if !reconciled.resumed.is_empty() {
+        tracing::info!(
+            projects = reconciled.resumed.len(),
+            "resuming interrupted project operations"
+        );
     }
     let cloudformation = Arc::new(
         CloudFormationApi::new(cloudformation).with_template_source(template_source.clone()),
@@ -162,6 +187,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    // Let running project operations record their outcome (bounded: whatever is still
+    // running is resumed by the next start-up).
+    if tokio::time::timeout(std::time::Duration::from_secs(10), provisioner.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!("project operations still running at shutdown; the next start resumes them");
+    }
     tracing::info!("draining done; closing the store");
     store.close().await;
     result.map_err(|e| format!("server error: {e}"))

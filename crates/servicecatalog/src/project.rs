@@ -18,6 +18,10 @@
 //! anything was provisioned (unknown product, inactive artifact, missing launch path, bad
 //! parameter) carries the refusal as the message and no id.
 //!
+//! [`ProjectLauncher`] is the project provisioner's
+//! [`sagestack_provisioning::ServiceCatalogBackend`]: the provisioner keeps the project's
+//! status transitions, queueing and crash reconciliation; this module only launches.
+//!
 //! Every operation is idempotent, as the provisioner requires after a crash: a project
 //! whose provisioned product already exists is judged by that product (waiting for an
 //! operation in progress to settle) instead of launching again.
@@ -283,6 +287,30 @@ impl ProjectLauncher {
                 out.details["ProvisionedProductId"] = pp.id.clone().into();
                 out
             }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl sagestack_provisioning::ServiceCatalogBackend for ProjectLauncher {
+    async fn provision(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
+        ProjectLauncher::provision(self, project).await.into()
+    }
+
+    async fn update(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
+        ProjectLauncher::update(self, project).await.into()
+    }
+
+    async fn terminate(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
+        ProjectLauncher::terminate(self, project).await.into()
+    }
+}
+
+impl From<ProjectOutcome> for sagestack_provisioning::ServiceCatalogOutcome {
+    fn from(o: ProjectOutcome) -> Self {
+        sagestack_provisioning::ServiceCatalogOutcome {
+            succeeded: o.succeeded,
+            details: o.details,
         }
     }
 }

@@ -5,7 +5,7 @@ use sagestack_protocol::query::Xml;
 
 use super::input::{Input, resolve_parameters};
 use super::project::refuse_project_stack;
-use super::stacks::capabilities;
+use super::stacks::{capabilities, role_arn};
 use super::{ApiError, CloudFormationApi, Result, output};
 
 impl CloudFormationApi {
@@ -73,6 +73,7 @@ impl CloudFormationApi {
                 tags: input.tags()?,
                 notification_arns: input.strings("NotificationARNs")?,
                 description: input.str("Description").map(str::to_owned),
+                role_arn: role_arn(input)?,
             })
             .await?;
         Ok(Xml::new()

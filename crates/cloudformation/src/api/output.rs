@@ -55,6 +55,7 @@ pub fn stack(s: &StackRecord) -> Xml {
         .text_list("NotificationARNs", s.notification_arns.iter().cloned())
         .text_list("Capabilities", s.capabilities.iter().cloned())
         .list("Outputs", outputs)
+        .opt_text("RoleARN", s.role_arn.as_deref())
         .list("Tags", tags(&s.tags))
         .text("EnableTerminationProtection", "false")
         .element("DriftInformation", not_checked("StackDriftStatus"))

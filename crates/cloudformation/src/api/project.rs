@@ -1,6 +1,7 @@
 //! Stacks that belong to SageMaker projects.
 //!
-//! A SageMaker project provisions its template as a stack named `SP-<project id>` and
+//! A SageMaker project provisions its template as a stack named
+//! `SP-<project id>-<template name>` (`sagestack-provisioning`) and
 //! owns it from then on: the project's own update and delete operations drive the stack
 //! through [`crate::CloudFormationService`] directly. Through the CloudFormation API
 //! such a stack can be read but not changed, deleted or created under that name, so the

@@ -16,6 +16,12 @@ pub(super) fn capabilities(input: &Input<'_>) -> Result<Vec<String>> {
     input.strings("Capabilities")
 }
 
+/// `RoleARN`: recorded on the stack and shown by `DescribeStacks` (sagestack does not
+/// assume it). Its length is checked against the model before any operation runs.
+pub(super) fn role_arn(input: &Input<'_>) -> Result<Option<String>> {
+    Ok(input.str("RoleARN").map(str::to_owned))
+}
+
 /// Resources still part of a stack (all of them for a deleted stack, which shows its
 /// resources as `DELETE_COMPLETE`).
 fn visible_resources(stack: &StackRecord, all: Vec<ResourceRecord>) -> Vec<ResourceRecord> {
@@ -96,6 +102,7 @@ impl CloudFormationApi {
                 tags,
                 notification_arns,
                 disable_rollback,
+                role_arn: role_arn(input)?,
             })
             .await?;
         if delete_on_failure {
@@ -131,6 +138,7 @@ impl CloudFormationApi {
                 parameters,
                 capabilities: capabilities(input)?,
                 tags: input.tags()?,
+                role_arn: role_arn(input)?,
             })
             .await?;
         Ok(Xml::new().text("StackId", stack_id))

@@ -460,3 +460,44 @@ async fn template_url_failures_are_validation_errors() {
     .unwrap_err();
     assert!(e.contains("no template source is configured"), "{e}");
 }
+
+#[tokio::test]
+async fn role_arn_is_recorded_and_kept_by_updates_without_one() {
+    let api = api();
+    let role = "arn:aws:iam::123456789012:role/cfn";
+    call(
+        &api,
+        "CreateStack",
+        json!({"StackName": "r", "TemplateBody": QUEUE, "RoleARN": role}),
+    )
+    .await
+    .unwrap();
+    let s = api.service().describe_stack("r").await.unwrap();
+    let s = api.service().wait_for_terminal(&s.stack_id).await.unwrap();
+    assert_eq!(s.role_arn.as_deref(), Some(role));
+    call(
+        &api,
+        "UpdateStack",
+        json!({"StackName": "r", "TemplateBody": QUEUE.replace("Q:", "R:")}),
+    )
+    .await
+    .unwrap();
+    let s = api.service().wait_for_terminal(&s.stack_id).await.unwrap();
+    assert_eq!(s.status, StackStatus::UpdateComplete);
+    assert_eq!(
+        s.role_arn.as_deref(),
+        Some(role),
+        "an update without RoleARN keeps it"
+    );
+    let other = "arn:aws:iam::123456789012:role/other";
+    call(
+        &api,
+        "UpdateStack",
+        json!({"StackName": "r", "TemplateBody": QUEUE, "RoleARN": other}),
+    )
+    .await
+    .unwrap();
+    let s = api.service().wait_for_terminal(&s.stack_id).await.unwrap();
+    assert_eq!(s.role_arn.as_deref(), Some(other));
+    assert_eq!(super::output::stack(&s).text_of("RoleARN"), Some(other));
+}

@@ -28,6 +28,7 @@ fn stack(id: &str, name: &str) -> StackRecord {
         displayed_parameters: BTreeMap::from([("P".into(), "****".into())]),
         capabilities: vec!["CAPABILITY_IAM".into()],
         tags: vec![("k".into(), "v".into())],
+        role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
         notification_arns: vec![],
         disable_rollback: false,
         outputs: vec![ResolvedOutput {
@@ -98,6 +99,7 @@ fn change_set(id: &str, stack_id: &str) -> ChangeSetRecord {
         displayed_parameters: BTreeMap::new(),
         capabilities: vec![],
         tags: vec![],
+        role_arn: None,
         notification_arns: vec![],
         changes: vec![ResourceChange {
             action: ChangeAction::Modify,
