@@ -457,12 +457,7 @@ impl Engine {
         let found = if name_or_id.starts_with("arn:") {
             store.get_stack(name_or_id).await?
         } else {
-            store
-                .list_stacks()
-                .await?
-                .into_iter()
-                .rev()
-                .find(|s| s.stack_name == name_or_id && s.status != StackStatus::DeleteComplete)
+            store.find_live_stack(name_or_id).await?
         };
         found.ok_or_else(|| EngineError::NotFound(name_or_id.to_string()))
     }

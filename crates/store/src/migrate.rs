@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "service catalog",
         sql: include_str!("../migrations/sqlite/0005_servicecatalog.sql"),
     },
+    Migration {
+        version: 6,
+        description: "stack names beside stack documents (indexed by-name lookups)",
+        sql: include_str!("../migrations/sqlite/0006_stack_names.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -65,6 +70,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         description: "service catalog",
         sql: include_str!("../migrations/postgres/0005_servicecatalog.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "stack names beside stack documents (indexed by-name lookups)",
+        sql: include_str!("../migrations/postgres/0006_stack_names.sql"),
     },
 ];
 

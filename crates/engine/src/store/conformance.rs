@@ -165,6 +165,28 @@ async fn stacks(store: &dyn StackStore) {
         vec!["s1", "s2"],
         "list_stacks in creation order, no duplicates"
     );
+
+    // By name: only a live stack, the newest one; a deleted one is found by id only.
+    assert_eq!(
+        store.find_live_stack("alpha").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.find_live_stack("gamma").await.unwrap(), None);
+    a.status = StackStatus::DeleteComplete;
+    store.put_stack(&a, &[]).await.unwrap();
+    assert_eq!(
+        store.find_live_stack("alpha").await.unwrap(),
+        None,
+        "a DELETE_COMPLETE stack is not live"
+    );
+    let again = stack("s3", "alpha");
+    store.put_stack(&again, &[]).await.unwrap();
+    assert_eq!(
+        store.find_live_stack("alpha").await.unwrap(),
+        Some(again),
+        "a name is reusable once its stack is deleted"
+    );
+    assert_eq!(store.get_stack("s1").await.unwrap(), Some(a));
 }
 
 async fn resources(store: &dyn StackStore) {

@@ -15,7 +15,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::model::{ChangeSetRecord, ExportRecord, ResourceRecord, StackEvent, StackRecord};
+use crate::model::{
+    ChangeSetRecord, ExportRecord, ResourceRecord, StackEvent, StackRecord, StackStatus,
+};
 
 /// A storage failure, surfaced to callers as [`crate::EngineError::Store`].
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -32,6 +34,19 @@ pub trait StackStore: Send + Sync {
     async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError>;
     /// Every stack, deleted ones included, in creation order.
     async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError>;
+    /// The newest stack named `stack_name` whose status is not `DELETE_COMPLETE` (the
+    /// engine keeps at most one such stack per name). What every by-name lookup asks,
+    /// so a backend should answer it from an index; this default scans [`list_stacks`].
+    ///
+    /// [`list_stacks`]: StackStore::list_stacks
+    async fn find_live_stack(&self, stack_name: &str) -> Result<Option<StackRecord>, StoreError> {
+        Ok(self
+            .list_stacks()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|s| s.stack_name == stack_name && s.status != StackStatus::DeleteComplete))
+    }
 
     /// Insert or replace the resource keyed by `(stack_id, logical_id)` and append
     /// `events`, atomically.
