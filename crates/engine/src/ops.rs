@@ -1644,7 +1644,26 @@ pub(crate) async fn recover_resources(
     let mut interrupted = Vec::new();
     for mut rec in stuck {
         if rec.status == ResourceStatus::CreateInProgress {
-            // No physical id was recorded, so there is nothing to read back.
+            // No physical id was recorded; the provider may still find what the create
+            // made (an explicitly named resource), which the rollback then deletes.
+            if rec.physical_id.is_none()
+                && let Ok(provider) = run.provider(&rec.resource_type)
+            {
+                match provider
+                    .find_interrupted_create(&run.ctx(&rec), &rec.properties, rec.last_updated)
+                    .await
+                {
+                    Ok(Some(found)) => {
+                        rec.physical_id = Some(found.physical_id);
+                        rec.attributes = found.attributes;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(
+                        logical_id = %rec.logical_id, error = %e,
+                        "looking for the resource an interrupted create made"
+                    ),
+                }
+            }
             run.transition(
                 &mut rec,
                 ResourceStatus::CreateFailed,

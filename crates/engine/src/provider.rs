@@ -129,6 +129,23 @@ pub trait ResourceProvider: Send + Sync {
         current: &ResourceState,
         properties: &Value,
     ) -> Result<Option<ResourceState>, ProviderError>;
+
+    /// After a restart, for a create whose result was never recorded (its record was
+    /// left `CREATE_IN_PROGRESS`, so no physical id is known): the resource that create
+    /// made, if it made one. Recovery records it so the rollback deletes it; otherwise
+    /// an explicitly named resource would be orphaned and block every later create of
+    /// the same name. `started` (epoch milliseconds) is when the create was recorded as
+    /// started: a resource that existed before then belongs to someone else and must
+    /// not be returned. The default, for providers that cannot tell, is `None`.
+    async fn find_interrupted_create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+        started: crate::model::EpochMillis,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        let _ = (ctx, properties, started);
+        Ok(None)
+    }
 }
 
 /// Chooses the provider for a resource type: an exact registration first, then the fallback.

@@ -301,6 +301,26 @@ impl ResourceProvider for RoleProvider {
             .as_ref()
             .map(state))
     }
+
+    async fn find_interrupted_create(
+        &self,
+        _ctx: &ResourceContext,
+        properties: &Value,
+        started: sagestack_engine::model::EpochMillis,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        // Only a named role can be found again (a generated name is random).
+        let Some(name) = properties.get("RoleName").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_role(name)
+            .await
+            .map_err(backend)?
+            .filter(|r| r.creation_micros >= started.saturating_mul(1000))
+            .as_ref()
+            .map(state))
+    }
 }
 
 #[cfg(test)]

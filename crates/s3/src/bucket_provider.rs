@@ -390,6 +390,25 @@ impl ResourceProvider for BucketProvider {
             .map_err(backend)?
             .map(|b| state(&b.name, &b.region)))
     }
+
+    async fn find_interrupted_create(
+        &self,
+        _ctx: &ResourceContext,
+        properties: &Value,
+        started: sagestack_engine::model::EpochMillis,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        // Only a named bucket can be found again (a generated name is random).
+        let Some(name) = properties.get("BucketName").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_bucket(name)
+            .await
+            .map_err(backend)?
+            .filter(|b| b.creation_micros >= started.saturating_mul(1000))
+            .map(|b| state(&b.name, &b.region)))
+    }
 }
 
 #[cfg(test)]

@@ -240,6 +240,36 @@ impl ResourceProvider for ModelPackageGroupProvider {
     ) -> Result<Option<ResourceState>, ProviderError> {
         self.describe(ctx, &current.physical_id).await
     }
+
+    async fn find_interrupted_create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+        started: sagestack_engine::model::EpochMillis,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        let Some(name) = properties
+            .get("ModelPackageGroupName")
+            .and_then(Value::as_str)
+        else {
+            return Ok(None);
+        };
+        match self
+            .call(
+                ctx,
+                "DescribeModelPackageGroup",
+                json!({ "ModelPackageGroupName": name }),
+            )
+            .await
+        {
+            Ok(d) => {
+                let created_ms = d["CreationTime"].as_f64().unwrap_or(0.0) * 1000.0;
+                // Creation times are kept in microseconds: compare at that precision.
+                Ok((created_ms + 0.001 >= started as f64).then(|| state(&d)))
+            }
+            Err(SageMakerError::Validation(m)) if m.ends_with("does not exist.") => Ok(None),
+            Err(e) => Err(provider_error(e)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -229,6 +229,26 @@ impl ResourceProvider for ParameterProvider {
             Err(e) => Err(provider_error(&current.physical_id, e)),
         }
     }
+
+    async fn find_interrupted_create(
+        &self,
+        _ctx: &ResourceContext,
+        properties: &Value,
+        started: sagestack_engine::model::EpochMillis,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        // Only a named parameter can be found again (a generated name is random), and
+        // only its first version, written after the create started, is the create's.
+        let Some(name) = text(properties, "Name") else {
+            return Ok(None);
+        };
+        match self.service.read(&name).await {
+            Ok(Some((1, p))) if p.last_modified_date * 1000.0 + 0.001 >= started as f64 => {
+                Ok(Some(state(&p)))
+            }
+            Ok(_) => Ok(None),
+            Err(e) => Err(provider_error(&name, e)),
+        }
+    }
 }
 
 #[cfg(test)]
