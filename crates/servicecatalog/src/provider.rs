@@ -13,6 +13,10 @@
 //! * `AWS::ServiceCatalog::PortfolioProductAssociation`: the physical id is
 //!   `{portfolio id}|{product id}`; both ids are create-only.
 //!
+//! After a crash in the middle of a create, the engine asks each provider for what the
+//! create made (`find_interrupted_create`): the newest portfolio / product with the
+//! resource's names created since the create started, or the association's pair.
+//!
 //! Stack tags are propagated to portfolios and products, except the reserved `aws:` ones.
 
 use std::collections::BTreeMap;
@@ -195,6 +199,34 @@ impl ResourceProvider for PortfolioProvider {
             .await
             .map_err(|e| provider_error(PORTFOLIO_TYPE, &current.physical_id, e))?;
         Ok(portfolio_state(&p))
+    }
+
+    async fn find_interrupted_create(
+        &self,
+        _ctx: &ResourceContext,
+        properties: &Value,
+        started: i64,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        // The newest portfolio with these names created since the interrupted create
+        // started (portfolio names are not unique, so the creation time decides).
+        let (Some(name), Some(provider)) = (
+            text(properties, "DisplayName"),
+            text(properties, "ProviderName"),
+        ) else {
+            return Ok(None);
+        };
+        let since = started as f64 / 1000.0;
+        let found = self
+            .service
+            .portfolios()
+            .await
+            .map_err(|e| provider_error(PORTFOLIO_TYPE, &name, e))?
+            .into_iter()
+            .rev()
+            .find(|p| {
+                p.display_name == name && p.provider_name == provider && p.created_time >= since
+            });
+        Ok(found.as_ref().map(portfolio_state))
     }
 
     async fn delete(
@@ -391,6 +423,30 @@ impl ResourceProvider for ProductProvider {
         Ok(product_state(&p))
     }
 
+    async fn find_interrupted_create(
+        &self,
+        _ctx: &ResourceContext,
+        properties: &Value,
+        started: i64,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        // The newest product with this name and owner created since the interrupted
+        // create started (product names are not unique, so the creation time decides).
+        let (Some(name), Some(owner)) = (text(properties, "Name"), text(properties, "Owner"))
+        else {
+            return Ok(None);
+        };
+        let since = started as f64 / 1000.0;
+        let found = self
+            .service
+            .products()
+            .await
+            .map_err(|e| provider_error(PRODUCT_TYPE, &name, e))?
+            .into_iter()
+            .rev()
+            .find(|p| p.name == name && p.owner == owner && p.created_time >= since);
+        Ok(found.as_ref().map(product_state))
+    }
+
     async fn delete(
         &self,
         _ctx: &ResourceContext,
@@ -475,6 +531,27 @@ impl ResourceProvider for AssociationProvider {
     ) -> Result<ResourceState, ProviderError> {
         // Every property is create-only: nothing changes in place.
         Ok(current.clone())
+    }
+
+    async fn find_interrupted_create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+        _started: i64,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        // An association is identified by its pair: if it exists, the create made it (a
+        // second association of the same pair cannot exist).
+        let (Some(portfolio), Some(product)) = (
+            text(properties, "PortfolioId"),
+            text(properties, "ProductId"),
+        ) else {
+            return Ok(None);
+        };
+        let current = ResourceState {
+            physical_id: format!("{portfolio}|{product}"),
+            attributes: Map::new(),
+        };
+        self.read(ctx, &current, properties).await
     }
 
     async fn delete(

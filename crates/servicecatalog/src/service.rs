@@ -580,6 +580,16 @@ impl ServiceCatalogService {
             .ok_or_else(|| product_not_found(id))
     }
 
+    /// Every portfolio, oldest first.
+    pub async fn portfolios(&self) -> Result<Vec<Portfolio>> {
+        self.all(CatalogKind::Portfolio).await
+    }
+
+    /// Every product, oldest first.
+    pub async fn products(&self) -> Result<Vec<Product>> {
+        self.all(CatalogKind::Product).await
+    }
+
     /// The product with this id, or else the one with this name.
     pub async fn product_by(&self, id: Option<&str>, name: Option<&str>) -> Result<Product> {
         match (id, name) {

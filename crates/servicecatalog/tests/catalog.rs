@@ -1144,3 +1144,79 @@ async fn projects_provision_update_and_terminate_products() {
     );
     assert!(launcher.terminate(&fails).await.succeeded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_find_what_an_interrupted_create_made() {
+    use sagestack_engine::{ResourceContext, ResourceProvider};
+    use sagestack_servicecatalog::provider::{
+        AssociationProvider, PortfolioProvider, ProductProvider,
+    };
+    let h = harness().await;
+    let ctx = |logical: &str, t: &str| ResourceContext {
+        region: "us-east-1".into(),
+        account_id: ACCOUNT.into(),
+        partition: "aws".into(),
+        stack_name: "s".into(),
+        stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1".into(),
+        logical_id: logical.into(),
+        resource_type: t.into(),
+        stack_tags: Vec::new(),
+    };
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 1;
+    let (port_id, prod_id, _) = product_with_portfolio(&h).await;
+    let portfolios = PortfolioProvider::new(h.sc.clone());
+    let props = json!({"DisplayName": "ml", "ProviderName": "platform"});
+    let found = portfolios
+        .find_interrupted_create(&ctx("P", "AWS::ServiceCatalog::Portfolio"), &props, before)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|s| s.physical_id), Some(port_id.clone()));
+    // Made before the create started: someone else's.
+    let later = before + 3_600_000;
+    assert!(
+        portfolios
+            .find_interrupted_create(&ctx("P", "AWS::ServiceCatalog::Portfolio"), &props, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let products = ProductProvider::new(h.sc.clone());
+    let found = products
+        .find_interrupted_create(
+            &ctx("Q", "AWS::ServiceCatalog::CloudFormationProduct"),
+            &json!({"Name": "queue-product", "Owner": "platform"}),
+            before,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.map(|s| s.physical_id), Some(prod_id.clone()));
+    let assoc = AssociationProvider::new(h.sc.clone());
+    let actx = ctx("A", "AWS::ServiceCatalog::PortfolioProductAssociation");
+    let found = assoc
+        .find_interrupted_create(
+            &actx,
+            &json!({"PortfolioId": port_id, "ProductId": prod_id}),
+            before,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found.map(|s| s.physical_id),
+        Some(format!("{port_id}|{prod_id}"))
+    );
+    assert!(
+        assoc
+            .find_interrupted_create(
+                &actx,
+                &json!({"PortfolioId": "port-other0000000", "ProductId": prod_id}),
+                before,
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
