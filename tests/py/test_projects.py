@@ -26,10 +26,11 @@ def test_create_describe_update_list_delete(sm):
     assert abs((d["CreationTime"] - before).total_seconds()) < 60
     assert d["CreatedBy"]["IamIdentity"]["PrincipalId"] == ACCESS_KEY
     assert d["CreatedBy"]["IamIdentity"]["Arn"] == "arn:aws:iam::000000000000:root"
-    # No Service Catalog on this server: the project fails to provision, and says why.
+    # The product does not exist in this server's Service Catalog: the project fails to
+    # provision, and says why.
     d = wait_status(sm, "flow-1", "CreateFailed")
-    assert "no Service Catalog backend" in \
-        d["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"]
+    assert d["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"] == \
+        f"Product {SC['ProductId']} not found."
     assert d["LastModifiedTime"] >= d["CreationTime"]
 
     up = sm.update_project(ProjectName="flow-1", ProjectDescription="second")

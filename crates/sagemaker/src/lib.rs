@@ -18,6 +18,7 @@ pub mod model_package_groups;
 pub mod pagination;
 pub mod provision;
 pub mod service;
+pub mod servicecatalog_portfolio;
 pub mod types;
 pub mod validate;
 

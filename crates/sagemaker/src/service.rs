@@ -292,6 +292,15 @@ impl SageMakerService {
                 self.delete_model_package_group(decode(operation, input)?)
                     .await
             }
+            "EnableSagemakerServicecatalogPortfolio" => {
+                self.set_servicecatalog_portfolio(true).await
+            }
+            "DisableSagemakerServicecatalogPortfolio" => {
+                self.set_servicecatalog_portfolio(false).await
+            }
+            "GetSagemakerServicecatalogPortfolioStatus" => {
+                self.servicecatalog_portfolio_status().await
+            }
             other => Err(SageMakerError::UnknownOperation(format!(
                 "Operation SageMaker.{other} is not supported by this server"
             ))),

@@ -80,14 +80,15 @@ async fn project_lifecycle_with_the_rust_sdk() {
         .await
         .unwrap();
     assert_eq!(d.project_id(), Some(id));
-    // No Service Catalog on this server: the project ends CreateFailed, saying why.
+    // The product does not exist in this server's Service Catalog: the project ends
+    // CreateFailed, saying why.
     let d = wait_project(&sm, "sdk-project", |s| s == Some("CreateFailed"))
         .await
         .unwrap();
     assert!(
         d.service_catalog_provisioned_product_details()
             .and_then(|p| p.provisioned_product_status_message())
-            .is_some_and(|m| m.contains("no Service Catalog backend"))
+            .is_some_and(|m| m.ends_with("not found.") && m.starts_with("Product prod-"))
     );
     assert!(d.creation_time().is_some());
     assert_eq!(

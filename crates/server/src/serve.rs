@@ -13,6 +13,7 @@ use sagestack_cloudformation::api::CloudFormationApi;
 use sagestack_cloudformation::{CloudFormationService, ServiceConfig, TemplateSource};
 use sagestack_provisioning::{ProjectProvisioner, ProvisioningConfig};
 use sagestack_sagemaker::{SageMakerService, SystemClock};
+use sagestack_servicecatalog::{ProjectLauncher, ServiceCatalogService};
 use sagestack_ssm::{SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
@@ -64,6 +65,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         &args,
         store.clone() as Arc<dyn sagestack_store::ObjectStore>,
     )?;
+    // Service Catalog: its API, the products of projects created with
+    // ServiceCatalogProvisioningDetails (the provisioner's Service Catalog backend), and
+    // its portfolio/product/association providers. It launches provisioned products on
+    // the CloudFormation service built with those providers, so that service is attached
+    // once it exists.
+    let servicecatalog = Arc::new(
+        ServiceCatalogService::with_system_clock(store.clone(), &args.region, &args.account_id)
+            .with_template_source(template_source.clone()),
+    );
     // Project provisioning: built unbound (the SageMaker service needs it now, and it
     // needs the SageMaker and CloudFormation services), bound by `start` below.
     let provisioner = ProjectProvisioner::new(
@@ -72,7 +82,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
         },
         Some(template_source.clone()),
-    );
+    )
+    .with_service_catalog(Arc::new(ProjectLauncher::new(servicecatalog.clone())));
     let sagemaker = Arc::new(SageMakerService::new(
         store.clone(),
         Arc::new(provisioner.clone()),
@@ -94,8 +105,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
-    let cloudformation = CloudFormationService::new(cfn_config)
-        .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?;
+    for (type_name, provider) in
+        sagestack_servicecatalog::provider::providers(servicecatalog.clone())
+    {
+        cfn_config = cfn_config.with_native_provider(type_name, provider);
+    }
+    let cloudformation = Arc::new(
+        CloudFormationService::new(cfn_config)
+            .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?,
+    );
+    servicecatalog.attach_cloudformation(cloudformation.clone());
     if reconcile {
         let recovered = cloudformation
             .recover()
@@ -107,8 +126,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 "resuming interrupted stack operations"
             );
         }
+        // Service Catalog operations whose settling died with the previous process are
+        // judged by where their (now resumed) stacks end up; before the provisioner
+        // resumes projects, which wait for those operations.
+        let settling = servicecatalog
+            .recover()
+            .await
+            .map_err(|e| format!("cannot recover Service Catalog operations: {e}"))?;
+        if settling > 0 {
+            tracing::info!(
+                provisioned_products = settling,
+                "settling interrupted Service Catalog operations"
+            );
+        }
     }
-    let cloudformation = Arc::new(cloudformation);
     let reconciled = provisioner
         .start(&sagemaker, cloudformation.clone(), reconcile)
         .await
@@ -135,6 +166,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         services: Services::default()
             .with_json(sagemaker)
             .with_json(ssm)
+            .with_json(servicecatalog)
             .with_query(cloudformation)
             .with_s3(s3),
         region: args.region.clone(),

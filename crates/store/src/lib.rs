@@ -20,6 +20,7 @@ pub mod objects;
 pub mod parameters;
 pub mod postgres;
 pub mod roles;
+pub mod servicecatalog;
 pub mod sqlite;
 pub mod stacks;
 
@@ -36,6 +37,7 @@ pub use postgres::PostgresStore;
 pub use roles::{RoleRecord, RoleStore};
 /// The stack engine's persistence contract, implemented by both backends (see [`stacks`]).
 pub use sagestack_engine::store::StackStore;
+pub use servicecatalog::{CatalogCursor, CatalogKind, CatalogRecord, ServiceCatalogStore};
 pub use sqlite::SqliteStore;
 
 /// A stored project.
@@ -161,6 +163,7 @@ pub trait Store:
     ParameterStore
     + ModelPackageGroupStore
     + RoleStore
+    + ServiceCatalogStore
     + StackStore
     + ObjectStore
     + Send

@@ -34,6 +34,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0004_objects.sql"),
     },
     Migration {
+        version: 5,
+        description: "service catalog",
+        sql: include_str!("../migrations/sqlite/0005_servicecatalog.sql"),
+    },
+    Migration {
         version: 6,
         description: "stack names beside stack documents (indexed by-name lookups)",
         sql: include_str!("../migrations/sqlite/0006_stack_names.sql"),
@@ -60,6 +65,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         description: "s3 buckets, objects, multipart uploads",
         sql: include_str!("../migrations/postgres/0004_objects.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "service catalog",
+        sql: include_str!("../migrations/postgres/0005_servicecatalog.sql"),
     },
     Migration {
         version: 6,

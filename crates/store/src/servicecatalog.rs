@@ -1,0 +1,432 @@
+//! Service Catalog state on both SQL backends (tables of migration 0005).
+//!
+//! Every Service Catalog object (portfolio, product with its provisioning artifacts,
+//! provisioned product, record, service setting) is one opaque JSON document in
+//! `sc_documents`, keyed by its [`CatalogKind`] and id, with an optimistic-concurrency
+//! version. A product's artifacts live inside the product's document: they are few (AWS
+//! allows 100 per product), are always read with their product, and an artifact change
+//! must be atomic with the product's view of "the latest active artifact".
+//!
+//! `sc_portfolio_products` holds the portfolio-product associations (a product's launch
+//! paths). Deleting a portfolio or a product that still has associations is refused in
+//! the same transaction that would delete it, so a concurrent association cannot leave a
+//! dangling row.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use crate::{PostgresStore, SqliteStore, StoreError};
+
+/// What a stored Service Catalog document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CatalogKind {
+    Portfolio,
+    Product,
+    ProvisionedProduct,
+    Record,
+    /// Service-wide settings (e.g. SageMaker's portfolio status), keyed by name.
+    Setting,
+}
+
+impl CatalogKind {
+    /// The `kind` column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatalogKind::Portfolio => "portfolio",
+            CatalogKind::Product => "product",
+            CatalogKind::ProvisionedProduct => "provisioned-product",
+            CatalogKind::Record => "record",
+            CatalogKind::Setting => "setting",
+        }
+    }
+}
+
+/// One stored document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogRecord {
+    /// Unique within its kind.
+    pub id: String,
+    /// Unique within its kind when set (provisioned product names); `None` otherwise.
+    pub name: Option<String>,
+    /// 1 when created, +1 on every update.
+    pub version: i64,
+    /// Creation time in microseconds since the epoch (the listing order, ties by id).
+    pub created_micros: i64,
+    /// The object as a serialized JSON object (opaque to the store).
+    pub document: Arc<str>,
+}
+
+/// Where the previous page of [`ServiceCatalogStore::catalog_list`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogCursor {
+    pub created_micros: i64,
+    pub id: String,
+}
+
+/// Durable state of Service Catalog. Each method is atomic.
+#[async_trait]
+pub trait ServiceCatalogStore: Send + Sync {
+    /// Stores a new document. [`StoreError::AlreadyExists`] if the id, or the name when
+    /// set, is taken within the kind.
+    async fn catalog_insert(
+        &self,
+        kind: CatalogKind,
+        record: &CatalogRecord,
+    ) -> Result<(), StoreError>;
+
+    async fn catalog_get(
+        &self,
+        kind: CatalogKind,
+        id: &str,
+    ) -> Result<Option<CatalogRecord>, StoreError>;
+
+    /// The document whose unique name is `name`.
+    async fn catalog_get_by_name(
+        &self,
+        kind: CatalogKind,
+        name: &str,
+    ) -> Result<Option<CatalogRecord>, StoreError>;
+
+    /// Replaces the document `record.id` if its stored version is `expected_version`
+    /// ([`StoreError::Conflict`] otherwise, [`StoreError::NotFound`] if absent).
+    /// `record.version` must be `expected_version + 1`; name and creation time are kept.
+    async fn catalog_update(
+        &self,
+        kind: CatalogKind,
+        record: &CatalogRecord,
+        expected_version: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Inserts or replaces a document regardless of its version (settings).
+    async fn catalog_put(
+        &self,
+        kind: CatalogKind,
+        record: &CatalogRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the document; returns what was deleted. A portfolio or product that still
+    /// has portfolio-product associations is not deleted: [`StoreError::Conflict`].
+    async fn catalog_delete(
+        &self,
+        kind: CatalogKind,
+        id: &str,
+    ) -> Result<Option<CatalogRecord>, StoreError>;
+
+    /// Up to `limit` documents of a kind by creation time then id, strictly after `after`.
+    async fn catalog_list(
+        &self,
+        kind: CatalogKind,
+        after: Option<&CatalogCursor>,
+        limit: usize,
+    ) -> Result<Vec<CatalogRecord>, StoreError>;
+
+    /// Associates a product with a portfolio; false if it already was.
+    /// [`StoreError::NotFound`] if either is not stored.
+    async fn catalog_associate(
+        &self,
+        portfolio_id: &str,
+        product_id: &str,
+        created_micros: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes an association; false if there was none.
+    async fn catalog_disassociate(
+        &self,
+        portfolio_id: &str,
+        product_id: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// The portfolios holding `product_id`, oldest association first.
+    async fn catalog_portfolios_of(&self, product_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The products `portfolio_id` holds, oldest association first.
+    async fn catalog_products_of(&self, portfolio_id: &str) -> Result<Vec<String>, StoreError>;
+}
+
+fn record<R: Row>(row: &R) -> Result<CatalogRecord, StoreError>
+where
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    Ok(CatalogRecord {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        version: row.try_get(2)?,
+        created_micros: row.try_get(3)?,
+        document: Arc::from(row.try_get::<String, _>(4)?),
+    })
+}
+
+/// The columns [`record`] reads, as a literal for `concat!` (sqlx takes only static SQL).
+macro_rules! columns {
+    () => {
+        "SELECT id, name, version, created_micros, document FROM sc_documents"
+    };
+}
+
+/// `$collate` makes id order bytewise.
+macro_rules! catalog_store_impl {
+    ($store:ty, $collate:literal) => {
+        #[async_trait]
+        impl ServiceCatalogStore for $store {
+            async fn catalog_insert(
+                &self,
+                kind: CatalogKind,
+                record: &CatalogRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO sc_documents (kind, id, name, version, created_micros, document)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(kind.as_str())
+                .bind(&record.id)
+                .bind(&record.name)
+                .bind(record.version)
+                .bind(record.created_micros)
+                .bind(&*record.document)
+                .execute(&self.pool)
+                .await?;
+                self.durable().await
+            }
+
+            async fn catalog_get(
+                &self,
+                kind: CatalogKind,
+                id: &str,
+            ) -> Result<Option<CatalogRecord>, StoreError> {
+                let row = sqlx::query(concat!(columns!(), " WHERE kind = $1 AND id = $2"))
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(record).transpose()
+            }
+
+            async fn catalog_get_by_name(
+                &self,
+                kind: CatalogKind,
+                name: &str,
+            ) -> Result<Option<CatalogRecord>, StoreError> {
+                let row = sqlx::query(concat!(columns!(), " WHERE kind = $1 AND name = $2"))
+                    .bind(kind.as_str())
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(record).transpose()
+            }
+
+            async fn catalog_update(
+                &self,
+                kind: CatalogKind,
+                record: &CatalogRecord,
+                expected_version: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE sc_documents SET version = $1, document = $2
+                     WHERE kind = $3 AND id = $4 AND version = $5",
+                )
+                .bind(record.version)
+                .bind(&*record.document)
+                .bind(kind.as_str())
+                .bind(&record.id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    let exists: Option<i64> = sqlx::query_scalar(
+                        "SELECT version FROM sc_documents WHERE kind = $1 AND id = $2",
+                    )
+                    .bind(kind.as_str())
+                    .bind(&record.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    return Err(match exists {
+                        Some(_) => StoreError::Conflict,
+                        None => StoreError::NotFound,
+                    });
+                }
+                tx.commit().await?;
+                self.durable().await
+            }
+
+            async fn catalog_put(
+                &self,
+                kind: CatalogKind,
+                record: &CatalogRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO sc_documents (kind, id, name, version, created_micros, document)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (kind, id) DO UPDATE
+                     SET version = sc_documents.version + 1, document = excluded.document",
+                )
+                .bind(kind.as_str())
+                .bind(&record.id)
+                .bind(&record.name)
+                .bind(record.version)
+                .bind(record.created_micros)
+                .bind(&*record.document)
+                .execute(&self.pool)
+                .await?;
+                self.durable().await
+            }
+
+            async fn catalog_delete(
+                &self,
+                kind: CatalogKind,
+                id: &str,
+            ) -> Result<Option<CatalogRecord>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let uses = match kind {
+                    CatalogKind::Portfolio => {
+                        Some("SELECT COUNT(*) FROM sc_portfolio_products WHERE portfolio_id = $1")
+                    }
+                    CatalogKind::Product => {
+                        Some("SELECT COUNT(*) FROM sc_portfolio_products WHERE product_id = $1")
+                    }
+                    _ => None,
+                };
+                if let Some(uses) = uses {
+                    let used: i64 = sqlx::query_scalar(uses)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if used > 0 {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                let row = sqlx::query(concat!(columns!(), " WHERE kind = $1 AND id = $2"))
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(found) = row.as_ref().map(record).transpose()? else {
+                    return Ok(None);
+                };
+                sqlx::query("DELETE FROM sc_documents WHERE kind = $1 AND id = $2")
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                self.durable().await?;
+                Ok(Some(found))
+            }
+
+            async fn catalog_list(
+                &self,
+                kind: CatalogKind,
+                after: Option<&CatalogCursor>,
+                limit: usize,
+            ) -> Result<Vec<CatalogRecord>, StoreError> {
+                let (micros, id) = match after {
+                    Some(c) => (Some(c.created_micros), Some(c.id.as_str())),
+                    None => (None, None),
+                };
+                let rows = sqlx::query(concat!(
+                    columns!(),
+                    " WHERE kind = $1 AND ($2 IS NULL OR created_micros > $2
+                       OR (created_micros = $2 AND id",
+                    $collate,
+                    " > $3)) ORDER BY created_micros, id",
+                    $collate,
+                    " LIMIT $4"
+                ))
+                .bind(kind.as_str())
+                .bind(micros)
+                .bind(id)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(record).collect()
+            }
+
+            async fn catalog_associate(
+                &self,
+                portfolio_id: &str,
+                product_id: &str,
+                created_micros: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let found: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sc_documents
+                     WHERE (kind = 'portfolio' AND id = $1) OR (kind = 'product' AND id = $2)",
+                )
+                .bind(portfolio_id)
+                .bind(product_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if found != 2 {
+                    return Err(StoreError::NotFound);
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO sc_portfolio_products (portfolio_id, product_id, created_micros)
+                     VALUES ($1, $2, $3) ON CONFLICT (portfolio_id, product_id) DO NOTHING",
+                )
+                .bind(portfolio_id)
+                .bind(product_id)
+                .bind(created_micros)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                self.durable().await?;
+                Ok(inserted > 0)
+            }
+
+            async fn catalog_disassociate(
+                &self,
+                portfolio_id: &str,
+                product_id: &str,
+            ) -> Result<bool, StoreError> {
+                let deleted = sqlx::query(
+                    "DELETE FROM sc_portfolio_products WHERE portfolio_id = $1 AND product_id = $2",
+                )
+                .bind(portfolio_id)
+                .bind(product_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                self.durable().await?;
+                Ok(deleted > 0)
+            }
+
+            async fn catalog_portfolios_of(
+                &self,
+                product_id: &str,
+            ) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar(concat!(
+                    "SELECT portfolio_id FROM sc_portfolio_products WHERE product_id = $1
+                     ORDER BY created_micros, portfolio_id",
+                    $collate
+                ))
+                .bind(product_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn catalog_products_of(
+                &self,
+                portfolio_id: &str,
+            ) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar(concat!(
+                    "SELECT product_id FROM sc_portfolio_products WHERE portfolio_id = $1
+                     ORDER BY created_micros, product_id",
+                    $collate
+                ))
+                .bind(portfolio_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+
+catalog_store_impl!(SqliteStore, "");
+catalog_store_impl!(PostgresStore, " COLLATE \"C\"");

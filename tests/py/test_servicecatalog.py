@@ -1,0 +1,446 @@
+"""Service Catalog end to end: boto3 and the AWS CLI against the real binary.
+
+Products read their templates from `LoadTemplateFromURL`, so the tests that create
+products first upload templates with boto3's S3 client to the same endpoint."""
+import time
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import ACCESS_KEY, REGION
+
+ACCOUNT = "000000000000"
+
+
+def client(url, service, validate=True):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key="dummy-secret",
+        config=Config(retries={"max_attempts": 1}, parameter_validation=validate,
+                      s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture
+def sc(server):
+    return client(server.url, "servicecatalog")
+
+
+@pytest.fixture
+def sc_raw(server):
+    return client(server.url, "servicecatalog", validate=False)
+
+
+@pytest.fixture
+def cfn(server):
+    return client(server.url, "cloudformation")
+
+
+@pytest.fixture
+def s3(server):
+    return client(server.url, "s3")
+
+
+def code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def message(excinfo):
+    return excinfo.value.response["Error"]["Message"]
+
+
+def template(version, fail=False):
+    """A product version: a queue named after the project (a second queue from v2 on),
+    the parameters SageMaker passes, and an `Env` parameter with allowed values."""
+    extra = "  Second:\n    Type: AWS::SQS::Queue\n" if version >= 2 else ""
+    if fail:
+        # A portfolio without its required ProviderName: the stack fails.
+        extra += "  Broken:\n    Type: AWS::ServiceCatalog::Portfolio\n    Properties:\n      DisplayName: x\n"
+    return f"""Parameters:
+  SageMakerProjectName: {{Type: String, Default: none}}
+  SageMakerProjectId: {{Type: String, Default: none}}
+  Env:
+    Type: String
+    Default: dev
+    AllowedValues: [dev, prod]
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${{SageMakerProjectName}}-${{Env}}-q"
+  Where:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: !Ref Queue
+{extra}Outputs:
+  Version: {{Value: "v{version}"}}
+"""
+
+
+def upload(s3, server, key, body, bucket="sc-templates"):
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as e:
+        if code_of(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    return f"{server.url}/{bucket}/{key}"
+
+
+def code_of(e):
+    return e.response["Error"]["Code"]
+
+
+def wait_record(sc, record_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = sc.describe_record(Id=record_id)
+        if r["RecordDetail"]["Status"] not in ("CREATED", "IN_PROGRESS", "IN_PROGRESS_IN_ERROR"):
+            return r
+        time.sleep(0.05)
+    raise AssertionError(f"record {record_id} did not settle")
+
+
+def make_product(sc, s3, server, name="queues", versions=(1,)):
+    port = sc.create_portfolio(DisplayName=f"{name}-portfolio", ProviderName="platform")["PortfolioDetail"]
+    url = upload(s3, server, f"{name}/v{versions[0]}.yaml", template(versions[0]))
+    prod = sc.create_product(
+        Name=name, Owner="platform", ProductType="CLOUD_FORMATION_TEMPLATE",
+        ProvisioningArtifactParameters={"Name": f"v{versions[0]}", "Info": {"LoadTemplateFromURL": url},
+                                        "Type": "CLOUD_FORMATION_TEMPLATE"},
+        Tags=[{"Key": "team", "Value": "ml"}],
+    )
+    prod_id = prod["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    artifacts = [prod["ProvisioningArtifactDetail"]["Id"]]
+    for v in versions[1:]:
+        url = upload(s3, server, f"{name}/v{v}.yaml", template(v))
+        a = sc.create_provisioning_artifact(
+            ProductId=prod_id,
+            Parameters={"Name": f"v{v}", "Info": {"LoadTemplateFromURL": url}, "Type": "CLOUD_FORMATION_TEMPLATE"},
+        )
+        artifacts.append(a["ProvisioningArtifactDetail"]["Id"])
+    sc.associate_product_with_portfolio(ProductId=prod_id, PortfolioId=port["Id"])
+    return port["Id"], prod_id, artifacts
+
+
+# ---- without templates --------------------------------------------------------------
+
+
+def test_portfolios(sc):
+    p = sc.create_portfolio(DisplayName="ml", ProviderName="platform", Description="d",
+                            Tags=[{"Key": "k", "Value": "v"}])
+    d = p["PortfolioDetail"]
+    assert d["Id"].startswith("port-") and len(d["Id"]) == 18
+    assert d["ARN"] == f"arn:aws:catalog:{REGION}:{ACCOUNT}:portfolio/{d['Id']}"
+    assert p["Tags"] == [{"Key": "k", "Value": "v"}]
+    got = sc.describe_portfolio(Id=d["Id"])
+    assert got["PortfolioDetail"]["DisplayName"] == "ml"
+    assert got["PortfolioDetail"]["CreatedTime"] == d["CreatedTime"]
+    for i in range(3):
+        sc.create_portfolio(DisplayName=f"p{i}", ProviderName="x")
+    pages = sc.get_paginator("list_portfolios").paginate(PageSize=2)
+    names = [x["DisplayName"] for page in pages for x in page["PortfolioDetails"]]
+    assert names == ["ml", "p0", "p1", "p2"]
+    sc.delete_portfolio(Id=d["Id"])
+    with pytest.raises(ClientError) as e:
+        sc.describe_portfolio(Id=d["Id"])
+    assert code(e) == "ResourceNotFoundException"
+
+
+def test_validation_errors(sc_raw):
+    with pytest.raises(ClientError) as e:
+        sc_raw.create_portfolio(DisplayName="", ProviderName="p", IdempotencyToken="t")
+    assert code(e) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        sc_raw.describe_product_as_admin(Id="prod-doesnotexist1")
+    assert code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        sc_raw.create_product(Name="n", Owner="o", ProductType="CLOUD_FORMATION_TEMPLATE",
+                              IdempotencyToken="t")
+    assert code(e) == "InvalidParametersException"
+    with pytest.raises(ClientError) as e:
+        sc_raw.create_product(Name="n", Owner="o", ProductType="CLOUD_FORMATION_TEMPLATE", IdempotencyToken="t",
+                              ProvisioningArtifactParameters={"Info": {"ImportFromPhysicalId": "x"}})
+    assert code(e) == "InvalidParametersException"
+    with pytest.raises(ClientError) as e:
+        sc_raw.describe_record(Id="rec-doesnotexist12")
+    assert code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        sc_raw.list_portfolios(PageToken="nonsense")
+    assert code(e) == "InvalidParametersException"
+
+
+def test_sagemaker_portfolio_status(sm, aws):
+    assert sm.get_sagemaker_servicecatalog_portfolio_status()["Status"] == "Disabled"
+    sm.enable_sagemaker_servicecatalog_portfolio()
+    assert sm.get_sagemaker_servicecatalog_portfolio_status()["Status"] == "Enabled"
+    rc, out, err = aws("get-sagemaker-servicecatalog-portfolio-status")
+    assert rc == 0, err
+    assert out["Status"] == "Enabled"
+    rc, _, err = aws("disable-sagemaker-servicecatalog-portfolio")
+    assert rc == 0, err
+    assert sm.get_sagemaker_servicecatalog_portfolio_status()["Status"] == "Disabled"
+
+
+def test_cli_portfolio(aws):
+    rc, out, err = aws("create-portfolio", "--display-name", "cli", "--provider-name", "me",
+                       service="servicecatalog")
+    assert rc == 0, err
+    pid = out["PortfolioDetail"]["Id"]
+    rc, out, err = aws("describe-portfolio", "--id", pid, service="servicecatalog")
+    assert rc == 0, err
+    assert out["PortfolioDetail"]["DisplayName"] == "cli"
+    rc, _, err = aws("describe-portfolio", "--id", "port-nothere123456", service="servicecatalog")
+    assert rc != 0 and "ResourceNotFoundException" in err
+
+
+# ---- products (templates uploaded to the embedded S3 endpoint) ----------------------
+
+
+def test_products_artifacts_and_launch_paths(sc, s3, server):
+    port_id, prod_id, (pa1, pa2) = make_product(sc, s3, server, versions=(1, 2))
+    assert prod_id.startswith("prod-") and pa1.startswith("pa-")
+    admin = sc.describe_product_as_admin(Id=prod_id)
+    assert admin["ProductViewDetail"]["ProductARN"] == f"arn:aws:catalog:{REGION}:{ACCOUNT}:product/{prod_id}"
+    assert [a["Id"] for a in admin["ProvisioningArtifactSummaries"]] == [pa1, pa2]
+    assert admin["Tags"] == [{"Key": "team", "Value": "ml"}]
+    d = sc.describe_product(Id=prod_id)
+    assert d["LaunchPaths"][0]["Name"] == "queues-portfolio"
+    paths = sc.list_launch_paths(ProductId=prod_id)["LaunchPathSummaries"]
+    assert len(paths) == 1 and paths[0]["Id"].startswith("lpv3-")
+    assert sc.search_products(Filters={"FullTextSearch": ["queue"]})["ProductViewSummaries"][0]["ProductId"] == prod_id
+    assert sc.search_products_as_admin(PortfolioId=port_id)["ProductViewDetails"][0]["ProductViewSummary"]["Name"] == "queues"
+    upd = sc.update_provisioning_artifact(ProductId=prod_id, ProvisioningArtifactId=pa1, Active=False,
+                                          Guidance="DEPRECATED")
+    assert upd["ProvisioningArtifactDetail"]["Active"] is False
+    assert upd["ProvisioningArtifactDetail"]["Guidance"] == "DEPRECATED"
+    arts = sc.list_provisioning_artifacts(ProductId=prod_id)["ProvisioningArtifactDetails"]
+    assert [a["Active"] for a in arts] == [False, True]
+    desc = sc.describe_provisioning_artifact(ProductId=prod_id, ProvisioningArtifactId=pa2,
+                                             IncludeProvisioningArtifactParameters=True)
+    assert [p["ParameterKey"] for p in desc["ProvisioningArtifactParameters"]] == \
+        ["SageMakerProjectName", "SageMakerProjectId", "Env"]
+    u = sc.update_product(Id=prod_id, Description="queues", AddTags=[{"Key": "tier", "Value": "1"}],
+                          RemoveTags=["team"])
+    assert u["Tags"] == [{"Key": "tier", "Value": "1"}]
+    with pytest.raises(ClientError) as e:
+        sc.delete_product(Id=prod_id)
+    assert code(e) == "ResourceInUseException"
+    sc.delete_provisioning_artifact(ProductId=prod_id, ProvisioningArtifactId=pa1)
+    sc.disassociate_product_from_portfolio(ProductId=prod_id, PortfolioId=port_id)
+    sc.delete_product(Id=prod_id)
+    sc.delete_portfolio(Id=port_id)
+
+
+def test_template_errors_at_artifact_creation(sc, s3, server):
+    _, prod_id, _ = make_product(sc, s3, server)
+    bad = upload(s3, server, "bad.yaml", "Resources:\n  Q:\n    Properties: {}\n")
+    with pytest.raises(ClientError) as e:
+        sc.create_provisioning_artifact(ProductId=prod_id, Parameters={"Name": "v9", "Info": {"LoadTemplateFromURL": bad}})
+    assert code(e) == "InvalidParametersException"
+    assert message(e).startswith("Invalid templateBody."), message(e)
+    missing = f"{server.url}/sc-templates/nothing-here.yaml"
+    with pytest.raises(ClientError) as e:
+        sc.create_provisioning_artifact(ProductId=prod_id, Parameters={"Name": "v9", "Info": {"LoadTemplateFromURL": missing}})
+    assert code(e) == "InvalidParametersException"
+    with pytest.raises(ClientError) as e:
+        sc.create_provisioning_artifact(ProductId=prod_id, Parameters={"Name": "v9", "Info": {"LoadTemplateFromURL": "https://example.com/t.yaml"}})
+    assert code(e) == "InvalidParametersException"
+
+
+def test_provision_update_terminate(sc, s3, server, cfn):
+    _, prod_id, (pa1, pa2) = make_product(sc, s3, server, versions=(1, 2))
+    r = sc.provision_product(ProductId=prod_id, ProvisioningArtifactId=pa1, ProvisionedProductName="web",
+                             ProvisioningParameters=[{"Key": "Env", "Value": "prod"}])["RecordDetail"]
+    assert r["RecordId"].startswith("rec-") and r["RecordType"] == "PROVISION_PRODUCT"
+    done = wait_record(sc, r["RecordId"])
+    assert done["RecordDetail"]["Status"] == "SUCCEEDED", done
+    pp_id = r["ProvisionedProductId"]
+    stack = cfn.describe_stacks(StackName=f"SC-{ACCOUNT}-{pp_id}")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert {o["OutputKey"]: o["OutputValue"] for o in done["RecordOutputs"]}["Version"] == "v1"
+    with pytest.raises(ClientError) as e:
+        sc.provision_product(ProductId=prod_id, ProvisioningArtifactId=pa1, ProvisionedProductName="web")
+    assert code(e) == "DuplicateResourceException"
+    r = sc.update_provisioned_product(ProvisionedProductName="web", ProvisioningArtifactId=pa2)["RecordDetail"]
+    assert wait_record(sc, r["RecordId"])["RecordDetail"]["Status"] == "SUCCEEDED"
+    pp = sc.describe_provisioned_product(Id=pp_id)["ProvisionedProductDetail"]
+    assert pp["Status"] == "AVAILABLE" and pp["ProvisioningArtifactId"] == pa2
+    found = sc.search_provisioned_products(Filters={"SearchQuery": ["name:web"]})
+    assert found["TotalResultsCount"] == 1 and found["ProvisionedProducts"][0]["ProvisioningArtifactName"] == "v2"
+    assert len(sc.scan_provisioned_products()["ProvisionedProducts"]) == 1
+    r = sc.terminate_provisioned_product(ProvisionedProductId=pp_id)["RecordDetail"]
+    assert wait_record(sc, r["RecordId"])["RecordDetail"]["Status"] == "SUCCEEDED"
+    with pytest.raises(ClientError) as e:
+        sc.describe_provisioned_product(Id=pp_id)
+    assert code(e) == "ResourceNotFoundException"
+
+
+PUBLISHING = """
+Parameters:
+  V1Url: {Type: String}
+Resources:
+  Portfolio:
+    Type: AWS::ServiceCatalog::Portfolio
+    Properties: {DisplayName: published, ProviderName: platform}
+  Product:
+    Type: AWS::ServiceCatalog::CloudFormationProduct
+    Properties:
+      Name: published-product
+      Owner: platform
+      ProvisioningArtifactParameters:
+        - Name: v1
+          Info: {LoadTemplateFromURL: !Ref V1Url}
+  Association:
+    Type: AWS::ServiceCatalog::PortfolioProductAssociation
+    Properties: {PortfolioId: !Ref Portfolio, ProductId: !Ref Product}
+Outputs:
+  ProductId: {Value: !Ref Product}
+  ArtifactIds: {Value: !GetAtt Product.ProvisioningArtifactIds}
+"""
+
+
+def wait_project(sm, name, states, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        p = sm.describe_project(ProjectName=name)
+        if p["ProjectStatus"] in states:
+            return p
+        time.sleep(0.05)
+    raise AssertionError(f"project {name} stuck in {p['ProjectStatus']}: {p}")
+
+
+def wait_stack(cfn, name, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if not s["StackStatus"].endswith("_IN_PROGRESS"):
+            return s
+        time.sleep(0.05)
+    raise AssertionError(f"stack {name} did not settle")
+
+
+def project_lifecycle(sm, sc, cfn, s3, server, prod_id, name):
+    """Create from the product (latest active artifact), update to v2, delete."""
+    sm.create_project(ProjectName=name, ServiceCatalogProvisioningDetails={
+        "ProductId": prod_id, "ProvisioningParameters": [{"Key": "Env", "Value": "prod"}]})
+    p = wait_project(sm, name, ("CreateCompleted", "CreateFailed"))
+    assert p["ProjectStatus"] == "CreateCompleted", p
+    details = p["ServiceCatalogProvisionedProductDetails"]
+    assert details["ProvisionedProductStatusMessage"] == "AVAILABLE"
+    pp_id = details["ProvisionedProductId"]
+    stack = cfn.describe_stacks(StackName=f"SC-{ACCOUNT}-{pp_id}")["Stacks"][0]
+    params = {x["ParameterKey"]: x["ParameterValue"] for x in stack["Parameters"]}
+    assert params["SageMakerProjectName"] == name
+    assert params["SageMakerProjectId"] == p["ProjectId"]
+    assert params["Env"] == "prod"
+    # A new version, published through the API, and the project moved to it.
+    url = upload(s3, server, f"{name}/v2.yaml", template(2))
+    pa2 = sc.create_provisioning_artifact(ProductId=prod_id, Parameters={
+        "Name": "v2", "Info": {"LoadTemplateFromURL": url}})["ProvisioningArtifactDetail"]["Id"]
+    sm.update_project(ProjectName=name, ServiceCatalogProvisioningUpdateDetails={
+        "ProvisioningArtifactId": pa2, "ProvisioningParameters": [{"Key": "Env", "Value": "dev"}]})
+    p = wait_project(sm, name, ("UpdateCompleted", "UpdateFailed"))
+    assert p["ProjectStatus"] == "UpdateCompleted", p
+    stack = cfn.describe_stacks(StackName=f"SC-{ACCOUNT}-{pp_id}")["Stacks"][0]
+    assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["Version"] == "v2"
+    assert sc.describe_provisioned_product(Id=pp_id)["ProvisionedProductDetail"]["ProvisioningArtifactId"] == pa2
+    sm.delete_project(ProjectName=name)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if sm.describe_project(ProjectName=name)["ProjectStatus"] == "DeleteCompleted":
+                break
+        except ClientError as e:
+            if code_of(e) == "ValidationException":
+                break
+            raise
+        time.sleep(0.05)
+    with pytest.raises(ClientError) as e:
+        sc.describe_provisioned_product(Id=pp_id)
+    assert code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError):
+        cfn.describe_stacks(StackName=f"SC-{ACCOUNT}-{pp_id}")
+
+
+def test_project_from_a_product_created_through_the_api(sm, sc, cfn, s3, server):
+    _, prod_id, _ = make_product(sc, s3, server)
+    project_lifecycle(sm, sc, cfn, s3, server, prod_id, "apiproject")
+
+
+def test_project_from_a_product_published_by_a_stack(sm, sc, cfn, s3, server):
+    url = upload(s3, server, "published/v1.yaml", template(1))
+    cfn.create_stack(StackName="publisher", TemplateBody=PUBLISHING,
+                     Parameters=[{"ParameterKey": "V1Url", "ParameterValue": url}])
+    stack = wait_stack(cfn, "publisher")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    prod_id = outputs["ProductId"]
+    assert sc.describe_product(Id=prod_id)["ProductViewSummary"]["Name"] == "published-product"
+    project_lifecycle(sm, sc, cfn, s3, server, prod_id, "stackproject")
+    # The artifact the project added through the API blocks nothing: the stack deletes
+    # its own resources (association, product, portfolio).
+    cfn.delete_stack(StackName="publisher")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            s = cfn.describe_stacks(StackName="publisher")["Stacks"][0]
+        except ClientError:
+            break
+        if s["StackStatus"] in ("DELETE_COMPLETE", "DELETE_FAILED"):
+            assert s["StackStatus"] == "DELETE_COMPLETE", s
+            break
+        time.sleep(0.05)
+    with pytest.raises(ClientError) as e:
+        sc.describe_product_as_admin(Id=prod_id)
+    assert code(e) == "ResourceNotFoundException"
+
+
+def failed_message(sm, name, details):
+    sm.create_project(ProjectName=name, ServiceCatalogProvisioningDetails=details)
+    p = wait_project(sm, name, ("CreateCompleted", "CreateFailed"))
+    assert p["ProjectStatus"] == "CreateFailed", p
+    return p["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"]
+
+
+def test_project_error_paths(sm, sc, cfn, s3, server):
+    port_id, prod_id, (pa1, pa2) = make_product(sc, s3, server, versions=(1, 2))
+    msg = failed_message(sm, "unknownproduct", {"ProductId": "prod-doesnotexist1"})
+    assert msg == "Product prod-doesnotexist1 not found."
+    sc.update_provisioning_artifact(ProductId=prod_id, ProvisioningArtifactId=pa1, Active=False)
+    msg = failed_message(sm, "inactive", {"ProductId": prod_id, "ProvisioningArtifactId": pa1})
+    assert "not active" in msg, msg
+    msg = failed_message(sm, "badparam", {"ProductId": prod_id, "ProvisioningParameters": [{"Key": "Env", "Value": "staging"}]})
+    assert "Env" in msg, msg
+    msg = failed_message(sm, "unknownparam", {"ProductId": prod_id, "ProvisioningParameters": [{"Key": "Nope", "Value": "x"}]})
+    assert "Nope" in msg, msg
+    # A stack that fails: ERROR with the failing resource's reason.
+    url = upload(s3, server, "broken.yaml", template(1, fail=True))
+    broken = sc.create_provisioning_artifact(ProductId=prod_id, Parameters={
+        "Name": "broken", "Info": {"LoadTemplateFromURL": url}})["ProvisioningArtifactDetail"]["Id"]
+    msg = failed_message(sm, "stackfails", {"ProductId": prod_id, "ProvisioningArtifactId": broken})
+    assert msg.startswith("ERROR: ") and "ProviderName" in msg, msg
+    # An update that fails rolls back: UpdateFailed, TAINTED, the stack at the old version.
+    sm.create_project(ProjectName="taints", ServiceCatalogProvisioningDetails={"ProductId": prod_id, "ProvisioningArtifactId": pa2})
+    p = wait_project(sm, "taints", ("CreateCompleted", "CreateFailed"))
+    assert p["ProjectStatus"] == "CreateCompleted", p
+    pp_id = p["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductId"]
+    sm.update_project(ProjectName="taints", ServiceCatalogProvisioningUpdateDetails={"ProvisioningArtifactId": broken})
+    p = wait_project(sm, "taints", ("UpdateCompleted", "UpdateFailed"))
+    assert p["ProjectStatus"] == "UpdateFailed", p
+    msg = p["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"]
+    assert msg.startswith("TAINTED: ") and "ProviderName" in msg, msg
+    stack = cfn.describe_stacks(StackName=f"SC-{ACCOUNT}-{pp_id}")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert sc.describe_provisioned_product(Id=pp_id)["ProvisionedProductDetail"]["ProvisioningArtifactId"] == pa2
+    # Several launch paths and none chosen.
+    other = sc.create_portfolio(DisplayName="other", ProviderName="p")["PortfolioDetail"]["Id"]
+    sc.associate_product_with_portfolio(ProductId=prod_id, PortfolioId=other)
+    msg = failed_message(sm, "twopaths", {"ProductId": prod_id})
+    assert "launch paths" in msg, msg
