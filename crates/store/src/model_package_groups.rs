@@ -134,7 +134,7 @@ macro_rules! group_store_impl {
                      WHERE name = $1 OR arn = $1",
                 )
                 .bind(name)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await?;
                 row.as_ref().map(Self::group).transpose()
             }
@@ -203,7 +203,7 @@ macro_rules! group_store_impl {
                         .push(dir),
                 };
                 sql.push(" LIMIT ").push_bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
-                let rows = sql.build().fetch_all(&self.pool).await?;
+                let rows = sql.build().fetch_all(&self.read_pool).await?;
                 rows.iter().map(Self::group).collect()
             }
 

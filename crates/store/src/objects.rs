@@ -296,7 +296,7 @@ macro_rules! object_store_impl {
                     "SELECT name, region, creation_micros, document FROM s3_buckets WHERE name = $1",
                 )
                 .bind(name)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await?;
                 row.as_ref().map(bucket_from_row).transpose()
             }
@@ -319,7 +319,7 @@ macro_rules! object_store_impl {
                     "SELECT name, region, creation_micros, document FROM s3_buckets ORDER BY name",
                     $collate
                 ))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await?;
                 rows.iter().map(bucket_from_row).collect()
             }
@@ -372,7 +372,7 @@ macro_rules! object_store_impl {
                 )
                 .bind(bucket)
                 .bind(key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await?;
                 let Some(row) = row else {
                     return Err(StoreError::NotFound);
@@ -400,7 +400,7 @@ macro_rules! object_store_impl {
                 )
                 .bind(bucket)
                 .bind(key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await?;
                 let Some(row) = row else {
                     return Err(StoreError::NotFound);
@@ -491,7 +491,7 @@ macro_rules! object_store_impl {
                      WHERE upload_id = $1",
                 )
                 .bind(upload_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await?;
                 row.as_ref().map(upload_from_row).transpose()
             }

@@ -176,7 +176,7 @@ macro_rules! parameter_store_impl {
                     None => {
                         sqlx::query("SELECT name, version, document FROM ssm_parameters WHERE name = $1")
                             .bind(name)
-                            .fetch_optional(&self.pool)
+                            .fetch_optional(&self.read_pool)
                             .await?
                     }
                     Some(v) => {
@@ -186,7 +186,7 @@ macro_rules! parameter_store_impl {
                         )
                         .bind(name)
                         .bind(v)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&self.read_pool)
                         .await?
                     }
                 };
@@ -210,7 +210,7 @@ macro_rules! parameter_store_impl {
                 .bind(prefix)
                 .bind(after)
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await?;
                 rows.iter().map(record).collect()
             }

@@ -15,6 +15,9 @@ use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
 /// PostgreSQL store. See the module documentation.
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
+    /// The same pool: code shared with the SQLite backend reads through `read_pool`
+    /// (SQLite has a separate reader pool; PostgreSQL's pool serves both).
+    pub(crate) read_pool: PgPool,
 }
 
 macro_rules! columns {
@@ -68,7 +71,10 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         Self::migrate(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            read_pool: pool.clone(),
+            pool,
+        })
     }
 
     async fn migrate(pool: &PgPool) -> Result<(), StoreError> {

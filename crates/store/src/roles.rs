@@ -65,7 +65,7 @@ macro_rules! role_store_impl {
                      WHERE name_key = $1",
                 )
                 .bind(key(name))
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await?;
                 row.map(|row| {
                     Ok(RoleRecord {

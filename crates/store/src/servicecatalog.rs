@@ -201,7 +201,7 @@ macro_rules! catalog_store_impl {
                 let row = sqlx::query(concat!(columns!(), " WHERE kind = $1 AND id = $2"))
                     .bind(kind.as_str())
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.read_pool)
                     .await?;
                 row.as_ref().map(record).transpose()
             }
@@ -214,7 +214,7 @@ macro_rules! catalog_store_impl {
                 let row = sqlx::query(concat!(columns!(), " WHERE kind = $1 AND name = $2"))
                     .bind(kind.as_str())
                     .bind(name)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.read_pool)
                     .await?;
                 row.as_ref().map(record).transpose()
             }
@@ -342,7 +342,7 @@ macro_rules! catalog_store_impl {
                 .bind(micros)
                 .bind(id)
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await?;
                 rows.iter().map(record).collect()
             }
@@ -407,7 +407,7 @@ macro_rules! catalog_store_impl {
                     $collate
                 ))
                 .bind(product_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await?)
             }
 
@@ -421,7 +421,7 @@ macro_rules! catalog_store_impl {
                     $collate
                 ))
                 .bind(portfolio_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await?)
             }
         }

@@ -25,6 +25,9 @@ use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "sagestack.db";
+/// Read-only connections beside the one writer.
+const READERS: u32 = 2;
+
 /// File name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "sagestack.lock";
 
@@ -77,6 +80,10 @@ impl Cache {
 /// SQLite store in a data directory. See the module documentation.
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// Read-only connections for the reads of the tables the cache does not cover
+    /// (stacks, resources, events, S3, SSM...): in WAL mode they read the last commit
+    /// without waiting behind the writer connection's queue of statements.
+    pub(crate) read_pool: SqlitePool,
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
     sync: crate::durable::GroupSync,
@@ -114,19 +121,25 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
-        // One connection: every write is serialized by `writer` anyway, and reads come
-        // from the cache.
+        // One writing connection: SQLite has one writer anyway, and writes are
+        // serialized (projects by `writer`, the engine's by the write combiner).
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         Self::migrate(&pool).await?;
         let cache = Self::load(&pool).await?;
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
+        let read_pool = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .min_connections(1)
+            .connect_with(options.read_only(true))
+            .await?;
         Ok(SqliteStore {
             pool,
+            read_pool,
             cache: RwLock::new(cache),
             writer: tokio::sync::Mutex::new(()),
             sync,
@@ -483,6 +496,7 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         let _w = self.writer.lock().await;
+        self.read_pool.close().await;
         self.pool.close().await;
     }
 }

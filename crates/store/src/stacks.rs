@@ -238,7 +238,7 @@ macro_rules! stack_store_impl {
                      ORDER BY ord DESC LIMIT 1",
                 )
                 .bind(stack_name)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read_pool)
                 .await
                 .map_err(db)?;
                 row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
@@ -248,7 +248,7 @@ macro_rules! stack_store_impl {
             async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {
                 let row = sqlx::query("SELECT document FROM cfn_stacks WHERE stack_id = $1")
                     .bind(stack_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.read_pool)
                     .await
                     .map_err(db)?;
                 row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
@@ -257,7 +257,7 @@ macro_rules! stack_store_impl {
 
             async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError> {
                 let rows = sqlx::query("SELECT document FROM cfn_stacks ORDER BY ord")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.read_pool)
                     .await
                     .map_err(db)?;
                 rows.iter()
@@ -302,7 +302,7 @@ macro_rules! stack_store_impl {
                     $collate
                 ))
                 .bind(stack_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await
                 .map_err(db)?;
                 rows.iter()
@@ -330,7 +330,7 @@ macro_rules! stack_store_impl {
                 .bind(stack_id)
                 .bind(before)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await
                 .map_err(db)?;
                 rows.iter()
@@ -360,7 +360,7 @@ macro_rules! stack_store_impl {
                 let row =
                     sqlx::query("SELECT document FROM cfn_change_sets WHERE change_set_id = $1")
                         .bind(change_set_id)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&self.read_pool)
                         .await
                         .map_err(db)?;
                 row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
@@ -375,7 +375,7 @@ macro_rules! stack_store_impl {
                     "SELECT document FROM cfn_change_sets WHERE stack_id = $1 ORDER BY ord",
                 )
                 .bind(stack_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await
                 .map_err(db)?;
                 rows.iter()
@@ -425,7 +425,7 @@ macro_rules! stack_store_impl {
                     "SELECT name, value, stack_id FROM cfn_exports ORDER BY name",
                     $collate
                 ))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read_pool)
                 .await
                 .map_err(db)?;
                 rows.iter()
