@@ -42,7 +42,7 @@ pub use plan::{
     ResourceLookup, StackIdentity, TemplatePlan,
 };
 pub use provider::{
-    ProviderError, ProviderRegistry, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
-    UpdateBehavior, partition_for_region,
+    LOWER_ALNUM, MIXED_ALNUM, ProviderError, ProviderRegistry, ResourceContext, ResourceProvider,
+    ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, partition_for_region, random_chars,
 };
 pub use store::{MemoryStore, StackStore, StoreError};

@@ -148,6 +148,46 @@ pub trait ResourceProvider: Send + Sync {
     }
 }
 
+/// Lowercase letters and digits, for [`random_chars`].
+pub const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+/// Uppercase letters and digits, for [`random_chars`].
+pub const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Letters of both cases and digits, for [`random_chars`].
+pub const MIXED_ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `len` characters drawn at random from `alphabet` (from version 4 UUIDs): the random
+/// part of generated physical names and service ids (`p-…`, `port-…`, `AROA…`). Not for
+/// secrets; reproducible names come from the schema provider's seeded generator instead.
+pub fn random_chars(alphabet: &[u8], len: usize) -> String {
+    let base = alphabet.len() as u128;
+    // Draw while a UUID's 122 random bits still cover a full character.
+    let per_uuid = (122.0 / (base as f64).log2()).floor().max(1.0) as usize;
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut n = uuid::Uuid::new_v4().as_u128();
+        for _ in 0..per_uuid.min(len - out.len()) {
+            out.push(alphabet[(n % base) as usize] as char);
+            n /= base;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod random_tests {
+    use super::*;
+
+    #[test]
+    fn random_chars_has_the_length_and_alphabet_asked() {
+        for len in [0, 1, 12, 13, 40] {
+            let s = random_chars(LOWER_ALNUM, len);
+            assert_eq!(s.len(), len);
+            assert!(s.bytes().all(|b| LOWER_ALNUM.contains(&b)), "{s}");
+        }
+        assert_ne!(random_chars(MIXED_ALNUM, 20), random_chars(MIXED_ALNUM, 20));
+    }
+}
+
 /// Chooses the provider for a resource type: an exact registration first, then the fallback.
 #[derive(Clone, Default)]
 pub struct ProviderRegistry {

@@ -15,7 +15,8 @@ use std::sync::{Arc, LazyLock};
 use async_trait::async_trait;
 use regex::Regex;
 use sagestack_engine::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, partition_for_region,
+    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
+    partition_for_region, random_chars,
 };
 use sagestack_store::{RoleRecord, Store, StoreError};
 use serde_json::{Map, Value, json};
@@ -32,26 +33,9 @@ static ROLE_NAME: LazyLock<Regex> =
 static PATH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(/|/[\x21-\x7E]+/)$").expect("valid regex"));
 
-/// `len` random uppercase letters and digits.
-fn upper_alnum(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        let mut n = uuid::Uuid::new_v4().as_u128();
-        for _ in 0..24 {
-            if out.len() == len {
-                break;
-            }
-            out.push(ALPHABET[(n % 36) as usize] as char);
-            n /= 36;
-        }
-    }
-    out
-}
-
 /// A role id: `AROA` and 17 uppercase letters and digits.
 pub fn new_role_id() -> String {
-    format!("AROA{}", upper_alnum(17))
+    format!("AROA{}", random_chars(UPPER_ALNUM, 17))
 }
 
 /// `{stack}-{logical}-{suffix}` within 64 characters.
@@ -197,7 +181,11 @@ impl ResourceProvider for RoleProvider {
                 }
                 n.clone()
             }
-            _ => generated_role_name(&ctx.stack_name, &ctx.logical_id, &upper_alnum(SUFFIX_LEN)),
+            _ => generated_role_name(
+                &ctx.stack_name,
+                &ctx.logical_id,
+                &random_chars(UPPER_ALNUM, SUFFIX_LEN),
+            ),
         };
         let path = properties
             .get("Path")

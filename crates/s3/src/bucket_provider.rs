@@ -35,7 +35,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, partition_for_region,
+    LOWER_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
+    partition_for_region, random_chars,
 };
 use sagestack_store::{BucketRecord, ObjectStore, StoreError};
 use serde_json::{Map, Value, json};
@@ -92,23 +93,6 @@ pub fn check_bucket_name(name: &str) -> Result<(), &'static str> {
         return Err("bucket names must not end with a reserved suffix");
     }
     Ok(())
-}
-
-/// `len` random lowercase letters and digits.
-fn lower_alnum(len: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        let mut n = uuid::Uuid::new_v4().as_u128();
-        for _ in 0..20 {
-            if out.len() == len {
-                break;
-            }
-            out.push(ALPHABET[(n % 36) as usize] as char);
-            n /= 36;
-        }
-    }
-    out
 }
 
 /// `{stack}-{logical}-{suffix}`, lowercase, within 63 characters: the stack name and the
@@ -312,9 +296,11 @@ impl ResourceProvider for BucketProvider {
                 })?;
                 n.clone()
             }
-            Some(Value::Null) | None => {
-                generated_bucket_name(&ctx.stack_name, &ctx.logical_id, &lower_alnum(SUFFIX_LEN))
-            }
+            Some(Value::Null) | None => generated_bucket_name(
+                &ctx.stack_name,
+                &ctx.logical_id,
+                &random_chars(LOWER_ALNUM, SUFFIX_LEN),
+            ),
             Some(other) => {
                 return Err(invalid(
                     ctx,
@@ -461,7 +447,7 @@ mod tests {
         assert_eq!(n.len(), 63);
         assert!(n.ends_with("-abcdefghijkl"));
         assert_eq!(check_bucket_name(&n), Ok(()));
-        let random = lower_alnum(SUFFIX_LEN);
+        let random = random_chars(LOWER_ALNUM, SUFFIX_LEN);
         assert_eq!(random.len(), 12);
         assert!(
             random

@@ -86,15 +86,8 @@ pub(crate) fn partition(region: &str) -> &'static str {
 
 /// `p-` and 12 lowercase alphanumerics.
 fn new_project_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut n = uuid::Uuid::new_v4().as_u128();
-    let mut id = String::with_capacity(14);
-    id.push_str("p-");
-    for _ in 0..12 {
-        id.push(ALPHABET[(n % 36) as usize] as char);
-        n /= 36;
-    }
-    id
+    let random = sagestack_engine::random_chars(sagestack_engine::LOWER_ALNUM, 12);
+    format!("p-{random}")
 }
 
 pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {

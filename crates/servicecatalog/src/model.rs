@@ -16,15 +16,8 @@ pub const ID_SUFFIX_LEN: usize = 13;
 
 /// `prefix` + 13 random lowercase letters and digits.
 pub fn new_id(prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut n = uuid::Uuid::new_v4().as_u128();
-    let mut out = String::with_capacity(prefix.len() + ID_SUFFIX_LEN);
-    out.push_str(prefix);
-    for _ in 0..ID_SUFFIX_LEN {
-        out.push(ALPHABET[(n % 36) as usize] as char);
-        n /= 36;
-    }
-    out
+    let random = sagestack_engine::random_chars(sagestack_engine::LOWER_ALNUM, ID_SUFFIX_LEN);
+    format!("{prefix}{random}")
 }
 
 /// The launch path id of `product_id` in `portfolio_id`: stable, in AWS's `lpv3-` form.

@@ -11,7 +11,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
+use sagestack_engine::{
+    MIXED_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
+    random_chars,
+};
 use serde_json::{Map, Value};
 
 use crate::error::SsmError;
@@ -42,23 +45,6 @@ impl ParameterProvider {
     pub fn new(service: Arc<SsmService>) -> Self {
         ParameterProvider { service }
     }
-}
-
-/// `len` random ASCII letters and digits.
-pub(crate) fn random_alnum(len: usize) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        let mut n = uuid::Uuid::new_v4().as_u128();
-        for _ in 0..20 {
-            if out.len() == len {
-                break;
-            }
-            out.push(ALPHABET[(n % 62) as usize] as char);
-            n /= 62;
-        }
-    }
-    out
 }
 
 fn text(properties: &Value, key: &str) -> Option<String> {
@@ -188,8 +174,9 @@ impl ResourceProvider for ParameterProvider {
         ctx: &ResourceContext,
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
-        let name = text(properties, "Name")
-            .unwrap_or_else(|| generated_name(&ctx.logical_id, &random_alnum(SUFFIX_LEN)));
+        let name = text(properties, "Name").unwrap_or_else(|| {
+            generated_name(&ctx.logical_id, &random_chars(MIXED_ALNUM, SUFFIX_LEN))
+        });
         let input = input(ctx, &name, properties, false)?;
         self.put_and_read(&name, input).await
     }
@@ -264,7 +251,7 @@ mod tests {
         let long = generated_name(&"L".repeat(60), "abcDEF123456");
         assert_eq!(long.len(), 40);
         assert_eq!(long, format!("CFN-{}-abcDEF123456", "L".repeat(23)));
-        let s = random_alnum(SUFFIX_LEN);
+        let s = random_chars(MIXED_ALNUM, SUFFIX_LEN);
         assert_eq!(s.len(), 12);
         assert!(s.chars().all(|c| c.is_ascii_alphanumeric()));
     }
