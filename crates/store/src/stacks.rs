@@ -62,15 +62,37 @@ enum Upsert<'a> {
     },
 }
 
+// The hot writes' SQL, written once with `{}` where each parameter goes: SQLite's write
+// combiner numbers them across a whole batch, PostgreSQL numbers them per statement
+// ([`numbered`]).
 const UPSERT_STACK: &str = "INSERT INTO cfn_stacks (stack_id, document, stack_name, live)
-     VALUES ($1, $2, $3, $4)
+     VALUES ({}, {}, {}, {})
      ON CONFLICT (stack_id) DO UPDATE SET document = excluded.document,
          stack_name = excluded.stack_name, live = excluded.live";
 const UPSERT_RESOURCE: &str = "INSERT INTO cfn_resources (stack_id, logical_id, document)
-     VALUES ($1, $2, $3)
+     VALUES ({}, {}, {})
      ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document";
-const INSERT_EVENT: &str = "INSERT INTO cfn_events (stack_id, seq, document) VALUES ($1, $2, $3)
-     ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document";
+const INSERT_EVENTS: &str = "INSERT INTO cfn_events (stack_id, seq, document) VALUES ";
+const EVENT_ROW: &str = "({}, {}, {})";
+const EVENTS_CONFLICT: &str =
+    " ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document";
+
+/// `template` with its `{}` placeholders numbered `$1`, `$2`, ... in order.
+fn numbered(template: &str) -> String {
+    let mut parts = template.split("{}");
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for (i, part) in parts.enumerate() {
+        out.push_str(&format!("${}{part}", i + 1));
+    }
+    out
+}
+
+static PG_UPSERT_STACK: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| numbered(UPSERT_STACK));
+static PG_UPSERT_RESOURCE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| numbered(UPSERT_RESOURCE));
+static PG_INSERT_EVENT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| numbered(&format!("{INSERT_EVENTS}{EVENT_ROW}{EVENTS_CONFLICT}")));
 
 impl PostgresStore {
     /// One transaction: the record (if any), then the events.
@@ -87,7 +109,7 @@ impl PostgresStore {
                 stack_name,
                 live,
             }) => {
-                sqlx::query(UPSERT_STACK)
+                sqlx::query(PG_UPSERT_STACK.as_str())
                     .bind(stack_id)
                     .bind(document)
                     .bind(stack_name)
@@ -101,7 +123,7 @@ impl PostgresStore {
                 logical_id,
                 document,
             }) => {
-                sqlx::query(UPSERT_RESOURCE)
+                sqlx::query(PG_UPSERT_RESOURCE.as_str())
                     .bind(stack_id)
                     .bind(logical_id)
                     .bind(document)
@@ -112,7 +134,7 @@ impl PostgresStore {
             None => {}
         }
         for e in events {
-            sqlx::query(INSERT_EVENT)
+            sqlx::query(PG_INSERT_EVENT.as_str())
                 .bind(&e.stack_id)
                 .bind(seq(e)?)
                 .bind(to_doc(e)?)
@@ -149,14 +171,7 @@ impl SqliteStore {
                 stack_name,
                 live,
             }) => {
-                write.statements.push((
-                    "INSERT INTO cfn_stacks (stack_id, document, stack_name, live)
-                     VALUES ({}, {}, {}, {})
-                     ON CONFLICT (stack_id) DO UPDATE SET document = excluded.document,
-                         stack_name = excluded.stack_name, live = excluded.live"
-                        .to_string(),
-                    4,
-                ));
+                write.statements.push((UPSERT_STACK.to_string(), 4));
                 write.values.extend([
                     Value::Text(stack_id.to_owned()),
                     Value::Text(document),
@@ -169,13 +184,7 @@ impl SqliteStore {
                 logical_id,
                 document,
             }) => {
-                write.statements.push((
-                    "INSERT INTO cfn_resources (stack_id, logical_id, document)
-                     VALUES ({}, {}, {})
-                     ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document"
-                        .to_string(),
-                    3,
-                ));
+                write.statements.push((UPSERT_RESOURCE.to_string(), 3));
                 write.values.extend([
                     Value::Text(stack_id.to_owned()),
                     Value::Text(logical_id.to_owned()),
@@ -185,19 +194,19 @@ impl SqliteStore {
             None => {}
         }
         if !events.is_empty() {
-            let mut sql = String::from("INSERT INTO cfn_events (stack_id, seq, document) VALUES ");
+            let mut sql = String::from(INSERT_EVENTS);
             for (i, e) in events.iter().enumerate() {
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str("({}, {}, {})");
+                sql.push_str(EVENT_ROW);
                 write.values.extend([
                     Value::Text(e.stack_id.clone()),
                     Value::Int(seq(e)?),
                     Value::Text(to_doc(e)?),
                 ]);
             }
-            sql.push_str(" ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document");
+            sql.push_str(EVENTS_CONFLICT);
             write.statements.push((sql, 3 * events.len()));
         }
         if write.statements.is_empty() {
@@ -444,3 +453,12 @@ macro_rules! stack_store_impl {
 
 stack_store_impl!(SqliteStore, "");
 stack_store_impl!(PostgresStore, " COLLATE \"C\"");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_numbers_placeholders_in_order() {
+        assert_eq!(super::numbered("f({}, {}) g({})"), "f($1, $2) g($3)");
+        assert_eq!(super::numbered("no parameters"), "no parameters");
+    }
+}
