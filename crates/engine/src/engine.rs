@@ -162,8 +162,11 @@ pub(crate) struct EventDraft<'a> {
 
 impl Inner {
     /// Writes `record` (if any) together with events built from `drafts`, as one atomic
-    /// store call. Events are numbered under a per-stack lock held across the write, so
-    /// sequence order is store order and a failed write consumes no numbers.
+    /// store call. Events are numbered under a per-stack lock that is released before the
+    /// write, so the resource actions of one stack running in parallel write at the same
+    /// time (and a batching store combines them). Sequence order is the order in which
+    /// the engine decided the transitions; two concurrent writes may reach the store in
+    /// the other order, and a failed write leaves a gap in the numbers.
     pub async fn commit(
         &self,
         stack_id: &str,
@@ -178,6 +181,7 @@ impl Inner {
             .entry(stack_id.to_string())
             .or_default()
             .clone();
+        let events = {
         let mut next = slot.lock().await;
         let mut seq = match *next {
             Some(n) => n,
@@ -209,13 +213,15 @@ impl Inner {
                 event
             })
             .collect();
+        *next = Some(seq);
+        events
+        };
         match record {
             Record::Stack(s) => self.store.put_stack(s, &events).await?,
             Record::Resource(r) => self.store.put_resource(r, &events).await?,
             Record::Nothing if events.is_empty() => {}
             Record::Nothing => self.store.append_events(&events).await?,
         }
-        *next = Some(seq);
         Ok(())
     }
 

@@ -138,9 +138,10 @@ struct Run {
     cancelled: Mutex<HashSet<String>>,
     /// Those of `cancelled` that had started and were reported, in report order.
     reported_cancelled: Mutex<Vec<String>>,
-    /// Taken to begin or finish a resource action and to cancel one, so a cancellation
-    /// never interleaves with a resource's own events.
-    gate: tokio::sync::Mutex<()>,
+    /// One lock per logical id, taken to begin or finish that resource's action and to
+    /// cancel it, so a cancellation never interleaves with the resource's own events.
+    /// Per resource, so that parallel resource actions write in parallel.
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -201,12 +202,21 @@ impl Run {
             retain: stack.retain_resources.iter().cloned().collect(),
             cancelled: Mutex::new(HashSet::new()),
             reported_cancelled: Mutex::new(Vec::new()),
-            gate: tokio::sync::Mutex::new(()),
+            gates: Mutex::new(HashMap::new()),
         }))
     }
 
     fn record(&self, logical_id: &str) -> Option<ResourceRecord> {
         lock(&self.records).get(logical_id).cloned()
+    }
+
+    /// The lock of `logical_id` (see [`Run::gates`]).
+    async fn gate(&self, logical_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let gate = lock(&self.gates)
+            .entry(logical_id.to_string())
+            .or_default()
+            .clone();
+        gate.lock_owned().await
     }
 
     fn is_cancelled(&self, logical_id: &str) -> bool {
@@ -372,7 +382,7 @@ impl Run {
             cleanup: Vec::new(),
         };
         let props = {
-            let _gate = self.gate.lock().await;
+            let _gate = self.gate(id).await;
             if self.is_cancelled(id) {
                 return Ok(false);
             }
@@ -387,7 +397,7 @@ impl Run {
         };
         rec.properties = props.clone();
         {
-            let _gate = self.gate.lock().await;
+            let _gate = self.gate(id).await;
             if self.is_cancelled(id) {
                 return Ok(false);
             }
@@ -403,7 +413,7 @@ impl Run {
             Ok(p) => p.create(&self.ctx(&rec), &props).await,
             Err(e) => Err(e),
         };
-        let _gate = self.gate.lock().await;
+        let _gate = self.gate(id).await;
         let cancelled = self.is_cancelled(id);
         match result {
             Ok(state) => {
@@ -483,7 +493,7 @@ impl Run {
         };
         let old_physical = snapshot.physical_id.clone();
         let props = {
-            let _gate = self.gate.lock().await;
+            let _gate = self.gate(id).await;
             if self.is_cancelled(id) {
                 return Ok(false);
             }
@@ -525,7 +535,7 @@ impl Run {
 
         if replace {
             {
-                let _gate = self.gate.lock().await;
+                let _gate = self.gate(id).await;
                 if self.is_cancelled(id) {
                     return Ok(false);
                 }
@@ -541,7 +551,7 @@ impl Run {
                 Ok(p) => p.create(&ctx, &props).await,
                 Err(e) => Err(e),
             };
-            let _gate = self.gate.lock().await;
+            let _gate = self.gate(id).await;
             let cancelled = self.is_cancelled(id);
             return match result {
                 Ok(state) => {
@@ -596,7 +606,7 @@ impl Run {
         // rollback after a crash updates from what may have been applied back to the old.
         rec.properties = props.clone();
         {
-            let _gate = self.gate.lock().await;
+            let _gate = self.gate(id).await;
             if self.is_cancelled(id) {
                 return Ok(false);
             }
@@ -616,7 +626,7 @@ impl Run {
             Ok(p) => p.update(&ctx, &current, &snapshot.properties, &props).await,
             Err(e) => Err(e),
         };
-        let _gate = self.gate.lock().await;
+        let _gate = self.gate(id).await;
         let cancelled = self.is_cancelled(id);
         match result {
             Ok(state) => {
@@ -650,7 +660,7 @@ impl Run {
     /// Reports every still-running create/update cancelled.
     async fn cancel(self: Arc<Self>, running: Vec<String>) {
         for id in running {
-            let _gate = self.gate.lock().await;
+            let _gate = self.gate(&id).await;
             lock(&self.cancelled).insert(id.clone());
             let Some(mut rec) = self.record(&id) else {
                 continue;
