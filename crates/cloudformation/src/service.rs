@@ -366,6 +366,12 @@ impl CloudFormationService {
         self.engine.list_exports().await
     }
 
+    /// Flushes every write made so far to stable storage (see
+    /// [`sagestack_engine::durability`]).
+    pub async fn flush(&self) -> Result<(), EngineError> {
+        self.engine.flush().await
+    }
+
     /// Waits until no operation drives the stack, and returns it.
     pub async fn wait_for_terminal(&self, stack_id: &str) -> Result<StackRecord, EngineError> {
         self.engine.wait_for_terminal(stack_id).await

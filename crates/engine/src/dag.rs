@@ -75,7 +75,7 @@ where
     loop {
         while !stopped && running.len() < limit {
             let Some(i) = ready.pop_first() else { break };
-            let handle = tasks.spawn(work(nodes[i].clone()));
+            let handle = tasks.spawn(crate::durability::inherit(work(nodes[i].clone())));
             running.insert(handle.id(), i);
             started_order.push(i);
         }

@@ -313,8 +313,14 @@ impl Inner {
         // Registered under the lock the task takes to deregister itself, so a task that
         // finishes at once cannot leave a stale entry behind.
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        let handle = tokio::spawn(async move {
+        // The operation's steps are deferred (see `durability`); it flushes when it ends,
+        // unless the caller runs deferred itself and flushes at its own end.
+        let flush_at_end = !crate::durability::is_deferred();
+        let handle = tokio::spawn(crate::durability::deferred(async move {
             ops::drive(inner.clone(), id.clone(), phase).await;
+            if flush_at_end && let Err(e) = inner.store.sync().await {
+                tracing::error!(stack_id = %id, error = %e, "flushing the finished operation");
+            }
             // Deregister only ourselves: once the stack is terminal the caller may already
             // have started the next operation on it, registered under the same stack id.
             let me = tokio::task::id();
@@ -324,7 +330,7 @@ impl Inner {
             }
             drop(tasks);
             inner.changed.send_modify(|n| *n += 1);
-        });
+        }));
         tasks.insert(stack_id, handle.abort_handle());
     }
 
@@ -1124,6 +1130,12 @@ impl Engine {
     /// Drives every stack left `*_IN_PROGRESS` by a previous engine to a terminal state:
     /// interrupted creates and updates roll back; rollbacks, deletes and cleanups resume.
     /// Returns the ids of the stacks it picked up; await them with `wait_for_terminal`.
+    /// Flushes every write made so far to stable storage: what a caller running
+    /// operations in a deferred scope does at its own end (see [`crate::durability`]).
+    pub async fn flush(&self) -> Result<(), EngineError> {
+        Ok(self.inner.store.sync().await?)
+    }
+
     pub async fn recover(&self) -> Result<Vec<String>, EngineError> {
         let inner = &self.inner;
         let mut picked = Vec::new();

@@ -22,6 +22,7 @@
 pub mod clock;
 mod dag;
 mod diff;
+pub mod durability;
 pub mod engine;
 pub mod error;
 pub mod model;

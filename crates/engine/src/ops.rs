@@ -342,6 +342,25 @@ impl Run {
             })
     }
 
+    /// Before `provider` acts: when its effects live outside the store, everything
+    /// recorded so far (the resource's in-progress record above all) is flushed first,
+    /// so that no power loss can forget an action the outside world has seen (see
+    /// [`crate::durability`]).
+    async fn flush_for(
+        &self,
+        provider: &Arc<dyn ResourceProvider>,
+        resource_type: &str,
+    ) -> Result<(), ProviderError> {
+        if !provider.effects_outside_store(resource_type) {
+            return Ok(());
+        }
+        self.inner
+            .store
+            .sync()
+            .await
+            .map_err(|e| ProviderError::Internal(format!("stack store: {}", e.0)))
+    }
+
     fn resolve(&self, logical_id: &str) -> Result<Value, String> {
         let plan = self
             .plan
@@ -410,7 +429,10 @@ impl Run {
             .await?;
         }
         let result = match self.provider(&rec.resource_type) {
-            Ok(p) => p.create(&self.ctx(&rec), &props).await,
+            Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
+                Ok(()) => p.create(&self.ctx(&rec), &props).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let _gate = self.gate(id).await;
@@ -548,7 +570,10 @@ impl Run {
                 .await?;
             }
             let result = match provider {
-                Ok(p) => p.create(&ctx, &props).await,
+                Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
+                    Ok(()) => p.create(&ctx, &props).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             let _gate = self.gate(id).await;
@@ -623,7 +648,10 @@ impl Run {
             attributes: snapshot.attributes.clone(),
         };
         let result = match provider {
-            Ok(p) => p.update(&ctx, &current, &snapshot.properties, &props).await,
+            Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
+                Ok(()) => p.update(&ctx, &current, &snapshot.properties, &props).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let _gate = self.gate(id).await;
@@ -760,7 +788,10 @@ impl Run {
             attributes: rec.attributes.clone(),
         };
         let result = match self.provider(&rec.resource_type) {
-            Ok(p) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
+            Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
+                Ok(()) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match result {
@@ -815,7 +846,10 @@ impl Run {
             attributes: old.attributes.clone(),
         };
         let result = match self.provider(&rec.resource_type) {
-            Ok(p) => p.delete(&self.ctx(rec), &state, &old.properties).await,
+            Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
+                Ok(()) => p.delete(&self.ctx(rec), &state, &old.properties).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match result {
@@ -953,10 +987,13 @@ impl Run {
             attributes: rec.attributes.clone(),
         };
         let result = match self.provider(&rec.resource_type) {
-            Ok(p) => {
-                p.update(&self.ctx(&rec), &state, &applied, &old.properties)
-                    .await
-            }
+            Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
+                Ok(()) => {
+                    p.update(&self.ctx(&rec), &state, &applied, &old.properties)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match result {

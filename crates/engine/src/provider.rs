@@ -97,6 +97,15 @@ pub trait ResourceProvider: Send + Sync {
     /// Facts about `type_name`, or `None` when this provider does not know the type.
     fn type_info(&self, type_name: &str) -> Option<TypeInfo>;
 
+    /// Whether this provider's actions on `type_name` reach anything outside the engine's store (a
+    /// webhook, another service). The engine then flushes its records to stable storage
+    /// before each create, update or delete (see [`crate::durability`]). Providers that
+    /// keep their resources in the same store as the stacks (or nowhere) say `false`.
+    fn effects_outside_store(&self, type_name: &str) -> bool {
+        let _ = type_name;
+        false
+    }
+
     /// Create the resource from its resolved properties (a JSON object, `{}` when absent).
     async fn create(
         &self,

@@ -294,6 +294,11 @@ impl ResourceProvider for CustomResourceProvider {
         })
     }
 
+    /// The handler is the user's own HTTP endpoint.
+    fn effects_outside_store(&self, _type_name: &str) -> bool {
+        true
+    }
+
     async fn create(
         &self,
         ctx: &ResourceContext,

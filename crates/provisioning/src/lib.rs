@@ -426,7 +426,15 @@ impl Inner {
             loop {
                 {
                     let _permit = inner.permits.acquire().await;
-                    inner.run(op, &project).await;
+                    // The operation's steps need not wait for stable storage one by
+                    // one; one flush at its end covers them (see
+                    // `sagestack_engine::durability`).
+                    sagestack_engine::durability::deferred(inner.run(op, &project)).await;
+                    if let Some((_, cfn)) = inner.services()
+                        && let Err(e) = cfn.flush().await
+                    {
+                        tracing::error!(project = %project.project_name, "flushing the finished operation: {e}");
+                    }
                 }
                 let next = {
                     let mut queues = inner.queues.lock().unwrap();

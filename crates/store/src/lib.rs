@@ -13,6 +13,7 @@
 //! roles ([`roles`]) and the stack engine's records ([`stacks`]).
 
 mod batch;
+mod checkpoint;
 mod durable;
 mod migrate;
 pub mod model_package_groups;

@@ -45,6 +45,11 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// As [`PostgresStore::durable`]: nothing to wait for.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Connects to `url` and applies pending migrations. With `schema`, every
     /// connection uses that schema (created if missing) as its `search_path`: this is
     /// how tests isolate themselves in a shared database.

@@ -84,6 +84,8 @@ pub struct SqliteStore {
     /// (stacks, resources, events, S3, SSM...): in WAL mode they read the last commit
     /// without waiting behind the writer connection's queue of statements.
     pub(crate) read_pool: SqlitePool,
+    /// The connection the WAL checkpoint task uses (see [`crate::checkpoint`]).
+    checkpointer: SqlitePool,
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
     sync: crate::durable::GroupSync,
@@ -126,12 +128,18 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         Self::migrate(&pool).await?;
         let cache = Self::load(&pool).await?;
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        crate::checkpoint::start(checkpointer.clone());
         let read_pool = SqlitePoolOptions::new()
             .max_connections(READERS)
             .min_connections(1)
@@ -140,6 +148,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             read_pool,
+            checkpointer,
             cache: RwLock::new(cache),
             writer: tokio::sync::Mutex::new(()),
             sync,
@@ -200,7 +209,18 @@ impl SqliteStore {
 
     /// Waits until every commit made so far is on stable storage; every write method
     /// calls it after committing (and after releasing the writer lock) before returning.
+    /// Inside a deferred scope (an operation's intermediate steps, see
+    /// [`sagestack_engine::durability`]) the commit alone is enough and this returns at
+    /// once; the operation calls [`SqliteStore::flush`] where it must be durable.
     pub(crate) async fn durable(&self) -> Result<(), StoreError> {
+        if sagestack_engine::durability::is_deferred() {
+            return Ok(());
+        }
+        self.sync.sync().await
+    }
+
+    /// Waits until every commit made so far is on stable storage, deferred or not.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         self.sync.sync().await
     }
 
@@ -497,6 +517,7 @@ impl Store for SqliteStore {
     async fn close(&self) {
         let _w = self.writer.lock().await;
         self.read_pool.close().await;
+        self.checkpointer.close().await;
         self.pool.close().await;
     }
 }

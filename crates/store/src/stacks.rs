@@ -447,6 +447,10 @@ macro_rules! stack_store_impl {
                     })
                     .collect()
             }
+
+            async fn sync(&self) -> Result<(), StoreError> {
+                flushed(self.flush().await)
+            }
         }
     };
 }

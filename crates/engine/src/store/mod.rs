@@ -1,9 +1,11 @@
 //! The engine's persistence contract, and an in-memory implementation.
 //!
 //! The engine writes a stack's state before and after every resource action, so a
-//! [`StackStore`] must make each call durable before it returns: after a crash, a new
-//! engine over the same store calls [`crate::Engine::recover`] and finishes whatever was
-//! in progress from these records alone. The contract is deliberately small (whole
+//! [`StackStore`] must commit each call before it returns, in call order: after a crash,
+//! a new engine over the same store calls [`crate::Engine::recover`] and finishes
+//! whatever was in progress from these records alone. A write must also be on stable
+//! storage before it returns unless the caller runs deferred
+//! ([`crate::durability::is_deferred`]); [`StackStore::sync`] then flushes. The contract is deliberately small (whole
 //! records in, whole records out, no transactions across calls) so a SQL backend is a
 //! handful of tables keyed as documented on each method.
 //!
@@ -85,6 +87,13 @@ pub trait StackStore: Send + Sync {
     -> Result<(), StoreError>;
     /// Every export, ordered by name.
     async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError>;
+
+    /// Returns once every write that returned before this call is on stable storage.
+    /// A backend whose writes are flushed before they return (or that keeps nothing)
+    /// has nothing to do. See [`crate::durability`].
+    async fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[derive(Default)]
