@@ -67,7 +67,9 @@ mod tests {
             assert!(is_deferred());
             let plain = tokio::spawn(async { is_deferred() }).await.unwrap();
             assert!(!plain, "a plain spawn must default to flushing");
-            let inherited = tokio::spawn(inherit(async { is_deferred() })).await.unwrap();
+            let inherited = tokio::spawn(inherit(async { is_deferred() }))
+                .await
+                .unwrap();
             assert!(inherited);
         })
         .await;

@@ -182,39 +182,39 @@ impl Inner {
             .or_default()
             .clone();
         let events = {
-        let mut next = slot.lock().await;
-        let mut seq = match *next {
-            Some(n) => n,
-            None => self
-                .store
-                .list_events(stack_id, None, 1)
-                .await?
-                .first()
-                .map(|e| e.seq + 1)
-                .unwrap_or(1),
-        };
-        let events: Vec<StackEvent> = drafts
-            .iter()
-            .map(|d| {
-                let event = StackEvent {
-                    seq,
-                    event_id: self.ids.uuid(),
-                    stack_id: stack_id.to_string(),
-                    stack_name: stack_name.to_string(),
-                    logical_resource_id: d.logical_id.to_string(),
-                    physical_resource_id: d.physical_id.map(str::to_string),
-                    resource_type: d.resource_type.to_string(),
-                    timestamp: self.clock.now(),
-                    resource_status: d.status.to_string(),
-                    resource_status_reason: d.reason.map(str::to_string),
-                    resource_properties: d.properties.map(|p| p.to_string()),
-                };
-                seq += 1;
-                event
-            })
-            .collect();
-        *next = Some(seq);
-        events
+            let mut next = slot.lock().await;
+            let mut seq = match *next {
+                Some(n) => n,
+                None => self
+                    .store
+                    .list_events(stack_id, None, 1)
+                    .await?
+                    .first()
+                    .map(|e| e.seq + 1)
+                    .unwrap_or(1),
+            };
+            let events: Vec<StackEvent> = drafts
+                .iter()
+                .map(|d| {
+                    let event = StackEvent {
+                        seq,
+                        event_id: self.ids.uuid(),
+                        stack_id: stack_id.to_string(),
+                        stack_name: stack_name.to_string(),
+                        logical_resource_id: d.logical_id.to_string(),
+                        physical_resource_id: d.physical_id.map(str::to_string),
+                        resource_type: d.resource_type.to_string(),
+                        timestamp: self.clock.now(),
+                        resource_status: d.status.to_string(),
+                        resource_status_reason: d.reason.map(str::to_string),
+                        resource_properties: d.properties.map(|p| p.to_string()),
+                    };
+                    seq += 1;
+                    event
+                })
+                .collect();
+            *next = Some(seq);
+            events
         };
         match record {
             Record::Stack(s) => self.store.put_stack(s, &events).await?,

@@ -415,20 +415,35 @@ impl Run {
             }
         };
         rec.properties = props.clone();
+        let provider = self.provider(&rec.resource_type);
+        // A provider that leaves nothing behind needs no "started" record: a crash before
+        // the outcome is written leaves no trace to recover. Its opening event is then
+        // written with the outcome, in the same order.
+        let stateless = provider
+            .as_ref()
+            .is_ok_and(|p| !p.keeps_state(&rec.resource_type));
+        let opening = Ev {
+            status: ResourceStatus::CreateInProgress,
+            reason: None,
+            physical_id: None,
+            properties: Some(&props),
+        };
         {
             let _gate = self.gate(id).await;
             if self.is_cancelled(id) {
                 return Ok(false);
             }
-            self.transition(
-                &mut rec,
-                ResourceStatus::CreateInProgress,
-                None,
-                Some(&props),
-            )
-            .await?;
+            if !stateless {
+                self.transition(
+                    &mut rec,
+                    ResourceStatus::CreateInProgress,
+                    None,
+                    Some(&props),
+                )
+                .await?;
+            }
         }
-        let result = match self.provider(&rec.resource_type) {
+        let result = match provider {
             Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
                 Ok(()) => p.create(&self.ctx(&rec), &props).await,
                 Err(e) => Err(e),
@@ -437,6 +452,31 @@ impl Run {
         };
         let _gate = self.gate(id).await;
         let cancelled = self.is_cancelled(id);
+        if stateless && cancelled {
+            // `cancel` found no record to report: report it here, as it would have.
+            if let Ok(state) = result {
+                rec.physical_id = Some(state.physical_id);
+                rec.attributes = state.attributes;
+            }
+            rec.status = ResourceStatus::CreateFailed;
+            rec.status_reason = Some(CREATE_CANCELLED.into());
+            let physical = rec.physical_id.clone();
+            self.save_with(
+                &mut rec,
+                &[
+                    opening,
+                    Ev {
+                        status: ResourceStatus::CreateFailed,
+                        reason: Some(CREATE_CANCELLED),
+                        physical_id: physical.as_deref(),
+                        properties: None,
+                    },
+                ],
+            )
+            .await?;
+            lock(&self.reported_cancelled).push(id.to_string());
+            return Ok(false);
+        }
         match result {
             Ok(state) => {
                 rec.physical_id = Some(state.physical_id);
@@ -451,28 +491,44 @@ impl Run {
                 }
                 rec.status = ResourceStatus::CreateComplete;
                 let physical = rec.physical_id.clone();
-                self.save_with(
-                    &mut rec,
-                    &[
-                        Ev {
-                            status: ResourceStatus::CreateInProgress,
-                            reason: Some(INITIATED),
-                            physical_id: physical.as_deref(),
-                            properties: Some(&props),
-                        },
-                        Ev {
-                            status: ResourceStatus::CreateComplete,
-                            reason: None,
-                            physical_id: physical.as_deref(),
-                            properties: None,
-                        },
-                    ],
-                )
-                .await?;
+                let events = [
+                    opening,
+                    Ev {
+                        status: ResourceStatus::CreateInProgress,
+                        reason: Some(INITIATED),
+                        physical_id: physical.as_deref(),
+                        properties: Some(&props),
+                    },
+                    Ev {
+                        status: ResourceStatus::CreateComplete,
+                        reason: None,
+                        physical_id: physical.as_deref(),
+                        properties: None,
+                    },
+                ];
+                let events = if stateless { &events[..] } else { &events[1..] };
+                self.save_with(&mut rec, events).await?;
                 Ok(true)
             }
             Err(e) => {
-                if !cancelled {
+                if stateless {
+                    let reason = e.to_string();
+                    rec.status = ResourceStatus::CreateFailed;
+                    rec.status_reason = Some(reason.clone());
+                    self.save_with(
+                        &mut rec,
+                        &[
+                            opening,
+                            Ev {
+                                status: ResourceStatus::CreateFailed,
+                                reason: Some(&reason),
+                                physical_id: None,
+                                properties: None,
+                            },
+                        ],
+                    )
+                    .await?;
+                } else if !cancelled {
                     self.transition(
                         &mut rec,
                         ResourceStatus::CreateFailed,
@@ -779,38 +835,56 @@ impl Run {
                 .await?;
             return Ok(true);
         };
-        self.transition(&mut rec, ResourceStatus::DeleteInProgress, None, None)
-            .await?;
+        let provider = self.provider(&rec.resource_type);
+        // As in `try_create`: nothing to recover from a stateless provider's delete, so
+        // its DELETE_IN_PROGRESS is written with the outcome.
+        let stateless = provider
+            .as_ref()
+            .is_ok_and(|p| !p.keeps_state(&rec.resource_type));
+        if !stateless {
+            self.transition(&mut rec, ResourceStatus::DeleteInProgress, None, None)
+                .await?;
+        }
         // `Snapshot` deletes too: no provider here keeps data worth a snapshot, and AWS
         // deletes types that cannot snapshot.
         let state = ResourceState {
             physical_id,
             attributes: rec.attributes.clone(),
         };
-        let result = match self.provider(&rec.resource_type) {
+        let result = match provider {
             Ok(p) => match self.flush_for(&p, &rec.resource_type).await {
                 Ok(()) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
         };
-        match result {
-            Ok(()) => {
-                self.transition(&mut rec, ResourceStatus::DeleteComplete, None, None)
-                    .await?;
-                Ok(true)
-            }
-            Err(e) => {
-                self.transition(
-                    &mut rec,
-                    ResourceStatus::DeleteFailed,
-                    Some(e.to_string()),
-                    None,
-                )
-                .await?;
-                Ok(false)
-            }
+        let (status, reason) = match &result {
+            Ok(()) => (ResourceStatus::DeleteComplete, None),
+            Err(e) => (ResourceStatus::DeleteFailed, Some(e.to_string())),
+        };
+        if stateless {
+            rec.status = status;
+            rec.status_reason = reason.clone();
+            let physical = rec.physical_id.clone();
+            let events = [
+                Ev {
+                    status: ResourceStatus::DeleteInProgress,
+                    reason: None,
+                    physical_id: physical.as_deref(),
+                    properties: None,
+                },
+                Ev {
+                    status,
+                    reason: reason.as_deref(),
+                    physical_id: physical.as_deref(),
+                    properties: None,
+                },
+            ];
+            self.save_with(&mut rec, &events).await?;
+        } else {
+            self.transition(&mut rec, status, reason, None).await?;
         }
+        Ok(result.is_ok())
     }
 
     /// Deletes a physical resource no longer referenced by the record (a replaced

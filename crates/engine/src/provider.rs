@@ -106,6 +106,16 @@ pub trait ResourceProvider: Send + Sync {
         false
     }
 
+    /// Whether creating or deleting `type_name` leaves anything behind (a record in a
+    /// store, an effect elsewhere) that recovery after a crash would have to find. A
+    /// provider that only computes (ids, attributes) from the request says `false`, and
+    /// the engine then writes the resource's "started" record together with its outcome
+    /// instead of before the call: one store write instead of two.
+    fn keeps_state(&self, type_name: &str) -> bool {
+        let _ = type_name;
+        true
+    }
+
     /// Create the resource from its resolved properties (a JSON object, `{}` when absent).
     async fn create(
         &self,

@@ -87,6 +87,11 @@ impl ResourceProvider for FallbackProvider {
             .is_some_and(|p| p.effects_outside_store(type_name))
     }
 
+    fn keeps_state(&self, type_name: &str) -> bool {
+        self.route(type_name)
+            .is_none_or(|p| p.keeps_state(type_name))
+    }
+
     async fn create(
         &self,
         ctx: &ResourceContext,

@@ -96,6 +96,11 @@ impl InertProvider {
 
 #[async_trait]
 impl ResourceProvider for InertProvider {
+    /// Nothing is kept: the engine's record is the resource.
+    fn keeps_state(&self, _type_name: &str) -> bool {
+        false
+    }
+
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
         self.accepts(type_name).then(|| TypeInfo {
             type_name: type_name.to_string(),

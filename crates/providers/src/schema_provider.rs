@@ -167,6 +167,11 @@ impl SchemaProvider {
 
 #[async_trait]
 impl ResourceProvider for SchemaProvider {
+    /// Nothing is kept: the engine's record is the resource.
+    fn keeps_state(&self, _type_name: &str) -> bool {
+        false
+    }
+
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
         let schema = self.schema(type_name)?;
         Some(TypeInfo {

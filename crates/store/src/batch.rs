@@ -36,9 +36,43 @@ pub(crate) enum Value {
     Int(i64),
 }
 
+/// Why a write failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WriteError {
+    pub message: String,
+    /// A unique constraint refused the write (the caller's "already exists").
+    pub unique_violation: bool,
+}
+
+impl WriteError {
+    fn other(message: &str) -> Self {
+        WriteError {
+            message: message.to_string(),
+            unique_violation: false,
+        }
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(e: sqlx::Error) -> Self {
+        WriteError {
+            unique_violation: e
+                .as_database_error()
+                .is_some_and(|d| d.is_unique_violation()),
+            message: e.to_string(),
+        }
+    }
+}
+
 struct Job {
     write: Write,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), WriteError>>,
 }
 
 /// See the module documentation. Dropping it stops its task once the queue is empty.
@@ -54,14 +88,14 @@ impl WriteBatcher {
         WriteBatcher { queue }
     }
 
-    /// Commits `write` (with whatever else is waiting); the error text on failure.
-    pub(crate) async fn write(&self, write: Write) -> Result<(), String> {
+    /// Commits `write` (with whatever else is waiting).
+    pub(crate) async fn write(&self, write: Write) -> Result<(), WriteError> {
         let (done, rx) = oneshot::channel();
         self.queue
             .send(Job { write, done })
-            .map_err(|_| "the store is closed".to_string())?;
+            .map_err(|_| WriteError::other("the store is closed"))?;
         rx.await
-            .map_err(|_| "the store's writer stopped".to_string())?
+            .map_err(|_| WriteError::other("the store's writer stopped"))?
     }
 }
 
@@ -92,7 +126,7 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
 
 /// `BEGIN; <every statement>; COMMIT;` in one query on one connection; rolled back on
 /// any error.
-async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), String> {
+async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), WriteError> {
     let mut sql = String::from("BEGIN;\n");
     let mut args = SqliteArguments::default();
     let mut n = 0usize;
@@ -102,14 +136,14 @@ async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), String> {
             let mut parts = template.split("{}");
             sql.push_str(parts.next().unwrap_or_default());
             for part in parts.take(*count) {
-                let v = values
-                    .next()
-                    .ok_or("a statement has more parameters than values")?;
+                let v = values.next().ok_or_else(|| {
+                    WriteError::other("a statement has more parameters than values")
+                })?;
                 match v {
                     Value::Text(t) => args.add(t.clone()),
                     Value::Int(i) => args.add(*i),
                 }
-                .map_err(|e| format!("cannot bind a value: {e}"))?;
+                .map_err(|e| WriteError::other(&format!("cannot bind a value: {e}")))?;
                 n += 1;
                 sql.push('$');
                 sql.push_str(&n.to_string());
@@ -119,14 +153,14 @@ async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), String> {
         }
     }
     sql.push_str("COMMIT;");
-    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let mut conn = pool.acquire().await?;
     let result = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
         .execute(&mut *conn)
         .await;
     if let Err(e) = result {
         // Whatever statement failed, leave no transaction open on this connection.
         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return Err(e.to_string());
+        return Err(e.into());
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::batch::{Value as BV, Write};
 use crate::migrate::{self, SQLITE};
 use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
 
@@ -139,7 +140,7 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        crate::checkpoint::start(checkpointer.clone());
+        crate::checkpoint::start(checkpointer.clone(), pool.clone());
         let read_pool = SqlitePoolOptions::new()
             .max_connections(READERS)
             .min_connections(1)
@@ -235,6 +236,23 @@ impl SqliteStore {
     }
 }
 
+/// Adds the upsert of each of `tags` on `arn` to `write`.
+fn tag_statements(write: &mut Write, arn: &str, tags: &[Tag]) {
+    for t in tags {
+        write.statements.push((
+            "INSERT INTO tags (resource_arn, key, value) VALUES ({}, {}, {})
+             ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value"
+                .into(),
+            3,
+        ));
+        write.values.extend([
+            BV::Text(arn.to_string()),
+            BV::Text(t.key.clone()),
+            BV::Text(t.value.clone()),
+        ]);
+    }
+}
+
 async fn upsert_tags(
     tx: &mut sqlx::SqliteConnection,
     arn: &str,
@@ -278,21 +296,30 @@ impl Store for SqliteStore {
                 return Err(StoreError::AlreadyExists);
             }
         }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO projects (name, id, arn, creation_micros, version, document)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&project.name)
-        .bind(&project.id)
-        .bind(&project.arn)
-        .bind(project.creation_micros)
-        .bind(project.version)
-        .bind(&*project.document)
-        .execute(&mut *tx)
-        .await?;
-        upsert_tags(&mut tx, &project.arn, tags).await?;
-        tx.commit().await?;
+        let mut write = Write {
+            statements: vec![(
+                "INSERT INTO projects (name, id, arn, creation_micros, version, document)
+                 VALUES ({}, {}, {}, {}, {}, {})"
+                    .into(),
+                6,
+            )],
+            values: vec![
+                BV::Text(project.name.clone()),
+                BV::Text(project.id.clone()),
+                BV::Text(project.arn.clone()),
+                BV::Int(project.creation_micros),
+                BV::Int(project.version),
+                BV::Text(project.document.to_string()),
+            ],
+        };
+        tag_statements(&mut write, &project.arn, tags);
+        self.batcher.write(write).await.map_err(|e| {
+            if e.unique_violation {
+                StoreError::AlreadyExists
+            } else {
+                backend(e)
+            }
+        })?;
         {
             let mut c = self.write();
             c.insert(project.clone());
@@ -326,22 +353,26 @@ impl Store for SqliteStore {
                 return Err(StoreError::TooManyTags { limit: max_tags });
             }
         }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE projects SET id = ?, arn = ?, creation_micros = ?, version = ?, document = ?
-             WHERE name = ? AND version = ?",
-        )
-        .bind(&project.id)
-        .bind(&project.arn)
-        .bind(project.creation_micros)
-        .bind(project.version)
-        .bind(&*project.document)
-        .bind(&project.name)
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await?;
-        upsert_tags(&mut tx, &project.arn, tags).await?;
-        tx.commit().await?;
+        // The version was checked against the cache above, under the writer lock that
+        // every project write holds: the cache is the table's authoritative copy.
+        let mut write = Write {
+            statements: vec![(
+                "UPDATE projects SET id = {}, arn = {}, creation_micros = {}, version = {},
+                 document = {} WHERE name = {}"
+                    .into(),
+                6,
+            )],
+            values: vec![
+                BV::Text(project.id.clone()),
+                BV::Text(project.arn.clone()),
+                BV::Int(project.creation_micros),
+                BV::Int(project.version),
+                BV::Text(project.document.to_string()),
+                BV::Text(project.name.clone()),
+            ],
+        };
+        tag_statements(&mut write, &project.arn, tags);
+        self.batcher.write(write).await.map_err(backend)?;
         {
             let mut c = self.write();
             // Keep the project's tags across the replacement (`remove` drops them).

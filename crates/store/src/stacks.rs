@@ -212,7 +212,10 @@ impl SqliteStore {
         if write.statements.is_empty() {
             return Ok(());
         }
-        self.batcher.write(write).await.map_err(StoreError)
+        self.batcher
+            .write(write)
+            .await
+            .map_err(|e| StoreError(e.message))
     }
 }
 
