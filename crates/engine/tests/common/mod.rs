@@ -304,6 +304,10 @@ pub struct TestProvider {
     state: Mutex<ProviderState>,
     epoch: tokio::time::Instant,
     pub blocked: tokio::sync::Notify,
+    /// Reported by `keeps_state` (negated): the engine's stateless fast path.
+    stateless: std::sync::atomic::AtomicBool,
+    /// Reported by `effects_outside_store`.
+    outside: std::sync::atomic::AtomicBool,
 }
 
 impl Default for TestProvider {
@@ -312,6 +316,8 @@ impl Default for TestProvider {
             state: Mutex::default(),
             epoch: tokio::time::Instant::now(),
             blocked: tokio::sync::Notify::new(),
+            stateless: false.into(),
+            outside: false.into(),
         }
     }
 }
@@ -319,6 +325,15 @@ impl Default for TestProvider {
 impl TestProvider {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+    /// Makes `keeps_state` answer `false`, as a provider that only computes would.
+    pub fn set_stateless(&self, on: bool) {
+        self.stateless
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// Makes `effects_outside_store` answer `true`, as a webhook-backed provider would.
+    pub fn set_outside(&self, on: bool) {
+        self.outside.store(on, std::sync::atomic::Ordering::SeqCst);
     }
     pub fn fail_on(&self, logical_id: &str, op: Op) {
         self.state
@@ -440,6 +455,14 @@ impl TestProvider {
 
 #[async_trait]
 impl ResourceProvider for TestProvider {
+    fn effects_outside_store(&self, _type_name: &str) -> bool {
+        self.outside.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn keeps_state(&self, _type_name: &str) -> bool {
+        !self.stateless.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
         (type_name.starts_with("Test::") || type_name.starts_with("AWS::IAM::")).then(|| TypeInfo {
             type_name: type_name.to_string(),
@@ -664,6 +687,8 @@ pub struct FreezingStore {
     writes: std::sync::atomic::AtomicUsize,
     freeze_at: std::sync::atomic::AtomicUsize,
     pub frozen: tokio::sync::Notify,
+    /// Every write ("write" or "write deferred", see `durability`) and "sync", in order.
+    pub log: Mutex<Vec<&'static str>>,
 }
 
 impl FreezingStore {
@@ -673,6 +698,7 @@ impl FreezingStore {
             writes: 0.into(),
             freeze_at: usize::MAX.into(),
             frozen: tokio::sync::Notify::new(),
+            log: Mutex::new(Vec::new()),
         })
     }
     /// The `n`-th write from now (1-based) never completes (and is not applied).
@@ -689,6 +715,14 @@ impl FreezingStore {
     }
     async fn write(&self) {
         use std::sync::atomic::Ordering::SeqCst;
+        self.log
+            .lock()
+            .unwrap()
+            .push(if sagestack_engine::durability::is_deferred() {
+                "write deferred"
+            } else {
+                "write"
+            });
         let n = self.writes.fetch_add(1, SeqCst) + 1;
         if n == self.freeze_at.load(SeqCst) {
             self.frozen.notify_one();
@@ -699,6 +733,10 @@ impl FreezingStore {
 
 #[async_trait]
 impl StackStore for FreezingStore {
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.log.lock().unwrap().push("sync");
+        Ok(())
+    }
     async fn put_stack(&self, s: &StackRecord, e: &[StackEvent]) -> Result<(), StoreError> {
         self.write().await;
         self.inner.put_stack(s, e).await
