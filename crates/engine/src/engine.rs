@@ -161,6 +161,18 @@ pub(crate) struct EventDraft<'a> {
 }
 
 impl Inner {
+    /// A stack id just made (a fresh UUID in it) has no events yet: its numbering starts
+    /// at 1 without asking the store.
+    pub fn new_stack_events(&self, stack_id: &str) {
+        self.event_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                stack_id.to_string(),
+                Arc::new(tokio::sync::Mutex::new(Some(1))),
+            );
+    }
+
     /// Writes `record` (if any) together with events built from `drafts`, as one atomic
     /// store call. Events are numbered under a per-stack lock that is released before the
     /// write, so the resource actions of one stack running in parallel write at the same
@@ -581,6 +593,7 @@ impl Engine {
         stack.description = plan.description();
         stack.displayed_parameters = plan.displayed_parameters();
         stack.imports = plan.imports();
+        inner.new_stack_events(&stack_id);
         inner
             .set_status(
                 &mut stack,

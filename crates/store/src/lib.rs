@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod roles;
 pub mod servicecatalog;
 pub mod sqlite;
+mod stack_cache;
 pub mod stacks;
 
 use std::sync::Arc;

@@ -45,6 +45,11 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Replicas share the tables, so no replica may answer stack reads from memory.
+    pub(crate) fn stack_cache(&self) -> Option<&crate::stack_cache::StackCache> {
+        None
+    }
+
     /// As [`PostgresStore::durable`]: nothing to wait for.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         Ok(())

@@ -87,6 +87,7 @@ pub struct SqliteStore {
     pub(crate) read_pool: SqlitePool,
     /// The connection the WAL checkpoint task uses (see [`crate::checkpoint`]).
     checkpointer: SqlitePool,
+    stacks: crate::stack_cache::StackCache,
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
     sync: crate::durable::GroupSync,
@@ -133,6 +134,12 @@ impl SqliteStore {
             .await?;
         Self::migrate(&pool).await?;
         let cache = Self::load(&pool).await?;
+        let live: Vec<(String, String)> = sqlx::query_as(
+            "SELECT stack_id, stack_name FROM cfn_stacks WHERE live = 1 ORDER BY ord",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let stacks = crate::stack_cache::StackCache::with_live(live);
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
         let checkpointer = SqlitePoolOptions::new()
@@ -150,6 +157,7 @@ impl SqliteStore {
             pool,
             read_pool,
             checkpointer,
+            stacks,
             cache: RwLock::new(cache),
             writer: tokio::sync::Mutex::new(()),
             sync,
@@ -218,6 +226,11 @@ impl SqliteStore {
             return Ok(());
         }
         self.sync.sync().await
+    }
+
+    /// Stack records and live stack names in memory (see [`crate::stack_cache`]).
+    pub(crate) fn stack_cache(&self) -> Option<&crate::stack_cache::StackCache> {
+        Some(&self.stacks)
     }
 
     /// Waits until every commit made so far is on stable storage, deferred or not.

@@ -238,6 +238,9 @@ macro_rules! stack_store_impl {
                     live: stack.status != StackStatus::DeleteComplete,
                 };
                 self.upsert_with_events(Some(record), events).await?;
+                if let Some(cache) = self.stack_cache() {
+                    cache.put(stack);
+                }
                 flushed(self.durable().await)
             }
 
@@ -245,6 +248,12 @@ macro_rules! stack_store_impl {
                 &self,
                 stack_name: &str,
             ) -> Result<Option<StackRecord>, StoreError> {
+                if let Some(cache) = self.stack_cache() {
+                    return match cache.live_id(stack_name) {
+                        Some(id) => self.get_stack(&id).await,
+                        None => Ok(None),
+                    };
+                }
                 let row = sqlx::query(
                     "SELECT document FROM cfn_stacks WHERE stack_name = $1 AND live = 1
                      ORDER BY ord DESC LIMIT 1",
@@ -258,6 +267,9 @@ macro_rules! stack_store_impl {
             }
 
             async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {
+                if let Some(stack) = self.stack_cache().and_then(|c| c.get(stack_id)) {
+                    return Ok(Some(stack));
+                }
                 let row = sqlx::query("SELECT document FROM cfn_stacks WHERE stack_id = $1")
                     .bind(stack_id)
                     .fetch_optional(&self.read_pool)

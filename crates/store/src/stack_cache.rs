@@ -1,0 +1,159 @@
+//! Stack records in memory, for the SQLite backend.
+//!
+//! The engine reads a stack's record several times per operation (by name when a stack
+//! is created, at each phase, when an operation is awaited) and the API reads it on every
+//! DescribeStacks. With one process owning the data directory, the store can answer
+//! these from memory:
+//!
+//! * the names of live stacks (not `DELETE_COMPLETE`) are all in memory, loaded at open
+//!   and kept by every write, so a by-name lookup of a name that is free (every
+//!   CreateStack) never reads the database;
+//! * the records last written are kept, up to [`CAPACITY`] of them (oldest written
+//!   leave first). Only writes fill the cache, after their commit: a read that missed
+//!   never inserts what it read, since a newer write may have committed meanwhile.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use sagestack_engine::model::{StackRecord, StackStatus};
+
+/// Stack records kept at most.
+pub(crate) const CAPACITY: usize = 4096;
+
+#[derive(Default)]
+pub(crate) struct StackCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// By stack id, with the write number that put it there.
+    records: HashMap<String, (u64, Arc<StackRecord>)>,
+    /// Write numbers in order, for eviction (stale entries are skipped).
+    order: VecDeque<(u64, String)>,
+    written: u64,
+    /// Live stack name -> its stack id: complete.
+    live: HashMap<String, String>,
+}
+
+impl StackCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts from the live stacks in the database, `(stack id, name)` oldest first.
+    pub(crate) fn with_live(live: impl IntoIterator<Item = (String, String)>) -> Self {
+        let cache = StackCache::default();
+        {
+            let mut c = cache.lock();
+            for (id, name) in live {
+                c.live.insert(name, id);
+            }
+        }
+        cache
+    }
+
+    /// The record, when it is among those kept.
+    pub(crate) fn get(&self, stack_id: &str) -> Option<StackRecord> {
+        self.lock()
+            .records
+            .get(stack_id)
+            .map(|(_, r)| StackRecord::clone(r))
+    }
+
+    /// The id of the live stack named `name`, if there is one (always known).
+    pub(crate) fn live_id(&self, name: &str) -> Option<String> {
+        self.lock().live.get(name).cloned()
+    }
+
+    /// After `stack` was committed.
+    pub(crate) fn put(&self, stack: &StackRecord) {
+        let mut c = self.lock();
+        c.written += 1;
+        let n = c.written;
+        if stack.status == StackStatus::DeleteComplete {
+            if c.live.get(&stack.stack_name) == Some(&stack.stack_id) {
+                c.live.remove(&stack.stack_name);
+            }
+        } else {
+            c.live
+                .insert(stack.stack_name.clone(), stack.stack_id.clone());
+        }
+        c.records
+            .insert(stack.stack_id.clone(), (n, Arc::new(stack.clone())));
+        c.order.push_back((n, stack.stack_id.clone()));
+        while c.records.len() > CAPACITY {
+            let Some((n, id)) = c.order.pop_front() else {
+                break;
+            };
+            if c.records.get(&id).is_some_and(|(m, _)| *m == n) {
+                c.records.remove(&id);
+            }
+        }
+        // Stale order entries (records rewritten since) are dropped as they surface;
+        // bound them too, so a few hot stacks rewritten forever cannot grow the queue.
+        if c.order.len() > 4 * CAPACITY {
+            let Inner { records, order, .. } = &mut *c;
+            order.retain(|(n, id)| records.get(id).is_some_and(|(m, _)| m == n));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(id: &str, name: &str, status: StackStatus) -> StackRecord {
+        StackRecord {
+            stack_id: id.into(),
+            stack_name: name.into(),
+            status,
+            status_reason: None,
+            creation_time: 0,
+            last_updated_time: None,
+            deletion_time: None,
+            description: None,
+            template: Default::default(),
+            previous_template: None,
+            displayed_parameters: Default::default(),
+            capabilities: vec![],
+            tags: vec![],
+            role_arn: None,
+            notification_arns: vec![],
+            disable_rollback: false,
+            outputs: vec![],
+            imports: vec![],
+            change_set_id: None,
+            retain_resources: vec![],
+        }
+    }
+
+    #[test]
+    fn live_names_follow_writes_and_records_are_bounded() {
+        let c = StackCache::with_live([("old".to_string(), "a".to_string())]);
+        assert_eq!(c.live_id("a").as_deref(), Some("old"));
+        assert_eq!(c.get("old"), None, "loaded names do not bring records");
+        c.put(&stack("old", "a", StackStatus::DeleteComplete));
+        assert_eq!(c.live_id("a"), None);
+        c.put(&stack("new", "a", StackStatus::CreateInProgress));
+        assert_eq!(c.live_id("a").as_deref(), Some("new"));
+        // A late write of the deleted stack does not take the name from the new one.
+        c.put(&stack("old", "a", StackStatus::DeleteComplete));
+        assert_eq!(c.live_id("a").as_deref(), Some("new"));
+        for i in 0..CAPACITY + 10 {
+            c.put(&stack(
+                &format!("s{i}"),
+                &format!("n{i}"),
+                StackStatus::CreateComplete,
+            ));
+            c.put(&stack("new", "a", StackStatus::CreateComplete));
+        }
+        assert!(c.get("s0").is_none(), "the oldest written left");
+        assert!(c.get(&format!("s{}", CAPACITY + 9)).is_some());
+        assert_eq!(c.get("new").unwrap().status, StackStatus::CreateComplete);
+        assert!(c.lock().records.len() <= CAPACITY);
+        assert!(c.lock().order.len() <= 4 * CAPACITY + 1);
+        // Every name stays known, cached record or not.
+        assert_eq!(c.live_id("n0").as_deref(), Some("s0"));
+    }
+}
