@@ -93,7 +93,7 @@ impl RowExt for sqlx::postgres::PgRow {
 /// `$lock` locks the latest row (`FOR UPDATE` on PostgreSQL); `$collate` makes text
 /// order bytewise.
 macro_rules! parameter_store_impl {
-    ($store:ty, $lock:literal, $collate:literal) => {
+    ($store:ty, $collate:literal) => {
         #[async_trait]
         impl ParameterStore for $store {
             async fn put_parameter(
@@ -103,68 +103,8 @@ macro_rules! parameter_store_impl {
                 overwrite: bool,
                 max_versions: i64,
             ) -> Result<i64, StoreError> {
-                // A first put racing another first put of the same name (PostgreSQL,
-                // several replicas) inserts nothing and goes round again as an overwrite
-                // attempt, which then sees the winner's row.
-                for _ in 0..3 {
-                    let mut tx = self.pool.begin().await?;
-                    let current: Option<i64> = sqlx::query_scalar(concat!(
-                        "SELECT version FROM ssm_parameters WHERE name = $1",
-                        $lock
-                    ))
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let version = match current {
-                        Some(_) if !overwrite => return Err(StoreError::AlreadyExists),
-                        Some(v) => {
-                            sqlx::query(
-                                "UPDATE ssm_parameters SET version = $1, document = $2 WHERE name = $3",
-                            )
-                            .bind(v + 1)
-                            .bind(document)
-                            .bind(name)
-                            .execute(&mut *tx)
-                            .await?;
-                            v + 1
-                        }
-                        None => {
-                            let inserted = sqlx::query(
-                                "INSERT INTO ssm_parameters (name, version, document) VALUES ($1, 1, $2)
-                                 ON CONFLICT (name) DO NOTHING",
-                            )
-                            .bind(name)
-                            .bind(document)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                            if inserted == 0 {
-                                if !overwrite {
-                                    return Err(StoreError::AlreadyExists);
-                                }
-                                continue;
-                            }
-                            1
-                        }
-                    };
-                    sqlx::query(
-                        "INSERT INTO ssm_parameter_versions (name, version, document) VALUES ($1, $2, $3)",
-                    )
-                    .bind(name)
-                    .bind(version)
-                    .bind(document)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM ssm_parameter_versions WHERE name = $1 AND version <= $2")
-                        .bind(name)
-                        .bind(version - max_versions.max(1))
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    self.durable().await?;
-                    return Ok(version);
-                }
-                Err(StoreError::Conflict)
+                self.put_parameter_backend(name, document, overwrite, max_versions)
+                    .await
             }
 
             async fn get_parameter(
@@ -172,24 +112,25 @@ macro_rules! parameter_store_impl {
                 name: &str,
                 version: Option<i64>,
             ) -> Result<Option<ParameterRecord>, StoreError> {
-                let row = match version {
-                    None => {
-                        sqlx::query("SELECT name, version, document FROM ssm_parameters WHERE name = $1")
-                            .bind(name)
-                            .fetch_optional(&self.read_pool)
-                            .await?
-                    }
-                    Some(v) => {
-                        sqlx::query(
-                            "SELECT name, version, document FROM ssm_parameter_versions
-                             WHERE name = $1 AND version = $2",
+                let row =
+                    match version {
+                        None => sqlx::query(
+                            "SELECT name, version, document FROM ssm_parameters WHERE name = $1",
                         )
                         .bind(name)
-                        .bind(v)
                         .fetch_optional(&self.read_pool)
-                        .await?
-                    }
-                };
+                        .await?,
+                        Some(v) => {
+                            sqlx::query(
+                                "SELECT name, version, document FROM ssm_parameter_versions
+                             WHERE name = $1 AND version = $2",
+                            )
+                            .bind(name)
+                            .bind(v)
+                            .fetch_optional(&self.read_pool)
+                            .await?
+                        }
+                    };
                 row.as_ref().map(record).transpose()
             }
 
@@ -216,6 +157,7 @@ macro_rules! parameter_store_impl {
             }
 
             async fn delete_parameter(&self, name: &str) -> Result<bool, StoreError> {
+                let _w = self.parameter_write_lock().await;
                 let mut tx = self.pool.begin().await?;
                 let deleted = sqlx::query("DELETE FROM ssm_parameters WHERE name = $1")
                     .bind(name)
@@ -227,12 +169,153 @@ macro_rules! parameter_store_impl {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                    self.durable().await?;
+                self.durable().await?;
                 Ok(deleted > 0)
             }
         }
     };
 }
 
-parameter_store_impl!(SqliteStore, "", "");
-parameter_store_impl!(PostgresStore, " FOR UPDATE", " COLLATE \"C\"");
+parameter_store_impl!(SqliteStore, "");
+parameter_store_impl!(PostgresStore, " COLLATE \"C\"");
+
+impl PostgresStore {
+    /// Several replicas may put the same name at once: the row is locked (`FOR UPDATE`)
+    /// for the read-then-write.
+    async fn put_parameter_backend(
+        &self,
+        name: &str,
+        document: &str,
+        overwrite: bool,
+        max_versions: i64,
+    ) -> Result<i64, StoreError> {
+        // A first put racing another first put of the same name (PostgreSQL,
+        // several replicas) inserts nothing and goes round again as an overwrite
+        // attempt, which then sees the winner's row.
+        for _ in 0..3 {
+            let mut tx = self.pool.begin().await?;
+            let current: Option<i64> = sqlx::query_scalar(concat!(
+                "SELECT version FROM ssm_parameters WHERE name = $1",
+                " FOR UPDATE"
+            ))
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let version = match current {
+                Some(_) if !overwrite => return Err(StoreError::AlreadyExists),
+                Some(v) => {
+                    sqlx::query(
+                        "UPDATE ssm_parameters SET version = $1, document = $2 WHERE name = $3",
+                    )
+                    .bind(v + 1)
+                    .bind(document)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                    v + 1
+                }
+                None => {
+                    let inserted = sqlx::query(
+                        "INSERT INTO ssm_parameters (name, version, document) VALUES ($1, 1, $2)
+                         ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(name)
+                    .bind(document)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted == 0 {
+                        if !overwrite {
+                            return Err(StoreError::AlreadyExists);
+                        }
+                        continue;
+                    }
+                    1
+                }
+            };
+            sqlx::query(
+                "INSERT INTO ssm_parameter_versions (name, version, document) VALUES ($1, $2, $3)",
+            )
+            .bind(name)
+            .bind(version)
+            .bind(document)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM ssm_parameter_versions WHERE name = $1 AND version <= $2")
+                .bind(name)
+                .bind(version - max_versions.max(1))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            self.durable().await?;
+            return Ok(version);
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Nothing to take: PostgreSQL's row locks order concurrent writers.
+    async fn parameter_write_lock(&self) {}
+}
+
+impl SqliteStore {
+    /// One process writes: under the store's writer lock (which every parameter write
+    /// holds) the current version is read, then the whole put goes to the write combiner
+    /// as one write, instead of a six-round-trip transaction on the writer connection.
+    async fn put_parameter_backend(
+        &self,
+        name: &str,
+        document: &str,
+        overwrite: bool,
+        max_versions: i64,
+    ) -> Result<i64, StoreError> {
+        use crate::batch::{Value as BV, Write};
+        let _w = self.parameter_write_lock().await;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM ssm_parameters WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.read_pool)
+                .await?;
+        let version = match current {
+            Some(_) if !overwrite => return Err(StoreError::AlreadyExists),
+            Some(v) => v + 1,
+            None => 1,
+        };
+        let upsert = if current.is_some() {
+            "UPDATE ssm_parameters SET version = {}, document = {} WHERE name = {}"
+        } else {
+            "INSERT INTO ssm_parameters (version, document, name) VALUES ({}, {}, {})"
+        };
+        let write = Write {
+            statements: vec![
+                (upsert.into(), 3),
+                (
+                    "INSERT INTO ssm_parameter_versions (name, version, document)
+                     VALUES ({}, {}, {})"
+                        .into(),
+                    3,
+                ),
+                (
+                    "DELETE FROM ssm_parameter_versions WHERE name = {} AND version <= {}".into(),
+                    2,
+                ),
+            ],
+            values: vec![
+                BV::Int(version),
+                BV::Text(document.to_string()),
+                BV::Text(name.to_string()),
+                BV::Text(name.to_string()),
+                BV::Int(version),
+                BV::Text(document.to_string()),
+                BV::Text(name.to_string()),
+                BV::Int(version - max_versions.max(1)),
+            ],
+        };
+        self.batcher
+            .write(write)
+            .await
+            .map_err(|e| StoreError::Backend(e.message))?;
+        drop(_w);
+        self.durable().await?;
+        Ok(version)
+    }
+}

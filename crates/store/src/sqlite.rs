@@ -90,6 +90,8 @@ pub struct SqliteStore {
     stacks: crate::stack_cache::StackCache,
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
+    /// Serializes SSM parameter writes (see `parameters`).
+    parameters_writer: tokio::sync::Mutex<()>,
     sync: crate::durable::GroupSync,
     pub(crate) batcher: crate::batch::WriteBatcher,
     // Held (locked) for the store's lifetime; the OS releases it on exit or kill.
@@ -140,6 +142,21 @@ impl SqliteStore {
         .fetch_all(&pool)
         .await?;
         let stacks = crate::stack_cache::StackCache::with_live(live);
+        let exports: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT name, value, stack_id FROM cfn_exports")
+                .fetch_all(&pool)
+                .await?;
+        stacks.set_exports(
+            exports
+                .into_iter()
+                .map(
+                    |(name, value, exporting_stack_id)| sagestack_engine::model::ExportRecord {
+                        name,
+                        value,
+                        exporting_stack_id,
+                    },
+                ),
+        );
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
         let checkpointer = SqlitePoolOptions::new()
@@ -160,6 +177,7 @@ impl SqliteStore {
             stacks,
             cache: RwLock::new(cache),
             writer: tokio::sync::Mutex::new(()),
+            parameters_writer: tokio::sync::Mutex::new(()),
             sync,
             batcher,
             _lock: lock,
@@ -226,6 +244,11 @@ impl SqliteStore {
             return Ok(());
         }
         self.sync.sync().await
+    }
+
+    /// Taken by every SSM parameter write: a put reads the current version, then writes.
+    pub(crate) async fn parameter_write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.parameters_writer.lock().await
     }
 
     /// Stack records and live stack names in memory (see [`crate::stack_cache`]).

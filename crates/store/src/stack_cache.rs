@@ -15,7 +15,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use sagestack_engine::model::{StackRecord, StackStatus};
+use std::collections::BTreeMap;
+
+use sagestack_engine::model::{ExportRecord, StackRecord, StackStatus};
 
 /// Stack records kept at most.
 pub(crate) const CAPACITY: usize = 4096;
@@ -23,6 +25,8 @@ pub(crate) const CAPACITY: usize = 4096;
 #[derive(Default)]
 pub(crate) struct StackCache {
     inner: Mutex<Inner>,
+    /// Every export by name: complete (exports are few and small).
+    exports: Mutex<BTreeMap<String, ExportRecord>>,
 }
 
 #[derive(Default)]
@@ -51,6 +55,32 @@ impl StackCache {
             }
         }
         cache
+    }
+
+    /// Starts the exports from the database's.
+    pub(crate) fn set_exports(&self, exports: impl IntoIterator<Item = ExportRecord>) {
+        let mut e = self.exports.lock().unwrap_or_else(|e| e.into_inner());
+        e.clear();
+        e.extend(exports.into_iter().map(|x| (x.name.clone(), x)));
+    }
+
+    /// Every export, ordered by name.
+    pub(crate) fn exports(&self) -> Vec<ExportRecord> {
+        let e = self.exports.lock().unwrap_or_else(|e| e.into_inner());
+        e.values().cloned().collect()
+    }
+
+    /// Whether `stack_id` has any export.
+    pub(crate) fn exports_of(&self, stack_id: &str) -> bool {
+        let e = self.exports.lock().unwrap_or_else(|e| e.into_inner());
+        e.values().any(|x| x.exporting_stack_id == stack_id)
+    }
+
+    /// After the exports of `stack_id` were replaced by `exports` and committed.
+    pub(crate) fn put_exports(&self, stack_id: &str, exports: &[ExportRecord]) {
+        let mut e = self.exports.lock().unwrap_or_else(|e| e.into_inner());
+        e.retain(|_, x| x.exporting_stack_id != stack_id);
+        e.extend(exports.iter().map(|x| (x.name.clone(), x.clone())));
     }
 
     /// The record, when it is among those kept.
@@ -155,5 +185,32 @@ mod tests {
         assert!(c.lock().order.len() <= 4 * CAPACITY + 1);
         // Every name stays known, cached record or not.
         assert_eq!(c.live_id("n0").as_deref(), Some("s0"));
+    }
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    fn export(name: &str, stack: &str) -> ExportRecord {
+        ExportRecord {
+            name: name.into(),
+            value: format!("{name}-value"),
+            exporting_stack_id: stack.into(),
+        }
+    }
+
+    #[test]
+    fn exports_are_replaced_per_stack_and_listed_by_name() {
+        let c = StackCache::default();
+        c.set_exports([export("b", "s1")]);
+        assert!(c.exports_of("s1"));
+        assert!(!c.exports_of("s2"));
+        c.put_exports("s2", &[export("c", "s2"), export("a", "s2")]);
+        let names: Vec<String> = c.exports().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        c.put_exports("s2", &[]);
+        assert!(!c.exports_of("s2"));
+        assert_eq!(c.exports(), [export("b", "s1")]);
     }
 }

@@ -421,6 +421,12 @@ macro_rules! stack_store_impl {
                 stack_id: &str,
                 exports: &[ExportRecord],
             ) -> Result<(), StoreError> {
+                if exports.is_empty()
+                    && self.stack_cache().is_some_and(|c| !c.exports_of(stack_id))
+                {
+                    // Nothing to remove and nothing to add (most stacks export nothing).
+                    return Ok(());
+                }
                 let mut tx = self.pool.begin().await.map_err(db)?;
                 sqlx::query("DELETE FROM cfn_exports WHERE stack_id = $1")
                     .bind(stack_id)
@@ -441,10 +447,16 @@ macro_rules! stack_store_impl {
                     .map_err(db)?;
                 }
                 tx.commit().await.map_err(db)?;
+                if let Some(cache) = self.stack_cache() {
+                    cache.put_exports(stack_id, exports);
+                }
                 flushed(self.durable().await)
             }
 
             async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+                if let Some(cache) = self.stack_cache() {
+                    return Ok(cache.exports());
+                }
                 let rows = sqlx::query(concat!(
                     "SELECT name, value, stack_id FROM cfn_exports ORDER BY name",
                     $collate
