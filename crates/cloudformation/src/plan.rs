@@ -184,15 +184,26 @@ impl PlanKey {
 /// kept and shared. A plan whose binding read SSM parameters is never reused: AWS reads
 /// them again on every operation. Dynamic references and exports are read at resolution
 /// time, so a shared plan still sees their current values.
+///
+/// Many stacks run the same template with other parameters or under other names (every
+/// project of one template): the parsed template, which does not depend on either, is
+/// kept too, for the last [`PARSED_CACHE_SIZE`] bodies, and only binding runs per stack.
 #[derive(Clone, Default)]
 pub struct TemplatePlanFactory {
     ssm: Option<Arc<dyn SsmLookup>>,
     secrets: Option<Arc<dyn SecretsLookup>>,
     cache: Arc<Mutex<PlanCache>>,
+    parsed: Arc<Mutex<ParsedCache>>,
 }
 
 /// Recent plans, oldest first.
 type PlanCache = VecDeque<(PlanKey, Arc<TemplateStackPlan>)>;
+
+/// How many recently parsed template bodies [`TemplatePlanFactory`] keeps.
+const PARSED_CACHE_SIZE: usize = 8;
+
+/// Recently parsed bodies, least recently used first.
+type ParsedCache = VecDeque<(Arc<str>, Arc<Template>)>;
 
 impl TemplatePlanFactory {
     /// A factory with no SSM: SSM-typed parameters and `{{resolve:ssm:...}}` fail to
@@ -257,6 +268,29 @@ impl TemplatePlanFactory {
         Ok(plan)
     }
 
+    /// `body` parsed, from the cache of recent bodies when it is there. Parsing does not
+    /// depend on parameters or stack, so one parse serves every stack of a template.
+    fn parsed(&self, body: &str) -> Result<Arc<Template>, Vec<PlanDiagnostic>> {
+        let lock = || self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut cache = lock();
+            if let Some(i) = cache.iter().position(|(b, _)| &**b == body) {
+                let hit = cache.remove(i).expect("the position just found");
+                let template = hit.1.clone();
+                cache.push_back(hit);
+                return Ok(template);
+            }
+        }
+        let template =
+            Arc::new(Template::parse_with(body, &Limits::s3()).map_err(|e| vec![diag(&e)])?);
+        let mut cache = lock();
+        if cache.len() == PARSED_CACHE_SIZE {
+            cache.pop_front();
+        }
+        cache.push_back((Arc::from(body), template.clone()));
+        Ok(template)
+    }
+
     /// The plan, and whether binding read SSM parameters.
     fn bind_uncached(
         &self,
@@ -264,7 +298,7 @@ impl TemplatePlanFactory {
         parameters: &BTreeMap<String, String>,
         identity: &StackIdentity,
     ) -> Result<(TemplateStackPlan, bool), Vec<PlanDiagnostic>> {
-        let template = Template::parse_with(body, &Limits::s3()).map_err(|e| vec![diag(&e)])?;
+        let template = self.parsed(body)?;
         // `bind` validates the template as it will run (after `Fn::ForEach` expansion with
         // the real parameter values) and reports template problems with parameter ones.
         let ctx = StackContext {
@@ -493,4 +527,44 @@ fn snapshot_policy_errors(bound: &BoundTemplate) -> Vec<PlanDiagnostic> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(name: &str) -> StackIdentity {
+        StackIdentity {
+            stack_name: name.into(),
+            stack_id: format!("arn:aws:cloudformation:us-east-1:000000000000:stack/{name}/x"),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            notification_arns: vec![],
+        }
+    }
+
+    #[test]
+    fn one_parse_serves_every_stack_of_a_template() {
+        let f = TemplatePlanFactory::new();
+        let body = "Parameters:\n  P: {Type: String}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !Sub '${AWS::StackName}-${P}'}\n";
+        let params = |v: &str| BTreeMap::from([("P".to_string(), v.to_string())]);
+        let a = f.bind_shared(body, &params("1"), &identity("a")).unwrap();
+        let b = f.bind_shared(body, &params("2"), &identity("b")).unwrap();
+        assert!(!Arc::ptr_eq(&a, &b), "each stack gets its own binding");
+        assert_eq!(f.parsed.lock().unwrap().len(), 1, "but one parse");
+        // A broken body is reported every time and never kept.
+        for _ in 0..2 {
+            assert!(
+                f.bind_shared("Resources: [", &params("1"), &identity("c"))
+                    .is_err()
+            );
+        }
+        assert_eq!(f.parsed.lock().unwrap().len(), 1);
+        // Least recently used bodies leave first.
+        for i in 0..PARSED_CACHE_SIZE {
+            let other = format!("{body}Description: d{i}\n");
+            f.bind_shared(&other, &params("1"), &identity("d")).unwrap();
+        }
+        assert!(f.parsed.lock().unwrap().iter().all(|(b, _)| &**b != body));
+    }
 }
