@@ -111,16 +111,18 @@ macro_rules! group_store_impl {
                 &self,
                 g: &ModelPackageGroupRecord,
             ) -> Result<(), StoreError> {
-                sqlx::query(
+                use crate::batch::Value as V;
+                self.write_one(
                     "INSERT INTO model_package_groups (name, arn, creation_micros, document, tags)
-                     VALUES ($1, $2, $3, $4, $5)",
+                     VALUES ({}, {}, {}, {}, {})",
+                    vec![
+                        V::Text(g.name.clone()),
+                        V::Text(g.arn.clone()),
+                        V::Int(g.creation_micros),
+                        V::Text(g.document.to_string()),
+                        V::Text(encode_tags(&g.tags)),
+                    ],
                 )
-                .bind(&g.name)
-                .bind(&g.arn)
-                .bind(g.creation_micros)
-                .bind(&*g.document)
-                .bind(encode_tags(&g.tags))
-                .execute(&self.pool)
                 .await?;
                 self.durable().await
             }

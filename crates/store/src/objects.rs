@@ -279,14 +279,17 @@ macro_rules! object_store_impl {
         #[async_trait]
         impl ObjectStore for $store {
             async fn create_bucket(&self, bucket: &BucketRecord) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO s3_buckets (name, region, creation_micros, document) VALUES ($1, $2, $3, $4)",
+                use crate::batch::Value as V;
+                self.write_one(
+                    "INSERT INTO s3_buckets (name, region, creation_micros, document)
+                     VALUES ({}, {}, {}, {})",
+                    vec![
+                        V::Text(bucket.name.clone()),
+                        V::Text(bucket.region.clone()),
+                        V::Int(bucket.creation_micros),
+                        V::Text(bucket.document.to_string()),
+                    ],
                 )
-                .bind(&bucket.name)
-                .bind(&bucket.region)
-                .bind(bucket.creation_micros)
-                .bind(&*bucket.document)
-                .execute(&self.pool)
                 .await?;
                 self.durable().await
             }

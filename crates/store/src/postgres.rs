@@ -45,6 +45,25 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// One statement (parameters written `{}`), as the SQLite backend's method of the
+    /// same name; here simply executed.
+    pub(crate) async fn write_one(
+        &self,
+        statement: &str,
+        values: Vec<crate::batch::Value>,
+    ) -> Result<(), StoreError> {
+        let sql = crate::stacks::numbered(statement);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for v in values {
+            query = match v {
+                crate::batch::Value::Text(t) => query.bind(t),
+                crate::batch::Value::Int(i) => query.bind(i),
+            };
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Replicas share the tables, so no replica may answer stack reads from memory.
     pub(crate) fn stack_cache(&self) -> Option<&crate::stack_cache::StackCache> {
         None

@@ -44,17 +44,19 @@ macro_rules! role_store_impl {
         #[async_trait]
         impl RoleStore for $store {
             async fn create_role(&self, r: &RoleRecord) -> Result<(), StoreError> {
-                sqlx::query(
+                use crate::batch::Value as V;
+                self.write_one(
                     "INSERT INTO iam_roles (name_key, name, role_id, arn, creation_micros, document)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                     VALUES ({}, {}, {}, {}, {}, {})",
+                    vec![
+                        V::Text(key(&r.name)),
+                        V::Text(r.name.clone()),
+                        V::Text(r.role_id.clone()),
+                        V::Text(r.arn.clone()),
+                        V::Int(r.creation_micros),
+                        V::Text(r.document.to_string()),
+                    ],
                 )
-                .bind(key(&r.name))
-                .bind(&r.name)
-                .bind(&r.role_id)
-                .bind(&r.arn)
-                .bind(r.creation_micros)
-                .bind(&*r.document)
-                .execute(&self.pool)
                 .await?;
                 self.durable().await
             }

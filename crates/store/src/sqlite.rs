@@ -246,6 +246,27 @@ impl SqliteStore {
         self.sync.sync().await
     }
 
+    /// One statement (parameters written `{}`) as one write through the write combiner,
+    /// so that concurrent single-row writes (a stack's resources being created) share a
+    /// transaction. A unique violation is [`StoreError::AlreadyExists`].
+    pub(crate) async fn write_one(
+        &self,
+        statement: &str,
+        values: Vec<BV>,
+    ) -> Result<(), StoreError> {
+        let write = Write {
+            statements: vec![(statement.to_string(), values.len())],
+            values,
+        };
+        self.batcher.write(write).await.map_err(|e| {
+            if e.unique_violation {
+                StoreError::AlreadyExists
+            } else {
+                backend(e)
+            }
+        })
+    }
+
     /// Taken by every SSM parameter write: a put reads the current version, then writes.
     pub(crate) async fn parameter_write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.parameters_writer.lock().await

@@ -78,7 +78,7 @@ const EVENTS_CONFLICT: &str =
     " ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document";
 
 /// `template` with its `{}` placeholders numbered `$1`, `$2`, ... in order.
-fn numbered(template: &str) -> String {
+pub(crate) fn numbered(template: &str) -> String {
     let mut parts = template.split("{}");
     let mut out = parts.next().unwrap_or_default().to_string();
     for (i, part) in parts.enumerate() {
