@@ -29,9 +29,12 @@
 //!   queue behind it) and at most `concurrency` operations at once across projects (a
 //!   semaphore). Workers never poll: they await the engine's
 //!   [`CloudFormationService::wait_for_terminal`].
-//! * **Templates** are parsed for validation once per distinct body (a small cache),
-//!   then once more by the stack operation itself.
-//! * **Crash safety**: every state is durable before anything acts on it, and
+//! * **Templates** are parsed for validation once per distinct body (a small cache); the
+//!   stack operation's plan factory keeps its own parse per body, binding per stack.
+//! * **Durability**: each operation runs deferred (`sagestack_engine::durability`): its
+//!   steps are committed in order without waiting for stable storage one by one, and one
+//!   flush at its end covers them all.
+//! * **Crash safety**: every state is committed before anything acts on it, and
 //!   [`ProjectProvisioner::start`] (after `CloudFormationService::recover`) reconciles
 //!   every project left `Pending` / `*InProgress` by desired state: a missing stack is
 //!   created, an existing one is awaited and its outcome recorded, an update compares the
