@@ -13,7 +13,12 @@
 //! Invariants worth keeping:
 //! - every resource action writes its record (with its event, atomically) *before* the
 //!   provider is called and again *after*; a record left `*_IN_PROGRESS` therefore always
-//!   means "started, outcome unknown", and recovery relies on nothing else;
+//!   means "started, outcome unknown", and recovery relies on nothing else. The one
+//!   exception is a provider that keeps no state (`ResourceProvider::keeps_state`): there
+//!   is nothing to recover from its call, so its "before" is written with its "after";
+//! - writes are committed in call order; an operation's steps are flushed to stable
+//!   storage at its end and before any provider acting outside the store, API calls'
+//!   writes before they return ([`durability`]);
 //! - each stack phase (`ops`) is derived from the stored records alone, so it can be run
 //!   again after a crash: deletions must be idempotent at the provider;
 //! - one engine drives a given store namespace (account + region); several engines over

@@ -8,11 +8,14 @@
 //! waits on [`GroupSync::sync`]: one `fdatasync` of the WAL covers every commit that
 //! finished before it started, so concurrent writers share one flush.
 //!
-//! The durability contract is unchanged: a method returns only once its commit is on
-//! stable storage. A `kill -9` loses nothing even before the flush (the WAL pages are in
-//! the OS page cache); an OS crash or power loss loses at most commits not yet
-//! acknowledged. One difference: a concurrent reader may see a committed write a flush
-//! before its writer is told it is durable.
+//! A method returns only once its commit is on stable storage, unless its caller runs
+//! deferred (`sagestack_engine::durability`: the steps of a stack or project operation),
+//! which then calls [`GroupSync::sync`] itself where it must be durable (the operation's
+//! end, before an effect outside the store). A `kill -9` loses nothing even before the
+//! flush (the WAL pages are in the OS page cache); an OS crash or power loss loses at
+//! most commits not yet flushed, and SQLite comes back at an earlier commit (the WAL keeps
+//! commits as a prefix). A concurrent reader may see a committed write a flush before its
+//! writer is told it is durable.
 
 use std::fs::File;
 use std::path::Path;

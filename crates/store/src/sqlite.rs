@@ -5,8 +5,9 @@
 //! writes go through one [`tokio::sync::Mutex`]. Each write first commits to SQLite
 //! (WAL), then applies the same change to the in-memory maps, releases the writer lock,
 //! and returns once the commit is flushed to disk (group commit, see
-//! [`crate::durable`]). Reads are served from the maps: SQLite is only read once, at
-//! open. So every acknowledged write is on disk.
+//! [`crate::durable`]; a caller running deferred flushes later itself). Reads are served
+//! from the maps: SQLite is only read once, at open. So every acknowledged write is on
+//! disk.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
