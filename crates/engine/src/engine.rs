@@ -264,6 +264,14 @@ impl Inner {
             &[draft],
         )
         .await?;
+        if status == StackStatus::DeleteComplete {
+            // Nothing is recorded for a deleted stack after this: forget its numbering
+            // (otherwise one entry per stack ever made stays in memory).
+            self.event_seq
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&stack.stack_id);
+        }
         self.changed.send_modify(|n| *n += 1);
         Ok(())
     }
@@ -1143,6 +1151,17 @@ impl Engine {
     /// Drives every stack left `*_IN_PROGRESS` by a previous engine to a terminal state:
     /// interrupted creates and updates roll back; rollbacks, deletes and cleanups resume.
     /// Returns the ids of the stacks it picked up; await them with `wait_for_terminal`.
+    /// How many stacks' event numbering is held in memory (every stack not yet
+    /// `DELETE_COMPLETE` that this engine wrote events for). For tests.
+    #[doc(hidden)]
+    pub fn event_counters(&self) -> usize {
+        self.inner
+            .event_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// Flushes every write made so far to stable storage: what a caller running
     /// operations in a deferred scope does at its own end (see [`crate::durability`]).
     pub async fn flush(&self) -> Result<(), EngineError> {

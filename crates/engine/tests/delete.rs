@@ -258,3 +258,16 @@ async fn back_to_back_operations_are_each_awaited_to_the_end() {
         assert_eq!(gone.status, StackStatus::DeleteComplete, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn a_deleted_stack_leaves_no_event_numbering_in_memory() {
+    let h = Harness::new();
+    let a = h.create("a", &chain(&["A", "B"])).await;
+    h.create("b", &chain(&["C"])).await;
+    assert_eq!(h.engine.event_counters(), 2);
+    h.delete(&a.stack_id).await;
+    assert_eq!(h.engine.event_counters(), 1);
+    // A later lookup of the deleted stack's events still works (from the store).
+    let events = h.events(&a.stack_id).await;
+    assert_eq!(events.last().unwrap(), "a DELETE_COMPLETE");
+}
