@@ -926,7 +926,7 @@ impl ServiceCatalogService {
             picked += 1;
             let worker = worker.clone();
             tokio::spawn(async move {
-                worker.resume(pp, record).await;
+                worker.deferred(worker.resume(pp, record)).await;
             });
         }
         Ok(picked)
@@ -935,7 +935,7 @@ impl ServiceCatalogService {
     fn spawn(&self, pp: ProvisionedProduct, record: Record, step: Step) -> Result<()> {
         let worker = self.worker(self.stacks()?);
         tokio::spawn(async move {
-            worker.run(pp, record, step).await;
+            worker.deferred(worker.run(pp, record, step)).await;
         });
         Ok(())
     }
@@ -979,6 +979,16 @@ struct Worker {
 }
 
 impl Worker {
+    /// Runs `operation` with its steps' flushes deferred and flushes once at its end
+    /// (`sagestack_engine::durability`), as project provisioning does.
+    async fn deferred<T>(&self, operation: impl std::future::Future<Output = T>) -> T {
+        let out = sagestack_engine::durability::deferred(operation).await;
+        if let Err(e) = self.cfn.flush().await {
+            tracing::error!("flushing a finished provisioned product operation: {e}");
+        }
+        out
+    }
+
     async fn run(&self, pp: ProvisionedProduct, record: Record, step: Step) -> Record {
         let outcome = self.drive(&pp, &record, step).await;
         match self.settle(&pp, record.clone(), outcome).await {
