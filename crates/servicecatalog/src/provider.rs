@@ -98,6 +98,28 @@ fn provider_error(type_name: &str, id: &str, e: ScError) -> ProviderError {
     }
 }
 
+/// A delete's outcome as the engine takes it: something already gone is deleted.
+fn deleted(r: Result<(), ScError>, type_name: &str, id: &str) -> Result<(), ProviderError> {
+    match r {
+        Ok(()) | Err(ScError::ResourceNotFound(_)) => Ok(()),
+        Err(e) => Err(provider_error(type_name, id, e)),
+    }
+}
+
+/// A read's outcome as the engine takes it: something gone is `None`.
+fn read_back<T>(
+    r: Result<T, ScError>,
+    state: impl FnOnce(&T) -> ResourceState,
+    type_name: &str,
+    id: &str,
+) -> Result<Option<ResourceState>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(state(&v))),
+        Err(ScError::ResourceNotFound(_)) => Ok(None),
+        Err(e) => Err(provider_error(type_name, id, e)),
+    }
+}
+
 fn portfolio_state(p: &Portfolio) -> ResourceState {
     let mut attributes = Map::new();
     attributes.insert("PortfolioName".into(), p.display_name.clone().into());
@@ -235,10 +257,8 @@ impl ResourceProvider for PortfolioProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<(), ProviderError> {
-        match self.service.delete_portfolio(&current.physical_id).await {
-            Ok(()) | Err(ScError::ResourceNotFound(_)) => Ok(()),
-            Err(e) => Err(provider_error(PORTFOLIO_TYPE, &current.physical_id, e)),
-        }
+        let id = &current.physical_id;
+        deleted(self.service.delete_portfolio(id).await, PORTFOLIO_TYPE, id)
     }
 
     async fn read(
@@ -247,11 +267,13 @@ impl ResourceProvider for PortfolioProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.service.portfolio(&current.physical_id).await {
-            Ok(p) => Ok(Some(portfolio_state(&p))),
-            Err(ScError::ResourceNotFound(_)) => Ok(None),
-            Err(e) => Err(provider_error(PORTFOLIO_TYPE, &current.physical_id, e)),
-        }
+        let id = &current.physical_id;
+        read_back(
+            self.service.portfolio(id).await,
+            portfolio_state,
+            PORTFOLIO_TYPE,
+            id,
+        )
     }
 }
 
@@ -453,10 +475,8 @@ impl ResourceProvider for ProductProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<(), ProviderError> {
-        match self.service.delete_product(&current.physical_id).await {
-            Ok(()) | Err(ScError::ResourceNotFound(_)) => Ok(()),
-            Err(e) => Err(provider_error(PRODUCT_TYPE, &current.physical_id, e)),
-        }
+        let id = &current.physical_id;
+        deleted(self.service.delete_product(id).await, PRODUCT_TYPE, id)
     }
 
     async fn read(
@@ -465,11 +485,13 @@ impl ResourceProvider for ProductProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.service.product(&current.physical_id).await {
-            Ok(p) => Ok(Some(product_state(&p))),
-            Err(ScError::ResourceNotFound(_)) => Ok(None),
-            Err(e) => Err(provider_error(PRODUCT_TYPE, &current.physical_id, e)),
-        }
+        let id = &current.physical_id;
+        read_back(
+            self.service.product(id).await,
+            product_state,
+            PRODUCT_TYPE,
+            id,
+        )
     }
 }
 
@@ -563,10 +585,8 @@ impl ResourceProvider for AssociationProvider {
         let Some((portfolio, product)) = split_association(&current.physical_id) else {
             return Ok(());
         };
-        match self.service.disassociate(portfolio, product).await {
-            Ok(()) | Err(ScError::ResourceNotFound(_)) => Ok(()),
-            Err(e) => Err(provider_error(ASSOCIATION_TYPE, &current.physical_id, e)),
-        }
+        let result = self.service.disassociate(portfolio, product).await;
+        deleted(result, ASSOCIATION_TYPE, &current.physical_id)
     }
 
     async fn read(
