@@ -1,14 +1,17 @@
 //! Which writes must reach stable storage before they return.
 //!
-//! A store commits every write before the call returns, so a later write never lands
-//! without an earlier one and a process crash (`kill -9`) loses nothing that returned:
-//! committed pages are in the operating system's cache. Stable storage (an `fsync`)
-//! matters only for an OS crash or power loss, and there only for what someone outside
-//! was told: an API answer, or a call to a system outside the store.
+//! A store commits writes in call order, so a later write never lands without an earlier
+//! one. Outside a deferred scope every write is committed, and on stable storage, before
+//! it returns: a crash of any kind loses nothing that returned. Stable storage (an
+//! `fsync`) matters only for an OS crash or power loss, and there only for what someone
+//! outside was told: an API answer, or a call to a system outside the store.
 //!
 //! So an operation's intermediate steps run *deferred*: a store may return from a write
-//! once it is committed, without waiting for the flush, and the operation makes itself
-//! durable at the points that matter by calling [`crate::StackStore::sync`]:
+//! before it is flushed, and even before it is committed (the SQLite store queues such
+//! writes and commits them in order, many per transaction), as long as every read sees
+//! every write that returned before it. A crash then loses at most the last steps, which
+//! is the same as having crashed a little earlier. The operation makes itself durable at
+//! the points that matter by calling [`crate::StackStore::sync`]:
 //!
 //! * an API call's own writes (the stack's first in-progress state) are outside any
 //!   deferred scope, so they are flushed before the answer, as before;
@@ -19,9 +22,9 @@
 //! * a caller that runs an operation inside its own deferred scope (project
 //!   provisioning) flushes at its own end instead.
 //!
-//! After a power loss the store comes back at an earlier committed point (SQLite's WAL
+//! After a crash the store comes back at an earlier point of that order (SQLite's WAL
 //! keeps commits as a prefix), resources kept in the same store included, and recovery
-//! resumes or rolls back from there exactly as after a process crash.
+//! resumes or rolls back from there.
 //!
 //! The flag is a tokio task-local: tasks spawned inside a deferred scope do not inherit
 //! it unless the spawner passes it on ([`inherit`]), so the default is always the safe

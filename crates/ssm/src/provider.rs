@@ -141,20 +141,14 @@ fn provider_error(name: &str, e: SsmError) -> ProviderError {
 }
 
 impl ParameterProvider {
-    async fn put_and_read(
-        &self,
-        name: &str,
-        input: PutParameter,
-    ) -> Result<ResourceState, ProviderError> {
-        self.service
+    async fn put(&self, name: &str, input: PutParameter) -> Result<ResourceState, ProviderError> {
+        // The state is what was stored: no read back.
+        let (_, stored) = self
+            .service
             .put(input)
             .await
             .map_err(|e| provider_error(name, e))?;
-        match self.service.read(name).await {
-            Ok(Some((_, p))) => Ok(state(&p)),
-            Ok(None) => Err(provider_error(name, SsmError::ParameterNotFound)),
-            Err(e) => Err(provider_error(name, e)),
-        }
+        Ok(state(&stored))
     }
 }
 
@@ -178,7 +172,7 @@ impl ResourceProvider for ParameterProvider {
             generated_name(&ctx.logical_id, &random_chars(MIXED_ALNUM, SUFFIX_LEN))
         });
         let input = input(ctx, &name, properties, false)?;
-        self.put_and_read(&name, input).await
+        self.put(&name, input).await
     }
 
     async fn update(
@@ -190,7 +184,7 @@ impl ResourceProvider for ParameterProvider {
     ) -> Result<ResourceState, ProviderError> {
         let name = current.physical_id.clone();
         let input = input(ctx, &name, new_properties, true)?;
-        self.put_and_read(&name, input).await
+        self.put(&name, input).await
     }
 
     async fn delete(

@@ -259,8 +259,8 @@ impl SsmService {
         };
         let out = match operation {
             "PutParameter" => {
-                let (version, tier) = self.put(decode(operation, input)?).await?;
-                json!({"Version": version, "Tier": tier})
+                let (version, stored) = self.put(decode(operation, input)?).await?;
+                json!({"Version": version, "Tier": stored.tier})
             }
             "GetParameter" => {
                 let i: GetParameterInput = decode(operation, input)?;
@@ -288,8 +288,8 @@ impl SsmService {
         Ok(JsonOutput::Value(out))
     }
 
-    /// Stores a new version of a parameter; its version and tier.
-    pub async fn put(&self, input: PutParameter) -> Result<(i64, String)> {
+    /// Stores `input` as the next version; returns that version and what was stored.
+    pub async fn put(&self, input: PutParameter) -> Result<(i64, StoredParameter)> {
         check_name(&input.name)?;
         let overwrite = input.overwrite.unwrap_or(false);
         let tags = input.tags.clone().unwrap_or_default();
@@ -299,9 +299,16 @@ impl SsmService {
                     .into(),
             ));
         }
-        let current = match self.store.get_parameter(&input.name, None).await? {
-            Some(r) => Some(parse(&r)?),
-            None => None,
+        // What an overwrite keeps (type, tier, description, tags) comes from the current
+        // version. A create that names its type needs nothing from it: the store refuses
+        // the put when the name exists.
+        let current = if overwrite || input.kind.is_none() {
+            match self.store.get_parameter(&input.name, None).await? {
+                Some(r) => Some(parse(&r)?),
+                None => None,
+            }
+        } else {
+            None
         };
         if current.is_some() && !overwrite {
             return Err(SsmError::ParameterAlreadyExists);
@@ -388,7 +395,7 @@ impl SsmService {
             .store
             .put_parameter(&stored.name, &document, overwrite, MAX_VERSIONS)
             .await?;
-        Ok((version, stored.tier))
+        Ok((version, stored))
     }
 
     /// A stored version by `name` or `name:version`; `None` when absent.

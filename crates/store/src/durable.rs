@@ -11,11 +11,12 @@
 //! A method returns only once its commit is on stable storage, unless its caller runs
 //! deferred (`sagestack_engine::durability`: the steps of a stack or project operation),
 //! which then calls [`GroupSync::sync`] itself where it must be durable (the operation's
-//! end, before an effect outside the store). A `kill -9` loses nothing even before the
-//! flush (the WAL pages are in the OS page cache); an OS crash or power loss loses at
-//! most commits not yet flushed, and SQLite comes back at an earlier commit (the WAL keeps
-//! commits as a prefix). A concurrent reader may see a committed write a flush before its
-//! writer is told it is durable.
+//! end, before an effect outside the store), after draining the writes it queued behind
+//! ([`crate::batch`]). A `kill -9` loses nothing committed (the WAL pages are in the OS
+//! page cache), only writes still queued; an OS crash or power loss loses at most commits
+//! not yet flushed, and SQLite comes back at an earlier commit (the WAL keeps commits as a
+//! prefix). A concurrent reader may see a committed write a flush before its writer is
+//! told it is durable.
 
 use std::fs::File;
 use std::path::Path;

@@ -150,7 +150,7 @@ macro_rules! group_store_impl {
                      RETURNING name, arn, creation_micros, document, tags",
                 )
                 .bind(name)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.writer().await?)
                 .await?;
                 row.as_ref().map(Self::group).transpose()
             }
@@ -216,7 +216,7 @@ macro_rules! group_store_impl {
                 remove: &[String],
                 max_tags: usize,
             ) -> Result<Vec<Tag>, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 let current: Option<String> = sqlx::query_scalar(concat!(
                     "SELECT tags FROM model_package_groups WHERE arn = $1",
                     $lock

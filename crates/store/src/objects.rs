@@ -279,19 +279,7 @@ macro_rules! object_store_impl {
         #[async_trait]
         impl ObjectStore for $store {
             async fn create_bucket(&self, bucket: &BucketRecord) -> Result<(), StoreError> {
-                use crate::batch::Value as V;
-                self.write_one(
-                    "INSERT INTO s3_buckets (name, region, creation_micros, document)
-                     VALUES ({}, {}, {}, {})",
-                    vec![
-                        V::Text(bucket.name.clone()),
-                        V::Text(bucket.region.clone()),
-                        V::Int(bucket.creation_micros),
-                        V::Text(bucket.document.to_string()),
-                    ],
-                )
-                .await?;
-                self.durable().await
+                self.create_bucket_backend(bucket).await
             }
 
             async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
@@ -299,7 +287,7 @@ macro_rules! object_store_impl {
                     "SELECT name, region, creation_micros, document FROM s3_buckets WHERE name = $1",
                 )
                 .bind(name)
-                .fetch_optional(&self.read_pool)
+                .fetch_optional(self.reader().await?)
                 .await?;
                 row.as_ref().map(bucket_from_row).transpose()
             }
@@ -308,7 +296,7 @@ macro_rules! object_store_impl {
                 let updated = sqlx::query("UPDATE s3_buckets SET document = $1 WHERE name = $2")
                     .bind(document)
                     .bind(name)
-                    .execute(&self.pool)
+                    .execute(self.writer().await?)
                     .await?
                     .rows_affected();
                 if updated == 0 {
@@ -328,31 +316,12 @@ macro_rules! object_store_impl {
             }
 
             async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
-                if !Self::lock_bucket(&mut tx, name, true).await? {
-                    return Err(StoreError::NotFound);
-                }
-                let busy = sqlx::query(
-                    "SELECT 1 FROM s3_objects WHERE bucket = $1
-                     UNION ALL SELECT 1 FROM s3_uploads WHERE bucket = $1 LIMIT 1",
-                )
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-                if busy {
-                    return Err(StoreError::Conflict);
-                }
-                sqlx::query("DELETE FROM s3_buckets WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                self.durable().await
+                self.delete_bucket_backend(name).await
             }
 
             async fn put_object(&self, meta: &ObjectMeta, body: Bytes) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let _content = self.bucket_content_lock(&meta.bucket).await;
+                let mut tx = self.writer().await?.begin().await?;
                 if !Self::lock_bucket(&mut tx, &meta.bucket, false).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -415,7 +384,7 @@ macro_rules! object_store_impl {
             }
 
             async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 if !Self::lock_bucket(&mut tx, bucket, false).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -437,7 +406,7 @@ macro_rules! object_store_impl {
                 after: Option<&str>,
                 limit: usize,
             ) -> Result<ObjectPage, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 if !Self::lock_bucket(&mut tx, bucket, false).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -469,7 +438,8 @@ macro_rules! object_store_impl {
             }
 
             async fn create_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let _content = self.bucket_content_lock(&upload.bucket).await;
+                let mut tx = self.writer().await?.begin().await?;
                 if !Self::lock_bucket(&mut tx, &upload.bucket, false).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -500,7 +470,7 @@ macro_rules! object_store_impl {
             }
 
             async fn list_uploads(&self, bucket: &str) -> Result<Vec<UploadRecord>, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 if !Self::lock_bucket(&mut tx, bucket, false).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -523,7 +493,7 @@ macro_rules! object_store_impl {
                 part: &PartRecord,
                 body: Bytes,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 if Self::lock_upload(&mut tx, upload_id, false).await?.is_none() {
                     return Err(StoreError::NotFound);
                 }
@@ -547,7 +517,7 @@ macro_rules! object_store_impl {
             }
 
             async fn list_parts(&self, upload_id: &str) -> Result<Vec<PartRecord>, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 if Self::lock_upload(&mut tx, upload_id, false).await?.is_none() {
                     return Err(StoreError::NotFound);
                 }
@@ -575,7 +545,7 @@ macro_rules! object_store_impl {
                 upload_id: &str,
                 part_numbers: &[i32],
             ) -> Result<Vec<Option<Bytes>>, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 if Self::lock_upload(&mut tx, upload_id, false).await?.is_none() {
                     return Err(StoreError::NotFound);
                 }
@@ -600,7 +570,7 @@ macro_rules! object_store_impl {
                 meta: &ObjectMeta,
                 body: Bytes,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 let Some(bucket) = Self::lock_upload(&mut tx, upload_id, true).await? else {
                     return Err(StoreError::NotFound);
                 };
@@ -621,7 +591,7 @@ macro_rules! object_store_impl {
             }
 
             async fn abort_upload(&self, upload_id: &str) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 if Self::lock_upload(&mut tx, upload_id, true).await?.is_none() {
                     return Ok(false);
                 }
@@ -656,3 +626,111 @@ impl Backend for PostgresStore {
 
 object_store_impl!(SqliteStore, "", "", "");
 object_store_impl!(PostgresStore, " FOR SHARE", " FOR UPDATE", " COLLATE \"C\"");
+
+fn insert_bucket(bucket: &BucketRecord) -> crate::batch::Write {
+    use crate::batch::Value as V;
+    crate::batch::Write {
+        statements: vec![(
+            "INSERT INTO s3_buckets (name, region, creation_micros, document)
+             VALUES ({}, {}, {}, {})"
+                .into(),
+            4,
+        )],
+        values: vec![
+            V::Text(bucket.name.clone()),
+            V::Text(bucket.region.clone()),
+            V::Int(bucket.creation_micros),
+            V::Text(bucket.document.to_string()),
+        ],
+        rows: Vec::new(),
+    }
+}
+
+impl PostgresStore {
+    /// Nothing to take: the bucket row's lock (`FOR SHARE` against a delete's
+    /// `FOR UPDATE`) orders an object put against a bucket delete.
+    async fn bucket_content_lock(&self, _bucket: &str) {}
+
+    async fn create_bucket_backend(&self, bucket: &BucketRecord) -> Result<(), StoreError> {
+        let mut write = insert_bucket(bucket);
+        let (statement, _) = write.statements.remove(0);
+        self.write_one(&statement, write.values).await?;
+        self.durable().await
+    }
+
+    async fn delete_bucket_backend(&self, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.writer().await?.begin().await?;
+        if !Self::lock_bucket(&mut tx, name, true).await? {
+            return Err(StoreError::NotFound);
+        }
+        let busy = sqlx::query(
+            "SELECT 1 FROM s3_objects WHERE bucket = $1
+             UNION ALL SELECT 1 FROM s3_uploads WHERE bucket = $1 LIMIT 1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if busy {
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query("DELETE FROM s3_buckets WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.durable().await
+    }
+}
+
+impl SqliteStore {
+    /// Taken by every write that adds an object or an upload to `bucket`: the bucket's
+    /// name lock, so a delete's emptiness check and its queued delete see no object
+    /// arrive in between.
+    async fn bucket_content_lock(&self, bucket: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        self.name_lock(&format!("s3:{bucket}")).await
+    }
+
+    /// Under the name's lock, checked against the names in memory
+    /// ([`crate::sqlite::Names`]), so that inside a stack operation it is queued behind
+    /// with the operation's steps.
+    async fn create_bucket_backend(&self, bucket: &BucketRecord) -> Result<(), StoreError> {
+        let _w = self.name_lock(&format!("s3:{}", bucket.name)).await;
+        if self.names().buckets.contains(&bucket.name) {
+            return Err(StoreError::AlreadyExists);
+        }
+        self.submit(insert_bucket(bucket)).await?;
+        self.names().buckets.insert(bucket.name.clone());
+        drop(_w);
+        self.durable().await
+    }
+
+    /// Under the bucket's name lock (which every write adding an object or an upload
+    /// takes too): whether it exists (the names in memory) and is empty (one read), then
+    /// the delete through the write combiner, queued behind inside a stack operation.
+    async fn delete_bucket_backend(&self, name: &str) -> Result<(), StoreError> {
+        let _w = self.name_lock(&format!("s3:{name}")).await;
+        if !self.names().buckets.contains(name) {
+            return Err(StoreError::NotFound);
+        }
+        let busy: i64 = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM s3_objects WHERE bucket = $1)
+                 OR EXISTS (SELECT 1 FROM s3_uploads WHERE bucket = $1)",
+        )
+        .bind(name)
+        .fetch_one(self.reader().await?)
+        .await?;
+        if busy != 0 {
+            return Err(StoreError::Conflict);
+        }
+        self.submit(crate::batch::Write {
+            statements: vec![("DELETE FROM s3_buckets WHERE name = {}".into(), 1)],
+            values: vec![crate::batch::Value::Text(name.to_owned())],
+            rows: Vec::new(),
+        })
+        .await?;
+        self.names().buckets.remove(name);
+        drop(_w);
+        self.durable().await
+    }
+}

@@ -118,7 +118,7 @@ macro_rules! parameter_store_impl {
                             "SELECT name, version, document FROM ssm_parameters WHERE name = $1",
                         )
                         .bind(name)
-                        .fetch_optional(&self.read_pool)
+                        .fetch_optional(self.reader().await?)
                         .await?,
                         Some(v) => {
                             sqlx::query(
@@ -127,7 +127,7 @@ macro_rules! parameter_store_impl {
                             )
                             .bind(name)
                             .bind(v)
-                            .fetch_optional(&self.read_pool)
+                            .fetch_optional(self.reader().await?)
                             .await?
                         }
                     };
@@ -151,26 +151,13 @@ macro_rules! parameter_store_impl {
                 .bind(prefix)
                 .bind(after)
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.read_pool)
+                .fetch_all(self.reader().await?)
                 .await?;
                 rows.iter().map(record).collect()
             }
 
             async fn delete_parameter(&self, name: &str) -> Result<bool, StoreError> {
-                let _w = self.parameter_write_lock().await;
-                let mut tx = self.pool.begin().await?;
-                let deleted = sqlx::query("DELETE FROM ssm_parameters WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                sqlx::query("DELETE FROM ssm_parameter_versions WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                self.durable().await?;
-                Ok(deleted > 0)
+                self.delete_parameter_backend(name).await
             }
         }
     };
@@ -193,7 +180,7 @@ impl PostgresStore {
         // several replicas) inserts nothing and goes round again as an overwrite
         // attempt, which then sees the winner's row.
         for _ in 0..3 {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer().await?.begin().await?;
             let current: Option<i64> = sqlx::query_scalar(concat!(
                 "SELECT version FROM ssm_parameters WHERE name = $1",
                 " FOR UPDATE"
@@ -253,14 +240,29 @@ impl PostgresStore {
         Err(StoreError::Conflict)
     }
 
-    /// Nothing to take: PostgreSQL's row locks order concurrent writers.
-    async fn parameter_write_lock(&self) {}
+    async fn delete_parameter_backend(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.writer().await?.begin().await?;
+        let deleted = sqlx::query("DELETE FROM ssm_parameters WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM ssm_parameter_versions WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(deleted > 0)
+    }
 }
 
 impl SqliteStore {
-    /// One process writes: under the store's writer lock (which every parameter write
-    /// holds) the current version is read, then the whole put goes to the write combiner
-    /// as one write, instead of a six-round-trip transaction on the writer connection.
+    /// One process writes: under the name's lock ([`SqliteStore::name_lock`], which every
+    /// write of the parameter holds) the current version comes from the names in memory
+    /// ([`crate::sqlite::Names`]), then the whole put goes to the write combiner as one
+    /// write (queued behind inside a stack operation), instead of a six-round-trip
+    /// transaction on the writer connection. Puts of different names share commits.
     async fn put_parameter_backend(
         &self,
         name: &str,
@@ -269,12 +271,8 @@ impl SqliteStore {
         max_versions: i64,
     ) -> Result<i64, StoreError> {
         use crate::batch::{Value as BV, Write};
-        let _w = self.parameter_write_lock().await;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM ssm_parameters WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.read_pool)
-                .await?;
+        let _w = self.name_lock(&format!("ssm:{name}")).await;
+        let current = self.names().parameters.get(name).copied();
         let version = match current {
             Some(_) if !overwrite => return Err(StoreError::AlreadyExists),
             Some(v) => v + 1,
@@ -309,13 +307,38 @@ impl SqliteStore {
                 BV::Text(name.to_string()),
                 BV::Int(version - max_versions.max(1)),
             ],
+            rows: Vec::new(),
         };
-        self.batcher
-            .write(write)
-            .await
-            .map_err(|e| StoreError::Backend(e.message))?;
+        self.submit(write).await?;
+        self.names().parameters.insert(name.to_string(), version);
         drop(_w);
         self.durable().await?;
         Ok(version)
+    }
+
+    /// Under the name's lock: whether it exists (the names in memory), then both deletes
+    /// as one write through the combiner.
+    async fn delete_parameter_backend(&self, name: &str) -> Result<bool, StoreError> {
+        use crate::batch::{Value as BV, Write};
+        let _w = self.name_lock(&format!("ssm:{name}")).await;
+        if !self.names().parameters.contains_key(name) {
+            return Ok(false);
+        }
+        let write = Write {
+            statements: vec![
+                ("DELETE FROM ssm_parameters WHERE name = {}".into(), 1),
+                (
+                    "DELETE FROM ssm_parameter_versions WHERE name = {}".into(),
+                    1,
+                ),
+            ],
+            values: vec![BV::Text(name.to_string()), BV::Text(name.to_string())],
+            rows: Vec::new(),
+        };
+        self.submit(write).await?;
+        self.names().parameters.remove(name);
+        drop(_w);
+        self.durable().await?;
+        Ok(true)
     }
 }

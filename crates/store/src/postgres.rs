@@ -38,6 +38,16 @@ fn record(row: &PgRow) -> Result<ProjectRecord, StoreError> {
 }
 
 impl PostgresStore {
+    /// The pool writes go to (PostgreSQL queues nothing behind: every write is awaited).
+    pub(crate) async fn writer(&self) -> Result<&PgPool, StoreError> {
+        Ok(&self.pool)
+    }
+
+    /// The pool reads go to.
+    pub(crate) async fn reader(&self) -> Result<&PgPool, StoreError> {
+        Ok(&self.read_pool)
+    }
+
     /// Every commit is already durable when it returns (PostgreSQL flushes its WAL at
     /// commit, with its own group commit): nothing to wait for. The SQLite backend's
     /// method of the same name waits for its group flush; code shared by both calls it.

@@ -44,21 +44,7 @@ macro_rules! role_store_impl {
         #[async_trait]
         impl RoleStore for $store {
             async fn create_role(&self, r: &RoleRecord) -> Result<(), StoreError> {
-                use crate::batch::Value as V;
-                self.write_one(
-                    "INSERT INTO iam_roles (name_key, name, role_id, arn, creation_micros, document)
-                     VALUES ({}, {}, {}, {}, {}, {})",
-                    vec![
-                        V::Text(key(&r.name)),
-                        V::Text(r.name.clone()),
-                        V::Text(r.role_id.clone()),
-                        V::Text(r.arn.clone()),
-                        V::Int(r.creation_micros),
-                        V::Text(r.document.to_string()),
-                    ],
-                )
-                .await?;
-                self.durable().await
+                self.create_role_backend(r).await
             }
 
             async fn get_role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError> {
@@ -67,7 +53,7 @@ macro_rules! role_store_impl {
                      WHERE name_key = $1",
                 )
                 .bind(key(name))
-                .fetch_optional(&self.read_pool)
+                .fetch_optional(self.reader().await?)
                 .await?;
                 row.map(|row| {
                     Ok(RoleRecord {
@@ -82,15 +68,14 @@ macro_rules! role_store_impl {
             }
 
             async fn replace_role(&self, r: &RoleRecord) -> Result<(), StoreError> {
-                let n = sqlx::query(
-                    "UPDATE iam_roles SET arn = $1, document = $2 WHERE name_key = $3",
-                )
-                .bind(&r.arn)
-                .bind(&*r.document)
-                .bind(key(&r.name))
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+                let n =
+                    sqlx::query("UPDATE iam_roles SET arn = $1, document = $2 WHERE name_key = $3")
+                        .bind(&r.arn)
+                        .bind(&*r.document)
+                        .bind(key(&r.name))
+                        .execute(self.writer().await?)
+                        .await?
+                        .rows_affected();
                 if n == 0 {
                     return Err(StoreError::NotFound);
                 }
@@ -98,13 +83,7 @@ macro_rules! role_store_impl {
             }
 
             async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
-                let n = sqlx::query("DELETE FROM iam_roles WHERE name_key = $1")
-                    .bind(key(name))
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                self.durable().await?;
-                Ok(n > 0)
+                self.delete_role_backend(name).await
             }
         }
     };
@@ -112,3 +91,80 @@ macro_rules! role_store_impl {
 
 role_store_impl!(SqliteStore);
 role_store_impl!(PostgresStore);
+
+fn insert_role(r: &RoleRecord) -> (&'static str, Vec<crate::batch::Value>) {
+    use crate::batch::Value as V;
+    (
+        "INSERT INTO iam_roles (name_key, name, role_id, arn, creation_micros, document)
+         VALUES ({}, {}, {}, {}, {}, {})",
+        vec![
+            V::Text(key(&r.name)),
+            V::Text(r.name.clone()),
+            V::Text(r.role_id.clone()),
+            V::Text(r.arn.clone()),
+            V::Int(r.creation_micros),
+            V::Text(r.document.to_string()),
+        ],
+    )
+}
+
+impl PostgresStore {
+    async fn create_role_backend(&self, r: &RoleRecord) -> Result<(), StoreError> {
+        let (statement, values) = insert_role(r);
+        self.write_one(statement, values).await?;
+        self.durable().await
+    }
+
+    async fn delete_role_backend(&self, name: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM iam_roles WHERE name_key = $1")
+            .bind(key(name))
+            .execute(self.writer().await?)
+            .await?
+            .rows_affected();
+        self.durable().await?;
+        Ok(n > 0)
+    }
+}
+
+impl SqliteStore {
+    /// Under the name's lock, checked against the names in memory
+    /// ([`crate::sqlite::Names`]), so that inside a stack operation it is queued behind
+    /// with the operation's steps.
+    async fn create_role_backend(&self, r: &RoleRecord) -> Result<(), StoreError> {
+        let name_key = key(&r.name);
+        let _w = self.name_lock(&format!("iam:{name_key}")).await;
+        if self.names().roles.contains(&name_key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        let (statement, values) = insert_role(r);
+        self.submit(crate::batch::Write {
+            statements: vec![(statement.to_string(), values.len())],
+            values,
+            rows: Vec::new(),
+        })
+        .await?;
+        self.names().roles.insert(name_key);
+        drop(_w);
+        self.durable().await
+    }
+
+    /// Under the name's lock, checked against the names in memory, then the delete
+    /// through the write combiner (queued behind inside a stack operation).
+    async fn delete_role_backend(&self, name: &str) -> Result<bool, StoreError> {
+        let name_key = key(name);
+        let _w = self.name_lock(&format!("iam:{name_key}")).await;
+        if !self.names().roles.contains(&name_key) {
+            return Ok(false);
+        }
+        self.submit(crate::batch::Write {
+            statements: vec![("DELETE FROM iam_roles WHERE name_key = {}".into(), 1)],
+            values: vec![crate::batch::Value::Text(name_key.clone())],
+            rows: Vec::new(),
+        })
+        .await?;
+        self.names().roles.remove(&name_key);
+        drop(_w);
+        self.durable().await?;
+        Ok(true)
+    }
+}

@@ -188,7 +188,7 @@ macro_rules! catalog_store_impl {
                 .bind(record.version)
                 .bind(record.created_micros)
                 .bind(&*record.document)
-                .execute(&self.pool)
+                .execute(self.writer().await?)
                 .await?;
                 self.durable().await
             }
@@ -225,7 +225,7 @@ macro_rules! catalog_store_impl {
                 record: &CatalogRecord,
                 expected_version: i64,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 let changed = sqlx::query(
                     "UPDATE sc_documents SET version = $1, document = $2
                      WHERE kind = $3 AND id = $4 AND version = $5",
@@ -272,7 +272,7 @@ macro_rules! catalog_store_impl {
                 .bind(record.version)
                 .bind(record.created_micros)
                 .bind(&*record.document)
-                .execute(&self.pool)
+                .execute(self.writer().await?)
                 .await?;
                 self.durable().await
             }
@@ -282,7 +282,7 @@ macro_rules! catalog_store_impl {
                 kind: CatalogKind,
                 id: &str,
             ) -> Result<Option<CatalogRecord>, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 let uses = match kind {
                     CatalogKind::Portfolio => {
                         Some("SELECT COUNT(*) FROM sc_portfolio_products WHERE portfolio_id = $1")
@@ -353,7 +353,7 @@ macro_rules! catalog_store_impl {
                 product_id: &str,
                 created_micros: i64,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().await?.begin().await?;
                 let found: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM sc_documents
                      WHERE (kind = 'portfolio' AND id = $1) OR (kind = 'product' AND id = $2)",
@@ -390,7 +390,7 @@ macro_rules! catalog_store_impl {
                 )
                 .bind(portfolio_id)
                 .bind(product_id)
-                .execute(&self.pool)
+                .execute(self.writer().await?)
                 .await?
                 .rows_affected();
                 self.durable().await?;

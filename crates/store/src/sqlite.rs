@@ -9,7 +9,7 @@
 //! from the maps: SQLite is only read once, at open. So every acknowledged write is on
 //! disk.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::ops::Bound;
 use std::path::Path;
@@ -29,6 +29,8 @@ use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
 pub const DATABASE_FILE: &str = "sagestack.db";
 /// Read-only connections beside the one writer.
 const READERS: u32 = 2;
+/// Stripes of [`SqliteStore::name_lock`].
+const NAME_LOCKS: usize = 64;
 
 /// File name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "sagestack.lock";
@@ -79,6 +81,21 @@ impl Cache {
     }
 }
 
+/// The keys of the tables whose writes check existence first (IAM role names, S3 bucket
+/// names, SSM parameter names with their latest version), in memory: a create or delete
+/// inside a stack operation then needs no read, so it can be queued behind
+/// ([`SqliteStore::submit`]) like the operation's own steps. Every write of these tables
+/// holds the name's [`SqliteStore::name_lock`] across its check, its write and its update
+/// here, so the sets stay what the tables hold.
+#[derive(Default)]
+pub(crate) struct Names {
+    /// Lowercased role names.
+    pub roles: HashSet<String>,
+    pub buckets: HashSet<String>,
+    /// Parameter name to its latest version.
+    pub parameters: HashMap<String, i64>,
+}
+
 /// SQLite store in a data directory. See the module documentation.
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
@@ -91,8 +108,9 @@ pub struct SqliteStore {
     stacks: crate::stack_cache::StackCache,
     cache: RwLock<Cache>,
     writer: tokio::sync::Mutex<()>,
-    /// Serializes SSM parameter writes (see `parameters`).
-    parameters_writer: tokio::sync::Mutex<()>,
+    /// Striped by name (see [`SqliteStore::name_lock`]).
+    name_locks: Box<[tokio::sync::Mutex<()>]>,
+    names: std::sync::Mutex<Names>,
     sync: crate::durable::GroupSync,
     pub(crate) batcher: crate::batch::WriteBatcher,
     // Held (locked) for the store's lifetime; the OS releases it on exit or kill.
@@ -130,7 +148,10 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(5));
         // One writing connection: SQLite has one writer anyway, and writes are
         // serialized (projects by `writer`, the engine's by the write combiner).
+        // No ping before each acquire (sqlx's default): a local file connection does not go
+        // stale, and the ping is a round trip to the connection's thread per query.
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
@@ -158,6 +179,23 @@ impl SqliteStore {
                     },
                 ),
         );
+        let names = Names {
+            roles: sqlx::query_scalar("SELECT name_key FROM iam_roles")
+                .fetch_all(&pool)
+                .await?
+                .into_iter()
+                .collect(),
+            buckets: sqlx::query_scalar("SELECT name FROM s3_buckets")
+                .fetch_all(&pool)
+                .await?
+                .into_iter()
+                .collect(),
+            parameters: sqlx::query_as("SELECT name, version FROM ssm_parameters")
+                .fetch_all(&pool)
+                .await?
+                .into_iter()
+                .collect(),
+        };
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
         let checkpointer = SqlitePoolOptions::new()
@@ -167,6 +205,7 @@ impl SqliteStore {
             .await?;
         crate::checkpoint::start(checkpointer.clone(), pool.clone());
         let read_pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(READERS)
             .min_connections(1)
             .connect_with(options.read_only(true))
@@ -178,7 +217,10 @@ impl SqliteStore {
             stacks,
             cache: RwLock::new(cache),
             writer: tokio::sync::Mutex::new(()),
-            parameters_writer: tokio::sync::Mutex::new(()),
+            name_locks: (0..NAME_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            names: std::sync::Mutex::new(names),
             sync,
             batcher,
             _lock: lock,
@@ -247,6 +289,49 @@ impl SqliteStore {
         self.sync.sync().await
     }
 
+    /// The writer connection's pool, once every write queued behind
+    /// ([`crate::batch::WriteBatcher::enqueue`]) has committed: a write that goes to the
+    /// connection directly must land after them, so that commits stay in the order their
+    /// callers made them.
+    pub(crate) async fn writer(&self) -> Result<&SqlitePool, StoreError> {
+        self.batcher.settle().await.map_err(backend)?;
+        Ok(&self.pool)
+    }
+
+    /// The read connections, once every write queued behind has committed (a reader sees
+    /// what its caller was told is written).
+    pub(crate) async fn reader(&self) -> Result<&SqlitePool, StoreError> {
+        self.batcher.settle().await.map_err(backend)?;
+        Ok(&self.read_pool)
+    }
+
+    /// `write` through the combiner: inside a deferred scope queued behind (see
+    /// [`crate::batch::WriteBatcher::enqueue`]: the operation goes on at once and its
+    /// steps commit in order, many per transaction), otherwise committed before this
+    /// returns. A queued write must not be able to fail on its own data: its caller has
+    /// already checked what could refuse it (see [`Names`]). A unique violation of an
+    /// awaited write is [`StoreError::AlreadyExists`].
+    pub(crate) async fn submit(&self, write: Write) -> Result<(), StoreError> {
+        let result = if sagestack_engine::durability::is_deferred() {
+            self.batcher.enqueue(write)
+        } else {
+            self.batcher.write(write).await
+        };
+        result.map_err(|e| {
+            if e.unique_violation {
+                StoreError::AlreadyExists
+            } else {
+                backend(e)
+            }
+        })
+    }
+
+    /// The names that exist, for the writes that check a name before they write (see
+    /// [`Names`]); taken under the name's [`name_lock`](Self::name_lock).
+    pub(crate) fn names(&self) -> std::sync::MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// One statement (parameters written `{}`) as one write through the write combiner,
     /// so that concurrent single-row writes (a stack's resources being created) share a
     /// transaction. A unique violation is [`StoreError::AlreadyExists`].
@@ -258,6 +343,7 @@ impl SqliteStore {
         let write = Write {
             statements: vec![(statement.to_string(), values.len())],
             values,
+            rows: Vec::new(),
         };
         self.batcher.write(write).await.map_err(|e| {
             if e.unique_violation {
@@ -268,9 +354,15 @@ impl SqliteStore {
         })
     }
 
-    /// Taken by every SSM parameter write: a put reads the current version, then writes.
-    pub(crate) async fn parameter_write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.parameters_writer.lock().await
+    /// Taken by every write of the named thing that reads before it writes (an SSM
+    /// parameter's put reads the current version; a delete reads whether it exists): the
+    /// writes of one name are serialized, different names go concurrently and share the
+    /// write combiner's transactions. `name` carries a kind prefix (`ssm:`, `iam:`, `s3:`).
+    pub(crate) async fn name_lock(&self, name: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(name);
+        let i = (hash % self.name_locks.len() as u64) as usize;
+        self.name_locks[i].lock().await
     }
 
     /// Stack records and live stack names in memory (see [`crate::stack_cache`]).
@@ -278,8 +370,10 @@ impl SqliteStore {
         Some(&self.stacks)
     }
 
-    /// Waits until every commit made so far is on stable storage, deferred or not.
+    /// Waits until every write made so far (queued ones included) is committed and on
+    /// stable storage, deferred or not.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        self.batcher.settle().await.map_err(backend)?;
         self.sync.sync().await
     }
 
@@ -369,6 +463,7 @@ impl Store for SqliteStore {
                 BV::Int(project.version),
                 BV::Text(project.document.to_string()),
             ],
+            rows: Vec::new(),
         };
         tag_statements(&mut write, &project.arn, tags);
         self.batcher.write(write).await.map_err(|e| {
@@ -428,6 +523,7 @@ impl Store for SqliteStore {
                 BV::Text(project.document.to_string()),
                 BV::Text(project.name.clone()),
             ],
+            rows: Vec::new(),
         };
         tag_statements(&mut write, &project.arn, tags);
         self.batcher.write(write).await.map_err(backend)?;
@@ -452,7 +548,7 @@ impl Store for SqliteStore {
         let Some(arn) = self.read().by_name.get(name).map(|p| p.arn.clone()) else {
             return Ok(None);
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().await?.begin().await?;
         sqlx::query("DELETE FROM projects WHERE name = ?")
             .bind(name)
             .execute(&mut *tx)
@@ -550,7 +646,7 @@ impl Store for SqliteStore {
                 return Err(StoreError::TooManyTags { limit: max_tags });
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().await?.begin().await?;
         upsert_tags(&mut tx, resource_arn, tags).await?;
         tx.commit().await?;
         self.write().put_tags(resource_arn, tags);
@@ -585,7 +681,7 @@ impl Store for SqliteStore {
         if !self.read().arn_to_name.contains_key(resource_arn) {
             return Err(StoreError::NotFound);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().await?.begin().await?;
         for k in keys {
             sqlx::query("DELETE FROM tags WHERE resource_arn = ? AND key = ?")
                 .bind(resource_arn)
@@ -605,6 +701,10 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         let _w = self.writer.lock().await;
+        // Writes queued behind land before the connections close.
+        if let Err(e) = self.batcher.settle().await {
+            tracing::error!(error = %e, "closing with a failed queued write");
+        }
         self.read_pool.close().await;
         self.checkpointer.close().await;
         self.pool.close().await;

@@ -29,6 +29,11 @@ fn db(e: sqlx::Error) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// The engine's error for a store that cannot hand out a connection.
+fn conn(e: crate::StoreError) -> StoreError {
+    StoreError(e.to_string())
+}
+
 /// The engine's error for a failed flush (see [`crate::durable`]).
 fn flushed(r: Result<(), crate::StoreError>) -> Result<(), StoreError> {
     r.map_err(|e| StoreError(e.to_string()))
@@ -72,10 +77,25 @@ const UPSERT_STACK: &str = "INSERT INTO cfn_stacks (stack_id, document, stack_na
 const UPSERT_RESOURCE: &str = "INSERT INTO cfn_resources (stack_id, logical_id, document)
      VALUES ({}, {}, {})
      ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document";
+const DELETE_RESOURCE: &str = "DELETE FROM cfn_resources WHERE stack_id = {} AND logical_id = {}";
 const INSERT_EVENTS: &str = "INSERT INTO cfn_events (stack_id, seq, document) VALUES ";
 const EVENT_ROW: &str = "({}, {}, {})";
 const EVENTS_CONFLICT: &str =
     " ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document";
+
+/// SQLite's shared multi-row forms of [`UPSERT_RESOURCE`] and the event insert.
+static RESOURCE_ROWS: crate::batch::RowInsert = crate::batch::RowInsert {
+    table: "cfn_resources",
+    head: "INSERT INTO cfn_resources (stack_id, logical_id, document) VALUES ",
+    arity: 3,
+    tail: " ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document",
+};
+static EVENT_ROWS: crate::batch::RowInsert = crate::batch::RowInsert {
+    table: "cfn_events",
+    head: INSERT_EVENTS,
+    arity: 3,
+    tail: EVENTS_CONFLICT,
+};
 
 /// `template` with its `{}` placeholders numbered `$1`, `$2`, ... in order.
 pub(crate) fn numbered(template: &str) -> String {
@@ -91,6 +111,8 @@ static PG_UPSERT_STACK: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(UPSERT_STACK));
 static PG_UPSERT_RESOURCE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(UPSERT_RESOURCE));
+static PG_DELETE_RESOURCE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| numbered(DELETE_RESOURCE));
 static PG_INSERT_EVENT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(&format!("{INSERT_EVENTS}{EVENT_ROW}{EVENTS_CONFLICT}")));
 
@@ -144,25 +166,42 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(db)
     }
+
+    async fn delete_resource_row(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(PG_DELETE_RESOURCE.as_str())
+            .bind(stack_id)
+            .bind(logical_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
 }
 
 impl SqliteStore {
-    /// The same as PostgreSQL's, through the write batcher ([`crate::batch`]): the
-    /// statements of this write (the upsert, then one multi-row event insert) join
-    /// whatever other writes are waiting in one `BEGIN..COMMIT` query, one round trip to
-    /// SQLite's connection thread for all of them. sqlx runs each SQLite statement on
-    /// the connection's worker thread and every round trip there costs two thread
-    /// wake-ups: with one transaction per write (four round trips) they were most of a
-    /// stack operation's time (perf: `futex` wake-ups, not SQL).
+    /// The same as PostgreSQL's, through the write batcher ([`crate::batch`]): this
+    /// write (the upsert, then its events) joins whatever other writes are waiting in one
+    /// `BEGIN..COMMIT` query, one round trip to SQLite's connection thread for all of
+    /// them, and its resource and event rows join the batch's shared multi-row inserts
+    /// ([`crate::batch::RowInsert`]). sqlx runs each SQLite statement on the connection's
+    /// worker thread and sends each statement's result back: with one transaction per
+    /// write (four round trips), then with two statements per write, those thread
+    /// wake-ups were most of a stack operation's time (perf: `futex`, not SQL).
     async fn upsert_with_events(
         &self,
         record: Option<Upsert<'_>>,
         events: &[StackEvent],
     ) -> Result<(), StoreError> {
         use crate::batch::{Value, Write};
+        let stack_record = matches!(record, Some(Upsert::Stack { .. }));
         let mut write = Write {
-            statements: Vec::with_capacity(2),
-            values: Vec::with_capacity(4 + 3 * events.len()),
+            statements: Vec::new(),
+            values: Vec::new(),
+            rows: Vec::with_capacity(2),
         };
         match record {
             Some(Upsert::Stack {
@@ -184,38 +223,60 @@ impl SqliteStore {
                 logical_id,
                 document,
             }) => {
-                write.statements.push((UPSERT_RESOURCE.to_string(), 3));
-                write.values.extend([
-                    Value::Text(stack_id.to_owned()),
-                    Value::Text(logical_id.to_owned()),
-                    Value::Text(document),
-                ]);
+                write.rows.push((
+                    &RESOURCE_ROWS,
+                    vec![
+                        Value::Text(stack_id.to_owned()),
+                        Value::Text(logical_id.to_owned()),
+                        Value::Text(document),
+                    ],
+                ));
             }
             None => {}
         }
         if !events.is_empty() {
-            let mut sql = String::from(INSERT_EVENTS);
-            for (i, e) in events.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(EVENT_ROW);
-                write.values.extend([
+            let mut values = Vec::with_capacity(3 * events.len());
+            for e in events {
+                values.extend([
                     Value::Text(e.stack_id.clone()),
                     Value::Int(seq(e)?),
                     Value::Text(to_doc(e)?),
                 ]);
             }
-            sql.push_str(EVENTS_CONFLICT);
-            write.statements.push((sql, 3 * events.len()));
+            write.rows.push((&EVENT_ROWS, values));
         }
-        if write.statements.is_empty() {
+        if write.statements.is_empty() && write.rows.is_empty() {
             return Ok(());
         }
-        self.batcher
-            .write(write)
-            .await
-            .map_err(|e| StoreError(e.message))
+        if stack_record {
+            // A stack's status is served from memory as soon as it is written, so it is
+            // committed before anyone can see it (a `kill -9` cannot take back a terminal
+            // status a client saw); it is one write per phase.
+            return self
+                .batcher
+                .write(write)
+                .await
+                .map_err(|e| StoreError(e.message));
+        }
+        self.submit(write).await.map_err(conn)
+    }
+
+    async fn delete_resource_row(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<(), StoreError> {
+        use crate::batch::{Value, Write};
+        self.submit(Write {
+            statements: vec![(DELETE_RESOURCE.to_string(), 2)],
+            values: vec![
+                Value::Text(stack_id.to_owned()),
+                Value::Text(logical_id.to_owned()),
+            ],
+            rows: Vec::new(),
+        })
+        .await
+        .map_err(conn)
     }
 }
 
@@ -259,7 +320,7 @@ macro_rules! stack_store_impl {
                      ORDER BY ord DESC LIMIT 1",
                 )
                 .bind(stack_name)
-                .fetch_optional(&self.read_pool)
+                .fetch_optional(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
                 row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
@@ -272,7 +333,7 @@ macro_rules! stack_store_impl {
                 }
                 let row = sqlx::query("SELECT document FROM cfn_stacks WHERE stack_id = $1")
                     .bind(stack_id)
-                    .fetch_optional(&self.read_pool)
+                    .fetch_optional(self.reader().await.map_err(conn)?)
                     .await
                     .map_err(db)?;
                 row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
@@ -281,7 +342,7 @@ macro_rules! stack_store_impl {
 
             async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError> {
                 let rows = sqlx::query("SELECT document FROM cfn_stacks ORDER BY ord")
-                    .fetch_all(&self.read_pool)
+                    .fetch_all(self.reader().await.map_err(conn)?)
                     .await
                     .map_err(db)?;
                 rows.iter()
@@ -308,12 +369,7 @@ macro_rules! stack_store_impl {
                 stack_id: &str,
                 logical_id: &str,
             ) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM cfn_resources WHERE stack_id = $1 AND logical_id = $2")
-                    .bind(stack_id)
-                    .bind(logical_id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
+                self.delete_resource_row(stack_id, logical_id).await?;
                 flushed(self.durable().await)
             }
 
@@ -326,7 +382,7 @@ macro_rules! stack_store_impl {
                     $collate
                 ))
                 .bind(stack_id)
-                .fetch_all(&self.read_pool)
+                .fetch_all(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
                 rows.iter()
@@ -354,7 +410,7 @@ macro_rules! stack_store_impl {
                 .bind(stack_id)
                 .bind(before)
                 .bind(limit)
-                .fetch_all(&self.read_pool)
+                .fetch_all(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
                 rows.iter()
@@ -371,7 +427,7 @@ macro_rules! stack_store_impl {
                 .bind(&change_set.change_set_id)
                 .bind(&change_set.stack_id)
                 .bind(to_doc(change_set)?)
-                .execute(&self.pool)
+                .execute(self.writer().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
                 flushed(self.durable().await)
@@ -384,7 +440,7 @@ macro_rules! stack_store_impl {
                 let row =
                     sqlx::query("SELECT document FROM cfn_change_sets WHERE change_set_id = $1")
                         .bind(change_set_id)
-                        .fetch_optional(&self.read_pool)
+                        .fetch_optional(self.reader().await.map_err(conn)?)
                         .await
                         .map_err(db)?;
                 row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
@@ -399,7 +455,7 @@ macro_rules! stack_store_impl {
                     "SELECT document FROM cfn_change_sets WHERE stack_id = $1 ORDER BY ord",
                 )
                 .bind(stack_id)
-                .fetch_all(&self.read_pool)
+                .fetch_all(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
                 rows.iter()
@@ -410,7 +466,7 @@ macro_rules! stack_store_impl {
             async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM cfn_change_sets WHERE change_set_id = $1")
                     .bind(change_set_id)
-                    .execute(&self.pool)
+                    .execute(self.writer().await.map_err(conn)?)
                     .await
                     .map_err(db)?;
                 flushed(self.durable().await)
@@ -427,7 +483,7 @@ macro_rules! stack_store_impl {
                     // Nothing to remove and nothing to add (most stacks export nothing).
                     return Ok(());
                 }
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.writer().await.map_err(conn)?.begin().await.map_err(db)?;
                 sqlx::query("DELETE FROM cfn_exports WHERE stack_id = $1")
                     .bind(stack_id)
                     .execute(&mut *tx)
@@ -461,7 +517,7 @@ macro_rules! stack_store_impl {
                     "SELECT name, value, stack_id FROM cfn_exports ORDER BY name",
                     $collate
                 ))
-                .fetch_all(&self.read_pool)
+                .fetch_all(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
                 rows.iter()

@@ -194,6 +194,7 @@ backend_suite!(
     servicecatalog_list_pages_by_creation,
     servicecatalog_associations_guard_deletes,
     servicecatalog_state_survives_reopen,
+    deferred_native_writes_are_checked_read_back_and_kept,
 );
 
 fn project(name: &str, creation_micros: i64) -> ProjectRecord {
@@ -811,6 +812,93 @@ pub(crate) mod service_cases {
         );
         assert!(s.delete_role("builder").await.unwrap());
         assert!(!s.delete_role("Builder").await.unwrap());
+        s.close().await;
+    }
+
+    /// Inside a deferred scope (a stack operation's steps) the SQLite store queues these
+    /// writes behind instead of committing each before it returns: the answers (exists,
+    /// not found, not empty, versions) and what reads see must not change, and after a
+    /// flush and a reopen everything is there.
+    pub async fn deferred_native_writes_are_checked_read_back_and_kept(h: Arc<Harness>) {
+        let s = h.open().await;
+        let store = s.clone();
+        sagestack_engine::durability::deferred(async move {
+            let s = store;
+            s.create_role(&role("Deferred", "AROAD1")).await.unwrap();
+            assert_eq!(
+                s.create_role(&role("DEFERRED", "AROAD2")).await,
+                Err(StoreError::AlreadyExists)
+            );
+            assert!(s.get_role("deferred").await.unwrap().is_some());
+            s.create_role(&role("Gone", "AROAD3")).await.unwrap();
+            assert!(s.delete_role("gone").await.unwrap());
+            assert!(!s.delete_role("gone").await.unwrap());
+            assert!(s.get_role("gone").await.unwrap().is_none());
+
+            assert_eq!(s.put_parameter("/d", "{}", false, 100).await, Ok(1));
+            assert_eq!(
+                s.put_parameter("/d", "{}", false, 100).await,
+                Err(StoreError::AlreadyExists)
+            );
+            assert_eq!(s.put_parameter("/d", r#"{"v":2}"#, true, 100).await, Ok(2));
+            let latest = s.get_parameter("/d", None).await.unwrap().unwrap();
+            assert_eq!((latest.version, &*latest.document), (2, r#"{"v":2}"#));
+            assert_eq!(s.put_parameter("/gone", "{}", false, 100).await, Ok(1));
+            assert!(s.delete_parameter("/gone").await.unwrap());
+            assert!(!s.delete_parameter("/gone").await.unwrap());
+            assert_eq!(s.put_parameter("/gone", "{}", false, 100).await, Ok(1));
+
+            s.create_bucket(&bucket("deferred", 1)).await.unwrap();
+            assert_eq!(
+                s.create_bucket(&bucket("deferred", 2)).await,
+                Err(StoreError::AlreadyExists)
+            );
+            s.put_object(
+                &object("deferred", "k", b"x"),
+                bytes::Bytes::from_static(b"x"),
+            )
+            .await
+            .unwrap();
+            assert_eq!(s.delete_bucket("deferred").await, Err(StoreError::Conflict));
+            assert!(s.delete_object("deferred", "k").await.unwrap());
+            s.delete_bucket("deferred").await.unwrap();
+            assert_eq!(s.delete_bucket("deferred").await, Err(StoreError::NotFound));
+            assert!(s.get_bucket("deferred").await.unwrap().is_none());
+            s.create_bucket(&bucket("kept", 3)).await.unwrap();
+            sagestack_engine::store::StackStore::sync(&*s)
+                .await
+                .unwrap();
+        })
+        .await;
+        s.close().await;
+        drop(s);
+        let s = h.open().await;
+        assert!(s.get_role("Deferred").await.unwrap().is_some());
+        assert!(s.get_role("Gone").await.unwrap().is_none());
+        assert_eq!(
+            s.get_parameter("/d", None).await.unwrap().unwrap().version,
+            2
+        );
+        assert_eq!(
+            s.get_parameter("/gone", None)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
+        assert!(s.get_bucket("kept").await.unwrap().is_some());
+        assert!(s.get_bucket("deferred").await.unwrap().is_none());
+        // The names in memory were rebuilt from the tables.
+        assert_eq!(
+            s.create_role(&role("deferred", "AROAD4")).await,
+            Err(StoreError::AlreadyExists)
+        );
+        assert_eq!(
+            s.create_bucket(&bucket("kept", 4)).await,
+            Err(StoreError::AlreadyExists)
+        );
+        assert_eq!(s.put_parameter("/d", "{}", true, 100).await, Ok(3));
         s.close().await;
     }
 

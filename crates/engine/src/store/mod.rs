@@ -1,11 +1,12 @@
 //! The engine's persistence contract, and an in-memory implementation.
 //!
 //! The engine writes a stack's state before and after every resource action, so a
-//! [`StackStore`] must commit each call before it returns, in call order: after a crash,
-//! a new engine over the same store calls [`crate::Engine::recover`] and finishes
-//! whatever was in progress from these records alone. A write must also be on stable
-//! storage before it returns unless the caller runs deferred
-//! ([`crate::durability::is_deferred`]); [`StackStore::sync`] then flushes. The contract is deliberately small (whole
+//! [`StackStore`] must commit calls in call order (a later write never lands without an
+//! earlier one): after a crash, a new engine over the same store calls
+//! [`crate::Engine::recover`] and finishes whatever was in progress from these records
+//! alone. A write must be committed and on stable storage before it returns unless the
+//! caller runs deferred ([`crate::durability::is_deferred`]); then it may return earlier
+//! (queued), as long as every read sees it, and [`StackStore::sync`] commits and flushes. The contract is deliberately small (whole
 //! records in, whole records out, no transactions across calls) so a SQL backend is a
 //! handful of tables keyed as documented on each method.
 //!
@@ -88,7 +89,8 @@ pub trait StackStore: Send + Sync {
     /// Every export, ordered by name.
     async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError>;
 
-    /// Returns once every write that returned before this call is on stable storage.
+    /// Returns once every write that returned before this call is committed and on
+    /// stable storage.
     /// A backend whose writes are flushed before they return (or that keeps nothing)
     /// has nothing to do. See [`crate::durability`].
     async fn sync(&self) -> Result<(), StoreError> {
