@@ -322,7 +322,7 @@ impl<'a> Query<'a> {
     }
 
     fn rows(&mut self, insert: &'static RowInsert, values: &'a [Value]) -> Result<(), WriteError> {
-        if insert.arity == 0 || values.len() % insert.arity != 0 {
+        if insert.arity == 0 || !values.len().is_multiple_of(insert.arity) {
             return Err(WriteError::other(
                 "a row insert's values are not whole rows",
             ));
@@ -363,7 +363,7 @@ impl<'a> Query<'a> {
 
 /// `BEGIN; <every statement>; COMMIT;` in one query on one connection; rolled back on
 /// any error.
-async fn execute<'a>(pool: &SqlitePool, writes: &[&'a Write]) -> Result<(), WriteError> {
+async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), WriteError> {
     let mut q = Query {
         sql: String::from("BEGIN;\n"),
         args: SqliteArguments::default(),
