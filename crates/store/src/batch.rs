@@ -9,7 +9,7 @@
 //! woken at the same moment, e.g. by the previous batch's commit, join this batch rather
 //! than the next: measured +17% projects/s at 32 in flight) and sends them as ONE
 //! multi-statement query
-//! (`BEGIN; ...; COMMIT;`, `$n` parameters numbered across statements), then answers
+//! (`BEGIN; ...; COMMIT;`, anonymous `?` parameters bound in order across statements), then answers
 //! each caller. Atomicity per write is kept: if the batch fails, it is rolled back and
 //! each write is retried alone, so one bad write fails only its own caller. Durability
 //! is the caller's next step (the group flush in [`crate::durable`]).
@@ -270,12 +270,11 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>, progress: A
     }
 }
 
-/// The SQL text and arguments of one batch: parameters are numbered across the whole
+/// The SQL text and arguments of one batch: parameters are bound in order across the whole
 /// query, shared inserts gather their rows (see [`RowInsert`]).
 struct Query<'a> {
     sql: String,
     args: SqliteArguments,
-    n: usize,
     /// Shared inserts with rows not yet written out: `(insert, values of its rows)`.
     pending: Vec<(&'static RowInsert, Vec<&'a Value>)>,
 }
@@ -287,9 +286,10 @@ impl<'a> Query<'a> {
             Value::Int(i) => self.args.add(*i),
         }
         .map_err(|e| WriteError::other(&format!("cannot bind a value: {e}")))?;
-        self.n += 1;
-        self.sql.push('$');
-        self.sql.push_str(&self.n.to_string());
+        // Anonymous `?`: SQLite numbers them in order (sqlx binds them in order across the
+        // statements of a query). A `$n` is a *named* parameter to SQLite, looked up in a
+        // list as the query is parsed: quadratic in a batch's thousands of parameters.
+        self.sql.push('?');
         Ok(())
     }
 
@@ -367,7 +367,6 @@ async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), WriteError>
     let mut q = Query {
         sql: String::from("BEGIN;\n"),
         args: SqliteArguments::default(),
-        n: 0,
         pending: Vec::new(),
     };
     for w in writes {
