@@ -97,6 +97,13 @@ pub trait ResourceProvider: Send + Sync {
     /// Facts about `type_name`, or `None` when this provider does not know the type.
     fn type_info(&self, type_name: &str) -> Option<TypeInfo>;
 
+    /// Whether this provider knows `type_name` (`type_info(type_name).is_some()`, which
+    /// a provider whose `TypeInfo` costs allocations should answer without building one:
+    /// the registry asks it for every resource).
+    fn handles(&self, type_name: &str) -> bool {
+        self.type_info(type_name).is_some()
+    }
+
     /// Whether this provider's actions on `type_name` reach anything outside the engine's store (a
     /// webhook, another service). The engine then flushes its records to stable storage
     /// before each create, update or delete (see [`crate::durability`]). Providers that
@@ -235,9 +242,7 @@ impl ProviderRegistry {
         if let Some(p) = self.by_type.get(type_name) {
             return Some(p);
         }
-        self.fallback
-            .as_ref()
-            .filter(|p| p.type_info(type_name).is_some())
+        self.fallback.as_ref().filter(|p| p.handles(type_name))
     }
 
     /// Type facts from whichever provider handles `type_name`.

@@ -82,6 +82,10 @@ impl ResourceProvider for FallbackProvider {
         self.route(type_name)?.type_info(type_name)
     }
 
+    fn handles(&self, type_name: &str) -> bool {
+        self.route(type_name).is_some_and(|p| p.handles(type_name))
+    }
+
     fn effects_outside_store(&self, type_name: &str) -> bool {
         self.route(type_name)
             .is_some_and(|p| p.effects_outside_store(type_name))

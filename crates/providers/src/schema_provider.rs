@@ -167,6 +167,10 @@ impl SchemaProvider {
 
 #[async_trait]
 impl ResourceProvider for SchemaProvider {
+    fn handles(&self, type_name: &str) -> bool {
+        self.knows(type_name)
+    }
+
     /// Nothing is kept: the engine's record is the resource.
     fn keeps_state(&self, _type_name: &str) -> bool {
         false

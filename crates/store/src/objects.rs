@@ -718,7 +718,9 @@ impl SqliteStore {
                  OR EXISTS (SELECT 1 FROM s3_uploads WHERE bucket = $1)",
         )
         .bind(name)
-        .fetch_one(self.reader().await?)
+        // No wait for queued writes: objects and uploads are never queued behind (their
+        // writes commit before they return), so the read connections already see them.
+        .fetch_one(&self.read_pool)
         .await?;
         if busy != 0 {
             return Err(StoreError::Conflict);
