@@ -49,6 +49,7 @@ pub use plan::{
 };
 pub use provider::{
     LOWER_ALNUM, MIXED_ALNUM, ProviderError, ProviderRegistry, ResourceContext, ResourceProvider,
-    ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, partition_for_region, random_chars,
+    ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, attempt_chars, partition_for_region,
+    random_chars,
 };
 pub use store::{MemoryStore, StackStore, StoreError};

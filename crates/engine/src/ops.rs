@@ -327,6 +327,7 @@ impl Run {
             logical_id: rec.logical_id.clone(),
             resource_type: rec.resource_type.clone(),
             stack_tags: self.tags.clone(),
+            started: rec.last_updated,
         }
     }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Where a resource lives: everything a provider needs to build ARNs and names.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ResourceContext {
     pub region: String,
     pub account_id: String,
@@ -33,6 +33,12 @@ pub struct ResourceContext {
     /// Tags the stack propagates to every taggable resource (stack tags, `sagemaker:*`).
     #[serde(default)]
     pub stack_tags: Vec<(String, String)>,
+    /// When the action was recorded as started (the in-progress record's `last_updated`,
+    /// epoch milliseconds). With the stack and logical ids it names one create attempt,
+    /// so a name drawn from [`attempt_chars`] comes out the same when recovery looks for
+    /// what an interrupted create made.
+    #[serde(default)]
+    pub started: crate::model::EpochMillis,
 }
 
 /// What a provider returns after create, update or read.
@@ -174,6 +180,34 @@ pub trait ResourceProvider: Send + Sync {
     }
 }
 
+/// `len` characters from `alphabet`, fixed by the create attempt `ctx` names (stack id,
+/// logical id, start time): the random-looking part of a generated physical name, which
+/// [`ResourceProvider::find_interrupted_create`] can compute again after a crash and look
+/// up. Distinct attempts (another stack, a replacement, a retry after a rollback) get
+/// distinct characters. The mixing (FNV-1a, then splitmix64) is fixed here rather than
+/// taken from `std`'s hasher so that the next build computes the same name.
+pub fn attempt_chars(ctx: &ResourceContext, alphabet: &[u8], len: usize) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let started = ctx.started.to_le_bytes();
+    for part in [ctx.stack_id.as_bytes(), ctx.logical_id.as_bytes(), &started] {
+        for b in part.iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let base = alphabet.len().max(1) as u64;
+    (0..len)
+        .map(|_| {
+            h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = h;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            alphabet[(z % base) as usize] as char
+        })
+        .collect()
+}
+
 /// Lowercase letters and digits, for [`random_chars`].
 pub const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Uppercase letters and digits, for [`random_chars`].
@@ -265,6 +299,38 @@ pub fn partition_for_region(region: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempt_chars_are_fixed_by_the_attempt() {
+        let ctx = ResourceContext {
+            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1".into(),
+            logical_id: "Bucket".into(),
+            started: 1_700_000_000_123,
+            ..ResourceContext::default()
+        };
+        let a = attempt_chars(&ctx, LOWER_ALNUM, 12);
+        assert_eq!(a, attempt_chars(&ctx.clone(), LOWER_ALNUM, 12));
+        assert_eq!(a.len(), 12);
+        assert!(a.bytes().all(|b| LOWER_ALNUM.contains(&b)));
+        // Pinned: a name must come out the same from the next build (recovery recomputes it).
+        assert_eq!(a, "5enn03o464hq");
+        for other in [
+            ResourceContext {
+                started: ctx.started + 1,
+                ..ctx.clone()
+            },
+            ResourceContext {
+                logical_id: "Bucket2".into(),
+                ..ctx.clone()
+            },
+            ResourceContext {
+                stack_id: format!("{}x", ctx.stack_id),
+                ..ctx.clone()
+            },
+        ] {
+            assert_ne!(attempt_chars(&other, LOWER_ALNUM, 12), a);
+        }
+    }
 
     struct Only(&'static str);
 

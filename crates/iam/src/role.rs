@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use regex::Regex;
 use sagestack_engine::{
     ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
-    partition_for_region, random_chars,
+    attempt_chars, partition_for_region, random_chars,
 };
 use sagestack_store::{RoleRecord, Store, StoreError};
 use serde_json::{Map, Value, json};
@@ -152,6 +152,16 @@ fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError>
     Ok(())
 }
 
+/// The generated name of the role the create attempt `ctx` makes (its random part is
+/// fixed by the attempt, so recovery finds it again).
+fn attempt_name(ctx: &ResourceContext) -> String {
+    generated_role_name(
+        &ctx.stack_name,
+        &ctx.logical_id,
+        &attempt_chars(ctx, UPPER_ALNUM, SUFFIX_LEN),
+    )
+}
+
 #[async_trait]
 impl ResourceProvider for RoleProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
@@ -181,11 +191,7 @@ impl ResourceProvider for RoleProvider {
                 }
                 n.clone()
             }
-            _ => generated_role_name(
-                &ctx.stack_name,
-                &ctx.logical_id,
-                &random_chars(UPPER_ALNUM, SUFFIX_LEN),
-            ),
+            _ => attempt_name(ctx),
         };
         let path = properties
             .get("Path")
@@ -292,17 +298,18 @@ impl ResourceProvider for RoleProvider {
 
     async fn find_interrupted_create(
         &self,
-        _ctx: &ResourceContext,
+        ctx: &ResourceContext,
         properties: &Value,
         started: sagestack_engine::model::EpochMillis,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        // Only a named role can be found again (a generated name is random).
-        let Some(name) = properties.get("RoleName").and_then(Value::as_str) else {
-            return Ok(None);
+        // A generated name is the attempt's own (`attempt_chars`): computed again here.
+        let name = match properties.get("RoleName").and_then(Value::as_str) {
+            Some(name) => name.to_string(),
+            None => attempt_name(ctx),
         };
         Ok(self
             .store
-            .get_role(name)
+            .get_role(&name)
             .await
             .map_err(backend)?
             .filter(|r| r.creation_micros >= started.saturating_mul(1000))
@@ -326,6 +333,7 @@ mod tests {
             logical_id: logical.into(),
             resource_type: TYPE_NAME.into(),
             stack_tags: vec![],
+            started: 0,
         }
     }
 

@@ -61,6 +61,7 @@ fn ctx(type_name: &str, i: usize) -> ResourceContext {
         logical_id: format!("Resource{i}"),
         resource_type: type_name.into(),
         stack_tags: vec![],
+        started: 0,
     }
 }
 

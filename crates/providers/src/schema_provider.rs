@@ -305,6 +305,7 @@ mod tests {
             logical_id: "Res".into(),
             resource_type: type_name.into(),
             stack_tags: vec![],
+            started: 0,
         }
     }
 

@@ -60,6 +60,7 @@ fn ctx() -> ResourceContext {
         logical_id: "Seeder".into(),
         resource_type: "Custom::Seed".into(),
         stack_tags: vec![],
+        started: 0,
     }
 }
 

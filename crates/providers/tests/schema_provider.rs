@@ -23,6 +23,7 @@ fn ctx_in(region: &str, type_name: &str, logical: &str) -> ResourceContext {
         logical_id: logical.into(),
         resource_type: type_name.into(),
         stack_tags: vec![],
+        started: 0,
     }
 }
 

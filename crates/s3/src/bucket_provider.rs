@@ -36,7 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sagestack_engine::{
     LOWER_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
-    partition_for_region, random_chars,
+    attempt_chars, partition_for_region,
 };
 use sagestack_store::{BucketRecord, ObjectStore, StoreError};
 use serde_json::{Map, Value, json};
@@ -250,6 +250,16 @@ impl BucketProvider {
     }
 }
 
+/// The generated name of the bucket the create attempt `ctx` makes (its random part is
+/// fixed by the attempt, so recovery finds it again).
+fn attempt_name(ctx: &ResourceContext) -> String {
+    generated_bucket_name(
+        &ctx.stack_name,
+        &ctx.logical_id,
+        &attempt_chars(ctx, LOWER_ALNUM, SUFFIX_LEN),
+    )
+}
+
 #[async_trait]
 impl ResourceProvider for BucketProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
@@ -296,11 +306,7 @@ impl ResourceProvider for BucketProvider {
                 })?;
                 n.clone()
             }
-            Some(Value::Null) | None => generated_bucket_name(
-                &ctx.stack_name,
-                &ctx.logical_id,
-                &random_chars(LOWER_ALNUM, SUFFIX_LEN),
-            ),
+            Some(Value::Null) | None => attempt_name(ctx),
             Some(other) => {
                 return Err(invalid(
                     ctx,
@@ -379,17 +385,18 @@ impl ResourceProvider for BucketProvider {
 
     async fn find_interrupted_create(
         &self,
-        _ctx: &ResourceContext,
+        ctx: &ResourceContext,
         properties: &Value,
         started: sagestack_engine::model::EpochMillis,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        // Only a named bucket can be found again (a generated name is random).
-        let Some(name) = properties.get("BucketName").and_then(Value::as_str) else {
-            return Ok(None);
+        // A generated name is the attempt's own (`attempt_chars`): computed again here.
+        let name = match properties.get("BucketName").and_then(Value::as_str) {
+            Some(name) => name.to_string(),
+            None => attempt_name(ctx),
         };
         Ok(self
             .store
-            .get_bucket(name)
+            .get_bucket(&name)
             .await
             .map_err(backend)?
             .filter(|b| b.creation_micros >= started.saturating_mul(1000))
@@ -413,6 +420,7 @@ mod tests {
             logical_id: logical.into(),
             resource_type: TYPE_NAME.into(),
             stack_tags: vec![("team".into(), "ml".into()), ("env".into(), "stack".into())],
+            started: 0,
         }
     }
 
@@ -447,7 +455,7 @@ mod tests {
         assert_eq!(n.len(), 63);
         assert!(n.ends_with("-abcdefghijkl"));
         assert_eq!(check_bucket_name(&n), Ok(()));
-        let random = random_chars(LOWER_ALNUM, SUFFIX_LEN);
+        let random = attempt_chars(&ResourceContext::default(), LOWER_ALNUM, SUFFIX_LEN);
         assert_eq!(random.len(), 12);
         assert!(
             random

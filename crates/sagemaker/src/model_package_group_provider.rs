@@ -304,6 +304,7 @@ mod tests {
             logical_id: "Group".into(),
             resource_type: TYPE_NAME.into(),
             stack_tags: vec![("sagemaker:project-name".into(), "p".into())],
+            started: 0,
         };
         let s = p
             .create(

@@ -1161,6 +1161,7 @@ async fn providers_find_what_an_interrupted_create_made() {
         logical_id: logical.into(),
         resource_type: t.into(),
         stack_tags: Vec::new(),
+        started: 0,
     };
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sagestack_engine::{
     MIXED_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
-    random_chars,
+    attempt_chars,
 };
 use serde_json::{Map, Value};
 
@@ -169,7 +169,10 @@ impl ResourceProvider for ParameterProvider {
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         let name = text(properties, "Name").unwrap_or_else(|| {
-            generated_name(&ctx.logical_id, &random_chars(MIXED_ALNUM, SUFFIX_LEN))
+            generated_name(
+                &ctx.logical_id,
+                &attempt_chars(ctx, MIXED_ALNUM, SUFFIX_LEN),
+            )
         });
         let input = input(ctx, &name, properties, false)?;
         self.put(&name, input).await
@@ -213,15 +216,18 @@ impl ResourceProvider for ParameterProvider {
 
     async fn find_interrupted_create(
         &self,
-        _ctx: &ResourceContext,
+        ctx: &ResourceContext,
         properties: &Value,
         started: sagestack_engine::model::EpochMillis,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        // Only a named parameter can be found again (a generated name is random), and
-        // only its first version, written after the create started, is the create's.
-        let Some(name) = text(properties, "Name") else {
-            return Ok(None);
-        };
+        // A generated name is the attempt's own (`attempt_chars`): computed again here.
+        // Only the first version, written after the create started, is the create's.
+        let name = text(properties, "Name").unwrap_or_else(|| {
+            generated_name(
+                &ctx.logical_id,
+                &attempt_chars(ctx, MIXED_ALNUM, SUFFIX_LEN),
+            )
+        });
         match self.service.read(&name).await {
             Ok(Some((1, p))) if p.last_modified_date * 1000.0 + 0.001 >= started as f64 => {
                 Ok(Some(state(&p)))
@@ -245,7 +251,7 @@ mod tests {
         let long = generated_name(&"L".repeat(60), "abcDEF123456");
         assert_eq!(long.len(), 40);
         assert_eq!(long, format!("CFN-{}-abcDEF123456", "L".repeat(23)));
-        let s = random_chars(MIXED_ALNUM, SUFFIX_LEN);
+        let s = attempt_chars(&ResourceContext::default(), MIXED_ALNUM, SUFFIX_LEN);
         assert_eq!(s.len(), 12);
         assert!(s.chars().all(|c| c.is_ascii_alphanumeric()));
     }
