@@ -139,7 +139,7 @@ impl Progress {
 
 /// See the module documentation. Dropping it stops its task once the queue is empty.
 pub(crate) struct WriteBatcher {
-    queue: mpsc::UnboundedSender<Job>,
+    queue: Mutex<mpsc::UnboundedSender<Job>>,
     progress: Arc<Progress>,
 }
 
@@ -153,20 +153,27 @@ impl WriteBatcher {
             failed: Mutex::new(None),
         });
         tokio::spawn(run(pool, rx, progress.clone()));
-        WriteBatcher { queue, progress }
+        WriteBatcher {
+            queue: Mutex::new(queue),
+            progress,
+        }
     }
 
-    fn send(&self, job: Job) -> Result<(), WriteError> {
+    /// Sends `job`; its position in the queue (1 for the first job ever sent).
+    fn send(&self, job: Job) -> Result<u64, WriteError> {
         if let Some(e) = self.progress.failure() {
             return Err(e);
         }
-        // Counted before it is sent, so `settle` never waits for less than what was sent.
-        self.progress.enqueued.fetch_add(1, Ordering::SeqCst);
-        self.queue.send(job).map_err(|_| {
+        // Counted and sent under one lock, so the count is the job's place in the queue
+        // and `settle` never waits for less than what was sent.
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let position = self.progress.enqueued.fetch_add(1, Ordering::SeqCst) + 1;
+        queue.send(job).map_err(|_| {
             // Nothing will finish it: keep the count settle waits for reachable.
             self.progress.finished.send_modify(|n| *n += 1);
             WriteError::other("the store is closed")
-        })
+        })?;
+        Ok(position)
     }
 
     /// Commits `write` (with whatever else is waiting).
@@ -184,14 +191,21 @@ impl WriteBatcher {
     /// commits in queue order with the next batch. Its failure is sticky (every later
     /// [`write`](Self::write), `enqueue` and [`settle`](Self::settle) returns it), because
     /// its caller has moved on believing it done.
-    pub(crate) fn enqueue(&self, write: Write) -> Result<(), WriteError> {
+    /// Returns the write's position, for [`settle_to`](Self::settle_to).
+    pub(crate) fn enqueue(&self, write: Write) -> Result<u64, WriteError> {
         self.send(Job { write, done: None })
     }
 
     /// Returns once every write queued before this call has finished (committed: readers
     /// on other connections see it), with the sticky failure if a write behind failed.
     pub(crate) async fn settle(&self) -> Result<(), WriteError> {
-        let target = self.progress.enqueued.load(Ordering::SeqCst);
+        self.settle_to(self.progress.enqueued.load(Ordering::SeqCst))
+            .await
+    }
+
+    /// Returns once the write at `position` (from [`enqueue`](Self::enqueue)) and every
+    /// write before it have finished, with the sticky failure if a write behind failed.
+    pub(crate) async fn settle_to(&self, target: u64) -> Result<(), WriteError> {
         let mut finished = self.progress.finished.subscribe();
         if *finished.borrow_and_update() < target {
             // The task holds the sender for as long as this batcher lives.

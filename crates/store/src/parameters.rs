@@ -58,6 +58,16 @@ pub trait ParameterStore: Send + Sync {
     async fn delete_parameter(&self, name: &str) -> Result<bool, StoreError>;
 }
 
+/// Where [`ParameterStore::get_parameter`] finds its answer.
+enum ParameterRead<'a, DB: sqlx::Database> {
+    /// The parameter does not exist.
+    Absent,
+    /// The answer, without SQL.
+    Latest(ParameterRecord),
+    /// Read it from these connections.
+    From(&'a sqlx::Pool<DB>),
+}
+
 fn record(row: &impl RowExt) -> Result<ParameterRecord, StoreError> {
     Ok(ParameterRecord {
         name: row.text(0)?,
@@ -112,13 +122,18 @@ macro_rules! parameter_store_impl {
                 name: &str,
                 version: Option<i64>,
             ) -> Result<Option<ParameterRecord>, StoreError> {
+                let reader = match self.parameter_reader(name, version).await? {
+                    ParameterRead::Absent => return Ok(None),
+                    ParameterRead::Latest(record) => return Ok(Some(record)),
+                    ParameterRead::From(pool) => pool,
+                };
                 let row =
                     match version {
                         None => sqlx::query(
                             "SELECT name, version, document FROM ssm_parameters WHERE name = $1",
                         )
                         .bind(name)
-                        .fetch_optional(self.reader().await?)
+                        .fetch_optional(reader)
                         .await?,
                         Some(v) => {
                             sqlx::query(
@@ -127,7 +142,7 @@ macro_rules! parameter_store_impl {
                             )
                             .bind(name)
                             .bind(v)
-                            .fetch_optional(self.reader().await?)
+                            .fetch_optional(reader)
                             .await?
                         }
                     };
@@ -240,6 +255,15 @@ impl PostgresStore {
         Err(StoreError::Conflict)
     }
 
+    /// The pool a read of parameter `name` goes to.
+    async fn parameter_reader(
+        &self,
+        _name: &str,
+        _version: Option<i64>,
+    ) -> Result<ParameterRead<'_, sqlx::Postgres>, StoreError> {
+        Ok(ParameterRead::From(&self.read_pool))
+    }
+
     async fn delete_parameter_backend(&self, name: &str) -> Result<bool, StoreError> {
         let mut tx = self.writer().await?.begin().await?;
         let deleted = sqlx::query("DELETE FROM ssm_parameters WHERE name = $1")
@@ -272,7 +296,7 @@ impl SqliteStore {
     ) -> Result<i64, StoreError> {
         use crate::batch::{Value as BV, Write};
         let _w = self.name_lock(&format!("ssm:{name}")).await;
-        let current = self.names().parameters.get(name).copied();
+        let current = self.names().parameters.get(name).map(|p| p.version);
         let version = match current {
             Some(_) if !overwrite => return Err(StoreError::AlreadyExists),
             Some(v) => v + 1,
@@ -309,8 +333,13 @@ impl SqliteStore {
             ],
             rows: Vec::new(),
         };
-        self.submit(write).await?;
-        self.names().parameters.insert(name.to_string(), version);
+        let position = self.submit_at(write).await?;
+        let latest = crate::sqlite::LatestParameter {
+            version,
+            document: Arc::from(document),
+            position,
+        };
+        self.names().parameters.insert(name.to_string(), latest);
         drop(_w);
         self.durable().await?;
         Ok(version)
@@ -340,5 +369,38 @@ impl SqliteStore {
         drop(_w);
         self.durable().await?;
         Ok(true)
+    }
+
+    /// A read of the latest version (or of the version that is the latest) is answered
+    /// from the names in memory, like the absence of a parameter (queued deletes
+    /// included). An older version is read from the tables once the parameter's last
+    /// write has committed (when it was queued behind), without waiting for the rest of
+    /// the queue.
+    async fn parameter_reader(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<ParameterRead<'_, sqlx::Sqlite>, StoreError> {
+        let position = {
+            let names = self.names();
+            let Some(latest) = names.parameters.get(name) else {
+                return Ok(ParameterRead::Absent);
+            };
+            if version.is_none_or(|v| v == latest.version) {
+                return Ok(ParameterRead::Latest(ParameterRecord {
+                    name: name.to_string(),
+                    version: latest.version,
+                    document: latest.document.clone(),
+                }));
+            }
+            latest.position
+        };
+        if position > 0 {
+            self.batcher
+                .settle_to(position)
+                .await
+                .map_err(|e| StoreError::Backend(e.message))?;
+        }
+        Ok(ParameterRead::From(&self.read_pool))
     }
 }

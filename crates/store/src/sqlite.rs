@@ -82,7 +82,8 @@ impl Cache {
 }
 
 /// The keys of the tables whose writes check existence first (IAM role names, S3 bucket
-/// names, SSM parameter names with their latest version), in memory: a create or delete
+/// names, SSM parameter names with their latest version, which reads of the parameter are
+/// also served from), in memory: a create or delete
 /// inside a stack operation then needs no read, so it can be queued behind
 /// ([`SqliteStore::submit`]) like the operation's own steps. Every write of these tables
 /// holds the name's [`SqliteStore::name_lock`] across its check, its write and its update
@@ -92,8 +93,18 @@ pub(crate) struct Names {
     /// Lowercased role names.
     pub roles: HashSet<String>,
     pub buckets: HashSet<String>,
-    /// Parameter name to its latest version.
-    pub parameters: HashMap<String, i64>,
+    /// Every parameter's latest version, served from here (an SSM parameter is small, and
+    /// an overwrite reads the current version first).
+    pub parameters: HashMap<String, LatestParameter>,
+}
+
+/// A parameter's latest version as [`Names`] keeps it.
+pub(crate) struct LatestParameter {
+    pub version: i64,
+    pub document: Arc<str>,
+    /// The queue position of its last write (0 once known committed): a read of an older
+    /// version from the tables waits for that write only.
+    pub position: u64,
 }
 
 /// SQLite store in a data directory. See the module documentation.
@@ -190,11 +201,21 @@ impl SqliteStore {
                 .await?
                 .into_iter()
                 .collect(),
-            parameters: sqlx::query_as("SELECT name, version FROM ssm_parameters")
-                .fetch_all(&pool)
-                .await?
-                .into_iter()
-                .collect(),
+            parameters: sqlx::query_as::<_, (String, i64, String)>(
+                "SELECT name, version, document FROM ssm_parameters",
+            )
+            .fetch_all(&pool)
+            .await?
+            .into_iter()
+            .map(|(name, version, document)| {
+                let latest = LatestParameter {
+                    version,
+                    document: Arc::from(document),
+                    position: 0,
+                };
+                (name, latest)
+            })
+            .collect(),
         };
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
@@ -312,10 +333,16 @@ impl SqliteStore {
     /// already checked what could refuse it (see [`Names`]). A unique violation of an
     /// awaited write is [`StoreError::AlreadyExists`].
     pub(crate) async fn submit(&self, write: Write) -> Result<(), StoreError> {
+        self.submit_at(write).await.map(|_| ())
+    }
+
+    /// [`submit`](Self::submit), returning the write's queue position when it was queued
+    /// behind (for [`crate::batch::WriteBatcher::settle_to`]), 0 when it is committed.
+    pub(crate) async fn submit_at(&self, write: Write) -> Result<u64, StoreError> {
         let result = if sagestack_engine::durability::is_deferred() {
             self.batcher.enqueue(write)
         } else {
-            self.batcher.write(write).await
+            self.batcher.write(write).await.map(|()| 0)
         };
         result.map_err(|e| {
             if e.unique_violation {
