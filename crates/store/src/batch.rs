@@ -8,11 +8,11 @@
 //! write waiting (up to [`MAX_BATCH`]; after the first it yields once, so that the tasks
 //! woken at the same moment, e.g. by the previous batch's commit, join this batch rather
 //! than the next: measured +17% projects/s at 32 in flight) and sends them as ONE
-//! multi-statement query
-//! (`BEGIN; ...; COMMIT;`, anonymous `?` parameters bound in order across statements), then answers
-//! each caller. Atomicity per write is kept: if the batch fails, it is rolled back and
-//! each write is retried alone, so one bad write fails only its own caller. Durability
-//! is the caller's next step (the group flush in [`crate::durable`]).
+//! multi-statement query (`BEGIN; ...; COMMIT;`, anonymous `?` parameters bound in order
+//! across statements), then answers each caller. Atomicity per write is kept: if the
+//! batch fails, it is rolled back and each write is retried alone, so one bad write fails
+//! only its own caller. Durability is the caller's next step (the group flush in
+//! [`crate::durable`]).
 //!
 //! A write can also be *queued behind* ([`WriteBatcher::enqueue`]): its caller (a step
 //! of a deferred operation, see `sagestack_engine::durability`) goes on at once, and the
