@@ -282,9 +282,10 @@ impl SqliteStore {
 
 /// Implements [`StackStore`] for a backend whose pool is `self.pool`; `$collate` is
 /// appended to text sort keys (`COLLATE "C"` on PostgreSQL, so order is by bytes as
-/// SQLite's default `BINARY` collation orders).
+/// SQLite's default `BINARY` collation orders); `$resources_as_array` selects a stack's
+/// resource documents (`$1`: the stack id) as one JSON array text, ordered by logical id.
 macro_rules! stack_store_impl {
-    ($store:ty, $collate:literal) => {
+    ($store:ty, $collate:literal, $resources_as_array:literal) => {
         #[async_trait]
         impl StackStore for $store {
             async fn put_stack(
@@ -377,17 +378,14 @@ macro_rules! stack_store_impl {
                 &self,
                 stack_id: &str,
             ) -> Result<Vec<ResourceRecord>, StoreError> {
-                let rows = sqlx::query(concat!(
-                    "SELECT document FROM cfn_resources WHERE stack_id = $1 ORDER BY logical_id",
-                    $collate
-                ))
-                .bind(stack_id)
-                .fetch_all(self.reader().await.map_err(conn)?)
-                .await
-                .map_err(db)?;
-                rows.iter()
-                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .collect()
+                // One row holding every document as a JSON array: a stack's 500 resources
+                // as one result, not 500 (sqlx hands each row across threads).
+                let all: String = sqlx::query_scalar($resources_as_array)
+                    .bind(stack_id)
+                    .fetch_one(self.reader().await.map_err(conn)?)
+                    .await
+                    .map_err(db)?;
+                from_doc(&all)
             }
 
             async fn append_events(&self, events: &[StackEvent]) -> Result<(), StoreError> {
@@ -538,8 +536,18 @@ macro_rules! stack_store_impl {
     };
 }
 
-stack_store_impl!(SqliteStore, "");
-stack_store_impl!(PostgresStore, " COLLATE \"C\"");
+stack_store_impl!(
+    SqliteStore,
+    "",
+    "SELECT json_group_array(json(document) ORDER BY logical_id)
+     FROM cfn_resources WHERE stack_id = $1"
+);
+stack_store_impl!(
+    PostgresStore,
+    " COLLATE \"C\"",
+    "SELECT COALESCE(json_agg(document::json ORDER BY logical_id COLLATE \"C\"), '[]')::text
+     FROM cfn_resources WHERE stack_id = $1"
+);
 
 #[cfg(test)]
 mod tests {
