@@ -48,6 +48,17 @@ pub(crate) struct Write {
     pub rows: Vec<(&'static RowInsert, Vec<Value>)>,
 }
 
+impl Write {
+    /// A write of one statement whose `{}` placeholders take `values` in order.
+    pub(crate) fn one(statement: impl Into<String>, values: Vec<Value>) -> Write {
+        Write {
+            statements: vec![(statement.into(), values.len())],
+            values,
+            rows: Vec::new(),
+        }
+    }
+}
+
 /// An `INSERT` whose rows from every write of a batch go into one statement
 /// (`head` + `(..), (..), ...` + `tail`): the engine's hot writes are each a row or two,
 /// and every statement of a batch costs a message from SQLite's connection thread back to
@@ -416,11 +427,7 @@ mod tests {
     use sqlx::sqlite::SqlitePoolOptions;
 
     fn insert(v: i64) -> Write {
-        Write {
-            statements: vec![("INSERT INTO t (v) VALUES ({})".into(), 1)],
-            values: vec![Value::Int(v)],
-            rows: Vec::new(),
-        }
+        Write::one("INSERT INTO t (v) VALUES ({})", vec![Value::Int(v)])
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -480,11 +487,7 @@ mod tests {
     }
 
     fn kv_delete(k: &str) -> Write {
-        Write {
-            statements: vec![("DELETE FROM kv WHERE k = {}".into(), 1)],
-            values: vec![Value::Text(k.into())],
-            rows: Vec::new(),
-        }
+        Write::one("DELETE FROM kv WHERE k = {}", vec![Value::Text(k.into())])
     }
 
     async fn kv(pool: &SqlitePool) -> Vec<(String, i64)> {

@@ -627,23 +627,18 @@ impl Backend for PostgresStore {
 object_store_impl!(SqliteStore, "", "", "");
 object_store_impl!(PostgresStore, " FOR SHARE", " FOR UPDATE", " COLLATE \"C\"");
 
-fn insert_bucket(bucket: &BucketRecord) -> crate::batch::Write {
+fn insert_bucket(bucket: &BucketRecord) -> (&'static str, Vec<crate::batch::Value>) {
     use crate::batch::Value as V;
-    crate::batch::Write {
-        statements: vec![(
-            "INSERT INTO s3_buckets (name, region, creation_micros, document)
-             VALUES ({}, {}, {}, {})"
-                .into(),
-            4,
-        )],
-        values: vec![
+    (
+        "INSERT INTO s3_buckets (name, region, creation_micros, document)
+         VALUES ({}, {}, {}, {})",
+        vec![
             V::Text(bucket.name.clone()),
             V::Text(bucket.region.clone()),
             V::Int(bucket.creation_micros),
             V::Text(bucket.document.to_string()),
         ],
-        rows: Vec::new(),
-    }
+    )
 }
 
 impl PostgresStore {
@@ -652,9 +647,8 @@ impl PostgresStore {
     async fn bucket_content_lock(&self, _bucket: &str) {}
 
     async fn create_bucket_backend(&self, bucket: &BucketRecord) -> Result<(), StoreError> {
-        let mut write = insert_bucket(bucket);
-        let (statement, _) = write.statements.remove(0);
-        self.write_one(&statement, write.values).await?;
+        let (statement, values) = insert_bucket(bucket);
+        self.write_one(statement, values).await?;
         self.durable().await
     }
 
@@ -699,7 +693,9 @@ impl SqliteStore {
         if self.names().buckets.contains(&bucket.name) {
             return Err(StoreError::AlreadyExists);
         }
-        self.submit(insert_bucket(bucket)).await?;
+        let (statement, values) = insert_bucket(bucket);
+        self.submit(crate::batch::Write::one(statement, values))
+            .await?;
         self.names().buckets.insert(bucket.name.clone());
         drop(_w);
         self.durable().await
@@ -725,11 +721,10 @@ impl SqliteStore {
         if busy != 0 {
             return Err(StoreError::Conflict);
         }
-        self.submit(crate::batch::Write {
-            statements: vec![("DELETE FROM s3_buckets WHERE name = {}".into(), 1)],
-            values: vec![crate::batch::Value::Text(name.to_owned())],
-            rows: Vec::new(),
-        })
+        self.submit(crate::batch::Write::one(
+            "DELETE FROM s3_buckets WHERE name = {}",
+            vec![crate::batch::Value::Text(name.to_owned())],
+        ))
         .await?;
         self.names().buckets.remove(name);
         drop(_w);

@@ -137,12 +137,8 @@ impl SqliteStore {
             return Err(StoreError::AlreadyExists);
         }
         let (statement, values) = insert_role(r);
-        self.submit(crate::batch::Write {
-            statements: vec![(statement.to_string(), values.len())],
-            values,
-            rows: Vec::new(),
-        })
-        .await?;
+        self.submit(crate::batch::Write::one(statement, values))
+            .await?;
         self.names().roles.insert(name_key);
         drop(_w);
         self.durable().await
@@ -156,11 +152,10 @@ impl SqliteStore {
         if !self.names().roles.contains(&name_key) {
             return Ok(false);
         }
-        self.submit(crate::batch::Write {
-            statements: vec![("DELETE FROM iam_roles WHERE name_key = {}".into(), 1)],
-            values: vec![crate::batch::Value::Text(name_key.clone())],
-            rows: Vec::new(),
-        })
+        self.submit(crate::batch::Write::one(
+            "DELETE FROM iam_roles WHERE name_key = {}",
+            vec![crate::batch::Value::Text(name_key.clone())],
+        ))
         .await?;
         self.names().roles.remove(&name_key);
         drop(_w);

@@ -88,7 +88,6 @@ impl Cache {
 /// ([`SqliteStore::submit`]) like the operation's own steps. Every write of these tables
 /// holds the name's [`SqliteStore::name_lock`] across its check, its write and its update
 /// here, so the sets stay what the tables hold.
-#[derive(Default)]
 pub(crate) struct Names {
     /// Lowercased role names.
     pub roles: HashSet<String>,
@@ -367,18 +366,16 @@ impl SqliteStore {
         statement: &str,
         values: Vec<BV>,
     ) -> Result<(), StoreError> {
-        let write = Write {
-            statements: vec![(statement.to_string(), values.len())],
-            values,
-            rows: Vec::new(),
-        };
-        self.batcher.write(write).await.map_err(|e| {
-            if e.unique_violation {
-                StoreError::AlreadyExists
-            } else {
-                backend(e)
-            }
-        })
+        self.batcher
+            .write(Write::one(statement, values))
+            .await
+            .map_err(|e| {
+                if e.unique_violation {
+                    StoreError::AlreadyExists
+                } else {
+                    backend(e)
+                }
+            })
     }
 
     /// Taken by every write of the named thing that reads before it writes (an SSM

@@ -267,14 +267,13 @@ impl SqliteStore {
         logical_id: &str,
     ) -> Result<(), StoreError> {
         use crate::batch::{Value, Write};
-        self.submit(Write {
-            statements: vec![(DELETE_RESOURCE.to_string(), 2)],
-            values: vec![
+        self.submit(Write::one(
+            DELETE_RESOURCE,
+            vec![
                 Value::Text(stack_id.to_owned()),
                 Value::Text(logical_id.to_owned()),
             ],
-            rows: Vec::new(),
-        })
+        ))
         .await
         .map_err(conn)
     }
