@@ -512,7 +512,10 @@ async fn inline_template_bodies_over_51200_bytes_are_refused_as_aws_does() {
     for (action, extra) in [
         ("CreateStack", json!({"StackName": "big"})),
         ("UpdateStack", json!({"StackName": "big"})),
-        ("CreateChangeSet", json!({"StackName": "big", "ChangeSetName": "c"})),
+        (
+            "CreateChangeSet",
+            json!({"StackName": "big", "ChangeSetName": "c"}),
+        ),
         ("ValidateTemplate", json!({})),
         ("GetTemplateSummary", json!({})),
     ] {
@@ -520,7 +523,9 @@ async fn inline_template_bodies_over_51200_bytes_are_refused_as_aws_does() {
         params["TemplateBody"] = json!(big);
         let e = call(&api, action, params).await.unwrap_err();
         assert!(
-            e.starts_with("ValidationError: 1 validation error detected: Value 'Metadata: {Pad: 'ddd"),
+            e.starts_with(
+                "ValidationError: 1 validation error detected: Value 'Metadata: {Pad: 'ddd"
+            ),
             "{action}: {}",
             &e[..100]
         );
@@ -531,7 +536,10 @@ async fn inline_template_bodies_over_51200_bytes_are_refused_as_aws_does() {
             "{action}: {}",
             &e[e.len() - 120..]
         );
-        assert!(api.service().describe_stack("big").await.is_err(), "{action}");
+        assert!(
+            api.service().describe_stack("big").await.is_err(),
+            "{action}"
+        );
     }
     // At the limit it is accepted.
     let at = format!("Metadata: {{Pad: '{}'}}\n{QUEUE}", "d".repeat(pad - 1));
