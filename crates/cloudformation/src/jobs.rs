@@ -9,13 +9,17 @@
 //!   tasks move to a fresh worker while this thread blocks), and
 //! - waits for one of a fixed number of permits (one per core by default), so template
 //!   work never has more threads running than there are cores and the rest of the
-//!   server always gets CPU.
+//!   server always gets CPU;
+//! - then runs on a scoped thread with [`MIN_STACK_BYTES`] of stack (inside the runtime's
+//!   context, so lookups that block on the store still can): a worker's 2 MiB is not
+//!   enough for evaluation at the template crate's depth limits in a debug build.
 //!
 //! Outside a multi-threaded runtime (unit tests on a current-thread runtime, the CLI),
 //! `block_in_place` is not available and there is nothing to protect: jobs run inline.
 
 use std::sync::Arc;
 
+use sagestack_template::MIN_STACK_BYTES;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Semaphore;
 
@@ -41,14 +45,27 @@ impl TemplateJobs {
 
     /// Runs `f` as a template job. Must not be nested: a job that started another would
     /// hold one permit while waiting for a second.
-    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(|| {
                     // Inside `block_in_place` this thread may block, here on the permit.
                     // The semaphore is never closed, so `acquire` only fails if it were.
                     let _permit = handle.block_on(self.permits.acquire());
-                    f()
+                    std::thread::scope(|scope| {
+                        let job = std::thread::Builder::new()
+                            .name("template-job".into())
+                            .stack_size(MIN_STACK_BYTES)
+                            .spawn_scoped(scope, || {
+                                let _runtime = handle.enter();
+                                f()
+                            });
+                        // Only resource exhaustion stops a thread from starting; the
+                        // panic stays in the calling task, as the job's own would.
+                        job.expect("a thread for a template job")
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
                 })
             }
             _ => f(),
@@ -104,6 +121,27 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_have_the_stack_template_work_needs_and_the_runtime() {
+        let (depth, runtime) = TemplateJobs::new(1).run(|| {
+            // Recursion as deep as the template crate allows, with a debug build's frames.
+            fn nest(n: usize) -> usize {
+                let pad = std::hint::black_box([0u8; 16 * 1024]);
+                if n == 0 {
+                    0
+                } else {
+                    1 + nest(n - 1) + usize::from(pad[0])
+                }
+            }
+            (
+                nest(sagestack_template::MAX_EVAL_DEPTH),
+                Handle::try_current().is_ok(),
+            )
+        });
+        assert_eq!(depth, sagestack_template::MAX_EVAL_DEPTH);
+        assert!(runtime);
     }
 
     #[tokio::test]

@@ -78,6 +78,13 @@ pub(crate) struct Evaluator<'a> {
 /// that name conditions evaluate one tree inside another.
 pub const MAX_EVAL_DEPTH: usize = 512;
 
+/// Stack a thread needs to run template work at every depth limit: one level of
+/// evaluation takes about 21 KB of stack in a debug build (the intrinsic dispatch holds
+/// every function's locals), so [`MAX_EVAL_DEPTH`] levels need about 11 MB; a tokio
+/// worker has 2 MiB. Template work runs on threads with this much (release builds use a
+/// fraction of it, and untouched stack costs no memory).
+pub const MIN_STACK_BYTES: usize = 32 << 20;
+
 /// Deepest chain of conditions naming conditions (each level recurses).
 pub const MAX_CONDITION_DEPTH: usize = 64;
 

@@ -69,6 +69,7 @@ pub use env::{
     StaticEnvironment,
 };
 pub use error::{ErrorCode, Errors, TemplateError};
+pub use eval::{MAX_EVAL_DEPTH, MIN_STACK_BYTES};
 pub use params::{NO_ECHO_MASK, ParamKind, ParamValue, ParameterDecl};
 pub use parse::{Format, Limits, MAX_INLINE_BODY_BYTES, MAX_S3_BODY_BYTES, parse_tree};
 pub use template::{
