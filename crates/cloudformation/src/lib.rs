@@ -35,10 +35,12 @@
 //! [`EngineError`] to AWS error shapes.
 
 pub mod api;
+pub mod jobs;
 pub mod plan;
 pub mod service;
 pub mod source;
 
+pub use jobs::TemplateJobs;
 pub use plan::{
     SNAPSHOT_TYPES, SecretsLookup, SsmLookup, TemplatePlanFactory, TemplateStackPlan,
     availability_zones,

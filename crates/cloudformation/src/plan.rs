@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::jobs::TemplateJobs;
 use sagestack_engine::plan::{
     PlanDiagnostic, PlanFactory, PlannedResource, Policy, ResolveError, ResolvedOutput,
     ResourceLookup, StackIdentity, TemplatePlan,
@@ -188,12 +189,16 @@ impl PlanKey {
 /// Many stacks run the same template with other parameters or under other names (every
 /// project of one template): the parsed template, which does not depend on either, is
 /// kept too, for the last [`PARSED_CACHE_SIZE`] bodies, and only binding runs per stack.
+///
+/// Parsing and binding run as [`TemplateJobs`]: off the async workers, one per core at a
+/// time, however many operations plan at once.
 #[derive(Clone, Default)]
 pub struct TemplatePlanFactory {
     ssm: Option<Arc<dyn SsmLookup>>,
     secrets: Option<Arc<dyn SecretsLookup>>,
     cache: Arc<Mutex<PlanCache>>,
     parsed: Arc<Mutex<ParsedCache>>,
+    jobs: TemplateJobs,
 }
 
 /// Recent plans, oldest first.
@@ -224,6 +229,12 @@ impl TemplatePlanFactory {
         self
     }
 
+    /// Where this factory's template work runs; other template work of the same service
+    /// (`ValidateTemplate`) shares it.
+    pub fn jobs(&self) -> &TemplateJobs {
+        &self.jobs
+    }
+
     /// Parses, validates and binds; the bound template, or every problem found.
     pub fn bind(
         &self,
@@ -231,12 +242,25 @@ impl TemplatePlanFactory {
         parameters: &BTreeMap<String, String>,
         identity: &StackIdentity,
     ) -> Result<TemplateStackPlan, Vec<PlanDiagnostic>> {
-        self.bind_uncached(body, parameters, identity)
-            .map(|(plan, _)| plan)
+        self.jobs.run(|| {
+            self.bind_uncached(body, parameters, identity)
+                .map(|(plan, _)| plan)
+        })
     }
 
     /// [`TemplatePlanFactory::bind`], shared with recent identical requests.
     pub fn bind_shared(
+        &self,
+        body: &str,
+        parameters: &BTreeMap<String, String>,
+        identity: &StackIdentity,
+    ) -> Result<Arc<TemplateStackPlan>, Vec<PlanDiagnostic>> {
+        self.jobs
+            .run(|| self.bind_shared_here(body, parameters, identity))
+    }
+
+    /// [`TemplatePlanFactory::bind_shared`] on the calling thread.
+    fn bind_shared_here(
         &self,
         body: &str,
         parameters: &BTreeMap<String, String>,

@@ -261,27 +261,48 @@ impl CloudFormationService {
         body: &str,
         inline: bool,
     ) -> Result<TemplateSummary, Vec<PlanDiagnostic>> {
-        let limits = if inline {
-            Limits::inline()
-        } else {
-            Limits::s3()
-        };
-        let template = Template::parse_with(body, &limits).map_err(|e| vec![diag(&e)])?;
-        template
-            .validate()
-            .map_err(|es| es.iter().map(diag).collect::<Vec<_>>())?;
-        Ok(TemplateSummary {
-            description: template
-                .root()
-                .get("Description")
-                .and_then(sagestack_template::Node::scalar_text),
-            parameters: template.parameters(),
-            transforms: template
-                .transforms()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
+        self.checked_template(body, inline)
+            .map(|(summary, _)| summary)
+    }
+
+    /// [`CloudFormationService::validate_template`], with the parsed template for callers
+    /// that look further into it. Runs as a template job (see [`crate::jobs`]).
+    pub fn checked_template(
+        &self,
+        body: &str,
+        inline: bool,
+    ) -> Result<(TemplateSummary, Template), Vec<PlanDiagnostic>> {
+        self.plans.jobs().run(|| {
+            let limits = if inline {
+                Limits::inline()
+            } else {
+                Limits::s3()
+            };
+            let template = Template::parse_with(body, &limits).map_err(|e| vec![diag(&e)])?;
+            template
+                .validate()
+                .map_err(|es| es.iter().map(diag).collect::<Vec<_>>())?;
+            let summary = TemplateSummary {
+                description: template
+                    .root()
+                    .get("Description")
+                    .and_then(sagestack_template::Node::scalar_text),
+                parameters: template.parameters(),
+                transforms: template
+                    .transforms()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+            };
+            Ok((summary, template))
         })
+    }
+
+    /// A template parsed with the S3 limits (not validated), as a template job.
+    pub fn parse_template(&self, body: &str) -> Result<Template, PlanDiagnostic> {
+        self.plans
+            .jobs()
+            .run(|| Template::parse_with(body, &Limits::s3()).map_err(|e| diag(&e)))
     }
 
     /// Binds a template exactly as a stack operation would (parameters checked, `Rules`

@@ -5,12 +5,23 @@
 //! in it: without a [`ResourceLookup`] a resource reference is an error, without rule mode
 //! the rule-only functions are unknown. `None` results stand for `AWS::NoValue`, which the
 //! containing map or list drops.
+//!
+//! Hostile templates are bounded two ways: every value built is first charged to the
+//! evaluation's byte [`Budget`] (see [`crate::budget`]), and nested evaluation (a value
+//! inside a value, a condition naming a condition) stops at [`MAX_EVAL_DEPTH`] before it
+//! can exhaust the thread's stack.
 
-use std::cell::RefCell;
+mod rules;
+mod sub;
+
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+pub use sub::{SubPart, sub_parts};
+
+use crate::budget::{Budget, node_bytes, value_bytes};
 use crate::cidr::cidr;
 use crate::env::{Environment, ResourceLookup, StackContext};
 use crate::error::{ErrorCode, TemplateError};
@@ -21,50 +32,6 @@ type R<T> = Result<T, TemplateError>;
 
 pub(crate) fn err(pos: Pos, msg: impl Into<String>) -> TemplateError {
     TemplateError::at(ErrorCode::Resolve, msg, pos)
-}
-
-/// A piece of an `Fn::Sub` string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SubPart {
-    Literal(String),
-    /// `${Name}` or `${Resource.Attribute}`.
-    Var(String),
-}
-
-/// Splits an `Fn::Sub` string into literals and variables; `${!X}` is the literal `${X}`.
-pub fn sub_parts(s: &str) -> Vec<SubPart> {
-    let mut parts = Vec::new();
-    let mut lit = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("${") {
-        lit.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find('}') {
-            Some(j) => {
-                let inner = &after[..j];
-                if let Some(l) = inner.strip_prefix('!') {
-                    lit.push_str("${");
-                    lit.push_str(l);
-                    lit.push('}');
-                } else {
-                    if !lit.is_empty() {
-                        parts.push(SubPart::Literal(std::mem::take(&mut lit)));
-                    }
-                    parts.push(SubPart::Var(inner.trim().to_string()));
-                }
-                rest = &after[j + 1..];
-            }
-            None => {
-                lit.push_str(&rest[i..]);
-                rest = "";
-            }
-        }
-    }
-    lit.push_str(rest);
-    if !lit.is_empty() {
-        parts.push(SubPart::Literal(lit));
-    }
-    parts
 }
 
 /// Pseudo parameter names.
@@ -100,8 +67,23 @@ pub(crate) struct Evaluator<'a> {
     pub lang_ext: bool,
     pub rules: bool,
     /// How many named conditions are being evaluated inside each other.
-    pub condition_depth: std::cell::Cell<usize>,
+    pub condition_depth: Cell<usize>,
+    /// What this evaluation may still build.
+    pub budget: Budget,
+    /// How many [`Evaluator::eval`] calls are running inside each other.
+    depth: Cell<usize>,
 }
+
+/// Deepest nesting of evaluations: a template is at most 128 levels deep, but conditions
+/// that name conditions evaluate one tree inside another.
+pub const MAX_EVAL_DEPTH: usize = 512;
+
+/// Stack a thread needs to run template work at every depth limit: one level of
+/// evaluation takes about 21 KB of stack in a debug build (the intrinsic dispatch holds
+/// every function's locals), so [`MAX_EVAL_DEPTH`] levels need about 11 MB; a tokio
+/// worker has 2 MiB. Template work runs on threads with this much (release builds use a
+/// fraction of it, and untouched stack costs no memory).
+pub const MIN_STACK_BYTES: usize = 32 << 20;
 
 /// Deepest chain of conditions naming conditions (each level recurses).
 pub const MAX_CONDITION_DEPTH: usize = 64;
@@ -117,10 +99,12 @@ pub(crate) fn stringify(v: &Value) -> Option<String> {
 }
 
 impl<'a> Evaluator<'a> {
+    /// An evaluator that may build `max_bytes` of values (as JSON text).
     pub fn new(
         params: &'a BoundParameters,
         ctx: &'a StackContext,
         env: &'a dyn Environment,
+        max_bytes: usize,
     ) -> Self {
         Evaluator {
             params,
@@ -134,12 +118,32 @@ impl<'a> Evaluator<'a> {
             lookup: None,
             lang_ext: false,
             rules: false,
-            condition_depth: std::cell::Cell::new(0),
+            condition_depth: Cell::new(0),
+            budget: Budget::new(max_bytes),
+            depth: Cell::new(0),
         }
     }
 
     /// Evaluates a node; `None` is `AWS::NoValue`.
     pub fn eval(&self, node: &Node) -> R<Option<Value>> {
+        let depth = self.depth.get();
+        if depth >= MAX_EVAL_DEPTH {
+            return Err(TemplateError::at(
+                ErrorCode::Limit,
+                format!(
+                    "Template error: values nest deeper than {MAX_EVAL_DEPTH} levels when evaluated"
+                ),
+                node.pos,
+            ));
+        }
+        self.depth.set(depth + 1);
+        let v = self.eval_unguarded(node);
+        self.depth.set(depth);
+        v
+    }
+
+    fn eval_unguarded(&self, node: &Node) -> R<Option<Value>> {
+        let charge = |bytes: usize| self.budget.charge(bytes, node.pos, "a value");
         match &node.kind {
             Kind::Map(m) => {
                 if let Some((name, arg)) = node.as_intrinsic()
@@ -147,15 +151,18 @@ impl<'a> Evaluator<'a> {
                 {
                     return self.call(name, arg, node.pos);
                 }
+                charge(2 + m.len())?;
                 let mut out = serde_json::Map::with_capacity(m.len());
                 for (k, e) in m {
                     if let Some(v) = self.eval(&e.value)? {
+                        charge(k.len() + 3)?;
                         out.insert(k.clone(), v);
                     }
                 }
                 Ok(Some(Value::Object(out)))
             }
             Kind::List(l) => {
+                charge(2 + l.len())?;
                 let mut out = Vec::with_capacity(l.len());
                 for n in l {
                     if let Some(v) = self.eval(n)? {
@@ -164,8 +171,18 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(Some(Value::Array(out)))
             }
-            _ => Ok(Some(node.to_json())),
+            _ => {
+                charge(node_bytes(node))?;
+                Ok(Some(node.to_json()))
+            }
         }
+    }
+
+    /// Charges a value read from outside the template (a parameter, a resource attribute,
+    /// an export), which may be repeated anywhere.
+    fn charged(&self, v: Value, pos: Pos, what: &str) -> R<Value> {
+        self.budget.charge(value_bytes(&v), pos, what)?;
+        Ok(v)
     }
 
     /// Evaluates a node that must produce a value (not `AWS::NoValue`).
@@ -338,15 +355,16 @@ impl<'a> Evaluator<'a> {
 
     pub fn reference(&self, name: &str, pos: Pos) -> R<Option<Value>> {
         if let Some(v) = self.pseudo(name) {
-            return Ok(v);
+            return v.map(|v| self.charged(v, pos, "Ref")).transpose();
         }
         if let Some(v) = self.params.values.get(name) {
-            return Ok(Some(v.to_json()));
+            return self.charged(v.to_json(), pos, "Ref").map(Some);
         }
         let lookup = self.check_resource(name, pos)?;
         lookup
             .physical_id(name)
-            .map(|id| Some(Value::String(id)))
+            .map(|id| self.charged(Value::String(id), pos, "Ref").map(Some))
+            .transpose()?
             .ok_or_else(|| {
                 err(
                     pos,
@@ -368,12 +386,13 @@ impl<'a> Evaluator<'a> {
             ));
         }
         let lookup = self.check_resource(res, pos)?;
-        lookup.attribute(res, attr).ok_or_else(|| {
+        let v = lookup.attribute(res, attr).ok_or_else(|| {
             err(
                 pos,
                 format!("Template error: attribute {attr} of resource {res} is not available"),
             )
-        })
+        })?;
+        self.charged(v, pos, "Fn::GetAtt")
     }
 
     fn call(&self, name: &str, arg: &Node, pos: Pos) -> R<Option<Value>> {
@@ -415,49 +434,7 @@ impl<'a> Evaluator<'a> {
                 };
                 Ok(Some(self.get_att(&res, &attr, pos)?))
             }
-            "Fn::Sub" => {
-                let (text, vars) = match &arg.kind {
-                    Kind::String(t) => (t.as_str(), None),
-                    _ => {
-                        let l = self.args(arg, name, 2, 2, pos)?;
-                        let t = l[0].as_str().ok_or_else(|| {
-                            err(l[0].pos, "Template error: Fn::Sub string must be a string")
-                        })?;
-                        let vars = l[1].as_map().ok_or_else(|| {
-                            err(
-                                l[1].pos,
-                                "Template error: Fn::Sub variables must be an object",
-                            )
-                        })?;
-                        (t, Some(vars))
-                    }
-                };
-                let mut out = String::with_capacity(text.len());
-                for part in sub_parts(text) {
-                    match part {
-                        SubPart::Literal(l) => out.push_str(&l),
-                        SubPart::Var(v) => {
-                            let value = if let Some(e) = vars.and_then(|m| m.get(&v)) {
-                                self.value(&e.value)?
-                            } else if let Some((r, a)) =
-                                v.split_once('.').filter(|_| !v.starts_with("AWS::"))
-                            {
-                                self.get_att(r, a, pos)?
-                            } else {
-                                self.reference(&v, pos)?.ok_or_else(|| {
-                                    err(pos, "AWS::NoValue cannot be used in Fn::Sub")
-                                })?
-                            };
-                            let text = match &value {
-                                Value::Array(items) => items.iter().filter_map(stringify).collect::<Vec<_>>().join(","),
-                                other => stringify(other).ok_or_else(|| err(pos, format!("Template error: variable {v} in Fn::Sub must be a string")))?,
-                            };
-                            out.push_str(&text);
-                        }
-                    }
-                }
-                s(out)
-            }
+            "Fn::Sub" => self.sub(arg, pos),
             "Fn::Join" => {
                 let l = self.args(arg, name, 2, 2, pos)?;
                 let delim = self.string(&l[0], "Fn::Join delimiter")?;
@@ -471,6 +448,9 @@ impl<'a> Evaluator<'a> {
                         )
                     })?);
                 }
+                let joined = parts.iter().map(String::len).sum::<usize>()
+                    + delim.len().saturating_mul(parts.len().saturating_sub(1));
+                self.budget.charge(joined, pos, name)?;
                 s(parts.join(&delim))
             }
             "Fn::Select" => {
@@ -499,6 +479,8 @@ impl<'a> Evaluator<'a> {
                         "Template error: Fn::Split delimiter must not be empty",
                     ));
                 }
+                let pieces = text.matches(delim.as_str()).count() + 1;
+                self.budget.charge(text.len() + 3 * pieces, pos, name)?;
                 Ok(Some(Value::Array(
                     text.split(delim.as_str())
                         .map(|p| Value::String(p.into()))
@@ -518,7 +500,10 @@ impl<'a> Evaluator<'a> {
                     .and_then(|n| n.get(&k2));
                 match found {
                     // Mappings hold literals only; never evaluate (or recurse into) them.
-                    Some(n) => Ok(Some(n.to_json())),
+                    Some(n) => {
+                        self.budget.charge(node_bytes(n), pos, name)?;
+                        Ok(Some(n.to_json()))
+                    }
                     None => match l.get(3).and_then(|o| o.get("DefaultValue")) {
                         Some(d) => self.eval(d),
                         None => Err(err(
@@ -571,7 +556,11 @@ impl<'a> Evaluator<'a> {
                 let l = self.args(arg, name, 1, 1, pos)?;
                 Ok(Some(Value::Bool(!self.boolean(&l[0])?)))
             }
-            "Fn::Base64" => s(base64(self.string(arg, "Fn::Base64 argument")?.as_bytes())),
+            "Fn::Base64" => {
+                let text = self.string(arg, "Fn::Base64 argument")?;
+                self.budget.charge(text.len().div_ceil(3) * 4, pos, name)?;
+                s(base64(text.as_bytes()))
+            }
             "Fn::Cidr" => {
                 let l = self.args(arg, name, 3, 3, pos)?;
                 let block = self.string(&l[0], "Fn::Cidr ipBlock")?;
@@ -588,9 +577,8 @@ impl<'a> Evaluator<'a> {
                 let bits = num(&l[2], "cidrBits")?;
                 let subnets = cidr(&block, count, bits)
                     .map_err(|m| err(pos, format!("Template error: {m}")))?;
-                Ok(Some(Value::Array(
-                    subnets.into_iter().map(Value::String).collect(),
-                )))
+                let v = Value::Array(subnets.into_iter().map(Value::String).collect());
+                self.charged(v, pos, name).map(Some)
             }
             "Fn::GetAZs" => {
                 let region = match self.eval(arg)? {
@@ -604,17 +592,17 @@ impl<'a> Evaluator<'a> {
                     }
                 };
                 let azs = self.env.availability_zones(&region);
-                Ok(Some(Value::Array(
-                    azs.into_iter().map(Value::String).collect(),
-                )))
+                let v = Value::Array(azs.into_iter().map(Value::String).collect());
+                self.charged(v, pos, name).map(Some)
             }
             "Fn::ImportValue" => {
                 let export = self.string(arg, "Fn::ImportValue name")?;
-                self.lookup
+                let v = self
+                    .lookup
                     .and_then(|l| l.import_value(&export))
                     .or_else(|| self.env.export(&export))
-                    .map(|v| Some(Value::String(v)))
-                    .ok_or_else(|| err(pos, format!("No export named {export} found")))
+                    .ok_or_else(|| err(pos, format!("No export named {export} found")))?;
+                self.charged(Value::String(v), pos, name).map(Some)
             }
             "Fn::GetStackOutput" => {
                 let field = |k: &str| -> R<Option<String>> {
@@ -633,10 +621,13 @@ impl<'a> Evaluator<'a> {
                 };
                 let region = field("Region")?;
                 let role = field("RoleArn")?;
-                self.env
+                let v = self
+                    .env
                     .stack_output(&stack, &output, region.as_deref(), role.as_deref())
-                    .map(|v| Some(Value::String(v)))
-                    .ok_or_else(|| err(pos, format!("Output {output} of stack {stack} not found")))
+                    .ok_or_else(|| {
+                        err(pos, format!("Output {output} of stack {stack} not found"))
+                    })?;
+                self.charged(Value::String(v), pos, name).map(Some)
             }
             "Fn::Length" if self.lang_ext => {
                 let items = self.list(arg, "Fn::Length argument")?;
@@ -644,6 +635,7 @@ impl<'a> Evaluator<'a> {
             }
             "Fn::ToJsonString" if self.lang_ext => {
                 let v = self.value(arg)?;
+                self.budget.charge(value_bytes(&v), pos, name)?;
                 s(serde_json::to_string(&v).unwrap_or_default())
             }
             "Fn::Transform" => Err(TemplateError::at(
@@ -652,115 +644,6 @@ impl<'a> Evaluator<'a> {
                 pos,
             )),
             _ if self.rules => self.rule_function(name, arg, pos),
-            _ => Err(TemplateError::at(
-                ErrorCode::Intrinsic,
-                format!("Template format error: Encountered unsupported function: {name}"),
-                pos,
-            )),
-        }
-    }
-
-    fn strings(&self, node: &Node, what: &str) -> R<Vec<String>> {
-        match self.value(node)? {
-            Value::Array(a) => Ok(a.iter().filter_map(stringify).collect()),
-            v => stringify(&v)
-                .map(|s| vec![s])
-                .ok_or_else(|| err(node.pos, format!("Template error: {what} must be a list"))),
-        }
-    }
-
-    /// The assertion functions of the `Rules` section.
-    fn rule_function(&self, name: &str, arg: &Node, pos: Pos) -> R<Option<Value>> {
-        let b = |v: bool| Ok(Some(Value::Bool(v)));
-        match name {
-            "Fn::Contains" => {
-                let l = self.args(arg, name, 2, 2, pos)?;
-                let list = self.strings(&l[0], "Fn::Contains list")?;
-                let x = self.string(&l[1], "Fn::Contains value")?;
-                b(list.contains(&x))
-            }
-            "Fn::EachMemberEquals" => {
-                let l = self.args(arg, name, 2, 2, pos)?;
-                let list = self.strings(&l[0], "Fn::EachMemberEquals list")?;
-                let x = self.string(&l[1], "Fn::EachMemberEquals value")?;
-                b(list.iter().all(|m| *m == x))
-            }
-            "Fn::EachMemberIn" => {
-                let l = self.args(arg, name, 2, 2, pos)?;
-                let list = self.strings(&l[0], "Fn::EachMemberIn list")?;
-                let allowed = self.strings(&l[1], "Fn::EachMemberIn list")?;
-                b(list.iter().all(|m| allowed.contains(m)))
-            }
-            "Fn::RefAll" => {
-                let t = self.string(arg, "Fn::RefAll type")?;
-                let mut all = Vec::new();
-                let list_t = format!("List<{t}>");
-                for (p, ty) in &self.params.types {
-                    if (*ty == t || *ty == list_t)
-                        && let Some(v) = self.params.values.get(p)
-                    {
-                        match v.to_json() {
-                            Value::Array(a) => all.extend(a),
-                            other => all.push(other),
-                        }
-                    }
-                }
-                Ok(Some(Value::Array(all)))
-            }
-            "Fn::ValueOf" => {
-                let l = self.args(arg, name, 2, 2, pos)?;
-                let p = self.string(&l[0], "Fn::ValueOf parameter")?;
-                let attr = self.string(&l[1], "Fn::ValueOf attribute")?;
-                let ty = self.params.types.get(&p).ok_or_else(|| {
-                    err(
-                        l[0].pos,
-                        format!("Template error: Fn::ValueOf parameter {p} is not declared"),
-                    )
-                })?;
-                let values = match self.params.values.get(&p) {
-                    Some(crate::params::ParamValue::List(l)) => l.clone(),
-                    Some(crate::params::ParamValue::String(s)) => vec![s.clone()],
-                    None => Vec::new(),
-                };
-                let mut out = Vec::new();
-                for v in &values {
-                    out.push(self.env.parameter_attribute(ty, v, &attr).ok_or_else(|| {
-                        err(
-                            pos,
-                            format!("Template error: cannot look up {attr} of {v} for Fn::ValueOf"),
-                        )
-                    })?);
-                }
-                if out.len() == 1 && !ty.starts_with("List<") {
-                    return Ok(Some(Value::String(out.remove(0))));
-                }
-                Ok(Some(Value::Array(
-                    out.into_iter().map(Value::String).collect(),
-                )))
-            }
-            "Fn::ValueOfAll" => {
-                let l = self.args(arg, name, 2, 2, pos)?;
-                let t = self.string(&l[0], "Fn::ValueOfAll type")?;
-                let attr = self.string(&l[1], "Fn::ValueOfAll attribute")?;
-                let mut out = Vec::new();
-                for (p, ty) in &self.params.types {
-                    if *ty != t {
-                        continue;
-                    }
-                    let values = match self.params.values.get(p) {
-                        Some(crate::params::ParamValue::List(l)) => l.clone(),
-                        Some(crate::params::ParamValue::String(s)) => vec![s.clone()],
-                        None => Vec::new(),
-                    };
-                    for v in values {
-                        let a = self.env.parameter_attribute(ty, &v, &attr).ok_or_else(|| {
-                            err(pos, format!("Template error: cannot look up {attr} of {v} for Fn::ValueOfAll"))
-                        })?;
-                        out.push(Value::String(a));
-                    }
-                }
-                Ok(Some(Value::Array(out)))
-            }
             _ => Err(TemplateError::at(
                 ErrorCode::Intrinsic,
                 format!("Template format error: Encountered unsupported function: {name}"),

@@ -7,31 +7,34 @@
 //! and strings, and `{"Ref": Identifier}` replaced by the item. Loops nest: the copies are
 //! expanded again. The collection is evaluated like any value (a list, a `Ref` to a list
 //! parameter, `Fn::FindInMap`, ...), so expansion needs the parameter values.
+//!
+//! Every copy is charged to the expansion's byte [`Budget`] before it is made: the output
+//! template's size plus what the item adds at each place it is substituted. Nested loops
+//! multiply, so this is what stops a small template from expanding without bound.
 
+use crate::budget::{Budget, map_bytes};
 use crate::error::{ErrorCode, Errors, TemplateError};
 use crate::eval::{Evaluator, stringify};
 use crate::tree::{Entry, Kind, Map, Node};
 
-/// Most values a whole expansion may add, so nested loops cannot exhaust memory.
-const MAX_EXPANDED_NODES: usize = 1_000_000;
-
 pub(crate) const PREFIX: &str = "Fn::ForEach::";
 
-/// Expands every loop. `lenient` (static validation, parameters possibly unknown): a
-/// collection that cannot be evaluated yields one placeholder item instead of an error.
+/// Expands every loop, the copies charged to `budget`. `lenient` (static validation,
+/// parameters possibly unknown): a collection that cannot be evaluated yields one
+/// placeholder item instead of an error.
 pub(crate) fn expand_sections(
     root: &mut Node,
     ev: &Evaluator<'_>,
+    budget: &Budget,
     lenient: bool,
 ) -> Result<(), Errors> {
     let mut errors = Errors::new();
-    let mut budget = MAX_EXPANDED_NODES;
     if let Kind::Map(m) = &mut root.kind {
         for section in ["Conditions", "Resources", "Outputs"] {
             if let Some(e) = m.get_mut(section) {
                 let mut x = Expander {
                     ev,
-                    budget: &mut budget,
+                    budget,
                     lenient,
                 };
                 match x.expand(&mut e.value, 0) {
@@ -81,7 +84,7 @@ fn normalize_names(node: &mut Node, ev: &Evaluator<'_>) {
 
 struct Expander<'e, 'a> {
     ev: &'e Evaluator<'a>,
-    budget: &'e mut usize,
+    budget: &'e Budget,
     lenient: bool,
 }
 
@@ -138,21 +141,20 @@ impl Expander<'_, '_> {
                         Err(err) if !self.lenient => return Err(err),
                         _ => vec![serde_json::Value::String("Placeholder".into())],
                     };
+                    // Sized once per loop; each copy is charged before it is made.
+                    let copy_bytes = map_bytes(template);
+                    let uses = template
+                        .iter()
+                        .map(|(k, e)| uses_in_text(k, id) + uses_of(&e.value, id))
+                        .sum::<usize>();
                     for item in &items {
                         let Some(item) = stringify(item) else {
                             return Err(bad("collection items must be strings"));
                         };
+                        let cost = copy_bytes.saturating_add(uses.saturating_mul(item.len()));
+                        self.budget.charge(cost, e.key_pos, &k)?;
                         let mut copy = Node::new(e.value.pos, Kind::Map(template.clone()));
                         substitute(&mut copy, id, &item);
-                        let size = copy.size();
-                        if size > *self.budget {
-                            return Err(TemplateError::at(
-                                ErrorCode::Limit,
-                                "Template format error: Fn::ForEach expands to too many values",
-                                e.key_pos,
-                            ));
-                        }
-                        *self.budget -= size;
                         self.expand(&mut copy, depth + 1)?;
                         if let Kind::Map(generated) = copy.kind {
                             for (gk, ge) in generated {
@@ -179,6 +181,32 @@ fn insert(out: &mut Map, k: String, e: Entry) -> Result<(), TemplateError> {
     }
     out.insert(k, e);
     Ok(())
+}
+
+/// How many times `${id}` or `&{id}` appears in `s`.
+fn uses_in_text(s: &str, id: &str) -> usize {
+    if !s.contains('{') {
+        return 0;
+    }
+    s.matches(&format!("${{{id}}}")).count() + s.matches(&format!("&{{{id}}}")).count()
+}
+
+/// How many places of `node` [`substitute`] replaces with the item.
+fn uses_of(node: &Node, id: &str) -> usize {
+    if let Some(("Ref", arg)) = node.as_intrinsic()
+        && arg.as_str() == Some(id)
+    {
+        return 1;
+    }
+    match &node.kind {
+        Kind::String(s) => uses_in_text(s, id),
+        Kind::List(l) => l.iter().map(|n| uses_of(n, id)).sum(),
+        Kind::Map(m) => m
+            .iter()
+            .map(|(k, e)| uses_in_text(k, id) + uses_of(&e.value, id))
+            .sum(),
+        _ => 0,
+    }
 }
 
 fn replace_ids(s: &str, id: &str, item: &str) -> String {
@@ -208,5 +236,66 @@ fn substitute(node: &mut Node, id: &str, item: &str) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ErrorCode, Template};
+
+    fn loops(levels: usize, items: usize, payload: usize) -> String {
+        let list = (0..items)
+            .map(|i| format!("i{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key: String = (0..levels).map(|l| format!("${{L{l}}}")).collect();
+        let mut body = format!(
+            "{{'R{key}': {{Type: A::B::C, Properties: {{P: '{}${{L0}}'}}}}}}",
+            "p".repeat(payload)
+        );
+        for l in (0..levels).rev() {
+            body = format!("{{'Fn::ForEach::F{l}': [L{l}, [{list}], {body}]}}");
+        }
+        format!("Transform: AWS::LanguageExtensions\nResources: {body}\n")
+    }
+
+    /// Three nested loops of 40 items over a 20 KB payload: 64,000 copies, 1.3 GB.
+    #[test]
+    fn nested_loops_with_a_large_payload_are_refused_before_copying() {
+        let body = loops(3, 40, 20_000);
+        let t = Template::parse(&body).unwrap();
+        let (r, peak, took) = crate::test_alloc::measure(|| t.validate());
+        let errors = r.unwrap_err();
+        let e = &errors[0];
+        assert_eq!(e.code, ErrorCode::Limit, "{errors:?}");
+        assert!(
+            e.message
+                .starts_with("Template format error: Fn::ForEach::F"),
+            "{}",
+            e.message
+        );
+        assert!(e.location.is_some());
+        assert!(peak < 64 << 20, "peak {peak} bytes");
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    }
+
+    #[test]
+    fn substitution_is_counted_before_the_copy() {
+        // One loop, few copies, but each copy repeats a 4 KB item 5,000 times (20 MB each).
+        let item = "x".repeat(4_000);
+        let refs = vec!["${X}"; 5_000].concat();
+        let body = format!(
+            "Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::L:\n    - X\n    - ['{item}']\n    - 'R': {{Type: A::B::C, Properties: {{P: '{refs}'}}}}\n"
+        );
+        let t = Template::parse(&body).unwrap();
+        let (r, peak, _) = crate::test_alloc::measure(|| t.validate());
+        assert_eq!(r.unwrap_err()[0].code, ErrorCode::Limit);
+        assert!(peak < 16 << 20, "peak {peak} bytes");
+    }
+
+    #[test]
+    fn loops_within_the_budget_expand() {
+        let t = Template::parse(&loops(2, 10, 100)).unwrap();
+        t.validate().unwrap();
     }
 }

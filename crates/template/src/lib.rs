@@ -43,6 +43,7 @@
 //! assert_eq!(props["TopicArn"], "arn:aws:sns:us-east-1:123456789012:orders-topic");
 //! ```
 
+mod budget;
 pub mod cidr;
 pub mod cli;
 pub mod env;
@@ -55,16 +56,20 @@ pub mod params;
 pub mod parse;
 pub mod sample;
 pub mod template;
+#[cfg(test)]
+mod test_alloc;
 pub mod tree;
 pub mod validate;
 pub mod yaml;
 
+pub use budget::MAX_EXPANDED_BYTES;
 pub use cli::validate_command;
 pub use env::{
     DynamicReference, EmptyEnvironment, Environment, NoResources, ResourceLookup, StackContext,
     StaticEnvironment,
 };
 pub use error::{ErrorCode, Errors, TemplateError};
+pub use eval::{MAX_EVAL_DEPTH, MIN_STACK_BYTES};
 pub use params::{NO_ECHO_MASK, ParamKind, ParamValue, ParameterDecl};
 pub use parse::{Format, Limits, MAX_INLINE_BODY_BYTES, MAX_S3_BODY_BYTES, parse_tree};
 pub use template::{

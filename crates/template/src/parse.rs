@@ -1,5 +1,6 @@
 //! Entry point of parsing: size limits, format detection, JSON or YAML.
 
+use crate::budget::MAX_EXPANDED_BYTES;
 use crate::error::{ErrorCode, TemplateError};
 use crate::tree::Node;
 use crate::{json, yaml};
@@ -18,6 +19,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Maximum number of values in the tree, counting YAML alias expansions.
     pub max_nodes: usize,
+    /// Maximum size of the tree as JSON text, counting YAML alias expansions; also what
+    /// `Fn::ForEach` expansion and each evaluation may produce (see [`crate::budget`]).
+    pub max_expanded_bytes: usize,
 }
 
 impl Limits {
@@ -39,12 +43,14 @@ impl Limits {
 }
 
 impl Default for Limits {
-    /// S3 size limit, depth 128, and at most 2,000,000 values.
+    /// S3 size limit, depth 128, at most 1,000,000 values (twice what a 1 MB body can
+    /// spell out without aliases) and [`MAX_EXPANDED_BYTES`] expanded.
     fn default() -> Self {
         Limits {
             max_bytes: MAX_S3_BODY_BYTES,
             max_depth: 128,
-            max_nodes: 2_000_000,
+            max_nodes: 1_000_000,
+            max_expanded_bytes: MAX_EXPANDED_BYTES,
         }
     }
 }

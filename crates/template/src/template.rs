@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::budget::{self, Budget};
 use crate::env::{Environment, ResourceLookup, StackContext, parse_dynamic_reference};
 use crate::error::{ErrorCode, Errors, TemplateError};
 use crate::eval::{CondState, Evaluator, stringify};
@@ -24,6 +25,9 @@ pub struct Template {
     root: Arc<Node>,
     format: Format,
     transforms: Vec<(String, Pos)>,
+    /// [`Limits::max_expanded_bytes`] it was parsed with: what expansion and evaluation
+    /// may produce.
+    max_expanded_bytes: usize,
 }
 
 /// `DeletionPolicy` / `UpdateReplacePolicy` values.
@@ -103,6 +107,7 @@ impl Template {
             root: Arc::new(root),
             format,
             transforms,
+            max_expanded_bytes: limits.max_expanded_bytes,
         })
     }
 
@@ -160,11 +165,14 @@ impl Template {
         let env = crate::env::EmptyEnvironment;
         let expanded = self.expand(&lenient, &ctx, &env, true);
         match expanded {
-            Ok(root) => errors.extend(validate::validate(
-                &root,
-                &decls,
-                self.language_extensions(),
-            )),
+            Ok(root) => {
+                errors.extend(validate::validate(
+                    &root,
+                    &decls,
+                    self.language_extensions(),
+                ));
+                errors.extend(budget::check_sub_expansion(&root, self.max_expanded_bytes));
+            }
             Err(e) => errors.extend(e),
         }
         if errors.is_empty() {
@@ -185,11 +193,16 @@ impl Template {
         if !self.language_extensions() {
             return Ok(Arc::clone(&self.root));
         }
+        // The expanded template, not only what loops add, stays within the budget.
+        let left = self
+            .max_expanded_bytes
+            .saturating_sub(budget::node_bytes(&self.root));
+        let budget = Budget::new(left);
         let mut root = Node::clone(&self.root);
-        let mut ev = Evaluator::new(params, ctx, env);
+        let mut ev = Evaluator::new(params, ctx, env, self.max_expanded_bytes);
         ev.lang_ext = true;
         ev.mappings = self.root.get("Mappings").and_then(Node::as_map);
-        crate::foreach::expand_sections(&mut root, &ev, lenient)?;
+        crate::foreach::expand_sections(&mut root, &ev, &budget, lenient)?;
         Ok(Arc::new(root))
     }
 
@@ -223,7 +236,8 @@ impl Template {
         };
         let root = self.expand(&params, ctx, env.as_ref(), false)?;
         let lang_ext = self.language_extensions();
-        let errors = validate::validate(&root, &decls, lang_ext);
+        let mut errors = validate::validate(&root, &decls, lang_ext);
+        errors.extend(budget::check_sub_expansion(&root, self.max_expanded_bytes));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -237,6 +251,7 @@ impl Template {
             levels: Vec::new(),
             ctx: ctx.clone(),
             env,
+            max_expanded_bytes: self.max_expanded_bytes,
         };
         bound.check_rules()?;
         bound.evaluate_conditions()?;
@@ -285,6 +300,7 @@ pub struct BoundTemplate {
     levels: Vec<Vec<String>>,
     ctx: StackContext,
     env: Arc<dyn Environment>,
+    max_expanded_bytes: usize,
 }
 
 impl std::fmt::Debug for BoundTemplate {
@@ -303,7 +319,12 @@ impl BoundTemplate {
     }
 
     fn evaluator<'a>(&'a self, lookup: Option<&'a dyn ResourceLookup>) -> Evaluator<'a> {
-        let mut ev = Evaluator::new(&self.params, &self.ctx, self.env.as_ref());
+        let mut ev = Evaluator::new(
+            &self.params,
+            &self.ctx,
+            self.env.as_ref(),
+            self.max_expanded_bytes,
+        );
         ev.lang_ext = self.lang_ext;
         ev.mappings = self.section("Mappings");
         ev.condition_defs = self.section("Conditions");

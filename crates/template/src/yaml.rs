@@ -11,14 +11,17 @@
 //!   hex/octal/binary prefixes and underscores; timestamps and leading-zero numbers
 //!   (account ids such as `012345678901`) stay strings;
 //! - duplicate keys, null keys, complex keys and several documents are errors;
-//! - aliases are expanded with a node budget (no "billion laughs"), and nesting depth is
-//!   bounded before we recurse.
+//! - aliases are expanded with a node budget and a byte budget (no "billion laughs", and
+//!   no alias of a large scalar repeated a hundred thousand times): both are charged with
+//!   the anchored node's size, known from when it was built, *before* the copy is made;
+//!   nesting depth is bounded before we recurse.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 
+use crate::budget::Budget;
 use crate::error::{ErrorCode, TemplateError};
 use crate::parse::Limits;
 use crate::tree::{Entry, Kind, Map, Node, Pos};
@@ -61,6 +64,7 @@ pub(crate) fn parse(src: &str, limits: &Limits) -> Result<Node, TemplateError> {
         parser: Parser::new_from_str(src),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: Budget::new(limits.max_expanded_bytes),
         limits,
     };
     b.stream()
@@ -68,9 +72,18 @@ pub(crate) fn parse(src: &str, limits: &Limits) -> Result<Node, TemplateError> {
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     nodes: usize,
+    /// Bytes of the tree as JSON text, aliases expanded (see [`crate::budget`]).
+    bytes: Budget,
     limits: &'a Limits,
+}
+
+/// An anchored node and what one more copy of it costs.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    bytes: usize,
 }
 
 fn pos_of(span: &Span) -> Pos {
@@ -176,19 +189,23 @@ impl<'a> Builder<'a> {
             ));
         }
         self.count(1, pos)?;
+        let (nodes_before, bytes_before) = (self.nodes, self.bytes.spent());
         let (node, anchor, tag) = match ev {
             Event::Alias(id) => {
-                let n = self
+                let a = self
                     .anchors
                     .get(&id)
                     .ok_or_else(|| syntax(pos, "alias to an unknown anchor".into()))?;
-                let size = n.size();
-                let mut n = n.clone();
-                self.count(size, pos)?;
+                let (nodes, bytes) = (a.nodes, a.bytes);
+                self.count(nodes, pos)?;
+                self.bytes.charge(bytes, pos, "YAML alias")?;
+                let mut n = self.anchors[&id].node.clone();
                 n.pos = pos;
                 return Ok(n);
             }
             Event::Scalar(value, style, anchor, tag) => {
+                // The text is in the body already; what counts is what aliases repeat.
+                self.bytes.charge(value.len() + 2, pos, "YAML scalar")?;
                 // A tagged scalar keeps its text (`!Ref 80` names "80"), except that an empty
                 // plain one (`!GetAZs` alone) is null, as in untagged YAML.
                 let node = match (&tag, style) {
@@ -199,6 +216,7 @@ impl<'a> Builder<'a> {
                 (node, anchor, tag)
             }
             Event::SequenceStart(anchor, tag) => {
+                self.bytes.charge(2, pos, "YAML sequence")?;
                 let mut items = Vec::new();
                 loop {
                     let (ev, span) = self.next()?;
@@ -210,6 +228,7 @@ impl<'a> Builder<'a> {
                 (Node::new(pos, Kind::List(items)), anchor, tag)
             }
             Event::MappingStart(anchor, tag) => {
+                self.bytes.charge(2, pos, "YAML mapping")?;
                 let mut map = Map::new();
                 loop {
                     let (ev, kspan) = self.next()?;
@@ -223,11 +242,18 @@ impl<'a> Builder<'a> {
                             {
                                 return Err(syntax(key_pos, "null keys are not allowed".into()));
                             }
+                            self.bytes.charge(k.len() + 3, key_pos, "YAML key")?;
                             k.into_owned()
                         }
-                        Event::Alias(id) => match self.anchors.get(&id).and_then(Node::scalar_text)
+                        Event::Alias(id) => match self
+                            .anchors
+                            .get(&id)
+                            .and_then(|a| a.node.scalar_text())
                         {
-                            Some(k) => k,
+                            Some(k) => {
+                                self.bytes.charge(k.len() + 3, key_pos, "YAML alias")?;
+                                k
+                            }
                             None => {
                                 return Err(syntax(key_pos, "mapping keys must be strings".into()));
                             }
@@ -256,7 +282,14 @@ impl<'a> Builder<'a> {
             None => node,
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            // What the node cost to build is what each alias of it will cost (a tag adds
+            // a one-member map around it: a few bytes, counted once here).
+            let anchored = Anchored {
+                node: node.clone(),
+                nodes: self.nodes - nodes_before + 1,
+                bytes: self.bytes.spent() - bytes_before + 16,
+            };
+            self.anchors.insert(anchor, anchored);
         }
         Ok(node)
     }
@@ -483,6 +516,35 @@ mod tests {
         }
         let e = p(&s).unwrap_err();
         assert_eq!(e.code, ErrorCode::Limit);
+    }
+
+    /// The bombs: a 1 MB body with a 500 KB scalar and 160k aliases of it, and a
+    /// 950 KB one with a 250 KB scalar and 100k aliases (80 GB and 25 GB expanded).
+    #[test]
+    fn aliases_of_a_large_scalar_are_refused_before_they_are_copied() {
+        for (scalar, aliases) in [(500_000, 160_000), (250_000, 100_000)] {
+            let body = format!(
+                "Metadata:\n  A: &a '{}'\n  B: [{}]\n",
+                "x".repeat(scalar),
+                vec!["*a"; aliases].join(",")
+            );
+            assert!(body.len() <= crate::MAX_S3_BODY_BYTES, "{}", body.len());
+            let (r, peak, took) = crate::test_alloc::measure(|| p(&body));
+            let e = r.unwrap_err();
+            assert_eq!(e.code, ErrorCode::Limit, "{}", e.message);
+            assert!(e.message.contains("YAML alias at line 3"), "{}", e.message);
+            assert_eq!(e.location.map(|l| l.line), Some(3));
+            // The budget (16 MiB) plus the tree built so far: tens of MB, not gigabytes.
+            assert!(peak < 64 << 20, "peak {peak} bytes");
+            assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+        }
+    }
+
+    #[test]
+    fn aliases_within_the_budget_expand() {
+        let body = format!("A: &a '{}'\nB: [*a, *a, *a]\n", "x".repeat(100_000));
+        let n = p(&body).unwrap();
+        assert_eq!(n.get("B").unwrap().as_list().unwrap().len(), 3);
     }
 
     #[test]

@@ -50,6 +50,12 @@ pub const XML_NAMESPACE: &str = "http://cloudformation.amazonaws.com/doc/2010-05
 
 /// The input shapes of the operations served (from the botocore model), so every
 /// constrained member is checked with AWS's wording before an operation runs.
+///
+/// One constraint is ours: `TemplateBody` has `max: 51200`. botocore declares no maximum,
+/// but the service refuses a longer inline body with exactly the validator's message
+/// ("1 validation error detected: Value '...' at 'templateBody' failed to satisfy
+/// constraint: Member must have length less than or equal to 51200"), for every operation
+/// that takes one; a bigger template must come from S3 (`TemplateURL`, 1 MB).
 pub static MODEL: LazyLock<Model> = LazyLock::new(|| {
     Model::parse(include_str!("model.json"))
         .expect("embedded CloudFormation model is valid (tested)")

@@ -93,13 +93,9 @@ impl CloudFormationApi {
     /// Validates `body` as `ValidateTemplate` does: syntax, sections and references.
     /// `inline`: the `TemplateBody` size limit applies (51,200 bytes), else the S3 one.
     fn checked_template(&self, body: &str, inline: bool) -> Result<(TemplateSummary, Template)> {
-        let summary = self
-            .service
-            .validate_template(body, inline)
-            .map_err(|d| ApiError::validation(template_message(&d)))?;
-        let template =
-            Template::parse(body).map_err(|e| ApiError::validation(e.message.clone()))?;
-        Ok((summary, template))
+        self.service
+            .checked_template(body, inline)
+            .map_err(|d| ApiError::validation(template_message(&d)))
     }
 
     /// The template body an input names: `TemplateBody`, `TemplateURL` (fetched), or a
@@ -229,7 +225,9 @@ fn processed(
     body: &str,
     parameters: &std::collections::BTreeMap<String, String>,
 ) -> Result<String> {
-    let template = Template::parse(body).map_err(|e| ApiError::validation(e.message.clone()))?;
+    let template = service
+        .parse_template(body)
+        .map_err(|d| ApiError::validation(d.message))?;
     if template.transforms().is_empty() {
         return Ok(body.to_owned());
     }

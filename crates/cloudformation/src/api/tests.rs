@@ -501,3 +501,50 @@ async fn role_arn_is_recorded_and_kept_by_updates_without_one() {
     assert_eq!(s.role_arn.as_deref(), Some(other));
     assert_eq!(super::output::stack(&s).text_of("RoleARN"), Some(other));
 }
+
+#[tokio::test]
+async fn inline_template_bodies_over_51200_bytes_are_refused_as_aws_does() {
+    let (api, _) = api_with_source();
+    // A valid template, one byte over the inline limit (as the 900 KB body was).
+    let pad = 51_201 - QUEUE.len() - "Metadata: {Pad: ''}\n".len();
+    let big = format!("Metadata: {{Pad: '{}'}}\n{QUEUE}", "d".repeat(pad));
+    assert_eq!(big.len(), 51_201);
+    for (action, extra) in [
+        ("CreateStack", json!({"StackName": "big"})),
+        ("UpdateStack", json!({"StackName": "big"})),
+        (
+            "CreateChangeSet",
+            json!({"StackName": "big", "ChangeSetName": "c"}),
+        ),
+        ("ValidateTemplate", json!({})),
+        ("GetTemplateSummary", json!({})),
+    ] {
+        let mut params = extra.clone();
+        params["TemplateBody"] = json!(big);
+        let e = call(&api, action, params).await.unwrap_err();
+        assert!(
+            e.starts_with(
+                "ValidationError: 1 validation error detected: Value 'Metadata: {Pad: 'ddd"
+            ),
+            "{action}: {}",
+            &e[..100]
+        );
+        assert!(
+            e.ends_with(
+                "' at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 51200"
+            ),
+            "{action}: {}",
+            &e[e.len() - 120..]
+        );
+        assert!(
+            api.service().describe_stack("big").await.is_err(),
+            "{action}"
+        );
+    }
+    // At the limit it is accepted.
+    let at = format!("Metadata: {{Pad: '{}'}}\n{QUEUE}", "d".repeat(pad - 1));
+    assert_eq!(at.len(), 51_200);
+    call(&api, "ValidateTemplate", json!({"TemplateBody": at}))
+        .await
+        .unwrap();
+}
