@@ -50,6 +50,28 @@ pub const CONTENT_TYPE: &str = "text/xml";
 /// in size once percent-encoded, so this is well above what a valid request needs.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Most parameters one request may carry (query string and body together). The largest
+/// legitimate CloudFormation requests stay far below it: `CreateStack` with its 200
+/// parameters (3 names each), 50 tags and every list filled is under 1,000 names.
+/// Refusing at the 10,001st name, before it is stored, keeps a 1 MiB body of `a=&a=&...`
+/// from becoming half a million tree nodes.
+pub const MAX_PARAMETERS: usize = 10_000;
+
+/// Most dotted segments in one parameter name. The deepest name a CloudFormation model
+/// produces, `ResourcesToImport.member.N.ResourceIdentifier.entry.N.value`, has 6. The
+/// bound is what makes the tree (built, turned into JSON and dropped recursively) safe:
+/// without it, `a.a.a...` with thousands of segments overflowed a worker's stack.
+pub const MAX_NAME_SEGMENTS: usize = 32;
+
+/// Largest list index (`X.member.N`). Clients number members 1..n, and n cannot exceed
+/// the number of parameters, so a larger index is never part of a valid list. (Too
+/// many members in one list is a model constraint, reported by the service's validator
+/// as AWS does: `Member must have length less than or equal to ...`.)
+pub const MAX_LIST_INDEX: u64 = MAX_PARAMETERS as u64;
+
+/// How much of an offending name an error message repeats.
+const MAX_NAME_IN_MESSAGE: usize = 128;
+
 /// Errors of the Query framing itself, before a service sees the request.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -61,6 +83,13 @@ pub enum QueryError {
     /// A parameter name that cannot be turned into a tree (`a=1&a.b=2`).
     #[error("{0}")]
     MalformedQueryString(String),
+    /// A request beyond this server's bounds on the Query form: too many parameters, a
+    /// name with too many segments, a list index too large. AWS's common errors list
+    /// `InvalidQueryParameter` (400) for "the AWS query string is malformed or does not
+    /// adhere to AWS standards", which is what such a request is; `MalformedQueryString`
+    /// is kept for names that do not parse at all.
+    #[error("{0}")]
+    InvalidQueryParameter(String),
 }
 
 impl AwsError for QueryError {
@@ -69,6 +98,7 @@ impl AwsError for QueryError {
             Self::MissingAction => "MissingAction",
             Self::InvalidAction { .. } => "InvalidAction",
             Self::MalformedQueryString(_) => "MalformedQueryString",
+            Self::InvalidQueryParameter(_) => "InvalidQueryParameter",
         }
     }
 }
@@ -109,12 +139,28 @@ pub trait QueryService: Send + Sync + 'static {
 
 /// Decodes a Query request from its form body and, for `GET`, its URI query string
 /// (body parameters win over query-string ones with the same name).
+///
+/// Every bound ([`MAX_PARAMETERS`], [`MAX_NAME_SEGMENTS`], [`MAX_LIST_INDEX`]) is checked
+/// before the name is stored, so the work done for any input is linear in its size and
+/// the tree is never deeper than [`MAX_NAME_SEGMENTS`].
 pub fn parse_request(uri_query: Option<&str>, body: &[u8]) -> Result<QueryRequest, QueryError> {
     let mut pairs: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(q) = uri_query {
-        pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+    let query_pairs = uri_query.map(|q| form_urlencoded::parse(q.as_bytes()));
+    let mut count = 0usize;
+    for (name, value) in query_pairs
+        .into_iter()
+        .flatten()
+        .chain(form_urlencoded::parse(body))
+    {
+        count += 1;
+        if count > MAX_PARAMETERS {
+            return Err(QueryError::InvalidQueryParameter(format!(
+                "The request has more than {MAX_PARAMETERS} parameters"
+            )));
+        }
+        check_name(&name)?;
+        pairs.insert(name.into_owned(), value.into_owned());
     }
-    pairs.extend(form_urlencoded::parse(body).into_owned());
     let action = pairs.remove("Action").filter(|a| !a.is_empty());
     let version = pairs.remove("Version").unwrap_or_default();
     let Some(action) = action else {
@@ -131,15 +177,49 @@ pub fn parse_request(uri_query: Option<&str>, body: &[u8]) -> Result<QueryReques
     })
 }
 
+/// The start of a name, for messages (a refused name may be a megabyte long).
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_IN_MESSAGE) {
+        Some((at, _)) => format!("{}...", &name[..at]),
+        None => name.to_owned(),
+    }
+}
+
+/// Refuses a name beyond the bounds: too many segments, or a list index too large.
+fn check_name(name: &str) -> Result<(), QueryError> {
+    let mut previous: Option<&str> = None;
+    for (i, seg) in name.split('.').enumerate() {
+        if i >= MAX_NAME_SEGMENTS {
+            return Err(QueryError::InvalidQueryParameter(format!(
+                "The parameter name {} has more than {MAX_NAME_SEGMENTS} segments",
+                shown(name)
+            )));
+        }
+        let after_list = matches!(previous, Some("member" | "entry"));
+        if after_list && is_index(seg) && !seg.parse::<u64>().is_ok_and(|n| n <= MAX_LIST_INDEX) {
+            return Err(QueryError::InvalidQueryParameter(format!(
+                "The list index {} in parameter {} is larger than {MAX_LIST_INDEX}",
+                shown(seg),
+                shown(name)
+            )));
+        }
+        previous = Some(seg);
+    }
+    Ok(())
+}
+
 /// The intermediate tree: every dotted segment is a struct key until [`Node::into_value`]
-/// turns `member`/`entry` children with numeric keys into arrays.
+/// turns `member`/`entry` children with numeric keys into arrays. Its depth is at most
+/// [`MAX_NAME_SEGMENTS`] ([`check_name`]), which bounds the recursion of `into_value`
+/// and of the drops of both this tree and the JSON value made from it.
 enum Node {
     Leaf(String),
     Struct(BTreeMap<String, Node>),
 }
 
 fn insert(root: &mut Node, name: &str, value: String) -> Result<(), QueryError> {
-    let malformed = || QueryError::MalformedQueryString(format!("Malformed parameter name {name}"));
+    let malformed =
+        || QueryError::MalformedQueryString(format!("Malformed parameter name {}", shown(name)));
     let segments: Vec<&str> = name.split('.').collect();
     if segments.iter().any(|s| s.is_empty()) {
         return Err(malformed());

@@ -16,8 +16,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server.
-    Serve(ServeArgs),
+    /// Run the server. (Boxed: the flags outweigh the other commands many times over.)
+    Serve(Box<ServeArgs>),
     /// Work with CloudFormation templates offline.
     #[command(subcommand)]
     Template(TemplateCommand),
@@ -126,12 +126,18 @@ pub struct ServeArgs {
     /// refused with EntityTooLarge.
     #[arg(long, env = "SAGESTACK_S3_MAX_OBJECT_SIZE", default_value_t = sagestack_s3::api::DEFAULT_MAX_OBJECT_SIZE)]
     pub s3_max_object_size: u64,
+    /// Memory S3 object bodies in flight may take at once, in bytes: each request holding
+    /// a body (PutObject, UploadPart, CompleteMultipartUpload, CopyObject, GetObject)
+    /// reserves three times its size (the body and the store's copies) and waits while
+    /// others hold the budget. An object too large for the whole budget is EntityTooLarge.
+    #[arg(long, env = "SAGESTACK_S3_MAX_INFLIGHT_BYTES", default_value_t = sagestack_s3::api::DEFAULT_MAX_INFLIGHT_BYTES)]
+    pub s3_max_inflight_bytes: u64,
 }
 
 impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
-            Command::Serve(args) => crate::serve::run(args),
+            Command::Serve(args) => crate::serve::run(*args),
             Command::Template(TemplateCommand::Validate(args)) => {
                 let mut out = std::io::stdout().lock();
                 let code = sagestack_template::validate_command(&args.file, &args.params, &mut out);

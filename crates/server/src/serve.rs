@@ -160,6 +160,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         store.clone(),
         args.region.clone(),
         args.s3_max_object_size,
+        args.s3_max_inflight_bytes,
         s3_credentials,
     );
     let state = AppState {

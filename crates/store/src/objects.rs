@@ -3,7 +3,9 @@
 //! fetches and the native `AWS::S3::Bucket` provider all go through [`ObjectStore`]).
 //!
 //! Object bodies are stored whole (one BLOB / `bytea` per object or part), which suits
-//! templates and small artefacts; the S3 layer bounds the size it accepts.
+//! templates and small artefacts; the S3 layer bounds the size it accepts and the
+//! memory bodies in flight take together (its body budget). Bodies are handed to sqlx
+//! by value, so binding one does not copy it once more.
 //!
 //! Both backends share one implementation (`object_store_impl!`, tables of migration
 //! 0004). Integrity between buckets, objects, uploads and parts is enforced twice: by
@@ -251,10 +253,12 @@ macro_rules! object_store_impl {
                     .await?)
             }
 
+            /// `body` is bound by value: sqlx copies a borrowed slice before sending it to
+            /// the database, an owned `Vec` it takes as it is (one body-sized copy less).
             async fn upsert_object(
                 conn: &mut <<$store as crate::objects::Backend>::Db as sqlx::Database>::Connection,
                 meta: &ObjectMeta,
-                body: &[u8],
+                body: Vec<u8>,
             ) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO s3_objects (bucket, key, size, etag, last_modified_micros, document, body)
@@ -325,7 +329,8 @@ macro_rules! object_store_impl {
                 if !Self::lock_bucket(&mut tx, &meta.bucket, false).await? {
                     return Err(StoreError::NotFound);
                 }
-                Self::upsert_object(&mut tx, meta, &body).await?;
+                // `Vec::from` takes the buffer of a uniquely held `Bytes` without copying.
+                Self::upsert_object(&mut tx, meta, Vec::from(body)).await?;
                 tx.commit().await?;
                 self.durable().await
             }
@@ -509,7 +514,7 @@ macro_rules! object_store_impl {
                 .bind(part.size)
                 .bind(&part.etag)
                 .bind(part.last_modified_micros)
-                .bind(&body[..])
+                .bind(Vec::from(body))
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -577,7 +582,7 @@ macro_rules! object_store_impl {
                 if !Self::lock_bucket(&mut tx, &bucket, false).await? {
                     return Err(StoreError::NotFound);
                 }
-                Self::upsert_object(&mut tx, meta, &body).await?;
+                Self::upsert_object(&mut tx, meta, Vec::from(body)).await?;
                 sqlx::query("DELETE FROM s3_parts WHERE upload_id = $1")
                     .bind(upload_id)
                     .execute(&mut *tx)

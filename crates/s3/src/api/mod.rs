@@ -27,7 +27,10 @@
 //!   (`InvalidLocationConstraint`) as AWS does.
 //! * object size: bodies are kept whole in the store, so a bound applies
 //!   ([`S3Api::with_max_object_size`], default [`DEFAULT_MAX_OBJECT_SIZE`]): a larger
-//!   `PutObject`, `UploadPart` or completed upload is `EntityTooLarge`.
+//!   `PutObject`, `UploadPart` or completed upload is `EntityTooLarge`. Memory is bounded
+//!   across requests too: every body in flight holds a share of one budget
+//!   ([`S3Api::with_max_inflight_bytes`], `budget`), and an object too large for the
+//!   whole budget is `EntityTooLarge` as well.
 //! * `ContinuationToken` is the base64 of the last key (or common prefix) returned;
 //!   `NextMarker` (v1, with a delimiter) is that entry itself. A listing resumed after a
 //!   common prefix (token or marker equal to it) skips every key under it; a
@@ -74,6 +77,7 @@ pub const MAX_BUCKET_TAGS: usize = 50;
 const OWNER_ID: &str = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
 const OWNER_NAME: &str = "sagestack";
 
+mod budget;
 /// What an object carries besides its body, kept as the store's opaque document.
 mod document;
 mod errors;
@@ -82,6 +86,8 @@ mod list;
 mod tests;
 mod values;
 
+pub use budget::{BodyBudget, COPIES, DEFAULT_MAX_INFLIGHT_BYTES};
+use budget::{BudgetedBody, Reservation};
 pub use document::ObjectDocument;
 use document::*;
 use errors::*;
@@ -94,6 +100,7 @@ pub struct S3Api {
     store: Arc<dyn ObjectStore>,
     region: String,
     max_object_size: u64,
+    budget: BodyBudget,
 }
 
 impl S3Api {
@@ -103,7 +110,21 @@ impl S3Api {
             store,
             region: region.into(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            budget: BodyBudget::new(DEFAULT_MAX_INFLIGHT_BYTES),
         }
+    }
+
+    /// Sets the in-flight body budget: the memory every request's body (and the store's
+    /// copies of it) may take at once; requests wait for room. See `budget`.
+    pub fn with_max_inflight_bytes(mut self, bytes: u64) -> Self {
+        self.budget = BodyBudget::new(bytes);
+        self
+    }
+
+    /// The largest body accepted: the configured maximum, or less when the whole budget
+    /// could not hold a body that large.
+    fn limit(&self) -> u64 {
+        self.max_object_size.min(self.budget.bytes() / COPIES)
     }
 
     /// Sets the largest object (and part) accepted; larger ones are `EntityTooLarge`.
@@ -112,26 +133,26 @@ impl S3Api {
         self
     }
 
-    /// Reads a request body, refusing more than `max_object_size` bytes (an announced
-    /// larger body is refused before any of it is read).
+    /// Reads a request body, refusing more than [`Self::limit`] bytes (an announced
+    /// larger body is refused before any of it is read). Room for it is reserved from
+    /// the budget first (the announced size, or the limit when none was announced), and
+    /// held by the caller until the store has it.
     async fn read_body(
         &self,
         body: Option<StreamingBlob>,
         announced: Option<i64>,
-    ) -> S3Result<Bytes> {
-        let limit = self.max_object_size;
-        if announced.is_some_and(|n| u64::try_from(n).unwrap_or(0) > limit) {
+    ) -> S3Result<(Bytes, Reservation)> {
+        let announced = announced.map(|n| u64::try_from(n).unwrap_or(0));
+        let limit = self.limit();
+        if announced.is_some_and(|n| n > limit) {
             return Err(too_large(limit));
         }
         let Some(mut body) = body else {
-            return Ok(Bytes::new());
+            return Ok((Bytes::new(), self.budget.reserve(0).await));
         };
-        let mut buf = BytesMut::with_capacity(
-            announced
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or(0)
-                .min(limit as usize),
-        );
+        let reserved = announced.unwrap_or(limit);
+        let reservation = self.budget.reserve(reserved).await;
+        let mut buf = BytesMut::with_capacity(announced.unwrap_or(0) as usize);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
                 s3_error!(
@@ -139,12 +160,21 @@ impl S3Api {
                     "You did not provide the number of bytes specified by the Content-Length HTTP header: {e}"
                 )
             })?;
-            if (buf.len() + chunk.len()) as u64 > limit {
+            let len = (buf.len() + chunk.len()) as u64;
+            if len > limit {
                 return Err(too_large(limit));
+            }
+            // More than announced would outgrow the reservation (s3s refuses a length
+            // mismatch too, once the body ends).
+            if len > reserved {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The request body is longer than its Content-Length"
+                ));
             }
             buf.extend_from_slice(&chunk);
         }
-        Ok(buf.freeze())
+        Ok((buf.freeze(), reservation))
     }
 
     async fn existing_bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
@@ -312,7 +342,7 @@ impl S3 for S3Api {
                 "Appending to objects is not supported"
             ));
         }
-        let body = self.read_body(input.body, input.content_length).await?;
+        let (body, _reservation) = self.read_body(input.body, input.content_length).await?;
         check_content_md5(input.content_md5.as_deref(), &body)?;
         if input
             .if_none_match
@@ -373,12 +403,24 @@ impl S3 for S3Api {
                 "GetObject by part number is not supported"
             ));
         }
+        // Room for the body is reserved before it is read, by its stored size (an
+        // object replaced in between by a larger one overshoots by the difference).
+        let size = self
+            .store
+            .head_object(&input.bucket, &input.key)
+            .await
+            .map_err(bucket_error(&input.bucket))?
+            .ok_or_else(|| no_such_key(&input.key))?
+            .size;
+        let mut reservation = self.budget.reserve(u64::try_from(size).unwrap_or(0)).await;
         let object = self
             .store
             .get_object(&input.bucket, &input.key)
             .await
             .map_err(bucket_error(&input.bucket))?
             .ok_or_else(|| no_such_key(&input.key))?;
+        // The store's copies are gone; the body itself stays until it has been sent.
+        reservation.shrink_to(object.body.len() as u64);
         let meta = object.meta;
         check_conditions(
             &meta.etag,
@@ -420,7 +462,7 @@ impl S3 for S3Api {
             last_modified: Some(timestamp(meta.last_modified_micros)),
             metadata: doc.metadata(),
             parts_count: doc.parts_count,
-            body: Some(StreamingBlob::from(s3s::Body::from(body))),
+            body: Some(StreamingBlob::new(BudgetedBody::new(body, reservation))),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -660,6 +702,19 @@ impl S3 for S3Api {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
+        let size = self
+            .store
+            .head_object(&src_bucket, &src_key)
+            .await
+            .map_err(bucket_error(&src_bucket))?
+            .ok_or_else(|| no_such_key(&src_key))?
+            .size;
+        let size = u64::try_from(size).unwrap_or(0);
+        if size > self.limit() {
+            return Err(too_large(self.limit()));
+        }
+        // Held while the body is read and written again.
+        let _reservation = self.budget.reserve(size).await;
         let source = self
             .store
             .get_object(&src_bucket, &src_key)
@@ -761,7 +816,7 @@ impl S3 for S3Api {
         }
         self.existing_upload(&input.bucket, &input.key, &input.upload_id)
             .await?;
-        let body = self.read_body(input.body, input.content_length).await?;
+        let (body, _reservation) = self.read_body(input.body, input.content_length).await?;
         check_content_md5(input.content_md5.as_deref(), &body)?;
         let part = PartRecord {
             part_number: input.part_number,
@@ -847,15 +902,20 @@ impl S3 for S3Api {
             ));
         }
         let total: i64 = chosen.iter().map(|p| p.size).sum();
-        if u64::try_from(total).unwrap_or(u64::MAX) > self.max_object_size {
-            return Err(too_large(self.max_object_size));
+        let total_bytes = u64::try_from(total).unwrap_or(u64::MAX);
+        if total_bytes > self.limit() {
+            return Err(too_large(self.limit()));
         }
+        // Held while the parts are read, assembled and written as one object.
+        let _reservation = self.budget.reserve(total_bytes).await;
         let bodies = match self.store.get_parts(&input.upload_id, &numbers).await {
             Ok(b) => b,
             Err(StoreError::NotFound) => return Err(no_such_upload(&input.upload_id)),
             Err(e) => return Err(internal(e)),
         };
         let mut body = BytesMut::with_capacity(usize::try_from(total).unwrap_or(0));
+        // Each part is dropped once copied, so the parts and the object are not both
+        // held whole.
         for (b, n) in bodies.into_iter().zip(&numbers) {
             // A part replaced or removed between the two reads (a concurrent
             // UploadPart) is caught here rather than assembled.
@@ -1175,9 +1235,12 @@ pub fn service(
     store: Arc<dyn ObjectStore>,
     region: impl Into<String>,
     max_object_size: u64,
+    max_inflight_bytes: u64,
     credentials: crate::auth::StaticCredentials,
 ) -> s3s::service::S3Service {
-    let api = S3Api::new(store, region).with_max_object_size(max_object_size);
+    let api = S3Api::new(store, region)
+        .with_max_object_size(max_object_size)
+        .with_max_inflight_bytes(max_inflight_bytes);
     let mut builder = s3s::service::S3ServiceBuilder::new(api);
     builder.set_auth(credentials);
     builder.set_host(LocalhostVirtualHosts);
