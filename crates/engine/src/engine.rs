@@ -140,12 +140,17 @@ pub(crate) struct Inner {
     names_lock: tokio::sync::Mutex<()>,
     /// Bumped whenever a stack record is written; `wait_for_terminal` listens.
     changed: tokio::sync::watch::Sender<u64>,
-    tasks: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// The tasks driving each stack. Admission lets one operation start at a time, but
+    /// the previous one may still be ending (its flush and deregistration) when the next
+    /// one is spawned: both are kept, so neither can escape the abort on drop.
+    tasks: Mutex<HashMap<String, Vec<tokio::task::AbortHandle>>>,
 }
 
 /// What a [`Inner::commit`] writes along with its events.
 pub(crate) enum Record<'a> {
     Stack(&'a StackRecord),
+    /// The stack, only if its stored revision is still the given one (admission).
+    StackIf(&'a StackRecord, u64),
     Resource(&'a ResourceRecord),
     Nothing,
 }
@@ -178,14 +183,15 @@ impl Inner {
     /// write, so the resource actions of one stack running in parallel write at the same
     /// time (and a batching store combines them). Sequence order is the order in which
     /// the engine decided the transitions; two concurrent writes may reach the store in
-    /// the other order, and a failed write leaves a gap in the numbers.
+    /// the other order, and a failed write leaves a gap in the numbers. `Ok(false)` only
+    /// for a [`Record::StackIf`] whose revision no longer matched (nothing written).
     pub async fn commit(
         &self,
         stack_id: &str,
         stack_name: &str,
         record: Record<'_>,
         drafts: &[EventDraft<'_>],
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         let slot = self
             .event_seq
             .lock()
@@ -230,11 +236,14 @@ impl Inner {
         };
         match record {
             Record::Stack(s) => self.store.put_stack(s, &events).await?,
+            Record::StackIf(s, expected) => {
+                return Ok(self.store.put_stack_if(s, &events, expected).await?);
+            }
             Record::Resource(r) => self.store.put_resource(r, &events).await?,
             Record::Nothing if events.is_empty() => {}
             Record::Nothing => self.store.append_events(&events).await?,
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Writes the stack with a new status and emits its stack event.
@@ -244,6 +253,46 @@ impl Inner {
         status: StackStatus,
         reason: Option<String>,
     ) -> Result<(), EngineError> {
+        self.write_status(stack, status, reason, None).await?;
+        Ok(())
+    }
+
+    /// Admits an operation on `stack` as read from the store: writes `status` (an
+    /// `*_IN_PROGRESS`) only if nobody wrote the stack since that read, else answers
+    /// AWS's `Stack:<arn> is in <status> state and can not be <action>.` with the status
+    /// the winner wrote. Check and write are one compare-and-set in the store, so racing
+    /// requests (in this process or on other replicas) start one operation, not several.
+    pub async fn admit(
+        &self,
+        stack: &mut StackRecord,
+        status: StackStatus,
+        action: &'static str,
+    ) -> Result<(), EngineError> {
+        let read = stack.revision;
+        if self
+            .write_status(stack, status, Some("User Initiated".into()), Some(read))
+            .await?
+        {
+            return Ok(());
+        }
+        let current = self.store.get_stack(&stack.stack_id).await?;
+        Err(EngineError::InvalidState {
+            stack_id: stack.stack_id.clone(),
+            status: current.map_or_else(|| "DELETE_COMPLETE".into(), |s| s.status.to_string()),
+            action,
+        })
+    }
+
+    /// [`Self::set_status`], conditional on the stored revision when `expected` is given;
+    /// `Ok(false)` when that condition failed (the record in memory is then stale).
+    async fn write_status(
+        &self,
+        stack: &mut StackRecord,
+        status: StackStatus,
+        reason: Option<String>,
+        expected: Option<u64>,
+    ) -> Result<bool, EngineError> {
+        stack.revision += 1;
         stack.status = status;
         stack.status_reason = reason;
         if status == StackStatus::DeleteComplete {
@@ -257,13 +306,16 @@ impl Inner {
             reason: stack.status_reason.as_deref(),
             properties: None,
         };
-        self.commit(
-            &stack.stack_id,
-            &stack.stack_name,
-            Record::Stack(stack),
-            &[draft],
-        )
-        .await?;
+        let record = match expected {
+            Some(revision) => Record::StackIf(stack, revision),
+            None => Record::Stack(stack),
+        };
+        if !self
+            .commit(&stack.stack_id, &stack.stack_name, record, &[draft])
+            .await?
+        {
+            return Ok(false);
+        }
         if status == StackStatus::DeleteComplete {
             // Nothing is recorded for a deleted stack after this: forget its numbering
             // (otherwise one entry per stack ever made stays in memory).
@@ -273,7 +325,7 @@ impl Inner {
                 .remove(&stack.stack_id);
         }
         self.changed.send_modify(|n| *n += 1);
-        Ok(())
+        Ok(true)
     }
 
     pub fn identity(&self, stack: &StackRecord) -> StackIdentity {
@@ -345,13 +397,19 @@ impl Inner {
             // have started the next operation on it, registered under the same stack id.
             let me = tokio::task::id();
             let mut tasks = inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            if tasks.get(&id).is_some_and(|h| h.id() == me) {
-                tasks.remove(&id);
+            if let Some(handles) = tasks.get_mut(&id) {
+                handles.retain(|h| h.id() != me);
+                if handles.is_empty() {
+                    tasks.remove(&id);
+                }
             }
             drop(tasks);
             inner.changed.send_modify(|n| *n += 1);
         }));
-        tasks.insert(stack_id, handle.abort_handle());
+        tasks
+            .entry(stack_id)
+            .or_default()
+            .push(handle.abort_handle());
     }
 
     fn is_running(&self, stack_id: &str) -> bool {
@@ -370,12 +428,13 @@ pub struct Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         // Tasks hold their own `Arc<Inner>`; without this they would outlive the engine.
-        for (_, h) in self
+        for h in self
             .inner
             .tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .drain()
+            .flat_map(|(_, handles)| handles)
         {
             h.abort();
         }
@@ -595,6 +654,7 @@ impl Engine {
             imports: Vec::new(),
             change_set_id: None,
             retain_resources: Vec::new(),
+            revision: 0,
         };
         let plan = inner.plan(&stack, &stack.template)?;
         self.validate_plan(&*plan, &stack.capabilities)?;
@@ -701,29 +761,36 @@ impl Engine {
         if changes.is_empty() && !outputs_changed {
             return Err(EngineError::NoUpdates);
         }
+        stack.change_set_id = None;
+        if input.role_arn.is_some() {
+            stack.role_arn = input.role_arn;
+        }
+        self.prepare_update(&mut stack, template, &*plan, input.capabilities, input.tags);
+        self.inner
+            .admit(&mut stack, StackStatus::UpdateInProgress, "updated")
+            .await?;
+        // Admitted: this call owns the stack's next operation. Its pending change sets
+        // were computed against the template being replaced.
         for mut cs in self.inner.store.list_change_sets(&stack.stack_id).await? {
             if cs.execution_status == ExecutionStatus::Available {
                 cs.execution_status = ExecutionStatus::Obsolete;
                 self.inner.store.put_change_set(&cs).await?;
             }
         }
-        stack.change_set_id = None;
-        if input.role_arn.is_some() {
-            stack.role_arn = input.role_arn;
-        }
-        self.start_update(stack, template, &*plan, input.capabilities, input.tags)
-            .await
+        self.inner.spawn(stack.stack_id.clone(), Phase::Update);
+        Ok(stack.stack_id)
     }
 
-    async fn start_update(
+    /// The record of `stack` at the start of an update to `template` (admitted and
+    /// spawned by the caller).
+    fn prepare_update(
         &self,
-        mut stack: StackRecord,
+        stack: &mut StackRecord,
         template: TemplateSource,
         plan: &dyn TemplatePlan,
         capabilities: Vec<String>,
         tags: Option<Vec<(String, String)>>,
-    ) -> Result<String, EngineError> {
-        let inner = &self.inner;
+    ) {
         stack.previous_template = Some(std::mem::replace(&mut stack.template, template));
         stack.displayed_parameters = plan.displayed_parameters();
         stack.description = plan.description();
@@ -738,17 +805,7 @@ impl Engine {
                 stack.imports.push(i);
             }
         }
-        stack.last_updated_time = Some(inner.clock.now());
-        let stack_id = stack.stack_id.clone();
-        inner
-            .set_status(
-                &mut stack,
-                StackStatus::UpdateInProgress,
-                Some("User Initiated".into()),
-            )
-            .await?;
-        inner.spawn(stack_id.clone(), Phase::Update);
-        Ok(stack_id)
+        stack.last_updated_time = Some(self.inner.clock.now());
     }
 
     /// `DeleteStack`. `Ok(None)` when no such stack exists (AWS answers success then).
@@ -779,16 +836,11 @@ impl Engine {
             )));
         }
         stack.retain_resources = retain_resources;
-        let stack_id = stack.stack_id.clone();
         self.inner
-            .set_status(
-                &mut stack,
-                StackStatus::DeleteInProgress,
-                Some("User Initiated".into()),
-            )
+            .admit(&mut stack, StackStatus::DeleteInProgress, "deleted")
             .await?;
-        self.inner.spawn(stack_id.clone(), Phase::Delete);
-        Ok(Some(stack_id))
+        self.inner.spawn(stack.stack_id.clone(), Phase::Delete);
+        Ok(Some(stack.stack_id))
     }
 
     /// `ContinueUpdateRollback`: resumes the rollback of a stack in
@@ -809,13 +861,33 @@ impl Engine {
         }
         let store = &self.inner.store;
         let records = store.list_resources(&stack.stack_id).await?;
-        for id in &resources_to_skip {
-            let Some(rec) = records.iter().find(|r| &r.logical_id == id) else {
-                return Err(EngineError::Validation(format!(
-                    "Resource {id} does not exist in stack {}",
-                    stack.stack_name
-                )));
-            };
+        if let Some(id) = resources_to_skip
+            .iter()
+            .find(|id| !records.iter().any(|r| &r.logical_id == *id))
+        {
+            return Err(EngineError::Validation(format!(
+                "Resource {id} does not exist in stack {}",
+                stack.stack_name
+            )));
+        }
+        self.inner
+            .admit(&mut stack, StackStatus::UpdateRollbackInProgress, "")
+            .await
+            .map_err(|e| match e {
+                // The same answer as when the read had shown the winner's status.
+                EngineError::InvalidState {
+                    stack_id, status, ..
+                } => EngineError::Validation(format!(
+                    "Stack {stack_id} is in {status} state and cannot continue an update rollback"
+                )),
+                e => e,
+            })?;
+        // Admitted: no other operation runs on the stack, so its records are ours to edit
+        // before the rollback task starts.
+        for rec in records
+            .iter()
+            .filter(|r| resources_to_skip.contains(&r.logical_id))
+        {
             let mut rec = rec.clone();
             rec.prior = None;
             rec.status = ResourceStatus::UpdateComplete;
@@ -823,13 +895,6 @@ impl Engine {
             store.put_resource(&rec, &[]).await?;
         }
         let stack_id = stack.stack_id.clone();
-        self.inner
-            .set_status(
-                &mut stack,
-                StackStatus::UpdateRollbackInProgress,
-                Some("User Initiated".into()),
-            )
-            .await?;
         self.inner.spawn(stack_id.clone(), Phase::UpdateRollback);
         Ok(stack_id)
     }
@@ -998,6 +1063,7 @@ impl Engine {
             imports: Vec::new(),
             change_set_id: None,
             retain_resources: Vec::new(),
+            revision: 0,
         };
         // The plan must be valid before the stack appears at all.
         let plan = inner.plan(
@@ -1103,19 +1169,11 @@ impl Engine {
             ChangeSetType::Update => Self::ensure_updatable(&stack)?,
             _ => {}
         }
-        // Executing one change set makes the stack's other change sets meaningless.
-        for other in inner.store.list_change_sets(&stack.stack_id).await? {
-            if other.change_set_id != cs.change_set_id {
-                inner.store.delete_change_set(&other.change_set_id).await?;
-            }
-        }
-        cs.execution_status = ExecutionStatus::ExecuteInProgress;
-        inner.store.put_change_set(&cs).await?;
-        stack.change_set_id = Some(cs.change_set_id.clone());
         if cs.role_arn.is_some() {
             stack.role_arn = cs.role_arn.clone();
         }
-        match cs.change_set_type {
+        stack.change_set_id = Some(cs.change_set_id.clone());
+        let (status, phase, action) = match cs.change_set_type {
             ChangeSetType::Create => {
                 stack.template = cs.template.clone();
                 stack.capabilities = cs.capabilities.clone();
@@ -1123,27 +1181,47 @@ impl Engine {
                 stack.description = plan.description();
                 stack.displayed_parameters = plan.displayed_parameters();
                 stack.imports = plan.imports();
-                let stack_id = stack.stack_id.clone();
-                inner
-                    .set_status(
-                        &mut stack,
-                        StackStatus::CreateInProgress,
-                        Some("User Initiated".into()),
-                    )
-                    .await?;
-                inner.spawn(stack_id.clone(), Phase::Create);
-                Ok(stack_id)
+                (StackStatus::CreateInProgress, Phase::Create, "created")
             }
             ChangeSetType::Update => {
-                let (template, caps, tags) = (
+                self.prepare_update(
+                    &mut stack,
                     cs.template.clone(),
+                    &*plan,
                     cs.capabilities.clone(),
-                    cs.tags.clone(),
+                    Some(cs.tags.clone()),
                 );
-                self.start_update(stack, template, &*plan, caps, Some(tags))
-                    .await
+                (StackStatus::UpdateInProgress, Phase::Update, "updated")
+            }
+        };
+        if let Err(e) = inner.admit(&mut stack, status, action).await {
+            if !matches!(e, EngineError::InvalidState { .. }) {
+                return Err(e);
+            }
+            // Lost a race: to the caller, this change set was executed or made obsolete.
+            let status = match inner.store.get_change_set(&cs.change_set_id).await? {
+                Some(now) if now.execution_status != ExecutionStatus::Available => {
+                    now.execution_status
+                }
+                Some(_) => ExecutionStatus::ExecuteInProgress,
+                None => ExecutionStatus::Obsolete,
+            };
+            return Err(EngineError::InvalidChangeSetStatus {
+                id: cs.change_set_id,
+                status: status.to_string(),
+            });
+        }
+        // Admitted (a racing execution of this or another change set lost): executing
+        // one change set makes the stack's other change sets meaningless.
+        for other in inner.store.list_change_sets(&stack.stack_id).await? {
+            if other.change_set_id != cs.change_set_id {
+                inner.store.delete_change_set(&other.change_set_id).await?;
             }
         }
+        cs.execution_status = ExecutionStatus::ExecuteInProgress;
+        inner.store.put_change_set(&cs).await?;
+        inner.spawn(stack.stack_id.clone(), phase);
+        Ok(stack.stack_id)
     }
 
     // ---- recovery ----------------------------------------------------------------

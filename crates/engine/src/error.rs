@@ -18,7 +18,7 @@ pub enum EngineError {
     InvalidState {
         stack_id: String,
         status: String,
-        /// `updated` or `deleted`.
+        /// `updated`, `deleted`, `created` (executing a change set), ...
         action: &'static str,
     },
     /// `ValidationError`.

@@ -242,6 +242,13 @@ pub struct StackRecord {
     pub change_set_id: Option<String>,
     /// Logical ids a `DeleteStack` retry asked to retain (kept so a restart honours them).
     pub retain_resources: Vec<String>,
+    /// Bumped by every write of the record. An operation is admitted with a
+    /// compare-and-set on the revision it read ([`crate::StackStore::put_stack_if`]),
+    /// so of two racing `UpdateStack`s only one starts, even when the first one has
+    /// already finished and the status reads the same again. Records written before it
+    /// existed read as 0.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// A physical resource as it was before an update touched it, kept until the update (or

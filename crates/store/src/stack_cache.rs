@@ -155,6 +155,7 @@ mod tests {
             imports: vec![],
             change_set_id: None,
             retain_resources: vec![],
+            revision: 0,
         }
     }
 

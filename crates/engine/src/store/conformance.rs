@@ -40,6 +40,7 @@ fn stack(id: &str, name: &str) -> StackRecord {
         imports: vec!["I".into()],
         change_set_id: None,
         retain_resources: vec![],
+        revision: 0,
     }
 }
 
@@ -125,6 +126,7 @@ fn change_set(id: &str, stack_id: &str) -> ChangeSetRecord {
 /// Runs every check against `store`, which must start empty.
 pub async fn run(store: &dyn StackStore) {
     stacks(store).await;
+    compare_and_set(store).await;
     resources(store).await;
     events(store).await;
     change_sets(store).await;
@@ -187,6 +189,62 @@ async fn stacks(store: &dyn StackStore) {
         "a name is reusable once its stack is deleted"
     );
     assert_eq!(store.get_stack("s1").await.unwrap(), Some(a));
+}
+
+/// `put_stack_if` writes only over the revision it names, atomically, also when racing.
+async fn compare_and_set(store: &dyn StackStore) {
+    let mut c = stack("cas", "cas");
+    assert!(
+        !store.put_stack_if(&c, &[], 0).await.unwrap(),
+        "no record to compare with: nothing written"
+    );
+    assert_eq!(store.get_stack("cas").await.unwrap(), None);
+    store.put_stack(&c, &[]).await.unwrap();
+    c.revision = 1;
+    c.status = StackStatus::UpdateInProgress;
+    assert!(
+        !store.put_stack_if(&c, &[event("cas", 1)], 5).await.unwrap(),
+        "a stale revision writes nothing"
+    );
+    assert_eq!(store.get_stack("cas").await.unwrap().unwrap().revision, 0);
+    assert!(
+        store.list_events("cas", None, 10).await.unwrap().is_empty(),
+        "nor its events"
+    );
+    assert!(store.put_stack_if(&c, &[event("cas", 1)], 0).await.unwrap());
+    assert_eq!(store.get_stack("cas").await.unwrap(), Some(c.clone()));
+    assert_eq!(store.list_events("cas", None, 10).await.unwrap().len(), 1);
+
+    // Eight writers that read revision 1 race: exactly one wins, its record and event stay.
+    let attempt = |n: u64| {
+        let mut mine = c.clone();
+        mine.revision = 2;
+        mine.status_reason = Some(format!("writer {n}"));
+        async move {
+            let won = store
+                .put_stack_if(&mine, &[event("cas", 10 + n)], 1)
+                .await
+                .unwrap();
+            (n, won)
+        }
+    };
+    let (a, b, c2, d) = tokio::join!(attempt(0), attempt(1), attempt(2), attempt(3));
+    let (e, f, g, h) = tokio::join!(attempt(4), attempt(5), attempt(6), attempt(7));
+    let winners: Vec<u64> = [a, b, c2, d, e, f, g, h]
+        .into_iter()
+        .filter(|(_, won)| *won)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one racing writer wins: {winners:?}"
+    );
+    let stored = store.get_stack("cas").await.unwrap().unwrap();
+    assert_eq!(stored.status_reason, Some(format!("writer {}", winners[0])));
+    let events = store.list_events("cas", None, 20).await.unwrap();
+    assert_eq!(events.len(), 2, "the losers' events are not written");
+    assert_eq!(events[0].seq, 10 + winners[0]);
 }
 
 async fn resources(store: &dyn StackStore) {

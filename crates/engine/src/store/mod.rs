@@ -34,6 +34,19 @@ pub trait StackStore: Send + Sync {
     /// (a status change and its event are one step: both happen or neither does).
     async fn put_stack(&self, stack: &StackRecord, events: &[StackEvent])
     -> Result<(), StoreError>;
+    /// Compare-and-set: what [`StackStore::put_stack`] does, only if the stored record's
+    /// [`StackRecord::revision`] is still `expected` (a record stored without one counts
+    /// as revision 0); `Ok(false)`, writing nothing, otherwise. Check and write are one
+    /// atomic step in the backend (one transaction, one conditional statement), so of
+    /// two callers that read the same revision exactly one succeeds, in one process or
+    /// across replicas sharing a database: what makes the admission of a stack
+    /// operation (UpdateStack, DeleteStack, ...) atomic.
+    async fn put_stack_if(
+        &self,
+        stack: &StackRecord,
+        events: &[StackEvent],
+        expected: u64,
+    ) -> Result<bool, StoreError>;
     async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError>;
     /// Every stack, deleted ones included, in creation order.
     async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError>;
@@ -149,6 +162,24 @@ impl StackStore for MemoryStore {
             None => t.stacks.push(stack.clone()),
         }
         Ok(())
+    }
+
+    async fn put_stack_if(
+        &self,
+        stack: &StackRecord,
+        events: &[StackEvent],
+        expected: u64,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let Some(i) = t.stacks.iter().position(|s| s.stack_id == stack.stack_id) else {
+            return Ok(false);
+        };
+        if t.stacks[i].revision != expected {
+            return Ok(false);
+        }
+        t.stacks[i] = stack.clone();
+        append(&mut t, events);
+        Ok(true)
     }
 
     async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {

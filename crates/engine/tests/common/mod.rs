@@ -741,6 +741,15 @@ impl StackStore for FreezingStore {
         self.write().await;
         self.inner.put_stack(s, e).await
     }
+    async fn put_stack_if(
+        &self,
+        s: &StackRecord,
+        e: &[StackEvent],
+        expected: u64,
+    ) -> Result<bool, StoreError> {
+        self.write().await;
+        self.inner.put_stack_if(s, e, expected).await
+    }
     async fn get_stack(&self, id: &str) -> Result<Option<StackRecord>, StoreError> {
         self.inner.get_stack(id).await
     }

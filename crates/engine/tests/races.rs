@@ -1,0 +1,137 @@
+//! Racing requests on one stack: admission is one compare-and-set, so of N operations
+//! started at once exactly one runs and the others get AWS's InvalidState answer; no
+//! acknowledged update is lost and no replaced resource outlives the stack.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use sagestack_engine::*;
+use serde_json::{Value, json};
+
+/// One resource whose `Name` is create-only (the test provider replaces on it).
+fn named(name: &str) -> Value {
+    let mut t = chain(&["A"]);
+    t["Resources"]["A"]["Properties"] = json!({"Name": name});
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_updates_start_one_operation_per_round() {
+    let h = Arc::new(Harness::new());
+    // Each resource action takes 20 ms, so the 20 requests of a round all arrive while
+    // the first admitted update runs (sequential updates are all accepted, as on AWS).
+    h.provider.delay("A", 20);
+    let stack = h.create("race", &named("r0")).await;
+    for round in 1..=25 {
+        let attempts: Vec<_> = (0..20)
+            .map(|n| {
+                let h = h.clone();
+                let id = stack.stack_id.clone();
+                tokio::spawn(async move {
+                    let name = format!("r{round}-{n}");
+                    let r = h
+                        .engine
+                        .update_stack(UpdateStackInput {
+                            stack_name: id,
+                            template_body: Some(named(&name).to_string()),
+                            ..Default::default()
+                        })
+                        .await;
+                    (name, r)
+                })
+            })
+            .collect();
+        let mut accepted = Vec::new();
+        for a in attempts {
+            match a.await.unwrap() {
+                (name, Ok(_)) => accepted.push(name),
+                (_, Err(EngineError::InvalidState { status, action, .. })) => {
+                    assert_eq!(action, "updated");
+                    assert!(status.ends_with("_IN_PROGRESS"), "{status}");
+                }
+                (_, Err(e)) => panic!("round {round}: unexpected {e}"),
+            }
+        }
+        assert_eq!(accepted.len(), 1, "round {round}: {accepted:?}");
+        let done = h.engine.wait_for_terminal(&stack.stack_id).await.unwrap();
+        assert_eq!(done.status, StackStatus::UpdateComplete, "round {round}");
+        // The one accepted update is what the stack holds, and the one live resource.
+        let live = h.provider.live();
+        assert_eq!(
+            live.len(),
+            1,
+            "round {round}: replaced resources left: {live:?}"
+        );
+        let a = h.resource(&stack.stack_id, "A").await;
+        assert_eq!(
+            h.provider
+                .live_properties(a.physical_id.as_deref().unwrap())
+                .unwrap()["Name"],
+            json!(accepted[0]),
+            "round {round}"
+        );
+    }
+    let deleted = h.delete(&stack.stack_id).await;
+    assert_eq!(deleted.status, StackStatus::DeleteComplete);
+    assert!(h.provider.live().is_empty(), "nothing outlives the stack");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_deletes_and_updates_admit_one() {
+    let h = Arc::new(Harness::new());
+    h.provider.delay("A", 20);
+    for round in 0..20 {
+        let stack = h.create(&format!("mixed{round}"), &named("m0")).await;
+        let tasks: Vec<_> = (0..10)
+            .map(|n| {
+                let h = h.clone();
+                let id = stack.stack_id.clone();
+                tokio::spawn(async move {
+                    if n % 2 == 0 {
+                        h.engine.delete_stack(&id, vec![]).await.map(|_| "delete")
+                    } else {
+                        h.engine
+                            .update_stack(UpdateStackInput {
+                                stack_name: id,
+                                template_body: Some(named(&format!("m{n}")).to_string()),
+                                ..Default::default()
+                            })
+                            .await
+                            .map(|_| "update")
+                    }
+                })
+            })
+            .collect();
+        let mut accepted = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => accepted += 1,
+                Err(EngineError::InvalidState { .. } | EngineError::NotFound(_)) => {}
+                Err(e) => panic!("round {round}: unexpected {e}"),
+            }
+        }
+        // A delete may be accepted again once the stack is DELETE_COMPLETE (AWS answers
+        // success), so count the stack's operations from its events instead.
+        let end = h.engine.wait_for_terminal(&stack.stack_id).await.unwrap();
+        let starts = h
+            .events(&stack.stack_id)
+            .await
+            .iter()
+            .filter(|e| {
+                e.starts_with(&format!("mixed{round} "))
+                    && e.contains("IN_PROGRESS (User Initiated)")
+            })
+            .count();
+        assert_eq!(
+            starts, 2,
+            "round {round}: one create and one admitted operation"
+        );
+        assert!(accepted >= 1, "round {round}");
+        if end.status != StackStatus::DeleteComplete {
+            h.delete(&stack.stack_id).await;
+        }
+    }
+    assert!(h.provider.live().is_empty(), "nothing outlives the stacks");
+}
