@@ -77,7 +77,7 @@ mod tests {
         let mut argv = vec!["sagestack", "serve"];
         argv.extend_from_slice(extra);
         match Cli::parse_from(argv).command {
-            Command::Serve(a) => a,
+            Command::Serve(a) => *a,
             _ => unreachable!(),
         }
     }
