@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server, post
+from conftest import ACCESS_KEY, REGION, SIGV4, Server, post
 
 NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -122,6 +122,8 @@ def form(server, params):
     data = urllib.parse.urlencode(params).encode()
     req = urllib.request.Request(server.url + "/", data=data, method="POST")
     req.add_header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+    for k, v in SIGV4.items():
+        req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.headers, ET.fromstring(r.read())
@@ -317,7 +319,8 @@ def test_wire_shape_namespace_request_id_and_timestamps(server, cfn):
     assert (status, root.find("Error/Code").text) == (400, "InvalidAction")
 
     # GET with the parameters in the query string.
-    with urllib.request.urlopen(server.url + "/?Action=ListStacks&Version=2010-05-15", timeout=10) as r:
+    req = urllib.request.Request(server.url + "/?Action=ListStacks&Version=2010-05-15", headers=SIGV4)
+    with urllib.request.urlopen(req, timeout=10) as r:
         root = ET.fromstring(r.read())
     assert root.find(f"{NS}ListStacksResult/{NS}StackSummaries/{NS}member/{NS}StackName").text == "wire"
 

@@ -4,7 +4,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import SC, create, post
+from conftest import SC, SIGV4, create, post
 
 ARN = "arn:aws:sagemaker:us-east-1:000000000000:project/"
 
@@ -210,7 +210,9 @@ def test_oversized_body_is_refused_without_reading_it(server):
     # Announce a 2 MiB body but send none of it: the answer must come anyway.
     import socket
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
-        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SageMaker.DescribeProject\r\n"
+        signature = "".join(f"{k}: {v}\r\n" for k, v in SIGV4.items()).encode()
+        s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: SageMaker.DescribeProject\r\n"
+                  + signature +
                   b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 2097152\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):

@@ -113,8 +113,11 @@ async fn send_read(
         .header("content-type", "application/x-amz-json-1.1")
         .header(
             "authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/sagemaker/aws4_request, SignedHeaders=host, Signature=0",
+            "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
         )
+        // The server refuses requests whose signature is not SigV4-shaped, and the
+        // shape includes a request date; the signature itself is not verified.
+        .header("x-amz-date", "20250101T000000Z")
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let resp = conn.send_request(req).await.map_err(|e| e.to_string())?;

@@ -3,7 +3,9 @@
 //! AWS services that share an endpoint are told apart like this:
 //! * AWS JSON 1.0/1.1: `POST` with an `X-Amz-Target: <Prefix>.<Operation>` header;
 //!   the prefix names the service (`SageMaker`, `AmazonSSM`,
-//!   `AWS242ServiceCatalogService`).
+//!   `AWS242ServiceCatalogService`). A `POST` with an `application/x-amz-json-*`
+//!   content type but no target is still JSON ([`RequestShape::MissingTarget`]): its
+//!   error must be JSON, not S3's XML.
 //! * AWS Query (CloudFormation): `POST /` with a form-encoded body carrying
 //!   `Action=...` (or a `GET` with `Action` in the query string).
 //! * S3 REST: anything else (bucket and key in the path, verb is the operation).
@@ -20,6 +22,8 @@ pub enum RequestShape {
     Json { prefix: String, operation: String },
     /// An `X-Amz-Target` header that is not `<Prefix>.<Operation>`.
     MalformedTarget,
+    /// A JSON 1.0/1.1 body (`application/x-amz-json-*`) without `X-Amz-Target`.
+    MissingTarget,
     /// AWS Query protocol (form-encoded `Action=`).
     Query,
     /// Anything else: S3 REST style.
@@ -42,11 +46,17 @@ pub fn classify(parts: &Parts) -> RequestShape {
             _ => RequestShape::MalformedTarget,
         };
     }
-    let form = parts
+    let content_type = parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or_default();
+    // Only AWS's own JSON media types: S3 objects are often uploaded as
+    // `application/json`, and those are S3 requests.
+    if parts.method == Method::POST && content_type.starts_with("application/x-amz-json-") {
+        return RequestShape::MissingTarget;
+    }
+    let form = content_type.starts_with("application/x-www-form-urlencoded");
     let query_action = parts
         .uri
         .query()
@@ -101,6 +111,23 @@ mod tests {
         assert!(matches!(classify(&p), RequestShape::Json { prefix, .. } if prefix == "AmazonSSM"));
         let p = parts("POST", "/", &[("x-amz-target", "NoDot")]);
         assert_eq!(classify(&p), RequestShape::MalformedTarget);
+    }
+
+    #[test]
+    fn json_content_without_a_target_is_json() {
+        for ct in ["application/x-amz-json-1.1", "application/x-amz-json-1.0"] {
+            let p = parts("POST", "/", &[("content-type", ct)]);
+            assert_eq!(classify(&p), RequestShape::MissingTarget, "{ct}");
+        }
+        // An S3 upload of a JSON document stays S3.
+        let p = parts("PUT", "/b/k.json", &[("content-type", "application/json")]);
+        assert_eq!(classify(&p), RequestShape::Rest);
+        let p = parts(
+            "POST",
+            "/b/k?uploads",
+            &[("content-type", "application/json")],
+        );
+        assert_eq!(classify(&p), RequestShape::Rest);
     }
 
     #[test]

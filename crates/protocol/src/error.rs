@@ -50,6 +50,11 @@ pub enum ProtocolError {
     /// The body is larger than the documented limit; it was not read whole.
     #[error("Request body exceeds the maximum size of {limit} bytes")]
     RequestTooLarge { limit: usize },
+    /// The body stopped arriving (no bytes within the body-read timeout) or broke off.
+    #[error(
+        "Your socket connection to the server was not read from or written to within the timeout period."
+    )]
+    RequestTimeout,
     /// A bug or an unexpected failure inside the server.
     #[error("{0}")]
     InternalFailure(String),
@@ -61,6 +66,7 @@ impl AwsError for ProtocolError {
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::RequestTooLarge { .. } => "RequestEntityTooLargeException",
+            Self::RequestTimeout => "RequestTimeout",
             Self::InternalFailure(_) => "InternalFailure",
         }
     }

@@ -16,8 +16,8 @@
 //!   [`query::QueryService`], routed by API `Version`.
 //! * [`validate`] checks inputs against a service's botocore model with AWS's wording
 //!   (every service embeds its own model).
-//! * [`sigv4`] reads the caller's access key id from an `Authorization` header
-//!   (signatures are not verified).
+//! * [`sigv4`] checks that a request carries a SigV4-shaped signature (header or
+//!   presigned query; signatures are not verified) and reads the caller's access key id.
 
 pub mod classify;
 pub mod context;

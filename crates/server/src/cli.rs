@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -132,6 +133,44 @@ pub struct ServeArgs {
     /// others hold the budget. An object too large for the whole budget is EntityTooLarge.
     #[arg(long, env = "SAGESTACK_S3_MAX_INFLIGHT_BYTES", default_value_t = sagestack_s3::api::DEFAULT_MAX_INFLIGHT_BYTES)]
     pub s3_max_inflight_bytes: u64,
+    /// More names requests may carry in `Host` (comma-separated, `name` or
+    /// `*.suffix`), e.g. the name a load balancer forwards; besides loopback names,
+    /// `--host` and each `--s3-hostname`. Other hosts are refused (421).
+    #[arg(
+        long = "allowed-host",
+        env = "SAGESTACK_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Connections served at once; further clients wait until one closes.
+    #[arg(long, env = "SAGESTACK_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds a client has to send a whole request head once it starts one.
+    #[arg(long, env = "SAGESTACK_HEADER_READ_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub header_read_timeout: Duration,
+    /// Seconds a request body may go without delivering any bytes.
+    #[arg(long, env = "SAGESTACK_BODY_READ_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub body_read_timeout: Duration,
+    /// Seconds a connection may stay open with no request (before its first one and
+    /// between keep-alive requests).
+    #[arg(long, env = "SAGESTACK_IDLE_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+    /// Seconds shutdown waits for requests in flight before closing the connections
+    /// left open.
+    #[arg(long, env = "SAGESTACK_SHUTDOWN_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub shutdown_timeout: Duration,
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`).
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    let seconds: f64 = raw
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got '{raw}'"))?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!("expected seconds between 0 and 86400, got '{raw}'"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 impl Cli {

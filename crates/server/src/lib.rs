@@ -4,10 +4,15 @@
 //! (that is `sagestack-protocol`) and no service logic (the service crates).
 
 pub mod cli;
+pub mod guard;
+pub mod hosts;
+pub mod listener;
 pub mod native;
 pub mod router;
 pub mod serve;
 pub mod template_source;
 
+pub use guard::guard;
+pub use hosts::AllowedHosts;
 pub use native::native_providers;
 pub use router::{AppState, Services, router};

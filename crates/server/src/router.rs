@@ -131,6 +131,9 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         RequestShape::MalformedTarget => Err(Box::new(ProtocolError::UnknownOperation(
             "The X-Amz-Target header must be <Service>.<Operation>".into(),
         )) as _),
+        RequestShape::MissingTarget => Err(Box::new(ProtocolError::UnknownOperation(
+            "A JSON request needs an X-Amz-Target header: <Service>.<Operation>".into(),
+        )) as _),
         RequestShape::Query => {
             let ctx = RequestContext {
                 request_id: request_id.clone(),
@@ -184,12 +187,15 @@ async fn call_s3(
         .headers
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let method = parts.method.clone();
+    let path = bounded(parts.uri.path(), LOG_PATH_MAX).to_owned();
     let request = axum::http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
     match std::panic::AssertUnwindSafe(s3.call(request))
         .catch_unwind()
         .await
     {
         Ok(Ok(mut response)) => {
+            log_s3_refusal(request_id, &method, &path, &response);
             // A request refused before its body was read (NoSuchUpload on UploadPart,
             // say) with `Expect: 100-continue` was never told to continue, so the client
             // does not send the body; if the connection were kept alive, the server would
@@ -203,13 +209,54 @@ async fn call_s3(
             response.map(Body::new)
         }
         Ok(Err(e)) => {
-            tracing::error!(%request_id, error = ?e, "s3 request failed");
+            let error = format!("{e:?}");
+            tracing::error!(%request_id, %method, %path, error = %bounded(&error, LOG_PATH_MAX), "s3 request failed");
             sagestack_s3::api::internal_error_response(request_id).map(Body::from)
         }
         Err(_) => {
             tracing::error!(%request_id, "s3 request handler panicked");
             sagestack_s3::api::internal_error_response(request_id).map(Body::from)
         }
+    }
+}
+
+/// Longest client-chosen text (a path, an error) copied into a log line.
+const LOG_PATH_MAX: usize = 256;
+
+/// One bounded line for an S3 error answer: method, path, status and S3's error code
+/// (read from the small XML error document s3s buffers). Outcomes clients expect
+/// (missing keys, not modified, conflicts, failed preconditions) stay at DEBUG.
+fn log_s3_refusal(
+    request_id: &str,
+    method: &axum::http::Method,
+    path: &str,
+    response: &axum::http::Response<s3s::Body>,
+) {
+    let status = response.status();
+    if status.is_success() || status.is_redirection() && status != 304 {
+        return;
+    }
+    let body = response.body().bytes().unwrap_or_default();
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map_or("", |(code, _)| bounded(code, 64));
+    let status = status.as_u16();
+    if status >= 500 {
+        tracing::error!(%request_id, %method, %path, status, code, "s3 request failed");
+    } else if matches!(status, 304 | 404 | 409 | 412) {
+        tracing::debug!(%request_id, %method, %path, status, code, "s3 request refused");
+    } else {
+        tracing::warn!(%request_id, %method, %path, status, code, "s3 request refused");
+    }
+}
+
+/// At most `max` characters of `value`.
+fn bounded(value: &str, max: usize) -> &str {
+    match value.char_indices().nth(max) {
+        Some((end, _)) => &value[..end],
+        None => value,
     }
 }
 
@@ -272,7 +319,19 @@ async fn read_body(
     }
     axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| too_large().into())
+        .map_err(|e| body_error(e, limit).into())
+}
+
+/// Why a body could not be read: over `limit` (413), or it stopped arriving.
+fn body_error(error: axum::Error, limit: usize) -> ProtocolError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ProtocolError::RequestTooLarge { limit };
+        }
+        source = e.source();
+    }
+    ProtocolError::RequestTimeout
 }
 
 async fn call_json(
@@ -282,22 +341,7 @@ async fn call_json(
     body: Body,
     operation: &str,
 ) -> Result<axum::http::Response<bytes::Bytes>, Box<dyn sagestack_protocol::AwsError>> {
-    let too_large = || ProtocolError::RequestTooLarge {
-        limit: MAX_BODY_BYTES,
-    };
-    // Refuse an announced oversized body without reading it.
-    let announced = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large().into());
-    }
-    // Otherwise read at most the limit (covers chunked bodies).
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| too_large())?;
+    let bytes = read_body(parts, body, MAX_BODY_BYTES).await?;
     let input = json11::parse_body(&bytes)?;
     let output = service.call(ctx, operation, input).await?;
     Ok(json11::ok_response(output, &ctx.request_id))

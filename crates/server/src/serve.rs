@@ -1,8 +1,9 @@
 //! `sagestack serve`: open the store, build the services, listen, shut down cleanly.
 //!
 //! Shutdown: on SIGINT or SIGTERM the listener stops accepting, in-flight requests
-//! run to completion (axum's graceful shutdown), and only then is the store closed,
-//! so every acknowledged write is committed and the SQLite WAL is checkpointed.
+//! run to completion, connections still open after `--shutdown-timeout` are dropped
+//! (`crate::listener`), and only then is the store closed, so every acknowledged write
+//! is committed and the SQLite WAL is checkpointed.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -18,6 +19,9 @@ use sagestack_ssm::{SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs};
+use crate::guard::guard;
+use crate::hosts::AllowedHosts;
+use crate::listener::Limits;
 use crate::native::native_providers;
 use crate::router::{AppState, Services, router};
 
@@ -44,7 +48,16 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // s3s logs every refused request at ERROR with the whole error, which can carry a
+    // request's body (one multi-megabyte line); the router logs a bounded summary of
+    // those instead. s3s's own lines stay available by naming it in RUST_LOG.
+    let directives = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| "info".into());
+    let directives = if directives.contains("s3s") {
+        directives
+    } else {
+        format!("{directives},s3s=off")
+    };
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,s3s=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -185,9 +198,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         startup_ms = started.elapsed().as_millis() as u64,
         "sagestack listening on http://{addr}"
     );
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let hosts = AllowedHosts::new(&args.host, &args.s3_hostnames, &args.allowed_hosts);
+    let limits = Limits {
+        max_connections: args.max_connections as usize,
+        header_read: args.header_read_timeout,
+        body_read: args.body_read_timeout,
+        idle: args.idle_timeout,
+        shutdown: args.shutdown_timeout,
+    };
+    crate::listener::serve(
+        listener,
+        guard(router(state), hosts),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     // Let running project operations record their outcome (bounded: whatever is still
     // running is resumed by the next start-up).
     if tokio::time::timeout(std::time::Duration::from_secs(10), provisioner.wait_idle())
@@ -198,7 +223,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     tracing::info!("draining done; closing the store");
     store.close().await;
-    result.map_err(|e| format!("server error: {e}"))
+    Ok(())
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
