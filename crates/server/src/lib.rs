@@ -7,6 +7,7 @@ pub mod cli;
 pub mod native;
 pub mod router;
 pub mod serve;
+pub mod store_watch;
 pub mod template_source;
 
 pub use native::native_providers;
