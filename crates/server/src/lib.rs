@@ -10,6 +10,7 @@ pub mod listener;
 pub mod native;
 pub mod router;
 pub mod serve;
+pub mod store_watch;
 pub mod template_source;
 
 pub use guard::guard;

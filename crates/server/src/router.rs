@@ -69,6 +69,8 @@ pub struct AppState {
     pub services: Services,
     pub region: String,
     pub account_id: String,
+    /// Whose state the health check reports (none in tests of the routing alone).
+    pub store: Option<Arc<dyn sagestack_store::Store>>,
 }
 
 /// The application router.
@@ -80,12 +82,34 @@ pub fn router(state: AppState) -> Router {
         .with_state(Arc::new(state))
 }
 
-async fn health() -> Response {
-    let mut response = axum::Json(serde_json::json!({
-        "status": "ok",
+/// `{"status":"ok","version":..,"store":"ok"}`, or HTTP 503 with `"status":"degraded"`
+/// and the store's reason while it refuses writes (e.g. its disk is full): a load
+/// balancer or orchestrator then stops sending writes here until space returns. Asking
+/// is also what lets an idle store probe and recover (see `Store::health`).
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let store = match &state.store {
+        Some(store) => Some(store.health().await),
+        None => None,
+    };
+    let (status, code, store) = match store {
+        Some(sagestack_store::StoreHealth::Degraded(reason)) => (
+            "degraded",
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Some(reason),
+        ),
+        Some(sagestack_store::StoreHealth::Ok) => {
+            ("ok", axum::http::StatusCode::OK, Some("ok".to_string()))
+        }
+        None => ("ok", axum::http::StatusCode::OK, None),
+    };
+    let mut body = serde_json::json!({
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
-    }))
-    .into_response();
+    });
+    if let Some(store) = store {
+        body["store"] = store.into();
+    }
+    let mut response = (code, axum::Json(body)).into_response();
     insert_request_id(&mut response, &new_request_id());
     response
 }

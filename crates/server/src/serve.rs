@@ -163,6 +163,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             "resuming interrupted project operations"
         );
     }
+    if reconcile {
+        crate::store_watch::spawn(
+            store.clone(),
+            crate::store_watch::Resumable {
+                cloudformation: cloudformation.clone(),
+                servicecatalog: servicecatalog.clone(),
+                sagemaker: sagemaker.clone(),
+                provisioner: provisioner.clone(),
+            },
+        );
+    }
     let cloudformation = Arc::new(
         CloudFormationApi::new(cloudformation).with_template_source(template_source.clone()),
     );
@@ -185,6 +196,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .with_s3(s3),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
+        store: Some(store.clone()),
     };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await

@@ -40,6 +40,7 @@ fn app() -> axum::Router {
         services: Services::default().with_json(Arc::new(Echo)),
         region: "eu-west-3".into(),
         account_id: "111122223333".into(),
+        store: None,
     })
 }
 
@@ -206,6 +207,7 @@ fn s3_app() -> axum::Router {
             .with_s3(builder.build()),
         region: "eu-west-3".into(),
         account_id: "111122223333".into(),
+        store: None,
     })
 }
 

@@ -93,6 +93,8 @@ pub(crate) struct WriteError {
     pub message: String,
     /// A unique constraint refused the write (the caller's "already exists").
     pub unique_violation: bool,
+    /// SQLite ran out of room (`SQLITE_FULL`: the disk, or the page cap).
+    pub full: bool,
 }
 
 impl WriteError {
@@ -100,7 +102,25 @@ impl WriteError {
         WriteError {
             message: message.to_string(),
             unique_violation: false,
+            full: false,
         }
+    }
+}
+
+/// Whether `e` says the storage is out of room: SQLite's `SQLITE_FULL` ("database or disk
+/// is full", primary result code 13, kept in the low byte of extended codes) or
+/// PostgreSQL's `disk_full` (SQLSTATE 53100).
+pub(crate) fn is_full(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        code.parse::<i64>().is_ok_and(|c| c & 0xff == 13)
+    } else {
+        code == "53100"
     }
 }
 
@@ -116,6 +136,7 @@ impl From<sqlx::Error> for WriteError {
             unique_violation: e
                 .as_database_error()
                 .is_some_and(|d| d.is_unique_violation()),
+            full: is_full(&e),
             message: e.to_string(),
         }
     }
@@ -135,8 +156,12 @@ struct Progress {
     /// Writes the task has finished (committed or failed), in queue order.
     finished: watch::Sender<u64>,
     /// The first failure of a write behind: once set, the store's state on disk is no
-    /// longer what its callers were told, so every later write and settle fails with it.
+    /// longer what its callers were told, so every later write and settle fails with it
+    /// until [`WriteBatcher::recover`] clears it.
     failed: Mutex<Option<WriteError>>,
+    /// The last "full" failure of any write (awaited ones included) since the last
+    /// successful probe: what the store's health reports.
+    full: Mutex<Option<WriteError>>,
 }
 
 impl Progress {
@@ -145,6 +170,14 @@ impl Progress {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    fn note(&self, result: &Result<(), WriteError>) {
+        if let Err(e) = result
+            && e.full
+        {
+            *self.full.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.clone());
+        }
     }
 }
 
@@ -162,6 +195,7 @@ impl WriteBatcher {
             enqueued: AtomicU64::new(0),
             finished: watch::channel(0).0,
             failed: Mutex::new(None),
+            full: Mutex::new(None),
         });
         tokio::spawn(run(pool, rx, progress.clone()));
         WriteBatcher {
@@ -227,9 +261,45 @@ impl WriteBatcher {
             None => Ok(()),
         }
     }
+
+    /// What keeps the store from taking writes: the sticky failure of a write behind,
+    /// else the last "full" failure not yet cleared by a probe; `None` when healthy.
+    pub(crate) fn trouble(&self) -> Option<WriteError> {
+        self.progress.failure().or_else(|| {
+            self.progress
+                .full
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+    }
+
+    /// Commits `probe` (a write that needs room) on `pool` once every write queued
+    /// before this call has finished (in the failed state they are answered with the
+    /// failure, so nothing queued behind a failed write can land after it). Its success
+    /// means writes can land again; the caller then rebuilds what it derived from the
+    /// lost writes and calls [`clear`](Self::clear), while still keeping writers out (see
+    /// `SqliteStore::recover`).
+    pub(crate) async fn probe(&self, pool: &SqlitePool, probe: &Write) -> Result<(), WriteError> {
+        let _ = self.settle().await;
+        let result = execute(pool, &[probe]).await;
+        self.progress.note(&result);
+        result
+    }
+
+    /// Leaves the failed state: later writes are taken again.
+    pub(crate) fn clear(&self) {
+        *self
+            .progress
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        *self.progress.full.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 fn answer(progress: &Progress, job: Job, result: Result<(), WriteError>) {
+    progress.note(&result);
     match job.done {
         Some(done) => {
             let _ = done.send(result);
@@ -535,5 +605,30 @@ mod tests {
         assert_eq!(rows, vec![1]);
         assert_eq!(batcher.write(insert(3)).await.unwrap_err(), failure);
         assert_eq!(batcher.enqueue(insert(4)).unwrap_err(), failure);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_probe_after_a_failure_lets_later_writes_commit() {
+        let pool = memory_pool("CREATE TABLE t (v INTEGER PRIMARY KEY CHECK (v <> 13))").await;
+        let batcher = WriteBatcher::start(pool.clone());
+        batcher.enqueue(insert(13)).unwrap();
+        batcher.enqueue(insert(2)).unwrap();
+        let failure = batcher.settle().await.unwrap_err();
+        assert_eq!(batcher.trouble(), Some(failure.clone()));
+        // A probe that cannot commit leaves the store failed.
+        assert!(batcher.probe(&pool, &insert(13)).await.is_err());
+        assert_eq!(batcher.write(insert(3)).await.unwrap_err(), failure);
+        batcher.probe(&pool, &insert(50)).await.unwrap();
+        batcher.clear();
+        assert_eq!(batcher.trouble(), None);
+        batcher.enqueue(insert(4)).unwrap();
+        batcher.write(insert(5)).await.unwrap();
+        batcher.settle().await.unwrap();
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        // The write queued behind the failed one never landed; the later ones did.
+        assert_eq!(rows, vec![4, 5, 50]);
     }
 }

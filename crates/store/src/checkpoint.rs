@@ -24,6 +24,31 @@ use sqlx::sqlite::SqlitePool;
 pub(crate) const INTERVAL: Duration = Duration::from_millis(200);
 /// WAL size (pages) above which the task asks for a `RESTART` checkpoint.
 pub(crate) const RESTART_PAGES: i64 = 16_384;
+/// A failing checkpoint (a full disk fails every one, five times a second) is logged at
+/// most this often, with how many failures were not.
+pub(crate) const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Rate limit of the checkpoint task's warnings.
+#[derive(Default)]
+struct Warnings {
+    last: Option<std::time::Instant>,
+    suppressed: u64,
+}
+
+impl Warnings {
+    /// `Some(failures not logged since the last warning)` when this one is to be logged.
+    fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < WARN_EVERY)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
 
 /// Starts the checkpoint task: passive checkpoints on `pool` (a writable connection
 /// that is not the writer's), restarts on `writer`. It stops when `pool` is closed.
@@ -32,6 +57,7 @@ pub(crate) fn start(pool: SqlitePool, writer: SqlitePool) {
         let mut tick = tokio::time::interval(INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut restart = false;
+        let mut warnings = Warnings::default();
         loop {
             tick.tick().await;
             if pool.is_closed() || writer.is_closed() {
@@ -44,7 +70,11 @@ pub(crate) fn start(pool: SqlitePool, writer: SqlitePool) {
                     tracing::debug!(error = %e, "checkpoint task stopping");
                     return;
                 }
-                Err(e) => tracing::warn!(error = %e, "WAL checkpoint"),
+                Err(e) => {
+                    if let Some(suppressed) = warnings.admit(std::time::Instant::now()) {
+                        tracing::warn!(error = %e, suppressed, "WAL checkpoint failed");
+                    }
+                }
             }
         }
     });
@@ -65,6 +95,18 @@ async fn checkpoint(pool: &SqlitePool, restart: bool) -> Result<i64, sqlx::Error
 mod tests {
     use super::*;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+    #[test]
+    fn repeated_failures_are_logged_once_per_interval_with_a_count() {
+        let mut w = Warnings::default();
+        let t0 = std::time::Instant::now();
+        assert_eq!(w.admit(t0), Some(0));
+        for i in 1..=10 {
+            assert_eq!(w.admit(t0 + INTERVAL * i), None);
+        }
+        assert_eq!(w.admit(t0 + WARN_EVERY), Some(10));
+        assert_eq!(w.admit(t0 + WARN_EVERY + INTERVAL), None);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_task_moves_committed_pages_into_the_database_file() {

@@ -15,6 +15,7 @@
 mod batch;
 mod checkpoint;
 mod durable;
+mod health;
 mod migrate;
 pub mod model_package_groups;
 pub mod objects;
@@ -140,9 +141,22 @@ pub enum StoreError {
     /// The data directory is in use by another process.
     #[error("{0}")]
     Locked(String),
+    /// The storage is out of room (SQLite's "database or disk is full"): writes are
+    /// refused until space returns (see [`Store::health`]).
+    #[error("storage full: {0}")]
+    Full(String),
     /// The database failed.
     #[error("storage backend: {0}")]
     Backend(String),
+}
+
+/// Whether the store takes writes ([`Store::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreHealth {
+    Ok,
+    /// Writes are refused, for this reason (e.g. the disk is full); the store probes
+    /// and returns to [`StoreHealth::Ok`] by itself once they can land again.
+    Degraded(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -151,6 +165,9 @@ impl From<sqlx::Error> for StoreError {
             && db.is_unique_violation()
         {
             return StoreError::AlreadyExists;
+        }
+        if batch::is_full(&e) {
+            return StoreError::Full(e.to_string());
         }
         StoreError::Backend(e.to_string())
     }
@@ -219,6 +236,14 @@ pub trait Store:
     /// Removes the tags with these keys (absent keys are ignored).
     /// [`StoreError::NotFound`] if no project has this ARN.
     async fn delete_tags(&self, resource_arn: &str, keys: &[String]) -> Result<(), StoreError>;
+
+    /// Whether writes are taken now. A backend with no failed state of its own (every
+    /// write fails or succeeds alone, as on PostgreSQL) is always [`StoreHealth::Ok`].
+    /// On SQLite this probes first when writes were failing, and so is how the store
+    /// leaves its failed state when nothing else writes.
+    async fn health(&self) -> StoreHealth {
+        StoreHealth::Ok
+    }
 
     /// Flushes and closes the backend; later calls fail.
     async fn close(&self);

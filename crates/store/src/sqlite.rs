@@ -117,9 +117,11 @@ pub struct SqliteStore {
     checkpointer: SqlitePool,
     stacks: crate::stack_cache::StackCache,
     cache: RwLock<Cache>,
-    writer: tokio::sync::Mutex<()>,
+    pub(crate) writer: tokio::sync::Mutex<()>,
     /// Striped by name (see [`SqliteStore::name_lock`]).
-    name_locks: Box<[tokio::sync::Mutex<()>]>,
+    pub(crate) name_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// When the failed store last probed (see [`crate::health`]).
+    pub(crate) prober: crate::health::Prober,
     names: std::sync::Mutex<Names>,
     sync: crate::durable::GroupSync,
     pub(crate) batcher: crate::batch::WriteBatcher,
@@ -168,54 +170,10 @@ impl SqliteStore {
             .await?;
         Self::migrate(&pool).await?;
         let cache = Self::load(&pool).await?;
-        let live: Vec<(String, String)> = sqlx::query_as(
-            "SELECT stack_id, stack_name FROM cfn_stacks WHERE live = 1 ORDER BY ord",
-        )
-        .fetch_all(&pool)
-        .await?;
+        let (live, exports) = crate::health::load_stacks(&pool).await?;
         let stacks = crate::stack_cache::StackCache::with_live(live);
-        let exports: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT name, value, stack_id FROM cfn_exports")
-                .fetch_all(&pool)
-                .await?;
-        stacks.set_exports(
-            exports
-                .into_iter()
-                .map(
-                    |(name, value, exporting_stack_id)| sagestack_engine::model::ExportRecord {
-                        name,
-                        value,
-                        exporting_stack_id,
-                    },
-                ),
-        );
-        let names = Names {
-            roles: sqlx::query_scalar("SELECT name_key FROM iam_roles")
-                .fetch_all(&pool)
-                .await?
-                .into_iter()
-                .collect(),
-            buckets: sqlx::query_scalar("SELECT name FROM s3_buckets")
-                .fetch_all(&pool)
-                .await?
-                .into_iter()
-                .collect(),
-            parameters: sqlx::query_as::<_, (String, i64, String)>(
-                "SELECT name, version, document FROM ssm_parameters",
-            )
-            .fetch_all(&pool)
-            .await?
-            .into_iter()
-            .map(|(name, version, document)| {
-                let latest = LatestParameter {
-                    version,
-                    document: Arc::from(document),
-                    position: 0,
-                };
-                (name, latest)
-            })
-            .collect(),
-        };
+        stacks.set_exports(exports);
+        let names = crate::health::load_names(&pool).await?;
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
         let checkpointer = SqlitePoolOptions::new()
@@ -241,6 +199,7 @@ impl SqliteStore {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             names: std::sync::Mutex::new(names),
+            prober: crate::health::Prober::default(),
             sync,
             batcher,
             _lock: lock,
@@ -314,14 +273,22 @@ impl SqliteStore {
     /// connection directly must land after them, so that commits stay in the order their
     /// callers made them.
     pub(crate) async fn writer(&self) -> Result<&SqlitePool, StoreError> {
-        self.batcher.settle().await.map_err(backend)?;
+        self.heal().await;
+        self.batcher
+            .settle()
+            .await
+            .map_err(crate::health::write_error)?;
         Ok(&self.pool)
     }
 
     /// The read connections, once every write queued behind has committed (a reader sees
     /// what its caller was told is written).
     pub(crate) async fn reader(&self) -> Result<&SqlitePool, StoreError> {
-        self.batcher.settle().await.map_err(backend)?;
+        self.heal().await;
+        self.batcher
+            .settle()
+            .await
+            .map_err(crate::health::write_error)?;
         Ok(&self.read_pool)
     }
 
@@ -338,18 +305,13 @@ impl SqliteStore {
     /// [`submit`](Self::submit), returning the write's queue position when it was queued
     /// behind (for [`crate::batch::WriteBatcher::settle_to`]), 0 when it is committed.
     pub(crate) async fn submit_at(&self, write: Write) -> Result<u64, StoreError> {
+        self.heal().await;
         let result = if sagestack_engine::durability::is_deferred() {
             self.batcher.enqueue(write)
         } else {
             self.batcher.write(write).await.map(|()| 0)
         };
-        result.map_err(|e| {
-            if e.unique_violation {
-                StoreError::AlreadyExists
-            } else {
-                backend(e)
-            }
-        })
+        result.map_err(crate::health::write_error)
     }
 
     /// The names that exist, for the writes that check a name before they write (see
@@ -366,16 +328,11 @@ impl SqliteStore {
         statement: &str,
         values: Vec<BV>,
     ) -> Result<(), StoreError> {
+        self.heal().await;
         self.batcher
             .write(Write::one(statement, values))
             .await
-            .map_err(|e| {
-                if e.unique_violation {
-                    StoreError::AlreadyExists
-                } else {
-                    backend(e)
-                }
-            })
+            .map_err(crate::health::write_error)
     }
 
     /// Taken by every write of the named thing that reads before it writes (an SSM
@@ -397,7 +354,10 @@ impl SqliteStore {
     /// Waits until every write made so far (queued ones included) is committed and on
     /// stable storage, deferred or not.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
-        self.batcher.settle().await.map_err(backend)?;
+        self.batcher
+            .settle()
+            .await
+            .map_err(crate::health::write_error)?;
         self.sync.sync().await
     }
 
@@ -465,6 +425,7 @@ impl Store for SqliteStore {
         project: &ProjectRecord,
         tags: &[Tag],
     ) -> Result<(), StoreError> {
+        self.heal().await;
         let _w = self.writer.lock().await;
         {
             let c = self.read();
@@ -490,13 +451,10 @@ impl Store for SqliteStore {
             rows: Vec::new(),
         };
         tag_statements(&mut write, &project.arn, tags);
-        self.batcher.write(write).await.map_err(|e| {
-            if e.unique_violation {
-                StoreError::AlreadyExists
-            } else {
-                backend(e)
-            }
-        })?;
+        self.batcher
+            .write(write)
+            .await
+            .map_err(crate::health::write_error)?;
         {
             let mut c = self.write();
             c.insert(project.clone());
@@ -517,6 +475,7 @@ impl Store for SqliteStore {
         tags: &[Tag],
         max_tags: usize,
     ) -> Result<(), StoreError> {
+        self.heal().await;
         let _w = self.writer.lock().await;
         {
             let c = self.read();
@@ -550,7 +509,10 @@ impl Store for SqliteStore {
             rows: Vec::new(),
         };
         tag_statements(&mut write, &project.arn, tags);
-        self.batcher.write(write).await.map_err(backend)?;
+        self.batcher
+            .write(write)
+            .await
+            .map_err(crate::health::write_error)?;
         {
             let mut c = self.write();
             // Keep the project's tags across the replacement (`remove` drops them).
@@ -721,6 +683,10 @@ impl Store for SqliteStore {
         }
         drop(_w);
         self.durable().await
+    }
+
+    async fn health(&self) -> crate::StoreHealth {
+        self.check_health().await
     }
 
     async fn close(&self) {

@@ -57,6 +57,16 @@ impl StackCache {
         cache
     }
 
+    /// Forgets every record kept and starts the live names over from the database's
+    /// (after queued writes were lost, see `SqliteStore::recover`): later reads go to
+    /// the database, which holds only what committed.
+    pub(crate) fn reset(&self, live: impl IntoIterator<Item = (String, String)>) {
+        let mut c = self.lock();
+        c.records.clear();
+        c.order.clear();
+        c.live = live.into_iter().map(|(id, name)| (name, id)).collect();
+    }
+
     /// Starts the exports from the database's.
     pub(crate) fn set_exports(&self, exports: impl IntoIterator<Item = ExportRecord>) {
         let mut e = self.exports.lock().unwrap_or_else(|e| e.into_inner());
