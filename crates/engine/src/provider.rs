@@ -285,12 +285,17 @@ impl ProviderRegistry {
     }
 }
 
-/// `aws`, `aws-cn` or `aws-us-gov` for a region name.
+/// The AWS partition of a region name (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`,
+/// `aws-iso-b`): the one place every service builds ARNs from.
 pub fn partition_for_region(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
         "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
     } else {
         "aws"
     }

@@ -57,7 +57,7 @@ fn v2() -> String {
 /// A second reconciliation resumes nothing and changes no project.
 async fn assert_idempotent(h: &Harness, name: &str) {
     let before = h.describe(name).await;
-    let again = h.provisioner.reconcile(&h.sagemaker).await.unwrap();
+    let again = h.provisioner.reconcile().await.unwrap();
     assert!(again.resumed.is_empty(), "{again:?}");
     h.provisioner.wait_idle().await;
     assert_eq!(h.describe(name).await, before);
@@ -85,6 +85,7 @@ async fn create_in_progress_without_a_stack_creates_it() {
     let out = h.create("p", URL, &[], &[]).await;
     let id = out["ProjectId"].as_str().unwrap();
     h.sagemaker
+        .projects()
         .record_provisioning(
             "p",
             ProvisioningUpdate::new(
@@ -111,6 +112,7 @@ async fn create_in_progress_with_a_finished_stack_adopts_it() {
     let out = h.create("p", URL, &[], &[]).await;
     let id = out["ProjectId"].as_str().unwrap().to_string();
     h.sagemaker
+        .projects()
         .record_provisioning(
             "p",
             ProvisioningUpdate::new(

@@ -18,19 +18,19 @@ use sagestack_protocol::{JsonOutput, RequestContext};
 use serde_json::{Map, Value, json};
 
 use crate::error::SageMakerError;
-use crate::service::SageMakerService;
+use crate::model_package_groups::ModelPackageGroups;
 
 /// The resource type this provider serves.
 pub const TYPE_NAME: &str = "AWS::SageMaker::ModelPackageGroup";
 
 /// See the module documentation.
 pub struct ModelPackageGroupProvider {
-    service: Arc<SageMakerService>,
+    groups: Arc<ModelPackageGroups>,
 }
 
 impl ModelPackageGroupProvider {
-    pub fn new(service: Arc<SageMakerService>) -> Self {
-        ModelPackageGroupProvider { service }
+    pub fn new(groups: Arc<ModelPackageGroups>) -> Self {
+        ModelPackageGroupProvider { groups }
     }
 
     async fn call(
@@ -46,7 +46,7 @@ impl ModelPackageGroupProvider {
             access_key_id: None,
         };
         Ok(
-            match self.service.handle(&request, operation, input).await? {
+            match self.groups.handle(&request, operation, input).await? {
                 JsonOutput::Value(v) => v,
                 JsonOutput::Raw(r) => {
                     serde_json::from_str(&r).map_err(|e| SageMakerError::Internal(e.to_string()))?
@@ -275,8 +275,6 @@ impl ResourceProvider for ModelPackageGroupProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provision::NoProvisioner;
-    use crate::service::SystemClock;
     use sagestack_store::SqliteStore;
 
     #[test]
@@ -289,12 +287,10 @@ mod tests {
     #[tokio::test]
     async fn provider_creates_a_group_the_api_reads() {
         let dir = tempfile::tempdir().unwrap();
-        let service = Arc::new(SageMakerService::new(
-            Arc::new(SqliteStore::open(dir.path()).await.unwrap()),
-            Arc::new(NoProvisioner),
-            Arc::new(SystemClock),
-        ));
-        let p = ModelPackageGroupProvider::new(service.clone());
+        let store: Arc<dyn sagestack_store::Store> =
+            Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let groups = Arc::new(ModelPackageGroups::new(store, crate::testing::clock()));
+        let p = ModelPackageGroupProvider::new(groups);
         let ctx = ResourceContext {
             region: "us-east-1".into(),
             account_id: "123456789012".into(),

@@ -1,5 +1,6 @@
-//! The model package group operations: CreateModelPackageGroup,
-//! DescribeModelPackageGroup, ListModelPackageGroups and DeleteModelPackageGroup.
+//! Model package groups: their state ([`ModelPackageGroups`]) and operations
+//! (CreateModelPackageGroup, DescribeModelPackageGroup, ListModelPackageGroups,
+//! DeleteModelPackageGroup, and tags on group ARNs).
 //!
 //! A group is stored as its `DescribeModelPackageGroupOutput` document. Groups are
 //! ready as soon as they are created (`ModelPackageGroupStatus: Completed`): there is
@@ -7,18 +8,21 @@
 
 use std::sync::Arc;
 
+use sagestack_engine::Clock;
 use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_store::{
-    ModelPackageGroupRecord, ProjectCursor, ProjectQuery, ProjectSort, StoreError, Tag as StoreTag,
+    ModelPackageGroupRecord, ProjectCursor, ProjectQuery, ProjectSort, Store, StoreError,
+    Tag as StoreTag,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
 use crate::pagination::{cut_page, decode_project_token, decode_tag_token};
+use crate::projects::{micros, now_micros, seconds};
 use crate::service::{
-    DEFAULT_LIST_TAGS, MAX_TAGS_PER_RESOURCE, SageMakerService, check_tag_keys, micros, partition,
-    resource_not_found, seconds, tags_page, user_context,
+    DEFAULT_LIST_TAGS, MAX_TAGS_PER_RESOURCE, check_tag_keys, decode, resource_not_found,
+    store_tags, tags_page, user_context,
 };
 use crate::types::{AddTagsInput, DeleteTagsInput, ListTagsInput, Tag};
 
@@ -58,7 +62,7 @@ pub(crate) struct ListModelPackageGroupsInput {
 pub fn model_package_group_arn(region: &str, account_id: &str, name: &str) -> String {
     format!(
         "arn:{}:sagemaker:{region}:{account_id}:model-package-group/{}",
-        partition(region),
+        sagestack_engine::partition_for_region(region),
         name.to_ascii_lowercase()
     )
 }
@@ -78,8 +82,40 @@ fn parse(record: &ModelPackageGroupRecord) -> Result<Value> {
         .map_err(|e| SageMakerError::Internal(format!("stored group is unreadable: {e}")))
 }
 
-impl SageMakerService {
-    pub(crate) async fn create_model_package_group(
+/// The model package groups' state: records with their tags, and the operations on
+/// them. Shared by the SageMaker API and the native `AWS::SageMaker::ModelPackageGroup`
+/// provider, which is why it is apart from the API.
+pub struct ModelPackageGroups {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ModelPackageGroups {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        ModelPackageGroups { store, clock }
+    }
+
+    /// Runs one model package group operation (`CreateModelPackageGroup`,
+    /// `DescribeModelPackageGroup`, `ListModelPackageGroups`, `DeleteModelPackageGroup`)
+    /// on its JSON input, validated against the SageMaker model as API input is.
+    pub async fn handle(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<JsonOutput> {
+        match operation {
+            "CreateModelPackageGroup" => self.create(ctx, decode(operation, input)?).await,
+            "DescribeModelPackageGroup" => self.describe(decode(operation, input)?).await,
+            "ListModelPackageGroups" => self.list(decode(operation, input)?).await,
+            "DeleteModelPackageGroup" => self.delete(decode(operation, input)?).await,
+            other => Err(SageMakerError::UnknownOperation(format!(
+                "Operation SageMaker.{other} is not supported by this server"
+            ))),
+        }
+    }
+
+    async fn create(
         &self,
         ctx: &RequestContext,
         input: CreateModelPackageGroupInput,
@@ -88,7 +124,7 @@ impl SageMakerService {
         check_tag_keys(tags.iter().map(|t| t.key.as_str()))?;
         let name = input.model_package_group_name;
         let arn = model_package_group_arn(&ctx.region, &ctx.account_id, &name);
-        let now = self.clock.now_micros();
+        let now = now_micros(&*self.clock);
         let mut doc = json!({
             "ModelPackageGroupName": name,
             "ModelPackageGroupArn": arn,
@@ -99,19 +135,12 @@ impl SageMakerService {
         if let Some(d) = input.model_package_group_description {
             doc["ModelPackageGroupDescription"] = d.into();
         }
-        let mut store_tags: Vec<StoreTag> = Vec::with_capacity(tags.len());
-        for t in &tags {
-            match store_tags.iter_mut().find(|s| s.key == t.key) {
-                Some(s) => s.value = t.value.clone(),
-                None => store_tags.push(StoreTag::new(&t.key, &t.value)),
-            }
-        }
         let record = ModelPackageGroupRecord {
             name: name.clone(),
             arn: arn.clone(),
             creation_micros: now,
             document: Arc::from(doc.to_string()),
-            tags: store_tags,
+            tags: store_tags(&tags),
         };
         match self.store.create_model_package_group(&record).await {
             Ok(()) => Ok(JsonOutput::Value(json!({ "ModelPackageGroupArn": arn }))),
@@ -122,10 +151,7 @@ impl SageMakerService {
         }
     }
 
-    pub(crate) async fn describe_model_package_group(
-        &self,
-        input: ModelPackageGroupNameInput,
-    ) -> Result<JsonOutput> {
+    async fn describe(&self, input: ModelPackageGroupNameInput) -> Result<JsonOutput> {
         let name = &input.model_package_group_name;
         match self.store.get_model_package_group(name).await? {
             Some(record) => Ok(JsonOutput::Raw(record.document.to_string())),
@@ -133,10 +159,7 @@ impl SageMakerService {
         }
     }
 
-    pub(crate) async fn list_model_package_groups(
-        &self,
-        input: ListModelPackageGroupsInput,
-    ) -> Result<JsonOutput> {
+    async fn list(&self, input: ListModelPackageGroupsInput) -> Result<JsonOutput> {
         let sort = match input.sort_by.as_deref() {
             Some("Name") => ProjectSort::Name,
             _ => ProjectSort::CreationTime,
@@ -185,7 +208,7 @@ impl SageMakerService {
         Ok(JsonOutput::Value(out))
     }
 
-    pub(crate) async fn add_group_tags(&self, input: AddTagsInput) -> Result<JsonOutput> {
+    pub(crate) async fn add_tags(&self, input: AddTagsInput) -> Result<JsonOutput> {
         let add: Vec<StoreTag> = input
             .tags
             .iter()
@@ -205,7 +228,7 @@ impl SageMakerService {
         }
     }
 
-    pub(crate) async fn list_group_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
+    pub(crate) async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
         let after =
             match input.next_token.as_deref().filter(|t| !t.is_empty()) {
@@ -228,7 +251,7 @@ impl SageMakerService {
         Ok(tags_page(tags, limit))
     }
 
-    pub(crate) async fn delete_group_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
+    pub(crate) async fn delete_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
         match self
             .store
             .update_model_package_group_tags(&input.resource_arn, &[], &input.tag_keys, usize::MAX)
@@ -240,10 +263,7 @@ impl SageMakerService {
         }
     }
 
-    pub(crate) async fn delete_model_package_group(
-        &self,
-        input: ModelPackageGroupNameInput,
-    ) -> Result<JsonOutput> {
+    async fn delete(&self, input: ModelPackageGroupNameInput) -> Result<JsonOutput> {
         let name = &input.model_package_group_name;
         match self.store.delete_model_package_group(name).await? {
             Some(_) => Ok(JsonOutput::Value(json!({}))),
@@ -255,18 +275,10 @@ impl SageMakerService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SageMakerService;
     use crate::provision::NoProvisioner;
-    use crate::service::Clock;
     use sagestack_protocol::AwsError;
     use sagestack_store::SqliteStore;
-    use std::sync::atomic::{AtomicI64, Ordering};
-
-    struct TestClock(AtomicI64);
-    impl Clock for TestClock {
-        fn now_micros(&self) -> i64 {
-            self.0.fetch_add(1_000_000, Ordering::SeqCst)
-        }
-    }
 
     fn ctx() -> RequestContext {
         RequestContext {
@@ -278,10 +290,9 @@ mod tests {
     }
 
     async fn service(dir: &std::path::Path) -> SageMakerService {
-        SageMakerService::new(
+        crate::testing::api(
             Arc::new(SqliteStore::open(dir).await.unwrap()),
             Arc::new(NoProvisioner),
-            Arc::new(TestClock(AtomicI64::new(1_700_000_000_000_000))),
         )
     }
 

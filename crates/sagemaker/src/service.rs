@@ -1,19 +1,22 @@
-//! The SageMaker project and tag operations.
+//! The SageMaker API: the JSON 1.1 operations on projects and tags (and the dispatch of
+//! the model package group ones to [`ModelPackageGroups`]).
+//!
+//! It owns no state: projects live in [`Projects`], groups in [`ModelPackageGroups`].
+//! After every stored project change it tells the [`Provisioner`] it was built with.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
-use sagestack_store::{
-    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag as StoreTag,
-};
+use sagestack_store::{ProjectCursor, ProjectQuery, ProjectSort, StoreError, Tag as StoreTag};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
-use crate::model_package_groups::is_model_package_group_arn;
+use crate::model_package_groups::{ModelPackageGroups, is_model_package_group_arn};
 use crate::pagination::{cut_page, decode_project_token, decode_tag_token, encode_tag_token};
-use crate::provision::{ProjectEvent, Provisioner, ProvisioningUpdate};
+use crate::projects::{Projects, micros, not_found, now_micros, parse_document, seconds};
+use crate::provision::{ProjectEvent, Provisioner};
 use crate::types::*;
 use crate::validate::{Invalid, MODEL};
 
@@ -23,66 +26,16 @@ pub const MAX_TAGS_PER_RESOURCE: usize = 50;
 pub const DEFAULT_LIST_PROJECTS: usize = 10;
 /// `ListTags` page size when `MaxResults` is absent (the model's minimum).
 pub const DEFAULT_LIST_TAGS: usize = 50;
-/// How often an update is retried when it races with another update.
-const UPDATE_ATTEMPTS: usize = 5;
 
-/// The source of "now", replaceable in tests.
-pub trait Clock: Send + Sync + 'static {
-    /// Microseconds since the Unix epoch.
-    fn now_micros(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_micros(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0)
-    }
-}
-
-/// The SageMaker service. Cheap to share (`Arc` inside).
+/// The SageMaker API: the wire operations over the project and model package group
+/// states, telling the provisioner about every stored project change.
 pub struct SageMakerService {
-    pub(crate) store: Arc<dyn Store>,
+    projects: Arc<Projects>,
+    groups: Arc<ModelPackageGroups>,
     provisioner: Arc<dyn Provisioner>,
-    pub(crate) clock: Arc<dyn Clock>,
-    /// Serializes the two operations that delete a project record by name on behalf of
-    /// someone else: replacing a `DeleteCompleted` project with a new one of the same name
-    /// (CreateProject) and purging it after the retention ([`Self::purge_deleted`]). The
-    /// store has no conditional delete, so without this a purge could remove the project
-    /// that just replaced the one it read. Per process: replicas sharing PostgreSQL keep a
-    /// window of one read-delete round trip (documented in the README).
-    names: tokio::sync::Mutex<()>,
 }
 
 type Result<T> = std::result::Result<T, SageMakerError>;
-
-pub(crate) fn seconds(micros: i64) -> f64 {
-    micros as f64 / 1_000_000.0
-}
-
-pub(crate) fn micros(seconds: f64) -> i64 {
-    (seconds * 1_000_000.0).round() as i64
-}
-
-/// The AWS partition of a region.
-pub(crate) fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
-}
 
 /// `p-` and 12 lowercase alphanumerics.
 fn new_project_id() -> String {
@@ -99,7 +52,7 @@ pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {
         iam_identity: Some(IamIdentity {
             arn: Some(format!(
                 "arn:{}:iam::{}:root",
-                partition(&ctx.region),
+                sagestack_engine::partition_for_region(&ctx.region),
                 ctx.account_id
             )),
             principal_id: Some(key.clone()),
@@ -116,10 +69,6 @@ pub(crate) fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Resu
         });
     }
     serde_json::from_value(input).map_err(|e| SageMakerError::Serialization(e.to_string()))
-}
-
-fn not_found(name: &str) -> SageMakerError {
-    SageMakerError::Validation(format!("Project {name} does not exist."))
 }
 
 /// UpdateProject / DeleteProject while an operation runs on the project.
@@ -190,7 +139,7 @@ pub(crate) fn check_tag_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Res
 }
 
 /// Tags as stored: the last value wins when a key repeats in one request.
-fn store_tags(tags: &[Tag]) -> Vec<StoreTag> {
+pub(crate) fn store_tags(tags: &[Tag]) -> Vec<StoreTag> {
     let mut out: Vec<StoreTag> = Vec::with_capacity(tags.len());
     for t in tags {
         match out.iter_mut().find(|s| s.key == t.key) {
@@ -199,11 +148,6 @@ fn store_tags(tags: &[Tag]) -> Vec<StoreTag> {
         }
     }
     out
-}
-
-fn parse_document(record: &ProjectRecord) -> Result<Project> {
-    serde_json::from_str(&record.document)
-        .map_err(|e| SageMakerError::Internal(format!("stored project is unreadable: {e}")))
 }
 
 /// `TemplateProviderDetails` from a `CreateTemplateProvider`/`UpdateTemplateProvider`
@@ -229,28 +173,23 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 }
 
 impl SageMakerService {
+    /// The API over `projects` and `groups`, reporting project changes to
+    /// `provisioner` (built before this service, from the same states).
     pub fn new(
-        store: Arc<dyn Store>,
+        projects: Arc<Projects>,
+        groups: Arc<ModelPackageGroups>,
         provisioner: Arc<dyn Provisioner>,
-        clock: Arc<dyn Clock>,
     ) -> Self {
         SageMakerService {
-            store,
+            projects,
+            groups,
             provisioner,
-            clock,
-            names: tokio::sync::Mutex::new(()),
         }
     }
 
-    fn record(project: &Project, creation_micros: i64, version: i64) -> ProjectRecord {
-        ProjectRecord {
-            name: project.project_name.clone(),
-            id: project.project_id.clone(),
-            arn: project.project_arn.clone(),
-            creation_micros,
-            version,
-            document: Arc::from(serde_json::to_string(project).expect("serializable")),
-        }
+    /// The projects' state this API serves.
+    pub fn projects(&self) -> &Arc<Projects> {
+        &self.projects
     }
 
     /// Runs one operation on a decoded JSON input.
@@ -269,22 +208,10 @@ impl SageMakerService {
             "AddTags" => self.add_tags(decode(operation, input)?).await,
             "ListTags" => self.list_tags(decode(operation, input)?).await,
             "DeleteTags" => self.delete_tags(decode(operation, input)?).await,
-            "CreateModelPackageGroup" => {
-                self.create_model_package_group(ctx, decode(operation, input)?)
-                    .await
-            }
-            "DescribeModelPackageGroup" => {
-                self.describe_model_package_group(decode(operation, input)?)
-                    .await
-            }
-            "ListModelPackageGroups" => {
-                self.list_model_package_groups(decode(operation, input)?)
-                    .await
-            }
-            "DeleteModelPackageGroup" => {
-                self.delete_model_package_group(decode(operation, input)?)
-                    .await
-            }
+            "CreateModelPackageGroup"
+            | "DescribeModelPackageGroup"
+            | "ListModelPackageGroups"
+            | "DeleteModelPackageGroup" => self.groups.handle(ctx, operation, input).await,
             "EnableSagemakerServicecatalogPortfolio" => {
                 self.set_servicecatalog_portfolio(true).await
             }
@@ -322,10 +249,10 @@ impl SageMakerService {
         }
         let tags = input.tags.unwrap_or_default();
         check_tag_keys(tags.iter().map(|t| t.key.as_str()))?;
-        let now = self.clock.now_micros();
+        let now = now_micros(&*self.projects.clock);
         let arn = format!(
             "arn:{}:sagemaker:{}:{}:project/{}",
-            partition(&ctx.region),
+            sagestack_engine::partition_for_region(&ctx.region),
             ctx.region,
             ctx.account_id,
             input.project_name
@@ -349,111 +276,21 @@ impl SageMakerService {
             last_modified_time: Some(seconds(now)),
             last_modified_by: user,
         };
-        let record = Self::record(&project, now, 1);
-        let tags = store_tags(&tags);
-        match self.store.create_project(&record, &tags).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists) if self.replace_deleted(&record, &tags).await? => {}
-            Err(StoreError::AlreadyExists) => {
-                return Err(SageMakerError::Validation(format!(
-                    "Project {} already exists.",
-                    project.project_name
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        self.projects
+            .insert(&project, now, &store_tags(&tags))
+            .await?;
         let output = json!({"ProjectArn": project.project_arn, "ProjectId": project.project_id});
         self.provisioner
             .project_changed(ProjectEvent::Created(project));
         Ok(JsonOutput::Value(output))
     }
 
-    /// CreateProject over a `DeleteCompleted` project of the same name: the old record
-    /// (kept only for its retention) gives way at once. `false` when the name is held by
-    /// a live project.
-    async fn replace_deleted(&self, record: &ProjectRecord, tags: &[StoreTag]) -> Result<bool> {
-        let _names = self.names.lock().await;
-        let Some(existing) = self.store.get_project(&record.name).await? else {
-            // Purged meanwhile.
-            return match self.store.create_project(record, tags).await {
-                Ok(()) => Ok(true),
-                Err(StoreError::AlreadyExists) => Ok(false),
-                Err(e) => Err(e.into()),
-            };
-        };
-        if parse_document(&existing)?.project_status != ProjectStatus::DeleteCompleted {
-            return Ok(false);
-        }
-        self.store.delete_project(&record.name).await?;
-        match self.store.create_project(record, tags).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::AlreadyExists) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     async fn describe_project(&self, input: ProjectNameInput) -> Result<JsonOutput> {
-        match self.store.get_project(&input.project_name).await? {
+        match self.projects.store.get_project(&input.project_name).await? {
             // The stored document is the DescribeProject output.
             Some(record) => Ok(JsonOutput::Raw(record.document.to_string())),
             None => Err(not_found(&input.project_name)),
         }
-    }
-
-    /// Reads, changes and writes back a project, retrying when another update won
-    /// the race. Returns the stored versions before and after.
-    async fn modify(
-        &self,
-        name: &str,
-        tags: &[StoreTag],
-        change: impl Fn(&mut Project) -> Result<()>,
-    ) -> Result<(Project, Project)> {
-        match self
-            .modify_if(name, tags, |p| change(p).map(|()| true))
-            .await?
-        {
-            Some(versions) => Ok(versions),
-            None => Err(not_found(name)),
-        }
-    }
-
-    /// [`Self::modify`] for a change that may decide not to apply (`Ok(false)`: nothing
-    /// is written and the answer is `None`, as when the project does not exist).
-    async fn modify_if(
-        &self,
-        name: &str,
-        tags: &[StoreTag],
-        change: impl Fn(&mut Project) -> Result<bool>,
-    ) -> Result<Option<(Project, Project)>> {
-        for _ in 0..UPDATE_ATTEMPTS {
-            let Some(current) = self.store.get_project(name).await? else {
-                return Ok(None);
-            };
-            let before = parse_document(&current)?;
-            let mut after = before.clone();
-            if !change(&mut after)? {
-                return Ok(None);
-            }
-            let record = Self::record(&after, current.creation_micros, current.version + 1);
-            match self
-                .store
-                .update_project(&record, current.version, tags, MAX_TAGS_PER_RESOURCE)
-                .await
-            {
-                Ok(()) => return Ok(Some((before, after))),
-                Err(StoreError::Conflict) => continue,
-                Err(StoreError::NotFound) => return Ok(None),
-                Err(StoreError::TooManyTags { limit }) => {
-                    return Err(SageMakerError::Validation(format!(
-                        "The tags would exceed the limit of {limit} tags per resource."
-                    )));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(SageMakerError::Conflict(format!(
-            "Project {name} is being modified concurrently; retry the request."
-        )))
     }
 
     async fn update_project(
@@ -471,11 +308,11 @@ impl SageMakerService {
                     .into(),
             ));
         }
-        let now = seconds(self.clock.now_micros());
+        let now = seconds(now_micros(&*self.projects.clock));
         let user = user_context(ctx);
         let active = self.provisioner.is_active();
         let (before, after) = self
-            .modify(&input.project_name, &store_tags(&tags), |p| {
+            .projects.modify(&input.project_name, &store_tags(&tags), |p| {
                 if active {
                     if p.project_status == ProjectStatus::DeleteCompleted {
                         return Err(not_found(&p.project_name));
@@ -568,7 +405,7 @@ impl SageMakerService {
         query.created_after = input.creation_time_after.map(micros);
         query.created_before = input.creation_time_before.map(micros);
         query.name_contains = input.name_contains;
-        let mut records = self.store.list_projects(&query).await?;
+        let mut records = self.projects.store.list_projects(&query).await?;
         let next_token = cut_page(&mut records, limit, sort, descending, |last| {
             ProjectCursor {
                 creation_micros: last.creation_micros,
@@ -604,9 +441,10 @@ impl SageMakerService {
         if self.provisioner.is_active() {
             // The record stays, `DeleteInProgress`, until the provisioner has deleted
             // what the project provisioned.
-            let now = seconds(self.clock.now_micros());
+            let now = seconds(now_micros(&*self.projects.clock));
             let user = user_context(ctx);
             let (_, after) = self
+                .projects
                 .modify(&input.project_name, &[], |p| {
                     if p.project_status == ProjectStatus::DeleteCompleted {
                         return Err(not_found(&p.project_name));
@@ -624,7 +462,12 @@ impl SageMakerService {
                 .project_changed(ProjectEvent::Deleted(after));
             return Ok(JsonOutput::Value(json!({})));
         }
-        match self.store.delete_project(&input.project_name).await? {
+        match self
+            .projects
+            .store
+            .delete_project(&input.project_name)
+            .await?
+        {
             Some(record) => {
                 let project = parse_document(&record)?;
                 self.provisioner
@@ -638,9 +481,10 @@ impl SageMakerService {
     async fn add_tags(&self, input: AddTagsInput) -> Result<JsonOutput> {
         check_tag_keys(input.tags.iter().map(|t| t.key.as_str()))?;
         if is_model_package_group_arn(&input.resource_arn) {
-            return self.add_group_tags(input).await;
+            return self.groups.add_tags(input).await;
         }
         match self
+            .projects
             .store
             .add_tags(
                 &input.resource_arn,
@@ -660,7 +504,7 @@ impl SageMakerService {
 
     async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
         if is_model_package_group_arn(&input.resource_arn) {
-            return self.list_group_tags(input).await;
+            return self.groups.list_tags(input).await;
         }
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
         let after =
@@ -671,6 +515,7 @@ impl SageMakerService {
                 None => None,
             };
         let Some(tags) = self
+            .projects
             .store
             .list_tags(
                 &input.resource_arn,
@@ -686,9 +531,10 @@ impl SageMakerService {
 
     async fn delete_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
         if is_model_package_group_arn(&input.resource_arn) {
-            return self.delete_group_tags(input).await;
+            return self.groups.delete_tags(input).await;
         }
         match self
+            .projects
             .store
             .delete_tags(&input.resource_arn, &input.tag_keys)
             .await
@@ -697,95 +543,6 @@ impl SageMakerService {
             Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Records provisioning progress reported by a [`Provisioner`] worker: sets the
-    /// status and, when given, the provisioning details. Returns the stored project, or
-    /// `None` when the report no longer applies (no such project, another project of that
-    /// name, or a status outside `update.expected`; see the [`crate::provision`] doc).
-    pub async fn record_provisioning(
-        &self,
-        project_name: &str,
-        update: ProvisioningUpdate,
-    ) -> Result<Option<Project>> {
-        let now = seconds(self.clock.now_micros());
-        let applied = self
-            .modify_if(project_name, &[], |p| {
-                if p.project_id != update.project_id
-                    || (!update.expected.is_empty() && !update.expected.contains(&p.project_status))
-                {
-                    return Ok(false);
-                }
-                p.project_status = update.status;
-                if let Some(d) = &update.service_catalog_provisioned_product_details {
-                    p.service_catalog_provisioned_product_details = Some(d.clone());
-                }
-                if let Some(d) = &update.template_provider_details {
-                    p.template_provider_details = Some(d.clone());
-                }
-                p.last_modified_time = Some(now);
-                Ok(true)
-            })
-            .await?;
-        Ok(applied.map(|(_, after)| after))
-    }
-
-    /// The stored project named `name`, if any.
-    pub async fn project(&self, name: &str) -> Result<Option<Project>> {
-        match self.store.get_project(name).await? {
-            Some(record) => Ok(Some(parse_document(&record)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// A project's tags (at most [`MAX_TAGS_PER_RESOURCE`]), in key order.
-    pub async fn project_tags(&self, project_arn: &str) -> Result<Vec<(String, String)>> {
-        let tags = self
-            .store
-            .list_tags(project_arn, None, MAX_TAGS_PER_RESOURCE)
-            .await?
-            .unwrap_or_default();
-        Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
-    }
-
-    /// Every stored project whose status is one of `statuses`, in name order: what a
-    /// provisioner reconciles at start-up.
-    pub async fn projects_with_status(&self, statuses: &[ProjectStatus]) -> Result<Vec<Project>> {
-        const PAGE: usize = 500;
-        let mut out = Vec::new();
-        let mut query = ProjectQuery::new(ProjectSort::Name, false, PAGE);
-        loop {
-            let records = self.store.list_projects(&query).await?;
-            for record in &records {
-                let p = parse_document(record)?;
-                if statuses.contains(&p.project_status) {
-                    out.push(p);
-                }
-            }
-            match records.last() {
-                Some(last) if records.len() == PAGE => {
-                    query.after = Some(ProjectCursor {
-                        creation_micros: last.creation_micros,
-                        name: last.name.clone(),
-                    });
-                }
-                _ => return Ok(out),
-            }
-        }
-    }
-
-    /// Removes the record of project `project_id` (named `name`) if it is still
-    /// `DeleteCompleted`: the end of its retention. `true` when removed.
-    pub async fn purge_deleted(&self, name: &str, project_id: &str) -> Result<bool> {
-        let _names = self.names.lock().await;
-        let Some(record) = self.store.get_project(name).await? else {
-            return Ok(false);
-        };
-        let p = parse_document(&record)?;
-        if p.project_id != project_id || p.project_status != ProjectStatus::DeleteCompleted {
-            return Ok(false);
-        }
-        Ok(self.store.delete_project(name).await?.is_some())
     }
 }
 
@@ -831,359 +588,4 @@ pub(crate) fn tags_page(mut tags: Vec<StoreTag>, limit: usize) -> JsonOutput {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provision::NoProvisioner;
-    use sagestack_store::SqliteStore;
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicI64, Ordering};
-
-    struct TestClock(AtomicI64);
-    impl Clock for TestClock {
-        fn now_micros(&self) -> i64 {
-            self.0.fetch_add(1_000_000, Ordering::SeqCst)
-        }
-    }
-
-    #[derive(Default)]
-    struct Recorder(Mutex<Vec<String>>);
-    impl Provisioner for Recorder {
-        fn project_changed(&self, event: ProjectEvent) {
-            let s = match event {
-                ProjectEvent::Created(p) => format!("created {}", p.project_name),
-                ProjectEvent::Updated { after, .. } => format!("updated {}", after.project_name),
-                ProjectEvent::Deleted(p) => format!("deleted {}", p.project_name),
-            };
-            self.0.lock().unwrap().push(s);
-        }
-    }
-
-    fn ctx() -> RequestContext {
-        RequestContext {
-            request_id: "r".into(),
-            region: "eu-west-1".into(),
-            account_id: "123456789012".into(),
-            access_key_id: Some("AKIDTEST".into()),
-        }
-    }
-
-    async fn service(dir: &std::path::Path, p: Arc<dyn Provisioner>) -> SageMakerService {
-        let store = SqliteStore::open(dir).await.unwrap();
-        SageMakerService::new(
-            Arc::new(store),
-            p,
-            Arc::new(TestClock(AtomicI64::new(1_700_000_000_000_000))),
-        )
-    }
-
-    fn value(out: JsonOutput) -> Value {
-        match out {
-            JsonOutput::Value(v) => v,
-            JsonOutput::Raw(s) => serde_json::from_str(&s).unwrap(),
-        }
-    }
-
-    async fn create(s: &SageMakerService, name: &str) -> Value {
-        value(
-            s.handle(
-                &ctx(),
-                "CreateProject",
-                json!({"ProjectName": name, "ServiceCatalogProvisioningDetails": {"ProductId": "prod-1"}}),
-            )
-            .await
-            .unwrap(),
-        )
-    }
-
-    #[test]
-    fn project_ids_have_the_documented_form() {
-        let re = regex::Regex::new("^p-[a-z0-9]{12}$").unwrap();
-        for _ in 0..1000 {
-            assert!(re.is_match(&new_project_id()));
-        }
-        assert_ne!(new_project_id(), new_project_id());
-        assert_eq!(partition("cn-north-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
-        assert_eq!(partition("eu-west-1"), "aws");
-    }
-
-    #[tokio::test]
-    async fn create_describe_and_provisioner_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let rec = Arc::new(Recorder::default());
-        let s = service(dir.path(), rec.clone()).await;
-        let out = create(&s, "alpha").await;
-        assert_eq!(
-            out["ProjectArn"],
-            "arn:aws:sagemaker:eu-west-1:123456789012:project/alpha"
-        );
-        let d = value(
-            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "alpha"}))
-                .await
-                .unwrap(),
-        );
-        assert_eq!(d["ProjectStatus"], "Pending");
-        assert_eq!(d["ProjectId"], out["ProjectId"]);
-        assert_eq!(d["CreationTime"], 1_700_000_000.0);
-        assert_eq!(
-            d["CreatedBy"]["IamIdentity"],
-            json!({"Arn": "arn:aws:iam::123456789012:root", "PrincipalId": "AKIDTEST"})
-        );
-        assert_eq!(
-            d["ServiceCatalogProvisioningDetails"],
-            json!({"ProductId": "prod-1"})
-        );
-        // An active provisioner owns the lifecycle: no update while Pending.
-        let e = s
-            .handle(
-                &ctx(),
-                "UpdateProject",
-                json!({"ProjectName": "alpha", "ProjectDescription": "new"}),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), "ConflictException");
-        assert_eq!(
-            e.to_string(),
-            "Project alpha cannot be updated while its status is Pending; retry once the current operation has finished."
-        );
-        let id = out["ProjectId"].as_str().unwrap();
-        s.record_provisioning(
-            "alpha",
-            ProvisioningUpdate::new(
-                id,
-                &[ProjectStatus::Pending],
-                ProjectStatus::CreateCompleted,
-            ),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        s.handle(
-            &ctx(),
-            "UpdateProject",
-            json!({"ProjectName": "alpha", "ProjectDescription": "new"}),
-        )
-        .await
-        .unwrap();
-        s.handle(&ctx(), "DeleteProject", json!({"ProjectName": "alpha"}))
-            .await
-            .unwrap();
-        assert_eq!(
-            *rec.0.lock().unwrap(),
-            ["created alpha", "updated alpha", "deleted alpha"]
-        );
-        // The record stays, DeleteInProgress, for the provisioner to finish.
-        let d = value(
-            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "alpha"}))
-                .await
-                .unwrap(),
-        );
-        assert_eq!(d["ProjectStatus"], "DeleteInProgress");
-        let e = s
-            .handle(&ctx(), "DeleteProject", json!({"ProjectName": "alpha"}))
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), "ConflictException");
-    }
-
-    #[tokio::test]
-    async fn rules_beyond_the_model() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
-        let e = s
-            .handle(&ctx(), "CreateProject", json!({"ProjectName": "x"}))
-            .await
-            .unwrap_err();
-        assert!(e.to_string().starts_with("Exactly one of"));
-        create(&s, "x").await;
-        let e = s
-            .handle(
-                &ctx(),
-                "CreateProject",
-                json!({"ProjectName": "x", "ServiceCatalogProvisioningDetails": {"ProductId": "p"}}),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.to_string(), "Project x already exists.");
-        let e = s
-            .handle(&ctx(), "DescribeProject", json!({"ProjectName": "nope"}))
-            .await
-            .unwrap_err();
-        assert_eq!(e.to_string(), "Project nope does not exist.");
-        let e = s
-            .handle(&ctx(), "CreateModel", json!({}))
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), "UnknownOperationException");
-    }
-
-    #[tokio::test]
-    async fn record_provisioning_updates_status() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
-        create(&s, "p1").await;
-        let id = value(
-            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "p1"}))
-                .await
-                .unwrap(),
-        )["ProjectId"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let report = |expected: &[ProjectStatus], id: &str| {
-            ProvisioningUpdate::new(id, expected, ProjectStatus::CreateInProgress)
-                .with_service_catalog_details(json!({"ProvisionedProductId": "pp-1"}))
-        };
-        // Another project's report, or one expecting another status, is dropped.
-        assert!(
-            s.record_provisioning("p1", report(&[ProjectStatus::Pending], "p-other"))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            s.record_provisioning("p1", report(&[ProjectStatus::UpdateInProgress], &id))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            s.record_provisioning("nope", report(&[], &id))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let p = s
-            .record_provisioning("p1", report(&[ProjectStatus::Pending], &id))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(p.project_status, ProjectStatus::CreateInProgress);
-        let d = value(
-            s.handle(&ctx(), "DescribeProject", json!({"ProjectName": "p1"}))
-                .await
-                .unwrap(),
-        );
-        assert_eq!(d["ProjectStatus"], "CreateInProgress");
-        assert_eq!(
-            d["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductId"],
-            "pp-1"
-        );
-    }
-
-    #[tokio::test]
-    async fn list_pages_follow_the_keyset() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
-        for i in 0..7 {
-            create(&s, &format!("p{i}")).await;
-        }
-        let mut seen = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut input = json!({"MaxResults": 3, "SortBy": "Name", "SortOrder": "Ascending"});
-            if let Some(t) = &token {
-                input["NextToken"] = t.clone().into();
-            }
-            let out = value(s.handle(&ctx(), "ListProjects", input).await.unwrap());
-            for p in out["ProjectSummaryList"].as_array().unwrap() {
-                seen.push(p["ProjectName"].as_str().unwrap().to_string());
-            }
-            // Delete one already-listed and one not-yet-listed project mid-way.
-            if token.is_none() {
-                s.handle(&ctx(), "DeleteProject", json!({"ProjectName": "p0"}))
-                    .await
-                    .unwrap();
-                s.handle(&ctx(), "DeleteProject", json!({"ProjectName": "p4"}))
-                    .await
-                    .unwrap();
-            }
-            match out.get("NextToken") {
-                Some(t) => token = Some(t.as_str().unwrap().to_string()),
-                None => break,
-            }
-        }
-        assert_eq!(seen, ["p0", "p1", "p2", "p3", "p5", "p6"]);
-        // Default order: newest first.
-        let out = value(s.handle(&ctx(), "ListProjects", json!({})).await.unwrap());
-        let names: Vec<&str> = out["ProjectSummaryList"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["ProjectName"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["p6", "p5", "p3", "p2", "p1"]);
-        // A token is refused with another order.
-        let first = value(
-            s.handle(&ctx(), "ListProjects", json!({"MaxResults": 1}))
-                .await
-                .unwrap(),
-        );
-        let e = s
-            .handle(
-                &ctx(),
-                "ListProjects",
-                json!({"MaxResults": 1, "SortBy": "Name", "NextToken": first["NextToken"]}),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), "ValidationException");
-    }
-
-    #[tokio::test]
-    async fn tag_limits_and_pages() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = service(dir.path(), Arc::new(NoProvisioner)).await;
-        let arn = create(&s, "t").await["ProjectArn"].clone();
-        let tags: Vec<Value> = (0..50)
-            .map(|i| json!({"Key": format!("k{i:02}"), "Value": "v"}))
-            .collect();
-        s.handle(&ctx(), "AddTags", json!({"ResourceArn": arn, "Tags": tags}))
-            .await
-            .unwrap();
-        let e = s
-            .handle(
-                &ctx(),
-                "AddTags",
-                json!({"ResourceArn": arn, "Tags": [{"Key": "one-more", "Value": "v"}]}),
-            )
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("limit of 50"), "{e}");
-        // Overwriting an existing key is not a new tag.
-        s.handle(
-            &ctx(),
-            "AddTags",
-            json!({"ResourceArn": arn, "Tags": [{"Key": "k00", "Value": "w"}]}),
-        )
-        .await
-        .unwrap();
-        let page = value(
-            s.handle(&ctx(), "ListTags", json!({"ResourceArn": arn}))
-                .await
-                .unwrap(),
-        );
-        assert_eq!(page["Tags"].as_array().unwrap().len(), 50);
-        assert!(page.get("NextToken").is_none());
-        assert_eq!(page["Tags"][0], json!({"Key": "k00", "Value": "w"}));
-        let e = s
-            .handle(
-                &ctx(),
-                "AddTags",
-                json!({"ResourceArn": arn, "Tags": [{"Key": "aws:x", "Value": "v"}]}),
-            )
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("reserved"));
-        let e = s
-            .handle(
-                &ctx(),
-                "ListTags",
-                json!({"ResourceArn": "arn:aws:sagemaker:eu-west-1:123456789012:project/none"}),
-            )
-            .await
-            .unwrap_err();
-        assert!(e.to_string().ends_with("does not exist."));
-    }
-}
+mod tests;

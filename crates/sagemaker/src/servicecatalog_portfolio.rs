@@ -31,10 +31,11 @@ impl SageMakerService {
             id: SETTING_ID.into(),
             name: None,
             version: 1,
-            created_micros: self.clock.now_micros(),
+            created_micros: crate::projects::now_micros(&*self.projects().clock),
             document: Arc::from(json!({ "Enabled": enabled }).to_string()),
         };
-        self.store
+        self.projects()
+            .store
             .catalog_put(CatalogKind::Setting, &record)
             .await
             .map_err(|e| SageMakerError::Internal(e.to_string()))?;
@@ -44,6 +45,7 @@ impl SageMakerService {
     /// `{"Status": "Enabled" | "Disabled"}`.
     pub async fn servicecatalog_portfolio_status(&self) -> Result<JsonOutput, SageMakerError> {
         let enabled = self
+            .projects()
             .store
             .catalog_get(CatalogKind::Setting, SETTING_ID)
             .await
@@ -60,7 +62,7 @@ impl SageMakerService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NoProvisioner, SystemClock};
+    use crate::NoProvisioner;
     use sagestack_protocol::RequestContext;
     use sagestack_store::{SqliteStore, Store};
 
@@ -85,11 +87,7 @@ mod tests {
         };
         {
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-            let sm = SageMakerService::new(
-                store.clone(),
-                Arc::new(NoProvisioner),
-                Arc::new(SystemClock),
-            );
+            let sm = crate::testing::api(store.clone(), Arc::new(NoProvisioner));
             let get = "GetSagemakerServicecatalogPortfolioStatus";
             assert_eq!(
                 status(sm.handle(&ctx, get, json!({})).await.unwrap()),
@@ -115,11 +113,7 @@ mod tests {
             store.close().await;
         }
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let sm = SageMakerService::new(
-            store.clone(),
-            Arc::new(NoProvisioner),
-            Arc::new(SystemClock),
-        );
+        let sm = crate::testing::api(store.clone(), Arc::new(NoProvisioner));
         let out = sm
             .handle(&ctx, "GetSagemakerServicecatalogPortfolioStatus", json!({}))
             .await

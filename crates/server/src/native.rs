@@ -8,25 +8,25 @@
 use std::sync::Arc;
 
 use sagestack_engine::ResourceProvider;
-use sagestack_sagemaker::{ModelPackageGroupProvider, SageMakerService};
-use sagestack_ssm::{ParameterProvider, SsmService};
+use sagestack_sagemaker::{ModelPackageGroupProvider, ModelPackageGroups};
+use sagestack_ssm::{ParameterProvider, Parameters};
 use sagestack_store::Store;
 
 /// `(resource type, provider)` pairs to register with the CloudFormation service
-/// (`ServiceConfig::with_native_provider`), over the same services the API serves.
+/// (`ServiceConfig::with_native_provider`), over the same states the APIs serve.
 pub fn native_providers(
     store: Arc<dyn Store>,
-    sagemaker: Arc<SageMakerService>,
-    ssm: Arc<SsmService>,
+    groups: Arc<ModelPackageGroups>,
+    parameters: Arc<Parameters>,
 ) -> Vec<(String, Arc<dyn ResourceProvider>)> {
     vec![
         (
             sagestack_ssm::provider::TYPE_NAME.to_string(),
-            Arc::new(ParameterProvider::new(ssm)) as Arc<dyn ResourceProvider>,
+            Arc::new(ParameterProvider::new(parameters)) as Arc<dyn ResourceProvider>,
         ),
         (
             sagestack_sagemaker::model_package_group_provider::TYPE_NAME.to_string(),
-            Arc::new(ModelPackageGroupProvider::new(sagemaker)),
+            Arc::new(ModelPackageGroupProvider::new(groups)),
         ),
         (
             sagestack_iam::TYPE_NAME.to_string(),
@@ -44,7 +44,7 @@ pub fn native_providers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sagestack_sagemaker::{NoProvisioner, SystemClock};
+    use sagestack_sagemaker::SystemClock;
 
     #[tokio::test]
     async fn one_provider_per_type_each_knowing_its_type() {
@@ -54,13 +54,12 @@ mod tests {
                 .await
                 .unwrap(),
         );
-        let sagemaker = Arc::new(SageMakerService::new(
+        let groups = Arc::new(ModelPackageGroups::new(
             store.clone(),
-            Arc::new(NoProvisioner),
             Arc::new(SystemClock),
         ));
-        let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
-        let list = native_providers(store, sagemaker, ssm);
+        let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
+        let list = native_providers(store, groups, parameters);
         let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(
             types,

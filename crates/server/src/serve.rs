@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use sagestack_cloudformation::api::CloudFormationApi;
 use sagestack_cloudformation::{CloudFormationService, ServiceConfig, TemplateSource};
-use sagestack_provisioning::{ProjectProvisioner, ProvisioningConfig};
-use sagestack_sagemaker::{SageMakerService, SystemClock};
+use sagestack_provisioning::{ProjectProvisioner, ProvisionerParts, ProvisioningConfig};
+use sagestack_sagemaker::{ModelPackageGroups, Projects, SageMakerService, SystemClock};
 use sagestack_servicecatalog::{ProjectLauncher, ServiceCatalogService};
-use sagestack_ssm::{SsmService, StoreSsmLookup};
+use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -87,21 +87,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         ServiceCatalogService::with_system_clock(store.clone(), &args.region, &args.account_id)
             .with_template_source(template_source.clone()),
     );
-    // Project provisioning: built unbound (the SageMaker service needs it now, and it
-    // needs the SageMaker and CloudFormation services), bound by `start` below.
-    let provisioner = ProjectProvisioner::new(
-        ProvisioningConfig {
-            concurrency: args.provisioning_concurrency as usize,
-            deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
-        },
-        Some(template_source.clone()),
-    )
-    .with_service_catalog(Arc::new(ProjectLauncher::new(servicecatalog.clone())));
-    let sagemaker = Arc::new(SageMakerService::new(
-        store.clone(),
-        Arc::new(provisioner.clone()),
-        Arc::new(SystemClock),
-    ));
+    // The SageMaker states: projects (shared with the provisioner) and model package
+    // groups (shared with their native provider). The API comes last, over both.
+    let clock: Arc<dyn sagestack_engine::Clock> = Arc::new(SystemClock);
+    let projects = Arc::new(Projects::new(store.clone(), clock.clone()));
+    let groups = Arc::new(ModelPackageGroups::new(store.clone(), clock.clone()));
     // CloudFormation: stacks persist in the same store. Stack and project operations a
     // previous process left in progress are resumed or rolled back before serving: always
     // with the embedded store, which one process owns; with PostgreSQL only on the
@@ -109,13 +99,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // the operations the others are running.
     let reconcile = args.database_url.is_none() || args.reconcile;
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
-    // SSM: its API, the SSM values templates read, and (with SageMaker and IAM) the
-    // resource types whose stack resources are real objects of this server.
-    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    // SSM: the parameters' state, shared by its API (below) and its native provider.
+    let parameters = Arc::new(Parameters::new(store.clone(), clock.clone()));
     let mut cfn_config =
         ServiceConfig::new(args.region.clone(), args.account_id.clone(), stack_store)
             .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
-    for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
+    for (type_name, provider) in native_providers(store.clone(), groups.clone(), parameters.clone())
+    {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
     for (type_name, provider) in
@@ -153,8 +143,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             );
         }
     }
+    // Project provisioning: over the projects' state and CloudFormation, both built
+    // above; the SageMaker API below tells it about every project change.
+    let provisioner = ProjectProvisioner::new(ProvisionerParts {
+        config: ProvisioningConfig {
+            concurrency: args.provisioning_concurrency as usize,
+            deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
+        },
+        source: Some(template_source.clone()),
+        service_catalog: Some(Arc::new(ProjectLauncher::new(servicecatalog.clone()))),
+        projects: projects.clone(),
+        cloudformation: cloudformation.clone(),
+    });
     let reconciled = provisioner
-        .start(&sagemaker, cloudformation.clone(), reconcile)
+        .start(reconcile)
         .await
         .map_err(|e| format!("cannot start project provisioning: {e}"))?;
     if !reconciled.resumed.is_empty() {
@@ -169,11 +171,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             crate::store_watch::Resumable {
                 cloudformation: cloudformation.clone(),
                 servicecatalog: servicecatalog.clone(),
-                sagemaker: sagemaker.clone(),
                 provisioner: provisioner.clone(),
             },
         );
     }
+    let sagemaker = Arc::new(SageMakerService::new(
+        projects,
+        groups,
+        Arc::new(provisioner.clone()),
+    ));
     let cloudformation = Arc::new(
         CloudFormationApi::new(cloudformation).with_template_source(template_source.clone()),
     );
@@ -190,7 +196,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let state = AppState {
         services: Services::default()
             .with_json(sagemaker)
-            .with_json(ssm)
+            .with_json(Arc::new(SsmService::new(parameters)))
             .with_json(servicecatalog)
             .with_query(cloudformation)
             .with_s3(s3),

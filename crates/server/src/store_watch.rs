@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use sagestack_cloudformation::CloudFormationService;
 use sagestack_provisioning::ProjectProvisioner;
-use sagestack_sagemaker::SageMakerService;
 use sagestack_servicecatalog::ServiceCatalogService;
 use sagestack_store::{Store, StoreHealth};
 
@@ -26,7 +25,6 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub struct Resumable {
     pub cloudformation: Arc<CloudFormationService>,
     pub servicecatalog: Arc<ServiceCatalogService>,
-    pub sagemaker: Arc<SageMakerService>,
     pub provisioner: ProjectProvisioner,
 }
 
@@ -64,7 +62,7 @@ async fn resume(r: &Resumable) {
     if let Err(e) = r.servicecatalog.recover().await {
         tracing::error!(error = %e, "store recovered: cannot settle Service Catalog operations");
     }
-    match r.provisioner.reconcile(&r.sagemaker).await {
+    match r.provisioner.reconcile().await {
         Ok(done) => tracing::info!(
             projects = done.resumed.len(),
             "store recovered: resuming interrupted project operations"

@@ -11,9 +11,9 @@ use bytes::Bytes;
 use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackStatus,
 };
-use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
+use sagestack_sagemaker::{ModelPackageGroups, SystemClock};
 use sagestack_server::native_providers;
-use sagestack_ssm::SsmService;
+use sagestack_ssm::Parameters;
 use sagestack_store::{ObjectMeta, PostgresStore, SqliteStore, StackStore, Store};
 use serde_json::Value;
 
@@ -74,15 +74,14 @@ async fn a_stack_bucket_is_a_bucket_of_the_postgres_store() {
 }
 
 async fn run(store: Arc<dyn Store>) {
-    let sagemaker = Arc::new(SageMakerService::new(
+    let groups = Arc::new(ModelPackageGroups::new(
         store.clone(),
-        Arc::new(NoProvisioner),
         Arc::new(SystemClock),
     ));
-    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
     let stacks: Arc<dyn StackStore> = store.clone();
     let mut config = ServiceConfig::new("us-west-2", "123456789012", stacks);
-    for (type_name, provider) in native_providers(store.clone(), sagemaker, ssm) {
+    for (type_name, provider) in native_providers(store.clone(), groups, parameters) {
         config = config.with_native_provider(type_name, provider);
     }
     let cfn = CloudFormationService::new(config).unwrap();

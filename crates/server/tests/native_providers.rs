@@ -9,9 +9,11 @@ use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackStatus, UpdateStackInput,
 };
 use sagestack_protocol::{JsonOutput, RequestContext};
-use sagestack_sagemaker::{NoProvisioner, SageMakerService, SystemClock};
+use sagestack_sagemaker::{
+    ModelPackageGroups, NoProvisioner, Projects, SageMakerService, SystemClock,
+};
 use sagestack_server::native_providers;
-use sagestack_ssm::{SsmService, StoreSsmLookup};
+use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
 
@@ -40,16 +42,21 @@ struct World {
 
 async fn world(dir: &std::path::Path) -> World {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).await.unwrap());
-    let sagemaker = Arc::new(SageMakerService::new(
+    let groups = Arc::new(ModelPackageGroups::new(
         store.clone(),
-        Arc::new(NoProvisioner),
         Arc::new(SystemClock),
     ));
-    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    let sagemaker = Arc::new(SageMakerService::new(
+        Arc::new(Projects::new(store.clone(), Arc::new(SystemClock))),
+        groups.clone(),
+        Arc::new(NoProvisioner),
+    ));
+    let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
+    let ssm = Arc::new(SsmService::new(parameters.clone()));
     let stacks: Arc<dyn StackStore> = store.clone();
     let mut config = ServiceConfig::new("us-east-1", "123456789012", stacks)
         .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
-    for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
+    for (type_name, provider) in native_providers(store.clone(), groups, parameters) {
         config = config.with_native_provider(type_name, provider);
     }
     let cfn = CloudFormationService::new(config).unwrap();

@@ -13,8 +13,8 @@ use sagestack_cloudformation::{
     CloudFormationService, ServiceConfig, StackStatus, TemplateFetchError, TemplateSource,
 };
 use sagestack_protocol::{JsonOutput, RequestContext};
-use sagestack_provisioning::{ProjectProvisioner, ProvisioningConfig};
-use sagestack_sagemaker::{SageMakerService, SystemClock};
+use sagestack_provisioning::{ProjectProvisioner, ProvisionerParts, ProvisioningConfig};
+use sagestack_sagemaker::{ModelPackageGroups, Projects, SageMakerService, SystemClock};
 use sagestack_servicecatalog::provider::providers;
 use sagestack_servicecatalog::{ProjectLauncher, ServiceCatalogService};
 use sagestack_store::{SqliteStore, StackStore, Store};
@@ -54,17 +54,9 @@ async fn harness() -> Harness {
         ServiceCatalogService::with_system_clock(store.clone(), "us-east-1", ACCOUNT)
             .with_template_source(source.clone()),
     );
-    let provisioner = ProjectProvisioner::new(
-        ProvisioningConfig {
-            concurrency: 8,
-            deleted_retention: Duration::from_secs(60),
-        },
-        Some(source.clone() as Arc<dyn TemplateSource>),
-    )
-    .with_service_catalog(Arc::new(ProjectLauncher::new(sc.clone())));
-    let sm = Arc::new(SageMakerService::new(
+    let projects = Arc::new(Projects::new(store.clone(), Arc::new(SystemClock)));
+    let groups = Arc::new(ModelPackageGroups::new(
         store.clone(),
-        Arc::new(provisioner.clone()),
         Arc::new(SystemClock),
     ));
     let stacks: Arc<dyn StackStore> = store.clone();
@@ -74,7 +66,22 @@ async fn harness() -> Harness {
     }
     let cfn = Arc::new(CloudFormationService::new(config).unwrap());
     sc.attach_cloudformation(cfn.clone());
-    provisioner.start(&sm, cfn.clone(), true).await.unwrap();
+    let provisioner = ProjectProvisioner::new(ProvisionerParts {
+        config: ProvisioningConfig {
+            concurrency: 8,
+            deleted_retention: Duration::from_secs(60),
+        },
+        source: Some(source.clone() as Arc<dyn TemplateSource>),
+        service_catalog: Some(Arc::new(ProjectLauncher::new(sc.clone()))),
+        projects: projects.clone(),
+        cloudformation: cfn.clone(),
+    });
+    provisioner.start(true).await.unwrap();
+    let sm = Arc::new(SageMakerService::new(
+        projects,
+        groups,
+        Arc::new(provisioner.clone()),
+    ));
     Harness {
         _dir: dir,
         sm,

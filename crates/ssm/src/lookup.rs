@@ -16,7 +16,7 @@ use sagestack_cloudformation::SsmLookup;
 use sagestack_store::Store;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use crate::service::StoredParameter;
+use crate::parameters::StoredParameter;
 
 /// Reads parameters straight from the store (no cache: several replicas may share it).
 #[derive(Clone)]

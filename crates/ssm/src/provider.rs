@@ -18,7 +18,7 @@ use sagestack_engine::{
 use serde_json::{Map, Value};
 
 use crate::error::SsmError;
-use crate::service::{PutParameter, SsmService, StoredParameter, Tag};
+use crate::parameters::{Parameters, PutParameter, StoredParameter, Tag};
 
 /// The resource type this provider serves.
 pub const TYPE_NAME: &str = "AWS::SSM::Parameter";
@@ -38,12 +38,12 @@ pub fn generated_name(logical_id: &str, suffix: &str) -> String {
 
 /// See the module documentation.
 pub struct ParameterProvider {
-    service: Arc<SsmService>,
+    parameters: Arc<Parameters>,
 }
 
 impl ParameterProvider {
-    pub fn new(service: Arc<SsmService>) -> Self {
-        ParameterProvider { service }
+    pub fn new(parameters: Arc<Parameters>) -> Self {
+        ParameterProvider { parameters }
     }
 }
 
@@ -144,7 +144,7 @@ impl ParameterProvider {
     async fn put(&self, name: &str, input: PutParameter) -> Result<ResourceState, ProviderError> {
         // The state is what was stored: no read back.
         let (_, stored) = self
-            .service
+            .parameters
             .put(input)
             .await
             .map_err(|e| provider_error(name, e))?;
@@ -196,7 +196,7 @@ impl ResourceProvider for ParameterProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<(), ProviderError> {
-        match self.service.delete(&current.physical_id).await {
+        match self.parameters.delete(&current.physical_id).await {
             Ok(()) | Err(SsmError::ParameterNotFound) => Ok(()),
             Err(e) => Err(provider_error(&current.physical_id, e)),
         }
@@ -208,7 +208,7 @@ impl ResourceProvider for ParameterProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.service.read(&current.physical_id).await {
+        match self.parameters.read(&current.physical_id).await {
             Ok(p) => Ok(p.map(|(_, p)| state(&p))),
             Err(e) => Err(provider_error(&current.physical_id, e)),
         }
@@ -228,7 +228,7 @@ impl ResourceProvider for ParameterProvider {
                 &attempt_chars(ctx, MIXED_ALNUM, SUFFIX_LEN),
             )
         });
-        match self.service.read(&name).await {
+        match self.parameters.read(&name).await {
             Ok(Some((1, p))) if p.last_modified_date * 1000.0 + 0.001 >= started as f64 => {
                 Ok(Some(state(&p)))
             }

@@ -8,7 +8,7 @@ use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackStatus,
 };
 use sagestack_protocol::{JsonOutput, RequestContext};
-use sagestack_ssm::{ParameterProvider, SsmService, StoreSsmLookup};
+use sagestack_ssm::{ParameterProvider, Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
 
@@ -56,7 +56,8 @@ Outputs:
 async fn stack_parameters_are_real_and_templates_read_ssm() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
+    let ssm = Arc::new(SsmService::new(parameters.clone()));
     call(
         &ssm,
         "PutParameter",
@@ -76,7 +77,7 @@ async fn stack_parameters_are_real_and_templates_read_ssm() {
         ServiceConfig::new("us-east-1", "123456789012", stacks)
             .with_native_provider(
                 "AWS::SSM::Parameter",
-                Arc::new(ParameterProvider::new(ssm.clone())),
+                Arc::new(ParameterProvider::new(parameters.clone())),
             )
             .with_ssm(Arc::new(StoreSsmLookup::new(store.clone()))),
     )
@@ -134,7 +135,8 @@ async fn stack_parameters_are_real_and_templates_read_ssm() {
 async fn a_taken_name_fails_the_stack() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-    let ssm = Arc::new(SsmService::with_system_clock(store.clone()));
+    let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
+    let ssm = Arc::new(SsmService::new(parameters.clone()));
     call(
         &ssm,
         "PutParameter",
@@ -146,7 +148,7 @@ async fn a_taken_name_fails_the_stack() {
     let cfn = CloudFormationService::new(
         ServiceConfig::new("us-east-1", "123456789012", stacks).with_native_provider(
             "AWS::SSM::Parameter",
-            Arc::new(ParameterProvider::new(ssm.clone())),
+            Arc::new(ParameterProvider::new(parameters.clone())),
         ),
     )
     .unwrap();

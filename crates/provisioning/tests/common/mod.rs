@@ -18,9 +18,12 @@ use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_providers::{
     CustomResourceProvider, CustomResourceRequest, CustomResourceResponse, CustomResourceTransport,
 };
-use sagestack_provisioning::{ProjectProvisioner, ProvisioningConfig, Reconciled};
+use sagestack_provisioning::{
+    ProjectProvisioner, ProvisionerParts, ProvisioningConfig, Reconciled,
+};
 use sagestack_sagemaker::{
-    ModelPackageGroupProvider, SageMakerError, SageMakerService, SystemClock,
+    ModelPackageGroupProvider, ModelPackageGroups, ProjectEvent, Projects, Provisioner,
+    SageMakerError, SageMakerService, SystemClock,
 };
 use sagestack_store::{SqliteStore, Store};
 use serde_json::{Value, json};
@@ -118,9 +121,19 @@ pub struct Harness {
     pub reconciled: Reconciled,
 }
 
+/// Stands in for a provisioner that never got to run (a process that stored project
+/// changes and died before provisioning them): it is active, so the API keeps the
+/// project lifecycle rules, but it ignores every change.
+struct Dormant;
+
+impl Provisioner for Dormant {
+    fn project_changed(&self, _event: ProjectEvent) {}
+}
+
 pub struct Options {
     pub config: ProvisioningConfig,
-    /// Start (bind and reconcile) the provisioner; without it changes are only stored.
+    /// Start (reconcile) the provisioner and let the API tell it about changes; without
+    /// it changes are only stored.
     pub start: bool,
     pub source: Option<Arc<FakeSource>>,
     pub handler: Option<Arc<FakeHandler>>,
@@ -157,13 +170,11 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
     };
     let source = options.source.unwrap_or_default();
     let handler = options.handler.unwrap_or_default();
-    let provisioner = ProjectProvisioner::new(
-        options.config,
-        Some(source.clone() as Arc<dyn TemplateSource>),
-    );
-    let sagemaker = Arc::new(SageMakerService::new(
+    // The same straight line as `sagestack serve`: states, providers, CloudFormation,
+    // provisioner, API.
+    let projects = Arc::new(Projects::new(store.clone(), Arc::new(SystemClock)));
+    let groups = Arc::new(ModelPackageGroups::new(
         store.clone(),
-        Arc::new(provisioner.clone()),
         Arc::new(SystemClock),
     ));
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
@@ -174,20 +185,26 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
                 .with_custom_resources(custom)
                 .with_native_provider(
                     "AWS::SageMaker::ModelPackageGroup",
-                    Arc::new(ModelPackageGroupProvider::new(sagemaker.clone())),
+                    Arc::new(ModelPackageGroupProvider::new(groups.clone())),
                 ),
         )
         .unwrap(),
     );
     cfn.recover().await.unwrap();
-    let reconciled = if options.start {
-        provisioner
-            .start(&sagemaker, cfn.clone(), true)
-            .await
-            .unwrap()
+    let provisioner = ProjectProvisioner::new(ProvisionerParts {
+        config: options.config,
+        source: Some(source.clone() as Arc<dyn TemplateSource>),
+        service_catalog: None,
+        projects: projects.clone(),
+        cloudformation: cfn.clone(),
+    });
+    let (reconciled, told): (_, Arc<dyn Provisioner>) = if options.start {
+        let reconciled = provisioner.start(true).await.unwrap();
+        (reconciled, Arc::new(provisioner.clone()))
     } else {
-        Reconciled::default()
+        (Reconciled::default(), Arc::new(Dormant))
     };
+    let sagemaker = Arc::new(SageMakerService::new(projects, groups, told));
     Harness {
         store,
         sagemaker,

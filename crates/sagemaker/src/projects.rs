@@ -1,0 +1,275 @@
+//! The projects' state: the stored project records and their rules of change (create
+//! over a `DeleteCompleted` name, optimistic read-modify-write, provisioning reports
+//! that never clobber newer state, the purge after the retention).
+//!
+//! Owned by the server and shared by the two that act on projects: the wire API
+//! ([`crate::SageMakerService`]) and the project provisioner (`sagestack-provisioning`),
+//! which reads projects and reports progress here. This type calls neither of them: it
+//! is below both, so it can be built first and handed to each (see ARCHITECTURE.md,
+//! "Construction order"). No HTTP and no SQL here: storage is the [`Store`] trait.
+
+use std::sync::Arc;
+
+use sagestack_engine::Clock;
+use sagestack_store::{
+    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag as StoreTag,
+};
+
+use crate::error::SageMakerError;
+use crate::provision::ProvisioningUpdate;
+use crate::service::MAX_TAGS_PER_RESOURCE;
+use crate::types::{Project, ProjectStatus};
+
+type Result<T> = std::result::Result<T, SageMakerError>;
+
+/// How often an update is retried when it races with another update.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// Epoch seconds (as the API shows times) from microseconds (as records keep them).
+pub(crate) fn seconds(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
+/// Epoch microseconds from seconds.
+pub(crate) fn micros(seconds: f64) -> i64 {
+    (seconds * 1_000_000.0).round() as i64
+}
+
+/// Now, in the microseconds records keep (the clock reads milliseconds).
+pub(crate) fn now_micros(clock: &dyn Clock) -> i64 {
+    clock.now().saturating_mul(1000)
+}
+
+pub(crate) fn not_found(name: &str) -> SageMakerError {
+    SageMakerError::Validation(format!("Project {name} does not exist."))
+}
+
+pub(crate) fn parse_document(record: &ProjectRecord) -> Result<Project> {
+    serde_json::from_str(&record.document)
+        .map_err(|e| SageMakerError::Internal(format!("stored project is unreadable: {e}")))
+}
+
+/// The stored record of `project` (its document is the DescribeProject output).
+pub(crate) fn record(project: &Project, creation_micros: i64, version: i64) -> ProjectRecord {
+    ProjectRecord {
+        name: project.project_name.clone(),
+        id: project.project_id.clone(),
+        arn: project.project_arn.clone(),
+        creation_micros,
+        version,
+        document: Arc::from(serde_json::to_string(project).expect("serializable")),
+    }
+}
+
+/// The projects (see the module doc). Shared as `Arc<Projects>`.
+pub struct Projects {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Serializes the two operations that delete a project record by name on behalf of
+    /// someone else: replacing a `DeleteCompleted` project with a new one of the same name
+    /// (CreateProject) and purging it after the retention ([`Self::purge_deleted`]). The
+    /// store has no conditional delete, so without this a purge could remove the project
+    /// that just replaced the one it read. Per process: replicas sharing PostgreSQL keep a
+    /// window of one read-delete round trip (documented in the README).
+    names: tokio::sync::Mutex<()>,
+}
+
+impl Projects {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Projects {
+            store,
+            clock,
+            names: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Stores a new project (created at `now` microseconds) with its tags. A
+    /// `DeleteCompleted` project of the same name gives way; a live one is a
+    /// `ValidationException`.
+    pub(crate) async fn insert(
+        &self,
+        project: &Project,
+        now: i64,
+        tags: &[StoreTag],
+    ) -> Result<()> {
+        let record = record(project, now, 1);
+        match self.store.create_project(&record, tags).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::AlreadyExists) if self.replace_deleted(&record, tags).await? => Ok(()),
+            Err(StoreError::AlreadyExists) => Err(SageMakerError::Validation(format!(
+                "Project {} already exists.",
+                project.project_name
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// CreateProject over a `DeleteCompleted` project of the same name: the old record
+    /// (kept only for its retention) gives way at once. `false` when the name is held by
+    /// a live project.
+    async fn replace_deleted(&self, record: &ProjectRecord, tags: &[StoreTag]) -> Result<bool> {
+        let _names = self.names.lock().await;
+        let Some(existing) = self.store.get_project(&record.name).await? else {
+            // Purged meanwhile.
+            return match self.store.create_project(record, tags).await {
+                Ok(()) => Ok(true),
+                Err(StoreError::AlreadyExists) => Ok(false),
+                Err(e) => Err(e.into()),
+            };
+        };
+        if parse_document(&existing)?.project_status != ProjectStatus::DeleteCompleted {
+            return Ok(false);
+        }
+        self.store.delete_project(&record.name).await?;
+        match self.store.create_project(record, tags).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::AlreadyExists) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads, changes and writes back a project, retrying when another update won
+    /// the race. Returns the stored versions before and after.
+    pub(crate) async fn modify(
+        &self,
+        name: &str,
+        tags: &[StoreTag],
+        change: impl Fn(&mut Project) -> Result<()>,
+    ) -> Result<(Project, Project)> {
+        match self
+            .modify_if(name, tags, |p| change(p).map(|()| true))
+            .await?
+        {
+            Some(versions) => Ok(versions),
+            None => Err(not_found(name)),
+        }
+    }
+
+    /// [`Self::modify`] for a change that may decide not to apply (`Ok(false)`: nothing
+    /// is written and the answer is `None`, as when the project does not exist).
+    pub(crate) async fn modify_if(
+        &self,
+        name: &str,
+        tags: &[StoreTag],
+        change: impl Fn(&mut Project) -> Result<bool>,
+    ) -> Result<Option<(Project, Project)>> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(current) = self.store.get_project(name).await? else {
+                return Ok(None);
+            };
+            let before = parse_document(&current)?;
+            let mut after = before.clone();
+            if !change(&mut after)? {
+                return Ok(None);
+            }
+            let record = record(&after, current.creation_micros, current.version + 1);
+            match self
+                .store
+                .update_project(&record, current.version, tags, MAX_TAGS_PER_RESOURCE)
+                .await
+            {
+                Ok(()) => return Ok(Some((before, after))),
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::NotFound) => return Ok(None),
+                Err(StoreError::TooManyTags { limit }) => {
+                    return Err(SageMakerError::Validation(format!(
+                        "The tags would exceed the limit of {limit} tags per resource."
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(SageMakerError::Conflict(format!(
+            "Project {name} is being modified concurrently; retry the request."
+        )))
+    }
+
+    /// Records provisioning progress reported by a provisioner's worker: sets the
+    /// status and, when given, the provisioning details. Returns the stored project, or
+    /// `None` when the report no longer applies (no such project, another project of that
+    /// name, or a status outside `update.expected`; see the [`crate::provision`] doc).
+    pub async fn record_provisioning(
+        &self,
+        project_name: &str,
+        update: ProvisioningUpdate,
+    ) -> Result<Option<Project>> {
+        let now = seconds(now_micros(&*self.clock));
+        let applied = self
+            .modify_if(project_name, &[], |p| {
+                if p.project_id != update.project_id
+                    || (!update.expected.is_empty() && !update.expected.contains(&p.project_status))
+                {
+                    return Ok(false);
+                }
+                p.project_status = update.status;
+                if let Some(d) = &update.service_catalog_provisioned_product_details {
+                    p.service_catalog_provisioned_product_details = Some(d.clone());
+                }
+                if let Some(d) = &update.template_provider_details {
+                    p.template_provider_details = Some(d.clone());
+                }
+                p.last_modified_time = Some(now);
+                Ok(true)
+            })
+            .await?;
+        Ok(applied.map(|(_, after)| after))
+    }
+
+    /// The stored project named `name`, if any.
+    pub async fn project(&self, name: &str) -> Result<Option<Project>> {
+        match self.store.get_project(name).await? {
+            Some(record) => Ok(Some(parse_document(&record)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A project's tags (at most [`MAX_TAGS_PER_RESOURCE`]), in key order.
+    pub async fn project_tags(&self, project_arn: &str) -> Result<Vec<(String, String)>> {
+        let tags = self
+            .store
+            .list_tags(project_arn, None, MAX_TAGS_PER_RESOURCE)
+            .await?
+            .unwrap_or_default();
+        Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+    }
+
+    /// Every stored project whose status is one of `statuses`, in name order: what a
+    /// provisioner reconciles at start-up.
+    pub async fn projects_with_status(&self, statuses: &[ProjectStatus]) -> Result<Vec<Project>> {
+        const PAGE: usize = 500;
+        let mut out = Vec::new();
+        let mut query = ProjectQuery::new(ProjectSort::Name, false, PAGE);
+        loop {
+            let records = self.store.list_projects(&query).await?;
+            for record in &records {
+                let p = parse_document(record)?;
+                if statuses.contains(&p.project_status) {
+                    out.push(p);
+                }
+            }
+            match records.last() {
+                Some(last) if records.len() == PAGE => {
+                    query.after = Some(ProjectCursor {
+                        creation_micros: last.creation_micros,
+                        name: last.name.clone(),
+                    });
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Removes the record of project `project_id` (named `name`) if it is still
+    /// `DeleteCompleted`: the end of its retention. `true` when removed.
+    pub async fn purge_deleted(&self, name: &str, project_id: &str) -> Result<bool> {
+        let _names = self.names.lock().await;
+        let Some(record) = self.store.get_project(name).await? else {
+            return Ok(false);
+        };
+        let p = parse_document(&record)?;
+        if p.project_id != project_id || p.project_status != ProjectStatus::DeleteCompleted {
+            return Ok(false);
+        }
+        Ok(self.store.delete_project(name).await?.is_some())
+    }
+}
