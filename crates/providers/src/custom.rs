@@ -2,8 +2,11 @@
 //!
 //! In AWS a custom resource's `ServiceToken` is a Lambda function or SNS topic ARN, and the
 //! handler answers by PUTting a response document to a presigned S3 `ResponseURL`.
-//! sagestack runs no Lambda, so a user maps each `ServiceToken` to an HTTP endpoint of their
-//! own. The provider POSTs the standard request document there and reads the standard
+//! Here a user maps `ServiceToken`s to HTTP endpoints of their own (`sagestack serve
+//! --custom-resource-webhook TOKEN_PREFIX=URL`): a handler key matches every token that
+//! starts with it, and the longest matching key wins, so one key can serve a whole
+//! account's functions (`arn:aws:lambda:us-east-1:123456789012:function:`) while a longer
+//! one singles out one function. The provider POSTs the standard request document there and reads the standard
 //! response document from the HTTP response body (synchronously: no S3 round trip, no
 //! timeout of an hour). The `ResponseURL` field is still sent, for handlers that insist on
 //! it, but nothing listens there unless the embedder configures a URL that does.
@@ -129,7 +132,8 @@ impl CustomResourceProvider {
         }
     }
 
-    /// Send requests for `service_token` to `endpoint` (an HTTP URL).
+    /// Send requests whose `ServiceToken` starts with `service_token` to `endpoint` (an
+    /// HTTP URL); the longest matching key wins.
     pub fn with_handler(
         mut self,
         service_token: impl Into<String>,
@@ -139,7 +143,7 @@ impl CustomResourceProvider {
         self
     }
 
-    /// Replace all handlers with `handlers` (`ServiceToken` -> URL).
+    /// Replace all handlers with `handlers` (`ServiceToken` prefix -> URL).
     pub fn with_handlers(mut self, handlers: HashMap<String, String>) -> CustomResourceProvider {
         self.handlers = handlers;
         self
@@ -161,6 +165,15 @@ impl CustomResourceProvider {
 
     pub fn handlers(&self) -> &HashMap<String, String> {
         &self.handlers
+    }
+
+    /// The endpoint of the longest handler key that `token` starts with.
+    fn endpoint_for(&self, token: &str) -> Option<&str> {
+        self.handlers
+            .iter()
+            .filter(|(key, _)| token.starts_with(key.as_str()))
+            .max_by_key(|(key, _)| key.len())
+            .map(|(_, endpoint)| endpoint.as_str())
     }
 
     fn rng(&self, ctx: &ResourceContext, request_type: &str) -> Rng {
@@ -209,11 +222,12 @@ impl CustomResourceProvider {
                 )));
             }
         };
-        let Some(endpoint) = self.handlers.get(&token) else {
+        let Some(endpoint) = self.endpoint_for(&token) else {
             return Err(ProviderError::InvalidRequest(format!(
                 "Custom resource {} cannot be {}: no handler is configured for ServiceToken \
                  {token}. sagestack does not invoke Lambda functions or SNS topics; map this \
-                 ServiceToken to an HTTP endpoint in the custom-resource handlers",
+                 ServiceToken to an HTTP endpoint with --custom-resource-webhook \
+                 TOKEN_PREFIX=URL",
                 ctx.logical_id,
                 match request_type {
                     "Create" => "created",

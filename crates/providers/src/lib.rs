@@ -7,8 +7,8 @@
 //! - [`InertProvider`]: opt-in acceptance of types with no schema, as bare records.
 //! - [`CustomResourceProvider`]: `AWS::CloudFormation::CustomResource` and `Custom::*`,
 //!   forwarded to a user-configured HTTP endpoint per `ServiceToken` through a
-//!   [`CustomResourceTransport`] (`HttpTransport`, plain HTTP, with the default
-//!   `http-transport` feature).
+//!   [`CustomResourceTransport`] (the binary supplies the HTTP one: this crate does no
+//!   I/O of its own).
 //! - [`FallbackProvider`]: the three behind one `ResourceProvider`:
 //!
 //! ```
@@ -48,8 +48,6 @@
 mod bundle;
 mod custom;
 mod fallback;
-#[cfg(feature = "http-transport")]
-mod http_transport;
 mod identity;
 mod inert;
 mod naming;
@@ -63,8 +61,6 @@ pub use custom::{
     CustomResourceTransport, NoTransport, is_custom_resource_type,
 };
 pub use fallback::FallbackProvider;
-#[cfg(feature = "http-transport")]
-pub use http_transport::HttpTransport;
 pub use inert::{InertProvider, InertTypes};
 pub use schema::ResourceSchema;
 pub use schema_provider::{SchemaProvider, unrecognized_types_message, unsupported_type_message};

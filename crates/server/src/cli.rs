@@ -160,6 +160,67 @@ pub struct ServeArgs {
     /// left open.
     #[arg(long, env = "SAGESTACK_SHUTDOWN_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
     pub shutdown_timeout: Duration,
+    /// Sends custom resources (`Custom::*`, `AWS::CloudFormation::CustomResource`) whose
+    /// `ServiceToken` starts with TOKEN_PREFIX to the plain-HTTP endpoint URL, which
+    /// answers the request document with the response document (repeatable or
+    /// comma-separated; the longest matching prefix wins). Without a match a custom
+    /// resource fails, saying that no handler is configured.
+    #[arg(
+        long = "custom-resource-webhook",
+        env = "SAGESTACK_CUSTOM_RESOURCE_WEBHOOKS",
+        value_delimiter = ',',
+        value_name = "TOKEN_PREFIX=URL",
+        value_parser = parse_webhook
+    )]
+    pub custom_resource_webhooks: Vec<(String, String)>,
+    /// Seconds a custom-resource webhook has to answer.
+    #[arg(long, env = "SAGESTACK_CUSTOM_RESOURCE_TIMEOUT", default_value = "300", value_parser = parse_seconds)]
+    pub custom_resource_timeout: Duration,
+    /// Resource types with no bundled schema that stacks may still declare, kept as
+    /// inert records with a generated physical id and no attributes (comma-separated:
+    /// exact names, `Vendor::Service::*` prefixes, or `*` for every type). Off by
+    /// default: an unknown type fails the template's validation.
+    #[arg(
+        long = "accept-unknown-types",
+        env = "SAGESTACK_ACCEPT_UNKNOWN_TYPES",
+        value_delimiter = ',',
+        value_name = "TYPE_GLOB",
+        value_parser = parse_type_glob
+    )]
+    pub accept_unknown_types: Vec<String>,
+}
+
+/// `TOKEN_PREFIX=URL`, split at the first `=` (ARNs have none; a URL's query may).
+fn parse_webhook(raw: &str) -> Result<(String, String), String> {
+    let Some((prefix, url)) = raw.split_once('=') else {
+        return Err(format!("expected TOKEN_PREFIX=URL, got '{raw}'"));
+    };
+    if prefix.is_empty() {
+        return Err(format!("the token prefix is empty in '{raw}'"));
+    }
+    if !url.starts_with("http://") {
+        return Err(format!(
+            "'{url}' is not an http:// URL (the webhook transport speaks plain HTTP; put a TLS-terminating proxy in front of an https endpoint)"
+        ));
+    }
+    Ok((prefix.to_string(), url.to_string()))
+}
+
+/// `*`, an exact type name `A::B::C`, or a prefix `A::B::*` / `A::*`.
+fn parse_type_glob(raw: &str) -> Result<String, String> {
+    let name = raw.strip_suffix('*').unwrap_or(raw);
+    let ok = raw == "*"
+        || (raw.ends_with("::*") && name.len() > 2)
+        || (!raw.contains('*')
+            && raw.split("::").count() == 3
+            && raw.split("::").all(|p| !p.is_empty()));
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(format!(
+            "'{raw}' is not a resource type (Vendor::Service::Type), a prefix (Vendor::Service::*) or *"
+        ))
+    }
 }
 
 /// A positive number of seconds, fractions allowed (`0.5`).
@@ -171,6 +232,39 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
         return Err(format!("expected seconds between 0 and 86400, got '{raw}'"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhooks_split_at_the_first_equals_and_need_http() {
+        assert_eq!(
+            parse_webhook("arn:aws:lambda:us-east-1:1:function:=http://h:9/a?b=c").unwrap(),
+            (
+                "arn:aws:lambda:us-east-1:1:function:".to_string(),
+                "http://h:9/a?b=c".to_string()
+            )
+        );
+        assert!(parse_webhook("no-equals").is_err());
+        assert!(parse_webhook("=http://h/").is_err());
+        assert!(
+            parse_webhook("t=https://h/")
+                .unwrap_err()
+                .contains("plain HTTP")
+        );
+    }
+
+    #[test]
+    fn type_globs_are_names_prefixes_or_everything() {
+        for ok in ["*", "MyOrg::Widgets::Gear", "MyOrg::Widgets::*", "MyOrg::*"] {
+            assert_eq!(parse_type_glob(ok).unwrap(), ok);
+        }
+        for bad in ["", "MyOrg", "MyOrg::Widgets", "My*::X::Y", "::*", "A::::B"] {
+            assert!(parse_type_glob(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 impl Cli {

@@ -12,6 +12,7 @@ pub mod router;
 pub mod serve;
 pub mod store_watch;
 pub mod template_source;
+pub mod webhook;
 
 pub use guard::guard;
 pub use hosts::AllowedHosts;

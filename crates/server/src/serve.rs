@@ -113,6 +113,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
+    if !args.custom_resource_webhooks.is_empty() {
+        cfn_config = cfn_config.with_custom_resources(crate::webhook::custom_resources(
+            &args.custom_resource_webhooks,
+            args.custom_resource_timeout,
+        ));
+    }
+    if !args.accept_unknown_types.is_empty() {
+        cfn_config = cfn_config.with_inert(crate::webhook::inert_types(&args.accept_unknown_types));
+    }
     let cloudformation = Arc::new(
         CloudFormationService::new(cfn_config)
             .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?,

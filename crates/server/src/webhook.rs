@@ -1,4 +1,10 @@
-//! [`HttpTransport`]: the real custom-resource transport, plain HTTP/1.1 over hyper.
+//! What CloudFormation runs beyond native and schema-described types, as configured on
+//! the command line: custom resources sent to webhooks ([`custom_resources`]) and
+//! unknown types kept as inert records ([`inert_types`]).
+//!
+//! [`HttpTransport`]: the custom-resource transport of `--custom-resource-webhook`,
+//! plain HTTP/1.1 over hyper. It lives in the binary so that the providers crate stays
+//! free of I/O (its invariant).
 //!
 //! It POSTs the request document as JSON and expects the response document in the body
 //! of a 2xx answer. TLS is deliberately not built in (it would pull a TLS stack into every
@@ -17,7 +23,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::custom::{CustomResourceRequest, CustomResourceResponse, CustomResourceTransport};
+use std::sync::Arc;
+
+use sagestack_providers::{
+    CustomResourceProvider, CustomResourceRequest, CustomResourceResponse, CustomResourceTransport,
+    InertProvider,
+};
 
 /// CloudFormation waits up to an hour for a custom resource; a synchronous HTTP answer
 /// gets a shorter default, configurable with [`HttpTransport::with_timeout`].
@@ -113,5 +124,27 @@ impl CustomResourceTransport for HttpTransport {
                     self.timeout.as_secs()
                 ))
             })
+    }
+}
+
+/// The custom-resource provider of `--custom-resource-webhook` (`TOKEN_PREFIX` -> URL)
+/// over this transport with `timeout`.
+pub fn custom_resources(
+    webhooks: &[(String, String)],
+    timeout: Duration,
+) -> CustomResourceProvider {
+    let transport = HttpTransport::new().with_timeout(timeout);
+    webhooks.iter().fold(
+        CustomResourceProvider::new(Arc::new(transport)),
+        |provider, (prefix, url)| provider.with_handler(prefix.clone(), url.clone()),
+    )
+}
+
+/// The inert provider of `--accept-unknown-types` (`*` accepts every type).
+pub fn inert_types(globs: &[String]) -> InertProvider {
+    if globs.iter().any(|g| g == "*") {
+        InertProvider::all()
+    } else {
+        InertProvider::only(globs.iter().cloned())
     }
 }

@@ -1,5 +1,4 @@
 //! The plain-HTTP custom-resource transport against a real socket on localhost.
-#![cfg(feature = "http-transport")]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use sagestack_engine::provider::{ResourceContext, ResourceProvider};
-use sagestack_providers::{CustomResourceProvider, CustomResourceTransport, HttpTransport};
+use sagestack_providers::{CustomResourceProvider, CustomResourceTransport};
+use sagestack_server::webhook::HttpTransport;
 
 /// Serve one connection: read one HTTP request, answer `status` with `body`, and hand back
 /// the request's JSON body.
