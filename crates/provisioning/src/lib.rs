@@ -53,6 +53,7 @@
 
 pub mod messages;
 pub mod service_catalog;
+pub mod service_catalog_launcher;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -72,6 +73,7 @@ use tokio::sync::{Semaphore, watch};
 
 pub use messages::Action;
 pub use service_catalog::{NOT_CONFIGURED, ServiceCatalogBackend, ServiceCatalogOutcome};
+pub use service_catalog_launcher::{LauncherSlot, ProjectLauncher};
 
 /// The stack name prefix of project stacks (reserved by the CloudFormation API).
 pub const STACK_PREFIX: &str = "SP-";

@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use sagestack_cloudformation::api::CloudFormationApi;
 use sagestack_cloudformation::{CloudFormationService, ServiceConfig, TemplateSource};
-use sagestack_provisioning::{ProjectProvisioner, ProvisioningConfig};
+use sagestack_provisioning::{LauncherSlot, ProjectProvisioner, ProvisioningConfig};
 use sagestack_sagemaker::{SageMakerService, SystemClock};
-use sagestack_servicecatalog::{ProjectLauncher, ServiceCatalogService};
+use sagestack_servicecatalog::{Catalog, ProvisionedProducts, ServiceCatalogService};
 use sagestack_ssm::{SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
@@ -78,15 +78,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         &args,
         store.clone() as Arc<dyn sagestack_store::ObjectStore>,
     )?;
-    // Service Catalog: its API, the products of projects created with
-    // ServiceCatalogProvisioningDetails (the provisioner's Service Catalog backend), and
-    // its portfolio/product/association providers. It launches provisioned products on
-    // the CloudFormation service built with those providers, so that service is attached
-    // once it exists.
-    let servicecatalog = Arc::new(
-        ServiceCatalogService::with_system_clock(store.clone(), &args.region, &args.account_id)
+    // Service Catalog, in one direction: the catalog now (its portfolio/product/
+    // association providers go into the CloudFormation service), the provisioned products
+    // once CloudFormation exists, the API with the router's services. The provisioner's
+    // Service Catalog backend (projects created with ServiceCatalogProvisioningDetails) is
+    // bound to the provisioned products once they exist, before `start`.
+    let catalog = Arc::new(
+        Catalog::with_system_clock(store.clone(), &args.region, &args.account_id)
             .with_template_source(template_source.clone()),
     );
+    let launcher = LauncherSlot::new();
     // Project provisioning: built unbound (the SageMaker service needs it now, and it
     // needs the SageMaker and CloudFormation services), bound by `start` below.
     let provisioner = ProjectProvisioner::new(
@@ -96,7 +97,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         },
         Some(template_source.clone()),
     )
-    .with_service_catalog(Arc::new(ProjectLauncher::new(servicecatalog.clone())));
+    .with_service_catalog(Arc::new(launcher.clone()));
     let sagemaker = Arc::new(SageMakerService::new(
         store.clone(),
         Arc::new(provisioner.clone()),
@@ -118,16 +119,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for (type_name, provider) in native_providers(store.clone(), sagemaker.clone(), ssm.clone()) {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
-    for (type_name, provider) in
-        sagestack_servicecatalog::provider::providers(servicecatalog.clone())
-    {
+    for (type_name, provider) in sagestack_servicecatalog::provider::providers(catalog.clone()) {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
     let cloudformation = Arc::new(
         CloudFormationService::new(cfn_config)
             .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?,
     );
-    servicecatalog.attach_cloudformation(cloudformation.clone());
+    let provisioned = Arc::new(ProvisionedProducts::new(
+        catalog.clone(),
+        cloudformation.clone(),
+    ));
+    launcher.bind(&provisioned);
     if reconcile {
         let recovered = cloudformation
             .recover()
@@ -142,7 +145,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         // Service Catalog operations whose settling died with the previous process are
         // judged by where their (now resumed) stacks end up; before the provisioner
         // resumes projects, which wait for those operations.
-        let settling = servicecatalog
+        let settling = provisioned
             .recover()
             .await
             .map_err(|e| format!("cannot recover Service Catalog operations: {e}"))?;
@@ -168,7 +171,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             store.clone(),
             crate::store_watch::Resumable {
                 cloudformation: cloudformation.clone(),
-                servicecatalog: servicecatalog.clone(),
+                provisioned: provisioned.clone(),
                 sagemaker: sagemaker.clone(),
                 provisioner: provisioner.clone(),
             },
@@ -191,7 +194,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         services: Services::default()
             .with_json(sagemaker)
             .with_json(ssm)
-            .with_json(servicecatalog)
+            .with_json(Arc::new(ServiceCatalogService::new(catalog, provisioned)))
             .with_query(cloudformation)
             .with_s3(s3),
         region: args.region.clone(),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use sagestack_cloudformation::CloudFormationService;
 use sagestack_provisioning::ProjectProvisioner;
 use sagestack_sagemaker::SageMakerService;
-use sagestack_servicecatalog::ServiceCatalogService;
+use sagestack_servicecatalog::ProvisionedProducts;
 use sagestack_store::{Store, StoreHealth};
 
 /// How often the store's health is asked (which also lets an idle store probe).
@@ -25,7 +25,7 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// What the watcher resumes.
 pub struct Resumable {
     pub cloudformation: Arc<CloudFormationService>,
-    pub servicecatalog: Arc<ServiceCatalogService>,
+    pub provisioned: Arc<ProvisionedProducts>,
     pub sagemaker: Arc<SageMakerService>,
     pub provisioner: ProjectProvisioner,
 }
@@ -61,7 +61,7 @@ async fn resume(r: &Resumable) {
         ),
         Err(e) => tracing::error!(error = %e, "store recovered: cannot resume stack operations"),
     }
-    if let Err(e) = r.servicecatalog.recover().await {
+    if let Err(e) = r.provisioned.recover().await {
         tracing::error!(error = %e, "store recovered: cannot settle Service Catalog operations");
     }
     match r.provisioner.reconcile(&r.sagemaker).await {

@@ -18,19 +18,25 @@
 //! resource's names created since the create started, or the association's pair.
 //!
 //! Stack tags are propagated to portfolios and products, except the reserved `aws:` ones.
+//!
+//! The providers hold the [`Catalog`] only: they are built before the CloudFormation
+//! service (which is built with them), so they must never reach the provisioned
+//! products or the API. Portfolios and products are one generic provider
+//! ([`CatalogProvider`]) over what differs between them ([`CatalogObject`]).
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
 use serde_json::{Map, Value};
 
+use crate::catalog::{
+    ArtifactInput, Catalog, CreatePortfolioInput, CreateProductInput, UpdateProductInput,
+};
 use crate::error::ScError;
 use crate::model::{Portfolio, Product, Tag};
-use crate::service::{
-    ArtifactInput, CreatePortfolioInput, CreateProductInput, ServiceCatalogService,
-};
 
 pub const PORTFOLIO_TYPE: &str = "AWS::ServiceCatalog::Portfolio";
 pub const PRODUCT_TYPE: &str = "AWS::ServiceCatalog::CloudFormationProduct";
@@ -158,136 +164,6 @@ fn product_state(p: &Product) -> ResourceState {
     }
 }
 
-/// `AWS::ServiceCatalog::Portfolio`.
-pub struct PortfolioProvider {
-    service: Arc<ServiceCatalogService>,
-}
-
-impl PortfolioProvider {
-    pub fn new(service: Arc<ServiceCatalogService>) -> Self {
-        PortfolioProvider { service }
-    }
-}
-
-#[async_trait]
-impl ResourceProvider for PortfolioProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == PORTFOLIO_TYPE).then(|| TypeInfo {
-            type_name: PORTFOLIO_TYPE.into(),
-            create_only_properties: Vec::new(),
-            attributes: vec!["PortfolioName".into(), "Id".into()],
-            taggable: true,
-        })
-    }
-
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let input = CreatePortfolioInput {
-            display_name: required(ctx, properties, "DisplayName")?,
-            provider_name: required(ctx, properties, "ProviderName")?,
-            description: text(properties, "Description"),
-            tags: Some(tags(ctx, properties)),
-        };
-        let p = self
-            .service
-            .create_portfolio(input)
-            .await
-            .map_err(|e| provider_error(PORTFOLIO_TYPE, &ctx.logical_id, e))?;
-        Ok(portfolio_state(&p))
-    }
-
-    async fn update(
-        &self,
-        ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let display_name = required(ctx, new_properties, "DisplayName")?;
-        let provider_name = required(ctx, new_properties, "ProviderName")?;
-        let description = text(new_properties, "Description");
-        let tags = tags(ctx, new_properties);
-        let p = self
-            .service
-            .update_portfolio(&current.physical_id, |p| {
-                p.display_name = display_name.clone();
-                p.provider_name = provider_name.clone();
-                p.description = description.clone();
-                p.tags = tags.clone();
-            })
-            .await
-            .map_err(|e| provider_error(PORTFOLIO_TYPE, &current.physical_id, e))?;
-        Ok(portfolio_state(&p))
-    }
-
-    async fn find_interrupted_create(
-        &self,
-        _ctx: &ResourceContext,
-        properties: &Value,
-        started: i64,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // The newest portfolio with these names created since the interrupted create
-        // started (portfolio names are not unique, so the creation time decides).
-        let (Some(name), Some(provider)) = (
-            text(properties, "DisplayName"),
-            text(properties, "ProviderName"),
-        ) else {
-            return Ok(None);
-        };
-        let since = started as f64 / 1000.0;
-        let found = self
-            .service
-            .portfolios()
-            .await
-            .map_err(|e| provider_error(PORTFOLIO_TYPE, &name, e))?
-            .into_iter()
-            .rev()
-            .find(|p| {
-                p.display_name == name && p.provider_name == provider && p.created_time >= since
-            });
-        Ok(found.as_ref().map(portfolio_state))
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let id = &current.physical_id;
-        deleted(self.service.delete_portfolio(id).await, PORTFOLIO_TYPE, id)
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        let id = &current.physical_id;
-        read_back(
-            self.service.portfolio(id).await,
-            portfolio_state,
-            PORTFOLIO_TYPE,
-            id,
-        )
-    }
-}
-
-/// `AWS::ServiceCatalog::CloudFormationProduct`.
-pub struct ProductProvider {
-    service: Arc<ServiceCatalogService>,
-}
-
-impl ProductProvider {
-    pub fn new(service: Arc<ServiceCatalogService>) -> Self {
-        ProductProvider { service }
-    }
-}
-
 fn artifact_inputs(
     ctx: &ResourceContext,
     properties: &Value,
@@ -332,18 +208,64 @@ fn artifact_inputs(
         .collect()
 }
 
+/// What differs between the portfolio and the product providers; everything else is
+/// [`CatalogProvider`]'s.
 #[async_trait]
-impl ResourceProvider for ProductProvider {
+pub trait CatalogObject: Send + Sync + 'static {
+    type Object: Send + Sync;
+    const TYPE: &'static str;
+    const CREATE_ONLY: &'static [&'static str];
+    const ATTRIBUTES: &'static [&'static str];
+    async fn create(
+        catalog: &Catalog,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<Self::Object, ProviderError>;
+    async fn update(
+        catalog: &Catalog,
+        ctx: &ResourceContext,
+        id: &str,
+        properties: &Value,
+    ) -> Result<Self::Object, ProviderError>;
+    async fn fetch(catalog: &Catalog, id: &str) -> Result<Self::Object, ScError>;
+    async fn remove(catalog: &Catalog, id: &str) -> Result<(), ScError>;
+    /// Every object, oldest first.
+    async fn list(catalog: &Catalog) -> Result<Vec<Self::Object>, ScError>;
+    /// The two names a resource's properties give its object (they are not unique).
+    fn names(properties: &Value) -> Option<(String, String)>;
+    /// Whether `object` has these names.
+    fn named(object: &Self::Object, names: &(String, String)) -> bool;
+    fn created_time(object: &Self::Object) -> f64;
+    fn state(object: &Self::Object) -> ResourceState;
+}
+
+/// The resource provider of a [`CatalogObject`] kind.
+pub struct CatalogProvider<K> {
+    catalog: Arc<Catalog>,
+    kind: PhantomData<K>,
+}
+
+impl<K> CatalogProvider<K> {
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        CatalogProvider {
+            catalog,
+            kind: PhantomData,
+        }
+    }
+}
+
+/// `AWS::ServiceCatalog::Portfolio`.
+pub type PortfolioProvider = CatalogProvider<Portfolios>;
+/// `AWS::ServiceCatalog::CloudFormationProduct`.
+pub type ProductProvider = CatalogProvider<Products>;
+
+#[async_trait]
+impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == PRODUCT_TYPE).then(|| TypeInfo {
-            type_name: PRODUCT_TYPE.into(),
-            create_only_properties: vec!["ProductType".into()],
-            attributes: vec![
-                "ProductName".into(),
-                "Id".into(),
-                "ProvisioningArtifactIds".into(),
-                "ProvisioningArtifactNames".into(),
-            ],
+        (type_name == K::TYPE).then(|| TypeInfo {
+            type_name: K::TYPE.into(),
+            create_only_properties: K::CREATE_ONLY.iter().map(|p| p.to_string()).collect(),
+            attributes: K::ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
             taggable: true,
         })
     }
@@ -353,12 +275,167 @@ impl ResourceProvider for ProductProvider {
         ctx: &ResourceContext,
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
+        Ok(K::state(&K::create(&self.catalog, ctx, properties).await?))
+    }
+
+    async fn update(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        _old_properties: &Value,
+        new_properties: &Value,
+    ) -> Result<ResourceState, ProviderError> {
+        let object = K::update(&self.catalog, ctx, &current.physical_id, new_properties).await?;
+        Ok(K::state(&object))
+    }
+
+    async fn find_interrupted_create(
+        &self,
+        _ctx: &ResourceContext,
+        properties: &Value,
+        started: i64,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        // The newest object with these names created since the interrupted create
+        // started (the names are not unique, so the creation time decides).
+        let Some(names) = K::names(properties) else {
+            return Ok(None);
+        };
+        let since = started as f64 / 1000.0;
+        let found = K::list(&self.catalog)
+            .await
+            .map_err(|e| provider_error(K::TYPE, &names.0, e))?
+            .into_iter()
+            .rev()
+            .find(|o| K::named(o, &names) && K::created_time(o) >= since);
+        Ok(found.as_ref().map(K::state))
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<(), ProviderError> {
+        let id = &current.physical_id;
+        deleted(K::remove(&self.catalog, id).await, K::TYPE, id)
+    }
+
+    async fn read(
+        &self,
+        _ctx: &ResourceContext,
+        current: &ResourceState,
+        _properties: &Value,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        let id = &current.physical_id;
+        read_back(K::fetch(&self.catalog, id).await, K::state, K::TYPE, id)
+    }
+}
+
+/// `AWS::ServiceCatalog::Portfolio`: every property is updated in place.
+pub struct Portfolios;
+
+#[async_trait]
+impl CatalogObject for Portfolios {
+    type Object = Portfolio;
+    const TYPE: &'static str = PORTFOLIO_TYPE;
+    const CREATE_ONLY: &'static [&'static str] = &[];
+    const ATTRIBUTES: &'static [&'static str] = &["PortfolioName", "Id"];
+
+    async fn create(
+        catalog: &Catalog,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<Portfolio, ProviderError> {
+        let input = CreatePortfolioInput {
+            display_name: required(ctx, properties, "DisplayName")?,
+            provider_name: required(ctx, properties, "ProviderName")?,
+            description: text(properties, "Description"),
+            tags: Some(tags(ctx, properties)),
+        };
+        catalog
+            .create_portfolio(input)
+            .await
+            .map_err(|e| provider_error(PORTFOLIO_TYPE, &ctx.logical_id, e))
+    }
+
+    async fn update(
+        catalog: &Catalog,
+        ctx: &ResourceContext,
+        id: &str,
+        properties: &Value,
+    ) -> Result<Portfolio, ProviderError> {
+        let display_name = required(ctx, properties, "DisplayName")?;
+        let provider_name = required(ctx, properties, "ProviderName")?;
+        let description = text(properties, "Description");
+        let tags = tags(ctx, properties);
+        catalog
+            .update_portfolio(id, |p| {
+                p.display_name = display_name.clone();
+                p.provider_name = provider_name.clone();
+                p.description = description.clone();
+                p.tags = tags.clone();
+            })
+            .await
+            .map_err(|e| provider_error(PORTFOLIO_TYPE, id, e))
+    }
+
+    async fn fetch(catalog: &Catalog, id: &str) -> Result<Portfolio, ScError> {
+        catalog.portfolio(id).await
+    }
+
+    async fn remove(catalog: &Catalog, id: &str) -> Result<(), ScError> {
+        catalog.delete_portfolio(id).await
+    }
+
+    async fn list(catalog: &Catalog) -> Result<Vec<Portfolio>, ScError> {
+        catalog.portfolios().await
+    }
+
+    fn names(properties: &Value) -> Option<(String, String)> {
+        Some((
+            text(properties, "DisplayName")?,
+            text(properties, "ProviderName")?,
+        ))
+    }
+
+    fn named(p: &Portfolio, (name, provider): &(String, String)) -> bool {
+        &p.display_name == name && &p.provider_name == provider
+    }
+
+    fn created_time(p: &Portfolio) -> f64 {
+        p.created_time
+    }
+
+    fn state(p: &Portfolio) -> ResourceState {
+        portfolio_state(p)
+    }
+}
+
+/// `AWS::ServiceCatalog::CloudFormationProduct`: artifacts matched by `Name`.
+pub struct Products;
+
+#[async_trait]
+impl CatalogObject for Products {
+    type Object = Product;
+    const TYPE: &'static str = PRODUCT_TYPE;
+    const CREATE_ONLY: &'static [&'static str] = &["ProductType"];
+    const ATTRIBUTES: &'static [&'static str] = &[
+        "ProductName",
+        "Id",
+        "ProvisioningArtifactIds",
+        "ProvisioningArtifactNames",
+    ];
+
+    async fn create(
+        catalog: &Catalog,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Result<Product, ProviderError> {
         let artifacts = artifact_inputs(ctx, properties)?;
         let err = |e| provider_error(PRODUCT_TYPE, &ctx.logical_id, e);
         let mut rest = artifacts.into_iter();
         let first = rest.next();
-        let p = self
-            .service
+        let p = catalog
             .create_product(CreateProductInput {
                 name: required(ctx, properties, "Name")?,
                 owner: required(ctx, properties, "Owner")?,
@@ -375,44 +452,41 @@ impl ResourceProvider for ProductProvider {
             .await
             .map_err(err)?;
         for a in rest {
-            if let Err(e) = self.service.create_artifact(&p.id, a).await {
+            if let Err(e) = catalog.create_artifact(&p.id, a).await {
                 // Leave nothing behind: the resource failed as a whole.
-                let _ = self.service.delete_product(&p.id).await;
+                let _ = catalog.delete_product(&p.id).await;
                 return Err(err(e));
             }
         }
-        let p = self.service.product(&p.id).await.map_err(err)?;
-        Ok(product_state(&p))
+        catalog.product(&p.id).await.map_err(err)
     }
 
     async fn update(
-        &self,
+        catalog: &Catalog,
         ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let id = current.physical_id.clone();
-        let err = |e| provider_error(PRODUCT_TYPE, &id, e);
-        let wanted = artifact_inputs(ctx, new_properties)?;
-        let before = self.service.product(&id).await.map_err(err)?;
-        let new_tags = tags(ctx, new_properties);
+        id: &str,
+        properties: &Value,
+    ) -> Result<Product, ProviderError> {
+        let err = |e| provider_error(PRODUCT_TYPE, id, e);
+        let wanted = artifact_inputs(ctx, properties)?;
+        let before = catalog.product(id).await.map_err(err)?;
+        let new_tags = tags(ctx, properties);
         let remove: Vec<String> = before
             .tags
             .iter()
             .filter(|t| !new_tags.iter().any(|n| n.key == t.key))
             .map(|t| t.key.clone())
             .collect();
-        self.service
-            .update_product(crate::service::UpdateProductInput {
-                id: id.clone(),
-                name: Some(required(ctx, new_properties, "Name")?),
-                owner: Some(required(ctx, new_properties, "Owner")?),
-                description: text(new_properties, "Description"),
-                distributor: text(new_properties, "Distributor"),
-                support_description: text(new_properties, "SupportDescription"),
-                support_email: text(new_properties, "SupportEmail"),
-                support_url: text(new_properties, "SupportUrl"),
+        catalog
+            .update_product(UpdateProductInput {
+                id: id.to_string(),
+                name: Some(required(ctx, properties, "Name")?),
+                owner: Some(required(ctx, properties, "Owner")?),
+                description: text(properties, "Description"),
+                distributor: text(properties, "Distributor"),
+                support_description: text(properties, "SupportDescription"),
+                support_email: text(properties, "SupportEmail"),
+                support_url: text(properties, "SupportUrl"),
                 add_tags: Some(new_tags),
                 remove_tags: Some(remove),
             })
@@ -425,84 +499,59 @@ impl ResourceProvider for ProductProvider {
                 .as_ref()
                 .is_some_and(|n| before.artifacts.iter().any(|b| &b.name == n));
             if !exists {
-                self.service.create_artifact(&id, a).await.map_err(err)?;
+                catalog.create_artifact(id, a).await.map_err(err)?;
             }
         }
-        if flag(new_properties, "ReplaceProvisioningArtifacts") {
+        if flag(properties, "ReplaceProvisioningArtifacts") {
             for old in &before.artifacts {
                 if !names
                     .iter()
                     .any(|n| n.as_deref() == Some(old.name.as_str()))
                 {
-                    self.service
-                        .delete_artifact(&id, &old.id)
-                        .await
-                        .map_err(err)?;
+                    catalog.delete_artifact(id, &old.id).await.map_err(err)?;
                 }
             }
         }
-        let p = self.service.product(&id).await.map_err(err)?;
-        Ok(product_state(&p))
+        catalog.product(id).await.map_err(err)
     }
 
-    async fn find_interrupted_create(
-        &self,
-        _ctx: &ResourceContext,
-        properties: &Value,
-        started: i64,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // The newest product with this name and owner created since the interrupted
-        // create started (product names are not unique, so the creation time decides).
-        let (Some(name), Some(owner)) = (text(properties, "Name"), text(properties, "Owner"))
-        else {
-            return Ok(None);
-        };
-        let since = started as f64 / 1000.0;
-        let found = self
-            .service
-            .products()
-            .await
-            .map_err(|e| provider_error(PRODUCT_TYPE, &name, e))?
-            .into_iter()
-            .rev()
-            .find(|p| p.name == name && p.owner == owner && p.created_time >= since);
-        Ok(found.as_ref().map(product_state))
+    async fn fetch(catalog: &Catalog, id: &str) -> Result<Product, ScError> {
+        catalog.product(id).await
     }
 
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let id = &current.physical_id;
-        deleted(self.service.delete_product(id).await, PRODUCT_TYPE, id)
+    async fn remove(catalog: &Catalog, id: &str) -> Result<(), ScError> {
+        catalog.delete_product(id).await
     }
 
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        let id = &current.physical_id;
-        read_back(
-            self.service.product(id).await,
-            product_state,
-            PRODUCT_TYPE,
-            id,
-        )
+    async fn list(catalog: &Catalog) -> Result<Vec<Product>, ScError> {
+        catalog.products().await
+    }
+
+    fn names(properties: &Value) -> Option<(String, String)> {
+        Some((text(properties, "Name")?, text(properties, "Owner")?))
+    }
+
+    fn named(p: &Product, (name, owner): &(String, String)) -> bool {
+        &p.name == name && &p.owner == owner
+    }
+
+    fn created_time(p: &Product) -> f64 {
+        p.created_time
+    }
+
+    fn state(p: &Product) -> ResourceState {
+        product_state(p)
     }
 }
 
 /// `AWS::ServiceCatalog::PortfolioProductAssociation`.
 pub struct AssociationProvider {
-    service: Arc<ServiceCatalogService>,
+    catalog: Arc<Catalog>,
 }
 
 impl AssociationProvider {
-    pub fn new(service: Arc<ServiceCatalogService>) -> Self {
-        AssociationProvider { service }
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        AssociationProvider { catalog }
     }
 }
 
@@ -534,7 +583,7 @@ impl ResourceProvider for AssociationProvider {
         let portfolio = required(ctx, properties, "PortfolioId")?;
         let product = required(ctx, properties, "ProductId")?;
         let physical_id = format!("{portfolio}|{product}");
-        self.service
+        self.catalog
             .associate(&portfolio, &product)
             .await
             .map_err(|e| provider_error(ASSOCIATION_TYPE, &physical_id, e))?;
@@ -585,7 +634,7 @@ impl ResourceProvider for AssociationProvider {
         let Some((portfolio, product)) = split_association(&current.physical_id) else {
             return Ok(());
         };
-        let result = self.service.disassociate(portfolio, product).await;
+        let result = self.catalog.disassociate(portfolio, product).await;
         deleted(result, ASSOCIATION_TYPE, &current.physical_id)
     }
 
@@ -599,7 +648,7 @@ impl ResourceProvider for AssociationProvider {
             return Ok(None);
         };
         let held = self
-            .service
+            .catalog
             .launch_paths(product)
             .await
             .map_err(|e| provider_error(ASSOCIATION_TYPE, &current.physical_id, e))?
@@ -610,19 +659,19 @@ impl ResourceProvider for AssociationProvider {
 }
 
 /// `(resource type, provider)` for every type this crate serves.
-pub fn providers(service: Arc<ServiceCatalogService>) -> Vec<(String, Arc<dyn ResourceProvider>)> {
+pub fn providers(catalog: Arc<Catalog>) -> Vec<(String, Arc<dyn ResourceProvider>)> {
     vec![
         (
             PORTFOLIO_TYPE.to_string(),
-            Arc::new(PortfolioProvider::new(service.clone())) as Arc<dyn ResourceProvider>,
+            Arc::new(PortfolioProvider::new(catalog.clone())) as Arc<dyn ResourceProvider>,
         ),
         (
             PRODUCT_TYPE.to_string(),
-            Arc::new(ProductProvider::new(service.clone())),
+            Arc::new(ProductProvider::new(catalog.clone())),
         ),
         (
             ASSOCIATION_TYPE.to_string(),
-            Arc::new(AssociationProvider::new(service)),
+            Arc::new(AssociationProvider::new(catalog)),
         ),
     ]
 }

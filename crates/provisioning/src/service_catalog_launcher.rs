@@ -1,6 +1,6 @@
 //! SageMaker projects created from a Service Catalog product
 //! (`ServiceCatalogProvisioningDetails`): what the project provisioner asks of Service
-//! Catalog, in terms of this crate's launches.
+//! Catalog, in terms of Service Catalog's launches.
 //!
 //! * **Create**: the product (`ProductId`), the artifact (`ProvisioningArtifactId`, else
 //!   the newest active one) and the launch path (`PathId`, required when the product has
@@ -18,36 +18,31 @@
 //! anything was provisioned (unknown product, inactive artifact, missing launch path, bad
 //! parameter) carries the refusal as the message and no id.
 //!
-//! [`ProjectLauncher`] is the project provisioner's
-//! [`sagestack_provisioning::ServiceCatalogBackend`]: the provisioner keeps the project's
-//! status transitions, queueing and crash reconciliation; this module only launches.
+//! [`ProjectLauncher`] is the project provisioner's [`ServiceCatalogBackend`]: the
+//! provisioner keeps the project's status transitions, queueing and crash
+//! reconciliation; this module only launches, through
+//! [`sagestack_servicecatalog::ProvisionedProducts`], and never changes a project.
 //!
 //! Every operation is idempotent, as the provisioner requires after a crash: a project
 //! whose provisioned product already exists is judged by that product (waiting for an
 //! operation in progress to settle) instead of launching again.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
+use async_trait::async_trait;
 use sagestack_sagemaker::Project;
+use sagestack_servicecatalog::model::{ProvisionedProduct, Record, Tag, record_status, status};
+use sagestack_servicecatalog::{
+    LaunchRequest, ProvisionedProducts, ScError, UpdateParameter, UpdateRequest,
+};
 use serde_json::{Value, json};
 
-use crate::error::ScError;
-use crate::launch::{LaunchRequest, UpdateParameter, UpdateRequest};
-use crate::model::{ProvisionedProduct, Tag, record_status, status};
-use crate::service::ServiceCatalogService;
-
-/// What an operation ended with: success, and the new
-/// `ServiceCatalogProvisionedProductDetails`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProjectOutcome {
-    pub succeeded: bool,
-    pub details: Value,
-}
+use crate::service_catalog::{ServiceCatalogBackend, ServiceCatalogOutcome};
 
 /// Launches Service Catalog products for SageMaker projects.
 #[derive(Clone)]
 pub struct ProjectLauncher {
-    service: Arc<ServiceCatalogService>,
+    products: Arc<ProvisionedProducts>,
 }
 
 /// The name of a project's provisioned product.
@@ -55,8 +50,8 @@ pub fn provisioned_product_name(project: &Project) -> String {
     format!("SageMakerProject-{}", project.project_id)
 }
 
-fn refused(e: &ScError) -> ProjectOutcome {
-    ProjectOutcome {
+fn refused(e: &ScError) -> ServiceCatalogOutcome {
+    ServiceCatalogOutcome {
         succeeded: false,
         details: json!({ "ProvisionedProductStatusMessage": e.to_string() }),
     }
@@ -126,14 +121,14 @@ fn read_details(project: &Project) -> Result<Request, ScError> {
 }
 
 impl ProjectLauncher {
-    pub fn new(service: Arc<ServiceCatalogService>) -> Self {
-        ProjectLauncher { service }
+    pub fn new(products: Arc<ProvisionedProducts>) -> Self {
+        ProjectLauncher { products }
     }
 
     /// The project's provisioned product, once no operation is driving it.
     async fn existing(&self, project: &Project) -> Result<Option<ProvisionedProduct>, ScError> {
         let by_name = self
-            .service
+            .products
             .provisioned_by(None, Some(&provisioned_product_name(project)))
             .await;
         let pp = match by_name {
@@ -142,8 +137,8 @@ impl ProjectLauncher {
             Err(e) => return Err(e),
         };
         if pp.status == status::UNDER_CHANGE {
-            self.service.wait_record(&pp.last_record_id).await?;
-            return self.service.provisioned(&pp.id).await.map(Some);
+            self.products.wait_record(&pp.last_record_id).await?;
+            return self.products.provisioned(&pp.id).await.map(Some);
         }
         Ok(Some(pp))
     }
@@ -151,9 +146,9 @@ impl ProjectLauncher {
     /// The outcome of a settled record: the provisioned product's status, or, when the
     /// record failed but left the product as it was (a stack that refused the change),
     /// the record's error.
-    async fn outcome(&self, pp_id: &str, record: &crate::model::Record) -> ProjectOutcome {
+    async fn outcome(&self, pp_id: &str, record: &Record) -> ServiceCatalogOutcome {
         let record_ok = record.status == record_status::SUCCEEDED;
-        match self.service.provisioned(pp_id).await {
+        match self.products.provisioned(pp_id).await {
             Ok(pp) => {
                 let mut details = details(&pp);
                 if !record_ok
@@ -163,7 +158,7 @@ impl ProjectLauncher {
                 {
                     details["ProvisionedProductStatusMessage"] = e.description.clone().into();
                 }
-                ProjectOutcome {
+                ServiceCatalogOutcome {
                     succeeded: record_ok && pp.status == status::AVAILABLE,
                     details,
                 }
@@ -171,12 +166,15 @@ impl ProjectLauncher {
             Err(e) => refused(&e),
         }
     }
+}
 
+#[async_trait]
+impl ServiceCatalogBackend for ProjectLauncher {
     /// Provisions the product the project names.
-    pub async fn provision(&self, project: &Project) -> ProjectOutcome {
+    async fn provision(&self, project: &Project) -> ServiceCatalogOutcome {
         match self.existing(project).await {
             Ok(Some(pp)) => {
-                return ProjectOutcome {
+                return ServiceCatalogOutcome {
                     succeeded: pp.status == status::AVAILABLE,
                     details: details(&pp),
                 };
@@ -207,14 +205,14 @@ impl ProjectLauncher {
             token: project.project_id.clone(),
             ..Default::default()
         };
-        match self.service.provision_and_wait(req).await {
+        match self.products.provision_and_wait(req).await {
             Ok(record) => self.outcome(&record.provisioned_product_id, &record).await,
             Err(e) => refused(&e),
         }
     }
 
     /// Moves the provisioned product to the project's artifact and parameters.
-    pub async fn update(&self, project: &Project) -> ProjectOutcome {
+    async fn update(&self, project: &Project) -> ServiceCatalogOutcome {
         let pp = match self.existing(project).await {
             Ok(Some(pp)) => pp,
             Ok(None) => {
@@ -231,7 +229,7 @@ impl ProjectLauncher {
         };
         let artifact_id = match artifact_id {
             Some(a) => Some(a),
-            None => match self.service.product(&pp.product_id).await {
+            None => match self.products.catalog().product(&pp.product_id).await {
                 Ok(p) => p.latest_active().map(|a| a.id.clone()),
                 Err(e) => return refused(&e),
             },
@@ -250,7 +248,7 @@ impl ProjectLauncher {
                 .collect(),
             ..Default::default()
         };
-        match self.service.update_provisioned_and_wait(req).await {
+        match self.products.update_provisioned_and_wait(req).await {
             Ok(record) => self.outcome(&pp.id, &record).await,
             Err(e) => {
                 // Refused before the stack was touched: the product is as it was.
@@ -262,11 +260,11 @@ impl ProjectLauncher {
     }
 
     /// Terminates the project's provisioned product (success when there is none).
-    pub async fn terminate(&self, project: &Project) -> ProjectOutcome {
+    async fn terminate(&self, project: &Project) -> ServiceCatalogOutcome {
         let pp = match self.existing(project).await {
             Ok(Some(pp)) => pp,
             Ok(None) => {
-                return ProjectOutcome {
+                return ServiceCatalogOutcome {
                     succeeded: true,
                     details: project
                         .service_catalog_provisioned_product_details
@@ -276,8 +274,8 @@ impl ProjectLauncher {
             }
             Err(e) => return refused(&e),
         };
-        match self.service.terminate_and_wait(&pp.id, false).await {
-            Ok(record) if record.status == record_status::SUCCEEDED => ProjectOutcome {
+        match self.products.terminate_and_wait(&pp.id, false).await {
+            Ok(record) if record.status == record_status::SUCCEEDED => ServiceCatalogOutcome {
                 succeeded: true,
                 details: json!({ "ProvisionedProductId": pp.id }),
             },
@@ -291,26 +289,63 @@ impl ProjectLauncher {
     }
 }
 
-#[async_trait::async_trait]
-impl sagestack_provisioning::ServiceCatalogBackend for ProjectLauncher {
-    async fn provision(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
-        ProjectLauncher::provision(self, project).await.into()
+/// A [`ServiceCatalogBackend`] the provisioner can be given before the provisioned
+/// products exist, bound to them once they do ([`LauncherSlot::bind`]).
+///
+/// Why: today the provisioner is built before the SageMaker service (which needs it),
+/// the CloudFormation service needs the SageMaker service for its native providers, and
+/// [`ProvisionedProducts`] needs the CloudFormation service. The provisioner only calls
+/// its backend after `ProjectProvisioner::start`, which runs after all of them exist, so
+/// binding before `start` is always in time. It holds the provisioned products weakly:
+/// they (through CloudFormation and SageMaker) hold the provisioner, and a strong
+/// reference back would keep the whole graph alive forever. Once the provisioner can be
+/// built after the provisioned products, give it a [`ProjectLauncher`] directly and drop
+/// this.
+#[derive(Clone, Default)]
+pub struct LauncherSlot {
+    products: Arc<OnceLock<Weak<ProvisionedProducts>>>,
+}
+
+impl LauncherSlot {
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    async fn update(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
-        ProjectLauncher::update(self, project).await.into()
+    /// Binds the slot (once; later calls are ignored).
+    pub fn bind(&self, products: &Arc<ProvisionedProducts>) {
+        let _ = self.products.set(Arc::downgrade(products));
     }
 
-    async fn terminate(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
-        ProjectLauncher::terminate(self, project).await.into()
+    fn launcher(&self) -> Result<ProjectLauncher, ServiceCatalogOutcome> {
+        match self.products.get().and_then(Weak::upgrade) {
+            Some(products) => Ok(ProjectLauncher::new(products)),
+            None => Err(refused(&ScError::Internal(
+                "Service Catalog is not running in this server.".into(),
+            ))),
+        }
     }
 }
 
-impl From<ProjectOutcome> for sagestack_provisioning::ServiceCatalogOutcome {
-    fn from(o: ProjectOutcome) -> Self {
-        sagestack_provisioning::ServiceCatalogOutcome {
-            succeeded: o.succeeded,
-            details: o.details,
+#[async_trait]
+impl ServiceCatalogBackend for LauncherSlot {
+    async fn provision(&self, project: &Project) -> ServiceCatalogOutcome {
+        match self.launcher() {
+            Ok(l) => l.provision(project).await,
+            Err(out) => out,
+        }
+    }
+
+    async fn update(&self, project: &Project) -> ServiceCatalogOutcome {
+        match self.launcher() {
+            Ok(l) => l.update(project).await,
+            Err(out) => out,
+        }
+    }
+
+    async fn terminate(&self, project: &Project) -> ServiceCatalogOutcome {
+        match self.launcher() {
+            Ok(l) => l.terminate(project).await,
+            Err(out) => out,
         }
     }
 }
