@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use sagestack_sagemaker::Project;
 use sagestack_servicecatalog::model::{ProvisionedProduct, Record, Tag, record_status, status};
 use sagestack_servicecatalog::{
-    LaunchRequest, ProvisionedProducts, ScError, UpdateParameter, UpdateRequest,
+    LaunchRequest, ProvisionedProducts, ScError, Selection, UpdateParameter, UpdateRequest,
 };
 use serde_json::{Value, json};
 
@@ -73,13 +73,9 @@ fn details(pp: &ProvisionedProduct) -> Value {
     })
 }
 
-/// `(ProductId, ProvisioningArtifactId, PathId, ProvisioningParameters)`.
-type Request = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Vec<(String, String)>,
-);
+/// What the project's details name (`ProductId`, `ProvisioningArtifactId`, `PathId`),
+/// and its `ProvisioningParameters` with SageMaker's own.
+type Request = (Selection, Vec<(String, String)>);
 
 fn read_details(project: &Project) -> Result<Request, ScError> {
     let d = project
@@ -112,12 +108,13 @@ fn read_details(project: &Project) -> Result<Request, ScError> {
     }
     parameters.push(("SageMakerProjectName".into(), project.project_name.clone()));
     parameters.push(("SageMakerProjectId".into(), project.project_id.clone()));
-    Ok((
-        text("ProductId"),
-        text("ProvisioningArtifactId"),
-        text("PathId"),
-        parameters,
-    ))
+    let selection = Selection {
+        product_id: text("ProductId"),
+        artifact_id: text("ProvisioningArtifactId"),
+        path_id: text("PathId"),
+        ..Default::default()
+    };
+    Ok((selection, parameters))
 }
 
 impl ProjectLauncher {
@@ -182,15 +179,13 @@ impl ServiceCatalogBackend for ProjectLauncher {
             Ok(None) => {}
             Err(e) => return refused(&e),
         }
-        let (product_id, artifact_id, path_id, parameters) = match read_details(project) {
+        let (selection, parameters) = match read_details(project) {
             Ok(r) => r,
             Err(e) => return refused(&e),
         };
         let req = LaunchRequest {
             provisioned_product_name: provisioned_product_name(project),
-            product_id,
-            artifact_id,
-            path_id,
+            selection,
             parameters,
             tags: vec![
                 Tag {
@@ -223,21 +218,22 @@ impl ServiceCatalogBackend for ProjectLauncher {
             }
             Err(e) => return refused(&e),
         };
-        let (_, artifact_id, path_id, parameters) = match read_details(project) {
+        let (mut selection, parameters) = match read_details(project) {
             Ok(r) => r,
             Err(e) => return refused(&e),
         };
-        let artifact_id = match artifact_id {
-            Some(a) => Some(a),
-            None => match self.products.catalog().product(&pp.product_id).await {
+        // The product is the provisioned product's; without an artifact named, the
+        // newest active one (as a create would take).
+        selection.product_id = None;
+        if selection.artifact_id.is_none() {
+            selection.artifact_id = match self.products.catalog().product(&pp.product_id).await {
                 Ok(p) => p.latest_active().map(|a| a.id.clone()),
                 Err(e) => return refused(&e),
-            },
-        };
+            };
+        }
         let req = UpdateRequest {
             provisioned_product_id: Some(pp.id.clone()),
-            artifact_id,
-            path_id,
+            selection,
             parameters: parameters
                 .into_iter()
                 .map(|(key, value)| UpdateParameter {

@@ -36,6 +36,6 @@ pub use catalog::{
     UpdateArtifactInput, UpdateProductInput,
 };
 pub use error::ScError;
-pub use launch::{LaunchRequest, ProvisionedProducts, UpdateParameter, UpdateRequest};
+pub use launch::{LaunchRequest, ProvisionedProducts, Selection, UpdateParameter, UpdateRequest};
 pub use model::{ProvisionedProduct, Record, Scope};
 pub use service::{ServiceCatalogService, TARGET_PREFIX};

@@ -33,15 +33,7 @@ async fn portfolios_products_artifacts_and_paths() {
     assert_eq!(p["ProductViewSummary"]["HasDefaultPath"], true);
 
     // A second artifact; artifacts can be deactivated and deprecated.
-    h.source
-        .put("https://bucket.s3.amazonaws.com/v2.yaml", &template(2));
-    let a2 = ok(
-        &h,
-        "CreateProvisioningArtifact",
-        json!({"ProductId": prod_id, "IdempotencyToken": "t3",
-               "Parameters": {"Name": "v2", "Info": {"LoadTemplateFromURL": "https://bucket.s3.amazonaws.com/v2.yaml"}}}),
-    )
-    .await;
+    let a2 = api_artifact(&h, &prod_id, "v2", 2).await;
     let pa2 = a2["ProvisioningArtifactDetail"]["Id"]
         .as_str()
         .unwrap()

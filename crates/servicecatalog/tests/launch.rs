@@ -54,15 +54,7 @@ async fn provision_update_terminate_through_the_api() {
     assert_eq!(code, "DuplicateResourceException");
 
     // Update to v2, keeping the previous parameters.
-    h.source
-        .put("https://bucket.s3.amazonaws.com/v2.yaml", &template(2));
-    let a2 = ok(
-        &h,
-        "CreateProvisioningArtifact",
-        json!({"ProductId": prod_id, "IdempotencyToken": "t3",
-               "Parameters": {"Name": "v2", "Info": {"LoadTemplateFromURL": "https://bucket.s3.amazonaws.com/v2.yaml"}}}),
-    )
-    .await;
+    let a2 = api_artifact(&h, &prod_id, "v2", 2).await;
     let pa2 = a2["ProvisioningArtifactDetail"]["Id"]
         .as_str()
         .unwrap()
@@ -120,47 +112,39 @@ async fn provision_update_terminate_through_the_api() {
 async fn launch_error_paths() {
     let h = harness().await;
     let (_port, prod_id, pa1) = product_with_portfolio(&h).await;
-    let launch = |name: &str| LaunchRequest {
-        provisioned_product_name: name.into(),
-        product_id: Some(prod_id.clone()),
-        token: "t".into(),
-        ..Default::default()
-    };
+    let launch = |name: &str| launch(&prod_id, name);
     // Unknown product, unknown artifact, bad parameter values, unknown parameters.
-    let e =
-        h.pp.provision_and_wait(LaunchRequest {
-            product_id: Some("prod-nothere00000".into()),
-            ..launch("a")
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "ResourceNotFoundException");
-    let e =
-        h.pp.provision_and_wait(LaunchRequest {
-            artifact_id: Some("pa-nothere0000000".into()),
-            ..launch("a")
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "ResourceNotFoundException");
-    let e =
-        h.pp.provision_and_wait(LaunchRequest {
-            parameters: vec![("Env".into(), "staging".into())],
-            ..launch("a")
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "InvalidParametersException");
-    assert!(e.to_string().contains("Env"), "{e}");
-    let e =
-        h.pp.provision_and_wait(LaunchRequest {
-            parameters: vec![("Nope".into(), "x".into())],
-            ..launch("a")
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "InvalidParametersException");
-    assert!(e.to_string().contains("Nope"), "{e}");
+    let parameters = |key: &str, value: &str| LaunchRequest {
+        parameters: vec![(key.into(), value.into())],
+        ..launch("a")
+    };
+    let mut unknown_product = launch("a");
+    unknown_product.selection.product_id = Some("prod-nothere00000".into());
+    let cases = [
+        (unknown_product, "ResourceNotFoundException", None),
+        (
+            naming(launch("a"), Some("pa-nothere0000000"), None),
+            "ResourceNotFoundException",
+            None,
+        ),
+        (
+            parameters("Env", "staging"),
+            "InvalidParametersException",
+            Some("Env"),
+        ),
+        (
+            parameters("Nope", "x"),
+            "InvalidParametersException",
+            Some("Nope"),
+        ),
+    ];
+    for (req, code, mention) in cases {
+        let e = h.pp.provision_and_wait(req).await.unwrap_err();
+        assert_eq!(e.code(), code);
+        if let Some(m) = mention {
+            assert!(e.to_string().contains(m), "{e}");
+        }
+    }
     // An inactive artifact is refused; without one named, the newest active is used.
     h.source
         .put("https://bucket.s3.amazonaws.com/v2.yaml", &template(2));
@@ -179,12 +163,9 @@ async fn launch_error_paths() {
         .await
         .unwrap();
     let e =
-        h.pp.provision_and_wait(LaunchRequest {
-            artifact_id: Some(a2.id.clone()),
-            ..launch("a")
-        })
-        .await
-        .unwrap_err();
+        h.pp.provision_and_wait(naming(launch("a"), Some(&a2.id), None))
+            .await
+            .unwrap_err();
     assert_eq!(e.code(), "InvalidParametersException");
     assert!(e.to_string().contains("not active"), "{e}");
     let r = h.pp.provision_and_wait(launch("latest")).await.unwrap();
@@ -221,12 +202,9 @@ async fn launch_error_paths() {
         .unwrap()
         .to_string();
     let r =
-        h.pp.provision_and_wait(LaunchRequest {
-            path_id: Some(second.clone()),
-            ..launch("b")
-        })
-        .await
-        .unwrap();
+        h.pp.provision_and_wait(naming(launch("b"), None, Some(&second)))
+            .await
+            .unwrap();
     assert_eq!(r.path_id, second);
 
     // A stack that fails: the provisioned product is ERROR with the reason.
@@ -238,13 +216,9 @@ async fn launch_error_paths() {
         .await
         .unwrap();
     let r =
-        h.pp.provision_and_wait(LaunchRequest {
-            artifact_id: Some(broken.id.clone()),
-            path_id: Some(second.clone()),
-            ..launch("c")
-        })
-        .await
-        .unwrap();
+        h.pp.provision_and_wait(naming(launch("c"), Some(&broken.id), Some(&second)))
+            .await
+            .unwrap();
     assert_eq!(r.status, "FAILED");
     assert!(
         r.record_errors[0].description.contains("ProviderName"),
@@ -255,13 +229,9 @@ async fn launch_error_paths() {
     assert!(pp.status_message.unwrap().contains("ProviderName"));
     // Its stack rolled back: an update is refused by the stack and changes nothing.
     let r =
-        h.pp.update_provisioned_and_wait(UpdateRequest {
-            provisioned_product_id: Some(pp.id.clone()),
-            artifact_id: Some(pa1.clone()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        h.pp.update_provisioned_and_wait(update_to(&pp.id, &pa1, Vec::new()))
+            .await
+            .unwrap();
     assert_eq!(r.status, "FAILED");
     assert!(
         r.record_errors[0]
@@ -279,16 +249,15 @@ async fn launch_error_paths() {
     // An update that fails rolls back: TAINTED, still at the old artifact.
     let pp = h.pp.provisioned_by(None, Some("b")).await.unwrap();
     let r =
-        h.pp.update_provisioned_and_wait(UpdateRequest {
-            provisioned_product_id: Some(pp.id.clone()),
-            artifact_id: Some(broken.id.clone()),
-            parameters: vec![UpdateParameter {
+        h.pp.update_provisioned_and_wait(update_to(
+            &pp.id,
+            &broken.id,
+            vec![UpdateParameter {
                 key: "Env".into(),
                 value: None,
                 use_previous_value: true,
             }],
-            ..Default::default()
-        })
+        ))
         .await
         .unwrap();
     assert_eq!(r.status, "FAILED");
@@ -298,20 +267,32 @@ async fn launch_error_paths() {
     assert!(after.status_message.unwrap().contains("ProviderName"));
     // A tainted product can be updated again (back to a good version).
     let r =
-        h.pp.update_provisioned_and_wait(UpdateRequest {
-            provisioned_product_id: Some(pp.id.clone()),
-            artifact_id: Some(pa1.clone()),
-            parameters: vec![UpdateParameter {
+        h.pp.update_provisioned_and_wait(update_to(
+            &pp.id,
+            &pa1,
+            vec![UpdateParameter {
                 key: "Env".into(),
                 value: Some("prod".into()),
                 use_previous_value: false,
             }],
-            ..Default::default()
-        })
+        ))
         .await
         .unwrap();
     assert_eq!(r.status, "SUCCEEDED", "{r:?}");
     assert_eq!(h.pp.provisioned(&pp.id).await.unwrap().status, "AVAILABLE");
+}
+
+/// An update of `pp_id` to artifact `artifact` with these parameters.
+fn update_to(pp_id: &str, artifact: &str, parameters: Vec<UpdateParameter>) -> UpdateRequest {
+    UpdateRequest {
+        provisioned_product_id: Some(pp_id.into()),
+        selection: Selection {
+            artifact_id: Some(artifact.into()),
+            ..Default::default()
+        },
+        parameters,
+        ..Default::default()
+    }
 }
 
 /// Rewrites a stored document as a crashed process would have left it.
@@ -339,12 +320,7 @@ async fn interrupted_operations_are_settled_on_recovery() {
     let h = harness().await;
     let store: Arc<dyn Store> = h.catalog.store_handle();
     let (_port, prod_id, _pa1) = product_with_portfolio(&h).await;
-    let launch = |name: &str| LaunchRequest {
-        provisioned_product_name: name.into(),
-        product_id: Some(prod_id.clone()),
-        token: "t".into(),
-        ..Default::default()
-    };
+    let launch = |name: &str| launch(&prod_id, name);
     // A launch whose stack completed but whose settling was lost.
     let done = h.pp.provision_and_wait(launch("finished")).await.unwrap();
     // A launch that died before its stack was created.

@@ -15,14 +15,9 @@ async fn dropping_the_services_leaves_nothing_alive() {
     // and the stack's providers) and a record read back.
     let (_port, prod_id, _pa) = product_with_portfolio(&h).await;
     let record =
-        h.pp.provision_and_wait(LaunchRequest {
-            provisioned_product_name: "alive".into(),
-            product_id: Some(prod_id),
-            token: "t".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        h.pp.provision_and_wait(launch(&prod_id, "alive"))
+            .await
+            .unwrap();
     assert_eq!(record.status, "SUCCEEDED");
     let terminated =
         h.pp.terminate(&record.provisioned_product_id, false)

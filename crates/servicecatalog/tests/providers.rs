@@ -86,14 +86,9 @@ async fn a_stack_publishes_real_products() {
     assert_eq!(p["LaunchPaths"][0]["Name"], "published");
     // Launch it.
     let r =
-        h.pp.provision_and_wait(LaunchRequest {
-            provisioned_product_name: "from-stack".into(),
-            product_id: Some(prod_id.clone()),
-            token: "t".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        h.pp.provision_and_wait(launch(&prod_id, "from-stack"))
+            .await
+            .unwrap();
     assert_eq!(r.status, "SUCCEEDED");
     // A second version through a stack update.
     let stack = h

@@ -37,23 +37,37 @@ use std::time::Duration;
 
 use sagestack_cloudformation::CloudFormationService;
 use sagestack_store::CatalogKind;
+use serde::Deserialize;
 
 use crate::catalog::{Catalog, Result};
 use crate::error::ScError;
 use crate::model::{ProvisionedProduct, Record, Tag, record_status, status};
 
+/// Which product, artifact and launch path an operation names, each by id or else by
+/// name (the API's `ProductId` / `ProductName`, `ProvisioningArtifactId` / `...Name`,
+/// `PathId` / `PathName`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Selection {
+    pub product_id: Option<String>,
+    pub product_name: Option<String>,
+    /// A launch takes the newest active artifact when neither is given; an update keeps
+    /// its current one.
+    #[serde(rename = "ProvisioningArtifactId")]
+    pub artifact_id: Option<String>,
+    #[serde(rename = "ProvisioningArtifactName")]
+    pub artifact_name: Option<String>,
+    /// Required when the product has more than one launch path (an update keeps its
+    /// current one).
+    pub path_id: Option<String>,
+    pub path_name: Option<String>,
+}
+
 /// What to launch.
 #[derive(Debug, Clone, Default)]
 pub struct LaunchRequest {
     pub provisioned_product_name: String,
-    pub product_id: Option<String>,
-    pub product_name: Option<String>,
-    /// The newest active artifact when neither is given.
-    pub artifact_id: Option<String>,
-    pub artifact_name: Option<String>,
-    /// Required when the product has more than one launch path.
-    pub path_id: Option<String>,
-    pub path_name: Option<String>,
+    pub selection: Selection,
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<Tag>,
     pub token: String,
@@ -74,13 +88,8 @@ pub struct UpdateRequest {
     /// Id, or else name.
     pub provisioned_product_id: Option<String>,
     pub provisioned_product_name: Option<String>,
-    pub product_id: Option<String>,
-    pub product_name: Option<String>,
-    /// Kept when neither is given.
-    pub artifact_id: Option<String>,
-    pub artifact_name: Option<String>,
-    pub path_id: Option<String>,
-    pub path_name: Option<String>,
+    /// The product cannot change; the artifact and the path are kept when not named.
+    pub selection: Selection,
     /// Parameters not named keep their previous values (when the template still
     /// declares them).
     pub parameters: Vec<UpdateParameter>,

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use sagestack_store::{CatalogKind, StoreError};
 
-use super::{LaunchRequest, Prepared, ProvisionedProducts, Step, UpdateRequest, pp_not_found};
+use super::{
+    LaunchRequest, Prepared, ProvisionedProducts, Selection, Step, UpdateRequest, pp_not_found,
+};
 use crate::catalog::Result;
 use crate::catalog::artifacts::{declared_parameters, named_artifact};
 use crate::catalog::seconds;
@@ -65,14 +67,16 @@ fn new_record(
 
 impl ProvisionedProducts {
     /// Resolves product, artifact and launch path; the artifact must be active.
-    async fn resolve(
-        &self,
-        product: (Option<&str>, Option<&str>),
-        artifact: (Option<&str>, Option<&str>),
-        path: (Option<&str>, Option<&str>),
-    ) -> Result<Resolved> {
-        let product = self.catalog.product_by(product.0, product.1).await?;
-        let artifact = match named_artifact(&product, artifact.0, artifact.1) {
+    async fn resolve(&self, s: &Selection) -> Result<Resolved> {
+        let product = self
+            .catalog
+            .product_by(s.product_id.as_deref(), s.product_name.as_deref())
+            .await?;
+        let artifact = match named_artifact(
+            &product,
+            s.artifact_id.as_deref(),
+            s.artifact_name.as_deref(),
+        ) {
             Some(found) => found?.clone(),
             None => product.latest_active().cloned().ok_or_else(|| {
                 ScError::InvalidParameters(format!(
@@ -88,9 +92,9 @@ impl ProvisionedProducts {
             )));
         }
         let paths = self.catalog.launch_paths(&product.id).await?;
-        let found = match path {
-            (Some(id), _) => paths.iter().find(|p| p.id == id),
-            (None, Some(name)) => paths.iter().find(|p| p.portfolio.display_name == name),
+        let found = match (&s.path_id, &s.path_name) {
+            (Some(id), _) => paths.iter().find(|p| &p.id == id),
+            (None, Some(name)) => paths.iter().find(|p| &p.portfolio.display_name == name),
             (None, None) => match paths.as_slice() {
                 [] => {
                     return Err(ScError::ResourceNotFound(format!(
@@ -111,7 +115,10 @@ impl ProvisionedProducts {
         let path_id = found.map(|p| p.id.clone()).ok_or_else(|| {
             ScError::ResourceNotFound(format!(
                 "Launch path {} not found for product {}.",
-                path.0.or(path.1).unwrap_or_default(),
+                s.path_id
+                    .as_ref()
+                    .or(s.path_name.as_ref())
+                    .map_or("", |n| n),
                 product.id
             ))
         })?;
@@ -151,13 +158,7 @@ impl ProvisionedProducts {
         {
             return Err(duplicate_name(&req.provisioned_product_name));
         }
-        let (product, artifact, path_id) = self
-            .resolve(
-                (req.product_id.as_deref(), req.product_name.as_deref()),
-                (req.artifact_id.as_deref(), req.artifact_name.as_deref()),
-                (req.path_id.as_deref(), req.path_name.as_deref()),
-            )
-            .await?;
+        let (product, artifact, path_id) = self.resolve(&req.selection).await?;
         let mut parameters = BTreeMap::new();
         for (k, v) in &req.parameters {
             if parameters.insert(k.clone(), v.clone()).is_some() {
@@ -247,7 +248,8 @@ impl ProvisionedProducts {
                 current.id
             )));
         }
-        if let Some(p) = &req.product_id
+        let wanted = &req.selection;
+        if let Some(p) = &wanted.product_id
             && *p != current.product_id
         {
             return Err(ScError::InvalidParameters(format!(
@@ -256,17 +258,18 @@ impl ProvisionedProducts {
             )));
         }
         // The product cannot change; the artifact and the path are kept unless named.
-        let artifact = match (&req.artifact_id, &req.artifact_name) {
-            (None, None) => (Some(current.provisioning_artifact_id.as_str()), None),
-            (id, name) => (id.as_deref(), name.as_deref()),
+        let mut selection = Selection {
+            product_id: Some(current.product_id.clone()),
+            product_name: None,
+            ..wanted.clone()
         };
-        let path = match (&req.path_id, &req.path_name) {
-            (None, None) => (Some(current.path_id.as_str()), None),
-            (id, name) => (id.as_deref(), name.as_deref()),
-        };
-        let (_, artifact, path_id) = self
-            .resolve((Some(current.product_id.as_str()), None), artifact, path)
-            .await?;
+        if wanted.artifact_id.is_none() && wanted.artifact_name.is_none() {
+            selection.artifact_id = Some(current.provisioning_artifact_id.clone());
+        }
+        if wanted.path_id.is_none() && wanted.path_name.is_none() {
+            selection.path_id = Some(current.path_id.clone());
+        }
+        let (_, artifact, path_id) = self.resolve(&selection).await?;
         let declared = declared_parameters(&artifact.template_body);
         let mut parameters: BTreeMap<String, String> = current
             .parameters

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::{decode, page, unsupported, with_next};
 use crate::catalog::Result;
 use crate::error::ScError;
-use crate::launch::{LaunchRequest, ProvisionedProducts, UpdateParameter, UpdateRequest};
+use crate::launch::{
+    LaunchRequest, ProvisionedProducts, Selection, UpdateParameter, UpdateRequest,
+};
 use crate::model::{ProvisionedProduct, Tag};
 
 /// The operations this file answers.
@@ -36,12 +38,8 @@ struct KeyValue {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ProvisionInput {
-    product_id: Option<String>,
-    product_name: Option<String>,
-    provisioning_artifact_id: Option<String>,
-    provisioning_artifact_name: Option<String>,
-    path_id: Option<String>,
-    path_name: Option<String>,
+    #[serde(flatten)]
+    selection: Selection,
     provisioned_product_name: String,
     provisioning_parameters: Option<Vec<KeyValue>>,
     tags: Option<Vec<Tag>>,
@@ -53,12 +51,8 @@ struct ProvisionInput {
 struct UpdateInput {
     provisioned_product_name: Option<String>,
     provisioned_product_id: Option<String>,
-    product_id: Option<String>,
-    product_name: Option<String>,
-    provisioning_artifact_id: Option<String>,
-    provisioning_artifact_name: Option<String>,
-    path_id: Option<String>,
-    path_name: Option<String>,
+    #[serde(flatten)]
+    selection: Selection,
     provisioning_parameters: Option<Vec<KeyValue>>,
     tags: Option<Vec<Tag>>,
 }
@@ -127,7 +121,7 @@ pub(super) async fn call(
     Ok(match operation {
         "ProvisionProduct" => {
             let i: ProvisionInput = decode(operation, input)?;
-            if i.provisioning_artifact_id.is_none() && i.provisioning_artifact_name.is_none() {
+            if i.selection.artifact_id.is_none() && i.selection.artifact_name.is_none() {
                 return Err(ScError::InvalidParameters(
                     "Either ProvisioningArtifactId or ProvisioningArtifactName must be specified."
                         .into(),
@@ -135,12 +129,7 @@ pub(super) async fn call(
             }
             let req = LaunchRequest {
                 provisioned_product_name: i.provisioned_product_name,
-                product_id: i.product_id,
-                product_name: i.product_name,
-                artifact_id: i.provisioning_artifact_id,
-                artifact_name: i.provisioning_artifact_name,
-                path_id: i.path_id,
-                path_name: i.path_name,
+                selection: i.selection,
                 parameters: key_values(i.provisioning_parameters)?
                     .into_iter()
                     .map(|p| (p.key, p.value.unwrap_or_default()))
@@ -160,12 +149,7 @@ pub(super) async fn call(
             let req = UpdateRequest {
                 provisioned_product_id: i.provisioned_product_id,
                 provisioned_product_name: i.provisioned_product_name,
-                product_id: i.product_id,
-                product_name: i.product_name,
-                artifact_id: i.provisioning_artifact_id,
-                artifact_name: i.provisioning_artifact_name,
-                path_id: i.path_id,
-                path_name: i.path_name,
+                selection: i.selection,
                 parameters: key_values(i.provisioning_parameters)?,
                 tags: i.tags,
             };

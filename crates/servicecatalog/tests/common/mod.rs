@@ -17,8 +17,8 @@ pub use sagestack_cloudformation::{
 pub use sagestack_protocol::{AwsError, JsonOutput, RequestContext};
 pub use sagestack_servicecatalog::provider::providers;
 pub use sagestack_servicecatalog::{
-    ArtifactInput, Catalog, LaunchRequest, ProvisionedProducts, ScError, ServiceCatalogService,
-    UpdateParameter, UpdateRequest,
+    ArtifactInput, Catalog, LaunchRequest, ProvisionedProducts, ScError, Selection,
+    ServiceCatalogService, UpdateParameter, UpdateRequest,
 };
 pub use sagestack_store::{SqliteStore, StackStore, Store};
 pub use serde_json::{Value, json};
@@ -218,6 +218,40 @@ pub fn artifact(name: &str) -> ArtifactInput {
         ),
         ..Default::default()
     }
+}
+
+/// Creates artifact `name` (template version `version`) of a product through the API;
+/// the answer.
+pub async fn api_artifact(h: &Harness, product_id: &str, name: &str, version: u32) -> Value {
+    let url = format!("https://bucket.s3.amazonaws.com/{name}.yaml");
+    h.source.put(&url, &template(version));
+    ok(
+        h,
+        "CreateProvisioningArtifact",
+        json!({"ProductId": product_id, "IdempotencyToken": name,
+               "Parameters": {"Name": name, "Info": {"LoadTemplateFromURL": url}}}),
+    )
+    .await
+}
+
+/// A launch of `product_id` as `name` (newest active artifact, the only launch path).
+pub fn launch(product_id: &str, name: &str) -> LaunchRequest {
+    LaunchRequest {
+        provisioned_product_name: name.into(),
+        selection: Selection {
+            product_id: Some(product_id.into()),
+            ..Default::default()
+        },
+        token: "t".into(),
+        ..Default::default()
+    }
+}
+
+/// `req` naming this artifact and launch path.
+pub fn naming(mut req: LaunchRequest, artifact: Option<&str>, path: Option<&str>) -> LaunchRequest {
+    req.selection.artifact_id = artifact.map(str::to_string);
+    req.selection.path_id = path.map(str::to_string);
+    req
 }
 
 pub async fn wait_record(h: &Harness, id: &str) -> Value {
