@@ -30,10 +30,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
+use sagestack_store::CatalogKind;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::catalog::{
     ArtifactInput, Catalog, CreatePortfolioInput, CreateProductInput, UpdateProductInput,
+    portfolio_not_found, product_not_found,
 };
 use crate::error::ScError;
 use crate::model::{Portfolio, Product, Tag};
@@ -126,44 +129,6 @@ fn read_back<T>(
     }
 }
 
-fn portfolio_state(p: &Portfolio) -> ResourceState {
-    let mut attributes = Map::new();
-    attributes.insert("PortfolioName".into(), p.display_name.clone().into());
-    attributes.insert("Id".into(), p.id.clone().into());
-    ResourceState {
-        physical_id: p.id.clone(),
-        attributes,
-    }
-}
-
-fn product_state(p: &Product) -> ResourceState {
-    let mut attributes = Map::new();
-    attributes.insert("ProductName".into(), p.name.clone().into());
-    attributes.insert("Id".into(), p.id.clone().into());
-    attributes.insert(
-        "ProvisioningArtifactIds".into(),
-        p.artifacts
-            .iter()
-            .map(|a| a.id.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-            .into(),
-    );
-    attributes.insert(
-        "ProvisioningArtifactNames".into(),
-        p.artifacts
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-            .into(),
-    );
-    ResourceState {
-        physical_id: p.id.clone(),
-        attributes,
-    }
-}
-
 fn artifact_inputs(
     ctx: &ResourceContext,
     properties: &Value,
@@ -212,8 +177,11 @@ fn artifact_inputs(
 /// [`CatalogProvider`]'s.
 #[async_trait]
 pub trait CatalogObject: Send + Sync + 'static {
-    type Object: Send + Sync;
+    type Object: Send + Sync + DeserializeOwned;
     const TYPE: &'static str;
+    /// Where the objects are stored, and the error for an id that is not there.
+    const KIND: CatalogKind;
+    const NOT_FOUND: fn(&str) -> ScError;
     const CREATE_ONLY: &'static [&'static str];
     const ATTRIBUTES: &'static [&'static str];
     async fn create(
@@ -227,16 +195,32 @@ pub trait CatalogObject: Send + Sync + 'static {
         id: &str,
         properties: &Value,
     ) -> Result<Self::Object, ProviderError>;
-    async fn fetch(catalog: &Catalog, id: &str) -> Result<Self::Object, ScError>;
     async fn remove(catalog: &Catalog, id: &str) -> Result<(), ScError>;
-    /// Every object, oldest first.
-    async fn list(catalog: &Catalog) -> Result<Vec<Self::Object>, ScError>;
-    /// The two names a resource's properties give its object (they are not unique).
-    fn names(properties: &Value) -> Option<(String, String)>;
-    /// Whether `object` has these names.
-    fn named(object: &Self::Object, names: &(String, String)) -> bool;
-    fn created_time(object: &Self::Object) -> f64;
-    fn state(object: &Self::Object) -> ResourceState;
+    /// The two properties that name an object (together, not uniquely).
+    const NAMES: [&'static str; 2];
+    fn identity(object: &Self::Object) -> Identity<'_>;
+    /// The `Fn::GetAtt` attributes besides `Id`.
+    fn attributes(object: &Self::Object, attributes: &mut Map<String, Value>);
+}
+
+/// Who an object is: its id, its values of [`CatalogObject::NAMES`] and when it was
+/// created.
+pub struct Identity<'a> {
+    pub id: &'a str,
+    pub names: [&'a str; 2],
+    pub created: f64,
+}
+
+/// The engine's view of an object: its id as the physical id, its attributes.
+fn state<K: CatalogObject>(object: &K::Object) -> ResourceState {
+    let id = K::identity(object).id.to_string();
+    let mut attributes = Map::new();
+    K::attributes(object, &mut attributes);
+    attributes.insert("Id".into(), id.clone().into());
+    ResourceState {
+        physical_id: id,
+        attributes,
+    }
 }
 
 /// The resource provider of a [`CatalogObject`] kind.
@@ -275,7 +259,9 @@ impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
         ctx: &ResourceContext,
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
-        Ok(K::state(&K::create(&self.catalog, ctx, properties).await?))
+        Ok(state::<K>(
+            &K::create(&self.catalog, ctx, properties).await?,
+        ))
     }
 
     async fn update(
@@ -286,7 +272,7 @@ impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
         new_properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         let object = K::update(&self.catalog, ctx, &current.physical_id, new_properties).await?;
-        Ok(K::state(&object))
+        Ok(state::<K>(&object))
     }
 
     async fn find_interrupted_create(
@@ -297,17 +283,23 @@ impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
     ) -> Result<Option<ResourceState>, ProviderError> {
         // The newest object with these names created since the interrupted create
         // started (the names are not unique, so the creation time decides).
-        let Some(names) = K::names(properties) else {
+        let [first, second] = K::NAMES.map(|key| text(properties, key));
+        let (Some(first), Some(second)) = (first, second) else {
             return Ok(None);
         };
         let since = started as f64 / 1000.0;
-        let found = K::list(&self.catalog)
+        let found = self
+            .catalog
+            .all::<K::Object>(K::KIND)
             .await
-            .map_err(|e| provider_error(K::TYPE, &names.0, e))?
+            .map_err(|e| provider_error(K::TYPE, &first, e))?
             .into_iter()
             .rev()
-            .find(|o| K::named(o, &names) && K::created_time(o) >= since);
-        Ok(found.as_ref().map(K::state))
+            .find(|o| {
+                let who = K::identity(o);
+                who.names == [first.as_str(), second.as_str()] && who.created >= since
+            });
+        Ok(found.as_ref().map(state::<K>))
     }
 
     async fn delete(
@@ -327,7 +319,8 @@ impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
         _properties: &Value,
     ) -> Result<Option<ResourceState>, ProviderError> {
         let id = &current.physical_id;
-        read_back(K::fetch(&self.catalog, id).await, K::state, K::TYPE, id)
+        let object = self.catalog.get(K::KIND, id, K::NOT_FOUND).await;
+        read_back(object, state::<K>, K::TYPE, id)
     }
 }
 
@@ -338,8 +331,23 @@ pub struct Portfolios;
 impl CatalogObject for Portfolios {
     type Object = Portfolio;
     const TYPE: &'static str = PORTFOLIO_TYPE;
+    const KIND: CatalogKind = CatalogKind::Portfolio;
+    const NAMES: [&'static str; 2] = ["DisplayName", "ProviderName"];
+    const NOT_FOUND: fn(&str) -> ScError = portfolio_not_found;
     const CREATE_ONLY: &'static [&'static str] = &[];
     const ATTRIBUTES: &'static [&'static str] = &["PortfolioName", "Id"];
+
+    fn identity(p: &Portfolio) -> Identity<'_> {
+        Identity {
+            id: &p.id,
+            names: [&p.display_name, &p.provider_name],
+            created: p.created_time,
+        }
+    }
+
+    fn attributes(p: &Portfolio, attributes: &mut Map<String, Value>) {
+        attributes.insert("PortfolioName".into(), p.display_name.clone().into());
+    }
 
     async fn create(
         catalog: &Catalog,
@@ -379,35 +387,8 @@ impl CatalogObject for Portfolios {
             .map_err(|e| provider_error(PORTFOLIO_TYPE, id, e))
     }
 
-    async fn fetch(catalog: &Catalog, id: &str) -> Result<Portfolio, ScError> {
-        catalog.portfolio(id).await
-    }
-
     async fn remove(catalog: &Catalog, id: &str) -> Result<(), ScError> {
         catalog.delete_portfolio(id).await
-    }
-
-    async fn list(catalog: &Catalog) -> Result<Vec<Portfolio>, ScError> {
-        catalog.portfolios().await
-    }
-
-    fn names(properties: &Value) -> Option<(String, String)> {
-        Some((
-            text(properties, "DisplayName")?,
-            text(properties, "ProviderName")?,
-        ))
-    }
-
-    fn named(p: &Portfolio, (name, provider): &(String, String)) -> bool {
-        &p.display_name == name && &p.provider_name == provider
-    }
-
-    fn created_time(p: &Portfolio) -> f64 {
-        p.created_time
-    }
-
-    fn state(p: &Portfolio) -> ResourceState {
-        portfolio_state(p)
     }
 }
 
@@ -418,6 +399,9 @@ pub struct Products;
 impl CatalogObject for Products {
     type Object = Product;
     const TYPE: &'static str = PRODUCT_TYPE;
+    const KIND: CatalogKind = CatalogKind::Product;
+    const NAMES: [&'static str; 2] = ["Name", "Owner"];
+    const NOT_FOUND: fn(&str) -> ScError = product_not_found;
     const CREATE_ONLY: &'static [&'static str] = &["ProductType"];
     const ATTRIBUTES: &'static [&'static str] = &[
         "ProductName",
@@ -425,6 +409,36 @@ impl CatalogObject for Products {
         "ProvisioningArtifactIds",
         "ProvisioningArtifactNames",
     ];
+
+    fn identity(p: &Product) -> Identity<'_> {
+        Identity {
+            id: &p.id,
+            names: [&p.name, &p.owner],
+            created: p.created_time,
+        }
+    }
+
+    fn attributes(p: &Product, attributes: &mut Map<String, Value>) {
+        attributes.insert("ProductName".into(), p.name.clone().into());
+        attributes.insert(
+            "ProvisioningArtifactIds".into(),
+            p.artifacts
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+                .into(),
+        );
+        attributes.insert(
+            "ProvisioningArtifactNames".into(),
+            p.artifacts
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+                .into(),
+        );
+    }
 
     async fn create(
         catalog: &Catalog,
@@ -515,32 +529,8 @@ impl CatalogObject for Products {
         catalog.product(id).await.map_err(err)
     }
 
-    async fn fetch(catalog: &Catalog, id: &str) -> Result<Product, ScError> {
-        catalog.product(id).await
-    }
-
     async fn remove(catalog: &Catalog, id: &str) -> Result<(), ScError> {
         catalog.delete_product(id).await
-    }
-
-    async fn list(catalog: &Catalog) -> Result<Vec<Product>, ScError> {
-        catalog.products().await
-    }
-
-    fn names(properties: &Value) -> Option<(String, String)> {
-        Some((text(properties, "Name")?, text(properties, "Owner")?))
-    }
-
-    fn named(p: &Product, (name, owner): &(String, String)) -> bool {
-        &p.name == name && &p.owner == owner
-    }
-
-    fn created_time(p: &Product) -> f64 {
-        p.created_time
-    }
-
-    fn state(p: &Product) -> ResourceState {
-        product_state(p)
     }
 }
 

@@ -43,6 +43,19 @@ Outputs:
   Name: {Value: !GetAtt Product.ProductName}
 "#;
 
+/// Stack parameters: each names the URL of a template version.
+fn urls(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                format!("https://b.s3.amazonaws.com/{v}.yaml"),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stack_publishes_real_products() {
     let h = harness().await;
@@ -55,11 +68,7 @@ async fn a_stack_publishes_real_products() {
         .create_stack_and_wait(CreateStackInput {
             stack_name: "publisher".into(),
             template_body: PUBLISHING.into(),
-            parameters: [(
-                "TemplateUrl".to_string(),
-                "https://b.s3.amazonaws.com/v1.yaml".to_string(),
-            )]
-            .into(),
+            parameters: urls(&[("TemplateUrl", "v1")]),
             ..Default::default()
         })
         .await
@@ -96,17 +105,7 @@ async fn a_stack_publishes_real_products() {
         .update_stack_and_wait(sagestack_cloudformation::UpdateStackInput {
             stack_name: "publisher".into(),
             template_body: Some(PUBLISHING.into()),
-            parameters: [
-                (
-                    "TemplateUrl".to_string(),
-                    "https://b.s3.amazonaws.com/v1.yaml".to_string(),
-                ),
-                (
-                    "ExtraUrl".to_string(),
-                    "https://b.s3.amazonaws.com/v2.yaml".to_string(),
-                ),
-            ]
-            .into(),
+            parameters: urls(&[("TemplateUrl", "v1"), ("ExtraUrl", "v2")]),
             ..Default::default()
         })
         .await
