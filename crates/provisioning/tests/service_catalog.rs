@@ -5,15 +5,14 @@
 //! provisioned products and API, and a real `CloudFormationService`, all over one SQLite
 //! store; templates come from a fake `TemplateSource`. Also the launcher on its own.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use sagestack_cloudformation::{
-    CloudFormationService, ServiceConfig, StackStatus, TemplateFetchError, TemplateSource,
-};
-use sagestack_protocol::{JsonOutput, RequestContext};
+use common::{ACCOUNT, FakeSource, ctx};
+use sagestack_cloudformation::{CloudFormationService, ServiceConfig, StackStatus, TemplateSource};
+use sagestack_protocol::JsonOutput;
 use sagestack_provisioning::{
     LauncherSlot, ProjectLauncher, ProjectProvisioner, ProvisioningConfig, ServiceCatalogBackend,
 };
@@ -22,23 +21,6 @@ use sagestack_servicecatalog::provider::providers;
 use sagestack_servicecatalog::{Catalog, ProvisionedProducts, ServiceCatalogService};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
-
-const ACCOUNT: &str = "123456789012";
-
-#[derive(Default)]
-struct FakeSource(Mutex<HashMap<String, String>>);
-
-#[async_trait]
-impl TemplateSource for FakeSource {
-    async fn fetch(&self, url: &str, _limit: u64) -> Result<String, TemplateFetchError> {
-        self.0
-            .lock()
-            .unwrap()
-            .get(url)
-            .cloned()
-            .ok_or_else(|| TemplateFetchError::InvalidUrl(format!("unknown {url}")))
-    }
-}
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -93,15 +75,6 @@ async fn harness() -> Harness {
     }
 }
 
-fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "us-east-1".into(),
-        account_id: ACCOUNT.into(),
-        access_key_id: Some("AKIDTEST".into()),
-    }
-}
-
 fn value(out: JsonOutput) -> Value {
     match out {
         JsonOutput::Value(v) => v,
@@ -134,11 +107,7 @@ impl Harness {
 
     async fn artifact(&self, prod: &str, name: &str, body: &str) -> String {
         let url = format!("https://b.s3.amazonaws.com/{name}.yaml");
-        self.source
-            .0
-            .lock()
-            .unwrap()
-            .insert(url.clone(), body.into());
+        self.source.put(&url, body);
         self.sc(
             "CreateProvisioningArtifact",
             json!({"ProductId": prod, "IdempotencyToken": name,
@@ -165,10 +134,8 @@ fn template(version: u32, fail: bool) -> String {
 }
 
 async fn product(h: &Harness) -> (String, String) {
-    h.source.0.lock().unwrap().insert(
-        "https://b.s3.amazonaws.com/v1.yaml".into(),
-        template(1, false),
-    );
+    h.source
+        .put("https://b.s3.amazonaws.com/v1.yaml", &template(1, false));
     let prod = h
         .sc(
             "CreateProduct",
