@@ -17,7 +17,7 @@ use sagestack_provisioning::{
     LauncherSlot, ProjectLauncher, ProjectProvisioner, ProvisioningConfig, ServiceCatalogBackend,
 };
 use sagestack_sagemaker::{SageMakerService, SystemClock};
-use sagestack_servicecatalog::provider::providers;
+use sagestack_servicecatalog::provider::register;
 use sagestack_servicecatalog::{Catalog, ProvisionedProducts, ServiceCatalogService};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
@@ -55,10 +55,10 @@ async fn harness() -> Harness {
         Arc::new(SystemClock),
     ));
     let stacks: Arc<dyn StackStore> = store.clone();
-    let mut config = ServiceConfig::new("us-east-1", ACCOUNT, stacks);
-    for (t, p) in providers(catalog.clone()) {
-        config = config.with_native_provider(t, p);
-    }
+    let config = register(
+        ServiceConfig::new("us-east-1", ACCOUNT, stacks),
+        catalog.clone(),
+    );
     let cfn = Arc::new(CloudFormationService::new(config).unwrap());
     let pp = Arc::new(ProvisionedProducts::new(catalog.clone(), cfn.clone()));
     launcher.bind(&pp);

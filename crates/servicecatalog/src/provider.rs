@@ -665,3 +665,14 @@ pub fn providers(catalog: Arc<Catalog>) -> Vec<(String, Arc<dyn ResourceProvider
         ),
     ]
 }
+
+/// `config` with every provider of this crate registered.
+pub fn register(
+    mut config: sagestack_cloudformation::ServiceConfig,
+    catalog: Arc<Catalog>,
+) -> sagestack_cloudformation::ServiceConfig {
+    for (type_name, provider) in providers(catalog) {
+        config = config.with_native_provider(type_name, provider);
+    }
+    config
+}

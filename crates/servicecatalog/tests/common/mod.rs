@@ -15,7 +15,7 @@ pub use sagestack_cloudformation::{
     TemplateSource,
 };
 pub use sagestack_protocol::{AwsError, JsonOutput, RequestContext};
-pub use sagestack_servicecatalog::provider::providers;
+pub use sagestack_servicecatalog::provider::{providers, register};
 pub use sagestack_servicecatalog::{
     ArtifactInput, Catalog, LaunchRequest, ProvisionedProducts, ScError, Selection,
     ServiceCatalogService, UpdateParameter, UpdateRequest,
@@ -74,10 +74,10 @@ pub async fn harness() -> Harness {
             .with_template_source(source.clone()),
     );
     let stacks: Arc<dyn StackStore> = store.clone();
-    let mut config = ServiceConfig::new("us-east-1", ACCOUNT, stacks);
-    for (t, p) in providers(catalog.clone()) {
-        config = config.with_native_provider(t, p);
-    }
+    let config = register(
+        ServiceConfig::new("us-east-1", ACCOUNT, stacks),
+        catalog.clone(),
+    );
     let cfn = Arc::new(CloudFormationService::new(config).unwrap());
     let pp = Arc::new(ProvisionedProducts::new(catalog.clone(), cfn.clone()));
     let api = Arc::new(ServiceCatalogService::new(catalog.clone(), pp.clone()));
