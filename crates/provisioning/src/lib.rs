@@ -55,6 +55,7 @@
 
 pub mod messages;
 pub mod service_catalog;
+pub mod service_catalog_launcher;
 mod stacks;
 pub mod worker;
 
@@ -68,6 +69,7 @@ use tokio::sync::{Semaphore, watch};
 
 pub use messages::Action;
 pub use service_catalog::{NOT_CONFIGURED, ServiceCatalogBackend, ServiceCatalogOutcome};
+pub use service_catalog_launcher::ProjectLauncher;
 use worker::{Inner, Op, now_seconds};
 
 /// The stack name prefix of project stacks (reserved by the CloudFormation API).

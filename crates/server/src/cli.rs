@@ -234,6 +234,19 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Serve(args) => crate::serve::run(*args),
+            Command::Template(TemplateCommand::Validate(args)) => {
+                let mut out = std::io::stdout().lock();
+                let code = sagestack_template::validate_command(&args.file, &args.params, &mut out);
+                ExitCode::from(u8::try_from(code).unwrap_or(1))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,19 +276,6 @@ mod tests {
         }
         for bad in ["", "MyOrg", "MyOrg::Widgets", "My*::X::Y", "::*", "A::::B"] {
             assert!(parse_type_glob(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-impl Cli {
-    pub fn run(self) -> ExitCode {
-        match self.command {
-            Command::Serve(args) => crate::serve::run(*args),
-            Command::Template(TemplateCommand::Validate(args)) => {
-                let mut out = std::io::stdout().lock();
-                let code = sagestack_template::validate_command(&args.file, &args.params, &mut out);
-                ExitCode::from(u8::try_from(code).unwrap_or(1))
-            }
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `sagestack serve`: open the store, build the services, listen, shut down cleanly.
+//! `sagestack serve`: build the server (`crate::app`), listen, shut down cleanly.
 //!
 //! Shutdown: on SIGINT or SIGTERM the listener stops accepting, in-flight requests
 //! run to completion, connections still open after `--shutdown-timeout` are dropped
@@ -7,23 +7,16 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
-use sagestack_cloudformation::api::CloudFormationApi;
-use sagestack_cloudformation::{CloudFormationService, ServiceConfig, TemplateSource};
-use sagestack_provisioning::{ProjectProvisioner, ProvisionerParts, ProvisioningConfig};
-use sagestack_sagemaker::{ModelPackageGroups, Projects, SageMakerService, SystemClock};
-use sagestack_servicecatalog::{ProjectLauncher, ServiceCatalogService};
-use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use tracing_subscriber::EnvFilter;
 
+use crate::app::App;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::guard::guard;
 use crate::hosts::AllowedHosts;
 use crate::listener::Limits;
-use crate::native::native_providers;
-use crate::router::{AppState, Services, router};
+use crate::router::router;
 
 /// Runs the server until a shutdown signal; the process exit code.
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -69,150 +62,17 @@ fn init_tracing(format: LogFormat) {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let started = Instant::now();
-    let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
-        .await
-        .map_err(|e| format!("cannot open the store: {e}"))?;
-    // Where TemplateURLs are read (projects and the CloudFormation API): the embedded
-    // object store, or an external S3 with --s3-endpoint.
-    let template_source: Arc<dyn TemplateSource> = crate::template_source::template_source(
-        &args,
-        store.clone() as Arc<dyn sagestack_store::ObjectStore>,
-    )?;
-    // Service Catalog: its API, the products of projects created with
-    // ServiceCatalogProvisioningDetails (the provisioner's Service Catalog backend), and
-    // its portfolio/product/association providers. It launches provisioned products on
-    // the CloudFormation service built with those providers, so that service is attached
-    // once it exists.
-    let servicecatalog = Arc::new(
-        ServiceCatalogService::with_system_clock(store.clone(), &args.region, &args.account_id)
-            .with_template_source(template_source.clone()),
-    );
-    // The SageMaker states: projects (shared with the provisioner) and model package
-    // groups (shared with their native provider). The API comes last, over both.
-    let clock: Arc<dyn sagestack_engine::Clock> = Arc::new(SystemClock);
-    let projects = Arc::new(Projects::new(store.clone(), clock.clone()));
-    let groups = Arc::new(ModelPackageGroups::new(store.clone(), clock.clone()));
-    // CloudFormation: stacks persist in the same store. Stack and project operations a
-    // previous process left in progress are resumed or rolled back before serving: always
-    // with the embedded store, which one process owns; with PostgreSQL only on the
-    // replica started with --reconcile, since replicas would otherwise each take over
-    // the operations the others are running.
-    let reconcile = args.database_url.is_none() || args.reconcile;
-    let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
-    // SSM: the parameters' state, shared by its API (below) and its native provider.
-    let parameters = Arc::new(Parameters::new(store.clone(), clock.clone()));
-    let mut cfn_config =
-        ServiceConfig::new(args.region.clone(), args.account_id.clone(), stack_store)
-            .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
-    for (type_name, provider) in native_providers(store.clone(), groups.clone(), parameters.clone())
-    {
-        cfn_config = cfn_config.with_native_provider(type_name, provider);
-    }
-    for (type_name, provider) in
-        sagestack_servicecatalog::provider::providers(servicecatalog.clone())
-    {
-        cfn_config = cfn_config.with_native_provider(type_name, provider);
-    }
-    if !args.custom_resource_webhooks.is_empty() {
-        cfn_config = cfn_config.with_custom_resources(crate::webhook::custom_resources(
-            &args.custom_resource_webhooks,
-            args.custom_resource_timeout,
-        ));
-    }
-    if !args.accept_unknown_types.is_empty() {
-        cfn_config = cfn_config.with_inert(crate::webhook::inert_types(&args.accept_unknown_types));
-    }
-    let cloudformation = Arc::new(
-        CloudFormationService::new(cfn_config)
-            .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?,
-    );
-    servicecatalog.attach_cloudformation(cloudformation.clone());
-    if reconcile {
-        let recovered = cloudformation
-            .recover()
-            .await
-            .map_err(|e| format!("cannot recover CloudFormation stacks: {e}"))?;
-        if !recovered.is_empty() {
-            tracing::info!(
-                stacks = recovered.len(),
-                "resuming interrupted stack operations"
-            );
-        }
-        // Service Catalog operations whose settling died with the previous process are
-        // judged by where their (now resumed) stacks end up; before the provisioner
-        // resumes projects, which wait for those operations.
-        let settling = servicecatalog
-            .recover()
-            .await
-            .map_err(|e| format!("cannot recover Service Catalog operations: {e}"))?;
-        if settling > 0 {
-            tracing::info!(
-                provisioned_products = settling,
-                "settling interrupted Service Catalog operations"
-            );
-        }
-    }
-    // Project provisioning: over the projects' state and CloudFormation, both built
-    // above; the SageMaker API below tells it about every project change.
-    let provisioner = ProjectProvisioner::new(ProvisionerParts {
-        config: ProvisioningConfig {
-            concurrency: args.provisioning_concurrency as usize,
-            deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
-        },
-        source: Some(template_source.clone()),
-        service_catalog: Some(Arc::new(ProjectLauncher::new(servicecatalog.clone()))),
-        projects: projects.clone(),
-        cloudformation: cloudformation.clone(),
-    });
-    let reconciled = provisioner
-        .start(reconcile)
-        .await
-        .map_err(|e| format!("cannot start project provisioning: {e}"))?;
-    if !reconciled.resumed.is_empty() {
-        tracing::info!(
-            projects = reconciled.resumed.len(),
-            "resuming interrupted project operations"
-        );
-    }
-    if reconcile {
-        crate::store_watch::spawn(
-            store.clone(),
-            crate::store_watch::Resumable {
-                cloudformation: cloudformation.clone(),
-                servicecatalog: servicecatalog.clone(),
-                provisioner: provisioner.clone(),
-            },
-        );
-    }
-    let sagemaker = Arc::new(SageMakerService::new(
-        projects,
-        groups,
-        Arc::new(provisioner.clone()),
-    ));
-    let cloudformation = Arc::new(
-        CloudFormationApi::new(cloudformation).with_template_source(template_source.clone()),
-    );
-    // S3: buckets and objects in the same store (shared by replicas on PostgreSQL).
-    let s3_credentials = sagestack_s3::auth::StaticCredentials::parse(&args.credentials)
-        .map_err(|e| format!("invalid --credentials: {e}"))?;
-    let s3 = sagestack_s3::api::service(
-        store.clone(),
-        args.region.clone(),
-        args.s3_max_object_size,
-        args.s3_max_inflight_bytes,
-        s3_credentials,
-    );
-    let state = AppState {
-        services: Services::default()
-            .with_json(sagemaker)
-            .with_json(Arc::new(SsmService::new(parameters)))
-            .with_json(servicecatalog)
-            .with_query(cloudformation)
-            .with_s3(s3),
-        region: args.region.clone(),
-        account_id: args.account_id.clone(),
-        store: Some(store.clone()),
-    };
+    let app = crate::app::build(&args).await?;
+    let App {
+        state,
+        store,
+        provisioner,
+        resumable,
+        reconcile,
+    } = app;
+    // The replica that resumes interrupted operations also resumes them after a store
+    // failure; the others leave that to it.
+    let watcher = reconcile.then(|| crate::store_watch::spawn(store.clone(), resumable));
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
@@ -248,7 +108,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     {
         tracing::warn!("project operations still running at shutdown; the next start resumes them");
     }
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     tracing::info!("draining done; closing the store");
+    // Dropping the last owner would close it too; closing here waits for the WAL
+    // checkpoint and reports its failure.
     store.close().await;
     Ok(())
 }

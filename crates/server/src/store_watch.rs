@@ -1,35 +1,83 @@
-//! Resuming what a store failure interrupted, once the store takes writes again.
+//! Resuming interrupted operations: at start-up, and again whenever a failed store
+//! takes writes once more.
 //!
 //! When the store refuses writes (its disk is full), the stack and project operations in
 //! flight fail their next write and their tasks end, leaving them where the database
 //! last has them: a stack `*_IN_PROGRESS` that no task drives, a project `Pending` or
 //! `*InProgress`. The store recovers by itself once space returns (see
-//! `sagestack_store::Store::health`); this task watches for that and then runs the same
-//! recovery as start-up, in the same order: stacks resume or roll back, Service Catalog
-//! operations settle, projects resume (and so end `CreateCompleted` or `CreateFailed`
-//! instead of staying in progress until a restart). Every step is idempotent and skips
-//! what a running task still drives.
+//! `sagestack_store::Store::health`); the watcher notices and runs the same recovery as
+//! start-up, in the same order: stacks resume or roll back, Service Catalog operations
+//! settle (judged by where their now resumed stacks end up), projects resume (they wait
+//! for those operations). Every step is idempotent and skips what a running task still
+//! drives.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sagestack_cloudformation::CloudFormationService;
 use sagestack_provisioning::ProjectProvisioner;
-use sagestack_servicecatalog::ServiceCatalogService;
+use sagestack_servicecatalog::ProvisionedProducts;
 use sagestack_store::{Store, StoreHealth};
+use tokio::task::JoinHandle;
 
 /// How often the store's health is asked (which also lets an idle store probe).
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// What the watcher resumes.
+/// What recovery resumes.
 pub struct Resumable {
     pub cloudformation: Arc<CloudFormationService>,
-    pub servicecatalog: Arc<ServiceCatalogService>,
+    pub provisioned: Arc<ProvisionedProducts>,
     pub provisioner: ProjectProvisioner,
 }
 
-/// Starts the watcher; it runs for the life of the process.
-pub fn spawn(store: Arc<dyn Store>, resumable: Resumable) {
+/// How many operations one recovery resumed.
+#[derive(Debug, Default)]
+struct Resumed {
+    stacks: usize,
+    provisioned_products: usize,
+    projects: usize,
+}
+
+async fn resume(r: &Resumable) -> Result<Resumed, String> {
+    let stacks = r
+        .cloudformation
+        .recover()
+        .await
+        .map_err(|e| format!("cannot recover CloudFormation stacks: {e}"))?;
+    let provisioned_products = r
+        .provisioned
+        .recover()
+        .await
+        .map_err(|e| format!("cannot recover Service Catalog operations: {e}"))?;
+    let projects = r
+        .provisioner
+        .reconcile()
+        .await
+        .map_err(|e| format!("cannot resume project operations: {e}"))?;
+    Ok(Resumed {
+        stacks: stacks.len(),
+        provisioned_products,
+        projects: projects.resumed.len(),
+    })
+}
+
+/// Start-up recovery: what a previous process left in progress is resumed before the
+/// server answers requests. A failure stops the start.
+pub async fn resume_at_start(r: &Resumable) -> Result<(), String> {
+    let done = resume(r).await?;
+    if done.stacks + done.provisioned_products + done.projects > 0 {
+        tracing::info!(
+            stacks = done.stacks,
+            provisioned_products = done.provisioned_products,
+            projects = done.projects,
+            "resuming interrupted operations"
+        );
+    }
+    Ok(())
+}
+
+/// Starts the watcher; it runs until the returned handle is aborted (at shutdown).
+pub fn spawn(store: Arc<dyn Store>, resumable: Resumable) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut degraded = false;
         loop {
@@ -43,30 +91,18 @@ pub fn spawn(store: Arc<dyn Store>, resumable: Resumable) {
                 }
                 StoreHealth::Ok if degraded => {
                     degraded = false;
-                    resume(&resumable).await;
+                    match resume(&resumable).await {
+                        Ok(done) => tracing::info!(
+                            stacks = done.stacks,
+                            provisioned_products = done.provisioned_products,
+                            projects = done.projects,
+                            "store recovered: resuming interrupted operations"
+                        ),
+                        Err(e) => tracing::error!(error = %e, "store recovered, but {e}"),
+                    }
                 }
                 StoreHealth::Ok => {}
             }
         }
-    });
-}
-
-async fn resume(r: &Resumable) {
-    match r.cloudformation.recover().await {
-        Ok(stacks) => tracing::info!(
-            stacks = stacks.len(),
-            "store recovered: resuming interrupted stack operations"
-        ),
-        Err(e) => tracing::error!(error = %e, "store recovered: cannot resume stack operations"),
-    }
-    if let Err(e) = r.servicecatalog.recover().await {
-        tracing::error!(error = %e, "store recovered: cannot settle Service Catalog operations");
-    }
-    match r.provisioner.reconcile().await {
-        Ok(done) => tracing::info!(
-            projects = done.resumed.len(),
-            "store recovered: resuming interrupted project operations"
-        ),
-        Err(e) => tracing::error!(error = %e, "store recovered: cannot resume project operations"),
-    }
+    })
 }

@@ -1,6 +1,6 @@
 //! SageMaker projects created from a Service Catalog product
 //! (`ServiceCatalogProvisioningDetails`): what the project provisioner asks of Service
-//! Catalog, in terms of this crate's launches.
+//! Catalog, in terms of Service Catalog's launches.
 //!
 //! * **Create**: the product (`ProductId`), the artifact (`ProvisioningArtifactId`, else
 //!   the newest active one) and the launch path (`PathId`, required when the product has
@@ -18,9 +18,10 @@
 //! anything was provisioned (unknown product, inactive artifact, missing launch path, bad
 //! parameter) carries the refusal as the message and no id.
 //!
-//! [`ProjectLauncher`] is the project provisioner's
-//! [`sagestack_provisioning::ServiceCatalogBackend`]: the provisioner keeps the project's
-//! status transitions, queueing and crash reconciliation; this module only launches.
+//! [`ProjectLauncher`] is the project provisioner's [`ServiceCatalogBackend`]: the
+//! provisioner keeps the project's status transitions, queueing and crash
+//! reconciliation; this module only launches, through
+//! [`sagestack_servicecatalog::ProvisionedProducts`], and never changes a project.
 //!
 //! Every operation is idempotent, as the provisioner requires after a crash: a project
 //! whose provisioned product already exists is judged by that product (waiting for an
@@ -28,26 +29,20 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use sagestack_sagemaker::Project;
+use sagestack_servicecatalog::model::{ProvisionedProduct, Record, Tag, record_status, status};
+use sagestack_servicecatalog::{
+    LaunchRequest, ProvisionedProducts, ScError, Selection, UpdateParameter, UpdateRequest,
+};
 use serde_json::{Value, json};
 
-use crate::error::ScError;
-use crate::launch::{LaunchRequest, UpdateParameter, UpdateRequest};
-use crate::model::{ProvisionedProduct, Tag, record_status, status};
-use crate::service::ServiceCatalogService;
-
-/// What an operation ended with: success, and the new
-/// `ServiceCatalogProvisionedProductDetails`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProjectOutcome {
-    pub succeeded: bool,
-    pub details: Value,
-}
+use crate::service_catalog::{ServiceCatalogBackend, ServiceCatalogOutcome};
 
 /// Launches Service Catalog products for SageMaker projects.
 #[derive(Clone)]
 pub struct ProjectLauncher {
-    service: Arc<ServiceCatalogService>,
+    products: Arc<ProvisionedProducts>,
 }
 
 /// The name of a project's provisioned product.
@@ -55,8 +50,8 @@ pub fn provisioned_product_name(project: &Project) -> String {
     format!("SageMakerProject-{}", project.project_id)
 }
 
-fn refused(e: &ScError) -> ProjectOutcome {
-    ProjectOutcome {
+fn refused(e: &ScError) -> ServiceCatalogOutcome {
+    ServiceCatalogOutcome {
         succeeded: false,
         details: json!({ "ProvisionedProductStatusMessage": e.to_string() }),
     }
@@ -78,13 +73,9 @@ fn details(pp: &ProvisionedProduct) -> Value {
     })
 }
 
-/// `(ProductId, ProvisioningArtifactId, PathId, ProvisioningParameters)`.
-type Request = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Vec<(String, String)>,
-);
+/// What the project's details name (`ProductId`, `ProvisioningArtifactId`, `PathId`),
+/// and its `ProvisioningParameters` with SageMaker's own.
+type Request = (Selection, Vec<(String, String)>);
 
 fn read_details(project: &Project) -> Result<Request, ScError> {
     let d = project
@@ -117,23 +108,24 @@ fn read_details(project: &Project) -> Result<Request, ScError> {
     }
     parameters.push(("SageMakerProjectName".into(), project.project_name.clone()));
     parameters.push(("SageMakerProjectId".into(), project.project_id.clone()));
-    Ok((
-        text("ProductId"),
-        text("ProvisioningArtifactId"),
-        text("PathId"),
-        parameters,
-    ))
+    let selection = Selection {
+        product_id: text("ProductId"),
+        artifact_id: text("ProvisioningArtifactId"),
+        path_id: text("PathId"),
+        ..Default::default()
+    };
+    Ok((selection, parameters))
 }
 
 impl ProjectLauncher {
-    pub fn new(service: Arc<ServiceCatalogService>) -> Self {
-        ProjectLauncher { service }
+    pub fn new(products: Arc<ProvisionedProducts>) -> Self {
+        ProjectLauncher { products }
     }
 
     /// The project's provisioned product, once no operation is driving it.
     async fn existing(&self, project: &Project) -> Result<Option<ProvisionedProduct>, ScError> {
         let by_name = self
-            .service
+            .products
             .provisioned_by(None, Some(&provisioned_product_name(project)))
             .await;
         let pp = match by_name {
@@ -142,8 +134,8 @@ impl ProjectLauncher {
             Err(e) => return Err(e),
         };
         if pp.status == status::UNDER_CHANGE {
-            self.service.wait_record(&pp.last_record_id).await?;
-            return self.service.provisioned(&pp.id).await.map(Some);
+            self.products.wait_record(&pp.last_record_id).await?;
+            return self.products.provisioned(&pp.id).await.map(Some);
         }
         Ok(Some(pp))
     }
@@ -151,9 +143,9 @@ impl ProjectLauncher {
     /// The outcome of a settled record: the provisioned product's status, or, when the
     /// record failed but left the product as it was (a stack that refused the change),
     /// the record's error.
-    async fn outcome(&self, pp_id: &str, record: &crate::model::Record) -> ProjectOutcome {
+    async fn outcome(&self, pp_id: &str, record: &Record) -> ServiceCatalogOutcome {
         let record_ok = record.status == record_status::SUCCEEDED;
-        match self.service.provisioned(pp_id).await {
+        match self.products.provisioned(pp_id).await {
             Ok(pp) => {
                 let mut details = details(&pp);
                 if !record_ok
@@ -163,7 +155,7 @@ impl ProjectLauncher {
                 {
                     details["ProvisionedProductStatusMessage"] = e.description.clone().into();
                 }
-                ProjectOutcome {
+                ServiceCatalogOutcome {
                     succeeded: record_ok && pp.status == status::AVAILABLE,
                     details,
                 }
@@ -171,12 +163,15 @@ impl ProjectLauncher {
             Err(e) => refused(&e),
         }
     }
+}
 
+#[async_trait]
+impl ServiceCatalogBackend for ProjectLauncher {
     /// Provisions the product the project names.
-    pub async fn provision(&self, project: &Project) -> ProjectOutcome {
+    async fn provision(&self, project: &Project) -> ServiceCatalogOutcome {
         match self.existing(project).await {
             Ok(Some(pp)) => {
-                return ProjectOutcome {
+                return ServiceCatalogOutcome {
                     succeeded: pp.status == status::AVAILABLE,
                     details: details(&pp),
                 };
@@ -184,15 +179,13 @@ impl ProjectLauncher {
             Ok(None) => {}
             Err(e) => return refused(&e),
         }
-        let (product_id, artifact_id, path_id, parameters) = match read_details(project) {
+        let (selection, parameters) = match read_details(project) {
             Ok(r) => r,
             Err(e) => return refused(&e),
         };
         let req = LaunchRequest {
             provisioned_product_name: provisioned_product_name(project),
-            product_id,
-            artifact_id,
-            path_id,
+            selection,
             parameters,
             tags: vec![
                 Tag {
@@ -207,14 +200,14 @@ impl ProjectLauncher {
             token: project.project_id.clone(),
             ..Default::default()
         };
-        match self.service.provision_and_wait(req).await {
+        match self.products.provision_and_wait(req).await {
             Ok(record) => self.outcome(&record.provisioned_product_id, &record).await,
             Err(e) => refused(&e),
         }
     }
 
     /// Moves the provisioned product to the project's artifact and parameters.
-    pub async fn update(&self, project: &Project) -> ProjectOutcome {
+    async fn update(&self, project: &Project) -> ServiceCatalogOutcome {
         let pp = match self.existing(project).await {
             Ok(Some(pp)) => pp,
             Ok(None) => {
@@ -225,21 +218,22 @@ impl ProjectLauncher {
             }
             Err(e) => return refused(&e),
         };
-        let (_, artifact_id, path_id, parameters) = match read_details(project) {
+        let (mut selection, parameters) = match read_details(project) {
             Ok(r) => r,
             Err(e) => return refused(&e),
         };
-        let artifact_id = match artifact_id {
-            Some(a) => Some(a),
-            None => match self.service.product(&pp.product_id).await {
+        // The product is the provisioned product's; without an artifact named, the
+        // newest active one (as a create would take).
+        selection.product_id = None;
+        if selection.artifact_id.is_none() {
+            selection.artifact_id = match self.products.catalog().product(&pp.product_id).await {
                 Ok(p) => p.latest_active().map(|a| a.id.clone()),
                 Err(e) => return refused(&e),
-            },
-        };
+            };
+        }
         let req = UpdateRequest {
             provisioned_product_id: Some(pp.id.clone()),
-            artifact_id,
-            path_id,
+            selection,
             parameters: parameters
                 .into_iter()
                 .map(|(key, value)| UpdateParameter {
@@ -250,7 +244,7 @@ impl ProjectLauncher {
                 .collect(),
             ..Default::default()
         };
-        match self.service.update_provisioned_and_wait(req).await {
+        match self.products.update_provisioned_and_wait(req).await {
             Ok(record) => self.outcome(&pp.id, &record).await,
             Err(e) => {
                 // Refused before the stack was touched: the product is as it was.
@@ -262,11 +256,11 @@ impl ProjectLauncher {
     }
 
     /// Terminates the project's provisioned product (success when there is none).
-    pub async fn terminate(&self, project: &Project) -> ProjectOutcome {
+    async fn terminate(&self, project: &Project) -> ServiceCatalogOutcome {
         let pp = match self.existing(project).await {
             Ok(Some(pp)) => pp,
             Ok(None) => {
-                return ProjectOutcome {
+                return ServiceCatalogOutcome {
                     succeeded: true,
                     details: project
                         .service_catalog_provisioned_product_details
@@ -276,8 +270,8 @@ impl ProjectLauncher {
             }
             Err(e) => return refused(&e),
         };
-        match self.service.terminate_and_wait(&pp.id, false).await {
-            Ok(record) if record.status == record_status::SUCCEEDED => ProjectOutcome {
+        match self.products.terminate_and_wait(&pp.id, false).await {
+            Ok(record) if record.status == record_status::SUCCEEDED => ServiceCatalogOutcome {
                 succeeded: true,
                 details: json!({ "ProvisionedProductId": pp.id }),
             },
@@ -287,30 +281,6 @@ impl ProjectLauncher {
                 out.details["ProvisionedProductId"] = pp.id.clone().into();
                 out
             }
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl sagestack_provisioning::ServiceCatalogBackend for ProjectLauncher {
-    async fn provision(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
-        ProjectLauncher::provision(self, project).await.into()
-    }
-
-    async fn update(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
-        ProjectLauncher::update(self, project).await.into()
-    }
-
-    async fn terminate(&self, project: &Project) -> sagestack_provisioning::ServiceCatalogOutcome {
-        ProjectLauncher::terminate(self, project).await.into()
-    }
-}
-
-impl From<ProjectOutcome> for sagestack_provisioning::ServiceCatalogOutcome {
-    fn from(o: ProjectOutcome) -> Self {
-        sagestack_provisioning::ServiceCatalogOutcome {
-            succeeded: o.succeeded,
-            details: o.details,
         }
     }
 }

@@ -1,0 +1,150 @@
+//! Building the server, in one straight line: store → states → providers →
+//! CloudFormation → what runs on CloudFormation (provisioned products, the project
+//! provisioner) → recovery → the wire APIs → the router's state.
+//!
+//! Every object is given what it needs when it is made, and nothing made later is
+//! handed back to something made earlier, so ownership is a tree (ARCHITECTURE.md,
+//! "Construction order"): no late binding, no back references, no cycles. Dropping the
+//! [`App`] frees everything, the store included (`tests/lifetimes.rs` checks it).
+
+use std::sync::Arc;
+
+use sagestack_cloudformation::api::CloudFormationApi;
+use sagestack_cloudformation::{CloudFormationService, ServiceConfig, TemplateSource};
+use sagestack_provisioning::{
+    ProjectLauncher, ProjectProvisioner, ProvisionerParts, ProvisioningConfig,
+};
+use sagestack_sagemaker::{ModelPackageGroups, Projects, SageMakerService, SystemClock};
+use sagestack_servicecatalog::{Catalog, ProvisionedProducts, ServiceCatalogService};
+use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
+use sagestack_store::Store;
+
+use crate::cli::ServeArgs;
+use crate::native::native_providers;
+use crate::router::{AppState, Services};
+use crate::store_watch::Resumable;
+
+/// The built server: what the router serves, and what serving and shutdown need.
+pub struct App {
+    pub state: AppState,
+    pub store: Arc<dyn Store>,
+    pub provisioner: ProjectProvisioner,
+    /// What the store watcher resumes once a failed store takes writes again.
+    pub resumable: Resumable,
+    /// Whether this process resumes interrupted operations (see [`build`]).
+    pub reconcile: bool,
+}
+
+/// Opens the store and builds every service over it; with `reconcile` (always with
+/// the embedded store, which one process owns; with PostgreSQL only on the replica
+/// started with `--reconcile`, since replicas would otherwise each take over the
+/// operations the others are running) operations a previous process left in progress
+/// are resumed or rolled back before this returns.
+pub async fn build(args: &ServeArgs) -> Result<App, String> {
+    let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
+        .await
+        .map_err(|e| format!("cannot open the store: {e}"))?;
+    let reconcile = args.database_url.is_none() || args.reconcile;
+    // Where TemplateURLs are read (projects, products and the CloudFormation API): the
+    // embedded object store, or an external S3 with --s3-endpoint.
+    let template_source: Arc<dyn TemplateSource> = crate::template_source::template_source(
+        args,
+        store.clone() as Arc<dyn sagestack_store::ObjectStore>,
+    )?;
+
+    // States: each service's rules and storage, shared by its API and its providers.
+    let clock: Arc<dyn sagestack_engine::Clock> = Arc::new(SystemClock);
+    let projects = Arc::new(Projects::new(store.clone(), clock.clone()));
+    let groups = Arc::new(ModelPackageGroups::new(store.clone(), clock.clone()));
+    let parameters = Arc::new(Parameters::new(store.clone(), clock.clone()));
+    let catalog = Arc::new(
+        Catalog::with_system_clock(store.clone(), &args.region, &args.account_id)
+            .with_template_source(template_source.clone()),
+    );
+
+    // CloudFormation, with the providers over those states and the configured extras.
+    let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
+    let mut cfn_config =
+        ServiceConfig::new(args.region.clone(), args.account_id.clone(), stack_store)
+            .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
+    let native = native_providers(store.clone(), groups.clone(), parameters.clone());
+    for (type_name, provider) in
+        native
+            .into_iter()
+            .chain(sagestack_servicecatalog::provider::providers(
+                catalog.clone(),
+            ))
+    {
+        cfn_config = cfn_config.with_native_provider(type_name, provider);
+    }
+    if !args.custom_resource_webhooks.is_empty() {
+        cfn_config = cfn_config.with_custom_resources(crate::webhook::custom_resources(
+            &args.custom_resource_webhooks,
+            args.custom_resource_timeout,
+        ));
+    }
+    if !args.accept_unknown_types.is_empty() {
+        cfn_config = cfn_config.with_inert(crate::webhook::inert_types(&args.accept_unknown_types));
+    }
+    let cloudformation = Arc::new(
+        CloudFormationService::new(cfn_config)
+            .map_err(|e| format!("cannot assemble CloudFormation: {e}"))?,
+    );
+
+    // What runs on CloudFormation: provisioned products, and the project provisioner
+    // (template projects run stacks; Service Catalog projects launch products).
+    let provisioned = Arc::new(ProvisionedProducts::new(
+        catalog.clone(),
+        cloudformation.clone(),
+    ));
+    let provisioner = ProjectProvisioner::new(ProvisionerParts {
+        config: ProvisioningConfig {
+            concurrency: args.provisioning_concurrency as usize,
+            deleted_retention: std::time::Duration::from_secs(args.deleted_project_retention),
+        },
+        source: Some(template_source.clone()),
+        service_catalog: Some(Arc::new(ProjectLauncher::new(provisioned.clone()))),
+        projects: projects.clone(),
+        cloudformation: cloudformation.clone(),
+    });
+    let resumable = Resumable {
+        cloudformation: cloudformation.clone(),
+        provisioned: provisioned.clone(),
+        provisioner: provisioner.clone(),
+    };
+    if reconcile {
+        crate::store_watch::resume_at_start(&resumable).await?;
+    }
+
+    // The wire APIs, last: each over its state (SageMaker also tells the provisioner).
+    let sagemaker = SageMakerService::new(projects, groups, Arc::new(provisioner.clone()));
+    let cloudformation =
+        CloudFormationApi::new(cloudformation).with_template_source(template_source);
+    let s3_credentials = sagestack_s3::auth::StaticCredentials::parse(&args.credentials)
+        .map_err(|e| format!("invalid --credentials: {e}"))?;
+    let s3 = sagestack_s3::api::service(
+        store.clone(),
+        args.region.clone(),
+        args.s3_max_object_size,
+        args.s3_max_inflight_bytes,
+        s3_credentials,
+    );
+    let state = AppState {
+        services: Services::default()
+            .with_json(Arc::new(sagemaker))
+            .with_json(Arc::new(SsmService::new(parameters)))
+            .with_json(Arc::new(ServiceCatalogService::new(catalog, provisioned)))
+            .with_query(Arc::new(cloudformation))
+            .with_s3(s3),
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        store: Some(store.clone()),
+    };
+    Ok(App {
+        state,
+        store,
+        provisioner,
+        resumable,
+        reconcile,
+    })
+}
