@@ -30,6 +30,7 @@ mod diff;
 pub mod durability;
 pub mod engine;
 pub mod error;
+mod inner;
 pub mod model;
 mod ops;
 pub mod plan;

@@ -5,22 +5,7 @@ mod common;
 
 use common::*;
 use sagestack_engine::*;
-use serde_json::{Value, json};
-
-fn cs_input(stack: &str, name: &str, kind: ChangeSetType, t: &Value) -> CreateChangeSetInput {
-    CreateChangeSetInput {
-        stack_name: stack.into(),
-        change_set_name: name.into(),
-        change_set_type: kind,
-        template_body: Some(t.to_string()),
-        parameters: Default::default(),
-        capabilities: vec![],
-        tags: None,
-        notification_arns: vec![],
-        description: None,
-        role_arn: None,
-    }
-}
+use serde_json::json;
 
 fn detail(
     name: &str,
@@ -63,8 +48,7 @@ async fn update_change_set_describes_replacements_like_aws() {
         "E": {"Type": "Test::R"},
     }});
     let ids = h
-        .engine
-        .create_change_set(cs_input("s", "cs1", ChangeSetType::Update, &after))
+        .create_change_set("s", "cs1", ChangeSetType::Update, &after)
         .await
         .unwrap();
     assert_eq!(ids.stack_id, stack.stack_id);
@@ -72,11 +56,7 @@ async fn update_change_set_describes_replacements_like_aws() {
         ids.change_set_id
             .starts_with("arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs1/")
     );
-    let cs = h
-        .engine
-        .describe_change_set(&ids.change_set_id, None)
-        .await
-        .unwrap();
+    let cs = h.change_set(&ids.change_set_id, None).await;
     assert_eq!(cs.status, ChangeSetStatus::CreateComplete);
     assert_eq!(cs.execution_status, ExecutionStatus::Available);
     let resources = h.engine.list_stack_resources("s").await.unwrap();
@@ -160,24 +140,16 @@ async fn update_change_set_describes_replacements_like_aws() {
     ];
     assert_eq!(cs.changes, expected);
     // Describing did not change the stack.
-    assert_eq!(
-        h.engine.describe_stack("s").await.unwrap().status,
-        StackStatus::CreateComplete
-    );
+    assert_eq!(h.status("s").await, StackStatus::CreateComplete);
 
     // A second change set, then executing the first: the other one goes away.
     let other = h
-        .engine
-        .create_change_set(cs_input("s", "cs2", ChangeSetType::Update, &before.clone()))
+        .create_change_set("s", "cs2", ChangeSetType::Update, &before.clone())
         .await;
     assert!(other.is_ok());
     let other = other.unwrap();
     assert_eq!(
-        h.engine
-            .describe_change_set(&other.change_set_id, None)
-            .await
-            .unwrap()
-            .status,
+        h.change_set(&other.change_set_id, None).await.status,
         ChangeSetStatus::Failed,
         "same template: no changes"
     );
@@ -188,11 +160,7 @@ async fn update_change_set_describes_replacements_like_aws() {
         done.change_set_id.as_deref(),
         Some(ids.change_set_id.as_str())
     );
-    let cs = h
-        .engine
-        .describe_change_set("cs1", Some("s"))
-        .await
-        .unwrap();
+    let cs = h.change_set("cs1", Some("s")).await;
     assert_eq!(cs.execution_status, ExecutionStatus::ExecuteComplete);
     assert_eq!(
         h.engine
@@ -215,15 +183,10 @@ async fn no_change_change_set_fails_with_aws_reason_and_cannot_execute() {
     let t = chain(&["A"]);
     h.create("s", &t).await;
     let ids = h
-        .engine
-        .create_change_set(cs_input("s", "same", ChangeSetType::Update, &t))
+        .create_change_set("s", "same", ChangeSetType::Update, &t)
         .await
         .unwrap();
-    let cs = h
-        .engine
-        .describe_change_set("same", Some("s"))
-        .await
-        .unwrap();
+    let cs = h.change_set("same", Some("s")).await;
     assert_eq!(cs.status, ChangeSetStatus::Failed);
     assert_eq!(cs.execution_status, ExecutionStatus::Unavailable);
     assert_eq!(
@@ -240,13 +203,7 @@ async fn no_change_change_set_fails_with_aws_reason_and_cannot_execute() {
     assert!(matches!(err, EngineError::InvalidChangeSetStatus { .. }));
     // Duplicate names are refused; deleting frees the name.
     let err = h
-        .engine
-        .create_change_set(cs_input(
-            "s",
-            "same",
-            ChangeSetType::Update,
-            &chain(&["A", "B"]),
-        ))
+        .create_change_set("s", "same", ChangeSetType::Update, &chain(&["A", "B"]))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "ChangeSet [same] already exists");
@@ -267,8 +224,7 @@ async fn create_change_set_for_a_new_stack_reviews_then_creates() {
     let h = Harness::new();
     let t = chain(&["A", "B"]);
     let ids = h
-        .engine
-        .create_change_set(cs_input("s", "first", ChangeSetType::Create, &t))
+        .create_change_set("s", "first", ChangeSetType::Create, &t)
         .await
         .unwrap();
     let stack = h.engine.describe_stack("s").await.unwrap();
@@ -277,11 +233,7 @@ async fn create_change_set_for_a_new_stack_reviews_then_creates() {
         h.events(&ids.stack_id).await,
         lines(&["s REVIEW_IN_PROGRESS (User Initiated)"])
     );
-    let cs = h
-        .engine
-        .describe_change_set("first", Some("s"))
-        .await
-        .unwrap();
+    let cs = h.change_set("first", Some("s")).await;
     assert_eq!(cs.change_set_type, ChangeSetType::Create);
     let adds: Vec<(ChangeAction, String)> = cs
         .changes
@@ -301,8 +253,7 @@ async fn create_change_set_for_a_new_stack_reviews_then_creates() {
         Err(EngineError::AlreadyExists(_))
     ));
     assert!(matches!(
-        h.engine
-            .create_change_set(cs_input("s", "u", ChangeSetType::Update, &t))
+        h.create_change_set("s", "u", ChangeSetType::Update, &t)
             .await,
         Err(EngineError::InvalidState { .. })
     ));
@@ -321,17 +272,12 @@ async fn create_change_set_for_a_new_stack_reviews_then_creates() {
     assert_eq!(ev[1], "s CREATE_IN_PROGRESS (User Initiated)");
     assert_eq!(ev.last().unwrap(), "s CREATE_COMPLETE");
     assert_eq!(
-        h.engine
-            .describe_change_set("first", Some("s"))
-            .await
-            .unwrap()
-            .execution_status,
+        h.change_set("first", Some("s")).await.execution_status,
         ExecutionStatus::ExecuteComplete
     );
     // A CREATE change set for an existing stack is refused.
     let err = h
-        .engine
-        .create_change_set(cs_input("s", "again", ChangeSetType::Create, &t))
+        .create_change_set("s", "again", ChangeSetType::Create, &t)
         .await
         .unwrap_err();
     assert_eq!(
@@ -345,13 +291,7 @@ async fn failed_execution_is_execute_failed_and_update_stack_obsoletes_change_se
     let h = Harness::new();
     h.create("s", &chain(&["A"])).await;
     h.provider.fail_on("B", Op::Create);
-    h.engine
-        .create_change_set(cs_input(
-            "s",
-            "addb",
-            ChangeSetType::Update,
-            &chain(&["A", "B"]),
-        ))
+    h.create_change_set("s", "addb", ChangeSetType::Update, &chain(&["A", "B"]))
         .await
         .unwrap();
     let id = h
@@ -364,30 +304,16 @@ async fn failed_execution_is_execute_failed_and_update_stack_obsoletes_change_se
         StackStatus::UpdateRollbackComplete
     );
     assert_eq!(
-        h.engine
-            .describe_change_set("addb", Some("s"))
-            .await
-            .unwrap()
-            .execution_status,
+        h.change_set("addb", Some("s")).await.execution_status,
         ExecutionStatus::ExecuteFailed
     );
     h.provider.clear_failures();
 
-    h.engine
-        .create_change_set(cs_input(
-            "s",
-            "pending",
-            ChangeSetType::Update,
-            &chain(&["A", "C"]),
-        ))
+    h.create_change_set("s", "pending", ChangeSetType::Update, &chain(&["A", "C"]))
         .await
         .unwrap();
     h.update("s", &chain(&["A", "D"])).await.unwrap();
-    let cs = h
-        .engine
-        .describe_change_set("pending", Some("s"))
-        .await
-        .unwrap();
+    let cs = h.change_set("pending", Some("s")).await;
     assert_eq!(cs.execution_status, ExecutionStatus::Obsolete);
     assert!(matches!(
         h.engine.execute_change_set("pending", Some("s")).await,
@@ -399,8 +325,7 @@ async fn failed_execution_is_execute_failed_and_update_stack_obsoletes_change_se
 async fn a_stack_under_review_can_be_deleted() {
     let h = Harness::new();
     let ids = h
-        .engine
-        .create_change_set(cs_input("s", "c", ChangeSetType::Create, &chain(&["A"])))
+        .create_change_set("s", "c", ChangeSetType::Create, &chain(&["A"]))
         .await
         .unwrap();
     let done = h.delete("s").await;

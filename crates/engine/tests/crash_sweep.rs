@@ -44,11 +44,7 @@ async fn crash_at(
     let provider = TestProvider::new();
     let engine = engine_over_store(store.clone(), provider.clone(), 1);
     if !matches!(step, Step::Create) {
-        let id = engine
-            .create_stack(Harness::input("s", &template(1)))
-            .await
-            .unwrap();
-        engine.wait_for_terminal(&id).await.unwrap();
+        create_on(&engine, "s", &template(1)).await;
     }
     store.freeze_at(n);
     let run = async {
@@ -56,20 +52,12 @@ async fn crash_at(
             Step::Create => engine.create_stack(Harness::input("s", &template(1))).await,
             Step::Update => {
                 engine
-                    .update_stack(UpdateStackInput {
-                        stack_name: "s".into(),
-                        template_body: Some(template(2).to_string()),
-                        ..Default::default()
-                    })
+                    .update_stack(Harness::update_input("s", &template(2)))
                     .await
             }
             Step::Replace => {
                 engine
-                    .update_stack(UpdateStackInput {
-                        stack_name: "s".into(),
-                        template_body: Some(replacing_template().to_string()),
-                        ..Default::default()
-                    })
+                    .update_stack(Harness::update_input("s", &replacing_template()))
                     .await
             }
             Step::Delete => engine.delete_stack("s", vec![]).await.map(|o| o.unwrap()),

@@ -7,14 +7,6 @@ use common::*;
 use sagestack_engine::*;
 use serde_json::json;
 
-fn created(id: &str) -> Vec<String> {
-    vec![
-        format!("{id} CREATE_IN_PROGRESS"),
-        format!("{id} CREATE_IN_PROGRESS (Resource creation Initiated)"),
-        format!("{id} CREATE_COMPLETE"),
-    ]
-}
-
 #[tokio::test]
 async fn create_success_emits_aws_event_sequence() {
     let h = Harness::new();
@@ -65,8 +57,7 @@ async fn create_failure_at_each_resource_rolls_back_in_reverse_order() {
         ));
         expected.push(format!("{f} DELETE_COMPLETE"));
         for id in ids[..failing].iter().rev() {
-            expected.push(format!("{id} DELETE_IN_PROGRESS"));
-            expected.push(format!("{id} DELETE_COMPLETE"));
+            expected.extend(deleted(id));
         }
         expected.push("s ROLLBACK_COMPLETE".into());
         assert_eq!(h.events(&stack.stack_id).await, expected, "failing {f}");
@@ -261,29 +252,19 @@ async fn validation_errors_are_typed_with_aws_messages() {
     let t = chain(&["A"]);
     h.create("s", &t).await;
 
-    let err = h
-        .engine
-        .create_stack(Harness::input("s", &t))
-        .await
-        .unwrap_err();
+    let err = h.create_refused("s", &t).await;
     assert_eq!(err, EngineError::AlreadyExists("s".into()));
     assert_eq!(err.to_string(), "Stack [s] already exists");
 
-    let err = h
-        .engine
-        .create_stack(Harness::input("1bad", &t))
-        .await
-        .unwrap_err();
+    let err = h.create_refused("1bad", &t).await;
     assert_eq!(
         err.to_string(),
         "1 validation error detected: Value '1bad' at 'stackName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
     );
     let long = "a".repeat(129);
     assert!(
-        h.engine
-            .create_stack(Harness::input(&long, &t))
+        h.create_refused(&long, &t)
             .await
-            .unwrap_err()
             .to_string()
             .contains("length less than or equal to 128")
     );
@@ -292,22 +273,14 @@ async fn validation_errors_are_typed_with_aws_messages() {
     assert_eq!(err.to_string(), "Stack with id nope does not exist");
 
     let unknown = json!({"Resources": {"A": {"Type": "AWS::Nope::Thing"}}});
-    let err = h
-        .engine
-        .create_stack(Harness::input("u", &unknown))
-        .await
-        .unwrap_err();
+    let err = h.create_refused("u", &unknown).await;
     assert_eq!(
         err.to_string(),
         "Template format error: Unrecognized resource types: [AWS::Nope::Thing]"
     );
 
     let cyclic = json!({"Resources": {"A": {"Type": "Test::R", "DependsOn": ["B"]}, "B": {"Type": "Test::R", "DependsOn": ["A"]}}});
-    let err = h
-        .engine
-        .create_stack(Harness::input("c", &cyclic))
-        .await
-        .unwrap_err();
+    let err = h.create_refused("c", &cyclic).await;
     assert_eq!(
         err.to_string(),
         "Circular dependency between resources: [A, B]"
@@ -326,17 +299,9 @@ async fn iam_resources_need_capabilities() {
     let role = json!({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {}}}});
     let named =
         json!({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "x"}}}});
-    let err = h
-        .engine
-        .create_stack(Harness::input("a", &role))
-        .await
-        .unwrap_err();
+    let err = h.create_refused("a", &role).await;
     assert_eq!(err.to_string(), "Requires capabilities : [CAPABILITY_IAM]");
-    let err = h
-        .engine
-        .create_stack(Harness::input("a", &named))
-        .await
-        .unwrap_err();
+    let err = h.create_refused("a", &named).await;
     assert_eq!(
         err.to_string(),
         "Requires capabilities : [CAPABILITY_NAMED_IAM]"

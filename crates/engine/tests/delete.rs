@@ -33,14 +33,7 @@ async fn delete_success_in_reverse_dependency_order() {
         h.engine.describe_stack("s").await.unwrap_err(),
         EngineError::NotFound("s".into())
     );
-    assert_eq!(
-        h.engine
-            .describe_stack(&stack.stack_id)
-            .await
-            .unwrap()
-            .status,
-        StackStatus::DeleteComplete
-    );
+    assert_eq!(h.status(&stack.stack_id).await, StackStatus::DeleteComplete);
     // Deleting something that does not exist is not an error (AWS answers 200).
     assert_eq!(h.engine.delete_stack("s", vec![]).await.unwrap(), None);
     // The name is free again.
@@ -66,8 +59,7 @@ async fn delete_failure_at_each_resource_then_retry_with_retain_resources() {
 
         let mut expected = vec!["s DELETE_IN_PROGRESS (User Initiated)".to_string()];
         for id in ids[failing + 1..].iter().rev() {
-            expected.push(format!("{id} DELETE_IN_PROGRESS"));
-            expected.push(format!("{id} DELETE_COMPLETE"));
+            expected.extend(deleted(id));
         }
         expected.push(format!("{f} DELETE_IN_PROGRESS"));
         expected.push(format!("{f} DELETE_FAILED ({f} failed on purpose)"));
@@ -95,8 +87,7 @@ async fn delete_failure_at_each_resource_then_retry_with_retain_resources() {
             format!("{f} DELETE_SKIPPED"),
         ];
         for id in ids[..failing].iter().rev() {
-            expected.push(format!("{id} DELETE_IN_PROGRESS"));
-            expected.push(format!("{id} DELETE_COMPLETE"));
+            expected.extend(deleted(id));
         }
         expected.push("s DELETE_COMPLETE".into());
         assert_eq!(h.events_since(&stack.stack_id, n).await, expected);
@@ -114,14 +105,7 @@ async fn retain_resources_requires_delete_failed() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Validation(_)));
-    assert_eq!(
-        h.engine
-            .describe_stack(&stack.stack_id)
-            .await
-            .unwrap()
-            .status,
-        StackStatus::CreateComplete
-    );
+    assert_eq!(h.status(&stack.stack_id).await, StackStatus::CreateComplete);
 }
 
 #[tokio::test]
@@ -172,25 +156,13 @@ async fn deletion_policies_on_stack_delete() {
 async fn operations_in_progress_refuse_delete_and_update() {
     let h = Harness::new();
     h.provider.delay("A", 200);
-    let id = h
-        .engine
-        .create_stack(Harness::input("s", &chain(&["A"])))
-        .await
-        .unwrap();
+    let id = h.start_create("s", &chain(&["A"])).await;
     let err = h.engine.delete_stack("s", vec![]).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("Stack:{id} is in CREATE_IN_PROGRESS state and can not be deleted.")
     );
-    let err = h
-        .engine
-        .update_stack(UpdateStackInput {
-            stack_name: "s".into(),
-            template_body: Some(chain(&["A", "B"]).to_string()),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let err = h.start_update("s", &chain(&["A", "B"])).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("Stack:{id} is in CREATE_IN_PROGRESS state and can not be updated.")
@@ -243,15 +215,7 @@ async fn back_to_back_operations_are_each_awaited_to_the_end() {
         let h = Harness::with_parallel(4);
         let stack = h.create("s", &chain(&["A", "B"])).await;
         assert_eq!(stack.status, StackStatus::CreateComplete);
-        let id = h
-            .engine
-            .update_stack(UpdateStackInput {
-                stack_name: "s".into(),
-                template_body: Some(chain(&["A", "B", "C"]).to_string()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let id = h.start_update("s", &chain(&["A", "B", "C"])).await.unwrap();
         let done = h.engine.wait_for_terminal(&id).await.unwrap();
         assert_eq!(done.status, StackStatus::UpdateComplete, "round {round}");
         let gone = h.delete(&id).await;

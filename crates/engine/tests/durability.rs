@@ -25,10 +25,7 @@ fn log(store: &FreezingStore) -> Vec<&'static str> {
 #[tokio::test]
 async fn the_api_write_is_flushed_the_steps_are_deferred_and_the_end_is_flushed() {
     let (store, engine) = setup(false);
-    let id = engine
-        .create_stack(Harness::input("s", &chain(&["A", "B", "C"])))
-        .await
-        .unwrap();
+    let id = start_create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
     let first = log(&store);
     assert_eq!(
         first,
@@ -50,11 +47,7 @@ async fn the_api_write_is_flushed_the_steps_are_deferred_and_the_end_is_flushed(
 #[tokio::test]
 async fn a_provider_acting_outside_the_store_gets_a_flush_before_each_action() {
     let (store, engine) = setup(true);
-    let id = engine
-        .create_stack(Harness::input("s", &chain(&["A", "B", "C"])))
-        .await
-        .unwrap();
-    engine.wait_for_terminal(&id).await.unwrap();
+    create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
     let syncs = log(&store).iter().filter(|w| **w == "sync").count();
     // One before each of the three creates, one at the end.
     assert_eq!(syncs, 4, "{:?}", log(&store));
@@ -68,11 +61,7 @@ async fn a_provider_acting_outside_the_store_gets_a_flush_before_each_action() {
 async fn a_caller_running_deferred_flushes_at_its_own_end() {
     let (store, engine) = setup(false);
     durability::deferred(async {
-        let id = engine
-            .create_stack(Harness::input("s", &chain(&["A", "B"])))
-            .await
-            .unwrap();
-        engine.wait_for_terminal(&id).await.unwrap();
+        create_on(&engine, "s", &chain(&["A", "B"])).await;
     })
     .await;
     let all = log(&store);

@@ -57,12 +57,18 @@ fn flat(n: usize) -> serde_json::Value {
     json!({ "Resources": resources })
 }
 
-#[tokio::test(start_paused = true)]
-async fn concurrency_is_bounded_by_max_parallel() {
-    let h = Harness::with_parallel(3);
+/// A harness running `parallel` actions at once, where each of `flat(10)` takes 50 ms.
+fn delayed(parallel: usize) -> Harness {
+    let h = Harness::with_parallel(parallel);
     for i in 0..10 {
         h.provider.delay(&format!("R{i}"), 50);
     }
+    h
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_is_bounded_by_max_parallel() {
+    let h = delayed(3);
     let start = tokio::time::Instant::now();
     let stack = h.create("s", &flat(10)).await;
     assert_eq!(stack.status, StackStatus::CreateComplete);
@@ -73,10 +79,7 @@ async fn concurrency_is_bounded_by_max_parallel() {
 
 #[tokio::test(start_paused = true)]
 async fn independent_resources_all_run_at_once_under_the_limit() {
-    let h = Harness::with_parallel(16);
-    for i in 0..10 {
-        h.provider.delay(&format!("R{i}"), 50);
-    }
+    let h = delayed(16);
     let start = tokio::time::Instant::now();
     h.create("s", &flat(10)).await;
     assert_eq!(h.provider.max_running(), 10);

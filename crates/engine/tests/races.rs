@@ -31,14 +31,7 @@ async fn racing_updates_start_one_operation_per_round() {
                 let id = stack.stack_id.clone();
                 tokio::spawn(async move {
                     let name = format!("r{round}-{n}");
-                    let r = h
-                        .engine
-                        .update_stack(UpdateStackInput {
-                            stack_name: id,
-                            template_body: Some(named(&name).to_string()),
-                            ..Default::default()
-                        })
-                        .await;
+                    let r = h.start_update(&id, &named(&name)).await;
                     (name, r)
                 })
             })
@@ -92,12 +85,7 @@ async fn racing_deletes_and_updates_admit_one() {
                     if n % 2 == 0 {
                         h.engine.delete_stack(&id, vec![]).await.map(|_| "delete")
                     } else {
-                        h.engine
-                            .update_stack(UpdateStackInput {
-                                stack_name: id,
-                                template_body: Some(named(&format!("m{n}")).to_string()),
-                                ..Default::default()
-                            })
+                        h.start_update(&id, &named(&format!("m{n}")))
                             .await
                             .map(|_| "update")
                     }

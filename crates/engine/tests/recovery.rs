@@ -38,31 +38,24 @@ const INTERRUPTED_UPDATE: &str =
 async fn crash_during_create_rolls_back_on_recover() {
     let h = Harness::new();
     h.provider.block_on("B", Op::Create);
-    let id = h
-        .engine
-        .create_stack(Harness::input("s", &chain(&["A", "B", "C"])))
-        .await
-        .unwrap();
+    let id = h.start_create("s", &chain(&["A", "B", "C"])).await;
     let (engine, provider, done) = crash_and_recover(h).await;
     assert_eq!(done.stack_id, id);
     assert_eq!(done.status, StackStatus::RollbackComplete);
-    assert_eq!(
-        events_of(&engine, &id).await,
+    let expected = [
+        lines(&["s CREATE_IN_PROGRESS (User Initiated)"]),
+        created("A"),
         lines(&[
-            "s CREATE_IN_PROGRESS (User Initiated)",
-            "A CREATE_IN_PROGRESS",
-            "A CREATE_IN_PROGRESS (Resource creation Initiated)",
-            "A CREATE_COMPLETE",
             "B CREATE_IN_PROGRESS",
             // -- crash; the new engine takes over --
             &format!("B CREATE_FAILED ({INTERRUPTED_CREATE})"),
             "s ROLLBACK_IN_PROGRESS (The following resource(s) failed to create: [B]. Rollback requested by user.)",
             "B DELETE_COMPLETE",
-            "A DELETE_IN_PROGRESS",
-            "A DELETE_COMPLETE",
-            "s ROLLBACK_COMPLETE",
-        ])
-    );
+        ]),
+        deleted("A"),
+        lines(&["s ROLLBACK_COMPLETE"]),
+    ];
+    assert_eq!(events_of(&engine, &id).await, expected.concat());
     assert!(provider.live().is_empty());
 }
 
@@ -78,40 +71,30 @@ async fn crash_during_update_rolls_back_to_previous_properties() {
     let stack = h.create("s", &v(1)).await;
     let n = h.events(&stack.stack_id).await.len();
     h.provider.block_on("B", Op::Update);
-    h.engine
-        .update_stack(UpdateStackInput {
-            stack_name: "s".into(),
-            template_body: Some(v(2).to_string()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    h.start_update("s", &v(2)).await.unwrap();
     let (engine, provider, done) = crash_and_recover(h).await;
     assert_eq!(done.status, StackStatus::UpdateRollbackComplete);
-    assert_eq!(
-        events_of(&engine, &stack.stack_id).await.split_off(n),
+    let expected = [
+        lines(&["s UPDATE_IN_PROGRESS (User Initiated)"]),
+        updated("A"),
         lines(&[
-            "s UPDATE_IN_PROGRESS (User Initiated)",
-            "A UPDATE_IN_PROGRESS",
-            "A UPDATE_COMPLETE",
             "B UPDATE_IN_PROGRESS",
+            // -- crash; the new engine takes over --
             &format!("B UPDATE_FAILED ({INTERRUPTED_UPDATE})"),
             "s UPDATE_ROLLBACK_IN_PROGRESS (The following resource(s) failed to update: [B]. )",
-            "A UPDATE_IN_PROGRESS",
-            "A UPDATE_COMPLETE",
-            "B UPDATE_IN_PROGRESS",
-            "B UPDATE_COMPLETE",
+        ]),
+        updated("A"),
+        updated("B"),
+        lines(&[
             "s UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
             "s UPDATE_ROLLBACK_COMPLETE",
-        ])
+        ]),
+    ];
+    assert_eq!(
+        events_of(&engine, &stack.stack_id).await.split_off(n),
+        expected.concat()
     );
-    for r in engine.list_stack_resources("s").await.unwrap() {
-        assert_eq!(r.properties["V"], json!(1));
-        let live = provider
-            .live_properties(r.physical_id.as_deref().unwrap())
-            .unwrap();
-        assert_eq!(live["V"], json!(1), "{}", r.logical_id);
-    }
+    assert_settled_at(&engine, &provider, "s", "V", &json!(1)).await;
     assert_eq!(
         engine.describe_stack("s").await.unwrap().template.body,
         v(1).to_string()
@@ -127,20 +110,18 @@ async fn crash_during_delete_resumes_the_delete() {
     h.engine.delete_stack("s", vec![]).await.unwrap();
     let (engine, provider, done) = crash_and_recover(h).await;
     assert_eq!(done.status, StackStatus::DeleteComplete);
+    let expected = [
+        lines(&["s DELETE_IN_PROGRESS (User Initiated)"]),
+        deleted("C"),
+        // -- crash; the delete is retried (providers make delete idempotent) --
+        lines(&["B DELETE_IN_PROGRESS"]),
+        deleted("B"),
+        deleted("A"),
+        lines(&["s DELETE_COMPLETE"]),
+    ];
     assert_eq!(
         events_of(&engine, &stack.stack_id).await.split_off(n),
-        lines(&[
-            "s DELETE_IN_PROGRESS (User Initiated)",
-            "C DELETE_IN_PROGRESS",
-            "C DELETE_COMPLETE",
-            "B DELETE_IN_PROGRESS",
-            // -- crash; the delete is retried (providers make delete idempotent) --
-            "B DELETE_IN_PROGRESS",
-            "B DELETE_COMPLETE",
-            "A DELETE_IN_PROGRESS",
-            "A DELETE_COMPLETE",
-            "s DELETE_COMPLETE",
-        ])
+        expected.concat()
     );
     assert!(provider.live().is_empty());
 }
@@ -150,11 +131,7 @@ async fn crash_during_rollback_resumes_the_rollback() {
     let h = Harness::new();
     h.provider.fail_on("C", Op::Create);
     h.provider.block_on("A", Op::Delete);
-    let id = h
-        .engine
-        .create_stack(Harness::input("s", &chain(&["A", "B", "C"])))
-        .await
-        .unwrap();
+    let id = h.start_create("s", &chain(&["A", "B", "C"])).await;
     let (engine, provider, done) = crash_and_recover(h).await;
     assert_eq!(done.status, StackStatus::RollbackComplete);
     let ev = events_of(&engine, &id).await;
@@ -178,14 +155,7 @@ async fn crash_during_update_cleanup_finishes_the_cleanup() {
     let stack = h.create("s", &t("one")).await;
     let old = h.resource(&stack.stack_id, "A").await.physical_id.unwrap();
     h.provider.block_on("A", Op::Delete);
-    h.engine
-        .update_stack(UpdateStackInput {
-            stack_name: "s".into(),
-            template_body: Some(t("two").to_string()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    h.start_update("s", &t("two")).await.unwrap();
     let (engine, provider, done) = crash_and_recover(h).await;
     assert_eq!(done.status, StackStatus::UpdateComplete);
     let live: Vec<String> = provider.live().into_keys().collect();
@@ -216,25 +186,11 @@ async fn change_set_creation_interrupted_is_failed_on_recover() {
     let store = FreezingStore::new();
     let provider = TestProvider::new();
     let engine = engine_over_store(store.clone(), provider.clone(), 1);
-    let id = engine
-        .create_stack(Harness::input("s", &chain(&["A"])))
-        .await
-        .unwrap();
-    engine.wait_for_terminal(&id).await.unwrap();
+    create_on(&engine, "s", &chain(&["A"])).await;
     // Write 1 stores the change set CREATE_PENDING; write 2 (its result) never happens.
     store.freeze_at(2);
-    let create = engine.create_change_set(CreateChangeSetInput {
-        stack_name: "s".into(),
-        change_set_name: "c".into(),
-        change_set_type: ChangeSetType::Update,
-        template_body: Some(chain(&["A", "B"]).to_string()),
-        parameters: Default::default(),
-        capabilities: vec![],
-        tags: None,
-        notification_arns: vec![],
-        description: None,
-        role_arn: None,
-    });
+    let input = Harness::change_set_input("s", "c", ChangeSetType::Update, &chain(&["A", "B"]));
+    let create = engine.create_change_set(input);
     tokio::select! {
         _ = create => panic!("the change set write should have frozen"),
         _ = store.frozen.notified() => {}

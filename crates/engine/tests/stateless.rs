@@ -30,23 +30,14 @@ where
     out.try_into().unwrap()
 }
 
-async fn create(engine: &Engine, template: &serde_json::Value) -> StackRecord {
-    let id = engine
-        .create_stack(Harness::input("s", template))
-        .await
-        .unwrap();
-    engine.wait_for_terminal(&id).await.unwrap()
-}
-
 #[tokio::test]
 async fn create_and_delete_report_the_same_events_with_one_write_less_per_action() {
     let [(stateful, w_full), (stateless, w_fast)] = both(|_, engine| async move {
-        let stack = create(&engine, &chain(&["A", "B", "C"])).await;
+        let stack = create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
         assert_eq!(stack.status, StackStatus::CreateComplete);
-        let id = engine.delete_stack("s", vec![]).await.unwrap().unwrap();
-        let deleted = engine.wait_for_terminal(&id).await.unwrap();
+        let deleted = delete_on(&engine, "s").await;
         assert_eq!(deleted.status, StackStatus::DeleteComplete);
-        id
+        deleted.stack_id
     })
     .await;
     assert_eq!(stateless, stateful);
@@ -61,7 +52,7 @@ async fn a_failure_rolls_back_with_the_same_events() {
     for failing in ["A", "B", "C"] {
         let [(stateful, _), (stateless, _)] = both(|provider, engine| async move {
             provider.fail_on(failing, Op::Create);
-            let stack = create(&engine, &chain(&["A", "B", "C"])).await;
+            let stack = create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
             assert_eq!(stack.status, StackStatus::RollbackComplete);
             stack.stack_id
         })
@@ -76,11 +67,10 @@ async fn a_failure_rolls_back_with_the_same_events() {
     }
     let [(stateful, _), (stateless, _)] = both(|provider, engine| async move {
         provider.fail_on("B", Op::Delete);
-        create(&engine, &chain(&["A", "B"])).await;
-        let id = engine.delete_stack("s", vec![]).await.unwrap().unwrap();
-        let stack = engine.wait_for_terminal(&id).await.unwrap();
+        create_on(&engine, "s", &chain(&["A", "B"])).await;
+        let stack = delete_on(&engine, "s").await;
         assert_eq!(stack.status, StackStatus::DeleteFailed);
-        id
+        stack.stack_id
     })
     .await;
     assert_eq!(stateless, stateful);
@@ -100,7 +90,7 @@ async fn an_in_flight_stateless_create_is_still_reported_cancelled_and_rolled_ba
         "A": {"Type": "Test::R"},
         "B": {"Type": "Test::R"},
     }});
-    let stack = create(&engine, &t).await;
+    let stack = create_on(&engine, "s", &t).await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
     let ev = events_of(&engine, &stack.stack_id).await;
     assert_eq!(

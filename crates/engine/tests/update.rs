@@ -20,15 +20,6 @@ fn chain_v(v: i64, names: Option<&str>) -> Value {
     t
 }
 
-fn physical(h: &Harness, id: &str) -> Vec<String> {
-    h.provider
-        .live()
-        .into_iter()
-        .filter(|(_, l)| l == id)
-        .map(|(p, _)| p)
-        .collect()
-}
-
 #[tokio::test]
 async fn in_place_update_touches_only_changed_resources() {
     let h = Harness::new();
@@ -66,37 +57,28 @@ async fn in_place_update_touches_only_changed_resources() {
 #[tokio::test]
 async fn replacement_repoints_dependents_then_deletes_the_original_in_cleanup() {
     let h = Harness::new();
-    let mut t = chain(&["A", "B"]);
-    t["Resources"]["A"]["Properties"] = json!({"Name": "one"});
-    let stack = h.create("s", &t).await;
+    let stack = h.create("s", &named_chain("one")).await;
     let n = h.events(&stack.stack_id).await.len();
     let old_a = h.resource(&stack.stack_id, "A").await.physical_id.unwrap();
     let old_b = h.resource(&stack.stack_id, "B").await.physical_id.unwrap();
 
-    t["Resources"]["A"]["Properties"] = json!({"Name": "two"});
-    let done = h.update("s", &t).await.unwrap();
+    let done = h.update("s", &named_chain("two")).await.unwrap();
     assert_eq!(done.status, StackStatus::UpdateComplete);
-    assert_eq!(
-        h.events_since(&stack.stack_id, n).await,
-        lines(&[
-            "s UPDATE_IN_PROGRESS (User Initiated)",
-            "A UPDATE_IN_PROGRESS (Requested update requires the creation of a new physical resource; hence creating one.)",
-            "A UPDATE_IN_PROGRESS (Resource creation Initiated)",
-            "A UPDATE_COMPLETE",
-            "B UPDATE_IN_PROGRESS",
-            "B UPDATE_COMPLETE",
-            "s UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
-            "A DELETE_IN_PROGRESS",
-            "A DELETE_COMPLETE",
-            "s UPDATE_COMPLETE",
-        ])
-    );
+    let expected = [
+        lines(&["s UPDATE_IN_PROGRESS (User Initiated)"]),
+        replaced("A"),
+        updated("B"),
+        lines(&["s UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"]),
+        deleted("A"),
+        lines(&["s UPDATE_COMPLETE"]),
+    ];
+    assert_eq!(h.events_since(&stack.stack_id, n).await, expected.concat());
     let new_a = h.resource(&stack.stack_id, "A").await.physical_id.unwrap();
     assert_ne!(new_a, old_a);
     let b = h.resource(&stack.stack_id, "B").await;
     assert_eq!(b.physical_id.as_deref(), Some(old_b.as_str()));
     assert_eq!(b.properties["Parent"], json!(new_a));
-    assert_eq!(physical(&h, "A"), vec![new_a.clone()]);
+    assert_eq!(h.physical("A"), vec![new_a.clone()]);
     // The cleanup events name the original physical resource.
     let events = h.engine.stack_events("s", None, 3).await.unwrap();
     assert_eq!(events[1].resource_status, "DELETE_COMPLETE");
@@ -118,7 +100,7 @@ async fn update_replace_policy_retain_keeps_the_original() {
     h.update("s", &t).await.unwrap();
     let ev = h.events_since(&stack.stack_id, n).await;
     assert_eq!(ev[5..], lines(&["A DELETE_SKIPPED", "s UPDATE_COMPLETE"]));
-    let mut live = physical(&h, "A");
+    let mut live = h.physical("A");
     live.sort();
     assert_eq!(live.len(), 2);
     assert!(live.contains(&old_a));
@@ -151,15 +133,7 @@ async fn added_and_removed_resources() {
             "s UPDATE_COMPLETE",
         ])
     );
-    let ids: Vec<String> = h
-        .engine
-        .list_stack_resources("s")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.logical_id)
-        .collect();
-    assert_eq!(ids, vec!["A", "C"]);
+    assert_eq!(h.logical_ids("s").await, vec!["A", "C"]);
     let mut live: Vec<String> = h.provider.live().into_values().collect();
     live.sort();
     assert_eq!(live, vec!["A", "C", "Kept"]);
@@ -183,8 +157,7 @@ async fn update_failure_at_each_resource_rolls_back_every_change() {
 
         let mut expected = vec!["s UPDATE_IN_PROGRESS (User Initiated)".to_string()];
         for id in &ids[..failing] {
-            expected.push(format!("{id} UPDATE_IN_PROGRESS"));
-            expected.push(format!("{id} UPDATE_COMPLETE"));
+            expected.extend(updated(id));
         }
         expected.push(format!("{f} UPDATE_IN_PROGRESS"));
         expected.push(format!("{f} UPDATE_FAILED ({f} failed on purpose)"));
@@ -192,8 +165,7 @@ async fn update_failure_at_each_resource_rolls_back_every_change() {
             "s UPDATE_ROLLBACK_IN_PROGRESS (The following resource(s) failed to update: [{f}]. )"
         ));
         for id in &ids[..=failing] {
-            expected.push(format!("{id} UPDATE_IN_PROGRESS"));
-            expected.push(format!("{id} UPDATE_COMPLETE"));
+            expected.extend(updated(id));
         }
         expected.push("s UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS".into());
         expected.push("s UPDATE_ROLLBACK_COMPLETE".into());
@@ -203,20 +175,7 @@ async fn update_failure_at_each_resource_rolls_back_every_change() {
             "failing {f}"
         );
 
-        for r in h.engine.list_stack_resources("s").await.unwrap() {
-            assert_eq!(r.properties["V"], json!(1), "{} restored", r.logical_id);
-            assert_eq!(r.prior, None);
-            let live = h
-                .provider
-                .live_properties(r.physical_id.as_deref().unwrap())
-                .unwrap();
-            assert_eq!(
-                live["V"],
-                json!(1),
-                "{} restored at the provider",
-                r.logical_id
-            );
-        }
+        assert_settled_at(&h.engine, &h.provider, "s", "V", &json!(1)).await;
         let stack = h.engine.describe_stack("s").await.unwrap();
         assert_eq!(stack.template.body, chain_v(1, None).to_string());
         assert!(stack.previous_template.is_none());
@@ -231,36 +190,28 @@ async fn update_failure_at_each_resource_rolls_back_every_change() {
 #[tokio::test]
 async fn failed_update_after_replacement_restores_original_and_deletes_replacement() {
     let h = Harness::new();
-    let mut t = chain(&["A", "B"]);
-    t["Resources"]["A"]["Properties"] = json!({"Name": "one"});
-    let stack = h.create("s", &t).await;
+    let stack = h.create("s", &named_chain("one")).await;
     let old_a = h.resource(&stack.stack_id, "A").await.physical_id.unwrap();
     let n = h.events(&stack.stack_id).await.len();
     h.provider.fail_once_on("B", Op::Update);
-    t["Resources"]["A"]["Properties"] = json!({"Name": "two"});
-    let done = h.update("s", &t).await.unwrap();
+    let done = h.update("s", &named_chain("two")).await.unwrap();
     assert_eq!(done.status, StackStatus::UpdateRollbackComplete);
-    assert_eq!(
-        h.events_since(&stack.stack_id, n).await,
+    let expected = [
+        lines(&["s UPDATE_IN_PROGRESS (User Initiated)"]),
+        replaced("A"),
         lines(&[
-            "s UPDATE_IN_PROGRESS (User Initiated)",
-            "A UPDATE_IN_PROGRESS (Requested update requires the creation of a new physical resource; hence creating one.)",
-            "A UPDATE_IN_PROGRESS (Resource creation Initiated)",
-            "A UPDATE_COMPLETE",
             "B UPDATE_IN_PROGRESS",
             "B UPDATE_FAILED (B failed on purpose)",
             "s UPDATE_ROLLBACK_IN_PROGRESS (The following resource(s) failed to update: [B]. )",
-            "A UPDATE_IN_PROGRESS",
-            "A UPDATE_COMPLETE",
-            "B UPDATE_IN_PROGRESS",
-            "B UPDATE_COMPLETE",
-            "s UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
-            "A DELETE_IN_PROGRESS",
-            "A DELETE_COMPLETE",
-            "s UPDATE_ROLLBACK_COMPLETE",
-        ])
-    );
-    assert_eq!(physical(&h, "A"), vec![old_a.clone()]);
+        ]),
+        updated("A"),
+        updated("B"),
+        lines(&["s UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"]),
+        deleted("A"),
+        lines(&["s UPDATE_ROLLBACK_COMPLETE"]),
+    ];
+    assert_eq!(h.events_since(&stack.stack_id, n).await, expected.concat());
+    assert_eq!(h.physical("A"), vec![old_a.clone()]);
     let b = h.resource(&stack.stack_id, "B").await;
     assert_eq!(b.properties["Parent"], json!(old_a));
     assert_eq!(
@@ -301,15 +252,7 @@ async fn failed_added_resource_is_removed_by_rollback_cleanup() {
             "s UPDATE_ROLLBACK_COMPLETE",
         ])
     );
-    let ids: Vec<String> = h
-        .engine
-        .list_stack_resources("s")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.logical_id)
-        .collect();
-    assert_eq!(ids, vec!["A"]);
+    assert_eq!(h.logical_ids("s").await, vec!["A"]);
     assert_eq!(
         h.provider.live().into_values().collect::<Vec<_>>(),
         vec!["A"]
@@ -407,32 +350,23 @@ async fn in_flight_updates_are_cancelled_and_rolled_back() {
         ])
     );
     // B's provider call finished after the cancellation; rollback put it back anyway.
-    for r in h.engine.list_stack_resources("s").await.unwrap() {
-        let live = h
-            .provider
-            .live_properties(r.physical_id.as_deref().unwrap())
-            .unwrap();
-        assert_eq!(live, json!({"V": 1}), "{}", r.logical_id);
-    }
+    assert_settled_at(&h.engine, &h.provider, "s", "V", &json!(1)).await;
 }
 
 #[tokio::test]
 async fn update_rollback_failed_stack_can_be_deleted_without_leaks() {
     let h = Harness::new();
-    let mut t = chain(&["A", "B"]);
-    t["Resources"]["A"]["Properties"] = json!({"Name": "one"});
-    let stack = h.create("s", &t).await;
+    let stack = h.create("s", &named_chain("one")).await;
     // B can never be updated: the forward update fails and so does its rollback.
     h.provider.fail_on("B", Op::Update);
-    t["Resources"]["A"]["Properties"] = json!({"Name": "two"});
-    let done = h.update("s", &t).await.unwrap();
+    let done = h.update("s", &named_chain("two")).await.unwrap();
     assert_eq!(done.status, StackStatus::UpdateRollbackFailed);
     assert_eq!(
         done.status_reason.as_deref(),
         Some("The following resource(s) failed to update: [B]. ")
     );
     assert_eq!(
-        physical(&h, "A").len(),
+        h.physical("A").len(),
         2,
         "original and replacement both exist"
     );
@@ -450,14 +384,11 @@ async fn update_rollback_failed_stack_can_be_deleted_without_leaks() {
 async fn continue_update_rollback_finishes_a_failed_rollback() {
     for skip in [false, true] {
         let h = Harness::new();
-        let mut t = chain(&["A", "B"]);
-        t["Resources"]["A"]["Properties"] = json!({"Name": "one"});
-        let stack = h.create("s", &t).await;
+        let stack = h.create("s", &named_chain("one")).await;
         let old_a = h.resource(&stack.stack_id, "A").await.physical_id.unwrap();
         h.provider.fail_on("B", Op::Update);
-        t["Resources"]["A"]["Properties"] = json!({"Name": "two"});
         assert_eq!(
-            h.update("s", &t).await.unwrap().status,
+            h.update("s", &named_chain("two")).await.unwrap().status,
             StackStatus::UpdateRollbackFailed
         );
         assert!(matches!(
@@ -498,7 +429,7 @@ async fn continue_update_rollback_finishes_a_failed_rollback() {
             expected,
             "skip={skip}"
         );
-        assert_eq!(physical(&h, "A"), vec![old_a.clone()]);
+        assert_eq!(h.physical("A"), vec![old_a.clone()]);
         let b = h.resource(&stack.stack_id, "B").await;
         assert_eq!(b.status, ResourceStatus::UpdateComplete);
         // Skipped: B keeps whatever it has; not skipped: B points at the original A again.

@@ -1,0 +1,534 @@
+//! The [`Engine`]: the stack operations the API layer calls.
+//!
+//! Every mutating call validates synchronously, writes the stack's new in-progress state
+//! and its first event, spawns a task that drives the operation (see `ops`), and returns.
+//! Callers that need the outcome (tests, SageMaker's provisioning) await
+//! [`Engine::wait_for_terminal`]. Dropping the engine aborts the driving tasks mid-step,
+//! which is exactly what a crash looks like to the store; [`Engine::recover`] on a new
+//! engine picks the stacks up again.
+//!
+//! This module holds the stack calls; `change_sets` the change set calls, `validate` the
+//! checks a template must pass before anything is written. What they share with the
+//! operations they start is `Inner` (`inner.rs`).
+
+mod change_sets;
+mod validate;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+pub use change_sets::{ChangeSetIds, CreateChangeSetInput};
+pub use validate::validate_name;
+
+use crate::clock::{Clock, IdGenerator, RandomIds, SystemClock, stack_arn};
+use crate::diff::{self, MarkerLookup};
+use crate::error::EngineError;
+use crate::inner::Inner;
+use crate::model::*;
+use crate::ops::{self, Phase};
+use crate::plan::{PlanFactory, TemplatePlan};
+use crate::provider::ProviderRegistry;
+use crate::store::StackStore;
+
+/// Where the engine runs and how hard it works.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account_id: String,
+    /// How many resource actions of one stack may run at once.
+    pub max_parallel: usize,
+}
+
+impl EngineConfig {
+    pub fn new(region: impl Into<String>, account_id: impl Into<String>) -> Self {
+        Self {
+            region: region.into(),
+            account_id: account_id.into(),
+            max_parallel: 16,
+        }
+    }
+}
+
+/// Everything an engine is built from. `clock` and `ids` default to the real ones.
+pub struct EngineParts {
+    pub config: EngineConfig,
+    pub store: Arc<dyn StackStore>,
+    pub providers: ProviderRegistry,
+    pub plans: Arc<dyn PlanFactory>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl EngineParts {
+    pub fn new(
+        config: EngineConfig,
+        store: Arc<dyn StackStore>,
+        providers: ProviderRegistry,
+        plans: Arc<dyn PlanFactory>,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            providers,
+            plans,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        }
+    }
+}
+
+/// `CreateStack`.
+#[derive(Debug, Clone, Default)]
+pub struct CreateStackInput {
+    pub stack_name: String,
+    pub template_body: String,
+    pub parameters: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub notification_arns: Vec<String>,
+    pub disable_rollback: bool,
+    /// `RoleARN`: the IAM role recorded on the stack (sagestack does not assume it; it is
+    /// kept and shown so that clients and projects see what AWS would show).
+    pub role_arn: Option<String>,
+}
+
+/// `UpdateStack`. Parameter values are final: the API layer resolves `UsePreviousValue`
+/// from [`StackRecord::template`]`.parameters`.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateStackInput {
+    /// Name or id.
+    pub stack_name: String,
+    /// `None` = `UsePreviousTemplate`.
+    pub template_body: Option<String>,
+    pub parameters: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+    /// `None` keeps the stack's tags.
+    pub tags: Option<Vec<(String, String)>>,
+    /// `RoleARN`; `None` keeps the stack's role.
+    pub role_arn: Option<String>,
+}
+
+/// The CloudFormation stack engine for one account and region.
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Tasks hold their own `Arc<Inner>`; without this they would outlive the engine.
+        self.inner.abort_all();
+    }
+}
+
+// The API layer shares one engine between request handlers.
+const _: fn() = || {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Engine>();
+};
+
+impl Engine {
+    pub fn new(parts: EngineParts) -> Self {
+        Self {
+            inner: Arc::new(Inner::new(parts)),
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The stack a name (live stacks only) or a stack id (any, deleted included) names.
+    pub async fn describe_stack(&self, name_or_id: &str) -> Result<StackRecord, EngineError> {
+        let store = &self.inner.store;
+        let found = if name_or_id.starts_with("arn:") {
+            store.get_stack(name_or_id).await?
+        } else {
+            store.find_live_stack(name_or_id).await?
+        };
+        found.ok_or_else(|| EngineError::NotFound(name_or_id.to_string()))
+    }
+
+    /// Every stack, deleted ones included, in creation order (`ListStacks`; the API layer
+    /// filters by status; `DescribeStacks` without a name shows the non-deleted ones).
+    pub async fn list_stacks(&self) -> Result<Vec<StackRecord>, EngineError> {
+        Ok(self.inner.store.list_stacks().await?)
+    }
+
+    /// A stack's resources, by logical id (`ListStackResources` / `DescribeStackResources`).
+    pub async fn list_stack_resources(
+        &self,
+        name_or_id: &str,
+    ) -> Result<Vec<ResourceRecord>, EngineError> {
+        let stack = self.describe_stack(name_or_id).await?;
+        Ok(self.inner.store.list_resources(&stack.stack_id).await?)
+    }
+
+    /// Newest first, at most `limit`, older than `before_seq` (`DescribeStackEvents`).
+    pub async fn stack_events(
+        &self,
+        name_or_id: &str,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StackEvent>, EngineError> {
+        let stack = self.describe_stack(name_or_id).await?;
+        Ok(self
+            .inner
+            .store
+            .list_events(&stack.stack_id, before_seq, limit)
+            .await?)
+    }
+
+    /// Every export in the region (`ListExports`).
+    pub async fn list_exports(&self) -> Result<Vec<ExportRecord>, EngineError> {
+        Ok(self.inner.store.list_exports().await?)
+    }
+
+    /// Names of the stacks importing `export_name` (`ListImports`).
+    pub async fn list_imports(&self, export_name: &str) -> Result<Vec<String>, EngineError> {
+        self.inner.importers(export_name, "").await
+    }
+
+    /// Waits until the stack is not being driven by an operation, and returns it.
+    ///
+    /// Every waiter is woken by every stack's status change (one engine-wide counter),
+    /// so a wake-up only checks, in memory, whether this stack's driving task is still
+    /// registered; the stack is read from the store once, when it is not. Reading it on
+    /// every wake-up made N concurrent waiters cost O(N^2) store reads.
+    pub async fn wait_for_terminal(&self, stack_id: &str) -> Result<StackRecord, EngineError> {
+        let mut rx = self.inner.subscribe();
+        let stack = self.describe_stack(stack_id).await?;
+        if !stack.status.is_operation_in_progress() {
+            return Ok(stack);
+        }
+        let id = stack.stack_id;
+        while self.inner.is_running(&id) {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        // No task drives the stack: its status is final, or (still in progress) the
+        // operation was interrupted and awaits `recover`.
+        self.describe_stack(&id).await
+    }
+
+    pub async fn create_stack(&self, input: CreateStackInput) -> Result<String, EngineError> {
+        validate_name(&input.stack_name, "stackName")?;
+        let inner = &self.inner;
+        let _names = inner.names_lock.lock().await;
+        if self.describe_stack(&input.stack_name).await.is_ok() {
+            return Err(EngineError::AlreadyExists(input.stack_name));
+        }
+        let mut stack = self.new_stack(input.stack_name, StackStatus::CreateInProgress);
+        let stack_id = stack.stack_id.clone();
+        stack.template = TemplateSource {
+            body: input.template_body,
+            parameters: input.parameters,
+        };
+        stack.capabilities = input.capabilities;
+        stack.tags = input.tags;
+        stack.role_arn = input.role_arn;
+        stack.notification_arns = input.notification_arns;
+        stack.disable_rollback = input.disable_rollback;
+        let plan = inner.plan(&stack, &stack.template)?;
+        self.validate_plan(&*plan, &stack.capabilities)?;
+        stack.description = plan.description();
+        stack.displayed_parameters = plan.displayed_parameters();
+        stack.imports = plan.imports();
+        inner.new_stack_events(&stack_id);
+        inner
+            .set_status(
+                &mut stack,
+                StackStatus::CreateInProgress,
+                Some("User Initiated".into()),
+            )
+            .await?;
+        inner.spawn(stack_id.clone(), Phase::Create);
+        Ok(stack_id)
+    }
+
+    /// The record of a stack about to be made, with a fresh id, as nothing but its name
+    /// and `status` (not written yet).
+    fn new_stack(&self, stack_name: String, status: StackStatus) -> StackRecord {
+        let inner = &self.inner;
+        StackRecord {
+            stack_id: stack_arn(
+                &inner.partition,
+                &inner.config.region,
+                &inner.config.account_id,
+                &stack_name,
+                &inner.ids.uuid(),
+            ),
+            stack_name,
+            status,
+            status_reason: None,
+            creation_time: inner.clock.now(),
+            last_updated_time: None,
+            deletion_time: None,
+            description: None,
+            template: TemplateSource::default(),
+            previous_template: None,
+            displayed_parameters: BTreeMap::new(),
+            capabilities: Vec::new(),
+            tags: Vec::new(),
+            role_arn: None,
+            notification_arns: Vec::new(),
+            disable_rollback: false,
+            outputs: Vec::new(),
+            imports: Vec::new(),
+            change_set_id: None,
+            retain_resources: Vec::new(),
+            revision: 0,
+        }
+    }
+
+    fn ensure_updatable(stack: &StackRecord) -> Result<(), EngineError> {
+        if stack.status.is_updatable() {
+            Ok(())
+        } else {
+            Err(EngineError::InvalidState {
+                stack_id: stack.stack_id.clone(),
+                status: stack.status.to_string(),
+                action: "updated",
+            })
+        }
+    }
+
+    /// Live resources of a stack keyed by logical id.
+    async fn live_resources(
+        &self,
+        stack_id: &str,
+    ) -> Result<BTreeMap<String, ResourceRecord>, EngineError> {
+        Ok(self
+            .inner
+            .store
+            .list_resources(stack_id)
+            .await?
+            .into_iter()
+            .filter(|r| !r.status.is_gone())
+            .map(|r| (r.logical_id.clone(), r))
+            .collect())
+    }
+
+    /// Plans `template` for `stack` and computes its changes against the live resources.
+    /// Also says whether the outputs would change when no resource does.
+    async fn plan_changes(
+        &self,
+        stack: &StackRecord,
+        template: &TemplateSource,
+        capabilities: &[String],
+    ) -> Result<(Arc<dyn TemplatePlan>, Vec<ResourceChange>, bool), EngineError> {
+        let plan = self.inner.plan(stack, template)?;
+        self.validate_plan(&*plan, capabilities)?;
+        let live = self.live_resources(&stack.stack_id).await?;
+        let exports = self.inner.exports_map().await?;
+        let changes = diff::compute_changes(&*plan, &live, &self.inner.providers, &exports)?;
+        let outputs_changed = changes.is_empty() && {
+            let none = HashSet::new();
+            let lookup = MarkerLookup {
+                live: &live,
+                unknown: &none,
+                exports: &exports,
+                all_unknown: false,
+            };
+            plan.resolve_outputs(&lookup)
+                .map(|o| o != stack.outputs)
+                .unwrap_or(true)
+        };
+        Ok((plan, changes, outputs_changed))
+    }
+
+    pub async fn update_stack(&self, input: UpdateStackInput) -> Result<String, EngineError> {
+        let mut stack = self.describe_stack(&input.stack_name).await?;
+        Self::ensure_updatable(&stack)?;
+        let template = TemplateSource {
+            body: input
+                .template_body
+                .unwrap_or_else(|| stack.template.body.clone()),
+            parameters: input.parameters,
+        };
+        let (plan, changes, outputs_changed) = self
+            .plan_changes(&stack, &template, &input.capabilities)
+            .await?;
+        if changes.is_empty() && !outputs_changed {
+            return Err(EngineError::NoUpdates);
+        }
+        stack.change_set_id = None;
+        if input.role_arn.is_some() {
+            stack.role_arn = input.role_arn;
+        }
+        self.prepare_update(&mut stack, template, &*plan, input.capabilities, input.tags);
+        self.inner
+            .admit(&mut stack, StackStatus::UpdateInProgress, "updated")
+            .await?;
+        // Admitted: this call owns the stack's next operation. Its pending change sets
+        // were computed against the template being replaced.
+        for mut cs in self.inner.store.list_change_sets(&stack.stack_id).await? {
+            if cs.execution_status == ExecutionStatus::Available {
+                cs.execution_status = ExecutionStatus::Obsolete;
+                self.inner.store.put_change_set(&cs).await?;
+            }
+        }
+        self.inner.spawn(stack.stack_id.clone(), Phase::Update);
+        Ok(stack.stack_id)
+    }
+
+    /// The record of `stack` at the start of an update to `template` (admitted and
+    /// spawned by the caller).
+    fn prepare_update(
+        &self,
+        stack: &mut StackRecord,
+        template: TemplateSource,
+        plan: &dyn TemplatePlan,
+        capabilities: Vec<String>,
+        tags: Option<Vec<(String, String)>>,
+    ) {
+        stack.previous_template = Some(std::mem::replace(&mut stack.template, template));
+        stack.displayed_parameters = plan.displayed_parameters();
+        stack.description = plan.description();
+        stack.capabilities = capabilities;
+        if let Some(t) = tags {
+            stack.tags = t;
+        }
+        // While the update runs the stack uses both templates' imports: an export the new
+        // template stops importing is still in use until the update completes.
+        for i in plan.imports() {
+            if !stack.imports.contains(&i) {
+                stack.imports.push(i);
+            }
+        }
+        stack.last_updated_time = Some(self.inner.clock.now());
+    }
+
+    /// `DeleteStack`. `Ok(None)` when no such stack exists (AWS answers success then).
+    pub async fn delete_stack(
+        &self,
+        name_or_id: &str,
+        retain_resources: Vec<String>,
+    ) -> Result<Option<String>, EngineError> {
+        let mut stack = match self.describe_stack(name_or_id).await {
+            Ok(s) => s,
+            Err(EngineError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if stack.status == StackStatus::DeleteComplete {
+            return Ok(Some(stack.stack_id));
+        }
+        if stack.status.is_operation_in_progress() {
+            return Err(EngineError::InvalidState {
+                stack_id: stack.stack_id,
+                status: stack.status.to_string(),
+                action: "deleted",
+            });
+        }
+        if !retain_resources.is_empty() && stack.status != StackStatus::DeleteFailed {
+            return Err(EngineError::Validation(format!(
+                "Invalid operation on stack [{}]. RetainResources can only be specified when the stack is in the DELETE_FAILED state",
+                stack.stack_id
+            )));
+        }
+        stack.retain_resources = retain_resources;
+        self.inner
+            .admit(&mut stack, StackStatus::DeleteInProgress, "deleted")
+            .await?;
+        self.inner.spawn(stack.stack_id.clone(), Phase::Delete);
+        Ok(Some(stack.stack_id))
+    }
+
+    /// `ContinueUpdateRollback`: resumes the rollback of a stack in
+    /// `UPDATE_ROLLBACK_FAILED`. Resources in `resources_to_skip` are not rolled back:
+    /// like AWS, their status is set to `UPDATE_COMPLETE` and their pre-update state is
+    /// dropped (the physical resource stays as it is).
+    pub async fn continue_update_rollback(
+        &self,
+        name_or_id: &str,
+        resources_to_skip: Vec<String>,
+    ) -> Result<String, EngineError> {
+        let mut stack = self.describe_stack(name_or_id).await?;
+        if stack.status != StackStatus::UpdateRollbackFailed {
+            return Err(EngineError::Validation(format!(
+                "Stack {} is in {} state and cannot continue an update rollback",
+                stack.stack_id, stack.status
+            )));
+        }
+        let store = &self.inner.store;
+        let records = store.list_resources(&stack.stack_id).await?;
+        if let Some(id) = resources_to_skip
+            .iter()
+            .find(|id| !records.iter().any(|r| &r.logical_id == *id))
+        {
+            return Err(EngineError::Validation(format!(
+                "Resource {id} does not exist in stack {}",
+                stack.stack_name
+            )));
+        }
+        self.inner
+            .admit(&mut stack, StackStatus::UpdateRollbackInProgress, "")
+            .await
+            .map_err(|e| match e {
+                // The same answer as when the read had shown the winner's status.
+                EngineError::InvalidState {
+                    stack_id, status, ..
+                } => EngineError::Validation(format!(
+                    "Stack {stack_id} is in {status} state and cannot continue an update rollback"
+                )),
+                e => e,
+            })?;
+        // Admitted: no other operation runs on the stack, so its records are ours to edit
+        // before the rollback task starts.
+        for rec in records
+            .iter()
+            .filter(|r| resources_to_skip.contains(&r.logical_id))
+        {
+            let mut rec = rec.clone();
+            rec.prior = None;
+            rec.status = ResourceStatus::UpdateComplete;
+            rec.status_reason = None;
+            store.put_resource(&rec, &[]).await?;
+        }
+        let stack_id = stack.stack_id.clone();
+        self.inner.spawn(stack_id.clone(), Phase::UpdateRollback);
+        Ok(stack_id)
+    }
+
+    // ---- recovery ----------------------------------------------------------------
+
+    /// How many stacks' event numbering is held in memory (every stack not yet
+    /// `DELETE_COMPLETE` that this engine wrote events for). For tests.
+    #[doc(hidden)]
+    pub fn event_counters(&self) -> usize {
+        self.inner.event_counters()
+    }
+
+    /// Flushes every write made so far to stable storage: what a caller running
+    /// operations in a deferred scope does at its own end (see [`crate::durability`]).
+    pub async fn flush(&self) -> Result<(), EngineError> {
+        Ok(self.inner.store.sync().await?)
+    }
+
+    /// Drives every stack left `*_IN_PROGRESS` by a previous engine to a terminal state:
+    /// interrupted creates and updates roll back; rollbacks, deletes and cleanups resume.
+    /// Returns the ids of the stacks it picked up; await them with `wait_for_terminal`.
+    pub async fn recover(&self) -> Result<Vec<String>, EngineError> {
+        let inner = &self.inner;
+        let mut picked = Vec::new();
+        for stack in inner.store.list_stacks().await? {
+            for mut cs in inner.store.list_change_sets(&stack.stack_id).await? {
+                if matches!(
+                    cs.status,
+                    ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress
+                ) {
+                    cs.status = ChangeSetStatus::Failed;
+                    cs.status_reason = Some("Change set creation was interrupted".into());
+                    inner.store.put_change_set(&cs).await?;
+                }
+            }
+            if !stack.status.is_operation_in_progress() || inner.is_running(&stack.stack_id) {
+                continue;
+            }
+            let phase = ops::recover_resources(inner, &stack).await?;
+            inner.spawn(stack.stack_id.clone(), phase);
+            picked.push(stack.stack_id);
+        }
+        Ok(picked)
+    }
+}

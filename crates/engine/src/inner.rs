@@ -1,0 +1,361 @@
+//! The state every part of an [`Engine`](crate::Engine) shares: its configuration and
+//! collaborators, and the bookkeeping that orders its writes. [`Inner::commit`] is the one
+//! way a record and its events reach the store (numbered, atomically);
+//! [`Inner::set_status`] and [`Inner::admit`] write a stack's status, the latter as the
+//! compare-and-set that admits an operation; [`Inner::spawn`] starts the task that drives
+//! one (see `ops`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::clock::{Clock, IdGenerator};
+use crate::engine::{EngineConfig, EngineParts};
+use crate::error::EngineError;
+use crate::model::*;
+use crate::ops::{self, Phase};
+use crate::plan::{PlanFactory, StackIdentity, TemplatePlan};
+use crate::provider::{ProviderRegistry, partition_for_region};
+use crate::store::StackStore;
+
+pub(crate) struct Inner {
+    pub config: EngineConfig,
+    pub partition: String,
+    pub store: Arc<dyn StackStore>,
+    pub providers: ProviderRegistry,
+    pub plans: Arc<dyn PlanFactory>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    /// Next event sequence number per stack. Held across the append so that store order
+    /// and sequence order agree.
+    #[allow(clippy::type_complexity)]
+    event_seq: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<u64>>>>>,
+    /// Serialises claims on export names across stacks.
+    pub exports_lock: tokio::sync::Mutex<()>,
+    /// Serialises stack-name and change-set-name uniqueness checks with their inserts.
+    pub names_lock: tokio::sync::Mutex<()>,
+    /// Bumped whenever a stack record is written; `wait_for_terminal` listens.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// The tasks driving each stack. Admission lets one operation start at a time, but
+    /// the previous one may still be ending (its flush and deregistration) when the next
+    /// one is spawned: both are kept, so neither can escape the abort on drop.
+    tasks: Mutex<HashMap<String, Vec<tokio::task::AbortHandle>>>,
+}
+
+/// What a [`Inner::commit`] writes along with its events.
+pub(crate) enum Record<'a> {
+    Stack(&'a StackRecord),
+    /// The stack, only if its stored revision is still the given one (admission).
+    StackIf(&'a StackRecord, u64),
+    Resource(&'a ResourceRecord),
+    Nothing,
+}
+
+/// An event before the engine numbers and stamps it.
+pub(crate) struct EventDraft<'a> {
+    pub logical_id: &'a str,
+    pub physical_id: Option<&'a str>,
+    pub resource_type: &'a str,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+    pub properties: Option<&'a serde_json::Value>,
+}
+
+impl Inner {
+    pub fn new(parts: EngineParts) -> Self {
+        let partition = partition_for_region(&parts.config.region).to_string();
+        let (changed, _) = tokio::sync::watch::channel(0);
+        Self {
+            config: parts.config,
+            partition,
+            store: parts.store,
+            providers: parts.providers,
+            plans: parts.plans,
+            clock: parts.clock,
+            ids: parts.ids,
+            event_seq: Mutex::new(HashMap::new()),
+            exports_lock: tokio::sync::Mutex::new(()),
+            names_lock: tokio::sync::Mutex::new(()),
+            changed,
+            tasks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Wakes on every write of a stack record and every end of a driving task.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// How many stacks' event numbering is held in memory.
+    pub fn event_counters(&self) -> usize {
+        self.event_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Aborts every driving task (the engine is going away).
+    pub fn abort_all(&self) {
+        for h in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .flat_map(|(_, handles)| handles)
+        {
+            h.abort();
+        }
+    }
+
+    /// A stack id just made (a fresh UUID in it) has no events yet: its numbering starts
+    /// at 1 without asking the store.
+    pub fn new_stack_events(&self, stack_id: &str) {
+        self.event_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                stack_id.to_string(),
+                Arc::new(tokio::sync::Mutex::new(Some(1))),
+            );
+    }
+
+    /// Writes `record` (if any) together with events built from `drafts`, as one atomic
+    /// store call. Events are numbered under a per-stack lock that is released before the
+    /// write, so the resource actions of one stack running in parallel write at the same
+    /// time (and a batching store combines them). Sequence order is the order in which
+    /// the engine decided the transitions; two concurrent writes may reach the store in
+    /// the other order, and a failed write leaves a gap in the numbers. `Ok(false)` only
+    /// for a [`Record::StackIf`] whose revision no longer matched (nothing written).
+    pub async fn commit(
+        &self,
+        stack_id: &str,
+        stack_name: &str,
+        record: Record<'_>,
+        drafts: &[EventDraft<'_>],
+    ) -> Result<bool, EngineError> {
+        let slot = self
+            .event_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(stack_id.to_string())
+            .or_default()
+            .clone();
+        let events = {
+            let mut next = slot.lock().await;
+            let mut seq = match *next {
+                Some(n) => n,
+                None => self
+                    .store
+                    .list_events(stack_id, None, 1)
+                    .await?
+                    .first()
+                    .map(|e| e.seq + 1)
+                    .unwrap_or(1),
+            };
+            let events: Vec<StackEvent> = drafts
+                .iter()
+                .map(|d| {
+                    let event = StackEvent {
+                        seq,
+                        event_id: self.ids.uuid(),
+                        stack_id: stack_id.to_string(),
+                        stack_name: stack_name.to_string(),
+                        logical_resource_id: d.logical_id.to_string(),
+                        physical_resource_id: d.physical_id.map(str::to_string),
+                        resource_type: d.resource_type.to_string(),
+                        timestamp: self.clock.now(),
+                        resource_status: d.status.to_string(),
+                        resource_status_reason: d.reason.map(str::to_string),
+                        resource_properties: d.properties.map(|p| p.to_string()),
+                    };
+                    seq += 1;
+                    event
+                })
+                .collect();
+            *next = Some(seq);
+            events
+        };
+        match record {
+            Record::Stack(s) => self.store.put_stack(s, &events).await?,
+            Record::StackIf(s, expected) => {
+                return Ok(self.store.put_stack_if(s, &events, expected).await?);
+            }
+            Record::Resource(r) => self.store.put_resource(r, &events).await?,
+            Record::Nothing if events.is_empty() => {}
+            Record::Nothing => self.store.append_events(&events).await?,
+        }
+        Ok(true)
+    }
+
+    /// Writes the stack with a new status and emits its stack event.
+    pub async fn set_status(
+        &self,
+        stack: &mut StackRecord,
+        status: StackStatus,
+        reason: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.write_status(stack, status, reason, None).await?;
+        Ok(())
+    }
+
+    /// Admits an operation on `stack` as read from the store: writes `status` (an
+    /// `*_IN_PROGRESS`) only if nobody wrote the stack since that read, else answers
+    /// AWS's `Stack:<arn> is in <status> state and can not be <action>.` with the status
+    /// the winner wrote. Check and write are one compare-and-set in the store, so racing
+    /// requests (in this process or on other replicas) start one operation, not several.
+    pub async fn admit(
+        &self,
+        stack: &mut StackRecord,
+        status: StackStatus,
+        action: &'static str,
+    ) -> Result<(), EngineError> {
+        let read = stack.revision;
+        if self
+            .write_status(stack, status, Some("User Initiated".into()), Some(read))
+            .await?
+        {
+            return Ok(());
+        }
+        let current = self.store.get_stack(&stack.stack_id).await?;
+        Err(EngineError::InvalidState {
+            stack_id: stack.stack_id.clone(),
+            status: current.map_or_else(|| "DELETE_COMPLETE".into(), |s| s.status.to_string()),
+            action,
+        })
+    }
+
+    /// [`Self::set_status`], conditional on the stored revision when `expected` is given;
+    /// `Ok(false)` when that condition failed (the record in memory is then stale).
+    async fn write_status(
+        &self,
+        stack: &mut StackRecord,
+        status: StackStatus,
+        reason: Option<String>,
+        expected: Option<u64>,
+    ) -> Result<bool, EngineError> {
+        stack.revision += 1;
+        stack.status = status;
+        stack.status_reason = reason;
+        if status == StackStatus::DeleteComplete {
+            stack.deletion_time = Some(self.clock.now());
+        }
+        let draft = EventDraft {
+            logical_id: &stack.stack_name,
+            physical_id: Some(&stack.stack_id),
+            resource_type: "AWS::CloudFormation::Stack",
+            status: status.as_str(),
+            reason: stack.status_reason.as_deref(),
+            properties: None,
+        };
+        let record = match expected {
+            Some(revision) => Record::StackIf(stack, revision),
+            None => Record::Stack(stack),
+        };
+        if !self
+            .commit(&stack.stack_id, &stack.stack_name, record, &[draft])
+            .await?
+        {
+            return Ok(false);
+        }
+        if status == StackStatus::DeleteComplete {
+            // Nothing is recorded for a deleted stack after this: forget its numbering
+            // (otherwise one entry per stack ever made stays in memory).
+            self.event_seq
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&stack.stack_id);
+        }
+        self.changed.send_modify(|n| *n += 1);
+        Ok(true)
+    }
+
+    pub fn identity(&self, stack: &StackRecord) -> StackIdentity {
+        StackIdentity {
+            stack_name: stack.stack_name.clone(),
+            stack_id: stack.stack_id.clone(),
+            region: self.config.region.clone(),
+            account_id: self.config.account_id.clone(),
+            notification_arns: stack.notification_arns.clone(),
+        }
+    }
+
+    pub fn plan(
+        &self,
+        stack: &StackRecord,
+        template: &TemplateSource,
+    ) -> Result<Arc<dyn TemplatePlan>, EngineError> {
+        self.plans
+            .plan(&template.body, &template.parameters, &self.identity(stack))
+            .map_err(EngineError::Template)
+    }
+
+    pub async fn exports_map(&self) -> Result<HashMap<String, String>, EngineError> {
+        Ok(self
+            .store
+            .list_exports()
+            .await?
+            .into_iter()
+            .map(|e| (e.name, e.value))
+            .collect())
+    }
+
+    /// Names of the stacks (other than `except`) whose templates import `export`.
+    pub async fn importers(&self, export: &str, except: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .store
+            .list_stacks()
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.stack_id != except
+                    && !matches!(
+                        s.status,
+                        StackStatus::DeleteComplete
+                            | StackStatus::ReviewInProgress
+                            | StackStatus::RollbackComplete
+                    )
+                    && s.imports.iter().any(|i| i == export)
+            })
+            .map(|s| s.stack_name)
+            .collect())
+    }
+
+    pub fn spawn(self: &Arc<Self>, stack_id: String, phase: Phase) {
+        let inner = self.clone();
+        let id = stack_id.clone();
+        // Registered under the lock the task takes to deregister itself, so a task that
+        // finishes at once cannot leave a stale entry behind.
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // The operation's steps are deferred (see `durability`); it flushes when it ends,
+        // unless the caller runs deferred itself and flushes at its own end.
+        let flush_at_end = !crate::durability::is_deferred();
+        let handle = tokio::spawn(crate::durability::deferred(async move {
+            ops::drive(inner.clone(), id.clone(), phase).await;
+            if flush_at_end && let Err(e) = inner.store.sync().await {
+                tracing::error!(stack_id = %id, error = %e, "flushing the finished operation");
+            }
+            // Deregister only ourselves: once the stack is terminal the caller may already
+            // have started the next operation on it, registered under the same stack id.
+            let me = tokio::task::id();
+            let mut tasks = inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(handles) = tasks.get_mut(&id) {
+                handles.retain(|h| h.id() != me);
+                if handles.is_empty() {
+                    tasks.remove(&id);
+                }
+            }
+            drop(tasks);
+            inner.changed.send_modify(|n| *n += 1);
+        }));
+        tasks
+            .entry(stack_id)
+            .or_default()
+            .push(handle.abort_handle());
+    }
+
+    pub fn is_running(&self, stack_id: &str) -> bool {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(stack_id)
+    }
+}

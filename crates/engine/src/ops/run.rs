@@ -1,0 +1,535 @@
+//! What every phase shares: the [`Run`] of one phase (the stack's records, the template
+//! plan it resolves against, the cancellation state of its in-flight actions), the record
+//! writes every resource action makes, and [`Run::phase`], the one place a phase's resource
+//! actions are scheduled over the dependency graph.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::dag::{self, OnFailure};
+use crate::error::EngineError;
+use crate::inner::{EventDraft, Inner, Record};
+use crate::model::*;
+use crate::plan::{PlannedResource, ResourceLookup, TemplatePlan};
+use crate::provider::{ProviderError, ResourceContext, ResourceProvider};
+
+const INTERNAL_FAILURE: &str = "Internal Failure";
+
+/// One event to write with a resource record.
+#[derive(Clone, Copy)]
+pub(super) struct Ev<'a> {
+    pub status: ResourceStatus,
+    pub reason: Option<&'a str>,
+    pub physical_id: Option<&'a str>,
+    pub properties: Option<&'a Value>,
+}
+
+/// The nodes of a phase in preference order, and what each waits for.
+pub(super) type Order = (Vec<String>, HashMap<String, Vec<String>>);
+
+/// One kind of resource action; [`Run::phase`] runs one kind over a whole graph. Each kind
+/// is its own type, so that a node's task holds the future of its own action only (these
+/// futures are kilobytes, and a phase boxes one per resource).
+pub(super) trait NodeAction: fmt::Debug + Copy + Send + Sync + 'static {
+    /// Whether the first failure stops the phase (a create's or an update's forward phase:
+    /// the actions still in flight are reported cancelled). Otherwise the phase continues
+    /// with whatever does not wait on a failure, to clean up as much as it can.
+    const STOP: bool = false;
+    /// Whether a storage error leaves the node successful: a cleanup's failures leave the
+    /// resource behind but do not fail the stack.
+    const CLEANUP: bool = false;
+
+    /// The action on `id`; whether it succeeded.
+    fn run(self, run: &Run, id: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
+}
+
+/// Declares unit [`NodeAction`]s, each calling a [`Run`] method with the logical id (and
+/// the given arguments); `STOP` or `CLEANUP` set that constant.
+macro_rules! node_actions {
+    ($($(#[$doc:meta])* $name:ident $(: $flag:ident)? => $method:ident($($arg:expr),*);)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub(super) struct $name;
+
+        impl NodeAction for $name {
+            $(const $flag: bool = true;)?
+
+            fn run(
+                self,
+                run: &Run,
+                id: &str,
+            ) -> impl Future<Output = Result<bool, EngineError>> + Send {
+                run.$method(id, $($arg),*)
+            }
+        }
+    )+};
+}
+
+node_actions! {
+    /// A create's forward phase: create each resource.
+    Create: STOP => try_create(None);
+    /// An update's forward phase: update each resource in place or by replacement, or
+    /// create it when the update adds it.
+    Update: STOP => try_update();
+    /// Update cleanup: delete each removed resource and replaced original.
+    Cleanup: CLEANUP => try_cleanup();
+    /// Update rollback: restore each resource the update touched.
+    Restore => try_restore();
+    /// Update-rollback cleanup: delete what the failed update added.
+    RollbackCleanup: CLEANUP => try_rollback_cleanup();
+}
+
+/// Shared state of one phase's resource tasks. It is also the [`ResourceLookup`] the plan
+/// resolves properties against, so each resource sees its dependencies' latest state.
+pub(super) struct Run {
+    pub inner: Arc<Inner>,
+    pub stack_id: String,
+    pub stack_name: String,
+    tags: Vec<(String, String)>,
+    plan: Option<Arc<dyn TemplatePlan>>,
+    pub planned: HashMap<String, PlannedResource>,
+    records: Mutex<BTreeMap<String, ResourceRecord>>,
+    pub exports: HashMap<String, String>,
+    pub retain: HashSet<String>,
+    /// In-flight resources reported cancelled after another failed.
+    pub cancelled: Mutex<HashSet<String>>,
+    /// Those of `cancelled` that had started and were reported, in report order.
+    pub reported_cancelled: Mutex<Vec<String>>,
+    /// One lock per logical id, taken to begin or finish that resource's action and to
+    /// cancel it, so a cancellation never interleaves with the resource's own events.
+    /// Per resource, so that parallel resource actions write in parallel.
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ResourceLookup for Run {
+    fn physical_id(&self, logical_id: &str) -> Option<String> {
+        lock(&self.records)
+            .get(logical_id)
+            .filter(|r| !r.status.is_gone())
+            .and_then(|r| r.physical_id.clone())
+    }
+
+    fn attribute(&self, logical_id: &str, attribute: &str) -> Option<Value> {
+        lock(&self.records)
+            .get(logical_id)
+            .filter(|r| !r.status.is_gone() && r.physical_id.is_some())
+            .and_then(|r| r.attributes.get(attribute).cloned())
+    }
+
+    fn import_value(&self, export_name: &str) -> Option<String> {
+        self.exports.get(export_name).cloned()
+    }
+}
+
+impl Run {
+    pub async fn new(
+        inner: &Arc<Inner>,
+        stack: &StackRecord,
+        plan: Option<Arc<dyn TemplatePlan>>,
+    ) -> Result<Arc<Self>, EngineError> {
+        let records = inner
+            .store
+            .list_resources(&stack.stack_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.logical_id.clone(), r))
+            .collect();
+        let planned = plan
+            .as_ref()
+            .map(|p| {
+                p.resources()
+                    .iter()
+                    .map(|r| (r.logical_id.clone(), r.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Arc::new(Self {
+            inner: inner.clone(),
+            stack_id: stack.stack_id.clone(),
+            stack_name: stack.stack_name.clone(),
+            tags: stack.tags.clone(),
+            plan,
+            planned,
+            records: Mutex::new(records),
+            exports: inner.exports_map().await?,
+            retain: stack.retain_resources.iter().cloned().collect(),
+            cancelled: Mutex::new(HashSet::new()),
+            reported_cancelled: Mutex::new(Vec::new()),
+            gates: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Runs `action` on every node of `order`, each the moment the nodes it waits for have
+    /// succeeded, at most `max_parallel` at a time (see [`NodeAction::STOP`] for what a
+    /// failure does). Returns the nodes that failed.
+    pub async fn phase<A: NodeAction>(
+        self: &Arc<Self>,
+        (nodes, waits): Order,
+        action: A,
+    ) -> Vec<String> {
+        let mode = if A::STOP {
+            OnFailure::Stop
+        } else {
+            OnFailure::Continue
+        };
+        let (r, c) = (self.clone(), self.clone());
+        dag::run(
+            &nodes,
+            &waits,
+            self.inner.config.max_parallel,
+            mode,
+            move |id| {
+                let r = r.clone();
+                Box::pin(async move {
+                    let result = action.run(&r, &id).await;
+                    r.settle(&id, action, result)
+                })
+            },
+            // Only ever called in `Stop` mode.
+            move |running| c.cancel(running),
+        )
+        .await
+        .failed
+    }
+
+    /// The outcome of a resource action: a storage error is logged and fails the resource
+    /// (except in a cleanup, see [`NodeAction::CLEANUP`]).
+    pub fn settle<A: NodeAction>(
+        &self,
+        id: &str,
+        action: A,
+        result: Result<bool, EngineError>,
+    ) -> bool {
+        result.unwrap_or_else(|e| {
+            tracing::error!(stack_id = %self.stack_id, logical_id = %id, ?action, error = %e, "resource action");
+            A::CLEANUP
+        })
+    }
+
+    pub fn record(&self, logical_id: &str) -> Option<ResourceRecord> {
+        lock(&self.records).get(logical_id).cloned()
+    }
+
+    /// The logical ids of the records `keep` selects.
+    pub fn ids<C: FromIterator<String>>(&self, keep: impl Fn(&ResourceRecord) -> bool) -> C {
+        lock(&self.records)
+            .values()
+            .filter(|r| keep(r))
+            .map(|r| r.logical_id.clone())
+            .collect()
+    }
+
+    /// The records `keep` selects, as they are now.
+    pub fn records(&self, keep: impl Fn(&ResourceRecord) -> bool) -> Vec<ResourceRecord> {
+        lock(&self.records)
+            .values()
+            .filter(|r| keep(r))
+            .cloned()
+            .collect()
+    }
+
+    /// The lock of `logical_id` (see [`Run::gates`]).
+    pub async fn gate(&self, logical_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let gate = lock(&self.gates)
+            .entry(logical_id.to_string())
+            .or_default()
+            .clone();
+        gate.lock_owned().await
+    }
+
+    /// The lock of `logical_id`, unless the resource has been reported cancelled.
+    pub async fn open_gate(&self, logical_id: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let gate = self.gate(logical_id).await;
+        (!self.is_cancelled(logical_id)).then_some(gate)
+    }
+
+    pub fn is_cancelled(&self, logical_id: &str) -> bool {
+        lock(&self.cancelled).contains(logical_id)
+    }
+
+    pub async fn save(&self, rec: &mut ResourceRecord) -> Result<(), EngineError> {
+        self.save_with(rec, None, &[]).await
+    }
+
+    /// Writes `rec` and its events (`opening`, if any, first) in one store call.
+    pub async fn save_with(
+        &self,
+        rec: &mut ResourceRecord,
+        opening: Option<Ev<'_>>,
+        events: &[Ev<'_>],
+    ) -> Result<(), EngineError> {
+        rec.last_updated = self.inner.clock.now();
+        let drafts: Vec<EventDraft> = opening
+            .iter()
+            .chain(events)
+            .map(|e| EventDraft {
+                logical_id: &rec.logical_id,
+                physical_id: e.physical_id,
+                resource_type: &rec.resource_type,
+                status: e.status.as_str(),
+                reason: e.reason,
+                properties: e.properties,
+            })
+            .collect();
+        self.inner
+            .commit(
+                &self.stack_id,
+                &self.stack_name,
+                Record::Resource(rec),
+                &drafts,
+            )
+            .await?;
+        lock(&self.records).insert(rec.logical_id.clone(), rec.clone());
+        Ok(())
+    }
+
+    pub async fn forget(&self, logical_id: &str) -> Result<(), EngineError> {
+        lock(&self.records).remove(logical_id);
+        Ok(self
+            .inner
+            .store
+            .delete_resource(&self.stack_id, logical_id)
+            .await?)
+    }
+
+    /// An event without a record change (a replaced physical resource's deletion):
+    /// losing it to a storage error loses history, not state, so it is logged.
+    pub async fn event(
+        &self,
+        rec: &ResourceRecord,
+        status: ResourceStatus,
+        reason: Option<&str>,
+        physical_id: Option<&str>,
+        properties: Option<&Value>,
+    ) {
+        let draft = EventDraft {
+            logical_id: &rec.logical_id,
+            physical_id,
+            resource_type: &rec.resource_type,
+            status: status.as_str(),
+            reason,
+            properties,
+        };
+        if let Err(e) = self
+            .inner
+            .commit(&self.stack_id, &self.stack_name, Record::Nothing, &[draft])
+            .await
+        {
+            tracing::error!(stack_id = %self.stack_id, error = %e, "appending stack event");
+        }
+    }
+
+    /// Saves `rec` with `status`/`reason` and emits the matching event.
+    pub async fn transition(
+        &self,
+        rec: &mut ResourceRecord,
+        status: ResourceStatus,
+        reason: Option<String>,
+        properties: Option<&Value>,
+    ) -> Result<(), EngineError> {
+        self.transition_after(None, rec, status, reason, properties)
+            .await
+    }
+
+    /// [`Run::transition`], with `opening` (the opening event of a provider that keeps no
+    /// state, written with its outcome) before its event.
+    pub async fn transition_after(
+        &self,
+        opening: Option<Ev<'_>>,
+        rec: &mut ResourceRecord,
+        status: ResourceStatus,
+        reason: Option<String>,
+        properties: Option<&Value>,
+    ) -> Result<(), EngineError> {
+        rec.status = status;
+        rec.status_reason = reason;
+        let physical = rec.physical_id.clone();
+        let reason = rec.status_reason.clone();
+        self.save_with(
+            rec,
+            opening,
+            &[Ev {
+                status,
+                reason: reason.as_deref(),
+                physical_id: physical.as_deref(),
+                properties,
+            }],
+        )
+        .await
+    }
+
+    pub fn ctx(&self, rec: &ResourceRecord) -> ResourceContext {
+        ResourceContext {
+            region: self.inner.config.region.clone(),
+            account_id: self.inner.config.account_id.clone(),
+            partition: self.inner.partition.clone(),
+            stack_name: self.stack_name.clone(),
+            stack_id: self.stack_id.clone(),
+            logical_id: rec.logical_id.clone(),
+            resource_type: rec.resource_type.clone(),
+            stack_tags: self.tags.clone(),
+            started: rec.last_updated,
+        }
+    }
+
+    pub fn provider(
+        &self,
+        resource_type: &str,
+    ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+        self.inner
+            .providers
+            .get(resource_type)
+            .cloned()
+            .ok_or_else(|| {
+                ProviderError::UnsupportedType(format!(
+                    "Resource type {resource_type} is not supported"
+                ))
+            })
+    }
+
+    /// Whether `provider` keeps no state for `resource_type`: nothing is left to recover
+    /// from its calls, so an action's opening record is written with its outcome.
+    pub fn stateless(
+        provider: &Result<Arc<dyn ResourceProvider>, ProviderError>,
+        resource_type: &str,
+    ) -> bool {
+        provider
+            .as_ref()
+            .is_ok_and(|p| !p.keeps_state(resource_type))
+    }
+
+    /// `provider` (the lookup of `resource_type`'s provider), ready to act. When its
+    /// effects live outside the store, everything recorded so far (the resource's
+    /// in-progress record above all) is flushed first, so that no power loss can forget an
+    /// action the outside world has seen (see [`crate::durability`]).
+    pub async fn ready(
+        &self,
+        provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
+        resource_type: &str,
+    ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+        let provider = provider?;
+        if provider.effects_outside_store(resource_type) {
+            self.inner
+                .store
+                .sync()
+                .await
+                .map_err(|e| ProviderError::Internal(format!("stack store: {}", e.0)))?;
+        }
+        Ok(provider)
+    }
+
+    pub fn resolve(&self, logical_id: &str) -> Result<Value, String> {
+        let plan = self
+            .plan
+            .as_ref()
+            .ok_or_else(|| "no template plan for this phase".to_string())?;
+        plan.resolve_properties(logical_id, self)
+            .map_err(|e| e.message)
+    }
+
+    /// Marks records a dead task left in progress (a panicking provider) as failed.
+    pub async fn sweep(&self) -> Result<(), EngineError> {
+        for mut rec in self.records(|r| r.status.is_in_progress()) {
+            let status = match rec.status {
+                ResourceStatus::CreateInProgress => ResourceStatus::CreateFailed,
+                ResourceStatus::UpdateInProgress => ResourceStatus::UpdateFailed,
+                _ => ResourceStatus::DeleteFailed,
+            };
+            self.transition(&mut rec, status, Some(INTERNAL_FAILURE.into()), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops what an update or its rollback noted on the records (`prior`, `cleanup`)
+    /// once its cleanup is done.
+    pub async fn clear_leftovers(&self) -> Result<(), EngineError> {
+        for mut rec in self.records(|r| r.prior.is_some() || !r.cleanup.is_empty()) {
+            rec.prior = None;
+            rec.cleanup.clear();
+            self.save(&mut rec).await?;
+        }
+        Ok(())
+    }
+
+    /// "The following resource(s) failed to create: [A, B]. " (and/or "... to update:
+    /// ..."). AWS lists the cancelled resources too, after the ones that failed.
+    pub fn failure_reason(&self, failed: &[String]) -> String {
+        let mut creates = Vec::new();
+        let mut updates = Vec::new();
+        let cancelled = lock(&self.reported_cancelled).clone();
+        let primary = failed.iter().filter(|id| !self.is_cancelled(id));
+        for id in primary.chain(cancelled.iter()) {
+            match self.record(id).map(|r| r.status) {
+                Some(ResourceStatus::UpdateFailed) => updates.push(id.as_str()),
+                _ => creates.push(id.as_str()),
+            }
+        }
+        let mut reason = String::new();
+        if !creates.is_empty() {
+            reason += &failed_to("create", &creates);
+        }
+        if !updates.is_empty() {
+            reason += &failed_to("update", &updates);
+        }
+        reason
+    }
+}
+
+/// "The following resource(s) failed to `verb`: [A, B]. "
+pub(super) fn failed_to<S: std::borrow::Borrow<str>>(verb: &str, ids: &[S]) -> String {
+    format!(
+        "The following resource(s) failed to {verb}: [{}]. ",
+        ids.join(", ")
+    )
+}
+
+/// Nodes in template order and what each waits for (its dependencies).
+pub(super) fn forward_order(plan: &dyn TemplatePlan) -> Order {
+    let nodes = plan
+        .resources()
+        .iter()
+        .map(|r| r.logical_id.clone())
+        .collect();
+    let waits = plan
+        .resources()
+        .iter()
+        .map(|r| (r.logical_id.clone(), r.depends_on.clone()))
+        .collect();
+    (nodes, waits)
+}
+
+/// `ids` in reverse template order, each waiting for the members of `ids` that depend on
+/// it, so dependents are deleted before what they depend on. Ids the plan does not know go
+/// first, waiting for nothing.
+pub(super) fn reverse_order(plan: Option<&dyn TemplatePlan>, ids: &[String]) -> Order {
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut nodes: Vec<String> = Vec::new();
+    let mut waits: HashMap<String, Vec<String>> = HashMap::new();
+    let planned: Vec<&PlannedResource> = plan
+        .map(|p| p.resources().iter().collect())
+        .unwrap_or_default();
+    let known: HashSet<&str> = planned.iter().map(|r| r.logical_id.as_str()).collect();
+    nodes.extend(ids.iter().filter(|i| !known.contains(i.as_str())).cloned());
+    for r in planned.iter().rev() {
+        if wanted.contains(r.logical_id.as_str()) {
+            nodes.push(r.logical_id.clone());
+        }
+        for d in &r.depends_on {
+            if wanted.contains(d.as_str()) && wanted.contains(r.logical_id.as_str()) {
+                waits
+                    .entry(d.clone())
+                    .or_default()
+                    .push(r.logical_id.clone());
+            }
+        }
+    }
+    (nodes, waits)
+}
