@@ -56,7 +56,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use md5::{Digest as _, Md5};
 use s3s::dto::*;
-use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use sagestack_store::{
     BucketRecord, ObjectMeta, ObjectStore, PartRecord, StoreError, UploadRecord,
 };
@@ -78,6 +78,7 @@ const OWNER_ID: &str = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6cae
 const OWNER_NAME: &str = "sagestack";
 
 mod budget;
+mod call;
 /// What an object carries besides its body, kept as the store's opaque document.
 mod document;
 mod errors;
@@ -87,6 +88,8 @@ mod tests;
 mod values;
 
 pub use budget::{BodyBudget, COPIES, DEFAULT_MAX_INFLIGHT_BYTES};
+pub use call::call;
+pub use errors::internal_error_response;
 use budget::{BudgetedBody, Reservation};
 pub use document::ObjectDocument;
 use document::*;
@@ -1245,32 +1248,4 @@ pub fn service(
     builder.set_auth(credentials);
     builder.set_host(LocalhostVirtualHosts);
     builder.build()
-}
-
-/// The S3 error document for a failure outside s3s (a panic in the S3 path, or an
-/// error s3s could not turn into a response itself): `500 InternalError`, as S3 words it.
-pub fn internal_error_response(request_id: &str) -> http::Response<Bytes> {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
-         <Message>We encountered an internal error. Please try again.</Message>\
-         <RequestId>{}</RequestId></Error>",
-        xml_escape(request_id)
-    );
-    let mut response = http::Response::new(Bytes::from(body));
-    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/xml"),
-    );
-    if let Ok(v) = http::HeaderValue::from_str(request_id) {
-        response.headers_mut().insert("x-amz-request-id", v);
-    }
-    response
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
