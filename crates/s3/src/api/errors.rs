@@ -44,6 +44,26 @@ pub(super) fn too_large(limit: u64) -> S3Error {
     )
 }
 
+/// `StoreError::NotFound` from an operation naming an upload means the upload is absent.
+pub(super) fn upload_error(upload_id: &str) -> impl FnOnce(StoreError) -> S3Error + '_ {
+    move |e| match e {
+        StoreError::NotFound => no_such_upload(upload_id),
+        e => internal(e),
+    }
+}
+
+/// One key's failure in a `DeleteObjects` answer: the code and message the same store
+/// error gets everywhere else.
+pub(super) fn delete_error(bucket: &str, key: ObjectKey, e: StoreError) -> Error {
+    let e = bucket_error(bucket)(e);
+    Error {
+        code: Some(e.code().as_str().to_owned()),
+        key: Some(key),
+        message: e.message().map(str::to_owned),
+        version_id: None,
+    }
+}
+
 /// `StoreError::NotFound` from an operation naming a bucket means the bucket is absent.
 pub(super) fn bucket_error(bucket: &str) -> impl FnOnce(StoreError) -> S3Error + '_ {
     move |e| match e {

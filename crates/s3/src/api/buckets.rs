@@ -1,0 +1,184 @@
+//! Bucket operations: list, create, head, delete, location, and bucket tagging.
+//! Never touches objects or uploads (a non-empty bucket is the store's `Conflict`).
+
+use super::*;
+
+pub(super) async fn list_buckets(
+    api: &S3Api,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let input = req.input;
+    let buckets = api
+        .store
+        .list_buckets()
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter(|b| {
+            input
+                .prefix
+                .as_deref()
+                .is_none_or(|p| b.name.starts_with(p))
+                && input.bucket_region.as_deref().is_none_or(|r| b.region == r)
+        })
+        .map(|b| Bucket {
+            bucket_region: Some(b.region),
+            creation_date: Some(timestamp(b.creation_micros)),
+            name: Some(b.name),
+        })
+        .collect();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        continuation_token: None,
+        owner: Some(owner()),
+        prefix: input.prefix,
+    }))
+}
+
+pub(super) async fn create_bucket(
+    api: &S3Api,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let input = req.input;
+    let name = input.bucket;
+    validate_bucket_name(&name).map_err(|why| {
+        s3_error!(
+            InvalidBucketName,
+            "The specified bucket is not valid: {name} ({why})"
+        )
+    })?;
+    let constraint = input
+        .create_bucket_configuration
+        .and_then(|c| c.location_constraint)
+        .map(|c| c.as_str().to_owned());
+    let region = match constraint {
+        Some(c) if c == "us-east-1" || c.is_empty() => {
+            return Err(s3_error!(
+                InvalidLocationConstraint,
+                "The specified location-constraint is not valid: {c}"
+            ));
+        }
+        Some(c) => c,
+        None => api.region.clone(),
+    };
+    let record = BucketRecord {
+        name: name.clone(),
+        region: region.clone(),
+        creation_micros: now_micros(),
+        document: Arc::from("{}"),
+    };
+    match api.store.create_bucket(&record).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists) => {
+            // AWS's legacy behaviour: re-creating one's own bucket in us-east-1
+            // succeeds; every other region answers BucketAlreadyOwnedByYou.
+            let existing = api.store.get_bucket(&name).await.map_err(internal)?;
+            let legacy = region == "us-east-1" && existing.is_some_and(|b| b.region == "us-east-1");
+            if !legacy {
+                return Err(s3_error!(
+                    BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it: {name}"
+                ));
+            }
+        }
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(S3Response::new(CreateBucketOutput {
+        location: Some(format!("/{name}")),
+    }))
+}
+
+pub(super) async fn head_bucket(
+    api: &S3Api,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    let bucket = api.existing_bucket(&req.input.bucket).await?;
+    Ok(S3Response::new(HeadBucketOutput {
+        bucket_region: Some(bucket.region),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn delete_bucket(
+    api: &S3Api,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let name = &req.input.bucket;
+    match api.store.delete_bucket(name).await {
+        Ok(()) => Ok(S3Response::new(DeleteBucketOutput {})),
+        Err(StoreError::NotFound) => Err(no_such_bucket(name)),
+        Err(StoreError::Conflict) => Err(s3_error!(
+            BucketNotEmpty,
+            "The bucket you tried to delete is not empty: {name}"
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+pub(super) async fn get_bucket_location(
+    api: &S3Api,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    let bucket = api.existing_bucket(&req.input.bucket).await?;
+    // us-east-1 is the empty constraint, as in AWS.
+    let location_constraint =
+        (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint,
+    }))
+}
+
+pub(super) async fn get_bucket_tagging(
+    api: &S3Api,
+    req: S3Request<GetBucketTaggingInput>,
+) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let bucket = api.existing_bucket(&req.input.bucket).await?;
+    let tags = bucket_tags(&bucket.document);
+    if tags.is_empty() {
+        return Err(s3_error!(
+            NoSuchTagSet,
+            "The TagSet does not exist: {}",
+            bucket.name
+        ));
+    }
+    Ok(S3Response::new(GetBucketTaggingOutput {
+        tag_set: tags
+            .into_iter()
+            .map(|t| Tag {
+                key: Some(t.key),
+                value: Some(t.value),
+            })
+            .collect(),
+    }))
+}
+
+pub(super) async fn put_bucket_tagging(
+    api: &S3Api,
+    req: S3Request<PutBucketTaggingInput>,
+) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let input = req.input;
+    let tags = validate_tags(&input.tagging.tag_set)?;
+    set_tags(api, &input.bucket, Some(&tags)).await?;
+    Ok(S3Response::new(PutBucketTaggingOutput::default()))
+}
+
+pub(super) async fn delete_bucket_tagging(
+    api: &S3Api,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    set_tags(api, &req.input.bucket, None).await?;
+    Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
+}
+
+/// Replaces (or with `None` removes) the tags in a bucket's document, keeping its other
+/// fields. A read-modify-write: a concurrent update of another field of the same bucket
+/// document (rare: tags are its only S3-written field) can be lost; the store has no
+/// compare-and-set for buckets.
+async fn set_tags(api: &S3Api, bucket: &str, tags: Option<&[StoredTag]>) -> S3Result<()> {
+    let record = api.existing_bucket(bucket).await?;
+    let document = with_tags(&record.document, tags);
+    api.store
+        .update_bucket(bucket, &document)
+        .await
+        .map_err(bucket_error(bucket))
+}
