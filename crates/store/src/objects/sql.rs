@@ -7,22 +7,32 @@
 macro_rules! object_store_impl {
     ($store:ty, $share:literal, $update:literal, $collate:literal) => {
         impl $store {
+            /// The first column of the row `sql` selects for `id`, locking that row for the
+            /// transaction: `sql` is the statement with the shared and with the exclusive
+            /// lock clause, in that order.
+            async fn lock_row(
+                conn: &mut <<$store as crate::objects::Backend>::Db as sqlx::Database>::Connection,
+                sql: [&'static str; 2],
+                id: &str,
+                exclusive: bool,
+            ) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar(sql[usize::from(exclusive)])
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?)
+            }
+
             /// True when the bucket exists, locking its row for the transaction.
             async fn lock_bucket(
                 conn: &mut <<$store as crate::objects::Backend>::Db as sqlx::Database>::Connection,
                 name: &str,
                 exclusive: bool,
             ) -> Result<bool, StoreError> {
-                let sql = if exclusive {
-                    concat!("SELECT 1 FROM s3_buckets WHERE name = $1", $update)
-                } else {
-                    concat!("SELECT 1 FROM s3_buckets WHERE name = $1", $share)
-                };
-                Ok(sqlx::query(sql)
-                    .bind(name)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .is_some())
+                const SQL: [&str; 2] = [
+                    concat!("SELECT name FROM s3_buckets WHERE name = $1", $share),
+                    concat!("SELECT name FROM s3_buckets WHERE name = $1", $update),
+                ];
+                Ok(Self::lock_row(conn, SQL, name, exclusive).await?.is_some())
             }
 
             /// The upload's bucket when it exists, locking its row for the transaction.
@@ -31,15 +41,11 @@ macro_rules! object_store_impl {
                 upload_id: &str,
                 exclusive: bool,
             ) -> Result<Option<String>, StoreError> {
-                let sql = if exclusive {
-                    concat!("SELECT bucket FROM s3_uploads WHERE upload_id = $1", $update)
-                } else {
-                    concat!("SELECT bucket FROM s3_uploads WHERE upload_id = $1", $share)
-                };
-                Ok(sqlx::query_scalar(sql)
-                    .bind(upload_id)
-                    .fetch_optional(&mut *conn)
-                    .await?)
+                const SQL: [&str; 2] = [
+                    concat!("SELECT bucket FROM s3_uploads WHERE upload_id = $1", $share),
+                    concat!("SELECT bucket FROM s3_uploads WHERE upload_id = $1", $update),
+                ];
+                Self::lock_row(conn, SQL, upload_id, exclusive).await
             }
 
             /// A write transaction on `bucket`, its row locked shared (`NotFound` when the
