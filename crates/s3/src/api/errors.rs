@@ -74,7 +74,7 @@ pub(super) fn bucket_error(bucket: &str) -> impl FnOnce(StoreError) -> S3Error +
 
 /// The S3 error document for a failure outside s3s (a panic in the S3 path, or an
 /// error s3s could not turn into a response itself): `500 InternalError`, as S3 words it.
-pub fn internal_error_response(request_id: &str) -> http::Response<s3s::Body> {
+pub(super) fn internal_error_response(request_id: &str) -> http::Response<s3s::Body> {
     let mut error = S3Error::with_message(S3ErrorCode::InternalError, INTERNAL_MESSAGE);
     error.set_request_id(request_id);
     let mut response = error.to_http_response().unwrap_or_else(|_| {

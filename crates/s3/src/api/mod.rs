@@ -100,7 +100,6 @@ use budget::{BudgetedBody, Reservation};
 pub use call::call;
 pub use document::ObjectDocument;
 use document::*;
-pub use errors::internal_error_response;
 use errors::*;
 use list::*;
 pub use values::validate_bucket_name;
