@@ -5,9 +5,8 @@ use super::*;
 
 pub(super) async fn list_buckets(
     api: &S3Api,
-    req: S3Request<ListBucketsInput>,
-) -> S3Result<S3Response<ListBucketsOutput>> {
-    let input = req.input;
+    input: ListBucketsInput,
+) -> S3Result<ListBucketsOutput> {
     let buckets = api
         .store
         .list_buckets()
@@ -27,19 +26,18 @@ pub(super) async fn list_buckets(
             name: Some(b.name),
         })
         .collect();
-    Ok(S3Response::new(ListBucketsOutput {
+    Ok(ListBucketsOutput {
         buckets: Some(buckets),
         continuation_token: None,
         owner: Some(owner()),
         prefix: input.prefix,
-    }))
+    })
 }
 
 pub(super) async fn create_bucket(
     api: &S3Api,
-    req: S3Request<CreateBucketInput>,
-) -> S3Result<S3Response<CreateBucketOutput>> {
-    let input = req.input;
+    input: CreateBucketInput,
+) -> S3Result<CreateBucketOutput> {
     let name = input.bucket;
     validate_bucket_name(&name).map_err(|why| {
         s3_error!(
@@ -83,29 +81,26 @@ pub(super) async fn create_bucket(
         }
         Err(e) => return Err(internal(e)),
     }
-    Ok(S3Response::new(CreateBucketOutput {
+    Ok(CreateBucketOutput {
         location: Some(format!("/{name}")),
-    }))
+    })
 }
 
-pub(super) async fn head_bucket(
-    api: &S3Api,
-    req: S3Request<HeadBucketInput>,
-) -> S3Result<S3Response<HeadBucketOutput>> {
-    let bucket = api.existing_bucket(&req.input.bucket).await?;
-    Ok(S3Response::new(HeadBucketOutput {
+pub(super) async fn head_bucket(api: &S3Api, input: HeadBucketInput) -> S3Result<HeadBucketOutput> {
+    let bucket = api.existing_bucket(&input.bucket).await?;
+    Ok(HeadBucketOutput {
         bucket_region: Some(bucket.region),
         ..Default::default()
-    }))
+    })
 }
 
 pub(super) async fn delete_bucket(
     api: &S3Api,
-    req: S3Request<DeleteBucketInput>,
-) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let name = &req.input.bucket;
+    input: DeleteBucketInput,
+) -> S3Result<DeleteBucketOutput> {
+    let name = &input.bucket;
     match api.store.delete_bucket(name).await {
-        Ok(()) => Ok(S3Response::new(DeleteBucketOutput {})),
+        Ok(()) => Ok(DeleteBucketOutput {}),
         Err(StoreError::NotFound) => Err(no_such_bucket(name)),
         Err(StoreError::Conflict) => Err(s3_error!(
             BucketNotEmpty,
@@ -117,22 +112,22 @@ pub(super) async fn delete_bucket(
 
 pub(super) async fn get_bucket_location(
     api: &S3Api,
-    req: S3Request<GetBucketLocationInput>,
-) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    let bucket = api.existing_bucket(&req.input.bucket).await?;
+    input: GetBucketLocationInput,
+) -> S3Result<GetBucketLocationOutput> {
+    let bucket = api.existing_bucket(&input.bucket).await?;
     // us-east-1 is the empty constraint, as in AWS.
     let location_constraint =
         (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
-    Ok(S3Response::new(GetBucketLocationOutput {
+    Ok(GetBucketLocationOutput {
         location_constraint,
-    }))
+    })
 }
 
 pub(super) async fn get_bucket_tagging(
     api: &S3Api,
-    req: S3Request<GetBucketTaggingInput>,
-) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-    let bucket = api.existing_bucket(&req.input.bucket).await?;
+    input: GetBucketTaggingInput,
+) -> S3Result<GetBucketTaggingOutput> {
+    let bucket = api.existing_bucket(&input.bucket).await?;
     let tags = bucket_tags(&bucket.document);
     if tags.is_empty() {
         return Err(s3_error!(
@@ -141,7 +136,7 @@ pub(super) async fn get_bucket_tagging(
             bucket.name
         ));
     }
-    Ok(S3Response::new(GetBucketTaggingOutput {
+    Ok(GetBucketTaggingOutput {
         tag_set: tags
             .into_iter()
             .map(|t| Tag {
@@ -149,25 +144,24 @@ pub(super) async fn get_bucket_tagging(
                 value: Some(t.value),
             })
             .collect(),
-    }))
+    })
 }
 
 pub(super) async fn put_bucket_tagging(
     api: &S3Api,
-    req: S3Request<PutBucketTaggingInput>,
-) -> S3Result<S3Response<PutBucketTaggingOutput>> {
-    let input = req.input;
+    input: PutBucketTaggingInput,
+) -> S3Result<PutBucketTaggingOutput> {
     let tags = validate_tags(&input.tagging.tag_set)?;
     set_tags(api, &input.bucket, Some(&tags)).await?;
-    Ok(S3Response::new(PutBucketTaggingOutput::default()))
+    Ok(PutBucketTaggingOutput::default())
 }
 
 pub(super) async fn delete_bucket_tagging(
     api: &S3Api,
-    req: S3Request<DeleteBucketTaggingInput>,
-) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-    set_tags(api, &req.input.bucket, None).await?;
-    Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
+    input: DeleteBucketTaggingInput,
+) -> S3Result<DeleteBucketTaggingOutput> {
+    set_tags(api, &input.bucket, None).await?;
+    Ok(DeleteBucketTaggingOutput::default())
 }
 
 /// Replaces (or with `None` removes) the tags in a bucket's document, keeping its other

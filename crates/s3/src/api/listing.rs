@@ -5,9 +5,8 @@ use super::*;
 
 pub(super) async fn list_objects(
     api: &S3Api,
-    req: S3Request<ListObjectsInput>,
-) -> S3Result<S3Response<ListObjectsOutput>> {
-    let input = req.input;
+    input: ListObjectsInput,
+) -> S3Result<ListObjectsOutput> {
     let encode = url_encoding(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
     let prefix = input.prefix.clone().unwrap_or_default();
@@ -25,7 +24,7 @@ pub(super) async fn list_objects(
     let next_marker = (listing.truncated && input.delimiter.is_some())
         .then(|| listing.last.clone())
         .flatten();
-    Ok(S3Response::new(ListObjectsOutput {
+    Ok(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(maybe_encode(Some(prefix), encode).unwrap_or_default()),
         marker: Some(maybe_encode(marker, encode).unwrap_or_default()),
@@ -43,14 +42,13 @@ pub(super) async fn list_objects(
         next_marker: maybe_encode(next_marker, encode),
         encoding_type: input.encoding_type,
         ..Default::default()
-    }))
+    })
 }
 
 pub(super) async fn list_objects_v2(
     api: &S3Api,
-    req: S3Request<ListObjectsV2Input>,
-) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let input = req.input;
+    input: ListObjectsV2Input,
+) -> S3Result<ListObjectsV2Output> {
     let encode = url_encoding(input.encoding_type.as_ref())?;
     let fetch_owner = input.fetch_owner.unwrap_or(false);
     let max = max_keys(input.max_keys)?;
@@ -73,7 +71,7 @@ pub(super) async fn list_objects_v2(
         .truncated
         .then(|| listing.last.as_deref().map(encode_token))
         .flatten();
-    Ok(S3Response::new(ListObjectsV2Output {
+    Ok(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(maybe_encode(Some(prefix), encode).unwrap_or_default()),
         max_keys: Some(max as i32),
@@ -93,5 +91,5 @@ pub(super) async fn list_objects_v2(
         encoding_type: input.encoding_type,
         start_after: maybe_encode(input.start_after, encode),
         ..Default::default()
-    }))
+    })
 }

@@ -232,14 +232,16 @@ impl S3Api {
 }
 
 /// s3s wants one `impl S3`; each operation lives in its group's file as a function of
-/// the same name, and this impl only forwards to it.
+/// the same name over the operation's input (and, where named, a value read from the
+/// request: `host = request_host`), and this impl only forwards to it.
 macro_rules! forward {
-    ($($group:ident::$op:ident($input:ident) -> $output:ident;)*) => {
+    ($($group:ident::$op:ident($input:ident $(, $arg:ident = $read:ident)?) -> $output:ident;)*) => {
         #[async_trait::async_trait]
         impl S3 for S3Api {
             $(
                 async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    $group::$op(self, req).await
+                    $(let $arg = $read(&req);)?
+                    $group::$op(self, req.input $(, $arg)?).await.map(S3Response::new)
                 }
             )*
         }
@@ -262,7 +264,7 @@ forward! {
     objects::copy_object(CopyObjectInput) -> CopyObjectOutput;
     multipart::create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
     multipart::upload_part(UploadPartInput) -> UploadPartOutput;
-    multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
+    multipart::complete_multipart_upload(CompleteMultipartUploadInput, host = request_host) -> CompleteMultipartUploadOutput;
     multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     multipart::list_parts(ListPartsInput) -> ListPartsOutput;
     multipart::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;

@@ -6,9 +6,8 @@ use super::*;
 
 pub(super) async fn create_multipart_upload(
     api: &S3Api,
-    req: S3Request<CreateMultipartUploadInput>,
-) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let input = req.input;
+    input: CreateMultipartUploadInput,
+) -> S3Result<CreateMultipartUploadOutput> {
     let document = document_of!(input);
     // Upload ids are opaque to clients; a random UUID's hex cannot collide in
     // practice (and a collision would be refused by the store, not merged).
@@ -24,19 +23,15 @@ pub(super) async fn create_multipart_upload(
         .create_upload(&upload)
         .await
         .map_err(bucket_error(&input.bucket))?;
-    Ok(S3Response::new(CreateMultipartUploadOutput {
+    Ok(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload_id),
         ..Default::default()
-    }))
+    })
 }
 
-pub(super) async fn upload_part(
-    api: &S3Api,
-    req: S3Request<UploadPartInput>,
-) -> S3Result<S3Response<UploadPartOutput>> {
-    let input = req.input;
+pub(super) async fn upload_part(api: &S3Api, input: UploadPartInput) -> S3Result<UploadPartOutput> {
     if !(1..=MAX_PART_NUMBER).contains(&input.part_number) {
         return Err(s3_error!(
             InvalidArgument,
@@ -57,18 +52,17 @@ pub(super) async fn upload_part(
         .put_part(&input.upload_id, &part, body)
         .await
         .map_err(upload_error(&input.upload_id))?;
-    Ok(S3Response::new(UploadPartOutput {
+    Ok(UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
         ..Default::default()
-    }))
+    })
 }
 
 pub(super) async fn complete_multipart_upload(
     api: &S3Api,
-    req: S3Request<CompleteMultipartUploadInput>,
-) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let host = request_host(&req);
-    let input = req.input;
+    input: CompleteMultipartUploadInput,
+    host: String,
+) -> S3Result<CompleteMultipartUploadOutput> {
     let upload = api
         .existing_upload(&input.bucket, &input.key, &input.upload_id)
         .await?;
@@ -172,7 +166,7 @@ pub(super) async fn complete_multipart_upload(
         .complete_upload(&input.upload_id, &meta, body.freeze())
         .await
         .map_err(upload_error(&input.upload_id))?;
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
+    Ok(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
         e_tag: Some(etag(&object_etag)),
@@ -182,14 +176,13 @@ pub(super) async fn complete_multipart_upload(
             url_encode(&input.key)
         )),
         ..Default::default()
-    }))
+    })
 }
 
 pub(super) async fn abort_multipart_upload(
     api: &S3Api,
-    req: S3Request<AbortMultipartUploadInput>,
-) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let input = req.input;
+    input: AbortMultipartUploadInput,
+) -> S3Result<AbortMultipartUploadOutput> {
     api.existing_upload(&input.bucket, &input.key, &input.upload_id)
         .await?;
     if !api
@@ -200,14 +193,10 @@ pub(super) async fn abort_multipart_upload(
     {
         return Err(no_such_upload(&input.upload_id));
     }
-    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    Ok(AbortMultipartUploadOutput::default())
 }
 
-pub(super) async fn list_parts(
-    api: &S3Api,
-    req: S3Request<ListPartsInput>,
-) -> S3Result<S3Response<ListPartsOutput>> {
-    let input = req.input;
+pub(super) async fn list_parts(api: &S3Api, input: ListPartsInput) -> S3Result<ListPartsOutput> {
     api.existing_upload(&input.bucket, &input.key, &input.upload_id)
         .await?;
     let max = max_items(input.max_parts, "max-parts")?;
@@ -226,7 +215,7 @@ pub(super) async fn list_parts(
     let next = truncated
         .then(|| after.last().map(|p| p.part_number))
         .flatten();
-    Ok(S3Response::new(ListPartsOutput {
+    Ok(ListPartsOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(input.upload_id),
@@ -250,14 +239,13 @@ pub(super) async fn list_parts(
                 .collect(),
         ),
         ..Default::default()
-    }))
+    })
 }
 
 pub(super) async fn list_multipart_uploads(
     api: &S3Api,
-    req: S3Request<ListMultipartUploadsInput>,
-) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let input = req.input;
+    input: ListMultipartUploadsInput,
+) -> S3Result<ListMultipartUploadsOutput> {
     let encode = url_encoding(input.encoding_type.as_ref())?;
     let max = max_items(input.max_uploads, "max-uploads")?;
     let uploads = api
@@ -333,7 +321,7 @@ pub(super) async fn list_multipart_uploads(
         Some((k, id)) => (Some(k), id),
         None => (None, None),
     };
-    Ok(S3Response::new(ListMultipartUploadsOutput {
+    Ok(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
         common_prefixes: common_prefixes(prefixes, encode),
         delimiter: maybe_encode(input.delimiter, encode),
@@ -347,5 +335,5 @@ pub(super) async fn list_multipart_uploads(
         upload_id_marker: Some(input.upload_id_marker.unwrap_or_default()),
         uploads: Some(out),
         ..Default::default()
-    }))
+    })
 }

@@ -3,11 +3,7 @@
 
 use super::*;
 
-pub(super) async fn put_object(
-    api: &S3Api,
-    req: S3Request<PutObjectInput>,
-) -> S3Result<S3Response<PutObjectOutput>> {
-    let input = req.input;
+pub(super) async fn put_object(api: &S3Api, input: PutObjectInput) -> S3Result<PutObjectOutput> {
     if input.write_offset_bytes.is_some() {
         return Err(s3_error!(
             NotImplemented,
@@ -50,18 +46,14 @@ pub(super) async fn put_object(
         .put_object(&meta, body)
         .await
         .map_err(bucket_error(&input.bucket))?;
-    Ok(S3Response::new(PutObjectOutput {
+    Ok(PutObjectOutput {
         e_tag: Some(etag(&etag_value)),
         size: Some(meta.size),
         ..Default::default()
-    }))
+    })
 }
 
-pub(super) async fn get_object(
-    api: &S3Api,
-    req: S3Request<GetObjectInput>,
-) -> S3Result<S3Response<GetObjectOutput>> {
-    let input = req.input;
+pub(super) async fn get_object(api: &S3Api, input: GetObjectInput) -> S3Result<GetObjectOutput> {
     if input.part_number.is_some() {
         return Err(s3_error!(
             NotImplemented,
@@ -103,43 +95,37 @@ pub(super) async fn get_object(
         content_range: content_range,
         body: Some(StreamingBlob::new(BudgetedBody::new(body, reservation))),
     } from &meta);
-    Ok(S3Response::new(output))
+    Ok(output)
 }
 
-pub(super) async fn head_object(
-    api: &S3Api,
-    req: S3Request<HeadObjectInput>,
-) -> S3Result<S3Response<HeadObjectOutput>> {
-    let input = req.input;
+pub(super) async fn head_object(api: &S3Api, input: HeadObjectInput) -> S3Result<HeadObjectOutput> {
     let meta = api.existing_meta(&input.bucket, &input.key).await?;
     check_conditions(
         &meta.etag,
         input.if_match.as_ref(),
         input.if_none_match.as_ref(),
     )?;
-    Ok(S3Response::new(representation!(HeadObjectOutput {
+    Ok(representation!(HeadObjectOutput {
         content_length: Some(meta.size),
-    } from &meta)))
+    } from &meta))
 }
 
 pub(super) async fn delete_object(
     api: &S3Api,
-    req: S3Request<DeleteObjectInput>,
-) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let input = req.input;
+    input: DeleteObjectInput,
+) -> S3Result<DeleteObjectOutput> {
     // Deleting an absent key succeeds (204), as in S3.
     api.store
         .delete_object(&input.bucket, &input.key)
         .await
         .map_err(bucket_error(&input.bucket))?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    Ok(DeleteObjectOutput::default())
 }
 
 pub(super) async fn delete_objects(
     api: &S3Api,
-    req: S3Request<DeleteObjectsInput>,
-) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let input = req.input;
+    input: DeleteObjectsInput,
+) -> S3Result<DeleteObjectsOutput> {
     let objects = input.delete.objects;
     if objects.is_empty() || objects.len() > 1000 {
         return Err(s3_error!(
@@ -164,18 +150,14 @@ pub(super) async fn delete_objects(
             Err(e) => errors.push(delete_error(&input.bucket, o.key, e)),
         }
     }
-    Ok(S3Response::new(DeleteObjectsOutput {
+    Ok(DeleteObjectsOutput {
         deleted: Some(deleted),
         errors: (!errors.is_empty()).then_some(errors),
         ..Default::default()
-    }))
+    })
 }
 
-pub(super) async fn copy_object(
-    api: &S3Api,
-    req: S3Request<CopyObjectInput>,
-) -> S3Result<S3Response<CopyObjectOutput>> {
-    let input = req.input;
+pub(super) async fn copy_object(api: &S3Api, input: CopyObjectInput) -> S3Result<CopyObjectOutput> {
     let (src_bucket, src_key) = match &input.copy_source {
         CopySource::Bucket {
             bucket,
@@ -244,12 +226,12 @@ pub(super) async fn copy_object(
         .put_object(&meta, source.body)
         .await
         .map_err(bucket_error(&input.bucket))?;
-    Ok(S3Response::new(CopyObjectOutput {
+    Ok(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag(&meta.etag)),
             last_modified: Some(timestamp(meta.last_modified_micros)),
             ..Default::default()
         }),
         ..Default::default()
-    }))
+    })
 }
