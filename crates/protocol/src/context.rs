@@ -1,4 +1,10 @@
 //! Per-request facts that services may need: who is calling, where, and the request id.
+//! Built once per request, from its head, before the protocol's framing reads the body.
+
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+
+use crate::sigv4;
 
 /// What a service knows about the request it is handling, beyond its input.
 #[derive(Debug, Clone)]
@@ -13,6 +19,24 @@ pub struct RequestContext {
     /// Signatures are NOT verified: this is an identity claim, used only to fill
     /// fields such as `CreatedBy`.
     pub access_key_id: Option<String>,
+}
+
+impl RequestContext {
+    /// The context of a request answered for `region` and `account_id`: a fresh
+    /// request id, and the access key id of the caller's SigV4 `Authorization` header.
+    pub fn from_parts(parts: &Parts, region: &str, account_id: &str) -> Self {
+        RequestContext {
+            request_id: new_request_id(),
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            access_key_id: parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(sigv4::access_key_id)
+                .map(str::to_owned),
+        }
+    }
 }
 
 /// A fresh request id, in the UUID form AWS uses for JSON services.

@@ -5,9 +5,7 @@
 //! functions here turn an [`AwsError`] into bytes on the wire.
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header::CONTENT_TYPE};
-
-use crate::REQUEST_ID_HEADER;
+use http::{HeaderValue, Response, StatusCode};
 
 /// Who is at fault, which decides the HTTP status class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,18 +94,14 @@ impl From<ProtocolError> for Box<dyn AwsError> {
 /// `x-amzn-RequestId` and `{"__type": code, "message": message}`.
 pub fn json_error_response(err: &dyn AwsError, request_id: &str) -> Response<Bytes> {
     let body = serde_json::json!({ "__type": err.code(), "message": err.message() });
-    let mut response = Response::new(Bytes::from(body.to_string()));
-    *response.status_mut() = err.status();
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(crate::json11::CONTENT_TYPE),
+    let mut response = crate::frame::response(
+        err.status(),
+        Bytes::from(body.to_string()),
+        crate::json11::CONTENT_TYPE,
+        request_id,
     );
     if let Ok(v) = HeaderValue::from_str(err.code()) {
-        headers.insert("x-amzn-errortype", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID_HEADER, v);
+        response.headers_mut().insert("x-amzn-errortype", v);
     }
     response
 }

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header::CONTENT_TYPE as CT};
+use http::{Response, StatusCode};
 use serde_json::Value;
 
-use crate::{AwsError, ProtocolError, REQUEST_ID_HEADER, RequestContext};
+use crate::{AwsError, ProtocolError, RequestContext};
 
 /// Content type of JSON 1.1 requests and responses.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -61,15 +61,7 @@ pub fn ok_response(output: JsonOutput, request_id: &str) -> Response<Bytes> {
         JsonOutput::Value(v) => Bytes::from(v.to_string()),
         JsonOutput::Raw(s) => Bytes::from(s),
     };
-    let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::OK;
-    response
-        .headers_mut()
-        .insert(CT, HeaderValue::from_static(CONTENT_TYPE));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    response
+    crate::frame::response(StatusCode::OK, body, CONTENT_TYPE, request_id)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //! * [`query`] decodes AWS Query requests (form-encoded `Action=`) into a tree, writes
 //!   their XML responses and `ErrorResponse` errors, and defines
 //!   [`query::QueryService`], routed by API `Version`.
+//! * [`frame`] is the HTTP framing of JSON 1.1 and Query: the bounded body read, the
+//!   call, the answer or error document; the server's router only picks the service.
 //! * [`validate`] checks inputs against a service's botocore model with AWS's wording
 //!   (every service embeds its own model).
 //! * [`sigv4`] checks that a request carries a SigV4-shaped signature (header or
@@ -22,6 +24,7 @@
 pub mod classify;
 pub mod context;
 pub mod error;
+pub mod frame;
 pub mod json11;
 pub mod query;
 pub mod sigv4;

@@ -36,12 +36,12 @@ use std::io::Cursor;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header::CONTENT_TYPE as CT};
+use http::{Response, StatusCode};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::{Map, Value};
 
-use crate::{AwsError, ErrorKind, REQUEST_ID_HEADER, RequestContext};
+use crate::{AwsError, ErrorKind, RequestContext};
 
 /// Content type of Query responses.
 pub const CONTENT_TYPE: &str = "text/xml";
@@ -428,15 +428,7 @@ fn request_id_element(w: &mut Writer<Cursor<Vec<u8>>>, request_id: &str) -> std:
 }
 
 fn xml_response(status: StatusCode, body: Bytes, request_id: &str) -> Response<Bytes> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CT, HeaderValue::from_static(CONTENT_TYPE));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    response
+    crate::frame::response(status, body, CONTENT_TYPE, request_id)
 }
 
 /// `200 OK` with `<{action}Response xmlns=namespace>`, the `<{action}Result>` (when the

@@ -465,36 +465,27 @@ impl Model {
 }
 
 fn length(shape: &Shape, len: usize, fail: &mut impl FnMut(String)) {
-    let len = len as f64;
-    if let Some(min) = shape.min
-        && len < min
-    {
-        fail(format!(
-            "Member must have length greater than or equal to {min}"
-        ));
-    }
-    if let Some(max) = shape.max
-        && len > max
-    {
-        fail(format!(
-            "Member must have length less than or equal to {max}"
-        ));
-    }
+    bounds(shape, len as f64, "length", fail);
 }
 
 fn range(shape: &Shape, n: f64, fail: &mut impl FnMut(String)) {
+    bounds(shape, n, "value", fail);
+}
+
+/// The shape's `min` / `max` against `x`, a `what` ("length" or "value"), in AWS's words.
+fn bounds(shape: &Shape, x: f64, what: &str, fail: &mut impl FnMut(String)) {
     if let Some(min) = shape.min
-        && n < min
+        && x < min
     {
         fail(format!(
-            "Member must have value greater than or equal to {min}"
+            "Member must have {what} greater than or equal to {min}"
         ));
     }
     if let Some(max) = shape.max
-        && n > max
+        && x > max
     {
         fail(format!(
-            "Member must have value less than or equal to {max}"
+            "Member must have {what} less than or equal to {max}"
         ));
     }
 }

@@ -240,7 +240,8 @@ impl Cli {
             Command::Serve(args) => crate::serve::run(*args),
             Command::Template(TemplateCommand::Validate(args)) => {
                 let mut out = std::io::stdout().lock();
-                let code = sagestack_template::validate_command(&args.file, &args.params, &mut out);
+                let code =
+                    crate::template_cli::validate_command(&args.file, &args.params, &mut out);
                 ExitCode::from(u8::try_from(code).unwrap_or(1))
             }
         }

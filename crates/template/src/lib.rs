@@ -45,7 +45,6 @@
 
 mod budget;
 pub mod cidr;
-pub mod cli;
 pub mod env;
 pub mod error;
 pub mod eval;
@@ -63,7 +62,6 @@ pub mod validate;
 pub mod yaml;
 
 pub use budget::MAX_EXPANDED_BYTES;
-pub use cli::validate_command;
 pub use env::{
     DynamicReference, EmptyEnvironment, Environment, NoResources, ResourceLookup, StackContext,
     StaticEnvironment,

@@ -72,6 +72,50 @@ pub(super) fn document_from(
     }
 }
 
+/// [`document_from`] over the representation headers of an input that has them all
+/// (`PutObject`, `CopyObject`, `CreateMultipartUpload`); the inputs are distinct s3s
+/// types with the same field names.
+macro_rules! document_of {
+    ($input:expr) => {
+        document_from(
+            $input.content_type.as_ref(),
+            $input.cache_control,
+            $input.content_disposition,
+            $input.content_encoding,
+            $input.content_language,
+            $input.metadata,
+        )
+    };
+}
+pub(super) use document_of;
+
+/// An object's representation in a `GetObject` or `HeadObject` answer (distinct s3s
+/// types with the same field names): content headers, ETag, date, metadata, parts.
+macro_rules! representation {
+    ($output:ident { $($field:ident: $value:expr,)* } from $meta:expr) => {{
+        let meta = $meta;
+        let doc = ObjectDocument::parse(&meta.document);
+        $output {
+            accept_ranges: Some("bytes".to_owned()),
+            content_type: doc
+                .content_type
+                .as_deref()
+                .and_then(|c| c.parse::<ContentType>().ok()),
+            cache_control: doc.cache_control.clone(),
+            content_disposition: doc.content_disposition.clone(),
+            content_encoding: doc.content_encoding.clone(),
+            content_language: doc.content_language.clone(),
+            e_tag: Some(etag(&meta.etag)),
+            last_modified: Some(timestamp(meta.last_modified_micros)),
+            metadata: doc.metadata(),
+            parts_count: doc.parts_count,
+            $($field: $value,)*
+            ..Default::default()
+        }
+    }};
+}
+pub(super) use representation;
+
 /// Bucket tags as the bucket document holds them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]

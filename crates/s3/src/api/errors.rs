@@ -1,6 +1,11 @@
-//! The one place store results become S3 errors (with the resource in the message).
+//! The one place S3 errors are made: store results become S3 errors (with the resource
+//! in the message), and a failure outside s3s becomes S3's error document. Never
+//! writes error XML by hand: s3s serializes every [`S3Error`].
 
 use super::*;
+
+/// What an internal error tells the client (the cause is only logged).
+const INTERNAL_MESSAGE: &str = "We encountered an internal error. Please try again.";
 
 pub(super) fn internal(e: StoreError) -> S3Error {
     tracing::error!(error = %e, "s3: store failure");
@@ -10,10 +15,7 @@ pub(super) fn internal(e: StoreError) -> S3Error {
             InternalError,
             "We encountered an internal error: the server's storage is full ({reason}). Please try again later."
         ),
-        _ => s3_error!(
-            InternalError,
-            "We encountered an internal error. Please try again."
-        ),
+        _ => S3Error::with_message(S3ErrorCode::InternalError, INTERNAL_MESSAGE),
     }
 }
 
@@ -42,12 +44,50 @@ pub(super) fn too_large(limit: u64) -> S3Error {
     )
 }
 
+/// `StoreError::NotFound` from an operation naming an upload means the upload is absent.
+pub(super) fn upload_error(upload_id: &str) -> impl FnOnce(StoreError) -> S3Error + '_ {
+    move |e| match e {
+        StoreError::NotFound => no_such_upload(upload_id),
+        e => internal(e),
+    }
+}
+
+/// One key's failure in a `DeleteObjects` answer: the code and message the same store
+/// error gets everywhere else.
+pub(super) fn delete_error(bucket: &str, key: ObjectKey, e: StoreError) -> Error {
+    let e = bucket_error(bucket)(e);
+    Error {
+        code: Some(e.code().as_str().to_owned()),
+        key: Some(key),
+        message: e.message().map(str::to_owned),
+        version_id: None,
+    }
+}
+
 /// `StoreError::NotFound` from an operation naming a bucket means the bucket is absent.
 pub(super) fn bucket_error(bucket: &str) -> impl FnOnce(StoreError) -> S3Error + '_ {
     move |e| match e {
         StoreError::NotFound => no_such_bucket(bucket),
         e => internal(e),
     }
+}
+
+/// The S3 error document for a failure outside s3s (a panic in the S3 path, or an
+/// error s3s could not turn into a response itself): `500 InternalError`, as S3 words it.
+pub(super) fn internal_error_response(request_id: &str) -> http::Response<s3s::Body> {
+    let mut error = S3Error::with_message(S3ErrorCode::InternalError, INTERNAL_MESSAGE);
+    error.set_request_id(request_id);
+    let mut response = error.to_http_response().unwrap_or_else(|_| {
+        // Serializing a code, a fixed message and an id cannot fail; should it, the
+        // status alone still says what happened.
+        let mut bare = http::Response::new(s3s::Body::empty());
+        *bare.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        bare
+    });
+    if let Ok(v) = http::HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amz-request-id", v);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -27,11 +27,17 @@ pub(super) fn url_encoding(encoding_type: Option<&EncodingType>) -> S3Result<boo
 }
 
 pub(super) fn max_keys(requested: Option<i32>) -> S3Result<usize> {
+    max_items(requested, "max-keys")
+}
+
+/// A page size (`max-keys`, `max-parts`, `max-uploads`): at most [`MAX_KEYS`], never
+/// negative.
+pub(super) fn max_items(requested: Option<i32>, name: &str) -> S3Result<usize> {
     match requested {
         None => Ok(MAX_KEYS as usize),
         Some(n) if n < 0 => Err(s3_error!(
             InvalidArgument,
-            "max-keys must be a non-negative integer, got {n}"
+            "{name} must be a non-negative integer, got {n}"
         )),
         Some(n) => Ok(n.min(MAX_KEYS) as usize),
     }

@@ -88,6 +88,14 @@ pub fn validate_bucket_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Who initiated an upload: the one owner.
+pub(super) fn initiator() -> Initiator {
+    Initiator {
+        display_name: Some(OWNER_NAME.to_owned()),
+        id: Some(OWNER_ID.to_owned()),
+    }
+}
+
 pub(super) fn owner() -> Owner {
     Owner {
         display_name: Some(OWNER_NAME.to_owned()),

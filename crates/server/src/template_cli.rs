@@ -1,14 +1,18 @@
-//! `sagestack template validate FILE [--param K=V ...]`.
+//! `sagestack template validate FILE [--param K=V ...]`: reads the file, runs the
+//! template crate's checks over it, prints the located errors.
+//!
+//! Lives in the binary because it touches the file system and the terminal; the template
+//! crate stays pure (text in, typed results out). Never judges a template itself: every
+//! verdict is `sagestack_template`'s.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::env::{DynamicReference, Environment, StackContext};
-use crate::error::TemplateError;
-use crate::parse::Limits;
-use crate::template::Template;
+use sagestack_template::{
+    DynamicReference, Environment, Limits, StackContext, Template, TemplateError,
+};
 
 /// Validates the template at `path`. Without parameters it checks the template alone
 /// (like `ValidateTemplate`); with parameters it also binds them (constraints, `Rules`,

@@ -1,0 +1,161 @@
+//! HTTP framing of the JSON 1.1 and Query protocols: from a request the router has
+//! classified to the response bytes.
+//!
+//! Owns: reading a request body within its protocol's limit (an announced larger body
+//! is refused before it is read), decoding it, calling the service, and writing either
+//! its output or its error in the protocol's shape, with one log line per refusal.
+//! Never: choosing which service answers (the server's router does that from the
+//! request's shape) or knowing what an operation means (the services do).
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Limited};
+
+use crate::error::json_error_response;
+use crate::query::{self, QueryError, QueryService};
+use crate::{AwsError, Json11Service, ProtocolError, REQUEST_ID_HEADER, RequestContext, json11};
+
+/// What a request body may fail with while it is read.
+type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads a JSON 1.1 request (at most [`json11::MAX_BODY_BYTES`]), runs `operation` on
+/// `service` and answers its output, or its error in the JSON shape.
+pub async fn answer_json<B>(
+    service: &dyn Json11Service,
+    ctx: &RequestContext,
+    parts: &Parts,
+    body: B,
+    operation: &str,
+) -> Response<Bytes>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
+    let result = async {
+        let bytes = read_body(parts, body, json11::MAX_BODY_BYTES).await?;
+        let input = json11::parse_body(&bytes)?;
+        let output = service.call(ctx, operation, input).await?;
+        Ok::<_, Box<dyn AwsError>>(json11::ok_response(output, &ctx.request_id))
+    }
+    .await;
+    result.unwrap_or_else(|err| json_refusal(err.as_ref(), &ctx.request_id))
+}
+
+/// Reads a Query request (at most [`query::MAX_BODY_BYTES`] of form body), finds the
+/// service for its `Version` with `service_for`, and answers XML: a result document or
+/// a Query `ErrorResponse` (in the service's namespace once one was found).
+pub async fn answer_query<'s, B>(
+    service_for: impl Fn(&str) -> Option<&'s dyn QueryService>,
+    ctx: &RequestContext,
+    parts: &Parts,
+    body: B,
+) -> Response<Bytes>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
+    let mut namespace = None;
+    let result = async {
+        let bytes = read_body(parts, body, query::MAX_BODY_BYTES).await?;
+        let request = query::parse_request(parts.uri.query(), &bytes)?;
+        let Some(service) = service_for(request.version.as_str()) else {
+            return Err(Box::new(QueryError::InvalidAction {
+                action: request.action,
+                version: request.version,
+            }) as Box<dyn AwsError>);
+        };
+        namespace = Some(service.xml_namespace());
+        let result = service.call(ctx, &request.action, request.params).await?;
+        Ok(query::ok_response(
+            &request.action,
+            service.xml_namespace(),
+            result.as_ref(),
+            &ctx.request_id,
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|err| {
+        log_refusal(err.as_ref(), &ctx.request_id);
+        query::error_response(err.as_ref(), namespace, &ctx.request_id)
+    })
+}
+
+/// A request refused before any service saw it (no service for its target, say), in
+/// the JSON shape; logged like a service's refusal.
+pub fn json_refusal(err: &dyn AwsError, request_id: &str) -> Response<Bytes> {
+    log_refusal(err, request_id);
+    json_error_response(err, request_id)
+}
+
+/// The answer when a handler panicked: `500 InternalFailure` in the JSON shape.
+pub fn internal_failure(request_id: &str) -> Response<Bytes> {
+    let err = ProtocolError::InternalFailure("The server encountered an internal error".into());
+    json_error_response(&err, request_id)
+}
+
+/// Puts the request id header on a response (every response carries one).
+pub fn insert_request_id(headers: &mut HeaderMap, request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, v);
+    }
+}
+
+/// A response with `status`, `body`, its content type and the request id.
+pub(crate) fn response(
+    status: StatusCode,
+    body: Bytes,
+    content_type: &'static str,
+    request_id: &str,
+) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    insert_request_id(response.headers_mut(), request_id);
+    response
+}
+
+/// Server faults are errors in the log; client refusals only debug lines (they are the
+/// client's business, and a client could otherwise flood the log).
+fn log_refusal(err: &dyn AwsError, request_id: &str) {
+    if err.status().is_server_error() {
+        tracing::error!(%request_id, code = err.code(), message = %err.message(), "request failed");
+    } else {
+        tracing::debug!(%request_id, code = err.code(), "request refused");
+    }
+}
+
+/// Reads a request body of at most `limit` bytes; an announced larger body is refused
+/// before it is read.
+async fn read_body<B>(parts: &Parts, body: B, limit: usize) -> Result<Bytes, ProtocolError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(ProtocolError::RequestTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) => Err(body_error(&*error, limit)),
+    }
+}
+
+/// Why a body could not be read: over `limit` (413), or it stopped arriving.
+fn body_error(error: &(dyn std::error::Error + 'static), limit: usize) -> ProtocolError {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ProtocolError::RequestTooLarge { limit };
+        }
+        source = e.source();
+    }
+    ProtocolError::RequestTimeout
+}
