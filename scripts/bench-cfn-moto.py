@@ -36,6 +36,8 @@ import urllib.request
 
 VENV = "/tmp/cfn-moto-venv"
 SIZES = (10, 100, 500)
+INLINE_LIMIT = 51_200
+TEMPLATE_BUCKET = "bench-templates"
 
 
 def ensure_venv():
@@ -130,7 +132,8 @@ def start_moto():
 
 def start_sagestack(binary, data_dir):
     port = free_port()
-    cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
+    cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir,
+           "--credentials", "testing:testing"]
     return start(cmd, "/_sagestack/health", port)
 
 
@@ -176,25 +179,38 @@ def run(url, label, body, repeats):
     cfn.meta.events.register(
         "before-send.cloudformation", lambda **kw: sent.update(t=time.perf_counter())
     )
+    # Templates over CloudFormation's inline limit (51,200 bytes; both servers enforce it)
+    # go through S3 and TemplateURL, as they must on AWS. The upload is not timed.
+    s3 = boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+        aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}),
+    )
+    s3.create_bucket(Bucket=TEMPLATE_BUCKET)
+
+    def source(key, text):
+        if len(text.encode()) <= INLINE_LIMIT:
+            return {"TemplateBody": text}
+        s3.put_object(Bucket=TEMPLATE_BUCKET, Key=key, Body=text.encode())
+        return {"TemplateURL": f"https://{TEMPLATE_BUCKET}.s3.amazonaws.com/{key}"}
+
     results = {}
     run_no = 0
     for n in SIZES:
-        v1, v2 = body(n, 1), body(n, 2)
+        v1 = source(f"stack-{n}-v1.json", body(n, 1))
+        v2 = source(f"stack-{n}-v2.json", body(n, 2))
         times = {"create": [], "update": [], "delete": []}
         prep = {"create": [], "update": []}
         for _ in range(repeats):
             run_no += 1
             name = f"bench-{n}-{run_no}"
             t = time.perf_counter()
-            sid = cfn.create_stack(
-                StackName=name, TemplateBody=v1, Capabilities=["CAPABILITY_IAM"]
-            )["StackId"]
+            sid = cfn.create_stack(StackName=name, Capabilities=["CAPABILITY_IAM"], **v1)["StackId"]
             prep["create"].append(sent["t"] - t)
             wait(cfn, sid, "CREATE_COMPLETE")
             times["create"].append(time.perf_counter() - t)
 
             t = time.perf_counter()
-            cfn.update_stack(StackName=sid, TemplateBody=v2, Capabilities=["CAPABILITY_IAM"])
+            cfn.update_stack(StackName=sid, Capabilities=["CAPABILITY_IAM"], **v2)
             prep["update"].append(sent["t"] - t)
             wait(cfn, sid, "UPDATE_COMPLETE")
             times["update"].append(time.perf_counter() - t)
