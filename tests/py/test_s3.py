@@ -8,26 +8,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server
+from conftest import ACCESS_KEY, Server, client
 from test_postgres_backend import pg_url  # noqa: F401  (fixture)
 
 MIB = 1024 * 1024
 
 
 def s3_client(url, key=ACCESS_KEY, secret="dummy-secret", **config):
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}, **config),
-    )
+    return client("s3", url, key=key, secret=secret, **config)
 
 
 @pytest.fixture
@@ -302,22 +293,16 @@ def test_multipart_upload_errors_and_etag(s3):
     page = s3.list_parts(Bucket="multi", Key="big", UploadId=up, MaxParts=1)
     assert page["IsTruncated"] and page["NextPartNumberMarker"] == 1
 
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]})
-    assert error_code(e) == "InvalidPartOrder"
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 3, "ETag": e2}]})
-    assert error_code(e) == "InvalidPart"
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 1, "ETag": e2}, {"PartNumber": 2, "ETag": e2}]})
-    assert error_code(e) == "InvalidPart"
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 3, "ETag": e2}]})
-    assert error_code(e) == "InvalidPart"
+    for parts, expected in [
+        ([(2, e2), (1, e1)], "InvalidPartOrder"),
+        ([(1, e1), (3, e2)], "InvalidPart"),
+        ([(1, e2), (2, e2)], "InvalidPart"),
+        ([(2, e2), (3, e2)], "InvalidPart"),
+    ]:
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]})
+        assert error_code(e) == expected, parts
 
     # A small non-last part.
     up2 = s3.create_multipart_upload(Bucket="multi", Key="small")["UploadId"]

@@ -4,54 +4,22 @@ Products read their templates from `LoadTemplateFromURL`, so the tests that crea
 products first upload templates with boto3's S3 client to the same endpoint."""
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION
+from conftest import REGION, client, code, code_of, message, put_template
 
 ACCOUNT = "000000000000"
 
 
-def client(url, service, validate=True):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate,
-                      s3={"addressing_style": "path"}),
-    )
-
-
 @pytest.fixture
 def sc(server):
-    return client(server.url, "servicecatalog")
+    return client("servicecatalog", server.url)
 
 
 @pytest.fixture
 def sc_raw(server):
-    return client(server.url, "servicecatalog", validate=False)
-
-
-@pytest.fixture
-def cfn(server):
-    return client(server.url, "cloudformation")
-
-
-@pytest.fixture
-def s3(server):
-    return client(server.url, "s3")
-
-
-def code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-def message(excinfo):
-    return excinfo.value.response["Error"]["Message"]
+    return client("servicecatalog", server.url, validate=False)
 
 
 def template(version, fail=False):
@@ -84,17 +52,8 @@ Resources:
 
 
 def upload(s3, server, key, body, bucket="sc-templates"):
-    try:
-        s3.create_bucket(Bucket=bucket)
-    except ClientError as e:
-        if code_of(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
-    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    put_template(s3, bucket, key, body)
     return f"{server.url}/{bucket}/{key}"
-
-
-def code_of(e):
-    return e.response["Error"]["Code"]
 
 
 def wait_record(sc, record_id, timeout=60):

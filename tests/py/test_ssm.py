@@ -1,42 +1,21 @@
 """SSM Parameter Store end to end: boto3 and the AWS CLI against the real binary."""
 import datetime
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server
-
-
-def client(url, validate=True):
-    return boto3.client(
-        "ssm",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
-    )
+from conftest import Server, client, code, message
 
 
 @pytest.fixture
 def ssm(server):
-    return client(server.url)
+    return client("ssm", server.url)
 
 
 @pytest.fixture
 def ssm_raw(server):
     """Client-side validation off: the server's validation answers."""
-    return client(server.url, validate=False)
-
-
-def code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-def message(excinfo):
-    return excinfo.value.response["Error"]["Message"]
+    return client("ssm", server.url, validate=False)
 
 
 def test_put_get_overwrite_versions(ssm):
@@ -172,14 +151,14 @@ def test_validation_errors_in_aws_wording(ssm, ssm_raw):
 def test_parameters_survive_restart(data_dir):
     s = Server(data_dir).start()
     try:
-        c = client(s.url)
+        c = client("ssm", s.url)
         c.put_parameter(Name="/keep", Value="v1", Type="String")
         c.put_parameter(Name="/keep", Value="v2", Type="String", Overwrite=True)
     finally:
         s.kill9()
     s = Server(data_dir).start()
     try:
-        c = client(s.url)
+        c = client("ssm", s.url)
         assert c.get_parameter(Name="/keep")["Parameter"]["Value"] == "v2"
         assert c.get_parameter(Name="/keep:1")["Parameter"]["Value"] == "v1"
     finally:
@@ -208,13 +187,6 @@ def test_aws_cli(aws):
     assert "ParameterNotFound" in err
 
 
-def cfn_client(url):
-    return boto3.client(
-        "cloudformation", endpoint_url=url, region_name=REGION,
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}))
-
-
 STACK_TEMPLATE = """\
 Parameters:
   Base:
@@ -239,7 +211,7 @@ Outputs:
 def test_stack_parameters_are_real_and_templates_read_ssm(server, ssm):
     ssm.put_parameter(Name="/cfg/base", Value="one", Type="String")
     ssm.put_parameter(Name="/cfg/base", Value="two", Type="String", Overwrite=True)
-    cfn = cfn_client(server.url)
+    cfn = client("cloudformation", server.url)
     cfn.create_stack(StackName="ssm-stack", TemplateBody=STACK_TEMPLATE)
     cfn.get_waiter("stack_create_complete").wait(
         StackName="ssm-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
