@@ -192,6 +192,13 @@ def message(excinfo):
     return excinfo.value.response["Error"]["Message"]
 
 
+def failure_code(call, *args, **kwargs):
+    """Calls `call(*args, **kwargs)`, which must raise a ClientError; its error code."""
+    with pytest.raises(ClientError) as e:
+        call(*args, **kwargs)
+    return code(e)
+
+
 def code_of(e):
     """The error code of a ClientError."""
     return e.response["Error"]["Code"]

@@ -4,7 +4,7 @@ import datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, client, code, message
+from conftest import Server, client, code, failure_code, message
 
 
 @pytest.fixture
@@ -42,12 +42,8 @@ def test_put_get_overwrite_versions(ssm):
     old = ssm.get_parameter(Name="/app/db/host:1")["Parameter"]
     assert (old["Value"], old["Version"], old["Selector"]) == ("db1", 1, ":1")
 
-    with pytest.raises(ClientError) as e:
-        ssm.get_parameter(Name="/app/db/host:5")
-    assert code(e) == "ParameterVersionNotFound"
-    with pytest.raises(ClientError) as e:
-        ssm.get_parameter(Name="/app/missing")
-    assert code(e) == "ParameterNotFound"
+    assert failure_code(ssm.get_parameter, Name="/app/db/host:5") == "ParameterVersionNotFound"
+    assert failure_code(ssm.get_parameter, Name="/app/missing") == "ParameterNotFound"
 
 
 def test_secure_string_needs_decryption(ssm):
@@ -92,12 +88,8 @@ def test_by_path_recursive_and_paginated(ssm):
 def test_delete(ssm):
     ssm.put_parameter(Name="gone", Value="v", Type="String")
     ssm.delete_parameter(Name="gone")
-    with pytest.raises(ClientError) as e:
-        ssm.get_parameter(Name="gone")
-    assert code(e) == "ParameterNotFound"
-    with pytest.raises(ClientError) as e:
-        ssm.delete_parameter(Name="gone")
-    assert code(e) == "ParameterNotFound"
+    assert failure_code(ssm.get_parameter, Name="gone") == "ParameterNotFound"
+    assert failure_code(ssm.delete_parameter, Name="gone") == "ParameterNotFound"
 
 
 def test_validation_errors_in_aws_wording(ssm, ssm_raw):
@@ -116,9 +108,9 @@ def test_validation_errors_in_aws_wording(ssm, ssm_raw):
     assert code(e) == "ValidationException"
     assert "less than or equal to 10" in message(e)
 
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name="/aws/reserved", Value="v", Type="String")
-    assert code(e) == "ValidationException"
+    assert failure_code(
+        ssm.put_parameter, Name="/aws/reserved", Value="v", Type="String",
+    ) == "ValidationException"
 
     with pytest.raises(ClientError) as e:
         ssm.put_parameter(Name="Dev MySQL DB", Value="v", Type="String")
@@ -133,19 +125,19 @@ def test_validation_errors_in_aws_wording(ssm, ssm_raw):
     assert message(e).startswith("The parameter doesn't meet the parameter name requirements. "
                                  "The parameter name must begin with a forward slash")
 
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name="p", Value="abc", Type="String", AllowedPattern=r"^\d+$")
-    assert code(e) == "ParameterPatternMismatchException"
+    assert failure_code(
+        ssm.put_parameter, Name="p", Value="abc", Type="String", AllowedPattern=r"^\d+$",
+    ) == "ParameterPatternMismatchException"
 
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name="p", Value="v", Type="String", Overwrite=True,
-                          Tags=[{"Key": "k", "Value": "v"}])
-    assert code(e) == "ValidationException"
+    assert failure_code(
+        ssm.put_parameter, Name="p", Value="v", Type="String", Overwrite=True,
+        Tags=[{"Key": "k", "Value": "v"}],
+    ) == "ValidationException"
 
     deep = "/" + "/".join(["l"] * 16)
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name=deep, Value="v", Type="String")
-    assert code(e) == "HierarchyLevelLimitExceededException"
+    assert failure_code(
+        ssm.put_parameter, Name=deep, Value="v", Type="String",
+    ) == "HierarchyLevelLimitExceededException"
 
 
 def test_parameters_survive_restart(data_dir):

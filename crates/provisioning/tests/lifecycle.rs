@@ -23,6 +23,15 @@ fn group_arn(name: &str) -> String {
     format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{name}")
 }
 
+/// DescribeModelPackageGroup `name`: the group, or the error if there is none.
+async fn group(h: &Harness, name: &str) -> Result<Value, sagestack_sagemaker::SageMakerError> {
+    h.call(
+        "DescribeModelPackageGroup",
+        json!({"ModelPackageGroupName": name}),
+    )
+    .await
+}
+
 async fn tags_of(h: &Harness, arn: &str) -> Vec<(String, String)> {
     let out = h
         .call("ListTags", json!({"ResourceArn": arn}))
@@ -81,14 +90,8 @@ async fn create_completes_with_parameters_tags_and_role() {
         Some("arn:aws:iam::123456789012:role/SageMakerProjects")
     );
     // The model package group is a real one, carrying the project's tags.
-    let group = h
-        .call(
-            "DescribeModelPackageGroup",
-            json!({"ModelPackageGroupName": "alpha-models"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(group["ModelPackageGroupArn"], group_arn("alpha-models"));
+    let described = group(&h, "alpha-models").await.unwrap();
+    assert_eq!(described["ModelPackageGroupArn"], group_arn("alpha-models"));
     let tags = tags_of(&h, &group_arn("alpha-models")).await;
     assert!(
         tags.contains(&("sagemaker:project-id".into(), pid.into())),
@@ -197,14 +200,7 @@ async fn a_failing_resource_rolls_the_create_back() {
     assert_eq!(stack.status, StackStatus::RollbackComplete);
     assert_eq!(stack_detail(&p)["Id"], stack.stack_id.as_str());
     // Rolled back: the group it created is gone.
-    assert!(
-        h.call(
-            "DescribeModelPackageGroup",
-            json!({"ModelPackageGroupName": "broken-models"})
-        )
-        .await
-        .is_err()
-    );
+    assert!(group(&h, "broken-models").await.is_err());
     // A project that never provisioned cannot update its template; it can be deleted.
     let e = h
         .call(
@@ -333,12 +329,7 @@ async fn a_failed_update_keeps_the_old_stack() {
         .collect();
     assert_eq!(live.len(), 2, "{live:?}");
     assert!(live.contains(&"Queue".to_string()) && live.contains(&"Group".to_string()));
-    h.call(
-        "DescribeModelPackageGroup",
-        json!({"ModelPackageGroupName": "keep-models"}),
-    )
-    .await
-    .unwrap();
+    group(&h, "keep-models").await.unwrap();
     // The project keeps working: a good update after a failed one completes.
     h.call_settled(
         "UpdateProject",
@@ -407,14 +398,7 @@ async fn deleted_projects_are_kept_for_the_retention_and_their_name_is_reusable(
     let p = h.settled_as("again", "DeleteCompleted").await;
     assert_eq!(message(&p), reached(&name, "DELETE_COMPLETE"));
     assert!(h.cfn.describe_stack(&name).await.is_err());
-    assert!(
-        h.call(
-            "DescribeModelPackageGroup",
-            json!({"ModelPackageGroupName": "again-models"})
-        )
-        .await
-        .is_err()
-    );
+    assert!(group(&h, "again-models").await.is_err());
     // Deleting it again: it no longer exists.
     let e = h
         .call("DeleteProject", json!({"ProjectName": "again"}))
