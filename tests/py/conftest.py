@@ -14,6 +14,7 @@ import urllib.request
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ACCESS_KEY = "AKIDSAGESTACKTEST"
@@ -95,15 +96,27 @@ def server(data_dir):
     s.stop()
 
 
-def make_client(url, validate=True):
+def client(service, url, validate=True, key=ACCESS_KEY, secret="dummy-secret", **config):
+    """A boto3 client for `service` on the server at `url`: the test key pair, one
+    attempt, client-side validation unless `validate=False`; `config` adds botocore
+    `Config` options (timeouts, `s3=PATH_STYLE`, ...)."""
     return boto3.client(
-        "sagemaker",
+        service,
         endpoint_url=url,
         region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, parameter_validation=validate, **config),
     )
+
+
+# S3 addressing by path (`/bucket/key`), as the templates' URLs name them.
+PATH_STYLE = {"addressing_style": "path"}
+
+
+def make_client(url, validate=True):
+    """A boto3 SageMaker client."""
+    return client("sagemaker", url, validate)
 
 
 @pytest.fixture
@@ -119,35 +132,86 @@ def raw(server):
     return make_client(server.url, validate=False)
 
 
+def aws_cli(url, *args, timeout=120, extra_env=None):
+    """Runs `aws --endpoint-url <url> --output json ...` with the test key pair:
+    (returncode, stdout, stderr)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "aws")
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY="dummy-secret",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        AWS_MAX_ATTEMPTS="1",
+        **(extra_env or {}),
+    )
+    p = subprocess.run(
+        [exe, "--endpoint-url", url, "--output", "json", *args],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )
+    return p.returncode, p.stdout, p.stderr
+
+
 @pytest.fixture
 def aws(server):
     """Runs `aws --endpoint-url <server> sagemaker ...` (another service with
     `service=`); returns (returncode, json-or-text, stderr)."""
-    exe = os.path.join(os.path.dirname(sys.executable), "aws")
 
     def run(*args, service="sagemaker"):
-        env = dict(
-            os.environ,
-            AWS_ACCESS_KEY_ID=ACCESS_KEY,
-            AWS_SECRET_ACCESS_KEY="dummy-secret",
-            AWS_DEFAULT_REGION=REGION,
-            AWS_CONFIG_FILE="/dev/null",
-            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-            AWS_MAX_ATTEMPTS="1",
-        )
-        p = subprocess.run(
-            [exe, "--endpoint-url", server.url, "--output", "json", service, *args],
-            capture_output=True, text=True, env=env, timeout=60,
-        )
-        out = p.stdout
+        rc, out, err = aws_cli(server.url, service, *args, timeout=60)
         if out.strip():
             try:
                 out = json.loads(out)
             except ValueError:
                 pass
-        return p.returncode, out, p.stderr
+        return rc, out, err
 
     return run
+
+
+@pytest.fixture
+def cfn(server):
+    """boto3 CloudFormation client."""
+    return client("cloudformation", server.url)
+
+
+@pytest.fixture
+def s3(server):
+    """boto3 S3 client, path-style addressing."""
+    return client("s3", server.url, s3=PATH_STYLE)
+
+
+def code(excinfo):
+    """The error code of a `pytest.raises(ClientError)`."""
+    return code_of(excinfo.value)
+
+
+def message(excinfo):
+    """The error message of a `pytest.raises(ClientError)`."""
+    return excinfo.value.response["Error"]["Message"]
+
+
+def failure_code(call, *args, **kwargs):
+    """Calls `call(*args, **kwargs)`, which must raise a ClientError; its error code."""
+    with pytest.raises(ClientError) as e:
+        call(*args, **kwargs)
+    return code(e)
+
+
+def code_of(e):
+    """The error code of a ClientError."""
+    return e.response["Error"]["Code"]
+
+
+def put_template(s3, bucket, key, body):
+    """Puts `body` (text) at s3://bucket/key, creating the bucket if need be."""
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as e:
+        if code_of(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
 
 
 # What a raw request needs to get past the server's guard: a SigV4-shaped signature

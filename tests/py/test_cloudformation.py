@@ -2,22 +2,17 @@
 the AWS CLI and raw form requests: the life of a stack through every operation, change
 sets, `aws cloudformation deploy` and `wait`, and every error the API answers."""
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, SIGV4, Server, post
+from conftest import SIGV4, Server, aws_cli, client, post
 
 NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -69,50 +64,17 @@ Resources:
 
 
 @pytest.fixture
-def cfn(server):
-    return boto3.client(
-        "cloudformation",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
-@pytest.fixture
 def raw_cfn(server):
     """boto3 client without client-side validation: the server's checks answer."""
-    return boto3.client(
-        "cloudformation",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
+    return client("cloudformation", server.url, validate=False)
 
 
 @pytest.fixture
 def cli(server):
     """Runs `aws --endpoint-url <server> cloudformation ...`: (returncode, stdout, stderr)."""
-    exe = os.path.join(os.path.dirname(sys.executable), "aws")
 
     def run(*args, timeout=120):
-        env = dict(
-            os.environ,
-            AWS_ACCESS_KEY_ID=ACCESS_KEY,
-            AWS_SECRET_ACCESS_KEY="dummy-secret",
-            AWS_DEFAULT_REGION=REGION,
-            AWS_CONFIG_FILE="/dev/null",
-            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-            AWS_MAX_ATTEMPTS="1",
-        )
-        p = subprocess.run(
-            [exe, "--endpoint-url", server.url, "--output", "json", "cloudformation", *args],
-            capture_output=True, text=True, env=env, timeout=timeout,
-        )
-        return p.returncode, p.stdout, p.stderr
+        return aws_cli(server.url, "cloudformation", *args, timeout=timeout)
 
     return run
 
@@ -650,16 +612,10 @@ def test_cli_wait_stack_create_complete_and_describe(cli):
 # ---- durability ------------------------------------------------------------------------
 
 
-def client_for(url):
-    return boto3.client("cloudformation", endpoint_url=url, region_name=REGION,
-                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
-                        config=Config(retries={"max_attempts": 1}))
-
-
 def test_stacks_survive_a_restart(data_dir):
     first = Server(data_dir).start()
     try:
-        cfn = client_for(first.url)
+        cfn = client("cloudformation", first.url)
         stack_id = cfn.create_stack(StackName="durable", TemplateBody=TEMPLATE,
                                     Parameters=[{"ParameterKey": "Retention", "ParameterValue": "120"}],
                                     Tags=[{"Key": "a", "Value": "b"}])["StackId"]
@@ -670,7 +626,7 @@ def test_stacks_survive_a_restart(data_dir):
         assert first.stop() == 0
     second = Server(data_dir).start()
     try:
-        cfn = client_for(second.url)
+        cfn = client("cloudformation", second.url)
         after = cfn.describe_stacks(StackName="durable")["Stacks"][0]
         assert after == before
         assert events(cfn, "durable") == evs

@@ -4,17 +4,12 @@ GetTemplateSummary with every URL form that names this server (or AWS), the fail
 (missing bucket, missing key, foreign host), the native `AWS::S3::Bucket` provider (a
 stack's bucket is real; a non-empty one fails the stack delete), and `--s3-endpoint`
 against a second sagestack acting as the external S3."""
-import os
-import subprocess
-import sys
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server
+from conftest import ACCESS_KEY, PATH_STYLE, Server, aws_cli, client, put_template
 
 TEMPLATE_V1 = """\
 Description: from the object store
@@ -48,46 +43,6 @@ Outputs:
 """
 
 
-def client(service, url):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
-    )
-
-
-@pytest.fixture
-def cfn(server):
-    return client("cloudformation", server.url)
-
-
-@pytest.fixture
-def s3(server):
-    return client("s3", server.url)
-
-
-def aws_cli(url, *args, timeout=120, extra_env=None):
-    exe = os.path.join(os.path.dirname(sys.executable), "aws")
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID=ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY="dummy-secret",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-        AWS_MAX_ATTEMPTS="1",
-        **(extra_env or {}),
-    )
-    p = subprocess.run(
-        [exe, "--endpoint-url", url, "--output", "json", *args],
-        capture_output=True, text=True, env=env, timeout=timeout,
-    )
-    return p.returncode, p.stdout, p.stderr
-
-
 def wait_status(cfn, stack, timeout=30):
     deadline = time.monotonic() + timeout
     while True:
@@ -103,17 +58,8 @@ def error_of(excinfo):
     return err["Code"], err["Message"]
 
 
-def upload(s3, bucket, key, body):
-    try:
-        s3.create_bucket(Bucket=bucket)
-    except ClientError as e:
-        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
-    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
-
-
 def test_every_url_form_naming_this_server_or_aws(server, cfn, s3):
-    upload(s3, "templates", "dir/my template+v1.yaml", TEMPLATE_V1)
+    put_template(s3, "templates", "dir/my template+v1.yaml", TEMPLATE_V1)
     port = server.port
     key = "dir/my%20template+v1.yaml"
     forms = [
@@ -138,8 +84,8 @@ def test_every_url_form_naming_this_server_or_aws(server, cfn, s3):
 
 
 def test_create_update_and_change_sets_with_boto3(server, cfn, s3):
-    upload(s3, "templates", "v1.yaml", TEMPLATE_V1)
-    upload(s3, "templates", "v2.yaml", TEMPLATE_V2)
+    put_template(s3, "templates", "v1.yaml", TEMPLATE_V1)
+    put_template(s3, "templates", "v2.yaml", TEMPLATE_V2)
     v1 = "https://templates.s3.amazonaws.com/v1.yaml"
     v2 = f"http://localhost:{server.port}/templates/v2.yaml"
     cfn.create_stack(StackName="from-url", TemplateURL=v1,
@@ -211,7 +157,7 @@ def test_aws_cli_upload_create_update_validate(server, cfn, tmp_path):
 
 
 def test_missing_bucket_missing_key_and_foreign_hosts(server, cfn, s3):
-    upload(s3, "templates", "v1.yaml", TEMPLATE_V1)
+    put_template(s3, "templates", "v1.yaml", TEMPLATE_V1)
     cases = [
         ("https://nosuchbucket.s3.amazonaws.com/v1.yaml",
          "S3 error: The specified bucket does not exist"),
@@ -246,13 +192,13 @@ def test_missing_bucket_missing_key_and_foreign_hosts(server, cfn, s3):
 
 def test_template_url_allows_templates_over_the_inline_limit(server, cfn, s3):
     big = TEMPLATE_V1 + "Metadata:\n  Pad: '" + "x" * 60_000 + "'\n"
-    upload(s3, "templates", "big.yaml", big)
+    put_template(s3, "templates", "big.yaml", big)
     with pytest.raises(ClientError):
         cfn.validate_template(TemplateBody=big)
     out = cfn.validate_template(TemplateURL="https://templates.s3.amazonaws.com/big.yaml")
     assert out["Description"] == "from the object store"
     too_big = "Resources: {}\nMetadata:\n  Pad: '" + "x" * 1_100_000 + "'\n"
-    upload(s3, "templates", "too-big.yaml", too_big)
+    put_template(s3, "templates", "too-big.yaml", too_big)
     with pytest.raises(ClientError) as e:
         cfn.validate_template(TemplateURL="https://templates.s3.amazonaws.com/too-big.yaml")
     assert error_of(e)[0] == "ValidationError"
@@ -305,11 +251,11 @@ def test_external_s3_endpoint_is_a_second_sagestack(tmp_path):
             "AWS_SECRET_ACCESS_KEY": "dummy-secret",
         }).start()
         try:
-            ext_s3 = client("s3", external.url)
-            main_s3 = client("s3", main.url)
+            ext_s3 = client("s3", external.url, s3=PATH_STYLE)
+            main_s3 = client("s3", main.url, s3=PATH_STYLE)
             cfn = client("cloudformation", main.url)
-            upload(ext_s3, "remote", "t.yaml", TEMPLATE_V1)
-            upload(main_s3, "local", "t.yaml", TEMPLATE_V1)
+            put_template(ext_s3, "remote", "t.yaml", TEMPLATE_V1)
+            put_template(main_s3, "local", "t.yaml", TEMPLATE_V1)
             # The endpoint's own URL and AWS-form URLs are read from the external S3.
             for url in (f"{external.url}/remote/t.yaml",
                         "https://remote.s3.amazonaws.com/t.yaml"):

@@ -22,11 +22,9 @@ import os
 import random
 import time
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, REPO, Server, wait_gone
+from conftest import REGION, REPO, Server, client, wait_gone
 
 RUNS = int(os.environ.get("SAGESTACK_CRASH_RUNS", "30"))
 BATCH = 3
@@ -37,10 +35,7 @@ IN_PROGRESS = {"Pending", "CreateInProgress", "UpdateInProgress", "DeleteInProgr
 
 def clients(url):
     def c(service):
-        return boto3.client(
-            service, endpoint_url=url, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key="dummy-secret",
-            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
+        return client(service, url, connect_timeout=5, read_timeout=30)
     return c("sagemaker"), c("cloudformation"), c("s3"), c("ssm")
 
 

@@ -21,10 +21,8 @@ import random
 import sqlite3
 import time
 
-import boto3
-from botocore.config import Config
 
-from conftest import ACCESS_KEY, REGION, Server
+from conftest import Server, client
 
 RUNS = int(os.environ.get("SAGESTACK_STACK_CRASH_RUNS", "12"))
 RESOURCES = 60
@@ -61,10 +59,7 @@ def template(n):
 
 
 def cfn_client(url):
-    return boto3.client(
-        "cloudformation", endpoint_url=url, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
+    return client("cloudformation", url, connect_timeout=5, read_timeout=30)
 
 
 def settle(cfn, stack_id, timeout=60):

@@ -7,11 +7,9 @@ import socket
 import time
 import xml.etree.ElementTree as ET
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from conftest import ACCESS_KEY, REGION, SIGV4, Server
+from conftest import SIGV4, Server, client
 
 EDGE_ENV = {
     "SAGESTACK_HEADER_READ_TIMEOUT": "1",
@@ -47,11 +45,7 @@ def request(server, method, path, headers=None, body=None):
 
 
 def cfn(server):
-    return boto3.client(
-        "cloudformation", endpoint_url=server.url, region_name=REGION,
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return client("cloudformation", server.url)
 
 
 def healthy(server):
@@ -285,8 +279,7 @@ def test_refused_s3_requests_are_logged_briefly(edge):
     big = b"a" * 2_000_000
     status, _, body = request(edge, "PUT", "/some-bucket/key", {"Content-Type": "text/plain"}, big)
     assert status == 403 and b"<Code>AccessDenied</Code>" in body
-    s3 = boto3.client("s3", endpoint_url=edge.url, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-                      aws_secret_access_key="dummy-secret", config=Config(retries={"max_attempts": 1}))
+    s3 = client("s3", edge.url)
     s3.create_bucket(Bucket="edge-bucket")
     with pytest.raises(s3.exceptions.ClientError):
         s3.put_bucket_tagging(Bucket="edge-bucket", Tagging={"TagSet": [{"Key": "k" * 200_000, "Value": "v"}]})

@@ -8,12 +8,10 @@ import threading
 import time
 import urllib.request
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION
+from conftest import PATH_STYLE, client
 
 MIB = 1 << 20
 # Peak memory a refusal may add to the server.
@@ -25,26 +23,19 @@ HEALTH_TARGET = 0.05
 HEALTH_BOUND = 0.5
 
 
-def client(service, url):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, read_timeout=120,
-                      s3={"addressing_style": "path"}),
-    )
+def slow_client(service, url):
+    """Bombs take a while: a long read timeout."""
+    return client(service, url, read_timeout=120, s3=PATH_STYLE)
 
 
 @pytest.fixture
 def cfn(server):
-    return client("cloudformation", server.url)
+    return slow_client("cloudformation", server.url)
 
 
 @pytest.fixture
 def s3(server):
-    s3 = client("s3", server.url)
+    s3 = slow_client("s3", server.url)
     s3.create_bucket(Bucket="bombs")
     return s3
 

@@ -2,12 +2,10 @@
 binary."""
 import datetime
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION
+from conftest import ACCESS_KEY
 
 
 def err(excinfo):
@@ -128,10 +126,7 @@ Outputs:
 """
 
 
-def test_stack_creates_and_deletes_a_real_group(server, sm):
-    cfn = boto3.client("cloudformation", endpoint_url=server.url, region_name=REGION,
-                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
-                       config=Config(retries={"max_attempts": 1}))
+def test_stack_creates_and_deletes_a_real_group(sm, cfn):
     cfn.create_stack(StackName="mpg-stack", TemplateBody=GROUP_TEMPLATE,
                      Capabilities=["CAPABILITY_IAM"])
     cfn.get_waiter("stack_create_complete").wait(

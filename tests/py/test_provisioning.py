@@ -4,12 +4,10 @@ stacks read through CloudFormation, their buckets through S3 and their model pac
 groups through SageMaker; and every failure path with its StatusMessage."""
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, delete_and_wait, wait_status
+from conftest import REGION, client, delete_and_wait, wait_status
 
 BUCKET = "project-templates"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerProjectsLaunchRole"
@@ -54,12 +52,6 @@ TEMPLATE_BROKEN = TEMPLATE.replace("Outputs:", """  Bad:
       Type: String
       Value: x
 Outputs:""")
-
-
-def client(service, url):
-    return boto3.client(
-        service, endpoint_url=url, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret", config=Config(retries={"max_attempts": 1}))
 
 
 @pytest.fixture

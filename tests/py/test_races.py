@@ -5,12 +5,10 @@ or parameter outlives the stack. Also racing UpdateProject/DeleteProject."""
 import threading
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server, make_client, wait_status as wait_project
+from conftest import Server, client, make_client, wait_status as wait_project
 from test_postgres_backend import pg_url  # noqa: F401 - the fixture
 
 TEMPLATE = """\
@@ -27,11 +25,7 @@ Resources:
 
 
 def clients(url):
-    cfg = Config(retries={"max_attempts": 1}, max_pool_connections=32)
-    kw = dict(endpoint_url=url, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-              aws_secret_access_key="dummy-secret", config=cfg)
-    return (boto3.client("cloudformation", **kw), boto3.client("s3", **kw),
-            boto3.client("ssm", **kw))
+    return tuple(client(service, url, max_pool_connections=32) for service in ("cloudformation", "s3", "ssm"))
 
 
 def settle(cfn, stack, timeout=60):

@@ -8,35 +8,23 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server
+from conftest import ACCESS_KEY, Server, client, failure_code
+from conftest import code as error_code
 from test_postgres_backend import pg_url  # noqa: F401  (fixture)
 
 MIB = 1024 * 1024
 
 
 def s3_client(url, key=ACCESS_KEY, secret="dummy-secret", **config):
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}, **config),
-    )
+    return client("s3", url, key=key, secret=secret, **config)
 
 
 @pytest.fixture
 def s3(server):
     return s3_client(server.url)
-
-
-def error_code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
 
 
 def status(excinfo):
@@ -81,34 +69,28 @@ def test_bucket_lifecycle_location_and_errors(s3):
     assert error_code(e) == "BucketNotEmpty" and status(e) == 409
     s3.delete_object(Bucket="alpha-bucket", Key="k")
     s3.delete_bucket(Bucket="alpha-bucket")
-    with pytest.raises(ClientError) as e:
-        s3.delete_bucket(Bucket="alpha-bucket")
-    assert error_code(e) == "NoSuchBucket"
+    assert failure_code(s3.delete_bucket, Bucket="alpha-bucket") == "NoSuchBucket"
 
 
 def test_bucket_tagging(s3):
     s3.create_bucket(Bucket="tagged")
-    with pytest.raises(ClientError) as e:
-        s3.get_bucket_tagging(Bucket="tagged")
-    assert error_code(e) == "NoSuchTagSet"
+    assert failure_code(s3.get_bucket_tagging, Bucket="tagged") == "NoSuchTagSet"
     tags = [{"Key": "team", "Value": "ml"}, {"Key": "env", "Value": ""}]
     s3.put_bucket_tagging(Bucket="tagged", Tagging={"TagSet": tags})
     assert s3.get_bucket_tagging(Bucket="tagged")["TagSet"] == tags
-    with pytest.raises(ClientError) as e:
-        s3.put_bucket_tagging(Bucket="tagged", Tagging={"TagSet": [{"Key": "a", "Value": "1"},
-                                                                  {"Key": "a", "Value": "2"}]})
-    assert error_code(e) == "InvalidTag"
-    with pytest.raises(ClientError) as e:
-        s3.put_bucket_tagging(Bucket="tagged", Tagging={"TagSet": [{"Key": "aws:x", "Value": "1"}]})
-    assert error_code(e) == "InvalidTag"
+    assert failure_code(
+        s3.put_bucket_tagging, Bucket="tagged", Tagging={"TagSet": [{"Key": "a", "Value": "1"},
+        {"Key": "a", "Value": "2"}]},
+    ) == "InvalidTag"
+    assert failure_code(
+        s3.put_bucket_tagging, Bucket="tagged", Tagging={"TagSet": [{"Key": "aws:x", "Value": "1"}]},
+    ) == "InvalidTag"
     assert s3.get_bucket_tagging(Bucket="tagged")["TagSet"] == tags
     s3.delete_bucket_tagging(Bucket="tagged")
-    with pytest.raises(ClientError) as e:
-        s3.get_bucket_tagging(Bucket="tagged")
-    assert error_code(e) == "NoSuchTagSet"
-    with pytest.raises(ClientError) as e:
-        s3.put_bucket_tagging(Bucket="nope-bucket", Tagging={"TagSet": tags})
-    assert error_code(e) == "NoSuchBucket"
+    assert failure_code(s3.get_bucket_tagging, Bucket="tagged") == "NoSuchTagSet"
+    assert failure_code(
+        s3.put_bucket_tagging, Bucket="nope-bucket", Tagging={"TagSet": tags},
+    ) == "NoSuchBucket"
 
 
 # --- objects -------------------------------------------------------------------------
@@ -153,10 +135,10 @@ def test_put_get_head_with_metadata_ranges_and_conditions(s3):
         s3.get_object(Bucket="objects", Key="dir/file.bin", IfNoneMatch=out["ETag"])
     assert status(e) == 304
 
-    with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket="objects", Key="bad", Body=b"abc",
-                      ContentMD5=base64.b64encode(hashlib.md5(b"abd").digest()).decode())
-    assert error_code(e) == "BadDigest"
+    assert failure_code(
+        s3.put_object, Bucket="objects", Key="bad", Body=b"abc",
+        ContentMD5=base64.b64encode(hashlib.md5(b"abd").digest()).decode(),
+    ) == "BadDigest"
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="objects", Key="bad")
     assert error_code(e) == "NoSuchKey" and status(e) == 404
@@ -164,16 +146,14 @@ def test_put_get_head_with_metadata_ranges_and_conditions(s3):
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket="objects", Key="bad")
     assert status(e) == 404
-    with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket="no-bucket-here", Key="k", Body=b"x")
-    assert error_code(e) == "NoSuchBucket"
+    assert failure_code(
+        s3.put_object, Bucket="no-bucket-here", Key="k", Body=b"x",
+    ) == "NoSuchBucket"
 
     # Deleting is idempotent.
     s3.delete_object(Bucket="objects", Key="dir/file.bin")
     s3.delete_object(Bucket="objects", Key="dir/file.bin")
-    with pytest.raises(ClientError) as e:
-        s3.get_object(Bucket="objects", Key="dir/file.bin")
-    assert error_code(e) == "NoSuchKey"
+    assert failure_code(s3.get_object, Bucket="objects", Key="dir/file.bin") == "NoSuchKey"
 
 
 def test_entity_too_large(tmp_path):
@@ -182,9 +162,9 @@ def test_entity_too_large(tmp_path):
         c = s3_client(s.url)
         c.create_bucket(Bucket="small")
         c.put_object(Bucket="small", Key="ok", Body=b"x" * 1024)
-        with pytest.raises(ClientError) as e:
-            c.put_object(Bucket="small", Key="big", Body=b"x" * 1025)
-        assert error_code(e) == "EntityTooLarge"
+        assert failure_code(
+            c.put_object, Bucket="small", Key="big", Body=b"x" * 1025,
+        ) == "EntityTooLarge"
     finally:
         s.stop()
 
@@ -203,12 +183,12 @@ def test_copy_object(s3):
                    MetadataDirective="REPLACE", ContentType="application/json", Metadata={"x": "y"})
     got = s3.head_object(Bucket="dst-bucket", Key="replaced")
     assert got["ContentType"] == "application/json" and got["Metadata"] == {"x": "y"}
-    with pytest.raises(ClientError) as e:
-        s3.copy_object(Bucket="dst-bucket", Key="copy", CopySource={"Bucket": "dst-bucket", "Key": "copy"})
-    assert error_code(e) == "InvalidRequest"
-    with pytest.raises(ClientError) as e:
-        s3.copy_object(Bucket="dst-bucket", Key="x", CopySource={"Bucket": "src-bucket", "Key": "missing"})
-    assert error_code(e) == "NoSuchKey"
+    assert failure_code(
+        s3.copy_object, Bucket="dst-bucket", Key="copy", CopySource={"Bucket": "dst-bucket", "Key": "copy"},
+    ) == "InvalidRequest"
+    assert failure_code(
+        s3.copy_object, Bucket="dst-bucket", Key="x", CopySource={"Bucket": "src-bucket", "Key": "missing"},
+    ) == "NoSuchKey"
 
 
 def test_delete_objects(s3):
@@ -222,9 +202,9 @@ def test_delete_objects(s3):
     assert not quiet.get("Deleted")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="bulk")["Contents"]]
     assert keys == ["k3", "k4"]
-    with pytest.raises(ClientError) as e:
-        s3.delete_objects(Bucket="nobulk", Delete={"Objects": [{"Key": "k"}]})
-    assert error_code(e) == "NoSuchBucket"
+    assert failure_code(
+        s3.delete_objects, Bucket="nobulk", Delete={"Objects": [{"Key": "k"}]},
+    ) == "NoSuchBucket"
 
 
 # --- listing -------------------------------------------------------------------------
@@ -274,12 +254,10 @@ def test_list_objects_v2_pagination_prefixes_and_encoding(s3):
     out = s3.list_objects(Bucket="listing", Marker="photos/index.html")
     assert [o["Key"] for o in out["Contents"]] == ["readme", "z/a b+c"]
 
-    with pytest.raises(ClientError) as e:
-        s3.list_objects_v2(Bucket="nolisting")
-    assert error_code(e) == "NoSuchBucket"
-    with pytest.raises(ClientError) as e:
-        s3.list_objects_v2(Bucket="listing", ContinuationToken="!!!")
-    assert error_code(e) == "InvalidArgument"
+    assert failure_code(s3.list_objects_v2, Bucket="nolisting") == "NoSuchBucket"
+    assert failure_code(
+        s3.list_objects_v2, Bucket="listing", ContinuationToken="!!!",
+    ) == "InvalidArgument"
 
 
 # --- multipart -----------------------------------------------------------------------
@@ -302,35 +280,29 @@ def test_multipart_upload_errors_and_etag(s3):
     page = s3.list_parts(Bucket="multi", Key="big", UploadId=up, MaxParts=1)
     assert page["IsTruncated"] and page["NextPartNumberMarker"] == 1
 
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]})
-    assert error_code(e) == "InvalidPartOrder"
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 3, "ETag": e2}]})
-    assert error_code(e) == "InvalidPart"
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 1, "ETag": e2}, {"PartNumber": 2, "ETag": e2}]})
-    assert error_code(e) == "InvalidPart"
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
-            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 3, "ETag": e2}]})
-    assert error_code(e) == "InvalidPart"
+    for parts, expected in [
+        ([(2, e2), (1, e1)], "InvalidPartOrder"),
+        ([(1, e1), (3, e2)], "InvalidPart"),
+        ([(1, e2), (2, e2)], "InvalidPart"),
+        ([(2, e2), (3, e2)], "InvalidPart"),
+    ]:
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=up, MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]})
+        assert error_code(e) == expected, parts
 
     # A small non-last part.
     up2 = s3.create_multipart_upload(Bucket="multi", Key="small")["UploadId"]
     s1 = s3.upload_part(Bucket="multi", Key="small", UploadId=up2, PartNumber=1, Body=b"x")["ETag"]
     s2 = s3.upload_part(Bucket="multi", Key="small", UploadId=up2, PartNumber=2, Body=b"y")["ETag"]
-    with pytest.raises(ClientError) as e:
-        s3.complete_multipart_upload(Bucket="multi", Key="small", UploadId=up2, MultipartUpload={
-            "Parts": [{"PartNumber": 1, "ETag": s1}, {"PartNumber": 2, "ETag": s2}]})
-    assert error_code(e) == "EntityTooSmall"
+    assert failure_code(
+        s3.complete_multipart_upload, Bucket="multi", Key="small", UploadId=up2, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": s1}, {"PartNumber": 2, "ETag": s2}]},
+    ) == "EntityTooSmall"
     s3.abort_multipart_upload(Bucket="multi", Key="small", UploadId=up2)
-    with pytest.raises(ClientError) as e:
-        s3.abort_multipart_upload(Bucket="multi", Key="small", UploadId=up2)
-    assert error_code(e) == "NoSuchUpload"
+    assert failure_code(
+        s3.abort_multipart_upload, Bucket="multi", Key="small", UploadId=up2,
+    ) == "NoSuchUpload"
     with pytest.raises(ClientError) as e:
         s3.upload_part(Bucket="multi", Key="small", UploadId=up2, PartNumber=1, Body=b"x")
     assert error_code(e) == "NoSuchUpload"
@@ -345,9 +317,7 @@ def test_multipart_upload_errors_and_etag(s3):
     assert got["ContentType"] == "application/x-big" and got["Metadata"] == {"m": "1"}
     assert got["ETag"] == out["ETag"]
     assert s3.list_multipart_uploads(Bucket="multi").get("Uploads", []) == []
-    with pytest.raises(ClientError) as e:
-        s3.list_parts(Bucket="multi", Key="big", UploadId=up)
-    assert error_code(e) == "NoSuchUpload"
+    assert failure_code(s3.list_parts, Bucket="multi", Key="big", UploadId=up) == "NoSuchUpload"
 
 
 def test_list_multipart_uploads_pages_by_key_and_upload_id(s3):
@@ -538,9 +508,9 @@ def test_two_postgres_replicas_share_buckets_and_objects(tmp_path, pg_url):
         cb.complete_multipart_upload(Bucket="shared-bucket", Key="m", UploadId=up, MultipartUpload={
             "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
         assert ca.get_object(Bucket="shared-bucket", Key="m")["Body"].read() == body + b"end"
-        with pytest.raises(ClientError) as e:
-            cb.create_bucket(Bucket="shared-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        assert error_code(e) == "BucketAlreadyOwnedByYou"
+        assert failure_code(
+            cb.create_bucket, Bucket="shared-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
+        ) == "BucketAlreadyOwnedByYou"
     finally:
         a.stop()
         b.stop()

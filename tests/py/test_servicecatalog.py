@@ -4,54 +4,22 @@ Products read their templates from `LoadTemplateFromURL`, so the tests that crea
 products first upload templates with boto3's S3 client to the same endpoint."""
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION
+from conftest import REGION, client, code, code_of, failure_code, message, put_template
 
 ACCOUNT = "000000000000"
 
 
-def client(url, service, validate=True):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate,
-                      s3={"addressing_style": "path"}),
-    )
-
-
 @pytest.fixture
 def sc(server):
-    return client(server.url, "servicecatalog")
+    return client("servicecatalog", server.url)
 
 
 @pytest.fixture
 def sc_raw(server):
-    return client(server.url, "servicecatalog", validate=False)
-
-
-@pytest.fixture
-def cfn(server):
-    return client(server.url, "cloudformation")
-
-
-@pytest.fixture
-def s3(server):
-    return client(server.url, "s3")
-
-
-def code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-def message(excinfo):
-    return excinfo.value.response["Error"]["Message"]
+    return client("servicecatalog", server.url, validate=False)
 
 
 def template(version, fail=False):
@@ -84,17 +52,8 @@ Resources:
 
 
 def upload(s3, server, key, body, bucket="sc-templates"):
-    try:
-        s3.create_bucket(Bucket=bucket)
-    except ClientError as e:
-        if code_of(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
-    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    put_template(s3, bucket, key, body)
     return f"{server.url}/{bucket}/{key}"
-
-
-def code_of(e):
-    return e.response["Error"]["Code"]
 
 
 def wait_record(sc, record_id, timeout=60):
@@ -148,32 +107,30 @@ def test_portfolios(sc):
     names = [x["DisplayName"] for page in pages for x in page["PortfolioDetails"]]
     assert names == ["ml", "p0", "p1", "p2"]
     sc.delete_portfolio(Id=d["Id"])
-    with pytest.raises(ClientError) as e:
-        sc.describe_portfolio(Id=d["Id"])
-    assert code(e) == "ResourceNotFoundException"
+    assert failure_code(sc.describe_portfolio, Id=d["Id"]) == "ResourceNotFoundException"
 
 
 def test_validation_errors(sc_raw):
-    with pytest.raises(ClientError) as e:
-        sc_raw.create_portfolio(DisplayName="", ProviderName="p", IdempotencyToken="t")
-    assert code(e) == "ValidationException"
-    with pytest.raises(ClientError) as e:
-        sc_raw.describe_product_as_admin(Id="prod-doesnotexist1")
-    assert code(e) == "ResourceNotFoundException"
-    with pytest.raises(ClientError) as e:
-        sc_raw.create_product(Name="n", Owner="o", ProductType="CLOUD_FORMATION_TEMPLATE",
-                              IdempotencyToken="t")
-    assert code(e) == "InvalidParametersException"
-    with pytest.raises(ClientError) as e:
-        sc_raw.create_product(Name="n", Owner="o", ProductType="CLOUD_FORMATION_TEMPLATE", IdempotencyToken="t",
-                              ProvisioningArtifactParameters={"Info": {"ImportFromPhysicalId": "x"}})
-    assert code(e) == "InvalidParametersException"
-    with pytest.raises(ClientError) as e:
-        sc_raw.describe_record(Id="rec-doesnotexist12")
-    assert code(e) == "ResourceNotFoundException"
-    with pytest.raises(ClientError) as e:
-        sc_raw.list_portfolios(PageToken="nonsense")
-    assert code(e) == "InvalidParametersException"
+    assert failure_code(
+        sc_raw.create_portfolio, DisplayName="", ProviderName="p", IdempotencyToken="t",
+    ) == "ValidationException"
+    assert failure_code(
+        sc_raw.describe_product_as_admin, Id="prod-doesnotexist1",
+    ) == "ResourceNotFoundException"
+    assert failure_code(
+        sc_raw.create_product, Name="n", Owner="o", ProductType="CLOUD_FORMATION_TEMPLATE",
+        IdempotencyToken="t",
+    ) == "InvalidParametersException"
+    assert failure_code(
+        sc_raw.create_product, Name="n", Owner="o", ProductType="CLOUD_FORMATION_TEMPLATE", IdempotencyToken="t",
+        ProvisioningArtifactParameters={"Info": {"ImportFromPhysicalId": "x"}},
+    ) == "InvalidParametersException"
+    assert failure_code(
+        sc_raw.describe_record, Id="rec-doesnotexist12",
+    ) == "ResourceNotFoundException"
+    assert failure_code(
+        sc_raw.list_portfolios, PageToken="nonsense",
+    ) == "InvalidParametersException"
 
 
 def test_sagemaker_portfolio_status(sm, aws):
@@ -229,9 +186,7 @@ def test_products_artifacts_and_launch_paths(sc, s3, server):
     u = sc.update_product(Id=prod_id, Description="queues", AddTags=[{"Key": "tier", "Value": "1"}],
                           RemoveTags=["team"])
     assert u["Tags"] == [{"Key": "tier", "Value": "1"}]
-    with pytest.raises(ClientError) as e:
-        sc.delete_product(Id=prod_id)
-    assert code(e) == "ResourceInUseException"
+    assert failure_code(sc.delete_product, Id=prod_id) == "ResourceInUseException"
     sc.delete_provisioning_artifact(ProductId=prod_id, ProvisioningArtifactId=pa1)
     sc.disassociate_product_from_portfolio(ProductId=prod_id, PortfolioId=port_id)
     sc.delete_product(Id=prod_id)
@@ -246,12 +201,12 @@ def test_template_errors_at_artifact_creation(sc, s3, server):
     assert code(e) == "InvalidParametersException"
     assert message(e).startswith("Invalid templateBody."), message(e)
     missing = f"{server.url}/sc-templates/nothing-here.yaml"
-    with pytest.raises(ClientError) as e:
-        sc.create_provisioning_artifact(ProductId=prod_id, Parameters={"Name": "v9", "Info": {"LoadTemplateFromURL": missing}})
-    assert code(e) == "InvalidParametersException"
-    with pytest.raises(ClientError) as e:
-        sc.create_provisioning_artifact(ProductId=prod_id, Parameters={"Name": "v9", "Info": {"LoadTemplateFromURL": "https://example.com/t.yaml"}})
-    assert code(e) == "InvalidParametersException"
+    assert failure_code(
+        sc.create_provisioning_artifact, ProductId=prod_id, Parameters={"Name": "v9", "Info": {"LoadTemplateFromURL": missing}},
+    ) == "InvalidParametersException"
+    assert failure_code(
+        sc.create_provisioning_artifact, ProductId=prod_id, Parameters={"Name": "v9", "Info": {"LoadTemplateFromURL": "https://example.com/t.yaml"}},
+    ) == "InvalidParametersException"
 
 
 def test_provision_update_terminate(sc, s3, server, cfn):
@@ -265,9 +220,9 @@ def test_provision_update_terminate(sc, s3, server, cfn):
     stack = cfn.describe_stacks(StackName=f"SC-{ACCOUNT}-{pp_id}")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert {o["OutputKey"]: o["OutputValue"] for o in done["RecordOutputs"]}["Version"] == "v1"
-    with pytest.raises(ClientError) as e:
-        sc.provision_product(ProductId=prod_id, ProvisioningArtifactId=pa1, ProvisionedProductName="web")
-    assert code(e) == "DuplicateResourceException"
+    assert failure_code(
+        sc.provision_product, ProductId=prod_id, ProvisioningArtifactId=pa1, ProvisionedProductName="web",
+    ) == "DuplicateResourceException"
     r = sc.update_provisioned_product(ProvisionedProductName="web", ProvisioningArtifactId=pa2)["RecordDetail"]
     assert wait_record(sc, r["RecordId"])["RecordDetail"]["Status"] == "SUCCEEDED"
     pp = sc.describe_provisioned_product(Id=pp_id)["ProvisionedProductDetail"]
@@ -277,9 +232,7 @@ def test_provision_update_terminate(sc, s3, server, cfn):
     assert len(sc.scan_provisioned_products()["ProvisionedProducts"]) == 1
     r = sc.terminate_provisioned_product(ProvisionedProductId=pp_id)["RecordDetail"]
     assert wait_record(sc, r["RecordId"])["RecordDetail"]["Status"] == "SUCCEEDED"
-    with pytest.raises(ClientError) as e:
-        sc.describe_provisioned_product(Id=pp_id)
-    assert code(e) == "ResourceNotFoundException"
+    assert failure_code(sc.describe_provisioned_product, Id=pp_id) == "ResourceNotFoundException"
 
 
 PUBLISHING = """
@@ -362,9 +315,7 @@ def project_lifecycle(sm, sc, cfn, s3, server, prod_id, name):
                 break
             raise
         time.sleep(0.05)
-    with pytest.raises(ClientError) as e:
-        sc.describe_provisioned_product(Id=pp_id)
-    assert code(e) == "ResourceNotFoundException"
+    assert failure_code(sc.describe_provisioned_product, Id=pp_id) == "ResourceNotFoundException"
     with pytest.raises(ClientError):
         cfn.describe_stacks(StackName=f"SC-{ACCOUNT}-{pp_id}")
 
@@ -397,9 +348,7 @@ def test_project_from_a_product_published_by_a_stack(sm, sc, cfn, s3, server):
             assert s["StackStatus"] == "DELETE_COMPLETE", s
             break
         time.sleep(0.05)
-    with pytest.raises(ClientError) as e:
-        sc.describe_product_as_admin(Id=prod_id)
-    assert code(e) == "ResourceNotFoundException"
+    assert failure_code(sc.describe_product_as_admin, Id=prod_id) == "ResourceNotFoundException"
 
 
 def failed_message(sm, name, details):

@@ -1,42 +1,21 @@
 """SSM Parameter Store end to end: boto3 and the AWS CLI against the real binary."""
 import datetime
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server
-
-
-def client(url, validate=True):
-    return boto3.client(
-        "ssm",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
-    )
+from conftest import Server, client, code, failure_code, message
 
 
 @pytest.fixture
 def ssm(server):
-    return client(server.url)
+    return client("ssm", server.url)
 
 
 @pytest.fixture
 def ssm_raw(server):
     """Client-side validation off: the server's validation answers."""
-    return client(server.url, validate=False)
-
-
-def code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-def message(excinfo):
-    return excinfo.value.response["Error"]["Message"]
+    return client("ssm", server.url, validate=False)
 
 
 def test_put_get_overwrite_versions(ssm):
@@ -63,12 +42,8 @@ def test_put_get_overwrite_versions(ssm):
     old = ssm.get_parameter(Name="/app/db/host:1")["Parameter"]
     assert (old["Value"], old["Version"], old["Selector"]) == ("db1", 1, ":1")
 
-    with pytest.raises(ClientError) as e:
-        ssm.get_parameter(Name="/app/db/host:5")
-    assert code(e) == "ParameterVersionNotFound"
-    with pytest.raises(ClientError) as e:
-        ssm.get_parameter(Name="/app/missing")
-    assert code(e) == "ParameterNotFound"
+    assert failure_code(ssm.get_parameter, Name="/app/db/host:5") == "ParameterVersionNotFound"
+    assert failure_code(ssm.get_parameter, Name="/app/missing") == "ParameterNotFound"
 
 
 def test_secure_string_needs_decryption(ssm):
@@ -113,12 +88,8 @@ def test_by_path_recursive_and_paginated(ssm):
 def test_delete(ssm):
     ssm.put_parameter(Name="gone", Value="v", Type="String")
     ssm.delete_parameter(Name="gone")
-    with pytest.raises(ClientError) as e:
-        ssm.get_parameter(Name="gone")
-    assert code(e) == "ParameterNotFound"
-    with pytest.raises(ClientError) as e:
-        ssm.delete_parameter(Name="gone")
-    assert code(e) == "ParameterNotFound"
+    assert failure_code(ssm.get_parameter, Name="gone") == "ParameterNotFound"
+    assert failure_code(ssm.delete_parameter, Name="gone") == "ParameterNotFound"
 
 
 def test_validation_errors_in_aws_wording(ssm, ssm_raw):
@@ -137,9 +108,9 @@ def test_validation_errors_in_aws_wording(ssm, ssm_raw):
     assert code(e) == "ValidationException"
     assert "less than or equal to 10" in message(e)
 
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name="/aws/reserved", Value="v", Type="String")
-    assert code(e) == "ValidationException"
+    assert failure_code(
+        ssm.put_parameter, Name="/aws/reserved", Value="v", Type="String",
+    ) == "ValidationException"
 
     with pytest.raises(ClientError) as e:
         ssm.put_parameter(Name="Dev MySQL DB", Value="v", Type="String")
@@ -154,32 +125,32 @@ def test_validation_errors_in_aws_wording(ssm, ssm_raw):
     assert message(e).startswith("The parameter doesn't meet the parameter name requirements. "
                                  "The parameter name must begin with a forward slash")
 
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name="p", Value="abc", Type="String", AllowedPattern=r"^\d+$")
-    assert code(e) == "ParameterPatternMismatchException"
+    assert failure_code(
+        ssm.put_parameter, Name="p", Value="abc", Type="String", AllowedPattern=r"^\d+$",
+    ) == "ParameterPatternMismatchException"
 
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name="p", Value="v", Type="String", Overwrite=True,
-                          Tags=[{"Key": "k", "Value": "v"}])
-    assert code(e) == "ValidationException"
+    assert failure_code(
+        ssm.put_parameter, Name="p", Value="v", Type="String", Overwrite=True,
+        Tags=[{"Key": "k", "Value": "v"}],
+    ) == "ValidationException"
 
     deep = "/" + "/".join(["l"] * 16)
-    with pytest.raises(ClientError) as e:
-        ssm.put_parameter(Name=deep, Value="v", Type="String")
-    assert code(e) == "HierarchyLevelLimitExceededException"
+    assert failure_code(
+        ssm.put_parameter, Name=deep, Value="v", Type="String",
+    ) == "HierarchyLevelLimitExceededException"
 
 
 def test_parameters_survive_restart(data_dir):
     s = Server(data_dir).start()
     try:
-        c = client(s.url)
+        c = client("ssm", s.url)
         c.put_parameter(Name="/keep", Value="v1", Type="String")
         c.put_parameter(Name="/keep", Value="v2", Type="String", Overwrite=True)
     finally:
         s.kill9()
     s = Server(data_dir).start()
     try:
-        c = client(s.url)
+        c = client("ssm", s.url)
         assert c.get_parameter(Name="/keep")["Parameter"]["Value"] == "v2"
         assert c.get_parameter(Name="/keep:1")["Parameter"]["Value"] == "v1"
     finally:
@@ -208,13 +179,6 @@ def test_aws_cli(aws):
     assert "ParameterNotFound" in err
 
 
-def cfn_client(url):
-    return boto3.client(
-        "cloudformation", endpoint_url=url, region_name=REGION,
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key="dummy-secret",
-        config=Config(retries={"max_attempts": 1}))
-
-
 STACK_TEMPLATE = """\
 Parameters:
   Base:
@@ -239,7 +203,7 @@ Outputs:
 def test_stack_parameters_are_real_and_templates_read_ssm(server, ssm):
     ssm.put_parameter(Name="/cfg/base", Value="one", Type="String")
     ssm.put_parameter(Name="/cfg/base", Value="two", Type="String", Overwrite=True)
-    cfn = cfn_client(server.url)
+    cfn = client("cloudformation", server.url)
     cfn.create_stack(StackName="ssm-stack", TemplateBody=STACK_TEMPLATE)
     cfn.get_waiter("stack_create_complete").wait(
         StackName="ssm-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})

@@ -78,6 +78,17 @@ fn output(stack: &StackRecord, key: &str) -> String {
         .clone()
 }
 
+/// CreateStack of `body` as `name`, which must be refused.
+async fn refused(s: &CloudFormationService, name: &str, body: &str) -> EngineError {
+    s.create_stack(CreateStackInput {
+        stack_name: name.into(),
+        template_body: body.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap_err()
+}
+
 fn template_diagnostics(e: EngineError) -> Vec<PlanDiagnostic> {
     match e {
         EngineError::Template(d) => d,
@@ -310,14 +321,7 @@ Resources:
 async fn snapshot_is_refused_on_types_that_cannot_snapshot() {
     let s = service();
     let body = "Resources:\n  B:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: Snapshot\n";
-    let e = s
-        .create_stack(CreateStackInput {
-            stack_name: "snap".into(),
-            template_body: body.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let e = refused(&s, "snap", body).await;
     let d = template_diagnostics(e);
     assert_eq!(d.len(), 1);
     assert!(
@@ -352,14 +356,7 @@ async fn snapshot_is_refused_on_types_that_cannot_snapshot() {
 async fn diagnostics_carry_code_line_and_column() {
     let s = service();
     let body = "Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Ref Missing\n";
-    let e = s
-        .create_stack(CreateStackInput {
-            stack_name: "bad".into(),
-            template_body: body.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let e = refused(&s, "bad", body).await;
     let d = template_diagnostics(e.clone());
     assert_eq!(d[0].code, "E1012");
     assert_eq!((d[0].line, d[0].column), (Some(5), Some(18)));
@@ -392,14 +389,12 @@ async fn description_and_unknown_types() {
     )
     .await;
     assert_eq!(stack.description.as_deref(), Some("my stack"));
-    let e = s
-        .create_stack(CreateStackInput {
-            stack_name: "unknown".into(),
-            template_body: "Resources:\n  T: {Type: 'AWS::Nope::Thing'}\n".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let e = refused(
+        &s,
+        "unknown",
+        "Resources:\n  T: {Type: 'AWS::Nope::Thing'}\n",
+    )
+    .await;
     assert_eq!(
         e.to_string(),
         "Template format error: Unrecognized resource types: [AWS::Nope::Thing]"
@@ -506,14 +501,7 @@ async fn inert_and_custom_types_follow_the_configuration() {
     use sagestack_providers::InertProvider;
     let body = "Resources:\n  W:\n    Type: MyOrg::Widgets::Gear\n";
     let plain = service();
-    let e = plain
-        .create_stack(CreateStackInput {
-            stack_name: "w".into(),
-            template_body: body.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let e = refused(&plain, "w", body).await;
     assert!(e.to_string().contains("MyOrg::Widgets::Gear"), "{e}");
     let inert = service_with(|c| c.with_inert(InertProvider::only(["MyOrg::Widgets::*"])));
     let stack = create(&inert, "w", body, &[]).await;

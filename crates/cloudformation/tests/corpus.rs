@@ -14,51 +14,16 @@
 //! - every capability acknowledged.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sagestack_cloudformation::*;
 use sagestack_engine::MemoryStore;
 use sagestack_template::sample::{self, Class};
 
-/// `/work/shared/corpus`, found from this crate.
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "conformance corpus not found at {} (required when CI=true)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "conformance corpus not found at {}; skipping",
-        dir.display()
-    );
-    None
-}
-
-fn template_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(
-                p.extension().and_then(|x| x.to_str()),
-                Some("json" | "yaml" | "yml")
-            ) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+/// The template crate's corpus support: `corpus_dir` and `template_files`.
+#[path = "../../template/tests/support/mod.rs"]
+mod support;
+use support::{corpus_dir, template_files};
 
 /// SSM as the corpus needs it: every parameter exists.
 struct AnySsm;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use sagestack_cloudformation::{StackStatus, TemplateFetchError};
 use sagestack_protocol::AwsError;
-use sagestack_provisioning::{NOT_CONFIGURED, ProvisioningConfig};
+use sagestack_provisioning::NOT_CONFIGURED;
 use serde_json::{Value, json};
 
 const URL: &str = "https://templates.s3.us-east-1.amazonaws.com/ml.yaml";
@@ -21,6 +21,15 @@ fn id(project: &Value) -> &str {
 
 fn group_arn(name: &str) -> String {
     format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{name}")
+}
+
+/// DescribeModelPackageGroup `name`: the group, or the error if there is none.
+async fn group(h: &Harness, name: &str) -> Result<Value, sagestack_sagemaker::SageMakerError> {
+    h.call(
+        "DescribeModelPackageGroup",
+        json!({"ModelPackageGroupName": name}),
+    )
+    .await
 }
 
 async fn tags_of(h: &Harness, arn: &str) -> Vec<(String, String)> {
@@ -49,15 +58,14 @@ async fn create_completes_with_parameters_tags_and_role() {
     let out = h
         .create("alpha", URL, &[("Stage", "prod")], &[("team", "ml")])
         .await;
-    let p = h.settled("alpha").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted", "{p:#}");
+    let p = h.settled_as("alpha", "CreateCompleted").await;
     let pid = id(&out);
     let name = format!("SP-{pid}-ml");
     let stack = h.cfn.describe_stack(&name).await.unwrap();
     assert_eq!(stack.status, StackStatus::CreateComplete);
     assert_eq!(
         stack_detail(&p),
-        &json!({"Name": name, "StatusMessage": format!("Stack {name} reached CREATE_COMPLETE."), "Id": stack.stack_id})
+        &json!({"Name": name, "StatusMessage": reached(&name, "CREATE_COMPLETE"), "Id": stack.stack_id})
     );
     // Parameters: the project's name and id, and the user's.
     let params = &stack.template.parameters;
@@ -82,14 +90,8 @@ async fn create_completes_with_parameters_tags_and_role() {
         Some("arn:aws:iam::123456789012:role/SageMakerProjects")
     );
     // The model package group is a real one, carrying the project's tags.
-    let group = h
-        .call(
-            "DescribeModelPackageGroup",
-            json!({"ModelPackageGroupName": "alpha-models"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(group["ModelPackageGroupArn"], group_arn("alpha-models"));
+    let described = group(&h, "alpha-models").await.unwrap();
+    assert_eq!(described["ModelPackageGroupArn"], group_arn("alpha-models"));
     let tags = tags_of(&h, &group_arn("alpha-models")).await;
     assert!(
         tags.contains(&("sagemaker:project-id".into(), pid.into())),
@@ -147,8 +149,7 @@ async fn fetch_failures_end_create_failed_with_the_fetch_error() {
         let url = format!("https://templates.s3.amazonaws.com/{name}");
         h.source.fail(&url, error);
         let out = h.create(name, &url, &[], &[]).await;
-        let p = h.settled(name).await;
-        assert_eq!(p["ProjectStatus"], "CreateFailed", "{p:#}");
+        let p = h.settled_as(name, "CreateFailed").await;
         assert_eq!(message(&p), text);
         let stack = format!("SP-{}-ml", id(&out));
         assert_eq!(stack_detail(&p)["Name"], stack.as_str());
@@ -165,8 +166,7 @@ async fn invalid_templates_and_parameters_end_create_failed() {
     let invalid = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Ref Missing\n";
     h.source.put(URL, invalid);
     h.create("invalid", URL, &[], &[]).await;
-    let p = h.settled("invalid").await;
-    assert_eq!(p["ProjectStatus"], "CreateFailed");
+    let p = h.settled_as("invalid", "CreateFailed").await;
     assert_eq!(
         message(&p),
         "Template error: Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template (line 5:18)"
@@ -174,8 +174,7 @@ async fn invalid_templates_and_parameters_end_create_failed() {
     // A parameter failing its AllowedValues.
     h.source.put(URL2, BASIC);
     let out = h.create("badparam", URL2, &[("Stage", "qa")], &[]).await;
-    let p = h.settled("badparam").await;
-    assert_eq!(p["ProjectStatus"], "CreateFailed");
+    let p = h.settled_as("badparam", "CreateFailed").await;
     let _ = out;
     assert_eq!(
         message(&p),
@@ -189,8 +188,7 @@ async fn a_failing_resource_rolls_the_create_back() {
     let h = harness(dir.path(), Options::default()).await;
     h.source.put(URL, &with_failing_resource(BASIC));
     let out = h.create("broken", URL, &[], &[]).await;
-    let p = h.settled("broken").await;
-    assert_eq!(p["ProjectStatus"], "CreateFailed");
+    let p = h.settled_as("broken", "CreateFailed").await;
     let name = format!("SP-{}-ml", id(&out));
     assert_eq!(
         without_request_id(message(&p)),
@@ -202,14 +200,7 @@ async fn a_failing_resource_rolls_the_create_back() {
     assert_eq!(stack.status, StackStatus::RollbackComplete);
     assert_eq!(stack_detail(&p)["Id"], stack.stack_id.as_str());
     // Rolled back: the group it created is gone.
-    assert!(
-        h.call(
-            "DescribeModelPackageGroup",
-            json!({"ModelPackageGroupName": "broken-models"})
-        )
-        .await
-        .is_err()
-    );
+    assert!(group(&h, "broken-models").await.is_err());
     // A project that never provisioned cannot update its template; it can be deleted.
     let e = h
         .call(
@@ -223,11 +214,7 @@ async fn a_failing_resource_rolls_the_create_back() {
         e.to_string(),
         "Project broken is in CreateFailed state; only a project whose creation completed can update its provisioning. Delete it and create it again."
     );
-    h.call("DeleteProject", json!({"ProjectName": "broken"}))
-        .await
-        .unwrap();
-    let p = h.settled("broken").await;
-    assert_eq!(p["ProjectStatus"], "DeleteCompleted");
+    h.delete("broken", "DeleteCompleted").await;
     assert!(h.cfn.describe_stack(&name).await.is_err());
 }
 
@@ -246,34 +233,31 @@ async fn updates_change_parameters_then_the_template() {
     let h = harness(dir.path(), Options::default()).await;
     h.source.put(URL, BASIC);
     h.create("up", URL, &[("Stage", "prod")], &[]).await;
-    let p = h.settled("up").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted");
-    let name = stack_detail(&p)["Name"].as_str().unwrap().to_string();
+    let p = h.settled_as("up", "CreateCompleted").await;
+    let name = stack_name(&p);
 
     // New parameters.
-    h.call(
-        "UpdateProject",
-        update_input("up", "ml", URL, &[("Stage", "dev")]),
-    )
-    .await
-    .unwrap();
-    let p = h.settled("up").await;
-    assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p:#}");
-    assert_eq!(
-        message(&p),
-        format!("Stack {name} reached UPDATE_COMPLETE.")
-    );
+    let p = h
+        .call_settled(
+            "UpdateProject",
+            update_input("up", "ml", URL, &[("Stage", "dev")]),
+            "UpdateCompleted",
+        )
+        .await;
+    assert_eq!(message(&p), reached(&name, "UPDATE_COMPLETE"));
     let stack = h.stack_of(&p).await;
     assert_eq!(stack.template.parameters["Stage"], "dev");
 
     // A new template URL adding a resource.
     let v2 = BASIC.replace("Outputs:", "  Topic:\n    Type: AWS::SNS::Topic\nOutputs:");
     h.source.put(URL2, &v2);
-    h.call("UpdateProject", update_input("up", "ml", URL2, &[]))
-        .await
-        .unwrap();
-    let p = h.settled("up").await;
-    assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p:#}");
+    let p = h
+        .call_settled(
+            "UpdateProject",
+            update_input("up", "ml", URL2, &[]),
+            "UpdateCompleted",
+        )
+        .await;
     let detail = &p["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"];
     assert_eq!(detail["TemplateURL"], URL2);
     assert_eq!(
@@ -283,15 +267,14 @@ async fn updates_change_parameters_then_the_template() {
     let resources = h.cfn.list_stack_resources(&name).await.unwrap();
     assert!(resources.iter().any(|r| r.logical_id == "Topic"));
     // Same template and parameters again: nothing to do, still a completed update.
-    h.call("UpdateProject", update_input("up", "ml", URL2, &[]))
-        .await
-        .unwrap();
-    let p = h.settled("up").await;
-    assert_eq!(p["ProjectStatus"], "UpdateCompleted");
-    assert_eq!(
-        message(&p),
-        format!("Stack {name} reached UPDATE_COMPLETE.")
-    );
+    let p = h
+        .call_settled(
+            "UpdateProject",
+            update_input("up", "ml", URL2, &[]),
+            "UpdateCompleted",
+        )
+        .await;
+    assert_eq!(message(&p), reached(&name, "UPDATE_COMPLETE"));
 
     // The template name must be the project's.
     let e = h
@@ -311,17 +294,18 @@ async fn a_failed_update_keeps_the_old_stack() {
     let h = harness(dir.path(), Options::default()).await;
     h.source.put(URL, BASIC);
     h.create("keep", URL, &[], &[]).await;
-    let p = h.settled("keep").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted");
-    let name = stack_detail(&p)["Name"].as_str().unwrap().to_string();
+    let p = h.settled_as("keep", "CreateCompleted").await;
+    let name = stack_name(&p);
     let before = h.stack_of(&p).await;
 
     h.source.put(URL2, &with_failing_resource(BASIC));
-    h.call("UpdateProject", update_input("keep", "ml", URL2, &[]))
-        .await
-        .unwrap();
-    let p = h.settled("keep").await;
-    assert_eq!(p["ProjectStatus"], "UpdateFailed");
+    let p = h
+        .call_settled(
+            "UpdateProject",
+            update_input("keep", "ml", URL2, &[]),
+            "UpdateFailed",
+        )
+        .await;
     assert_eq!(
         without_request_id(message(&p)),
         format!(
@@ -345,21 +329,14 @@ async fn a_failed_update_keeps_the_old_stack() {
         .collect();
     assert_eq!(live.len(), 2, "{live:?}");
     assert!(live.contains(&"Queue".to_string()) && live.contains(&"Group".to_string()));
-    h.call(
-        "DescribeModelPackageGroup",
-        json!({"ModelPackageGroupName": "keep-models"}),
-    )
-    .await
-    .unwrap();
+    group(&h, "keep-models").await.unwrap();
     // The project keeps working: a good update after a failed one completes.
-    h.call(
+    h.call_settled(
         "UpdateProject",
         update_input("keep", "ml", URL, &[("Stage", "prod")]),
+        "UpdateCompleted",
     )
-    .await
-    .unwrap();
-    let p = h.settled("keep").await;
-    assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p:#}");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,43 +383,22 @@ async fn operations_in_progress_refuse_update_and_delete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_projects_are_kept_for_the_retention_and_their_name_is_reusable() {
     let dir = tempfile::tempdir().unwrap();
-    let h = harness(
-        dir.path(),
-        Options {
-            config: ProvisioningConfig {
-                concurrency: 4,
-                deleted_retention: Duration::from_millis(400),
-            },
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = harness(dir.path(), Options::bounded(4, Duration::from_millis(400))).await;
     h.source.put(URL, BASIC);
     let first = h.create("again", URL, &[], &[]).await;
     h.create("gone", URL, &[], &[]).await;
     h.provisioner.wait_idle().await;
     let p = h.describe("again").await;
-    let name = stack_detail(&p)["Name"].as_str().unwrap().to_string();
+    let name = stack_name(&p);
     for project in ["again", "gone"] {
         h.call("DeleteProject", json!({"ProjectName": project}))
             .await
             .unwrap();
     }
-    let p = h.settled("again").await;
-    assert_eq!(p["ProjectStatus"], "DeleteCompleted");
-    assert_eq!(
-        message(&p),
-        format!("Stack {name} reached DELETE_COMPLETE.")
-    );
+    let p = h.settled_as("again", "DeleteCompleted").await;
+    assert_eq!(message(&p), reached(&name, "DELETE_COMPLETE"));
     assert!(h.cfn.describe_stack(&name).await.is_err());
-    assert!(
-        h.call(
-            "DescribeModelPackageGroup",
-            json!({"ModelPackageGroupName": "again-models"})
-        )
-        .await
-        .is_err()
-    );
+    assert!(group(&h, "again-models").await.is_err());
     // Deleting it again: it no longer exists.
     let e = h
         .call("DeleteProject", json!({"ProjectName": "again"}))
@@ -452,8 +408,7 @@ async fn deleted_projects_are_kept_for_the_retention_and_their_name_is_reusable(
     // Its name is free at once.
     let second = h.create("again", URL, &[], &[]).await;
     assert_ne!(second["ProjectId"], first["ProjectId"]);
-    let p = h.settled("again").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted");
+    h.settled_as("again", "CreateCompleted").await;
     // After the retention the deleted one is gone, and the purge of the old "again"
     // did not touch the new one.
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -472,15 +427,10 @@ async fn a_failed_delete_can_be_retried() {
     let h = harness(dir.path(), Options::default()).await;
     h.source.put(URL, STICKY);
     h.create("sticky", URL, &[], &[]).await;
-    let p = h.settled("sticky").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted");
-    let name = stack_detail(&p)["Name"].as_str().unwrap().to_string();
+    let p = h.settled_as("sticky", "CreateCompleted").await;
+    let name = stack_name(&p);
     h.handler.fail_delete.store(true, Ordering::SeqCst);
-    h.call("DeleteProject", json!({"ProjectName": "sticky"}))
-        .await
-        .unwrap();
-    let p = h.settled("sticky").await;
-    assert_eq!(p["ProjectStatus"], "DeleteFailed");
+    let p = h.delete("sticky", "DeleteFailed").await;
     assert_eq!(
         without_request_id(message(&p)),
         format!(
@@ -488,54 +438,26 @@ async fn a_failed_delete_can_be_retried() {
         )
     );
     h.handler.fail_delete.store(false, Ordering::SeqCst);
-    h.call("DeleteProject", json!({"ProjectName": "sticky"}))
-        .await
-        .unwrap();
-    let p = h.settled("sticky").await;
-    assert_eq!(p["ProjectStatus"], "DeleteCompleted", "{p:#}");
-    assert_eq!(
-        message(&p),
-        format!("Stack {name} reached DELETE_COMPLETE.")
-    );
+    let p = h.delete("sticky", "DeleteCompleted").await;
+    assert_eq!(message(&p), reached(&name, "DELETE_COMPLETE"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_catalog_projects_fail_honestly_without_a_backend() {
     let dir = tempfile::tempdir().unwrap();
     let h = harness(dir.path(), Options::default()).await;
-    h.call(
-        "CreateProject",
-        json!({"ProjectName": "sc", "ServiceCatalogProvisioningDetails": {"ProductId": "prod-abc"}}),
-    )
-    .await
-    .unwrap();
-    let p = h.settled("sc").await;
-    assert_eq!(p["ProjectStatus"], "CreateFailed");
+    let p = h.call_settled("CreateProject", json!({"ProjectName": "sc", "ServiceCatalogProvisioningDetails": {"ProductId": "prod-abc"}}), "CreateFailed").await;
     assert_eq!(
         p["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"],
         NOT_CONFIGURED
     );
-    h.call("DeleteProject", json!({"ProjectName": "sc"}))
-        .await
-        .unwrap();
-    let p = h.settled("sc").await;
-    assert_eq!(p["ProjectStatus"], "DeleteCompleted");
+    h.delete("sc", "DeleteCompleted").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_projects_provision_in_parallel_within_the_bound() {
     let dir = tempfile::tempdir().unwrap();
-    let h = harness(
-        dir.path(),
-        Options {
-            config: ProvisioningConfig {
-                concurrency: 4,
-                deleted_retention: Duration::from_secs(60),
-            },
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = harness(dir.path(), Options::bounded(4, Duration::from_secs(60))).await;
     h.source.put(URL, PAUSING);
     let n = 40;
     // CreateProject answers at once; the stacks are built by the workers, 4 at a time.

@@ -73,8 +73,7 @@ async fn a_pending_project_is_created_after_a_restart() {
 
     let h = restart(dir.path()).await;
     assert_eq!(h.reconciled.resumed, ["p"]);
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted", "{p:#}");
+    h.settled_as("p", "CreateCompleted").await;
     assert_idempotent(&h, "p").await;
 }
 
@@ -100,8 +99,7 @@ async fn create_in_progress_without_a_stack_creates_it() {
     close(h).await;
 
     let h = restart(dir.path()).await;
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted", "{p:#}");
+    h.settled_as("p", "CreateCompleted").await;
     assert_idempotent(&h, "p").await;
 }
 
@@ -143,8 +141,7 @@ async fn create_in_progress_with_a_finished_stack_adopts_it() {
     close(h).await;
 
     let h = restart(dir.path()).await;
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted", "{p:#}");
+    let p = h.settled_as("p", "CreateCompleted").await;
     assert_eq!(
         stack_detail(&p)["Id"],
         stack.stack_id.as_str(),
@@ -216,8 +213,7 @@ async fn a_create_killed_mid_stack_is_resumed() {
     // longer blocks either): the interrupted, rolled-back stack is replaced.
     let h = restart(dir.path()).await;
     assert_eq!(h.reconciled.resumed, ["p"]);
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted", "{p:#}");
+    let p = h.settled_as("p", "CreateCompleted").await;
     let stack = h.stack_of(&p).await;
     assert_eq!(stack.status, StackStatus::CreateComplete);
     assert_eq!(stack_detail(&p)["Id"], stack.stack_id.as_str());
@@ -244,8 +240,7 @@ async fn an_update_killed_mid_stack_is_resumed() {
     // update runs again (this time URL2 serves v2 without the blocking resource).
     let h = restart(dir.path()).await;
     assert_eq!(h.reconciled.resumed, ["p"]);
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p:#}");
+    let p = h.settled_as("p", "UpdateCompleted").await;
     let stack = h.stack_of(&p).await;
     assert_eq!(stack.status, StackStatus::UpdateComplete);
     assert_eq!(stack.template.body, v2());
@@ -257,8 +252,7 @@ async fn an_update_whose_stack_already_updated_is_only_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let h = restart(dir.path()).await;
     h.create("p", URL, &[], &[]).await;
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted");
+    h.settled_as("p", "CreateCompleted").await;
     close(h).await;
 
     let h = stopped(dir.path()).await;
@@ -292,8 +286,7 @@ async fn an_update_whose_stack_already_updated_is_only_recorded() {
     close(h).await;
 
     let h = restart(dir.path()).await;
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p:#}");
+    let p = h.settled_as("p", "UpdateCompleted").await;
     assert_eq!(
         message(&p),
         format!("Stack {} reached UPDATE_COMPLETE.", stack.stack_name)
@@ -315,8 +308,7 @@ async fn a_delete_in_progress_finishes_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let h = restart(dir.path()).await;
     h.create("p", URL, &[], &[]).await;
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "CreateCompleted");
+    let p = h.settled_as("p", "CreateCompleted").await;
     let stack = h.stack_of(&p).await;
     close(h).await;
 
@@ -329,8 +321,7 @@ async fn a_delete_in_progress_finishes_after_a_restart() {
 
     let h = restart(dir.path()).await;
     assert_eq!(h.reconciled.resumed, ["p"]);
-    let p = h.settled("p").await;
-    assert_eq!(p["ProjectStatus"], "DeleteCompleted", "{p:#}");
+    h.settled_as("p", "DeleteCompleted").await;
     assert_eq!(
         h.cfn.describe_stack(&stack.stack_id).await.unwrap().status,
         StackStatus::DeleteComplete

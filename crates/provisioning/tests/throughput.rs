@@ -9,7 +9,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use sagestack_provisioning::ProvisioningConfig;
 
 const URL: &str = "https://templates.s3.us-east-1.amazonaws.com/mlops.yaml";
 
@@ -29,17 +28,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[ignore = "a measurement; run explicitly"]
 async fn create_to_completed() {
     let dir = tempfile::tempdir().unwrap();
-    let h = harness(
-        dir.path(),
-        Options {
-            config: ProvisioningConfig {
-                concurrency: 32,
-                deleted_retention: Duration::from_secs(60),
-            },
-            ..Options::default()
-        },
-    )
-    .await;
+    let h = harness(dir.path(), Options::bounded(32, Duration::from_secs(60))).await;
     h.source.put(URL, &template());
 
     // Sequential: each project created and awaited before the next.

@@ -75,3 +75,30 @@ pub fn start() -> Server {
         _dir: dir,
     }
 }
+
+/// Credentials every SDK client here signs with; SageMaker reports the key id as the
+/// caller's principal.
+pub const ACCESS_KEY: &str = "AKIDSDKTEST";
+
+/// A client of the AWS SDK crate `$sdk` (e.g. `aws_sdk_sagemaker`) for the server at
+/// `$url`: plain HTTP, us-east-1, the test credentials.
+#[macro_export]
+macro_rules! sdk_client {
+    ($sdk:ident, $url:expr) => {{
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .endpoint_url($url)
+            .region($sdk::config::Region::new("us-east-1"))
+            .credentials_provider($sdk::config::Credentials::new(
+                $crate::ACCESS_KEY,
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(http)
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}

@@ -4,7 +4,6 @@
 //! The server is started by the crate's `start` (see `src/lib.rs`).
 
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{ChangeSetType, Parameter, StackStatus, Tag};
 use sagestack_sdk_tests::start;
@@ -22,21 +21,7 @@ Outputs:
 ";
 
 fn client(url: &str) -> Client {
-    let http = aws_smithy_http_client::Builder::new().build_http();
-    let config = aws_sdk_cloudformation::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDSDKTEST",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .http_client(http)
-        .build();
-    Client::from_conf(config)
+    sagestack_sdk_tests::sdk_client!(aws_sdk_cloudformation, url)
 }
 
 /// Polls until the stack is no longer in progress.

@@ -2,27 +2,12 @@
 //! `start`, see `src/lib.rs`).
 
 use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use aws_sdk_sagemaker::types::{ProjectSortOrder, ServiceCatalogProvisioningDetails, Tag};
 use sagestack_sdk_tests::start;
 
 fn client(url: &str) -> Client {
-    let http = aws_smithy_http_client::Builder::new().build_http();
-    let config = aws_sdk_sagemaker::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDSDKTEST",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .http_client(http)
-        .build();
-    Client::from_conf(config)
+    sagestack_sdk_tests::sdk_client!(aws_sdk_sagemaker, url)
 }
 
 /// Polls DescribeProject until `ok` accepts the project (provisioning runs after the
@@ -95,7 +80,7 @@ async fn project_lifecycle_with_the_rust_sdk() {
         d.created_by()
             .and_then(|u| u.iam_identity())
             .and_then(|i| i.principal_id()),
-        Some("AKIDSDKTEST")
+        Some(sagestack_sdk_tests::ACCESS_KEY)
     );
 
     sm.update_project()

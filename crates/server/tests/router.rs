@@ -36,19 +36,33 @@ impl Json11Service for Echo {
 }
 
 fn app() -> axum::Router {
+    app_with(Services::default().with_json(Arc::new(Echo)))
+}
+
+/// The router over `services`, in eu-west-3 without a store.
+fn app_with(services: Services) -> axum::Router {
     router(AppState {
-        services: Services::default().with_json(Arc::new(Echo)),
+        services,
         region: "eu-west-3".into(),
         account_id: "111122223333".into(),
         store: None,
     })
 }
 
-async fn send(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let resp = app().oneshot(req).await.unwrap();
+/// One request through `app`: the status, the headers and the body's bytes.
+async fn respond(
+    app: axum::Router,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
+    let resp = app.oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
+}
+
+async fn send(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let (status, headers, bytes) = respond(app(), req).await;
     (status, headers, serde_json::from_slice(&bytes).unwrap())
 }
 
@@ -201,21 +215,15 @@ impl s3s::access::S3Access for AllowAll {
 fn s3_app() -> axum::Router {
     let mut builder = s3s::service::S3ServiceBuilder::new(PanickyS3);
     builder.set_access(AllowAll);
-    router(AppState {
-        services: Services::default()
+    app_with(
+        Services::default()
             .with_json(Arc::new(Echo))
             .with_s3(builder.build()),
-        region: "eu-west-3".into(),
-        account_id: "111122223333".into(),
-        store: None,
-    })
+    )
 }
 
 async fn send_s3(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-    let resp = s3_app().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let (status, headers, bytes) = respond(s3_app(), req).await;
     (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
 }
 

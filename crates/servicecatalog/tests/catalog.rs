@@ -148,11 +148,14 @@ async fn catalog_error_paths() {
     let (code, _) = err(&h, "DescribePortfolio", json!({})).await;
     assert_eq!(code, "ValidationException");
     // Templates are read and validated when the artifact is created.
+    let artifact = |name: &str, file: &str| {
+        json!({"ProductId": prod_id, "IdempotencyToken": "t",
+               "Parameters": {"Name": name, "Info": {"LoadTemplateFromURL": format!("https://bucket.s3.amazonaws.com/{file}")}}})
+    };
     let (code, msg) = err(
         &h,
         "CreateProvisioningArtifact",
-        json!({"ProductId": prod_id, "IdempotencyToken": "t",
-               "Parameters": {"Name": "v9", "Info": {"LoadTemplateFromURL": "https://bucket.s3.amazonaws.com/missing.yaml"}}}),
+        artifact("v9", "missing.yaml"),
     )
     .await;
     assert_eq!(code, "InvalidParametersException");
@@ -161,22 +164,10 @@ async fn catalog_error_paths() {
         "https://bucket.s3.amazonaws.com/bad.yaml",
         "Resources:\n  Q:\n    Properties: {}\n",
     );
-    let (code, msg) = err(
-        &h,
-        "CreateProvisioningArtifact",
-        json!({"ProductId": prod_id, "IdempotencyToken": "t",
-               "Parameters": {"Name": "v9", "Info": {"LoadTemplateFromURL": "https://bucket.s3.amazonaws.com/bad.yaml"}}}),
-    )
-    .await;
+    let (code, msg) = err(&h, "CreateProvisioningArtifact", artifact("v9", "bad.yaml")).await;
     assert_eq!(code, "InvalidParametersException");
     assert!(msg.starts_with("Invalid templateBody."), "{msg}");
-    let (code, _) = err(
-        &h,
-        "CreateProvisioningArtifact",
-        json!({"ProductId": prod_id, "IdempotencyToken": "t",
-               "Parameters": {"Name": "v1", "Info": {"LoadTemplateFromURL": "https://bucket.s3.amazonaws.com/v1.yaml"}}}),
-    )
-    .await;
+    let (code, _) = err(&h, "CreateProvisioningArtifact", artifact("v1", "v1.yaml")).await;
     assert_eq!(
         code, "InvalidParametersException",
         "duplicate artifact name"

@@ -2,10 +2,11 @@
 //! and the SSM lookup, inside a real `CloudFormationService` whose stacks are kept in the
 //! SQLite store (the same store the SSM API reads).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use sagestack_cloudformation::{
-    CloudFormationService, CreateStackInput, ServiceConfig, StackStatus,
+    CloudFormationService, CreateStackInput, ServiceConfig, StackRecord, StackStatus,
 };
 use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_ssm::{ParameterProvider, Parameters, SsmService, StoreSsmLookup};
@@ -26,6 +27,42 @@ async fn call(ssm: &SsmService, op: &str, input: Value) -> Result<Value, sagesta
         JsonOutput::Value(v) => v,
         JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
     })
+}
+
+/// The SQLite store in `dir`, the SSM API over it, and CloudFormation with the native
+/// `AWS::SSM::Parameter` provider; with `lookup`, templates also read SSM from the store.
+async fn services(
+    dir: &Path,
+    lookup: bool,
+) -> (Arc<dyn Store>, Arc<SsmService>, CloudFormationService) {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).await.unwrap());
+    let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
+    let ssm = Arc::new(SsmService::new(parameters.clone()));
+    let stacks: Arc<dyn StackStore> = store.clone();
+    let mut config = ServiceConfig::new("us-east-1", "123456789012", stacks).with_native_provider(
+        "AWS::SSM::Parameter",
+        Arc::new(ParameterProvider::new(parameters)),
+    );
+    if lookup {
+        config = config.with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
+    }
+    (store, ssm, CloudFormationService::new(config).unwrap())
+}
+
+/// PutParameter, which must succeed.
+async fn put(ssm: &SsmService, input: Value) {
+    call(ssm, "PutParameter", input).await.unwrap();
+}
+
+/// CreateStack `name` from `body` and wait for it to settle.
+async fn create(cfn: &CloudFormationService, name: &str, body: &str) -> StackRecord {
+    cfn.create_stack_and_wait(CreateStackInput {
+        stack_name: name.into(),
+        template_body: body.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
 }
 
 const TEMPLATE: &str = r#"
@@ -55,41 +92,18 @@ Outputs:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stack_parameters_are_real_and_templates_read_ssm() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-    let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
-    let ssm = Arc::new(SsmService::new(parameters.clone()));
-    call(
+    let (store, ssm, cfn) = services(dir.path(), true).await;
+    put(
         &ssm,
-        "PutParameter",
         json!({"Name": "/config/base", "Value": "v1", "Type": "String"}),
     )
-    .await
-    .unwrap();
-    call(
+    .await;
+    put(
         &ssm,
-        "PutParameter",
         json!({"Name": "/config/base", "Value": "v2", "Type": "String", "Overwrite": true}),
     )
-    .await
-    .unwrap();
-    let stacks: Arc<dyn StackStore> = store.clone();
-    let cfn = CloudFormationService::new(
-        ServiceConfig::new("us-east-1", "123456789012", stacks)
-            .with_native_provider(
-                "AWS::SSM::Parameter",
-                Arc::new(ParameterProvider::new(parameters.clone())),
-            )
-            .with_ssm(Arc::new(StoreSsmLookup::new(store.clone()))),
-    )
-    .unwrap();
-    let stack = cfn
-        .create_stack_and_wait(CreateStackInput {
-            stack_name: "params".into(),
-            template_body: TEMPLATE.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    .await;
+    let stack = create(&cfn, "params", TEMPLATE).await;
     assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
     let out = |k: &str| {
         stack
@@ -134,32 +148,13 @@ async fn stack_parameters_are_real_and_templates_read_ssm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_name_fails_the_stack() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-    let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
-    let ssm = Arc::new(SsmService::new(parameters.clone()));
-    call(
+    let (_store, ssm, cfn) = services(dir.path(), false).await;
+    put(
         &ssm,
-        "PutParameter",
         json!({"Name": "taken", "Value": "mine", "Type": "String"}),
     )
-    .await
-    .unwrap();
-    let stacks: Arc<dyn StackStore> = store.clone();
-    let cfn = CloudFormationService::new(
-        ServiceConfig::new("us-east-1", "123456789012", stacks).with_native_provider(
-            "AWS::SSM::Parameter",
-            Arc::new(ParameterProvider::new(parameters.clone())),
-        ),
-    )
-    .unwrap();
-    let stack = cfn
-        .create_stack_and_wait(CreateStackInput {
-            stack_name: "clash".into(),
-            template_body: "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Name: taken, Type: String, Value: theirs}\n".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    .await;
+    let stack = create(&cfn, "clash", "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Name: taken, Type: String, Value: theirs}\n").await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
     let events = cfn.stack_events(&stack.stack_id, None, 100).await.unwrap();
     let reasons = format!("{events:?}");
@@ -170,14 +165,7 @@ async fn a_taken_name_fails_the_stack() {
         "{reasons}"
     );
     // The rollback did not delete the parameter it did not create.
-    let secure = cfn
-        .create_stack_and_wait(CreateStackInput {
-            stack_name: "secure".into(),
-            template_body: "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: SecureString, Value: s}\n".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let secure = create(&cfn, "secure", "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: SecureString, Value: s}\n").await;
     assert_eq!(secure.status, StackStatus::RollbackComplete);
     let p = call(&ssm, "GetParameter", json!({"Name": "taken"}))
         .await

@@ -153,6 +153,19 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// The defaults with `concurrency` workers keeping deleted projects for `retention`.
+    pub fn bounded(concurrency: usize, retention: Duration) -> Self {
+        Options {
+            config: ProvisioningConfig {
+                concurrency,
+                deleted_retention: retention,
+            },
+            ..Options::default()
+        }
+    }
+}
+
 /// Builds everything over the store in `dir` the way `sagestack serve` does: provisioner,
 /// SageMaker, CloudFormation (recovered), then the provisioner started.
 pub async fn harness(dir: &Path, options: Options) -> Harness {
@@ -280,6 +293,26 @@ impl Harness {
         self.describe(name).await
     }
 
+    /// Waits for the provisioner, describes, and checks the project's status.
+    pub async fn settled_as(&self, name: &str, status: &str) -> Value {
+        let p = self.settled(name).await;
+        assert_eq!(p["ProjectStatus"], status, "{p:#}");
+        p
+    }
+
+    /// `op` (which must succeed), then [`Harness::settled_as`] `status`.
+    pub async fn call_settled(&self, op: &str, input: Value, status: &str) -> Value {
+        let name = input["ProjectName"].as_str().unwrap().to_string();
+        self.call(op, input).await.unwrap();
+        self.settled_as(&name, status).await
+    }
+
+    /// DeleteProject, then [`Harness::settled_as`] `status`.
+    pub async fn delete(&self, name: &str, status: &str) -> Value {
+        self.call_settled("DeleteProject", json!({"ProjectName": name}), status)
+            .await
+    }
+
     pub async fn stack_of(&self, project: &Value) -> StackRecord {
         let name = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
             ["StackDetail"]["Name"]
@@ -293,6 +326,16 @@ impl Harness {
 /// The project's `StackDetail`.
 pub fn stack_detail(project: &Value) -> &Value {
     &project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
+}
+
+/// The project's stack name (`StackDetail.Name`).
+pub fn stack_name(project: &Value) -> String {
+    stack_detail(project)["Name"].as_str().unwrap().to_string()
+}
+
+/// The `StatusMessage` of a stack that reached `status` cleanly.
+pub fn reached(stack: &str, status: &str) -> String {
+    format!("Stack {stack} reached {status}.")
 }
 
 /// `StackDetail.StatusMessage`.
