@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
+use sagestack_protocol::{JsonOutput, RequestContext};
+// The tests (`use super::*`) read error codes.
+#[cfg(test)]
+use sagestack_protocol::AwsError;
 use sagestack_store::{ProjectCursor, ProjectQuery, ProjectSort, StoreError, Tag as StoreTag};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -18,7 +20,7 @@ use crate::pagination::{cut_page, decode_project_token, decode_tag_token, encode
 use crate::projects::{Projects, micros, not_found, now_micros, parse_document, seconds};
 use crate::provision::{ProjectEvent, Provisioner};
 use crate::types::*;
-use crate::validate::{Invalid, MODEL};
+use crate::validate::MODEL;
 
 /// Tags a resource may carry (AWS's documented limit, also the `TagList` maximum).
 pub const MAX_TAGS_PER_RESOURCE: usize = 50;
@@ -62,13 +64,7 @@ pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
-    if let Err(e) = MODEL.validate(operation, &input) {
-        return Err(match e {
-            Invalid::Constraints(_) => SageMakerError::Validation(e.message()),
-            Invalid::Type(m) => SageMakerError::Serialization(m),
-        });
-    }
-    serde_json::from_value(input).map_err(|e| SageMakerError::Serialization(e.to_string()))
+    sagestack_protocol::json11::decode(&MODEL, operation, input)
 }
 
 /// UpdateProject / DeleteProject while an operation runs on the project.
@@ -546,23 +542,7 @@ impl SageMakerService {
     }
 }
 
-#[async_trait]
-impl Json11Service for SageMakerService {
-    fn target_prefix(&self) -> &'static str {
-        "SageMaker"
-    }
-
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> std::result::Result<JsonOutput, Box<dyn AwsError>> {
-        self.handle(ctx, operation, input)
-            .await
-            .map_err(|e| Box::new(e) as Box<dyn AwsError>)
-    }
-}
+sagestack_protocol::json11_service!(SageMakerService, "SageMaker");
 
 /// One `ListTags` page from tags in key order, read with one extra row past `limit`: the
 /// extra row says another page exists, and the token points after the last tag kept.
