@@ -47,6 +47,16 @@ fn from_doc<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError(format!("stored record is unreadable: {e}")))
 }
 
+/// The record a `SELECT document ...` row holds (column 0): how every read of this
+/// file turns a row back into its record, on either database.
+fn row_doc<T: DeserializeOwned, R: Row>(row: &R) -> Result<T, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    from_doc(&row.try_get::<String, _>(0).map_err(db)?)
+}
+
 fn seq(e: &StackEvent) -> Result<i64, StoreError> {
     i64::try_from(e.seq).map_err(|_| StoreError(format!("event seq {} out of range", e.seq)))
 }
@@ -368,8 +378,7 @@ macro_rules! stack_store_impl {
                 .fetch_optional(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
-                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .transpose()
+                row.as_ref().map(row_doc).transpose()
             }
 
             async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {
@@ -381,8 +390,7 @@ macro_rules! stack_store_impl {
                     .fetch_optional(self.reader().await.map_err(conn)?)
                     .await
                     .map_err(db)?;
-                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .transpose()
+                row.as_ref().map(row_doc).transpose()
             }
 
             async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError> {
@@ -390,9 +398,7 @@ macro_rules! stack_store_impl {
                     .fetch_all(self.reader().await.map_err(conn)?)
                     .await
                     .map_err(db)?;
-                rows.iter()
-                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .collect()
+                rows.iter().map(row_doc).collect()
             }
 
             async fn put_resource(
@@ -455,9 +461,7 @@ macro_rules! stack_store_impl {
                 .fetch_all(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
-                rows.iter()
-                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .collect()
+                rows.iter().map(row_doc).collect()
             }
 
             async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
@@ -485,8 +489,7 @@ macro_rules! stack_store_impl {
                         .fetch_optional(self.reader().await.map_err(conn)?)
                         .await
                         .map_err(db)?;
-                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .transpose()
+                row.as_ref().map(row_doc).transpose()
             }
 
             async fn list_change_sets(
@@ -500,9 +503,7 @@ macro_rules! stack_store_impl {
                 .fetch_all(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
-                rows.iter()
-                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .collect()
+                rows.iter().map(row_doc).collect()
             }
 
             async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {
