@@ -15,7 +15,7 @@ use std::sync::{Arc, LazyLock};
 use async_trait::async_trait;
 use regex::Regex;
 use sagestack_engine::provider::kit::{
-    already_exists, created_since_micros, found, internal as backend, invalid, missing,
+    already_exists, created_since_micros, found, internal as backend, invalid, missing, name_or,
 };
 use sagestack_engine::{
     ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
@@ -277,15 +277,9 @@ impl ResourceProvider for RoleProvider {
         started: sagestack_engine::model::EpochMillis,
     ) -> Result<Option<ResourceState>, ProviderError> {
         // A generated name is the attempt's own (`attempt_chars`): computed again here.
-        let name = match properties.get("RoleName").and_then(Value::as_str) {
-            Some(name) => name.to_string(),
-            None => attempt_name(ctx),
-        };
-        Ok(self
-            .store
-            .get_role(&name)
-            .await
-            .map_err(backend)?
+        let name = name_or(properties, "RoleName", || attempt_name(ctx));
+        let found = self.store.get_role(&name).await.map_err(backend)?;
+        Ok(found
             .filter(|r| created_since_micros(r.creation_micros, started))
             .as_ref()
             .map(state))

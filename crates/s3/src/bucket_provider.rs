@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::provider::kit::{
-    created_since_micros, deleted, found, internal as backend, invalid, not_found,
+    created_since_micros, deleted, found, internal as backend, invalid, name_or, not_found,
 };
 use sagestack_engine::{
     LOWER_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
@@ -380,15 +380,9 @@ impl ResourceProvider for BucketProvider {
         started: sagestack_engine::model::EpochMillis,
     ) -> Result<Option<ResourceState>, ProviderError> {
         // A generated name is the attempt's own (`attempt_chars`): computed again here.
-        let name = match properties.get("BucketName").and_then(Value::as_str) {
-            Some(name) => name.to_string(),
-            None => attempt_name(ctx),
-        };
-        Ok(self
-            .store
-            .get_bucket(&name)
-            .await
-            .map_err(backend)?
+        let name = name_or(properties, "BucketName", || attempt_name(ctx));
+        let found = self.store.get_bucket(&name).await.map_err(backend)?;
+        Ok(found
             .filter(|b| created_since_micros(b.creation_micros, started))
             .map(|b| state(&b.name, &b.region)))
     }

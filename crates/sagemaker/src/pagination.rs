@@ -7,8 +7,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sagestack_store::{ProjectCursor, ProjectSort};
+use sagestack_store::{ProjectCursor, ProjectQuery, ProjectSort};
 use serde::{Deserialize, Serialize};
+
+use crate::error::SageMakerError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ProjectToken {
@@ -80,6 +82,42 @@ pub fn cut_page<R>(
     rows.truncate(limit);
     rows.last()
         .map(|last| encode_project_token(sort, descending, &cursor(last)))
+}
+
+/// The first page's keyset query of a List call sorted by `sort_by` (`Name`, else
+/// creation time) asking one row past `limit`, resumed after `next_token` when there
+/// is one: shared by ListProjects and ListModelPackageGroups, which differ only in
+/// their default order and in how they word a refused token (`bad_token`).
+pub(crate) fn keyset_query(
+    sort_by: Option<&str>,
+    descending: bool,
+    limit: usize,
+    next_token: Option<&str>,
+    bad_token: &str,
+) -> Result<ProjectQuery, SageMakerError> {
+    let sort = match sort_by {
+        Some("Name") => ProjectSort::Name,
+        _ => ProjectSort::CreationTime,
+    };
+    let mut query = ProjectQuery::new(sort, descending, limit + 1);
+    if let Some(token) = next_token.filter(|t| !t.is_empty()) {
+        query.after = Some(
+            decode_project_token(token, sort, descending)
+                .map_err(|_| SageMakerError::Validation(bad_token.into()))?,
+        );
+    }
+    Ok(query)
+}
+
+/// The key a ListTags call resumes after (`None` on the first page).
+pub(crate) fn tag_after(next_token: Option<&str>) -> Result<Option<String>, SageMakerError> {
+    next_token
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            decode_tag_token(t)
+                .map_err(|_| SageMakerError::Validation("The NextToken is not valid.".into()))
+        })
+        .transpose()
 }
 
 /// A `ListTags` token: the last key returned.

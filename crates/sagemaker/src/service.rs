@@ -10,13 +10,13 @@ use sagestack_protocol::{JsonOutput, RequestContext};
 // The tests (`use super::*`) read error codes.
 #[cfg(test)]
 use sagestack_protocol::AwsError;
-use sagestack_store::{ProjectCursor, ProjectQuery, ProjectSort, StoreError, Tag as StoreTag};
+use sagestack_store::{ProjectCursor, StoreError, Tag as StoreTag};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
 use crate::model_package_groups::{ModelPackageGroups, is_model_package_group_arn};
-use crate::pagination::{cut_page, decode_project_token, decode_tag_token, encode_tag_token};
+use crate::pagination::{cut_page, encode_tag_token, keyset_query, tag_after};
 use crate::projects::{Projects, micros, not_found, now_micros, parse_document, seconds};
 use crate::provision::{ProjectEvent, Provisioner};
 use crate::types::*;
@@ -381,23 +381,18 @@ impl SageMakerService {
     }
 
     async fn list_projects(&self, input: ListProjectsInput) -> Result<JsonOutput> {
-        let sort = match input.sort_by.as_deref() {
-            Some("Name") => ProjectSort::Name,
-            _ => ProjectSort::CreationTime,
-        };
         let descending = input.sort_order.as_deref() != Some("Ascending");
         let limit = input
             .max_results
             .map_or(DEFAULT_LIST_PROJECTS, |n| n as usize);
-        let mut query = ProjectQuery::new(sort, descending, limit + 1);
-        if let Some(token) = input.next_token.as_deref().filter(|t| !t.is_empty()) {
-            query.after = Some(decode_project_token(token, sort, descending).map_err(|_| {
-                SageMakerError::Validation(
-                    "The NextToken is not valid for this request (it was issued for another sort order, or is corrupt)."
-                        .into(),
-                )
-            })?);
-        }
+        let mut query = keyset_query(
+            input.sort_by.as_deref(),
+            descending,
+            limit,
+            input.next_token.as_deref(),
+            "The NextToken is not valid for this request (it was issued for another sort order, or is corrupt).",
+        )?;
+        let sort = query.sort;
         query.created_after = input.creation_time_after.map(micros);
         query.created_before = input.creation_time_before.map(micros);
         query.name_contains = input.name_contains;
@@ -479,23 +474,12 @@ impl SageMakerService {
         if is_model_package_group_arn(&input.resource_arn) {
             return self.groups.add_tags(input).await;
         }
-        match self
-            .projects
-            .store
-            .add_tags(
-                &input.resource_arn,
-                &store_tags(&input.tags),
-                MAX_TAGS_PER_RESOURCE,
-            )
-            .await
-        {
-            Ok(()) => Ok(JsonOutput::Value(json!({ "Tags": input.tags }))),
-            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
-            Err(StoreError::TooManyTags { limit }) => Err(SageMakerError::Validation(format!(
-                "The tags would exceed the limit of {limit} tags per resource."
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        let tags = store_tags(&input.tags);
+        let store = &self.projects.store;
+        let added = store
+            .add_tags(&input.resource_arn, &tags, MAX_TAGS_PER_RESOURCE)
+            .await;
+        tags_changed(added, &input.resource_arn, json!({ "Tags": input.tags }))
     }
 
     async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
@@ -503,13 +487,7 @@ impl SageMakerService {
             return self.groups.list_tags(input).await;
         }
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
-        let after =
-            match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-                Some(t) => Some(decode_tag_token(t).map_err(|_| {
-                    SageMakerError::Validation("The NextToken is not valid.".into())
-                })?),
-                None => None,
-            };
+        let after = tag_after(input.next_token.as_deref())?;
         let Some(tags) = self
             .projects
             .store
@@ -529,20 +507,32 @@ impl SageMakerService {
         if is_model_package_group_arn(&input.resource_arn) {
             return self.groups.delete_tags(input).await;
         }
-        match self
-            .projects
-            .store
+        let store = &self.projects.store;
+        let deleted = store
             .delete_tags(&input.resource_arn, &input.tag_keys)
-            .await
-        {
-            Ok(()) => Ok(JsonOutput::Value(json!({}))),
-            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
-            Err(e) => Err(e.into()),
-        }
+            .await;
+        tags_changed(deleted, &input.resource_arn, json!({}))
     }
 }
 
 sagestack_protocol::json11_service!(SageMakerService, "SageMaker");
+
+/// A tag change's answer: `ok` once written, else the resource's absence or the tag
+/// limit in the API's words (shared by projects and model package groups).
+pub(crate) fn tags_changed<T>(
+    result: std::result::Result<T, StoreError>,
+    arn: &str,
+    ok: Value,
+) -> Result<JsonOutput> {
+    match result {
+        Ok(_) => Ok(JsonOutput::Value(ok)),
+        Err(StoreError::NotFound) => Err(resource_not_found(arn)),
+        Err(StoreError::TooManyTags { limit }) => Err(SageMakerError::Validation(format!(
+            "The tags would exceed the limit of {limit} tags per resource."
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// One `ListTags` page from tags in key order, read with one extra row past `limit`: the
 /// extra row says another page exists, and the token points after the last tag kept.

@@ -26,6 +26,16 @@ pub fn text(properties: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// The name a create gives its resource: the string property `key` when the template
+/// sets one, else `generated()` (for a create attempt, the name drawn from
+/// [`super::attempt_chars`], which recovery computes again to find what it made).
+pub fn name_or(properties: &Value, key: &str, generated: impl FnOnce() -> String) -> String {
+    match properties.get(key).and_then(Value::as_str) {
+        Some(name) => name.to_string(),
+        None => generated(),
+    }
+}
+
 /// A required scalar property as text ([`text`]), or the validation failure of a
 /// missing key ([`missing`]).
 pub fn required(
