@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use sagestack_engine::Clock;
 use sagestack_protocol::{JsonOutput, RequestContext};
-use sagestack_store::{ModelPackageGroupRecord, ProjectCursor, Store, StoreError, Tag as StoreTag};
+use sagestack_store::{ModelPackageGroupRecord, Store, StoreError, Tag as StoreTag};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
-use crate::pagination::{cut_page, keyset_query, tag_after};
-use crate::projects::{micros, now_micros, seconds};
+use crate::pagination::{cursor_after, cut_page, keyset_query, tag_after};
+use crate::projects::{now_micros, seconds};
 use crate::service::{
     DEFAULT_LIST_TAGS, MAX_TAGS_PER_RESOURCE, check_tag_keys, decode, resource_not_found,
     store_tags, tags_changed, tags_page, user_context,
@@ -43,17 +43,9 @@ pub(crate) struct ModelPackageGroupNameInput {
     model_package_group_name: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct ListModelPackageGroupsInput {
-    creation_time_after: Option<f64>,
-    creation_time_before: Option<f64>,
-    max_results: Option<u32>,
-    name_contains: Option<String>,
-    next_token: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-}
+/// ListModelPackageGroups takes ListProjects' members (the model bounds `MaxResults`
+/// to 1..=100 for both before either is read).
+pub(crate) type ListModelPackageGroupsInput = crate::types::ListProjectsInput;
 
 /// `arn:{partition}:sagemaker:{region}:{account}:model-package-group/{lowercased name}`.
 pub fn model_package_group_arn(region: &str, account_id: &str, name: &str) -> String {
@@ -157,27 +149,11 @@ impl ModelPackageGroups {
     }
 
     async fn list(&self, input: ListModelPackageGroupsInput) -> Result<JsonOutput> {
-        let descending = input.sort_order.as_deref() == Some("Descending");
-        let limit = input
-            .max_results
-            .map_or(DEFAULT_LIST_GROUPS, |n| n as usize);
-        let mut query = keyset_query(
-            input.sort_by.as_deref(),
-            descending,
-            limit,
-            input.next_token.as_deref(),
-            "The NextToken is not valid for this request.",
-        )?;
-        let sort = query.sort;
-        query.created_after = input.creation_time_after.map(micros);
-        query.created_before = input.creation_time_before.map(micros);
-        query.name_contains = input.name_contains;
+        let bad_token = "The NextToken is not valid for this request.";
+        let (query, limit) = keyset_query(input, false, DEFAULT_LIST_GROUPS, bad_token)?;
         let mut records = self.store.list_model_package_groups(&query).await?;
-        let next = cut_page(&mut records, limit, sort, descending, |last| {
-            ProjectCursor {
-                creation_micros: last.creation_micros,
-                name: last.name.clone(),
-            }
+        let next = cut_page(&mut records, limit, query.sort, query.descending, |last| {
+            cursor_after(last.creation_micros, &last.name)
         });
         let mut summaries = Vec::with_capacity(records.len());
         for record in &records {

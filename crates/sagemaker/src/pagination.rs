@@ -11,6 +11,8 @@ use sagestack_store::{ProjectCursor, ProjectQuery, ProjectSort};
 use serde::{Deserialize, Serialize};
 
 use crate::error::SageMakerError;
+use crate::projects::micros;
+use crate::types::ListProjectsInput;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ProjectToken {
@@ -84,29 +86,45 @@ pub fn cut_page<R>(
         .map(|last| encode_project_token(sort, descending, &cursor(last)))
 }
 
-/// The first page's keyset query of a List call sorted by `sort_by` (`Name`, else
-/// creation time) asking one row past `limit`, resumed after `next_token` when there
-/// is one: shared by ListProjects and ListModelPackageGroups, which differ only in
-/// their default order and in how they word a refused token (`bad_token`).
+/// The keyset query of a ListProjects or ListModelPackageGroups call (the same input
+/// members), asking one row past its page size, which it returns too. The calls differ
+/// only in their default order (`descending` when `SortOrder` is absent), page size and
+/// how they word a refused token (`bad_token`).
 pub(crate) fn keyset_query(
-    sort_by: Option<&str>,
+    input: ListProjectsInput,
     descending: bool,
-    limit: usize,
-    next_token: Option<&str>,
+    default_limit: usize,
     bad_token: &str,
-) -> Result<ProjectQuery, SageMakerError> {
-    let sort = match sort_by {
+) -> Result<(ProjectQuery, usize), SageMakerError> {
+    let sort = match input.sort_by.as_deref() {
         Some("Name") => ProjectSort::Name,
         _ => ProjectSort::CreationTime,
     };
+    let descending = match input.sort_order.as_deref() {
+        Some("Ascending") => false,
+        Some("Descending") => true,
+        _ => descending,
+    };
+    let limit = input.max_results.map_or(default_limit, |n| n as usize);
     let mut query = ProjectQuery::new(sort, descending, limit + 1);
-    if let Some(token) = next_token.filter(|t| !t.is_empty()) {
+    if let Some(token) = input.next_token.as_deref().filter(|t| !t.is_empty()) {
         query.after = Some(
             decode_project_token(token, sort, descending)
                 .map_err(|_| SageMakerError::Validation(bad_token.into()))?,
         );
     }
-    Ok(query)
+    query.created_after = input.creation_time_after.map(micros);
+    query.created_before = input.creation_time_before.map(micros);
+    query.name_contains = input.name_contains;
+    Ok((query, limit))
+}
+
+/// Where the page that ends at a record created at `creation_micros` named `name` ends.
+pub(crate) fn cursor_after(creation_micros: i64, name: &str) -> ProjectCursor {
+    ProjectCursor {
+        creation_micros,
+        name: name.to_string(),
+    }
 }
 
 /// The key a ListTags call resumes after (`None` on the first page).

@@ -10,14 +10,14 @@ use sagestack_protocol::{JsonOutput, RequestContext};
 // The tests (`use super::*`) read error codes.
 #[cfg(test)]
 use sagestack_protocol::AwsError;
-use sagestack_store::{ProjectCursor, StoreError, Tag as StoreTag};
+use sagestack_store::{StoreError, Tag as StoreTag};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
 use crate::model_package_groups::{ModelPackageGroups, is_model_package_group_arn};
-use crate::pagination::{cut_page, encode_tag_token, keyset_query, tag_after};
-use crate::projects::{Projects, micros, not_found, now_micros, parse_document, seconds};
+use crate::pagination::{cursor_after, cut_page, encode_tag_token, keyset_query, tag_after};
+use crate::projects::{Projects, not_found, now_micros, parse_document, seconds};
 use crate::provision::{ProjectEvent, Provisioner};
 use crate::types::*;
 use crate::validate::MODEL;
@@ -381,27 +381,11 @@ impl SageMakerService {
     }
 
     async fn list_projects(&self, input: ListProjectsInput) -> Result<JsonOutput> {
-        let descending = input.sort_order.as_deref() != Some("Ascending");
-        let limit = input
-            .max_results
-            .map_or(DEFAULT_LIST_PROJECTS, |n| n as usize);
-        let mut query = keyset_query(
-            input.sort_by.as_deref(),
-            descending,
-            limit,
-            input.next_token.as_deref(),
-            "The NextToken is not valid for this request (it was issued for another sort order, or is corrupt).",
-        )?;
-        let sort = query.sort;
-        query.created_after = input.creation_time_after.map(micros);
-        query.created_before = input.creation_time_before.map(micros);
-        query.name_contains = input.name_contains;
+        let bad_token = "The NextToken is not valid for this request (it was issued for another sort order, or is corrupt).";
+        let (query, limit) = keyset_query(input, true, DEFAULT_LIST_PROJECTS, bad_token)?;
         let mut records = self.projects.store.list_projects(&query).await?;
-        let next_token = cut_page(&mut records, limit, sort, descending, |last| {
-            ProjectCursor {
-                creation_micros: last.creation_micros,
-                name: last.name.clone(),
-            }
+        let next_token = cut_page(&mut records, limit, query.sort, query.descending, |last| {
+            cursor_after(last.creation_micros, &last.name)
         });
         let mut summaries = Vec::with_capacity(records.len());
         for record in &records {
