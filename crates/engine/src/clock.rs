@@ -6,6 +6,37 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::model::EpochMillis;
 
+/// `ms` (milliseconds since the Unix epoch) as ISO 8601 UTC with milliseconds
+/// (`2026-11-24T19:57:01.123Z`): how every API and attribute here prints an instant.
+pub fn iso8601_millis(ms: EpochMillis) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// days-to-civil algorithm: eras of 400 years starting on March 1st).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 /// Where the engine reads the time.
 pub trait Clock: Send + Sync {
     fn now(&self) -> EpochMillis;

@@ -37,7 +37,9 @@ pub mod plan;
 pub mod provider;
 pub mod store;
 
-pub use clock::{Clock, FakeClock, IdGenerator, RandomIds, SequentialIds, SystemClock};
+pub use clock::{
+    Clock, FakeClock, IdGenerator, RandomIds, SequentialIds, SystemClock, iso8601_millis,
+};
 pub use engine::{
     ChangeSetIds, CreateChangeSetInput, CreateStackInput, Engine, EngineConfig, EngineParts,
     UpdateStackInput, validate_name,

@@ -10,6 +10,8 @@
 //! state the server keeps) are registered per type; anything else falls through to the
 //! fallback provider (the schema-driven one, `sagestack-providers`).
 
+pub mod kit;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

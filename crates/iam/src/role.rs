@@ -14,6 +14,9 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use regex::Regex;
+use sagestack_engine::provider::kit::{
+    already_exists, created_since_micros, found, internal as backend, invalid, missing, name_or,
+};
 use sagestack_engine::{
     ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
     attempt_chars, partition_for_region, random_chars,
@@ -66,23 +69,6 @@ impl RoleProvider {
     }
 }
 
-fn invalid(ctx: &ResourceContext, message: &str) -> ProviderError {
-    ProviderError::InvalidRequest(format!(
-        "Properties validation failed for resource {} with message: {message}",
-        ctx.logical_id
-    ))
-}
-
-fn already_exists(name: &str) -> ProviderError {
-    ProviderError::AlreadyExists(format!(
-        "Resource of type '{TYPE_NAME}' with identifier '{name}' already exists."
-    ))
-}
-
-fn backend(e: StoreError) -> ProviderError {
-    ProviderError::Internal(e.to_string())
-}
-
 fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -128,10 +114,7 @@ fn state(record: &RoleRecord) -> ResourceState {
 fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
     match properties.get("AssumeRolePolicyDocument") {
         None | Some(Value::Null) => {
-            return Err(invalid(
-                ctx,
-                "#: required key [AssumeRolePolicyDocument] not found",
-            ));
+            return Err(missing(ctx, "AssumeRolePolicyDocument"));
         }
         Some(Value::Object(_) | Value::String(_)) => {}
         Some(_) => {
@@ -146,7 +129,7 @@ fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError>
     {
         return Err(invalid(
             ctx,
-            &format!("#/MaxSessionDuration: {d} is not in the range 3600..43200"),
+            format_args!("#/MaxSessionDuration: {d} is not in the range 3600..43200"),
         ));
     }
     Ok(())
@@ -184,7 +167,7 @@ impl ResourceProvider for RoleProvider {
                 if !ROLE_NAME.is_match(n) {
                     return Err(invalid(
                         ctx,
-                        &format!(
+                        format_args!(
                             "#/RoleName: string [{n}] does not match pattern ^[\\w+=,.@-]{{1,64}}$"
                         ),
                     ));
@@ -201,7 +184,7 @@ impl ResourceProvider for RoleProvider {
         if path.len() > 512 || !PATH.is_match(&path) {
             return Err(invalid(
                 ctx,
-                &format!(
+                format_args!(
                     "#/Path: string [{path}] does not match pattern (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
                 ),
             ));
@@ -223,7 +206,7 @@ impl ResourceProvider for RoleProvider {
         };
         match self.store.create_role(&record).await {
             Ok(()) => Ok(state(&record)),
-            Err(StoreError::AlreadyExists) => Err(already_exists(&name)),
+            Err(StoreError::AlreadyExists) => Err(already_exists(TYPE_NAME, &name)),
             Err(e) => Err(backend(e)),
         }
     }
@@ -236,17 +219,8 @@ impl ResourceProvider for RoleProvider {
         new_properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         check(ctx, new_properties)?;
-        let Some(mut record) = self
-            .store
-            .get_role(&current.physical_id)
-            .await
-            .map_err(backend)?
-        else {
-            return Err(ProviderError::NotFound(format!(
-                "Resource of type '{TYPE_NAME}' with identifier '{}' was not found.",
-                current.physical_id
-            )));
-        };
+        let role = self.store.get_role(&current.physical_id).await;
+        let mut record = found(role.map_err(backend)?, TYPE_NAME, &current.physical_id)?;
         let old: Value = serde_json::from_str(&record.document).unwrap_or(Value::Null);
         let path = old
             .get("Path")
@@ -303,16 +277,10 @@ impl ResourceProvider for RoleProvider {
         started: sagestack_engine::model::EpochMillis,
     ) -> Result<Option<ResourceState>, ProviderError> {
         // A generated name is the attempt's own (`attempt_chars`): computed again here.
-        let name = match properties.get("RoleName").and_then(Value::as_str) {
-            Some(name) => name.to_string(),
-            None => attempt_name(ctx),
-        };
-        Ok(self
-            .store
-            .get_role(&name)
-            .await
-            .map_err(backend)?
-            .filter(|r| r.creation_micros >= started.saturating_mul(1000))
+        let name = name_or(properties, "RoleName", || attempt_name(ctx));
+        let found = self.store.get_role(&name).await.map_err(backend)?;
+        Ok(found
+            .filter(|r| created_since_micros(r.creation_micros, started))
             .as_ref()
             .map(state))
     }

@@ -1,10 +1,13 @@
-//! AWS JSON 1.1: request decoding, the service trait, and success responses.
+//! AWS JSON 1.1: request decoding, the service trait, model-driven input decoding
+//! ([`decode`]), and success responses.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Response, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::validate::{Invalid, Model};
 use crate::{AwsError, ProtocolError, RequestContext};
 
 /// Content type of JSON 1.1 requests and responses.
@@ -37,6 +40,70 @@ pub trait Json11Service: Send + Sync + 'static {
         operation: &str,
         input: Value,
     ) -> Result<JsonOutput, Box<dyn AwsError>>;
+}
+
+/// Implements [`Json11Service`] for `$service` with target prefix `$prefix`, by its
+/// inherent `async fn handle(&self, &RequestContext, &str, Value) -> Result<JsonOutput, E>`
+/// (`E` its typed [`AwsError`]): the framing every JSON 1.1 service here shares, so each
+/// keeps only its operations.
+#[macro_export]
+macro_rules! json11_service {
+    ($service:ty, $prefix:expr) => {
+        #[$crate::json11::__private::async_trait]
+        impl $crate::Json11Service for $service {
+            fn target_prefix(&self) -> &'static str {
+                $prefix
+            }
+
+            async fn call(
+                &self,
+                ctx: &$crate::RequestContext,
+                operation: &str,
+                input: $crate::json11::__private::Value,
+            ) -> ::std::result::Result<$crate::JsonOutput, ::std::boxed::Box<dyn $crate::AwsError>>
+            {
+                self.handle(ctx, operation, input).await.map_err(|e| {
+                    ::std::boxed::Box::new(e) as ::std::boxed::Box<dyn $crate::AwsError>
+                })
+            }
+        }
+    };
+}
+
+/// What [`json11_service!`](crate::json11_service) expands to needs, whether or not the
+/// crate using it depends on these itself.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use serde_json::Value;
+}
+
+/// The two ways a model-driven JSON service refuses an operation's input, as its own
+/// error type spells them (each service has its typed error; [`decode`] needs only these).
+pub trait InputErrors: Sized {
+    /// `ValidationException`: the model's constraints, in AWS's wording.
+    fn validation(message: String) -> Self;
+    /// `SerializationException`: a value of the wrong JSON type, or one the typed input
+    /// cannot hold.
+    fn serialization(message: String) -> Self;
+}
+
+/// Reads `operation`'s input the way every JSON 1.1 service here does: the `model`'s
+/// constraints first ([`InputErrors::validation`], or [`InputErrors::serialization`] for
+/// a value of the wrong type), then the typed shape `T`. Shared so that SageMaker, SSM
+/// and Service Catalog refuse inputs in the same order and words.
+pub fn decode<T: DeserializeOwned, E: InputErrors>(
+    model: &Model,
+    operation: &str,
+    input: Value,
+) -> Result<T, E> {
+    if let Err(e) = model.validate(operation, &input) {
+        return Err(match e {
+            Invalid::Constraints(_) => E::validation(e.message()),
+            Invalid::Type(m) => E::serialization(m),
+        });
+    }
+    serde_json::from_value(input).map_err(|e| E::serialization(e.to_string()))
 }
 
 /// Decodes a JSON 1.1 request body: an object (an empty body counts as `{}`).

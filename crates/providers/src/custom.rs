@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use sagestack_engine::provider::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
+    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, kit,
 };
 
 use crate::naming::{Rng, SUFFIX_LEN, physical_name};
@@ -203,24 +203,17 @@ impl CustomResourceProvider {
         let token = match properties.get("ServiceToken") {
             Some(Value::String(t)) => t.clone(),
             Some(_) => {
-                return Err(ProviderError::InvalidRequest(format!(
-                    "Properties validation failed for resource {} with message: \
-                     #/ServiceToken: expected type: String, found: {}",
-                    ctx.logical_id,
-                    if properties["ServiceToken"].is_object() {
-                        "JSONObject"
-                    } else {
-                        "JSONArray"
-                    }
-                )));
+                let found = if properties["ServiceToken"].is_object() {
+                    "JSONObject"
+                } else {
+                    "JSONArray"
+                };
+                return Err(kit::invalid(
+                    ctx,
+                    format_args!("#/ServiceToken: expected type: String, found: {found}"),
+                ));
             }
-            None => {
-                return Err(ProviderError::InvalidRequest(format!(
-                    "Properties validation failed for resource {} with message: \
-                     #: required key [ServiceToken] not found",
-                    ctx.logical_id
-                )));
-            }
+            None => return Err(kit::missing(ctx, "ServiceToken")),
         };
         let Some(endpoint) = self.endpoint_for(&token) else {
             return Err(ProviderError::InvalidRequest(format!(

@@ -34,6 +34,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::provider::kit::{
+    created_since_micros, deleted, found, internal as backend, invalid, name_or, not_found,
+};
 use sagestack_engine::{
     LOWER_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
     attempt_chars, partition_for_region,
@@ -166,17 +169,6 @@ fn state(name: &str, region: &str) -> ResourceState {
     }
 }
 
-fn invalid(ctx: &ResourceContext, message: &str) -> ProviderError {
-    ProviderError::InvalidRequest(format!(
-        "Properties validation failed for resource {} with message: {message}",
-        ctx.logical_id
-    ))
-}
-
-fn backend(e: StoreError) -> ProviderError {
-    ProviderError::Internal(e.to_string())
-}
-
 /// The resource's tags, the stack's, and CloudFormation's own, as S3 tag objects.
 fn tags(ctx: &ResourceContext, properties: &Value) -> Vec<Value> {
     let mut tags: Vec<Value> = match properties.get("Tags") {
@@ -301,7 +293,7 @@ impl ResourceProvider for BucketProvider {
                 check_bucket_name(n).map_err(|reason| {
                     invalid(
                         ctx,
-                        &format!("#/BucketName: {n} is not a valid bucket name: {reason}"),
+                        format_args!("#/BucketName: {n} is not a valid bucket name: {reason}"),
                     )
                 })?;
                 n.clone()
@@ -310,7 +302,7 @@ impl ResourceProvider for BucketProvider {
             Some(other) => {
                 return Err(invalid(
                     ctx,
-                    &format!("#/BucketName: expected type: String, found: {other}"),
+                    format_args!("#/BucketName: expected type: String, found: {other}"),
                 ));
             }
         };
@@ -338,18 +330,12 @@ impl ResourceProvider for BucketProvider {
     ) -> Result<ResourceState, ProviderError> {
         self.check(ctx, new_properties)?;
         let name = &current.physical_id;
-        let not_found = || {
-            ProviderError::NotFound(format!(
-                "Resource of type '{TYPE_NAME}' with identifier '{name}' was not found."
-            ))
-        };
-        let Some(bucket) = self.store.get_bucket(name).await.map_err(backend)? else {
-            return Err(not_found());
-        };
+        let bucket = self.store.get_bucket(name).await.map_err(backend)?;
+        let bucket = found(bucket, TYPE_NAME, name)?;
         let doc = document(ctx, new_properties, &bucket.document);
         match self.store.update_bucket(name, &doc).await {
             Ok(()) => Ok(state(name, &bucket.region)),
-            Err(StoreError::NotFound) => Err(not_found()),
+            Err(StoreError::NotFound) => Err(not_found(TYPE_NAME, name)),
             Err(e) => Err(backend(e)),
         }
     }
@@ -360,13 +346,17 @@ impl ResourceProvider for BucketProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<(), ProviderError> {
-        match self.store.delete_bucket(&current.physical_id).await {
-            Ok(()) | Err(StoreError::NotFound) => Ok(()),
-            Err(StoreError::Conflict) => Err(ProviderError::Conflict(
-                "The bucket you tried to delete is not empty".into(),
-            )),
-            Err(e) => Err(backend(e)),
-        }
+        let result = self.store.delete_bucket(&current.physical_id).await;
+        deleted(
+            result,
+            |e| matches!(e, StoreError::NotFound),
+            |e| match e {
+                StoreError::Conflict => {
+                    ProviderError::Conflict("The bucket you tried to delete is not empty".into())
+                }
+                e => backend(e),
+            },
+        )
     }
 
     async fn read(
@@ -390,16 +380,10 @@ impl ResourceProvider for BucketProvider {
         started: sagestack_engine::model::EpochMillis,
     ) -> Result<Option<ResourceState>, ProviderError> {
         // A generated name is the attempt's own (`attempt_chars`): computed again here.
-        let name = match properties.get("BucketName").and_then(Value::as_str) {
-            Some(name) => name.to_string(),
-            None => attempt_name(ctx),
-        };
-        Ok(self
-            .store
-            .get_bucket(&name)
-            .await
-            .map_err(backend)?
-            .filter(|b| b.creation_micros >= started.saturating_mul(1000))
+        let name = name_or(properties, "BucketName", || attempt_name(ctx));
+        let found = self.store.get_bucket(&name).await.map_err(backend)?;
+        Ok(found
+            .filter(|b| created_since_micros(b.creation_micros, started))
             .map(|b| state(&b.name, &b.region)))
     }
 }

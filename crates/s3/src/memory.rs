@@ -60,6 +60,17 @@ fn bucket_mut<'a>(state: &'a mut State, name: &str) -> Result<&'a mut Bucket, St
         .ok_or(StoreError::NotFound)
 }
 
+/// Puts (or replaces) the object `meta` names, as a put and a completed upload both do.
+fn store_object(state: &mut State, meta: &ObjectMeta, body: Bytes) -> Result<(), StoreError> {
+    let b = bucket_mut(state, &meta.bucket)?;
+    let record = ObjectRecord {
+        meta: meta.clone(),
+        body,
+    };
+    b.objects.insert(meta.key.clone(), record);
+    Ok(())
+}
+
 fn bucket_ref<'a>(state: &'a State, name: &str) -> Result<&'a Bucket, StoreError> {
     state
         .buckets
@@ -121,17 +132,7 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn put_object(&self, meta: &ObjectMeta, body: Bytes) -> Result<(), StoreError> {
-        self.with(|s| {
-            let b = bucket_mut(s, &meta.bucket)?;
-            b.objects.insert(
-                meta.key.clone(),
-                ObjectRecord {
-                    meta: meta.clone(),
-                    body,
-                },
-            );
-            Ok(())
-        })
+        self.with(|s| store_object(s, meta, body))
     }
 
     async fn get_object(
@@ -257,14 +258,7 @@ impl ObjectStore for MemoryObjectStore {
             if !s.uploads.contains_key(upload_id) {
                 return Err(StoreError::NotFound);
             }
-            let b = bucket_mut(s, &meta.bucket)?;
-            b.objects.insert(
-                meta.key.clone(),
-                ObjectRecord {
-                    meta: meta.clone(),
-                    body,
-                },
-            );
+            store_object(s, meta, body)?;
             s.uploads.remove(upload_id);
             Ok(())
         })

@@ -60,3 +60,12 @@ impl From<StoreError> for SageMakerError {
         }
     }
 }
+
+impl sagestack_protocol::json11::InputErrors for SageMakerError {
+    fn validation(message: String) -> Self {
+        SageMakerError::Validation(message)
+    }
+    fn serialization(message: String) -> Self {
+        SageMakerError::Serialization(message)
+    }
+}

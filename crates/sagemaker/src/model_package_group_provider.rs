@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::provider::kit::{created_since_secs, deleted, found, gone_is_none, missing};
 use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
 use sagestack_protocol::{JsonOutput, RequestContext};
 use serde_json::{Map, Value, json};
@@ -55,47 +56,34 @@ impl ModelPackageGroupProvider {
         )
     }
 
+    /// DescribeModelPackageGroup of `name` (a name or an ARN), `None` when it is gone.
+    async fn describe_group(
+        &self,
+        ctx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ProviderError> {
+        let input = json!({ "ModelPackageGroupName": name });
+        let described = self.call(ctx, "DescribeModelPackageGroup", input).await;
+        gone_is_none(described, is_gone, provider_error)
+    }
+
     async fn describe(
         &self,
         ctx: &ResourceContext,
         arn: &str,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        match self
-            .call(
-                ctx,
-                "DescribeModelPackageGroup",
-                json!({ "ModelPackageGroupName": arn }),
-            )
-            .await
-        {
-            Ok(d) => Ok(Some(state(&d))),
-            Err(SageMakerError::Validation(m)) if m.ends_with("does not exist.") => Ok(None),
-            Err(e) => Err(provider_error(e)),
-        }
+        Ok(self.describe_group(ctx, arn).await?.as_ref().map(state))
     }
+}
+
+/// Whether `e` says the group does not exist.
+fn is_gone(e: &SageMakerError) -> bool {
+    matches!(e, SageMakerError::Validation(m) if m.ends_with("does not exist."))
 }
 
 /// RFC 3339 UTC with milliseconds for epoch seconds.
 fn iso8601(seconds: f64) -> String {
-    let millis = (seconds * 1000.0).round() as i64;
-    let (secs, ms) = (millis.div_euclid(1000), millis.rem_euclid(1000));
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    sagestack_engine::iso8601_millis((seconds * 1000.0).round() as i64)
 }
 
 fn state(describe: &Value) -> ResourceState {
@@ -164,10 +152,7 @@ impl ResourceProvider for ModelPackageGroupProvider {
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         let Some(name) = properties.get("ModelPackageGroupName") else {
-            return Err(ProviderError::InvalidRequest(format!(
-                "Properties validation failed for resource {} with message: #: required key [ModelPackageGroupName] not found",
-                ctx.logical_id
-            )));
+            return Err(missing(ctx, "ModelPackageGroupName"));
         };
         let mut input = json!({ "ModelPackageGroupName": name });
         if let Some(d) = properties.get("ModelPackageGroupDescription") {
@@ -202,14 +187,8 @@ impl ResourceProvider for ModelPackageGroupProvider {
         _old_properties: &Value,
         _new_properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
-        self.describe(ctx, &current.physical_id)
-            .await?
-            .ok_or_else(|| {
-                ProviderError::NotFound(format!(
-                    "Resource of type '{TYPE_NAME}' with identifier '{}' was not found.",
-                    current.physical_id
-                ))
-            })
+        let read = self.describe(ctx, &current.physical_id).await?;
+        found(read, TYPE_NAME, &current.physical_id)
     }
 
     async fn delete(
@@ -218,18 +197,9 @@ impl ResourceProvider for ModelPackageGroupProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<(), ProviderError> {
-        match self
-            .call(
-                ctx,
-                "DeleteModelPackageGroup",
-                json!({ "ModelPackageGroupName": current.physical_id }),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(SageMakerError::Validation(m)) if m.ends_with("does not exist.") => Ok(()),
-            Err(e) => Err(provider_error(e)),
-        }
+        let input = json!({ "ModelPackageGroupName": current.physical_id });
+        let result = self.call(ctx, "DeleteModelPackageGroup", input).await;
+        deleted(result.map(drop), is_gone, provider_error)
     }
 
     async fn read(
@@ -253,22 +223,11 @@ impl ResourceProvider for ModelPackageGroupProvider {
         else {
             return Ok(None);
         };
-        match self
-            .call(
-                ctx,
-                "DescribeModelPackageGroup",
-                json!({ "ModelPackageGroupName": name }),
-            )
-            .await
-        {
-            Ok(d) => {
-                let created_ms = d["CreationTime"].as_f64().unwrap_or(0.0) * 1000.0;
-                // Creation times are kept in microseconds: compare at that precision.
-                Ok((created_ms + 0.001 >= started as f64).then(|| state(&d)))
-            }
-            Err(SageMakerError::Validation(m)) if m.ends_with("does not exist.") => Ok(None),
-            Err(e) => Err(provider_error(e)),
-        }
+        let Some(d) = self.describe_group(ctx, name).await? else {
+            return Ok(None);
+        };
+        let created = d["CreationTime"].as_f64().unwrap_or(0.0);
+        Ok(created_since_secs(created, started).then(|| state(&d)))
     }
 }
 

@@ -10,19 +10,16 @@ use std::sync::Arc;
 
 use sagestack_engine::Clock;
 use sagestack_protocol::{JsonOutput, RequestContext};
-use sagestack_store::{
-    ModelPackageGroupRecord, ProjectCursor, ProjectQuery, ProjectSort, Store, StoreError,
-    Tag as StoreTag,
-};
+use sagestack_store::{ModelPackageGroupRecord, Store, StoreError, Tag as StoreTag};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
-use crate::pagination::{cut_page, decode_project_token, decode_tag_token};
-use crate::projects::{micros, now_micros, seconds};
+use crate::pagination::{cursor_after, cut_page, keyset_query, tag_after};
+use crate::projects::{now_micros, seconds};
 use crate::service::{
     DEFAULT_LIST_TAGS, MAX_TAGS_PER_RESOURCE, check_tag_keys, decode, resource_not_found,
-    store_tags, tags_page, user_context,
+    store_tags, tags_changed, tags_page, user_context,
 };
 use crate::types::{AddTagsInput, DeleteTagsInput, ListTagsInput, Tag};
 
@@ -46,17 +43,9 @@ pub(crate) struct ModelPackageGroupNameInput {
     model_package_group_name: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct ListModelPackageGroupsInput {
-    creation_time_after: Option<f64>,
-    creation_time_before: Option<f64>,
-    max_results: Option<u32>,
-    name_contains: Option<String>,
-    next_token: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-}
+/// ListModelPackageGroups takes ListProjects' members (the model bounds `MaxResults`
+/// to 1..=100 for both before either is read).
+pub(crate) type ListModelPackageGroupsInput = crate::types::ListProjectsInput;
 
 /// `arn:{partition}:sagemaker:{region}:{account}:model-package-group/{lowercased name}`.
 pub fn model_package_group_arn(region: &str, account_id: &str, name: &str) -> String {
@@ -160,29 +149,11 @@ impl ModelPackageGroups {
     }
 
     async fn list(&self, input: ListModelPackageGroupsInput) -> Result<JsonOutput> {
-        let sort = match input.sort_by.as_deref() {
-            Some("Name") => ProjectSort::Name,
-            _ => ProjectSort::CreationTime,
-        };
-        let descending = input.sort_order.as_deref() == Some("Descending");
-        let limit = input
-            .max_results
-            .map_or(DEFAULT_LIST_GROUPS, |n| n as usize);
-        let mut query = ProjectQuery::new(sort, descending, limit + 1);
-        if let Some(token) = input.next_token.as_deref().filter(|t| !t.is_empty()) {
-            query.after = Some(decode_project_token(token, sort, descending).map_err(|_| {
-                SageMakerError::Validation("The NextToken is not valid for this request.".into())
-            })?);
-        }
-        query.created_after = input.creation_time_after.map(micros);
-        query.created_before = input.creation_time_before.map(micros);
-        query.name_contains = input.name_contains;
+        let bad_token = "The NextToken is not valid for this request.";
+        let (query, limit) = keyset_query(input, false, DEFAULT_LIST_GROUPS, bad_token)?;
         let mut records = self.store.list_model_package_groups(&query).await?;
-        let next = cut_page(&mut records, limit, sort, descending, |last| {
-            ProjectCursor {
-                creation_micros: last.creation_micros,
-                name: last.name.clone(),
-            }
+        let next = cut_page(&mut records, limit, query.sort, query.descending, |last| {
+            cursor_after(last.creation_micros, &last.name)
         });
         let mut summaries = Vec::with_capacity(records.len());
         for record in &records {
@@ -214,29 +185,17 @@ impl ModelPackageGroups {
             .iter()
             .map(|t| StoreTag::new(&t.key, &t.value))
             .collect();
-        match self
+        let arn = &input.resource_arn;
+        let added = self
             .store
-            .update_model_package_group_tags(&input.resource_arn, &add, &[], MAX_TAGS_PER_RESOURCE)
-            .await
-        {
-            Ok(_) => Ok(JsonOutput::Value(json!({ "Tags": input.tags }))),
-            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
-            Err(StoreError::TooManyTags { limit }) => Err(SageMakerError::Validation(format!(
-                "The tags would exceed the limit of {limit} tags per resource."
-            ))),
-            Err(e) => Err(e.into()),
-        }
+            .update_model_package_group_tags(arn, &add, &[], MAX_TAGS_PER_RESOURCE)
+            .await;
+        tags_changed(added, arn, json!({ "Tags": input.tags }))
     }
 
     pub(crate) async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
-        let after =
-            match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-                Some(t) => Some(decode_tag_token(t).map_err(|_| {
-                    SageMakerError::Validation("The NextToken is not valid.".into())
-                })?),
-                None => None,
-            };
+        let after = tag_after(input.next_token.as_deref())?;
         let Some(group) = self
             .store
             .get_model_package_group(&input.resource_arn)
@@ -252,15 +211,12 @@ impl ModelPackageGroups {
     }
 
     pub(crate) async fn delete_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
-        match self
+        let arn = &input.resource_arn;
+        let deleted = self
             .store
-            .update_model_package_group_tags(&input.resource_arn, &[], &input.tag_keys, usize::MAX)
-            .await
-        {
-            Ok(_) => Ok(JsonOutput::Value(json!({}))),
-            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
-            Err(e) => Err(e.into()),
-        }
+            .update_model_package_group_tags(arn, &[], &input.tag_keys, usize::MAX)
+            .await;
+        tags_changed(deleted, arn, json!({}))
     }
 
     async fn delete(&self, input: ModelPackageGroupNameInput) -> Result<JsonOutput> {

@@ -7,8 +7,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sagestack_store::{ProjectCursor, ProjectSort};
+use sagestack_store::{ProjectCursor, ProjectQuery, ProjectSort};
 use serde::{Deserialize, Serialize};
+
+use crate::error::SageMakerError;
+use crate::projects::micros;
+use crate::types::ListProjectsInput;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ProjectToken {
@@ -80,6 +84,58 @@ pub fn cut_page<R>(
     rows.truncate(limit);
     rows.last()
         .map(|last| encode_project_token(sort, descending, &cursor(last)))
+}
+
+/// The keyset query of a ListProjects or ListModelPackageGroups call (the same input
+/// members), asking one row past its page size, which it returns too. The calls differ
+/// only in their default order (`descending` when `SortOrder` is absent), page size and
+/// how they word a refused token (`bad_token`).
+pub(crate) fn keyset_query(
+    input: ListProjectsInput,
+    descending: bool,
+    default_limit: usize,
+    bad_token: &str,
+) -> Result<(ProjectQuery, usize), SageMakerError> {
+    let sort = match input.sort_by.as_deref() {
+        Some("Name") => ProjectSort::Name,
+        _ => ProjectSort::CreationTime,
+    };
+    let descending = match input.sort_order.as_deref() {
+        Some("Ascending") => false,
+        Some("Descending") => true,
+        _ => descending,
+    };
+    let limit = input.max_results.map_or(default_limit, |n| n as usize);
+    let mut query = ProjectQuery::new(sort, descending, limit + 1);
+    if let Some(token) = input.next_token.as_deref().filter(|t| !t.is_empty()) {
+        query.after = Some(
+            decode_project_token(token, sort, descending)
+                .map_err(|_| SageMakerError::Validation(bad_token.into()))?,
+        );
+    }
+    query.created_after = input.creation_time_after.map(micros);
+    query.created_before = input.creation_time_before.map(micros);
+    query.name_contains = input.name_contains;
+    Ok((query, limit))
+}
+
+/// Where the page that ends at a record created at `creation_micros` named `name` ends.
+pub(crate) fn cursor_after(creation_micros: i64, name: &str) -> ProjectCursor {
+    ProjectCursor {
+        creation_micros,
+        name: name.to_string(),
+    }
+}
+
+/// The key a ListTags call resumes after (`None` on the first page).
+pub(crate) fn tag_after(next_token: Option<&str>) -> Result<Option<String>, SageMakerError> {
+    next_token
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            decode_tag_token(t)
+                .map_err(|_| SageMakerError::Validation("The NextToken is not valid.".into()))
+        })
+        .transpose()
 }
 
 /// A `ListTags` token: the last key returned.

@@ -6,19 +6,21 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
-use sagestack_store::{ProjectCursor, ProjectQuery, ProjectSort, StoreError, Tag as StoreTag};
+use sagestack_protocol::{JsonOutput, RequestContext};
+// The tests (`use super::*`) read error codes.
+#[cfg(test)]
+use sagestack_protocol::AwsError;
+use sagestack_store::{StoreError, Tag as StoreTag};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
 use crate::model_package_groups::{ModelPackageGroups, is_model_package_group_arn};
-use crate::pagination::{cut_page, decode_project_token, decode_tag_token, encode_tag_token};
-use crate::projects::{Projects, micros, not_found, now_micros, parse_document, seconds};
+use crate::pagination::{cursor_after, cut_page, encode_tag_token, keyset_query, tag_after};
+use crate::projects::{Projects, not_found, now_micros, parse_document, seconds};
 use crate::provision::{ProjectEvent, Provisioner};
 use crate::types::*;
-use crate::validate::{Invalid, MODEL};
+use crate::validate::MODEL;
 
 /// Tags a resource may carry (AWS's documented limit, also the `TagList` maximum).
 pub const MAX_TAGS_PER_RESOURCE: usize = 50;
@@ -62,13 +64,7 @@ pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
-    if let Err(e) = MODEL.validate(operation, &input) {
-        return Err(match e {
-            Invalid::Constraints(_) => SageMakerError::Validation(e.message()),
-            Invalid::Type(m) => SageMakerError::Serialization(m),
-        });
-    }
-    serde_json::from_value(input).map_err(|e| SageMakerError::Serialization(e.to_string()))
+    sagestack_protocol::json11::decode(&MODEL, operation, input)
 }
 
 /// UpdateProject / DeleteProject while an operation runs on the project.
@@ -385,32 +381,11 @@ impl SageMakerService {
     }
 
     async fn list_projects(&self, input: ListProjectsInput) -> Result<JsonOutput> {
-        let sort = match input.sort_by.as_deref() {
-            Some("Name") => ProjectSort::Name,
-            _ => ProjectSort::CreationTime,
-        };
-        let descending = input.sort_order.as_deref() != Some("Ascending");
-        let limit = input
-            .max_results
-            .map_or(DEFAULT_LIST_PROJECTS, |n| n as usize);
-        let mut query = ProjectQuery::new(sort, descending, limit + 1);
-        if let Some(token) = input.next_token.as_deref().filter(|t| !t.is_empty()) {
-            query.after = Some(decode_project_token(token, sort, descending).map_err(|_| {
-                SageMakerError::Validation(
-                    "The NextToken is not valid for this request (it was issued for another sort order, or is corrupt)."
-                        .into(),
-                )
-            })?);
-        }
-        query.created_after = input.creation_time_after.map(micros);
-        query.created_before = input.creation_time_before.map(micros);
-        query.name_contains = input.name_contains;
+        let bad_token = "The NextToken is not valid for this request (it was issued for another sort order, or is corrupt).";
+        let (query, limit) = keyset_query(input, true, DEFAULT_LIST_PROJECTS, bad_token)?;
         let mut records = self.projects.store.list_projects(&query).await?;
-        let next_token = cut_page(&mut records, limit, sort, descending, |last| {
-            ProjectCursor {
-                creation_micros: last.creation_micros,
-                name: last.name.clone(),
-            }
+        let next_token = cut_page(&mut records, limit, query.sort, query.descending, |last| {
+            cursor_after(last.creation_micros, &last.name)
         });
         let mut summaries = Vec::with_capacity(records.len());
         for record in &records {
@@ -483,23 +458,12 @@ impl SageMakerService {
         if is_model_package_group_arn(&input.resource_arn) {
             return self.groups.add_tags(input).await;
         }
-        match self
-            .projects
-            .store
-            .add_tags(
-                &input.resource_arn,
-                &store_tags(&input.tags),
-                MAX_TAGS_PER_RESOURCE,
-            )
-            .await
-        {
-            Ok(()) => Ok(JsonOutput::Value(json!({ "Tags": input.tags }))),
-            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
-            Err(StoreError::TooManyTags { limit }) => Err(SageMakerError::Validation(format!(
-                "The tags would exceed the limit of {limit} tags per resource."
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        let tags = store_tags(&input.tags);
+        let store = &self.projects.store;
+        let added = store
+            .add_tags(&input.resource_arn, &tags, MAX_TAGS_PER_RESOURCE)
+            .await;
+        tags_changed(added, &input.resource_arn, json!({ "Tags": input.tags }))
     }
 
     async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
@@ -507,13 +471,7 @@ impl SageMakerService {
             return self.groups.list_tags(input).await;
         }
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
-        let after =
-            match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-                Some(t) => Some(decode_tag_token(t).map_err(|_| {
-                    SageMakerError::Validation("The NextToken is not valid.".into())
-                })?),
-                None => None,
-            };
+        let after = tag_after(input.next_token.as_deref())?;
         let Some(tags) = self
             .projects
             .store
@@ -533,34 +491,30 @@ impl SageMakerService {
         if is_model_package_group_arn(&input.resource_arn) {
             return self.groups.delete_tags(input).await;
         }
-        match self
-            .projects
-            .store
+        let store = &self.projects.store;
+        let deleted = store
             .delete_tags(&input.resource_arn, &input.tag_keys)
-            .await
-        {
-            Ok(()) => Ok(JsonOutput::Value(json!({}))),
-            Err(StoreError::NotFound) => Err(resource_not_found(&input.resource_arn)),
-            Err(e) => Err(e.into()),
-        }
+            .await;
+        tags_changed(deleted, &input.resource_arn, json!({}))
     }
 }
 
-#[async_trait]
-impl Json11Service for SageMakerService {
-    fn target_prefix(&self) -> &'static str {
-        "SageMaker"
-    }
+sagestack_protocol::json11_service!(SageMakerService, "SageMaker");
 
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> std::result::Result<JsonOutput, Box<dyn AwsError>> {
-        self.handle(ctx, operation, input)
-            .await
-            .map_err(|e| Box::new(e) as Box<dyn AwsError>)
+/// A tag change's answer: `ok` once written, else the resource's absence or the tag
+/// limit in the API's words (shared by projects and model package groups).
+pub(crate) fn tags_changed<T>(
+    result: std::result::Result<T, StoreError>,
+    arn: &str,
+    ok: Value,
+) -> Result<JsonOutput> {
+    match result {
+        Ok(_) => Ok(JsonOutput::Value(ok)),
+        Err(StoreError::NotFound) => Err(resource_not_found(arn)),
+        Err(StoreError::TooManyTags { limit }) => Err(SageMakerError::Validation(format!(
+            "The tags would exceed the limit of {limit} tags per resource."
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -67,3 +67,12 @@ impl From<StoreError> for ScError {
         ScError::Internal(e.to_string())
     }
 }
+
+impl sagestack_protocol::json11::InputErrors for ScError {
+    fn validation(message: String) -> Self {
+        ScError::Validation(message)
+    }
+    fn serialization(message: String) -> Self {
+        ScError::Serialization(message)
+    }
+}

@@ -69,3 +69,12 @@ impl From<StoreError> for SsmError {
         }
     }
 }
+
+impl sagestack_protocol::json11::InputErrors for SsmError {
+    fn validation(message: String) -> Self {
+        SsmError::Validation(message)
+    }
+    fn serialization(message: String) -> Self {
+        SsmError::Serialization(message)
+    }
+}

@@ -11,6 +11,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::provider::kit::{
+    already_exists, created_since_secs, deleted, invalid, not_found, required, text,
+};
 use sagestack_engine::{
     MIXED_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
     attempt_chars,
@@ -47,24 +50,6 @@ impl ParameterProvider {
     }
 }
 
-fn text(properties: &Value, key: &str) -> Option<String> {
-    match properties.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn required(ctx: &ResourceContext, properties: &Value, key: &str) -> Result<String, ProviderError> {
-    text(properties, key).ok_or_else(|| {
-        ProviderError::InvalidRequest(format!(
-            "Properties validation failed for resource {} with message: #: required key [{key}] not found",
-            ctx.logical_id
-        ))
-    })
-}
-
 fn input(
     ctx: &ResourceContext,
     name: &str,
@@ -78,10 +63,10 @@ fn input(
         ));
     }
     if kind != "String" && kind != "StringList" {
-        return Err(ProviderError::InvalidRequest(format!(
-            "Properties validation failed for resource {} with message: #/Type: {kind} is not a valid enum value",
-            ctx.logical_id
-        )));
+        return Err(invalid(
+            ctx,
+            format_args!("#/Type: {kind} is not a valid enum value"),
+        ));
     }
     let mut tags: Vec<Tag> = match properties.get("Tags") {
         Some(Value::Object(m)) => m
@@ -129,15 +114,27 @@ fn state(p: &StoredParameter) -> ResourceState {
 
 fn provider_error(name: &str, e: SsmError) -> ProviderError {
     match e {
-        SsmError::ParameterAlreadyExists => ProviderError::AlreadyExists(format!(
-            "Resource of type '{TYPE_NAME}' with identifier '{name}' already exists."
-        )),
-        SsmError::ParameterNotFound => ProviderError::NotFound(format!(
-            "Resource of type '{TYPE_NAME}' with identifier '{name}' was not found."
-        )),
+        SsmError::ParameterAlreadyExists => already_exists(TYPE_NAME, name),
+        SsmError::ParameterNotFound => not_found(TYPE_NAME, name),
         SsmError::Internal(m) => ProviderError::Internal(m),
         other => ProviderError::InvalidRequest(other.to_string()),
     }
+}
+
+/// The parameter's `Name`, or the generated name of the one the create attempt `ctx`
+/// makes (its random part is fixed by the attempt, so recovery finds it again).
+fn name(ctx: &ResourceContext, properties: &Value) -> String {
+    text(properties, "Name").unwrap_or_else(|| {
+        generated_name(
+            &ctx.logical_id,
+            &attempt_chars(ctx, MIXED_ALNUM, SUFFIX_LEN),
+        )
+    })
+}
+
+/// Whether `e` says the parameter is gone.
+fn is_gone(e: &SsmError) -> bool {
+    matches!(e, SsmError::ParameterNotFound)
 }
 
 impl ParameterProvider {
@@ -168,12 +165,7 @@ impl ResourceProvider for ParameterProvider {
         ctx: &ResourceContext,
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
-        let name = text(properties, "Name").unwrap_or_else(|| {
-            generated_name(
-                &ctx.logical_id,
-                &attempt_chars(ctx, MIXED_ALNUM, SUFFIX_LEN),
-            )
-        });
+        let name = name(ctx, properties);
         let input = input(ctx, &name, properties, false)?;
         self.put(&name, input).await
     }
@@ -196,10 +188,10 @@ impl ResourceProvider for ParameterProvider {
         current: &ResourceState,
         _properties: &Value,
     ) -> Result<(), ProviderError> {
-        match self.parameters.delete(&current.physical_id).await {
-            Ok(()) | Err(SsmError::ParameterNotFound) => Ok(()),
-            Err(e) => Err(provider_error(&current.physical_id, e)),
-        }
+        let id = &current.physical_id;
+        deleted(self.parameters.delete(id).await, is_gone, |e| {
+            provider_error(id, e)
+        })
     }
 
     async fn read(
@@ -222,14 +214,9 @@ impl ResourceProvider for ParameterProvider {
     ) -> Result<Option<ResourceState>, ProviderError> {
         // A generated name is the attempt's own (`attempt_chars`): computed again here.
         // Only the first version, written after the create started, is the create's.
-        let name = text(properties, "Name").unwrap_or_else(|| {
-            generated_name(
-                &ctx.logical_id,
-                &attempt_chars(ctx, MIXED_ALNUM, SUFFIX_LEN),
-            )
-        });
+        let name = name(ctx, properties);
         match self.parameters.read(&name).await {
-            Ok(Some((1, p))) if p.last_modified_date * 1000.0 + 0.001 >= started as f64 => {
+            Ok(Some((1, p))) if created_since_secs(p.last_modified_date, started) => {
                 Ok(Some(state(&p)))
             }
             Ok(_) => Ok(None),

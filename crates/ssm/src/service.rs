@@ -4,9 +4,11 @@
 
 use std::sync::{Arc, LazyLock};
 
-use async_trait::async_trait;
-use sagestack_protocol::validate::{Invalid, Model};
-use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
+use sagestack_protocol::validate::Model;
+use sagestack_protocol::{JsonOutput, RequestContext};
+// The tests (`use super::*`) read error codes.
+#[cfg(test)]
+use sagestack_protocol::AwsError;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -20,13 +22,7 @@ pub static MODEL: LazyLock<Model> = LazyLock::new(|| {
 });
 
 fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
-    if let Err(e) = MODEL.validate(operation, &input) {
-        return Err(match e {
-            Invalid::Constraints(_) => SsmError::Validation(e.message()),
-            Invalid::Type(m) => SsmError::Serialization(m),
-        });
-    }
-    serde_json::from_value(input).map_err(|e| SsmError::Serialization(e.to_string()))
+    sagestack_protocol::json11::decode(&MODEL, operation, input)
 }
 
 /// The SSM API over the parameters' state. Cheap to share.
@@ -88,23 +84,7 @@ impl SsmService {
     }
 }
 
-#[async_trait]
-impl Json11Service for SsmService {
-    fn target_prefix(&self) -> &'static str {
-        "AmazonSSM"
-    }
-
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> std::result::Result<JsonOutput, Box<dyn AwsError>> {
-        self.handle(ctx, operation, input)
-            .await
-            .map_err(|e| Box::new(e) as Box<dyn AwsError>)
-    }
-}
+sagestack_protocol::json11_service!(SsmService, "AmazonSSM");
 
 #[cfg(test)]
 mod tests;

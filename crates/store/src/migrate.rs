@@ -12,71 +12,52 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "projects",
-        sql: include_str!("../migrations/sqlite/0001_projects.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "stacks",
-        sql: include_str!("../migrations/sqlite/0002_stacks.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "ssm parameters, model package groups, iam roles",
-        sql: include_str!("../migrations/sqlite/0003_services.sql"),
-    },
-    Migration {
-        version: 4,
-        description: "s3 buckets, objects, multipart uploads",
-        sql: include_str!("../migrations/sqlite/0004_objects.sql"),
-    },
-    Migration {
-        version: 5,
-        description: "service catalog",
-        sql: include_str!("../migrations/sqlite/0005_servicecatalog.sql"),
-    },
-    Migration {
-        version: 6,
-        description: "stack names beside stack documents (indexed by-name lookups)",
-        sql: include_str!("../migrations/sqlite/0006_stack_names.sql"),
-    },
-];
+/// The migrations of one backend (`migrations/{backend}/`): one list of versions,
+/// descriptions and files for both backends, which must stay in step.
+macro_rules! migrations {
+    ($backend:literal) => {
+        &[
+            Migration {
+                version: 1,
+                description: "projects",
+                sql: include_str!(concat!("../migrations/", $backend, "/0001_projects.sql")),
+            },
+            Migration {
+                version: 2,
+                description: "stacks",
+                sql: include_str!(concat!("../migrations/", $backend, "/0002_stacks.sql")),
+            },
+            Migration {
+                version: 3,
+                description: "ssm parameters, model package groups, iam roles",
+                sql: include_str!(concat!("../migrations/", $backend, "/0003_services.sql")),
+            },
+            Migration {
+                version: 4,
+                description: "s3 buckets, objects, multipart uploads",
+                sql: include_str!(concat!("../migrations/", $backend, "/0004_objects.sql")),
+            },
+            Migration {
+                version: 5,
+                description: "service catalog",
+                sql: include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0005_servicecatalog.sql"
+                )),
+            },
+            Migration {
+                version: 6,
+                description: "stack names beside stack documents (indexed by-name lookups)",
+                sql: include_str!(concat!("../migrations/", $backend, "/0006_stack_names.sql")),
+            },
+        ]
+    };
+}
 
-pub(crate) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "projects",
-        sql: include_str!("../migrations/postgres/0001_projects.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "stacks",
-        sql: include_str!("../migrations/postgres/0002_stacks.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "ssm parameters, model package groups, iam roles",
-        sql: include_str!("../migrations/postgres/0003_services.sql"),
-    },
-    Migration {
-        version: 4,
-        description: "s3 buckets, objects, multipart uploads",
-        sql: include_str!("../migrations/postgres/0004_objects.sql"),
-    },
-    Migration {
-        version: 5,
-        description: "service catalog",
-        sql: include_str!("../migrations/postgres/0005_servicecatalog.sql"),
-    },
-    Migration {
-        version: 6,
-        description: "stack names beside stack documents (indexed by-name lookups)",
-        sql: include_str!("../migrations/postgres/0006_stack_names.sql"),
-    },
-];
+pub(crate) const SQLITE: &[Migration] = migrations!("sqlite");
+
+pub(crate) const POSTGRES: &[Migration] = migrations!("postgres");
 
 pub(crate) const TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS sagestack_migrations (
     version BIGINT NOT NULL PRIMARY KEY,

@@ -168,9 +168,64 @@ macro_rules! columns {
     };
 }
 
+/// The start of an insert of a whole [`CatalogRecord`] (bound in `sc_write`'s order),
+/// for `concat!`: its `VALUES` list is left open for the caller's `)`.
+macro_rules! insert {
+    () => {
+        "INSERT INTO sc_documents (kind, id, name, version, created_micros, document)
+                     VALUES ($1, $2, $3, $4, $5, $6"
+    };
+}
+
 /// `$collate` makes id order bytewise.
 macro_rules! catalog_store_impl {
     ($store:ty, $collate:literal) => {
+        /// The statements the operations below share, differing only in their SQL.
+        impl $store {
+            /// Writes `record` of `kind` by `sql` (an `insert!` statement), then flushes.
+            async fn sc_write(
+                &self,
+                sql: &'static str,
+                kind: CatalogKind,
+                record: &CatalogRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(sql)
+                    .bind(kind.as_str())
+                    .bind(&record.id)
+                    .bind(&record.name)
+                    .bind(record.version)
+                    .bind(record.created_micros)
+                    .bind(&*record.document)
+                    .execute(self.writer().await?)
+                    .await?;
+                self.durable().await
+            }
+
+            /// The record of `kind` that `sql` (`columns!` and a filter on `$1` = kind,
+            /// `$2` = `key`) finds, if any.
+            async fn sc_one(
+                &self,
+                sql: &'static str,
+                kind: CatalogKind,
+                key: &str,
+            ) -> Result<Option<CatalogRecord>, StoreError> {
+                let row = sqlx::query(sql)
+                    .bind(kind.as_str())
+                    .bind(key)
+                    .fetch_optional(&self.read_pool)
+                    .await?;
+                row.as_ref().map(record).transpose()
+            }
+
+            /// The ids `sql` lists for `id` (the other side of its associations).
+            async fn sc_ids(&self, sql: &'static str, id: &str) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar(sql)
+                    .bind(id)
+                    .fetch_all(&self.read_pool)
+                    .await?)
+            }
+        }
+
         #[async_trait]
         impl ServiceCatalogStore for $store {
             async fn catalog_insert(
@@ -178,19 +233,7 @@ macro_rules! catalog_store_impl {
                 kind: CatalogKind,
                 record: &CatalogRecord,
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO sc_documents (kind, id, name, version, created_micros, document)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(kind.as_str())
-                .bind(&record.id)
-                .bind(&record.name)
-                .bind(record.version)
-                .bind(record.created_micros)
-                .bind(&*record.document)
-                .execute(self.writer().await?)
-                .await?;
-                self.durable().await
+                self.sc_write(concat!(insert!(), ")"), kind, record).await
             }
 
             async fn catalog_get(
@@ -198,12 +241,8 @@ macro_rules! catalog_store_impl {
                 kind: CatalogKind,
                 id: &str,
             ) -> Result<Option<CatalogRecord>, StoreError> {
-                let row = sqlx::query(concat!(columns!(), " WHERE kind = $1 AND id = $2"))
-                    .bind(kind.as_str())
-                    .bind(id)
-                    .fetch_optional(&self.read_pool)
-                    .await?;
-                row.as_ref().map(record).transpose()
+                let sql = concat!(columns!(), " WHERE kind = $1 AND id = $2");
+                self.sc_one(sql, kind, id).await
             }
 
             async fn catalog_get_by_name(
@@ -211,12 +250,8 @@ macro_rules! catalog_store_impl {
                 kind: CatalogKind,
                 name: &str,
             ) -> Result<Option<CatalogRecord>, StoreError> {
-                let row = sqlx::query(concat!(columns!(), " WHERE kind = $1 AND name = $2"))
-                    .bind(kind.as_str())
-                    .bind(name)
-                    .fetch_optional(&self.read_pool)
-                    .await?;
-                row.as_ref().map(record).transpose()
+                let sql = concat!(columns!(), " WHERE kind = $1 AND name = $2");
+                self.sc_one(sql, kind, name).await
             }
 
             async fn catalog_update(
@@ -260,21 +295,12 @@ macro_rules! catalog_store_impl {
                 kind: CatalogKind,
                 record: &CatalogRecord,
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO sc_documents (kind, id, name, version, created_micros, document)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (kind, id) DO UPDATE
-                     SET version = sc_documents.version + 1, document = excluded.document",
-                )
-                .bind(kind.as_str())
-                .bind(&record.id)
-                .bind(&record.name)
-                .bind(record.version)
-                .bind(record.created_micros)
-                .bind(&*record.document)
-                .execute(self.writer().await?)
-                .await?;
-                self.durable().await
+                let sql = concat!(
+                    insert!(),
+                    ") ON CONFLICT (kind, id) DO UPDATE
+                     SET version = sc_documents.version + 1, document = excluded.document"
+                );
+                self.sc_write(sql, kind, record).await
             }
 
             async fn catalog_delete(
@@ -401,28 +427,24 @@ macro_rules! catalog_store_impl {
                 &self,
                 product_id: &str,
             ) -> Result<Vec<String>, StoreError> {
-                Ok(sqlx::query_scalar(concat!(
+                let sql = concat!(
                     "SELECT portfolio_id FROM sc_portfolio_products WHERE product_id = $1
                      ORDER BY created_micros, portfolio_id",
                     $collate
-                ))
-                .bind(product_id)
-                .fetch_all(&self.read_pool)
-                .await?)
+                );
+                self.sc_ids(sql, product_id).await
             }
 
             async fn catalog_products_of(
                 &self,
                 portfolio_id: &str,
             ) -> Result<Vec<String>, StoreError> {
-                Ok(sqlx::query_scalar(concat!(
+                let sql = concat!(
                     "SELECT product_id FROM sc_portfolio_products WHERE portfolio_id = $1
                      ORDER BY created_micros, product_id",
                     $collate
-                ))
-                .bind(portfolio_id)
-                .fetch_all(&self.read_pool)
-                .await?)
+                );
+                self.sc_ids(sql, portfolio_id).await
             }
         }
     };

@@ -47,6 +47,16 @@ fn from_doc<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError(format!("stored record is unreadable: {e}")))
 }
 
+/// The record a `SELECT document ...` row holds (column 0): how every read of this
+/// file turns a row back into its record, on either database.
+fn row_doc<T: DeserializeOwned, R: Row>(row: &R) -> Result<T, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    from_doc(&row.try_get::<String, _>(0).map_err(db)?)
+}
+
 fn seq(e: &StackEvent) -> Result<i64, StoreError> {
     i64::try_from(e.seq).map_err(|_| StoreError(format!("event seq {} out of range", e.seq)))
 }
@@ -289,6 +299,37 @@ impl SqliteStore {
 /// JSON expression per dialect (no column to migrate and keep in step).
 macro_rules! stack_store_impl {
     ($store:ty, $collate:literal, $resources_as_array:literal, $put_if:literal) => {
+        /// The reads below that differ only in their SQL.
+        impl $store {
+            /// The record `sql` (a `SELECT document` filtered on `$1` = `key`) finds.
+            async fn cfn_doc<T: DeserializeOwned>(
+                &self,
+                sql: &'static str,
+                key: &str,
+            ) -> Result<Option<T>, StoreError> {
+                let row = sqlx::query(sql)
+                    .bind(key)
+                    .fetch_optional(self.reader().await.map_err(conn)?)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(row_doc).transpose()
+            }
+
+            /// Every record `sql` (a `SELECT document` filtered on `$1` = `key`) lists.
+            async fn cfn_docs<T: DeserializeOwned>(
+                &self,
+                sql: &'static str,
+                key: &str,
+            ) -> Result<Vec<T>, StoreError> {
+                let rows = sqlx::query(sql)
+                    .bind(key)
+                    .fetch_all(self.reader().await.map_err(conn)?)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(row_doc).collect()
+            }
+        }
+
         #[async_trait]
         impl StackStore for $store {
             async fn put_stack(
@@ -360,29 +401,17 @@ macro_rules! stack_store_impl {
                         None => Ok(None),
                     };
                 }
-                let row = sqlx::query(
-                    "SELECT document FROM cfn_stacks WHERE stack_name = $1 AND live = 1
-                     ORDER BY ord DESC LIMIT 1",
-                )
-                .bind(stack_name)
-                .fetch_optional(self.reader().await.map_err(conn)?)
-                .await
-                .map_err(db)?;
-                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .transpose()
+                let sql = "SELECT document FROM cfn_stacks WHERE stack_name = $1 AND live = 1
+                     ORDER BY ord DESC LIMIT 1";
+                self.cfn_doc(sql, stack_name).await
             }
 
             async fn get_stack(&self, stack_id: &str) -> Result<Option<StackRecord>, StoreError> {
                 if let Some(stack) = self.stack_cache().and_then(|c| c.get(stack_id)) {
                     return Ok(Some(stack));
                 }
-                let row = sqlx::query("SELECT document FROM cfn_stacks WHERE stack_id = $1")
-                    .bind(stack_id)
-                    .fetch_optional(self.reader().await.map_err(conn)?)
-                    .await
-                    .map_err(db)?;
-                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .transpose()
+                let sql = "SELECT document FROM cfn_stacks WHERE stack_id = $1";
+                self.cfn_doc(sql, stack_id).await
             }
 
             async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError> {
@@ -390,9 +419,7 @@ macro_rules! stack_store_impl {
                     .fetch_all(self.reader().await.map_err(conn)?)
                     .await
                     .map_err(db)?;
-                rows.iter()
-                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .collect()
+                rows.iter().map(row_doc).collect()
             }
 
             async fn put_resource(
@@ -455,9 +482,7 @@ macro_rules! stack_store_impl {
                 .fetch_all(self.reader().await.map_err(conn)?)
                 .await
                 .map_err(db)?;
-                rows.iter()
-                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .collect()
+                rows.iter().map(row_doc).collect()
             }
 
             async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
@@ -479,30 +504,16 @@ macro_rules! stack_store_impl {
                 &self,
                 change_set_id: &str,
             ) -> Result<Option<ChangeSetRecord>, StoreError> {
-                let row =
-                    sqlx::query("SELECT document FROM cfn_change_sets WHERE change_set_id = $1")
-                        .bind(change_set_id)
-                        .fetch_optional(self.reader().await.map_err(conn)?)
-                        .await
-                        .map_err(db)?;
-                row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .transpose()
+                let sql = "SELECT document FROM cfn_change_sets WHERE change_set_id = $1";
+                self.cfn_doc(sql, change_set_id).await
             }
 
             async fn list_change_sets(
                 &self,
                 stack_id: &str,
             ) -> Result<Vec<ChangeSetRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT document FROM cfn_change_sets WHERE stack_id = $1 ORDER BY ord",
-                )
-                .bind(stack_id)
-                .fetch_all(self.reader().await.map_err(conn)?)
-                .await
-                .map_err(db)?;
-                rows.iter()
-                    .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db)?))
-                    .collect()
+                let sql = "SELECT document FROM cfn_change_sets WHERE stack_id = $1 ORDER BY ord";
+                self.cfn_docs(sql, stack_id).await
             }
 
             async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {

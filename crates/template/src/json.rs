@@ -75,16 +75,7 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Node, TemplateError> {
-        if depth > self.limits.max_depth {
-            return Err(TemplateError::at(
-                ErrorCode::Limit,
-                format!(
-                    "Template format error: nesting deeper than {} levels",
-                    self.limits.max_depth
-                ),
-                self.pos(),
-            ));
-        }
+        self.limits.check_depth(depth, || self.pos())?;
         self.nodes += 1;
         if self.nodes > self.limits.max_nodes {
             return Err(TemplateError::at(

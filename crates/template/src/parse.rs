@@ -2,7 +2,7 @@
 
 use crate::budget::MAX_EXPANDED_BYTES;
 use crate::error::{ErrorCode, TemplateError};
-use crate::tree::Node;
+use crate::tree::{Node, Pos};
 use crate::{json, yaml};
 
 /// Largest `TemplateBody` CloudFormation accepts inline in a request.
@@ -39,6 +39,27 @@ impl Limits {
             max_bytes: MAX_S3_BODY_BYTES,
             ..Limits::default()
         }
+    }
+
+    /// The refusal of a map or list nested `depth` deep when that is beyond
+    /// `max_depth`, worded the same for JSON and YAML; `pos` (where the value starts) is
+    /// only computed then.
+    pub(crate) fn check_depth(
+        &self,
+        depth: usize,
+        pos: impl FnOnce() -> Pos,
+    ) -> Result<(), TemplateError> {
+        if depth > self.max_depth {
+            return Err(TemplateError::at(
+                ErrorCode::Limit,
+                format!(
+                    "Template format error: nesting deeper than {} levels",
+                    self.max_depth
+                ),
+                pos(),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -178,16 +178,7 @@ impl<'a> Builder<'a> {
 
     fn node(&mut self, ev: Event<'a>, span: Span, depth: usize) -> Result<Node, TemplateError> {
         let pos = pos_of(&span);
-        if depth > self.limits.max_depth {
-            return Err(TemplateError::at(
-                ErrorCode::Limit,
-                format!(
-                    "Template format error: nesting deeper than {} levels",
-                    self.limits.max_depth
-                ),
-                pos,
-            ));
-        }
+        self.limits.check_depth(depth, || pos)?;
         self.count(1, pos)?;
         let (nodes_before, bytes_before) = (self.nodes, self.bytes.spent());
         let (node, anchor, tag) = match ev {

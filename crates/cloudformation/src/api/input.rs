@@ -72,33 +72,27 @@ impl<'a> Input<'a> {
 
     /// A list of strings (`Name.member.N`); absent or `Name=` is empty.
     pub fn strings(&self, name: &str) -> Result<Vec<String>, ApiError> {
-        match self.map.get(name) {
-            None => Ok(Vec::new()),
-            Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| malformed_list(name))
-                })
-                .collect(),
-            Some(_) => Err(malformed_list(name)),
-        }
+        self.list(name, |v| v.as_str().map(str::to_owned))
     }
 
     /// A list of structures (`Name.member.N.Field`); absent or `Name=` is empty.
     pub fn structs(&self, name: &str) -> Result<Vec<Input<'a>>, ApiError> {
+        self.list(name, |v| v.as_object().map(|map| Input { map }))
+    }
+
+    /// A list member read item by item by `item` (`None`: not an item of that kind, so
+    /// the list is malformed); absent or `Name=` is empty.
+    fn list<T>(
+        &self,
+        name: &str,
+        item: impl Fn(&'a Value) -> Option<T>,
+    ) -> Result<Vec<T>, ApiError> {
         match self.map.get(name) {
             None => Ok(Vec::new()),
             Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| {
-                    v.as_object()
-                        .map(|map| Input { map })
-                        .ok_or_else(|| malformed_list(name))
-                })
+                .map(|v| item(v).ok_or_else(|| malformed_list(name)))
                 .collect(),
             Some(_) => Err(malformed_list(name)),
         }

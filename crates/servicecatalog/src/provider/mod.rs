@@ -30,6 +30,7 @@ mod objects;
 
 use std::sync::Arc;
 
+use sagestack_engine::provider::kit::{self, not_found};
 use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState};
 use serde_json::Value;
 
@@ -45,14 +46,7 @@ pub const PORTFOLIO_TYPE: &str = "AWS::ServiceCatalog::Portfolio";
 pub const PRODUCT_TYPE: &str = "AWS::ServiceCatalog::CloudFormationProduct";
 pub const ASSOCIATION_TYPE: &str = "AWS::ServiceCatalog::PortfolioProductAssociation";
 
-fn text(properties: &Value, key: &str) -> Option<String> {
-    match properties.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
+use kit::{required, text};
 
 fn flag(properties: &Value, key: &str) -> bool {
     match properties.get(key) {
@@ -60,15 +54,6 @@ fn flag(properties: &Value, key: &str) -> bool {
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
         _ => false,
     }
-}
-
-fn required(ctx: &ResourceContext, properties: &Value, key: &str) -> Result<String, ProviderError> {
-    text(properties, key).ok_or_else(|| {
-        ProviderError::InvalidRequest(format!(
-            "Properties validation failed for resource {} with message: #: required key [{key}] not found",
-            ctx.logical_id
-        ))
-    })
 }
 
 /// The resource's `Tags` plus the stack's (resource tags win; `aws:` keys dropped).
@@ -98,9 +83,7 @@ fn tags(ctx: &ResourceContext, properties: &Value) -> Vec<Tag> {
 
 fn provider_error(type_name: &str, id: &str, e: ScError) -> ProviderError {
     match e {
-        ScError::ResourceNotFound(_) => ProviderError::NotFound(format!(
-            "Resource of type '{type_name}' with identifier '{id}' was not found."
-        )),
+        ScError::ResourceNotFound(_) => not_found(type_name, id),
         ScError::ResourceInUse(m) | ScError::InvalidState(m) => ProviderError::Conflict(m),
         ScError::Internal(m) => ProviderError::Internal(m),
         other => ProviderError::InvalidRequest(other.to_string()),
@@ -109,10 +92,7 @@ fn provider_error(type_name: &str, id: &str, e: ScError) -> ProviderError {
 
 /// A delete's outcome as the engine takes it: something already gone is deleted.
 fn deleted(r: Result<(), ScError>, type_name: &str, id: &str) -> Result<(), ProviderError> {
-    match r {
-        Ok(()) | Err(ScError::ResourceNotFound(_)) => Ok(()),
-        Err(e) => Err(provider_error(type_name, id, e)),
-    }
+    kit::deleted(r, is_gone, |e| provider_error(type_name, id, e))
 }
 
 /// A read's outcome as the engine takes it: something gone is `None`.
@@ -122,11 +102,13 @@ fn read_back<T>(
     type_name: &str,
     id: &str,
 ) -> Result<Option<ResourceState>, ProviderError> {
-    match r {
-        Ok(v) => Ok(Some(state(&v))),
-        Err(ScError::ResourceNotFound(_)) => Ok(None),
-        Err(e) => Err(provider_error(type_name, id, e)),
-    }
+    let found = kit::gone_is_none(r, is_gone, |e| provider_error(type_name, id, e))?;
+    Ok(found.as_ref().map(state))
+}
+
+/// Whether `e` says the object is gone.
+fn is_gone(e: &ScError) -> bool {
+    matches!(e, ScError::ResourceNotFound(_))
 }
 
 /// `(resource type, provider)` for every type this crate serves.

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use sagestack_engine::provider::kit::{invalid, missing};
 use sagestack_engine::{ProviderError, ResourceContext};
 use sagestack_store::CatalogKind;
 use serde_json::{Map, Value};
@@ -26,10 +27,7 @@ fn artifact_inputs(
     let list = match properties.get("ProvisioningArtifactParameters") {
         Some(Value::Array(list)) if !list.is_empty() => list,
         _ => {
-            return Err(ProviderError::InvalidRequest(format!(
-                "Properties validation failed for resource {} with message: #: required key [ProvisioningArtifactParameters] not found",
-                ctx.logical_id
-            )));
+            return Err(missing(ctx, "ProvisioningArtifactParameters"));
         }
     };
     list.iter()
@@ -46,10 +44,10 @@ fn artifact_inputs(
                     ))
                 })?,
                 _ => {
-                    return Err(ProviderError::InvalidRequest(format!(
-                        "Properties validation failed for resource {} with message: #/ProvisioningArtifactParameters: required key [Info] not found",
-                        ctx.logical_id
-                    )));
+                    return Err(invalid(
+                        ctx,
+                        "#/ProvisioningArtifactParameters: required key [Info] not found",
+                    ));
                 }
             };
             Ok(ArtifactInput {

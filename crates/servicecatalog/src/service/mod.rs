@@ -17,8 +17,8 @@ use std::sync::{Arc, LazyLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sagestack_protocol::validate::{Invalid, Model};
-use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
+use sagestack_protocol::validate::Model;
+use sagestack_protocol::{JsonOutput, RequestContext};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -40,13 +40,7 @@ pub const DEFAULT_PAGE: usize = 20;
 /// Reads an operation's input: the model's constraints first (`ValidationException`),
 /// then the typed shape.
 pub(crate) fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
-    if let Err(e) = MODEL.validate(operation, &input) {
-        return Err(match e {
-            Invalid::Constraints(_) => ScError::Validation(e.message()),
-            Invalid::Type(m) => ScError::Serialization(m),
-        });
-    }
-    serde_json::from_value(input).map_err(|e| ScError::Serialization(e.to_string()))
+    sagestack_protocol::json11::decode(&MODEL, operation, input)
 }
 
 /// An opaque page token: the offset into the filtered, ordered results.
@@ -145,23 +139,7 @@ impl ServiceCatalogService {
     }
 }
 
-#[async_trait::async_trait]
-impl Json11Service for ServiceCatalogService {
-    fn target_prefix(&self) -> &'static str {
-        TARGET_PREFIX
-    }
-
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> std::result::Result<JsonOutput, Box<dyn AwsError>> {
-        self.handle(ctx, operation, input)
-            .await
-            .map_err(|e| Box::new(e) as Box<dyn AwsError>)
-    }
-}
+sagestack_protocol::json11_service!(ServiceCatalogService, TARGET_PREFIX);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,172 @@
+//! The small kit the native resource providers (IAM roles, S3 buckets, SSM parameters,
+//! Service Catalog objects, SageMaker model package groups) are built from: reading
+//! properties, CloudFormation's wording of the usual failures, and the engine's reading
+//! of a service's answers ("already gone" is a successful delete, "gone" reads as
+//! `None`, only what was made since the create started is the create's).
+//!
+//! Shared so that every native type fails in the same words as the schema-driven ones
+//! and recovers from a crash by the same rules; each provider keeps only what its
+//! service does differently.
+
+use std::fmt::Display;
+
+use serde_json::Value;
+
+use super::{ProviderError, ResourceContext};
+use crate::model::EpochMillis;
+
+/// A scalar property as text (`"a"`, `1`, `true`), `None` when absent or not a scalar:
+/// templates often pass numbers and booleans where a service takes strings.
+pub fn text(properties: &Value, key: &str) -> Option<String> {
+    match properties.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The name a create gives its resource: the string property `key` when the template
+/// sets one, else `generated()` (for a create attempt, the name drawn from
+/// [`super::attempt_chars`], which recovery computes again to find what it made).
+pub fn name_or(properties: &Value, key: &str, generated: impl FnOnce() -> String) -> String {
+    match properties.get(key).and_then(Value::as_str) {
+        Some(name) => name.to_string(),
+        None => generated(),
+    }
+}
+
+/// A required scalar property as text ([`text`]), or the validation failure of a
+/// missing key ([`missing`]).
+pub fn required(
+    ctx: &ResourceContext,
+    properties: &Value,
+    key: &str,
+) -> Result<String, ProviderError> {
+    text(properties, key).ok_or_else(|| missing(ctx, key))
+}
+
+/// CloudFormation's validation failure of the resource `ctx` names: `message` is the
+/// schema-style detail (`#/Path: ...`).
+pub fn invalid(ctx: &ResourceContext, message: impl Display) -> ProviderError {
+    ProviderError::InvalidRequest(format!(
+        "Properties validation failed for resource {} with message: {message}",
+        ctx.logical_id
+    ))
+}
+
+/// The validation failure of a required property that is absent.
+pub fn missing(ctx: &ResourceContext, key: &str) -> ProviderError {
+    invalid(ctx, format_args!("#: required key [{key}] not found"))
+}
+
+/// CloudFormation's failure for a physical resource that is gone.
+pub fn not_found(type_name: &str, id: &str) -> ProviderError {
+    ProviderError::NotFound(format!(
+        "Resource of type '{type_name}' with identifier '{id}' was not found."
+    ))
+}
+
+/// CloudFormation's failure for a name or identifier that is taken.
+pub fn already_exists(type_name: &str, id: &str) -> ProviderError {
+    ProviderError::AlreadyExists(format!(
+        "Resource of type '{type_name}' with identifier '{id}' already exists."
+    ))
+}
+
+/// An unexpected failure of the service behind a provider (its store, its I/O).
+pub fn internal(e: impl Display) -> ProviderError {
+    ProviderError::Internal(e.to_string())
+}
+
+/// What a read-back found, or [`not_found`] when the resource vanished (an update of
+/// something deleted behind the stack's back).
+pub fn found<T>(read: Option<T>, type_name: &str, id: &str) -> Result<T, ProviderError> {
+    read.ok_or_else(|| not_found(type_name, id))
+}
+
+/// A delete's outcome as the engine takes it: a resource already gone (`gone` says
+/// which errors mean that) is deleted; other errors become `error`'s.
+pub fn deleted<E>(
+    result: Result<(), E>,
+    gone: impl FnOnce(&E) -> bool,
+    error: impl FnOnce(E) -> ProviderError,
+) -> Result<(), ProviderError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if gone(&e) => Ok(()),
+        Err(e) => Err(error(e)),
+    }
+}
+
+/// A read's outcome as the engine takes it: a resource that is gone (`gone` says which
+/// errors mean that) reads as `None`; other errors become `error`'s.
+pub fn gone_is_none<T, E>(
+    result: Result<T, E>,
+    gone: impl FnOnce(&E) -> bool,
+    error: impl FnOnce(E) -> ProviderError,
+) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if gone(&e) => Ok(None),
+        Err(e) => Err(error(e)),
+    }
+}
+
+/// Whether something created at `created_micros` (epoch microseconds) was made by the
+/// create that started at `started`: anything older belongs to someone else, and
+/// [`super::ResourceProvider::find_interrupted_create`] must not return it.
+pub fn created_since_micros(created_micros: i64, started: EpochMillis) -> bool {
+    created_micros >= started.saturating_mul(1000)
+}
+
+/// [`created_since_micros`] for a creation time kept as epoch seconds in an `f64` (as
+/// the JSON APIs show it): compared at the microsecond precision the services store.
+pub fn created_since_secs(created_secs: f64, started: EpochMillis) -> bool {
+    created_secs * 1000.0 + 0.001 >= started as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn readers_and_messages() {
+        let p = json!({"S": "a", "N": 1, "B": true, "O": {}});
+        assert_eq!(text(&p, "S").as_deref(), Some("a"));
+        assert_eq!(text(&p, "N").as_deref(), Some("1"));
+        assert_eq!(text(&p, "B").as_deref(), Some("true"));
+        assert_eq!(text(&p, "O"), None);
+        let ctx = ResourceContext {
+            logical_id: "R".into(),
+            ..ResourceContext::default()
+        };
+        assert_eq!(
+            required(&ctx, &p, "X").unwrap_err(),
+            ProviderError::InvalidRequest(
+                "Properties validation failed for resource R with message: #: required key [X] not found"
+                    .into()
+            )
+        );
+        assert_eq!(
+            found::<()>(None, "T", "i").unwrap_err(),
+            ProviderError::NotFound(
+                "Resource of type 'T' with identifier 'i' was not found.".into()
+            )
+        );
+        assert_eq!(deleted(Err(1), |e| *e == 1, |_| internal("x")), Ok(()));
+        assert_eq!(
+            deleted(Err(2), |e| *e == 1, |_| internal("x")),
+            Err(internal("x"))
+        );
+        assert_eq!(
+            gone_is_none::<(), _>(Err(1), |e| *e == 1, |_| internal("x")),
+            Ok(None)
+        );
+        assert!(created_since_micros(1_000_000, 1000));
+        assert!(!created_since_micros(999_999, 1000));
+        assert!(created_since_secs(1.0, 1000));
+        assert!(!created_since_secs(0.998, 1000));
+    }
+}
