@@ -277,8 +277,14 @@ def test_sigterm_finishes_while_a_client_holds_a_partial_request(data_dir):
 
 def test_refused_s3_requests_are_logged_briefly(edge):
     big = b"a" * 2_000_000
-    status, _, body = request(edge, "PUT", "/some-bucket/key", {"Content-Type": "text/plain"}, big)
-    assert status == 403 and b"<Code>AccessDenied</Code>" in body
+    try:
+        status, _, body = request(edge, "PUT", "/some-bucket/key", {"Content-Type": "text/plain"}, big)
+        assert status == 403 and b"<Code>AccessDenied</Code>" in body
+    except (BrokenPipeError, ConnectionResetError):
+        # The server refuses before reading the body and closes the connection (as S3
+        # does); a client still sending 2 MB may meet the reset before it reads the
+        # answer. The refusal is still logged, which is what this test checks below.
+        pass
     s3 = client("s3", edge.url)
     s3.create_bucket(Bucket="edge-bucket")
     with pytest.raises(s3.exceptions.ClientError):
