@@ -1,0 +1,191 @@
+//! Backend cases for the Service Catalog documents and portfolio-product associations
+//! (run by `backend_suite!` in `backends.rs`).
+
+use super::*;
+use sagestack_store::{CatalogCursor, CatalogKind, CatalogRecord};
+
+fn doc(id: &str, name: Option<&str>, micros: i64) -> CatalogRecord {
+    CatalogRecord {
+        id: id.into(),
+        name: name.map(str::to_string),
+        version: 1,
+        created_micros: micros,
+        document: Arc::from(format!(r#"{{"Id":"{id}"}}"#)),
+    }
+}
+
+pub async fn servicecatalog_documents_versions_and_names(h: Arc<Harness>) {
+    let s = h.open().await;
+    let kind = CatalogKind::ProvisionedProduct;
+    s.catalog_insert(kind, &doc("pp-1", Some("web"), 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.catalog_insert(kind, &doc("pp-1", Some("other"), 2)).await,
+        Err(StoreError::AlreadyExists)
+    );
+    assert_eq!(
+        s.catalog_insert(kind, &doc("pp-2", Some("web"), 2)).await,
+        Err(StoreError::AlreadyExists)
+    );
+    // Unnamed documents never collide on the name, and ids are per kind.
+    s.catalog_insert(CatalogKind::Product, &doc("pp-1", None, 1))
+        .await
+        .unwrap();
+    s.catalog_insert(CatalogKind::Product, &doc("prod-2", None, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.catalog_get_by_name(kind, "web")
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some("pp-1".to_string())
+    );
+    let mut next = doc("pp-1", Some("web"), 1);
+    next.version = 2;
+    next.document = Arc::from(r#"{"Id":"pp-1","Status":"AVAILABLE"}"#);
+    s.catalog_update(kind, &next, 1).await.unwrap();
+    assert_eq!(
+        s.catalog_get(kind, "pp-1").await.unwrap(),
+        Some(next.clone())
+    );
+    assert_eq!(
+        s.catalog_update(kind, &next, 1).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        s.catalog_update(kind, &doc("pp-9", None, 1), 0).await,
+        Err(StoreError::NotFound)
+    );
+    // Settings are upserts.
+    s.catalog_put(CatalogKind::Setting, &doc("flag", None, 1))
+        .await
+        .unwrap();
+    let mut flag = doc("flag", None, 1);
+    flag.document = Arc::from("{\"on\":true}");
+    s.catalog_put(CatalogKind::Setting, &flag).await.unwrap();
+    let read = s
+        .catalog_get(CatalogKind::Setting, "flag")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&*read.document, "{\"on\":true}");
+    assert_eq!(read.version, 2);
+    let gone = s.catalog_delete(kind, "pp-1").await.unwrap();
+    assert_eq!(gone.map(|r| r.version), Some(2));
+    assert_eq!(s.catalog_delete(kind, "pp-1").await.unwrap(), None);
+    assert!(
+        s.catalog_get(CatalogKind::Product, "pp-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    s.close().await;
+}
+
+pub async fn servicecatalog_list_pages_by_creation(h: Arc<Harness>) {
+    let s = h.open().await;
+    let kind = CatalogKind::Portfolio;
+    for (id, micros) in [("port-c", 5), ("port-a", 5), ("port-b", 1), ("port-d", 9)] {
+        s.catalog_insert(kind, &doc(id, None, micros))
+            .await
+            .unwrap();
+    }
+    s.catalog_insert(CatalogKind::Product, &doc("prod-x", None, 0))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<CatalogCursor> = None;
+    loop {
+        let page = s.catalog_list(kind, after.as_ref(), 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some(CatalogCursor {
+            created_micros: last.created_micros,
+            id: last.id.clone(),
+        });
+        seen.extend(page.into_iter().map(|r| r.id));
+    }
+    assert_eq!(seen, ["port-b", "port-a", "port-c", "port-d"]);
+    s.close().await;
+}
+
+pub async fn servicecatalog_associations_guard_deletes(h: Arc<Harness>) {
+    let s = h.open().await;
+    s.catalog_insert(CatalogKind::Portfolio, &doc("port-1", None, 1))
+        .await
+        .unwrap();
+    s.catalog_insert(CatalogKind::Portfolio, &doc("port-2", None, 1))
+        .await
+        .unwrap();
+    s.catalog_insert(CatalogKind::Product, &doc("prod-1", None, 1))
+        .await
+        .unwrap();
+    assert!(s.catalog_associate("port-1", "prod-1", 10).await.unwrap());
+    assert!(!s.catalog_associate("port-1", "prod-1", 11).await.unwrap());
+    assert!(s.catalog_associate("port-2", "prod-1", 12).await.unwrap());
+    assert_eq!(
+        s.catalog_associate("port-3", "prod-1", 13).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        s.catalog_associate("port-1", "prod-9", 13).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        s.catalog_portfolios_of("prod-1").await.unwrap(),
+        ["port-1", "port-2"]
+    );
+    assert_eq!(s.catalog_products_of("port-2").await.unwrap(), ["prod-1"]);
+    assert_eq!(
+        s.catalog_delete(CatalogKind::Product, "prod-1").await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        s.catalog_delete(CatalogKind::Portfolio, "port-1").await,
+        Err(StoreError::Conflict)
+    );
+    assert!(s.catalog_disassociate("port-1", "prod-1").await.unwrap());
+    assert!(!s.catalog_disassociate("port-1", "prod-1").await.unwrap());
+    assert!(
+        s.catalog_delete(CatalogKind::Portfolio, "port-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(s.catalog_disassociate("port-2", "prod-1").await.unwrap());
+    assert!(
+        s.catalog_delete(CatalogKind::Product, "prod-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(s.catalog_portfolios_of("prod-1").await.unwrap().is_empty());
+    s.close().await;
+}
+
+pub async fn servicecatalog_state_survives_reopen(h: Arc<Harness>) {
+    {
+        let s = h.open().await;
+        s.catalog_insert(CatalogKind::Portfolio, &doc("port-k", None, 1))
+            .await
+            .unwrap();
+        s.catalog_insert(CatalogKind::Product, &doc("prod-k", None, 1))
+            .await
+            .unwrap();
+        s.catalog_associate("port-k", "prod-k", 2).await.unwrap();
+        s.close().await;
+    }
+    let s = h.open().await;
+    assert!(
+        s.catalog_get(CatalogKind::Portfolio, "port-k")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.catalog_products_of("port-k").await.unwrap(), ["prod-k"]);
+    s.close().await;
+}
