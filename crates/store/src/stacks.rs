@@ -57,6 +57,18 @@ where
     from_doc(&row.try_get::<String, _>(0).map_err(db)?)
 }
 
+/// Every record of a `SELECT document ...` answer (see [`row_doc`]), or the database's
+/// error: the end of every list read in this file, on either database.
+fn rows_docs<T: DeserializeOwned, R: Row>(
+    rows: Result<Vec<R>, sqlx::Error>,
+) -> Result<Vec<T>, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.map_err(db)?.iter().map(row_doc).collect()
+}
+
 fn seq(e: &StackEvent) -> Result<i64, StoreError> {
     i64::try_from(e.seq).map_err(|_| StoreError(format!("event seq {} out of range", e.seq)))
 }
@@ -321,12 +333,18 @@ macro_rules! stack_store_impl {
                 sql: &'static str,
                 key: &str,
             ) -> Result<Vec<T>, StoreError> {
-                let rows = sqlx::query(sql)
-                    .bind(key)
-                    .fetch_all(self.reader().await.map_err(conn)?)
-                    .await
-                    .map_err(db)?;
-                rows.iter().map(row_doc).collect()
+                let reader = self.reader().await.map_err(conn)?;
+                rows_docs(sqlx::query(sql).bind(key).fetch_all(reader).await)
+            }
+
+            /// Once `stack`'s write has committed: the stack cache takes the record, then
+            /// the write is flushed. Shared by `put_stack` and `put_stack_if`, so the cache
+            /// is updated after the commit and before the acknowledgement on both paths.
+            async fn stack_written(&self, stack: &StackRecord) -> Result<(), StoreError> {
+                if let Some(cache) = self.stack_cache() {
+                    cache.put(stack);
+                }
+                flushed(self.durable().await)
             }
         }
 
@@ -344,10 +362,7 @@ macro_rules! stack_store_impl {
                     live: stack.status != StackStatus::DeleteComplete,
                 };
                 self.upsert_with_events(Some(record), events).await?;
-                if let Some(cache) = self.stack_cache() {
-                    cache.put(stack);
-                }
-                flushed(self.durable().await)
+                self.stack_written(stack).await
             }
 
             async fn put_stack_if(
@@ -384,10 +399,7 @@ macro_rules! stack_store_impl {
                         .map_err(db)?;
                 }
                 tx.commit().await.map_err(db)?;
-                if let Some(cache) = self.stack_cache() {
-                    cache.put(stack);
-                }
-                flushed(self.durable().await)?;
+                self.stack_written(stack).await?;
                 Ok(true)
             }
 
@@ -415,11 +427,9 @@ macro_rules! stack_store_impl {
             }
 
             async fn list_stacks(&self) -> Result<Vec<StackRecord>, StoreError> {
-                let rows = sqlx::query("SELECT document FROM cfn_stacks ORDER BY ord")
-                    .fetch_all(self.reader().await.map_err(conn)?)
-                    .await
-                    .map_err(db)?;
-                rows.iter().map(row_doc).collect()
+                let sql = "SELECT document FROM cfn_stacks ORDER BY ord";
+                let reader = self.reader().await.map_err(conn)?;
+                rows_docs(sqlx::query(sql).fetch_all(reader).await)
             }
 
             async fn put_resource(
@@ -480,9 +490,8 @@ macro_rules! stack_store_impl {
                 .bind(before)
                 .bind(limit)
                 .fetch_all(self.reader().await.map_err(conn)?)
-                .await
-                .map_err(db)?;
-                rows.iter().map(row_doc).collect()
+                .await;
+                rows_docs(rows)
             }
 
             async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
