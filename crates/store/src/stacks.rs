@@ -346,6 +346,14 @@ macro_rules! stack_store_impl {
                 }
                 flushed(self.durable().await)
             }
+
+            /// The end of a change set write made on the writer connection (`done`, its
+            /// outcome): the database's error, else the flush. Shared by `put_change_set`
+            /// and `delete_change_set`, which differ only in their statement.
+            async fn cfn_written<T>(&self, done: Result<T, sqlx::Error>) -> Result<(), StoreError> {
+                done.map_err(db)?;
+                flushed(self.durable().await)
+            }
         }
 
         #[async_trait]
@@ -495,7 +503,7 @@ macro_rules! stack_store_impl {
             }
 
             async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
-                sqlx::query(
+                let done = sqlx::query(
                     "INSERT INTO cfn_change_sets (change_set_id, stack_id, document) VALUES ($1, $2, $3)
                      ON CONFLICT (change_set_id) DO UPDATE
                      SET stack_id = excluded.stack_id, document = excluded.document",
@@ -504,9 +512,8 @@ macro_rules! stack_store_impl {
                 .bind(&change_set.stack_id)
                 .bind(to_doc(change_set)?)
                 .execute(self.writer().await.map_err(conn)?)
-                .await
-                .map_err(db)?;
-                flushed(self.durable().await)
+                .await;
+                self.cfn_written(done).await
             }
 
             async fn get_change_set(
@@ -526,12 +533,11 @@ macro_rules! stack_store_impl {
             }
 
             async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM cfn_change_sets WHERE change_set_id = $1")
+                let done = sqlx::query("DELETE FROM cfn_change_sets WHERE change_set_id = $1")
                     .bind(change_set_id)
                     .execute(self.writer().await.map_err(conn)?)
-                    .await
-                    .map_err(db)?;
-                flushed(self.durable().await)
+                    .await;
+                self.cfn_written(done).await
             }
 
             async fn put_exports(
