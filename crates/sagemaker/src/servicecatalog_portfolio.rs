@@ -76,6 +76,20 @@ mod tests {
         }
     }
 
+    /// Runs the `flip` operation, if any (no input), and returns the portfolio status it
+    /// leaves: every step of the test below is a flip (or none) and the same status read.
+    async fn status_after(
+        sm: &SageMakerService,
+        ctx: &RequestContext,
+        flip: Option<&str>,
+    ) -> String {
+        if let Some(flip) = flip {
+            sm.handle(ctx, flip, json!({})).await.unwrap();
+        }
+        let get = "GetSagemakerServicecatalogPortfolioStatus";
+        status(sm.handle(ctx, get, json!({})).await.unwrap())
+    }
+
     #[tokio::test]
     async fn status_starts_disabled_flips_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -88,37 +102,17 @@ mod tests {
         {
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
             let sm = crate::testing::api(store.clone(), Arc::new(NoProvisioner));
-            let get = "GetSagemakerServicecatalogPortfolioStatus";
-            assert_eq!(
-                status(sm.handle(&ctx, get, json!({})).await.unwrap()),
-                "Disabled"
-            );
-            sm.handle(&ctx, "EnableSagemakerServicecatalogPortfolio", json!({}))
-                .await
-                .unwrap();
-            assert_eq!(
-                status(sm.handle(&ctx, get, json!({})).await.unwrap()),
-                "Enabled"
-            );
-            sm.handle(&ctx, "DisableSagemakerServicecatalogPortfolio", json!({}))
-                .await
-                .unwrap();
-            assert_eq!(
-                status(sm.handle(&ctx, get, json!({})).await.unwrap()),
-                "Disabled"
-            );
-            sm.handle(&ctx, "EnableSagemakerServicecatalogPortfolio", json!({}))
-                .await
-                .unwrap();
+            assert_eq!(status_after(&sm, &ctx, None).await, "Disabled");
+            let enable = "EnableSagemakerServicecatalogPortfolio";
+            assert_eq!(status_after(&sm, &ctx, Some(enable)).await, "Enabled");
+            let disable = "DisableSagemakerServicecatalogPortfolio";
+            assert_eq!(status_after(&sm, &ctx, Some(disable)).await, "Disabled");
+            sm.handle(&ctx, enable, json!({})).await.unwrap();
             store.close().await;
         }
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
         let sm = crate::testing::api(store.clone(), Arc::new(NoProvisioner));
-        let out = sm
-            .handle(&ctx, "GetSagemakerServicecatalogPortfolioStatus", json!({}))
-            .await
-            .unwrap();
-        assert_eq!(status(out), "Enabled");
+        assert_eq!(status_after(&sm, &ctx, None).await, "Enabled");
         store.close().await;
     }
 }
