@@ -109,6 +109,24 @@ async fn delete(s: &CloudFormationService, id: &str) {
     assert_eq!(st.status, StackStatus::DeleteComplete);
 }
 
+/// The time of `op` alone over `iters` fresh services, each first readied by `setup`
+/// (not timed): the create, update and delete benchmarks differ only in those two steps.
+async fn timed<T>(
+    iters: u64,
+    setup: impl AsyncFn(&CloudFormationService) -> T,
+    op: impl AsyncFn(&CloudFormationService, T),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let s = service();
+        let ready = setup(&s).await;
+        let start = Instant::now();
+        op(&s, ready).await;
+        total += start.elapsed();
+    }
+    total
+}
+
 fn bench(c: &mut Criterion) {
     if let Ok(dir) = std::env::var("SAGESTACK_BENCH_TEMPLATES") {
         std::fs::create_dir_all(&dir).unwrap();
@@ -134,14 +152,10 @@ fn bench(c: &mut Criterion) {
             b.to_async(&rt).iter_custom(move |iters| {
                 let v1 = v1.clone();
                 async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let s = service();
-                        let start = Instant::now();
-                        create(&s, &v1).await;
-                        total += start.elapsed();
-                    }
-                    total
+                    let op = async |s: &CloudFormationService, ()| {
+                        create(s, &v1).await;
+                    };
+                    timed(iters, async |_| {}, op).await
                 }
             })
         });
@@ -150,15 +164,10 @@ fn bench(c: &mut Criterion) {
             b.to_async(&rt).iter_custom(move |iters| {
                 let (v1, v2) = (v1.clone(), v2.clone());
                 async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let s = service();
-                        let id = create(&s, &v1).await;
-                        let start = Instant::now();
-                        update(&s, &id, &v2).await;
-                        total += start.elapsed();
-                    }
-                    total
+                    let setup = async |s: &CloudFormationService| create(s, &v1).await;
+                    let op =
+                        async |s: &CloudFormationService, id: String| update(s, &id, &v2).await;
+                    timed(iters, setup, op).await
                 }
             })
         });
@@ -167,15 +176,9 @@ fn bench(c: &mut Criterion) {
             b.to_async(&rt).iter_custom(move |iters| {
                 let v1 = v1.clone();
                 async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let s = service();
-                        let id = create(&s, &v1).await;
-                        let start = Instant::now();
-                        delete(&s, &id).await;
-                        total += start.elapsed();
-                    }
-                    total
+                    let setup = async |s: &CloudFormationService| create(s, &v1).await;
+                    let op = async |s: &CloudFormationService, id: String| delete(s, &id).await;
+                    timed(iters, setup, op).await
                 }
             })
         });
