@@ -69,6 +69,23 @@ where
     rows.map_err(db)?.iter().map(row_doc).collect()
 }
 
+/// Inserts each of `$events` in transaction `$tx`, one statement per event, returning the
+/// engine's error on the first failure. Shared by PostgreSQL's `upsert_with_events` and
+/// both backends' `put_stack_if`; a macro, as the transaction's database type differs.
+macro_rules! insert_events {
+    ($tx:ident, $events:expr) => {
+        for e in $events {
+            sqlx::query(PG_INSERT_EVENT.as_str())
+                .bind(&e.stack_id)
+                .bind(seq(e)?)
+                .bind(to_doc(e)?)
+                .execute(&mut *$tx)
+                .await
+                .map_err(db)?;
+        }
+    };
+}
+
 fn seq(e: &StackEvent) -> Result<i64, StoreError> {
     i64::try_from(e.seq).map_err(|_| StoreError(format!("event seq {} out of range", e.seq)))
 }
@@ -177,15 +194,7 @@ impl PostgresStore {
             }
             None => {}
         }
-        for e in events {
-            sqlx::query(PG_INSERT_EVENT.as_str())
-                .bind(&e.stack_id)
-                .bind(seq(e)?)
-                .bind(to_doc(e)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        insert_events!(tx, events);
         tx.commit().await.map_err(db)
     }
 
@@ -397,15 +406,7 @@ macro_rules! stack_store_impl {
                 if !written {
                     return Ok(false);
                 }
-                for e in events {
-                    sqlx::query(PG_INSERT_EVENT.as_str())
-                        .bind(&e.stack_id)
-                        .bind(seq(e)?)
-                        .bind(to_doc(e)?)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                }
+                insert_events!(tx, events);
                 tx.commit().await.map_err(db)?;
                 self.stack_written(stack).await?;
                 Ok(true)
