@@ -412,7 +412,8 @@ def test_aws_cli_high_level_commands(aws, tmp_path):
     small.write_text("hello from the cli\n")
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(20 * MIB))  # above the CLI's 8 MiB multipart threshold
-    assert aws("cp", str(small), "s3://cli-bucket/docs/small.txt", service="s3")[0] == 0
+    rc, out, err = aws("cp", str(small), "s3://cli-bucket/docs/small.txt", service="s3")
+    assert rc == 0, err
     rc, out, err = aws("cp", str(big), "s3://cli-bucket/data/big.bin", service="s3")
     assert rc == 0, err
 
