@@ -35,7 +35,7 @@
 //!   steps are committed in order without waiting for stable storage one by one, and one
 //!   flush at its end covers them all.
 //! * **Crash safety**: every state is committed before anything acts on it, and
-//!   [`ProjectProvisioner::start`] (after `CloudFormationService::recover`) reconciles
+//!   [`ProjectProvisioner::reconcile`] (after `CloudFormationService::recover`) reconciles
 //!   every project left `Pending` / `*InProgress` by desired state: a missing stack is
 //!   created, an existing one is awaited and its outcome recorded, an update compares the
 //!   stack's template and parameters with the project's to know whether it ran, a delete
@@ -122,7 +122,7 @@ pub enum ProvisioningError {
     SageMaker(#[from] SageMakerError),
 }
 
-/// What [`ProjectProvisioner::start`] picked up.
+/// What [`ProjectProvisioner::reconcile`] picked up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reconciled {
     /// Projects whose interrupted operation was resumed, by name.
@@ -153,7 +153,7 @@ pub struct ProjectProvisioner {
 
 impl ProjectProvisioner {
     /// A provisioner over `projects` and `cloudformation` (see the crate doc). It runs
-    /// nothing until told of a change or [`start`](Self::start)ed.
+    /// nothing until told of a change or asked to [`reconcile`](Self::reconcile).
     pub fn new(parts: ProvisionerParts) -> Self {
         let permits = Semaphore::new(parts.config.concurrency.max(1));
         ProjectProvisioner {
@@ -168,18 +168,6 @@ impl ProjectProvisioner {
                 in_flight: watch::Sender::new(0),
                 templates: Mutex::new(HashMap::new()),
             }),
-        }
-    }
-
-    /// Reconciles what a previous process left unfinished (see
-    /// [`reconcile`](Self::reconcile)). Call once, after `CloudFormationService::recover`,
-    /// before serving requests; with `reconcile == false` (a PostgreSQL replica that is
-    /// not the reconciler) it does nothing.
-    pub async fn start(&self, reconcile: bool) -> Result<Reconciled, ProvisioningError> {
-        if reconcile {
-            self.reconcile().await
-        } else {
-            Ok(Reconciled::default())
         }
     }
 

@@ -59,7 +59,7 @@ async fn harness() -> Harness {
         projects: projects.clone(),
         cloudformation: cfn.clone(),
     });
-    provisioner.start(true).await.unwrap();
+    provisioner.reconcile().await.unwrap();
     let sm = Arc::new(SageMakerService::new(
         projects,
         Arc::new(ModelPackageGroups::new(

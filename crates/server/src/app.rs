@@ -15,7 +15,7 @@ use sagestack_provisioning::{
     ProjectLauncher, ProjectProvisioner, ProvisionerParts, ProvisioningConfig,
 };
 use sagestack_sagemaker::{ModelPackageGroups, Projects, SageMakerService, SystemClock};
-use sagestack_servicecatalog::{Catalog, ProvisionedProducts, ServiceCatalogService};
+use sagestack_servicecatalog::{Catalog, ProvisionedProducts, Scope, ServiceCatalogService};
 use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::Store;
 
@@ -57,8 +57,12 @@ pub async fn build(args: &ServeArgs) -> Result<App, String> {
     let projects = Arc::new(Projects::new(store.clone(), clock.clone()));
     let groups = Arc::new(ModelPackageGroups::new(store.clone(), clock.clone()));
     let parameters = Arc::new(Parameters::new(store.clone(), clock.clone()));
+    let scope = Scope {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
     let catalog = Arc::new(
-        Catalog::with_system_clock(store.clone(), &args.region, &args.account_id)
+        Catalog::new(store.clone(), clock.clone(), scope)
             .with_template_source(template_source.clone()),
     );
 

@@ -167,7 +167,7 @@ impl Options {
 }
 
 /// Builds everything over the store in `dir` the way `sagestack serve` does: provisioner,
-/// SageMaker, CloudFormation (recovered), then the provisioner started.
+/// SageMaker, CloudFormation (recovered), then the provisioner reconciled.
 pub async fn harness(dir: &Path, options: Options) -> Harness {
     // A "crashed" harness releases the data dir lock when its runtime's tasks are gone.
     let mut attempts = 0;
@@ -212,7 +212,7 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
         cloudformation: cfn.clone(),
     });
     let (reconciled, told): (_, Arc<dyn Provisioner>) = if options.start {
-        let reconciled = provisioner.start(true).await.unwrap();
+        let reconciled = provisioner.reconcile().await.unwrap();
         (reconciled, Arc::new(provisioner.clone()))
     } else {
         (Reconciled::default(), Arc::new(Dormant))
