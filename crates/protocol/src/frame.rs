@@ -14,6 +14,7 @@ use http_body_util::{BodyExt as _, Limited};
 
 use crate::error::json_error_response;
 use crate::query::{self, QueryError, QueryService};
+use crate::rest_json::{self, RestJsonService};
 use crate::{AwsError, Json11Service, ProtocolError, REQUEST_ID_HEADER, RequestContext, json11};
 
 /// What a request body may fail with while it is read.
@@ -78,6 +79,40 @@ where
     result.unwrap_or_else(|err| {
         log_refusal(err.as_ref(), &ctx.request_id);
         query::error_response(err.as_ref(), namespace, &ctx.request_id)
+    })
+}
+
+/// Answers a REST-JSON request: finds the operation from the method and path, refuses
+/// an unsigned request, reads the body within the operation's limit, binds the members
+/// and answers the output (or the error in REST-JSON's shape).
+pub async fn answer_rest<B>(
+    service: &dyn RestJsonService,
+    ctx: &RequestContext,
+    parts: &Parts,
+    body: B,
+) -> Response<Bytes>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
+    let result = async {
+        let (operation, labels) = rest_json::route(service, parts)?;
+        crate::sigv4::check_shape(parts)
+            .map_err(|e| Box::new(e.for_json()) as Box<dyn AwsError>)?;
+        let bytes = read_body(parts, body, service.max_body_bytes(operation)).await?;
+        let request = rest_json::bind(service, operation, labels, parts, bytes)?;
+        let output = service.call(ctx, request).await?;
+        Ok::<_, Box<dyn AwsError>>(rest_json::ok_response(
+            service,
+            operation,
+            output,
+            &ctx.request_id,
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|err| {
+        log_refusal(err.as_ref(), &ctx.request_id);
+        rest_json::error_response(err.as_ref(), &ctx.request_id)
     })
 }
 

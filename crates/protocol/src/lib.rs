@@ -14,6 +14,9 @@
 //! * [`query`] decodes AWS Query requests (form-encoded `Action=`) into a tree, writes
 //!   their XML responses and `ErrorResponse` errors, and defines
 //!   [`query::QueryService`], routed by API `Version`.
+//! * [`rest_json`] routes and binds AWS REST-JSON requests (Lambda) by the service's
+//!   generated HTTP bindings, and defines [`rest_json::RestJsonService`], routed by the
+//!   SigV4 signing name.
 //! * [`frame`] is the HTTP framing of JSON 1.1 and Query: the bounded body read, the
 //!   call, the answer or error document; the server's router only picks the service.
 //! * [`validate`] checks inputs against a service's botocore model with AWS's wording
@@ -27,6 +30,7 @@ pub mod error;
 pub mod frame;
 pub mod json11;
 pub mod query;
+pub mod rest_json;
 pub mod sigv4;
 pub mod validate;
 

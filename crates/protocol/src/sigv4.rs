@@ -28,6 +28,28 @@ pub fn access_key_id(authorization: &str) -> Option<&str> {
     (!key.is_empty()).then_some(key)
 }
 
+/// The service name of the request's SigV4 credential scope
+/// (`Credential=AKID/20250101/us-east-1/<service>/aws4_request`), from the
+/// `Authorization` header or a presigned `X-Amz-Credential`: every AWS client sends it,
+/// and it is how one port tells a Lambda request from an S3 request of the same look.
+pub fn signing_name(parts: &Parts) -> Option<String> {
+    let credential = match parts.headers.get(http::header::AUTHORIZATION) {
+        Some(value) => {
+            let value = value.to_str().ok()?;
+            let start = value.find("Credential=")? + "Credential=".len();
+            let rest = &value[start..];
+            rest[..rest.find([',', ' ']).unwrap_or(rest.len())].to_owned()
+        }
+        None => form_urlencoded::parse(parts.uri.query()?.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.into_owned())?,
+    };
+    // AKID / date / region / service / aws4_request
+    let mut fields = credential.rsplit('/');
+    (fields.next()? == "aws4_request").then_some(())?;
+    fields.next().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
 /// Why a request is refused before any service sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {

@@ -28,6 +28,12 @@ pub enum CatalogKind {
     Record,
     /// Service-wide settings (e.g. SageMaker's portfolio status), keyed by name.
     Setting,
+    /// A Lambda function (configuration, versions, aliases, policy, tags), keyed by name.
+    /// The table is the document store of every service whose state is a few JSON
+    /// documents; Service Catalog was its first user.
+    LambdaFunction,
+    /// A Lambda deployment package (the zip, base64), keyed by its SHA-256 in hex.
+    LambdaCode,
 }
 
 impl CatalogKind {
@@ -39,6 +45,8 @@ impl CatalogKind {
             CatalogKind::ProvisionedProduct => "provisioned-product",
             CatalogKind::Record => "record",
             CatalogKind::Setting => "setting",
+            CatalogKind::LambdaFunction => "lambda-function",
+            CatalogKind::LambdaCode => "lambda-code",
         }
     }
 }

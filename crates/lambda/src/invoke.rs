@@ -1,0 +1,147 @@
+//! Invoking a function: resolve the name and qualifier to a configuration and its code,
+//! run it on the [`Executor`], and write its log to `/aws/lambda/<name>` through the
+//! [`LogSink`] the server gives (CloudWatch Logs).
+//!
+//! Used by the API's `Invoke` and by Lambda-backed custom resources alike.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::{LambdaError, Result};
+use crate::functions::Functions;
+use crate::model::{LATEST, parse_function_name};
+use crate::runtime::{Executor, FunctionSpec, Outcome};
+
+/// Largest synchronous request payload (6 MB), and asynchronous one (256 KB... raised by
+/// AWS to 1 MB in 2025).
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+
+/// Where function logs go: the server wires CloudWatch Logs here.
+#[async_trait]
+pub trait LogSink: Send + Sync {
+    /// Appends `lines` (each one log event, all at `timestamp_ms`) to `group`/`stream`.
+    async fn append(&self, group: &str, stream: &str, timestamp_ms: i64, lines: Vec<String>);
+}
+
+/// A sink that drops everything (tests, embedding without logs).
+pub struct NoLogs;
+
+#[async_trait]
+impl LogSink for NoLogs {
+    async fn append(&self, _: &str, _: &str, _: i64, _: Vec<String>) {}
+}
+
+/// One invocation's result, with the version that ran.
+pub struct Invocation {
+    pub outcome: Outcome,
+    pub executed_version: String,
+}
+
+/// Functions and the executor, together: what runs an invocation.
+pub struct Invoker {
+    functions: Arc<Functions>,
+    executor: Executor,
+    logs: Arc<dyn LogSink>,
+}
+
+impl Invoker {
+    pub fn new(functions: Arc<Functions>, executor: Executor, logs: Arc<dyn LogSink>) -> Invoker {
+        Invoker {
+            functions,
+            executor,
+            logs,
+        }
+    }
+
+    pub fn functions(&self) -> &Arc<Functions> {
+        &self.functions
+    }
+
+    pub fn executor_config(&self) -> &crate::runtime::RuntimeConfig {
+        self.executor.config()
+    }
+
+    /// The configuration `function_name` (+ `qualifier`) names, as a runnable spec.
+    pub async fn spec(&self, function_name: &str, qualifier: Option<&str>) -> Result<FunctionSpec> {
+        let (name, from_name) = parse_function_name(self.functions.scope(), function_name)?;
+        let qualifier = match (from_name.as_deref(), qualifier) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(LambdaError::InvalidParameterValue(
+                    "The derived qualifier from the function name does not match the specified qualifier."
+                        .into(),
+                ));
+            }
+            (a, b) => a.or(b).map(str::to_string),
+        };
+        let record = self.functions.get(&name).await?;
+        let (config, code_hex) = record.resolve(qualifier.as_deref())?;
+        let code_dir = self.functions.code_dir(code_hex).await?;
+        let invoked_arn = match &qualifier {
+            Some(q) => format!("{}:{q}", record.config.function_arn),
+            None => record.config.function_arn.clone(),
+        };
+        let environment: BTreeMap<String, String> = config
+            .environment
+            .as_ref()
+            .map(|e| e.variables.clone())
+            .unwrap_or_default();
+        Ok(FunctionSpec {
+            name: name.clone(),
+            invoked_arn,
+            version: config.version.clone(),
+            runtime: config.runtime.clone().unwrap_or_default(),
+            handler: config.handler.clone().unwrap_or_default(),
+            timeout: Duration::from_secs(config.timeout.max(1) as u64),
+            memory_mb: config.memory_size,
+            environment,
+            code_dir,
+            pool_key: format!(
+                "{name}\0{}\0{}\0{code_hex}",
+                config.version, config.revision_id
+            ),
+        })
+    }
+
+    /// Runs `spec` once and writes its log.
+    pub async fn run(
+        &self,
+        spec: &FunctionSpec,
+        request_id: &str,
+        payload: Bytes,
+        client_context: Option<String>,
+    ) -> Invocation {
+        let now = self.functions.now();
+        let outcome = self
+            .executor
+            .invoke(spec, request_id, payload, client_context, now)
+            .await;
+        if !outcome.log_lines.is_empty() {
+            let stream = if outcome.log_stream.is_empty() {
+                format!("sagestack/[{}]unstarted", spec.version)
+            } else {
+                outcome.log_stream.clone()
+            };
+            self.logs
+                .append(
+                    &format!("/aws/lambda/{}", spec.name),
+                    &stream,
+                    now,
+                    outcome.log_lines.clone(),
+                )
+                .await;
+        }
+        Invocation {
+            executed_version: if spec.version.is_empty() {
+                LATEST.into()
+            } else {
+                spec.version.clone()
+            },
+            outcome,
+        }
+    }
+}
