@@ -15,10 +15,12 @@
 
 pub mod api;
 pub mod code;
+pub mod custom_resource;
 pub mod error;
 pub mod functions;
 pub mod invoke;
 pub mod model;
+pub mod provider;
 pub mod runtime;
 pub mod versions;
 

@@ -225,6 +225,13 @@ impl Functions {
     pub async fn create_alias(&self, function: &str, input: &AliasInput) -> Result<AliasConfig> {
         let name = input.name.clone().unwrap_or_default();
         let version = input.function_version.clone().unwrap_or_default();
+        // The model's pattern forbids all-digit names with a look-ahead the validator's
+        // regex engine lacks (scripts/gen-lambda-model.py): checked here.
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(LambdaError::Validation(format!(
+                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+            )));
+        }
         self.modify(function, |record| {
             check_alias_target(record, &version)?;
             if record.aliases.iter().any(|a| a.name == name) {

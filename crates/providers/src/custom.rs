@@ -87,6 +87,13 @@ pub trait CustomResourceTransport: Send + Sync {
         endpoint: &str,
         request: &CustomResourceRequest,
     ) -> Result<CustomResourceResponse, String>;
+
+    /// The `ResponseURL` this transport listens on for `request_id`, when it reads the
+    /// response from there (Lambda); `None` when the response comes back in the reply
+    /// (webhooks), and the provider's configured URL is sent instead.
+    fn response_url(&self, _request_id: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A transport for configurations with no handlers: every call fails.
@@ -111,6 +118,9 @@ impl CustomResourceTransport for NoTransport {
 pub struct CustomResourceProvider {
     handlers: HashMap<String, String>,
     transport: Arc<dyn CustomResourceTransport>,
+    /// Where `ServiceToken`s that are Lambda function ARNs go when no webhook prefix
+    /// matches them: the server's own Lambda functions.
+    lambda: Option<Arc<dyn CustomResourceTransport>>,
     response_url: Option<String>,
     seed: Option<u64>,
 }
@@ -127,6 +137,7 @@ impl CustomResourceProvider {
         CustomResourceProvider {
             handlers: HashMap::new(),
             transport,
+            lambda: None,
             response_url: None,
             seed: None,
         }
@@ -140,6 +151,16 @@ impl CustomResourceProvider {
         endpoint: impl Into<String>,
     ) -> CustomResourceProvider {
         self.handlers.insert(service_token.into(), endpoint.into());
+        self
+    }
+
+    /// Invoke `ServiceToken`s that are Lambda function ARNs through `transport` (the
+    /// endpoint it is given is the token itself), unless a webhook prefix matches.
+    pub fn with_lambda(
+        mut self,
+        transport: Arc<dyn CustomResourceTransport>,
+    ) -> CustomResourceProvider {
+        self.lambda = Some(transport);
         self
     }
 
@@ -182,8 +203,27 @@ impl CustomResourceProvider {
                 "{}\0{}\0{request_type}",
                 ctx.stack_id, ctx.logical_id
             )),
+            // A create attempt is named by when it started: a request re-sent after a
+            // restart carries the same RequestId (and would generate the same id).
+            None if ctx.started != 0 => Rng::new(ctx.started as u64).fork(&format!(
+                "{}\0{}\0{request_type}",
+                ctx.stack_id, ctx.logical_id
+            )),
             None => Rng::from_entropy(),
         }
+    }
+
+    /// Where `token` goes: a webhook (longest matching prefix), else the Lambda transport
+    /// for a Lambda function ARN; the endpoint handed to the transport with it.
+    fn route(&self, token: &str) -> Option<(&Arc<dyn CustomResourceTransport>, String)> {
+        if let Some(endpoint) = self.endpoint_for(token) {
+            return Some((&self.transport, endpoint.to_string()));
+        }
+        let lambda = self.lambda.as_ref()?;
+        let mut parts = token.split(':');
+        let is_lambda =
+            parts.next() == Some("arn") && parts.next().is_some() && parts.next() == Some("lambda");
+        is_lambda.then(|| (lambda, token.to_string()))
     }
 
     async fn call(
@@ -215,12 +255,18 @@ impl CustomResourceProvider {
             }
             None => return Err(kit::missing(ctx, "ServiceToken")),
         };
-        let Some(endpoint) = self.endpoint_for(&token) else {
+        let Some((transport, endpoint)) = self.route(&token) else {
+            let why = if token.split(':').nth(2) == Some("sns") {
+                "it is an SNS topic, and sagestack does not deliver custom resources through \
+                 SNS; use a Lambda function of this server, or map the token to an HTTP \
+                 endpoint with --custom-resource-webhook TOKEN_PREFIX=URL"
+            } else {
+                "no handler is configured for it; use the ARN of a Lambda function of this \
+                 server, or map the token to an HTTP endpoint with --custom-resource-webhook \
+                 TOKEN_PREFIX=URL"
+            };
             return Err(ProviderError::InvalidRequest(format!(
-                "Custom resource {} cannot be {}: no handler is configured for ServiceToken \
-                 {token}. sagestack does not invoke Lambda functions or SNS topics; map this \
-                 ServiceToken to an HTTP endpoint with --custom-resource-webhook \
-                 TOKEN_PREFIX=URL",
+                "Custom resource {} cannot be {} with ServiceToken {token}: {why}",
                 ctx.logical_id,
                 match request_type {
                     "Create" => "created",
@@ -231,11 +277,12 @@ impl CustomResourceProvider {
         };
         let mut rng = self.rng(ctx, request_type);
         let request_id = rng.uuid();
-        let response_url = self
-            .response_url
-            .as_deref()
-            .unwrap_or("urn:sagestack:custom-resource-response:{request_id}")
-            .replace("{request_id}", &request_id);
+        let response_url = transport.response_url(&request_id).unwrap_or_else(|| {
+            self.response_url
+                .as_deref()
+                .unwrap_or("urn:sagestack:custom-resource-response:{request_id}")
+                .replace("{request_id}", &request_id)
+        });
         let request = CustomResourceRequest {
             request_type: request_type.to_string(),
             response_url,
@@ -248,7 +295,7 @@ impl CustomResourceProvider {
             old_resource_properties: old_properties.cloned(),
             service_token: token,
         };
-        let response = self.transport.send(endpoint, &request).await.map_err(|e| {
+        let response = transport.send(&endpoint, &request).await.map_err(|e| {
             ProviderError::Internal(format!(
                 "Custom resource {} ({request_type}): the handler at {endpoint} failed: {e}",
                 ctx.logical_id

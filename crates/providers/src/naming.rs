@@ -117,11 +117,11 @@ impl Hasher for Fnv {
 }
 
 /// The length of CloudFormation's random suffix.
-pub(crate) const SUFFIX_LEN: usize = 13;
+pub const SUFFIX_LEN: usize = 13;
 
 /// `{stack}-{logical}-{suffix}` within `max_len` characters: the suffix is kept whole, and
 /// the stack name and logical id are shortened (the longer one first) to fit.
-pub(crate) fn physical_name(
+pub fn physical_name(
     stack: &str,
     logical: &str,
     suffix: &str,

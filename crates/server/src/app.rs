@@ -40,7 +40,10 @@ pub struct App {
 /// started with `--reconcile`, since replicas would otherwise each take over the
 /// operations the others are running) operations a previous process left in progress
 /// are resumed or rolled back before this returns.
-pub async fn build(args: &ServeArgs) -> Result<App, String> {
+///
+/// `endpoint` is this server's base URL as its own processes reach it (Lambda functions'
+/// `AWS_ENDPOINT_URL`, custom resources' `ResponseURL`): the listener is bound first.
+pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
@@ -66,27 +69,54 @@ pub async fn build(args: &ServeArgs) -> Result<App, String> {
             .with_template_source(template_source.clone()),
     );
 
+    // Lambda: the functions' state, and what runs them (before CloudFormation, whose
+    // Lambda-backed custom resources invoke them).
+    let lambda_scope = sagestack_lambda::Scope {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
+    let functions = Arc::new(sagestack_lambda::Functions::new(
+        store.clone(),
+        clock.clone(),
+        lambda_scope,
+        args.data_dir.join("lambda").join("code"),
+    ));
+    let invoker = Arc::new(sagestack_lambda::Invoker::new(
+        functions.clone(),
+        crate::lambda::executor(args, endpoint)?,
+        Arc::new(sagestack_lambda::NoLogs),
+    ));
+    let responses = sagestack_lambda::custom_resource::Responses::new();
+
     // CloudFormation, with the providers over those states and the configured extras.
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
     let mut cfn_config =
         ServiceConfig::new(args.region.clone(), args.account_id.clone(), stack_store)
             .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
     let native = native_providers(store.clone(), groups.clone(), parameters.clone());
-    for (type_name, provider) in
-        native
-            .into_iter()
-            .chain(sagestack_servicecatalog::provider::providers(
-                catalog.clone(),
-            ))
+    for (type_name, provider) in native
+        .into_iter()
+        .chain(sagestack_servicecatalog::provider::providers(
+            catalog.clone(),
+        ))
+        .chain(sagestack_lambda::provider::providers(functions.clone()))
     {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
-    if !args.custom_resource_webhooks.is_empty() {
-        cfn_config = cfn_config.with_custom_resources(crate::webhook::custom_resources(
+    // Custom resources: Lambda ServiceTokens run this server's functions; configured
+    // webhook prefixes go over HTTP.
+    let lambda_custom = sagestack_lambda::custom_resource::LambdaCustomResources::new(
+        invoker.clone(),
+        responses.clone(),
+        endpoint.to_string(),
+    );
+    cfn_config = cfn_config.with_custom_resources(
+        crate::webhook::custom_resources(
             &args.custom_resource_webhooks,
             args.custom_resource_timeout,
-        ));
-    }
+        )
+        .with_lambda(Arc::new(lambda_custom)),
+    );
     if !args.accept_unknown_types.is_empty() {
         cfn_config = cfn_config.with_inert(crate::webhook::inert_types(&args.accept_unknown_types));
     }
@@ -139,7 +169,12 @@ pub async fn build(args: &ServeArgs) -> Result<App, String> {
             .with_json(Arc::new(SsmService::new(parameters)))
             .with_json(Arc::new(ServiceCatalogService::new(catalog, provisioned)))
             .with_query(Arc::new(cloudformation))
+            .with_rest(Arc::new(sagestack_lambda::LambdaApi::new(invoker)))
             .with_s3(s3),
+        lambda: Some(crate::lambda::LambdaRoutes {
+            functions,
+            responses,
+        }),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         store: Some(store.clone()),

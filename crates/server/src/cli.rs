@@ -163,7 +163,8 @@ pub struct ServeArgs {
     /// Sends custom resources (`Custom::*`, `AWS::CloudFormation::CustomResource`) whose
     /// `ServiceToken` starts with TOKEN_PREFIX to the plain-HTTP endpoint URL, which
     /// answers the request document with the response document (repeatable or
-    /// comma-separated; the longest matching prefix wins). Without a match a custom
+    /// comma-separated; the longest matching prefix wins). Without a match, a token that
+    /// is the ARN of a Lambda function of this server invokes it; any other custom
     /// resource fails, saying that no handler is configured.
     #[arg(
         long = "custom-resource-webhook",
@@ -188,6 +189,23 @@ pub struct ServeArgs {
         value_parser = parse_type_glob
     )]
     pub accept_unknown_types: Vec<String>,
+    /// The Python interpreter that runs `python3.*` Lambda functions (its packages, e.g.
+    /// boto3, are what functions can import). Default: `python3.N` of the function's
+    /// runtime on PATH, else `python3`.
+    #[arg(long, env = "SAGESTACK_LAMBDA_PYTHON", value_name = "PATH")]
+    pub lambda_python: Option<PathBuf>,
+    /// The `node` that runs `nodejs*` Lambda functions. Default: `node` on PATH.
+    #[arg(long, env = "SAGESTACK_LAMBDA_NODE", value_name = "PATH")]
+    pub lambda_node: Option<PathBuf>,
+    /// Lambda worker processes of all functions at once (invocations beyond it wait).
+    #[arg(long, env = "SAGESTACK_LAMBDA_MAX_WORKERS", default_value = "32", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub lambda_max_workers: u32,
+    /// Lambda worker processes of one function at once.
+    #[arg(long, env = "SAGESTACK_LAMBDA_WORKERS_PER_FUNCTION", default_value = "8", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub lambda_workers_per_function: u32,
+    /// Seconds an idle Lambda worker is kept warm before it is stopped.
+    #[arg(long, env = "SAGESTACK_LAMBDA_IDLE_TIMEOUT", default_value = "300", value_parser = parse_seconds)]
+    pub lambda_idle_timeout: Duration,
 }
 
 /// `TOKEN_PREFIX=URL`, split at the first `=` (ARNs have none; a URL's query may).

@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod guard;
 pub mod hosts;
+pub mod lambda;
 pub mod listener;
 pub mod native;
 pub mod router;

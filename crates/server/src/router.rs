@@ -11,6 +11,10 @@
 //!   today; `AWS242ServiceCatalogService` registers the same way);
 //! * Query (form-encoded `Action=`): the [`QueryService`] registered for the request's
 //!   `Version` (CloudFormation, `2010-05-15`);
+//! * REST-JSON (Lambda): the [`RestJsonService`] whose SigV4 signing name the request's
+//!   credential scope names (`.../us-east-1/lambda/aws4_request`); a request with no
+//!   scope goes to the one whose routes match its method and path. A path-style S3
+//!   request (`/2015-03-31/functions` is a valid bucket name) is told apart this way.
 //! * S3 REST (anything else): the s3s service registered with [`Services::with_s3`]
 //!   (the embedded S3 endpoint, `sagestack_s3::api`). The body is handed over as a
 //!   stream, never buffered here; a panic in the S3 path is answered there, in S3's shape.
@@ -27,6 +31,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sagestack_protocol::query::QueryService;
+use sagestack_protocol::rest_json::RestJsonService;
 use sagestack_protocol::{
     Json11Service, ProtocolError, RequestContext, RequestShape, classify, frame, new_request_id,
 };
@@ -37,6 +42,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub struct Services {
     json: HashMap<&'static str, Arc<dyn Json11Service>>,
     query: HashMap<&'static str, Arc<dyn QueryService>>,
+    rest: Vec<Arc<dyn RestJsonService>>,
     s3: Option<s3s::service::S3Service>,
 }
 
@@ -51,6 +57,26 @@ impl Services {
     pub fn with_query(mut self, service: Arc<dyn QueryService>) -> Self {
         self.query.insert(service.version(), service);
         self
+    }
+
+    /// Routes REST-JSON requests signed for `service.signing_name()` (or, unsigned,
+    /// matching its routes) to `service`.
+    pub fn with_rest(mut self, service: Arc<dyn RestJsonService>) -> Self {
+        self.rest.push(service);
+        self
+    }
+
+    /// The REST-JSON service a REST-shaped request is for, if any: by the SigV4
+    /// signing name first, by method and path only when the request names none.
+    fn rest_for(&self, parts: &axum::http::request::Parts) -> Option<&dyn RestJsonService> {
+        match sagestack_protocol::sigv4::signing_name(parts) {
+            Some(name) => self.rest.iter().find(|s| s.signing_name() == name),
+            None => self
+                .rest
+                .iter()
+                .find(|s| s.routes().matches(&parts.method, parts.uri.path())),
+        }
+        .map(|s| s.as_ref())
     }
 
     /// Routes S3 REST requests (every request that is neither JSON nor Query) to `s3`.
@@ -68,11 +94,25 @@ pub struct AppState {
     pub account_id: String,
     /// Whose state the health check reports (none in tests of the routing alone).
     pub store: Option<Arc<dyn sagestack_store::Store>>,
+    /// Lambda's plain-HTTP paths (custom-resource responses, code downloads).
+    pub lambda: Option<crate::lambda::LambdaRoutes>,
 }
 
 /// The application router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if let Some(lambda) = state.lambda.clone() {
+        router = router.merge(
+            Router::new()
+                .route(
+                    "/_sagestack/cfn-response/{id}",
+                    axum::routing::put(crate::lambda::cfn_response),
+                )
+                .route("/_sagestack/lambda/code/{hex}", get(crate::lambda::code))
+                .with_state(lambda),
+        );
+    }
+    router
         .route("/_sagestack/health", get(health))
         .fallback(dispatch)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -141,6 +181,10 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         RequestShape::Query => {
             let service_for = |version: &str| services.query.get(version).map(|s| s.as_ref());
             frame::answer_query(service_for, &ctx, &parts, body).await
+        }
+        RequestShape::Rest if services.rest_for(&parts).is_some() => {
+            let service = services.rest_for(&parts).expect("checked");
+            frame::answer_rest(service, &ctx, &parts, body).await
         }
         RequestShape::Rest => match &services.s3 {
             Some(s3) => {

@@ -62,7 +62,13 @@ fn init_tracing(format: LogFormat) {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let started = Instant::now();
-    let app = crate::app::build(&args).await?;
+    // Bound first: what the build starts (Lambda functions, custom resources resumed
+    // at start-up) must know, and may call, this server's address.
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = crate::app::build(&args, &crate::lambda::endpoint_url(addr)).await?;
     let App {
         state,
         store,
@@ -73,10 +79,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // The replica that resumes interrupted operations also resumes them after a store
     // failure; the others leave that to it.
     let watcher = reconcile.then(|| crate::store_watch::spawn(store.clone(), resumable));
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         %addr,
         backend = if args.database_url.is_some() { "postgres" } else { "sqlite" },

@@ -97,7 +97,7 @@ async fn the_whole_server_is_freed_when_dropped_without_close() {
         provisioner,
         resumable,
         ..
-    } = build(&args).await.unwrap();
+    } = build(&args, "http://127.0.0.1:9").await.unwrap();
     let witness = Arc::downgrade(&store);
     drop(store);
     let api = router(state);
@@ -166,7 +166,7 @@ async fn the_whole_server_is_freed_when_dropped_without_close() {
 
     // The data directory lock went with it: the server builds again on the same
     // directory and finds what the first one wrote.
-    let again = build(&args).await.unwrap();
+    let again = build(&args, "http://127.0.0.1:9").await.unwrap();
     let api = router(again.state);
     let group = json(
         &api,

@@ -46,6 +46,7 @@ fn app_with(services: Services) -> axum::Router {
         region: "eu-west-3".into(),
         account_id: "111122223333".into(),
         store: None,
+        lambda: None,
     })
 }
 

@@ -143,7 +143,8 @@ def main():
                            {"Lambda-Runtime-Function-Error-Type": doc["errorType"]})
             continue
         except Exception as e:  # noqa: BLE001 - the handler's error is the invocation's answer
-            doc = error_document(type(e).__name__, str(e), e.__traceback__)
+            # The first frame is this loop's call of the handler: not the function's.
+            doc = error_document(type(e).__name__, str(e), e.__traceback__.tb_next)
             report(doc)
             end(request_id)
             client.request("POST", f"/invocation/{request_id}/error", json.dumps(doc),

@@ -1,0 +1,95 @@
+//! Wiring of Lambda: the executor from the flags (interpreters, worker limits, the
+//! credentials and endpoint functions get), and the two plain-HTTP paths functions use
+//! besides the AWS APIs: `PUT /_sagestack/cfn-response/<request id>` (a custom
+//! resource's `ResponseURL`) and `GET /_sagestack/lambda/code/<sha256>` (the package
+//! `GetFunction`'s `Code.Location` points at).
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use sagestack_lambda::custom_resource::Responses;
+use sagestack_lambda::{Executor, Functions, RuntimeConfig};
+
+use crate::cli::ServeArgs;
+
+/// What the router needs of Lambda beyond its API.
+#[derive(Clone)]
+pub struct LambdaRoutes {
+    pub functions: Arc<Functions>,
+    pub responses: Arc<Responses>,
+}
+
+/// The executor `args` describe; functions reach this server at `endpoint`.
+pub fn executor(args: &ServeArgs, endpoint: &str) -> Result<Executor, String> {
+    let (akid, secret) = args
+        .credentials
+        .split(',')
+        .next()
+        .and_then(|pair| pair.trim().split_once(':'))
+        .map(|(a, s)| (a.to_string(), s.to_string()))
+        .unwrap_or_else(|| ("test".into(), "test".into()));
+    Executor::new(RuntimeConfig {
+        python: args.lambda_python.clone(),
+        node: args.lambda_node.clone(),
+        endpoint_url: endpoint.to_string(),
+        region: args.region.clone(),
+        credentials: (akid, secret),
+        max_workers: args.lambda_max_workers as usize,
+        per_function: args.lambda_workers_per_function as usize,
+        idle_timeout: args.lambda_idle_timeout,
+        runtime_dir: args.data_dir.join("lambda").join("runtime"),
+    })
+    .map_err(|e| {
+        format!(
+            "cannot prepare the Lambda runtimes under {}: {e}",
+            args.data_dir.display()
+        )
+    })
+}
+
+/// The base URL this server's own processes reach it at: the bound address, with a
+/// wildcard host replaced by loopback.
+pub fn endpoint_url(addr: std::net::SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        match addr {
+            std::net::SocketAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::SocketAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        }
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+}
+
+/// `PUT /_sagestack/cfn-response/{id}`: the response document of a custom resource.
+/// Good once: a second `PUT`, or one for a request nobody awaits, is `404`.
+pub async fn cfn_response(
+    State(routes): State<LambdaRoutes>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if routes.responses.deliver(&id, body) {
+        StatusCode::OK.into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "No custom-resource request awaits a response at this URL (it was answered already, or timed out).\n",
+        )
+            .into_response()
+    }
+}
+
+/// `GET /_sagestack/lambda/code/{sha256}`: a stored deployment package.
+pub async fn code(State(routes): State<LambdaRoutes>, Path(hex): Path<String>) -> Response {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match routes.functions.package_zip(&hex).await {
+        Ok(zip) => ([("content-type", "application/zip")], Body::from(zip)).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
