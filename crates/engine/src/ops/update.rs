@@ -157,7 +157,16 @@ impl Run {
             Ok(p) => p.update(&ctx, &current, &old.properties, &props).await,
             Err(e) => Err(e),
         };
-        // The physical id is kept: an in-place update does not change identity.
+        // An in-place update keeps the physical id, unless the provider answers another
+        // one: then (as CloudFormation does for a custom resource whose handler returns a
+        // new PhysicalResourceId) the resource was replaced, and cleanup deletes the
+        // original, which `prior` still names.
+        if let Ok(state) = &result
+            && !state.physical_id.is_empty()
+            && state.physical_id != current.physical_id
+        {
+            rec.physical_id = Some(state.physical_id.clone());
+        }
         self.finish(id, &mut rec, kind, result, None, None).await
     }
 

@@ -1,0 +1,323 @@
+"""Lambda end to end: functions created with boto3 and the AWS CLI, run as real local
+processes (our Python and Node.js runtimes, a `provided` bootstrap), invoked every way
+Lambda allows, with their errors, timeouts and logs; a function that calls this server's
+SageMaker and S3 through boto3 inside it."""
+import base64
+import io
+import json
+import os
+import shutil
+import stat
+import sys
+import time
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import Server, aws_cli, client, code
+
+ROLE = "arn:aws:iam::000000000000:role/lambda"
+# CI runs the Node.js tests: the README lists node among what the test suite needs.
+NODE = shutil.which("node")
+
+
+def zip_of(files, modes=None):
+    """A zip holding `files` ({name: text}); `modes` gives Unix modes by name."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = ((modes or {}).get(name, 0o644) | stat.S_IFREG) << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+APP = """
+import json, os, time
+print("init", os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+
+def handler(event, context):
+    print("event", json.dumps(event))
+    return {"echo": event, "name": context.function_name, "version": context.function_version,
+            "left": context.get_remaining_time_in_millis(), "env": os.environ.get("COLOR"),
+            "region": os.environ["AWS_REGION"], "request": context.aws_request_id}
+
+def boom(event, context):
+    raise ValueError("nope: " + str(event.get("why")))
+
+def slow(event, context):
+    print("sleeping")
+    time.sleep(event.get("seconds", 5))
+    return "woke"
+
+def crash(event, context):
+    os._exit(3)
+
+def calls_aws(event, context):
+    import boto3
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=event["group"])
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=event["bucket"])
+    s3.put_object(Bucket=event["bucket"], Key="from-lambda", Body=b"hi")
+    return sm.describe_model_package_group(ModelPackageGroupName=event["group"])["ModelPackageGroupArn"]
+"""
+
+
+@pytest.fixture
+def lam_server(data_dir):
+    # Functions run on this interpreter, which has boto3.
+    s = Server(data_dir, extra_env={"SAGESTACK_LAMBDA_PYTHON": sys.executable}).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def lam(lam_server):
+    return client("lambda", lam_server.url)
+
+
+def create(lam, name, handler="app.handler", runtime="python3.12", files=None, **extra):
+    return lam.create_function(
+        FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+        Code={"ZipFile": zip_of(files or {"app.py": APP})}, **extra)
+
+
+def invoke(lam, name, event=None, **kwargs):
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}), **kwargs)
+    return out, json.loads(out["Payload"].read() or b"null")
+
+
+def test_create_get_list_update_delete(lam):
+    made = create(lam, "crud", Environment={"Variables": {"COLOR": "red"}}, Timeout=7)
+    assert made["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:crud"
+    assert made["State"] == "Active" and made["Version"] == "$LATEST"
+    assert made["Timeout"] == 7 and made["MemorySize"] == 128
+    digest = base64.b64decode(made["CodeSha256"])
+    assert len(digest) == 32
+    got = lam.get_function(FunctionName="crud")
+    assert got["Configuration"]["Environment"]["Variables"] == {"COLOR": "red"}
+    import urllib.request
+    with urllib.request.urlopen(got["Code"]["Location"]) as r:
+        assert zipfile.ZipFile(io.BytesIO(r.read())).read("app.py").decode() == APP
+    for i in range(3):
+        create(lam, f"page-{i}")
+    names, marker = [], None
+    while True:
+        page = lam.list_functions(MaxItems=2, **({"Marker": marker} if marker else {}))
+        names += [f["FunctionName"] for f in page["Functions"]]
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+    assert sorted(names) == ["crud", "page-0", "page-1", "page-2"]
+    updated = lam.update_function_configuration(FunctionName="crud", MemorySize=256)
+    assert updated["MemorySize"] == 256 and updated["RevisionId"] != made["RevisionId"]
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="crud", Timeout=3, RevisionId=made["RevisionId"])
+    assert code(e) == "PreconditionFailedException"
+    lam.delete_function(FunctionName="crud")
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName="crud")
+    assert code(e) == "ResourceNotFoundException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:crud" in str(e.value)
+
+
+def test_refusals_use_lambdas_codes(lam_server, lam):
+    create(lam, "dup")
+    with pytest.raises(ClientError) as e:
+        create(lam, "dup")
+    assert code(e) == "ResourceConflictException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="bad", Runtime="python3.12", Role=ROLE,
+                            Handler="app.handler", Code={"ZipFile": b"not a zip"})
+    assert code(e) == "InvalidParameterValueException"
+    assert "Could not unzip uploaded file" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        create(lam, "escape", files={"../evil.py": "x"})
+    assert code(e) == "InvalidParameterValueException" and "outside the package" in str(e.value)
+    raw = client("lambda", lam_server.url, validate=False)
+    with pytest.raises(ClientError) as e:
+        raw.create_function(FunctionName="bad name!", Runtime="python3.12", Role=ROLE,
+                            Handler="app.handler", Code={"ZipFile": zip_of({"app.py": APP})})
+    assert code(e) == "ValidationException"
+    assert "at 'functionName' failed to satisfy constraint" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        create(lam, "t", Timeout=901)
+    assert code(e) == "ValidationException"
+
+
+def test_invoke_sync_tail_async_and_dry_run(lam_server, lam):
+    create(lam, "echo", Environment={"Variables": {"COLOR": "blue"}})
+    out, body = invoke(lam, "echo", {"a": 1}, LogType="Tail")
+    assert out["StatusCode"] == 200 and "FunctionError" not in out
+    assert out["ExecutedVersion"] == "$LATEST"
+    assert body["echo"] == {"a": 1} and body["name"] == "echo" and body["env"] == "blue"
+    assert body["region"] == "us-east-1" and 0 < body["left"] <= 3000
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert f"START RequestId: {body['request']} Version: $LATEST" in log
+    assert 'event {"a": 1}' in log and "REPORT RequestId:" in log and "Init Duration" in log
+    # Warm: the same worker, no init.
+    out, body2 = invoke(lam, "echo", {"a": 2}, LogType="Tail")
+    assert "Init Duration" not in base64.b64decode(out["LogResult"]).decode()
+    assert body2["request"] != body["request"]
+    assert lam.invoke(FunctionName="echo", InvocationType="DryRun")["StatusCode"] == 204
+    assert lam.invoke(FunctionName="echo", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="missing", Payload=b"{}")
+    assert code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="echo", Payload=b"{not json")
+    assert code(e) == "InvalidRequestContentException"
+
+
+def test_handler_errors_timeouts_and_crashes(lam):
+    create(lam, "boom", handler="app.boom")
+    out, body = invoke(lam, "boom", {"why": "testing"})
+    assert out["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "ValueError" and body["errorMessage"] == "nope: testing"
+    assert "app.py" in "".join(body["stackTrace"]) and "bootstrap" not in "".join(body["stackTrace"])
+    create(lam, "slow", handler="app.slow", Timeout=1)
+    started = time.monotonic()
+    out, body = invoke(lam, "slow", {"seconds": 5}, LogType="Tail")
+    assert time.monotonic() - started < 3
+    assert out["FunctionError"] == "Unhandled" and body["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in body["errorMessage"]
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert "sleeping" in log and "Task timed out after 1.00 seconds" in log
+    # The timed-out worker was killed; the next invocation starts a fresh one.
+    out, body = invoke(lam, "slow", {"seconds": 0})
+    assert body == "woke"
+    create(lam, "crash", handler="app.crash")
+    out, body = invoke(lam, "crash")
+    assert body["errorType"] == "Runtime.ExitError" and "exit status 3" in body["errorMessage"]
+    create(lam, "nomodule", handler="missing.handler")
+    out, body = invoke(lam, "nomodule")
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert "Unable to import module 'missing'" in body["errorMessage"]
+
+
+def test_update_code_runs_the_new_code_at_once(lam):
+    create(lam, "versions")
+    assert invoke(lam, "versions", {"x": 1})[1]["echo"] == {"x": 1}
+    lam.update_function_code(FunctionName="versions",
+                             ZipFile=zip_of({"app.py": "def handler(e, c):\n    return 'v2'\n"}))
+    assert invoke(lam, "versions")[1] == "v2"
+    v1 = lam.publish_version(FunctionName="versions", Description="first")
+    assert v1["Version"] == "1" and v1["FunctionArn"].endswith(":versions:1")
+    lam.update_function_code(FunctionName="versions",
+                             ZipFile=zip_of({"app.py": "def handler(e, c):\n    return 'v3'\n"}))
+    alias = lam.create_alias(FunctionName="versions", Name="live", FunctionVersion="1")
+    assert alias["AliasArn"].endswith(":versions:live")
+    assert invoke(lam, "versions")[1] == "v3"
+    out, body = invoke(lam, "versions:live")
+    assert body == "v2" and out["ExecutedVersion"] == "1"
+    assert invoke(lam, "versions", Qualifier="1")[1] == "v2"
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="versions")["Versions"]] == ["$LATEST", "1"]
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName="versions", Qualifier="1")
+    assert code(e) == "ResourceConflictException"
+
+
+def test_permissions_and_tags(lam):
+    arn = create(lam, "perm", Tags={"team": "ml"})["FunctionArn"]
+    added = lam.add_permission(FunctionName="perm", StatementId="s3", Action="lambda:InvokeFunction",
+                               Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::b")
+    assert json.loads(added["Statement"])["Principal"] == {"Service": "s3.amazonaws.com"}
+    with pytest.raises(ClientError) as e:
+        lam.add_permission(FunctionName="perm", StatementId="s3", Action="lambda:InvokeFunction",
+                           Principal="s3.amazonaws.com")
+    assert code(e) == "ResourceConflictException"
+    policy = json.loads(lam.get_policy(FunctionName="perm")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["s3"]
+    lam.remove_permission(FunctionName="perm", StatementId="s3")
+    with pytest.raises(ClientError) as e:
+        lam.get_policy(FunctionName="perm")
+    assert code(e) == "ResourceNotFoundException"
+    lam.tag_resource(Resource=arn, Tags={"stage": "dev"})
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "ml", "stage": "dev"}
+    lam.untag_resource(Resource=arn, TagKeys=["team"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"stage": "dev"}
+
+
+def test_a_function_calls_this_servers_apis_through_boto3(lam_server, lam):
+    create(lam, "caller", handler="app.calls_aws", Timeout=30)
+    out, body = invoke(lam, "caller", {"group": "from-lambda", "bucket": "lambda-bucket"})
+    assert "FunctionError" not in out, body
+    assert body.endswith(":model-package-group/from-lambda")
+    sm = client("sagemaker", lam_server.url)
+    assert sm.describe_model_package_group(ModelPackageGroupName="from-lambda")["ModelPackageGroupName"] == "from-lambda"
+    s3 = client("s3", lam_server.url, s3={"addressing_style": "path"})
+    assert s3.get_object(Bucket="lambda-bucket", Key="from-lambda")["Body"].read() == b"hi"
+
+
+def test_provided_runtime_runs_the_packages_bootstrap(lam):
+    bootstrap = f"""#!{sys.executable}
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+    body = json.dumps({{"got": event, "handler": os.environ["_HANDLER"]}}).encode()
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=body, method="POST")).read()
+"""
+    lam.create_function(FunctionName="custom-rt", Runtime="provided.al2023", Role=ROLE,
+                        Handler="whatever", Code={"ZipFile": zip_of({"bootstrap": bootstrap}, {"bootstrap": 0o755})})
+    out, body = invoke(lam, "custom-rt", {"k": "v"})
+    assert body == {"got": {"k": "v"}, "handler": "whatever"}
+
+
+def test_unrunnable_runtimes_fail_clearly(data_dir):
+    s = Server(data_dir, extra_env={"SAGESTACK_LAMBDA_PYTHON": "/nonexistent/python3"}).start()
+    try:
+        lam = client("lambda", s.url)
+        create(lam, "nopython")
+        out, body = invoke(lam, "nopython")
+        assert out["FunctionError"] == "Unhandled"
+        assert body["errorType"] == "Runtime.Unavailable" and "/nonexistent/python3" in body["errorMessage"]
+        lam.create_function(FunctionName="java", Runtime="java21", Role=ROLE, Handler="a::b",
+                            Code={"ZipFile": zip_of({"A.class": "x"})})
+        out, body = invoke(lam, "java")
+        assert "cannot run the runtime java21" in body["errorMessage"]
+    finally:
+        s.stop()
+
+
+@pytest.mark.skipif(NODE is None and os.environ.get("CI") != "true", reason="node is not on PATH")
+def test_nodejs_functions(lam):
+    source = """
+exports.handler = async (event, context) => {
+  console.log("node got", JSON.stringify(event));
+  return { echo: event, name: context.functionName, left: context.getRemainingTimeInMillis() > 0 };
+};
+exports.fails = async () => { throw new TypeError("bad input"); };
+exports.callback = (event, context, callback) => callback(null, "called back");
+"""
+    create(lam, "node", runtime="nodejs20.x", handler="index.handler", files={"index.js": source})
+    out, body = invoke(lam, "node", {"n": 1}, LogType="Tail")
+    assert body == {"echo": {"n": 1}, "name": "node", "left": True}
+    assert "node got" in base64.b64decode(out["LogResult"]).decode()
+    create(lam, "node-fails", runtime="nodejs20.x", handler="index.fails", files={"index.js": source})
+    out, body = invoke(lam, "node-fails")
+    assert out["FunctionError"] == "Unhandled" and body["errorType"] == "TypeError"
+    create(lam, "node-cb", runtime="nodejs20.x", handler="index.callback", files={"index.js": source})
+    assert invoke(lam, "node-cb")[1] == "called back"
+
+
+def test_aws_cli_creates_and_invokes(lam_server, tmp_path):
+    package = tmp_path / "fn.zip"
+    package.write_bytes(zip_of({"app.py": APP}))
+    rc, out, err = aws_cli(lam_server.url, "lambda", "create-function", "--function-name", "cli",
+                           "--runtime", "python3.12", "--role", ROLE, "--handler", "app.handler",
+                           "--zip-file", f"fileb://{package}")
+    assert rc == 0, err
+    result = tmp_path / "out.json"
+    # The CLI of tests/py/requirements.txt (v1) sends --payload as given.
+    rc, out, err = aws_cli(lam_server.url, "lambda", "invoke", "--function-name", "cli",
+                           "--payload", '{"via": "cli"}', str(result))
+    assert rc == 0, err
+    assert json.loads(out)["StatusCode"] == 200
+    assert json.loads(result.read_text())["echo"] == {"via": "cli"}
