@@ -138,7 +138,7 @@ async fn custom_resource_failures_are_explained() {
     let unconfigured = CustomResourceProvider::default();
     let err = unconfigured.create(&c, &props).await.unwrap_err();
     assert!(
-        matches!(&err, ProviderError::InvalidRequest(m) if m.contains("no handler is configured for ServiceToken arn:aws:lambda:us-east-1:123456789012:function:seed")),
+        matches!(&err, ProviderError::InvalidRequest(m) if m.contains("cannot be created with ServiceToken arn:aws:lambda:us-east-1:123456789012:function:seed: no handler is configured for it")),
         "{err}"
     );
     let err = unconfigured.create(&c, &json!({})).await.unwrap_err();

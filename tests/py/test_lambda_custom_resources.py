@@ -1,0 +1,223 @@
+"""Lambda-backed custom resources end to end: an `AWS::Lambda::Function` with inline
+code in the same template answers through `cfnresponse` (Python) or `cfn-response`
+(Node.js) to the request's `ResponseURL`; its `Data` feeds outputs; updates, replacement
+by a new physical id, deletion; a handler that sends FAILED, one that crashes, one that
+times out, each with the stack events and reasons CloudFormation gives; a SageMaker
+project whose template has a custom resource."""
+import os
+import shutil
+import sys
+import time
+
+import pytest
+
+from conftest import PATH_STYLE, Server, client, put_template
+from test_cloudformation import events, wait_status
+
+NODE = shutil.which("node")
+
+PYTHON_TEMPLATE = """
+Parameters:
+  Greeting: {Type: String, Default: hello}
+  Mode: {Type: String, Default: ok}
+  Timeout: {Type: Number, Default: 10}
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/cr
+      Timeout: !Ref Timeout
+      Code:
+        ZipFile: |
+          import os, time, boto3, cfnresponse
+          def handler(event, context):
+              props = event["ResourceProperties"]
+              print("request", event["RequestType"], event.get("PhysicalResourceId"))
+              # Every request is recorded where the test can read it: an SSM parameter.
+              boto3.client("ssm").put_parameter(
+                  Name="/cr/" + event["RequestType"] + "/" + event["LogicalResourceId"],
+                  Value=event.get("PhysicalResourceId") or "-", Type="String", Overwrite=True)
+              mode = props.get("Mode", "ok")
+              if event["RequestType"] == "Delete":
+                  mode = "ok"
+              if mode == "fail":
+                  cfnresponse.send(event, context, cfnresponse.FAILED, {}, reason="the seed bed is full")
+                  return
+              if mode == "crash":
+                  raise RuntimeError("handler blew up")
+              if mode == "hang":
+                  time.sleep(60)
+              physical = "seed-" + props["Greeting"]
+              cfnresponse.send(event, context, cfnresponse.SUCCESS,
+                               {"Message": props["Greeting"] + " world", "Secret": "s3cr3t"}, physical)
+  Seed:
+    Type: Custom::Seed
+    Properties:
+      ServiceToken: !GetAtt Fn.Arn
+      Greeting: !Ref Greeting
+      Mode: !Ref Mode
+Outputs:
+  Message:
+    Value: !GetAtt Seed.Message
+  Physical:
+    Value: !Ref Seed
+"""
+
+
+@pytest.fixture
+def lam_server(data_dir):
+    s = Server(data_dir, extra_env={"SAGESTACK_LAMBDA_PYTHON": sys.executable}).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def cfn(lam_server):
+    return client("cloudformation", lam_server.url)
+
+
+def outputs(stack):
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def params(**values):
+    return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
+
+
+def recorded(server, request_type, logical="Seed"):
+    ssm = client("ssm", server.url)
+    return ssm.get_parameter(Name=f"/cr/{request_type}/{logical}")["Parameter"]["Value"]
+
+
+def test_inline_python_custom_resource_create_update_replace_delete(lam_server, cfn):
+    started = time.monotonic()
+    sid = cfn.create_stack(StackName="seeded", TemplateBody=PYTHON_TEMPLATE)["StackId"]
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(cfn, sid)
+    assert time.monotonic() - started < 10
+    assert outputs(stack) == {"Message": "hello world", "Physical": "seed-hello"}
+    assert recorded(lam_server, "Create") == "-"
+
+    # A property change the handler answers with the same physical id: in place.
+    cfn.update_stack(StackName=sid, TemplateBody=PYTHON_TEMPLATE, Parameters=params(Greeting="hello", Mode="again"))
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", events(cfn, sid)
+    assert recorded(lam_server, "Update") == "seed-hello"
+
+    # A new physical id from the handler is a replacement: the old one is deleted in cleanup.
+    cfn.update_stack(StackName=sid, TemplateBody=PYTHON_TEMPLATE, Parameters=params(Greeting="hi"))
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", events(cfn, sid)
+    assert outputs(stack) == {"Message": "hi world", "Physical": "seed-hi"}
+    assert recorded(lam_server, "Delete") == "seed-hello"
+    cleanup = [(lid, status) for lid, status, _ in events(cfn, sid)]
+    assert ("Seed", "DELETE_COMPLETE") in cleanup
+
+    cfn.delete_stack(StackName=sid)
+    assert wait_status(cfn, sid)["StackStatus"] == "DELETE_COMPLETE"
+    assert recorded(lam_server, "Delete") == "seed-hi"
+    lam = client("lambda", lam_server.url)
+    assert lam.list_functions()["Functions"] == []
+
+
+@pytest.mark.parametrize("mode,timeout,reason", [
+    ("fail", 10, "Received response status [FAILED] from custom resource. Message returned: the seed bed is full"),
+    ("crash", 10, "the function failed before sending a response: RuntimeError: handler blew up"),
+    ("hang", 1, "Task timed out after 1.00 seconds"),
+])
+def test_failing_handlers_fail_the_resource_at_once(cfn, mode, timeout, reason):
+    started = time.monotonic()
+    sid = cfn.create_stack(StackName=f"cr-{mode}", TemplateBody=PYTHON_TEMPLATE,
+                           Parameters=params(Mode=mode, Timeout=timeout))["StackId"]
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE", events(cfn, sid)
+    assert time.monotonic() - started < 15
+    failed = [r for lid, status, r in events(cfn, sid) if lid == "Seed" and status == "CREATE_FAILED"]
+    assert failed and reason in failed[0], failed
+    if mode == "crash":
+        # The reason quotes the log's tail: the handler's own output is there.
+        assert "request Create" in failed[0], failed
+
+
+def test_sns_service_tokens_are_refused_with_a_reason(cfn):
+    template = """
+Resources:
+  Topic:
+    Type: Custom::Notify
+    Properties:
+      ServiceToken: arn:aws:sns:us-east-1:000000000000:topic
+"""
+    sid = cfn.create_stack(StackName="sns", TemplateBody=template)["StackId"]
+    assert wait_status(cfn, sid)["StackStatus"] == "ROLLBACK_COMPLETE"
+    [reason] = [r for lid, status, r in events(cfn, sid) if lid == "Topic" and status == "CREATE_FAILED"]
+    assert "it is an SNS topic" in reason
+
+
+@pytest.mark.skipif(NODE is None and os.environ.get("CI") != "true", reason="node is not on PATH")
+def test_inline_nodejs_custom_resource(cfn):
+    template = """
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/cr
+      Code:
+        ZipFile: |
+          const response = require("cfn-response");
+          exports.handler = (event, context) => {
+            const name = event.ResourceProperties.Name;
+            response.send(event, context, response.SUCCESS, { Upper: name.toUpperCase() }, "node-" + name);
+          };
+  Thing:
+    Type: AWS::CloudFormation::CustomResource
+    Properties:
+      ServiceToken: !GetAtt Fn.Arn
+      Name: widget
+Outputs:
+  Upper: {Value: !GetAtt Thing.Upper}
+  Id: {Value: !Ref Thing}
+"""
+    sid = cfn.create_stack(StackName="node-cr", TemplateBody=template)["StackId"]
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(cfn, sid)
+    assert outputs(stack) == {"Upper": "WIDGET", "Id": "node-widget"}
+    cfn.delete_stack(StackName=sid)
+    assert wait_status(cfn, sid)["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_a_project_whose_template_has_a_custom_resource(lam_server):
+    s3 = client("s3", lam_server.url, s3=PATH_STYLE)
+    put_template(s3, "templates", "seeded.yaml", PYTHON_TEMPLATE)
+    sm = client("sagemaker", lam_server.url)
+    sm.create_project(
+        ProjectName="seeded",
+        TemplateProviders=[{"CfnTemplateProvider": {
+            "TemplateName": "seeded",
+            # An AWS S3 URL: this server reads it from its own S3.
+            "TemplateURL": "https://templates.s3.us-east-1.amazonaws.com/seeded.yaml",
+            "Parameters": [{"Key": "Greeting", "Value": "project"}],
+        }}],
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        project = sm.describe_project(ProjectName="seeded")
+        if project["ProjectStatus"] not in ("Pending", "CreateInProgress"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert project["ProjectStatus"] == "CreateCompleted", project
+    assert recorded(lam_server, "Create") == "-"
+    sm.delete_project(ProjectName="seeded")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            status = sm.describe_project(ProjectName="seeded")["ProjectStatus"]
+        except sm.exceptions.ClientError:
+            break
+        assert status != "DeleteFailed" and time.monotonic() < deadline
+        time.sleep(0.1)
+    assert recorded(lam_server, "Delete") == "seed-project"
