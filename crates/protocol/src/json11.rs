@@ -28,6 +28,17 @@ pub enum JsonOutput {
     Raw(String),
 }
 
+impl JsonOutput {
+    /// The output as a JSON value (a raw document parsed): for in-process callers that
+    /// read the answer instead of sending it (a provider calling its service, tests).
+    pub fn into_value(self) -> serde_json::Result<Value> {
+        match self {
+            JsonOutput::Value(v) => Ok(v),
+            JsonOutput::Raw(r) => serde_json::from_str(&r),
+        }
+    }
+}
+
 /// A service spoken over AWS JSON 1.1, routed by its `X-Amz-Target` prefix.
 #[async_trait]
 pub trait Json11Service: Send + Sync + 'static {

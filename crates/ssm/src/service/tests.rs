@@ -6,12 +6,7 @@ use sagestack_engine::FakeClock;
 use sagestack_store::SqliteStore;
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "eu-west-1".into(),
-        account_id: "123456789012".into(),
-        access_key_id: None,
-    }
+    RequestContext::new("eu-west-1", "123456789012")
 }
 
 async fn service(dir: &std::path::Path) -> SsmService {
@@ -23,10 +18,7 @@ async fn service(dir: &std::path::Path) -> SsmService {
 }
 
 async fn call(s: &SsmService, op: &str, input: Value) -> Result<Value> {
-    match s.handle(&ctx(), op, input).await? {
-        JsonOutput::Value(v) => Ok(v),
-        JsonOutput::Raw(r) => Ok(serde_json::from_str(&r).unwrap()),
-    }
+    Ok(s.handle(&ctx(), op, input).await?.into_value().unwrap())
 }
 
 #[test]
