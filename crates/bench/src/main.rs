@@ -32,15 +32,9 @@ struct Cli {
 enum Command {
     /// Send one request body repeatedly and report throughput.
     Load {
-        /// Target address (loopback only), e.g. 127.0.0.1:4566.
-        #[arg(long)]
-        addr: SocketAddr,
-        /// X-Amz-Target header, e.g. SageMaker.DescribeProject.
-        #[arg(long)]
-        target: String,
-        /// JSON request body. `{i}` is replaced by a per-request counter modulo `--spread`.
-        #[arg(long)]
-        body: String,
+        #[command(flatten)]
+        request: RequestArgs,
+        /// `{i}` in the body is replaced by a per-request counter modulo this.
         #[arg(long, default_value_t = 1)]
         spread: u64,
         #[arg(long, default_value_t = 16)]
@@ -57,12 +51,8 @@ enum Command {
     },
     /// Create `count` resources concurrently using the body template (`{i}` = index).
     Seed {
-        #[arg(long)]
-        addr: SocketAddr,
-        #[arg(long)]
-        target: String,
-        #[arg(long)]
-        body: String,
+        #[command(flatten)]
+        request: RequestArgs,
         #[arg(long)]
         count: u64,
         #[arg(long, default_value_t = 32)]
@@ -71,6 +61,20 @@ enum Command {
     /// Create `count` projects from a template, each timed from CreateProject until
     /// DescribeProject shows it `CreateCompleted` (or `CreateFailed`).
     Provision(provision::Args),
+}
+
+/// The request `load` and `seed` send over and over (the same flags for both).
+#[derive(clap::Args)]
+struct RequestArgs {
+    /// Target address (loopback only), e.g. 127.0.0.1:4566.
+    #[arg(long)]
+    addr: SocketAddr,
+    /// X-Amz-Target header, e.g. SageMaker.DescribeProject.
+    #[arg(long)]
+    target: String,
+    /// JSON request body; `{i}` is replaced by a number, as the command says.
+    #[arg(long)]
+    body: String,
 }
 
 type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -159,9 +163,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 async fn main() {
     match Cli::parse().command {
         Command::Load {
-            addr,
-            target,
-            body,
+            request: RequestArgs { addr, target, body },
             spread,
             connections,
             duration,
@@ -244,9 +246,7 @@ async fn main() {
         }
         Command::Provision(args) => provision::run(args).await,
         Command::Seed {
-            addr,
-            target,
-            body,
+            request: RequestArgs { addr, target, body },
             count,
             connections,
         } => {

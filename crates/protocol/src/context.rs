@@ -26,15 +26,25 @@ impl RequestContext {
     /// request id, and the access key id of the caller's SigV4 `Authorization` header.
     pub fn from_parts(parts: &Parts, region: &str, account_id: &str) -> Self {
         RequestContext {
-            request_id: new_request_id(),
-            region: region.to_owned(),
-            account_id: account_id.to_owned(),
             access_key_id: parts
                 .headers
                 .get(AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(sigv4::access_key_id)
                 .map(str::to_owned),
+            ..Self::new(region, account_id)
+        }
+    }
+
+    /// A context answered for `region` and `account_id` with a fresh request id and no
+    /// caller's access key: as is, that of a call made in process (a provider calling
+    /// its service's API, a test); [`from_parts`](Self::from_parts) adds the key.
+    pub fn new(region: &str, account_id: &str) -> Self {
+        RequestContext {
+            request_id: new_request_id(),
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            access_key_id: None,
         }
     }
 }

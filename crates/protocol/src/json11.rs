@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::validate::{Invalid, Model};
@@ -25,6 +26,17 @@ pub enum JsonOutput {
     /// An already-serialized JSON document (lets a service answer from a stored
     /// document without re-parsing it).
     Raw(String),
+}
+
+impl JsonOutput {
+    /// The output as a JSON value (a raw document parsed): for in-process callers that
+    /// read the answer instead of sending it (a provider calling its service, tests).
+    pub fn into_value(self) -> serde_json::Result<Value> {
+        match self {
+            JsonOutput::Value(v) => Ok(v),
+            JsonOutput::Raw(r) => serde_json::from_str(&r),
+        }
+    }
 }
 
 /// A service spoken over AWS JSON 1.1, routed by its `X-Amz-Target` prefix.
@@ -68,6 +80,52 @@ macro_rules! json11_service {
             }
         }
     };
+}
+
+/// Implements [`AwsError`] and [`InputErrors`] for a JSON 1.1 service's error enum, which
+/// must have the variants `Validation(String)`, `Serialization(String)`,
+/// `UnknownOperation(String)` and `Internal(..)`: those four answer as every JSON 1.1
+/// service here answers them (`Internal` is the one server fault), and `$variant => $code`
+/// gives the code of each of the service's own variants (`Internal` among them: services
+/// spell its code differently).
+#[macro_export]
+macro_rules! json11_errors {
+    ($error:ty { $($variant:pat => $code:literal,)+ }) => {
+        impl $crate::AwsError for $error {
+            fn code(&self) -> &str {
+                match self {
+                    Self::Validation(_) => "ValidationException",
+                    Self::Serialization(_) => "SerializationException",
+                    Self::UnknownOperation(_) => "UnknownOperationException",
+                    $($variant => $code,)+
+                }
+            }
+            fn kind(&self) -> $crate::ErrorKind {
+                match self {
+                    Self::Internal(_) => $crate::ErrorKind::Server,
+                    _ => $crate::ErrorKind::Client,
+                }
+            }
+        }
+
+        impl $crate::json11::InputErrors for $error {
+            fn validation(message: String) -> Self {
+                Self::Validation(message)
+            }
+            fn serialization(message: String) -> Self {
+                Self::Serialization(message)
+            }
+        }
+    };
+}
+
+/// A resource tag as the JSON 1.1 services here spell it (`{"Key": .., "Value": ..}`):
+/// SageMaker, SSM and Service Catalog share the shape, each re-exporting it as its `Tag`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
 }
 
 /// What [`json11_service!`](crate::json11_service) expands to needs, whether or not the

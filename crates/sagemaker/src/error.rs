@@ -1,6 +1,5 @@
 //! The SageMaker service's errors, and their AWS codes.
 
-use sagestack_protocol::{AwsError, ErrorKind};
 use sagestack_store::StoreError;
 
 /// Everything a SageMaker operation can fail with.
@@ -27,24 +26,11 @@ pub enum SageMakerError {
     Internal(String),
 }
 
-impl AwsError for SageMakerError {
-    fn code(&self) -> &str {
-        match self {
-            Self::Validation(_) => "ValidationException",
-            Self::Serialization(_) => "SerializationException",
-            Self::Conflict(_) => "ConflictException",
-            Self::ResourceLimitExceeded(_) => "ResourceLimitExceeded",
-            Self::UnknownOperation(_) => "UnknownOperationException",
-            Self::Internal(_) => "InternalFailure",
-        }
-    }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::Internal(_) => ErrorKind::Server,
-            _ => ErrorKind::Client,
-        }
-    }
-}
+sagestack_protocol::json11_errors!(SageMakerError {
+    Self::Conflict(_) => "ConflictException",
+    Self::ResourceLimitExceeded(_) => "ResourceLimitExceeded",
+    Self::Internal(_) => "InternalFailure",
+});
 
 impl From<StoreError> for SageMakerError {
     fn from(e: StoreError) -> Self {
@@ -58,14 +44,5 @@ impl From<StoreError> for SageMakerError {
             // NotFound / AlreadyExists carry no name; handlers map them with context.
             other => SageMakerError::Internal(other.to_string()),
         }
-    }
-}
-
-impl sagestack_protocol::json11::InputErrors for SageMakerError {
-    fn validation(message: String) -> Self {
-        SageMakerError::Validation(message)
-    }
-    fn serialization(message: String) -> Self {
-        SageMakerError::Serialization(message)
     }
 }

@@ -238,10 +238,8 @@ mod tests {
 
     fn ctx() -> RequestContext {
         RequestContext {
-            request_id: "r".into(),
-            region: "us-west-2".into(),
-            account_id: "123456789012".into(),
             access_key_id: Some("AKIDTEST".into()),
+            ..RequestContext::new("us-west-2", "123456789012")
         }
     }
 
@@ -253,10 +251,7 @@ mod tests {
     }
 
     async fn call(s: &SageMakerService, op: &str, input: Value) -> Result<Value> {
-        Ok(match s.handle(&ctx(), op, input).await? {
-            JsonOutput::Value(v) => v,
-            JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
-        })
+        Ok(s.handle(&ctx(), op, input).await?.into_value().unwrap())
     }
 
     #[tokio::test]

@@ -67,13 +67,10 @@ mod tests {
     use sagestack_store::{SqliteStore, Store};
 
     fn status(out: JsonOutput) -> String {
-        match out {
-            JsonOutput::Value(v) => v["Status"].as_str().unwrap().to_string(),
-            JsonOutput::Raw(r) => serde_json::from_str::<Value>(&r).unwrap()["Status"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        }
+        out.into_value().unwrap()["Status"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Runs the `flip` operation, if any (no input), and returns the portfolio status it
@@ -93,12 +90,7 @@ mod tests {
     #[tokio::test]
     async fn status_starts_disabled_flips_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = RequestContext {
-            request_id: "r".into(),
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            access_key_id: None,
-        };
+        let ctx = RequestContext::new("us-east-1", "123456789012");
         {
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
             let sm = crate::testing::api(store.clone(), Arc::new(NoProvisioner));

@@ -4,13 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A key-value pair (`Tag`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Tag {
-    pub key: String,
-    pub value: String,
-}
+/// A key-value pair (`Tag`), as every JSON 1.1 service here spells it.
+pub use sagestack_protocol::json11::Tag;
 
 /// The stored project: exactly the `DescribeProjectOutput` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

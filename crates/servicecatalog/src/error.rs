@@ -5,7 +5,6 @@
 //! launch path, an inactive artifact, an unreadable template, a bad parameter) as
 //! `InvalidParametersException`.
 
-use sagestack_protocol::{AwsError, ErrorKind};
 use sagestack_store::StoreError;
 
 /// Everything a Service Catalog operation can fail with. The `Display` text is the
@@ -39,40 +38,18 @@ pub enum ScError {
     Internal(String),
 }
 
-impl AwsError for ScError {
-    fn code(&self) -> &str {
-        match self {
-            Self::Validation(_) => "ValidationException",
-            Self::Serialization(_) => "SerializationException",
-            Self::InvalidParameters(_) => "InvalidParametersException",
-            Self::ResourceNotFound(_) => "ResourceNotFoundException",
-            Self::ResourceInUse(_) => "ResourceInUseException",
-            Self::DuplicateResource(_) => "DuplicateResourceException",
-            Self::InvalidState(_) => "InvalidStateException",
-            Self::LimitExceeded(_) => "LimitExceededException",
-            Self::UnknownOperation(_) => "UnknownOperationException",
-            Self::Internal(_) => "InternalFailure",
-        }
-    }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::Internal(_) => ErrorKind::Server,
-            _ => ErrorKind::Client,
-        }
-    }
-}
+sagestack_protocol::json11_errors!(ScError {
+    Self::InvalidParameters(_) => "InvalidParametersException",
+    Self::ResourceNotFound(_) => "ResourceNotFoundException",
+    Self::ResourceInUse(_) => "ResourceInUseException",
+    Self::DuplicateResource(_) => "DuplicateResourceException",
+    Self::InvalidState(_) => "InvalidStateException",
+    Self::LimitExceeded(_) => "LimitExceededException",
+    Self::Internal(_) => "InternalFailure",
+});
 
 impl From<StoreError> for ScError {
     fn from(e: StoreError) -> Self {
         ScError::Internal(e.to_string())
-    }
-}
-
-impl sagestack_protocol::json11::InputErrors for ScError {
-    fn validation(message: String) -> Self {
-        ScError::Validation(message)
-    }
-    fn serialization(message: String) -> Self {
-        ScError::Serialization(message)
     }
 }

@@ -85,13 +85,8 @@ impl Scope {
     }
 }
 
-/// A tag as Service Catalog spells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Tag {
-    pub key: String,
-    pub value: String,
-}
+/// A key-value pair (`Tag`), as every JSON 1.1 service here spells it.
+pub use sagestack_protocol::json11::Tag;
 
 /// Tags as the API answers them.
 pub fn tags_json(tags: &[Tag]) -> Value {

@@ -1,6 +1,5 @@
 //! The SSM service's errors, and their AWS codes.
 
-use sagestack_protocol::{AwsError, ErrorKind};
 use sagestack_store::StoreError;
 
 /// Everything an SSM parameter operation can fail with. The `Display` text is the
@@ -37,29 +36,16 @@ pub enum SsmError {
     Internal(String),
 }
 
-impl AwsError for SsmError {
-    fn code(&self) -> &str {
-        match self {
-            Self::Validation(_) => "ValidationException",
-            Self::Serialization(_) => "SerializationException",
-            Self::ParameterNotFound => "ParameterNotFound",
-            Self::ParameterVersionNotFound(_) => "ParameterVersionNotFound",
-            Self::ParameterAlreadyExists => "ParameterAlreadyExists",
-            Self::HierarchyLevelLimitExceeded(_) => "HierarchyLevelLimitExceededException",
-            Self::ParameterPatternMismatch(_) => "ParameterPatternMismatchException",
-            Self::InvalidAllowedPattern(_) => "InvalidAllowedPatternException",
-            Self::InvalidNextToken(_) => "InvalidNextToken",
-            Self::UnknownOperation(_) => "UnknownOperationException",
-            Self::Internal(_) => "InternalServerError",
-        }
-    }
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::Internal(_) => ErrorKind::Server,
-            _ => ErrorKind::Client,
-        }
-    }
-}
+sagestack_protocol::json11_errors!(SsmError {
+    Self::ParameterNotFound => "ParameterNotFound",
+    Self::ParameterVersionNotFound(_) => "ParameterVersionNotFound",
+    Self::ParameterAlreadyExists => "ParameterAlreadyExists",
+    Self::HierarchyLevelLimitExceeded(_) => "HierarchyLevelLimitExceededException",
+    Self::ParameterPatternMismatch(_) => "ParameterPatternMismatchException",
+    Self::InvalidAllowedPattern(_) => "InvalidAllowedPatternException",
+    Self::InvalidNextToken(_) => "InvalidNextToken",
+    Self::Internal(_) => "InternalServerError",
+});
 
 impl From<StoreError> for SsmError {
     fn from(e: StoreError) -> Self {
@@ -67,14 +53,5 @@ impl From<StoreError> for SsmError {
             StoreError::AlreadyExists => SsmError::ParameterAlreadyExists,
             other => SsmError::Internal(other.to_string()),
         }
-    }
-}
-
-impl sagestack_protocol::json11::InputErrors for SsmError {
-    fn validation(message: String) -> Self {
-        SsmError::Validation(message)
-    }
-    fn serialization(message: String) -> Self {
-        SsmError::Serialization(message)
     }
 }

@@ -34,13 +34,8 @@ pub const ADVANCED_VALUE_MAX: usize = 8192;
 /// `GetParametersByPath` page size when `MaxResults` is absent.
 pub const DEFAULT_PAGE: usize = 10;
 
-/// A tag as SSM spells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Tag {
-    pub key: String,
-    pub value: String,
-}
+/// A key-value pair (`Tag`), as every JSON 1.1 service here spells it.
+pub use sagestack_protocol::json11::Tag;
 
 /// One stored version of a parameter (the store's opaque document).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

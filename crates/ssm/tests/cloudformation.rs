@@ -8,25 +8,17 @@ use std::sync::Arc;
 use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackRecord, StackStatus,
 };
-use sagestack_protocol::{JsonOutput, RequestContext};
+use sagestack_protocol::RequestContext;
 use sagestack_ssm::{ParameterProvider, Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        access_key_id: None,
-    }
+    RequestContext::new("us-east-1", "123456789012")
 }
 
 async fn call(ssm: &SsmService, op: &str, input: Value) -> Result<Value, sagestack_ssm::SsmError> {
-    Ok(match ssm.handle(&ctx(), op, input).await? {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
-    })
+    Ok(ssm.handle(&ctx(), op, input).await?.into_value().unwrap())
 }
 
 /// The SQLite store in `dir`, the SSM API over it, and CloudFormation with the native

@@ -13,45 +13,27 @@ pub(crate) struct Migration {
 }
 
 /// The migrations of one backend (`migrations/{backend}/`): one list of versions,
-/// descriptions and files for both backends, which must stay in step.
+/// descriptions and files for both backends, which must stay in step. The second arm
+/// turns that table into the backend's `&[Migration]`, each file embedded.
 macro_rules! migrations {
     ($backend:literal) => {
-        &[
+        migrations!($backend;
+            1, "projects", "0001_projects.sql";
+            2, "stacks", "0002_stacks.sql";
+            3, "ssm parameters, model package groups, iam roles", "0003_services.sql";
+            4, "s3 buckets, objects, multipart uploads", "0004_objects.sql";
+            5, "service catalog", "0005_servicecatalog.sql";
+            6, "stack names beside stack documents (indexed by-name lookups)", "0006_stack_names.sql";
+        )
+    };
+    ($backend:literal; $($version:literal, $description:literal, $file:literal;)+) => {
+        &[$(
             Migration {
-                version: 1,
-                description: "projects",
-                sql: include_str!(concat!("../migrations/", $backend, "/0001_projects.sql")),
+                version: $version,
+                description: $description,
+                sql: include_str!(concat!("../migrations/", $backend, "/", $file)),
             },
-            Migration {
-                version: 2,
-                description: "stacks",
-                sql: include_str!(concat!("../migrations/", $backend, "/0002_stacks.sql")),
-            },
-            Migration {
-                version: 3,
-                description: "ssm parameters, model package groups, iam roles",
-                sql: include_str!(concat!("../migrations/", $backend, "/0003_services.sql")),
-            },
-            Migration {
-                version: 4,
-                description: "s3 buckets, objects, multipart uploads",
-                sql: include_str!(concat!("../migrations/", $backend, "/0004_objects.sql")),
-            },
-            Migration {
-                version: 5,
-                description: "service catalog",
-                sql: include_str!(concat!(
-                    "../migrations/",
-                    $backend,
-                    "/0005_servicecatalog.sql"
-                )),
-            },
-            Migration {
-                version: 6,
-                description: "stack names beside stack documents (indexed by-name lookups)",
-                sql: include_str!(concat!("../migrations/", $backend, "/0006_stack_names.sql")),
-            },
-        ]
+        )+]
     };
 }
 

@@ -243,20 +243,11 @@ fn substitute(node: &mut Node, id: &str, item: &str) {
 mod tests {
     use crate::{ErrorCode, Template};
 
+    include!("../tests/support/foreach_loops.rs");
+
+    /// Nested loops whose resource property ends with `${L0}`.
     fn loops(levels: usize, items: usize, payload: usize) -> String {
-        let list = (0..items)
-            .map(|i| format!("i{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let key: String = (0..levels).map(|l| format!("${{L{l}}}")).collect();
-        let mut body = format!(
-            "{{'R{key}': {{Type: A::B::C, Properties: {{P: '{}${{L0}}'}}}}}}",
-            "p".repeat(payload)
-        );
-        for l in (0..levels).rev() {
-            body = format!("{{'Fn::ForEach::F{l}': [L{l}, [{list}], {body}]}}");
-        }
-        format!("Transform: AWS::LanguageExtensions\nResources: {body}\n")
+        loops_with(levels, items, payload, "${L0}")
     }
 
     /// Three nested loops of 40 items over a 20 KB payload: 64,000 copies, 1.3 GB.

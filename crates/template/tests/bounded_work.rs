@@ -132,21 +132,11 @@ fn condition_chain(conditions: usize, nots: usize) -> String {
     s
 }
 
+include!("support/foreach_loops.rs");
+
 /// Nested `Fn::ForEach` loops of `items` items over a `payload`-byte string.
 fn loops(levels: usize, items: usize, payload: usize) -> String {
-    let list = (0..items)
-        .map(|i| format!("i{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let key: String = (0..levels).map(|l| format!("${{L{l}}}")).collect();
-    let mut body = format!(
-        "{{'R{key}': {{Type: A::B::C, Properties: {{P: '{}'}}}}}}",
-        "p".repeat(payload)
-    );
-    for l in (0..levels).rev() {
-        body = format!("{{'Fn::ForEach::F{l}': [L{l}, [{list}], {body}]}}");
-    }
-    format!("Transform: AWS::LanguageExtensions\nResources: {body}\n")
+    loops_with(levels, items, payload, "")
 }
 
 proptest! {

@@ -23,10 +23,8 @@ impl Provisioner for Recorder {
 
 fn ctx() -> RequestContext {
     RequestContext {
-        request_id: "r".into(),
-        region: "eu-west-1".into(),
-        account_id: "123456789012".into(),
         access_key_id: Some("AKIDTEST".into()),
+        ..RequestContext::new("eu-west-1", "123456789012")
     }
 }
 
@@ -35,10 +33,7 @@ async fn service(dir: &std::path::Path, p: Arc<dyn Provisioner>) -> SageMakerSer
 }
 
 fn value(out: JsonOutput) -> Value {
-    match out {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(s) => serde_json::from_str(&s).unwrap(),
-    }
+    out.into_value().unwrap()
 }
 
 async fn create(s: &SageMakerService, name: &str) -> Value {

@@ -92,19 +92,11 @@ pub async fn harness() -> Harness {
 }
 
 pub fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "us-east-1".into(),
-        account_id: ACCOUNT.into(),
-        access_key_id: None,
-    }
+    RequestContext::new("us-east-1", ACCOUNT)
 }
 
 pub async fn call(h: &Harness, op: &str, input: Value) -> Result<Value, ScError> {
-    Ok(match h.api.handle(&ctx(), op, input).await? {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
-    })
+    Ok(h.api.handle(&ctx(), op, input).await?.into_value().unwrap())
 }
 
 pub async fn ok(h: &Harness, op: &str, input: Value) -> Value {

@@ -6,12 +6,7 @@ use sagestack_engine::FakeClock;
 use sagestack_store::SqliteStore;
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "eu-west-1".into(),
-        account_id: "123456789012".into(),
-        access_key_id: None,
-    }
+    RequestContext::new("eu-west-1", "123456789012")
 }
 
 async fn service(dir: &std::path::Path) -> SsmService {
@@ -23,10 +18,27 @@ async fn service(dir: &std::path::Path) -> SsmService {
 }
 
 async fn call(s: &SsmService, op: &str, input: Value) -> Result<Value> {
-    match s.handle(&ctx(), op, input).await? {
-        JsonOutput::Value(v) => Ok(v),
-        JsonOutput::Raw(r) => Ok(serde_json::from_str(&r).unwrap()),
-    }
+    Ok(s.handle(&ctx(), op, input).await?.into_value().unwrap())
+}
+
+/// `op`'s output; the call must succeed.
+async fn ok(s: &SsmService, op: &str, input: Value) -> Value {
+    call(s, op, input).await.unwrap()
+}
+
+/// `op`'s error; the call must fail.
+async fn fail(s: &SsmService, op: &str, input: Value) -> SsmError {
+    call(s, op, input).await.unwrap_err()
+}
+
+/// PutParameter's output; the put must succeed.
+async fn put(s: &SsmService, input: Value) -> Value {
+    ok(s, "PutParameter", input).await
+}
+
+/// PutParameter's error; the put must fail.
+async fn put_fails(s: &SsmService, input: Value) -> SsmError {
+    fail(s, "PutParameter", input).await
 }
 
 #[test]
@@ -46,57 +58,39 @@ fn the_embedded_model_parses_and_has_every_operation() {
 async fn put_get_versions_and_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
-    let out = call(
+    let out = put(
         &s,
-        "PutParameter",
         json!({"Name": "/app/db", "Value": "v1", "Type": "String", "Description": "d"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(out, json!({"Version": 1, "Tier": "Standard"}));
-    let e = call(
-        &s,
-        "PutParameter",
-        json!({"Name": "/app/db", "Value": "v2"}),
-    )
-    .await
-    .unwrap_err();
+    let e = put_fails(&s, json!({"Name": "/app/db", "Value": "v2"})).await;
     assert_eq!(e, SsmError::ParameterAlreadyExists);
     assert_eq!(e.code(), "ParameterAlreadyExists");
-    let out = call(
+    let out = put(
         &s,
-        "PutParameter",
         json!({"Name": "/app/db", "Value": "v2", "Overwrite": true}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(out["Version"], 2);
-    let p = call(&s, "GetParameter", json!({"Name": "/app/db"}))
-        .await
-        .unwrap();
+    let p = ok(&s, "GetParameter", json!({"Name": "/app/db"})).await;
     assert_eq!(
         p["Parameter"],
         json!({"Name": "/app/db", "Type": "String", "Value": "v2", "Version": 2,
             "LastModifiedDate": 1_700_000_001.0,
             "ARN": "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db", "DataType": "text"})
     );
-    let p = call(&s, "GetParameter", json!({"Name": "/app/db:1"}))
-        .await
-        .unwrap();
+    let p = ok(&s, "GetParameter", json!({"Name": "/app/db:1"})).await;
     assert_eq!(p["Parameter"]["Value"], "v1");
     assert_eq!(p["Parameter"]["Selector"], ":1");
     assert_eq!(p["Parameter"]["Name"], "/app/db");
-    let e = call(&s, "GetParameter", json!({"Name": "/app/db:7"}))
-        .await
-        .unwrap_err();
+    let e = fail(&s, "GetParameter", json!({"Name": "/app/db:7"})).await;
     assert_eq!(e.code(), "ParameterVersionNotFound");
     assert_eq!(
         e.to_string(),
         "Systems Manager could not find version 7 of /app/db. Verify the version and try again."
     );
-    let e = call(&s, "GetParameter", json!({"Name": "/nope"}))
-        .await
-        .unwrap_err();
+    let e = fail(&s, "GetParameter", json!({"Name": "/nope"})).await;
     assert_eq!(e, SsmError::ParameterNotFound);
 }
 
@@ -104,100 +98,70 @@ async fn put_get_versions_and_overwrite() {
 async fn service_rules() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
-    let e = call(&s, "PutParameter", json!({"Name": "x", "Value": "v"}))
-        .await
-        .unwrap_err();
+    let e = put_fails(&s, json!({"Name": "x", "Value": "v"})).await;
     assert_eq!(
         e.to_string(),
         "A parameter type is required when you create a parameter."
     );
     for bad in ["a/b", "/aws/x", "ssm-thing", "/a//b", "bad name"] {
-        let e = call(
-            &s,
-            "PutParameter",
-            json!({"Name": bad, "Value": "v", "Type": "String"}),
-        )
-        .await
-        .unwrap_err();
+        let e = put_fails(&s, json!({"Name": bad, "Value": "v", "Type": "String"})).await;
         assert_eq!(e.code(), "ValidationException", "{bad}");
     }
-    let e = call(
+    let e = put_fails(
         &s,
-        "PutParameter",
         json!({"Name": "my app", "Value": "v", "Type": "String"}),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert_eq!(e.to_string(), NAME_RULES);
     assert!(NAME_RULES.starts_with("Parameter name: can't be prefixed with \"ssm\""));
-    let e = call(&s, "GetParameter", json!({"Name": "{bad}-name"}))
-        .await
-        .unwrap_err();
+    let e = fail(&s, "GetParameter", json!({"Name": "{bad}-name"})).await;
     assert_eq!(e.code(), "ValidationException");
     for path in ["no-slash", "/aws/x", "/bad path"] {
-        let e = call(&s, "GetParametersByPath", json!({"Path": path}))
-            .await
-            .unwrap_err();
+        let e = fail(&s, "GetParametersByPath", json!({"Path": path})).await;
         assert_eq!(e.to_string(), PATH_RULES, "{path}");
     }
     assert!(PATH_RULES.contains(r#"It can't be prefixed with \"aws\" or \"ssm\""#));
+    // Refused puts, with the code each answers.
     let deep = format!("/{}", vec!["l"; 16].join("/"));
-    let e = call(
+    let pattern =
+        json!({"Name": "p", "Value": "abc", "Type": "String", "AllowedPattern": "^\\d+$"});
+    for (input, code) in [
+        (
+            json!({"Name": deep, "Value": "v", "Type": "String"}),
+            "HierarchyLevelLimitExceededException",
+        ),
+        (pattern, "ParameterPatternMismatchException"),
+        (
+            json!({"Name": "p", "Value": "x".repeat(4097), "Type": "String"}),
+            "ValidationException",
+        ),
+    ] {
+        assert_eq!(put_fails(&s, input.clone()).await.code(), code, "{input}");
+    }
+    let e = put_fails(
         &s,
-        "PutParameter",
-        json!({"Name": deep, "Value": "v", "Type": "String"}),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), "HierarchyLevelLimitExceededException");
-    let e = call(
-        &s,
-        "PutParameter",
-        json!({"Name": "p", "Value": "abc", "Type": "String", "AllowedPattern": "^\\d+$"}),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), "ParameterPatternMismatchException");
-    let e = call(
-        &s,
-        "PutParameter",
         json!({"Name": "p", "Value": "v", "Type": "String", "Overwrite": true,
             "Tags": [{"Key": "k", "Value": "v"}]}),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(
         e.to_string()
             .starts_with("Tags and overwrite can't be used together")
     );
-    let e = call(
+    let out = put(
         &s,
-        "PutParameter",
-        json!({"Name": "p", "Value": "x".repeat(4097), "Type": "String"}),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), "ValidationException");
-    let out = call(
-        &s,
-        "PutParameter",
         json!({"Name": "p", "Value": "x".repeat(4097), "Type": "String", "Tier": "Advanced"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(out["Tier"], "Advanced");
     // Model validation, in AWS's wording.
-    let e = call(&s, "PutParameter", json!({"Name": "", "Type": "Text"}))
-        .await
-        .unwrap_err();
+    let e = put_fails(&s, json!({"Name": "", "Type": "Text"})).await;
     assert_eq!(e.code(), "ValidationException");
     assert!(
         e.to_string().starts_with("3 validation errors detected"),
         "{e}"
     );
-    let e = call(&s, "GetParameter", json!({"Name": 5}))
-        .await
-        .unwrap_err();
+    let e = fail(&s, "GetParameter", json!({"Name": 5})).await;
     assert_eq!(e.code(), "SerializationException");
 }
 
@@ -205,24 +169,19 @@ async fn service_rules() {
 async fn secure_strings_are_sealed_without_decryption() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
-    call(
+    put(
         &s,
-        "PutParameter",
         json!({"Name": "pw", "Value": "hunter2", "Type": "SecureString"}),
     )
-    .await
-    .unwrap();
-    let p = call(&s, "GetParameter", json!({"Name": "pw"}))
-        .await
-        .unwrap();
+    .await;
+    let p = ok(&s, "GetParameter", json!({"Name": "pw"})).await;
     assert_ne!(p["Parameter"]["Value"], "hunter2");
-    let p = call(
+    let p = ok(
         &s,
         "GetParameter",
         json!({"Name": "pw", "WithDecryption": true}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(p["Parameter"]["Value"], "hunter2");
     assert_eq!(p["Parameter"]["Type"], "SecureString");
 }
@@ -232,21 +191,18 @@ async fn get_parameters_reports_invalid_ones() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
     for n in ["a", "b"] {
-        call(
+        put(
             &s,
-            "PutParameter",
             json!({"Name": n, "Value": format!("{n}-v"), "Type": "StringList"}),
         )
-        .await
-        .unwrap();
+        .await;
     }
-    let out = call(
+    let out = ok(
         &s,
         "GetParameters",
         json!({"Names": ["a", "missing", "b:1", "b:2", "a"]}),
     )
-    .await
-    .unwrap();
+    .await;
     let names: Vec<&str> = out["Parameters"]
         .as_array()
         .unwrap()
@@ -269,13 +225,7 @@ async fn by_path_recursive_and_pages() {
         "/apple",
         "/other",
     ] {
-        call(
-            &s,
-            "PutParameter",
-            json!({"Name": n, "Value": "v", "Type": "String"}),
-        )
-        .await
-        .unwrap();
+        put(&s, json!({"Name": n, "Value": "v", "Type": "String"})).await;
     }
     let names = |v: &Value| -> Vec<String> {
         v["Parameters"]
@@ -285,9 +235,7 @@ async fn by_path_recursive_and_pages() {
             .map(|p| p["Name"].as_str().unwrap().to_string())
             .collect()
     };
-    let out = call(&s, "GetParametersByPath", json!({"Path": "/app"}))
-        .await
-        .unwrap();
+    let out = ok(&s, "GetParametersByPath", json!({"Path": "/app"})).await;
     assert_eq!(names(&out), ["/app/a", "/app/b", "/app/c"]);
     assert!(out.get("NextToken").is_none());
     let mut seen = Vec::new();
@@ -297,7 +245,7 @@ async fn by_path_recursive_and_pages() {
         if let Some(t) = &token {
             input["NextToken"] = t.clone();
         }
-        let out = call(&s, "GetParametersByPath", input).await.unwrap();
+        let out = ok(&s, "GetParametersByPath", input).await;
         seen.extend(names(&out));
         match out.get("NextToken") {
             Some(t) => token = Some(t.clone()),
@@ -305,21 +253,19 @@ async fn by_path_recursive_and_pages() {
         }
     }
     assert_eq!(seen, ["/app/a", "/app/b", "/app/c", "/app/deep/x"]);
-    let e = call(
+    let e = fail(
         &s,
         "GetParametersByPath",
         json!({"Path": "/app", "NextToken": "garbage"}),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert_eq!(e.code(), "InvalidNextToken");
-    let e = call(
+    let e = fail(
         &s,
         "GetParametersByPath",
         json!({"Path": "/app", "MaxResults": 11}),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert_eq!(e.code(), "ValidationException");
 }
 
@@ -327,24 +273,12 @@ async fn by_path_recursive_and_pages() {
 async fn delete_removes_every_version() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
-    call(
-        &s,
-        "PutParameter",
-        json!({"Name": "d", "Value": "v", "Type": "String"}),
-    )
-    .await
-    .unwrap();
-    call(&s, "DeleteParameter", json!({"Name": "d"}))
-        .await
-        .unwrap();
-    let e = call(&s, "DeleteParameter", json!({"Name": "d"}))
-        .await
-        .unwrap_err();
+    put(&s, json!({"Name": "d", "Value": "v", "Type": "String"})).await;
+    ok(&s, "DeleteParameter", json!({"Name": "d"})).await;
+    let e = fail(&s, "DeleteParameter", json!({"Name": "d"})).await;
     assert_eq!(e.code(), "ParameterNotFound");
-    let e = call(&s, "GetParameter", json!({"Name": "d:1"}))
-        .await
-        .unwrap_err();
+    let e = fail(&s, "GetParameter", json!({"Name": "d:1"})).await;
     assert_eq!(e.code(), "ParameterNotFound");
-    let e = call(&s, "DescribeParameters", json!({})).await.unwrap_err();
+    let e = fail(&s, "DescribeParameters", json!({})).await;
     assert_eq!(e.code(), "UnknownOperationException");
 }
