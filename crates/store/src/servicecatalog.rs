@@ -28,6 +28,8 @@ pub enum CatalogKind {
     Record,
     /// Service-wide settings (e.g. SageMaker's portfolio status), keyed by name.
     Setting,
+    /// A CloudWatch Logs log group (`sagestack-logs`), keyed by its name.
+    LogGroup,
 }
 
 impl CatalogKind {
@@ -39,6 +41,7 @@ impl CatalogKind {
             CatalogKind::ProvisionedProduct => "provisioned-product",
             CatalogKind::Record => "record",
             CatalogKind::Setting => "setting",
+            CatalogKind::LogGroup => "log-group",
         }
     }
 }
