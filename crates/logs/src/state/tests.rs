@@ -1,6 +1,7 @@
 //! The state's rules, over a real SQLite store and a fake clock.
 
 use super::*;
+use crate::streams::MAX_PAGE_BYTES;
 use sagestack_engine::FakeClock;
 use sagestack_store::SqliteStore;
 
