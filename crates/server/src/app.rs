@@ -20,7 +20,7 @@ use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::Store;
 
 use crate::cli::ServeArgs;
-use crate::native::native_providers;
+use crate::native::{log_group_provider, native_providers};
 use crate::router::{AppState, Services};
 use crate::store_watch::Resumable;
 
@@ -65,6 +65,14 @@ pub async fn build(args: &ServeArgs) -> Result<App, String> {
         Catalog::new(store.clone(), clock.clone(), scope)
             .with_template_source(template_source.clone()),
     );
+    let logs = Arc::new(sagestack_logs::Logs::new(
+        store.clone(),
+        clock.clone(),
+        sagestack_logs::Scope {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+        },
+    ));
 
     // CloudFormation, with the providers over those states and the configured extras.
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
@@ -81,6 +89,8 @@ pub async fn build(args: &ServeArgs) -> Result<App, String> {
     {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
+    let (type_name, provider) = log_group_provider(logs.clone());
+    cfn_config = cfn_config.with_native_provider(type_name, provider);
     if !args.custom_resource_webhooks.is_empty() {
         cfn_config = cfn_config.with_custom_resources(crate::webhook::custom_resources(
             &args.custom_resource_webhooks,
@@ -138,6 +148,7 @@ pub async fn build(args: &ServeArgs) -> Result<App, String> {
             .with_json(Arc::new(sagemaker))
             .with_json(Arc::new(SsmService::new(parameters)))
             .with_json(Arc::new(ServiceCatalogService::new(catalog, provisioned)))
+            .with_json(Arc::new(sagestack_logs::LogsService::new(logs)))
             .with_query(Arc::new(cloudformation))
             .with_s3(s3),
         region: args.region.clone(),
