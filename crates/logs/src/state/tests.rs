@@ -566,3 +566,35 @@ async fn tags_and_reconfigure() {
     );
     assert!(logs.group_of_arn("g").is_err());
 }
+
+#[tokio::test]
+async fn the_state_is_shared_across_tasks() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Logs>();
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, _, _) = logs(dir.path()).await;
+    let logs = Arc::new(logs);
+    // Lambda appends from its invocation tasks: the future must be `Send`.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let logs = logs.clone();
+            tokio::spawn(async move {
+                logs.append("/aws/lambda/f", "s", vec![ev(NOW + i, &format!("{i}\n"))])
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        logs.tail("/aws/lambda/f", "s", 1024),
+        "0\n1\n2\n3\n4\n5\n6\n7\n"
+    );
+    let page = logs
+        .describe_groups(&GroupFilter::default(), 50, None)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "one group, however many appends raced");
+    assert_eq!(page.items[0].1, 16, "storedBytes counts the messages held");
+}
