@@ -68,7 +68,7 @@ pub enum StreamOrder {
     LastEventTime,
 }
 
-/// Token tags (see `token.rs`): one per listing.
+/// Token tags (see `token.rs`), one per listing (FilterLogEvents' is in `events.rs`).
 const GROUPS_TAG: &str = "g1_";
 const STREAMS_TAG: &str = "s1_";
 

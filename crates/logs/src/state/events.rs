@@ -42,7 +42,9 @@ pub struct EventsPage {
     pub next_backward_token: String,
 }
 
-/// PutLogEvents' events refused for their time ([AWS's indexes](RejectedInfo)).
+/// PutLogEvents' events refused for their time, as AWS's indexes into the batch (the
+/// too old and expired ones end before the `EndIndex`, the too new start at the
+/// `StartIndex`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectedInfo {
