@@ -163,6 +163,13 @@ def test_invoke_sync_tail_async_and_dry_run(lam_server, lam):
     out, body2 = invoke(lam, "echo", {"a": 2}, LogType="Tail")
     assert "Init Duration" not in base64.b64decode(out["LogResult"]).decode()
     assert body2["request"] != body["request"]
+    # The log is in CloudWatch Logs, one stream per worker, as on AWS.
+    logs = client("logs", lam_server.url)
+    [stream] = logs.describe_log_streams(logGroupName="/aws/lambda/echo")["logStreams"]
+    assert "[$LATEST]" in stream["logStreamName"]
+    messages = [e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/echo")["events"]]
+    assert "init echo" in messages and 'event {"a": 2}' in messages
+    assert sum(m.startswith("REPORT RequestId:") for m in messages) == 2
     assert lam.invoke(FunctionName="echo", InvocationType="DryRun")["StatusCode"] == 204
     assert lam.invoke(FunctionName="echo", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
     with pytest.raises(ClientError) as e:

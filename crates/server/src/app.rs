@@ -20,7 +20,7 @@ use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::Store;
 
 use crate::cli::ServeArgs;
-use crate::native::native_providers;
+use crate::native::{log_group_provider, native_providers};
 use crate::router::{AppState, Services};
 use crate::store_watch::Resumable;
 
@@ -68,6 +68,14 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         Catalog::new(store.clone(), clock.clone(), scope)
             .with_template_source(template_source.clone()),
     );
+    let logs = Arc::new(sagestack_logs::Logs::new(
+        store.clone(),
+        clock.clone(),
+        sagestack_logs::Scope {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+        },
+    ));
 
     // Lambda: the functions' state, and what runs them (before CloudFormation, whose
     // Lambda-backed custom resources invoke them).
@@ -84,7 +92,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     let invoker = Arc::new(sagestack_lambda::Invoker::new(
         functions.clone(),
         crate::lambda::executor(args, endpoint)?,
-        Arc::new(sagestack_lambda::NoLogs),
+        Arc::new(crate::lambda::FunctionLogs(logs.clone())),
     ));
     let responses = sagestack_lambda::custom_resource::Responses::new();
 
@@ -103,6 +111,8 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
+    let (type_name, provider) = log_group_provider(logs.clone());
+    cfn_config = cfn_config.with_native_provider(type_name, provider);
     // Custom resources: Lambda ServiceTokens run this server's functions; configured
     // webhook prefixes go over HTTP.
     let lambda_custom = sagestack_lambda::custom_resource::LambdaCustomResources::new(
@@ -168,6 +178,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
             .with_json(Arc::new(sagemaker))
             .with_json(Arc::new(SsmService::new(parameters)))
             .with_json(Arc::new(ServiceCatalogService::new(catalog, provisioned)))
+            .with_json(Arc::new(sagestack_logs::LogsService::new(logs)))
             .with_query(Arc::new(cloudformation))
             .with_rest(Arc::new(sagestack_lambda::LambdaApi::new(invoker)))
             .with_s3(s3),

@@ -23,6 +23,25 @@ pub struct LambdaRoutes {
     pub responses: Arc<Responses>,
 }
 
+/// Function logs go to CloudWatch Logs (`/aws/lambda/<name>`, one stream per worker).
+pub struct FunctionLogs(pub Arc<sagestack_logs::Logs>);
+
+#[async_trait::async_trait]
+impl sagestack_lambda::LogSink for FunctionLogs {
+    async fn append(&self, group: &str, stream: &str, timestamp_ms: i64, lines: Vec<String>) {
+        let events = lines
+            .into_iter()
+            .map(|message| sagestack_logs::LogEvent {
+                timestamp_ms,
+                message,
+            })
+            .collect();
+        if let Err(e) = self.0.append(group, stream, events).await {
+            tracing::warn!(%group, %stream, "cannot write a function's log: {e}");
+        }
+    }
+}
+
 /// The executor `args` describe; functions reach this server at `endpoint`.
 pub fn executor(args: &ServeArgs, endpoint: &str) -> Result<Executor, String> {
     let (akid, secret) = args

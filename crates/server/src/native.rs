@@ -3,6 +3,7 @@
 //! `AWS::IAM::Role` and `AWS::S3::Bucket` become real parameters, groups, roles and
 //! buckets that the APIs read. Buckets always live in this server's own object store,
 //! also when templates are read from an external S3 (`--s3-endpoint`).
+//! `AWS::Logs::LogGroup` becomes a log group of the Logs state ([`log_group_provider`]).
 //! Wiring only: each provider lives with its service.
 
 use std::sync::Arc;
@@ -41,6 +42,15 @@ pub fn native_providers(
     ]
 }
 
+/// The `AWS::Logs::LogGroup` provider over the Logs state, as a `(type, provider)` pair
+/// for `ServiceConfig::with_native_provider` beside [`native_providers`].
+pub fn log_group_provider(logs: Arc<sagestack_logs::Logs>) -> (String, Arc<dyn ResourceProvider>) {
+    (
+        sagestack_logs::provider::TYPE_NAME.to_string(),
+        Arc::new(sagestack_logs::LogGroupProvider::new(logs)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,7 +69,16 @@ mod tests {
             Arc::new(SystemClock),
         ));
         let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
-        let list = native_providers(store, groups, parameters);
+        let logs = Arc::new(sagestack_logs::Logs::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            sagestack_logs::Scope {
+                region: "us-east-1".into(),
+                account_id: "123456789012".into(),
+            },
+        ));
+        let mut list = native_providers(store, groups, parameters);
+        list.push(log_group_provider(logs));
         let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(
             types,
@@ -67,7 +86,8 @@ mod tests {
                 "AWS::SSM::Parameter",
                 "AWS::SageMaker::ModelPackageGroup",
                 "AWS::IAM::Role",
-                "AWS::S3::Bucket"
+                "AWS::S3::Bucket",
+                "AWS::Logs::LogGroup"
             ]
         );
         for (t, p) in &list {

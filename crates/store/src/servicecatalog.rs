@@ -34,6 +34,8 @@ pub enum CatalogKind {
     LambdaFunction,
     /// A Lambda deployment package (the zip, base64), keyed by its SHA-256 in hex.
     LambdaCode,
+    /// A CloudWatch Logs log group (`sagestack-logs`), keyed by its name.
+    LogGroup,
 }
 
 impl CatalogKind {
@@ -47,6 +49,7 @@ impl CatalogKind {
             CatalogKind::Setting => "setting",
             CatalogKind::LambdaFunction => "lambda-function",
             CatalogKind::LambdaCode => "lambda-code",
+            CatalogKind::LogGroup => "log-group",
         }
     }
 }

@@ -1,0 +1,292 @@
+//! The operations through `LogsService::handle`: decoding, validation in AWS's words,
+//! and the shapes of the answers.
+
+use super::*;
+use sagestack_engine::FakeClock;
+use sagestack_protocol::AwsError;
+use sagestack_store::SqliteStore;
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: "r".into(),
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        access_key_id: None,
+    }
+}
+
+async fn service(dir: &std::path::Path) -> LogsService {
+    let store = SqliteStore::open(dir).await.unwrap();
+    let scope = crate::Scope {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+    };
+    LogsService::new(Arc::new(Logs::new(
+        Arc::new(store),
+        Arc::new(FakeClock::new(NOW)),
+        scope,
+    )))
+}
+
+async fn call(s: &LogsService, op: &str, input: Value) -> Result<Value> {
+    match s.handle(&ctx(), op, input).await? {
+        JsonOutput::Value(v) => Ok(v),
+        JsonOutput::Raw(r) => Ok(serde_json::from_str(&r).unwrap()),
+    }
+}
+
+#[test]
+fn the_embedded_model_parses_and_has_every_operation() {
+    for op in [
+        "CreateLogGroup",
+        "DeleteLogGroup",
+        "DescribeLogGroups",
+        "CreateLogStream",
+        "DeleteLogStream",
+        "DescribeLogStreams",
+        "PutLogEvents",
+        "GetLogEvents",
+        "FilterLogEvents",
+        "PutRetentionPolicy",
+        "DeleteRetentionPolicy",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+        "TagLogGroup",
+        "UntagLogGroup",
+        "ListTagsLogGroup",
+    ] {
+        assert!(MODEL.has_operation(op), "{op}");
+    }
+}
+
+#[tokio::test]
+async fn validation_is_invalid_parameter_in_aws_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(dir.path()).await;
+    let e = call(&s, "CreateLogGroup", json!({"logGroupName": "my group"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameterException");
+    assert_eq!(
+        e.to_string(),
+        "1 validation error detected: Value 'my group' at 'logGroupName' failed to satisfy \
+         constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"
+    );
+    let e = call(&s, "DescribeLogGroups", json!({"limit": 51}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameterException");
+    assert!(e.to_string().contains("at 'limit'"), "{e}");
+    let e = call(
+        &s,
+        "PutRetentionPolicy",
+        json!({"logGroupName": "g", "retentionInDays": 8}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameterException");
+    assert!(e.to_string().contains("enum value set: [1, 3, 5"), "{e}");
+    let e = call(&s, "CreateLogGroup", json!({"logGroupName": 5}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "SerializationException");
+    let e = call(&s, "StartQuery", json!({})).await.unwrap_err();
+    assert_eq!(e.code(), "UnknownOperationException");
+}
+
+#[tokio::test]
+async fn groups_round_trip_with_aws_s_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(dir.path()).await;
+    call(
+        &s,
+        "CreateLogGroup",
+        json!({"logGroupName": "/app/web", "tags": {"team": "ml"}}),
+    )
+    .await
+    .unwrap();
+    let e = call(&s, "CreateLogGroup", json!({"logGroupName": "/app/web"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ResourceAlreadyExistsException");
+    assert_eq!(e.to_string(), "The specified log group already exists");
+    call(
+        &s,
+        "PutRetentionPolicy",
+        json!({"logGroupName": "/app/web", "retentionInDays": 14}),
+    )
+    .await
+    .unwrap();
+    let out = call(
+        &s,
+        "DescribeLogGroups",
+        json!({"logGroupNamePrefix": "/app"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"logGroups": [{
+            "logGroupName": "/app/web",
+            "creationTime": NOW,
+            "arn": "arn:aws:logs:us-east-1:123456789012:log-group:/app/web:*",
+            "metricFilterCount": 0,
+            "storedBytes": 0,
+            "logGroupClass": "STANDARD",
+            "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:/app/web",
+            "retentionInDays": 14,
+        }]})
+    );
+    let out = call(
+        &s,
+        "DescribeLogGroups",
+        json!({"logGroupNamePattern": "web"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out["logGroups"][0].as_object().unwrap().len(),
+        3,
+        "a pattern answers name, creation time and arn only"
+    );
+    // Tagging takes the ARN without `:*` (the model's pattern refuses `*`).
+    let arn = "arn:aws:logs:us-east-1:123456789012:log-group:/app/web";
+    call(
+        &s,
+        "TagResource",
+        json!({"resourceArn": arn, "tags": {"env": "dev"}}),
+    )
+    .await
+    .unwrap();
+    let out = call(&s, "ListTagsForResource", json!({"resourceArn": arn}))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"tags": {"env": "dev", "team": "ml"}}));
+    call(
+        &s,
+        "UntagLogGroup",
+        json!({"logGroupName": "/app/web", "tags": ["team"]}),
+    )
+    .await
+    .unwrap();
+    let out = call(&s, "ListTagsLogGroup", json!({"logGroupName": "/app/web"}))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"tags": {"env": "dev"}}));
+    call(
+        &s,
+        "DeleteRetentionPolicy",
+        json!({"logGroupName": "/app/web"}),
+    )
+    .await
+    .unwrap();
+    call(&s, "DeleteLogGroup", json!({"logGroupName": "/app/web"}))
+        .await
+        .unwrap();
+    let e = call(&s, "DeleteLogGroup", json!({"logGroupName": "/app/web"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ResourceNotFoundException");
+    assert_eq!(e.to_string(), "The specified log group does not exist.");
+}
+
+#[tokio::test]
+async fn events_round_trip_with_aws_s_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(dir.path()).await;
+    call(&s, "CreateLogGroup", json!({"logGroupName": "g"}))
+        .await
+        .unwrap();
+    let e = call(
+        &s,
+        "PutLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s",
+            "logEvents": [{"timestamp": NOW, "message": "m"}]}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), "ResourceNotFoundException");
+    assert_eq!(e.to_string(), "The specified log stream does not exist.");
+    call(
+        &s,
+        "CreateLogStream",
+        json!({"logGroupName": "g", "logStreamName": "s"}),
+    )
+    .await
+    .unwrap();
+    let out = call(
+        &s,
+        "PutLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s", "sequenceToken": "ignored",
+            "logEvents": [{"timestamp": NOW, "message": "ERROR one"},
+                          {"timestamp": NOW + 1, "message": "INFO two"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["nextSequenceToken"].as_str().unwrap().len(), 56);
+    assert!(out.get("rejectedLogEventsInfo").is_none());
+
+    let out = call(
+        &s,
+        "GetLogEvents",
+        json!({"logGroupIdentifier": "arn:aws:logs:us-east-1:123456789012:log-group:g",
+            "logStreamName": "s", "startFromHead": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out["events"],
+        json!([{"timestamp": NOW, "message": "ERROR one", "ingestionTime": NOW},
+               {"timestamp": NOW + 1, "message": "INFO two", "ingestionTime": NOW}])
+    );
+    assert!(out["nextForwardToken"].as_str().unwrap().starts_with("f/"));
+    assert!(out["nextBackwardToken"].as_str().unwrap().starts_with("b/"));
+
+    // What `aws logs tail` sends: interleaved (deprecated, ignored) and a start time.
+    let out = call(
+        &s,
+        "FilterLogEvents",
+        json!({"logGroupName": "g", "interleaved": true, "startTime": NOW - 600_000,
+            "filterPattern": "ERROR"}),
+    )
+    .await
+    .unwrap();
+    let events = out["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["logStreamName"], "s");
+    assert_eq!(events[0]["message"], "ERROR one");
+    assert_eq!(events[0]["eventId"].as_str().unwrap().len(), 56);
+    assert_eq!(
+        out["searchedLogStreams"],
+        json!([{"logStreamName": "s", "searchedCompletely": true}])
+    );
+    assert!(out.get("nextToken").is_none());
+
+    let out = call(&s, "DescribeLogStreams", json!({"logGroupName": "g"}))
+        .await
+        .unwrap();
+    let stream = &out["logStreams"][0];
+    assert_eq!(stream["logStreamName"], "s");
+    assert_eq!(stream["firstEventTimestamp"], NOW);
+    assert_eq!(stream["lastEventTimestamp"], NOW + 1);
+    assert_eq!(stream["storedBytes"], 0);
+
+    let e = call(&s, "GetLogEvents", json!({"logStreamName": "s"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameterException");
+    let e = call(
+        &s,
+        "FilterLogEvents",
+        json!({"logGroupName": "g", "logGroupIdentifier": "g"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "LogGroup name and LogGroup ARN are mutually exclusive parameters."
+    );
+}
