@@ -221,3 +221,67 @@ def test_a_project_whose_template_has_a_custom_resource(lam_server):
         assert status != "DeleteFailed" and time.monotonic() < deadline
         time.sleep(0.1)
     assert recorded(lam_server, "Delete") == "seed-project"
+
+
+CRASH_TEMPLATE = """
+Parameters:
+  Journal: {Type: String}
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/cr
+      Timeout: 20
+      Code:
+        ZipFile: |
+          import json, time, cfnresponse
+          def handler(event, context):
+              path = event["ResourceProperties"]["Journal"]
+              with open(path) as f:
+                  seen = f.read().splitlines()
+              with open(path, "a") as f:
+                  f.write(json.dumps([event["RequestType"], event["RequestId"],
+                                      event.get("PhysicalResourceId")]) + "\\n")
+              if not seen:
+                  time.sleep(15)  # the first attempt hangs: the server is killed meanwhile
+              cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, "made-" + str(len(seen)))
+  Seed:
+    Type: Custom::Seed
+    Properties:
+      ServiceToken: !GetAtt Fn.Arn
+      Journal: !Ref Journal
+"""
+
+
+def test_a_custom_resource_in_flight_at_a_crash_is_resent_with_its_request_id(data_dir, tmp_path):
+    import json
+    journal = tmp_path / "journal"
+    journal.write_text("")
+    env = {"SAGESTACK_LAMBDA_PYTHON": sys.executable}
+    server = Server(data_dir, extra_env=env).start()
+    cfn = client("cloudformation", server.url)
+    sid = cfn.create_stack(StackName="crashy", TemplateBody=CRASH_TEMPLATE,
+                           Parameters=params(Journal=str(journal)))["StackId"]
+    deadline = time.monotonic() + 20
+    while not journal.read_text():
+        assert time.monotonic() < deadline, server.read_log()
+        time.sleep(0.05)
+    server.kill9()
+
+    server = Server(data_dir, extra_env=env)
+    server.port = int(server.url.rsplit(":", 1)[1])
+    server.start()
+    try:
+        cfn = client("cloudformation", server.url)
+        stack = wait_status(cfn, sid, timeout=60)
+        # The interrupted create fails the stack; what the re-sent request made is
+        # rolled back with a Delete.
+        assert stack["StackStatus"] == "ROLLBACK_COMPLETE", events(cfn, sid)
+        lines = [json.loads(line) for line in journal.read_text().splitlines()]
+        assert [kind for kind, _, _ in lines] == ["Create", "Create", "Delete"], lines
+        assert lines[0][1] == lines[1][1], "the re-sent Create keeps its RequestId"
+        assert lines[2][2] == "made-1"
+    finally:
+        server.stop()

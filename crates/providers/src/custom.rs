@@ -420,4 +420,18 @@ impl ResourceProvider for CustomResourceProvider {
         // The protocol has no Read: what the handler last returned is what exists.
         Ok(Some(current.clone()))
     }
+
+    /// A create the server crashed in: CloudFormation would still be waiting for the
+    /// handler's response, so the request is sent again, with the same `RequestId` (it is
+    /// derived from the attempt, see `rng`), and what the handler answers is recorded
+    /// for the rollback to delete. A handler that had already acted can tell the repeat
+    /// by its `RequestId`.
+    async fn find_interrupted_create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+        _started: sagestack_engine::EpochMillis,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        self.create(ctx, properties).await.map(Some)
+    }
 }

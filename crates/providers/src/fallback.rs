@@ -133,4 +133,15 @@ impl ResourceProvider for FallbackProvider {
     ) -> Result<Option<ResourceState>, ProviderError> {
         self.provider(ctx)?.read(ctx, current, properties).await
     }
+
+    async fn find_interrupted_create(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+        started: sagestack_engine::EpochMillis,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        self.provider(ctx)?
+            .find_interrupted_create(ctx, properties, started)
+            .await
+    }
 }

@@ -35,11 +35,12 @@ pub struct App {
     pub reconcile: bool,
 }
 
-/// Opens the store and builds every service over it; with `reconcile` (always with
-/// the embedded store, which one process owns; with PostgreSQL only on the replica
-/// started with `--reconcile`, since replicas would otherwise each take over the
-/// operations the others are running) operations a previous process left in progress
-/// are resumed or rolled back before this returns.
+/// Opens the store and builds every service over it. [`App::reconcile`] says whether
+/// this process resumes what a previous one left in progress (always with the embedded
+/// store, which one process owns; with PostgreSQL only on the replica started with
+/// `--reconcile`, since replicas would otherwise each take over the operations the
+/// others are running): `serve.rs` does that once the server listens, because a
+/// resumed custom resource's function calls this server back.
 ///
 /// `endpoint` is this server's base URL as its own processes reach it (Lambda functions'
 /// `AWS_ENDPOINT_URL`, custom resources' `ResponseURL`): the listener is bound first.
@@ -156,9 +157,6 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         provisioned: provisioned.clone(),
         provisioner: provisioner.clone(),
     };
-    if reconcile {
-        crate::store_watch::resume_at_start(&resumable).await?;
-    }
 
     // The wire APIs, last: each over its state (SageMaker also tells the provisioner).
     let sagemaker = SageMakerService::new(projects, groups, Arc::new(provisioner.clone()));

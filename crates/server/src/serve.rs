@@ -76,9 +76,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         resumable,
         reconcile,
     } = app;
-    // The replica that resumes interrupted operations also resumes them after a store
-    // failure; the others leave that to it.
-    let watcher = reconcile.then(|| crate::store_watch::spawn(store.clone(), resumable));
     tracing::info!(
         %addr,
         backend = if args.database_url.is_some() { "postgres" } else { "sqlite" },
@@ -95,13 +92,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         idle: args.idle_timeout,
         shutdown: args.shutdown_timeout,
     };
-    crate::listener::serve(
+    let serving = tokio::spawn(crate::listener::serve(
         listener,
         guard(router(state), hosts),
         limits,
         shutdown_signal(),
-    )
-    .await;
+    ));
+    // Interrupted operations are resumed while the server answers: a custom resource
+    // re-sent at start-up runs a function that calls this server (its ResponseURL, the
+    // APIs it uses). Until an operation is resumed its stack or project reads as still
+    // in progress, which it is.
+    if reconcile && let Err(e) = crate::store_watch::resume_at_start(&resumable).await {
+        serving.abort();
+        return Err(e);
+    }
+    // The replica that resumes interrupted operations also resumes them after a store
+    // failure; the others leave that to it.
+    let watcher = reconcile.then(|| crate::store_watch::spawn(store.clone(), resumable));
+    let _ = serving.await;
     // Let running project operations record their outcome (bounded: whatever is still
     // running is resumed by the next start-up).
     if tokio::time::timeout(std::time::Duration::from_secs(10), provisioner.wait_idle())
