@@ -184,7 +184,7 @@ impl Routes {
     }
 
     /// The operation a method and path name, with the path's labels (decoded).
-    fn find(&self, method: &Method, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
+    fn find(&self, method: &Method, path: &str) -> Option<(&Route, Labels)> {
         let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         'routes: for route in &self.routes {
             if route.method != *method {
@@ -268,11 +268,14 @@ pub trait RestJsonService: Send + Sync + 'static {
     ) -> Result<RestOutput, Box<dyn AwsError>>;
 }
 
+/// A path's labels and their decoded values.
+pub(crate) type Labels = Vec<(String, String)>;
+
 /// The operation a request names, or the refusal AWS gives for an unknown path.
 pub(crate) fn route<'r>(
     service: &'r dyn RestJsonService,
     parts: &Parts,
-) -> Result<(&'r str, Vec<(String, String)>), ProtocolError> {
+) -> Result<(&'r str, Labels), ProtocolError> {
     match service.routes().find(&parts.method, parts.uri.path()) {
         Some((route, labels)) => Ok((route.operation.as_str(), labels)),
         None => Err(ProtocolError::UnknownOperation(format!(
@@ -287,7 +290,7 @@ pub(crate) fn route<'r>(
 pub(crate) fn bind(
     service: &dyn RestJsonService,
     operation: &str,
-    labels: Vec<(String, String)>,
+    labels: Labels,
     parts: &Parts,
     body: Bytes,
 ) -> Result<RestRequest, ProtocolError> {
