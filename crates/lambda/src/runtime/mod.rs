@@ -385,24 +385,14 @@ impl Executor {
         let config = &self.inner.config;
         let found = if runtime.starts_with("python3") {
             let version = runtime.trim_start_matches("python");
-            match &config.python {
-                Some(p) => Ok(p.clone()),
-                None => match which(&format!("python{version}")) {
-                    Some(p) => Ok(p),
-                    None => match which("python3") {
-                        Some(p) => {
-                            tracing::info!(%runtime, interpreter = %p.display(), "python{version} is not on PATH; running {runtime} functions on the nearest interpreter found (set --lambda-python to choose)");
-                            Ok(p)
-                        }
-                        None => Err(format!(
-                            "sagestack cannot run {runtime} functions here: no python{version} or python3 on PATH (set --lambda-python)"
-                        )),
-                    },
-                },
-            }
+            find_python(config.python.as_deref(), version, runtime).await
         } else {
             match config.node.clone().or_else(|| which("node")) {
-                Some(p) => Ok(p),
+                Some(p) if answers(&p, &["--version"]).await.is_some() => Ok(p),
+                Some(p) => Err(format!(
+                    "sagestack cannot run {runtime} functions here: {} does not run (set --lambda-node)",
+                    p.display()
+                )),
                 None => Err(format!(
                     "sagestack cannot run {runtime} functions here: no node on PATH (set --lambda-node)"
                 )),
@@ -411,6 +401,77 @@ impl Executor {
         known.insert(runtime.to_string(), found.clone());
         found
     }
+}
+
+/// The interpreter for `python{version}`: the configured one, else `python{version}`
+/// on PATH, else `python3`; each must actually run (a pyenv shim of a version that is
+/// not installed is on PATH but exits 127).
+async fn find_python(
+    configured: Option<&Path>,
+    version: &str,
+    runtime: &str,
+) -> Result<PathBuf, String> {
+    // The version, and the interpreter itself: a shim (pyenv, asdf) on PATH is a script
+    // that costs a few hundred milliseconds per start, which every cold start would pay.
+    const PROBE: &[&str] = &[
+        "-c",
+        "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)",
+    ];
+    let probe = |p: &Path| {
+        let p = p.to_path_buf();
+        async move {
+            let out = answers(&p, PROBE).await?;
+            let (found, exe) = out.split_once(' ')?;
+            let exe = if exe.is_empty() {
+                p
+            } else {
+                PathBuf::from(exe)
+            };
+            Some((found.to_string(), exe))
+        }
+    };
+    if let Some(p) = configured {
+        return match probe(p).await {
+            Some((found, exe)) => {
+                if found != version {
+                    tracing::info!(%runtime, interpreter = %exe.display(), "running {runtime} functions on Python {found} (--lambda-python)");
+                }
+                Ok(exe)
+            }
+            None => Err(format!(
+                "sagestack cannot run {runtime} functions here: the interpreter {} (--lambda-python) does not run",
+                p.display()
+            )),
+        };
+    }
+    for name in [format!("python{version}"), "python3".to_string()] {
+        let Some(p) = which(&name) else { continue };
+        if let Some((found, exe)) = probe(&p).await {
+            if found != version {
+                tracing::info!(%runtime, interpreter = %exe.display(), "python{version} is not available; running {runtime} functions on Python {found}, the nearest found (set --lambda-python to choose)");
+            }
+            return Ok(exe);
+        }
+    }
+    Err(format!(
+        "sagestack cannot run {runtime} functions here: neither python{version} nor python3 runs from PATH (set --lambda-python)"
+    ))
+}
+
+/// What `program args` prints (trimmed) when it exits successfully within 10 s.
+async fn answers(program: &Path, args: &[&str]) -> Option<String> {
+    let run = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .ok()?
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The first executable named `name` on PATH.
