@@ -328,3 +328,22 @@ def test_aws_cli_creates_and_invokes(lam_server, tmp_path):
     assert rc == 0, err
     assert json.loads(out)["StatusCode"] == 200
     assert json.loads(result.read_text())["echo"] == {"via": "cli"}
+
+
+def test_aws_logs_tail_shows_a_functions_log(lam_server, lam):
+    from test_logs import _aws_v2
+    exe = _aws_v2()
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("`aws logs tail` needs AWS CLI v2: scripts/test installs Debian's awscli under CI")
+        pytest.skip("`aws logs tail` needs AWS CLI v2 (set SAGESTACK_AWS_CLI_V2)")
+    import subprocess
+    create(lam, "tailed")
+    invoke(lam, "tailed", {"tail": "me"})
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDSAGESTACKTEST", AWS_SECRET_ACCESS_KEY="dummy-secret",
+               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
+    p = subprocess.run([exe, "--endpoint-url", lam_server.url, "logs", "tail", "/aws/lambda/tailed"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert 'event {"tail": "me"}' in p.stdout and "REPORT RequestId:" in p.stdout, p.stdout

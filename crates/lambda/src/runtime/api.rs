@@ -53,6 +53,9 @@ pub struct RuntimeApi {
     /// An `init/error` posted while no invocation was current (the usual case: the
     /// runtime fails before it asks for the first invocation).
     pub init_error: Mutex<Option<Bytes>>,
+    /// When the runtime took the current invocation: the end of a cold start's init,
+    /// and the start of the invocation's duration.
+    pub taken_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl RuntimeApi {
@@ -61,6 +64,7 @@ impl RuntimeApi {
             jobs: Mutex::new(jobs),
             current: Mutex::new(None),
             init_error: Mutex::new(None),
+            taken_at: std::sync::Mutex::new(None),
         })
     }
 
@@ -110,6 +114,7 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
         return std::future::pending::<Response>().await;
     };
     *api.current.lock().await = Some((job.request_id.clone(), job.reply));
+    *api.taken_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {
         if let Ok(v) = value.parse() {

@@ -210,7 +210,11 @@ impl Executor {
         );
         let waits_for_marker = !spec.runtime.starts_with("provided");
         let ended = worker.run(job, spec.timeout, waits_for_marker).await;
-        let elapsed = started.elapsed();
+        let finished = Instant::now();
+        // Duration counts from when the runtime took the invocation; a cold start's init
+        // is the time from the process's start until then.
+        let taken = worker.taken_at().filter(|t| *t >= started).unwrap_or(started);
+        let elapsed = finished - taken;
         let mut lines = init_lines;
         lines.push(format!(
             "START RequestId: {request_id} Version: {}",
@@ -260,7 +264,7 @@ impl Executor {
             report.push_str(&format!("\tMax Memory Used: {mb} MB"));
         }
         if cold {
-            let init = (started - worker.started).as_secs_f64() * 1000.0;
+            let init = (taken - worker.started).as_secs_f64() * 1000.0;
             report.push_str(&format!("\tInit Duration: {init:.2} ms"));
         }
         lines.push(report);

@@ -119,6 +119,11 @@ impl Worker {
         })
     }
 
+    /// When the runtime took the last invocation (see [`RuntimeApi::taken_at`]).
+    pub fn taken_at(&self) -> Option<Instant> {
+        *self.api.taken_at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
