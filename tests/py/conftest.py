@@ -21,6 +21,12 @@ ACCESS_KEY = "AKIDSAGESTACKTEST"
 REGION = "us-east-1"
 
 
+def fixture(name):
+    """The text of tests/fixtures/`name`: templates the Rust tests read too."""
+    with open(os.path.join(REPO, "tests", "fixtures", name)) as f:
+        return f.read()
+
+
 def binary():
     if os.environ.get("SAGESTACK_BIN"):
         return os.environ["SAGESTACK_BIN"]

@@ -7,7 +7,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, client, code, code_of, failure_code, message, put_template
+from conftest import REGION, client, code, code_of, failure_code, fixture, message, put_template
 
 ACCOUNT = "000000000000"
 
@@ -23,32 +23,15 @@ def sc_raw(server):
 
 
 def template(version, fail=False):
-    """A product version: a queue named after the project (a second queue from v2 on),
-    the parameters SageMaker passes, and an `Env` parameter with allowed values."""
+    """A product version (tests/fixtures/sc-product.yaml): a queue named after the
+    project and an SSM parameter naming it (a second queue from v2 on), the parameters
+    SageMaker passes, and an `Env` parameter with allowed values."""
     extra = "  Second:\n    Type: AWS::SQS::Queue\n" if version >= 2 else ""
     if fail:
         # A portfolio without its required ProviderName: the stack fails.
         extra += "  Broken:\n    Type: AWS::ServiceCatalog::Portfolio\n    Properties:\n      DisplayName: x\n"
-    return f"""Parameters:
-  SageMakerProjectName: {{Type: String, Default: none}}
-  SageMakerProjectId: {{Type: String, Default: none}}
-  Env:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${{SageMakerProjectName}}-${{Env}}-q"
-  Where:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Type: String
-      Value: !Ref Queue
-{extra}Outputs:
-  Version: {{Value: "v{version}"}}
-"""
+    body = fixture("sc-product.yaml").replace("{version}", str(version))
+    return body.replace("{extra}\n", extra)
 
 
 def upload(s3, server, key, body, bucket="sc-templates"):

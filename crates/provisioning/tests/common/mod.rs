@@ -343,28 +343,8 @@ pub fn message(project: &Value) -> &str {
     stack_detail(project)["StatusMessage"].as_str().unwrap()
 }
 
-pub const BASIC: &str = r#"Parameters:
-  SageMakerProjectName:
-    Type: String
-  SageMakerProjectId:
-    Type: String
-  Stage:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${SageMakerProjectName}-${Stage}"
-  Group:
-    Type: AWS::SageMaker::ModelPackageGroup
-    Properties:
-      ModelPackageGroupName: !Sub "${SageMakerProjectName}-models"
-Outputs:
-  ProjectId:
-    Value: !Ref SageMakerProjectId
-"#;
+/// A project template: a queue and a model package group (a fixture file of the tree).
+pub const BASIC: &str = include_str!("../../../../tests/fixtures/project-queue.yaml");
 
 /// [`BASIC`] plus a custom resource whose create fails.
 pub fn with_failing_resource(base: &str) -> String {

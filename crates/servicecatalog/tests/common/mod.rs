@@ -56,6 +56,7 @@ impl TemplateSource for FakeSource {
 
 pub struct Harness {
     pub _dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
     pub api: Arc<ServiceCatalogService>,
     pub catalog: Arc<Catalog>,
     pub pp: Arc<ProvisionedProducts>,
@@ -83,6 +84,7 @@ pub async fn harness() -> Harness {
     let api = Arc::new(ServiceCatalogService::new(catalog.clone(), pp.clone()));
     Harness {
         _dir: dir,
+        store,
         api,
         catalog,
         pp,
@@ -120,32 +122,20 @@ pub async fn err(h: &Harness, op: &str, input: Value) -> (String, String) {
     }
 }
 
-/// A product version: a queue (and a second one from v2 on), outputs, and the parameters
-/// SageMaker passes.
+/// A product version from the fixture the Python tests share: the queue, its SSM
+/// parameter, outputs, the parameters SageMaker passes, and `extra` resources.
+pub fn product_template(version: u32, extra: &str) -> String {
+    include_str!("../../../../tests/fixtures/sc-product.yaml")
+        .replace("{version}", &version.to_string())
+        .replace("{extra}\n", extra)
+}
+
+/// The second queue versions 2 and later add.
+pub const SECOND_QUEUE: &str = "  Second:\n    Type: AWS::SQS::Queue\n";
+
+/// A product version: [`product_template`] with a second queue from v2 on.
 pub fn template(version: u32) -> String {
-    let extra = if version >= 2 {
-        "  Second:\n    Type: AWS::SQS::Queue\n"
-    } else {
-        ""
-    };
-    format!(
-        r#"Parameters:
-  SageMakerProjectName: {{Type: String, Default: none}}
-  SageMakerProjectId: {{Type: String, Default: none}}
-  Env:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${{SageMakerProjectName}}-${{Env}}-q"
-{extra}Outputs:
-  QueueUrl: {{Value: !Ref Queue}}
-  Version: {{Value: "v{version}"}}
-"#
-    )
+    product_template(version, if version >= 2 { SECOND_QUEUE } else { "" })
 }
 
 /// A version whose stack fails: a portfolio resource without its required ProviderName.
@@ -223,8 +213,14 @@ pub fn artifact(name: &str) -> ArtifactInput {
 /// Creates artifact `name` (template version `version`) of a product through the API;
 /// the answer.
 pub async fn api_artifact(h: &Harness, product_id: &str, name: &str, version: u32) -> Value {
+    api_artifact_body(h, product_id, name, &template(version)).await
+}
+
+/// Creates artifact `name` of a product from the template `body` through the API; the
+/// answer.
+pub async fn api_artifact_body(h: &Harness, product_id: &str, name: &str, body: &str) -> Value {
     let url = format!("https://bucket.s3.amazonaws.com/{name}.yaml");
-    h.source.put(&url, &template(version));
+    h.source.put(&url, body);
     ok(
         h,
         "CreateProvisioningArtifact",
