@@ -89,6 +89,16 @@ impl Harness {
         }
     }
 
+    /// UpdateProject `name` to `artifact`: the project once the update settled.
+    async fn update(&self, name: &str, artifact: &str) -> Value {
+        self.sm(
+            "UpdateProject",
+            json!({"ProjectName": name, "ServiceCatalogProvisioningUpdateDetails": {"ProvisioningArtifactId": artifact}}),
+        )
+        .await;
+        self.wait(name, &["UpdateCompleted", "UpdateFailed"]).await
+    }
+
     /// Artifact `name` of `prod` from the template `body`: its id.
     async fn artifact(&self, prod: &str, name: &str, body: &str) -> String {
         catalog::api_artifact_body(&self.base, prod, name, body).await["ProvisioningArtifactDetail"]
@@ -156,12 +166,7 @@ async fn create_update_delete_a_service_catalog_project() {
     assert_project_parameters(&stack, "demo", &p["ProjectId"]);
 
     let pa2 = h.artifact(&prod, "v2", &template(2, false)).await;
-    h.sm(
-        "UpdateProject",
-        json!({"ProjectName": "demo", "ServiceCatalogProvisioningUpdateDetails": {"ProvisioningArtifactId": pa2}}),
-    )
-    .await;
-    let p = h.wait("demo", &["UpdateCompleted", "UpdateFailed"]).await;
+    let p = h.update("demo", &pa2).await;
     assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p}");
     let stack = h.stack(&pp).await;
     assert_eq!(stack.status, StackStatus::UpdateComplete);
@@ -178,12 +183,7 @@ async fn create_update_delete_a_service_catalog_project() {
 
     // A failing version: UpdateFailed, TAINTED with the reason, rolled back.
     let broken = h.artifact(&prod, "broken", &template(3, true)).await;
-    h.sm(
-        "UpdateProject",
-        json!({"ProjectName": "demo", "ServiceCatalogProvisioningUpdateDetails": {"ProvisioningArtifactId": broken}}),
-    )
-    .await;
-    let p = h.wait("demo", &["UpdateCompleted", "UpdateFailed"]).await;
+    let p = h.update("demo", &broken).await;
     assert_eq!(p["ProjectStatus"], "UpdateFailed", "{p}");
     let msg = p["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"]
         .as_str()

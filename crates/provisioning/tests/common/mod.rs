@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use sagestack_cloudformation::{
     CloudFormationService, ServiceConfig, StackRecord, TemplateFetchError, TemplateSource,
 };
-use sagestack_protocol::{JsonOutput, RequestContext};
+use sagestack_protocol::{AwsError, JsonOutput, RequestContext};
 use sagestack_providers::{
     CustomResourceProvider, CustomResourceRequest, CustomResourceResponse, CustomResourceTransport,
 };
@@ -238,6 +238,14 @@ pub fn ctx() -> RequestContext {
     }
 }
 
+/// `[(key, value)]` as the API's `[{"Key": key, "Value": value}]`.
+pub fn key_values(pairs: &[(&str, &str)]) -> Vec<Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect()
+}
+
 fn value(out: JsonOutput) -> Value {
     match out {
         JsonOutput::Value(v) => v,
@@ -258,14 +266,8 @@ impl Harness {
         params: &[(&str, &str)],
         tags: &[(&str, &str)],
     ) -> Value {
-        let params: Vec<Value> = params
-            .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect();
-        let tags: Vec<Value> = tags
-            .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect();
+        let params = key_values(params);
+        let tags = key_values(tags);
         let mut input = json!({
             "ProjectName": name,
             "TemplateProviders": [{"CfnTemplateProvider": {
@@ -279,6 +281,27 @@ impl Harness {
             input["Tags"] = tags.into();
         }
         self.call("CreateProject", input).await.unwrap()
+    }
+
+    /// `op`, which must fail with `code` and `message`.
+    pub async fn assert_refused(&self, op: &str, input: Value, code: &str, message: &str) {
+        let e = self.call(op, input).await.unwrap_err();
+        assert_eq!(e.code(), code);
+        assert_eq!(e.to_string(), message);
+    }
+
+    /// `body` served at `url`, then project `name` created from it with `params`: the
+    /// project once CreateCompleted.
+    pub async fn created(
+        &self,
+        name: &str,
+        url: &str,
+        body: &str,
+        params: &[(&str, &str)],
+    ) -> Value {
+        self.source.put(url, body);
+        self.create(name, url, params, &[]).await;
+        self.settled_as(name, "CreateCompleted").await
     }
 
     pub async fn describe(&self, name: &str) -> Value {
@@ -336,6 +359,14 @@ pub fn stack_name(project: &Value) -> String {
 /// The `StatusMessage` of a stack that reached `status` cleanly.
 pub fn reached(stack: &str, status: &str) -> String {
     format!("Stack {stack} reached {status}.")
+}
+
+/// The `StatusMessage` of a stack that reached `status` because the handler refused
+/// `request` for the custom resource `logical` (of type `Custom::{logical}`).
+pub fn refused(stack: &str, status: &str, logical: &str, request: &str) -> String {
+    format!(
+        "Stack {stack} reached {status}: resource {logical} (Custom::{logical}) failed: Received response status [FAILED] from custom resource. Message returned: handler refused {request}"
+    )
 }
 
 /// `StackDetail.StatusMessage`.
