@@ -188,6 +188,39 @@ def s3(server):
     return client("s3", server.url, s3=PATH_STYLE)
 
 
+@pytest.fixture
+def ssm(server):
+    """boto3 SSM client."""
+    return client("ssm", server.url)
+
+
+@pytest.fixture
+def ssm_raw(server):
+    """SSM client with client-side validation off: the server's validation answers."""
+    return client("ssm", server.url, validate=False)
+
+
+@pytest.fixture
+def sc(server):
+    """boto3 Service Catalog client."""
+    return client("servicecatalog", server.url)
+
+
+@pytest.fixture
+def sc_raw(server):
+    """Service Catalog client with client-side validation off."""
+    return client("servicecatalog", server.url, validate=False)
+
+
+def vmhwm(pid):
+    """The peak resident set size (VmHWM) of process `pid`, in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
 def code(excinfo):
     """The error code of a `pytest.raises(ClientError)`."""
     return code_of(excinfo.value)
@@ -245,6 +278,18 @@ def post(url, target, body, headers=None):
             return r.status, r.headers, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return e.code, e.headers, json.loads(e.read() or b"{}")
+
+
+def settled_stack(cfn, stack, timeout=30, poll=0.05):
+    """Polls DescribeStacks every `poll` seconds until the stack leaves *_IN_PROGRESS;
+    its final record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        if not s["StackStatus"].endswith("_IN_PROGRESS"):
+            return s
+        assert time.monotonic() < deadline, f"{stack} still {s['StackStatus']} after {timeout} s"
+        time.sleep(poll)
 
 
 SC = {"ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm"}

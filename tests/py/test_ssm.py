@@ -7,17 +7,6 @@ from botocore.exceptions import ClientError
 from conftest import Server, client, code, failure_code, message
 
 
-@pytest.fixture
-def ssm(server):
-    return client("ssm", server.url)
-
-
-@pytest.fixture
-def ssm_raw(server):
-    """Client-side validation off: the server's validation answers."""
-    return client("ssm", server.url, validate=False)
-
-
 def test_put_get_overwrite_versions(ssm):
     before = datetime.datetime.now(datetime.timezone.utc)
     out = ssm.put_parameter(Name="/app/db/host", Value="db1", Type="String", Description="host")
