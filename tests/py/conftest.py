@@ -125,17 +125,27 @@ def make_client(url, validate=True):
     return client("sagemaker", url, validate)
 
 
-@pytest.fixture
-def sm(server):
-    """boto3 SageMaker client (client-side validation on)."""
-    return make_client(server.url)
+def client_fixture(name, service, doc, **config):
+    """A fixture `name`: a boto3 `service` client of the test server (`config` as for
+    `client`). The clients differ only in these, so one definition serves them all."""
+
+    def make(server):
+        return client(service, server.url, **config)
+
+    make.__doc__ = doc
+    return pytest.fixture(name=name)(make)
 
 
-@pytest.fixture
-def raw(server):
-    """boto3 client with client-side parameter validation off, so the server's own
-    validation is what answers."""
-    return make_client(server.url, validate=False)
+sm = client_fixture("sm", "sagemaker", "boto3 SageMaker client (client-side validation on).")
+raw = client_fixture("raw", "sagemaker", """boto3 client with client-side parameter validation off,
+    so the server's own validation is what answers.""", validate=False)
+cfn = client_fixture("cfn", "cloudformation", "boto3 CloudFormation client.")
+s3 = client_fixture("s3", "s3", "boto3 S3 client, path-style addressing.", s3=PATH_STYLE)
+ssm = client_fixture("ssm", "ssm", "boto3 SSM client.")
+ssm_raw = client_fixture("ssm_raw", "ssm", "SSM client with client-side validation off.", validate=False)
+sc = client_fixture("sc", "servicecatalog", "boto3 Service Catalog client.")
+sc_raw = client_fixture("sc_raw", "servicecatalog", "Service Catalog client with client-side validation off.",
+                        validate=False)
 
 
 def aws_cli(url, *args, timeout=120, extra_env=None):
@@ -174,42 +184,6 @@ def aws(server):
         return rc, out, err
 
     return run
-
-
-@pytest.fixture
-def cfn(server):
-    """boto3 CloudFormation client."""
-    return client("cloudformation", server.url)
-
-
-@pytest.fixture
-def s3(server):
-    """boto3 S3 client, path-style addressing."""
-    return client("s3", server.url, s3=PATH_STYLE)
-
-
-@pytest.fixture
-def ssm(server):
-    """boto3 SSM client."""
-    return client("ssm", server.url)
-
-
-@pytest.fixture
-def ssm_raw(server):
-    """SSM client with client-side validation off: the server's validation answers."""
-    return client("ssm", server.url, validate=False)
-
-
-@pytest.fixture
-def sc(server):
-    """boto3 Service Catalog client."""
-    return client("servicecatalog", server.url)
-
-
-@pytest.fixture
-def sc_raw(server):
-    """Service Catalog client with client-side validation off."""
-    return client("servicecatalog", server.url, validate=False)
 
 
 def vmhwm(pid):
