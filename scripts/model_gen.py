@@ -9,9 +9,26 @@ guard `(?=.{m,n}$)`, which duplicates the shape's min/max, so it is dropped from
 package group operations add one more: a trailing `(?<!-)` (no final hyphen) after a
 bounded name class, rewritten without look-behind (see `matchable`).
 """
+import gzip
 import json
 import os
 import re
+
+
+def load(path=None, reference=None, botocore_model=None):
+    """The botocore model to compact: the file at `path` when given; else the extracted
+    `reference` copy when there is one; else `botocore_model` (such as
+    "sagemaker/2017-07-24") from the installed botocore, whose data may be gzipped."""
+    if not path and botocore_model and not (reference and os.path.exists(reference)):
+        import botocore  # noqa: PLC0415
+        base = os.path.join(os.path.dirname(botocore.__file__), "data", botocore_model, "service-2.json")
+        if not os.path.exists(base):
+            with gzip.open(base + ".gz", "rt") as f:
+                return json.load(f)
+        path = base
+    with open(path or reference) as f:
+        return json.load(f)
+
 
 KEEP = ("type", "min", "max", "pattern", "enum")
 LENGTH_GUARD = re.compile(r"^\(\?=\.\{\d+,\d+\}\$\)")
