@@ -36,17 +36,7 @@ async fn tags_of(h: &Harness, arn: &str) -> Vec<(String, String)> {
         .call("ListTags", json!({"ResourceArn": arn}))
         .await
         .unwrap();
-    out["Tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["Key"].as_str().unwrap().to_string(),
-                t["Value"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    tag_pairs(&out["Tags"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

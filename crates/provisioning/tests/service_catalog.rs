@@ -13,9 +13,8 @@ mod catalog;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog::{ACCOUNT, SECOND_QUEUE, ctx, product_template};
+use catalog::{ACCOUNT, SECOND_QUEUE, ctx, output, product_template, value};
 use sagestack_cloudformation::{StackRecord, StackStatus, TemplateSource};
-use sagestack_protocol::JsonOutput;
 use sagestack_provisioning::{
     ProjectLauncher, ProjectProvisioner, ProvisionerParts, ProvisioningConfig,
     ServiceCatalogBackend,
@@ -56,13 +55,6 @@ async fn harness() -> Harness {
         base,
         sm,
         _provisioner: provisioner,
-    }
-}
-
-fn value(out: JsonOutput) -> Value {
-    match out {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(s) => serde_json::from_str(&s).unwrap(),
     }
 }
 
@@ -170,15 +162,7 @@ async fn create_update_delete_a_service_catalog_project() {
     assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p}");
     let stack = h.stack(&pp).await;
     assert_eq!(stack.status, StackStatus::UpdateComplete);
-    assert_eq!(
-        stack
-            .outputs
-            .iter()
-            .find(|o| o.key == "Version")
-            .unwrap()
-            .value,
-        "v2"
-    );
+    assert_eq!(output(&stack, "Version"), "v2");
     assert_eq!(stack.template.parameters["Env"], "prod", "kept");
 
     // A failing version: UpdateFailed, TAINTED with the reason, rolled back.

@@ -2,36 +2,23 @@
 //! stack's SSM parameter, model package group and IAM role are real objects of this
 //! server, created, updated and deleted with the stack, and visible through the APIs.
 
+#[path = "../../../tests/support/requests.rs"]
+mod requests;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use requests::{ctx, value};
 use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackStatus, UpdateStackInput,
 };
-use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_sagemaker::{
     ModelPackageGroups, NoProvisioner, Projects, SageMakerService, SystemClock,
 };
 use sagestack_server::native_providers;
 use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
-use serde_json::{Value, json};
-
-fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        access_key_id: None,
-    }
-}
-
-fn value(out: JsonOutput) -> Value {
-    match out {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
-    }
-}
+use serde_json::json;
 
 struct World {
     store: Arc<dyn Store>,

@@ -79,18 +79,9 @@ async fn a_stack_publishes_real_products() {
         "{:?}",
         stack.status_reason
     );
-    let out = |k: &str| {
-        stack
-            .outputs
-            .iter()
-            .find(|o| o.key == k)
-            .unwrap()
-            .value
-            .clone()
-    };
-    let prod_id = out("ProductId");
+    let prod_id = output(&stack, "ProductId");
     assert!(prod_id.starts_with("prod-"));
-    assert_eq!(out("Name"), "published-product");
+    assert_eq!(output(&stack, "Name"), "published-product");
     let p = ok(&h, "DescribeProduct", json!({"Id": prod_id})).await;
     assert_eq!(p["LaunchPaths"][0]["Name"], "published");
     // Launch it.

@@ -2,7 +2,16 @@
 //! and CloudFormation services over it, a fake `TemplateSource` (URL -> body or error)
 //! and a fake custom-resource handler whose failures tests switch on.
 
-#![allow(dead_code)]
+// Each test binary uses some of these helpers.
+#![allow(dead_code, unused_imports)]
+
+#[path = "../../../../tests/support/requests.rs"]
+mod requests;
+#[path = "../../../../tests/support/stacks.rs"]
+mod stacks;
+
+pub use requests::value;
+pub use stacks::tag_pairs;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +23,7 @@ use async_trait::async_trait;
 use sagestack_cloudformation::{
     CloudFormationService, ServiceConfig, StackRecord, TemplateFetchError, TemplateSource,
 };
-use sagestack_protocol::{AwsError, JsonOutput, RequestContext};
+use sagestack_protocol::{AwsError, RequestContext};
 use sagestack_providers::{
     CustomResourceProvider, CustomResourceRequest, CustomResourceResponse, CustomResourceTransport,
 };
@@ -229,12 +238,11 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
     }
 }
 
+/// A request with an access key: SageMaker records it as the project's creator.
 pub fn ctx() -> RequestContext {
     RequestContext {
-        request_id: "r".into(),
-        region: REGION.into(),
-        account_id: ACCOUNT.into(),
         access_key_id: Some("AKIDPROVTEST".into()),
+        ..requests::ctx()
     }
 }
 
@@ -244,13 +252,6 @@ pub fn key_values(pairs: &[(&str, &str)]) -> Vec<Value> {
         .iter()
         .map(|(k, v)| json!({"Key": k, "Value": v}))
         .collect()
-}
-
-fn value(out: JsonOutput) -> Value {
-    match out {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(s) => serde_json::from_str(&s).unwrap(),
-    }
 }
 
 impl Harness {

@@ -5,6 +5,14 @@
 
 #![allow(dead_code, unused_imports)]
 
+#[path = "../../../../tests/support/requests.rs"]
+mod requests;
+#[path = "../../../../tests/support/stacks.rs"]
+mod stacks;
+
+pub use requests::{ctx, value};
+pub use stacks::{output, tag_pairs};
+
 pub use std::collections::HashMap;
 pub use std::sync::{Arc, Mutex};
 pub use std::time::Duration;
@@ -93,20 +101,8 @@ pub async fn harness() -> Harness {
     }
 }
 
-pub fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "us-east-1".into(),
-        account_id: ACCOUNT.into(),
-        access_key_id: None,
-    }
-}
-
 pub async fn call(h: &Harness, op: &str, input: Value) -> Result<Value, ScError> {
-    Ok(match h.api.handle(&ctx(), op, input).await? {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
-    })
+    h.api.handle(&ctx(), op, input).await.map(value)
 }
 
 pub async fn ok(h: &Harness, op: &str, input: Value) -> Value {
