@@ -59,29 +59,7 @@ async fn create(cfn: &CloudFormationService, name: &str, body: &str) -> StackRec
     .unwrap()
 }
 
-const TEMPLATE: &str = r#"
-Parameters:
-  Base:
-    Type: AWS::SSM::Parameter::Value<String>
-    Default: /config/base
-Resources:
-  Named:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: /stack/named
-      Type: String
-      Value: !Sub "${Base}-{{resolve:ssm:/config/base:1}}"
-  Generated:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Type: StringList
-      Value: a,b
-Outputs:
-  NamedRef: {Value: !Ref Named}
-  GeneratedRef: {Value: !Ref Generated}
-  GeneratedValue: {Value: !GetAtt Generated.Value}
-  NamedType: {Value: !GetAtt Named.Type}
-"#;
+const TEMPLATE: &str = include_str!("../../../tests/fixtures/ssm-stack.yaml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stack_parameters_are_real_and_templates_read_ssm() {
