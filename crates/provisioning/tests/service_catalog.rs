@@ -13,7 +13,7 @@ mod catalog;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog::{ACCOUNT, SECOND_QUEUE, ctx, output, product_template, value};
+use catalog::{ACCOUNT, BROKEN_PORTFOLIO, SECOND_QUEUE, ctx, output, product_template, value};
 use sagestack_cloudformation::{StackRecord, StackStatus, TemplateSource};
 use sagestack_provisioning::{
     ProjectLauncher, ProjectProvisioner, ProvisionerParts, ProvisioningConfig,
@@ -118,7 +118,7 @@ fn template(version: u32, fail: bool) -> String {
         extra.push_str(SECOND_QUEUE);
     }
     if fail {
-        extra.push_str("  Broken:\n    Type: AWS::ServiceCatalog::Portfolio\n    Properties: {DisplayName: x}\n");
+        extra.push_str(BROKEN_PORTFOLIO);
     }
     product_template(version, &extra)
 }

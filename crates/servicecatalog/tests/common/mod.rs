@@ -134,20 +134,15 @@ pub fn template(version: u32) -> String {
     product_template(version, if version >= 2 { SECOND_QUEUE } else { "" })
 }
 
-/// A version whose stack fails: a portfolio resource without its required ProviderName.
-pub const BROKEN: &str = r#"
-Parameters:
-  SageMakerProjectName: {Type: String, Default: none}
-  SageMakerProjectId: {Type: String, Default: none}
-  Env: {Type: String, Default: dev}
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-  Broken:
-    Type: AWS::ServiceCatalog::Portfolio
-    Properties:
-      DisplayName: broken
-"#;
+/// A portfolio resource without its required ProviderName: the stack that declares it
+/// fails.
+pub const BROKEN_PORTFOLIO: &str =
+    "  Broken:\n    Type: AWS::ServiceCatalog::Portfolio\n    Properties: {DisplayName: broken}\n";
+
+/// A version whose stack fails: [`product_template`] with [`BROKEN_PORTFOLIO`].
+pub fn broken() -> String {
+    product_template(1, BROKEN_PORTFOLIO)
+}
 
 pub async fn product_with_portfolio(h: &Harness) -> (String, String, String) {
     h.source
