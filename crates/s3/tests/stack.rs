@@ -17,7 +17,7 @@ use sagestack_s3::bucket_provider::{BucketProvider, TYPE_NAME};
 use sagestack_s3::memory::{MemoryObjectStore, object_meta};
 use sagestack_store::ObjectStore;
 use serde_json::Value;
-use stacks::{output, tag_pairs};
+use stacks::{create_complete, output, tag_pairs};
 
 const TEMPLATE: &str = r#"
 Parameters:
@@ -55,17 +55,17 @@ async fn stack_buckets_are_real_and_a_non_empty_one_fails_the_delete() {
     let objects = Arc::new(MemoryObjectStore::new());
     let service = service(objects.clone());
     let params = |team: &str| [("Team".to_string(), team.to_string())].into();
-    let created = service
-        .create_stack_and_wait(CreateStackInput {
+    let created = create_complete(
+        &service,
+        CreateStackInput {
             stack_name: "proj".into(),
             template_body: TEMPLATE.into(),
             parameters: params("ml"),
             tags: vec![("cost-center".into(), "42".into())],
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(created.status, StackStatus::CreateComplete, "{created:?}");
+        },
+    )
+    .await;
     let data = output(&created, "Name");
     assert!(data.starts_with("proj-data-"), "{data}");
     assert_eq!(output(&created, "Arn"), format!("arn:aws:s3:::{data}"));

@@ -4,6 +4,8 @@
 
 #[path = "../../../tests/support/requests.rs"]
 mod requests;
+#[path = "../../../tests/support/stacks.rs"]
+mod stacks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use sagestack_server::native_providers;
 use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::json;
+use stacks::create_complete;
 
 struct World {
     store: Arc<dyn Store>,
@@ -98,17 +101,16 @@ fn outputs(stack: &sagestack_cloudformation::StackRecord) -> BTreeMap<String, St
 async fn stack_resources_are_real_objects_of_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let w = world(dir.path()).await;
-    let stack = w
-        .cfn
-        .create_stack_and_wait(CreateStackInput {
+    let stack = create_complete(
+        &w.cfn,
+        CreateStackInput {
             stack_name: "ml-stack".into(),
             template_body: TEMPLATE.into(),
             capabilities: vec!["CAPABILITY_IAM".into()],
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
+        },
+    )
+    .await;
     let out = outputs(&stack);
     let role = &out["RoleName"];
     assert!(role.starts_with("ml-stack-Role-"), "{role}");
@@ -215,16 +217,15 @@ async fn stacks_survive_a_restart_of_the_store() {
     let dir = tempfile::tempdir().unwrap();
     {
         let w = world(dir.path()).await;
-        let stack = w
-            .cfn
-            .create_stack_and_wait(CreateStackInput {
+        create_complete(
+            &w.cfn,
+            CreateStackInput {
                 stack_name: "keep".into(),
                 template_body: "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Name: /keep/p, Type: String, Value: v}\n".into(),
                 ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(stack.status, StackStatus::CreateComplete);
+            },
+        )
+        .await;
         w.store.close().await;
     }
     let w = world(dir.path()).await;

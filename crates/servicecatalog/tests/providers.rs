@@ -63,22 +63,16 @@ async fn a_stack_publishes_real_products() {
         .put("https://b.s3.amazonaws.com/v1.yaml", &template(1));
     h.source
         .put("https://b.s3.amazonaws.com/v2.yaml", &template(2));
-    let stack = h
-        .cfn
-        .create_stack_and_wait(CreateStackInput {
+    let stack = create_complete(
+        &h.cfn,
+        CreateStackInput {
             stack_name: "publisher".into(),
             template_body: PUBLISHING.into(),
             parameters: urls(&[("TemplateUrl", "v1")]),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        stack.status,
-        StackStatus::CreateComplete,
-        "{:?}",
-        stack.status_reason
-    );
+        },
+    )
+    .await;
     let prod_id = output(&stack, "ProductId");
     assert!(prod_id.starts_with("prod-"));
     assert_eq!(output(&stack, "Name"), "published-product");

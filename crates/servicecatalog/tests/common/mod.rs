@@ -11,7 +11,7 @@ mod requests;
 mod stacks;
 
 pub use requests::{ctx, value};
-pub use stacks::{output, tag_pairs};
+pub use stacks::{create_complete, output, tag_pairs};
 
 pub use std::collections::HashMap;
 pub use std::sync::{Arc, Mutex};
