@@ -20,17 +20,16 @@ import datetime
 import os
 import platform
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 
 import boto3
 from botocore.config import Config
+
+from bench_servers import free_port, start, stop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "docs", "benchmarks", "cloudformation-api.md")
@@ -46,36 +45,6 @@ Resources:
 Outputs:
   Url: {Value: !Ref Q1}
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd, ready_url):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(ready_url, timeout=2)
-            return proc
-        except Exception:
-            if proc.poll() is not None:
-                sys.exit(f"{cmd[0]} exited at start-up")
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit(f"{cmd[0]} did not answer within 60 s")
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
 
 
 def client(url):

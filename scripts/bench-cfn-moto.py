@@ -25,14 +25,14 @@ stopped at the end; every wait is bounded.
 import argparse
 import json
 import os
-import socket
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from bench_servers import free_port, start, stop
 
 VENV = "/tmp/cfn-moto-venv"
 SIZES = (10, 100, 500)
@@ -102,47 +102,23 @@ def template(n, version):
     )
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd, ready_path, port):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_at(cmd, ready_path, port):
+    """`cmd` started, once `ready_path` answers on `port`; the process and its URL."""
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + ready_path, timeout=2)
-            return proc, url
-        except Exception:
-            if proc.poll() is not None:
-                sys.exit(f"{cmd[0]} exited at start-up")
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit(f"{cmd[0]} did not answer within 60 s")
+    return start(cmd, url + ready_path), url
 
 
 def start_moto():
     port = free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    return start([exe, "-H", "127.0.0.1", "-p", str(port)], "/moto-api/", port)
+    return start_at([exe, "-H", "127.0.0.1", "-p", str(port)], "/moto-api/", port)
 
 
 def start_sagestack(binary, data_dir):
     port = free_port()
     cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir,
            "--credentials", "testing:testing"]
-    return start(cmd, "/_sagestack/health", port)
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    return start_at(cmd, "/_sagestack/health", port)
 
 
 def wait(cfn, stack_id, terminal, timeout=600):
@@ -255,7 +231,7 @@ def main():
     try:
         results["moto"] = run(url, "moto", body, args.repeats)
     finally:
-        stop(proc)
+        stop(proc, timeout=10)
     print(f"moto {moto.__version__}")
     if args.sagestack:
         data_dir = tempfile.mkdtemp(prefix="cfn-bench-sagestack-")
@@ -263,7 +239,7 @@ def main():
         try:
             results["sagestack"] = run(url, "sagestack", body, args.repeats)
         finally:
-            stop(proc)
+            stop(proc, timeout=10)
             shutil.rmtree(data_dir, ignore_errors=True)
         for n in SIZES:
             ratio = "  ".join(

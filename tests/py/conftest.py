@@ -21,6 +21,12 @@ ACCESS_KEY = "AKIDSAGESTACKTEST"
 REGION = "us-east-1"
 
 
+def fixture(name):
+    """The text of tests/fixtures/`name`: templates the Rust tests read too."""
+    with open(os.path.join(REPO, "tests", "fixtures", name)) as f:
+        return f.read()
+
+
 def binary():
     if os.environ.get("SAGESTACK_BIN"):
         return os.environ["SAGESTACK_BIN"]
@@ -119,17 +125,27 @@ def make_client(url, validate=True):
     return client("sagemaker", url, validate)
 
 
-@pytest.fixture
-def sm(server):
-    """boto3 SageMaker client (client-side validation on)."""
-    return make_client(server.url)
+def client_fixture(name, service, doc, **config):
+    """A fixture `name`: a boto3 `service` client of the test server (`config` as for
+    `client`). The clients differ only in these, so one definition serves them all."""
+
+    def make(server):
+        return client(service, server.url, **config)
+
+    make.__doc__ = doc
+    return pytest.fixture(name=name)(make)
 
 
-@pytest.fixture
-def raw(server):
-    """boto3 client with client-side parameter validation off, so the server's own
-    validation is what answers."""
-    return make_client(server.url, validate=False)
+sm = client_fixture("sm", "sagemaker", "boto3 SageMaker client (client-side validation on).")
+raw = client_fixture("raw", "sagemaker", """boto3 client with client-side parameter validation off,
+    so the server's own validation is what answers.""", validate=False)
+cfn = client_fixture("cfn", "cloudformation", "boto3 CloudFormation client.")
+s3 = client_fixture("s3", "s3", "boto3 S3 client, path-style addressing.", s3=PATH_STYLE)
+ssm = client_fixture("ssm", "ssm", "boto3 SSM client.")
+ssm_raw = client_fixture("ssm_raw", "ssm", "SSM client with client-side validation off.", validate=False)
+sc = client_fixture("sc", "servicecatalog", "boto3 Service Catalog client.")
+sc_raw = client_fixture("sc_raw", "servicecatalog", "Service Catalog client with client-side validation off.",
+                        validate=False)
 
 
 def aws_cli(url, *args, timeout=120, extra_env=None):
@@ -170,16 +186,13 @@ def aws(server):
     return run
 
 
-@pytest.fixture
-def cfn(server):
-    """boto3 CloudFormation client."""
-    return client("cloudformation", server.url)
-
-
-@pytest.fixture
-def s3(server):
-    """boto3 S3 client, path-style addressing."""
-    return client("s3", server.url, s3=PATH_STYLE)
+def vmhwm(pid):
+    """The peak resident set size (VmHWM) of process `pid`, in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
 
 
 def code(excinfo):
@@ -239,6 +252,18 @@ def post(url, target, body, headers=None):
             return r.status, r.headers, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return e.code, e.headers, json.loads(e.read() or b"{}")
+
+
+def settled_stack(cfn, stack, timeout=30, poll=0.05):
+    """Polls DescribeStacks every `poll` seconds until the stack leaves *_IN_PROGRESS;
+    its final record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        if not s["StackStatus"].endswith("_IN_PROGRESS"):
+            return s
+        assert time.monotonic() < deadline, f"{stack} still {s['StackStatus']} after {timeout} s"
+        time.sleep(poll)
 
 
 SC = {"ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm"}

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import SIGV4, Server, aws_cli, client, post
+from conftest import SIGV4, Server, aws_cli, client, fixture, post
 
 NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -400,18 +400,7 @@ def test_change_set_errors(cfn):
 # ---- errors ----------------------------------------------------------------------------
 
 
-IAM = """\
-Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal: {Service: lambda.amazonaws.com}
-            Action: sts:AssumeRole
-"""
+IAM = fixture("iam-role.yaml")
 
 
 def test_errors_match_aws(cfn, raw_cfn):

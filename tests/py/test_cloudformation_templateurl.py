@@ -9,7 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, PATH_STYLE, Server, aws_cli, client, put_template
+from conftest import ACCESS_KEY, PATH_STYLE, Server, aws_cli, client, put_template, settled_stack
 
 TEMPLATE_V1 = """\
 Description: from the object store
@@ -41,16 +41,6 @@ Outputs:
   Arn:
     Value: !GetAtt Data.Arn
 """
-
-
-def wait_status(cfn, stack, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        s = cfn.describe_stacks(StackName=stack)["Stacks"][0]
-        if not s["StackStatus"].endswith("_IN_PROGRESS"):
-            return s
-        assert time.monotonic() < deadline, f"{stack} still {s['StackStatus']}"
-        time.sleep(0.05)
 
 
 def error_of(excinfo):
@@ -90,14 +80,14 @@ def test_create_update_and_change_sets_with_boto3(server, cfn, s3):
     v2 = f"http://localhost:{server.port}/templates/v2.yaml"
     cfn.create_stack(StackName="from-url", TemplateURL=v1,
                      Parameters=[{"ParameterKey": "Env", "ParameterValue": "prod"}])
-    s = wait_status(cfn, "from-url")
+    s = settled_stack(cfn, "from-url")
     assert s["StackStatus"] == "CREATE_COMPLETE", s
     assert s["Outputs"][0]["OutputValue"] == "prod"
     assert "Queue:" in cfn.get_template(StackName="from-url")["TemplateBody"]
 
     cfn.update_stack(StackName="from-url", TemplateURL=v2,
                      Parameters=[{"ParameterKey": "Env", "UsePreviousValue": True}])
-    s = wait_status(cfn, "from-url")
+    s = settled_stack(cfn, "from-url")
     assert s["StackStatus"] == "UPDATE_COMPLETE", s
     types = {r["ResourceType"] for r in
              cfn.describe_stack_resources(StackName="from-url")["StackResources"]}
@@ -134,11 +124,11 @@ def test_aws_cli_upload_create_update_validate(server, cfn, tmp_path):
     rc, out, err = aws_cli(server.url, "cloudformation", "create-stack", "--stack-name", "cli-url",
                            "--template-url", url)
     assert rc == 0, err
-    assert wait_status(cfn, "cli-url")["StackStatus"] == "CREATE_COMPLETE"
+    assert settled_stack(cfn, "cli-url")["StackStatus"] == "CREATE_COMPLETE"
     rc, out, err = aws_cli(server.url, "cloudformation", "update-stack", "--stack-name", "cli-url",
                            "--template-url", f"http://127.0.0.1:{server.port}/cli-templates/v2.yaml")
     assert rc == 0, err
-    assert wait_status(cfn, "cli-url")["StackStatus"] == "UPDATE_COMPLETE"
+    assert settled_stack(cfn, "cli-url")["StackStatus"] == "UPDATE_COMPLETE"
     # `deploy --s3-bucket` uploads the template and passes its URL (path-style, on the
     # S3 endpoint) to CreateChangeSet. `--endpoint-url` is CloudFormation's only: the
     # CLI's S3 client for the upload takes its endpoint from AWS_ENDPOINT_URL_S3.
@@ -147,7 +137,7 @@ def test_aws_cli_upload_create_update_validate(server, cfn, tmp_path):
                            "--s3-prefix", "deploys",
                            extra_env={"AWS_ENDPOINT_URL_S3": server.url})
     assert rc == 0, err
-    assert wait_status(cfn, "deployed")["StackStatus"] == "CREATE_COMPLETE"
+    assert settled_stack(cfn, "deployed")["StackStatus"] == "CREATE_COMPLETE"
     rc, out, err = aws_cli(server.url, "s3", "ls", "s3://cli-templates/deploys/")
     assert rc == 0 and ".template" in out, (out, err)
     rc, out, err = aws_cli(server.url, "cloudformation", "validate-template", "--template-url",
@@ -208,7 +198,7 @@ def test_template_url_allows_templates_over_the_inline_limit(server, cfn, s3):
 def test_stack_buckets_are_real_and_non_empty_ones_fail_the_delete(server, cfn, s3):
     cfn.create_stack(StackName="with-bucket", TemplateBody=BUCKET_TEMPLATE,
                      Tags=[{"Key": "cost-center", "Value": "42"}])
-    s = wait_status(cfn, "with-bucket")
+    s = settled_stack(cfn, "with-bucket")
     assert s["StackStatus"] == "CREATE_COMPLETE", s
     outputs = {o["OutputKey"]: o["OutputValue"] for o in s["Outputs"]}
     name = outputs["Name"]
@@ -222,7 +212,7 @@ def test_stack_buckets_are_real_and_non_empty_ones_fail_the_delete(server, cfn, 
 
     s3.put_object(Bucket=name, Key="model.tar.gz", Body=b"weights")
     cfn.delete_stack(StackName="with-bucket")
-    s = wait_status(cfn, "with-bucket")
+    s = settled_stack(cfn, "with-bucket")
     assert s["StackStatus"] == "DELETE_FAILED", s
     evs = cfn.describe_stack_events(StackName="with-bucket")["StackEvents"]
     failed = [e for e in evs if e["LogicalResourceId"] == "Data"
@@ -234,7 +224,7 @@ def test_stack_buckets_are_real_and_non_empty_ones_fail_the_delete(server, cfn, 
     s3.delete_object(Bucket=name, Key="model.tar.gz")
     cfn.delete_stack(StackName="with-bucket")
     stack_id = s["StackId"]
-    s = wait_status(cfn, stack_id)
+    s = settled_stack(cfn, stack_id)
     assert s["StackStatus"] == "DELETE_COMPLETE", s
     with pytest.raises(ClientError) as e:
         s3.head_bucket(Bucket=name)
@@ -262,7 +252,7 @@ def test_external_s3_endpoint_is_a_second_sagestack(tmp_path):
                 out = cfn.validate_template(TemplateURL=url)
                 assert out["Description"] == "from the object store", url
             cfn.create_stack(StackName="ext", TemplateURL=f"{external.url}/remote/t.yaml")
-            assert wait_status(cfn, "ext")["StackStatus"] == "CREATE_COMPLETE"
+            assert settled_stack(cfn, "ext")["StackStatus"] == "CREATE_COMPLETE"
             # Missing there (even if present here), and this server's own URLs: refused.
             with pytest.raises(ClientError) as e:
                 cfn.validate_template(TemplateURL="https://local.s3.amazonaws.com/t.yaml")

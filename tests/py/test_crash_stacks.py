@@ -22,7 +22,7 @@ import sqlite3
 import time
 
 
-from conftest import Server, client
+from conftest import Server, client, settled_stack
 
 RUNS = int(os.environ.get("SAGESTACK_STACK_CRASH_RUNS", "12"))
 RESOURCES = 60
@@ -62,14 +62,9 @@ def cfn_client(url):
     return client("cloudformation", url, connect_timeout=5, read_timeout=30)
 
 
-def settle(cfn, stack_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
-        if not st.endswith("_IN_PROGRESS"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError(f"{stack_id} still in progress after {timeout} s")
+def settle(cfn, stack_id):
+    """The stack's status once it left *_IN_PROGRESS."""
+    return settled_stack(cfn, stack_id, timeout=60)["StackStatus"]
 
 
 def stored(data_dir, stack_name):

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import Server
+from conftest import Server, vmhwm
 
 # Every raw request carries a SigV4-shaped Authorization header (the server may refuse
 # requests without one); the signature itself is not verified outside S3.
@@ -33,11 +33,7 @@ def srv(tmp_path):
 
 
 def vmhwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
+    return vmhwm(pid) // 1024
 
 
 def request(srv, method, path, body=None, content_type=None):

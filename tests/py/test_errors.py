@@ -18,6 +18,13 @@ def error(call, **kw):
     return err["Code"], err["Message"], meta["HTTPStatusCode"]
 
 
+def invalid(call, **kw):
+    """The message of the ValidationException `call(**kw)` answers."""
+    code, msg, _ = error(call, **kw)
+    assert code == "ValidationException", msg
+    return msg
+
+
 def test_required_member_is_not_null(raw):
     code, msg, status = error(raw.describe_project)
     assert (code, status) == ("ValidationException", 400)
@@ -26,16 +33,14 @@ def test_required_member_is_not_null(raw):
 
 
 def test_pattern(raw):
-    code, msg, _ = error(raw.describe_project, ProjectName="bad_name!")
-    assert code == "ValidationException"
+    msg = invalid(raw.describe_project, ProjectName="bad_name!")
     assert msg == ("1 validation error detected: Value 'bad_name!' at 'projectName' failed to satisfy "
                    "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
 
 
 def test_max_length_and_pattern_are_counted(raw):
     name = "a" * 33
-    code, msg, _ = error(raw.describe_project, ProjectName=name)
-    assert code == "ValidationException"
+    msg = invalid(raw.describe_project, ProjectName=name)
     assert msg == (
         f"2 validation errors detected: Value '{name}' at 'projectName' failed to satisfy constraint: "
         "Member must have length less than or equal to 32; "
@@ -50,8 +55,7 @@ def test_min_length(raw):
 
 
 def test_enum(raw):
-    code, msg, _ = error(raw.list_projects, SortBy="Size")
-    assert code == "ValidationException"
+    msg = invalid(raw.list_projects, SortBy="Size")
     assert msg == ("1 validation error detected: Value 'Size' at 'sortBy' failed to satisfy constraint: "
                    "Member must satisfy enum value set: [Name, CreationTime]")
     _, msg, _ = error(raw.list_projects, SortOrder="Up")
@@ -113,8 +117,7 @@ def test_description_too_long(raw):
 
 
 def test_exactly_one_provisioning_source(raw):
-    code, msg, _ = error(raw.create_project, ProjectName="p")
-    assert code == "ValidationException"
+    msg = invalid(raw.create_project, ProjectName="p")
     assert "Exactly one of ServiceCatalogProvisioningDetails and TemplateProviders" in msg
     tp = [{"CfnTemplateProvider": {"TemplateName": "t", "TemplateURL": "https://h/x"}}]
     code, msg, _ = error(raw.create_project, ProjectName="p", ServiceCatalogProvisioningDetails=SC,
@@ -131,8 +134,7 @@ def test_duplicate_name(sm):
 
 @pytest.mark.parametrize("op", ["describe_project", "delete_project", "update_project"])
 def test_unknown_project(sm, op):
-    code, msg, _ = error(getattr(sm, op), ProjectName="ghost")
-    assert code == "ValidationException"
+    msg = invalid(getattr(sm, op), ProjectName="ghost")
     assert msg == "Project ghost does not exist."
 
 
@@ -141,8 +143,7 @@ def test_unknown_arn(sm):
     for call, kw in [(sm.add_tags, {"Tags": [{"Key": "k", "Value": "v"}]}),
                      (sm.list_tags, {}),
                      (sm.delete_tags, {"TagKeys": ["k"]})]:
-        code, msg, _ = error(call, ResourceArn=arn, **kw)
-        assert code == "ValidationException"
+        msg = invalid(call, ResourceArn=arn, **kw)
         assert msg == f"Resource {arn} does not exist."
 
 
@@ -155,28 +156,25 @@ def test_arn_pattern(raw):
 def test_tag_limit_across_calls(sm):
     arn = create(sm, "limit", Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(30)])["ProjectArn"]
     sm.add_tags(ResourceArn=arn, Tags=[{"Key": f"j{i}", "Value": "v"} for i in range(20)])
-    code, msg, _ = error(sm.add_tags, ResourceArn=arn, Tags=[{"Key": "one-more", "Value": "v"}])
-    assert code == "ValidationException"
+    msg = invalid(sm.add_tags, ResourceArn=arn, Tags=[{"Key": "one-more", "Value": "v"}])
     assert "limit of 50 tags" in msg
     assert len(sm.list_tags(ResourceArn=arn)["Tags"]) == 50
-    code, _, _ = error(sm.update_project, ProjectName="limit", Tags=[{"Key": "x", "Value": "v"}])
-    assert code == "ValidationException"
+    invalid(sm.update_project, ProjectName="limit", Tags=[{"Key": "x", "Value": "v"}])
 
 
 def test_reserved_tag_prefix(sm):
-    code, msg, _ = error(sm.create_project, ProjectName="p", ServiceCatalogProvisioningDetails=SC,
-                         Tags=[{"Key": "aws:owner", "Value": "me"}])
-    assert code == "ValidationException" and "reserved prefix" in msg
+    msg = invalid(sm.create_project, ProjectName="p", ServiceCatalogProvisioningDetails=SC,
+                  Tags=[{"Key": "aws:owner", "Value": "me"}])
+    assert "reserved prefix" in msg
 
 
 def test_invalid_next_token(sm):
-    code, msg, _ = error(sm.list_projects, NextToken="definitely-not-a-token")
-    assert code == "ValidationException" and "NextToken" in msg
+    msg = invalid(sm.list_projects, NextToken="definitely-not-a-token")
+    assert "NextToken" in msg
     for i in range(3):
         create(sm, f"tok-{i}")
     token = sm.list_projects(MaxResults=1)["NextToken"]
-    code, _, _ = error(sm.list_projects, NextToken=token, SortBy="Name")
-    assert code == "ValidationException"
+    invalid(sm.list_projects, NextToken=token, SortBy="Name")
 
 
 def test_malformed_json_is_serialization_exception(server):

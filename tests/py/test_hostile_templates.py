@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import PATH_STYLE, client
+from conftest import PATH_STYLE, client, vmhwm
 
 MIB = 1 << 20
 # Peak memory a refusal may add to the server.
@@ -38,14 +38,6 @@ def s3(server):
     s3 = slow_client("s3", server.url)
     s3.create_bucket(Bucket="bombs")
     return s3
-
-
-def vm_hwm(server):
-    with open(f"/proc/{server.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
 
 
 def health(server):
@@ -103,7 +95,7 @@ def send(cfn, s3, name, body, how, action):
 def test_bombs_are_refused_cheaply(server, cfn, s3, name, make, how, fragment, action):
     body = make()
     assert len(body) <= 1_048_576
-    before = vm_hwm(server)
+    before = vmhwm(server.proc.pid)
     start = time.monotonic()
     with pytest.raises(ClientError) as e:
         send(cfn, s3, name, body, how, action)
@@ -113,7 +105,7 @@ def test_bombs_are_refused_cheaply(server, cfn, s3, name, make, how, fragment, a
     assert fragment in err["Message"], err["Message"][-300:]
     if how == "url" or len(body) <= 51_200:
         assert err["Message"].startswith("Template format error: "), err["Message"][:200]
-    growth = vm_hwm(server) - before
+    growth = vmhwm(server.proc.pid) - before
     print(f"{name} {action}: {took * 1000:.0f} ms, VmHWM +{growth / MIB:.1f} MiB")
     assert growth < MAX_GROWTH, growth
     assert health(server) < HEALTH_BOUND
@@ -126,7 +118,7 @@ def test_health_answers_while_eight_bombs_are_in_flight(server, cfn, s3):
     bodies = [alias_bomb(500_000, 160_000), foreach_bomb()]
     for i, body in enumerate(bodies):
         s3.put_object(Bucket="bombs", Key=f"p{i}.yaml", Body=body.encode())
-    before = vm_hwm(server)
+    before = vmhwm(server.proc.pid)
     errors, done = [], threading.Event()
 
     def bomb(i):
@@ -147,7 +139,7 @@ def test_health_answers_while_eight_bombs_are_in_flight(server, cfn, s3):
     for t in threads:
         t.join()
     done.set()
-    growth = vm_hwm(server) - before
+    growth = vmhwm(server.proc.pid) - before
     latencies.sort()
     worst = latencies[-1] if latencies else 0.0
     print(f"8 bombs: {len(latencies)} health checks, median {latencies[len(latencies) // 2] * 1000:.1f} ms,"

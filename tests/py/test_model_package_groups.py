@@ -5,7 +5,7 @@ import datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY
+from conftest import ACCESS_KEY, fixture
 
 
 def err(excinfo):
@@ -105,15 +105,8 @@ def test_aws_cli(aws):
     assert rc == 0, e
 
 
-GROUP_TEMPLATE = """\
-Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - {Effect: Allow, Principal: {Service: sagemaker.amazonaws.com}, Action: "sts:AssumeRole"}
+# The role, and a group whose description reads the role's ARN.
+GROUP_TEMPLATE = fixture("iam-role.yaml") + """\
   Group:
     Type: AWS::SageMaker::ModelPackageGroup
     Properties:

@@ -7,33 +7,12 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, client, delete_and_wait, wait_status
+from conftest import REGION, client, delete_and_wait, fixture, wait_status
 
 BUCKET = "project-templates"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerProjectsLaunchRole"
 
-TEMPLATE = """Parameters:
-  SageMakerProjectName:
-    Type: String
-  SageMakerProjectId:
-    Type: String
-  Stage:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-Resources:
-  Artifacts:
-    Type: AWS::S3::Bucket
-    Properties:
-      BucketName: !Sub "sagemaker-${SageMakerProjectId}-${Stage}"
-  Models:
-    Type: AWS::SageMaker::ModelPackageGroup
-    Properties:
-      ModelPackageGroupName: !Sub "${SageMakerProjectName}-models"
-Outputs:
-  Bucket:
-    Value: !Ref Artifacts
-"""
+TEMPLATE = fixture("project-bucket.yaml")
 
 # A second version: adds an SSM parameter naming the bucket.
 TEMPLATE_V2 = TEMPLATE.replace("Outputs:", """  BucketName:

@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, client, make_client, wait_status as wait_project
+from conftest import Server, client, make_client, settled_stack, wait_status as wait_project
 from test_postgres_backend import pg_url  # noqa: F401 - the fixture
 
 TEMPLATE = """\
@@ -28,14 +28,8 @@ def clients(url):
     return tuple(client(service, url, max_pool_connections=32) for service in ("cloudformation", "s3", "ssm"))
 
 
-def settle(cfn, stack, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        s = cfn.describe_stacks(StackName=stack)["Stacks"][0]
-        if not s["StackStatus"].endswith("_IN_PROGRESS"):
-            return s
-        assert time.monotonic() < deadline, s["StackStatus"]
-        time.sleep(0.02)
+def settle(cfn, stack):
+    return settled_stack(cfn, stack, timeout=60, poll=0.02)
 
 
 def race(n, call):

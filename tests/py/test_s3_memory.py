@@ -9,7 +9,7 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server
+from conftest import Server, vmhwm
 from test_s3 import MIB, error_code, s3_client
 
 OBJECT = 32 * MIB
@@ -18,14 +18,6 @@ OBJECT = 32 * MIB
 BUDGET = 3 * OBJECT
 # Above the budget: the runtime, SQLite's page cache, allocator slack.
 MARGIN = 32 * MIB
-
-
-def vmhwm(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
 
 
 @pytest.fixture

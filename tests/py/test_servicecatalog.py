@@ -7,48 +7,21 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, client, code, code_of, failure_code, message, put_template
+from conftest import REGION, code, code_of, failure_code, fixture, message, put_template, settled_stack
 
 ACCOUNT = "000000000000"
 
 
-@pytest.fixture
-def sc(server):
-    return client("servicecatalog", server.url)
-
-
-@pytest.fixture
-def sc_raw(server):
-    return client("servicecatalog", server.url, validate=False)
-
-
 def template(version, fail=False):
-    """A product version: a queue named after the project (a second queue from v2 on),
-    the parameters SageMaker passes, and an `Env` parameter with allowed values."""
+    """A product version (tests/fixtures/sc-product.yaml): a queue named after the
+    project and an SSM parameter naming it (a second queue from v2 on), the parameters
+    SageMaker passes, and an `Env` parameter with allowed values."""
     extra = "  Second:\n    Type: AWS::SQS::Queue\n" if version >= 2 else ""
     if fail:
         # A portfolio without its required ProviderName: the stack fails.
         extra += "  Broken:\n    Type: AWS::ServiceCatalog::Portfolio\n    Properties:\n      DisplayName: x\n"
-    return f"""Parameters:
-  SageMakerProjectName: {{Type: String, Default: none}}
-  SageMakerProjectId: {{Type: String, Default: none}}
-  Env:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${{SageMakerProjectName}}-${{Env}}-q"
-  Where:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Type: String
-      Value: !Ref Queue
-{extra}Outputs:
-  Version: {{Value: "v{version}"}}
-"""
+    body = fixture("sc-product.yaml").replace("{version}", str(version))
+    return body.replace("{extra}\n", extra)
 
 
 def upload(s3, server, key, body, bucket="sc-templates"):
@@ -269,16 +242,6 @@ def wait_project(sm, name, states, timeout=60):
     raise AssertionError(f"project {name} stuck in {p['ProjectStatus']}: {p}")
 
 
-def wait_stack(cfn, name, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        s = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        if not s["StackStatus"].endswith("_IN_PROGRESS"):
-            return s
-        time.sleep(0.05)
-    raise AssertionError(f"stack {name} did not settle")
-
-
 def project_lifecycle(sm, sc, cfn, s3, server, prod_id, name):
     """Create from the product (latest active artifact), update to v2, delete."""
     sm.create_project(ProjectName=name, ServiceCatalogProvisioningDetails={
@@ -329,7 +292,7 @@ def test_project_from_a_product_published_by_a_stack(sm, sc, cfn, s3, server):
     url = upload(s3, server, "published/v1.yaml", template(1))
     cfn.create_stack(StackName="publisher", TemplateBody=PUBLISHING,
                      Parameters=[{"ParameterKey": "V1Url", "ParameterValue": url}])
-    stack = wait_stack(cfn, "publisher")
+    stack = settled_stack(cfn, "publisher", timeout=60)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     prod_id = outputs["ProductId"]

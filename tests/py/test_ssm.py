@@ -4,18 +4,7 @@ import datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, client, code, failure_code, message
-
-
-@pytest.fixture
-def ssm(server):
-    return client("ssm", server.url)
-
-
-@pytest.fixture
-def ssm_raw(server):
-    """Client-side validation off: the server's validation answers."""
-    return client("ssm", server.url, validate=False)
+from conftest import Server, client, code, failure_code, fixture, message
 
 
 def test_put_get_overwrite_versions(ssm):
@@ -179,44 +168,26 @@ def test_aws_cli(aws):
     assert "ParameterNotFound" in err
 
 
-STACK_TEMPLATE = """\
-Parameters:
-  Base:
-    Type: AWS::SSM::Parameter::Value<String>
-    Default: /cfg/base
-Resources:
-  Derived:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: /cfg/derived
-      Type: String
-      Value: !Sub "${Base}+{{resolve:ssm:/cfg/base:1}}"
-  Unnamed:
-    Type: AWS::SSM::Parameter
-    Properties: {Type: StringList, Value: "x,y"}
-Outputs:
-  Unnamed: {Value: !Ref Unnamed}
-  UnnamedValue: {Value: !GetAtt Unnamed.Value}
-"""
+STACK_TEMPLATE = fixture("ssm-stack.yaml")
 
 
 def test_stack_parameters_are_real_and_templates_read_ssm(server, ssm):
-    ssm.put_parameter(Name="/cfg/base", Value="one", Type="String")
-    ssm.put_parameter(Name="/cfg/base", Value="two", Type="String", Overwrite=True)
+    ssm.put_parameter(Name="/config/base", Value="one", Type="String")
+    ssm.put_parameter(Name="/config/base", Value="two", Type="String", Overwrite=True)
     cfn = client("cloudformation", server.url)
     cfn.create_stack(StackName="ssm-stack", TemplateBody=STACK_TEMPLATE)
     cfn.get_waiter("stack_create_complete").wait(
         StackName="ssm-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     outputs = {o["OutputKey"]: o["OutputValue"]
                for o in cfn.describe_stacks(StackName="ssm-stack")["Stacks"][0]["Outputs"]}
-    assert ssm.get_parameter(Name="/cfg/derived")["Parameter"]["Value"] == "two+one"
-    unnamed = outputs["Unnamed"]
-    assert unnamed.startswith("CFN-Unnamed-") and len(unnamed) == len("CFN-Unnamed-") + 12
-    assert outputs["UnnamedValue"] == "x,y"
-    assert ssm.get_parameter(Name=unnamed)["Parameter"]["Type"] == "StringList"
+    assert ssm.get_parameter(Name="/stack/named")["Parameter"]["Value"] == "two-one"
+    generated = outputs["GeneratedRef"]
+    assert generated.startswith("CFN-Generated-") and len(generated) == len("CFN-Generated-") + 12
+    assert outputs["GeneratedValue"] == "a,b"
+    assert ssm.get_parameter(Name=generated)["Parameter"]["Type"] == "StringList"
 
     cfn.delete_stack(StackName="ssm-stack")
     cfn.get_waiter("stack_delete_complete").wait(
         StackName="ssm-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    out = ssm.get_parameters(Names=["/cfg/derived", unnamed, "/cfg/base"])
-    assert sorted(out["InvalidParameters"]) == sorted(["/cfg/derived", unnamed])
+    out = ssm.get_parameters(Names=["/stack/named", generated, "/config/base"])
+    assert sorted(out["InvalidParameters"]) == sorted(["/stack/named", generated])

@@ -27,8 +27,11 @@ fn package(version: u32) -> String {
 }
 
 async fn invoker(dir: &std::path::Path, per_function: usize, idle: Duration) -> Invoker {
-    let store: Arc<dyn sagestack_store::Store> =
-        Arc::new(sagestack_store::SqliteStore::open(&dir.join("db")).await.unwrap());
+    let store: Arc<dyn sagestack_store::Store> = Arc::new(
+        sagestack_store::SqliteStore::open(&dir.join("db"))
+            .await
+            .unwrap(),
+    );
     let scope = Scope {
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
@@ -123,7 +126,10 @@ async fn warm_reuse_bounded_concurrency_idle_reaping_and_new_code() {
         pids.insert(c.await.unwrap()["pid"].as_u64().unwrap());
     }
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(800), "{took:?}: more than 2 ran at once");
+    assert!(
+        took >= Duration::from_millis(800),
+        "{took:?}: more than 2 ran at once"
+    );
     assert_eq!(pids.len(), 2, "{pids:?}");
 
     // New code: the next invocation runs it, in a new process.

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::*;
 use sagestack_cloudformation::{StackStatus, TemplateFetchError};
-use sagestack_protocol::AwsError;
 use sagestack_provisioning::NOT_CONFIGURED;
 use serde_json::{Value, json};
 
@@ -37,17 +36,7 @@ async fn tags_of(h: &Harness, arn: &str) -> Vec<(String, String)> {
         .call("ListTags", json!({"ResourceArn": arn}))
         .await
         .unwrap();
-    out["Tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["Key"].as_str().unwrap().to_string(),
-                t["Value"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    tag_pairs(&out["Tags"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,9 +181,7 @@ async fn a_failing_resource_rolls_the_create_back() {
     let name = format!("SP-{}-ml", id(&out));
     assert_eq!(
         without_request_id(message(&p)),
-        format!(
-            "Stack {name} reached ROLLBACK_COMPLETE: resource Broken (Custom::Broken) failed: Received response status [FAILED] from custom resource. Message returned: handler refused Create"
-        )
+        refused(&name, "ROLLBACK_COMPLETE", "Broken", "Create")
     );
     let stack = h.stack_of(&p).await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
@@ -202,48 +189,48 @@ async fn a_failing_resource_rolls_the_create_back() {
     // Rolled back: the group it created is gone.
     assert!(group(&h, "broken-models").await.is_err());
     // A project that never provisioned cannot update its template; it can be deleted.
-    let e = h
-        .call(
-            "UpdateProject",
-            json!({"ProjectName": "broken", "TemplateProvidersToUpdate": [{"CfnTemplateProvider": {"TemplateName": "ml", "TemplateURL": URL}}]}),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "ValidationException");
-    assert_eq!(
-        e.to_string(),
-        "Project broken is in CreateFailed state; only a project whose creation completed can update its provisioning. Delete it and create it again."
-    );
+    h.assert_refused(
+        "UpdateProject",
+        json!({"ProjectName": "broken", "TemplateProvidersToUpdate": [{"CfnTemplateProvider": {"TemplateName": "ml", "TemplateURL": URL}}]}),
+        "ValidationException",
+        "Project broken is in CreateFailed state; only a project whose creation completed can update its provisioning. Delete it and create it again.",
+    )
+    .await;
     h.delete("broken", "DeleteCompleted").await;
     assert!(h.cfn.describe_stack(&name).await.is_err());
 }
 
 fn update_input(name: &str, template: &str, url: &str, params: &[(&str, &str)]) -> Value {
-    let params: Vec<Value> = params
-        .iter()
-        .map(|(k, v)| json!({"Key": k, "Value": v}))
-        .collect();
+    let params = key_values(params);
     json!({"ProjectName": name, "TemplateProvidersToUpdate": [{"CfnTemplateProvider": {
         "TemplateName": template, "TemplateURL": url, "Parameters": params}}]})
+}
+
+/// UpdateProject `name` (template `ml`) to `url` with `params`, then settled as `status`.
+async fn update(
+    h: &Harness,
+    name: &str,
+    url: &str,
+    params: &[(&str, &str)],
+    status: &str,
+) -> Value {
+    h.call_settled(
+        "UpdateProject",
+        update_input(name, "ml", url, params),
+        status,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_change_parameters_then_the_template() {
     let dir = tempfile::tempdir().unwrap();
     let h = harness(dir.path(), Options::default()).await;
-    h.source.put(URL, BASIC);
-    h.create("up", URL, &[("Stage", "prod")], &[]).await;
-    let p = h.settled_as("up", "CreateCompleted").await;
+    let p = h.created("up", URL, BASIC, &[("Stage", "prod")]).await;
     let name = stack_name(&p);
 
     // New parameters.
-    let p = h
-        .call_settled(
-            "UpdateProject",
-            update_input("up", "ml", URL, &[("Stage", "dev")]),
-            "UpdateCompleted",
-        )
-        .await;
+    let p = update(&h, "up", URL, &[("Stage", "dev")], "UpdateCompleted").await;
     assert_eq!(message(&p), reached(&name, "UPDATE_COMPLETE"));
     let stack = h.stack_of(&p).await;
     assert_eq!(stack.template.parameters["Stage"], "dev");
@@ -251,13 +238,7 @@ async fn updates_change_parameters_then_the_template() {
     // A new template URL adding a resource.
     let v2 = BASIC.replace("Outputs:", "  Topic:\n    Type: AWS::SNS::Topic\nOutputs:");
     h.source.put(URL2, &v2);
-    let p = h
-        .call_settled(
-            "UpdateProject",
-            update_input("up", "ml", URL2, &[]),
-            "UpdateCompleted",
-        )
-        .await;
+    let p = update(&h, "up", URL2, &[], "UpdateCompleted").await;
     let detail = &p["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"];
     assert_eq!(detail["TemplateURL"], URL2);
     assert_eq!(
@@ -267,50 +248,32 @@ async fn updates_change_parameters_then_the_template() {
     let resources = h.cfn.list_stack_resources(&name).await.unwrap();
     assert!(resources.iter().any(|r| r.logical_id == "Topic"));
     // Same template and parameters again: nothing to do, still a completed update.
-    let p = h
-        .call_settled(
-            "UpdateProject",
-            update_input("up", "ml", URL2, &[]),
-            "UpdateCompleted",
-        )
-        .await;
+    let p = update(&h, "up", URL2, &[], "UpdateCompleted").await;
     assert_eq!(message(&p), reached(&name, "UPDATE_COMPLETE"));
 
     // The template name must be the project's.
-    let e = h
-        .call("UpdateProject", update_input("up", "other", URL, &[]))
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "ValidationException");
-    assert_eq!(
-        e.to_string(),
-        "TemplateName other does not match the template of project up (ml)."
-    );
+    h.assert_refused(
+        "UpdateProject",
+        update_input("up", "other", URL, &[]),
+        "ValidationException",
+        "TemplateName other does not match the template of project up (ml).",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_update_keeps_the_old_stack() {
     let dir = tempfile::tempdir().unwrap();
     let h = harness(dir.path(), Options::default()).await;
-    h.source.put(URL, BASIC);
-    h.create("keep", URL, &[], &[]).await;
-    let p = h.settled_as("keep", "CreateCompleted").await;
+    let p = h.created("keep", URL, BASIC, &[]).await;
     let name = stack_name(&p);
     let before = h.stack_of(&p).await;
 
     h.source.put(URL2, &with_failing_resource(BASIC));
-    let p = h
-        .call_settled(
-            "UpdateProject",
-            update_input("keep", "ml", URL2, &[]),
-            "UpdateFailed",
-        )
-        .await;
+    let p = update(&h, "keep", URL2, &[], "UpdateFailed").await;
     assert_eq!(
         without_request_id(message(&p)),
-        format!(
-            "Stack {name} reached UPDATE_ROLLBACK_COMPLETE: resource Broken (Custom::Broken) failed: Received response status [FAILED] from custom resource. Message returned: handler refused Create"
-        )
+        refused(&name, "UPDATE_ROLLBACK_COMPLETE", "Broken", "Create")
     );
     let after = h.stack_of(&p).await;
     assert_eq!(after.status, StackStatus::UpdateRollbackComplete);
@@ -331,12 +294,7 @@ async fn a_failed_update_keeps_the_old_stack() {
     assert!(live.contains(&"Queue".to_string()) && live.contains(&"Group".to_string()));
     group(&h, "keep-models").await.unwrap();
     // The project keeps working: a good update after a failed one completes.
-    h.call_settled(
-        "UpdateProject",
-        update_input("keep", "ml", URL, &[("Stage", "prod")]),
-        "UpdateCompleted",
-    )
-    .await;
+    update(&h, "keep", URL, &[("Stage", "prod")], "UpdateCompleted").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,14 +327,11 @@ async fn operations_in_progress_refuse_update_and_delete() {
         ),
         ("DeleteProject", json!({"ProjectName": "busy"}), "deleted"),
     ] {
-        let e = h.call(op, input).await.unwrap_err();
-        assert_eq!(e.code(), "ConflictException");
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "Project busy cannot be {action} while its status is CreateInProgress; retry once the current operation has finished."
-            )
+        let message = format!(
+            "Project busy cannot be {action} while its status is CreateInProgress; retry once the current operation has finished."
         );
+        h.assert_refused(op, input, "ConflictException", &message)
+            .await;
     }
 }
 
@@ -425,17 +380,13 @@ async fn deleted_projects_are_kept_for_the_retention_and_their_name_is_reusable(
 async fn a_failed_delete_can_be_retried() {
     let dir = tempfile::tempdir().unwrap();
     let h = harness(dir.path(), Options::default()).await;
-    h.source.put(URL, STICKY);
-    h.create("sticky", URL, &[], &[]).await;
-    let p = h.settled_as("sticky", "CreateCompleted").await;
+    let p = h.created("sticky", URL, STICKY, &[]).await;
     let name = stack_name(&p);
     h.handler.fail_delete.store(true, Ordering::SeqCst);
     let p = h.delete("sticky", "DeleteFailed").await;
     assert_eq!(
         without_request_id(message(&p)),
-        format!(
-            "Stack {name} reached DELETE_FAILED: resource Sticky (Custom::Sticky) failed: Received response status [FAILED] from custom resource. Message returned: handler refused Delete"
-        )
+        refused(&name, "DELETE_FAILED", "Sticky", "Delete")
     );
     h.handler.fail_delete.store(false, Ordering::SeqCst);
     let p = h.delete("sticky", "DeleteCompleted").await;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use sagestack_cloudformation::{CreateStackInput, StackStatus, UpdateStackInput};
+use sagestack_cloudformation::{CreateStackInput, StackRecord, StackStatus, UpdateStackInput};
 use sagestack_sagemaker::{ProjectStatus, ProvisioningUpdate};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const URL: &str = "https://templates.s3.us-east-1.amazonaws.com/ml.yaml";
 const URL2: &str = "https://templates.s3.us-east-1.amazonaws.com/ml-v2.yaml";
@@ -54,6 +54,47 @@ fn v2() -> String {
     BASIC.replace("Outputs:", "  Topic:\n    Type: AWS::SNS::Topic\nOutputs:")
 }
 
+/// Restart over `dir`: project `p` is resumed and settles as `status`; the harness, the
+/// project and its stack.
+async fn resumed(dir: &Path, status: &str) -> (Harness, Value, StackRecord) {
+    let h = restart(dir).await;
+    assert_eq!(h.reconciled.resumed, ["p"]);
+    let p = h.settled_as("p", status).await;
+    let stack = h.stack_of(&p).await;
+    (h, p, stack)
+}
+
+/// On a stopped harness: project `p` created and recorded CreateInProgress (a worker
+/// took it, then the process died); its id.
+async fn create_in_progress(h: &Harness) -> String {
+    let out = h.create("p", URL, &[], &[]).await;
+    let id = out["ProjectId"].as_str().unwrap().to_string();
+    h.sagemaker
+        .projects()
+        .record_provisioning(
+            "p",
+            ProvisioningUpdate::new(
+                &id,
+                &[ProjectStatus::Pending],
+                ProjectStatus::CreateInProgress,
+            ),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    id
+}
+
+/// UpdateProject `p` to the template at `URL2`, which must be accepted.
+async fn update_to_url2(h: &Harness) {
+    h.call(
+        "UpdateProject",
+        json!({"ProjectName": "p", "TemplateProvidersToUpdate": [{"CfnTemplateProvider": {"TemplateName": "ml", "TemplateURL": URL2}}]}),
+    )
+    .await
+    .unwrap();
+}
+
 /// A second reconciliation resumes nothing and changes no project.
 async fn assert_idempotent(h: &Harness, name: &str) {
     let before = h.describe(name).await;
@@ -81,21 +122,7 @@ async fn a_pending_project_is_created_after_a_restart() {
 async fn create_in_progress_without_a_stack_creates_it() {
     let dir = tempfile::tempdir().unwrap();
     let h = stopped(dir.path()).await;
-    let out = h.create("p", URL, &[], &[]).await;
-    let id = out["ProjectId"].as_str().unwrap();
-    h.sagemaker
-        .projects()
-        .record_provisioning(
-            "p",
-            ProvisioningUpdate::new(
-                id,
-                &[ProjectStatus::Pending],
-                ProjectStatus::CreateInProgress,
-            ),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    create_in_progress(&h).await;
     close(h).await;
 
     let h = restart(dir.path()).await;
@@ -107,21 +134,7 @@ async fn create_in_progress_without_a_stack_creates_it() {
 async fn create_in_progress_with_a_finished_stack_adopts_it() {
     let dir = tempfile::tempdir().unwrap();
     let h = stopped(dir.path()).await;
-    let out = h.create("p", URL, &[], &[]).await;
-    let id = out["ProjectId"].as_str().unwrap().to_string();
-    h.sagemaker
-        .projects()
-        .record_provisioning(
-            "p",
-            ProvisioningUpdate::new(
-                &id,
-                &[ProjectStatus::Pending],
-                ProjectStatus::CreateInProgress,
-            ),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let id = create_in_progress(&h).await;
     // The worker created the stack, then the process died before recording it.
     let stack = h
         .cfn
@@ -211,10 +224,7 @@ async fn a_create_killed_mid_stack_is_resumed() {
 
     // After the restart the same URL serves a template that completes (the handler no
     // longer blocks either): the interrupted, rolled-back stack is replaced.
-    let h = restart(dir.path()).await;
-    assert_eq!(h.reconciled.resumed, ["p"]);
-    let p = h.settled_as("p", "CreateCompleted").await;
-    let stack = h.stack_of(&p).await;
+    let (h, p, stack) = resumed(dir.path(), "CreateCompleted").await;
     assert_eq!(stack.status, StackStatus::CreateComplete);
     assert_eq!(stack_detail(&p)["Id"], stack.stack_id.as_str());
     assert_idempotent(&h, "p").await;
@@ -226,22 +236,14 @@ async fn an_update_killed_mid_stack_is_resumed() {
     crash_after(dir.path(), |h| async move {
         h.create("p", URL, &[], &[]).await;
         assert_eq!(h.settled("p").await["ProjectStatus"], "CreateCompleted");
-        h.call(
-            "UpdateProject",
-            json!({"ProjectName": "p", "TemplateProvidersToUpdate": [{"CfnTemplateProvider": {"TemplateName": "ml", "TemplateURL": URL2}}]}),
-        )
-        .await
-        .unwrap();
+        update_to_url2(&h).await;
         h.handler.blocked.notified().await;
         assert_eq!(h.describe("p").await["ProjectStatus"], "UpdateInProgress");
     });
 
     // The engine rolls the interrupted update back; the project still wants v2, so the
     // update runs again (this time URL2 serves v2 without the blocking resource).
-    let h = restart(dir.path()).await;
-    assert_eq!(h.reconciled.resumed, ["p"]);
-    let p = h.settled_as("p", "UpdateCompleted").await;
-    let stack = h.stack_of(&p).await;
+    let (h, _, stack) = resumed(dir.path(), "UpdateCompleted").await;
     assert_eq!(stack.status, StackStatus::UpdateComplete);
     assert_eq!(stack.template.body, v2());
     assert_idempotent(&h, "p").await;
@@ -256,12 +258,7 @@ async fn an_update_whose_stack_already_updated_is_only_recorded() {
     close(h).await;
 
     let h = stopped(dir.path()).await;
-    h.call(
-        "UpdateProject",
-        json!({"ProjectName": "p", "TemplateProvidersToUpdate": [{"CfnTemplateProvider": {"TemplateName": "ml", "TemplateURL": URL2}}]}),
-    )
-    .await
-    .unwrap();
+    update_to_url2(&h).await;
     let p = h.describe("p").await;
     assert_eq!(p["ProjectStatus"], "UpdateInProgress");
     // The worker's stack update finished; the process died before recording it.

@@ -5,85 +5,56 @@
 //! provisioned products and API, and a real `CloudFormationService`, all over one SQLite
 //! store; templates come from a fake `TemplateSource`. Also the launcher on its own.
 
-mod common;
+// The Service Catalog crate's test harness: these tests add SageMaker and the project
+// provisioner on top of the same services, templates and product.
+#[path = "../../servicecatalog/tests/common/mod.rs"]
+mod catalog;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ACCOUNT, FakeSource, ctx};
-use sagestack_cloudformation::{CloudFormationService, ServiceConfig, StackStatus, TemplateSource};
-use sagestack_protocol::JsonOutput;
+use catalog::{ACCOUNT, BROKEN_PORTFOLIO, SECOND_QUEUE, ctx, output, product_template, value};
+use sagestack_cloudformation::{StackRecord, StackStatus, TemplateSource};
 use sagestack_provisioning::{
     ProjectLauncher, ProjectProvisioner, ProvisionerParts, ProvisioningConfig,
     ServiceCatalogBackend,
 };
 use sagestack_sagemaker::{ModelPackageGroups, Projects, SageMakerService, SystemClock};
-use sagestack_servicecatalog::provider::register;
-use sagestack_servicecatalog::{Catalog, ProvisionedProducts, ServiceCatalogService};
-use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
 
 struct Harness {
-    _dir: tempfile::TempDir,
+    /// The store, catalog, CloudFormation, provisioned products and Service Catalog API.
+    base: catalog::Harness,
     sm: Arc<SageMakerService>,
-    sc: Arc<ServiceCatalogService>,
-    pp: Arc<ProvisionedProducts>,
-    cfn: Arc<CloudFormationService>,
-    source: Arc<FakeSource>,
     _provisioner: ProjectProvisioner,
 }
 
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-    let source = Arc::new(FakeSource::default());
-    let catalog = Arc::new(
-        Catalog::with_system_clock(store.clone(), "us-east-1", ACCOUNT)
-            .with_template_source(source.clone()),
-    );
-    let stacks: Arc<dyn StackStore> = store.clone();
-    let config = register(
-        ServiceConfig::new("us-east-1", ACCOUNT, stacks),
-        catalog.clone(),
-    );
-    let cfn = Arc::new(CloudFormationService::new(config).unwrap());
-    let pp = Arc::new(ProvisionedProducts::new(catalog.clone(), cfn.clone()));
-    let projects = Arc::new(Projects::new(store.clone(), Arc::new(SystemClock)));
+    let base = catalog::harness().await;
+    let projects = Arc::new(Projects::new(base.store.clone(), Arc::new(SystemClock)));
     let provisioner = ProjectProvisioner::new(ProvisionerParts {
         config: ProvisioningConfig {
             concurrency: 8,
             deleted_retention: Duration::from_secs(60),
         },
-        source: Some(source.clone() as Arc<dyn TemplateSource>),
-        service_catalog: Some(Arc::new(ProjectLauncher::new(pp.clone()))),
+        source: Some(base.source.clone() as Arc<dyn TemplateSource>),
+        service_catalog: Some(Arc::new(ProjectLauncher::new(base.pp.clone()))),
         projects: projects.clone(),
-        cloudformation: cfn.clone(),
+        cloudformation: base.cfn.clone(),
     });
     provisioner.reconcile().await.unwrap();
     let sm = Arc::new(SageMakerService::new(
         projects,
         Arc::new(ModelPackageGroups::new(
-            store.clone(),
+            base.store.clone(),
             Arc::new(SystemClock),
         )),
         Arc::new(provisioner.clone()),
     ));
-    let sc = Arc::new(ServiceCatalogService::new(catalog, pp.clone()));
     Harness {
-        _dir: dir,
+        base,
         sm,
-        sc,
-        pp,
-        cfn,
-        source,
         _provisioner: provisioner,
-    }
-}
-
-fn value(out: JsonOutput) -> Value {
-    match out {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(s) => serde_json::from_str(&s).unwrap(),
     }
 }
 
@@ -93,7 +64,7 @@ impl Harness {
     }
 
     async fn sc(&self, op: &str, input: Value) -> Value {
-        value(self.sc.handle(&ctx(), op, input).await.unwrap())
+        catalog::ok(&self.base, op, input).await
     }
 
     async fn wait(&self, name: &str, states: &[&str]) -> Value {
@@ -110,67 +81,59 @@ impl Harness {
         }
     }
 
-    async fn artifact(&self, prod: &str, name: &str, body: &str) -> String {
-        let url = format!("https://b.s3.amazonaws.com/{name}.yaml");
-        self.source.put(&url, body);
-        self.sc(
-            "CreateProvisioningArtifact",
-            json!({"ProductId": prod, "IdempotencyToken": name,
-                   "Parameters": {"Name": name, "Info": {"LoadTemplateFromURL": url}}}),
+    /// UpdateProject `name` to `artifact`: the project once the update settled.
+    async fn update(&self, name: &str, artifact: &str) -> Value {
+        self.sm(
+            "UpdateProject",
+            json!({"ProjectName": name, "ServiceCatalogProvisioningUpdateDetails": {"ProvisioningArtifactId": artifact}}),
         )
-        .await["ProvisioningArtifactDetail"]["Id"]
+        .await;
+        self.wait(name, &["UpdateCompleted", "UpdateFailed"]).await
+    }
+
+    /// Artifact `name` of `prod` from the template `body`: its id.
+    async fn artifact(&self, prod: &str, name: &str, body: &str) -> String {
+        catalog::api_artifact_body(&self.base, prod, name, body).await["ProvisioningArtifactDetail"]
+            ["Id"]
             .as_str()
             .unwrap()
             .to_string()
     }
+
+    /// The stack of provisioned product `pp`.
+    async fn stack(&self, pp: &str) -> StackRecord {
+        self.base
+            .cfn
+            .describe_stack(&format!("SC-{ACCOUNT}-{pp}"))
+            .await
+            .unwrap()
+    }
 }
 
+/// A product version: the shared product template, a second queue from v2 on, and with
+/// `fail` a portfolio without its required ProviderName (the stack fails).
 fn template(version: u32, fail: bool) -> String {
     let mut extra = String::new();
     if version >= 2 {
-        extra.push_str("  Second:\n    Type: AWS::SQS::Queue\n");
+        extra.push_str(SECOND_QUEUE);
     }
     if fail {
-        extra.push_str("  Broken:\n    Type: AWS::ServiceCatalog::Portfolio\n    Properties: {DisplayName: x}\n");
+        extra.push_str(BROKEN_PORTFOLIO);
     }
-    format!(
-        "Parameters:\n  SageMakerProjectName: {{Type: String}}\n  SageMakerProjectId: {{Type: String}}\n  Env: {{Type: String, Default: dev, AllowedValues: [dev, prod]}}\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties: {{QueueName: !Sub \"${{SageMakerProjectName}}-${{Env}}\"}}\n{extra}Outputs:\n  Version: {{Value: v{version}}}\n"
-    )
+    product_template(version, &extra)
 }
 
+/// The Service Catalog harness's product (template v1) in a portfolio: its id and its
+/// first artifact's.
 async fn product(h: &Harness) -> (String, String) {
-    h.source
-        .put("https://b.s3.amazonaws.com/v1.yaml", &template(1, false));
-    let prod = h
-        .sc(
-            "CreateProduct",
-            json!({"Name": "p", "Owner": "o", "ProductType": "CLOUD_FORMATION_TEMPLATE", "IdempotencyToken": "t",
-                   "ProvisioningArtifactParameters": {"Name": "v1", "Info": {"LoadTemplateFromURL": "https://b.s3.amazonaws.com/v1.yaml"}}}),
-        )
-        .await;
-    let prod_id = prod["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let port = h
-        .sc(
-            "CreatePortfolio",
-            json!({"DisplayName": "ml", "ProviderName": "o", "IdempotencyToken": "t"}),
-        )
-        .await["PortfolioDetail"]["Id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    h.sc(
-        "AssociateProductWithPortfolio",
-        json!({"ProductId": prod_id, "PortfolioId": port}),
-    )
-    .await;
-    let pa = prod["ProvisioningArtifactDetail"]["Id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_port, prod_id, pa) = catalog::product_with_portfolio(&h.base).await;
     (prod_id, pa)
+}
+
+/// `stack` carries the parameters SageMaker passes for project `name` with `id`.
+fn assert_project_parameters(stack: &StackRecord, name: &str, id: &Value) {
+    assert_eq!(stack.template.parameters["SageMakerProjectName"], name);
+    assert_eq!(stack.template.parameters["SageMakerProjectId"], *id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,50 +154,20 @@ async fn create_update_delete_a_service_catalog_project() {
         .as_str()
         .unwrap()
         .to_string();
-    let stack = h
-        .cfn
-        .describe_stack(&format!("SC-{ACCOUNT}-{pp}"))
-        .await
-        .unwrap();
-    assert_eq!(stack.template.parameters["SageMakerProjectName"], "demo");
-    assert_eq!(
-        stack.template.parameters["SageMakerProjectId"],
-        p["ProjectId"]
-    );
+    let stack = h.stack(&pp).await;
+    assert_project_parameters(&stack, "demo", &p["ProjectId"]);
 
     let pa2 = h.artifact(&prod, "v2", &template(2, false)).await;
-    h.sm(
-        "UpdateProject",
-        json!({"ProjectName": "demo", "ServiceCatalogProvisioningUpdateDetails": {"ProvisioningArtifactId": pa2}}),
-    )
-    .await;
-    let p = h.wait("demo", &["UpdateCompleted", "UpdateFailed"]).await;
+    let p = h.update("demo", &pa2).await;
     assert_eq!(p["ProjectStatus"], "UpdateCompleted", "{p}");
-    let stack = h
-        .cfn
-        .describe_stack(&format!("SC-{ACCOUNT}-{pp}"))
-        .await
-        .unwrap();
+    let stack = h.stack(&pp).await;
     assert_eq!(stack.status, StackStatus::UpdateComplete);
-    assert_eq!(
-        stack
-            .outputs
-            .iter()
-            .find(|o| o.key == "Version")
-            .unwrap()
-            .value,
-        "v2"
-    );
+    assert_eq!(output(&stack, "Version"), "v2");
     assert_eq!(stack.template.parameters["Env"], "prod", "kept");
 
     // A failing version: UpdateFailed, TAINTED with the reason, rolled back.
     let broken = h.artifact(&prod, "broken", &template(3, true)).await;
-    h.sm(
-        "UpdateProject",
-        json!({"ProjectName": "demo", "ServiceCatalogProvisioningUpdateDetails": {"ProvisioningArtifactId": broken}}),
-    )
-    .await;
-    let p = h.wait("demo", &["UpdateCompleted", "UpdateFailed"]).await;
+    let p = h.update("demo", &broken).await;
     assert_eq!(p["ProjectStatus"], "UpdateFailed", "{p}");
     let msg = p["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductStatusMessage"]
         .as_str()
@@ -243,21 +176,18 @@ async fn create_update_delete_a_service_catalog_project() {
         msg.starts_with("TAINTED: ") && msg.contains("ProviderName"),
         "{msg}"
     );
-    let stack = h
-        .cfn
-        .describe_stack(&format!("SC-{ACCOUNT}-{pp}"))
-        .await
-        .unwrap();
+    let stack = h.stack(&pp).await;
     assert_eq!(stack.status, StackStatus::UpdateRollbackComplete);
 
     h.sm("DeleteProject", json!({"ProjectName": "demo"})).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while h.pp.provisioned(&pp).await.is_ok() {
+    while h.base.pp.provisioned(&pp).await.is_ok() {
         assert!(Instant::now() < deadline, "never terminated");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(
-        h.cfn
+        h.base
+            .cfn
             .describe_stack(&format!("SC-{ACCOUNT}-{pp}"))
             .await
             .is_err()
@@ -335,7 +265,7 @@ fn project(name: &str, details: Value) -> sagestack_sagemaker::Project {
 async fn projects_provision_update_and_terminate_products() {
     let h = harness().await;
     let (prod_id, pa1) = product(&h).await;
-    let launcher = ProjectLauncher::new(h.pp.clone());
+    let launcher = ProjectLauncher::new(h.base.pp.clone());
 
     // Created without an artifact: the newest active one, with SageMaker's parameters.
     let mut p = project(
@@ -349,16 +279,8 @@ async fn projects_provision_update_and_terminate_products() {
         .as_str()
         .unwrap()
         .to_string();
-    let stack = h
-        .cfn
-        .describe_stack(&format!("SC-{ACCOUNT}-{pp_id}"))
-        .await
-        .unwrap();
-    assert_eq!(stack.template.parameters["SageMakerProjectName"], "mlops");
-    assert_eq!(
-        stack.template.parameters["SageMakerProjectId"],
-        p.project_id
-    );
+    let stack = h.stack(&pp_id).await;
+    assert_project_parameters(&stack, "mlops", &json!(p.project_id));
     assert_eq!(stack.template.parameters["Env"], "prod");
     assert!(
         stack
@@ -378,7 +300,7 @@ async fn projects_provision_update_and_terminate_products() {
     }));
     let out = launcher.update(&p).await;
     assert!(out.succeeded, "{out:?}");
-    let pp = h.pp.provisioned(&pp_id).await.unwrap();
+    let pp = h.base.pp.provisioned(&pp_id).await.unwrap();
     assert_eq!(pp.provisioning_artifact_id, a2);
     assert_eq!(pp.parameters["Env"], "dev");
     // The same update again changes nothing and succeeds.
@@ -399,12 +321,15 @@ async fn projects_provision_update_and_terminate_products() {
             .contains("Env"),
         "{out:?}"
     );
-    assert_eq!(h.pp.provisioned(&pp_id).await.unwrap().status, "AVAILABLE");
+    assert_eq!(
+        h.base.pp.provisioned(&pp_id).await.unwrap().status,
+        "AVAILABLE"
+    );
 
     // Terminate; terminating again is a success.
     let out = launcher.terminate(&p).await;
     assert!(out.succeeded, "{out:?}");
-    assert!(h.pp.provisioned(&pp_id).await.is_err());
+    assert!(h.base.pp.provisioned(&pp_id).await.is_err());
     assert!(launcher.terminate(&p).await.succeeded);
 
     // Refusals carry the reason and no id.

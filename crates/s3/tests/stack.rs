@@ -3,6 +3,9 @@
 //! fails the way CloudFormation fails (`DELETE_FAILED`, S3's reason), then succeeds once
 //! the bucket is empty.
 
+#[path = "../../../tests/support/stacks.rs"]
+mod stacks;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,6 +17,7 @@ use sagestack_s3::bucket_provider::{BucketProvider, TYPE_NAME};
 use sagestack_s3::memory::{MemoryObjectStore, object_meta};
 use sagestack_store::ObjectStore;
 use serde_json::Value;
+use stacks::{create_complete, output, tag_pairs};
 
 const TEMPLATE: &str = r#"
 Parameters:
@@ -43,17 +47,7 @@ fn service(objects: Arc<MemoryObjectStore>) -> CloudFormationService {
 
 fn tags(document: &str) -> Vec<(String, String)> {
     let doc: Value = serde_json::from_str(document).unwrap();
-    doc["Tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["Key"].as_str().unwrap().to_string(),
-                t["Value"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    tag_pairs(&doc["Tags"])
 }
 
 #[tokio::test]
@@ -61,30 +55,22 @@ async fn stack_buckets_are_real_and_a_non_empty_one_fails_the_delete() {
     let objects = Arc::new(MemoryObjectStore::new());
     let service = service(objects.clone());
     let params = |team: &str| [("Team".to_string(), team.to_string())].into();
-    let created = service
-        .create_stack_and_wait(CreateStackInput {
+    let created = create_complete(
+        &service,
+        CreateStackInput {
             stack_name: "proj".into(),
             template_body: TEMPLATE.into(),
             parameters: params("ml"),
             tags: vec![("cost-center".into(), "42".into())],
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(created.status, StackStatus::CreateComplete, "{created:?}");
-    let output = |name: &str| {
-        created
-            .outputs
-            .iter()
-            .find(|o| o.key == name)
-            .map(|o| o.value.clone())
-            .unwrap()
-    };
-    let data = output("Name");
+        },
+    )
+    .await;
+    let data = output(&created, "Name");
     assert!(data.starts_with("proj-data-"), "{data}");
-    assert_eq!(output("Arn"), format!("arn:aws:s3:::{data}"));
+    assert_eq!(output(&created, "Arn"), format!("arn:aws:s3:::{data}"));
     assert_eq!(
-        output("Regional"),
+        output(&created, "Regional"),
         "proj-named.s3.eu-central-1.amazonaws.com"
     );
     let bucket = objects.get_bucket(&data).await.unwrap().unwrap();

@@ -5,6 +5,9 @@
 //! them), a bucket holding an object fails the stack delete with S3's reason, and the
 //! delete completes once the bucket is empty.
 
+#[path = "../../../tests/support/stacks.rs"]
+mod stacks;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,6 +19,7 @@ use sagestack_server::native_providers;
 use sagestack_ssm::Parameters;
 use sagestack_store::{ObjectMeta, PostgresStore, SqliteStore, StackStore, Store};
 use serde_json::Value;
+use stacks::create_complete;
 
 const TEMPLATE: &str = r#"
 Resources:
@@ -86,15 +90,15 @@ async fn run(store: Arc<dyn Store>) {
     }
     let cfn = CloudFormationService::new(config).unwrap();
 
-    let created = cfn
-        .create_stack_and_wait(CreateStackInput {
+    let created = create_complete(
+        &cfn,
+        CreateStackInput {
             stack_name: "ml".into(),
             template_body: TEMPLATE.into(),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(created.status, StackStatus::CreateComplete, "{created:?}");
+        },
+    )
+    .await;
     assert_eq!(
         created.outputs[0].value,
         "ml-artifacts.s3.us-west-2.amazonaws.com"

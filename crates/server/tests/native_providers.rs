@@ -2,36 +2,26 @@
 //! stack's SSM parameter, model package group and IAM role are real objects of this
 //! server, created, updated and deleted with the stack, and visible through the APIs.
 
+#[path = "../../../tests/support/requests.rs"]
+mod requests;
+#[path = "../../../tests/support/stacks.rs"]
+mod stacks;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use requests::{ctx, value};
 use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackStatus, UpdateStackInput,
 };
-use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_sagemaker::{
     ModelPackageGroups, NoProvisioner, Projects, SageMakerService, SystemClock,
 };
 use sagestack_server::native_providers;
 use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
-use serde_json::{Value, json};
-
-fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r".into(),
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        access_key_id: None,
-    }
-}
-
-fn value(out: JsonOutput) -> Value {
-    match out {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(r) => serde_json::from_str(&r).unwrap(),
-    }
-}
+use serde_json::json;
+use stacks::create_complete;
 
 struct World {
     store: Arc<dyn Store>,
@@ -111,17 +101,16 @@ fn outputs(stack: &sagestack_cloudformation::StackRecord) -> BTreeMap<String, St
 async fn stack_resources_are_real_objects_of_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let w = world(dir.path()).await;
-    let stack = w
-        .cfn
-        .create_stack_and_wait(CreateStackInput {
+    let stack = create_complete(
+        &w.cfn,
+        CreateStackInput {
             stack_name: "ml-stack".into(),
             template_body: TEMPLATE.into(),
             capabilities: vec!["CAPABILITY_IAM".into()],
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
+        },
+    )
+    .await;
     let out = outputs(&stack);
     let role = &out["RoleName"];
     assert!(role.starts_with("ml-stack-Role-"), "{role}");
@@ -228,16 +217,15 @@ async fn stacks_survive_a_restart_of_the_store() {
     let dir = tempfile::tempdir().unwrap();
     {
         let w = world(dir.path()).await;
-        let stack = w
-            .cfn
-            .create_stack_and_wait(CreateStackInput {
+        create_complete(
+            &w.cfn,
+            CreateStackInput {
                 stack_name: "keep".into(),
                 template_body: "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Name: /keep/p, Type: String, Value: v}\n".into(),
                 ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(stack.status, StackStatus::CreateComplete);
+            },
+        )
+        .await;
         w.store.close().await;
     }
     let w = world(dir.path()).await;

@@ -17,21 +17,22 @@ fn validate(body: &str, extra: &[&str]) -> (i32, String) {
     (out.status.code().unwrap(), text)
 }
 
+/// A template of one bucket named `name` (on line 5).
+fn bucket(name: &str) -> String {
+    format!(
+        "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: {name}\n"
+    )
+}
+
 #[test]
 fn a_valid_template_exits_zero() {
-    let (code, _) = validate(
-        "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub '${AWS::StackName}-b'\n",
-        &[],
-    );
+    let (code, _) = validate(&bucket("!Sub '${AWS::StackName}-b'"), &[]);
     assert_eq!(code, 0);
 }
 
 #[test]
 fn errors_are_located_and_exit_non_zero() {
-    let (code, text) = validate(
-        "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Ref Missing\n",
-        &[],
-    );
+    let (code, text) = validate(&bucket("!Ref Missing"), &[]);
     assert_ne!(code, 0);
     // The unresolved Ref is on line 5; the printed location must point there.
     assert!(text.contains("template.yaml:5:"), "{text}");

@@ -86,16 +86,21 @@ async fn a_handler_answers_over_http() {
     assert_eq!(sent["ResourceProperties"]["In"], 1);
 }
 
+/// The error of a create sent through `t` to the handler at `url`, which must fail.
+async fn create_error(t: &HttpTransport, url: String) -> String {
+    CustomResourceProvider::new(Arc::new(t.clone()))
+        .with_handler("t", url)
+        .create(&ctx(), &json!({"ServiceToken": "t"}))
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 #[tokio::test]
 async fn http_errors_and_bad_documents_are_reported() {
     let t = HttpTransport::new().with_timeout(Duration::from_secs(10));
     let (url, _server) = one_shot("500 Internal Server Error", "boom".into()).await;
-    let p = CustomResourceProvider::new(Arc::new(t.clone())).with_handler("t", url.clone());
-    let err = p
-        .create(&ctx(), &json!({"ServiceToken": "t"}))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = create_error(&t, url.clone()).await;
     assert_eq!(
         err,
         format!(
@@ -104,12 +109,7 @@ async fn http_errors_and_bad_documents_are_reported() {
     );
 
     let (url, _server) = one_shot("200 OK", "{\"nope\": 1}".into()).await;
-    let p = CustomResourceProvider::new(Arc::new(t.clone())).with_handler("t", url);
-    let err = p
-        .create(&ctx(), &json!({"ServiceToken": "t"}))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = create_error(&t, url).await;
     assert!(
         err.contains("is not a custom-resource response document"),
         "{err}"

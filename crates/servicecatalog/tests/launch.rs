@@ -209,7 +209,7 @@ async fn launch_error_paths() {
 
     // A stack that fails: the provisioned product is ERROR with the reason.
     h.source
-        .put("https://bucket.s3.amazonaws.com/broken.yaml", BROKEN);
+        .put("https://bucket.s3.amazonaws.com/broken.yaml", &broken());
     let broken = h
         .catalog
         .create_artifact(&prod_id, artifact("broken"))

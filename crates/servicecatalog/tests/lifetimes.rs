@@ -32,13 +32,14 @@ async fn dropping_the_services_leaves_nothing_alive() {
     let api: Weak<ServiceCatalogService> = Arc::downgrade(&h.api);
     let Harness {
         _dir: dir,
+        store: s,
         api: a,
         catalog: c,
         pp,
         cfn,
         source,
     } = h;
-    drop((a, c, pp, cfn, source));
+    drop((s, a, c, pp, cfn, source));
     // A finished operation's task may still be returning: give it a moment.
     for _ in 0..100 {
         if Arc::strong_count(&store) == 1 {

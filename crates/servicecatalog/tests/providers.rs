@@ -63,34 +63,19 @@ async fn a_stack_publishes_real_products() {
         .put("https://b.s3.amazonaws.com/v1.yaml", &template(1));
     h.source
         .put("https://b.s3.amazonaws.com/v2.yaml", &template(2));
-    let stack = h
-        .cfn
-        .create_stack_and_wait(CreateStackInput {
+    let stack = create_complete(
+        &h.cfn,
+        CreateStackInput {
             stack_name: "publisher".into(),
             template_body: PUBLISHING.into(),
             parameters: urls(&[("TemplateUrl", "v1")]),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        stack.status,
-        StackStatus::CreateComplete,
-        "{:?}",
-        stack.status_reason
-    );
-    let out = |k: &str| {
-        stack
-            .outputs
-            .iter()
-            .find(|o| o.key == k)
-            .unwrap()
-            .value
-            .clone()
-    };
-    let prod_id = out("ProductId");
+        },
+    )
+    .await;
+    let prod_id = output(&stack, "ProductId");
     assert!(prod_id.starts_with("prod-"));
-    assert_eq!(out("Name"), "published-product");
+    assert_eq!(output(&stack, "Name"), "published-product");
     let p = ok(&h, "DescribeProduct", json!({"Id": prod_id})).await;
     assert_eq!(p["LaunchPaths"][0]["Name"], "published");
     // Launch it.

@@ -2,23 +2,25 @@
 //! and the SSM lookup, inside a real `CloudFormationService` whose stacks are kept in the
 //! SQLite store (the same store the SSM API reads).
 
+#[path = "../../../tests/support/requests.rs"]
+mod requests;
+#[path = "../../../tests/support/stacks.rs"]
+mod stacks;
+
 use std::path::Path;
 use std::sync::Arc;
 
+use requests::{ctx, value};
 use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackRecord, StackStatus,
 };
-use sagestack_protocol::RequestContext;
 use sagestack_ssm::{ParameterProvider, Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
-
-fn ctx() -> RequestContext {
-    RequestContext::new("us-east-1", "123456789012")
-}
+use stacks::output;
 
 async fn call(ssm: &SsmService, op: &str, input: Value) -> Result<Value, sagestack_ssm::SsmError> {
-    Ok(ssm.handle(&ctx(), op, input).await?.into_value().unwrap())
+    ssm.handle(&ctx(), op, input).await.map(value)
 }
 
 /// The SQLite store in `dir`, the SSM API over it, and CloudFormation with the native
@@ -57,29 +59,7 @@ async fn create(cfn: &CloudFormationService, name: &str, body: &str) -> StackRec
     .unwrap()
 }
 
-const TEMPLATE: &str = r#"
-Parameters:
-  Base:
-    Type: AWS::SSM::Parameter::Value<String>
-    Default: /config/base
-Resources:
-  Named:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: /stack/named
-      Type: String
-      Value: !Sub "${Base}-{{resolve:ssm:/config/base:1}}"
-  Generated:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Type: StringList
-      Value: a,b
-Outputs:
-  NamedRef: {Value: !Ref Named}
-  GeneratedRef: {Value: !Ref Generated}
-  GeneratedValue: {Value: !GetAtt Generated.Value}
-  NamedType: {Value: !GetAtt Named.Type}
-"#;
+const TEMPLATE: &str = include_str!("../../../tests/fixtures/ssm-stack.yaml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stack_parameters_are_real_and_templates_read_ssm() {
@@ -97,18 +77,10 @@ async fn stack_parameters_are_real_and_templates_read_ssm() {
     .await;
     let stack = create(&cfn, "params", TEMPLATE).await;
     assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
-    let out = |k: &str| {
-        stack
-            .outputs
-            .iter()
-            .find(|o| o.key == k)
-            .map(|o| o.value.clone())
-            .unwrap()
-    };
-    assert_eq!(out("NamedRef"), "/stack/named");
-    assert_eq!(out("NamedType"), "String");
-    assert_eq!(out("GeneratedValue"), "a,b");
-    let generated = out("GeneratedRef");
+    assert_eq!(output(&stack, "NamedRef"), "/stack/named");
+    assert_eq!(output(&stack, "NamedType"), "String");
+    assert_eq!(output(&stack, "GeneratedValue"), "a,b");
+    let generated = output(&stack, "GeneratedRef");
     assert!(
         regex::Regex::new("^CFN-Generated-[A-Za-z0-9]{12}$")
             .unwrap()

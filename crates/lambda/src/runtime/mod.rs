@@ -213,7 +213,10 @@ impl Executor {
         let finished = Instant::now();
         // Duration counts from when the runtime took the invocation; a cold start's init
         // is the time from the process's start until then.
-        let taken = worker.taken_at().filter(|t| *t >= started).unwrap_or(started);
+        let taken = worker
+            .taken_at()
+            .filter(|t| *t >= started)
+            .unwrap_or(started);
         let elapsed = finished - taken;
         let mut lines = init_lines;
         lines.push(format!(

@@ -2,7 +2,16 @@
 //! and CloudFormation services over it, a fake `TemplateSource` (URL -> body or error)
 //! and a fake custom-resource handler whose failures tests switch on.
 
-#![allow(dead_code)]
+// Each test binary uses some of these helpers.
+#![allow(dead_code, unused_imports)]
+
+#[path = "../../../../tests/support/requests.rs"]
+mod requests;
+#[path = "../../../../tests/support/stacks.rs"]
+mod stacks;
+
+pub use requests::value;
+pub use stacks::tag_pairs;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +23,7 @@ use async_trait::async_trait;
 use sagestack_cloudformation::{
     CloudFormationService, ServiceConfig, StackRecord, TemplateFetchError, TemplateSource,
 };
-use sagestack_protocol::{JsonOutput, RequestContext};
+use sagestack_protocol::{AwsError, RequestContext};
 use sagestack_providers::{
     CustomResourceProvider, CustomResourceRequest, CustomResourceResponse, CustomResourceTransport,
 };
@@ -229,20 +238,20 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
     }
 }
 
+/// A request with an access key: SageMaker records it as the project's creator.
 pub fn ctx() -> RequestContext {
     RequestContext {
-        request_id: "r".into(),
-        region: REGION.into(),
-        account_id: ACCOUNT.into(),
         access_key_id: Some("AKIDPROVTEST".into()),
+        ..requests::ctx()
     }
 }
 
-fn value(out: JsonOutput) -> Value {
-    match out {
-        JsonOutput::Value(v) => v,
-        JsonOutput::Raw(s) => serde_json::from_str(&s).unwrap(),
-    }
+/// `[(key, value)]` as the API's `[{"Key": key, "Value": value}]`.
+pub fn key_values(pairs: &[(&str, &str)]) -> Vec<Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect()
 }
 
 impl Harness {
@@ -258,14 +267,8 @@ impl Harness {
         params: &[(&str, &str)],
         tags: &[(&str, &str)],
     ) -> Value {
-        let params: Vec<Value> = params
-            .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect();
-        let tags: Vec<Value> = tags
-            .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect();
+        let params = key_values(params);
+        let tags = key_values(tags);
         let mut input = json!({
             "ProjectName": name,
             "TemplateProviders": [{"CfnTemplateProvider": {
@@ -279,6 +282,27 @@ impl Harness {
             input["Tags"] = tags.into();
         }
         self.call("CreateProject", input).await.unwrap()
+    }
+
+    /// `op`, which must fail with `code` and `message`.
+    pub async fn assert_refused(&self, op: &str, input: Value, code: &str, message: &str) {
+        let e = self.call(op, input).await.unwrap_err();
+        assert_eq!(e.code(), code);
+        assert_eq!(e.to_string(), message);
+    }
+
+    /// `body` served at `url`, then project `name` created from it with `params`: the
+    /// project once CreateCompleted.
+    pub async fn created(
+        &self,
+        name: &str,
+        url: &str,
+        body: &str,
+        params: &[(&str, &str)],
+    ) -> Value {
+        self.source.put(url, body);
+        self.create(name, url, params, &[]).await;
+        self.settled_as(name, "CreateCompleted").await
     }
 
     pub async fn describe(&self, name: &str) -> Value {
@@ -338,33 +362,21 @@ pub fn reached(stack: &str, status: &str) -> String {
     format!("Stack {stack} reached {status}.")
 }
 
+/// The `StatusMessage` of a stack that reached `status` because the handler refused
+/// `request` for the custom resource `logical` (of type `Custom::{logical}`).
+pub fn refused(stack: &str, status: &str, logical: &str, request: &str) -> String {
+    format!(
+        "Stack {stack} reached {status}: resource {logical} (Custom::{logical}) failed: Received response status [FAILED] from custom resource. Message returned: handler refused {request}"
+    )
+}
+
 /// `StackDetail.StatusMessage`.
 pub fn message(project: &Value) -> &str {
     stack_detail(project)["StatusMessage"].as_str().unwrap()
 }
 
-pub const BASIC: &str = r#"Parameters:
-  SageMakerProjectName:
-    Type: String
-  SageMakerProjectId:
-    Type: String
-  Stage:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${SageMakerProjectName}-${Stage}"
-  Group:
-    Type: AWS::SageMaker::ModelPackageGroup
-    Properties:
-      ModelPackageGroupName: !Sub "${SageMakerProjectName}-models"
-Outputs:
-  ProjectId:
-    Value: !Ref SageMakerProjectId
-"#;
+/// A project template: a queue and a model package group (a fixture file of the tree).
+pub const BASIC: &str = include_str!("../../../../tests/fixtures/project-queue.yaml");
 
 /// [`BASIC`] plus a custom resource whose create fails.
 pub fn with_failing_resource(base: &str) -> String {

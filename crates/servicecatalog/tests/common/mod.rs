@@ -5,6 +5,14 @@
 
 #![allow(dead_code, unused_imports)]
 
+#[path = "../../../../tests/support/requests.rs"]
+mod requests;
+#[path = "../../../../tests/support/stacks.rs"]
+mod stacks;
+
+pub use requests::{ctx, value};
+pub use stacks::{create_complete, output, tag_pairs};
+
 pub use std::collections::HashMap;
 pub use std::sync::{Arc, Mutex};
 pub use std::time::Duration;
@@ -56,6 +64,7 @@ impl TemplateSource for FakeSource {
 
 pub struct Harness {
     pub _dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
     pub api: Arc<ServiceCatalogService>,
     pub catalog: Arc<Catalog>,
     pub pp: Arc<ProvisionedProducts>,
@@ -83,6 +92,7 @@ pub async fn harness() -> Harness {
     let api = Arc::new(ServiceCatalogService::new(catalog.clone(), pp.clone()));
     Harness {
         _dir: dir,
+        store,
         api,
         catalog,
         pp,
@@ -91,12 +101,8 @@ pub async fn harness() -> Harness {
     }
 }
 
-pub fn ctx() -> RequestContext {
-    RequestContext::new("us-east-1", ACCOUNT)
-}
-
 pub async fn call(h: &Harness, op: &str, input: Value) -> Result<Value, ScError> {
-    Ok(h.api.handle(&ctx(), op, input).await?.into_value().unwrap())
+    h.api.handle(&ctx(), op, input).await.map(value)
 }
 
 pub async fn ok(h: &Harness, op: &str, input: Value) -> Value {
@@ -112,48 +118,31 @@ pub async fn err(h: &Harness, op: &str, input: Value) -> (String, String) {
     }
 }
 
-/// A product version: a queue (and a second one from v2 on), outputs, and the parameters
-/// SageMaker passes.
-pub fn template(version: u32) -> String {
-    let extra = if version >= 2 {
-        "  Second:\n    Type: AWS::SQS::Queue\n"
-    } else {
-        ""
-    };
-    format!(
-        r#"Parameters:
-  SageMakerProjectName: {{Type: String, Default: none}}
-  SageMakerProjectId: {{Type: String, Default: none}}
-  Env:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${{SageMakerProjectName}}-${{Env}}-q"
-{extra}Outputs:
-  QueueUrl: {{Value: !Ref Queue}}
-  Version: {{Value: "v{version}"}}
-"#
-    )
+/// A product version from the fixture the Python tests share: the queue, its SSM
+/// parameter, outputs, the parameters SageMaker passes, and `extra` resources.
+pub fn product_template(version: u32, extra: &str) -> String {
+    include_str!("../../../../tests/fixtures/sc-product.yaml")
+        .replace("{version}", &version.to_string())
+        .replace("{extra}\n", extra)
 }
 
-/// A version whose stack fails: a portfolio resource without its required ProviderName.
-pub const BROKEN: &str = r#"
-Parameters:
-  SageMakerProjectName: {Type: String, Default: none}
-  SageMakerProjectId: {Type: String, Default: none}
-  Env: {Type: String, Default: dev}
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-  Broken:
-    Type: AWS::ServiceCatalog::Portfolio
-    Properties:
-      DisplayName: broken
-"#;
+/// The second queue versions 2 and later add.
+pub const SECOND_QUEUE: &str = "  Second:\n    Type: AWS::SQS::Queue\n";
+
+/// A product version: [`product_template`] with a second queue from v2 on.
+pub fn template(version: u32) -> String {
+    product_template(version, if version >= 2 { SECOND_QUEUE } else { "" })
+}
+
+/// A portfolio resource without its required ProviderName: the stack that declares it
+/// fails.
+pub const BROKEN_PORTFOLIO: &str =
+    "  Broken:\n    Type: AWS::ServiceCatalog::Portfolio\n    Properties: {DisplayName: broken}\n";
+
+/// A version whose stack fails: [`product_template`] with [`BROKEN_PORTFOLIO`].
+pub fn broken() -> String {
+    product_template(1, BROKEN_PORTFOLIO)
+}
 
 pub async fn product_with_portfolio(h: &Harness) -> (String, String, String) {
     h.source
@@ -215,8 +204,14 @@ pub fn artifact(name: &str) -> ArtifactInput {
 /// Creates artifact `name` (template version `version`) of a product through the API;
 /// the answer.
 pub async fn api_artifact(h: &Harness, product_id: &str, name: &str, version: u32) -> Value {
+    api_artifact_body(h, product_id, name, &template(version)).await
+}
+
+/// Creates artifact `name` of a product from the template `body` through the API; the
+/// answer.
+pub async fn api_artifact_body(h: &Harness, product_id: &str, name: &str, body: &str) -> Value {
     let url = format!("https://bucket.s3.amazonaws.com/{name}.yaml");
-    h.source.put(&url, &template(version));
+    h.source.put(&url, body);
     ok(
         h,
         "CreateProvisioningArtifact",
