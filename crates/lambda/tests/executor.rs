@@ -117,10 +117,12 @@ async fn warm_reuse_bounded_concurrency_idle_reaping_and_new_code() {
 
     // Four at once with two workers allowed: two waves, two distinct processes.
     let started = Instant::now();
-    let calls = (0..4).map(|_| {
-        let invoker = invoker.clone();
-        tokio::spawn(async move { call(&invoker, "f", 0.4).await })
-    });
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let invoker = invoker.clone();
+            tokio::spawn(async move { call(&invoker, "f", 0.4).await })
+        })
+        .collect();
     let mut pids = std::collections::BTreeSet::new();
     for c in calls {
         pids.insert(c.await.unwrap()["pid"].as_u64().unwrap());
