@@ -2,6 +2,7 @@
 the AWS CLI."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -184,6 +185,41 @@ def aws(server):
         return rc, out, err
 
     return run
+
+
+@pytest.fixture
+def lambda_server(data_dir):
+    """A server whose Lambda functions run on this interpreter (which has boto3)."""
+    s = Server(data_dir, extra_env={"SAGESTACK_LAMBDA_PYTHON": sys.executable}).start()
+    yield s
+    s.stop()
+
+
+def aws_logs_tail(url, group, *args):
+    """Runs AWS CLI v2's `aws logs tail GROUP ARGS` against `url`: (returncode, stdout,
+    stderr). `aws logs tail` is v2's alone and the pinned test CLI is v1: this takes
+    SAGESTACK_AWS_CLI_V2 (scripts/test installs Debian's awscli under CI), or `aws` on
+    PATH when it is v2; without one the test skips, or fails under CI=true."""
+    exe = None
+    for candidate in filter(None, [os.environ.get("SAGESTACK_AWS_CLI_V2"), shutil.which("aws")]):
+        try:
+            version = subprocess.run([candidate, "--version"], capture_output=True, text=True,
+                                     timeout=30).stdout
+        except OSError:
+            continue
+        if version.startswith("aws-cli/2"):
+            exe = candidate
+            break
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("`aws logs tail` needs AWS CLI v2: scripts/test installs Debian's awscli under CI")
+        pytest.skip("`aws logs tail` needs AWS CLI v2 (set SAGESTACK_AWS_CLI_V2)")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY="dummy-secret",
+               AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
+    p = subprocess.run([exe, "--endpoint-url", url, "logs", "tail", group, *args],
+                       capture_output=True, text=True, env=env, timeout=60)
+    return p.returncode, p.stdout, p.stderr
 
 
 def vmhwm(pid):

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, aws_cli, client, code
+from conftest import Server, aws_cli, aws_logs_tail, client, code
 
 ROLE = "arn:aws:iam::000000000000:role/lambda"
 # CI runs the Node.js tests: the README lists node among what the test suite needs.
@@ -66,16 +66,8 @@ def calls_aws(event, context):
 
 
 @pytest.fixture
-def lam_server(data_dir):
-    # Functions run on this interpreter, which has boto3.
-    s = Server(data_dir, extra_env={"SAGESTACK_LAMBDA_PYTHON": sys.executable}).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def lam(lam_server):
-    return client("lambda", lam_server.url)
+def lam(lambda_server):
+    return client("lambda", lambda_server.url)
 
 
 def create(lam, name, handler="app.handler", runtime="python3.12", files=None, **extra):
@@ -124,7 +116,7 @@ def test_create_get_list_update_delete(lam):
     assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:crud" in str(e.value)
 
 
-def test_refusals_use_lambdas_codes(lam_server, lam):
+def test_refusals_use_lambdas_codes(lambda_server, lam):
     create(lam, "dup")
     with pytest.raises(ClientError) as e:
         create(lam, "dup")
@@ -138,7 +130,7 @@ def test_refusals_use_lambdas_codes(lam_server, lam):
     with pytest.raises(ClientError) as e:
         create(lam, "escape", files={"../evil.py": "x"})
     assert code(e) == "InvalidParameterValueException" and "outside the package" in str(e.value)
-    raw = client("lambda", lam_server.url, validate=False)
+    raw = client("lambda", lambda_server.url, validate=False)
     with pytest.raises(ClientError) as e:
         raw.create_function(FunctionName="bad name!", Runtime="python3.12", Role=ROLE,
                             Handler="app.handler", Code={"ZipFile": zip_of({"app.py": APP})})
@@ -149,7 +141,7 @@ def test_refusals_use_lambdas_codes(lam_server, lam):
     assert code(e) == "ValidationException"
 
 
-def test_invoke_sync_tail_async_and_dry_run(lam_server, lam):
+def test_invoke_sync_tail_async_and_dry_run(lambda_server, lam):
     create(lam, "echo", Environment={"Variables": {"COLOR": "blue"}})
     out, body = invoke(lam, "echo", {"a": 1}, LogType="Tail")
     assert out["StatusCode"] == 200 and "FunctionError" not in out
@@ -164,7 +156,7 @@ def test_invoke_sync_tail_async_and_dry_run(lam_server, lam):
     assert "Init Duration" not in base64.b64decode(out["LogResult"]).decode()
     assert body2["request"] != body["request"]
     # The log is in CloudWatch Logs, one stream per worker, as on AWS.
-    logs = client("logs", lam_server.url)
+    logs = client("logs", lambda_server.url)
     [stream] = logs.describe_log_streams(logGroupName="/aws/lambda/echo")["logStreams"]
     assert "[$LATEST]" in stream["logStreamName"]
     messages = [e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/echo")["events"]]
@@ -249,14 +241,14 @@ def test_permissions_and_tags(lam):
     assert lam.list_tags(Resource=arn)["Tags"] == {"stage": "dev"}
 
 
-def test_a_function_calls_this_servers_apis_through_boto3(lam_server, lam):
+def test_a_function_calls_this_servers_apis_through_boto3(lambda_server, lam):
     create(lam, "caller", handler="app.calls_aws", Timeout=30)
     out, body = invoke(lam, "caller", {"group": "from-lambda", "bucket": "lambda-bucket"})
     assert "FunctionError" not in out, body
     assert body.endswith(":model-package-group/from-lambda")
-    sm = client("sagemaker", lam_server.url)
+    sm = client("sagemaker", lambda_server.url)
     assert sm.describe_model_package_group(ModelPackageGroupName="from-lambda")["ModelPackageGroupName"] == "from-lambda"
-    s3 = client("s3", lam_server.url, s3={"addressing_style": "path"})
+    s3 = client("s3", lambda_server.url, s3={"addressing_style": "path"})
     assert s3.get_object(Bucket="lambda-bucket", Key="from-lambda")["Body"].read() == b"hi"
 
 
@@ -314,36 +306,25 @@ exports.callback = (event, context, callback) => callback(null, "called back");
     assert invoke(lam, "node-cb")[1] == "called back"
 
 
-def test_aws_cli_creates_and_invokes(lam_server, tmp_path):
+def test_aws_cli_creates_and_invokes(lambda_server, tmp_path):
     package = tmp_path / "fn.zip"
     package.write_bytes(zip_of({"app.py": APP}))
-    rc, out, err = aws_cli(lam_server.url, "lambda", "create-function", "--function-name", "cli",
+    rc, out, err = aws_cli(lambda_server.url, "lambda", "create-function", "--function-name", "cli",
                            "--runtime", "python3.12", "--role", ROLE, "--handler", "app.handler",
                            "--zip-file", f"fileb://{package}")
     assert rc == 0, err
     result = tmp_path / "out.json"
     # The CLI of tests/py/requirements.txt (v1) sends --payload as given.
-    rc, out, err = aws_cli(lam_server.url, "lambda", "invoke", "--function-name", "cli",
+    rc, out, err = aws_cli(lambda_server.url, "lambda", "invoke", "--function-name", "cli",
                            "--payload", '{"via": "cli"}', str(result))
     assert rc == 0, err
     assert json.loads(out)["StatusCode"] == 200
     assert json.loads(result.read_text())["echo"] == {"via": "cli"}
 
 
-def test_aws_logs_tail_shows_a_functions_log(lam_server, lam):
-    from test_logs import _aws_v2
-    exe = _aws_v2()
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("`aws logs tail` needs AWS CLI v2: scripts/test installs Debian's awscli under CI")
-        pytest.skip("`aws logs tail` needs AWS CLI v2 (set SAGESTACK_AWS_CLI_V2)")
-    import subprocess
+def test_aws_logs_tail_shows_a_functions_log(lambda_server, lam):
     create(lam, "tailed")
     invoke(lam, "tailed", {"tail": "me"})
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDSAGESTACKTEST", AWS_SECRET_ACCESS_KEY="dummy-secret",
-               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
-               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
-    p = subprocess.run([exe, "--endpoint-url", lam_server.url, "logs", "tail", "/aws/lambda/tailed"],
-                       capture_output=True, text=True, env=env, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert 'event {"tail": "me"}' in p.stdout and "REPORT RequestId:" in p.stdout, p.stdout
+    rc, out, err = aws_logs_tail(lambda_server.url, "/aws/lambda/tailed")
+    assert rc == 0, err
+    assert 'event {"tail": "me"}' in out and "REPORT RequestId:" in out, out

@@ -16,22 +16,25 @@ from test_cloudformation import events, wait_status
 
 NODE = shutil.which("node")
 
+# `Fn`, an inline-Python function whose code follows (indented 10 spaces).
+FUNCTION = """  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/cr
+      Timeout: {timeout}
+      Code:
+        ZipFile: |
+"""
+
 PYTHON_TEMPLATE = """
 Parameters:
   Greeting: {Type: String, Default: hello}
   Mode: {Type: String, Default: ok}
   Timeout: {Type: Number, Default: 10}
 Resources:
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: python3.12
-      Handler: index.handler
-      Role: arn:aws:iam::000000000000:role/cr
-      Timeout: !Ref Timeout
-      Code:
-        ZipFile: |
-          import os, time, boto3, cfnresponse
+""" + FUNCTION.format(timeout="!Ref Timeout") + """          import os, time, boto3, cfnresponse
           def handler(event, context):
               props = event["ResourceProperties"]
               print("request", event["RequestType"], event.get("PhysicalResourceId"))
@@ -67,15 +70,8 @@ Outputs:
 
 
 @pytest.fixture
-def lam_server(data_dir):
-    s = Server(data_dir, extra_env={"SAGESTACK_LAMBDA_PYTHON": sys.executable}).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def cfn(lam_server):
-    return client("cloudformation", lam_server.url)
+def cfn(lambda_server):
+    return client("cloudformation", lambda_server.url)
 
 
 def outputs(stack):
@@ -91,34 +87,34 @@ def recorded(server, request_type, logical="Seed"):
     return ssm.get_parameter(Name=f"/cr/{request_type}/{logical}")["Parameter"]["Value"]
 
 
-def test_inline_python_custom_resource_create_update_replace_delete(lam_server, cfn):
+def test_inline_python_custom_resource_create_update_replace_delete(lambda_server, cfn):
     started = time.monotonic()
     sid = cfn.create_stack(StackName="seeded", TemplateBody=PYTHON_TEMPLATE)["StackId"]
     stack = wait_status(cfn, sid)
     assert stack["StackStatus"] == "CREATE_COMPLETE", events(cfn, sid)
     assert time.monotonic() - started < 10
     assert outputs(stack) == {"Message": "hello world", "Physical": "seed-hello"}
-    assert recorded(lam_server, "Create") == "-"
+    assert recorded(lambda_server, "Create") == "-"
 
     # A property change the handler answers with the same physical id: in place.
     cfn.update_stack(StackName=sid, TemplateBody=PYTHON_TEMPLATE, Parameters=params(Greeting="hello", Mode="again"))
     stack = wait_status(cfn, sid)
     assert stack["StackStatus"] == "UPDATE_COMPLETE", events(cfn, sid)
-    assert recorded(lam_server, "Update") == "seed-hello"
+    assert recorded(lambda_server, "Update") == "seed-hello"
 
     # A new physical id from the handler is a replacement: the old one is deleted in cleanup.
     cfn.update_stack(StackName=sid, TemplateBody=PYTHON_TEMPLATE, Parameters=params(Greeting="hi"))
     stack = wait_status(cfn, sid)
     assert stack["StackStatus"] == "UPDATE_COMPLETE", events(cfn, sid)
     assert outputs(stack) == {"Message": "hi world", "Physical": "seed-hi"}
-    assert recorded(lam_server, "Delete") == "seed-hello"
+    assert recorded(lambda_server, "Delete") == "seed-hello"
     cleanup = [(lid, status) for lid, status, _ in events(cfn, sid)]
     assert ("Seed", "DELETE_COMPLETE") in cleanup
 
     cfn.delete_stack(StackName=sid)
     assert wait_status(cfn, sid)["StackStatus"] == "DELETE_COMPLETE"
-    assert recorded(lam_server, "Delete") == "seed-hi"
-    lam = client("lambda", lam_server.url)
+    assert recorded(lambda_server, "Delete") == "seed-hi"
+    lam = client("lambda", lambda_server.url)
     assert lam.list_functions()["Functions"] == []
 
 
@@ -189,10 +185,10 @@ Outputs:
     assert wait_status(cfn, sid)["StackStatus"] == "DELETE_COMPLETE"
 
 
-def test_a_project_whose_template_has_a_custom_resource(lam_server):
-    s3 = client("s3", lam_server.url, s3=PATH_STYLE)
+def test_a_project_whose_template_has_a_custom_resource(lambda_server):
+    s3 = client("s3", lambda_server.url, s3=PATH_STYLE)
     put_template(s3, "templates", "seeded.yaml", PYTHON_TEMPLATE)
-    sm = client("sagemaker", lam_server.url)
+    sm = client("sagemaker", lambda_server.url)
     sm.create_project(
         ProjectName="seeded",
         TemplateProviders=[{"CfnTemplateProvider": {
@@ -210,7 +206,7 @@ def test_a_project_whose_template_has_a_custom_resource(lam_server):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert project["ProjectStatus"] == "CreateCompleted", project
-    assert recorded(lam_server, "Create") == "-"
+    assert recorded(lambda_server, "Create") == "-"
     sm.delete_project(ProjectName="seeded")
     deadline = time.monotonic() + 30
     while True:
@@ -220,23 +216,14 @@ def test_a_project_whose_template_has_a_custom_resource(lam_server):
             break
         assert status != "DeleteFailed" and time.monotonic() < deadline
         time.sleep(0.1)
-    assert recorded(lam_server, "Delete") == "seed-project"
+    assert recorded(lambda_server, "Delete") == "seed-project"
 
 
 CRASH_TEMPLATE = """
 Parameters:
   Journal: {Type: String}
 Resources:
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: python3.12
-      Handler: index.handler
-      Role: arn:aws:iam::000000000000:role/cr
-      Timeout: 20
-      Code:
-        ZipFile: |
-          import json, time, cfnresponse
+""" + FUNCTION.format(timeout=20) + """          import json, time, cfnresponse
           def handler(event, context):
               path = event["ResourceProperties"]["Journal"]
               with open(path) as f:

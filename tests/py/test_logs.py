@@ -2,15 +2,12 @@
 binary. Log groups are durable; streams and events live in memory (they do not survive
 a restart)."""
 import json
-import os
-import shutil
-import subprocess
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, Server, aws_cli, client, code, message
+from conftest import Server, aws_cli, aws_logs_tail, client, code, message
 
 ARN_PREFIX = "arn:aws:logs:us-east-1:000000000000:log-group:"
 
@@ -229,42 +226,16 @@ def test_what_aws_logs_tail_sends(logs):
     assert fresh == ["again"]
 
 
-def _aws_v2():
-    """The AWS CLI v2 to run `aws logs tail` with (SAGESTACK_AWS_CLI_V2, or `aws` on
-    PATH when it is v2); None when there is none (the pinned test CLI is v1)."""
-    candidates = [os.environ.get("SAGESTACK_AWS_CLI_V2"), shutil.which("aws")]
-    for exe in filter(None, candidates):
-        try:
-            version = subprocess.run([exe, "--version"], capture_output=True, text=True,
-                                     timeout=30).stdout
-        except OSError:
-            continue
-        if version.startswith("aws-cli/2"):
-            return exe
-    return None
-
-
 def test_aws_logs_tail_cli(server, logs):
-    exe = _aws_v2()
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("`aws logs tail` needs AWS CLI v2: scripts/test installs Debian's awscli under CI")
-        pytest.skip("`aws logs tail` needs AWS CLI v2 (set SAGESTACK_AWS_CLI_V2)")
     logs.create_log_group(logGroupName="/aws/lambda/cli")
     put(logs, "/aws/lambda/cli", "s", "first line", "ERROR second line")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY="dummy-secret",
-               AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE="/dev/null",
-               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
-    base = [exe, "--endpoint-url", server.url, "logs", "tail", "/aws/lambda/cli"]
-    p = subprocess.run(base + ["--format", "short"], capture_output=True, text=True,
-                       env=env, timeout=60)
-    assert p.returncode == 0, p.stderr
-    lines = p.stdout.splitlines()
+    rc, out, err = aws_logs_tail(server.url, "/aws/lambda/cli", "--format", "short")
+    assert rc == 0, err
+    lines = out.splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == ["first line", "ERROR second line"]
-    p = subprocess.run(base + ["--filter-pattern", "ERROR"], capture_output=True, text=True,
-                       env=env, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert "second line" in p.stdout and "first line" not in p.stdout
+    rc, out, err = aws_logs_tail(server.url, "/aws/lambda/cli", "--filter-pattern", "ERROR")
+    assert rc == 0, err
+    assert "second line" in out and "first line" not in out
 
 
 def test_aws_cli_v1_logs_commands(server, logs):

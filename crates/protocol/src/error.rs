@@ -94,10 +94,21 @@ impl From<ProtocolError> for Box<dyn AwsError> {
 /// `x-amzn-RequestId` and `{"__type": code, "message": message}`.
 pub fn json_error_response(err: &dyn AwsError, request_id: &str) -> Response<Bytes> {
     let body = serde_json::json!({ "__type": err.code(), "message": err.message() });
+    typed_error_response(err, body, crate::json11::CONTENT_TYPE, request_id)
+}
+
+/// An error response of the JSON family: `err`'s status, `body`, and the
+/// `x-amzn-ErrorType` header that JSON 1.1 and REST-JSON clients read the code from.
+pub(crate) fn typed_error_response(
+    err: &dyn AwsError,
+    body: serde_json::Value,
+    content_type: &'static str,
+    request_id: &str,
+) -> Response<Bytes> {
     let mut response = crate::frame::response(
         err.status(),
         Bytes::from(body.to_string()),
-        crate::json11::CONTENT_TYPE,
+        content_type,
         request_id,
     );
     if let Ok(v) = HeaderValue::from_str(err.code()) {

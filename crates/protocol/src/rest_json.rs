@@ -226,6 +226,14 @@ impl Routes {
         None
     }
 
+    /// The route of `operation`, which [`route`] found.
+    fn of(&self, operation: &str) -> &Route {
+        self.routes
+            .iter()
+            .find(|r| r.operation == operation)
+            .expect("route() found this operation")
+    }
+
     /// Whether some operation has this method and path (for telling an unsigned
     /// request apart from an S3 request with the same look).
     pub fn matches(&self, method: &Method, path: &str) -> bool {
@@ -294,12 +302,7 @@ pub(crate) fn bind(
     parts: &Parts,
     body: Bytes,
 ) -> Result<RestRequest, ProtocolError> {
-    let route = service
-        .routes()
-        .routes
-        .iter()
-        .find(|r| r.operation == operation)
-        .expect("route() found this operation");
+    let route = service.routes().of(operation);
     let (mut input, payload) = if route.input_payload.is_some() {
         (Map::new(), Some(body))
     } else if body.iter().all(u8::is_ascii_whitespace) {
@@ -367,12 +370,7 @@ pub(crate) fn ok_response(
     mut output: RestOutput,
     request_id: &str,
 ) -> Response<Bytes> {
-    let route = service
-        .routes()
-        .routes
-        .iter()
-        .find(|r| r.operation == operation)
-        .expect("route() found this operation");
+    let route = service.routes().of(operation);
     let mut status = route.status;
     let mut headers = Vec::new();
     for (member, location) in &route.output {
@@ -424,16 +422,7 @@ pub fn error_response(err: &dyn AwsError, request_id: &str) -> Response<Bytes> {
         ErrorKind::Server => "Server",
     };
     let body = serde_json::json!({ "Type": kind, "message": err.message() });
-    let mut response = crate::frame::response(
-        err.status(),
-        Bytes::from(body.to_string()),
-        CONTENT_TYPE,
-        request_id,
-    );
-    if let Ok(v) = HeaderValue::from_str(err.code()) {
-        response.headers_mut().insert("x-amzn-errortype", v);
-    }
-    response
+    crate::error::typed_error_response(err, body, CONTENT_TYPE, request_id)
 }
 
 #[cfg(test)]
