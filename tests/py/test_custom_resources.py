@@ -169,6 +169,25 @@ Resources:
         "it is an SNS topic, and sagestack does not deliver custom resources through SNS" in reasons[0], reasons
 
 
+def test_a_service_token_that_is_a_url_is_its_own_webhook(cfn, handler):
+    url = f"http://127.0.0.1:{handler.server_address[1]}/direct"
+    template = f"""
+Resources:
+  Direct:
+    Type: Custom::Direct
+    Properties:
+      ServiceToken: {url}
+      Name: by-url
+Outputs:
+  Greeting: {{Value: !GetAtt Direct.Greeting}}
+"""
+    sid = cfn.create_stack(StackName="by-url", TemplateBody=template)["StackId"]
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(cfn, sid)
+    assert outputs(stack)["Greeting"] == "hello by-url via /direct"
+    assert [path for path, _ in handler.requests] == ["/direct"]
+
+
 def test_unknown_types_outside_the_accepted_globs_are_still_refused(cfn):
     other = "Resources:\n  Cog:\n    Type: OtherOrg::Widgets::Cog\n"
     with pytest.raises(ClientError) as e:

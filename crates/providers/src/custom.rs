@@ -213,11 +213,16 @@ impl CustomResourceProvider {
         }
     }
 
-    /// Where `token` goes: a webhook (longest matching prefix), else the Lambda transport
-    /// for a Lambda function ARN; the endpoint handed to the transport with it.
+    /// Where `token` goes: a webhook (longest matching prefix, or the token itself when
+    /// it is an HTTP(S) URL), else the Lambda transport for a Lambda function ARN; the
+    /// endpoint handed to the transport with it.
     fn route(&self, token: &str) -> Option<(&Arc<dyn CustomResourceTransport>, String)> {
         if let Some(endpoint) = self.endpoint_for(token) {
             return Some((&self.transport, endpoint.to_string()));
+        }
+        // A token that is itself a URL is its own webhook.
+        if token.starts_with("http://") || token.starts_with("https://") {
+            return Some((&self.transport, token.to_string()));
         }
         let lambda = self.lambda.as_ref()?;
         let mut parts = token.split(':');
