@@ -272,3 +272,59 @@ def test_a_custom_resource_in_flight_at_a_crash_is_resent_with_its_request_id(da
         assert lines[2][2] == "made-1"
     finally:
         server.stop()
+
+
+def test_permission_version_and_alias_in_a_stack(lambda_server, cfn):
+    template = """
+Parameters:
+  Live: {Type: String, Default: "1"}
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: versioned
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/cr
+      Code:
+        ZipFile: |
+          def handler(event, context):
+              return context.function_version
+  V1:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !Ref Fn
+      Description: first
+  Alias:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Fn
+      FunctionVersion: !GetAtt V1.Version
+      Name: live
+  Invoke:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !GetAtt Fn.Arn
+      Action: lambda:InvokeFunction
+      Principal: events.amazonaws.com
+      SourceArn: arn:aws:events:us-east-1:000000000000:rule/approved
+Outputs:
+  Version: {Value: !GetAtt V1.Version}
+  VersionArn: {Value: !Ref V1}
+  AliasArn: {Value: !Ref Alias}
+"""
+    sid = cfn.create_stack(StackName="versioned", TemplateBody=template)["StackId"]
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(cfn, sid)
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:versioned"
+    assert outputs(stack) == {"Version": "1", "VersionArn": f"{arn}:1", "AliasArn": f"{arn}:live"}
+    lam = client("lambda", lambda_server.url)
+    out = lam.invoke(FunctionName="versioned:live")
+    assert out["ExecutedVersion"] == "1" and out["Payload"].read() == b'"1"'
+    import json
+    [statement] = json.loads(lam.get_policy(FunctionName="versioned")["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"].endswith(":rule/approved")
+    cfn.delete_stack(StackName=sid)
+    assert wait_status(cfn, sid)["StackStatus"] == "DELETE_COMPLETE", events(cfn, sid)
+    assert lam.list_functions()["Functions"] == []
