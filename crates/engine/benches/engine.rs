@@ -10,63 +10,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
+use sagestack_engine::provider::{RecordOnlyProvider, kit};
 use sagestack_engine::*;
 
 /// Creates, updates and deletes instantly.
-#[derive(Default)]
-struct NullProvider(AtomicU64);
-
-#[async_trait]
-impl ResourceProvider for NullProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        Some(TypeInfo {
-            type_name: type_name.to_string(),
-            create_only_properties: vec!["Name".into()],
-            ..TypeInfo::default()
-        })
-    }
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        _: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let n = self.0.fetch_add(1, Ordering::Relaxed);
-        let mut attributes = Map::new();
-        attributes.insert("Arn".into(), json!(format!("arn:bench:{n}")));
-        Ok(ResourceState {
-            physical_id: format!("{}-{n}", ctx.logical_id),
-            attributes,
-        })
-    }
-    async fn update(
-        &self,
-        _: &ResourceContext,
-        current: &ResourceState,
-        _: &Value,
-        _: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        Ok(current.clone())
-    }
-    async fn delete(
-        &self,
-        _: &ResourceContext,
-        _: &ResourceState,
-        _: &Value,
-    ) -> Result<(), ProviderError> {
-        Ok(())
-    }
-    async fn read(
-        &self,
-        _: &ResourceContext,
-        current: &ResourceState,
-        _: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(Some(current.clone()))
-    }
+fn null_provider() -> RecordOnlyProvider {
+    let created = AtomicU64::new(0);
+    RecordOnlyProvider::new(
+        |type_name| Some(kit::type_info(type_name, &["Name"], &[], false)),
+        move |ctx, _| {
+            let n = created.fetch_add(1, Ordering::Relaxed);
+            kit::state(
+                format!("{}-{n}", ctx.logical_id),
+                [("Arn", json!(format!("arn:bench:{n}")))],
+            )
+        },
+    )
 }
 
 /// `n` resources shaped as a binary tree: resource `i` references resource `(i - 1) / 2`,
@@ -88,7 +50,7 @@ fn template(n: usize, version: u32) -> String {
 
 fn engine() -> Engine {
     let mut providers = ProviderRegistry::new();
-    providers.set_fallback(Arc::new(NullProvider::default()));
+    providers.set_fallback(Arc::new(null_provider()));
     let parts = EngineParts::new(
         EngineConfig::new("us-east-1", "123456789012"),
         Arc::new(MemoryStore::new()),

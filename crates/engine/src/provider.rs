@@ -11,6 +11,9 @@
 //! fallback provider (the schema-driven one, `sagestack-providers`).
 
 pub mod kit;
+mod record_only;
+
+pub use record_only::RecordOnlyProvider;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -339,55 +342,19 @@ mod tests {
         }
     }
 
-    struct Only(&'static str);
-
-    #[async_trait]
-    impl ResourceProvider for Only {
-        fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-            (type_name == self.0).then(|| TypeInfo {
-                type_name: type_name.to_string(),
-                ..TypeInfo::default()
-            })
-        }
-        async fn create(
-            &self,
-            _: &ResourceContext,
-            _: &Value,
-        ) -> Result<ResourceState, ProviderError> {
-            Ok(ResourceState::default())
-        }
-        async fn update(
-            &self,
-            _: &ResourceContext,
-            c: &ResourceState,
-            _: &Value,
-            _: &Value,
-        ) -> Result<ResourceState, ProviderError> {
-            Ok(c.clone())
-        }
-        async fn delete(
-            &self,
-            _: &ResourceContext,
-            _: &ResourceState,
-            _: &Value,
-        ) -> Result<(), ProviderError> {
-            Ok(())
-        }
-        async fn read(
-            &self,
-            _: &ResourceContext,
-            c: &ResourceState,
-            _: &Value,
-        ) -> Result<Option<ResourceState>, ProviderError> {
-            Ok(Some(c.clone()))
-        }
+    /// A provider of the one type `type_name`.
+    fn only(type_name: &'static str) -> Arc<RecordOnlyProvider> {
+        Arc::new(RecordOnlyProvider::new(
+            move |t| (t == type_name).then(|| kit::type_info(t, &[], &[], false)),
+            |_, _| ResourceState::default(),
+        ))
     }
 
     #[test]
     fn registration_wins_over_fallback_and_unknown_types_are_none() {
         let mut reg = ProviderRegistry::new();
-        reg.set_fallback(Arc::new(Only("AWS::SQS::Queue")));
-        reg.register("AWS::S3::Bucket", Arc::new(Only("AWS::S3::Bucket")));
+        reg.set_fallback(only("AWS::SQS::Queue"));
+        reg.register("AWS::S3::Bucket", only("AWS::S3::Bucket"));
         assert_eq!(
             reg.type_info("AWS::S3::Bucket").unwrap().type_name,
             "AWS::S3::Bucket"

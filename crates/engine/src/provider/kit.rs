@@ -12,8 +12,39 @@ use std::fmt::Display;
 
 use serde_json::Value;
 
-use super::{ProviderError, ResourceContext};
+use super::{ProviderError, ResourceContext, ResourceState, TypeInfo};
 use crate::model::EpochMillis;
+
+/// The facts of `type_name` from its create-only properties and `Fn::GetAtt` attribute
+/// names: the one way a provider with a fixed list spells them.
+pub fn type_info(
+    type_name: &str,
+    create_only: &[&str],
+    attributes: &[&str],
+    taggable: bool,
+) -> TypeInfo {
+    let owned = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+    TypeInfo {
+        type_name: type_name.to_string(),
+        create_only_properties: owned(create_only),
+        attributes: owned(attributes),
+        taggable,
+    }
+}
+
+/// A resource's state from its physical id and its `Fn::GetAtt` attributes.
+pub fn state<const N: usize>(
+    physical_id: impl Into<String>,
+    attributes: [(&str, Value); N],
+) -> ResourceState {
+    ResourceState {
+        physical_id: physical_id.into(),
+        attributes: attributes
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    }
+}
 
 /// A scalar property as text (`"a"`, `1`, `true`), `None` when absent or not a scalar:
 /// templates often pass numbers and booleans where a service takes strings.
@@ -168,5 +199,24 @@ mod tests {
         assert!(!created_since_micros(999_999, 1000));
         assert!(created_since_secs(1.0, 1000));
         assert!(!created_since_secs(0.998, 1000));
+    }
+
+    #[test]
+    fn type_info_and_state_builders() {
+        assert_eq!(
+            type_info("T", &["A"], &["Arn", "Id"], true),
+            TypeInfo {
+                type_name: "T".into(),
+                create_only_properties: vec!["A".into()],
+                attributes: vec!["Arn".into(), "Id".into()],
+                taggable: true,
+            }
+        );
+        let s = state("p", [("Arn", json!("a")), ("N", json!(1))]);
+        assert_eq!(s.physical_id, "p");
+        assert_eq!(
+            s.attributes,
+            json!({"Arn": "a", "N": 1}).as_object().unwrap().clone()
+        );
     }
 }
