@@ -15,7 +15,8 @@ use std::sync::{Arc, LazyLock};
 use async_trait::async_trait;
 use regex::Regex;
 use sagestack_engine::provider::kit::{
-    already_exists, created_since_micros, found, internal as backend, invalid, missing, name_or,
+    self, already_exists, created_since_micros, found, internal as backend, invalid, missing,
+    name_or, type_info,
 };
 use sagestack_engine::{
     ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
@@ -102,13 +103,13 @@ fn document(name: &str, id: &str, arn: &str, path: &str, properties: &Value) -> 
 }
 
 fn state(record: &RoleRecord) -> ResourceState {
-    let mut attributes = Map::new();
-    attributes.insert("Arn".into(), record.arn.clone().into());
-    attributes.insert("RoleId".into(), record.role_id.clone().into());
-    ResourceState {
-        physical_id: record.name.clone(),
-        attributes,
-    }
+    kit::state(
+        &*record.name,
+        [
+            ("Arn", record.arn.clone().into()),
+            ("RoleId", record.role_id.clone().into()),
+        ],
+    )
 }
 
 fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
@@ -148,12 +149,8 @@ fn attempt_name(ctx: &ResourceContext) -> String {
 #[async_trait]
 impl ResourceProvider for RoleProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec!["RoleName".into(), "Path".into()],
-            attributes: vec!["Arn".into(), "RoleId".into()],
-            taggable: true,
-        })
+        (type_name == TYPE_NAME)
+            .then(|| type_info(TYPE_NAME, &["RoleName", "Path"], &["Arn", "RoleId"], true))
     }
 
     async fn create(

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sagestack_engine::provider::kit::{
     created_since_micros, deleted, found, internal as backend, invalid, name_or, not_found,
+    type_info,
 };
 use sagestack_engine::{
     LOWER_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
@@ -265,20 +266,18 @@ impl ResourceProvider for BucketProvider {
                 attributes: schema.attribute_names(),
                 taggable: true,
             },
-            None => TypeInfo {
-                type_name: TYPE_NAME.into(),
-                create_only_properties: vec!["BucketName".into(), "ObjectLockEnabled".into()],
-                attributes: [
+            None => type_info(
+                TYPE_NAME,
+                &["BucketName", "ObjectLockEnabled"],
+                &[
                     "Arn",
                     "DomainName",
                     "DualStackDomainName",
                     "RegionalDomainName",
                     "WebsiteURL",
-                ]
-                .map(String::from)
-                .to_vec(),
-                taggable: true,
-            },
+                ],
+                true,
+            ),
         })
     }
 

@@ -13,7 +13,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sagestack_engine::provider::kit::{created_since_secs, deleted, found, gone_is_none, missing};
+use sagestack_engine::provider::kit::{
+    created_since_secs, deleted, found, gone_is_none, missing, type_info,
+};
 use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
 use sagestack_protocol::{JsonOutput, RequestContext};
 use serde_json::{Map, Value, json};
@@ -130,20 +132,14 @@ fn provider_error(e: SageMakerError) -> ProviderError {
 #[async_trait]
 impl ResourceProvider for ModelPackageGroupProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec![
-                "ModelPackageGroupName".into(),
-                "ModelPackageGroupDescription".into(),
-            ],
-            attributes: vec![
-                "ModelPackageGroupArn".into(),
-                "CreationTime".into(),
-                "ModelPackageGroupStatus".into(),
-                "ModelPackageGroupName".into(),
-            ],
-            taggable: true,
-        })
+        let create_only = ["ModelPackageGroupName", "ModelPackageGroupDescription"];
+        let attributes = [
+            "ModelPackageGroupArn",
+            "CreationTime",
+            "ModelPackageGroupStatus",
+            "ModelPackageGroupName",
+        ];
+        (type_name == TYPE_NAME).then(|| type_info(TYPE_NAME, &create_only, &attributes, true))
     }
 
     async fn create(

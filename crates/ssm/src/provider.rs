@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::provider::kit::{
-    already_exists, created_since_secs, deleted, invalid, not_found, required, text,
+    self, already_exists, created_since_secs, deleted, invalid, not_found, required, text,
+    type_info,
 };
 use sagestack_engine::{
     MIXED_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
     attempt_chars,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::SsmError;
 use crate::parameters::{Parameters, PutParameter, StoredParameter, Tag};
@@ -103,13 +104,13 @@ fn input(
 }
 
 fn state(p: &StoredParameter) -> ResourceState {
-    let mut attributes = Map::new();
-    attributes.insert("Type".into(), p.kind.clone().into());
-    attributes.insert("Value".into(), p.value.clone().into());
-    ResourceState {
-        physical_id: p.name.clone(),
-        attributes,
-    }
+    kit::state(
+        &*p.name,
+        [
+            ("Type", p.kind.clone().into()),
+            ("Value", p.value.clone().into()),
+        ],
+    )
 }
 
 fn provider_error(name: &str, e: SsmError) -> ProviderError {
@@ -152,12 +153,7 @@ impl ParameterProvider {
 #[async_trait]
 impl ResourceProvider for ParameterProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec!["Name".into()],
-            attributes: vec!["Type".into(), "Value".into()],
-            taggable: true,
-        })
+        (type_name == TYPE_NAME).then(|| type_info(TYPE_NAME, &["Name"], &["Type", "Value"], true))
     }
 
     async fn create(

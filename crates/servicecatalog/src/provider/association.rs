@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::provider::kit::type_info;
 use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
 use serde_json::{Map, Value};
 
@@ -29,17 +30,14 @@ fn split_association(physical_id: &str) -> Option<(&str, &str)> {
 #[async_trait]
 impl ResourceProvider for AssociationProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == ASSOCIATION_TYPE).then(|| TypeInfo {
-            type_name: ASSOCIATION_TYPE.into(),
-            create_only_properties: vec![
-                "PortfolioId".into(),
-                "ProductId".into(),
-                "SourcePortfolioId".into(),
-                "AcceptLanguage".into(),
-            ],
-            attributes: Vec::new(),
-            taggable: false,
-        })
+        let create_only = [
+            "PortfolioId",
+            "ProductId",
+            "SourcePortfolioId",
+            "AcceptLanguage",
+        ];
+        (type_name == ASSOCIATION_TYPE)
+            .then(|| type_info(ASSOCIATION_TYPE, &create_only, &[], false))
     }
 
     async fn create(

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::provider::kit::type_info;
 use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
 use sagestack_store::CatalogKind;
 use serde::de::DeserializeOwned;
@@ -90,12 +91,7 @@ pub type ProductProvider = CatalogProvider<Products>;
 #[async_trait]
 impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == K::TYPE).then(|| TypeInfo {
-            type_name: K::TYPE.into(),
-            create_only_properties: K::CREATE_ONLY.iter().map(|p| p.to_string()).collect(),
-            attributes: K::ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
-            taggable: true,
-        })
+        (type_name == K::TYPE).then(|| type_info(K::TYPE, K::CREATE_ONLY, K::ATTRIBUTES, true))
     }
 
     async fn create(
