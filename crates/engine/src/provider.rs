@@ -11,8 +11,10 @@
 //! fallback provider (the schema-driven one, `sagestack-providers`).
 
 pub mod kit;
+mod native;
 mod record_only;
 
+pub use native::{Native, Outcome};
 pub use record_only::RecordOnlyProvider;
 
 use std::collections::HashMap;

@@ -67,6 +67,19 @@ pub fn name_or(properties: &Value, key: &str, generated: impl FnOnce() -> String
     }
 }
 
+/// The generated name of the resource the create attempt `ctx` makes:
+/// `generated(stack name, logical id, suffix)`, the suffix `len` characters of `alphabet`
+/// fixed by the attempt ([`super::attempt_chars`]), so recovery computes it again.
+pub fn attempt_name(
+    ctx: &ResourceContext,
+    alphabet: &[u8],
+    len: usize,
+    generated: impl FnOnce(&str, &str, &str) -> String,
+) -> String {
+    let suffix = super::attempt_chars(ctx, alphabet, len);
+    generated(&ctx.stack_name, &ctx.logical_id, &suffix)
+}
+
 /// A required scalar property as text ([`text`]), or the validation failure of a
 /// missing key ([`missing`]).
 pub fn required(
