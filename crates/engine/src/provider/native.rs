@@ -57,6 +57,22 @@ pub trait Native: Send + Sync {
 
     /// Deletes `id`; one already gone is deleted.
     async fn delete_record(&self, ctx: &ResourceContext, id: &str) -> Outcome<()>;
+
+    /// [`ResourceProvider::find_interrupted_create`]'s work: the record of
+    /// [`Self::intended_id`] if it was [`Self::made_since`] `started`. A type whose
+    /// resources a create cannot name in advance searches instead.
+    async fn find_record(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+        started: EpochMillis,
+    ) -> Outcome<Option<Self::Record>> {
+        let Some(id) = Self::intended_id(ctx, properties) else {
+            return Ok(None);
+        };
+        let record = self.get_record(ctx, &id).await?;
+        Ok(record.filter(|r| Self::made_since(r, started)))
+    }
 }
 
 #[async_trait]
@@ -111,13 +127,7 @@ impl<N: Native> ResourceProvider for N {
         properties: &Value,
         started: EpochMillis,
     ) -> Outcome<Option<ResourceState>> {
-        let Some(id) = N::intended_id(ctx, properties) else {
-            return Ok(None);
-        };
-        let record = self.get_record(ctx, &id).await?;
-        Ok(record
-            .filter(|r| N::made_since(r, started))
-            .as_ref()
-            .map(N::state_of))
+        let record = self.find_record(ctx, properties, started).await?;
+        Ok(record.as_ref().map(N::state_of))
     }
 }
