@@ -64,4 +64,4 @@ pub use fallback::FallbackProvider;
 pub use inert::{InertProvider, InertTypes};
 pub use schema::ResourceSchema;
 pub use schema_provider::{SchemaProvider, unrecognized_types_message, unsupported_type_message};
-pub use validate::{Violation, validate, validation_message};
+pub use validate::{Violation, or_empty, validate, validated, validation_message};

@@ -12,8 +12,10 @@
 //! `"true"`/`"false"` string where a boolean is, and a number or boolean where a string is.
 
 use std::fmt;
+use std::sync::LazyLock;
 
-use serde_json::Value;
+use sagestack_engine::ProviderError;
+use serde_json::{Map, Value};
 
 use crate::schema::{Node, NodeId, ResourceSchema, types};
 
@@ -38,6 +40,35 @@ pub fn validation_message(logical_id: &str, violations: &[Violation]) -> String 
         "Properties validation failed for resource {logical_id} with message: {}",
         joined.join(" ")
     )
+}
+
+/// The properties a resource is given: absent ones (`null`) are `{}`.
+pub fn or_empty(properties: &Value) -> &Value {
+    static EMPTY: LazyLock<Value> = LazyLock::new(|| Value::Object(Map::new()));
+    if properties.is_null() {
+        &EMPTY
+    } else {
+        properties
+    }
+}
+
+/// The properties ([`or_empty`]) of resource `logical_id` if they satisfy `schema`, else
+/// CloudFormation's validation failure naming every violation.
+pub fn validated<'v>(
+    schema: &ResourceSchema,
+    logical_id: &str,
+    properties: &'v Value,
+) -> Result<&'v Value, ProviderError> {
+    let props = or_empty(properties);
+    let violations = validate(schema, props);
+    if violations.is_empty() {
+        Ok(props)
+    } else {
+        Err(ProviderError::InvalidRequest(validation_message(
+            logical_id,
+            &violations,
+        )))
+    }
 }
 
 /// Every violation of `properties` against `schema` (empty when valid).

@@ -224,22 +224,11 @@ impl BucketProvider {
 
     /// Schema validation (the bundled registry schema of the type).
     fn check(&self, ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
-        let Some(schema) = sagestack_providers::bundle().get(TYPE_NAME) else {
-            return Ok(());
-        };
-        let empty = Value::Object(Map::new());
-        let props = if properties.is_null() {
-            &empty
-        } else {
-            properties
-        };
-        let violations = sagestack_providers::validate(&schema, props);
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(ProviderError::InvalidRequest(
-                sagestack_providers::validation_message(&ctx.logical_id, &violations),
-            ))
+        match sagestack_providers::bundle().get(TYPE_NAME) {
+            Some(schema) => {
+                sagestack_providers::validated(&schema, &ctx.logical_id, properties).map(drop)
+            }
+            None => Ok(()),
         }
     }
 }
@@ -460,6 +449,12 @@ mod tests {
         assert_eq!(s.attributes["Arn"], "arn:aws-us-gov:s3:::b");
     }
 
+    /// The document the store keeps for bucket `name`.
+    async fn stored_document(store: &dyn ObjectStore, name: &str) -> Value {
+        let bucket = store.get_bucket(name).await.unwrap().unwrap();
+        serde_json::from_str(&bucket.document).unwrap()
+    }
+
     #[tokio::test]
     async fn create_update_read_delete() {
         let store = Arc::new(MemoryObjectStore::new());
@@ -547,15 +542,7 @@ mod tests {
         );
 
         // Update in place keeps keys the S3 API wrote, replaces tags and properties.
-        let mut d: Value = serde_json::from_str(
-            &store
-                .get_bucket("data-bucket")
-                .await
-                .unwrap()
-                .unwrap()
-                .document,
-        )
-        .unwrap();
+        let mut d = stored_document(&*store, "data-bucket").await;
         d["Versioning"] = json!("Enabled");
         store
             .update_bucket("data-bucket", &d.to_string())
@@ -571,15 +558,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(updated, named);
-        let d: Value = serde_json::from_str(
-            &store
-                .get_bucket("data-bucket")
-                .await
-                .unwrap()
-                .unwrap()
-                .document,
-        )
-        .unwrap();
+        let d = stored_document(&*store, "data-bucket").await;
         assert_eq!(d["Versioning"], "Enabled");
         assert!(
             d["Tags"]
