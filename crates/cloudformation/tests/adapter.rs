@@ -2,12 +2,15 @@
 //! exports across stacks, NoEcho, SSM parameters, the Snapshot policy, diagnostics, and
 //! the routing of native providers.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use common::memory_config;
 use sagestack_cloudformation::*;
 use sagestack_engine::provider::{RecordOnlyProvider, kit};
-use sagestack_engine::{MemoryStore, ResourceRecord, StackRecord};
+use sagestack_engine::{ResourceRecord, StackRecord};
 use serde_json::{Value, json};
 
 fn service() -> CloudFormationService {
@@ -15,8 +18,7 @@ fn service() -> CloudFormationService {
 }
 
 fn service_with(f: impl FnOnce(ServiceConfig) -> ServiceConfig) -> CloudFormationService {
-    let config = ServiceConfig::new("us-east-1", "123456789012", Arc::new(MemoryStore::new()));
-    CloudFormationService::new(f(config)).unwrap()
+    CloudFormationService::new(f(memory_config("us-east-1", "123456789012"))).unwrap()
 }
 
 async fn create(
@@ -434,15 +436,14 @@ async fn native_providers_take_their_type_and_the_schema_serves_the_rest() {
         json!("arn:aws:s3:::mine")
     );
 
-    let dup = ServiceConfig::new("us-east-1", "123456789012", Arc::new(MemoryStore::new()))
+    let dup = memory_config("us-east-1", "123456789012")
         .with_native_provider("AWS::S3::Bucket", native.clone())
         .with_native_provider("AWS::S3::Bucket", native.clone());
     assert_eq!(
         CloudFormationService::new(dup).err(),
         Some(ServiceError::DuplicateProvider("AWS::S3::Bucket".into()))
     );
-    let bad = ServiceConfig::new("us-east-1", "123456789012", Arc::new(MemoryStore::new()))
-        .with_native_provider("S3Bucket", native);
+    let bad = memory_config("us-east-1", "123456789012").with_native_provider("S3Bucket", native);
     assert_eq!(
         CloudFormationService::new(bad).err(),
         Some(ServiceError::InvalidTypeName("S3Bucket".into()))

@@ -2,10 +2,11 @@
 //! create, an update that replaces a resource (its dependent repointed), an in-place
 //! update, and delete.
 
-use std::sync::Arc;
+mod common;
 
+use common::{delete_completely, memory_service};
 use sagestack_cloudformation::*;
-use sagestack_engine::{MemoryStore, ResourceStatus, StackEvent};
+use sagestack_engine::{ResourceStatus, StackEvent};
 use serde_json::json;
 
 fn template(bucket: &str, retention: u32) -> String {
@@ -47,12 +48,7 @@ fn lines(events: &[StackEvent], skip: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn create_update_with_replacement_and_delete() {
-    let service = CloudFormationService::new(ServiceConfig::new(
-        "eu-west-1",
-        "111122223333",
-        Arc::new(MemoryStore::new()),
-    ))
-    .unwrap();
+    let service = memory_service("eu-west-1", "111122223333");
     let params = |env: &str| [("Env".to_string(), env.to_string())].into();
 
     // Create.
@@ -167,12 +163,7 @@ async fn create_update_with_replacement_and_delete() {
     assert_eq!(same, EngineError::NoUpdates);
 
     // Delete.
-    let deleted = service
-        .delete_stack_and_wait("life")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(deleted.status, StackStatus::DeleteComplete);
+    let deleted = delete_completely(&service, "life").await;
     assert!(deleted.deletion_time.is_some());
     assert!(matches!(
         service.describe_stack("life").await,
