@@ -47,16 +47,7 @@ pub fn new_role_id() -> String {
 /// `{stack}-{logical}-{suffix}` within 64 characters.
 pub fn generated_role_name(stack: &str, logical: &str, suffix: &str) -> String {
     let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
-    let (mut s, mut l) = (stack.chars().count(), logical.chars().count());
-    while s + l > budget {
-        if s >= l && s > 0 {
-            s -= 1;
-        } else if l > 0 {
-            l -= 1;
-        } else {
-            break;
-        }
-    }
+    let (s, l) = kit::shortened(stack.chars().count(), logical.chars().count(), budget);
     let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
     format!("{}-{}-{}", take(stack, s), take(logical, l), suffix)
 }

@@ -111,14 +111,7 @@ pub fn generated_bucket_name(stack: &str, logical: &str, suffix: &str) -> String
     };
     let (stack, logical) = (clean(stack), clean(logical));
     let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
-    let (mut s, mut l) = (stack.len(), logical.len());
-    while s + l > budget {
-        if s >= l {
-            s -= 1;
-        } else {
-            l -= 1;
-        }
-    }
+    let (s, l) = kit::shortened(stack.len(), logical.len(), budget);
     format!("{}-{}-{}", &stack[..s], &logical[..l], suffix)
 }
 

@@ -80,6 +80,23 @@ pub fn attempt_name(
     generated(&ctx.stack_name, &ctx.logical_id, &suffix)
 }
 
+/// How many characters of a generated name's stack name (`stack` long) and logical id
+/// (`logical` long) fit in `budget`: the longer is shortened first, a character at a
+/// time, as CloudFormation shortens them to keep the random suffix whole.
+pub fn shortened(stack: usize, logical: usize, budget: usize) -> (usize, usize) {
+    let (mut s, mut l) = (stack, logical);
+    while s + l > budget {
+        if s >= l && s > 0 {
+            s -= 1;
+        } else if l > 0 {
+            l -= 1;
+        } else {
+            break;
+        }
+    }
+    (s, l)
+}
+
 /// A required scalar property as text ([`text`]), or the validation failure of a
 /// missing key ([`missing`]).
 pub fn required(
@@ -212,6 +229,9 @@ mod tests {
         assert!(!created_since_micros(999_999, 1000));
         assert!(created_since_secs(1.0, 1000));
         assert!(!created_since_secs(0.998, 1000));
+        assert_eq!(shortened(30, 10, 25), (15, 10));
+        assert_eq!(shortened(3, 4, 25), (3, 4));
+        assert_eq!(shortened(3, 4, 0), (0, 0));
     }
 
     #[test]
