@@ -25,7 +25,7 @@ use sagestack_engine::{
     random_chars,
 };
 use sagestack_store::{RoleRecord, Store, StoreError};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The resource type this provider serves.
 pub const TYPE_NAME: &str = "AWS::IAM::Role";
@@ -72,9 +72,9 @@ fn now_micros() -> i64 {
 
 /// The stored role document: the properties that define it plus its identity.
 fn document(name: &str, id: &str, arn: &str, path: &str, properties: &Value) -> Value {
-    let mut doc = Map::new();
-    if let Value::Object(p) = properties {
-        for key in [
+    let mut doc = kit::picked(
+        properties,
+        &[
             "AssumeRolePolicyDocument",
             "Description",
             "ManagedPolicyArns",
@@ -82,12 +82,8 @@ fn document(name: &str, id: &str, arn: &str, path: &str, properties: &Value) -> 
             "PermissionsBoundary",
             "Policies",
             "Tags",
-        ] {
-            if let Some(v) = p.get(key) {
-                doc.insert(key.into(), v.clone());
-            }
-        }
-    }
+        ],
+    );
     doc.insert("RoleName".into(), name.into());
     doc.insert("RoleId".into(), id.into());
     doc.insert("Arn".into(), arn.into());

@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{ProviderError, ResourceContext, ResourceState, TypeInfo};
 use crate::model::EpochMillis;
@@ -95,6 +95,14 @@ pub fn shortened(stack: usize, logical: usize, budget: usize) -> (usize, usize) 
         }
     }
     (s, l)
+}
+
+/// The members of `object` named in `keys` (those it has), in `keys`' order: what a
+/// stored document keeps of a resource's properties.
+pub fn picked(object: &Value, keys: &[&str]) -> Map<String, Value> {
+    keys.iter()
+        .filter_map(|k| Some((k.to_string(), object.get(*k)?.clone())))
+        .collect()
 }
 
 /// A required scalar property as text ([`text`]), or the validation failure of a
@@ -199,6 +207,10 @@ mod tests {
         assert_eq!(text(&p, "N").as_deref(), Some("1"));
         assert_eq!(text(&p, "B").as_deref(), Some("true"));
         assert_eq!(text(&p, "O"), None);
+        assert_eq!(
+            Value::Object(picked(&p, &["N", "X", "S"])),
+            json!({"N": 1, "S": "a"})
+        );
         let ctx = ResourceContext {
             logical_id: "R".into(),
             ..ResourceContext::default()
