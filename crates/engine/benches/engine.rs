@@ -5,6 +5,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,15 +113,9 @@ impl Measured {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut group = c.benchmark_group("stack");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(5));
-    for n in [10usize, 100, 500] {
+    let rt = support::runtime();
+    let mut group = support::group(c, "stack");
+    for n in support::SIZES {
         for op in [Measured::Create, Measured::Update, Measured::Delete] {
             group.bench_with_input(BenchmarkId::new(op.name(), n), &n, |b, &n| {
                 b.to_async(&rt).iter_custom(|iters| async move {

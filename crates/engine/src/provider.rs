@@ -295,17 +295,16 @@ impl ProviderRegistry {
 /// The AWS partition of a region name (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`,
 /// `aws-iso-b`): the one place every service builds ARNs from.
 pub fn partition_for_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else {
-        "aws"
-    }
+    const PARTITIONS: [(&str, &str); 4] = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+    ];
+    PARTITIONS
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
 }
 
 #[cfg(test)]
@@ -373,5 +372,7 @@ mod tests {
         assert_eq!(partition_for_region("us-east-1"), "aws");
         assert_eq!(partition_for_region("cn-north-1"), "aws-cn");
         assert_eq!(partition_for_region("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_for_region("us-isob-east-1"), "aws-iso-b");
+        assert_eq!(partition_for_region("us-iso-east-1"), "aws-iso");
     }
 }
