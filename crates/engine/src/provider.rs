@@ -369,10 +369,14 @@ mod tests {
 
     #[test]
     fn partitions() {
-        assert_eq!(partition_for_region("us-east-1"), "aws");
-        assert_eq!(partition_for_region("cn-north-1"), "aws-cn");
-        assert_eq!(partition_for_region("us-gov-west-1"), "aws-us-gov");
-        assert_eq!(partition_for_region("us-isob-east-1"), "aws-iso-b");
-        assert_eq!(partition_for_region("us-iso-east-1"), "aws-iso");
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("us-iso-east-1", "aws-iso"),
+        ] {
+            assert_eq!(partition_for_region(region), partition, "{region}");
+        }
     }
 }
