@@ -174,18 +174,35 @@ impl Validator<'_> {
         self.check_combinators(node, value);
     }
 
+    /// Reports a size (`count` characters, members or items) outside the bounds
+    /// `(min, max)`, in the words `below` / `above` give the bound it breaks.
+    fn check_size(
+        &mut self,
+        count: u64,
+        (min, max): (Option<u64>, Option<u64>),
+        below: impl FnOnce(u64) -> String,
+        above: impl FnOnce(u64) -> String,
+    ) {
+        if let Some(min) = min
+            && count < min
+        {
+            self.report(below(min));
+        }
+        if let Some(max) = max
+            && count > max
+        {
+            self.report(above(max));
+        }
+    }
+
     fn check_string(&mut self, node: &Node, text: &str) {
         let len = text.chars().count() as u64;
-        if let Some(min) = node.min_length
-            && len < min
-        {
-            self.report(format!("expected minLength: {min}, actual: {len}"));
-        }
-        if let Some(max) = node.max_length
-            && len > max
-        {
-            self.report(format!("expected maxLength: {max}, actual: {len}"));
-        }
+        self.check_size(
+            len,
+            (node.min_length, node.max_length),
+            |min| format!("expected minLength: {min}, actual: {len}"),
+            |max| format!("expected maxLength: {max}, actual: {len}"),
+        );
         if let Some(p) = &node.pattern
             && p.regex().is_none()
         {
@@ -251,16 +268,12 @@ impl Validator<'_> {
             }
         }
         let count = map.len() as u64;
-        if let Some(min) = node.min_properties
-            && count < min
-        {
-            self.report(format!("minimum size: [{min}], found: [{count}]"));
-        }
-        if let Some(max) = node.max_properties
-            && count > max
-        {
-            self.report(format!("maximum size: [{max}], found: [{count}]"));
-        }
+        self.check_size(
+            count,
+            (node.min_properties, node.max_properties),
+            |min| format!("minimum size: [{min}], found: [{count}]"),
+            |max| format!("maximum size: [{max}], found: [{count}]"),
+        );
         for (key, v) in map {
             let mut targets: Vec<NodeId> = Vec::new();
             if let Some(child) = node.property(key) {
@@ -284,20 +297,12 @@ impl Validator<'_> {
 
     fn check_array(&mut self, node: &Node, items: &[Value]) {
         let count = items.len() as u64;
-        if let Some(min) = node.min_items
-            && count < min
-        {
-            self.report(format!(
-                "expected minimum item count: {min}, found: {count}"
-            ));
-        }
-        if let Some(max) = node.max_items
-            && count > max
-        {
-            self.report(format!(
-                "expected maximum item count: {max}, found: {count}"
-            ));
-        }
+        self.check_size(
+            count,
+            (node.min_items, node.max_items),
+            |min| format!("expected minimum item count: {min}, found: {count}"),
+            |max| format!("expected maximum item count: {max}, found: {count}"),
+        );
         if let Some(item) = node.items {
             for (i, v) in items.iter().enumerate() {
                 self.path.push(i.to_string());

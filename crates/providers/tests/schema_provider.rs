@@ -4,7 +4,7 @@ mod common;
 
 use serde_json::{Value, json};
 
-use common::{ctx, ctx_in};
+use common::{create_failure, ctx, ctx_in};
 use sagestack_engine::provider::{ProviderError, ResourceProvider, ResourceState};
 use sagestack_providers::SchemaProvider;
 
@@ -374,12 +374,8 @@ async fn validation_errors_use_cloudformation_wording() {
         )
     );
 
-    let err = p
-        .create(&ctx("AWS::IAM::Role", "Role"), &json!({}))
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        create_failure(&p, "AWS::IAM::Role", "Role").await,
         "Properties validation failed for resource Role with message: \
          #: required key [AssumeRolePolicyDocument] not found"
     );

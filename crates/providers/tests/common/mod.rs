@@ -2,7 +2,8 @@
 //! a stack `demo` in account 123456789012.
 #![allow(dead_code)]
 
-use sagestack_engine::provider::{ResourceContext, partition_for_region};
+use sagestack_engine::provider::{ResourceContext, ResourceProvider, partition_for_region};
+use serde_json::json;
 
 /// Resource `logical` of type `type_name` in `us-east-1`.
 pub fn ctx(type_name: &str, logical: &str) -> ResourceContext {
@@ -24,4 +25,16 @@ pub fn ctx_in(region: &str, type_name: &str, logical: &str) -> ResourceContext {
         stack_tags: vec![],
         started: 0,
     }
+}
+
+/// Why creating resource `logical` of `type_name` with no properties fails, as the
+/// stack event says it.
+pub async fn create_failure(
+    provider: &dyn ResourceProvider,
+    type_name: &str,
+    logical: &str,
+) -> String {
+    let ctx = ctx(type_name, logical);
+    let err = provider.create(&ctx, &json!({})).await.unwrap_err();
+    err.to_string()
 }
