@@ -175,33 +175,33 @@ impl Validator<'_> {
     }
 
     /// Reports a size (`count` characters, members or items) outside the bounds
-    /// `(min, max)`, in the words `below` / `above` give the bound it breaks.
+    /// `(min, max)`, in the words `below` / `above` give (the bound broken, the size).
     fn check_size(
         &mut self,
-        count: u64,
+        count: usize,
         (min, max): (Option<u64>, Option<u64>),
-        below: impl FnOnce(u64) -> String,
-        above: impl FnOnce(u64) -> String,
+        below: impl FnOnce(u64, u64) -> String,
+        above: impl FnOnce(u64, u64) -> String,
     ) {
+        let count = count as u64;
         if let Some(min) = min
             && count < min
         {
-            self.report(below(min));
+            self.report(below(min, count));
         }
         if let Some(max) = max
             && count > max
         {
-            self.report(above(max));
+            self.report(above(max, count));
         }
     }
 
     fn check_string(&mut self, node: &Node, text: &str) {
-        let len = text.chars().count() as u64;
         self.check_size(
-            len,
+            text.chars().count(),
             (node.min_length, node.max_length),
-            |min| format!("expected minLength: {min}, actual: {len}"),
-            |max| format!("expected maxLength: {max}, actual: {len}"),
+            |min, len| format!("expected minLength: {min}, actual: {len}"),
+            |max, len| format!("expected maxLength: {max}, actual: {len}"),
         );
         if let Some(p) = &node.pattern
             && p.regex().is_none()
@@ -267,12 +267,11 @@ impl Validator<'_> {
                 }
             }
         }
-        let count = map.len() as u64;
         self.check_size(
-            count,
+            map.len(),
             (node.min_properties, node.max_properties),
-            |min| format!("minimum size: [{min}], found: [{count}]"),
-            |max| format!("maximum size: [{max}], found: [{count}]"),
+            |min, count| format!("minimum size: [{min}], found: [{count}]"),
+            |max, count| format!("maximum size: [{max}], found: [{count}]"),
         );
         for (key, v) in map {
             let mut targets: Vec<NodeId> = Vec::new();
@@ -296,12 +295,11 @@ impl Validator<'_> {
     }
 
     fn check_array(&mut self, node: &Node, items: &[Value]) {
-        let count = items.len() as u64;
         self.check_size(
-            count,
+            items.len(),
             (node.min_items, node.max_items),
-            |min| format!("expected minimum item count: {min}, found: {count}"),
-            |max| format!("expected maximum item count: {max}, found: {count}"),
+            |min, count| format!("expected minimum item count: {min}, found: {count}"),
+            |max, count| format!("expected maximum item count: {max}, found: {count}"),
         );
         if let Some(item) = node.items {
             for (i, v) in items.iter().enumerate() {
