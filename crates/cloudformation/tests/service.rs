@@ -123,18 +123,10 @@ async fn create_update_with_replacement_and_delete() {
     let events = service.stack_events(&id, None, 1000).await.unwrap();
     let after = lines(&events, n);
     // The old bucket is deleted in the cleanup phase, after the new one exists.
-    let new_done = after
-        .iter()
-        .position(|l| l == "Bucket UPDATE_COMPLETE")
-        .unwrap();
-    let cleanup = after
-        .iter()
-        .position(|l| l == "life UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-        .unwrap();
-    let old_deleted = after
-        .iter()
-        .position(|l| l == "Bucket DELETE_COMPLETE")
-        .unwrap();
+    let at = |line: &str| after.iter().position(|l| l == line).unwrap();
+    let new_done = at("Bucket UPDATE_COMPLETE");
+    let cleanup = at("life UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
+    let old_deleted = at("Bucket DELETE_COMPLETE");
     assert!(new_done < cleanup && cleanup < old_deleted, "{after:#?}");
     let old_delete_event = events
         .iter()

@@ -128,15 +128,8 @@ async fn in_flight_resources_are_cancelled_and_cleaned_up() {
     );
     // A and B are independent, so their rollback deletions run concurrently.
     let mut rollback = ev[6..9].to_vec();
-    let b_started = rollback
-        .iter()
-        .position(|e| e == "B DELETE_IN_PROGRESS")
-        .unwrap();
-    let b_done = rollback
-        .iter()
-        .position(|e| e == "B DELETE_COMPLETE")
-        .unwrap();
-    assert!(b_started < b_done);
+    let at = |line: &str| rollback.iter().position(|e| e == line).unwrap();
+    assert!(at("B DELETE_IN_PROGRESS") < at("B DELETE_COMPLETE"));
     rollback.sort();
     assert_eq!(
         rollback,
