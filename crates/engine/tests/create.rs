@@ -185,11 +185,8 @@ async fn rollback_delete_failure_is_rollback_failed() {
         stack.status_reason.as_deref(),
         Some("The following resource(s) failed to delete: [A]. ")
     );
-    assert!(
-        h.events(&stack.stack_id)
-            .await
-            .contains(&"A DELETE_FAILED (A failed on purpose)".to_string())
-    );
+    h.assert_event(&stack.stack_id, "A DELETE_FAILED (A failed on purpose)")
+        .await;
 }
 
 #[tokio::test]
@@ -199,8 +196,7 @@ async fn unresolvable_reference_fails_the_resource_with_the_plan_message() {
                                  "B": {"Type": "Test::R"}}});
     let stack = h.create("s", &t).await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
-    let ev = h.events(&stack.stack_id).await;
-    assert!(ev.contains(&"A CREATE_FAILED (Unresolved resource dependencies [B.Nope] in the Resources block of the template)".to_string()), "{ev:#?}");
+    h.assert_event(&stack.stack_id, "A CREATE_FAILED (Unresolved resource dependencies [B.Nope] in the Resources block of the template)").await;
 }
 
 #[tokio::test]
