@@ -314,33 +314,19 @@ mod tests {
             named.attributes["Arn"],
             "arn:aws:iam::123456789012:role/svc/Exec"
         );
-        let e = p
-            .create(
-                &c,
-                &json!({"AssumeRolePolicyDocument": trust(), "RoleName": "exec"}),
-            )
-            .await
-            .unwrap_err();
+        let refused = async |properties: Value| p.create(&c, &properties).await.unwrap_err();
+        let e = refused(json!({"AssumeRolePolicyDocument": trust(), "RoleName": "exec"})).await;
         assert_eq!(
             e,
             ProviderError::AlreadyExists(
                 "Resource of type 'AWS::IAM::Role' with identifier 'exec' already exists.".into()
             )
         );
-        let e = p
-            .create(&c, &json!({"RoleName": "NoTrust"}))
-            .await
-            .unwrap_err();
+        let e = refused(json!({"RoleName": "NoTrust"})).await;
         assert!(
             matches!(e, ProviderError::InvalidRequest(m) if m.contains("AssumeRolePolicyDocument"))
         );
-        let e = p
-            .create(
-                &c,
-                &json!({"AssumeRolePolicyDocument": trust(), "RoleName": "bad name"}),
-            )
-            .await
-            .unwrap_err();
+        let e = refused(json!({"AssumeRolePolicyDocument": trust(), "RoleName": "bad name"})).await;
         assert!(matches!(e, ProviderError::InvalidRequest(_)));
         let updated = p
             .update(
