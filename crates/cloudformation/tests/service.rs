@@ -92,15 +92,14 @@ async fn create_update_with_replacement_and_delete() {
 
     // Update: a new bucket name replaces the bucket; the pointer follows it; the queue's
     // retention changes in place.
-    let updated = service
-        .update_stack_and_wait(UpdateStackInput {
-            stack_name: "life".into(),
-            template_body: Some(template("archive", 120)),
-            parameters: params("prod"),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    // The update to the `archive` bucket in `prod` (applied here, and again below).
+    let to_archive = || UpdateStackInput {
+        stack_name: "life".into(),
+        template_body: Some(template("archive", 120)),
+        parameters: params("prod"),
+        ..Default::default()
+    };
+    let updated = service.update_stack_and_wait(to_archive()).await.unwrap();
     assert_eq!(updated.status, StackStatus::UpdateComplete, "{updated:?}");
     let resources = service.list_stack_resources(&id).await.unwrap();
     let b2 = bucket(&resources);
@@ -143,15 +142,7 @@ async fn create_update_with_replacement_and_delete() {
     );
 
     // Nothing to do is refused as AWS refuses it.
-    let same = service
-        .update_stack(UpdateStackInput {
-            stack_name: "life".into(),
-            template_body: Some(template("archive", 120)),
-            parameters: params("prod"),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let same = service.update_stack(to_archive()).await.unwrap_err();
     assert_eq!(same, EngineError::NoUpdates);
 
     // Delete.
