@@ -1,8 +1,10 @@
 //! The small kit the native resource providers (IAM roles, S3 buckets, SSM parameters,
 //! Service Catalog objects, SageMaker model package groups) are built from: reading
-//! properties, CloudFormation's wording of the usual failures, and the engine's reading
-//! of a service's answers ("already gone" is a successful delete, "gone" reads as
-//! `None`, only what was made since the create started is the create's).
+//! properties, building their `TypeInfo` and states, generating names as CloudFormation
+//! does, CloudFormation's wording of the usual failures, and the engine's reading of a
+//! service's answers ("already gone" is a successful delete, "gone" reads as `None`,
+//! only what was made since the create started is the create's). [`super::Native`]
+//! joins these into a whole provider.
 //!
 //! Shared so that every native type fails in the same words as the schema-driven ones
 //! and recovers from a crash by the same rules; each provider keeps only what its
