@@ -9,6 +9,9 @@
 //! Each iteration gets a fresh service and store; only the operation is timed, from the
 //! call to the terminal status.
 
+#[path = "../../engine/benches/support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -130,21 +133,15 @@ async fn timed<T>(
 fn bench(c: &mut Criterion) {
     if let Ok(dir) = std::env::var("SAGESTACK_BENCH_TEMPLATES") {
         std::fs::create_dir_all(&dir).unwrap();
-        for n in [10usize, 100, 500] {
+        for n in support::SIZES {
             for v in [1, 2] {
                 std::fs::write(format!("{dir}/stack-{n}-v{v}.json"), template(n, v)).unwrap();
             }
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut group = c.benchmark_group("cfn");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(5));
-    for n in [10usize, 100, 500] {
+    let rt = support::runtime();
+    let mut group = support::group(c, "cfn");
+    for n in support::SIZES {
         let v1 = Arc::new(template(n, 1));
         let v2 = Arc::new(template(n, 2));
         group.bench_with_input(BenchmarkId::new("create", n), &n, |b, _| {

@@ -2,15 +2,15 @@
 //! exports across stacks, NoEcho, SSM parameters, the Snapshot policy, diagnostics, and
 //! the routing of native providers.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
+use common::memory_config;
 use sagestack_cloudformation::*;
-use sagestack_engine::{
-    MemoryStore, ProviderError, ResourceContext, ResourceRecord, ResourceState, StackRecord,
-    TypeInfo,
-};
+use sagestack_engine::provider::{RecordOnlyProvider, kit};
+use sagestack_engine::{ResourceRecord, StackRecord};
 use serde_json::{Value, json};
 
 fn service() -> CloudFormationService {
@@ -18,8 +18,7 @@ fn service() -> CloudFormationService {
 }
 
 fn service_with(f: impl FnOnce(ServiceConfig) -> ServiceConfig) -> CloudFormationService {
-    let config = ServiceConfig::new("us-east-1", "123456789012", Arc::new(MemoryStore::new()));
-    CloudFormationService::new(f(config)).unwrap()
+    CloudFormationService::new(f(memory_config("us-east-1", "123456789012"))).unwrap()
 }
 
 async fn create(
@@ -401,79 +400,35 @@ async fn description_and_unknown_types() {
     );
 }
 
-/// A native provider that records what it was asked to create.
-#[derive(Default)]
-struct Recording {
-    created: Mutex<Vec<(String, Value)>>,
-}
+/// The `(logical id, properties)` of every create a [`recording`] provider was asked for.
+type Creates = Arc<Mutex<Vec<(String, Value)>>>;
 
-#[async_trait]
-impl ResourceProvider for Recording {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        Some(TypeInfo {
-            type_name: type_name.into(),
-            create_only_properties: vec!["BucketName".into()],
-            attributes: vec!["Arn".into()],
-            taggable: true,
-        })
-    }
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        self.created
-            .lock()
-            .unwrap()
-            .push((ctx.logical_id.clone(), properties.clone()));
-        let name = properties["BucketName"]
-            .as_str()
-            .unwrap_or("native")
-            .to_string();
-        Ok(ResourceState {
-            physical_id: name.clone(),
-            attributes: serde_json::Map::from_iter([(
-                "Arn".to_string(),
-                json!(format!("arn:aws:s3:::{name}")),
-            )]),
-        })
-    }
-    async fn update(
-        &self,
-        _: &ResourceContext,
-        current: &ResourceState,
-        _: &Value,
-        _: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        Ok(current.clone())
-    }
-    async fn delete(
-        &self,
-        _: &ResourceContext,
-        _: &ResourceState,
-        _: &Value,
-    ) -> Result<(), ProviderError> {
-        Ok(())
-    }
-    async fn read(
-        &self,
-        _: &ResourceContext,
-        current: &ResourceState,
-        _: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(Some(current.clone()))
-    }
+/// A native provider of buckets (named by `BucketName`) and what it was asked to create.
+fn recording() -> (Arc<RecordOnlyProvider>, Creates) {
+    let created = Arc::new(Mutex::new(Vec::new()));
+    let log = created.clone();
+    let provider = RecordOnlyProvider::new(
+        |type_name| Some(kit::type_info(type_name, &["BucketName"], &["Arn"], true)),
+        move |ctx, properties| {
+            log.lock()
+                .unwrap()
+                .push((ctx.logical_id.clone(), properties.clone()));
+            let name = properties["BucketName"].as_str().unwrap_or("native");
+            kit::state(name, [("Arn", json!(format!("arn:aws:s3:::{name}")))])
+        },
+    );
+    (Arc::new(provider), created)
 }
 
 #[tokio::test]
 async fn native_providers_take_their_type_and_the_schema_serves_the_rest() {
-    let native = Arc::new(Recording::default());
+    let (native, created) = recording();
     let s = service_with(|c| c.with_native_provider("AWS::S3::Bucket", native.clone()));
     let body = "Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: mine}\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !GetAtt B.Arn}\n";
     let stack = create(&s, "native", body, &[]).await;
     assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
     assert_eq!(
-        native.created.lock().unwrap().clone(),
+        created.lock().unwrap().clone(),
         vec![("B".to_string(), json!({"BucketName": "mine"}))]
     );
     assert_eq!(
@@ -481,15 +436,14 @@ async fn native_providers_take_their_type_and_the_schema_serves_the_rest() {
         json!("arn:aws:s3:::mine")
     );
 
-    let dup = ServiceConfig::new("us-east-1", "123456789012", Arc::new(MemoryStore::new()))
+    let dup = memory_config("us-east-1", "123456789012")
         .with_native_provider("AWS::S3::Bucket", native.clone())
         .with_native_provider("AWS::S3::Bucket", native.clone());
     assert_eq!(
         CloudFormationService::new(dup).err(),
         Some(ServiceError::DuplicateProvider("AWS::S3::Bucket".into()))
     );
-    let bad = ServiceConfig::new("us-east-1", "123456789012", Arc::new(MemoryStore::new()))
-        .with_native_provider("S3Bucket", native);
+    let bad = memory_config("us-east-1", "123456789012").with_native_provider("S3Bucket", native);
     assert_eq!(
         CloudFormationService::new(bad).err(),
         Some(ServiceError::InvalidTypeName("S3Bucket".into()))

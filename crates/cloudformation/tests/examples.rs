@@ -2,11 +2,12 @@
 //! created, updated to another stage and deleted through the real engine and providers
 //! (schema-driven here; the server swaps in its native S3, SageMaker, IAM and SSM ones).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
+use std::collections::BTreeMap;
+
+use common::{delete_completely, memory_service};
 use sagestack_cloudformation::*;
-use sagestack_engine::MemoryStore;
 
 fn mlops_template() -> String {
     let path = concat!(
@@ -29,12 +30,7 @@ fn params(stage: &str) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mlops_template_creates_updates_and_deletes() {
-    let service = CloudFormationService::new(ServiceConfig::new(
-        "eu-west-1",
-        "123456789012",
-        Arc::new(MemoryStore::new()),
-    ))
-    .unwrap();
+    let service = memory_service("eu-west-1", "123456789012");
     let stack = service
         .create_stack_and_wait(CreateStackInput {
             stack_name: "mlops".into(),
@@ -91,10 +87,5 @@ async fn mlops_template_creates_updates_and_deletes() {
             .any(|o| o.key == "ArtifactVersioning" && o.value == "enabled")
     );
 
-    let deleted = service
-        .delete_stack_and_wait("mlops")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(deleted.status, StackStatus::DeleteComplete);
+    delete_completely(&service, "mlops").await;
 }

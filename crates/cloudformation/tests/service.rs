@@ -2,10 +2,11 @@
 //! create, an update that replaces a resource (its dependent repointed), an in-place
 //! update, and delete.
 
-use std::sync::Arc;
+mod common;
 
+use common::{delete_completely, memory_service};
 use sagestack_cloudformation::*;
-use sagestack_engine::{MemoryStore, ResourceStatus, StackEvent};
+use sagestack_engine::{ResourceStatus, StackEvent};
 use serde_json::json;
 
 fn template(bucket: &str, retention: u32) -> String {
@@ -47,12 +48,7 @@ fn lines(events: &[StackEvent], skip: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn create_update_with_replacement_and_delete() {
-    let service = CloudFormationService::new(ServiceConfig::new(
-        "eu-west-1",
-        "111122223333",
-        Arc::new(MemoryStore::new()),
-    ))
-    .unwrap();
+    let service = memory_service("eu-west-1", "111122223333");
     let params = |env: &str| [("Env".to_string(), env.to_string())].into();
 
     // Create.
@@ -96,15 +92,14 @@ async fn create_update_with_replacement_and_delete() {
 
     // Update: a new bucket name replaces the bucket; the pointer follows it; the queue's
     // retention changes in place.
-    let updated = service
-        .update_stack_and_wait(UpdateStackInput {
-            stack_name: "life".into(),
-            template_body: Some(template("archive", 120)),
-            parameters: params("prod"),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    // The update to the `archive` bucket in `prod` (applied here, and again below).
+    let to_archive = || UpdateStackInput {
+        stack_name: "life".into(),
+        template_body: Some(template("archive", 120)),
+        parameters: params("prod"),
+        ..Default::default()
+    };
+    let updated = service.update_stack_and_wait(to_archive()).await.unwrap();
     assert_eq!(updated.status, StackStatus::UpdateComplete, "{updated:?}");
     let resources = service.list_stack_resources(&id).await.unwrap();
     let b2 = bucket(&resources);
@@ -127,18 +122,10 @@ async fn create_update_with_replacement_and_delete() {
     let events = service.stack_events(&id, None, 1000).await.unwrap();
     let after = lines(&events, n);
     // The old bucket is deleted in the cleanup phase, after the new one exists.
-    let new_done = after
-        .iter()
-        .position(|l| l == "Bucket UPDATE_COMPLETE")
-        .unwrap();
-    let cleanup = after
-        .iter()
-        .position(|l| l == "life UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-        .unwrap();
-    let old_deleted = after
-        .iter()
-        .position(|l| l == "Bucket DELETE_COMPLETE")
-        .unwrap();
+    let at = |line: &str| after.iter().position(|l| l == line).unwrap();
+    let new_done = at("Bucket UPDATE_COMPLETE");
+    let cleanup = at("life UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
+    let old_deleted = at("Bucket DELETE_COMPLETE");
     assert!(new_done < cleanup && cleanup < old_deleted, "{after:#?}");
     let old_delete_event = events
         .iter()
@@ -155,24 +142,11 @@ async fn create_update_with_replacement_and_delete() {
     );
 
     // Nothing to do is refused as AWS refuses it.
-    let same = service
-        .update_stack(UpdateStackInput {
-            stack_name: "life".into(),
-            template_body: Some(template("archive", 120)),
-            parameters: params("prod"),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let same = service.update_stack(to_archive()).await.unwrap_err();
     assert_eq!(same, EngineError::NoUpdates);
 
     // Delete.
-    let deleted = service
-        .delete_stack_and_wait("life")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(deleted.status, StackStatus::DeleteComplete);
+    let deleted = delete_completely(&service, "life").await;
     assert!(deleted.deletion_time.is_some());
     assert!(matches!(
         service.describe_stack("life").await,

@@ -5,68 +5,31 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
+use sagestack_engine::provider::{RecordOnlyProvider, kit};
 use sagestack_engine::*;
 
 /// Creates, updates and deletes instantly.
-#[derive(Default)]
-struct NullProvider(AtomicU64);
-
-#[async_trait]
-impl ResourceProvider for NullProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        Some(TypeInfo {
-            type_name: type_name.to_string(),
-            create_only_properties: vec!["Name".into()],
-            ..TypeInfo::default()
-        })
-    }
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        _: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let n = self.0.fetch_add(1, Ordering::Relaxed);
-        let mut attributes = Map::new();
-        attributes.insert("Arn".into(), json!(format!("arn:bench:{n}")));
-        Ok(ResourceState {
-            physical_id: format!("{}-{n}", ctx.logical_id),
-            attributes,
-        })
-    }
-    async fn update(
-        &self,
-        _: &ResourceContext,
-        current: &ResourceState,
-        _: &Value,
-        _: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        Ok(current.clone())
-    }
-    async fn delete(
-        &self,
-        _: &ResourceContext,
-        _: &ResourceState,
-        _: &Value,
-    ) -> Result<(), ProviderError> {
-        Ok(())
-    }
-    async fn read(
-        &self,
-        _: &ResourceContext,
-        current: &ResourceState,
-        _: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(Some(current.clone()))
-    }
+fn null_provider() -> RecordOnlyProvider {
+    let created = AtomicU64::new(0);
+    RecordOnlyProvider::new(
+        |type_name| Some(kit::type_info(type_name, &["Name"], &[], false)),
+        move |ctx, _| {
+            let n = created.fetch_add(1, Ordering::Relaxed);
+            kit::state(
+                format!("{}-{n}", ctx.logical_id),
+                [("Arn", json!(format!("arn:bench:{n}")))],
+            )
+        },
+    )
 }
 
 /// `n` resources shaped as a binary tree: resource `i` references resource `(i - 1) / 2`,
@@ -88,7 +51,7 @@ fn template(n: usize, version: u32) -> String {
 
 fn engine() -> Engine {
     let mut providers = ProviderRegistry::new();
-    providers.set_fallback(Arc::new(NullProvider::default()));
+    providers.set_fallback(Arc::new(null_provider()));
     let parts = EngineParts::new(
         EngineConfig::new("us-east-1", "123456789012"),
         Arc::new(MemoryStore::new()),
@@ -150,15 +113,9 @@ impl Measured {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut group = c.benchmark_group("stack");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(5));
-    for n in [10usize, 100, 500] {
+    let rt = support::runtime();
+    let mut group = support::group(c, "stack");
+    for n in support::SIZES {
         for op in [Measured::Create, Measured::Update, Measured::Delete] {
             group.bench_with_input(BenchmarkId::new(op.name(), n), &n, |b, &n| {
                 b.to_async(&rt).iter_custom(|iters| async move {

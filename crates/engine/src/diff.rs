@@ -8,6 +8,7 @@
 //! order so markers propagate: whatever depends on a maybe-replaced resource sees a marker.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
@@ -30,6 +31,22 @@ pub(crate) struct MarkerLookup<'a> {
     pub exports: &'a HashMap<String, String>,
     /// When true, every resource is unknown (used to inspect properties before creation).
     pub all_unknown: bool,
+}
+
+impl MarkerLookup<'_> {
+    /// The lookup of `live` resources and `exports` as they are: nothing is unknown.
+    pub fn known<'a>(
+        live: &'a BTreeMap<String, ResourceRecord>,
+        exports: &'a HashMap<String, String>,
+    ) -> MarkerLookup<'a> {
+        static NOTHING: LazyLock<HashSet<String>> = LazyLock::new(HashSet::new);
+        MarkerLookup {
+            live,
+            unknown: &NOTHING,
+            exports,
+            all_unknown: false,
+        }
+    }
 }
 
 impl ResourceLookup for MarkerLookup<'_> {
@@ -142,12 +159,10 @@ pub(crate) fn compute_changes(
         })
         .map(|r| r.logical_id.as_str())
         .collect();
-    if !type_changed.is_empty() {
-        return Err(EngineError::Validation(format!(
-            "Update of resource type is not permitted. The new template modifies resource type of the following resources: [{}]",
-            type_changed.join(", ")
-        )));
-    }
+    EngineError::refuse_listed(
+        "Update of resource type is not permitted. The new template modifies resource type of the following resources",
+        &type_changed,
+    )?;
 
     let order = topological_order(plan)?;
     let by_id: HashMap<&str, &crate::plan::PlannedResource> = plan
@@ -157,7 +172,6 @@ pub(crate) fn compute_changes(
         .collect();
     let mut unknown: HashSet<String> = HashSet::new();
     let mut changes: HashMap<String, ResourceChange> = HashMap::new();
-    let nothing_unknown = HashSet::new();
 
     for id in &order {
         let planned = by_id[id.as_str()];
@@ -195,15 +209,7 @@ pub(crate) fn compute_changes(
         // The same properties resolved as if nothing were replaced tell static changes
         // (the template or a parameter changed) from purely dynamic ones.
         let without_markers = plan
-            .resolve_properties(
-                id,
-                &MarkerLookup {
-                    live,
-                    unknown: &nothing_unknown,
-                    exports,
-                    all_unknown: false,
-                },
-            )
+            .resolve_properties(id, &MarkerLookup::known(live, exports))
             .unwrap_or_else(|_| with_markers.clone());
         let static_changed: HashSet<String> = changed_properties(&old.properties, &without_markers)
             .into_iter()

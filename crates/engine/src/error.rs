@@ -52,3 +52,17 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl EngineError {
+    /// `Ok` when `names` is empty, else the validation failure `{what}: [{names}]`, the
+    /// way CloudFormation lists the resources or types a template is refused for.
+    pub(crate) fn refuse_listed(what: &str, names: &[&str]) -> Result<(), EngineError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        Err(EngineError::Validation(format!(
+            "{what}: [{}]",
+            names.join(", ")
+        )))
+    }
+}

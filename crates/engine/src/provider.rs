@@ -11,6 +11,11 @@
 //! fallback provider (the schema-driven one, `sagestack-providers`).
 
 pub mod kit;
+mod native;
+mod record_only;
+
+pub use native::{Native, Outcome};
+pub use record_only::RecordOnlyProvider;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -290,17 +295,16 @@ impl ProviderRegistry {
 /// The AWS partition of a region name (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`,
 /// `aws-iso-b`): the one place every service builds ARNs from.
 pub fn partition_for_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else {
-        "aws"
-    }
+    const PARTITIONS: [(&str, &str); 4] = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+    ];
+    PARTITIONS
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
 }
 
 #[cfg(test)]
@@ -339,55 +343,19 @@ mod tests {
         }
     }
 
-    struct Only(&'static str);
-
-    #[async_trait]
-    impl ResourceProvider for Only {
-        fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-            (type_name == self.0).then(|| TypeInfo {
-                type_name: type_name.to_string(),
-                ..TypeInfo::default()
-            })
-        }
-        async fn create(
-            &self,
-            _: &ResourceContext,
-            _: &Value,
-        ) -> Result<ResourceState, ProviderError> {
-            Ok(ResourceState::default())
-        }
-        async fn update(
-            &self,
-            _: &ResourceContext,
-            c: &ResourceState,
-            _: &Value,
-            _: &Value,
-        ) -> Result<ResourceState, ProviderError> {
-            Ok(c.clone())
-        }
-        async fn delete(
-            &self,
-            _: &ResourceContext,
-            _: &ResourceState,
-            _: &Value,
-        ) -> Result<(), ProviderError> {
-            Ok(())
-        }
-        async fn read(
-            &self,
-            _: &ResourceContext,
-            c: &ResourceState,
-            _: &Value,
-        ) -> Result<Option<ResourceState>, ProviderError> {
-            Ok(Some(c.clone()))
-        }
+    /// A provider of the one type `type_name`.
+    fn only(type_name: &'static str) -> Arc<RecordOnlyProvider> {
+        Arc::new(RecordOnlyProvider::new(
+            move |t| (t == type_name).then(|| kit::type_info(t, &[], &[], false)),
+            |_, _| ResourceState::default(),
+        ))
     }
 
     #[test]
     fn registration_wins_over_fallback_and_unknown_types_are_none() {
         let mut reg = ProviderRegistry::new();
-        reg.set_fallback(Arc::new(Only("AWS::SQS::Queue")));
-        reg.register("AWS::S3::Bucket", Arc::new(Only("AWS::S3::Bucket")));
+        reg.set_fallback(only("AWS::SQS::Queue"));
+        reg.register("AWS::S3::Bucket", only("AWS::S3::Bucket"));
         assert_eq!(
             reg.type_info("AWS::S3::Bucket").unwrap().type_name,
             "AWS::S3::Bucket"
@@ -401,8 +369,14 @@ mod tests {
 
     #[test]
     fn partitions() {
-        assert_eq!(partition_for_region("us-east-1"), "aws");
-        assert_eq!(partition_for_region("cn-north-1"), "aws-cn");
-        assert_eq!(partition_for_region("us-gov-west-1"), "aws-us-gov");
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("us-iso-east-1", "aws-iso"),
+        ] {
+            assert_eq!(partition_for_region(region), partition, "{region}");
+        }
     }
 }

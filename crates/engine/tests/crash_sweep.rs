@@ -140,6 +140,13 @@ async fn writes_of(step: &Step) -> usize {
     store.writes() - baseline
 }
 
+/// Every write of `step` to crash at, 1-based; there must be more than `min` of them.
+async fn every_write(step: &Step, min: usize) -> std::ops::RangeInclusive<usize> {
+    let total = writes_of(step).await;
+    assert!(total > min, "{total}");
+    1..=total
+}
+
 #[tokio::test]
 async fn crash_at_every_write_of_a_create() {
     let total = writes_of(&Step::Create).await;
@@ -179,9 +186,7 @@ async fn crash_at_every_write_of_a_create() {
 
 #[tokio::test]
 async fn crash_at_every_write_of_an_update() {
-    let total = writes_of(&Step::Update).await;
-    assert!(total > 10, "{total}");
-    for n in 1..=total {
+    for n in every_write(&Step::Update, 10).await {
         let (stack, provider, store) = crash_at(n, &Step::Update).await;
         let stack = stack.expect("stack exists before the update");
         let expected = match stack.status {
@@ -216,9 +221,7 @@ async fn crash_at_every_write_of_an_update() {
 
 #[tokio::test]
 async fn crash_at_every_write_of_a_delete() {
-    let total = writes_of(&Step::Delete).await;
-    assert!(total > 5, "{total}");
-    for n in 1..=total {
+    for n in every_write(&Step::Delete, 5).await {
         let (stack, provider, store) = crash_at(n, &Step::Delete).await;
         let stack = stack.expect("stack exists");
         match stack.status {
@@ -235,10 +238,8 @@ async fn crash_at_every_write_of_a_delete() {
 
 #[tokio::test]
 async fn crash_at_every_write_of_a_replacing_update() {
-    let total = writes_of(&Step::Replace).await;
-    assert!(total > 10, "{total}");
     let mut leaks = 0;
-    for n in 1..=total {
+    for n in every_write(&Step::Replace, 10).await {
         let (stack, provider, store) = crash_at(n, &Step::Replace).await;
         let stack = stack.expect("stack exists before the update");
         let records = store.inner.list_resources(&stack.stack_id).await.unwrap();

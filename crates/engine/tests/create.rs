@@ -128,15 +128,8 @@ async fn in_flight_resources_are_cancelled_and_cleaned_up() {
     );
     // A and B are independent, so their rollback deletions run concurrently.
     let mut rollback = ev[6..9].to_vec();
-    let b_started = rollback
-        .iter()
-        .position(|e| e == "B DELETE_IN_PROGRESS")
-        .unwrap();
-    let b_done = rollback
-        .iter()
-        .position(|e| e == "B DELETE_COMPLETE")
-        .unwrap();
-    assert!(b_started < b_done);
+    let at = |line: &str| rollback.iter().position(|e| e == line).unwrap();
+    assert!(at("B DELETE_IN_PROGRESS") < at("B DELETE_COMPLETE"));
     rollback.sort();
     assert_eq!(
         rollback,
@@ -192,11 +185,8 @@ async fn rollback_delete_failure_is_rollback_failed() {
         stack.status_reason.as_deref(),
         Some("The following resource(s) failed to delete: [A]. ")
     );
-    assert!(
-        h.events(&stack.stack_id)
-            .await
-            .contains(&"A DELETE_FAILED (A failed on purpose)".to_string())
-    );
+    h.assert_event(&stack.stack_id, "A DELETE_FAILED (A failed on purpose)")
+        .await;
 }
 
 #[tokio::test]
@@ -206,8 +196,7 @@ async fn unresolvable_reference_fails_the_resource_with_the_plan_message() {
                                  "B": {"Type": "Test::R"}}});
     let stack = h.create("s", &t).await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
-    let ev = h.events(&stack.stack_id).await;
-    assert!(ev.contains(&"A CREATE_FAILED (Unresolved resource dependencies [B.Nope] in the Resources block of the template)".to_string()), "{ev:#?}");
+    h.assert_event(&stack.stack_id, "A CREATE_FAILED (Unresolved resource dependencies [B.Nope] in the Resources block of the template)").await;
 }
 
 #[tokio::test]

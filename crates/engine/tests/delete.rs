@@ -136,20 +136,9 @@ async fn deletion_policies_on_stack_delete() {
     let mut kept: Vec<String> = h.provider.live().into_values().collect();
     kept.sort();
     assert_eq!(kept, vec!["Keep", "KeepUnlessCreate"]);
-    let resources = h
-        .engine
-        .list_stack_resources(&stack.stack_id)
-        .await
-        .unwrap();
-    let status = |id: &str| {
-        resources
-            .iter()
-            .find(|r| r.logical_id == id)
-            .unwrap()
-            .status
-    };
-    assert_eq!(status("Keep"), ResourceStatus::DeleteSkipped);
-    assert_eq!(status("Gone"), ResourceStatus::DeleteComplete);
+    let status = async |id: &str| h.resource(&stack.stack_id, id).await.status;
+    assert_eq!(status("Keep").await, ResourceStatus::DeleteSkipped);
+    assert_eq!(status("Gone").await, ResourceStatus::DeleteComplete);
 }
 
 #[tokio::test]

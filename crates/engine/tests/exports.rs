@@ -66,14 +66,11 @@ async fn exports_are_published_imported_and_protected() {
     h.create("q", &importer()).await;
     let done = h.update("p", &no_export).await.unwrap();
     assert_eq!(done.status, StackStatus::UpdateRollbackComplete);
-    let ev = h.events(&p.stack_id).await;
-    assert!(
-        ev.contains(
-            &"p UPDATE_ROLLBACK_IN_PROGRESS (Export X cannot be deleted as it is in use by q)"
-                .to_string()
-        ),
-        "{ev:#?}"
-    );
+    h.assert_event(
+        &p.stack_id,
+        "p UPDATE_ROLLBACK_IN_PROGRESS (Export X cannot be deleted as it is in use by q)",
+    )
+    .await;
     let changed = h.update("p", &exporter("two")).await.unwrap();
     assert_eq!(changed.status, StackStatus::UpdateRollbackComplete);
     assert_eq!(
@@ -81,14 +78,11 @@ async fn exports_are_published_imported_and_protected() {
         p.outputs,
         "outputs unchanged after rollback"
     );
-    let ev = h.events(&p.stack_id).await;
-    assert!(
-        ev.contains(
-            &"p UPDATE_ROLLBACK_IN_PROGRESS (Export X cannot be updated as it is in use by q)"
-                .to_string()
-        ),
-        "{ev:#?}"
-    );
+    h.assert_event(
+        &p.stack_id,
+        "p UPDATE_ROLLBACK_IN_PROGRESS (Export X cannot be updated as it is in use by q)",
+    )
+    .await;
     assert_eq!(
         h.engine.list_exports().await.unwrap()[0].value,
         p.outputs[0].value

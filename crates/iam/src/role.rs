@@ -14,15 +14,18 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use regex::Regex;
+use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
-    already_exists, created_since_micros, found, internal as backend, invalid, missing, name_or,
+    self, already_exists, created_since_micros, found, internal as backend, invalid, missing,
+    name_or, type_info,
 };
+use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
-    attempt_chars, partition_for_region, random_chars,
+    ProviderError, ResourceContext, ResourceState, TypeInfo, UPPER_ALNUM, partition_for_region,
+    random_chars,
 };
 use sagestack_store::{RoleRecord, Store, StoreError};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The resource type this provider serves.
 pub const TYPE_NAME: &str = "AWS::IAM::Role";
@@ -44,16 +47,7 @@ pub fn new_role_id() -> String {
 /// `{stack}-{logical}-{suffix}` within 64 characters.
 pub fn generated_role_name(stack: &str, logical: &str, suffix: &str) -> String {
     let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
-    let (mut s, mut l) = (stack.chars().count(), logical.chars().count());
-    while s + l > budget {
-        if s >= l && s > 0 {
-            s -= 1;
-        } else if l > 0 {
-            l -= 1;
-        } else {
-            break;
-        }
-    }
+    let (s, l) = kit::shortened(stack.chars().count(), logical.chars().count(), budget);
     let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
     format!("{}-{}-{}", take(stack, s), take(logical, l), suffix)
 }
@@ -78,9 +72,9 @@ fn now_micros() -> i64 {
 
 /// The stored role document: the properties that define it plus its identity.
 fn document(name: &str, id: &str, arn: &str, path: &str, properties: &Value) -> Value {
-    let mut doc = Map::new();
-    if let Value::Object(p) = properties {
-        for key in [
+    let mut doc = kit::picked(
+        properties,
+        &[
             "AssumeRolePolicyDocument",
             "Description",
             "ManagedPolicyArns",
@@ -88,27 +82,13 @@ fn document(name: &str, id: &str, arn: &str, path: &str, properties: &Value) -> 
             "PermissionsBoundary",
             "Policies",
             "Tags",
-        ] {
-            if let Some(v) = p.get(key) {
-                doc.insert(key.into(), v.clone());
-            }
-        }
-    }
+        ],
+    );
     doc.insert("RoleName".into(), name.into());
     doc.insert("RoleId".into(), id.into());
     doc.insert("Arn".into(), arn.into());
     doc.insert("Path".into(), path.into());
     Value::Object(doc)
-}
-
-fn state(record: &RoleRecord) -> ResourceState {
-    let mut attributes = Map::new();
-    attributes.insert("Arn".into(), record.arn.clone().into());
-    attributes.insert("RoleId".into(), record.role_id.clone().into());
-    ResourceState {
-        physical_id: record.name.clone(),
-        attributes,
-    }
 }
 
 fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
@@ -135,32 +115,43 @@ fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError>
     Ok(())
 }
 
-/// The generated name of the role the create attempt `ctx` makes (its random part is
-/// fixed by the attempt, so recovery finds it again).
+/// The generated name of the role the create attempt `ctx` makes.
 fn attempt_name(ctx: &ResourceContext) -> String {
-    generated_role_name(
-        &ctx.stack_name,
-        &ctx.logical_id,
-        &attempt_chars(ctx, UPPER_ALNUM, SUFFIX_LEN),
-    )
+    kit::attempt_name(ctx, UPPER_ALNUM, SUFFIX_LEN, generated_role_name)
 }
 
 #[async_trait]
-impl ResourceProvider for RoleProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec!["RoleName".into(), "Path".into()],
-            attributes: vec!["Arn".into(), "RoleId".into()],
-            taggable: true,
-        })
+impl Native for RoleProvider {
+    type Record = RoleRecord;
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn info(&self) -> TypeInfo {
+        type_info(TYPE_NAME, &["RoleName", "Path"], &["Arn", "RoleId"], true)
     }
 
-    async fn create(
+    fn state_of(record: &RoleRecord) -> ResourceState {
+        kit::state(
+            &*record.name,
+            [
+                ("Arn", record.arn.clone().into()),
+                ("RoleId", record.role_id.clone().into()),
+            ],
+        )
+    }
+
+    fn intended_id(ctx: &ResourceContext, properties: &Value) -> Option<String> {
+        Some(name_or(properties, "RoleName", || attempt_name(ctx)))
+    }
+
+    fn made_since(record: &RoleRecord, started: EpochMillis) -> bool {
+        created_since_micros(record.creation_micros, started)
+    }
+
+    async fn create_record(
         &self,
         ctx: &ResourceContext,
         properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> Outcome<RoleRecord> {
         check(ctx, properties)?;
         let name = match properties.get("RoleName") {
             Some(Value::String(n)) => {
@@ -205,22 +196,21 @@ impl ResourceProvider for RoleProvider {
             document: Arc::from(doc.to_string()),
         };
         match self.store.create_role(&record).await {
-            Ok(()) => Ok(state(&record)),
+            Ok(()) => Ok(record),
             Err(StoreError::AlreadyExists) => Err(already_exists(TYPE_NAME, &name)),
             Err(e) => Err(backend(e)),
         }
     }
 
-    async fn update(
+    async fn update_record(
         &self,
         ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        check(ctx, new_properties)?;
-        let role = self.store.get_role(&current.physical_id).await;
-        let mut record = found(role.map_err(backend)?, TYPE_NAME, &current.physical_id)?;
+        id: &str,
+        properties: &Value,
+    ) -> Outcome<RoleRecord> {
+        check(ctx, properties)?;
+        let role = self.store.get_role(id).await;
+        let mut record = found(role.map_err(backend)?, TYPE_NAME, id)?;
         let old: Value = serde_json::from_str(&record.document).unwrap_or(Value::Null);
         let path = old
             .get("Path")
@@ -232,63 +222,33 @@ impl ResourceProvider for RoleProvider {
             &record.role_id,
             &record.arn,
             &path,
-            new_properties,
+            properties,
         );
         if let Some(c) = old.get("CreateDate") {
             doc["CreateDate"] = c.clone();
         }
         record.document = Arc::from(doc.to_string());
         self.store.replace_role(&record).await.map_err(backend)?;
-        Ok(state(&record))
+        Ok(record)
     }
 
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn get_record(&self, _: &ResourceContext, id: &str) -> Outcome<Option<RoleRecord>> {
+        self.store.get_role(id).await.map_err(backend)
+    }
+
+    async fn delete_record(&self, _: &ResourceContext, id: &str) -> Outcome<()> {
         self.store
-            .delete_role(&current.physical_id)
+            .delete_role(id)
             .await
             .map(|_| ())
             .map_err(backend)
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(self
-            .store
-            .get_role(&current.physical_id)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(state))
-    }
-
-    async fn find_interrupted_create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-        started: sagestack_engine::model::EpochMillis,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // A generated name is the attempt's own (`attempt_chars`): computed again here.
-        let name = name_or(properties, "RoleName", || attempt_name(ctx));
-        let found = self.store.get_role(&name).await.map_err(backend)?;
-        Ok(found
-            .filter(|r| created_since_micros(r.creation_micros, started))
-            .as_ref()
-            .map(state))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sagestack_engine::ResourceProvider;
     use sagestack_store::SqliteStore;
 
     fn ctx(stack: &str, logical: &str) -> ResourceContext {
@@ -354,33 +314,19 @@ mod tests {
             named.attributes["Arn"],
             "arn:aws:iam::123456789012:role/svc/Exec"
         );
-        let e = p
-            .create(
-                &c,
-                &json!({"AssumeRolePolicyDocument": trust(), "RoleName": "exec"}),
-            )
-            .await
-            .unwrap_err();
+        let refused = async |properties: Value| p.create(&c, &properties).await.unwrap_err();
+        let e = refused(json!({"AssumeRolePolicyDocument": trust(), "RoleName": "exec"})).await;
         assert_eq!(
             e,
             ProviderError::AlreadyExists(
                 "Resource of type 'AWS::IAM::Role' with identifier 'exec' already exists.".into()
             )
         );
-        let e = p
-            .create(&c, &json!({"RoleName": "NoTrust"}))
-            .await
-            .unwrap_err();
+        let e = refused(json!({"RoleName": "NoTrust"})).await;
         assert!(
             matches!(e, ProviderError::InvalidRequest(m) if m.contains("AssumeRolePolicyDocument"))
         );
-        let e = p
-            .create(
-                &c,
-                &json!({"AssumeRolePolicyDocument": trust(), "RoleName": "bad name"}),
-            )
-            .await
-            .unwrap_err();
+        let e = refused(json!({"AssumeRolePolicyDocument": trust(), "RoleName": "bad name"})).await;
         assert!(matches!(e, ProviderError::InvalidRequest(_)));
         let updated = p
             .update(

@@ -65,4 +65,4 @@ pub use inert::{InertProvider, InertTypes};
 pub use naming::{SUFFIX_LEN, physical_name};
 pub use schema::ResourceSchema;
 pub use schema_provider::{SchemaProvider, unrecognized_types_message, unsupported_type_message};
-pub use validate::{Violation, validate, validation_message};
+pub use validate::{Violation, or_empty, validate, validated, validation_message};

@@ -15,6 +15,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sagestack_engine::provider::kit::shortened;
+
 /// A small, fast, seedable generator (splitmix64). Not for secrets.
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
@@ -129,17 +131,7 @@ pub fn physical_name(
     lowercase: bool,
 ) -> String {
     let budget = max_len.saturating_sub(suffix.len() + 2);
-    let (s_len, l_len) = (stack.chars().count(), logical.chars().count());
-    let (mut s_keep, mut l_keep) = (s_len, l_len);
-    while s_keep + l_keep > budget {
-        if s_keep >= l_keep && s_keep > 0 {
-            s_keep -= 1;
-        } else if l_keep > 0 {
-            l_keep -= 1;
-        } else {
-            break;
-        }
-    }
+    let (s_keep, l_keep) = shortened(stack.chars().count(), logical.chars().count(), budget);
     let take = |s: &str, n: usize| s.chars().take(n).collect::<String>();
     let name = if s_keep == 0 && l_keep == 0 {
         suffix.chars().take(max_len).collect()

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use regex::Regex;
+use sagestack_engine::provider::kit::picked;
 use serde_json::{Map, Value};
 
 /// Index of a node in [`ResourceSchema::nodes`].
@@ -271,20 +272,18 @@ pub(crate) fn compile(type_name: &str, entry: &Value) -> ResourceSchema {
     }
 
     // The resource itself is an object schema with the entry's top-level keywords.
-    let mut root_schema = Map::new();
-    root_schema.insert("type".into(), Value::String("object".into()));
-    for key in [
-        "properties",
-        "required",
-        "additionalProperties",
-        "oneOf",
-        "anyOf",
-        "allOf",
-    ] {
-        if let Some(v) = obj.get(key) {
-            root_schema.insert(key.into(), v.clone());
-        }
-    }
+    let mut root_schema = Map::from_iter([("type".into(), Value::String("object".into()))]);
+    root_schema.extend(picked(
+        entry,
+        &[
+            "properties",
+            "required",
+            "additionalProperties",
+            "oneOf",
+            "anyOf",
+            "allOf",
+        ],
+    ));
     root_schema
         .entry("additionalProperties")
         .or_insert(Value::Bool(true));

@@ -15,7 +15,7 @@ use crate::bundle::{Bundle, bundle};
 use crate::identity::{Generator, name_property, resource_name};
 use crate::naming::{Fnv, Rng, rfc3339};
 use crate::schema::ResourceSchema;
-use crate::validate::{Violation, validate, validation_message};
+use crate::validate::{Violation, or_empty, validate, validated};
 
 /// The time a seeded provider stamps on every timestamp attribute (2024-01-01T00:00:00Z).
 const SEEDED_EPOCH_SECS: u64 = 1_704_067_200;
@@ -86,13 +86,7 @@ impl SchemaProvider {
         let Some(schema) = self.schema(type_name) else {
             return Ok(());
         };
-        let empty = Value::Object(Map::new());
-        let props = if properties.is_null() {
-            &empty
-        } else {
-            properties
-        };
-        let v = validate(&schema, props);
+        let v = validate(&schema, or_empty(properties));
         if v.is_empty() { Ok(()) } else { Err(v) }
     }
 
@@ -100,29 +94,6 @@ impl SchemaProvider {
         self.schema(&ctx.resource_type).ok_or_else(|| {
             ProviderError::UnsupportedType(unsupported_type_message(&ctx.resource_type))
         })
-    }
-
-    fn validated<'v>(
-        &self,
-        ctx: &ResourceContext,
-        schema: &ResourceSchema,
-        properties: &'v Value,
-        empty: &'v Value,
-    ) -> Result<&'v Value, ProviderError> {
-        let props = if properties.is_null() {
-            empty
-        } else {
-            properties
-        };
-        let violations = validate(schema, props);
-        if violations.is_empty() {
-            Ok(props)
-        } else {
-            Err(ProviderError::InvalidRequest(validation_message(
-                &ctx.logical_id,
-                &violations,
-            )))
-        }
     }
 
     /// The random source for a new resource.
@@ -192,8 +163,7 @@ impl ResourceProvider for SchemaProvider {
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         let schema = self.schema_for(ctx)?;
-        let empty = Value::Object(Map::new());
-        let props = self.validated(ctx, &schema, properties, &empty)?;
+        let props = validated(&schema, &ctx.logical_id, properties)?;
         let mut rng = self.create_rng(ctx, props);
         let name = resource_name(&schema, ctx, props, &mut rng);
         let generator = Generator {
@@ -220,13 +190,8 @@ impl ResourceProvider for SchemaProvider {
         new_properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         let schema = self.schema_for(ctx)?;
-        let empty = Value::Object(Map::new());
-        let new_props = self.validated(ctx, &schema, new_properties, &empty)?;
-        let old_props = if old_properties.is_null() {
-            &empty
-        } else {
-            old_properties
-        };
+        let new_props = validated(&schema, &ctx.logical_id, new_properties)?;
+        let old_props = or_empty(old_properties);
 
         // Regenerate the attributes from the old and the new properties with the same name
         // and random source: whatever differs depends on a property that changed and takes

@@ -12,8 +12,10 @@
 //! `"true"`/`"false"` string where a boolean is, and a number or boolean where a string is.
 
 use std::fmt;
+use std::sync::LazyLock;
 
-use serde_json::Value;
+use sagestack_engine::ProviderError;
+use serde_json::{Map, Value};
 
 use crate::schema::{Node, NodeId, ResourceSchema, types};
 
@@ -38,6 +40,35 @@ pub fn validation_message(logical_id: &str, violations: &[Violation]) -> String 
         "Properties validation failed for resource {logical_id} with message: {}",
         joined.join(" ")
     )
+}
+
+/// The properties a resource is given: absent ones (`null`) are `{}`.
+pub fn or_empty(properties: &Value) -> &Value {
+    static EMPTY: LazyLock<Value> = LazyLock::new(|| Value::Object(Map::new()));
+    if properties.is_null() {
+        &EMPTY
+    } else {
+        properties
+    }
+}
+
+/// The properties ([`or_empty`]) of resource `logical_id` if they satisfy `schema`, else
+/// CloudFormation's validation failure naming every violation.
+pub fn validated<'v>(
+    schema: &ResourceSchema,
+    logical_id: &str,
+    properties: &'v Value,
+) -> Result<&'v Value, ProviderError> {
+    let props = or_empty(properties);
+    let violations = validate(schema, props);
+    if violations.is_empty() {
+        Ok(props)
+    } else {
+        Err(ProviderError::InvalidRequest(validation_message(
+            logical_id,
+            &violations,
+        )))
+    }
 }
 
 /// Every violation of `properties` against `schema` (empty when valid).
@@ -143,18 +174,35 @@ impl Validator<'_> {
         self.check_combinators(node, value);
     }
 
+    /// Reports a size (`count` characters, members or items) outside the bounds
+    /// `(min, max)`, in the words `below` / `above` give (the bound broken, the size).
+    fn check_size(
+        &mut self,
+        count: usize,
+        (min, max): (Option<u64>, Option<u64>),
+        below: impl FnOnce(u64, u64) -> String,
+        above: impl FnOnce(u64, u64) -> String,
+    ) {
+        let count = count as u64;
+        if let Some(min) = min
+            && count < min
+        {
+            self.report(below(min, count));
+        }
+        if let Some(max) = max
+            && count > max
+        {
+            self.report(above(max, count));
+        }
+    }
+
     fn check_string(&mut self, node: &Node, text: &str) {
-        let len = text.chars().count() as u64;
-        if let Some(min) = node.min_length
-            && len < min
-        {
-            self.report(format!("expected minLength: {min}, actual: {len}"));
-        }
-        if let Some(max) = node.max_length
-            && len > max
-        {
-            self.report(format!("expected maxLength: {max}, actual: {len}"));
-        }
+        self.check_size(
+            text.chars().count(),
+            (node.min_length, node.max_length),
+            |min, len| format!("expected minLength: {min}, actual: {len}"),
+            |max, len| format!("expected maxLength: {max}, actual: {len}"),
+        );
         if let Some(p) = &node.pattern
             && p.regex().is_none()
         {
@@ -219,17 +267,12 @@ impl Validator<'_> {
                 }
             }
         }
-        let count = map.len() as u64;
-        if let Some(min) = node.min_properties
-            && count < min
-        {
-            self.report(format!("minimum size: [{min}], found: [{count}]"));
-        }
-        if let Some(max) = node.max_properties
-            && count > max
-        {
-            self.report(format!("maximum size: [{max}], found: [{count}]"));
-        }
+        self.check_size(
+            map.len(),
+            (node.min_properties, node.max_properties),
+            |min, count| format!("minimum size: [{min}], found: [{count}]"),
+            |max, count| format!("maximum size: [{max}], found: [{count}]"),
+        );
         for (key, v) in map {
             let mut targets: Vec<NodeId> = Vec::new();
             if let Some(child) = node.property(key) {
@@ -252,21 +295,12 @@ impl Validator<'_> {
     }
 
     fn check_array(&mut self, node: &Node, items: &[Value]) {
-        let count = items.len() as u64;
-        if let Some(min) = node.min_items
-            && count < min
-        {
-            self.report(format!(
-                "expected minimum item count: {min}, found: {count}"
-            ));
-        }
-        if let Some(max) = node.max_items
-            && count > max
-        {
-            self.report(format!(
-                "expected maximum item count: {max}, found: {count}"
-            ));
-        }
+        self.check_size(
+            items.len(),
+            (node.min_items, node.max_items),
+            |min, count| format!("expected minimum item count: {min}, found: {count}"),
+            |max, count| format!("expected maximum item count: {max}, found: {count}"),
+        );
         if let Some(item) = node.items {
             for (i, v) in items.iter().enumerate() {
                 self.path.push(i.to_string());

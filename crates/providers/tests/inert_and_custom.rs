@@ -1,31 +1,20 @@
 //! Inert types, custom resources and the fallback that routes between providers.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use common::{create_failure, ctx};
 use sagestack_engine::provider::{
-    ProviderError, ProviderRegistry, ResourceContext, ResourceProvider, ResourceState,
+    ProviderError, ProviderRegistry, ResourceProvider, ResourceState,
 };
 use sagestack_providers::{
     CustomResourceProvider, CustomResourceRequest, CustomResourceResponse, CustomResourceTransport,
     FallbackProvider, InertProvider, unrecognized_types_message,
 };
-
-fn ctx(type_name: &str, logical: &str) -> ResourceContext {
-    ResourceContext {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        partition: "aws".into(),
-        stack_name: "demo".into(),
-        stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/x".into(),
-        logical_id: logical.into(),
-        resource_type: type_name.into(),
-        stack_tags: vec![],
-        started: 0,
-    }
-}
 
 type Answer =
     Box<dyn Fn(&CustomResourceRequest) -> Result<CustomResourceResponse, String> + Send + Sync>;
@@ -226,12 +215,8 @@ async fn inert_types_are_opt_in() {
     assert_eq!(p.read(&c, &s, &json!({})).await.unwrap(), Some(s.clone()));
     p.delete(&c, &s, &json!({})).await.unwrap();
 
-    let err = p
-        .create(&ctx("Vendor::Thing::Other", "O"), &json!({}))
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        create_failure(&p, "Vendor::Thing::Other", "O").await,
         "Resource type Vendor::Thing::Other is not supported by sagestack (enable inert types to accept it)"
     );
 }

@@ -1,31 +1,12 @@
 //! The schema-driven provider end to end through the `ResourceProvider` trait.
 
+mod common;
+
 use serde_json::{Value, json};
 
-use sagestack_engine::provider::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, partition_for_region,
-};
+use common::{create_failure, ctx, ctx_in};
+use sagestack_engine::provider::{ProviderError, ResourceProvider, ResourceState};
 use sagestack_providers::SchemaProvider;
-
-fn ctx(type_name: &str, logical: &str) -> ResourceContext {
-    ctx_in("us-east-1", type_name, logical)
-}
-
-fn ctx_in(region: &str, type_name: &str, logical: &str) -> ResourceContext {
-    ResourceContext {
-        region: region.into(),
-        account_id: "123456789012".into(),
-        partition: partition_for_region(region).into(),
-        stack_name: "demo".into(),
-        stack_id: format!(
-            "arn:aws:cloudformation:{region}:123456789012:stack/demo/0b1d6f40-0000-4000-a000-000000000000"
-        ),
-        logical_id: logical.into(),
-        resource_type: type_name.into(),
-        stack_tags: vec![],
-        started: 0,
-    }
-}
 
 async fn create(p: &SchemaProvider, t: &str, logical: &str, props: Value) -> ResourceState {
     p.create(&ctx(t, logical), &props)
@@ -393,12 +374,8 @@ async fn validation_errors_use_cloudformation_wording() {
         )
     );
 
-    let err = p
-        .create(&ctx("AWS::IAM::Role", "Role"), &json!({}))
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        create_failure(&p, "AWS::IAM::Role", "Role").await,
         "Properties validation failed for resource Role with message: \
          #: required key [AssumeRolePolicyDocument] not found"
     );

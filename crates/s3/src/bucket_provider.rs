@@ -34,12 +34,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
-    created_since_micros, deleted, found, internal as backend, invalid, name_or, not_found,
+    self, created_since_micros, deleted, found, internal as backend, invalid, name_or, not_found,
+    type_info,
 };
+use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{
-    LOWER_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
-    attempt_chars, partition_for_region,
+    LOWER_ALNUM, ProviderError, ResourceContext, ResourceState, TypeInfo, partition_for_region,
 };
 use sagestack_store::{BucketRecord, ObjectStore, StoreError};
 use serde_json::{Map, Value, json};
@@ -109,14 +111,7 @@ pub fn generated_bucket_name(stack: &str, logical: &str, suffix: &str) -> String
     };
     let (stack, logical) = (clean(stack), clean(logical));
     let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
-    let (mut s, mut l) = (stack.len(), logical.len());
-    while s + l > budget {
-        if s >= l {
-            s -= 1;
-        } else {
-            l -= 1;
-        }
-    }
+    let (s, l) = kit::shortened(stack.len(), logical.len(), budget);
     format!("{}-{}-{}", &stack[..s], &logical[..l], suffix)
 }
 
@@ -222,71 +217,65 @@ impl BucketProvider {
 
     /// Schema validation (the bundled registry schema of the type).
     fn check(&self, ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
-        let Some(schema) = sagestack_providers::bundle().get(TYPE_NAME) else {
-            return Ok(());
-        };
-        let empty = Value::Object(Map::new());
-        let props = if properties.is_null() {
-            &empty
-        } else {
-            properties
-        };
-        let violations = sagestack_providers::validate(&schema, props);
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(ProviderError::InvalidRequest(
-                sagestack_providers::validation_message(&ctx.logical_id, &violations),
-            ))
+        match sagestack_providers::bundle().get(TYPE_NAME) {
+            Some(schema) => {
+                sagestack_providers::validated(&schema, &ctx.logical_id, properties).map(drop)
+            }
+            None => Ok(()),
         }
     }
 }
 
-/// The generated name of the bucket the create attempt `ctx` makes (its random part is
-/// fixed by the attempt, so recovery finds it again).
+/// The generated name of the bucket the create attempt `ctx` makes.
 fn attempt_name(ctx: &ResourceContext) -> String {
-    generated_bucket_name(
-        &ctx.stack_name,
-        &ctx.logical_id,
-        &attempt_chars(ctx, LOWER_ALNUM, SUFFIX_LEN),
-    )
+    kit::attempt_name(ctx, LOWER_ALNUM, SUFFIX_LEN, generated_bucket_name)
 }
 
 #[async_trait]
-impl ResourceProvider for BucketProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        if type_name != TYPE_NAME {
-            return None;
-        }
-        Some(match sagestack_providers::bundle().get(TYPE_NAME) {
+impl Native for BucketProvider {
+    type Record = BucketRecord;
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn info(&self) -> TypeInfo {
+        match sagestack_providers::bundle().get(TYPE_NAME) {
             Some(schema) => TypeInfo {
                 type_name: TYPE_NAME.into(),
                 create_only_properties: schema.create_only_top_level(),
                 attributes: schema.attribute_names(),
                 taggable: true,
             },
-            None => TypeInfo {
-                type_name: TYPE_NAME.into(),
-                create_only_properties: vec!["BucketName".into(), "ObjectLockEnabled".into()],
-                attributes: [
+            None => type_info(
+                TYPE_NAME,
+                &["BucketName", "ObjectLockEnabled"],
+                &[
                     "Arn",
                     "DomainName",
                     "DualStackDomainName",
                     "RegionalDomainName",
                     "WebsiteURL",
-                ]
-                .map(String::from)
-                .to_vec(),
-                taggable: true,
-            },
-        })
+                ],
+                true,
+            ),
+        }
     }
 
-    async fn create(
+    fn state_of(bucket: &BucketRecord) -> ResourceState {
+        state(&bucket.name, &bucket.region)
+    }
+
+    fn intended_id(ctx: &ResourceContext, properties: &Value) -> Option<String> {
+        Some(name_or(properties, "BucketName", || attempt_name(ctx)))
+    }
+
+    fn made_since(bucket: &BucketRecord, started: EpochMillis) -> bool {
+        created_since_micros(bucket.creation_micros, started)
+    }
+
+    async fn create_record(
         &self,
         ctx: &ResourceContext,
         properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> Outcome<BucketRecord> {
         self.check(ctx, properties)?;
         let name = match properties.get("BucketName") {
             Some(Value::String(n)) => {
@@ -307,48 +296,48 @@ impl ResourceProvider for BucketProvider {
             }
         };
         let record = BucketRecord {
-            name: name.clone(),
+            name,
             region: ctx.region.clone(),
             creation_micros: now_micros(),
             document: document(ctx, properties, "{}").into(),
         };
         match self.store.create_bucket(&record).await {
-            Ok(()) => Ok(state(&name, &ctx.region)),
+            Ok(()) => Ok(record),
             Err(StoreError::AlreadyExists) => Err(ProviderError::AlreadyExists(format!(
-                "{name} already exists"
+                "{} already exists",
+                record.name
             ))),
             Err(e) => Err(backend(e)),
         }
     }
 
-    async fn update(
+    async fn update_record(
         &self,
         ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        self.check(ctx, new_properties)?;
-        let name = &current.physical_id;
+        name: &str,
+        properties: &Value,
+    ) -> Outcome<BucketRecord> {
+        self.check(ctx, properties)?;
         let bucket = self.store.get_bucket(name).await.map_err(backend)?;
         let bucket = found(bucket, TYPE_NAME, name)?;
-        let doc = document(ctx, new_properties, &bucket.document);
+        let doc = document(ctx, properties, &bucket.document);
         match self.store.update_bucket(name, &doc).await {
-            Ok(()) => Ok(state(name, &bucket.region)),
+            Ok(()) => Ok(BucketRecord {
+                document: doc.into(),
+                ..bucket
+            }),
             Err(StoreError::NotFound) => Err(not_found(TYPE_NAME, name)),
             Err(e) => Err(backend(e)),
         }
     }
 
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let result = self.store.delete_bucket(&current.physical_id).await;
+    async fn get_record(&self, _: &ResourceContext, name: &str) -> Outcome<Option<BucketRecord>> {
+        self.store.get_bucket(name).await.map_err(backend)
+    }
+
+    async fn delete_record(&self, _: &ResourceContext, name: &str) -> Outcome<()> {
         deleted(
-            result,
+            self.store.delete_bucket(name).await,
             |e| matches!(e, StoreError::NotFound),
             |e| match e {
                 StoreError::Conflict => {
@@ -358,34 +347,6 @@ impl ResourceProvider for BucketProvider {
             },
         )
     }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(self
-            .store
-            .get_bucket(&current.physical_id)
-            .await
-            .map_err(backend)?
-            .map(|b| state(&b.name, &b.region)))
-    }
-
-    async fn find_interrupted_create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-        started: sagestack_engine::model::EpochMillis,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // A generated name is the attempt's own (`attempt_chars`): computed again here.
-        let name = name_or(properties, "BucketName", || attempt_name(ctx));
-        let found = self.store.get_bucket(&name).await.map_err(backend)?;
-        Ok(found
-            .filter(|b| created_since_micros(b.creation_micros, started))
-            .map(|b| state(&b.name, &b.region)))
-    }
 }
 
 #[cfg(test)]
@@ -393,6 +354,7 @@ mod tests {
     use super::*;
     use crate::memory::{MemoryObjectStore, object_meta};
     use bytes::Bytes;
+    use sagestack_engine::{ResourceProvider, attempt_chars};
 
     fn ctx(region: &str, stack: &str, logical: &str) -> ResourceContext {
         ResourceContext {
@@ -478,6 +440,12 @@ mod tests {
         );
         let s = state("b", "us-gov-west-1");
         assert_eq!(s.attributes["Arn"], "arn:aws-us-gov:s3:::b");
+    }
+
+    /// The document the store keeps for bucket `name`.
+    async fn stored_document(store: &dyn ObjectStore, name: &str) -> Value {
+        let bucket = store.get_bucket(name).await.unwrap().unwrap();
+        serde_json::from_str(&bucket.document).unwrap()
     }
 
     #[tokio::test]
@@ -567,15 +535,7 @@ mod tests {
         );
 
         // Update in place keeps keys the S3 API wrote, replaces tags and properties.
-        let mut d: Value = serde_json::from_str(
-            &store
-                .get_bucket("data-bucket")
-                .await
-                .unwrap()
-                .unwrap()
-                .document,
-        )
-        .unwrap();
+        let mut d = stored_document(&*store, "data-bucket").await;
         d["Versioning"] = json!("Enabled");
         store
             .update_bucket("data-bucket", &d.to_string())
@@ -591,15 +551,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(updated, named);
-        let d: Value = serde_json::from_str(
-            &store
-                .get_bucket("data-bucket")
-                .await
-                .unwrap()
-                .unwrap()
-                .document,
-        )
-        .unwrap();
+        let d = stored_document(&*store, "data-bucket").await;
         assert_eq!(d["Versioning"], "Enabled");
         assert!(
             d["Tags"]

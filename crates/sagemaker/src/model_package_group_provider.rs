@@ -13,8 +13,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sagestack_engine::provider::kit::{created_since_secs, deleted, found, gone_is_none, missing};
-use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
+use sagestack_engine::model::EpochMillis;
+use sagestack_engine::provider::kit::{
+    created_since_secs, deleted, found, gone_is_none, missing, type_info,
+};
+use sagestack_engine::provider::{Native, Outcome};
+use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo};
 use sagestack_protocol::{JsonOutput, RequestContext};
 use serde_json::{Map, Value, json};
 
@@ -65,14 +69,6 @@ impl ModelPackageGroupProvider {
         let input = json!({ "ModelPackageGroupName": name });
         let described = self.call(ctx, "DescribeModelPackageGroup", input).await;
         gone_is_none(described, is_gone, provider_error)
-    }
-
-    async fn describe(
-        &self,
-        ctx: &ResourceContext,
-        arn: &str,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(self.describe_group(ctx, arn).await?.as_ref().map(state))
     }
 }
 
@@ -127,30 +123,38 @@ fn provider_error(e: SageMakerError) -> ProviderError {
     }
 }
 
+/// A group's record is its DescribeModelPackageGroup.
 #[async_trait]
-impl ResourceProvider for ModelPackageGroupProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec![
-                "ModelPackageGroupName".into(),
-                "ModelPackageGroupDescription".into(),
-            ],
-            attributes: vec![
-                "ModelPackageGroupArn".into(),
-                "CreationTime".into(),
-                "ModelPackageGroupStatus".into(),
-                "ModelPackageGroupName".into(),
-            ],
-            taggable: true,
-        })
+impl Native for ModelPackageGroupProvider {
+    type Record = Value;
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn info(&self) -> TypeInfo {
+        let create_only = ["ModelPackageGroupName", "ModelPackageGroupDescription"];
+        let attributes = [
+            "ModelPackageGroupArn",
+            "CreationTime",
+            "ModelPackageGroupStatus",
+            "ModelPackageGroupName",
+        ];
+        type_info(TYPE_NAME, &create_only, &attributes, true)
     }
 
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    fn state_of(describe: &Value) -> ResourceState {
+        state(describe)
+    }
+
+    /// The group's name (DescribeModelPackageGroup takes a name as well as an ARN).
+    fn intended_id(_: &ResourceContext, properties: &Value) -> Option<String> {
+        let name = properties.get("ModelPackageGroupName")?.as_str()?;
+        Some(name.to_string())
+    }
+
+    fn made_since(describe: &Value, started: EpochMillis) -> bool {
+        created_since_secs(describe["CreationTime"].as_f64().unwrap_or(0.0), started)
+    }
+
+    async fn create_record(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<Value> {
         let Some(name) = properties.get("ModelPackageGroupName") else {
             return Err(missing(ctx, "ModelPackageGroupName"));
         };
@@ -175,65 +179,32 @@ impl ResourceProvider for ModelPackageGroupProvider {
             .await
             .map_err(provider_error)?;
         let arn = out["ModelPackageGroupArn"].as_str().unwrap_or_default();
-        self.describe(ctx, arn).await?.ok_or_else(|| {
+        self.describe_group(ctx, arn).await?.ok_or_else(|| {
             ProviderError::Internal(format!("model package group {arn} vanished after creation"))
         })
     }
 
-    async fn update(
-        &self,
-        ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        _new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let read = self.describe(ctx, &current.physical_id).await?;
-        found(read, TYPE_NAME, &current.physical_id)
+    /// Tags and the policy change nothing the API shows: the group is read again.
+    async fn update_record(&self, ctx: &ResourceContext, arn: &str, _: &Value) -> Outcome<Value> {
+        let read = self.describe_group(ctx, arn).await?;
+        found(read, TYPE_NAME, arn)
     }
 
-    async fn delete(
-        &self,
-        ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let input = json!({ "ModelPackageGroupName": current.physical_id });
+    async fn get_record(&self, ctx: &ResourceContext, arn: &str) -> Outcome<Option<Value>> {
+        self.describe_group(ctx, arn).await
+    }
+
+    async fn delete_record(&self, ctx: &ResourceContext, arn: &str) -> Outcome<()> {
+        let input = json!({ "ModelPackageGroupName": arn });
         let result = self.call(ctx, "DeleteModelPackageGroup", input).await;
         deleted(result.map(drop), is_gone, provider_error)
-    }
-
-    async fn read(
-        &self,
-        ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        self.describe(ctx, &current.physical_id).await
-    }
-
-    async fn find_interrupted_create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-        started: sagestack_engine::model::EpochMillis,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        let Some(name) = properties
-            .get("ModelPackageGroupName")
-            .and_then(Value::as_str)
-        else {
-            return Ok(None);
-        };
-        let Some(d) = self.describe_group(ctx, name).await? else {
-            return Ok(None);
-        };
-        let created = d["CreationTime"].as_f64().unwrap_or(0.0);
-        Ok(created_since_secs(created, started).then(|| state(&d)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sagestack_engine::ResourceProvider;
     use sagestack_store::SqliteStore;
 
     #[test]

@@ -11,14 +11,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
-    already_exists, created_since_secs, deleted, invalid, not_found, required, text,
+    self, already_exists, created_since_secs, deleted, invalid, not_found, required, text,
+    type_info,
 };
+use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{
-    MIXED_ALNUM, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
-    attempt_chars,
+    MIXED_ALNUM, ProviderError, ResourceContext, ResourceState, TypeInfo, attempt_chars,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::SsmError;
 use crate::parameters::{Parameters, PutParameter, StoredParameter, Tag};
@@ -102,16 +104,6 @@ fn input(
     })
 }
 
-fn state(p: &StoredParameter) -> ResourceState {
-    let mut attributes = Map::new();
-    attributes.insert("Type".into(), p.kind.clone().into());
-    attributes.insert("Value".into(), p.value.clone().into());
-    ResourceState {
-        physical_id: p.name.clone(),
-        attributes,
-    }
-}
-
 fn provider_error(name: &str, e: SsmError) -> ProviderError {
     match e {
         SsmError::ParameterAlreadyExists => already_exists(TYPE_NAME, name),
@@ -138,90 +130,74 @@ fn is_gone(e: &SsmError) -> bool {
 }
 
 impl ParameterProvider {
-    async fn put(&self, name: &str, input: PutParameter) -> Result<ResourceState, ProviderError> {
+    async fn put(&self, name: &str, input: PutParameter) -> Outcome<(i64, StoredParameter)> {
         // The state is what was stored: no read back.
-        let (_, stored) = self
-            .parameters
+        self.parameters
             .put(input)
             .await
-            .map_err(|e| provider_error(name, e))?;
-        Ok(state(&stored))
+            .map_err(|e| provider_error(name, e))
     }
 }
 
+/// A parameter's record is its version and what that version stored.
 #[async_trait]
-impl ResourceProvider for ParameterProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec!["Name".into()],
-            attributes: vec!["Type".into(), "Value".into()],
-            taggable: true,
-        })
+impl Native for ParameterProvider {
+    type Record = (i64, StoredParameter);
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn info(&self) -> TypeInfo {
+        type_info(TYPE_NAME, &["Name"], &["Type", "Value"], true)
     }
 
-    async fn create(
+    fn state_of((_, p): &(i64, StoredParameter)) -> ResourceState {
+        kit::state(
+            &*p.name,
+            [
+                ("Type", p.kind.clone().into()),
+                ("Value", p.value.clone().into()),
+            ],
+        )
+    }
+
+    fn intended_id(ctx: &ResourceContext, properties: &Value) -> Option<String> {
+        Some(name(ctx, properties))
+    }
+
+    /// Only the first version, written after the create started, is the create's.
+    fn made_since((version, p): &(i64, StoredParameter), started: EpochMillis) -> bool {
+        *version == 1 && created_since_secs(p.last_modified_date, started)
+    }
+
+    async fn create_record(
         &self,
         ctx: &ResourceContext,
         properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> Outcome<Self::Record> {
         let name = name(ctx, properties);
         let input = input(ctx, &name, properties, false)?;
         self.put(&name, input).await
     }
 
-    async fn update(
+    async fn update_record(
         &self,
         ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let name = current.physical_id.clone();
-        let input = input(ctx, &name, new_properties, true)?;
-        self.put(&name, input).await
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let id = &current.physical_id;
-        deleted(self.parameters.delete(id).await, is_gone, |e| {
-            provider_error(id, e)
-        })
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.parameters.read(&current.physical_id).await {
-            Ok(p) => Ok(p.map(|(_, p)| state(&p))),
-            Err(e) => Err(provider_error(&current.physical_id, e)),
-        }
-    }
-
-    async fn find_interrupted_create(
-        &self,
-        ctx: &ResourceContext,
+        name: &str,
         properties: &Value,
-        started: sagestack_engine::model::EpochMillis,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // A generated name is the attempt's own (`attempt_chars`): computed again here.
-        // Only the first version, written after the create started, is the create's.
-        let name = name(ctx, properties);
-        match self.parameters.read(&name).await {
-            Ok(Some((1, p))) if created_since_secs(p.last_modified_date, started) => {
-                Ok(Some(state(&p)))
-            }
-            Ok(_) => Ok(None),
-            Err(e) => Err(provider_error(&name, e)),
-        }
+    ) -> Outcome<Self::Record> {
+        let input = input(ctx, name, properties, true)?;
+        self.put(name, input).await
+    }
+
+    async fn get_record(&self, _: &ResourceContext, name: &str) -> Outcome<Option<Self::Record>> {
+        self.parameters
+            .read(name)
+            .await
+            .map_err(|e| provider_error(name, e))
+    }
+
+    async fn delete_record(&self, _: &ResourceContext, name: &str) -> Outcome<()> {
+        let result = self.parameters.delete(name).await;
+        deleted(result, is_gone, |e| provider_error(name, e))
     }
 }
 

@@ -126,9 +126,6 @@ impl CloudFormationApi {
     pub(super) async fn list_change_sets(&self, input: &Input<'_>) -> Result<Xml> {
         let name = input.required("StackName")?;
         let sets = self.service.engine().list_change_sets(name).await?;
-        let (page, next) = self.page(sets, input.str("NextToken"))?;
-        Ok(Xml::new()
-            .list("Summaries", page.iter().map(output::change_set_summary))
-            .opt_text("NextToken", next))
+        self.paged(input, "Summaries", sets, output::change_set_summary)
     }
 }

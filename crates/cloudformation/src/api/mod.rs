@@ -162,6 +162,21 @@ impl CloudFormationApi {
         Ok(Some(xml))
     }
 
+    /// The page of `items` the request's `NextToken` asks for, as the list `name` of their
+    /// `shape`s, with the token of the next page: every paginated `List*` / `Describe*`.
+    fn paged<T>(
+        &self,
+        input: &Input<'_>,
+        name: &'static str,
+        items: Vec<T>,
+        shape: impl Fn(&T) -> Xml,
+    ) -> Result<Xml> {
+        let (page, next) = self.page(items, input.str("NextToken"))?;
+        Ok(Xml::new()
+            .list(name, page.iter().map(shape))
+            .opt_text("NextToken", next))
+    }
+
     /// One page of `items` from the offset in `token`, and the token of the next page.
     fn page<T>(&self, items: Vec<T>, token: Option<&str>) -> Result<(Vec<T>, Option<String>)> {
         let start = match token {

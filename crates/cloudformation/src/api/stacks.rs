@@ -171,10 +171,7 @@ impl CloudFormationApi {
                 all
             }
         };
-        let (page, next) = self.page(stacks, input.str("NextToken"))?;
-        Ok(Xml::new()
-            .list("Stacks", page.iter().map(output::stack))
-            .opt_text("NextToken", next))
+        self.paged(input, "Stacks", stacks, output::stack)
     }
 
     pub(super) async fn list_stacks(&self, input: &Input<'_>) -> Result<Xml> {
@@ -187,10 +184,7 @@ impl CloudFormationApi {
             .filter(|s| filter.is_empty() || filter.iter().any(|f| f == s.status.as_str()))
             .collect();
         stacks.reverse();
-        let (page, next) = self.page(stacks, input.str("NextToken"))?;
-        Ok(Xml::new()
-            .list("StackSummaries", page.iter().map(output::stack_summary))
-            .opt_text("NextToken", next))
+        self.paged(input, "StackSummaries", stacks, output::stack_summary)
     }
 
     pub(super) async fn describe_stack_events(&self, input: &Input<'_>) -> Result<Xml> {
@@ -295,13 +289,12 @@ impl CloudFormationApi {
             &stack,
             self.service.list_stack_resources(&stack.stack_id).await?,
         );
-        let (page, next) = self.page(resources, input.str("NextToken"))?;
-        Ok(Xml::new()
-            .list(
-                "StackResourceSummaries",
-                page.iter().map(output::resource_summary),
-            )
-            .opt_text("NextToken", next))
+        self.paged(
+            input,
+            "StackResourceSummaries",
+            resources,
+            output::resource_summary,
+        )
     }
 
     /// The engine cannot interrupt an update that is running, so this answers what AWS
@@ -328,10 +321,7 @@ impl CloudFormationApi {
 
     pub(super) async fn list_exports(&self, input: &Input<'_>) -> Result<Xml> {
         let exports = self.service.list_exports().await?;
-        let (page, next) = self.page(exports, input.str("NextToken"))?;
-        Ok(Xml::new()
-            .list("Exports", page.iter().map(output::export))
-            .opt_text("NextToken", next))
+        self.paged(input, "Exports", exports, output::export)
     }
 
     pub(super) async fn list_imports(&self, input: &Input<'_>) -> Result<Xml> {

@@ -14,7 +14,7 @@
 mod change_sets;
 mod validate;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use change_sets::{ChangeSetIds, CreateChangeSetInput};
@@ -323,14 +323,7 @@ impl Engine {
         let exports = self.inner.exports_map().await?;
         let changes = diff::compute_changes(&*plan, &live, &self.inner.providers, &exports)?;
         let outputs_changed = changes.is_empty() && {
-            let none = HashSet::new();
-            let lookup = MarkerLookup {
-                live: &live,
-                unknown: &none,
-                exports: &exports,
-                all_unknown: false,
-            };
-            plan.resolve_outputs(&lookup)
+            plan.resolve_outputs(&MarkerLookup::known(&live, &exports))
                 .map(|o| o != stack.outputs)
                 .unwrap_or(true)
         };

@@ -1,7 +1,7 @@
 //! What a template and a name must satisfy before anything is written: the checks whose
 //! failures are the caller's errors, answered synchronously.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diff::{self, MarkerLookup};
 use crate::error::EngineError;
@@ -47,14 +47,10 @@ fn check_capabilities(plan: &dyn TemplatePlan, given: &[String]) -> Result<(), E
     if iam.is_empty() {
         return Ok(());
     }
-    let live = BTreeMap::new();
-    let none = HashSet::new();
-    let exports = HashMap::new();
+    let (live, exports) = (BTreeMap::new(), HashMap::new());
     let lookup = MarkerLookup {
-        live: &live,
-        unknown: &none,
-        exports: &exports,
         all_unknown: true,
+        ..MarkerLookup::known(&live, &exports)
     };
     let named = iam.iter().any(|r| {
         IAM_NAME_PROPERTIES.iter().any(|(t, p)| {
@@ -92,12 +88,10 @@ impl Engine {
             .filter(|r| self.inner.providers.get(&r.resource_type).is_none())
             .map(|r| r.resource_type.as_str())
             .collect();
-        if !unknown.is_empty() {
-            return Err(EngineError::Validation(format!(
-                "Template format error: Unrecognized resource types: [{}]",
-                unknown.join(", ")
-            )));
-        }
+        EngineError::refuse_listed(
+            "Template format error: Unrecognized resource types",
+            &unknown,
+        )?;
         diff::topological_order(plan)?;
         check_capabilities(plan, caps)
     }

@@ -1,8 +1,10 @@
 //! The small kit the native resource providers (IAM roles, S3 buckets, SSM parameters,
 //! Service Catalog objects, SageMaker model package groups) are built from: reading
-//! properties, CloudFormation's wording of the usual failures, and the engine's reading
-//! of a service's answers ("already gone" is a successful delete, "gone" reads as
-//! `None`, only what was made since the create started is the create's).
+//! properties, building their `TypeInfo` and states, generating names as CloudFormation
+//! does, CloudFormation's wording of the usual failures, and the engine's reading of a
+//! service's answers ("already gone" is a successful delete, "gone" reads as `None`,
+//! only what was made since the create started is the create's). [`super::Native`]
+//! joins these into a whole provider.
 //!
 //! Shared so that every native type fails in the same words as the schema-driven ones
 //! and recovers from a crash by the same rules; each provider keeps only what its
@@ -10,10 +12,41 @@
 
 use std::fmt::Display;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{ProviderError, ResourceContext};
+use super::{ProviderError, ResourceContext, ResourceState, TypeInfo};
 use crate::model::EpochMillis;
+
+/// The facts of `type_name` from its create-only properties and `Fn::GetAtt` attribute
+/// names: the one way a provider with a fixed list spells them.
+pub fn type_info(
+    type_name: &str,
+    create_only: &[&str],
+    attributes: &[&str],
+    taggable: bool,
+) -> TypeInfo {
+    let owned = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+    TypeInfo {
+        type_name: type_name.to_string(),
+        create_only_properties: owned(create_only),
+        attributes: owned(attributes),
+        taggable,
+    }
+}
+
+/// A resource's state from its physical id and its `Fn::GetAtt` attributes.
+pub fn state<const N: usize>(
+    physical_id: impl Into<String>,
+    attributes: [(&str, Value); N],
+) -> ResourceState {
+    ResourceState {
+        physical_id: physical_id.into(),
+        attributes: attributes
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    }
+}
 
 /// A scalar property as text (`"a"`, `1`, `true`), `None` when absent or not a scalar:
 /// templates often pass numbers and booleans where a service takes strings.
@@ -34,6 +67,44 @@ pub fn name_or(properties: &Value, key: &str, generated: impl FnOnce() -> String
         Some(name) => name.to_string(),
         None => generated(),
     }
+}
+
+/// The generated name of the resource the create attempt `ctx` makes:
+/// `generated(stack name, logical id, suffix)`, the suffix `len` characters of `alphabet`
+/// fixed by the attempt ([`super::attempt_chars`]), so recovery computes it again.
+pub fn attempt_name(
+    ctx: &ResourceContext,
+    alphabet: &[u8],
+    len: usize,
+    generated: impl FnOnce(&str, &str, &str) -> String,
+) -> String {
+    let suffix = super::attempt_chars(ctx, alphabet, len);
+    generated(&ctx.stack_name, &ctx.logical_id, &suffix)
+}
+
+/// How many characters of a generated name's stack name (`stack` long) and logical id
+/// (`logical` long) fit in `budget`: the longer is shortened first, a character at a
+/// time, as CloudFormation shortens them to keep the random suffix whole.
+pub fn shortened(stack: usize, logical: usize, budget: usize) -> (usize, usize) {
+    let (mut s, mut l) = (stack, logical);
+    while s + l > budget {
+        if s >= l && s > 0 {
+            s -= 1;
+        } else if l > 0 {
+            l -= 1;
+        } else {
+            break;
+        }
+    }
+    (s, l)
+}
+
+/// The members of `object` named in `keys` (those it has), in `keys`' order: what a
+/// stored document keeps of a resource's properties.
+pub fn picked(object: &Value, keys: &[&str]) -> Map<String, Value> {
+    keys.iter()
+        .filter_map(|k| Some((k.to_string(), object.get(*k)?.clone())))
+        .collect()
 }
 
 /// A required scalar property as text ([`text`]), or the validation failure of a
@@ -138,6 +209,10 @@ mod tests {
         assert_eq!(text(&p, "N").as_deref(), Some("1"));
         assert_eq!(text(&p, "B").as_deref(), Some("true"));
         assert_eq!(text(&p, "O"), None);
+        assert_eq!(
+            Value::Object(picked(&p, &["N", "X", "S"])),
+            json!({"N": 1, "S": "a"})
+        );
         let ctx = ResourceContext {
             logical_id: "R".into(),
             ..ResourceContext::default()
@@ -168,5 +243,27 @@ mod tests {
         assert!(!created_since_micros(999_999, 1000));
         assert!(created_since_secs(1.0, 1000));
         assert!(!created_since_secs(0.998, 1000));
+        assert_eq!(shortened(30, 10, 25), (15, 10));
+        assert_eq!(shortened(3, 4, 25), (3, 4));
+        assert_eq!(shortened(3, 4, 0), (0, 0));
+    }
+
+    #[test]
+    fn type_info_and_state_builders() {
+        assert_eq!(
+            type_info("T", &["A"], &["Arn", "Id"], true),
+            TypeInfo {
+                type_name: "T".into(),
+                create_only_properties: vec!["A".into()],
+                attributes: vec!["Arn".into(), "Id".into()],
+                taggable: true,
+            }
+        );
+        let s = state("p", [("Arn", json!("a")), ("N", json!(1))]);
+        assert_eq!(s.physical_id, "p");
+        assert_eq!(
+            s.attributes,
+            json!({"Arn": "a", "N": 1}).as_object().unwrap().clone()
+        );
     }
 }

@@ -188,6 +188,12 @@ impl Harness {
         events_of(&self.engine, stack_id).await
     }
 
+    /// Asserts that the events of `stack_id` include `line`.
+    pub async fn assert_event(&self, stack_id: &str, line: &str) {
+        let ev = self.events(stack_id).await;
+        assert!(ev.iter().any(|e| e == line), "{line} not in {ev:#?}");
+    }
+
     /// Events from the `n`-th (0-based) onward.
     pub async fn events_since(&self, stack_id: &str, n: usize) -> Vec<String> {
         self.events(stack_id).await.split_off(n)

@@ -32,6 +32,14 @@ struct ProviderState {
     ends: Vec<(String, Op, Duration)>,
 }
 
+/// When the `op` call for `logical_id` is in `times` (starts or ends).
+fn time_of(times: &[(String, Op, Duration)], logical_id: &str, op: Op) -> Option<Duration> {
+    times
+        .iter()
+        .find(|(l, o, _)| l == logical_id && *o == op)
+        .map(|x| x.2)
+}
+
 /// A provider for `Test::*` and `AWS::IAM::*` types that remembers what exists.
 /// `Test::R` has the create-only property `Name`.
 pub struct TestProvider {
@@ -132,20 +140,10 @@ impl TestProvider {
     }
     /// When the `op` call for `logical_id` started, from the provider's creation.
     pub fn start_of(&self, logical_id: &str, op: Op) -> Duration {
-        let s = self.state.lock().unwrap();
-        s.starts
-            .iter()
-            .find(|(l, o, _)| l == logical_id && *o == op)
-            .map(|x| x.2)
-            .expect("started")
+        time_of(&self.state.lock().unwrap().starts, logical_id, op).expect("started")
     }
     pub fn end_of(&self, logical_id: &str, op: Op) -> Duration {
-        let s = self.state.lock().unwrap();
-        s.ends
-            .iter()
-            .find(|(l, o, _)| l == logical_id && *o == op)
-            .map(|x| x.2)
-            .expect("ended")
+        time_of(&self.state.lock().unwrap().ends, logical_id, op).expect("ended")
     }
     pub fn reset_concurrency(&self) {
         self.state.lock().unwrap().max_running = 0;

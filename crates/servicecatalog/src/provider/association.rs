@@ -5,8 +5,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
-use serde_json::{Map, Value};
+use sagestack_engine::model::EpochMillis;
+use sagestack_engine::provider::kit::{self, type_info};
+use sagestack_engine::provider::{Native, Outcome};
+use sagestack_engine::{ResourceContext, ResourceState, TypeInfo};
+use serde_json::Value;
 
 use super::{ASSOCIATION_TYPE, deleted, provider_error, required, text};
 use crate::catalog::Catalog;
@@ -26,27 +29,40 @@ fn split_association(physical_id: &str) -> Option<(&str, &str)> {
     physical_id.split_once('|')
 }
 
+/// An association's record is its physical id: there is nothing else to it.
 #[async_trait]
-impl ResourceProvider for AssociationProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == ASSOCIATION_TYPE).then(|| TypeInfo {
-            type_name: ASSOCIATION_TYPE.into(),
-            create_only_properties: vec![
-                "PortfolioId".into(),
-                "ProductId".into(),
-                "SourcePortfolioId".into(),
-                "AcceptLanguage".into(),
-            ],
-            attributes: Vec::new(),
-            taggable: false,
-        })
+impl Native for AssociationProvider {
+    type Record = String;
+    const TYPE_NAME: &'static str = ASSOCIATION_TYPE;
+
+    fn info(&self) -> TypeInfo {
+        let create_only = [
+            "PortfolioId",
+            "ProductId",
+            "SourcePortfolioId",
+            "AcceptLanguage",
+        ];
+        type_info(ASSOCIATION_TYPE, &create_only, &[], false)
     }
 
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    fn state_of(physical_id: &String) -> ResourceState {
+        kit::state(physical_id, [])
+    }
+
+    /// An association is identified by its pair.
+    fn intended_id(_: &ResourceContext, properties: &Value) -> Option<String> {
+        let portfolio = text(properties, "PortfolioId")?;
+        let product = text(properties, "ProductId")?;
+        Some(format!("{portfolio}|{product}"))
+    }
+
+    /// If the pair is associated, the create made it (a second association of the same
+    /// pair cannot exist).
+    fn made_since(_: &String, _: EpochMillis) -> bool {
+        true
+    }
+
+    async fn create_record(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<String> {
         let portfolio = required(ctx, properties, "PortfolioId")?;
         let product = required(ctx, properties, "ProductId")?;
         let physical_id = format!("{portfolio}|{product}");
@@ -54,73 +70,33 @@ impl ResourceProvider for AssociationProvider {
             .associate(&portfolio, &product)
             .await
             .map_err(|e| provider_error(ASSOCIATION_TYPE, &physical_id, e))?;
-        Ok(ResourceState {
-            physical_id,
-            attributes: Map::new(),
-        })
+        Ok(physical_id)
     }
 
-    async fn update(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        _new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        // Every property is create-only: nothing changes in place.
-        Ok(current.clone())
+    /// Every property is create-only: nothing changes in place.
+    async fn update_record(&self, _: &ResourceContext, id: &str, _: &Value) -> Outcome<String> {
+        Ok(id.to_string())
     }
 
-    async fn find_interrupted_create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-        _started: i64,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // An association is identified by its pair: if it exists, the create made it (a
-        // second association of the same pair cannot exist).
-        let (Some(portfolio), Some(product)) = (
-            text(properties, "PortfolioId"),
-            text(properties, "ProductId"),
-        ) else {
-            return Ok(None);
-        };
-        let current = ResourceState {
-            physical_id: format!("{portfolio}|{product}"),
-            attributes: Map::new(),
-        };
-        self.read(ctx, &current, properties).await
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let Some((portfolio, product)) = split_association(&current.physical_id) else {
-            return Ok(());
-        };
-        let result = self.catalog.disassociate(portfolio, product).await;
-        deleted(result, ASSOCIATION_TYPE, &current.physical_id)
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        let Some((portfolio, product)) = split_association(&current.physical_id) else {
+    async fn get_record(&self, _: &ResourceContext, id: &str) -> Outcome<Option<String>> {
+        let Some((portfolio, product)) = split_association(id) else {
             return Ok(None);
         };
         let held = self
             .catalog
             .launch_paths(product)
             .await
-            .map_err(|e| provider_error(ASSOCIATION_TYPE, &current.physical_id, e))?
+            .map_err(|e| provider_error(ASSOCIATION_TYPE, id, e))?
             .iter()
             .any(|l| l.portfolio.id == portfolio);
-        Ok(held.then(|| current.clone()))
+        Ok(held.then(|| id.to_string()))
+    }
+
+    async fn delete_record(&self, _: &ResourceContext, id: &str) -> Outcome<()> {
+        let Some((portfolio, product)) = split_association(id) else {
+            return Ok(());
+        };
+        let result = self.catalog.disassociate(portfolio, product).await;
+        deleted(result, ASSOCIATION_TYPE, id)
     }
 }

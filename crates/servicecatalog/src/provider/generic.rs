@@ -7,7 +7,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
+use sagestack_engine::model::EpochMillis;
+use sagestack_engine::provider::kit::type_info;
+use sagestack_engine::provider::{Native, Outcome};
+use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo};
 use sagestack_store::CatalogKind;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -87,51 +90,63 @@ pub type PortfolioProvider = CatalogProvider<Portfolios>;
 /// `AWS::ServiceCatalog::CloudFormationProduct`.
 pub type ProductProvider = CatalogProvider<Products>;
 
+/// An object's record is the object itself.
 #[async_trait]
-impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == K::TYPE).then(|| TypeInfo {
-            type_name: K::TYPE.into(),
-            create_only_properties: K::CREATE_ONLY.iter().map(|p| p.to_string()).collect(),
-            attributes: K::ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
-            taggable: true,
-        })
+impl<K: CatalogObject> Native for CatalogProvider<K> {
+    type Record = K::Object;
+    const TYPE_NAME: &'static str = K::TYPE;
+
+    fn info(&self) -> TypeInfo {
+        type_info(K::TYPE, K::CREATE_ONLY, K::ATTRIBUTES, true)
     }
 
-    async fn create(
+    fn state_of(object: &K::Object) -> ResourceState {
+        state::<K>(object)
+    }
+
+    /// Never told in advance: the service draws the id ([`Self::find_record`] searches).
+    fn intended_id(_: &ResourceContext, _: &Value) -> Option<String> {
+        None
+    }
+
+    fn made_since(object: &K::Object, started: EpochMillis) -> bool {
+        K::identity(object).created >= started as f64 / 1000.0
+    }
+
+    async fn create_record(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<K::Object> {
+        K::create(&self.catalog, ctx, properties).await
+    }
+
+    async fn update_record(
         &self,
         ctx: &ResourceContext,
+        id: &str,
         properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        Ok(state::<K>(
-            &K::create(&self.catalog, ctx, properties).await?,
-        ))
+    ) -> Outcome<K::Object> {
+        K::update(&self.catalog, ctx, id, properties).await
     }
 
-    async fn update(
-        &self,
-        ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let object = K::update(&self.catalog, ctx, &current.physical_id, new_properties).await?;
-        Ok(state::<K>(&object))
+    async fn get_record(&self, _: &ResourceContext, id: &str) -> Outcome<Option<K::Object>> {
+        let object = self.catalog.get(K::KIND, id, K::NOT_FOUND).await;
+        read_back(object, K::TYPE, id)
     }
 
-    async fn find_interrupted_create(
+    async fn delete_record(&self, _: &ResourceContext, id: &str) -> Outcome<()> {
+        deleted(K::remove(&self.catalog, id).await, K::TYPE, id)
+    }
+
+    /// The newest object with these names created since the interrupted create started
+    /// (the names are not unique, so the creation time decides).
+    async fn find_record(
         &self,
-        _ctx: &ResourceContext,
+        _: &ResourceContext,
         properties: &Value,
-        started: i64,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // The newest object with these names created since the interrupted create
-        // started (the names are not unique, so the creation time decides).
+        started: EpochMillis,
+    ) -> Outcome<Option<K::Object>> {
         let [first, second] = K::NAMES.map(|key| text(properties, key));
         let (Some(first), Some(second)) = (first, second) else {
             return Ok(None);
         };
-        let since = started as f64 / 1000.0;
         let found = self
             .catalog
             .all::<K::Object>(K::KIND)
@@ -140,30 +155,9 @@ impl<K: CatalogObject> ResourceProvider for CatalogProvider<K> {
             .into_iter()
             .rev()
             .find(|o| {
-                let who = K::identity(o);
-                who.names == [first.as_str(), second.as_str()] && who.created >= since
+                K::identity(o).names == [first.as_str(), second.as_str()]
+                    && Self::made_since(o, started)
             });
-        Ok(found.as_ref().map(state::<K>))
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let id = &current.physical_id;
-        deleted(K::remove(&self.catalog, id).await, K::TYPE, id)
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        let id = &current.physical_id;
-        let object = self.catalog.get(K::KIND, id, K::NOT_FOUND).await;
-        read_back(object, state::<K>, K::TYPE, id)
+        Ok(found)
     }
 }

@@ -31,7 +31,7 @@ mod objects;
 use std::sync::Arc;
 
 use sagestack_engine::provider::kit::{self, not_found};
-use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider, ResourceState};
+use sagestack_engine::{ProviderError, ResourceContext, ResourceProvider};
 use serde_json::Value;
 
 use crate::catalog::Catalog;
@@ -98,12 +98,10 @@ fn deleted(r: Result<(), ScError>, type_name: &str, id: &str) -> Result<(), Prov
 /// A read's outcome as the engine takes it: something gone is `None`.
 fn read_back<T>(
     r: Result<T, ScError>,
-    state: impl FnOnce(&T) -> ResourceState,
     type_name: &str,
     id: &str,
-) -> Result<Option<ResourceState>, ProviderError> {
-    let found = kit::gone_is_none(r, is_gone, |e| provider_error(type_name, id, e))?;
-    Ok(found.as_ref().map(state))
+) -> Result<Option<T>, ProviderError> {
+    kit::gone_is_none(r, is_gone, |e| provider_error(type_name, id, e))
 }
 
 /// Whether `e` says the object is gone.
