@@ -288,6 +288,7 @@ impl Functions {
             versions: Vec::new(),
             aliases: Vec::new(),
             next_version: 1,
+            created_ms: now,
         };
         let answer = if input.publish {
             {

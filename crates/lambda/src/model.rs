@@ -91,6 +91,10 @@ pub struct FunctionRecord {
     /// The number the next published version gets.
     #[serde(default = "one")]
     pub next_version: u64,
+    /// When the function was created (epoch milliseconds): crash recovery tells a
+    /// stack's function from an older one of the same name by it.
+    #[serde(default)]
+    pub created_ms: i64,
 }
 
 fn one() -> u64 {

@@ -12,20 +12,21 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use sagestack_engine::provider::kit::{
-    already_exists, deleted, invalid, not_found, required, text,
+    self, already_exists, deleted, invalid, not_found, required, text,
 };
+use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
+    EpochMillis, ProviderError, ResourceContext, ResourceState, TypeInfo, UPPER_ALNUM,
     attempt_chars,
 };
 
 use crate::code::Package;
 use crate::error::LambdaError;
 use crate::functions::{CodeInput, CreateFunctionInput, Functions, UpdateConfigurationInput};
-use crate::model::{Environment, FunctionConfig};
+use crate::model::{Environment, FunctionRecord};
 
 pub const TYPE_NAME: &str = "AWS::Lambda::Function";
 
@@ -49,15 +50,6 @@ pub(crate) fn provider_error(type_name: &str, name: &str, e: LambdaError) -> Pro
         }
         LambdaError::Service(m) => ProviderError::Internal(m),
         other => ProviderError::InvalidRequest(other.to_string()),
-    }
-}
-
-fn state(config: &FunctionConfig) -> ResourceState {
-    let mut attributes = Map::new();
-    attributes.insert("Arn".into(), config.function_arn.clone().into());
-    ResourceState {
-        physical_id: config.function_name.clone(),
-        attributes,
     }
 }
 
@@ -136,21 +128,39 @@ fn name(ctx: &ResourceContext, properties: &Value) -> String {
 }
 
 #[async_trait]
-impl ResourceProvider for FunctionProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec!["FunctionName".into(), "PackageType".into()],
-            attributes: vec!["Arn".into(), "SnapStartResponse".into()],
-            taggable: true,
-        })
+impl Native for FunctionProvider {
+    type Record = FunctionRecord;
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn info(&self) -> TypeInfo {
+        kit::type_info(
+            TYPE_NAME,
+            &["FunctionName", "PackageType"],
+            &["Arn", "SnapStartResponse"],
+            true,
+        )
     }
 
-    async fn create(
+    fn state_of(record: &FunctionRecord) -> ResourceState {
+        kit::state(
+            &*record.config.function_name,
+            [("Arn", record.config.function_arn.clone().into())],
+        )
+    }
+
+    fn intended_id(ctx: &ResourceContext, properties: &Value) -> Option<String> {
+        Some(name(ctx, properties))
+    }
+
+    fn made_since(record: &FunctionRecord, started: EpochMillis) -> bool {
+        record.created_ms >= started
+    }
+
+    async fn create_record(
         &self,
         ctx: &ResourceContext,
         properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> Outcome<FunctionRecord> {
         let name = name(ctx, properties);
         let input = CreateFunctionInput {
             function_name: name.clone(),
@@ -175,84 +185,79 @@ impl ResourceProvider for FunctionProvider {
                 .and_then(|a| serde_json::from_value(a.clone()).ok())
                 .unwrap_or_default(),
         };
-        let config = self
-            .functions
-            .create(input)
-            .await
-            .map_err(|e| provider_error(TYPE_NAME, &name, e))?;
-        Ok(state(&config))
+        let fail = |e| provider_error(TYPE_NAME, &name, e);
+        self.functions.create(input).await.map_err(fail)?;
+        self.functions.get(&name).await.map_err(fail)
     }
 
-    async fn update(
+    /// Code (re-sent as it is in the template: an unchanged package hashes the same),
+    /// then configuration, then tags.
+    async fn update_record(
         &self,
         ctx: &ResourceContext,
-        current: &ResourceState,
-        old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let name = &current.physical_id;
+        name: &str,
+        props: &Value,
+    ) -> Outcome<FunctionRecord> {
         let fail = |e| provider_error(TYPE_NAME, name, e);
-        if old_properties.get("Code") != new_properties.get("Code")
-            || old_properties.get("Runtime") != new_properties.get("Runtime")
-        {
-            let code = code(ctx, new_properties)?;
-            self.functions
-                .update_code(name, &code, false, None)
-                .await
-                .map_err(fail)?;
-        }
+        let code = code(ctx, props)?;
+        self.functions
+            .update_code(name, &code, false, None)
+            .await
+            .map_err(fail)?;
         let update = UpdateConfigurationInput {
-            role: text(new_properties, "Role"),
-            handler: text(new_properties, "Handler"),
-            description: Some(text(new_properties, "Description").unwrap_or_default()),
-            timeout: Some(number(new_properties, "Timeout").unwrap_or(3)),
-            memory_size: Some(number(new_properties, "MemorySize").unwrap_or(128)),
-            environment: Some(environment(new_properties).unwrap_or_default()),
-            runtime: text(new_properties, "Runtime"),
+            role: text(props, "Role"),
+            handler: text(props, "Handler"),
+            description: Some(text(props, "Description").unwrap_or_default()),
+            timeout: Some(number(props, "Timeout").unwrap_or(3)),
+            memory_size: Some(number(props, "MemorySize").unwrap_or(128)),
+            environment: Some(environment(props).unwrap_or_default()),
+            runtime: text(props, "Runtime"),
             revision_id: None,
-            ephemeral_storage: new_properties.get("EphemeralStorage").cloned(),
-            tracing_config: new_properties.get("TracingConfig").cloned(),
+            ephemeral_storage: props.get("EphemeralStorage").cloned(),
+            tracing_config: props.get("TracingConfig").cloned(),
         };
         let config = self
             .functions
             .update_configuration(name, &update)
             .await
             .map_err(fail)?;
-        let arn = config.function_arn.clone();
-        let wanted = tags(ctx, new_properties);
-        let old: Vec<String> = tags(ctx, old_properties)
+        let wanted = tags(ctx, props);
+        let current = self
+            .functions
+            .tags(&config.function_arn)
+            .await
+            .map_err(fail)?;
+        let gone: Vec<String> = current
             .into_keys()
             .filter(|k| !wanted.contains_key(k))
             .collect();
-        self.functions.untag(&arn, &old).await.map_err(fail)?;
-        self.functions.tag(&arn, &wanted).await.map_err(fail)?;
-        Ok(state(&config))
+        self.functions
+            .untag(&config.function_arn, &gone)
+            .await
+            .map_err(fail)?;
+        self.functions
+            .tag(&config.function_arn, &wanted)
+            .await
+            .map_err(fail)?;
+        self.functions.get(name).await.map_err(fail)
     }
 
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let name = &current.physical_id;
-        deleted(
-            self.functions.delete(name, None).await,
-            |e| matches!(e, LambdaError::ResourceNotFound(_)),
-            |e| provider_error(TYPE_NAME, name, e),
-        )
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.functions.get(&current.physical_id).await {
-            Ok(record) => Ok(Some(state(&record.config))),
+    async fn get_record(&self, _: &ResourceContext, name: &str) -> Outcome<Option<FunctionRecord>> {
+        match self.functions.get(name).await {
+            Ok(record) => Ok(Some(record)),
             Err(LambdaError::ResourceNotFound(_)) => Ok(None),
-            Err(e) => Err(provider_error(TYPE_NAME, &current.physical_id, e)),
+            Err(e) => Err(provider_error(TYPE_NAME, name, e)),
         }
     }
+
+    async fn delete_record(&self, _: &ResourceContext, name: &str) -> Outcome<()> {
+        deleted(self.functions.delete(name, None).await, is_gone, |e| {
+            provider_error(TYPE_NAME, name, e)
+        })
+    }
+}
+
+/// Whether `e` says the function (or what was asked of it) is gone.
+pub(crate) fn is_gone(e: &LambdaError) -> bool {
+    matches!(e, LambdaError::ResourceNotFound(_))
 }
