@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
-    already_exists, created_since_micros, deleted, invalid, not_found, text,
+    self, already_exists, attempt_name, created_since_micros, deleted, invalid, not_found,
+    shortened, text, type_info,
 };
-use sagestack_engine::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
-    attempt_chars,
-};
-use serde_json::{Map, Value};
+use sagestack_engine::provider::{Native, Outcome};
+use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo, UPPER_ALNUM};
+use serde_json::Value;
 
 use crate::error::LogsError;
 use crate::groups::LogGroup;
@@ -36,10 +36,7 @@ const MAX_NAME: usize = 512;
 /// `{stack}-{logical}-{suffix}`, the stack and logical id cut (longest first) to fit.
 pub fn generated_name(stack: &str, logical: &str, suffix: &str) -> String {
     let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
-    let (mut s, mut l) = (stack.chars().count(), logical.chars().count());
-    while s + l > budget {
-        if s >= l { s -= 1 } else { l -= 1 }
-    }
+    let (s, l) = shortened(stack.chars().count(), logical.chars().count(), budget);
     let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
     format!("{}-{}-{suffix}", take(stack, s), take(logical, l))
 }
@@ -53,27 +50,13 @@ impl LogGroupProvider {
     pub fn new(logs: Arc<Logs>) -> Self {
         LogGroupProvider { logs }
     }
-
-    fn state(&self, g: &LogGroup) -> ResourceState {
-        let mut attributes = Map::new();
-        attributes.insert("Arn".into(), g.arn.clone().into());
-        ResourceState {
-            physical_id: g.log_group_name.clone(),
-            attributes,
-        }
-    }
 }
 
 /// The group's `LogGroupName`, or the generated name of the one the create attempt
-/// `ctx` makes.
+/// `ctx` makes (its random part is fixed by the attempt, so recovery finds it again).
 fn name(ctx: &ResourceContext, properties: &Value) -> String {
-    text(properties, "LogGroupName").unwrap_or_else(|| {
-        generated_name(
-            &ctx.stack_name,
-            &ctx.logical_id,
-            &attempt_chars(ctx, UPPER_ALNUM, SUFFIX_LEN),
-        )
-    })
+    text(properties, "LogGroupName")
+        .unwrap_or_else(|| attempt_name(ctx, UPPER_ALNUM, SUFFIX_LEN, generated_name))
 }
 
 fn retention(ctx: &ResourceContext, properties: &Value) -> Result<Option<i32>, ProviderError> {
@@ -126,22 +109,30 @@ fn provider_error(name: &str, e: LogsError) -> ProviderError {
     }
 }
 
+/// A log group's record is the group as the state keeps it.
 #[async_trait]
-impl ResourceProvider for LogGroupProvider {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| TypeInfo {
-            type_name: TYPE_NAME.into(),
-            create_only_properties: vec!["LogGroupName".into()],
-            attributes: vec!["Arn".into()],
-            taggable: true,
-        })
+impl Native for LogGroupProvider {
+    type Record = LogGroup;
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn info(&self) -> TypeInfo {
+        type_info(TYPE_NAME, &["LogGroupName"], &["Arn"], true)
     }
 
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    fn state_of(g: &LogGroup) -> ResourceState {
+        kit::state(&*g.log_group_name, [("Arn", g.arn.clone().into())])
+    }
+
+    fn intended_id(ctx: &ResourceContext, properties: &Value) -> Option<String> {
+        Some(name(ctx, properties))
+    }
+
+    /// The group's creation time is kept in epoch milliseconds.
+    fn made_since(g: &LogGroup, started: EpochMillis) -> bool {
+        created_since_micros(g.creation_time.saturating_mul(1000), started)
+    }
+
+    async fn create_record(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<LogGroup> {
         let name = name(ctx, properties);
         let new = NewGroup {
             name: name.clone(),
@@ -150,70 +141,34 @@ impl ResourceProvider for LogGroupProvider {
             kms_key_id: text(properties, "KmsKeyId"),
             retention_in_days: retention(ctx, properties)?,
         };
-        match self.logs.create_group(new).await {
-            Ok(g) => Ok(self.state(&g)),
-            Err(e) => Err(provider_error(&name, e)),
-        }
+        let made = self.logs.create_group(new).await;
+        made.map_err(|e| provider_error(&name, e))
     }
 
-    async fn update(
+    async fn update_record(
         &self,
         ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let name = &current.physical_id;
-        let days = retention(ctx, new_properties)?;
-        let tags = tags(ctx, new_properties)?;
-        match self.logs.reconfigure(name, days, tags).await {
-            Ok(g) => Ok(self.state(&g)),
-            Err(e) => Err(provider_error(name, e)),
-        }
+        name: &str,
+        properties: &Value,
+    ) -> Outcome<LogGroup> {
+        let days = retention(ctx, properties)?;
+        let tags = tags(ctx, properties)?;
+        let updated = self.logs.reconfigure(name, days, tags).await;
+        updated.map_err(|e| provider_error(name, e))
     }
 
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let name = &current.physical_id;
+    async fn get_record(&self, _: &ResourceContext, name: &str) -> Outcome<Option<LogGroup>> {
+        let read = self.logs.group(name).await;
+        read.map_err(|e| provider_error(name, e))
+    }
+
+    async fn delete_record(&self, _: &ResourceContext, name: &str) -> Outcome<()> {
+        let result = self.logs.delete_group(name).await;
         deleted(
-            self.logs.delete_group(name).await,
+            result,
             |e| matches!(e, LogsError::GroupNotFound),
             |e| provider_error(name, e),
         )
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.logs.group(&current.physical_id).await {
-            Ok(g) => Ok(g.map(|g| self.state(&g))),
-            Err(e) => Err(provider_error(&current.physical_id, e)),
-        }
-    }
-
-    async fn find_interrupted_create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-        started: sagestack_engine::model::EpochMillis,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // A generated name is the attempt's own: computed again here. Only a group
-        // created since the create started is the create's.
-        let name = name(ctx, properties);
-        match self.logs.group(&name).await {
-            Ok(Some(g)) if created_since_micros(g.creation_time.saturating_mul(1000), started) => {
-                Ok(Some(self.state(&g)))
-            }
-            Ok(_) => Ok(None),
-            Err(e) => Err(provider_error(&name, e)),
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `AWS::Logs::LogGroup` provider over a real state.
 
 use super::*;
-use sagestack_engine::FakeClock;
+use sagestack_engine::{FakeClock, ResourceProvider};
 use sagestack_store::SqliteStore;
 use serde_json::json;
 
