@@ -26,7 +26,8 @@ def load(path=None, reference=None, botocore_model=None):
             with gzip.open(base + ".gz", "rt") as f:
                 return json.load(f)
         path = base
-    with open(path or reference) as f:
+    path = path or reference
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
         return json.load(f)
 
 
@@ -95,9 +96,13 @@ def write(dest, source, model_ops, shapes):
     print(f"wrote {len(shapes)} shapes for {len(model_ops)} operations to {os.path.normpath(dest)}")
 
 
-def generate(src, operations, model, source):
-    """Compacts `src` to `operations` and writes it to crates/`model`, naming `source`."""
+def generate(src, operations, model, source, regex=None):
+    """Compacts `src` to `operations` and writes it to crates/`model`, naming `source`.
+    `regex` maps patterns the Rust `regex` crate cannot compile to ones it can."""
     model_ops, shapes = compact(src, operations)
+    for shape in shapes.values():
+        if shape.get("pattern") in (regex or {}):
+            shape["regex"] = regex[shape["pattern"]]
     dest = os.path.join(os.path.dirname(__file__), "..", "crates", model)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     write(dest, source, model_ops, shapes)
