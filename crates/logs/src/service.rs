@@ -119,25 +119,16 @@ struct GetLogEvents {
     #[serde(flatten)]
     group: GroupRef,
     log_stream_name: String,
-    start_time: Option<i64>,
-    end_time: Option<i64>,
-    next_token: Option<String>,
-    limit: Option<usize>,
-    start_from_head: Option<bool>,
+    #[serde(flatten)]
+    query: EventsQuery,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct FilterLogEvents {
     #[serde(flatten)]
     group: GroupRef,
-    log_stream_names: Option<Vec<String>>,
-    log_stream_name_prefix: Option<String>,
-    start_time: Option<i64>,
-    end_time: Option<i64>,
-    filter_pattern: Option<String>,
-    next_token: Option<String>,
-    limit: Option<usize>,
+    #[serde(flatten)]
+    query: FilterQuery,
 }
 
 #[derive(Deserialize)]
@@ -252,15 +243,8 @@ impl LogsService {
             }
             "GetLogEvents" => {
                 let i: GetLogEvents = decode(operation, input)?;
-                let query = EventsQuery {
-                    start_time: i.start_time,
-                    end_time: i.end_time,
-                    limit: i.limit,
-                    start_from_head: i.start_from_head.unwrap_or(false),
-                    next_token: i.next_token,
-                };
                 let page = logs
-                    .get_events(&i.group.name()?, &i.log_stream_name, query)
+                    .get_events(&i.group.name()?, &i.log_stream_name, i.query)
                     .await?;
                 json!({
                     "events": to_value(&page.events)?,
@@ -270,16 +254,7 @@ impl LogsService {
             }
             "FilterLogEvents" => {
                 let i: FilterLogEvents = decode(operation, input)?;
-                let query = FilterQuery {
-                    stream_names: i.log_stream_names,
-                    stream_prefix: i.log_stream_name_prefix,
-                    start_time: i.start_time,
-                    end_time: i.end_time,
-                    pattern: i.filter_pattern,
-                    limit: i.limit,
-                    next_token: i.next_token,
-                };
-                let page = logs.filter_events(&i.group.name()?, query).await?;
+                let page = logs.filter_events(&i.group.name()?, i.query).await?;
                 let searched: Vec<Value> = page
                     .searched
                     .iter()

@@ -37,6 +37,16 @@ async fn call(s: &LogsService, op: &str, input: Value) -> Result<Value> {
     }
 }
 
+/// The answer of a call that must succeed.
+async fn ok(s: &LogsService, op: &str, input: Value) -> Value {
+    call(s, op, input).await.unwrap()
+}
+
+/// The error of a call that must fail.
+async fn fails(s: &LogsService, op: &str, input: Value) -> LogsError {
+    call(s, op, input).await.unwrap_err()
+}
+
 #[test]
 fn the_embedded_model_parses_and_has_every_operation() {
     for op in [
@@ -66,34 +76,27 @@ fn the_embedded_model_parses_and_has_every_operation() {
 async fn validation_is_invalid_parameter_in_aws_words() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
-    let e = call(&s, "CreateLogGroup", json!({"logGroupName": "my group"}))
-        .await
-        .unwrap_err();
+    let e = fails(&s, "CreateLogGroup", json!({"logGroupName": "my group"})).await;
     assert_eq!(e.code(), "InvalidParameterException");
     assert_eq!(
         e.to_string(),
         "1 validation error detected: Value 'my group' at 'logGroupName' failed to satisfy \
          constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"
     );
-    let e = call(&s, "DescribeLogGroups", json!({"limit": 51}))
-        .await
-        .unwrap_err();
+    let e = fails(&s, "DescribeLogGroups", json!({"limit": 51})).await;
     assert_eq!(e.code(), "InvalidParameterException");
     assert!(e.to_string().contains("at 'limit'"), "{e}");
-    let e = call(
+    let e = fails(
         &s,
         "PutRetentionPolicy",
         json!({"logGroupName": "g", "retentionInDays": 8}),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert_eq!(e.code(), "InvalidParameterException");
     assert!(e.to_string().contains("enum value set: [1, 3, 5"), "{e}");
-    let e = call(&s, "CreateLogGroup", json!({"logGroupName": 5}))
-        .await
-        .unwrap_err();
+    let e = fails(&s, "CreateLogGroup", json!({"logGroupName": 5})).await;
     assert_eq!(e.code(), "SerializationException");
-    let e = call(&s, "StartQuery", json!({})).await.unwrap_err();
+    let e = fails(&s, "StartQuery", json!({})).await;
     assert_eq!(e.code(), "UnknownOperationException");
 }
 
@@ -101,32 +104,27 @@ async fn validation_is_invalid_parameter_in_aws_words() {
 async fn groups_round_trip_with_aws_s_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
-    call(
+    ok(
         &s,
         "CreateLogGroup",
         json!({"logGroupName": "/app/web", "tags": {"team": "ml"}}),
     )
-    .await
-    .unwrap();
-    let e = call(&s, "CreateLogGroup", json!({"logGroupName": "/app/web"}))
-        .await
-        .unwrap_err();
+    .await;
+    let e = fails(&s, "CreateLogGroup", json!({"logGroupName": "/app/web"})).await;
     assert_eq!(e.code(), "ResourceAlreadyExistsException");
     assert_eq!(e.to_string(), "The specified log group already exists");
-    call(
+    ok(
         &s,
         "PutRetentionPolicy",
         json!({"logGroupName": "/app/web", "retentionInDays": 14}),
     )
-    .await
-    .unwrap();
-    let out = call(
+    .await;
+    let out = ok(
         &s,
         "DescribeLogGroups",
         json!({"logGroupNamePrefix": "/app"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         out,
         json!({"logGroups": [{
@@ -140,13 +138,12 @@ async fn groups_round_trip_with_aws_s_shapes() {
             "retentionInDays": 14,
         }]})
     );
-    let out = call(
+    let out = ok(
         &s,
         "DescribeLogGroups",
         json!({"logGroupNamePattern": "web"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         out["logGroups"][0].as_object().unwrap().len(),
         3,
@@ -154,41 +151,30 @@ async fn groups_round_trip_with_aws_s_shapes() {
     );
     // Tagging takes the ARN without `:*` (the model's pattern refuses `*`).
     let arn = "arn:aws:logs:us-east-1:123456789012:log-group:/app/web";
-    call(
+    ok(
         &s,
         "TagResource",
         json!({"resourceArn": arn, "tags": {"env": "dev"}}),
     )
-    .await
-    .unwrap();
-    let out = call(&s, "ListTagsForResource", json!({"resourceArn": arn}))
-        .await
-        .unwrap();
+    .await;
+    let out = ok(&s, "ListTagsForResource", json!({"resourceArn": arn})).await;
     assert_eq!(out, json!({"tags": {"env": "dev", "team": "ml"}}));
-    call(
+    ok(
         &s,
         "UntagLogGroup",
         json!({"logGroupName": "/app/web", "tags": ["team"]}),
     )
-    .await
-    .unwrap();
-    let out = call(&s, "ListTagsLogGroup", json!({"logGroupName": "/app/web"}))
-        .await
-        .unwrap();
+    .await;
+    let out = ok(&s, "ListTagsLogGroup", json!({"logGroupName": "/app/web"})).await;
     assert_eq!(out, json!({"tags": {"env": "dev"}}));
-    call(
+    ok(
         &s,
         "DeleteRetentionPolicy",
         json!({"logGroupName": "/app/web"}),
     )
-    .await
-    .unwrap();
-    call(&s, "DeleteLogGroup", json!({"logGroupName": "/app/web"}))
-        .await
-        .unwrap();
-    let e = call(&s, "DeleteLogGroup", json!({"logGroupName": "/app/web"}))
-        .await
-        .unwrap_err();
+    .await;
+    ok(&s, "DeleteLogGroup", json!({"logGroupName": "/app/web"})).await;
+    let e = fails(&s, "DeleteLogGroup", json!({"logGroupName": "/app/web"})).await;
     assert_eq!(e.code(), "ResourceNotFoundException");
     assert_eq!(e.to_string(), "The specified log group does not exist.");
 }
@@ -197,46 +183,40 @@ async fn groups_round_trip_with_aws_s_shapes() {
 async fn events_round_trip_with_aws_s_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path()).await;
-    call(&s, "CreateLogGroup", json!({"logGroupName": "g"}))
-        .await
-        .unwrap();
-    let e = call(
+    ok(&s, "CreateLogGroup", json!({"logGroupName": "g"})).await;
+    let e = fails(
         &s,
         "PutLogEvents",
         json!({"logGroupName": "g", "logStreamName": "s",
             "logEvents": [{"timestamp": NOW, "message": "m"}]}),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert_eq!(e.code(), "ResourceNotFoundException");
     assert_eq!(e.to_string(), "The specified log stream does not exist.");
-    call(
+    ok(
         &s,
         "CreateLogStream",
         json!({"logGroupName": "g", "logStreamName": "s"}),
     )
-    .await
-    .unwrap();
-    let out = call(
+    .await;
+    let out = ok(
         &s,
         "PutLogEvents",
         json!({"logGroupName": "g", "logStreamName": "s", "sequenceToken": "ignored",
             "logEvents": [{"timestamp": NOW, "message": "ERROR one"},
                           {"timestamp": NOW + 1, "message": "INFO two"}]}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(out["nextSequenceToken"].as_str().unwrap().len(), 56);
     assert!(out.get("rejectedLogEventsInfo").is_none());
 
-    let out = call(
+    let out = ok(
         &s,
         "GetLogEvents",
         json!({"logGroupIdentifier": "arn:aws:logs:us-east-1:123456789012:log-group:g",
             "logStreamName": "s", "startFromHead": true}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         out["events"],
         json!([{"timestamp": NOW, "message": "ERROR one", "ingestionTime": NOW},
@@ -244,16 +224,23 @@ async fn events_round_trip_with_aws_s_shapes() {
     );
     assert!(out["nextForwardToken"].as_str().unwrap().starts_with("f/"));
     assert!(out["nextBackwardToken"].as_str().unwrap().starts_with("b/"));
+    // A `null` flag is unset: the newest events, as without it.
+    let out = ok(
+        &s,
+        "GetLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s", "startFromHead": null, "limit": 1}),
+    )
+    .await;
+    assert_eq!(out["events"][0]["message"], "INFO two");
 
     // What `aws logs tail` sends: interleaved (deprecated, ignored) and a start time.
-    let out = call(
+    let out = ok(
         &s,
         "FilterLogEvents",
         json!({"logGroupName": "g", "interleaved": true, "startTime": NOW - 600_000,
             "filterPattern": "ERROR"}),
     )
-    .await
-    .unwrap();
+    .await;
     let events = out["events"].as_array().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["logStreamName"], "s");
@@ -265,26 +252,21 @@ async fn events_round_trip_with_aws_s_shapes() {
     );
     assert!(out.get("nextToken").is_none());
 
-    let out = call(&s, "DescribeLogStreams", json!({"logGroupName": "g"}))
-        .await
-        .unwrap();
+    let out = ok(&s, "DescribeLogStreams", json!({"logGroupName": "g"})).await;
     let stream = &out["logStreams"][0];
     assert_eq!(stream["logStreamName"], "s");
     assert_eq!(stream["firstEventTimestamp"], NOW);
     assert_eq!(stream["lastEventTimestamp"], NOW + 1);
     assert_eq!(stream["storedBytes"], 0);
 
-    let e = call(&s, "GetLogEvents", json!({"logStreamName": "s"}))
-        .await
-        .unwrap_err();
+    let e = fails(&s, "GetLogEvents", json!({"logStreamName": "s"})).await;
     assert_eq!(e.code(), "InvalidParameterException");
-    let e = call(
+    let e = fails(
         &s,
         "FilterLogEvents",
         json!({"logGroupName": "g", "logGroupIdentifier": "g"}),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert_eq!(
         e.to_string(),
         "LogGroup name and LogGroup ARN are mutually exclusive parameters."

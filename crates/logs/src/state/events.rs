@@ -3,7 +3,7 @@
 //! merged in timestamp order, filtered by pattern). Kept apart from the group
 //! operations so that each file reads as one concern; both are `impl Logs`.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Logs, lock};
 use crate::LogEvent;
@@ -56,28 +56,41 @@ pub struct RejectedInfo {
     pub expired_log_event_end_index: Option<usize>,
 }
 
-/// Which streams and events GetLogEvents reads.
-#[derive(Debug, Clone, Default)]
+/// Which events GetLogEvents reads. Decoded straight from the request (the members
+/// are AWS's), so the API has nothing to copy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EventsQuery {
     pub start_time: Option<i64>,
     /// Exclusive.
     pub end_time: Option<i64>,
     pub limit: Option<usize>,
+    #[serde(default, deserialize_with = "null_is_false")]
     pub start_from_head: bool,
     pub next_token: Option<String>,
 }
 
-/// Which streams and events FilterLogEvents reads.
-#[derive(Debug, Clone, Default)]
+/// Which streams and events FilterLogEvents reads, decoded from the request as
+/// [`EventsQuery`] is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FilterQuery {
+    #[serde(rename = "logStreamNames")]
     pub stream_names: Option<Vec<String>>,
+    #[serde(rename = "logStreamNamePrefix")]
     pub stream_prefix: Option<String>,
     pub start_time: Option<i64>,
     /// Inclusive.
     pub end_time: Option<i64>,
+    #[serde(rename = "filterPattern")]
     pub pattern: Option<String>,
     pub limit: Option<usize>,
     pub next_token: Option<String>,
+}
+
+/// A flag sent as `null` is unset, as the model's validation lets it through.
+fn null_is_false<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
 }
 
 /// FilterLogEvents' result.
