@@ -39,17 +39,58 @@ fn messages(events: &[OutputEvent]) -> Vec<&str> {
     events.iter().map(|e| e.message.as_str()).collect()
 }
 
+/// The next page of two after `token`.
+fn after(token: &str) -> EventsQuery {
+    EventsQuery {
+        next_token: Some(token.to_string()),
+        limit: Some(2),
+        ..EventsQuery::default()
+    }
+}
+
+/// Appends `events` (timestamp, message) to `group`/`stream`, which must succeed.
+async fn appended(logs: &Logs, group: &str, stream: &str, events: &[(i64, &str)]) {
+    let events = events.iter().map(|&(ts, m)| ev(ts, m)).collect();
+    logs.append(group, stream, events).await.unwrap();
+}
+
+/// The page of stream `g`/`s` that `q` reads, which must succeed.
+async fn read(logs: &Logs, q: EventsQuery) -> EventsPage {
+    logs.get_events("g", "s", q).await.unwrap()
+}
+
+/// Reads stream `g`/`s` from `first` on, each page after the token `next` takes from
+/// the one before, and asserts that the pages hold `expected`; then that the read after
+/// the last finds nothing and gives that page's token back unchanged (AWS's end).
+async fn follow(
+    logs: &Logs,
+    first: EventsQuery,
+    next: fn(&EventsPage) -> &String,
+    expected: &[&[&str]],
+) {
+    let mut page = read(logs, first).await;
+    for (i, want) in expected.iter().enumerate() {
+        if i > 0 {
+            page = read(logs, after(next(&page))).await;
+        }
+        assert_eq!(messages(&page.events), *want, "page {i}");
+    }
+    let end = read(logs, after(next(&page))).await;
+    assert!(end.events.is_empty());
+    assert_eq!(next(&end), next(&page));
+}
+
 #[tokio::test]
 async fn append_creates_the_group_durably_once_and_tail_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, store, _) = logs(dir.path()).await;
-    logs.append(
+    appended(
+        &logs,
         "/aws/lambda/f",
         "s1",
-        vec![ev(NOW, "START\n"), ev(NOW, "hi\n")],
+        &[(NOW, "START\n"), (NOW, "hi\n")],
     )
-    .await
-    .unwrap();
+    .await;
     let g = logs.group("/aws/lambda/f").await.unwrap().unwrap();
     assert_eq!(g.creation_time, NOW);
     assert_eq!(
@@ -67,9 +108,7 @@ async fn append_creates_the_group_durably_once_and_tail_reads_it() {
         .catalog_delete(CatalogKind::LogGroup, "/aws/lambda/f")
         .await
         .unwrap();
-    logs.append("/aws/lambda/f", "s2", vec![ev(NOW, "x")])
-        .await
-        .unwrap();
+    appended(&logs, "/aws/lambda/f", "s2", &[(NOW, "x")]).await;
     assert!(logs.group("/aws/lambda/f").await.unwrap().is_none());
     assert_eq!(logs.tail("/aws/lambda/f", "s2", 10), "x");
 
@@ -86,9 +125,7 @@ async fn groups_survive_a_restart_and_events_do_not() {
         new.retention_in_days = Some(7);
         new.tags.insert("team".into(), "ml".into());
         logs.create_group(new).await.unwrap();
-        logs.append("kept", "s", vec![ev(NOW, "gone after restart")])
-            .await
-            .unwrap();
+        appended(&logs, "kept", "s", &[(NOW, "gone after restart")]).await;
     }
     let (logs, _, _) = logs(dir.path()).await;
     let g = logs.group("kept").await.unwrap().unwrap();
@@ -97,9 +134,7 @@ async fn groups_survive_a_restart_and_events_do_not() {
     assert_eq!(logs.tail("kept", "s", 100), "");
     // Streams start afresh; the group is found in the store.
     logs.create_stream("kept", "s").await.unwrap();
-    logs.append("kept", "s", vec![ev(NOW, "new")])
-        .await
-        .unwrap();
+    appended(&logs, "kept", "s", &[(NOW, "new")]).await;
     assert_eq!(logs.tail("kept", "s", 100), "new");
 }
 
@@ -247,10 +282,7 @@ async fn put_events_rules() {
             expired_log_event_end_index: None,
         }
     );
-    let page = logs
-        .get_events("g", "s", EventsQuery::default())
-        .await
-        .unwrap();
+    let page = read(&logs, EventsQuery::default()).await;
     assert_eq!(messages(&page.events), ["ok1", "ok2"]);
     assert_eq!(page.events[0].ingestion_time, NOW);
 
@@ -280,22 +312,11 @@ async fn get_events_tokens_follow_aws() {
     logs.create_stream("g", "s").await.unwrap();
     // Empty stream: both tokens say where the stream starts; reading forward from there
     // later finds what was appended meanwhile.
-    let empty = logs
-        .get_events("g", "s", EventsQuery::default())
-        .await
-        .unwrap();
+    let empty = read(&logs, EventsQuery::default()).await;
     assert!(empty.events.is_empty());
     let events: Vec<LogEvent> = (0..5).map(|i| ev(NOW + i, &format!("e{i}"))).collect();
     logs.put_events("g", "s", events).await.unwrap();
-    let q = |token: &str| EventsQuery {
-        next_token: Some(token.to_string()),
-        limit: Some(2),
-        ..EventsQuery::default()
-    };
-    let later = logs
-        .get_events("g", "s", q(&empty.next_forward_token))
-        .await
-        .unwrap();
+    let later = read(&logs, after(&empty.next_forward_token)).await;
     assert_eq!(messages(&later.events), ["e0", "e1"]);
 
     // From the head, forward, to the end: the last forward token comes back unchanged.
@@ -304,48 +325,16 @@ async fn get_events_tokens_follow_aws() {
         limit: Some(2),
         ..EventsQuery::default()
     };
-    let p1 = logs.get_events("g", "s", head).await.unwrap();
-    assert_eq!(messages(&p1.events), ["e0", "e1"]);
-    let p2 = logs
-        .get_events("g", "s", q(&p1.next_forward_token))
-        .await
-        .unwrap();
-    assert_eq!(messages(&p2.events), ["e2", "e3"]);
-    let p3 = logs
-        .get_events("g", "s", q(&p2.next_forward_token))
-        .await
-        .unwrap();
-    assert_eq!(messages(&p3.events), ["e4"]);
-    let end = logs
-        .get_events("g", "s", q(&p3.next_forward_token))
-        .await
-        .unwrap();
-    assert!(end.events.is_empty());
-    assert_eq!(end.next_forward_token, p3.next_forward_token);
+    let forward = [&["e0", "e1"][..], &["e2", "e3"], &["e4"]];
+    follow(&logs, head, |p| &p.next_forward_token, &forward).await;
 
     // The default reads the newest events; backward tokens page towards the head.
     let tail = EventsQuery {
         limit: Some(2),
         ..EventsQuery::default()
     };
-    let t1 = logs.get_events("g", "s", tail).await.unwrap();
-    assert_eq!(messages(&t1.events), ["e3", "e4"]);
-    let t2 = logs
-        .get_events("g", "s", q(&t1.next_backward_token))
-        .await
-        .unwrap();
-    assert_eq!(messages(&t2.events), ["e1", "e2"]);
-    let t3 = logs
-        .get_events("g", "s", q(&t2.next_backward_token))
-        .await
-        .unwrap();
-    assert_eq!(messages(&t3.events), ["e0"]);
-    let start = logs
-        .get_events("g", "s", q(&t3.next_backward_token))
-        .await
-        .unwrap();
-    assert!(start.events.is_empty());
-    assert_eq!(start.next_backward_token, t3.next_backward_token);
+    let backward = [&["e3", "e4"][..], &["e1", "e2"], &["e0"]];
+    follow(&logs, tail, |p| &p.next_backward_token, &backward).await;
 
     // Time range: start inclusive, end exclusive.
     let range = EventsQuery {
@@ -354,9 +343,9 @@ async fn get_events_tokens_follow_aws() {
         start_from_head: true,
         ..EventsQuery::default()
     };
-    let r = logs.get_events("g", "s", range).await.unwrap();
+    let r = read(&logs, range).await;
     assert_eq!(messages(&r.events), ["e1", "e2"]);
-    let e = logs.get_events("g", "s", q("f/123")).await.unwrap_err();
+    let e = logs.get_events("g", "s", after("f/123")).await.unwrap_err();
     assert_eq!(e.to_string(), token::INVALID_TOKEN);
 }
 
@@ -364,22 +353,14 @@ async fn get_events_tokens_follow_aws() {
 async fn retention_hides_expired_events() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, _, clock) = logs(dir.path()).await;
-    logs.append("g", "s", vec![ev(NOW, "old")]).await.unwrap();
+    appended(&logs, "g", "s", &[(NOW, "old")]).await;
     logs.set_retention("g", Some(1)).await.unwrap();
     clock.advance(2 * 24 * 3600 * 1000);
-    logs.append("g", "s", vec![ev(clock.now(), "fresh")])
-        .await
-        .unwrap();
-    let page = logs
-        .get_events("g", "s", EventsQuery::default())
-        .await
-        .unwrap();
+    appended(&logs, "g", "s", &[(clock.now(), "fresh")]).await;
+    let page = read(&logs, EventsQuery::default()).await;
     assert_eq!(messages(&page.events), ["fresh"]);
     logs.set_retention("g", None).await.unwrap();
-    let page = logs
-        .get_events("g", "s", EventsQuery::default())
-        .await
-        .unwrap();
+    let page = read(&logs, EventsQuery::default()).await;
     assert_eq!(messages(&page.events), ["old", "fresh"]);
 }
 
@@ -387,23 +368,21 @@ async fn retention_hides_expired_events() {
 async fn filter_events_across_streams() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, _, _) = logs(dir.path()).await;
-    logs.append(
+    appended(
+        &logs,
         "g",
         "app-1",
-        vec![ev(NOW, "ERROR a"), ev(NOW + 2, "INFO b")],
+        &[(NOW, "ERROR a"), (NOW + 2, "INFO b")],
     )
-    .await
-    .unwrap();
-    logs.append(
+    .await;
+    appended(
+        &logs,
         "g",
         "app-2",
-        vec![ev(NOW + 1, "ERROR c"), ev(NOW + 3, "ERROR d")],
+        &[(NOW + 1, "ERROR c"), (NOW + 3, "ERROR d")],
     )
-    .await
-    .unwrap();
-    logs.append("g", "web", vec![ev(NOW + 1, "ERROR web")])
-        .await
-        .unwrap();
+    .await;
+    appended(&logs, "g", "web", &[(NOW + 1, "ERROR web")]).await;
     let msgs = |p: &FilterPage| -> Vec<String> {
         p.events
             .iter()
@@ -479,9 +458,9 @@ async fn filter_events_across_streams() {
 async fn describe_streams_orders_and_pages() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, _, _) = logs(dir.path()).await;
-    logs.append("g", "b", vec![ev(NOW + 5, "x")]).await.unwrap();
-    logs.append("g", "a", vec![ev(NOW + 9, "x")]).await.unwrap();
-    logs.append("g", "c", vec![ev(NOW + 1, "x")]).await.unwrap();
+    appended(&logs, "g", "b", &[(NOW + 5, "x")]).await;
+    appended(&logs, "g", "a", &[(NOW + 9, "x")]).await;
+    appended(&logs, "g", "c", &[(NOW + 1, "x")]).await;
     let list = |p: &Page<StreamInfo>| -> Vec<String> {
         p.items.iter().map(|s| s.log_stream_name.clone()).collect()
     };
