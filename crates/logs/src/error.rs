@@ -87,23 +87,25 @@ mod tests {
 
     #[test]
     fn codes_and_messages_are_aws_s() {
-        assert_eq!(LogsError::GroupNotFound.code(), "ResourceNotFoundException");
-        assert_eq!(
-            LogsError::GroupNotFound.to_string(),
-            "The specified log group does not exist."
-        );
-        assert_eq!(
-            LogsError::StreamNotFound.to_string(),
-            "The specified log stream does not exist."
-        );
-        assert_eq!(
-            LogsError::GroupAlreadyExists.to_string(),
-            "The specified log group already exists"
-        );
-        assert_eq!(
-            LogsError::GroupAlreadyExists.code(),
-            "ResourceAlreadyExistsException"
-        );
+        for (e, code, message) in [
+            (
+                LogsError::GroupNotFound,
+                "ResourceNotFoundException",
+                "The specified log group does not exist.",
+            ),
+            (
+                LogsError::StreamNotFound,
+                "ResourceNotFoundException",
+                "The specified log stream does not exist.",
+            ),
+            (
+                LogsError::GroupAlreadyExists,
+                "ResourceAlreadyExistsException",
+                "The specified log group already exists",
+            ),
+        ] {
+            assert_eq!((e.code(), e.to_string().as_str()), (code, message));
+        }
         assert_eq!(invalid("x").code(), "InvalidParameterException");
         assert_eq!(LogsError::Internal("disk".into()).kind(), ErrorKind::Server);
     }
