@@ -173,10 +173,13 @@ impl Logs {
         Ok(rejected)
     }
 
-    /// The earliest timestamp a read shows: events past the group's retention are gone.
-    fn retained_from(&self, g: &Group) -> i64 {
-        g.retention_days
-            .map_or(i64::MIN, |d| self.clock.now() - i64::from(d) * DAY_MS)
+    /// The earliest timestamp a read asking from `start_time` shows: events past the
+    /// group's retention are gone, whatever the read asks.
+    fn shown_from(&self, g: &Group, start_time: Option<i64>) -> i64 {
+        let retained = g
+            .retention_days
+            .map_or(i64::MIN, |d| self.clock.now() - i64::from(d) * DAY_MS);
+        start_time.unwrap_or(i64::MIN).max(retained)
     }
 
     /// GetLogEvents (AWS's token semantics: the forward token of the last page comes
@@ -195,13 +198,13 @@ impl Logs {
         let memory = self.memory(group).await?;
         let g = lock(&memory);
         let s = g.streams.get(stream).ok_or(LogsError::StreamNotFound)?;
-        let from = q.start_time.unwrap_or(i64::MIN).max(self.retained_from(&g));
+        let from = self.shown_from(&g, q.start_time);
         let (lo, hi) = (
             s.index_of((from, 0)),
             q.end_time
                 .map_or(s.events.len(), |end| s.index_of((end, 0))),
         );
-        let limit = q.limit.unwrap_or(MAX_PAGE_EVENTS).min(MAX_PAGE_EVENTS);
+        let limit = page_limit(q.limit);
         // Where the range starts: what both tokens say when a first read finds nothing,
         // so that reading forward from there later finds what is appended meanwhile.
         let head = (from.max(0), 0);
@@ -273,9 +276,9 @@ impl Logs {
                 .map(String::as_str)
                 .collect(),
         };
-        let from = q.start_time.unwrap_or(i64::MIN).max(self.retained_from(&g));
+        let from = self.shown_from(&g, q.start_time);
         let to = q.end_time.unwrap_or(i64::MAX);
-        let limit = q.limit.unwrap_or(MAX_PAGE_EVENTS).min(MAX_PAGE_EVENTS);
+        let limit = page_limit(q.limit);
         let (page, more) = g.filter(&selected, (from, to), after, &pattern, limit);
         let next_token = more
             .then(|| page.last())
@@ -296,6 +299,11 @@ impl Logs {
             next_token,
         })
     }
+}
+
+/// A read's page size: what it asks, at most (and by default) the most a page holds.
+fn page_limit(asked: Option<usize>) -> usize {
+    asked.unwrap_or(MAX_PAGE_EVENTS).min(MAX_PAGE_EVENTS)
 }
 
 /// AWS's event ids are 56 digits; these are the key's.
