@@ -328,3 +328,37 @@ Outputs:
     cfn.delete_stack(StackName=sid)
     assert wait_status(cfn, sid)["StackStatus"] == "DELETE_COMPLETE", events(cfn, sid)
     assert lam.list_functions()["Functions"] == []
+
+
+def test_no_echo_masks_data_in_outputs_and_events_but_not_for_getatt(lambda_server, cfn):
+    template = """
+Resources:
+""" + FUNCTION.format(timeout=10) + """          import cfnresponse
+          def handler(event, context):
+              cfnresponse.send(event, context, cfnresponse.SUCCESS,
+                               {"Password": "hunter2-s3cr3t"}, "secret-1", noEcho=True)
+  Secret:
+    Type: Custom::Secret
+    Properties:
+      ServiceToken: !GetAtt Fn.Arn
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /secret/copy
+      Type: String
+      Value: !Sub "pw=${Secret.Password}"
+Outputs:
+  Password: {Value: !GetAtt Secret.Password}
+"""
+    sid = cfn.create_stack(StackName="noecho", TemplateBody=template)["StackId"]
+    stack = wait_status(cfn, sid)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(cfn, sid)
+    assert outputs(stack) == {"Password": "*****"}
+    shown = [e.get("ResourceProperties", "")
+             for e in cfn.describe_stack_events(StackName=sid)["StackEvents"]
+             if e["LogicalResourceId"] == "Param"]
+    assert any("pw=*****" in p for p in shown), shown
+    assert not any("hunter2-s3cr3t" in p for p in shown), shown
+    # A resource that needs the secret gets it.
+    ssm = client("ssm", lambda_server.url)
+    assert ssm.get_parameter(Name="/secret/copy")["Parameter"]["Value"] == "pw=hunter2-s3cr3t"

@@ -32,6 +32,7 @@ pub mod engine;
 pub mod error;
 mod inner;
 pub mod model;
+pub mod no_echo;
 mod ops;
 pub mod plan;
 pub mod provider;

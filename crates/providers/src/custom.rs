@@ -343,6 +343,23 @@ impl CustomResourceProvider {
     }
 }
 
+/// The resource a response describes: its `PhysicalResourceId` (`default_id` when it
+/// gives none), and its `Data` for `Fn::GetAtt`, marked secret (shown masked in events
+/// and outputs) when the handler answered `NoEcho: true`.
+fn state(response: CustomResourceResponse, default_id: impl FnOnce() -> String) -> ResourceState {
+    let mut attributes = response.data.unwrap_or_default();
+    if response.no_echo == Some(true) {
+        attributes.insert(sagestack_engine::no_echo::NO_ECHO.into(), Value::Bool(true));
+    }
+    ResourceState {
+        physical_id: response
+            .physical_resource_id
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(default_id),
+        attributes,
+    }
+}
+
 #[async_trait]
 impl ResourceProvider for CustomResourceProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
@@ -364,13 +381,7 @@ impl ResourceProvider for CustomResourceProvider {
         properties: &Value,
     ) -> Result<ResourceState, ProviderError> {
         let (_, response) = self.call(ctx, "Create", None, properties, None).await?;
-        Ok(ResourceState {
-            physical_id: response
-                .physical_resource_id
-                .filter(|id| !id.is_empty())
-                .unwrap_or_else(|| self.generated_id(ctx)),
-            attributes: response.data.unwrap_or_default(),
-        })
+        Ok(state(response, || self.generated_id(ctx)))
     }
 
     async fn update(
@@ -396,13 +407,7 @@ impl ResourceProvider for CustomResourceProvider {
             .await?;
         // A different PhysicalResourceId means the handler replaced the resource; the engine
         // then owes the old one a Delete, as CloudFormation does in cleanup.
-        Ok(ResourceState {
-            physical_id: response
-                .physical_resource_id
-                .filter(|id| !id.is_empty())
-                .unwrap_or_else(|| current.physical_id.clone()),
-            attributes: response.data.unwrap_or_default(),
-        })
+        Ok(state(response, || current.physical_id.clone()))
     }
 
     async fn delete(

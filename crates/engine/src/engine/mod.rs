@@ -323,8 +323,10 @@ impl Engine {
         let exports = self.inner.exports_map().await?;
         let changes = diff::compute_changes(&*plan, &live, &self.inner.providers, &exports)?;
         let outputs_changed = changes.is_empty() && {
+            // Compared as stored: with NoEcho values masked.
+            let secrets = crate::no_echo::secrets(live.values().map(|r| &r.attributes));
             plan.resolve_outputs(&MarkerLookup::known(&live, &exports))
-                .map(|o| o != stack.outputs)
+                .map(|o| crate::no_echo::mask_outputs(o, &secrets) != stack.outputs)
                 .unwrap_or(true)
         };
         Ok((plan, changes, outputs_changed))

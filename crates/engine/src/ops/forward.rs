@@ -86,17 +86,22 @@ pub(super) async fn forward_phase(
     if !failed.is_empty() {
         return Ok(Err(run.failure_reason(&failed)));
     }
-    Ok(publish_outputs(inner, stack, &*plan, &*run)
-        .await?
-        .map(|()| plan))
+    Ok(
+        publish_outputs(inner, stack, &*plan, &*run, &run.all_secrets())
+            .await?
+            .map(|()| plan),
+    )
 }
 
 /// Resolves outputs and claims their exports. `Ok(Err(reason))` fails the operation.
+/// Outputs are stored as `DescribeStacks` shows them: `NoEcho` values (`secrets`)
+/// masked; exports keep the values.
 async fn publish_outputs(
     inner: &Arc<Inner>,
     stack: &mut StackRecord,
     plan: &dyn TemplatePlan,
     lookup: &dyn ResourceLookup,
+    secrets: &[String],
 ) -> Result<Result<(), String>, EngineError> {
     let outputs = match plan.resolve_outputs(lookup) {
         Ok(o) => o,
@@ -159,7 +164,7 @@ async fn publish_outputs(
         }
     }
     inner.store.put_exports(&stack.stack_id, &new).await?;
-    stack.outputs = outputs;
+    stack.outputs = crate::no_echo::mask_outputs(outputs, secrets);
     Ok(Ok(()))
 }
 

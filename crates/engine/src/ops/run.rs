@@ -13,6 +13,7 @@ use crate::dag::{self, OnFailure};
 use crate::error::EngineError;
 use crate::inner::{EventDraft, Inner, Record};
 use crate::model::*;
+use crate::no_echo;
 use crate::plan::{PlannedResource, ResourceLookup, TemplatePlan};
 use crate::provider::{ProviderError, ResourceContext, ResourceProvider};
 
@@ -92,6 +93,9 @@ pub(super) struct Run {
     plan: Option<Arc<dyn TemplatePlan>>,
     pub planned: HashMap<String, PlannedResource>,
     records: Mutex<BTreeMap<String, ResourceRecord>>,
+    /// Whether some record has `NoEcho` attributes: only then are events and outputs
+    /// searched for secrets (see [`crate::no_echo`]).
+    has_secrets: std::sync::atomic::AtomicBool,
     pub exports: HashMap<String, String>,
     pub retain: HashSet<String>,
     /// In-flight resources reported cancelled after another failed.
@@ -134,13 +138,14 @@ impl Run {
         stack: &StackRecord,
         plan: Option<Arc<dyn TemplatePlan>>,
     ) -> Result<Arc<Self>, EngineError> {
-        let records = inner
+        let records: BTreeMap<String, ResourceRecord> = inner
             .store
             .list_resources(&stack.stack_id)
             .await?
             .into_iter()
             .map(|r| (r.logical_id.clone(), r))
             .collect();
+        let has_secrets = records.values().any(|r| no_echo::is_secret(&r.attributes));
         let planned = plan
             .as_ref()
             .map(|p| {
@@ -158,6 +163,7 @@ impl Run {
             plan,
             planned,
             records: Mutex::new(records),
+            has_secrets: has_secrets.into(),
             exports: inner.exports_map().await?,
             retain: stack.retain_resources.iter().cloned().collect(),
             cancelled: Mutex::new(HashSet::new()),
@@ -266,16 +272,23 @@ impl Run {
         events: &[Ev<'_>],
     ) -> Result<(), EngineError> {
         rec.last_updated = self.inner.clock.now();
+        let secrets = self.secrets(rec);
+        let masked: Vec<Option<Value>> = opening
+            .iter()
+            .chain(events)
+            .map(|e| e.properties.and_then(|p| no_echo::mask_value(p, &secrets)))
+            .collect();
         let drafts: Vec<EventDraft> = opening
             .iter()
             .chain(events)
-            .map(|e| EventDraft {
+            .zip(&masked)
+            .map(|(e, masked)| EventDraft {
                 logical_id: &rec.logical_id,
                 physical_id: e.physical_id,
                 resource_type: &rec.resource_type,
                 status: e.status.as_str(),
                 reason: e.reason,
-                properties: e.properties,
+                properties: masked.as_ref().or(e.properties),
             })
             .collect();
         self.inner
@@ -288,6 +301,34 @@ impl Run {
             .await?;
         lock(&self.records).insert(rec.logical_id.clone(), rec.clone());
         Ok(())
+    }
+
+    /// The stack's `NoEcho` values ([`no_echo`]): those of the records, and of `rec`,
+    /// which may not be recorded yet.
+    pub fn secrets(&self, rec: &ResourceRecord) -> Vec<String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if no_echo::is_secret(&rec.attributes) {
+            self.has_secrets.store(true, Relaxed);
+        }
+        if !self.has_secrets.load(Relaxed) {
+            return Vec::new();
+        }
+        let records = lock(&self.records);
+        no_echo::secrets(
+            records
+                .values()
+                .filter(|r| r.logical_id != rec.logical_id)
+                .chain(std::iter::once(rec))
+                .map(|r| &r.attributes),
+        )
+    }
+
+    /// The stack's `NoEcho` values, for its outputs.
+    pub fn all_secrets(&self) -> Vec<String> {
+        if !self.has_secrets.load(std::sync::atomic::Ordering::Relaxed) {
+            return Vec::new();
+        }
+        no_echo::secrets(lock(&self.records).values().map(|r| &r.attributes))
     }
 
     pub async fn forget(&self, logical_id: &str) -> Result<(), EngineError> {
@@ -309,13 +350,14 @@ impl Run {
         physical_id: Option<&str>,
         properties: Option<&Value>,
     ) {
+        let masked = properties.and_then(|p| no_echo::mask_value(p, &self.secrets(rec)));
         let draft = EventDraft {
             logical_id: &rec.logical_id,
             physical_id,
             resource_type: &rec.resource_type,
             status: status.as_str(),
             reason,
-            properties,
+            properties: masked.as_ref().or(properties),
         };
         if let Err(e) = self
             .inner
