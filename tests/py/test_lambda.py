@@ -328,3 +328,12 @@ def test_aws_logs_tail_shows_a_functions_log(lambda_server, lam):
     rc, out, err = aws_logs_tail(lambda_server.url, "/aws/lambda/tailed")
     assert rc == 0, err
     assert 'event {"tail": "me"}' in out and "REPORT RequestId:" in out, out
+
+
+def test_a_bucket_named_like_lambdas_path_stays_s3(lambda_server, lam):
+    # `2015-03-31` is a valid bucket name: the SigV4 scope (s3 or lambda) routes.
+    s3 = client("s3", lambda_server.url, s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket="2015-03-31")
+    s3.put_object(Bucket="2015-03-31", Key="functions", Body=b"not a function")
+    assert s3.get_object(Bucket="2015-03-31", Key="functions")["Body"].read() == b"not a function"
+    assert lam.list_functions()["Functions"] == []
