@@ -337,3 +337,29 @@ def test_a_bucket_named_like_lambdas_path_stays_s3(lambda_server, lam):
     s3.put_object(Bucket="2015-03-31", Key="functions", Body=b"not a function")
     assert s3.get_object(Bucket="2015-03-31", Key="functions")["Body"].read() == b"not a function"
     assert lam.list_functions()["Functions"] == []
+
+
+def test_oversized_responses_and_output_are_bounded(lambda_server, lam):
+    source = """
+import sys
+def big(event, context):
+    return "x" * (7 * 1024 * 1024)
+def chatty(event, context):
+    sys.stdout.write("y" * (3 * 1024 * 1024))  # one line, no newline
+    print()
+    print("after")
+    return "ok"
+"""
+    create(lam, "big", handler="app.big", files={"app.py": source}, MemorySize=512)
+    out, body = invoke(lam, "big")
+    assert out["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Function.ResponseSizeTooLarge"
+    create(lam, "chatty", handler="app.chatty", files={"app.py": source})
+    out, body = invoke(lam, "chatty", LogType="Tail")
+    assert body == "ok"
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert "after" in log
+    # The 3 MB line was cut to CloudWatch Logs' 256 KB event limit.
+    logs = client("logs", lambda_server.url)
+    sizes = [len(e["message"]) for e in logs.filter_log_events(logGroupName="/aws/lambda/chatty")["events"]]
+    assert max(sizes) <= 256 * 1024, max(sizes)

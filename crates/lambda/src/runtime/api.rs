@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -142,16 +142,21 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
 async fn response(
     State(api): State<Arc<RuntimeApi>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    if body.len() > MAX_RESPONSE_BYTES {
-        let message = format!(
-            r#"{{"errorMessage":"Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).","errorType":"Function.ResponseSizeTooLarge"}}"#,
-            body.len()
-        );
-        return api.answer(&id, Reply::Error(Bytes::from(message))).await;
+    // Read at most one byte past the limit: a larger response is the invocation's error
+    // (as in Lambda), never a refusal the runtime would not expect.
+    match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_RESPONSE_BYTES))
+        .await
+    {
+        Ok(collected) => api.answer(&id, Reply::Response(collected.to_bytes())).await,
+        Err(_) => {
+            let message = format!(
+                r#"{{"errorMessage":"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).","errorType":"Function.ResponseSizeTooLarge"}}"#
+            );
+            api.answer(&id, Reply::Error(Bytes::from(message))).await
+        }
     }
-    api.answer(&id, Reply::Response(body)).await
 }
 
 async fn error(

@@ -29,6 +29,11 @@ pub const END_MARKER: &str = "\u{1e}SAGESTACK-END ";
 const MARKER_WAIT: Duration = Duration::from_millis(500);
 /// Lines kept from a worker's output between invocations (init output, stray lines).
 const MAX_PENDING_LINES: usize = 10_000;
+/// Longest line kept (CloudWatch Logs' event size limit, 256 KB); the rest is dropped.
+const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Output kept between invocations' reads, in bytes: a chatty function loses its oldest
+/// lines rather than growing the server.
+const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 
 /// How to start a worker.
 pub struct Launch {
@@ -41,7 +46,9 @@ pub struct Launch {
 /// Output lines and the end markers seen.
 #[derive(Default)]
 struct Output {
-    lines: Vec<String>,
+    lines: std::collections::VecDeque<String>,
+    /// Bytes in `lines`, kept under [`MAX_PENDING_BYTES`] (oldest lines dropped).
+    bytes: usize,
     ended: Option<String>,
 }
 
@@ -131,7 +138,9 @@ impl Worker {
 
     /// The lines written since the last call (init output, or an invocation's).
     pub async fn take_lines(&self) -> Vec<String> {
-        std::mem::take(&mut self.output.0.lock().await.lines)
+        let mut out = self.output.0.lock().await;
+        out.bytes = 0;
+        std::mem::take(&mut out.lines).into()
     }
 
     /// The process's peak resident memory in MB, where the OS says (Linux).
@@ -222,9 +231,8 @@ async fn read_lines(read_end: std::io::PipeReader, output: Arc<(Mutex<Output>, N
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        if read_line(&mut reader, &mut buf).await.is_none() {
+            return;
         }
         // Functions may print anything; invalid UTF-8 is kept, replaced.
         let text = String::from_utf8_lossy(&buf);
@@ -233,13 +241,44 @@ async fn read_lines(read_end: std::io::PipeReader, output: Arc<(Mutex<Output>, N
         if let Some(id) = line.strip_prefix(END_MARKER) {
             out.ended = Some(id.trim().to_string());
         } else {
-            if out.lines.len() >= MAX_PENDING_LINES {
-                out.lines.remove(0);
+            out.bytes += line.len();
+            out.lines.push_back(line);
+            while out.lines.len() > MAX_PENDING_LINES || out.bytes > MAX_PENDING_BYTES {
+                let Some(old) = out.lines.pop_front() else {
+                    break;
+                };
+                out.bytes -= old.len();
             }
-            out.lines.push(line);
         }
         drop(out);
         output.1.notify_waiters();
+    }
+}
+
+/// Reads one line into `buf` (without its end), keeping at most [`MAX_LINE_BYTES`] of it
+/// and discarding the rest, so a function that prints without newlines cannot grow the
+/// server's memory. `None` at the end of the output.
+async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> Option<()> {
+    let mut any = false;
+    loop {
+        let chunk = reader.fill_buf().await.ok()?;
+        if chunk.is_empty() {
+            return any.then_some(());
+        }
+        any = true;
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume(take);
+        if done {
+            return Some(());
+        }
     }
 }
 
