@@ -20,19 +20,21 @@ use crate::{AwsError, Json11Service, ProtocolError, REQUEST_ID_HEADER, RequestCo
 /// What a request body may fail with while it is read.
 type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A request body as the server hands it over, whatever its concrete type: said once
+/// here for every entry point that reads one (a bound alias with a blanket impl).
+pub trait RequestBody: http_body::Body<Data = Bytes, Error: Into<BodyError>> {}
+
+impl<B> RequestBody for B where B: http_body::Body<Data = Bytes, Error: Into<BodyError>> {}
+
 /// Reads a JSON 1.1 request (at most [`json11::MAX_BODY_BYTES`]), runs `operation` on
 /// `service` and answers its output, or its error in the JSON shape.
-pub async fn answer_json<B>(
+pub async fn answer_json<B: RequestBody>(
     service: &dyn Json11Service,
     ctx: &RequestContext,
     parts: &Parts,
     body: B,
     operation: &str,
-) -> Response<Bytes>
-where
-    B: http_body::Body<Data = Bytes>,
-    B::Error: Into<BodyError>,
-{
+) -> Response<Bytes> {
     let result = async {
         let bytes = read_body(parts, body, json11::MAX_BODY_BYTES).await?;
         let input = json11::parse_body(&bytes)?;
@@ -46,16 +48,12 @@ where
 /// Reads a Query request (at most [`query::MAX_BODY_BYTES`] of form body), finds the
 /// service for its `Version` with `service_for`, and answers XML: a result document or
 /// a Query `ErrorResponse` (in the service's namespace once one was found).
-pub async fn answer_query<'s, B>(
+pub async fn answer_query<'s, B: RequestBody>(
     service_for: impl Fn(&str) -> Option<&'s dyn QueryService>,
     ctx: &RequestContext,
     parts: &Parts,
     body: B,
-) -> Response<Bytes>
-where
-    B: http_body::Body<Data = Bytes>,
-    B::Error: Into<BodyError>,
-{
+) -> Response<Bytes> {
     let mut namespace = None;
     let result = async {
         let bytes = read_body(parts, body, query::MAX_BODY_BYTES).await?;
@@ -85,16 +83,12 @@ where
 /// Answers a REST-JSON request: finds the operation from the method and path, refuses
 /// an unsigned request, reads the body within the operation's limit, binds the members
 /// and answers the output (or the error in REST-JSON's shape).
-pub async fn answer_rest<B>(
+pub async fn answer_rest<B: RequestBody>(
     service: &dyn RestJsonService,
     ctx: &RequestContext,
     parts: &Parts,
     body: B,
-) -> Response<Bytes>
-where
-    B: http_body::Body<Data = Bytes>,
-    B::Error: Into<BodyError>,
-{
+) -> Response<Bytes> {
     let result = async {
         let (operation, labels) = rest_json::route(service, parts)?;
         crate::sigv4::check_shape(parts)
@@ -164,11 +158,11 @@ fn log_refusal(err: &dyn AwsError, request_id: &str) {
 
 /// Reads a request body of at most `limit` bytes; an announced larger body is refused
 /// before it is read.
-async fn read_body<B>(parts: &Parts, body: B, limit: usize) -> Result<Bytes, ProtocolError>
-where
-    B: http_body::Body<Data = Bytes>,
-    B::Error: Into<BodyError>,
-{
+async fn read_body<B: RequestBody>(
+    parts: &Parts,
+    body: B,
+    limit: usize,
+) -> Result<Bytes, ProtocolError> {
     let announced = parts
         .headers
         .get(header::CONTENT_LENGTH)

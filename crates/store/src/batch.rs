@@ -500,17 +500,32 @@ mod tests {
         Write::one("INSERT INTO t (v) VALUES ({})", vec![Value::Int(v)])
     }
 
+    /// The table [`insert`] writes to; inserting 13 fails, the way a write fails.
+    const REFUSES_13: &str = "CREATE TABLE t (v INTEGER PRIMARY KEY CHECK (v <> 13))";
+
+    /// A batcher over a new [`REFUSES_13`] table that queued [`insert`]s of `values` (13
+    /// among them) and settled: the failure it is left in.
+    async fn failed_after_queueing(values: &[i64]) -> (SqlitePool, WriteBatcher, WriteError) {
+        let pool = memory_pool(REFUSES_13).await;
+        let batcher = WriteBatcher::start(pool.clone());
+        for &v in values {
+            batcher.enqueue(insert(v)).unwrap();
+        }
+        let failure = batcher.settle().await.unwrap_err();
+        (pool, batcher, failure)
+    }
+
+    /// What [`insert`] committed, in order.
+    async fn inserted(pool: &SqlitePool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_write_fails_alone_and_the_rest_commit() {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (v INTEGER PRIMARY KEY CHECK (v <> 13))")
-            .execute(&pool)
-            .await
-            .unwrap();
+        let pool = memory_pool(REFUSES_13).await;
         let batcher = std::sync::Arc::new(WriteBatcher::start(pool.clone()));
         let tasks: Vec<_> = (0..40)
             .map(|v| {
@@ -590,18 +605,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_queued_write_poisons_every_later_write() {
-        let pool = memory_pool("CREATE TABLE t (v INTEGER PRIMARY KEY CHECK (v <> 13))").await;
-        let batcher = WriteBatcher::start(pool.clone());
-        batcher.enqueue(insert(1)).unwrap();
-        batcher.enqueue(insert(13)).unwrap();
-        batcher.enqueue(insert(2)).unwrap();
-        let failure = batcher.settle().await.unwrap_err();
+        let (pool, batcher, failure) = failed_after_queueing(&[1, 13, 2]).await;
         assert!(failure.message.contains("CHECK"), "{failure}");
         // Nothing after the failed write landed: commits stay a prefix of the queue.
-        let rows: Vec<i64> = sqlx::query_scalar("SELECT v FROM t ORDER BY v")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+        let rows = inserted(&pool).await;
         assert_eq!(rows, vec![1]);
         assert_eq!(batcher.write(insert(3)).await.unwrap_err(), failure);
         assert_eq!(batcher.enqueue(insert(4)).unwrap_err(), failure);
@@ -609,11 +616,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_probe_after_a_failure_lets_later_writes_commit() {
-        let pool = memory_pool("CREATE TABLE t (v INTEGER PRIMARY KEY CHECK (v <> 13))").await;
-        let batcher = WriteBatcher::start(pool.clone());
-        batcher.enqueue(insert(13)).unwrap();
-        batcher.enqueue(insert(2)).unwrap();
-        let failure = batcher.settle().await.unwrap_err();
+        let (pool, batcher, failure) = failed_after_queueing(&[13, 2]).await;
         assert_eq!(batcher.trouble(), Some(failure.clone()));
         // A probe that cannot commit leaves the store failed.
         assert!(batcher.probe(&pool, &insert(13)).await.is_err());
@@ -624,10 +627,7 @@ mod tests {
         batcher.enqueue(insert(4)).unwrap();
         batcher.write(insert(5)).await.unwrap();
         batcher.settle().await.unwrap();
-        let rows: Vec<i64> = sqlx::query_scalar("SELECT v FROM t ORDER BY v")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+        let rows = inserted(&pool).await;
         // The write queued behind the failed one never landed; the later ones did.
         assert_eq!(rows, vec![4, 5, 50]);
     }

@@ -90,18 +90,7 @@ impl PostgresStore {
     pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
         let mut options = PgConnectOptions::from_str(url)?;
         if let Some(schema) = schema {
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await?;
-            // The schema name is quoted as an identifier (embedded quotes doubled).
-            sqlx::query(AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
-                schema.replace('"', "\"\"")
-            )))
-            .execute(&admin)
-            .await?;
-            admin.close().await;
+            on_schema(options.clone(), "CREATE SCHEMA IF NOT EXISTS", schema, "").await?;
             options = options.options([("search_path", schema)]);
         }
         let pool = PgPoolOptions::new()
@@ -142,20 +131,32 @@ impl PostgresStore {
 
     /// Drops a schema created by [`PostgresStore::connect`] (test clean-up).
     pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(PgConnectOptions::from_str(url)?)
-            .await?;
-        // The schema name is quoted as an identifier (embedded quotes doubled).
-        sqlx::query(AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-            schema.replace('"', "\"\"")
-        )))
-        .execute(&pool)
-        .await?;
-        pool.close().await;
-        Ok(())
+        let options = PgConnectOptions::from_str(url)?;
+        on_schema(options, "DROP SCHEMA IF EXISTS", schema, " CASCADE").await
     }
+}
+
+/// Runs `{verb} "<schema>"{tail}` over a pool of its own (one connection, closed after):
+/// creating and dropping a schema happen outside any pool searching it. The schema name
+/// is quoted as an identifier (embedded quotes doubled).
+async fn on_schema(
+    options: PgConnectOptions,
+    verb: &str,
+    schema: &str,
+    tail: &str,
+) -> Result<(), StoreError> {
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "{verb} \"{}\"{tail}",
+        schema.replace('"', "\"\"")
+    )))
+    .execute(&admin)
+    .await?;
+    admin.close().await;
+    Ok(())
 }
 
 /// Locks the project row with this ARN for the transaction; false if none.

@@ -131,14 +131,18 @@ pub fn references(node: &Node, out: &mut Vec<Reference>, branch: &dyn Fn(&str) -
     }
 }
 
+/// Each id's position in `ids`: both graph walks below work on positions.
+fn positions(ids: &[String]) -> HashMap<&str, usize> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect()
+}
+
 /// Strongly connected components with more than one member, or a member depending on
 /// itself: the dependency cycles. Members are listed in `ids` order.
 pub fn cycles(ids: &[String], deps: &HashMap<String, Vec<String>>) -> Vec<Vec<String>> {
-    let index_of: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let index_of = positions(ids);
     let adj: Vec<Vec<usize>> = ids
         .iter()
         .map(|id| {
@@ -208,11 +212,7 @@ pub fn cycles(ids: &[String], deps: &HashMap<String, Vec<String>>) -> Vec<Vec<St
 /// Groups `ids` into levels: every member of a level depends only on earlier levels, so a
 /// level's members can be created in parallel. Members of cycles are left out.
 pub fn levels(ids: &[String], deps: &HashMap<String, Vec<String>>) -> Vec<Vec<String>> {
-    let index_of: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let index_of = positions(ids);
     let mut indegree = vec![0usize; ids.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
     for (i, id) in ids.iter().enumerate() {

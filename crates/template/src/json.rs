@@ -77,41 +77,25 @@ impl Parser<'_> {
     fn value(&mut self, depth: usize) -> Result<Node, TemplateError> {
         self.limits.check_depth(depth, || self.pos())?;
         self.nodes += 1;
-        if self.nodes > self.limits.max_nodes {
-            return Err(TemplateError::at(
-                ErrorCode::Limit,
-                format!(
-                    "Template format error: more than {} values",
-                    self.limits.max_nodes
-                ),
-                self.pos(),
-            ));
-        }
+        self.limits.check_nodes(self.nodes, "", || self.pos())?;
         let pos = self.pos();
         match self.s.get(self.i) {
             None => Err(self.err("unexpected end of input")),
             Some(b'{') => {
-                self.i += 1;
                 let mut map = Map::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Node::new(pos, Kind::Map(map)));
-                }
-                loop {
-                    self.ws();
-                    let key_pos = self.pos();
-                    if self.s.get(self.i) != Some(&b'"') {
-                        return Err(self.err("expected a string key"));
+                self.items(b'}', |p| {
+                    let key_pos = p.pos();
+                    if p.s.get(p.i) != Some(&b'"') {
+                        return Err(p.err("expected a string key"));
                     }
-                    let key = self.string()?;
-                    self.ws();
-                    if self.s.get(self.i) != Some(&b':') {
-                        return Err(self.err("expected ':'"));
+                    let key = p.string()?;
+                    p.ws();
+                    if p.s.get(p.i) != Some(&b':') {
+                        return Err(p.err("expected ':'"));
                     }
-                    self.i += 1;
-                    self.ws();
-                    let value = self.value(depth + 1)?;
+                    p.i += 1;
+                    p.ws();
+                    let value = p.value(depth + 1)?;
                     if map.contains_key(&key) {
                         return Err(TemplateError::at(
                             ErrorCode::Syntax,
@@ -123,38 +107,17 @@ impl Parser<'_> {
                         ));
                     }
                     map.insert(key, Entry { key_pos, value });
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Node::new(pos, Kind::Map(map)));
-                        }
-                        _ => return Err(self.err("expected ',' or '}'")),
-                    }
-                }
+                    Ok(())
+                })?;
+                Ok(Node::new(pos, Kind::Map(map)))
             }
             Some(b'[') => {
-                self.i += 1;
                 let mut list = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Node::new(pos, Kind::List(list)));
-                }
-                loop {
-                    self.ws();
-                    list.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Node::new(pos, Kind::List(list)));
-                        }
-                        _ => return Err(self.err("expected ',' or ']'")),
-                    }
-                }
+                self.items(b']', |p| {
+                    list.push(p.value(depth + 1)?);
+                    Ok(())
+                })?;
+                Ok(Node::new(pos, Kind::List(list)))
             }
             Some(b'"') => Ok(Node::new(pos, Kind::String(self.string()?))),
             Some(b't') => self.word("true", Kind::Bool(true), pos),
@@ -162,6 +125,36 @@ impl Parser<'_> {
             Some(b'n') => self.word("null", Kind::Null, pos),
             Some(b'-' | b'0'..=b'9') => self.number(pos),
             Some(_) => Err(self.err("unexpected character")),
+        }
+    }
+
+    /// An object's or array's items, from its opening byte (at `i`) past `close`: none,
+    /// or `item`s separated by commas. White space around each item is skipped here, so
+    /// objects and arrays read their separators the same way.
+    fn items(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Result<(), TemplateError>,
+    ) -> Result<(), TemplateError> {
+        self.i += 1;
+        self.ws();
+        if self.s.get(self.i) == Some(&close) {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
+            self.ws();
+            match self.s.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(&c) if c == close => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ if close == b'}' => return Err(self.err("expected ',' or '}'")),
+                _ => return Err(self.err("expected ',' or ']'")),
+            }
         }
     }
 

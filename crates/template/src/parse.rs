@@ -49,18 +49,38 @@ impl Limits {
         depth: usize,
         pos: impl FnOnce() -> Pos,
     ) -> Result<(), TemplateError> {
-        if depth > self.max_depth {
-            return Err(TemplateError::at(
-                ErrorCode::Limit,
-                format!(
-                    "Template format error: nesting deeper than {} levels",
-                    self.max_depth
-                ),
-                pos(),
-            ));
-        }
-        Ok(())
+        beyond(depth, self.max_depth, pos, |max| {
+            format!("Template format error: nesting deeper than {max} levels")
+        })
     }
+
+    /// The refusal once `nodes` values were read when that is beyond `max_nodes`, worded
+    /// the same for JSON and YAML but for `cause`, the message's tail (YAML names alias
+    /// expansion, the usual way there); `pos` is only computed then.
+    pub(crate) fn check_nodes(
+        &self,
+        nodes: usize,
+        cause: &str,
+        pos: impl FnOnce() -> Pos,
+    ) -> Result<(), TemplateError> {
+        beyond(nodes, self.max_nodes, pos, |max| {
+            format!("Template format error: more than {max} values{cause}")
+        })
+    }
+}
+
+/// A [`ErrorCode::Limit`] refusal when `n` is beyond `max`, the message (given `max`) and
+/// position only made then: the limits are checked once per value read.
+fn beyond(
+    n: usize,
+    max: usize,
+    pos: impl FnOnce() -> Pos,
+    message: impl FnOnce(usize) -> String,
+) -> Result<(), TemplateError> {
+    if n > max {
+        return Err(TemplateError::at(ErrorCode::Limit, message(max), pos()));
+    }
+    Ok(())
 }
 
 impl Default for Limits {

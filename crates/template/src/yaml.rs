@@ -163,17 +163,8 @@ impl<'a> Builder<'a> {
 
     fn count(&mut self, n: usize, pos: Pos) -> Result<(), TemplateError> {
         self.nodes += n;
-        if self.nodes > self.limits.max_nodes {
-            return Err(TemplateError::at(
-                ErrorCode::Limit,
-                format!(
-                    "Template format error: more than {} values after expanding YAML aliases",
-                    self.limits.max_nodes
-                ),
-                pos,
-            ));
-        }
-        Ok(())
+        self.limits
+            .check_nodes(self.nodes, " after expanding YAML aliases", || pos)
     }
 
     fn node(&mut self, ev: Event<'a>, span: Span, depth: usize) -> Result<Node, TemplateError> {

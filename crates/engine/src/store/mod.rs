@@ -139,6 +139,15 @@ impl MemoryStore {
     }
 }
 
+/// Replaces the record `same` picks, else adds `record` last: the tables kept as vectors
+/// list in creation order, which a replacement keeps.
+fn upsert<T: Clone>(records: &mut Vec<T>, record: &T, same: impl Fn(&T) -> bool) {
+    match records.iter_mut().find(|r| same(r)) {
+        Some(r) => *r = record.clone(),
+        None => records.push(record.clone()),
+    }
+}
+
 fn append(t: &mut Tables, events: &[StackEvent]) {
     for e in events {
         t.events
@@ -157,10 +166,7 @@ impl StackStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut t = self.lock();
         append(&mut t, events);
-        match t.stacks.iter_mut().find(|s| s.stack_id == stack.stack_id) {
-            Some(s) => *s = stack.clone(),
-            None => t.stacks.push(stack.clone()),
-        }
+        upsert(&mut t.stacks, stack, |s| s.stack_id == stack.stack_id);
         Ok(())
     }
 
@@ -250,15 +256,10 @@ impl StackStore for MemoryStore {
     }
 
     async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
-        let mut t = self.lock();
-        match t
-            .change_sets
-            .iter_mut()
-            .find(|c| c.change_set_id == change_set.change_set_id)
-        {
-            Some(c) => *c = change_set.clone(),
-            None => t.change_sets.push(change_set.clone()),
-        }
+        let change_sets = &mut self.lock().change_sets;
+        upsert(change_sets, change_set, |c| {
+            c.change_set_id == change_set.change_set_id
+        });
         Ok(())
     }
 
