@@ -10,10 +10,12 @@
 //! state the server keeps) are registered per type; anything else falls through to the
 //! fallback provider (the schema-driven one, `sagestack-providers`).
 
+mod computed;
 pub mod kit;
 mod native;
 mod record_only;
 
+pub use computed::Computed;
 pub use native::{Native, Outcome};
 pub use record_only::RecordOnlyProvider;
 
@@ -23,6 +25,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// What [`computed_provider!`](crate::computed_provider) expands to needs, whether or
+/// not the crate using it depends on these itself.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use serde_json::Value;
+}
 
 /// Where a resource lives: everything a provider needs to build ARNs and names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

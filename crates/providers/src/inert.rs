@@ -8,11 +8,10 @@
 
 use std::collections::BTreeSet;
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use sagestack_engine::provider::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
+    Computed, Outcome, ProviderError, ResourceContext, ResourceState, TypeInfo,
 };
 
 use crate::naming::{Rng, SUFFIX_LEN, physical_name};
@@ -94,13 +93,10 @@ impl InertProvider {
     }
 }
 
-#[async_trait]
-impl ResourceProvider for InertProvider {
-    /// Nothing is kept: the engine's record is the resource.
-    fn keeps_state(&self, _type_name: &str) -> bool {
-        false
-    }
+// The engine's record is the resource: nothing is kept, deleted or read elsewhere.
+sagestack_engine::computed_provider!(InertProvider);
 
+impl Computed for InertProvider {
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
         self.accepts(type_name).then(|| TypeInfo {
             type_name: type_name.to_string(),
@@ -108,11 +104,7 @@ impl ResourceProvider for InertProvider {
         })
     }
 
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        _properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    fn created(&self, ctx: &ResourceContext, _properties: &Value) -> Outcome<ResourceState> {
         self.check(ctx)?;
         let mut rng = match self.seed {
             Some(seed) => Rng::new(seed).fork(&format!("{}\0{}", ctx.stack_id, ctx.logical_id)),
@@ -131,33 +123,15 @@ impl ResourceProvider for InertProvider {
         })
     }
 
-    async fn update(
+    fn updated(
         &self,
         ctx: &ResourceContext,
         current: &ResourceState,
-        _old_properties: &Value,
-        _new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+        _old: &Value,
+        _new: &Value,
+    ) -> Outcome<ResourceState> {
         self.check(ctx)?;
         Ok(current.clone())
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        _current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        Ok(())
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(Some(current.clone()))
     }
 }
 

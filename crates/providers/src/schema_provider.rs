@@ -4,11 +4,10 @@ use std::hash::Hasher;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use sagestack_engine::provider::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo,
+    Computed, Outcome, ProviderError, ResourceContext, ResourceState, TypeInfo,
 };
 
 use crate::bundle::{Bundle, bundle};
@@ -136,15 +135,12 @@ impl SchemaProvider {
     }
 }
 
-#[async_trait]
-impl ResourceProvider for SchemaProvider {
+// Nothing exists outside the record the engine keeps.
+sagestack_engine::computed_provider!(SchemaProvider);
+
+impl Computed for SchemaProvider {
     fn handles(&self, type_name: &str) -> bool {
         self.knows(type_name)
-    }
-
-    /// Nothing is kept: the engine's record is the resource.
-    fn keeps_state(&self, _type_name: &str) -> bool {
-        false
     }
 
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
@@ -157,11 +153,7 @@ impl ResourceProvider for SchemaProvider {
         })
     }
 
-    async fn create(
-        &self,
-        ctx: &ResourceContext,
-        properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    fn created(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<ResourceState> {
         let schema = self.schema_for(ctx)?;
         let props = validated(&schema, &ctx.logical_id, properties)?;
         let mut rng = self.create_rng(ctx, props);
@@ -182,13 +174,13 @@ impl ResourceProvider for SchemaProvider {
         })
     }
 
-    async fn update(
+    fn updated(
         &self,
         ctx: &ResourceContext,
         current: &ResourceState,
         old_properties: &Value,
         new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> Outcome<ResourceState> {
         let schema = self.schema_for(ctx)?;
         let new_props = validated(&schema, &ctx.logical_id, new_properties)?;
         let old_props = or_empty(old_properties);
@@ -234,25 +226,6 @@ impl ResourceProvider for SchemaProvider {
             physical_id: current.physical_id.clone(),
             attributes,
         })
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &ResourceContext,
-        _current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        // Nothing exists outside the record the engine keeps.
-        Ok(())
-    }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(Some(current.clone()))
     }
 }
 

@@ -19,7 +19,7 @@ use sagestack_engine::provider::kit::{
 };
 use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo};
-use sagestack_protocol::{JsonOutput, RequestContext};
+use sagestack_protocol::RequestContext;
 use serde_json::{Map, Value, json};
 
 use crate::error::SageMakerError;
@@ -44,20 +44,11 @@ impl ModelPackageGroupProvider {
         operation: &str,
         input: Value,
     ) -> Result<Value, SageMakerError> {
-        let request = RequestContext {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            region: ctx.region.clone(),
-            account_id: ctx.account_id.clone(),
-            access_key_id: None,
-        };
-        Ok(
-            match self.groups.handle(&request, operation, input).await? {
-                JsonOutput::Value(v) => v,
-                JsonOutput::Raw(r) => {
-                    serde_json::from_str(&r).map_err(|e| SageMakerError::Internal(e.to_string()))?
-                }
-            },
-        )
+        let request = RequestContext::new(&ctx.region, &ctx.account_id);
+        let output = self.groups.handle(&request, operation, input).await?;
+        output
+            .into_value()
+            .map_err(|e| SageMakerError::Internal(e.to_string()))
     }
 
     /// DescribeModelPackageGroup of `name` (a name or an ARN), `None` when it is gone.

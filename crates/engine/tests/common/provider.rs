@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
+use sagestack_engine::provider::kit;
 use sagestack_engine::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -196,12 +197,8 @@ impl ResourceProvider for TestProvider {
     }
 
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name.starts_with("Test::") || type_name.starts_with("AWS::IAM::")).then(|| TypeInfo {
-            type_name: type_name.to_string(),
-            create_only_properties: vec!["Name".into()],
-            attributes: vec!["Arn".into()],
-            taggable: false,
-        })
+        (type_name.starts_with("Test::") || type_name.starts_with("AWS::IAM::"))
+            .then(|| kit::type_info(type_name, &["Name"], &["Arn"], false))
     }
 
     async fn create(

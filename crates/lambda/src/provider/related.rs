@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use sagestack_engine::provider::kit::{deleted, required, text};
+use sagestack_engine::provider::kit::{self, deleted, required, text};
 use sagestack_engine::{
     ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
     attempt_chars,
@@ -91,12 +91,7 @@ impl ResourceProvider for RelatedProvider {
             ALIAS => (&["FunctionName", "Name"], &["AliasArn"]),
             _ => return None,
         };
-        Some(TypeInfo {
-            type_name: type_name.to_string(),
-            create_only_properties: create_only.iter().map(|s| s.to_string()).collect(),
-            attributes: attributes.iter().map(|s| s.to_string()).collect(),
-            taggable: false,
-        })
+        Some(kit::type_info(type_name, create_only, attributes, false))
     }
 
     async fn create(
