@@ -137,20 +137,6 @@ def test_failing_handlers_fail_the_resource_at_once(cfn, mode, timeout, reason):
         assert "request Create" in failed[0], failed
 
 
-def test_sns_service_tokens_are_refused_with_a_reason(cfn):
-    template = """
-Resources:
-  Topic:
-    Type: Custom::Notify
-    Properties:
-      ServiceToken: arn:aws:sns:us-east-1:000000000000:topic
-"""
-    sid = cfn.create_stack(StackName="sns", TemplateBody=template)["StackId"]
-    assert wait_status(cfn, sid)["StackStatus"] == "ROLLBACK_COMPLETE"
-    [reason] = [r for lid, status, r in events(cfn, sid) if lid == "Topic" and status == "CREATE_FAILED"]
-    assert "it is an SNS topic" in reason
-
-
 @pytest.mark.skipif(NODE is None and os.environ.get("CI") != "true", reason="node is not on PATH")
 def test_inline_nodejs_custom_resource(cfn):
     template = """

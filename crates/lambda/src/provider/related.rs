@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use sagestack_engine::provider::kit::{self, deleted, required, text};
 use sagestack_engine::{
@@ -101,8 +101,7 @@ impl ResourceProvider for RelatedProvider {
     ) -> Result<ResourceState, ProviderError> {
         let (function, qualifier) = self.function(ctx, properties)?;
         let fail = |e| provider_error(&ctx.resource_type, &function, e);
-        let mut attributes = Map::new();
-        let physical_id = match ctx.resource_type.as_str() {
+        Ok(match ctx.resource_type.as_str() {
             PERMISSION => {
                 let sid = sagestack_providers::physical_name(
                     &ctx.stack_name,
@@ -127,8 +126,7 @@ impl ResourceProvider for RelatedProvider {
                     .map_err(fail)?;
                 // The physical id names the function too, so delete finds the statement.
                 let id = format!("{function}|{sid}");
-                attributes.insert("Id".into(), id.clone().into());
-                id
+                kit::state(&*id, [("Id", id.clone().into())])
             }
             VERSION => {
                 let config = self
@@ -141,9 +139,13 @@ impl ResourceProvider for RelatedProvider {
                     )
                     .await
                     .map_err(fail)?;
-                attributes.insert("FunctionArn".into(), config.function_arn.clone().into());
-                attributes.insert("Version".into(), config.version.clone().into());
-                config.function_arn
+                kit::state(
+                    &*config.function_arn,
+                    [
+                        ("FunctionArn", config.function_arn.clone().into()),
+                        ("Version", config.version.into()),
+                    ],
+                )
             }
             _ => {
                 let input = AliasInput {
@@ -157,13 +159,11 @@ impl ResourceProvider for RelatedProvider {
                     .create_alias(&function, &input)
                     .await
                     .map_err(fail)?;
-                attributes.insert("AliasArn".into(), alias.alias_arn.clone().into());
-                alias.alias_arn
+                kit::state(
+                    &*alias.alias_arn,
+                    [("AliasArn", alias.alias_arn.clone().into())],
+                )
             }
-        };
-        Ok(ResourceState {
-            physical_id,
-            attributes,
         })
     }
 
