@@ -580,6 +580,25 @@ def test_cli_deploy_create_update_and_no_changes(cli, cfn, tmp_path):
     assert "No changes to deploy" in out
 
 
+def test_use_previous_value_of_a_parameter_left_at_its_default(cfn):
+    # `Env` was never given: its previous value is its default, which AWS keeps (what
+    # `aws cloudformation deploy --parameter-overrides Retention=90` sends for it).
+    cfn.create_stack(StackName="defaulted", TemplateBody=TEMPLATE,
+                     Parameters=[{"ParameterKey": "Retention", "ParameterValue": "60"}])
+    assert wait_status(cfn, "defaulted")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(StackName="defaulted", TemplateBody=TEMPLATE, Parameters=[
+        {"ParameterKey": "Env", "UsePreviousValue": True},
+        {"ParameterKey": "Retention", "ParameterValue": "90"}])
+    s = wait_status(cfn, "defaulted")
+    assert s["StackStatus"] == "UPDATE_COMPLETE"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in s["Parameters"]} == {"Env": "dev", "Retention": "90"}
+    with pytest.raises(ClientError) as e:
+        cfn.update_stack(StackName="defaulted", TemplateBody=TEMPLATE, Parameters=[
+            {"ParameterKey": "Nope", "UsePreviousValue": True},
+            {"ParameterKey": "Retention", "ParameterValue": "30"}])
+    assert "Cannot specify usePreviousValue as true for a parameter key not in the previous template" in str(e.value)
+
+
 def test_cli_wait_stack_create_complete_and_describe(cli):
     rc, out, err = cli("create-stack", "--stack-name", "waited", "--template-body", SIMPLE)
     assert rc == 0, err

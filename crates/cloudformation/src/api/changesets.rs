@@ -3,7 +3,7 @@
 use sagestack_engine::{ChangeSetRecord, ChangeSetType, CreateChangeSetInput, EngineError};
 use sagestack_protocol::query::Xml;
 
-use super::input::{Input, resolve_parameters};
+use super::input::{Input, previous_values, resolve_parameters};
 use super::project::refuse_project_stack;
 use super::stacks::{capabilities, role_arn};
 use super::{ApiError, CloudFormationApi, Result, output};
@@ -56,7 +56,7 @@ impl CloudFormationApi {
                 refuse_project_stack(&stack.stack_name, "updated")?;
                 (
                     self.update_template_body(input).await?,
-                    Some(stack.template.parameters),
+                    Some(previous_values(&stack)),
                 )
             }
         };

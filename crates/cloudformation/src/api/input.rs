@@ -149,30 +149,50 @@ fn malformed_list(name: &str) -> ApiError {
 }
 
 /// Resolves parameter inputs to values: explicit values as given, `UsePreviousValue`
-/// from `previous` (the stack's current values). A previous value that does not exist is
+/// from `previous` ([`previous_values`]). A key the previous template did not declare is
 /// refused as AWS does.
 pub fn resolve_parameters(
     given: &[ParameterInput],
-    previous: Option<&BTreeMap<String, String>>,
+    previous: Option<&BTreeMap<String, Option<String>>>,
 ) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     for p in given {
-        let value = if p.use_previous {
-            match previous.and_then(|prev| prev.get(&p.key)) {
-                Some(v) => v.clone(),
-                None => {
-                    return Err(ApiError::validation(format!(
-                        "Invalid input for parameter key {}. Cannot specify usePreviousValue as true for a parameter key not in the previous template",
-                        p.key
-                    )));
-                }
+        if !p.use_previous {
+            out.insert(p.key.clone(), p.value.clone().unwrap_or_default());
+            continue;
+        }
+        match previous.and_then(|prev| prev.get(&p.key)) {
+            Some(Some(v)) => {
+                out.insert(p.key.clone(), v.clone());
             }
-        } else {
-            p.value.clone().unwrap_or_default()
-        };
-        out.insert(p.key.clone(), value);
+            // Left at a NoEcho default: the default applies again.
+            Some(None) => {}
+            None => {
+                return Err(ApiError::validation(format!(
+                    "Invalid input for parameter key {}. Cannot specify usePreviousValue as true for a parameter key not in the previous template",
+                    p.key
+                )));
+            }
+        }
     }
     Ok(out)
+}
+
+/// What `UsePreviousValue` reads of `stack`: the values it was given, and for the
+/// parameters it left at their default, that default (as `DescribeStacks` shows it), so
+/// that `aws cloudformation deploy --parameter-overrides` of one parameter works on a
+/// template with defaulted ones. A `NoEcho` default is shown masked: `None`, and the
+/// template's default applies again.
+pub fn previous_values(stack: &sagestack_engine::StackRecord) -> BTreeMap<String, Option<String>> {
+    let mut out: BTreeMap<String, Option<String>> = stack
+        .displayed_parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), (v != "****").then(|| v.clone())))
+        .collect();
+    for (k, v) in &stack.template.parameters {
+        out.insert(k.clone(), Some(v.clone()));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -207,10 +227,14 @@ mod tests {
         assert!(i.bool("Bad").is_err());
         assert_eq!(i.tags().unwrap(), Some(vec![("a".into(), "1".into())]));
         let params = i.parameters().unwrap();
-        let prev = BTreeMap::from([("B".to_string(), "old".to_string())]);
+        let prev = BTreeMap::from([("B".to_string(), Some("old".to_string()))]);
         let resolved = resolve_parameters(&params, Some(&prev)).unwrap();
         assert_eq!(resolved["A"], "x");
         assert_eq!(resolved["B"], "old");
+        // A NoEcho default: the key is left out, so the template's default applies.
+        let masked = BTreeMap::from([("B".to_string(), None)]);
+        let resolved = resolve_parameters(&params, Some(&masked)).unwrap();
+        assert!(!resolved.contains_key("B"));
         assert!(resolve_parameters(&params, None).is_err());
         assert_eq!(Input::new(&json!({})).tags().unwrap(), None);
         assert_eq!(

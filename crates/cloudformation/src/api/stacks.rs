@@ -6,7 +6,7 @@ use sagestack_engine::{
 };
 use sagestack_protocol::query::Xml;
 
-use super::input::{Input, resolve_parameters};
+use super::input::{Input, previous_values, resolve_parameters};
 use super::project::refuse_project_stack;
 use super::{ApiError, CloudFormationApi, Result, output};
 
@@ -128,8 +128,7 @@ impl CloudFormationApi {
         let stack = self.service.describe_stack(name).await?;
         refuse_project_stack(&stack.stack_name, "updated")?;
         let template_body = self.update_template_body(input).await?;
-        let parameters =
-            resolve_parameters(&input.parameters()?, Some(&stack.template.parameters))?;
+        let parameters = resolve_parameters(&input.parameters()?, Some(&previous_values(&stack)))?;
         let stack_id = self
             .service
             .update_stack(UpdateStackInput {
