@@ -643,3 +643,30 @@ def test_stacks_survive_a_restart(data_dir):
         assert wait_status(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
     finally:
         second.stop()
+
+
+def test_replacing_a_custom_named_resource_fails_before_anything_is_made(cfn):
+    # `Path` is create-only: changing it replaces the role, which cannot keep its name.
+    def template(path, name="named-role"):
+        return f"""
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: {name}
+      Path: {path}
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{{Effect: Allow, Principal: {{Service: lambda.amazonaws.com}}, Action: sts:AssumeRole}}]
+"""
+    caps = ["CAPABILITY_NAMED_IAM"]
+    cfn.create_stack(StackName="named", TemplateBody=template("/a/"), Capabilities=caps)
+    assert wait_status(cfn, "named")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(StackName="named", TemplateBody=template("/b/"), Capabilities=caps)
+    assert wait_status(cfn, "named")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    [reason] = [r for lid, status, r in events(cfn, "named") if lid == "Role" and status == "UPDATE_FAILED"]
+    assert reason == ("CloudFormation cannot update a stack when a custom-named resource requires "
+                      "replacing. Rename named-role and update the stack again.")
+    # Renaming it too is a replacement that works.
+    cfn.update_stack(StackName="named", TemplateBody=template("/b/", "renamed-role"), Capabilities=caps)
+    assert wait_status(cfn, "named")["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "named")

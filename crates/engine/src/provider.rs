@@ -88,6 +88,19 @@ pub struct TypeInfo {
     pub attributes: Vec<String>,
     /// Whether the type takes a `Tags` property.
     pub taggable: bool,
+    /// The property that names the resource (`BucketName`, `RoleName`, ...), when it has
+    /// one: a resource given that name cannot be replaced under the same name, so an
+    /// update that would replace it fails first, as in CloudFormation.
+    #[serde(default)]
+    pub name_property: Option<String>,
+}
+
+impl TypeInfo {
+    /// The same facts, with `property` as the naming property.
+    pub fn named(mut self, property: &str) -> TypeInfo {
+        self.name_property = Some(property.to_string());
+        self
+    }
 }
 
 /// Why a provider refused or failed. The message is what the stack event's

@@ -126,7 +126,7 @@ impl Native for RoleProvider {
     const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn info(&self) -> TypeInfo {
-        type_info(TYPE_NAME, &["RoleName", "Path"], &["Arn", "RoleId"], true)
+        type_info(TYPE_NAME, &["RoleName", "Path"], &["Arn", "RoleId"], true).named("RoleName")
     }
 
     fn state_of(record: &RoleRecord) -> ResourceState {

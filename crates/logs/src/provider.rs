@@ -116,7 +116,7 @@ impl Native for LogGroupProvider {
     const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn info(&self) -> TypeInfo {
-        type_info(TYPE_NAME, &["LogGroupName"], &["Arn"], true)
+        type_info(TYPE_NAME, &["LogGroupName"], &["Arn"], true).named("LogGroupName")
     }
 
     fn state_of(g: &LogGroup) -> ResourceState {

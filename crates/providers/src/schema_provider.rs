@@ -150,6 +150,7 @@ impl Computed for SchemaProvider {
             create_only_properties: schema.create_only_top_level(),
             attributes: schema.attribute_names(),
             taggable: schema.taggable(),
+            name_property: name_property(&schema),
         })
     }
 

@@ -243,6 +243,7 @@ impl Native for BucketProvider {
                 create_only_properties: schema.create_only_top_level(),
                 attributes: schema.attribute_names(),
                 taggable: true,
+                name_property: Some("BucketName".into()),
             },
             None => type_info(
                 TYPE_NAME,
@@ -255,7 +256,8 @@ impl Native for BucketProvider {
                     "WebsiteURL",
                 ],
                 true,
-            ),
+            )
+            .named("BucketName"),
         }
     }
 

@@ -128,7 +128,7 @@ impl Native for ModelPackageGroupProvider {
             "ModelPackageGroupStatus",
             "ModelPackageGroupName",
         ];
-        type_info(TYPE_NAME, &create_only, &attributes, true)
+        type_info(TYPE_NAME, &create_only, &attributes, true).named("ModelPackageGroupName")
     }
 
     fn state_of(describe: &Value) -> ResourceState {

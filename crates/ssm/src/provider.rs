@@ -146,7 +146,7 @@ impl Native for ParameterProvider {
     const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn info(&self) -> TypeInfo {
-        type_info(TYPE_NAME, &["Name"], &["Type", "Value"], true)
+        type_info(TYPE_NAME, &["Name"], &["Type", "Value"], true).named("Name")
     }
 
     fn state_of((_, p): &(i64, StoredParameter)) -> ResourceState {

@@ -5,12 +5,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use crate::diff::changed_properties;
 use crate::error::EngineError;
 use crate::inner::Inner;
 use crate::model::*;
 use crate::plan::TemplatePlan;
-use crate::provider::ResourceState;
+use crate::provider::{ProviderError, ResourceState};
 
 use super::delete::DeleteMode;
 use super::forward::{Forward, forward_phase};
@@ -110,10 +112,9 @@ impl Run {
             }
             return Ok(true);
         }
-        let create_only: HashSet<String> = self
-            .inner
-            .providers
-            .type_info(&rec.resource_type)
+        let info = self.inner.providers.type_info(&rec.resource_type);
+        let name_property = info.as_ref().and_then(|t| t.name_property.clone());
+        let create_only: HashSet<String> = info
             .map(|t| t.create_only_properties.into_iter().collect())
             .unwrap_or_default();
         let replace = changed_properties(&rec.properties, &props)
@@ -131,9 +132,15 @@ impl Run {
             if !self.begin(id, &mut rec, kind, reason, &props, true).await? {
                 return Ok(false);
             }
-            let result = match self.ready(provider, &rec.resource_type).await {
-                Ok(p) => p.create(&ctx, &props).await,
-                Err(e) => Err(e),
+            let result = match (
+                custom_name(name_property.as_deref(), &old.properties, &props),
+                self.ready(provider, &rec.resource_type).await,
+            ) {
+                (Some(name), _) => Err(ProviderError::InvalidRequest(format!(
+                    "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {name} and update the stack again."
+                ))),
+                (None, Ok(p)) => p.create(&ctx, &props).await,
+                (None, Err(e)) => Err(e),
             };
             if result.is_ok() {
                 rec.properties = props.clone();
@@ -186,4 +193,16 @@ impl Run {
         }
         Ok(true)
     }
+}
+
+/// The name a replacement would have to reuse: the resource's naming property, given
+/// explicitly and unchanged. A new resource cannot take the name while the old one holds
+/// it, so CloudFormation fails such an update before it creates anything.
+fn custom_name(name_property: Option<&str>, old: &Value, new: &Value) -> Option<String> {
+    let property = name_property?;
+    let name = new.get(property)?;
+    (old.get(property) == Some(name)).then(|| match name {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }

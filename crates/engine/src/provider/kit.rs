@@ -31,6 +31,7 @@ pub fn type_info(
         create_only_properties: owned(create_only),
         attributes: owned(attributes),
         taggable,
+        name_property: None,
     }
 }
 
@@ -257,6 +258,7 @@ mod tests {
                 create_only_properties: vec!["A".into()],
                 attributes: vec!["Arn".into(), "Id".into()],
                 taggable: true,
+                name_property: None,
             }
         );
         let s = state("p", [("Arn", json!("a")), ("N", json!(1))]);

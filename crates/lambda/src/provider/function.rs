@@ -139,6 +139,7 @@ impl Native for FunctionProvider {
             &["Arn", "SnapStartResponse"],
             true,
         )
+        .named("FunctionName")
     }
 
     fn state_of(record: &FunctionRecord) -> ResourceState {
