@@ -670,3 +670,28 @@ Resources:
     # Renaming it too is a replacement that works.
     cfn.update_stack(StackName="named", TemplateBody=template("/b/", "renamed-role"), Capabilities=caps)
     assert wait_status(cfn, "named")["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "named")
+
+
+def test_condition_names_need_not_be_alphanumeric(cfn):
+    # AWS deploys conditions named like `A&B` (issue #23, item 1).
+    template = """
+Conditions:
+  "A&B": !Equals [a, a]
+  is-prod: !Not [!Condition "A&B"]
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Condition: "A&B"
+  Other:
+    Type: AWS::SNS::Topic
+    Condition: is-prod
+Outputs:
+  Chosen:
+    Value: !If ["A&B", yes, no]
+"""
+    cfn.create_stack(StackName="conditions", TemplateBody=template)
+    stack = wait_status(cfn, "conditions")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events(cfn, "conditions")
+    assert stack["Outputs"][0]["OutputValue"] == "yes"
+    ids = [r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName="conditions")["StackResources"]]
+    assert ids == ["Topic"]

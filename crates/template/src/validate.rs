@@ -71,6 +71,13 @@ const RULE_FUNCTIONS: &[&str] = &[
     "Fn::ValueOfAll",
 ];
 
+/// A condition's name: CloudFormation takes names that are not alphanumeric there
+/// (`A&B` deploys; issue #23 found it on a real template), so only the length and the
+/// absence of control characters are checked. What else AWS refuses is not known here.
+pub fn valid_condition_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_LOGICAL_ID_LEN && !name.chars().any(char::is_control)
+}
+
 /// Alphanumeric, 1 to 255 characters.
 pub fn valid_logical_id(id: &str) -> bool {
     !id.is_empty()
@@ -248,6 +255,11 @@ mod tests {
         assert!(!valid_logical_id(""));
         assert!(!valid_logical_id("my-bucket"));
         assert!(!valid_logical_id("café"));
+        assert!(valid_condition_name("A&B"));
+        assert!(valid_condition_name("is-prod"));
+        assert!(!valid_condition_name(""));
+        assert!(!valid_condition_name("a\nb"));
+        assert!(!valid_condition_name(&"c".repeat(256)));
     }
 
     #[test]

@@ -72,7 +72,13 @@ impl<'a> Checker<'a> {
     pub(super) fn conditions_section(&mut self) {
         let Some(m) = self.conditions else { return };
         for (name, entry) in m {
-            self.logical_id("Condition", name, entry.key_pos);
+            if !valid_condition_name(name) {
+                self.errors.push(e(
+                    ErrorCode::LogicalId,
+                    format!("Template format error: Condition name {name} is empty, longer than {MAX_LOGICAL_ID_LEN} characters or holds control characters."),
+                    entry.key_pos,
+                ));
+            }
             self.walk(&entry.value, Section::Conditions, true);
         }
     }
