@@ -214,3 +214,23 @@ def test_resource_and_update_failures_roll_back(clients):
     except ClientError as e:
         # Still deleting (ConflictException), or already gone.
         assert e.response["Error"]["Code"] in ("ConflictException", "ValidationException")
+
+
+def test_a_stack_level_failure_keeps_its_reason(clients):
+    # No resource fails: the stack does, on an import of an export nobody made. The
+    # project says why (issue #23, item 3), as the stack's own event does.
+    sm, cfn, s3, _ = clients
+    template = """
+Resources:
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: !ImportValue nobody-exports-this
+"""
+    s3.put_object(Bucket=BUCKET, Key="imports.yaml", Body=template.encode())
+    d = create_and_settle(sm, "imports", provider("imports.yaml"))
+    assert d["ProjectStatus"] == "CreateFailed"
+    msg = stack_detail(d)["StatusMessage"]
+    assert "no reason given" not in msg, msg
+    assert "nobody-exports-this" in msg, msg

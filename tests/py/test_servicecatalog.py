@@ -356,3 +356,23 @@ def test_project_error_paths(sm, sc, cfn, s3, server):
     sc.associate_product_with_portfolio(ProductId=prod_id, PortfolioId=other)
     msg = failed_message(sm, "twopaths", {"ProductId": prod_id})
     assert "launch paths" in msg, msg
+
+
+def test_a_stack_level_failure_keeps_its_reason(sc, s3, server):
+    # No resource fails: the stack does, on an import nobody exports (issue #23, item 3).
+    body = "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n" \
+           "      Type: String\n      Value: !ImportValue nobody-exports-this\n"
+    url = upload(s3, server, "imports/v1.yaml", body)
+    port = sc.create_portfolio(DisplayName="imports", ProviderName="platform")["PortfolioDetail"]
+    prod = sc.create_product(
+        Name="imports", Owner="platform", ProductType="CLOUD_FORMATION_TEMPLATE",
+        ProvisioningArtifactParameters={"Name": "v1", "Info": {"LoadTemplateFromURL": url},
+                                        "Type": "CLOUD_FORMATION_TEMPLATE"})
+    prod_id = prod["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    sc.associate_product_with_portfolio(ProductId=prod_id, PortfolioId=port["Id"])
+    r = sc.provision_product(ProductId=prod_id, ProvisioningArtifactId=prod["ProvisioningArtifactDetail"]["Id"],
+                             ProvisionedProductName="imports")["RecordDetail"]
+    done = wait_record(sc, r["RecordId"])
+    assert done["RecordDetail"]["Status"] == "FAILED", done
+    errors = " ".join(e["Description"] for e in done["RecordDetail"]["RecordErrors"])
+    assert "No export named nobody-exports-this found" in errors, errors

@@ -83,6 +83,15 @@ pub fn refused(stack_name: &str, action: Action, error: &EngineError) -> String 
 /// resource of the operation (`failure`), or the stack's own reason.
 pub fn failed(stack: &StackRecord, failure: Option<&StackEvent>) -> String {
     match failure {
+        // The stack failed as a whole: its own event says why.
+        Some(e) if e.logical_resource_id == stack.stack_name => format!(
+            "Stack {} reached {}: {}",
+            stack.stack_name,
+            stack.status,
+            e.resource_status_reason
+                .as_deref()
+                .unwrap_or("no reason given")
+        ),
         Some(e) => format!(
             "Stack {} reached {}: resource {} ({}) failed: {}",
             stack.stack_name,

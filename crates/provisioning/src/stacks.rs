@@ -524,7 +524,9 @@ impl Inner {
 }
 
 /// The first resource event of the stack's latest operation (after `after_seq`) whose
-/// status is a failure, oldest first.
+/// status is a failure, oldest first; when no resource failed (the stack failed as a
+/// whole: a missing export, an output that cannot resolve), the stack's own first event
+/// that gives a reason, such as its `ROLLBACK_IN_PROGRESS` "No export named X found".
 async fn first_failure(
     cfn: &CloudFormationService,
     stack: &StackRecord,
@@ -532,6 +534,7 @@ async fn first_failure(
 ) -> Option<StackEvent> {
     let mut before = None;
     let mut first: Option<StackEvent> = None;
+    let mut stack_level: Option<StackEvent> = None;
     loop {
         let page = cfn.stack_events(&stack.stack_id, before, 500).await.ok()?;
         let Some(last) = page.last() else { break };
@@ -542,15 +545,23 @@ async fn first_failure(
                 done = true;
                 break;
             }
-            if e.resource_status.ends_with("_FAILED") && e.logical_resource_id != stack.stack_name {
-                first = Some(e);
+            if e.logical_resource_id != stack.stack_name {
+                if e.resource_status.ends_with("_FAILED") {
+                    first = Some(e);
+                }
+            } else if e
+                .resource_status_reason
+                .as_deref()
+                .is_some_and(|r| !r.is_empty() && r != "User Initiated")
+            {
+                stack_level = Some(e);
             }
         }
         if done || before == Some(1) {
             break;
         }
     }
-    first
+    first.or(stack_level)
 }
 
 /// Whether `stack` is a create that an engine restart interrupted and rolled back (the

@@ -60,19 +60,29 @@ impl Outcome {
 }
 
 /// The most precise reason a stack operation failed: the first failed resource's, else
-/// the stack's own.
+/// the stack's own (its status reason, or the reason its own events give, such as a
+/// `ROLLBACK_IN_PROGRESS` "No export named X found").
 async fn failure_reason(cfn: &CloudFormationService, stack: &StackRecord) -> String {
+    let events = cfn
+        .stack_events(&stack.stack_id, None, 500)
+        .await
+        .unwrap_or_default();
+    let stack_level = events
+        .iter()
+        .rev()
+        .filter(|e| e.logical_resource_id == stack.stack_name)
+        .filter_map(|e| e.resource_status_reason.clone())
+        .find(|r| !r.is_empty() && r != "User Initiated");
     let mut reason = stack
         .status_reason
         .clone()
+        .or(stack_level)
         .unwrap_or_else(|| format!("Stack {} is in {} state", stack.stack_name, stack.status));
-    if let Ok(events) = cfn.stack_events(&stack.stack_id, None, 500).await
-        && let Some(e) = events.iter().rev().find(|e| {
-            e.resource_status.ends_with("_FAILED")
-                && e.logical_resource_id != stack.stack_name
-                && e.resource_status_reason.is_some()
-        })
-    {
+    if let Some(e) = events.iter().rev().find(|e| {
+        e.resource_status.ends_with("_FAILED")
+            && e.logical_resource_id != stack.stack_name
+            && e.resource_status_reason.is_some()
+    }) {
         reason = format!(
             "{}: {} ({})",
             e.logical_resource_id,
