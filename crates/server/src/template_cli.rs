@@ -53,8 +53,25 @@ pub fn validate_command(path: &Path, params: &[(String, String)], out: &mut dyn 
         Ok(t) => t,
         Err(e) => return report(&[e], out),
     };
+    let unknown = unrecognized_types(&template);
+    if !unknown.is_empty() {
+        return report(&unknown, out);
+    }
     let summary = if params.is_empty() {
         if let Err(errors) = template.validate() {
+            return report(&errors, out);
+        }
+        // As CreateStack does without parameters: bind the defaults, so `Rules` and
+        // conditions are evaluated. A template whose parameters lack defaults cannot be
+        // bound without `--param`; checking it alone is all that can be done then.
+        if let Err(errors) = template.bind(
+            &BTreeMap::new(),
+            &StackContext::example(),
+            Arc::new(Placeholders),
+        ) && !errors
+            .iter()
+            .all(|e| e.message.contains("must have values"))
+        {
             return report(&errors, out);
         }
         let root = template.root();
@@ -83,6 +100,41 @@ pub fn validate_command(path: &Path, params: &[(String, String)], out: &mut dyn 
 /// The CLI has no AWS account to ask: SSM parameters, exports, other stacks' outputs and
 /// dynamic references get placeholder values, so that only the template and the given
 /// parameters are judged.
+/// The resource types no provider of this server knows, reported as CreateStack reports
+/// them (`Unrecognized resource types: [...]`), at the first resource of each: a type
+/// outside the bundled schemas and not a custom resource.
+fn unrecognized_types(template: &Template) -> Vec<TemplateError> {
+    let Some(resources) = template.root().get("Resources").and_then(|n| n.as_map()) else {
+        return Vec::new();
+    };
+    let bundle = sagestack_providers::bundle();
+    let mut unknown: Vec<(&str, sagestack_template::Pos)> = Vec::new();
+    for (_, entry) in resources {
+        let Some(type_node) = entry.value.as_map().and_then(|m| m.get("Type")) else {
+            continue;
+        };
+        let Some(type_name) = type_node.value.as_str() else {
+            continue;
+        };
+        let known = bundle.get(type_name).is_some()
+            || sagestack_providers::is_custom_resource_type(type_name);
+        if !known && !unknown.iter().any(|(t, _)| *t == type_name) {
+            unknown.push((type_name, type_node.value.pos));
+        }
+    }
+    match unknown.first() {
+        None => Vec::new(),
+        Some((_, pos)) => {
+            let names: Vec<&str> = unknown.iter().map(|(t, _)| *t).collect();
+            vec![TemplateError::at(
+                sagestack_template::ErrorCode::Structure,
+                sagestack_providers::unrecognized_types_message(&names),
+                *pos,
+            )]
+        }
+    }
+}
+
 struct Placeholders;
 
 impl Environment for Placeholders {

@@ -48,3 +48,28 @@ fn parameters_are_checked_against_their_constraints() {
     assert_ne!(bad, 0, "{text}");
     assert!(text.contains("Env"), "{text}");
 }
+
+#[test]
+fn rules_are_evaluated_with_the_defaults_when_no_parameter_is_given() {
+    // As CreateStack does without parameters (issue #23, item 8).
+    let body = "Parameters:\n  Env:\n    Type: String\n    Default: dev\nRules:\n  ProdOnly:\n    Assertions:\n      - Assert: !Equals [!Ref Env, prod]\n        AssertDescription: Env must be prod\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
+    let (code, text) = validate(body, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("Env must be prod"), "{text}");
+    assert_eq!(validate(body, &["--param", "Env=prod"]).0, 0);
+    // Parameters without defaults: the template is checked alone, as before.
+    let needs =
+        "Parameters:\n  Name:\n    Type: String\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
+    assert_eq!(validate(needs, &[]).0, 0);
+}
+
+#[test]
+fn unregistered_types_are_reported_as_create_stack_reports_them() {
+    let body = "Resources:\n  Gear:\n    Type: Vendor::Widgets::Gear\n  Seed:\n    Type: Custom::Seed\n    Properties: {ServiceToken: x}\n";
+    let (code, text) = validate(body, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("template.yaml:3:11: E1003 Template format error: Unrecognized resource types: [Vendor::Widgets::Gear]"),
+        "{text}"
+    );
+}
