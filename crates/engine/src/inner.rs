@@ -218,7 +218,10 @@ impl Inner {
         let current = self.store.get_stack(&stack.stack_id).await?;
         Err(EngineError::InvalidState {
             stack_id: stack.stack_id.clone(),
-            status: current.map_or_else(|| "DELETE_COMPLETE".into(), |s| s.status.to_string()),
+            status: current.map_or_else(
+                || "DELETE_COMPLETE".into(),
+                |s| winner_status(s.status).to_string(),
+            ),
             action,
         })
     }
@@ -357,5 +360,22 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(stack_id)
+    }
+}
+
+/// The state the stack was in when this admission lost: the winner's operation. Usually
+/// that is what the record still says; but the winner may have finished already (a fast
+/// update, or another replica), and "is in UPDATE_COMPLETE state and can not be updated"
+/// would contradict itself, so a settled status names the operation that settled it.
+fn winner_status(current: StackStatus) -> StackStatus {
+    match current {
+        StackStatus::CreateComplete | StackStatus::CreateFailed | StackStatus::RollbackComplete => {
+            StackStatus::CreateInProgress
+        }
+        StackStatus::UpdateComplete | StackStatus::UpdateRollbackComplete => {
+            StackStatus::UpdateInProgress
+        }
+        StackStatus::DeleteComplete | StackStatus::DeleteFailed => StackStatus::DeleteInProgress,
+        other => other,
     }
 }
