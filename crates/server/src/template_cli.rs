@@ -53,10 +53,6 @@ pub fn validate_command(path: &Path, params: &[(String, String)], out: &mut dyn 
         Ok(t) => t,
         Err(e) => return report(&[e], out),
     };
-    let unknown = unrecognized_types(&template);
-    if !unknown.is_empty() {
-        return report(&unknown, out);
-    }
     let summary = if params.is_empty() {
         if let Err(errors) = template.validate() {
             return report(&errors, out);
@@ -93,6 +89,11 @@ pub fn validate_command(path: &Path, params: &[(String, String)], out: &mut dyn 
             Err(errors) => return report(&errors, out),
         }
     };
+    // Then, as CreateStack does once the template is sound, the types it needs.
+    let unknown = unrecognized_types(&template);
+    if !unknown.is_empty() {
+        return report(&unknown, out);
+    }
     let _ = writeln!(out, "{summary}");
     0
 }
@@ -192,7 +193,7 @@ mod tests {
     #[test]
     fn prints_located_errors_and_fails() {
         let (code, text) = run(
-            "Resources:\n  A:\n    Type: X::Y::Z\n    Properties:\n      P: !Ref Missing\n      Q: !Ref A\n",
+            "Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties:\n      P: !Ref Missing\n      Q: !Ref A\n",
             &[],
         );
         assert_eq!(code, 1);
@@ -208,7 +209,7 @@ mod tests {
     #[test]
     fn valid_template_prints_summary() {
         let (code, text) = run(
-            "Parameters:\n  N: {Type: String}\nResources:\n  A:\n    Type: X::Y::Z\n",
+            "Parameters:\n  N: {Type: String}\nResources:\n  A:\n    Type: AWS::SNS::Topic\n",
             &[],
         );
         assert_eq!(
@@ -220,12 +221,12 @@ mod tests {
         );
         // SSM parameters cannot be fetched by a local CLI: placeholders stand in.
         let (code, text) = run(
-            "Parameters:\n  N: {Type: String}\n  S: {Type: 'AWS::SSM::Parameter::Value<String>', Default: /x}\nResources:\n  A:\n    Type: X::Y::Z\n",
+            "Parameters:\n  N: {Type: String}\n  S: {Type: 'AWS::SSM::Parameter::Value<String>', Default: /x}\nResources:\n  A:\n    Type: AWS::SNS::Topic\n",
             &[("N", "v")],
         );
         assert_eq!(code, 0, "{text}");
         let (code, text) = run(
-            "Parameters:\n  N: {Type: String}\n  M: {Type: String}\nResources:\n  A:\n    Type: X::Y::Z\n",
+            "Parameters:\n  N: {Type: String}\n  M: {Type: String}\nResources:\n  A:\n    Type: AWS::SNS::Topic\n",
             &[("N", "v")],
         );
         assert_eq!(code, 1);
