@@ -1,18 +1,24 @@
 //! Custom resources (`AWS::CloudFormation::CustomResource`, `Custom::*`).
 //!
 //! In AWS a custom resource's `ServiceToken` is a Lambda function or SNS topic ARN, and the
-//! handler answers by PUTting a response document to a presigned S3 `ResponseURL`.
-//! Here a user maps `ServiceToken`s to HTTP endpoints of their own (`sagestack serve
-//! --custom-resource-webhook TOKEN_PREFIX=URL`): a handler key matches every token that
-//! starts with it, and the longest matching key wins, so one key can serve a whole
-//! account's functions (`arn:aws:lambda:us-east-1:123456789012:function:`) while a longer
-//! one singles out one function. The provider POSTs the standard request document there and reads the standard
-//! response document from the HTTP response body (synchronously: no S3 round trip, no
-//! timeout of an hour). The `ResponseURL` field is still sent, for handlers that insist on
-//! it, but nothing listens there unless the embedder configures a URL that does.
+//! handler answers by PUTting a response document to a presigned S3 `ResponseURL`. Here a
+//! token goes, in this order, to:
 //!
-//! A token with no configured endpoint fails the resource with a reason that says so.
-//! The HTTP call sits behind [`CustomResourceTransport`], so tests need no network.
+//! * an HTTP endpoint of the user's (`sagestack serve --custom-resource-webhook
+//!   TOKEN_PREFIX=URL`): a handler key matches every token that starts with it, and the
+//!   longest matching key wins, so one key can serve a whole account's functions
+//!   (`arn:aws:lambda:us-east-1:123456789012:function:`) while a longer one singles out one
+//!   function; a token that is itself an `http(s)://` URL is its own endpoint. The provider
+//!   POSTs the standard request document there and reads the standard response document
+//!   from the HTTP response body (synchronously: no S3 round trip, no hour-long wait);
+//! * the Lambda transport ([`CustomResourceProvider::with_lambda`]) for a Lambda function
+//!   ARN: the server's own functions, answering through the `ResponseURL` the transport
+//!   names ([`CustomResourceTransport::response_url`]).
+//!
+//! Any other token (an SNS topic, say) fails the resource with a reason that says so.
+//! A create the server crashed in is sent again with the same `RequestId` at start-up
+//! (`find_interrupted_create`). Every call sits behind [`CustomResourceTransport`], so this
+//! crate does no I/O and tests need no network.
 
 use std::collections::HashMap;
 use std::sync::Arc;
