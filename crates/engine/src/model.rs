@@ -315,6 +315,18 @@ pub struct StackEvent {
     pub resource_properties: Option<String>,
 }
 
+impl StackEvent {
+    /// The reason a stack's own event gives for the stack as a whole (such as
+    /// `ROLLBACK_IN_PROGRESS`'s "No export named X found"): `None` for a resource's event
+    /// and for the routine "User Initiated".
+    pub fn stack_reason(&self) -> Option<&str> {
+        (self.logical_resource_id == self.stack_name)
+            .then_some(self.resource_status_reason.as_deref())
+            .flatten()
+            .filter(|r| !r.is_empty() && *r != "User Initiated")
+    }
+}
+
 /// `ResourceTargetDefinition`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeTarget {

@@ -113,8 +113,7 @@ impl CustomResourceTransport for LambdaCustomResources {
             body = &mut response => parse(body.ok()),
             done = &mut run => match done {
                 Err(e) => Err(format!("the invocation failed: {e}")),
-                Ok(done) => {
-                    let outcome = done.outcome;
+                Ok(outcome) => {
                     if outcome.function_error.is_some() {
                         Err(format!(
                             "the function failed before sending a response: {}{}",

@@ -13,12 +13,12 @@ use bytes::Bytes;
 
 use crate::error::{LambdaError, Result};
 use crate::functions::Functions;
-use crate::model::{LATEST, parse_function_name};
+use crate::model::parse_function_name;
 use crate::runtime::{Executor, FunctionSpec, Outcome};
 
-/// Largest synchronous request payload (6 MB), and asynchronous one (256 KB... raised by
-/// AWS to 1 MB in 2025).
+/// Largest synchronous (`RequestResponse`) request payload: 6 MB.
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Largest asynchronous (`Event`) request payload: 1 MB, Lambda's limit since 2025.
 pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 
 /// Where function logs go: the server wires CloudWatch Logs here.
@@ -34,12 +34,6 @@ pub struct NoLogs;
 #[async_trait]
 impl LogSink for NoLogs {
     async fn append(&self, _: &str, _: &str, _: i64, _: Vec<String>) {}
-}
-
-/// One invocation's result, with the version that ran.
-pub struct Invocation {
-    pub outcome: Outcome,
-    pub executed_version: String,
 }
 
 /// Functions and the executor, together: what runs an invocation.
@@ -114,7 +108,7 @@ impl Invoker {
         request_id: &str,
         payload: Bytes,
         client_context: Option<String>,
-    ) -> Invocation {
+    ) -> Outcome {
         let now = self.functions.now();
         let outcome = self
             .executor
@@ -135,13 +129,6 @@ impl Invoker {
                 )
                 .await;
         }
-        Invocation {
-            executed_version: if spec.version.is_empty() {
-                LATEST.into()
-            } else {
-                spec.version.clone()
-            },
-            outcome,
-        }
+        outcome
     }
 }

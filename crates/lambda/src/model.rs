@@ -205,12 +205,11 @@ fn check_owner(scope: &Scope, region: Option<&str>, account: &str) -> Option<()>
     (account == scope.account_id && region.is_none_or(|r| r == scope.region)).then_some(())
 }
 
-/// The timestamp form Lambda answers (`2026-12-06T07:00:00.000+0000`) for `millis`.
+/// The timestamp form Lambda answers (`2026-12-06T07:00:00.000+0000`) for `millis`: the
+/// engine's ISO 8601 form with the offset spelled out.
 pub fn lambda_timestamp(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3f%z")
-        .to_string()
+    let iso = sagestack_engine::iso8601_millis(millis);
+    format!("{}+0000", iso.trim_end_matches('Z'))
 }
 
 #[cfg(test)]

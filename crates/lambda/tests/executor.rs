@@ -91,11 +91,11 @@ async fn call(invoker: &Invoker, name: &str, sleep: f64) -> serde_json::Value {
     let payload = Bytes::from(serde_json::json!({ "sleep": sleep }).to_string());
     let done = invoker.run(&spec, &id, payload, None).await;
     assert!(
-        done.outcome.function_error.is_none(),
+        done.function_error.is_none(),
         "{}",
-        String::from_utf8_lossy(&done.outcome.payload)
+        String::from_utf8_lossy(&done.payload)
     );
-    serde_json::from_slice(&done.outcome.payload).unwrap()
+    serde_json::from_slice(&done.payload).unwrap()
 }
 
 fn alive(pid: u64) -> bool {

@@ -53,7 +53,7 @@ struct Route {
     operation: String,
     method: Method,
     segments: Vec<Segment>,
-    /// Literal query parameters of the template (`?versions`); none in Lambda today.
+    /// The success status (`responseCode`: 201 for CreateFunction, 204 for deletes).
     status: StatusCode,
     input: Vec<(String, Location)>,
     input_payload: Option<String>,

@@ -549,11 +549,7 @@ async fn first_failure(
                 if e.resource_status.ends_with("_FAILED") {
                     first = Some(e);
                 }
-            } else if e
-                .resource_status_reason
-                .as_deref()
-                .is_some_and(|r| !r.is_empty() && r != "User Initiated")
-            {
+            } else if e.stack_reason().is_some() {
                 stack_level = Some(e);
             }
         }

@@ -60,17 +60,23 @@ pub fn validate_command(path: &Path, params: &[(String, String)], out: &mut dyn 
         // As CreateStack does without parameters: bind the defaults, so `Rules` and
         // conditions are evaluated. A template whose parameters lack defaults cannot be
         // bound without `--param`; checking it alone is all that can be done then.
-        if let Err(errors) = template.bind(
-            &BTreeMap::new(),
-            &StackContext::example(),
-            Arc::new(Placeholders),
-        ) && !errors
-            .iter()
-            .all(|e| e.message.contains("must have values"))
+        let root = template.root();
+        let all_defaulted = root
+            .get("Parameters")
+            .and_then(|n| n.as_map())
+            .is_none_or(|m| {
+                m.values()
+                    .all(|p| p.value.as_map().is_some_and(|p| p.contains_key("Default")))
+            });
+        if all_defaulted
+            && let Err(errors) = template.bind(
+                &BTreeMap::new(),
+                &StackContext::example(),
+                Arc::new(Placeholders),
+            )
         {
             return report(&errors, out);
         }
-        let root = template.root();
         let count = |s: &str| root.get(s).and_then(|n| n.as_map()).map_or(0, |m| m.len());
         format!(
             "{file}: valid template ({} resources, {} parameters, {} outputs)",

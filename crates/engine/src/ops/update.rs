@@ -132,15 +132,14 @@ impl Run {
             if !self.begin(id, &mut rec, kind, reason, &props, true).await? {
                 return Ok(false);
             }
-            let result = match (
-                custom_name(name_property.as_deref(), &old.properties, &props),
-                self.ready(provider, &rec.resource_type).await,
-            ) {
-                (Some(name), _) => Err(ProviderError::InvalidRequest(format!(
+            let result = match custom_name(name_property.as_deref(), &old.properties, &props) {
+                Some(name) => Err(ProviderError::InvalidRequest(format!(
                     "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {name} and update the stack again."
                 ))),
-                (None, Ok(p)) => p.create(&ctx, &props).await,
-                (None, Err(e)) => Err(e),
+                None => match self.ready(provider, &rec.resource_type).await {
+                    Ok(p) => p.create(&ctx, &props).await,
+                    Err(e) => Err(e),
+                },
             };
             if result.is_ok() {
                 rec.properties = props.clone();

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use sagestack_protocol::rest_json::{RestOutput, RestRequest};
@@ -67,8 +66,8 @@ impl LambdaApi {
                     let done = invoker
                         .run(&spec, &request_id, payload, client_context)
                         .await;
-                    if done.outcome.function_error.is_some() {
-                        tracing::info!(function = %spec.name, %request_id, "asynchronous invocation failed: {}", String::from_utf8_lossy(&done.outcome.payload));
+                    if done.function_error.is_some() {
+                        tracing::info!(function = %spec.name, %request_id, "asynchronous invocation failed: {}", String::from_utf8_lossy(&done.payload));
                     }
                 });
                 members.insert("StatusCode".into(), json!(202));
@@ -85,16 +84,16 @@ impl LambdaApi {
             .await;
         let tail = text("LogType").is_some_and(|t| t == "Tail");
         members.insert("StatusCode".into(), json!(200));
-        members.insert("ExecutedVersion".into(), json!(done.executed_version));
-        if let Some(error) = &done.outcome.function_error {
+        members.insert("ExecutedVersion".into(), json!(spec.version));
+        if let Some(error) = &done.function_error {
             members.insert("FunctionError".into(), json!(error));
         }
         if tail {
-            members.insert("LogResult".into(), json!(log_tail(&done.outcome.log_lines)));
+            members.insert("LogResult".into(), json!(log_tail(&done.log_lines)));
         }
         Ok(RestOutput {
             members,
-            payload: Some(Bytes::clone(&done.outcome.payload)),
+            payload: Some(done.payload),
         })
     }
 }

@@ -26,13 +26,18 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 /// Largest response a function may return (6 MB, as Lambda's synchronous invoke).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
-/// One invocation handed to the worker.
-pub struct Job {
+/// One invocation, as the runtime receives it.
+pub struct Invocation {
     pub request_id: String,
     pub deadline_ms: i64,
     pub function_arn: String,
     pub payload: Bytes,
     pub client_context: Option<String>,
+}
+
+/// An invocation handed to the worker, with where its answer goes.
+pub struct Job {
+    pub invocation: Invocation,
     pub reply: oneshot::Sender<Reply>,
 }
 
@@ -113,7 +118,11 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
         // The worker is being retired: the runtime waits here until it is killed.
         return std::future::pending::<Response>().await;
     };
-    *api.current.lock().await = Some((job.request_id.clone(), job.reply));
+    let Job {
+        invocation: job,
+        reply,
+    } = job;
+    *api.current.lock().await = Some((job.request_id.clone(), reply));
     *api.taken_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {

@@ -201,15 +201,15 @@ impl Executor {
         };
         let cold = worker.uses == 0;
         let init_lines = worker.take_lines().await;
-        let job = worker::job(
-            request_id.to_string(),
-            now_ms + spec.timeout.as_millis() as i64,
-            spec.invoked_arn.clone(),
+        let invocation = api::Invocation {
+            request_id: request_id.to_string(),
+            deadline_ms: now_ms + spec.timeout.as_millis() as i64,
+            function_arn: spec.invoked_arn.clone(),
             payload,
             client_context,
-        );
+        };
         let waits_for_marker = !spec.runtime.starts_with("provided");
-        let ended = worker.run(job, spec.timeout, waits_for_marker).await;
+        let ended = worker.run(invocation, spec.timeout, waits_for_marker).await;
         let finished = Instant::now();
         // Duration counts from when the runtime took the invocation; a cold start's init
         // is the time from the process's start until then.
@@ -289,14 +289,9 @@ impl Executor {
     async fn start_worker(&self, spec: &FunctionSpec, now_ms: i64) -> Result<Worker, String> {
         let config = &self.inner.config;
         let (program, args) = self.command_for(spec).await?;
-        let log_stream = format!(
-            "{}/[{}]{}",
-            chrono::DateTime::from_timestamp_millis(now_ms)
-                .unwrap_or_default()
-                .format("%Y/%m/%d"),
-            spec.version,
-            uuid::Uuid::new_v4().simple()
-        );
+        // `2026/12/06/[$LATEST]<32 hex>`, as Lambda names a process's stream.
+        let day = sagestack_engine::iso8601_millis(now_ms)[..10].replace('-', "/");
+        let log_stream = format!("{day}/[{}]{}", spec.version, uuid::Uuid::new_v4().simple());
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for key in ["PATH", "HOME", "LANG", "SYSTEMROOT"] {
             if let Ok(v) = std::env::var(key) {

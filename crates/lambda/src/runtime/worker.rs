@@ -15,13 +15,12 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::api::{Job, Reply, RuntimeApi};
+use super::api::{Invocation, Job, Reply, RuntimeApi};
 
 /// The marker our bootstraps print after each invocation's output.
 pub const END_MARKER: &str = "\u{1e}SAGESTACK-END ";
@@ -154,12 +153,16 @@ impl Worker {
 
     /// Runs one invocation: hands the job to the runtime and waits for its answer, the
     /// process's exit, or `timeout`, whichever comes first.
-    pub async fn run(&mut self, mut job: Job, timeout: Duration, waits_for_marker: bool) -> Ended {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        job.reply = reply_tx;
-        let request_id = job.request_id.clone();
+    pub async fn run(
+        &mut self,
+        invocation: Invocation,
+        timeout: Duration,
+        waits_for_marker: bool,
+    ) -> Ended {
+        let (reply, reply_rx) = oneshot::channel();
+        let request_id = invocation.request_id.clone();
         self.uses += 1;
-        if self.jobs.send(job).await.is_err() {
+        if self.jobs.send(Job { invocation, reply }).await.is_err() {
             return Ended::Exited("the runtime API stopped".into());
         }
         let ended = tokio::select! {
@@ -279,23 +282,5 @@ async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
         if done {
             return Some(());
         }
-    }
-}
-
-/// A job with a placeholder reply channel ([`Worker::run`] sets the real one).
-pub fn job(
-    request_id: String,
-    deadline_ms: i64,
-    function_arn: String,
-    payload: Bytes,
-    client_context: Option<String>,
-) -> Job {
-    Job {
-        request_id,
-        deadline_ms,
-        function_arn,
-        payload,
-        client_context,
-        reply: oneshot::channel().0,
     }
 }

@@ -70,9 +70,7 @@ async fn failure_reason(cfn: &CloudFormationService, stack: &StackRecord) -> Str
     let stack_level = events
         .iter()
         .rev()
-        .filter(|e| e.logical_resource_id == stack.stack_name)
-        .filter_map(|e| e.resource_status_reason.clone())
-        .find(|r| !r.is_empty() && r != "User Initiated");
+        .find_map(|e| e.stack_reason().map(str::to_string));
     let mut reason = stack
         .status_reason
         .clone()
