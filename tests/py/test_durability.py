@@ -30,14 +30,8 @@ def test_everything_survives_kill_9(data_dir):
         assert sm2.describe_project(ProjectName="durable-3")["ProjectDescription"] == "updated before the crash"
         assert sm2.list_tags(ResourceArn=arns[4])["Tags"] == [{"Key": "extra", "Value": "yes"},
                                                              {"Key": "i", "Value": "4"}]
-        names = []
-        token = None
-        while True:
-            out = sm2.list_projects(MaxResults=100, **({"NextToken": token} if token else {}))
-            names += [p["ProjectName"] for p in out["ProjectSummaryList"]]
-            token = out.get("NextToken")
-            if not token:
-                break
+        pages = sm2.get_paginator("list_projects").paginate(PaginationConfig={"PageSize": 100})
+        names = [p["ProjectName"] for page in pages for p in page["ProjectSummaryList"]]
         assert sorted(names) == sorted(f"durable-{i}" for i in range(20) if i != 5)
     finally:
         s2.stop()

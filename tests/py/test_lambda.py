@@ -95,13 +95,10 @@ def test_create_get_list_update_delete(lam):
         assert zipfile.ZipFile(io.BytesIO(r.read())).read("app.py").decode() == APP
     for i in range(3):
         create(lam, f"page-{i}")
-    names, marker = [], None
-    while True:
-        page = lam.list_functions(MaxItems=2, **({"Marker": marker} if marker else {}))
-        names += [f["FunctionName"] for f in page["Functions"]]
-        marker = page.get("NextMarker")
-        if not marker:
-            break
+    # botocore's paginator follows NextMarker with Marker, two functions a page.
+    pages = list(lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 2}))
+    assert len(pages) == 2 and all(len(p["Functions"]) == 2 for p in pages)
+    names = [f["FunctionName"] for page in pages for f in page["Functions"]]
     assert sorted(names) == ["crud", "page-0", "page-1", "page-2"]
     updated = lam.update_function_configuration(FunctionName="crud", MemorySize=256)
     assert updated["MemorySize"] == 256 and updated["RevisionId"] != made["RevisionId"]

@@ -18,3 +18,13 @@ pub fn ctx() -> RequestContext {
 pub fn value(out: JsonOutput) -> Value {
     out.into_value().unwrap()
 }
+
+/// The string `field` of each object in the array `list`: the names in a listing, in
+/// the order the service gave them.
+pub fn strings<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().expect("a JSON array");
+    items
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}

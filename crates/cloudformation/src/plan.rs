@@ -211,22 +211,15 @@ const PARSED_CACHE_SIZE: usize = 8;
 type ParsedCache = VecDeque<(Arc<str>, Arc<Template>)>;
 
 impl TemplatePlanFactory {
-    /// A factory with no SSM: SSM-typed parameters and `{{resolve:ssm:...}}` fail to
-    /// resolve with the template's message.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Resolve SSM parameter types and dynamic references through `ssm`.
-    pub fn with_ssm(mut self, ssm: Arc<dyn SsmLookup>) -> Self {
-        self.ssm = Some(ssm);
-        self
-    }
-
-    /// Resolve `{{resolve:secretsmanager:...}}` through `secrets`.
-    pub fn with_secrets(mut self, secrets: Arc<dyn SecretsLookup>) -> Self {
-        self.secrets = Some(secrets);
-        self
+    /// A factory that resolves SSM parameter types and `{{resolve:ssm:...}}` through
+    /// `ssm`, and `{{resolve:secretsmanager:...}}` through `secrets`. Without one, what
+    /// it would resolve fails with the template's message.
+    pub fn new(ssm: Option<Arc<dyn SsmLookup>>, secrets: Option<Arc<dyn SecretsLookup>>) -> Self {
+        Self {
+            ssm,
+            secrets,
+            ..Self::default()
+        }
     }
 
     /// Where this factory's template work runs; other template work of the same service
@@ -569,7 +562,7 @@ mod tests {
 
     #[test]
     fn one_parse_serves_every_stack_of_a_template() {
-        let f = TemplatePlanFactory::new();
+        let f = TemplatePlanFactory::new(None, None);
         let body = "Parameters:\n  P: {Type: String}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !Sub '${AWS::StackName}-${P}'}\n";
         let params = |v: &str| BTreeMap::from([("P".to_string(), v.to_string())]);
         let a = f.bind_shared(body, &params("1"), &identity("a")).unwrap();

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use sagestack_engine::{
     ChangeSetIds, Clock, CreateChangeSetInput, CreateStackInput, Engine, EngineConfig, EngineError,
     EngineParts, ExportRecord, IdGenerator, PlanDiagnostic, ProviderRegistry, ResourceProvider,
-    ResourceRecord, StackEvent, StackIdentity, StackRecord, StackStore, UpdateStackInput,
+    ResourceRecord, StackIdentity, StackRecord, StackStore, UpdateStackInput,
 };
 use sagestack_providers::{
     CustomResourceProvider, FallbackProvider, InertProvider, SchemaProvider,
@@ -205,13 +205,7 @@ impl CloudFormationService {
         }
         fallback.install(&mut registry);
 
-        let mut plans = TemplatePlanFactory::new();
-        if let Some(ssm) = config.ssm {
-            plans = plans.with_ssm(ssm);
-        }
-        if let Some(secrets) = config.secrets {
-            plans = plans.with_secrets(secrets);
-        }
+        let plans = TemplatePlanFactory::new(config.ssm, config.secrets);
         let mut engine_config = EngineConfig::new(config.region, config.account_id);
         if let Some(n) = config.max_parallel {
             engine_config.max_parallel = n.max(1);
@@ -369,18 +363,6 @@ impl CloudFormationService {
         name_or_id: &str,
     ) -> Result<Vec<ResourceRecord>, EngineError> {
         self.engine.list_stack_resources(name_or_id).await
-    }
-
-    /// Newest first, at most `limit`, older than `before_seq`.
-    pub async fn stack_events(
-        &self,
-        name_or_id: &str,
-        before_seq: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<StackEvent>, EngineError> {
-        self.engine
-            .stack_events(name_or_id, before_seq, limit)
-            .await
     }
 
     pub async fn list_exports(&self) -> Result<Vec<ExportRecord>, EngineError> {

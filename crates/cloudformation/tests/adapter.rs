@@ -51,7 +51,7 @@ async fn resource(s: &CloudFormationService, stack: &str, id: &str) -> ResourceR
 
 /// Every failure reason of a stack's events, oldest first (for assertion messages).
 async fn reasons(s: &CloudFormationService, stack_id: &str) -> Vec<String> {
-    let mut events = s.stack_events(stack_id, None, 1000).await.unwrap();
+    let mut events = s.engine().stack_events(stack_id, None, 1000).await.unwrap();
     events.reverse();
     events
         .into_iter()
@@ -153,7 +153,7 @@ Outputs:
     assert_eq!(output(&stack, "QueueArn"), queue_arn);
     assert_eq!(output(&stack, "Link"), "/wiring/link");
     // Order follows the references: the parameter is created after what it reads.
-    let events = s.stack_events("wiring", None, 100).await.unwrap();
+    let events = s.engine().stack_events("wiring", None, 100).await.unwrap();
     let pos = |id: &str, st: &str| {
         events
             .iter()
@@ -218,7 +218,11 @@ async fn a_missing_export_fails_the_importing_resource() {
     let stack = create(&s, "orphan", body, &[]).await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
     // Like AWS, the stack fails before any resource is touched.
-    let events = s.stack_events(&stack.stack_id, None, 100).await.unwrap();
+    let events = s
+        .engine()
+        .stack_events(&stack.stack_id, None, 100)
+        .await
+        .unwrap();
     let rollback = events
         .iter()
         .find(|e| e.resource_status == "ROLLBACK_IN_PROGRESS")
@@ -536,7 +540,7 @@ impl SsmLookup for ChangingSsm {
 #[tokio::test]
 async fn plans_are_shared_unless_binding_read_ssm() {
     let ssm = Arc::new(ChangingSsm(Mutex::new("1.0".into())));
-    let factory = TemplatePlanFactory::new().with_ssm(ssm.clone());
+    let factory = TemplatePlanFactory::new(Some(ssm.clone()), None);
     let identity = sagestack_engine::StackIdentity {
         stack_name: "s".into(),
         stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1".into(),

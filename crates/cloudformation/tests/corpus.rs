@@ -111,7 +111,11 @@ fn uses_custom_resources(t: &sagestack_template::Template) -> bool {
 
 /// The first resource failure of a stack operation, oldest first.
 async fn first_failure(s: &CloudFormationService, stack_id: &str) -> String {
-    let mut events = s.stack_events(stack_id, None, 10_000).await.unwrap();
+    let mut events = s
+        .engine()
+        .stack_events(stack_id, None, 10_000)
+        .await
+        .unwrap();
     events.reverse();
     let resource = events.iter().find(|e| {
         e.resource_status.ends_with("_FAILED")

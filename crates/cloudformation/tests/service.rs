@@ -88,7 +88,12 @@ async fn create_update_with_replacement_and_delete() {
         .unwrap()
         .physical_id
         .clone();
-    let n = service.stack_events(&id, None, 1000).await.unwrap().len();
+    let n = service
+        .engine()
+        .stack_events(&id, None, 1000)
+        .await
+        .unwrap()
+        .len();
 
     // Update: a new bucket name replaces the bucket; the pointer follows it; the queue's
     // retention changes in place.
@@ -119,7 +124,11 @@ async fn create_update_with_replacement_and_delete() {
         "in-place update keeps the queue"
     );
     assert_eq!(queue.properties["MessageRetentionPeriod"], json!(120));
-    let events = service.stack_events(&id, None, 1000).await.unwrap();
+    let events = service
+        .engine()
+        .stack_events(&id, None, 1000)
+        .await
+        .unwrap();
     let after = lines(&events, n);
     // The old bucket is deleted in the cleanup phase, after the new one exists.
     let at = |line: &str| after.iter().position(|l| l == line).unwrap();
@@ -158,7 +167,11 @@ async fn create_update_with_replacement_and_delete() {
         StackStatus::DeleteComplete
     );
     assert!(service.list_exports().await.unwrap().is_empty());
-    let events = service.stack_events(&id, None, 1000).await.unwrap();
+    let events = service
+        .engine()
+        .stack_events(&id, None, 1000)
+        .await
+        .unwrap();
     for logical in ["Bucket", "Queue", "Pointer"] {
         assert!(
             events

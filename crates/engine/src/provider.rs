@@ -184,13 +184,18 @@ pub trait ResourceProvider: Send + Sync {
         properties: &Value,
     ) -> Result<(), ProviderError>;
 
-    /// Read the physical resource back, `None` when it no longer exists.
+    /// Read the physical resource back, `None` when it no longer exists. The default,
+    /// for providers with nothing to read from (a custom resource's protocol has no Read,
+    /// a record-only type lives only in the stack), trusts what was last recorded.
     async fn read(
         &self,
         ctx: &ResourceContext,
         current: &ResourceState,
         properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError>;
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        let _ = (ctx, properties);
+        Ok(Some(current.clone()))
+    }
 
     /// After a restart, for a create whose result was never recorded (its record was
     /// left `CREATE_IN_PROGRESS`, so no physical id is known): the resource that create

@@ -183,16 +183,11 @@ impl LogsService {
     }
 
     /// Runs one operation on a decoded JSON input.
-    pub async fn handle(
-        &self,
-        _ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<JsonOutput> {
+    pub async fn handle(&self, _: &RequestContext, op: &str, input: Value) -> Result<JsonOutput> {
         let logs = &self.logs;
-        let out = match operation {
+        let out = match op {
             "CreateLogGroup" => {
-                let i: CreateLogGroup = decode(operation, input)?;
+                let i: CreateLogGroup = decode(op, input)?;
                 let new = NewGroup {
                     name: i.log_group_name,
                     tags: i.tags.unwrap_or_default(),
@@ -204,26 +199,26 @@ impl LogsService {
                 json!({})
             }
             "DeleteLogGroup" => {
-                let i: GroupName = decode(operation, input)?;
+                let i: GroupName = decode(op, input)?;
                 logs.delete_group(&i.log_group_name).await?;
                 json!({})
             }
-            "DescribeLogGroups" => self.describe_groups(decode(operation, input)?).await?,
+            "DescribeLogGroups" => self.describe_groups(decode(op, input)?).await?,
             "CreateLogStream" => {
-                let i: StreamName = decode(operation, input)?;
+                let i: StreamName = decode(op, input)?;
                 logs.create_stream(&i.log_group_name, &i.log_stream_name)
                     .await?;
                 json!({})
             }
             "DeleteLogStream" => {
-                let i: StreamName = decode(operation, input)?;
+                let i: StreamName = decode(op, input)?;
                 logs.delete_stream(&i.log_group_name, &i.log_stream_name)
                     .await?;
                 json!({})
             }
-            "DescribeLogStreams" => self.describe_streams(decode(operation, input)?).await?,
+            "DescribeLogStreams" => self.describe_streams(decode(op, input)?).await?,
             "PutLogEvents" => {
-                let i: PutLogEvents = decode(operation, input)?;
+                let i: PutLogEvents = decode(op, input)?;
                 let events = i
                     .log_events
                     .into_iter()
@@ -242,7 +237,7 @@ impl LogsService {
                 out
             }
             "GetLogEvents" => {
-                let i: GetLogEvents = decode(operation, input)?;
+                let i: GetLogEvents = decode(op, input)?;
                 let page = logs
                     .get_events(&i.group.name()?, &i.log_stream_name, i.query)
                     .await?;
@@ -253,7 +248,7 @@ impl LogsService {
                 })
             }
             "FilterLogEvents" => {
-                let i: FilterLogEvents = decode(operation, input)?;
+                let i: FilterLogEvents = decode(op, input)?;
                 let page = logs.filter_events(&i.group.name()?, i.query).await?;
                 let searched: Vec<Value> = page
                     .searched
@@ -270,44 +265,44 @@ impl LogsService {
                 out
             }
             "PutRetentionPolicy" => {
-                let i: PutRetentionPolicy = decode(operation, input)?;
+                let i: PutRetentionPolicy = decode(op, input)?;
                 logs.set_retention(&i.log_group_name, Some(i.retention_in_days))
                     .await?;
                 json!({})
             }
             "DeleteRetentionPolicy" => {
-                let i: GroupName = decode(operation, input)?;
+                let i: GroupName = decode(op, input)?;
                 logs.set_retention(&i.log_group_name, None).await?;
                 json!({})
             }
             "TagResource" => {
-                let i: TagResource = decode(operation, input)?;
+                let i: TagResource = decode(op, input)?;
                 logs.tag(&logs.group_of_arn(&i.resource_arn)?, i.tags)
                     .await?;
                 json!({})
             }
             "UntagResource" => {
-                let i: UntagResource = decode(operation, input)?;
+                let i: UntagResource = decode(op, input)?;
                 logs.untag(&logs.group_of_arn(&i.resource_arn)?, &i.tag_keys)
                     .await?;
                 json!({})
             }
             "ListTagsForResource" => {
-                let i: ResourceArn = decode(operation, input)?;
+                let i: ResourceArn = decode(op, input)?;
                 json!({ "tags": logs.tags(&logs.group_of_arn(&i.resource_arn)?).await? })
             }
             "TagLogGroup" => {
-                let i: TagLogGroup = decode(operation, input)?;
+                let i: TagLogGroup = decode(op, input)?;
                 logs.tag(&i.log_group_name, i.tags).await?;
                 json!({})
             }
             "UntagLogGroup" => {
-                let i: UntagLogGroup = decode(operation, input)?;
+                let i: UntagLogGroup = decode(op, input)?;
                 logs.untag(&i.log_group_name, &i.tags).await?;
                 json!({})
             }
             "ListTagsLogGroup" => {
-                let i: GroupName = decode(operation, input)?;
+                let i: GroupName = decode(op, input)?;
                 json!({ "tags": logs.tags(&i.log_group_name).await? })
             }
             other => {

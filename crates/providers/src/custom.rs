@@ -427,16 +427,6 @@ impl ResourceProvider for CustomResourceProvider {
             .map(|_| ())
     }
 
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // The protocol has no Read: what the handler last returned is what exists.
-        Ok(Some(current.clone()))
-    }
-
     /// A create the server crashed in: CloudFormation would still be waiting for the
     /// handler's response, so the request is sent again, with the same `RequestId` (it is
     /// derived from the attempt, see `rng`), and what the handler answers is recorded

@@ -422,6 +422,7 @@ impl Inner {
             });
         }
         let after_seq = cfn
+            .engine()
             .stack_events(&id, None, 1)
             .await
             .ok()
@@ -478,6 +479,7 @@ impl Inner {
             },
             Ok(Some(stack)) => {
                 let after_seq = cfn
+                    .engine()
                     .stack_events(&stack.stack_id, None, 1)
                     .await
                     .ok()
@@ -536,7 +538,11 @@ async fn first_failure(
     let mut first: Option<StackEvent> = None;
     let mut stack_level: Option<StackEvent> = None;
     loop {
-        let page = cfn.stack_events(&stack.stack_id, before, 500).await.ok()?;
+        let page = cfn
+            .engine()
+            .stack_events(&stack.stack_id, before, 500)
+            .await
+            .ok()?;
         let Some(last) = page.last() else { break };
         before = Some(last.seq);
         let mut done = false;
@@ -575,7 +581,8 @@ async fn interrupted(cfn: &CloudFormationService, stack: &StackRecord) -> bool {
         return true;
     }
     // A create has few events; the interrupted one is among them.
-    cfn.stack_events(&stack.stack_id, None, 1000)
+    cfn.engine()
+        .stack_events(&stack.stack_id, None, 1000)
         .await
         .unwrap_or_default()
         .iter()

@@ -276,6 +276,7 @@ async fn an_update_whose_stack_already_updated_is_only_recorded() {
     assert_eq!(updated.status, StackStatus::UpdateComplete);
     let events = h
         .cfn
+        .engine()
         .stack_events(&stack.stack_id, None, 1000)
         .await
         .unwrap()
@@ -290,6 +291,7 @@ async fn an_update_whose_stack_already_updated_is_only_recorded() {
     );
     assert_eq!(
         h.cfn
+            .engine()
             .stack_events(&stack.stack_id, None, 1000)
             .await
             .unwrap()

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use bytes::Bytes;
 use sagestack_store::{
-    BucketRecord, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord, StoreError,
-    UploadRecord,
+    BucketRecord, KeyRange, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord,
+    StoreError, UploadRecord,
 };
 
 #[derive(Default)]
@@ -156,22 +156,18 @@ impl ObjectStore for MemoryObjectStore {
         self.with(|s| Ok(bucket_mut(s, bucket)?.objects.remove(key).is_some()))
     }
 
-    async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ObjectPage, StoreError> {
+    async fn list_objects(&self, range: KeyRange<'_>) -> Result<ObjectPage, StoreError> {
         self.with(|s| {
-            let b = bucket_ref(s, bucket)?;
+            let b = bucket_ref(s, range.bucket)?;
             // String order is bytewise order for UTF-8, as the SQL backends sort.
             let mut matching = b
                 .objects
                 .iter()
-                .filter(|(k, _)| k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a))
+                .filter(|(k, _)| {
+                    k.starts_with(range.prefix) && range.after.is_none_or(|a| k.as_str() > a)
+                })
                 .map(|(_, o)| o.meta.clone());
-            let objects: Vec<ObjectMeta> = matching.by_ref().take(limit).collect();
+            let objects: Vec<ObjectMeta> = matching.by_ref().take(range.limit).collect();
             let truncated = matching.next().is_some();
             Ok(ObjectPage { objects, truncated })
         })
@@ -327,10 +323,26 @@ mod tests {
             .await
             .unwrap();
         }
-        let page = s.list_objects("b", "b/", None, 1).await.unwrap();
+        let page = s
+            .list_objects(KeyRange {
+                bucket: "b",
+                prefix: "b/",
+                after: None,
+                limit: 1,
+            })
+            .await
+            .unwrap();
         assert_eq!(page.objects[0].key, "b/1");
         assert!(page.truncated);
-        let page = s.list_objects("b", "", Some("b/1"), 10).await.unwrap();
+        let page = s
+            .list_objects(KeyRange {
+                bucket: "b",
+                prefix: "",
+                after: Some("b/1"),
+                limit: 10,
+            })
+            .await
+            .unwrap();
         let keys: Vec<_> = page.objects.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(keys, ["b/2", "c"]);
         assert!(!page.truncated);

@@ -479,10 +479,7 @@ mod tests {
         }
         async fn list_objects(
             &self,
-            _: &str,
-            _: &str,
-            _: Option<&str>,
-            _: usize,
+            _: sagestack_store::KeyRange<'_>,
         ) -> Result<sagestack_store::ObjectPage, StoreError> {
             Err(StoreError::Backend("down".into()))
         }

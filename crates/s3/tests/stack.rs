@@ -110,6 +110,7 @@ async fn stack_buckets_are_real_and_a_non_empty_one_fails_the_delete() {
         .unwrap();
     assert_eq!(failed.status, StackStatus::DeleteFailed, "{failed:?}");
     let events = service
+        .engine()
         .stack_events(&created.stack_id, None, 1000)
         .await
         .unwrap();

@@ -87,17 +87,12 @@ impl ModelPackageGroups {
     /// Runs one model package group operation (`CreateModelPackageGroup`,
     /// `DescribeModelPackageGroup`, `ListModelPackageGroups`, `DeleteModelPackageGroup`)
     /// on its JSON input, validated against the SageMaker model as API input is.
-    pub async fn handle(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<JsonOutput> {
-        match operation {
-            "CreateModelPackageGroup" => self.create(ctx, decode(operation, input)?).await,
-            "DescribeModelPackageGroup" => self.describe(decode(operation, input)?).await,
-            "ListModelPackageGroups" => self.list(decode(operation, input)?).await,
-            "DeleteModelPackageGroup" => self.delete(decode(operation, input)?).await,
+    pub async fn handle(&self, ctx: &RequestContext, op: &str, input: Value) -> Result<JsonOutput> {
+        match op {
+            "CreateModelPackageGroup" => self.create(ctx, decode(op, input)?).await,
+            "DescribeModelPackageGroup" => self.describe(decode(op, input)?).await,
+            "ListModelPackageGroups" => self.list(decode(op, input)?).await,
+            "DeleteModelPackageGroup" => self.delete(decode(op, input)?).await,
             other => Err(SageMakerError::UnknownOperation(format!(
                 "Operation SageMaker.{other} is not supported by this server"
             ))),

@@ -189,25 +189,20 @@ impl SageMakerService {
     }
 
     /// Runs one operation on a decoded JSON input.
-    pub async fn handle(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<JsonOutput> {
-        match operation {
-            "CreateProject" => self.create_project(ctx, decode(operation, input)?).await,
-            "DescribeProject" => self.describe_project(decode(operation, input)?).await,
-            "UpdateProject" => self.update_project(ctx, decode(operation, input)?).await,
-            "ListProjects" => self.list_projects(decode(operation, input)?).await,
-            "DeleteProject" => self.delete_project(ctx, decode(operation, input)?).await,
-            "AddTags" => self.add_tags(decode(operation, input)?).await,
-            "ListTags" => self.list_tags(decode(operation, input)?).await,
-            "DeleteTags" => self.delete_tags(decode(operation, input)?).await,
+    pub async fn handle(&self, ctx: &RequestContext, op: &str, input: Value) -> Result<JsonOutput> {
+        match op {
+            "CreateProject" => self.create_project(ctx, decode(op, input)?).await,
+            "DescribeProject" => self.describe_project(decode(op, input)?).await,
+            "UpdateProject" => self.update_project(ctx, decode(op, input)?).await,
+            "ListProjects" => self.list_projects(decode(op, input)?).await,
+            "DeleteProject" => self.delete_project(ctx, decode(op, input)?).await,
+            "AddTags" => self.add_tags(decode(op, input)?).await,
+            "ListTags" => self.list_tags(decode(op, input)?).await,
+            "DeleteTags" => self.delete_tags(decode(op, input)?).await,
             "CreateModelPackageGroup"
             | "DescribeModelPackageGroup"
             | "ListModelPackageGroups"
-            | "DeleteModelPackageGroup" => self.groups.handle(ctx, operation, input).await,
+            | "DeleteModelPackageGroup" => self.groups.handle(ctx, op, input).await,
             "EnableSagemakerServicecatalogPortfolio" => {
                 self.set_servicecatalog_portfolio(true).await
             }

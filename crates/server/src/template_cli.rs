@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sagestack_template::{
-    DynamicReference, Environment, Limits, StackContext, Template, TemplateError,
+    DynamicReference, Environment, Limits, StackContext, StackOutputRef, Template, TemplateError,
 };
 
 /// Validates the template at `path`. Without parameters it checks the template alone
@@ -151,14 +151,8 @@ impl Environment for Placeholders {
     fn export(&self, name: &str) -> Option<String> {
         Some(format!("<export:{name}>"))
     }
-    fn stack_output(
-        &self,
-        stack: &str,
-        output: &str,
-        _: Option<&str>,
-        _: Option<&str>,
-    ) -> Option<String> {
-        Some(format!("<{stack}.{output}>"))
+    fn stack_output(&self, at: &StackOutputRef<'_>) -> Option<String> {
+        Some(format!("<{}.{}>", at.stack, at.output))
     }
     fn availability_zones(&self, region: &str) -> Vec<String> {
         ["a", "b", "c"]

@@ -125,7 +125,11 @@ async fn run(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(clash.status, StackStatus::RollbackComplete);
-    let events = cfn.stack_events(&clash.stack_id, None, 100).await.unwrap();
+    let events = cfn
+        .engine()
+        .stack_events(&clash.stack_id, None, 100)
+        .await
+        .unwrap();
     assert!(
         events.iter().any(|e| e.resource_status == "CREATE_FAILED"
             && e.resource_status_reason.as_deref() == Some("ml-artifacts already exists")),
@@ -148,6 +152,7 @@ async fn run(store: Arc<dyn Store>) {
     let failed = cfn.delete_stack_and_wait("ml").await.unwrap().unwrap();
     assert_eq!(failed.status, StackStatus::DeleteFailed);
     let events = cfn
+        .engine()
         .stack_events(&created.stack_id, None, 100)
         .await
         .unwrap();

@@ -10,7 +10,7 @@ mod stacks;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use requests::{ctx, value};
+use requests::{ctx, strings, value};
 use sagestack_cloudformation::{
     CloudFormationService, CreateStackInput, ServiceConfig, StackStatus, UpdateStackInput,
 };
@@ -179,12 +179,10 @@ async fn stack_resources_are_real_objects_of_the_server() {
             .await
             .unwrap(),
     );
-    let names: Vec<&str> = list["ModelPackageGroupSummaryList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["ModelPackageGroupName"].as_str().unwrap())
-        .collect();
+    let names = strings(
+        &list["ModelPackageGroupSummaryList"],
+        "ModelPackageGroupName",
+    );
     assert_eq!(names, ["models-prod"], "the replaced group is cleaned up");
 
     // Deleting the stack deletes what it created.

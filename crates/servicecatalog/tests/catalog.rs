@@ -66,12 +66,7 @@ async fn portfolios_products_artifacts_and_paths() {
         json!({"ProductId": prod_id, "ProvisioningArtifactId": pa2, "IncludeProvisioningArtifactParameters": true}),
     )
     .await;
-    let keys: Vec<&str> = d["ProvisioningArtifactParameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["ParameterKey"].as_str().unwrap())
-        .collect();
+    let keys = strings(&d["ProvisioningArtifactParameters"], "ParameterKey");
     assert_eq!(keys, ["SageMakerProjectName", "SageMakerProjectId", "Env"]);
 
     // Search, with filters and the admin view by portfolio.

@@ -36,23 +36,18 @@ impl SsmService {
     }
 
     /// Runs one operation on a decoded JSON input.
-    pub async fn handle(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<JsonOutput> {
+    pub async fn handle(&self, ctx: &RequestContext, op: &str, input: Value) -> Result<JsonOutput> {
         let scope = Scope {
             region: ctx.region.clone(),
             account_id: ctx.account_id.clone(),
         };
-        let out = match operation {
+        let out = match op {
             "PutParameter" => {
-                let (version, stored) = self.parameters.put(decode(operation, input)?).await?;
+                let (version, stored) = self.parameters.put(decode(op, input)?).await?;
                 json!({"Version": version, "Tier": stored.tier})
             }
             "GetParameter" => {
-                let i: GetParameterInput = decode(operation, input)?;
+                let i: GetParameterInput = decode(op, input)?;
                 let p = self
                     .parameters
                     .get(&scope, &i.name, i.with_decryption.unwrap_or(false))
@@ -61,16 +56,12 @@ impl SsmService {
             }
             "GetParameters" => {
                 self.parameters
-                    .get_parameters(&scope, decode(operation, input)?)
+                    .get_parameters(&scope, decode(op, input)?)
                     .await?
             }
-            "GetParametersByPath" => {
-                self.parameters
-                    .by_path(&scope, decode(operation, input)?)
-                    .await?
-            }
+            "GetParametersByPath" => self.parameters.by_path(&scope, decode(op, input)?).await?,
             "DeleteParameter" => {
-                let i: DeleteParameterInput = decode(operation, input)?;
+                let i: DeleteParameterInput = decode(op, input)?;
                 self.parameters.delete(&i.name).await?;
                 json!({})
             }

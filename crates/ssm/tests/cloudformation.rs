@@ -120,7 +120,11 @@ async fn a_taken_name_fails_the_stack() {
     .await;
     let stack = create(&cfn, "clash", "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Name: taken, Type: String, Value: theirs}\n").await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
-    let events = cfn.stack_events(&stack.stack_id, None, 100).await.unwrap();
+    let events = cfn
+        .engine()
+        .stack_events(&stack.stack_id, None, 100)
+        .await
+        .unwrap();
     let reasons = format!("{events:?}");
     assert!(
         reasons.contains(

@@ -33,7 +33,8 @@ use async_trait::async_trait;
 
 pub use model_package_groups::{ModelPackageGroupRecord, ModelPackageGroupStore};
 pub use objects::{
-    BucketRecord, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord, UploadRecord,
+    BucketRecord, KeyRange, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord,
+    UploadRecord,
 };
 pub use parameters::{ParameterRecord, ParameterStore};
 pub use postgres::PostgresStore;

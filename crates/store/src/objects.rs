@@ -28,6 +28,16 @@ use crate::{PostgresStore, SqliteStore, StoreError};
 mod backends;
 mod sql;
 
+/// A page of a bucket's keys to list: those that start with `prefix` and sort strictly
+/// after `after` (bytewise), at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRange<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub after: Option<&'a str>,
+    pub limit: usize,
+}
+
 use sql::object_store_impl;
 
 /// A bucket.
@@ -118,15 +128,8 @@ pub trait ObjectStore: Send + Sync {
     async fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
     /// True when an object was deleted; deleting an absent key is not an error.
     async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, StoreError>;
-    /// Objects whose key starts with `prefix` and sorts strictly after `after`, ordered
-    /// by key, at most `limit`.
-    async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ObjectPage, StoreError>;
+    /// The objects in `range`, ordered by key.
+    async fn list_objects(&self, range: KeyRange<'_>) -> Result<ObjectPage, StoreError>;
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<(), StoreError>;
     async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>, StoreError>;

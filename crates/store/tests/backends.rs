@@ -14,7 +14,7 @@ use sqlx::Connection;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sagestack_store::{
-    ModelPackageGroupRecord, PostgresStore, ProjectCursor, ProjectQuery, ProjectRecord,
+    KeyRange, ModelPackageGroupRecord, PostgresStore, ProjectCursor, ProjectQuery, ProjectRecord,
     ProjectSort, RoleRecord, SqliteStore, StackStore, Store, StoreError, Tag,
 };
 

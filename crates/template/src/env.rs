@@ -64,6 +64,16 @@ pub enum DynamicReference {
     },
 }
 
+/// An output of another stack, as `Fn::GetStackOutput` names it: optionally in another
+/// region and read by assuming a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackOutputRef<'a> {
+    pub stack: &'a str,
+    pub output: &'a str,
+    pub region: Option<&'a str>,
+    pub role_arn: Option<&'a str>,
+}
+
 /// Everything a template reads that is neither in the template nor a resource of the stack.
 /// Every method has a default that knows nothing, so implementors add only what they have.
 pub trait Environment: Send + Sync {
@@ -75,15 +85,8 @@ pub trait Environment: Send + Sync {
     fn export(&self, _name: &str) -> Option<String> {
         None
     }
-    /// Output `output` of stack `stack` (for `Fn::GetStackOutput`), optionally in another
-    /// region and assuming a role.
-    fn stack_output(
-        &self,
-        _stack: &str,
-        _output: &str,
-        _region: Option<&str>,
-        _role_arn: Option<&str>,
-    ) -> Option<String> {
+    /// The stack output `at` names (for `Fn::GetStackOutput`).
+    fn stack_output(&self, _at: &StackOutputRef<'_>) -> Option<String> {
         None
     }
     /// Availability zones of `region` (for `Fn::GetAZs`).
@@ -132,15 +135,9 @@ impl Environment for StaticEnvironment {
     fn export(&self, name: &str) -> Option<String> {
         self.exports.get(name).cloned()
     }
-    fn stack_output(
-        &self,
-        stack: &str,
-        output: &str,
-        _: Option<&str>,
-        _: Option<&str>,
-    ) -> Option<String> {
+    fn stack_output(&self, at: &StackOutputRef<'_>) -> Option<String> {
         self.stack_outputs
-            .get(&(stack.to_string(), output.to_string()))
+            .get(&(at.stack.to_string(), at.output.to_string()))
             .cloned()
     }
     fn availability_zones(&self, region: &str) -> Vec<String> {

@@ -28,7 +28,7 @@ pub use sub::{SubPart, sub_parts};
 
 use crate::budget::{Budget, node_bytes, value_bytes};
 use crate::cidr::cidr;
-use crate::env::{Environment, ResourceLookup, StackContext};
+use crate::env::{Environment, ResourceLookup, StackContext, StackOutputRef};
 use crate::error::{ErrorCode, TemplateError};
 use crate::params::BoundParameters;
 use crate::tree::{Kind, Map, Node, Pos};

@@ -64,7 +64,7 @@ pub mod yaml;
 pub use budget::MAX_EXPANDED_BYTES;
 pub use env::{
     DynamicReference, EmptyEnvironment, Environment, NoResources, ResourceLookup, StackContext,
-    StaticEnvironment,
+    StackOutputRef, StaticEnvironment,
 };
 pub use error::{ErrorCode, Errors, TemplateError};
 pub use eval::{MAX_EVAL_DEPTH, MIN_STACK_BYTES};

@@ -199,6 +199,7 @@ impl CloudFormationApi {
         };
         let mut events = self
             .service
+            .engine()
             .stack_events(name, before, self.page_size + 1)
             .await?;
         let next = if events.len() > self.page_size {

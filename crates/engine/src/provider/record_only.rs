@@ -65,13 +65,4 @@ impl ResourceProvider for RecordOnlyProvider {
     ) -> Result<(), ProviderError> {
         Ok(())
     }
-
-    async fn read(
-        &self,
-        _: &ResourceContext,
-        current: &ResourceState,
-        _: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(Some(current.clone()))
-    }
 }

@@ -224,16 +224,6 @@ impl ResourceProvider for RelatedProvider {
             }
         }
     }
-
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        // What the create returned is what exists while the function does.
-        Ok(Some(current.clone()))
-    }
 }
 
 #[cfg(test)]

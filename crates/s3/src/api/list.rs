@@ -81,7 +81,12 @@ impl S3Api {
         'pages: loop {
             let batch = self
                 .store
-                .list_objects(bucket, prefix, cursor.as_deref(), page)
+                .list_objects(KeyRange {
+                    bucket,
+                    prefix,
+                    after: cursor.as_deref(),
+                    limit: page,
+                })
                 .await
                 .map_err(bucket_error(bucket))?;
             for object in batch.objects {

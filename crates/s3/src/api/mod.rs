@@ -62,7 +62,8 @@ use md5::{Digest as _, Md5};
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use sagestack_store::{
-    BucketRecord, ObjectMeta, ObjectRecord, ObjectStore, PartRecord, StoreError, UploadRecord,
+    BucketRecord, KeyRange, ObjectMeta, ObjectRecord, ObjectStore, PartRecord, StoreError,
+    UploadRecord,
 };
 use serde::{Deserialize, Serialize};
 

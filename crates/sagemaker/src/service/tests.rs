@@ -1,5 +1,8 @@
 //! The project and tag operations, through `SageMakerService::handle`.
 
+#[path = "../../../../tests/support/requests.rs"]
+mod support;
+
 use super::*;
 use crate::ProvisioningUpdate;
 use crate::provision::NoProvisioner;
@@ -265,12 +268,7 @@ async fn list_pages_follow_the_keyset() {
     assert_eq!(seen, ["p0", "p1", "p2", "p3", "p5", "p6"]);
     // Default order: newest first.
     let out = value(s.handle(&ctx(), "ListProjects", json!({})).await.unwrap());
-    let names: Vec<&str> = out["ProjectSummaryList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["ProjectName"].as_str().unwrap())
-        .collect();
+    let names = support::strings(&out["ProjectSummaryList"], "ProjectName");
     assert_eq!(names, ["p6", "p5", "p3", "p2", "p1"]);
     // A token is refused with another order.
     let first = value(

@@ -64,6 +64,7 @@ impl Outcome {
 /// `ROLLBACK_IN_PROGRESS` "No export named X found").
 async fn failure_reason(cfn: &CloudFormationService, stack: &StackRecord) -> String {
     let events = cfn
+        .engine()
         .stack_events(&stack.stack_id, None, 500)
         .await
         .unwrap_or_default();

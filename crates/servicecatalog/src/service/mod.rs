@@ -119,21 +119,16 @@ impl ServiceCatalogService {
     }
 
     /// Runs one operation on a decoded JSON input.
-    pub async fn handle(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<JsonOutput> {
-        if !MODEL.has_operation(operation) {
-            return Err(unsupported(operation));
+    pub async fn handle(&self, ctx: &RequestContext, op: &str, input: Value) -> Result<JsonOutput> {
+        if !MODEL.has_operation(op) {
+            return Err(unsupported(op));
         }
-        let out = if catalog_ops::OPERATIONS.contains(&operation) {
-            catalog_ops::call(&self.catalog, operation, input).await?
-        } else if launch_ops::OPERATIONS.contains(&operation) {
-            launch_ops::call(&self.provisioned, ctx, operation, input).await?
+        let out = if catalog_ops::OPERATIONS.contains(&op) {
+            catalog_ops::call(&self.catalog, op, input).await?
+        } else if launch_ops::OPERATIONS.contains(&op) {
+            launch_ops::call(&self.provisioned, ctx, op, input).await?
         } else {
-            return Err(unsupported(operation));
+            return Err(unsupported(op));
         };
         Ok(JsonOutput::Value(out))
     }

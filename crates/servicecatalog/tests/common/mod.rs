@@ -10,7 +10,7 @@ mod requests;
 #[path = "../../../../tests/support/stacks.rs"]
 mod stacks;
 
-pub use requests::{ctx, value};
+pub use requests::{ctx, strings, value};
 pub use stacks::{create_complete, output, tag_pairs};
 
 pub use std::collections::HashMap;

@@ -1,5 +1,8 @@
 //! The parameter operations, through `SsmService::handle`.
 
+#[path = "../../../../tests/support/requests.rs"]
+mod support;
+
 use super::*;
 use crate::parameters::{NAME_RULES, PATH_RULES};
 use sagestack_engine::FakeClock;
@@ -203,12 +206,7 @@ async fn get_parameters_reports_invalid_ones() {
         json!({"Names": ["a", "missing", "b:1", "b:2", "a"]}),
     )
     .await;
-    let names: Vec<&str> = out["Parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["Name"].as_str().unwrap())
-        .collect();
+    let names = support::strings(&out["Parameters"], "Name");
     assert_eq!(names, ["a", "b"]);
     assert_eq!(out["InvalidParameters"], json!(["missing", "b:2"]));
 }

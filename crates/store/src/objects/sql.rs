@@ -238,13 +238,8 @@ macro_rules! object_store_impl {
                 Ok(deleted > 0)
             }
 
-            async fn list_objects(
-                &self,
-                bucket: &str,
-                prefix: &str,
-                after: Option<&str>,
-                limit: usize,
-            ) -> Result<ObjectPage, StoreError> {
+            async fn list_objects(&self, range: KeyRange<'_>) -> Result<ObjectPage, StoreError> {
+                let KeyRange { bucket, prefix, after, limit } = range;
                 let mut tx = self.bucket_tx(bucket).await?;
                 // `key >= prefix` lets the primary key index start at the prefix; one
                 // row more than asked tells whether more follow.

@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// Keys of bucket `b` to list.
+fn in_b<'a>(prefix: &'a str, after: Option<&'a str>, limit: usize) -> KeyRange<'a> {
+    KeyRange {
+        bucket: "b",
+        prefix,
+        after,
+        limit,
+    }
+}
+
 pub async fn stack_store_conformance(h: Arc<Harness>) {
     let s = h.open().await;
     let stacks: Arc<dyn StackStore> = s.clone();
@@ -470,7 +480,7 @@ pub async fn objects_put_get_head_delete(h: Arc<Harness>) {
 pub async fn objects_list_by_prefix_pages_bytewise(h: Arc<Harness>) {
     let s = h.open().await;
     assert_eq!(
-        s.list_objects("b", "", None, 10).await,
+        s.list_objects(in_b("", None, 10)).await,
         Err(StoreError::NotFound)
     );
     s.create_bucket(&bucket("b", 1)).await.unwrap();
@@ -488,7 +498,7 @@ pub async fn objects_list_by_prefix_pages_bytewise(h: Arc<Harness>) {
     )
     .await
     .unwrap();
-    let all = s.list_objects("b", "", None, 100).await.unwrap();
+    let all = s.list_objects(in_b("", None, 100)).await.unwrap();
     let got: Vec<&str> = all.objects.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(
         got,
@@ -500,7 +510,7 @@ pub async fn objects_list_by_prefix_pages_bytewise(h: Arc<Harness>) {
     let mut seen = Vec::new();
     loop {
         let page = s
-            .list_objects("b", "a/", after.as_deref(), 2)
+            .list_objects(in_b("a/", after.as_deref(), 2))
             .await
             .unwrap();
         assert!(page.objects.len() <= 2);
@@ -511,13 +521,13 @@ pub async fn objects_list_by_prefix_pages_bytewise(h: Arc<Harness>) {
         }
     }
     assert_eq!(seen, ["a/B", "a/_", "a/a", "a/a/deep", "a/é"]);
-    let exact = s.list_objects("b", "a/a", None, 2).await.unwrap();
+    let exact = s.list_objects(in_b("a/a", None, 2)).await.unwrap();
     assert_eq!(exact.objects.len(), 2);
     assert!(!exact.truncated);
-    let pct = s.list_objects("b", "a%", None, 10).await.unwrap();
+    let pct = s.list_objects(in_b("a%", None, 10)).await.unwrap();
     assert_eq!(pct.objects.len(), 1);
     assert_eq!(
-        s.list_objects("b", "", Some("b"), 10).await.unwrap(),
+        s.list_objects(in_b("", Some("b"), 10)).await.unwrap(),
         sagestack_store::ObjectPage::default()
     );
     s.close().await;

@@ -232,12 +232,15 @@ impl<'a> Evaluator<'a> {
                 };
                 let region = field("Region")?;
                 let role = field("RoleArn")?;
-                let v = self
-                    .env
-                    .stack_output(&stack, &output, region.as_deref(), role.as_deref())
-                    .ok_or_else(|| {
-                        err(pos, format!("Output {output} of stack {stack} not found"))
-                    })?;
+                let at = StackOutputRef {
+                    stack: &stack,
+                    output: &output,
+                    region: region.as_deref(),
+                    role_arn: role.as_deref(),
+                };
+                let v = self.env.stack_output(&at).ok_or_else(|| {
+                    err(pos, format!("Output {output} of stack {stack} not found"))
+                })?;
                 self.charged(Value::String(v), pos, name).map(Some)
             }
             "Fn::Length" if self.lang_ext => {

@@ -68,14 +68,8 @@ impl Environment for FakeEnv {
     fn export(&self, name: &str) -> Option<String> {
         Some(format!("export-{name}"))
     }
-    fn stack_output(
-        &self,
-        stack: &str,
-        output: &str,
-        _: Option<&str>,
-        _: Option<&str>,
-    ) -> Option<String> {
-        Some(format!("{stack}-{output}"))
+    fn stack_output(&self, at: &StackOutputRef<'_>) -> Option<String> {
+        Some(format!("{}-{}", at.stack, at.output))
     }
     fn availability_zones(&self, region: &str) -> Vec<String> {
         ["a", "b", "c", "d", "e", "f"]
