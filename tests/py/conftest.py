@@ -103,7 +103,8 @@ def server(data_dir):
     s.stop()
 
 
-def client(service, url, validate=True, key=ACCESS_KEY, secret="dummy-secret", **config):
+def client(service, url, validate=True, key=ACCESS_KEY, secret="dummy-secret", token=None,
+           **config):
     """A boto3 client for `service` on the server at `url`: the test key pair, one
     attempt, client-side validation unless `validate=False`; `config` adds botocore
     `Config` options (timeouts, `s3=PATH_STYLE`, ...)."""
@@ -113,6 +114,7 @@ def client(service, url, validate=True, key=ACCESS_KEY, secret="dummy-secret", *
         region_name=REGION,
         aws_access_key_id=key,
         aws_secret_access_key=secret,
+        aws_session_token=token,
         config=Config(retries={"max_attempts": 1}, parameter_validation=validate, **config),
     )
 
@@ -161,8 +163,8 @@ def aws_cli(url, *args, timeout=120, extra_env=None):
         AWS_CONFIG_FILE="/dev/null",
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
         AWS_MAX_ATTEMPTS="1",
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})
     p = subprocess.run(
         [exe, "--endpoint-url", url, "--output", "json", *args],
         capture_output=True, text=True, env=env, timeout=timeout,

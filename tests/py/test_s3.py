@@ -342,7 +342,16 @@ def test_list_multipart_uploads_pages_by_key_and_upload_id(s3):
 # --- authentication ------------------------------------------------------------------
 
 
-def test_unknown_key_wrong_secret_and_anonymous(server):
+@pytest.fixture
+def sigv4_server(data_dir):
+    """A server that verifies signatures: the conftest key pair, and no other."""
+    s = Server(data_dir, {"SAGESTACK_AUTH": "sigv4"}).start()
+    yield s
+    s.stop()
+
+
+def test_unknown_key_wrong_secret_and_anonymous(sigv4_server):
+    server = sigv4_server
     with pytest.raises(ClientError) as e:
         s3_client(server.url, key="AKIDUNKNOWN").list_buckets()
     assert error_code(e) == "InvalidAccessKeyId" and status(e) == 403
@@ -359,7 +368,9 @@ def test_unknown_key_wrong_secret_and_anonymous(server):
         assert "<Code>AccessDenied</Code>" in body and body.lstrip().startswith("<?xml")
 
 
-def test_presigned_urls(s3):
+def test_presigned_urls(sigv4_server):
+    # Signatures are checked under --auth sigv4 (under none, any signature goes).
+    s3 = s3_client(sigv4_server.url)
     s3.create_bucket(Bucket="presigned")
     s3.put_object(Bucket="presigned", Key="file.txt", Body=b"signed content")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "presigned", "Key": "file.txt"},

@@ -1,10 +1,7 @@
 //! Per-request facts that services may need: who is calling, where, and the request id.
 //! Built once per request, from its head, before the protocol's framing reads the body.
 
-use http::header::AUTHORIZATION;
-use http::request::Parts;
-
-use crate::sigv4;
+use crate::auth::Caller;
 
 /// What a service knows about the request it is handling, beyond its input.
 #[derive(Debug, Clone)]
@@ -13,39 +10,31 @@ pub struct RequestContext {
     pub request_id: String,
     /// The region this server answers for (`--region`).
     pub region: String,
-    /// The account this server answers for (`--account-id`).
+    /// The caller's account: the verified key's under `--auth sigv4`, the server's
+    /// (`--account-id`) otherwise.
     pub account_id: String,
-    /// The access key id of the SigV4 credential the caller presented, if any.
-    /// Signatures are NOT verified: this is an identity claim, used only to fill
-    /// fields such as `CreatedBy`.
-    pub access_key_id: Option<String>,
+    /// Who is calling (verified under `--auth sigv4`, claimed under `none`); `None` for
+    /// a call made in process (a provider calling its service's API, a test).
+    pub caller: Option<Caller>,
 }
 
 impl RequestContext {
-    /// The context of a request answered for `region` and `account_id`: a fresh
-    /// request id, and the access key id of the caller's SigV4 `Authorization` header.
-    pub fn from_parts(parts: &Parts, region: &str, account_id: &str) -> Self {
-        RequestContext {
-            access_key_id: parts
-                .headers
-                .get(AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(sigv4::access_key_id)
-                .map(str::to_owned),
-            ..Self::new(region, account_id)
-        }
-    }
-
     /// A context answered for `region` and `account_id` with a fresh request id and no
-    /// caller's access key: as is, that of a call made in process (a provider calling
-    /// its service's API, a test); [`from_parts`](Self::from_parts) adds the key.
+    /// caller: as is, that of a call made in process.
     pub fn new(region: &str, account_id: &str) -> Self {
         RequestContext {
             request_id: new_request_id(),
             region: region.to_owned(),
             account_id: account_id.to_owned(),
-            access_key_id: None,
+            caller: None,
         }
+    }
+
+    /// The same request, made by `caller` (whose account it acts in).
+    pub fn with_caller(mut self, caller: Caller) -> Self {
+        self.account_id.clone_from(&caller.account_id);
+        self.caller = Some(caller);
+        self
     }
 }
 

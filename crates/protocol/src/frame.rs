@@ -12,6 +12,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Limited};
 
+use crate::auth::Auth;
 use crate::error::json_error_response;
 use crate::query::{self, QueryError, QueryService};
 use crate::rest_json::{self, RestJsonService};
@@ -30,6 +31,7 @@ impl<B> RequestBody for B where B: http_body::Body<Data = Bytes, Error: Into<Bod
 /// `service` and answers its output, or its error in the JSON shape.
 pub async fn answer_json<B: RequestBody>(
     service: &dyn Json11Service,
+    auth: &Auth,
     ctx: &RequestContext,
     parts: &Parts,
     body: B,
@@ -37,6 +39,7 @@ pub async fn answer_json<B: RequestBody>(
 ) -> Response<Bytes> {
     let result = async {
         let bytes = read_body(parts, body, json11::MAX_BODY_BYTES).await?;
+        let ctx = &authenticated(auth, ctx, parts, &bytes, true)?;
         let input = json11::parse_body(&bytes)?;
         let output = service.call(ctx, operation, input).await?;
         Ok::<_, Box<dyn AwsError>>(json11::ok_response(output, &ctx.request_id))
@@ -50,6 +53,7 @@ pub async fn answer_json<B: RequestBody>(
 /// a Query `ErrorResponse` (in the service's namespace once one was found).
 pub async fn answer_query<'s, B: RequestBody>(
     service_for: impl Fn(&str) -> Option<&'s dyn QueryService>,
+    auth: &Auth,
     ctx: &RequestContext,
     parts: &Parts,
     body: B,
@@ -57,6 +61,7 @@ pub async fn answer_query<'s, B: RequestBody>(
     let mut namespace = None;
     let result = async {
         let bytes = read_body(parts, body, query::MAX_BODY_BYTES).await?;
+        let ctx = &authenticated(auth, ctx, parts, &bytes, false)?;
         let request = query::parse_request(parts.uri.query(), &bytes)?;
         let Some(service) = service_for(request.version.as_str()) else {
             return Err(Box::new(QueryError::InvalidAction {
@@ -85,6 +90,7 @@ pub async fn answer_query<'s, B: RequestBody>(
 /// and answers the output (or the error in REST-JSON's shape).
 pub async fn answer_rest<B: RequestBody>(
     service: &dyn RestJsonService,
+    auth: &Auth,
     ctx: &RequestContext,
     parts: &Parts,
     body: B,
@@ -94,6 +100,7 @@ pub async fn answer_rest<B: RequestBody>(
         crate::sigv4::check_shape(parts)
             .map_err(|e| Box::new(e.for_json()) as Box<dyn AwsError>)?;
         let bytes = read_body(parts, body, service.max_body_bytes(operation)).await?;
+        let ctx = &authenticated(auth, ctx, parts, &bytes, true)?;
         let request = rest_json::bind(service, operation, labels, parts, bytes)?;
         let output = service.call(ctx, request).await?;
         Ok::<_, Box<dyn AwsError>>(rest_json::ok_response(
@@ -108,6 +115,23 @@ pub async fn answer_rest<B: RequestBody>(
         log_refusal(err.as_ref(), &ctx.request_id);
         rest_json::error_response(err.as_ref(), &ctx.request_id)
     })
+}
+
+/// `ctx` made by the caller `auth` finds the request (with `body`) to come from, or the
+/// refusal in the JSON (`json`) or Query shape. The one place every buffered protocol
+/// authenticates.
+fn authenticated(
+    auth: &Auth,
+    ctx: &RequestContext,
+    parts: &Parts,
+    body: &[u8],
+    json: bool,
+) -> Result<RequestContext, Box<dyn AwsError>> {
+    match auth.authenticate(parts, body, std::time::SystemTime::now()) {
+        Ok(caller) => Ok(ctx.clone().with_caller(caller)),
+        Err(e) if json => Err(Box::new(e.for_json())),
+        Err(e) => Err(Box::new(e)),
+    }
 }
 
 /// A request refused before any service saw it (no service for its target, say), in

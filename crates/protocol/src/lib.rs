@@ -22,8 +22,10 @@
 //! * [`validate`] checks inputs against a service's botocore model with AWS's wording
 //!   (every service embeds its own model).
 //! * [`sigv4`] checks that a request carries a SigV4-shaped signature (header or
-//!   presigned query; signatures are not verified) and reads the caller's access key id.
+//!   presigned query) and names the refusals; [`auth`] is the credentials policy
+//!   (`--auth none|sigv4`): it verifies signatures and says who the caller is.
 
+pub mod auth;
 pub mod classify;
 pub mod context;
 pub mod error;

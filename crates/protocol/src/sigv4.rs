@@ -1,13 +1,12 @@
-//! The little of SigV4 the server needs: who claims to be calling, and whether the
-//! request carries a signature of SigV4's shape at all.
+//! SigV4's shape: who claims to be calling, whether the request carries a signature of
+//! SigV4's shape at all, and the refusals ([`AuthError`]).
 //!
-//! Signature verification is deliberately not implemented here: in the default mode
-//! clients sign with dummy credentials. What is checked is what AWS checks before it
-//! looks at a key: that an `Authorization: AWS4-HMAC-SHA256 ...` header or presigned
-//! `X-Amz-*` query parameters are present and well-formed ([`check_shape`]). That
-//! alone keeps a web page from driving the API: an `<img>` tag or a cross-origin form
-//! cannot set `Authorization`. The access key id attributes changes (`CreatedBy`,
-//! `LastModifiedBy`).
+//! What is checked here is what AWS checks before it looks at a key: that an
+//! `Authorization: AWS4-HMAC-SHA256 ...` header or presigned `X-Amz-*` query parameters
+//! are present and well-formed ([`check_shape`]). That alone keeps a web page from
+//! driving the API: an `<img>` tag or a cross-origin form cannot set `Authorization`.
+//! Whether the signature is the right one is [`crate::auth`]'s question (under
+//! `--auth sigv4`).
 //!
 //! [`AuthError`] is the refusal; [`AuthError::for_json`] gives the JSON protocol's
 //! code (`...Exception`), while the error itself carries the Query protocol's code.
@@ -62,6 +61,34 @@ pub enum AuthError {
     /// The request is signed, but a web browser says it comes from another site.
     #[error("{0}")]
     AccessDenied(String),
+    /// `--auth sigv4`: no such access key (or a temporary key without its token).
+    #[error("The security token included in the request is invalid.")]
+    InvalidClientTokenId,
+    /// `--auth sigv4`: the signature is not the one the key's secret gives.
+    #[error("{0}")]
+    SignatureDoesNotMatch(String),
+    /// `--auth sigv4`: the request's date is more than 15 minutes from the server's
+    /// clock, or a presigned URL's validity is over.
+    #[error("{0}")]
+    SignatureExpired(String),
+    /// `--auth sigv4`: temporary keys past their expiry.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
+    /// A signing method this mode cannot accept; the message says what to do instead.
+    #[error("{0}")]
+    NotSupported(String),
+}
+
+impl AuthError {
+    /// AWS's words for a signature that does not match.
+    pub fn signature_mismatch() -> Self {
+        AuthError::SignatureDoesNotMatch(
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method. Consult the service \
+             documentation for details."
+                .into(),
+        )
+    }
 }
 
 impl AwsError for AuthError {
@@ -71,12 +98,17 @@ impl AwsError for AuthError {
             Self::MissingAuthenticationToken => "MissingAuthenticationToken",
             Self::IncompleteSignature(_) => "IncompleteSignature",
             Self::AccessDenied(_) => "AccessDenied",
+            Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::SignatureDoesNotMatch(_) | Self::SignatureExpired(_) => "SignatureDoesNotMatch",
+            Self::ExpiredToken => "ExpiredToken",
+            Self::NotSupported(_) => "NotImplemented",
         }
     }
     fn status(&self) -> StatusCode {
         match self {
             Self::IncompleteSignature(_) => StatusCode::BAD_REQUEST,
-            Self::MissingAuthenticationToken | Self::AccessDenied(_) => StatusCode::FORBIDDEN,
+            Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+            _ => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -100,10 +132,23 @@ impl AwsError for JsonAuthError {
             AuthError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             AuthError::IncompleteSignature(_) => "IncompleteSignatureException",
             AuthError::AccessDenied(_) => "AccessDeniedException",
+            AuthError::InvalidClientTokenId => "UnrecognizedClientException",
+            AuthError::SignatureDoesNotMatch(_) | AuthError::SignatureExpired(_) => {
+                "InvalidSignatureException"
+            }
+            AuthError::ExpiredToken => "ExpiredTokenException",
+            AuthError::NotSupported(_) => "NotImplemented",
         }
     }
+    /// JSON services answer a key or signature they refuse with 400, as SageMaker does.
     fn status(&self) -> StatusCode {
-        self.0.status()
+        match self.0 {
+            AuthError::InvalidClientTokenId
+            | AuthError::SignatureDoesNotMatch(_)
+            | AuthError::SignatureExpired(_)
+            | AuthError::ExpiredToken => StatusCode::BAD_REQUEST,
+            _ => self.0.status(),
+        }
     }
 }
 

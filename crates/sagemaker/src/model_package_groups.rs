@@ -232,10 +232,9 @@ mod tests {
     use sagestack_store::SqliteStore;
 
     fn ctx() -> RequestContext {
-        RequestContext {
-            access_key_id: Some("AKIDTEST".into()),
-            ..RequestContext::new("us-west-2", "123456789012")
-        }
+        RequestContext::new("us-west-2", "123456789012").with_caller(
+            sagestack_protocol::auth::Caller::root("AKIDTEST", "123456789012"),
+        )
     }
 
     async fn service(dir: &std::path::Path) -> SageMakerService {

@@ -46,18 +46,20 @@ fn new_project_id() -> String {
 }
 
 pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {
-    let key = ctx.access_key_id.as_ref()?;
+    let caller = ctx.caller.as_ref()?;
+    // The caller's ARN in this region's partition (`aws` for the usual regions).
+    let partition = sagestack_engine::partition_for_region(&ctx.region);
     Some(UserContext {
         user_profile_arn: None,
         user_profile_name: None,
         domain_id: None,
         iam_identity: Some(IamIdentity {
-            arn: Some(format!(
-                "arn:{}:iam::{}:root",
-                sagestack_engine::partition_for_region(&ctx.region),
-                ctx.account_id
-            )),
-            principal_id: Some(key.clone()),
+            arn: Some(
+                caller
+                    .arn
+                    .replacen("arn:aws:", &format!("arn:{partition}:"), 1),
+            ),
+            principal_id: Some(caller.user_id.clone()),
             source_identity: None,
         }),
     })

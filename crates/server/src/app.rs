@@ -19,10 +19,11 @@ use sagestack_servicecatalog::{Catalog, ProvisionedProducts, Scope, ServiceCatal
 use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::Store;
 
-use crate::cli::ServeArgs;
+use crate::cli::{AuthMode, ServeArgs};
 use crate::native::{log_group_provider, native_providers};
 use crate::router::{AppState, Services};
 use crate::store_watch::Resumable;
+use sagestack_protocol::auth::{Auth, Credentials, KeySource};
 
 /// The built server: what the router serves, and what serving and shutdown need.
 pub struct App {
@@ -49,6 +50,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
     let reconcile = args.database_url.is_none() || args.reconcile;
+    let auth = auth_policy(args)?;
     // Where TemplateURLs are read (projects, products and the CloudFormation API): the
     // embedded object store, or an external S3 with --s3-endpoint.
     let template_source: Arc<dyn TemplateSource> = crate::template_source::template_source(
@@ -92,7 +94,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     ));
     let invoker = Arc::new(sagestack_lambda::Invoker::new(
         functions.clone(),
-        crate::lambda::executor(args, endpoint)?,
+        crate::lambda::executor(args, &auth, endpoint)?,
         Arc::new(crate::lambda::FunctionLogs(logs.clone())),
     ));
     let responses = sagestack_lambda::custom_resource::Responses::new();
@@ -162,15 +164,23 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     let sagemaker = SageMakerService::new(projects, groups, Arc::new(provisioner.clone()));
     let cloudformation =
         CloudFormationApi::new(cloudformation).with_template_source(template_source);
-    let s3_credentials = sagestack_s3::auth::StaticCredentials::parse(&args.credentials)
-        .map_err(|e| format!("invalid --credentials: {e}"))?;
     let s3 = sagestack_s3::api::service(
         store.clone(),
         args.region.clone(),
         args.s3_max_object_size,
         args.s3_max_inflight_bytes,
-        s3_credentials,
+        auth.clone(),
     );
+    // STS: temporary keys go into the credentials the policy accepts (sigv4 only).
+    let sessions = Arc::new(sagestack_sts::Sessions::new(
+        store.clone(),
+        match &auth {
+            Auth::Sigv4(credentials) => Some(credentials.clone()),
+            Auth::None { .. } => None,
+        },
+        clock.clone(),
+        &args.region,
+    ));
     let state = AppState {
         services: Services::default()
             .with_json(Arc::new(sagemaker))
@@ -178,6 +188,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
             .with_json(Arc::new(ServiceCatalogService::new(catalog, provisioned)))
             .with_json(Arc::new(sagestack_logs::LogsService::new(logs)))
             .with_query(Arc::new(cloudformation))
+            .with_query(Arc::new(sagestack_sts::StsApi::new(sessions)))
             .with_rest(Arc::new(sagestack_lambda::LambdaApi::new(invoker)))
             .with_s3(s3),
         lambda: Some(crate::lambda::LambdaRoutes {
@@ -186,6 +197,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         }),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
+        auth,
         store: Some(store.clone()),
     };
     Ok(App {
@@ -195,4 +207,29 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         resumable,
         reconcile,
     })
+}
+
+/// The credentials policy `--auth` names, with its keys read.
+fn auth_policy(args: &ServeArgs) -> Result<Auth, String> {
+    // An empty value (`SAGESTACK_CREDENTIALS=`) is no value.
+    let inline = args.credentials.as_ref().filter(|c| !c.trim().is_empty());
+    let source = match (&args.credentials_file, inline) {
+        (Some(_), Some(_)) => {
+            return Err("give --credentials-file or --credentials, not both".into());
+        }
+        (Some(path), None) => Some(KeySource::File(path.clone())),
+        (None, Some(raw)) => Some(KeySource::Inline(raw.clone())),
+        (None, None) => None,
+    };
+    match (args.auth, source) {
+        (AuthMode::None, _) => Ok(Auth::None {
+            account_id: args.account_id.clone(),
+        }),
+        (AuthMode::Sigv4, None) => {
+            Err("--auth sigv4 needs --credentials-file or --credentials".into())
+        }
+        (AuthMode::Sigv4, Some(source)) => Credentials::load(source, &args.account_id)
+            .map(|c| Auth::Sigv4(Arc::new(c)))
+            .map_err(|e| format!("invalid credentials: {e}")),
+    }
 }

@@ -59,6 +59,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who may call (`--auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Any credentials, on every protocol (S3 included): local development.
+    None,
+    /// Valid SigV4 signatures by the keys of --credentials-file or --credentials only.
+    Sigv4,
+}
+
 /// `sagestack serve` options; each has a `SAGESTACK_*` environment equivalent.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -119,10 +128,22 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub s3_hostnames: Vec<String>,
-    /// Access keys the S3 endpoint accepts, `AKID:SECRET[,AKID:SECRET...]` (S3 requests
-    /// are SigV4-verified against these; unsigned ones are denied).
-    #[arg(long, env = "SAGESTACK_CREDENTIALS", default_value = sagestack_s3::auth::DEFAULT_CREDENTIALS)]
-    pub credentials: String,
+    /// Who may call. `none`: any credentials on every protocol (a request must still
+    /// be signed, so that web pages cannot drive the server). `sigv4`: every request
+    /// must carry a valid SigV4 signature by a key of --credentials-file or
+    /// --credentials, and acts as that key's principal.
+    #[arg(long, env = "SAGESTACK_AUTH", value_enum, default_value_t = AuthMode::None)]
+    pub auth: AuthMode,
+    /// With --auth sigv4: a TOML file of `[[credentials]]` (access_key_id,
+    /// secret_access_key, account_id, optional arn and user_id), re-read on SIGHUP.
+    #[arg(long, env = "SAGESTACK_CREDENTIALS_FILE", value_name = "PATH")]
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// With --auth sigv4: keys of the root of --account-id, `AKID:SECRET[,...]` (a
+    /// shorthand for a one-account --credentials-file). Lambda functions call the
+    /// server back with the first key (by access key id); under `none`, with
+    /// `test`/`test`.
+    #[arg(long, env = "SAGESTACK_CREDENTIALS")]
+    pub credentials: Option<String>,
     /// Largest S3 object (and multipart part) accepted, in bytes; larger uploads are
     /// refused with EntityTooLarge.
     #[arg(long, env = "SAGESTACK_S3_MAX_OBJECT_SIZE", default_value_t = sagestack_s3::api::DEFAULT_MAX_OBJECT_SIZE)]

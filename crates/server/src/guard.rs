@@ -16,9 +16,10 @@
 //!    `Host`) is refused, except S3 reads (`GET`/`HEAD`: presigned object URLs in
 //!    `<img>` tags are a normal use). SDKs and the CLI send neither header.
 //! 4. JSON and Query requests must carry a SigV4-shaped signature
-//!    ([`sigv4::check_shape`]); the signature itself is not verified. S3 REST requests
-//!    go on to s3s, which verifies signatures against `--credentials` and decides
-//!    about unsigned ones itself.
+//!    ([`sigv4::check_shape`]); whether it is the right one is decided after the body
+//!    is read, by the credentials policy (`sagestack_protocol::auth`, `--auth`). S3
+//!    REST requests go on to s3s, which verifies signatures against the same policy's
+//!    keys and refuses unsigned ones itself.
 //!
 //! Refusals 3 and 4 are AWS's errors in the request's protocol
 //! (`MissingAuthenticationToken[Exception]`, `IncompleteSignature[Exception]`,

@@ -15,6 +15,7 @@ use sagestack_lambda::custom_resource::Responses;
 use sagestack_lambda::{Executor, Functions, RuntimeConfig};
 
 use crate::cli::ServeArgs;
+use sagestack_protocol::auth::Auth;
 
 /// What the router needs of Lambda beyond its API.
 #[derive(Clone)]
@@ -43,14 +44,15 @@ impl sagestack_lambda::LogSink for FunctionLogs {
 }
 
 /// The executor `args` describe; functions reach this server at `endpoint`.
-pub fn executor(args: &ServeArgs, endpoint: &str) -> Result<Executor, String> {
-    let (akid, secret) = args
-        .credentials
-        .split(',')
-        .next()
-        .and_then(|pair| pair.trim().split_once(':'))
-        .map(|(a, s)| (a.to_string(), s.to_string()))
-        .unwrap_or_else(|| ("test".into(), "test".into()));
+pub fn executor(args: &ServeArgs, auth: &Auth, endpoint: &str) -> Result<Executor, String> {
+    // Functions call this server back with a key it accepts.
+    let (akid, secret) = match auth {
+        Auth::Sigv4(credentials) => credentials
+            .any()
+            .map(|p| (p.access_key_id, p.secret_access_key))
+            .unwrap_or_default(),
+        Auth::None { .. } => ("test".into(), "test".into()),
+    };
     Executor::new(RuntimeConfig {
         python: args.lambda_python.clone(),
         node: args.lambda_node.clone(),

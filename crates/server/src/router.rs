@@ -92,6 +92,8 @@ pub struct AppState {
     pub services: Services,
     pub region: String,
     pub account_id: String,
+    /// Who may call (`--auth`): every protocol authenticates by it.
+    pub auth: sagestack_protocol::auth::Auth,
     /// Whose state the health check reports (none in tests of the routing alone).
     pub store: Option<Arc<dyn sagestack_store::Store>>,
     /// Lambda's plain-HTTP paths (custom-resource responses, code downloads).
@@ -159,8 +161,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Handles every request that is not the health check: picks the service by the
 /// request's shape and hands the request to its protocol's framing.
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx = RequestContext::from_parts(&parts, &state.region, &state.account_id);
+    let (mut parts, body) = request.into_parts();
+    let ctx = RequestContext::new(&state.region, &state.account_id);
+    let auth = &state.auth;
     let services = &state.services;
     let refuse = |message: String| {
         frame::json_refusal(&ProtocolError::UnknownOperation(message), &ctx.request_id)
@@ -168,7 +171,7 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let response = match classify(&parts) {
         RequestShape::Json { prefix, operation } => match services.json.get(prefix.as_str()) {
             Some(service) => {
-                frame::answer_json(service.as_ref(), &ctx, &parts, body, &operation).await
+                frame::answer_json(service.as_ref(), auth, &ctx, &parts, body, &operation).await
             }
             None => refuse(format!("No service handles the target prefix {prefix}")),
         },
@@ -180,14 +183,28 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         }
         RequestShape::Query => {
             let service_for = |version: &str| services.query.get(version).map(|s| s.as_ref());
-            frame::answer_query(service_for, &ctx, &parts, body).await
+            frame::answer_query(service_for, auth, &ctx, &parts, body).await
         }
         RequestShape::Rest if services.rest_for(&parts).is_some() => {
             let service = services.rest_for(&parts).expect("checked");
-            frame::answer_rest(service, &ctx, &parts, body).await
+            frame::answer_rest(service, auth, &ctx, &parts, body).await
         }
         RequestShape::Rest => match &services.s3 {
             Some(s3) => {
+                let now = std::time::SystemTime::now();
+                let checked = auth
+                    .resign_for_s3(&mut parts)
+                    .and_then(|unverified| auth.check_s3_session(&parts, now).map(|()| unverified));
+                match checked {
+                    // A SigV2 signature `none` mode removed: signed, let in unverified.
+                    Ok(true) => {
+                        parts
+                            .extensions
+                            .insert(sagestack_s3::auth::SignedUnverified);
+                    }
+                    Ok(false) => {}
+                    Err(e) => return s3_refusal(&e, &ctx.request_id).map(Body::new),
+                }
                 // The body streams on to s3s; it is never buffered here.
                 let request = Request::from_parts(parts, s3s::Body::http_body_unsync(body));
                 return sagestack_s3::api::call(s3, request, &ctx.request_id)
@@ -202,4 +219,27 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         },
     };
     response.map(Body::from)
+}
+
+/// A refusal of the credentials policy in S3's words.
+fn s3_refusal(
+    err: &sagestack_protocol::sigv4::AuthError,
+    request_id: &str,
+) -> axum::http::Response<s3s::Body> {
+    use sagestack_protocol::sigv4::AuthError as E;
+    let code = match err {
+        E::InvalidClientTokenId => "InvalidToken",
+        E::ExpiredToken => "ExpiredToken",
+        E::NotSupported(_) => "NotImplemented",
+        E::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
+        E::IncompleteSignature(_) => "AuthorizationHeaderMalformed",
+        _ => "AccessDenied",
+    };
+    let status = sagestack_protocol::AwsError::status(err);
+    let message = match err {
+        E::InvalidClientTokenId => "The provided token is malformed or otherwise invalid.".into(),
+        E::ExpiredToken => "The provided token has expired.".into(),
+        other => other.to_string(),
+    };
+    sagestack_s3::api::refusal(status, code, &message, request_id)
 }

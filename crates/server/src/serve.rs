@@ -81,9 +81,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         backend = if args.database_url.is_some() { "postgres" } else { "sqlite" },
         data_dir = %args.data_dir.display(),
         region = %args.region,
+        auth = state.auth.name(),
         startup_ms = started.elapsed().as_millis() as u64,
         "sagestack listening on http://{addr}"
     );
+    let reloader = reload_credentials_on_sighup(&state.auth);
     let hosts = AllowedHosts::new(&args.host, &args.s3_hostnames, &args.allowed_hosts);
     let limits = Limits {
         max_connections: args.max_connections as usize,
@@ -121,6 +123,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(watcher) = watcher {
         watcher.abort();
     }
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     tracing::info!("draining done; closing the store");
     // Dropping the last owner would close it too; closing here waits for the WAL
     // checkpoint and reports its failure.
@@ -129,6 +134,41 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+/// Under `--auth sigv4`, re-reads the credentials on each SIGHUP (a bad file keeps the
+/// keys in use, and says why).
+fn reload_credentials_on_sighup(
+    auth: &sagestack_protocol::auth::Auth,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let sagestack_protocol::auth::Auth::Sigv4(credentials) = auth else {
+        return None;
+    };
+    let credentials = credentials.clone();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGHUP; credentials will not reload: {e}");
+                return None;
+            }
+        };
+        Some(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match credentials.reload() {
+                    Ok(keys) => tracing::info!(keys, "credentials reloaded"),
+                    Err(e) => tracing::error!("credentials not reloaded, the old ones stay: {e}"),
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = credentials;
+        None
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

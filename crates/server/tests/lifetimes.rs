@@ -41,6 +41,7 @@ async fn json(app: &axum::Router, target: &str, body: Value) -> Value {
         .header("x-amz-target", target)
         .header("content-type", "application/x-amz-json-1.1")
         .header("authorization", AUTH)
+        .header("x-amz-date", "20250101T000000Z")
         .body(Body::from(body.to_string()))
         .unwrap();
     let (status, text) = send(app, request).await;
@@ -57,6 +58,7 @@ async fn query(app: &axum::Router, form: &[(&str, &str)]) -> String {
     let request = Request::post("/")
         .header("content-type", "application/x-www-form-urlencoded")
         .header("authorization", AUTH)
+        .header("x-amz-date", "20250101T000000Z")
         .body(Body::from(body))
         .unwrap();
     let (status, text) = send(app, request).await;

@@ -27,7 +27,7 @@ impl Json11Service for Echo {
     ) -> Result<JsonOutput, Box<dyn AwsError>> {
         match operation {
             "Echo" => Ok(JsonOutput::Value(
-                json!({"input": input, "key": ctx.access_key_id, "region": ctx.region}),
+                json!({"input": input, "key": ctx.caller.as_ref().map(|c| &c.access_key_id), "region": ctx.region}),
             )),
             "Panic" => panic!("handler bug"),
             other => Err(ProtocolError::UnknownOperation(format!("no {other}")).into()),
@@ -45,6 +45,9 @@ fn app_with(services: Services) -> axum::Router {
         services,
         region: "eu-west-3".into(),
         account_id: "111122223333".into(),
+        auth: sagestack_protocol::auth::Auth::None {
+            account_id: "111122223333".into(),
+        },
         store: None,
         lambda: None,
     })
@@ -75,6 +78,7 @@ fn json_req(target: &str, body: impl Into<Body>) -> Request<Body> {
             "authorization",
             "AWS4-HMAC-SHA256 Credential=AKIDX/20250101/eu-west-3/echo/aws4_request, SignedHeaders=host, Signature=0",
         )
+        .header("x-amz-date", "20250101T000000Z")
         .body(body.into())
         .unwrap()
 }
@@ -106,6 +110,11 @@ async fn query_requests_without_a_service_get_a_query_error() {
     // Form-encoded `Action=` requests are the Query protocol: their errors are XML.
     let req = Request::post("/")
         .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDX/20250101/eu-west-3/cloudformation/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .header("x-amz-date", "20250101T000000Z")
         .body(Body::from("Action=ListStacks&Version=2010-05-15"))
         .unwrap();
     let resp = app().oneshot(req).await.unwrap();

@@ -13,7 +13,7 @@ fn ctx() -> RequestContext {
         request_id: "r".into(),
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
-        access_key_id: None,
+        caller: None,
     }
 }
 

@@ -240,10 +240,9 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
 
 /// A request with an access key: SageMaker records it as the project's creator.
 pub fn ctx() -> RequestContext {
-    RequestContext {
-        access_key_id: Some("AKIDPROVTEST".into()),
-        ..requests::ctx()
-    }
+    let ctx = requests::ctx();
+    let caller = sagestack_protocol::auth::Caller::root("AKIDPROVTEST", &ctx.account_id);
+    ctx.with_caller(caller)
 }
 
 /// `[(key, value)]` as the API's `[{"Key": key, "Value": value}]`.

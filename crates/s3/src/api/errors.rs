@@ -72,6 +72,23 @@ pub(super) fn bucket_error(bucket: &str) -> impl FnOnce(StoreError) -> S3Error +
     }
 }
 
+/// A request refused before s3s saw it (by the server's credentials policy), as S3
+/// words the refusal: `code` is S3's (`InvalidAccessKeyId`, `ExpiredToken`, ...).
+pub fn refusal(
+    status: http::StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> http::Response<s3s::Body> {
+    let code = S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::AccessDenied);
+    let mut error = S3Error::with_message(code, message.to_owned());
+    error.set_status_code(status);
+    error.set_request_id(request_id);
+    error
+        .to_http_response()
+        .unwrap_or_else(|_| internal_error_response(request_id))
+}
+
 /// The S3 error document for a failure outside s3s (a panic in the S3 path, or an
 /// error s3s could not turn into a response itself): `500 InternalError`, as S3 words it.
 pub(super) fn internal_error_response(request_id: &str) -> http::Response<s3s::Body> {

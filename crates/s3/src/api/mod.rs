@@ -101,6 +101,7 @@ use budget::{BudgetedBody, Reservation};
 pub use call::call;
 pub use document::ObjectDocument;
 use document::*;
+pub use errors::refusal;
 use errors::*;
 use list::*;
 pub use values::validate_bucket_name;
@@ -305,13 +306,14 @@ pub fn service(
     region: impl Into<String>,
     max_object_size: u64,
     max_inflight_bytes: u64,
-    credentials: crate::auth::StaticCredentials,
+    auth: sagestack_protocol::auth::Auth,
 ) -> s3s::service::S3Service {
     let api = S3Api::new(store, region)
         .with_max_object_size(max_object_size)
         .with_max_inflight_bytes(max_inflight_bytes);
     let mut builder = s3s::service::S3ServiceBuilder::new(api);
-    builder.set_auth(credentials);
+    builder.set_auth(crate::auth::S3Keys(auth));
+    builder.set_access(crate::auth::SignedOnly);
     builder.set_host(LocalhostVirtualHosts);
     builder.build()
 }

@@ -25,10 +25,9 @@ impl Provisioner for Recorder {
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        access_key_id: Some("AKIDTEST".into()),
-        ..RequestContext::new("eu-west-1", "123456789012")
-    }
+    RequestContext::new("eu-west-1", "123456789012").with_caller(
+        sagestack_protocol::auth::Caller::root("AKIDTEST", "123456789012"),
+    )
 }
 
 async fn service(dir: &std::path::Path, p: Arc<dyn Provisioner>) -> SageMakerService {

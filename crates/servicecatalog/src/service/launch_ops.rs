@@ -136,10 +136,7 @@ pub(super) async fn call(
                     .collect(),
                 tags: i.tags.unwrap_or_default(),
                 token: i.provision_token,
-                user_arn: ctx
-                    .access_key_id
-                    .as_ref()
-                    .map(|_| format!("arn:aws:iam::{}:root", ctx.account_id)),
+                user_arn: ctx.caller.as_ref().map(|c| c.arn.clone()),
             };
             let record = provisioned.provision(req).await?;
             json!({"RecordDetail": record.detail()})
