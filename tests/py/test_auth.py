@@ -228,10 +228,12 @@ def test_presigned_urls_expire(sigv4_server):
 
 
 def test_sighup_rereads_the_credentials_file(sigv4_server, creds_file):
-    carol = ("AKIACAROL0000000", "carol-secret", "333333333333")
+    # A second key of Alice's account, and a key of an account unknown at start-up.
+    carol = ("AKIACAROL0000000", "carol-secret", "111111111111")
+    dave = ("AKIADAVE00000000", "dave-secret", "333333333333")
     with pytest.raises(ClientError):
         as_(carol, "sagemaker", sigv4_server.url).list_projects()
-    write_credentials(creds_file, ALICE, carol)
+    write_credentials(creds_file, ALICE, carol, dave)
     sigv4_server.proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 10
     while "credentials reloaded" not in sigv4_server.read_log():
@@ -241,6 +243,10 @@ def test_sighup_rereads_the_credentials_file(sigv4_server, creds_file):
     with pytest.raises(ClientError) as e:
         as_(BOB, "sagemaker", sigv4_server.url).list_projects()
     assert error_code(e) == "UnrecognizedClientException"
+    # Accounts are read at start-up: a new account's verified key is told to restart.
+    with pytest.raises(ClientError) as e:
+        as_(dave, "sagemaker", sigv4_server.url).list_projects()
+    assert error_code(e) == "AccessDenied" and "restart" in str(e.value)
     # A broken file keeps the keys in use.
     with open(creds_file, "w") as f:
         f.write("not toml [")
@@ -331,3 +337,80 @@ def test_assume_role_hands_out_keys_that_work_and_expire(sigv4_server):
         client("sts", url, key=ALICE[0], secret=ALICE[1], validate=False).assume_role(
             RoleArn=role_arn, RoleSessionName="x")
     assert error_code(e) == "ValidationError" and "roleSessionName" in str(e.value)
+
+
+# --- accounts kept apart -------------------------------------------------------------
+
+PROJECT_TEMPLATE = """
+Parameters:
+  SageMakerProjectName: {Type: String}
+  SageMakerProjectId: {Type: String}
+Resources:
+  Config:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: !Sub /projects/${SageMakerProjectName}
+      Type: String
+      Value: !Ref SageMakerProjectId
+Outputs:
+  Param: {Value: !Ref Config}
+"""
+
+
+def test_two_accounts_see_only_their_own(sigv4_server, tmp_path):
+    url = sigv4_server.url
+    # S3 is one namespace (bucket names are global, as on AWS): the template is shared.
+    # (Buckets have no owner yet: any verified caller may use any bucket.)
+    s3 = as_(ALICE, "s3", url)
+    s3.create_bucket(Bucket="templates")
+    s3.put_object(Bucket="templates", Key="p.yaml", Body=PROJECT_TEMPLATE.encode())
+    template_url = f"https://templates.s3.{REGION}.amazonaws.com/p.yaml"
+    ids = {}
+    for who in (ALICE, BOB):
+        sm = as_(who, "sagemaker", url)
+        made = sm.create_project(
+            ProjectName="same-name",
+            TemplateProviders=[{"CfnTemplateProvider": {
+                "TemplateName": "t", "TemplateURL": template_url}}])
+        assert made["ProjectArn"].split(":")[4] == who[2]
+        ids[who[0]] = made["ProjectId"]
+        waiter_deadline = time.monotonic() + 30
+        while sm.describe_project(ProjectName="same-name")["ProjectStatus"] != "CreateCompleted":
+            assert time.monotonic() < waiter_deadline
+            time.sleep(0.1)
+        ssm = as_(who, "ssm", url)
+        ssm.put_parameter(Name="/shared/name", Value=who[0], Type="String")
+        as_(who, "cloudformation", url).create_stack(
+            StackName="same-stack",
+            TemplateBody="Resources:\n  P:\n    Type: AWS::SSM::Parameter\n"
+                         "    Properties: {Type: String, Value: x}\n")
+        as_(who, "sagemaker", url).create_model_package_group(ModelPackageGroupName="models")
+        as_(who, "servicecatalog", url).create_portfolio(
+            DisplayName=f"pf-{who[0]}", ProviderName="me", IdempotencyToken=who[0])
+    assert ids[ALICE[0]] != ids[BOB[0]]
+    for who, other in ((ALICE, BOB), (BOB, ALICE)):
+        sm = as_(who, "sagemaker", url)
+        projects = sm.list_projects()["ProjectSummaryList"]
+        assert [(p["ProjectName"], p["ProjectId"]) for p in projects] == [("same-name", ids[who[0]])]
+        ssm = as_(who, "ssm", url)
+        assert ssm.get_parameter(Name="/shared/name")["Parameter"]["Value"] == who[0]
+        own = ssm.get_parameter(Name="/projects/same-name")["Parameter"]["Value"]
+        assert own == ids[who[0]]
+        cfn = as_(who, "cloudformation", url)
+        stacks = [s["StackId"] for s in cfn.list_stacks()["StackSummaries"]]
+        assert all(f":{who[2]}:" in s for s in stacks) and len(stacks) == 2, stacks
+        groups = sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
+        assert [g["ModelPackageGroupArn"].split(":")[4] for g in groups] == [who[2]]
+        portfolios = as_(who, "servicecatalog", url).list_portfolios()["PortfolioDetails"]
+        assert [p["DisplayName"] for p in portfolios] == [f"pf-{who[0]}"]
+        # The other account's project is not there for this one, by name or by ARN.
+        sm.delete_model_package_group(ModelPackageGroupName="models")
+    assert as_(ALICE, "sagemaker", url).list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    # Deleting Alice's project leaves Bob's.
+    as_(ALICE, "sagemaker", url).delete_project(ProjectName="same-name")
+    deadline = time.monotonic() + 30
+    while as_(ALICE, "sagemaker", url).list_projects()["ProjectSummaryList"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    bob = as_(BOB, "sagemaker", url).describe_project(ProjectName="same-name")
+    assert bob["ProjectStatus"] == "CreateCompleted"

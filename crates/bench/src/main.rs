@@ -75,6 +75,75 @@ struct RequestArgs {
     /// JSON request body; `{i}` is replaced by a number, as the command says.
     #[arg(long)]
     body: String,
+    /// Sign every request for real with this key (`AKID:SECRET`, SigV4 with aws-sigv4),
+    /// as an SDK does; without it, requests carry a signature of the right shape only.
+    #[arg(long, value_name = "AKID:SECRET")]
+    sign: Option<String>,
+}
+
+/// The key requests are signed with (`--sign`), set once at start-up: a process-wide
+/// setting of this command-line tool, like its clock.
+static SIGNING_KEY: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+
+/// The SigV4 service name of an `X-Amz-Target` (`SageMaker.X` is signed for `sagemaker`).
+fn signing_name(target: &str) -> &'static str {
+    match target.split('.').next() {
+        Some("AmazonSSM") => "ssm",
+        Some("AWS242ServiceCatalogService") => "servicecatalog",
+        _ => "sagemaker",
+    }
+}
+
+/// Sets [`SIGNING_KEY`] from `--sign AKID:SECRET`.
+fn use_signing_key(sign: Option<String>) {
+    if let Some(pair) = sign {
+        let (akid, secret) = pair.split_once(':').expect("--sign takes AKID:SECRET");
+        let _ = SIGNING_KEY.set((akid.to_owned(), secret.to_owned()));
+    }
+}
+
+/// The `authorization` and `x-amz-date` headers of a request, signed with
+/// [`SIGNING_KEY`] when set, else of SigV4's shape with a fixed date.
+fn signature_headers(addr: SocketAddr, target: &str, body: &[u8]) -> Vec<(String, String)> {
+    let Some((akid, secret)) = SIGNING_KEY.get() else {
+        return vec![
+            (
+                "authorization".into(),
+                "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=0".into(),
+            ),
+            ("x-amz-date".into(), "20250101T000000Z".into()),
+        ];
+    };
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = aws_credential_types::Credentials::new(akid, secret, None, None, "bench").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(signing_name(target))
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let host = addr.to_string();
+    let headers = [
+        ("host", host.as_str()),
+        ("x-amz-target", target),
+        ("content-type", "application/x-amz-json-1.1"),
+    ];
+    let request = SignableRequest::new(
+        "POST",
+        format!("http://{host}/"),
+        headers.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .expect("signable request");
+    let (instructions, _) = sign(request, &params).expect("sign").into_parts();
+    let (headers, _) = instructions.into_parts();
+    headers
+        .into_iter()
+        .map(|h| (h.name().to_string(), h.value().to_string()))
+        .collect()
 }
 
 type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -111,17 +180,16 @@ async fn send_read(
     body: String,
 ) -> Result<(u16, bool, Bytes), String> {
     conn.ready().await.map_err(|e| e.to_string())?;
-    let req = Request::post("/")
+    let mut req = Request::post("/")
         .header("host", addr.to_string())
         .header("x-amz-target", target)
-        .header("content-type", "application/x-amz-json-1.1")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
-        )
-        // The server refuses requests whose signature is not SigV4-shaped, and the
-        // shape includes a request date; the signature itself is not verified.
-        .header("x-amz-date", "20250101T000000Z")
+        .header("content-type", "application/x-amz-json-1.1");
+    // The server refuses requests without a SigV4-shaped signature (and, under
+    // `--auth sigv4`, without the right one).
+    for (name, value) in signature_headers(addr, target, body.as_bytes()) {
+        req = req.header(name, value);
+    }
+    let req = req
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let resp = conn.send_request(req).await.map_err(|e| e.to_string())?;
@@ -163,7 +231,13 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 async fn main() {
     match Cli::parse().command {
         Command::Load {
-            request: RequestArgs { addr, target, body },
+            request:
+                RequestArgs {
+                    addr,
+                    target,
+                    body,
+                    sign,
+                },
             spread,
             connections,
             duration,
@@ -171,6 +245,7 @@ async fn main() {
             warmup,
         } => {
             check_loopback(addr);
+            use_signing_key(sign);
             let sent = Arc::new(AtomicU64::new(0));
             let start = Instant::now();
             let measure_from = start + Duration::from_secs_f64(warmup);
@@ -246,11 +321,18 @@ async fn main() {
         }
         Command::Provision(args) => provision::run(args).await,
         Command::Seed {
-            request: RequestArgs { addr, target, body },
+            request:
+                RequestArgs {
+                    addr,
+                    target,
+                    body,
+                    sign,
+                },
             count,
             connections,
         } => {
             check_loopback(addr);
+            use_signing_key(sign);
             let next = Arc::new(AtomicU64::new(0));
             let failures = Arc::new(AtomicU64::new(0));
             let start = Instant::now();

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use sagestack_engine::Clock;
-use sagestack_store::{CatalogCursor, CatalogKind, CatalogRecord, Store, StoreError};
+use sagestack_store::{CatalogCursor, CatalogKind, CatalogRecord, ObjectStore, Store, StoreError};
 
 use crate::code::{self, Package};
 use crate::error::{LambdaError, Result};
@@ -87,6 +87,9 @@ pub struct UpdateConfigurationInput {
 /// The Lambda state. Cheap to share behind an `Arc`.
 pub struct Functions {
     store: Arc<dyn Store>,
+    /// The S3 objects `S3Bucket`/`S3Key` code is read from: S3 is one namespace for the
+    /// whole server, whatever account's functions read it.
+    objects: Arc<dyn ObjectStore>,
     clock: Arc<dyn Clock>,
     scope: Scope,
     /// `<data dir>/lambda/code`: unpacked packages, one directory per SHA-256.
@@ -96,12 +99,14 @@ pub struct Functions {
 impl Functions {
     pub fn new(
         store: Arc<dyn Store>,
+        objects: Arc<dyn ObjectStore>,
         clock: Arc<dyn Clock>,
         scope: Scope,
         code_dir: PathBuf,
     ) -> Functions {
         Functions {
             store,
+            objects,
             clock,
             scope,
             code_dir,
@@ -229,7 +234,7 @@ impl Functions {
                 "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist. (bucket {bucket}, key {key})"
             ))
         };
-        match self.store.get_object(bucket, key).await {
+        match self.objects.get_object(bucket, key).await {
             Ok(Some(object)) => Ok(object.body.to_vec()),
             Ok(None) => Err(missing()),
             Err(StoreError::NotFound) => Err(LambdaError::InvalidParameterValue(format!(

@@ -37,6 +37,7 @@ async fn invoker(dir: &std::path::Path, per_function: usize, idle: Duration) -> 
         account_id: "123456789012".into(),
     };
     let functions = Arc::new(Functions::new(
+        store.clone(),
         store,
         Arc::new(SystemClock),
         scope,

@@ -48,6 +48,11 @@ impl Drop for Server {
 
 /// Starts `sagestack serve` on the embedded store and waits until it accepts connections.
 pub fn start() -> Server {
+    start_with(&[])
+}
+
+/// [`start`] with more `serve` flags (e.g. `--auth sigv4`).
+pub fn start_with(flags: &[&str]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -57,6 +62,7 @@ pub fn start() -> Server {
     let child = Command::new(binary())
         .args(["serve", "--port", &port.to_string(), "--data-dir"])
         .arg(dir.path())
+        .args(flags)
         .env_remove("SAGESTACK_DATABASE_URL")
         // Deleted projects disappear as soon as their deletion completes.
         .env("SAGESTACK_DELETED_PROJECT_RETENTION", "0")
@@ -81,21 +87,20 @@ pub fn start() -> Server {
 pub const ACCESS_KEY: &str = "AKIDSDKTEST";
 
 /// A client of the AWS SDK crate `$sdk` (e.g. `aws_sdk_sagemaker`) for the server at
-/// `$url`: plain HTTP, us-east-1, the test credentials.
+/// `$url`: plain HTTP, us-east-1, the test credentials (or `$key`/`$secret`).
 #[macro_export]
 macro_rules! sdk_client {
-    ($sdk:ident, $url:expr) => {{
+    ($sdk:ident, $url:expr) => {
+        $crate::sdk_client!($sdk, $url, $crate::ACCESS_KEY, "secret")
+    };
+    ($sdk:ident, $url:expr, $key:expr, $secret:expr) => {{
         let http = aws_smithy_http_client::Builder::new().build_http();
         let config = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .endpoint_url($url)
             .region($sdk::config::Region::new("us-east-1"))
             .credentials_provider($sdk::config::Credentials::new(
-                $crate::ACCESS_KEY,
-                "secret",
-                None,
-                None,
-                "test",
+                $key, $secret, None, None, "test",
             ))
             .http_client(http)
             .build();

@@ -1,12 +1,15 @@
-//! Building the server, in one straight line: store → states → providers →
-//! CloudFormation → what runs on CloudFormation (provisioned products, the project
-//! provisioner) → recovery → the wire APIs → the router's state.
+//! Building the server, in one straight line: the shared parts (main store, embedded S3,
+//! credentials policy) → for each account served, over its own store: states →
+//! providers → CloudFormation → what runs on CloudFormation (provisioned products, the
+//! project provisioner) → the wire APIs → the router's state, whose entries hand each
+//! call to the caller's account's API (`accounts.rs`).
 //!
 //! Every object is given what it needs when it is made, and nothing made later is
 //! handed back to something made earlier, so ownership is a tree (ARCHITECTURE.md,
 //! "Construction order"): no late binding, no back references, no cycles. Dropping the
 //! [`App`] frees everything, the store included (`tests/lifetimes.rs` checks it).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sagestack_cloudformation::api::CloudFormationApi;
@@ -19,29 +22,63 @@ use sagestack_servicecatalog::{Catalog, ProvisionedProducts, Scope, ServiceCatal
 use sagestack_ssm::{Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::Store;
 
+use crate::accounts::PerAccount;
 use crate::cli::{AuthMode, ServeArgs};
 use crate::native::{log_group_provider, native_providers};
 use crate::router::{AppState, Services};
 use crate::store_watch::Resumable;
+use sagestack_protocol::Json11Service;
 use sagestack_protocol::auth::{Auth, Credentials, KeySource};
+use sagestack_protocol::query::QueryService;
+use sagestack_protocol::rest_json::RestJsonService;
 
 /// The built server: what the router serves, and what serving and shutdown need.
 pub struct App {
     pub state: AppState,
+    /// The server's own account's store, which also holds the embedded S3 (one
+    /// namespace for every account).
     pub store: Arc<dyn Store>,
-    pub provisioner: ProjectProvisioner,
-    /// What the store watcher resumes once a failed store takes writes again.
-    pub resumable: Resumable,
+    /// Every account served, the server's own first.
+    pub accounts: Vec<AccountApp>,
     /// Whether this process resumes interrupted operations (see [`build`]).
     pub reconcile: bool,
 }
 
-/// Opens the store and builds every service over it. [`App::reconcile`] says whether
-/// this process resumes what a previous one left in progress (always with the embedded
-/// store, which one process owns; with PostgreSQL only on the replica started with
-/// `--reconcile`, since replicas would otherwise each take over the operations the
-/// others are running): `serve.rs` does that once the server listens, because a
-/// resumed custom resource's function calls this server back.
+/// One account's own part of the server: its store and what resumes its operations.
+pub struct AccountApp {
+    pub account_id: String,
+    pub store: Arc<dyn Store>,
+    pub provisioner: ProjectProvisioner,
+    /// What the store watcher resumes once a failed store takes writes again.
+    pub resumable: Resumable,
+}
+
+/// What every account's services share: the embedded S3 and where templates and
+/// function code are read, the credentials policy, the clock, Lambda's response table.
+struct Shared<'a> {
+    args: &'a ServeArgs,
+    endpoint: &'a str,
+    auth: &'a Auth,
+    objects: Arc<dyn sagestack_store::ObjectStore>,
+    template_source: Arc<dyn TemplateSource>,
+    clock: Arc<dyn sagestack_engine::Clock>,
+    responses: Arc<sagestack_lambda::custom_resource::Responses>,
+}
+
+/// One account's wire APIs.
+struct AccountApis {
+    json: Vec<Arc<dyn Json11Service>>,
+    query: Vec<Arc<dyn QueryService>>,
+    rest: Vec<Arc<dyn RestJsonService>>,
+    functions: Arc<sagestack_lambda::Functions>,
+}
+
+/// Opens the stores and builds every account's services over its own. [`App::reconcile`]
+/// says whether this process resumes what a previous one left in progress (always with
+/// the embedded store, which one process owns; with PostgreSQL only on the replica
+/// started with `--reconcile`, since replicas would otherwise each take over the
+/// operations the others are running): `serve.rs` does that once the server listens,
+/// because a resumed custom resource's function calls this server back.
 ///
 /// `endpoint` is this server's base URL as its own processes reach it (Lambda functions'
 /// `AWS_ENDPOINT_URL`, custom resources' `ResponseURL`): the listener is bound first.
@@ -51,21 +88,143 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         .map_err(|e| format!("cannot open the store: {e}"))?;
     let reconcile = args.database_url.is_none() || args.reconcile;
     let auth = auth_policy(args)?;
+    let objects = store.clone() as Arc<dyn sagestack_store::ObjectStore>;
     // Where TemplateURLs are read (projects, products and the CloudFormation API): the
     // embedded object store, or an external S3 with --s3-endpoint.
-    let template_source: Arc<dyn TemplateSource> = crate::template_source::template_source(
+    let template_source: Arc<dyn TemplateSource> =
+        crate::template_source::template_source(args, objects.clone())?;
+    let shared = Shared {
         args,
-        store.clone() as Arc<dyn sagestack_store::ObjectStore>,
-    )?;
+        endpoint,
+        auth: &auth,
+        objects,
+        template_source,
+        clock: Arc::new(SystemClock),
+        responses: sagestack_lambda::custom_resource::Responses::new(),
+    };
+
+    // Each account: its own store (the server's own account uses the main one), states,
+    // CloudFormation, provisioner and APIs.
+    let mut accounts = Vec::new();
+    let mut apis = BTreeMap::new();
+    for account_id in served_accounts(args, &auth) {
+        let account_store = if account_id == args.account_id {
+            store.clone()
+        } else {
+            open_account_store(args, &account_id).await?
+        };
+        let (account, account_apis) = build_account(&shared, &account_id, account_store)?;
+        accounts.push(account);
+        apis.insert(account_id, account_apis);
+    }
+
+    // The router: each protocol entry hands a call to its caller's account's service.
+    let functions = apis[&args.account_id].functions.clone();
+    let mut services = Services::default();
+    let first = &apis[&args.account_id];
+    for i in 0..first.json.len() {
+        let by_account = apis
+            .iter()
+            .map(|(a, x)| (a.clone(), x.json[i].clone()))
+            .collect();
+        services = services.with_json(Arc::new(PerAccount::<dyn Json11Service>::new(by_account)));
+    }
+    for i in 0..first.query.len() {
+        let by_account = apis
+            .iter()
+            .map(|(a, x)| (a.clone(), x.query[i].clone()))
+            .collect();
+        services = services.with_query(Arc::new(PerAccount::<dyn QueryService>::new(by_account)));
+    }
+    for i in 0..first.rest.len() {
+        let by_account = apis
+            .iter()
+            .map(|(a, x)| (a.clone(), x.rest[i].clone()))
+            .collect();
+        services = services.with_rest(Arc::new(PerAccount::<dyn RestJsonService>::new(by_account)));
+    }
+    let s3 = sagestack_s3::api::service(
+        store.clone(),
+        args.region.clone(),
+        args.s3_max_object_size,
+        args.s3_max_inflight_bytes,
+        auth.clone(),
+    );
+    let state = AppState {
+        services: services.with_s3(s3),
+        lambda: Some(crate::lambda::LambdaRoutes {
+            functions,
+            responses: shared.responses.clone(),
+        }),
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        auth,
+        store: Some(store.clone()),
+    };
+    Ok(App {
+        state,
+        store,
+        accounts,
+        reconcile,
+    })
+}
+
+/// The server's own account (`--account-id`), then every other account of the
+/// credentials file, each once.
+fn served_accounts(args: &ServeArgs, auth: &Auth) -> Vec<String> {
+    let mut accounts = vec![args.account_id.clone()];
+    if let Auth::Sigv4(credentials) = auth {
+        for account in credentials.accounts() {
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+    }
+    accounts
+}
+
+/// Another account's store: `<data dir>/accounts/<id>` (SQLite), or the schema
+/// `account_<id>` of the same PostgreSQL database.
+async fn open_account_store(args: &ServeArgs, account_id: &str) -> Result<Arc<dyn Store>, String> {
+    let fail = |e: sagestack_store::StoreError| {
+        format!("cannot open the store of account {account_id}: {e}")
+    };
+    match &args.database_url {
+        Some(url) => {
+            let schema = format!("account_{account_id}");
+            let store = sagestack_store::PostgresStore::connect(url, Some(&schema))
+                .await
+                .map_err(fail)?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            let dir = args.data_dir.join("accounts").join(account_id);
+            let store = sagestack_store::SqliteStore::open(&dir)
+                .await
+                .map_err(fail)?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// One account's states, CloudFormation, provisioner and wire APIs over `store`, in
+/// one straight line (see the module docs).
+fn build_account(
+    shared: &Shared<'_>,
+    account_id: &str,
+    store: Arc<dyn Store>,
+) -> Result<(AccountApp, AccountApis), String> {
+    let args = shared.args;
+    let clock = shared.clock.clone();
+    let template_source = shared.template_source.clone();
 
     // States: each service's rules and storage, shared by its API and its providers.
-    let clock: Arc<dyn sagestack_engine::Clock> = Arc::new(SystemClock);
     let projects = Arc::new(Projects::new(store.clone(), clock.clone()));
     let groups = Arc::new(ModelPackageGroups::new(store.clone(), clock.clone()));
     let parameters = Arc::new(Parameters::new(store.clone(), clock.clone()));
     let scope = Scope {
         region: args.region.clone(),
-        account_id: args.account_id.clone(),
+        account_id: account_id.to_owned(),
     };
     let catalog = Arc::new(
         Catalog::new(store.clone(), clock.clone(), scope)
@@ -76,35 +235,40 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         clock.clone(),
         sagestack_logs::Scope {
             region: args.region.clone(),
-            account_id: args.account_id.clone(),
+            account_id: account_id.to_owned(),
         },
     ));
 
     // Lambda: the functions' state, and what runs them (before CloudFormation, whose
-    // Lambda-backed custom resources invoke them).
-    let lambda_scope = sagestack_lambda::Scope {
-        region: args.region.clone(),
-        account_id: args.account_id.clone(),
-    };
+    // Lambda-backed custom resources invoke them). Code is content-addressed, so every
+    // account's functions share one code directory.
     let functions = Arc::new(sagestack_lambda::Functions::new(
         store.clone(),
+        shared.objects.clone(),
         clock.clone(),
-        lambda_scope,
+        sagestack_lambda::Scope {
+            region: args.region.clone(),
+            account_id: account_id.to_owned(),
+        },
         args.data_dir.join("lambda").join("code"),
     ));
     let invoker = Arc::new(sagestack_lambda::Invoker::new(
         functions.clone(),
-        crate::lambda::executor(args, &auth, endpoint)?,
+        crate::lambda::executor(args, shared.auth, account_id, shared.endpoint)?,
         Arc::new(crate::lambda::FunctionLogs(logs.clone())),
     ));
-    let responses = sagestack_lambda::custom_resource::Responses::new();
 
     // CloudFormation, with the providers over those states and the configured extras.
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
     let mut cfn_config =
-        ServiceConfig::new(args.region.clone(), args.account_id.clone(), stack_store)
+        ServiceConfig::new(args.region.clone(), account_id.to_owned(), stack_store)
             .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
-    let native = native_providers(store.clone(), groups.clone(), parameters.clone());
+    let native = native_providers(
+        store.clone(),
+        shared.objects.clone(),
+        groups.clone(),
+        parameters.clone(),
+    );
     for (type_name, provider) in native
         .into_iter()
         .chain(sagestack_servicecatalog::provider::providers(
@@ -116,12 +280,12 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     }
     let (type_name, provider) = log_group_provider(logs.clone());
     cfn_config = cfn_config.with_native_provider(type_name, provider);
-    // Custom resources: Lambda ServiceTokens run this server's functions; configured
+    // Custom resources: Lambda ServiceTokens run this account's functions; configured
     // webhook prefixes go over HTTP.
     let lambda_custom = sagestack_lambda::custom_resource::LambdaCustomResources::new(
         invoker.clone(),
-        responses.clone(),
-        endpoint.to_string(),
+        shared.responses.clone(),
+        shared.endpoint.to_string(),
     );
     cfn_config = cfn_config.with_custom_resources(
         crate::webhook::custom_resources(
@@ -162,51 +326,37 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
 
     // The wire APIs, last: each over its state (SageMaker also tells the provisioner).
     let sagemaker = SageMakerService::new(projects, groups, Arc::new(provisioner.clone()));
-    let cloudformation =
-        CloudFormationApi::new(cloudformation).with_template_source(template_source);
-    let s3 = sagestack_s3::api::service(
-        store.clone(),
-        args.region.clone(),
-        args.s3_max_object_size,
-        args.s3_max_inflight_bytes,
-        auth.clone(),
-    );
     // STS: temporary keys go into the credentials the policy accepts (sigv4 only).
     let sessions = Arc::new(sagestack_sts::Sessions::new(
         store.clone(),
-        match &auth {
+        match shared.auth {
             Auth::Sigv4(credentials) => Some(credentials.clone()),
             Auth::None { .. } => None,
         },
         clock.clone(),
         &args.region,
     ));
-    let state = AppState {
-        services: Services::default()
-            .with_json(Arc::new(sagemaker))
-            .with_json(Arc::new(SsmService::new(parameters)))
-            .with_json(Arc::new(ServiceCatalogService::new(catalog, provisioned)))
-            .with_json(Arc::new(sagestack_logs::LogsService::new(logs)))
-            .with_query(Arc::new(cloudformation))
-            .with_query(Arc::new(sagestack_sts::StsApi::new(sessions)))
-            .with_rest(Arc::new(sagestack_lambda::LambdaApi::new(invoker)))
-            .with_s3(s3),
-        lambda: Some(crate::lambda::LambdaRoutes {
-            functions,
-            responses,
-        }),
-        region: args.region.clone(),
-        account_id: args.account_id.clone(),
-        auth,
-        store: Some(store.clone()),
+    let apis = AccountApis {
+        json: vec![
+            Arc::new(sagemaker),
+            Arc::new(SsmService::new(parameters)),
+            Arc::new(ServiceCatalogService::new(catalog, provisioned)),
+            Arc::new(sagestack_logs::LogsService::new(logs)),
+        ],
+        query: vec![
+            Arc::new(CloudFormationApi::new(cloudformation).with_template_source(template_source)),
+            Arc::new(sagestack_sts::StsApi::new(sessions)),
+        ],
+        rest: vec![Arc::new(sagestack_lambda::LambdaApi::new(invoker))],
+        functions,
     };
-    Ok(App {
-        state,
+    let account = AccountApp {
+        account_id: account_id.to_owned(),
         store,
         provisioner,
         resumable,
-        reconcile,
-    })
+    };
+    Ok((account, apis))
 }
 
 /// The credentials policy `--auth` names, with its keys read.

@@ -44,11 +44,16 @@ impl sagestack_lambda::LogSink for FunctionLogs {
 }
 
 /// The executor `args` describe; functions reach this server at `endpoint`.
-pub fn executor(args: &ServeArgs, auth: &Auth, endpoint: &str) -> Result<Executor, String> {
-    // Functions call this server back with a key it accepts.
+pub fn executor(
+    args: &ServeArgs,
+    auth: &Auth,
+    account_id: &str,
+    endpoint: &str,
+) -> Result<Executor, String> {
+    // Functions call this server back with a key of their own account.
     let (akid, secret) = match auth {
         Auth::Sigv4(credentials) => credentials
-            .any()
+            .key_of(account_id)
             .map(|p| (p.access_key_id, p.secret_access_key))
             .unwrap_or_default(),
         Auth::None { .. } => ("test".into(), "test".into()),

@@ -3,6 +3,7 @@
 //! Architecture invariant: this crate wires layers together and owns no wire format
 //! (that is `sagestack-protocol`) and no service logic (the service crates).
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod guard;

@@ -17,6 +17,7 @@ use sagestack_store::Store;
 /// (`ServiceConfig::with_native_provider`), over the same states the APIs serve.
 pub fn native_providers(
     store: Arc<dyn Store>,
+    objects: Arc<dyn sagestack_store::ObjectStore>,
     groups: Arc<ModelPackageGroups>,
     parameters: Arc<Parameters>,
 ) -> Vec<(String, Arc<dyn ResourceProvider>)> {
@@ -31,13 +32,11 @@ pub fn native_providers(
         ),
         (
             sagestack_iam::TYPE_NAME.to_string(),
-            Arc::new(sagestack_iam::RoleProvider::new(store.clone())),
+            Arc::new(sagestack_iam::RoleProvider::new(store)),
         ),
         (
             sagestack_s3::bucket_provider::TYPE_NAME.to_string(),
-            Arc::new(sagestack_s3::bucket_provider::BucketProvider::new(
-                store as Arc<dyn sagestack_store::ObjectStore>,
-            )),
+            Arc::new(sagestack_s3::bucket_provider::BucketProvider::new(objects)),
         ),
     ]
 }
@@ -77,7 +76,7 @@ mod tests {
                 account_id: "123456789012".into(),
             },
         ));
-        let mut list = native_providers(store, groups, parameters);
+        let mut list = native_providers(store.clone(), store, groups, parameters);
         list.push(log_group_provider(logs));
         let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing_subscriber::EnvFilter;
@@ -72,8 +73,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let App {
         state,
         store,
-        provisioner,
-        resumable,
+        accounts,
         reconcile,
     } = app;
     tracing::info!(
@@ -104,23 +104,40 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // re-sent at start-up runs a function that calls this server (its ResponseURL, the
     // APIs it uses). Until an operation is resumed its stack or project reads as still
     // in progress, which it is.
-    if reconcile && let Err(e) = crate::store_watch::resume_at_start(&resumable).await {
-        serving.abort();
-        return Err(e);
+    if reconcile {
+        for account in &accounts {
+            if let Err(e) = crate::store_watch::resume_at_start(&account.resumable).await {
+                serving.abort();
+                return Err(format!("account {}: {e}", account.account_id));
+            }
+        }
     }
     // The replica that resumes interrupted operations also resumes them after a store
-    // failure; the others leave that to it.
-    let watcher = reconcile.then(|| crate::store_watch::spawn(store.clone(), resumable));
+    // failure; the others leave that to it. Each account's store is watched.
+    let mut watchers = Vec::new();
+    let mut stores = Vec::new();
+    let mut provisioners = Vec::new();
+    for account in accounts {
+        if reconcile {
+            watchers.push(crate::store_watch::spawn(
+                account.store.clone(),
+                account.resumable,
+            ));
+        }
+        stores.push(account.store);
+        provisioners.push(account.provisioner);
+    }
     let _ = serving.await;
     // Let running project operations record their outcome (bounded: whatever is still
     // running is resumed by the next start-up).
-    if tokio::time::timeout(std::time::Duration::from_secs(10), provisioner.wait_idle())
+    let idle = futures::future::join_all(provisioners.iter().map(|p| p.wait_idle()));
+    if tokio::time::timeout(std::time::Duration::from_secs(10), idle)
         .await
         .is_err()
     {
         tracing::warn!("project operations still running at shutdown; the next start resumes them");
     }
-    if let Some(watcher) = watcher {
+    for watcher in watchers {
         watcher.abort();
     }
     if let Some(reloader) = reloader {
@@ -128,7 +145,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     tracing::info!("draining done; closing the store");
     // Dropping the last owner would close it too; closing here waits for the WAL
-    // checkpoint and reports its failure.
+    // checkpoint and reports its failure. (The server's own account's store is `store`.)
+    drop(provisioners);
+    for account_store in stores {
+        if !Arc::ptr_eq(&account_store, &store) {
+            account_store.close().await;
+        }
+    }
     store.close().await;
     Ok(())
 }

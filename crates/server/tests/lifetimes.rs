@@ -96,8 +96,7 @@ async fn the_whole_server_is_freed_when_dropped_without_close() {
     let App {
         state,
         store,
-        provisioner,
-        resumable,
+        accounts,
         ..
     } = build(&args, "http://127.0.0.1:9").await.unwrap();
     let witness = Arc::downgrade(&store);
@@ -153,10 +152,10 @@ async fn the_whole_server_is_freed_when_dropped_without_close() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Everything built is owned by the router's state, the provisioner and the
-    // resumable handles; dropping them must free the store.
+    // Everything built is owned by the router's state and the accounts' parts (their
+    // provisioners and resumable handles); dropping them must free the store.
     drop(api);
-    drop((provisioner, resumable));
+    drop(accounts);
     let deadline = Instant::now() + Duration::from_secs(5);
     while witness.upgrade().is_some() {
         assert!(

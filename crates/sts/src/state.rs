@@ -119,3 +119,89 @@ impl Sessions {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sagestack_engine::FakeClock;
+    use sagestack_protocol::auth::KeySource;
+    use sagestack_store::{RoleRecord, SqliteStore};
+
+    async fn sessions(dir: &std::path::Path) -> (Sessions, Arc<Credentials>) {
+        let store = Arc::new(SqliteStore::open(dir).await.unwrap());
+        store
+            .create_role(&RoleRecord {
+                name: "deployer".into(),
+                role_id: "AROAEXAMPLE0000000001".into(),
+                arn: "arn:aws:iam::123456789012:role/deployer".into(),
+                creation_micros: 1,
+                document: r#"{"MaxSessionDuration": 7200}"#.into(),
+            })
+            .await
+            .unwrap();
+        let credentials = Arc::new(
+            Credentials::load(KeySource::Inline("root:s".into()), "123456789012").unwrap(),
+        );
+        let clock = Arc::new(FakeClock::ticking(1_700_000_000_000, 0));
+        let s = Sessions::new(store, Some(credentials.clone()), clock, "us-east-1");
+        (s, credentials)
+    }
+
+    fn input(arn: &str, duration: Option<i64>) -> AssumeRole {
+        AssumeRole {
+            role_arn: arn.into(),
+            role_session_name: "run-1".into(),
+            duration_seconds: duration,
+        }
+    }
+
+    #[tokio::test]
+    async fn assumed_keys_are_accepted_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, credentials) = sessions(dir.path()).await;
+        let caller = Caller::root("root", "123456789012");
+        let arn = "arn:aws:iam::123456789012:role/deployer";
+        let issued = s
+            .assume_role(&caller, input(arn, Some(7200)))
+            .await
+            .unwrap();
+        let p = &issued.principal;
+        assert!(p.access_key_id.starts_with("ASIA") && p.access_key_id.len() == 20);
+        assert_eq!(
+            p.arn,
+            "arn:aws:sts::123456789012:assumed-role/deployer/run-1"
+        );
+        assert_eq!(issued.assumed_role_id, "AROAEXAMPLE0000000001:run-1");
+        assert_eq!(issued.expires_epoch_seconds, 1_700_000_000 + 7200);
+        assert_eq!(credentials.get(&p.access_key_id).as_ref(), Some(p));
+        let too_long = s.assume_role(&caller, input(arn, Some(7201))).await;
+        assert!(
+            matches!(too_long, Err(StsError::Validation(m)) if m.contains("MaxSessionDuration"))
+        );
+    }
+
+    #[tokio::test]
+    async fn other_accounts_and_missing_roles_are_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = sessions(dir.path()).await;
+        let stranger = Caller::root("k", "999999999999");
+        let denied = s
+            .assume_role(
+                &stranger,
+                input("arn:aws:iam::123456789012:role/deployer", None),
+            )
+            .await;
+        assert!(
+            matches!(denied, Err(StsError::AccessDenied(m)) if m.contains("is not authorized to perform: sts:AssumeRole"))
+        );
+        let me = Caller::root("k", "123456789012");
+        let missing = s
+            .assume_role(&me, input("arn:aws:iam::123456789012:role/nope", None))
+            .await;
+        assert!(matches!(missing, Err(StsError::AccessDenied(_))));
+        let bad = s
+            .assume_role(&me, input("arn:aws:iam::123456789012:user/x", None))
+            .await;
+        assert!(matches!(bad, Err(StsError::Validation(_))));
+    }
+}

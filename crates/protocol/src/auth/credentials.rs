@@ -163,13 +163,22 @@ impl Credentials {
         sessions.get(access_key_id).cloned()
     }
 
-    /// Any one long-term key (the one with the smallest access key id): what the
-    /// server hands Lambda functions to call it back with.
-    pub fn any(&self) -> Option<Principal> {
+    /// One long-term key of `account_id` (the one with the smallest access key id):
+    /// what the server hands that account's Lambda functions to call it back with.
+    pub fn key_of(&self, account_id: &str) -> Option<Principal> {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
         keys.values()
+            .filter(|p| p.account_id == account_id)
             .min_by(|a, b| a.access_key_id.cmp(&b.access_key_id))
             .cloned()
+    }
+
+    /// The accounts of the long-term keys, each once, in order.
+    pub fn accounts(&self) -> Vec<String> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let set: std::collections::BTreeSet<String> =
+            keys.values().map(|p| p.account_id.clone()).collect();
+        set.into_iter().collect()
     }
 
     /// Accepts the temporary `principal` (it must carry a session) from now on, and
