@@ -359,8 +359,8 @@ Outputs:
 
 def test_two_accounts_see_only_their_own(sigv4_server, tmp_path):
     url = sigv4_server.url
-    # S3 is one namespace (bucket names are global, as on AWS): the template is shared.
-    # (Buckets have no owner yet: any verified caller may use any bucket.)
+    # One bucket namespace (names are global, as on AWS); the template is Alice's, and
+    # the server reads TemplateURLs for every account's projects.
     s3 = as_(ALICE, "s3", url)
     s3.create_bucket(Bucket="templates")
     s3.put_object(Bucket="templates", Key="p.yaml", Body=PROJECT_TEMPLATE.encode())
@@ -414,3 +414,37 @@ def test_two_accounts_see_only_their_own(sigv4_server, tmp_path):
         time.sleep(0.1)
     bob = as_(BOB, "sagemaker", url).describe_project(ProjectName="same-name")
     assert bob["ProjectStatus"] == "CreateCompleted"
+
+
+def test_buckets_belong_to_the_account_that_made_them(sigv4_server):
+    url = sigv4_server.url
+    alice, bob = as_(ALICE, "s3", url), as_(BOB, "s3", url)
+    alice.create_bucket(Bucket="alice-data")
+    alice.put_object(Bucket="alice-data", Key="k", Body=b"mine")
+    bob.create_bucket(Bucket="bob-data")
+    assert [b["Name"] for b in alice.list_buckets()["Buckets"]] == ["alice-data"]
+    assert [b["Name"] for b in bob.list_buckets()["Buckets"]] == ["bob-data"]
+    with pytest.raises(ClientError) as e:
+        bob.create_bucket(Bucket="alice-data")
+    assert error_code(e) == "BucketAlreadyExists" and status(e) == 409
+    alice.create_bucket(Bucket="alice-data")  # one's own, again, in us-east-1: fine
+    for call in (lambda: bob.get_object(Bucket="alice-data", Key="k"),
+                 lambda: bob.put_object(Bucket="alice-data", Key="x", Body=b"no"),
+                 lambda: bob.list_objects_v2(Bucket="alice-data"),
+                 lambda: bob.delete_bucket(Bucket="alice-data"),
+                 lambda: bob.copy_object(Bucket="bob-data", Key="stolen",
+                                         CopySource={"Bucket": "alice-data", "Key": "k"})):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert status(e) == 403, e.value.response
+    assert [o["Key"] for o in alice.list_objects_v2(Bucket="alice-data")["Contents"]] == ["k"]
+    # A stack's bucket belongs to the stack's account.
+    cfn = as_(BOB, "cloudformation", url)
+    cfn.create_stack(StackName="b", TemplateBody="Resources:\n  B:\n    Type: AWS::S3::Bucket\n"
+                     "    Properties: {BucketName: bob-stack-bucket}\n")
+    cfn.get_waiter("stack_create_complete").wait(StackName="b",
+                                                WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    assert "bob-stack-bucket" in [b["Name"] for b in bob.list_buckets()["Buckets"]]
+    with pytest.raises(ClientError) as e:
+        alice.list_objects_v2(Bucket="bob-stack-bucket")
+    assert status(e) == 403

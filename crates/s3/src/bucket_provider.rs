@@ -197,6 +197,9 @@ fn tags(ctx: &ResourceContext, properties: &Value) -> Vec<Value> {
 /// `document` with `Tags` and `Properties` replaced from `properties`; other keys kept.
 fn document(ctx: &ResourceContext, properties: &Value, document: &str) -> String {
     let mut doc: Map<String, Value> = serde_json::from_str(document).unwrap_or_default();
+    // The stack's account owns the bucket (S3 checks it on every request).
+    doc.entry("Owner")
+        .or_insert_with(|| Value::String(ctx.account_id.clone()));
     doc.insert("Tags".into(), Value::Array(tags(ctx, properties)));
     let mut recorded = properties.as_object().cloned().unwrap_or_default();
     recorded.remove("BucketName");

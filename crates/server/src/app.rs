@@ -149,6 +149,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         args.s3_max_object_size,
         args.s3_max_inflight_bytes,
         auth.clone(),
+        &args.account_id,
     );
     let state = AppState {
         services: services.with_s3(s3),

@@ -128,6 +128,18 @@ impl Auth {
         }
     }
 
+    /// The account an S3 request acts for, by the access key s3s verified (`None`
+    /// for none, e.g. a SigV2 request `none` mode let in): the key's account under
+    /// `sigv4`, the server's under `none`.
+    pub fn account_of(&self, access_key_id: Option<&str>) -> Option<String> {
+        match self {
+            Auth::None { account_id } => Some(account_id.clone()),
+            Auth::Sigv4(credentials) => access_key_id
+                .and_then(|k| credentials.get(k))
+                .map(|p| p.account_id),
+        }
+    }
+
     /// The secret s3s checks an S3 signature by `access_key_id` against: the key's own
     /// under `sigv4`, [`NONE_MODE_SECRET`] under `none` (see [`Auth::resign_for_s3`]).
     pub fn s3_secret(&self, access_key_id: &str) -> Option<String> {

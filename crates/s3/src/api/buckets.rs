@@ -6,13 +6,17 @@ use super::*;
 pub(super) async fn list_buckets(
     api: &S3Api,
     input: ListBucketsInput,
+    caller: Option<String>,
 ) -> S3Result<ListBucketsOutput> {
+    let owner_of = |b: &BucketRecord| crate::auth::bucket_owner(b, &api.default_owner);
     let buckets = api
         .store
         .list_buckets()
         .await
         .map_err(internal)?
         .into_iter()
+        // The caller's own buckets only, as on AWS.
+        .filter(|b| caller.as_deref().is_none_or(|c| owner_of(b) == c))
         .filter(|b| {
             input
                 .prefix
@@ -37,7 +41,9 @@ pub(super) async fn list_buckets(
 pub(super) async fn create_bucket(
     api: &S3Api,
     input: CreateBucketInput,
+    caller: Option<String>,
 ) -> S3Result<CreateBucketOutput> {
+    let owner = caller.unwrap_or_else(|| api.default_owner.clone());
     let name = input.bucket;
     validate_bucket_name(&name).map_err(|why| {
         s3_error!(
@@ -63,7 +69,7 @@ pub(super) async fn create_bucket(
         name: name.clone(),
         region: region.clone(),
         creation_micros: now_micros(),
-        document: Arc::from("{}"),
+        document: Arc::from(serde_json::json!({ "Owner": owner }).to_string()),
     };
     match api.store.create_bucket(&record).await {
         Ok(()) => {}
@@ -71,6 +77,15 @@ pub(super) async fn create_bucket(
             // AWS's legacy behaviour: re-creating one's own bucket in us-east-1
             // succeeds; every other region answers BucketAlreadyOwnedByYou.
             let existing = api.store.get_bucket(&name).await.map_err(internal)?;
+            if existing
+                .as_ref()
+                .is_some_and(|b| crate::auth::bucket_owner(b, &api.default_owner) != owner)
+            {
+                return Err(s3_error!(
+                    BucketAlreadyExists,
+                    "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+                ));
+            }
             let legacy = region == "us-east-1" && existing.is_some_and(|b| b.region == "us-east-1");
             if !legacy {
                 return Err(s3_error!(

@@ -113,6 +113,8 @@ pub struct S3Api {
     region: String,
     max_object_size: u64,
     budget: BodyBudget,
+    /// The owner of buckets made before buckets had owners (the server's account).
+    default_owner: String,
 }
 
 impl S3Api {
@@ -123,7 +125,14 @@ impl S3Api {
             region: region.into(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             budget: BodyBudget::new(DEFAULT_MAX_INFLIGHT_BYTES),
+            default_owner: "000000000000".into(),
         }
+    }
+
+    /// Sets the account that owns buckets made before buckets had owners.
+    pub fn with_default_owner(mut self, account_id: &str) -> Self {
+        self.default_owner = account_id.to_owned();
+        self
     }
 
     /// Sets the in-flight body budget: the memory every request's body (and the store's
@@ -251,8 +260,8 @@ macro_rules! forward {
 }
 
 forward! {
-    buckets::list_buckets(ListBucketsInput) -> ListBucketsOutput;
-    buckets::create_bucket(CreateBucketInput) -> CreateBucketOutput;
+    buckets::list_buckets(ListBucketsInput, caller = caller_account) -> ListBucketsOutput;
+    buckets::create_bucket(CreateBucketInput, caller = caller_account) -> CreateBucketOutput;
     buckets::head_bucket(HeadBucketInput) -> HeadBucketOutput;
     buckets::delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
     buckets::get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
@@ -307,13 +316,16 @@ pub fn service(
     max_object_size: u64,
     max_inflight_bytes: u64,
     auth: sagestack_protocol::auth::Auth,
+    account_id: &str,
 ) -> s3s::service::S3Service {
+    let access = crate::auth::BucketAccess::new(auth.clone(), store.clone(), account_id);
     let api = S3Api::new(store, region)
         .with_max_object_size(max_object_size)
-        .with_max_inflight_bytes(max_inflight_bytes);
+        .with_max_inflight_bytes(max_inflight_bytes)
+        .with_default_owner(account_id);
     let mut builder = s3s::service::S3ServiceBuilder::new(api);
     builder.set_auth(crate::auth::S3Keys(auth));
-    builder.set_access(crate::auth::SignedOnly);
+    builder.set_access(access);
     builder.set_host(LocalhostVirtualHosts);
     builder.build()
 }

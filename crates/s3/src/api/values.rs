@@ -141,6 +141,14 @@ pub(super) fn multipart_etag(part_etags: &[&str]) -> S3Result<String> {
     ))
 }
 
+/// The account the request acts for ([`crate::auth::BucketAccess`] sets it); `None` in
+/// calls made without s3s's access check (tests of the operations alone).
+pub(super) fn caller_account<T>(req: &S3Request<T>) -> Option<String> {
+    req.extensions
+        .get::<crate::auth::CallerAccount>()
+        .map(|c| c.0.clone())
+}
+
 pub(super) fn request_host<T>(req: &S3Request<T>) -> String {
     req.headers
         .get(http::header::HOST)
