@@ -448,3 +448,38 @@ def test_buckets_belong_to_the_account_that_made_them(sigv4_server):
     with pytest.raises(ClientError) as e:
         alice.list_objects_v2(Bucket="bob-stack-bucket")
     assert status(e) == 403
+
+
+def test_functions_read_code_from_their_own_accounts_buckets(sigv4_server):
+    import io
+    import zipfile
+    url = sigv4_server.url
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    as_(ALICE, "s3", url).create_bucket(Bucket="alice-code")
+    as_(ALICE, "s3", url).put_object(Bucket="alice-code", Key="fn.zip", Body=buf.getvalue())
+    spec = dict(Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+                Handler="app.handler", Code={"S3Bucket": "alice-code", "S3Key": "fn.zip"})
+    made = as_(ALICE, "lambda", url).create_function(FunctionName="f", **spec)
+    assert made["FunctionArn"].split(":")[4] == "111111111111"
+    with pytest.raises(ClientError) as e:
+        as_(BOB, "lambda", url).create_function(FunctionName="f", **spec)
+    assert error_code(e) == "InvalidParameterValueException" and "AccessDenied" in str(e.value)
+    assert as_(BOB, "lambda", url).list_functions()["Functions"] == []
+
+
+def test_the_aws_cli_with_each_accounts_credentials(sigv4_server):
+    for akid, secret, account in (ALICE, BOB):
+        env = {"AWS_ACCESS_KEY_ID": akid, "AWS_SECRET_ACCESS_KEY": secret}
+        rc, out, err = aws_cli(sigv4_server.url, "sts", "get-caller-identity", extra_env=env)
+        assert rc == 0, err
+        assert json.loads(out)["Account"] == account
+        rc, _, err = aws_cli(sigv4_server.url, "s3", "mb", f"s3://cli-{account}", extra_env=env)
+        assert rc == 0, err
+        rc, out, err = aws_cli(sigv4_server.url, "s3api", "list-buckets", extra_env=env)
+        assert rc == 0, err
+        assert [b["Name"] for b in json.loads(out)["Buckets"]] == [f"cli-{account}"]
+    rc, _, err = aws_cli(sigv4_server.url, "sagemaker", "list-projects",
+                         extra_env={"AWS_ACCESS_KEY_ID": ALICE[0], "AWS_SECRET_ACCESS_KEY": "wrong"})
+    assert rc != 0 and "InvalidSignatureException" in err

@@ -234,6 +234,19 @@ impl Functions {
                 "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist. (bucket {bucket}, key {key})"
             ))
         };
+        // A bucket of another account is not this function's to read (no bucket
+        // policies here): S3 would answer AccessDenied.
+        let owner = self
+            .objects
+            .get_bucket(bucket)
+            .await?
+            .and_then(|b| serde_json::from_str::<Value>(&b.document).ok())
+            .and_then(|d| d.get("Owner").and_then(Value::as_str).map(str::to_owned));
+        if owner.is_some_and(|o| o != self.scope.account_id) {
+            return Err(LambdaError::InvalidParameterValue(format!(
+                "Error occurred while GetObject. S3 Error Code: AccessDenied. S3 Error Message: Access Denied (bucket {bucket}, key {key})"
+            )));
+        }
         match self.objects.get_object(bucket, key).await {
             Ok(Some(object)) => Ok(object.body.to_vec()),
             Ok(None) => Err(missing()),
