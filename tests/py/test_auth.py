@@ -227,6 +227,15 @@ def test_presigned_urls_expire(sigv4_server):
     assert e.value.code == 403
 
 
+def hang_up(server, logged):
+    """Sends SIGHUP and waits until the server logs `logged`."""
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while logged not in server.read_log():
+        assert time.monotonic() < deadline, server.read_log()
+        time.sleep(0.05)
+
+
 def test_sighup_rereads_the_credentials_file(sigv4_server, creds_file):
     # A second key of Alice's account, and a key of an account unknown at start-up.
     carol = ("AKIACAROL0000000", "carol-secret", "111111111111")
@@ -234,11 +243,7 @@ def test_sighup_rereads_the_credentials_file(sigv4_server, creds_file):
     with pytest.raises(ClientError):
         as_(carol, "sagemaker", sigv4_server.url).list_projects()
     write_credentials(creds_file, ALICE, carol, dave)
-    sigv4_server.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "credentials reloaded" not in sigv4_server.read_log():
-        assert time.monotonic() < deadline, sigv4_server.read_log()
-        time.sleep(0.05)
+    hang_up(sigv4_server, "credentials reloaded")
     assert as_(carol, "sagemaker", sigv4_server.url).list_projects()["ProjectSummaryList"] == []
     with pytest.raises(ClientError) as e:
         as_(BOB, "sagemaker", sigv4_server.url).list_projects()
@@ -250,11 +255,7 @@ def test_sighup_rereads_the_credentials_file(sigv4_server, creds_file):
     # A broken file keeps the keys in use.
     with open(creds_file, "w") as f:
         f.write("not toml [")
-    sigv4_server.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "credentials not reloaded" not in sigv4_server.read_log():
-        assert time.monotonic() < deadline, sigv4_server.read_log()
-        time.sleep(0.05)
+    hang_up(sigv4_server, "credentials not reloaded")
     assert as_(carol, "sagemaker", sigv4_server.url).list_projects()["ProjectSummaryList"] == []
 
 

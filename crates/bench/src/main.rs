@@ -81,6 +81,16 @@ struct RequestArgs {
     sign: Option<String>,
 }
 
+impl RequestArgs {
+    /// Checks the target is loopback, sets the signing key, and gives the address,
+    /// target and body.
+    fn prepare(self) -> (SocketAddr, String, String) {
+        check_loopback(self.addr);
+        use_signing_key(self.sign);
+        (self.addr, self.target, self.body)
+    }
+}
+
 /// The key requests are signed with (`--sign`), set once at start-up: a process-wide
 /// setting of this command-line tool, like its clock.
 static SIGNING_KEY: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
@@ -231,21 +241,14 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 async fn main() {
     match Cli::parse().command {
         Command::Load {
-            request:
-                RequestArgs {
-                    addr,
-                    target,
-                    body,
-                    sign,
-                },
+            request,
             spread,
             connections,
             duration,
             max_requests,
             warmup,
         } => {
-            check_loopback(addr);
-            use_signing_key(sign);
+            let (addr, target, body) = request.prepare();
             let sent = Arc::new(AtomicU64::new(0));
             let start = Instant::now();
             let measure_from = start + Duration::from_secs_f64(warmup);
@@ -321,18 +324,11 @@ async fn main() {
         }
         Command::Provision(args) => provision::run(args).await,
         Command::Seed {
-            request:
-                RequestArgs {
-                    addr,
-                    target,
-                    body,
-                    sign,
-                },
+            request,
             count,
             connections,
         } => {
-            check_loopback(addr);
-            use_signing_key(sign);
+            let (addr, target, body) = request.prepare();
             let next = Arc::new(AtomicU64::new(0));
             let failures = Arc::new(AtomicU64::new(0));
             let start = Instant::now();

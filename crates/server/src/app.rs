@@ -121,27 +121,14 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     // The router: each protocol entry hands a call to its caller's account's service.
     let functions = apis[&args.account_id].functions.clone();
     let mut services = Services::default();
-    let first = &apis[&args.account_id];
-    for i in 0..first.json.len() {
-        let by_account = apis
-            .iter()
-            .map(|(a, x)| (a.clone(), x.json[i].clone()))
-            .collect();
-        services = services.with_json(Arc::new(PerAccount::<dyn Json11Service>::new(by_account)));
+    for entry in per_account(&apis, |a| &a.json) {
+        services = services.with_json(Arc::new(entry));
     }
-    for i in 0..first.query.len() {
-        let by_account = apis
-            .iter()
-            .map(|(a, x)| (a.clone(), x.query[i].clone()))
-            .collect();
-        services = services.with_query(Arc::new(PerAccount::<dyn QueryService>::new(by_account)));
+    for entry in per_account(&apis, |a| &a.query) {
+        services = services.with_query(Arc::new(entry));
     }
-    for i in 0..first.rest.len() {
-        let by_account = apis
-            .iter()
-            .map(|(a, x)| (a.clone(), x.rest[i].clone()))
-            .collect();
-        services = services.with_rest(Arc::new(PerAccount::<dyn RestJsonService>::new(by_account)));
+    for entry in per_account(&apis, |a| &a.rest) {
+        services = services.with_rest(Arc::new(entry));
     }
     let s3 = sagestack_s3::api::service(
         store.clone(),
@@ -168,6 +155,20 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         accounts,
         reconcile,
     })
+}
+
+/// The `i`-th API of every account (as `pick` lists them), as one routed entry per `i`.
+fn per_account<S: ?Sized>(
+    apis: &BTreeMap<String, AccountApis>,
+    pick: impl Fn(&AccountApis) -> &Vec<Arc<S>>,
+) -> Vec<PerAccount<S>> {
+    let n = apis.values().next().map_or(0, |a| pick(a).len());
+    (0..n)
+        .map(|i| {
+            let by_account = apis.iter().map(|(id, a)| (id.clone(), pick(a)[i].clone()));
+            PerAccount::new(by_account.collect())
+        })
+        .collect()
 }
 
 /// The server's own account (`--account-id`), then every other account of the
