@@ -695,3 +695,32 @@ Outputs:
     assert stack["Outputs"][0]["OutputValue"] == "yes"
     ids = [r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName="conditions")["StackResources"]]
     assert ids == ["Topic"]
+
+
+def test_get_stack_output_reads_this_servers_stacks(cfn):
+    # A stack with an output, then stacks that read it with Fn::GetStackOutput.
+    cfn.create_stack(StackName="producer", TemplateBody=json.dumps({
+        "Resources": {"P": {"Type": "AWS::SSM::Parameter",
+                            "Properties": {"Type": "String", "Value": "from-producer"}}},
+        "Outputs": {"Name": {"Value": {"Ref": "P"}}, "Fixed": {"Value": "v1"}}}))
+    assert wait_status(cfn, "producer")["StackStatus"] == "CREATE_COMPLETE"
+    producer = cfn.describe_stacks(StackName="producer")["Stacks"][0]
+    name = {o["OutputKey"]: o["OutputValue"] for o in producer["Outputs"]}["Name"]
+
+    def consumer(stack_name, ref):
+        cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps({
+            "Resources": {"C": {"Type": "AWS::SSM::Parameter", "Properties": {
+                "Type": "String",
+                "Value": {"Fn::GetStackOutput": {"StackName": ref, "OutputName": "Fixed"}}}}},
+            "Outputs": {"Read": {"Value": {"Fn::GetStackOutput": {
+                "StackName": ref, "OutputName": "Name"}}}}}))
+        return wait_status(cfn, stack_name)["StackStatus"]
+
+    assert consumer("by-name", "producer") == "CREATE_COMPLETE"
+    outputs = cfn.describe_stacks(StackName="by-name")["Stacks"][0]["Outputs"]
+    assert outputs == [{"OutputKey": "Read", "OutputValue": name}]
+    assert consumer("by-id", producer["StackId"]) == "CREATE_COMPLETE"
+    # A stack this server does not hold: the stack fails with the reason.
+    assert consumer("dangling", "no-such-stack") in ("ROLLBACK_COMPLETE", "CREATE_FAILED")
+    reasons = [reason or "" for _, _, reason in events(cfn, "dangling")]
+    assert any("of stack no-such-stack not found" in r for r in reasons), reasons

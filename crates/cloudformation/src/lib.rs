@@ -35,6 +35,7 @@
 //! [`EngineError`] to AWS error shapes.
 
 pub mod api;
+pub mod blocking;
 pub mod jobs;
 pub mod plan;
 pub mod service;

@@ -20,13 +20,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::jobs::TemplateJobs;
+use sagestack_engine::StackStore;
 use sagestack_engine::plan::{
     PlanDiagnostic, PlanFactory, PlannedResource, Policy, ResolveError, ResolvedOutput,
     ResourceLookup, StackIdentity, TemplatePlan,
 };
 use sagestack_template::{
     self as tpl, BoundTemplate, DynamicReference, Environment, Limits, Node, Pos, StackContext,
-    Template, TemplateError,
+    StackOutputRef, Template, TemplateError,
 };
 use serde_json::Value;
 
@@ -97,8 +98,14 @@ pub fn availability_zones(region: &str) -> Vec<String> {
 struct ServiceEnvironment {
     ssm: Option<Arc<dyn SsmLookup>>,
     secrets: Option<Arc<dyn SecretsLookup>>,
-    /// Set when binding read an SSM parameter: such a plan depends on more than its
-    /// inputs and is not cached.
+    /// This account's stacks, whose outputs `Fn::GetStackOutput` reads.
+    stacks: Option<Arc<dyn StackStore>>,
+    /// Where the stack being planned lives: `Fn::GetStackOutput` reads stacks of the
+    /// same region and account (the only ones this store holds).
+    region: String,
+    account_id: String,
+    /// Set when binding read an SSM parameter or another stack's output: such a plan
+    /// depends on more than its inputs and is not cached.
     read_ssm: AtomicBool,
 }
 
@@ -114,6 +121,36 @@ impl Environment for ServiceEnvironment {
 
     fn availability_zones(&self, region: &str) -> Vec<String> {
         availability_zones(region)
+    }
+
+    /// The output of a live stack of this account and region, by stack name or id.
+    /// A `RoleArn` of another account, or another `Region`, names stacks this store
+    /// does not hold: not found.
+    fn stack_output(&self, at: &StackOutputRef<'_>) -> Option<String> {
+        if at.region.is_some_and(|r| r != self.region) {
+            return None;
+        }
+        let role_account = at.role_arn.and_then(|arn| arn.split(':').nth(4));
+        if role_account.is_some_and(|a| a != self.account_id) {
+            return None;
+        }
+        self.read_ssm.store(true, Ordering::Relaxed);
+        let store = self.stacks.clone()?;
+        let (stack, output) = (at.stack.to_owned(), at.output.to_owned());
+        let read = async move {
+            let found = if stack.starts_with("arn:") {
+                store.get_stack(&stack).await?
+            } else {
+                store.find_live_stack(&stack).await?
+            };
+            Ok::<_, sagestack_engine::StoreError>(found.and_then(|s| {
+                s.outputs
+                    .into_iter()
+                    .find(|o| o.key == output)
+                    .map(|o| o.value)
+            }))
+        };
+        crate::blocking::read("Fn::GetStackOutput", read)?
     }
 
     fn dynamic_reference(&self, r: &DynamicReference) -> Option<String> {
@@ -196,6 +233,7 @@ impl PlanKey {
 pub struct TemplatePlanFactory {
     ssm: Option<Arc<dyn SsmLookup>>,
     secrets: Option<Arc<dyn SecretsLookup>>,
+    stacks: Option<Arc<dyn StackStore>>,
     cache: Arc<Mutex<PlanCache>>,
     parsed: Arc<Mutex<ParsedCache>>,
     jobs: TemplateJobs,
@@ -220,6 +258,12 @@ impl TemplatePlanFactory {
             secrets,
             ..Self::default()
         }
+    }
+
+    /// Reads `Fn::GetStackOutput` from the outputs of the stacks in `stacks`.
+    pub fn with_stacks(mut self, stacks: Arc<dyn StackStore>) -> Self {
+        self.stacks = Some(stacks);
+        self
     }
 
     /// Where this factory's template work runs; other template work of the same service
@@ -328,6 +372,9 @@ impl TemplatePlanFactory {
         let env = Arc::new(ServiceEnvironment {
             ssm: self.ssm.clone(),
             secrets: self.secrets.clone(),
+            stacks: self.stacks.clone(),
+            region: identity.region.clone(),
+            account_id: identity.account_id.clone(),
             read_ssm: AtomicBool::new(false),
         });
         let bound = template

@@ -205,7 +205,8 @@ impl CloudFormationService {
         }
         fallback.install(&mut registry);
 
-        let plans = TemplatePlanFactory::new(config.ssm, config.secrets);
+        let plans =
+            TemplatePlanFactory::new(config.ssm, config.secrets).with_stacks(config.store.clone());
         let mut engine_config = EngineConfig::new(config.region, config.account_id);
         if let Some(n) = config.max_parallel {
             engine_config.max_parallel = n.max(1);

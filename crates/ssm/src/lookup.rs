@@ -1,20 +1,14 @@
 //! [`SsmLookup`] over the parameter store: what SSM-typed template parameters and
 //! `{{resolve:ssm:...}}` / `{{resolve:ssm-secure:...}}` references read.
 //!
-//! The CloudFormation crate's lookup is synchronous (templates are planned inside the
-//! engine's request path) while the store is async. Each lookup therefore blocks its
-//! thread on the store, which needs a multi-threaded Tokio runtime (the server's):
-//! `block_in_place` lets the runtime move other tasks off this worker while the store's
-//! own tasks keep running. A current-thread runtime cannot do that (the store's pool
-//! returns connections through tasks on that very thread, so blocking it would wait
-//! forever): there the lookup answers "no such parameter" and logs why. Called outside
-//! any runtime, it runs the read on a helper thread with a runtime of its own.
+//! The lookup is synchronous while the store is async: each read blocks its thread on
+//! the store through `sagestack_cloudformation::blocking::read` (see there for when it
+//! can and cannot).
 
 use std::sync::Arc;
 
 use sagestack_cloudformation::SsmLookup;
 use sagestack_store::Store;
-use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::parameters::StoredParameter;
 
@@ -32,47 +26,15 @@ impl StoreSsmLookup {
     /// The stored version of `name` (latest when `version` is `None`).
     fn fetch(&self, name: &str, version: Option<u64>) -> Option<StoredParameter> {
         let store = self.store.clone();
-        let wanted = name.to_string();
-        let name = wanted.clone();
+        let name = name.to_string();
         let version = match version.map(i64::try_from) {
             Some(Ok(v)) => Some(v),
             Some(Err(_)) => return None,
             None => None,
         };
         let read = async move { store.get_parameter(&name, version).await };
-        let result = match Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| h.block_on(read))
-            }
-            Ok(_) => {
-                tracing::warn!(
-                    parameter = %wanted,
-                    "SSM lookup needs a multi-threaded Tokio runtime; treating the parameter as absent"
-                );
-                return None;
-            }
-            Err(_) => std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| sagestack_store::StoreError::Backend(e.to_string()))?
-                    .block_on(read)
-            })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(sagestack_store::StoreError::Backend(
-                    "SSM lookup thread panicked".into(),
-                ))
-            }),
-        };
-        match result {
-            Ok(Some(record)) => serde_json::from_str(&record.document).ok(),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "SSM lookup failed");
-                None
-            }
-        }
+        let record = sagestack_cloudformation::blocking::read("SSM lookup", read)??;
+        serde_json::from_str(&record.document).ok()
     }
 }
 
