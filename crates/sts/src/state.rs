@@ -173,7 +173,7 @@ mod tests {
         );
         assert_eq!(issued.assumed_role_id, "AROAEXAMPLE0000000001:run-1");
         assert_eq!(issued.expires_epoch_seconds, 1_700_000_000 + 7200);
-        assert_eq!(credentials.get(&p.access_key_id).as_ref(), Some(p));
+        assert_eq!(credentials.get(&p.access_key_id).as_deref(), Some(p));
         let too_long = s.assume_role(&caller, input(arn, Some(7201))).await;
         assert!(
             matches!(too_long, Err(StsError::Validation(m)) if m.contains("MaxSessionDuration"))

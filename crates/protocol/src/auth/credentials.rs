@@ -105,7 +105,7 @@ struct Entry {
 }
 
 /// The long-term keys, by access key id.
-type Keys = HashMap<String, Principal>;
+type Keys = HashMap<String, Arc<Principal>>;
 
 /// Where the long-term keys come from, so that SIGHUP can read them again.
 #[derive(Debug, Clone)]
@@ -121,7 +121,14 @@ pub struct Credentials {
     account_id: String,
     keys: RwLock<Arc<Keys>>,
     sessions: Mutex<Keys>,
+    /// Signing keys already derived, by access key and scope, with the secret they were
+    /// derived from: deriving one takes four HMACs, and every request of a key on a day
+    /// derives the same.
+    derived: Mutex<HashMap<(String, String), (String, Arc<[u8]>)>>,
 }
+
+/// How many derived signing keys are kept before the cache starts over.
+const MAX_DERIVED: usize = 4096;
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,6 +147,7 @@ impl Credentials {
             account_id: account_id.to_owned(),
             keys: RwLock::new(Arc::new(keys)),
             sessions: Mutex::new(HashMap::new()),
+            derived: Mutex::new(HashMap::new()),
         })
     }
 
@@ -154,7 +162,7 @@ impl Credentials {
 
     /// The principal holding `access_key_id`, long-term or temporary (expired ones
     /// included: the caller tells "expired" from "unknown").
-    pub fn get(&self, access_key_id: &str) -> Option<Principal> {
+    pub fn get(&self, access_key_id: &str) -> Option<Arc<Principal>> {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(p) = keys.get(access_key_id) {
             return Some(p.clone());
@@ -170,7 +178,7 @@ impl Credentials {
         keys.values()
             .filter(|p| p.account_id == account_id)
             .min_by(|a, b| a.access_key_id.cmp(&b.access_key_id))
-            .cloned()
+            .map(|p| Principal::clone(p))
     }
 
     /// The accounts of the long-term keys, each once, in order.
@@ -179,6 +187,25 @@ impl Credentials {
         let set: std::collections::BTreeSet<String> =
             keys.values().map(|p| p.account_id.clone()).collect();
         set.into_iter().collect()
+    }
+
+    /// The signing key `principal`'s secret derives for `claim`'s scope.
+    pub fn signing_key(&self, principal: &Principal, claim: &super::signature::Claim) -> Arc<[u8]> {
+        let id = (principal.access_key_id.clone(), claim.scope());
+        let secret = &principal.secret_access_key;
+        let mut derived = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        // A reload may have changed the secret: a key derived from another is not used.
+        if let Some((from, key)) = derived.get(&id)
+            && from == secret
+        {
+            return key.clone();
+        }
+        if derived.len() >= MAX_DERIVED {
+            derived.clear();
+        }
+        let key: Arc<[u8]> = super::signature::signing_key(secret, claim).into();
+        derived.insert(id, (secret.clone(), key.clone()));
+        key
     }
 
     /// Accepts the temporary `principal` (it must carry a session) from now on, and
@@ -190,7 +217,7 @@ impl Credentials {
                 .as_ref()
                 .is_some_and(|s| s.expires_epoch_seconds > now_epoch_seconds)
         });
-        sessions.insert(principal.access_key_id.clone(), principal);
+        sessions.insert(principal.access_key_id.clone(), Arc::new(principal));
     }
 }
 
@@ -202,7 +229,7 @@ fn read_keys(source: &KeySource, account_id: &str) -> Result<Keys, CredentialsEr
     let mut keys = Keys::new();
     for p in principals {
         let key = p.access_key_id.clone();
-        if keys.insert(key.clone(), p).is_some() {
+        if keys.insert(key.clone(), Arc::new(p)).is_some() {
             return Err(CredentialsError::Duplicate(key));
         }
     }

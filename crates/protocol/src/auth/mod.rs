@@ -101,12 +101,12 @@ impl Auth {
                     ));
                 }
                 let canonical = canonical_request(parts, &claim, &payload);
-                let expected =
-                    signature::signature(&principal.secret_access_key, &claim, &canonical);
+                let key = credentials.signing_key(&principal, &claim);
+                let expected = signature::signature_with_key(&key, &claim, &canonical);
                 if !same_signature(&claim.signature, &expected) {
                     return Err(AuthError::signature_mismatch());
                 }
-                Ok(caller(principal))
+                Ok(caller(&principal))
             }
         }
     }
@@ -136,7 +136,7 @@ impl Auth {
             Auth::None { account_id } => Some(account_id.clone()),
             Auth::Sigv4(credentials) => access_key_id
                 .and_then(|k| credentials.get(k))
-                .map(|p| p.account_id),
+                .map(|p| p.account_id.clone()),
         }
     }
 
@@ -145,7 +145,9 @@ impl Auth {
     pub fn s3_secret(&self, access_key_id: &str) -> Option<String> {
         match self {
             Auth::None { .. } => Some(NONE_MODE_SECRET.to_owned()),
-            Auth::Sigv4(credentials) => credentials.get(access_key_id).map(|p| p.secret_access_key),
+            Auth::Sigv4(credentials) => credentials
+                .get(access_key_id)
+                .map(|p| p.secret_access_key.clone()),
         }
     }
 
@@ -196,7 +198,7 @@ fn known_key(
     credentials: &Credentials,
     claim: &Claim,
     now: SystemTime,
-) -> Result<Principal, AuthError> {
+) -> Result<Arc<Principal>, AuthError> {
     let principal = credentials
         .get(&claim.access_key_id)
         .ok_or(AuthError::InvalidClientTokenId)?;
@@ -224,12 +226,12 @@ fn claimed(claim: Claim, account_id: &str) -> Caller {
     Caller::root(&claim.access_key_id, account_id)
 }
 
-fn caller(p: Principal) -> Caller {
+fn caller(p: &Principal) -> Caller {
     Caller {
-        access_key_id: p.access_key_id,
-        account_id: p.account_id,
-        arn: p.arn,
-        user_id: p.user_id,
+        access_key_id: p.access_key_id.clone(),
+        account_id: p.account_id.clone(),
+        arn: p.arn.clone(),
+        user_id: p.user_id.clone(),
     }
 }
 

@@ -228,65 +228,79 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn hex_lower(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// The canonical request of `parts` under `claim`, with `payload_hash` as its last line.
 pub fn canonical_request(parts: &Parts, claim: &Claim, payload_hash: &str) -> String {
+    let mut out = String::with_capacity(512);
+    out.push_str(parts.method.as_str());
+    out.push('\n');
     let raw_path = parts.uri.path();
     let path = if raw_path.is_empty() { "/" } else { raw_path };
     // S3 signs the path as sent; every other service signs it encoded once more.
-    let uri = if claim.service == "s3" {
-        path.to_owned()
+    if claim.service == "s3" {
+        out.push_str(path);
     } else {
-        utf8_percent_encode(path, PATH).to_string()
-    };
-    let mut query: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').unwrap_or((p, "")))
-        .filter(|(k, _)| !(claim.presigned() && *k == "X-Amz-Signature"))
-        .map(|(k, v)| (strict(k), strict(v)))
-        .collect();
-    query.sort();
-    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut headers = String::new();
-    for name in &claim.signed_headers {
-        let values: Vec<String> = parts
-            .headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|v| collapse(&String::from_utf8_lossy(v.as_bytes())))
-            .collect();
-        let value = if values.is_empty() && name == "host" {
-            parts
-                .uri
-                .authority()
-                .map(|a| a.to_string())
-                .unwrap_or_default()
-        } else {
-            values.join(",")
-        };
-        headers.push_str(name);
-        headers.push(':');
-        headers.push_str(&value);
-        headers.push('\n');
+        out.extend(utf8_percent_encode(path, PATH));
     }
-    format!(
-        "{}\n{uri}\n{}\n{headers}\n{}\n{payload_hash}",
-        parts.method,
-        query.join("&"),
-        claim.signed_headers.join(";")
-    )
+    out.push('\n');
+    let query = parts.uri.query().unwrap_or_default();
+    if !query.is_empty() {
+        let mut pairs: Vec<(String, String)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .filter(|(k, _)| !(claim.presigned() && *k == "X-Amz-Signature"))
+            .map(|(k, v)| (strict(k), strict(v)))
+            .collect();
+        pairs.sort();
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    out.push('\n');
+    for name in &claim.signed_headers {
+        out.push_str(name);
+        out.push(':');
+        let mut values = parts.headers.get_all(name.as_str()).iter().peekable();
+        if values.peek().is_none() && name == "host" {
+            if let Some(authority) = parts.uri.authority() {
+                out.push_str(authority.as_str());
+            }
+        }
+        for (i, v) in values.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match v.to_str() {
+                Ok(text) => out.push_str(&collapse(text)),
+                Err(_) => out.push_str(&collapse(&String::from_utf8_lossy(v.as_bytes()))),
+            }
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    for (i, name) in claim.signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out.push('\n');
+    out.push_str(payload_hash);
+    out
 }
 
 /// A query key or value decoded, then encoded as SigV4 wants it.
@@ -296,24 +310,45 @@ fn strict(raw: &str) -> String {
 }
 
 /// Trimmed, with each run of spaces folded to one.
-fn collapse(value: &str) -> String {
-    value.split_whitespace().collect::<Vec<_>>().join(" ")
+fn collapse(value: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c != ' ' && !c.is_whitespace();
+    let folded = value.starts_with(plain) && value.ends_with(plain) && !value.contains("  ");
+    if folded && !value.contains(['\t', '\n', '\r']) {
+        return value.into(); // the usual case: nothing to fold
+    }
+    value
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into()
 }
 
 /// The signature `secret` gives the canonical request `canonical` under `claim`.
 pub fn signature(secret: &str, claim: &Claim, canonical: &str) -> String {
+    signature_with_key(&signing_key(secret, claim), claim, canonical)
+}
+
+/// The key `secret` derives for `claim`'s scope (day, region, service): the same for
+/// every request of that scope, so a verifier may keep it.
+pub fn signing_key(secret: &str, claim: &Claim) -> Vec<u8> {
+    let day = parse_amz_date(&format!("{}T000000Z", claim.scope_date)).unwrap_or_default();
+    aws_sigv4::sign::v4::generate_signing_key(
+        secret,
+        UNIX_EPOCH + Duration::from_secs(day),
+        &claim.region,
+        &claim.service,
+    )
+    .as_ref()
+    .to_vec()
+}
+
+/// The signature the derived `key` gives the canonical request under `claim`.
+pub fn signature_with_key(key: &[u8], claim: &Claim, canonical: &str) -> String {
     let string_to_sign = format!(
         "{ALGORITHM}\n{}\n{}\n{}",
         claim.amz_date,
         claim.scope(),
         sha256_hex(canonical.as_bytes())
-    );
-    let day = parse_amz_date(&format!("{}T000000Z", claim.scope_date)).unwrap_or_default();
-    let key = aws_sigv4::sign::v4::generate_signing_key(
-        secret,
-        UNIX_EPOCH + Duration::from_secs(day),
-        &claim.region,
-        &claim.service,
     );
     aws_sigv4::sign::v4::calculate_signature(key, string_to_sign.as_bytes())
 }
@@ -334,24 +369,27 @@ pub fn check_time(claim: &Claim, now: SystemTime) -> Result<(), AuthError> {
         ));
     }
     let skew = MAX_SKEW.as_secs();
-    let now_s = format_amz_date(now);
+    let now_s = || format_amz_date(now);
     match claim.expires {
         Some(expires) if now_secs > signed.saturating_add(expires) => {
             Err(AuthError::SignatureExpired(format!(
-                "Signature expired: {} is now earlier than {now_s} ({} + {expires} s).",
+                "Signature expired: {} is now earlier than {} ({} + {expires} s).",
                 format_amz_date(UNIX_EPOCH + Duration::from_secs(signed + expires)),
+                now_s(),
                 claim.amz_date
             )))
         }
         _ if signed > now_secs + skew => Err(AuthError::SignatureExpired(format!(
-            "Signature not yet current: {} is still later than {} ({now_s} + 15 min.)",
+            "Signature not yet current: {} is still later than {} ({} + 15 min.)",
             claim.amz_date,
-            format_amz_date(UNIX_EPOCH + Duration::from_secs(now_secs + skew))
+            format_amz_date(UNIX_EPOCH + Duration::from_secs(now_secs + skew)),
+            now_s()
         ))),
         None if signed + skew < now_secs => Err(AuthError::SignatureExpired(format!(
-            "Signature expired: {} is now earlier than {} ({now_s} - 15 min.)",
+            "Signature expired: {} is now earlier than {} ({} - 15 min.)",
             claim.amz_date,
-            format_amz_date(UNIX_EPOCH + Duration::from_secs(now_secs - skew))
+            format_amz_date(UNIX_EPOCH + Duration::from_secs(now_secs - skew)),
+            now_s()
         ))),
         _ => Ok(()),
     }

@@ -315,3 +315,25 @@ proptest! {
         let _ = sigv4().authenticate(&parts, b"", at(0));
     }
 }
+
+#[test]
+#[ignore = "timing probe"]
+fn verification_cost_probe() {
+    let auth = sigv4();
+    let parts = json_parts(JSON_SIGNATURE, "SageMaker.DescribeProject");
+    let now = at(0);
+    let n = 200_000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(auth.authenticate(&parts, BODY, now).is_ok());
+    }
+    let per = t.elapsed() / n;
+    let none = Auth::None {
+        account_id: "000000000000".into(),
+    };
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(none.authenticate(&parts, BODY, now).is_ok());
+    }
+    eprintln!("sigv4 {per:?} per request, none {:?}", t.elapsed() / n);
+}
