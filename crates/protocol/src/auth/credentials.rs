@@ -124,8 +124,11 @@ pub struct Credentials {
     /// Signing keys already derived, by access key and scope, with the secret they were
     /// derived from: deriving one takes four HMACs, and every request of a key on a day
     /// derives the same.
-    derived: Mutex<HashMap<(String, String), (String, Arc<[u8]>)>>,
+    derived: Mutex<HashMap<(String, String), Derived>>,
 }
+
+/// A derived signing key and the secret it was derived from.
+type Derived = (String, Arc<[u8]>);
 
 /// How many derived signing keys are kept before the cache starts over.
 const MAX_DERIVED: usize = 4096;

@@ -275,10 +275,11 @@ pub fn canonical_request(parts: &Parts, claim: &Claim, payload_hash: &str) -> St
         out.push_str(name);
         out.push(':');
         let mut values = parts.headers.get_all(name.as_str()).iter().peekable();
-        if values.peek().is_none() && name == "host" {
-            if let Some(authority) = parts.uri.authority() {
-                out.push_str(authority.as_str());
-            }
+        if values.peek().is_none()
+            && name == "host"
+            && let Some(authority) = parts.uri.authority()
+        {
+            out.push_str(authority.as_str());
         }
         for (i, v) in values.enumerate() {
             if i > 0 {
