@@ -360,14 +360,15 @@ Outputs:
 
 def test_two_accounts_see_only_their_own(sigv4_server, tmp_path):
     url = sigv4_server.url
-    # One bucket namespace (names are global, as on AWS); the template is Alice's, and
-    # the server reads TemplateURLs for every account's projects.
-    s3 = as_(ALICE, "s3", url)
-    s3.create_bucket(Bucket="templates")
-    s3.put_object(Bucket="templates", Key="p.yaml", Body=PROJECT_TEMPLATE.encode())
-    template_url = f"https://templates.s3.{REGION}.amazonaws.com/p.yaml"
+    # One bucket namespace (names are global, as on AWS): each account keeps the
+    # template in a bucket of its own, and its projects read only its buckets.
     ids = {}
     for who in (ALICE, BOB):
+        bucket = f"templates-{who[2]}"
+        s3 = as_(who, "s3", url)
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="p.yaml", Body=PROJECT_TEMPLATE.encode())
+        template_url = f"https://{bucket}.s3.{REGION}.amazonaws.com/p.yaml"
         sm = as_(who, "sagemaker", url)
         made = sm.create_project(
             ProjectName="same-name",
@@ -376,7 +377,8 @@ def test_two_accounts_see_only_their_own(sigv4_server, tmp_path):
         assert made["ProjectArn"].split(":")[4] == who[2]
         ids[who[0]] = made["ProjectId"]
         waiter_deadline = time.monotonic() + 30
-        while sm.describe_project(ProjectName="same-name")["ProjectStatus"] != "CreateCompleted":
+        while (d := sm.describe_project(ProjectName="same-name"))["ProjectStatus"] != "CreateCompleted":
+            assert d["ProjectStatus"] != "CreateFailed", d
             assert time.monotonic() < waiter_deadline
             time.sleep(0.1)
         ssm = as_(who, "ssm", url)
@@ -484,3 +486,16 @@ def test_the_aws_cli_with_each_accounts_credentials(sigv4_server):
     rc, _, err = aws_cli(sigv4_server.url, "sagemaker", "list-projects",
                          extra_env={"AWS_ACCESS_KEY_ID": ALICE[0], "AWS_SECRET_ACCESS_KEY": "wrong"})
     assert rc != 0 and "InvalidSignatureException" in err
+
+
+def test_templates_are_read_from_the_callers_own_buckets(sigv4_server):
+    url = sigv4_server.url
+    as_(ALICE, "s3", url).create_bucket(Bucket="alice-templates")
+    as_(ALICE, "s3", url).put_object(Bucket="alice-templates", Key="t.yaml",
+                                     Body=b"Resources:\n  P:\n    Type: AWS::SSM::Parameter\n"
+                                          b"    Properties: {Type: String, Value: v}\n")
+    template_url = f"https://alice-templates.s3.{REGION}.amazonaws.com/t.yaml"
+    as_(ALICE, "cloudformation", url).validate_template(TemplateURL=template_url)
+    with pytest.raises(ClientError) as e:
+        as_(BOB, "cloudformation", url).validate_template(TemplateURL=template_url)
+    assert error_code(e) == "ValidationError" and "Access Denied" in str(e.value)

@@ -90,9 +90,18 @@ def test_create_get_list_update_delete(lam):
     assert len(digest) == 32
     got = lam.get_function(FunctionName="crud")
     assert got["Configuration"]["Environment"]["Variables"] == {"COLOR": "red"}
+    import urllib.error
     import urllib.request
     with urllib.request.urlopen(got["Code"]["Location"]) as r:
         assert zipfile.ZipFile(io.BytesIO(r.read())).read("app.py").decode() == APP
+    # The location is signed, as AWS's presigned one: the bare path, or a forged
+    # signature, is refused.
+    bare = got["Code"]["Location"].split("?")[0]
+    forged = got["Code"]["Location"][:-4] + "0000"
+    for url in (bare, forged):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url)
+        assert e.value.code == 403
     for i in range(3):
         create(lam, f"page-{i}")
     # botocore's paginator follows NextMarker with Marker, two functions a page.

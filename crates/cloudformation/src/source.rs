@@ -20,6 +20,9 @@ pub enum TemplateFetchError {
     NoSuchBucket { bucket: String },
     #[error("S3 error: The specified key does not exist. (bucket: {bucket}, key: {key})")]
     NoSuchKey { bucket: String, key: String },
+    /// The bucket belongs to another account than the stack's or project's.
+    #[error("S3 error: Access Denied (bucket: {bucket})")]
+    AccessDenied { bucket: String },
     /// The object is larger than the S3 template limit.
     #[error("Template may not exceed {limit} bytes in size (s3://{bucket}/{key} has {size} bytes)")]
     TooLarge {

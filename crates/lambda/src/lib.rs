@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod code;
+pub mod code_urls;
 pub mod custom_resource;
 pub mod error;
 pub mod functions;
@@ -25,6 +26,7 @@ pub mod runtime;
 pub mod versions;
 
 pub use api::LambdaApi;
+pub use code_urls::CodeUrls;
 pub use error::LambdaError;
 pub use functions::Functions;
 pub use invoke::{Invoker, LogSink, NoLogs};

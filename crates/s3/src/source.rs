@@ -52,12 +52,26 @@ fn text(loc: &S3Location, body: Vec<u8>) -> Result<String, TemplateFetchError> {
 pub struct StoreTemplateSource {
     store: Arc<dyn ObjectStore>,
     policy: UrlPolicy,
+    /// Reading for an account (`(account, owner of buckets without one)`): another
+    /// account's bucket is `AccessDenied`, as S3 would answer that account.
+    reader: Option<(String, String)>,
 }
 
 impl StoreTemplateSource {
     /// `policy` lists this server's own hosts (AWS hosts are always understood).
     pub fn new(store: Arc<dyn ObjectStore>, policy: UrlPolicy) -> Self {
-        Self { store, policy }
+        Self {
+            store,
+            policy,
+            reader: None,
+        }
+    }
+
+    /// Reads only from `account`'s buckets (`default_owner` owns buckets made before
+    /// buckets had owners).
+    pub fn reading_as(mut self, account: &str, default_owner: &str) -> Self {
+        self.reader = Some((account.to_owned(), default_owner.to_owned()));
+        self
     }
 
     /// The object at `loc`, at most `limit` bytes.
@@ -70,6 +84,18 @@ impl StoreTemplateSource {
             key: loc.key.clone(),
         };
         let unavailable = |e: StoreError| TemplateFetchError::Unavailable(e.to_string());
+        if let Some((account, default_owner)) = &self.reader {
+            let bucket = self
+                .store
+                .get_bucket(&loc.bucket)
+                .await
+                .map_err(unavailable)?;
+            if bucket.is_some_and(|b| &crate::auth::bucket_owner(&b, default_owner) != account) {
+                return Err(TemplateFetchError::AccessDenied {
+                    bucket: loc.bucket.clone(),
+                });
+            }
+        }
         // Metadata first: an oversized object is refused without loading its body.
         let meta = match self.store.head_object(&loc.bucket, &loc.key).await {
             Ok(Some(m)) => m,

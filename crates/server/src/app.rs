@@ -53,16 +53,16 @@ pub struct AccountApp {
     pub resumable: Resumable,
 }
 
-/// What every account's services share: the embedded S3 and where templates and
-/// function code are read, the credentials policy, the clock, Lambda's response table.
+/// What every account's services share: the embedded S3 (where templates and function
+/// code are read), the credentials policy, the clock, Lambda's response table.
 struct Shared<'a> {
     args: &'a ServeArgs,
     endpoint: &'a str,
     auth: &'a Auth,
     objects: Arc<dyn sagestack_store::ObjectStore>,
-    template_source: Arc<dyn TemplateSource>,
     clock: Arc<dyn sagestack_engine::Clock>,
     responses: Arc<sagestack_lambda::custom_resource::Responses>,
+    code_urls: Arc<sagestack_lambda::CodeUrls>,
 }
 
 /// One account's wire APIs.
@@ -89,18 +89,14 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     let reconcile = args.database_url.is_none() || args.reconcile;
     let auth = auth_policy(args)?;
     let objects = store.clone() as Arc<dyn sagestack_store::ObjectStore>;
-    // Where TemplateURLs are read (projects, products and the CloudFormation API): the
-    // embedded object store, or an external S3 with --s3-endpoint.
-    let template_source: Arc<dyn TemplateSource> =
-        crate::template_source::template_source(args, objects.clone())?;
     let shared = Shared {
         args,
         endpoint,
         auth: &auth,
         objects,
-        template_source,
         clock: Arc::new(SystemClock),
         responses: sagestack_lambda::custom_resource::Responses::new(),
+        code_urls: Arc::new(sagestack_lambda::CodeUrls::new()),
     };
 
     // Each account: its own store (the server's own account uses the main one), states,
@@ -143,6 +139,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         lambda: Some(crate::lambda::LambdaRoutes {
             functions,
             responses: shared.responses.clone(),
+            code_urls: shared.code_urls.clone(),
         }),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
@@ -218,7 +215,11 @@ fn build_account(
 ) -> Result<(AccountApp, AccountApis), String> {
     let args = shared.args;
     let clock = shared.clock.clone();
-    let template_source = shared.template_source.clone();
+    // Where TemplateURLs are read (projects, products and the CloudFormation API): the
+    // embedded object store (this account's buckets), or an external S3 with
+    // --s3-endpoint.
+    let template_source: Arc<dyn TemplateSource> =
+        crate::template_source::template_source(args, shared.objects.clone(), account_id)?;
 
     // States: each service's rules and storage, shared by its API and its providers.
     let projects = Arc::new(Projects::new(store.clone(), clock.clone()));
@@ -349,7 +350,10 @@ fn build_account(
             Arc::new(CloudFormationApi::new(cloudformation).with_template_source(template_source)),
             Arc::new(sagestack_sts::StsApi::new(sessions)),
         ],
-        rest: vec![Arc::new(sagestack_lambda::LambdaApi::new(invoker))],
+        rest: vec![Arc::new(sagestack_lambda::LambdaApi::new(
+            invoker,
+            shared.code_urls.clone(),
+        ))],
         functions,
     };
     let account = AccountApp {

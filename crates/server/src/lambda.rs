@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -22,6 +22,8 @@ use sagestack_protocol::auth::Auth;
 pub struct LambdaRoutes {
     pub functions: Arc<Functions>,
     pub responses: Arc<Responses>,
+    /// Checks the signed code locations `GetFunction` hands out.
+    pub code_urls: Arc<sagestack_lambda::CodeUrls>,
 }
 
 /// Function logs go to CloudWatch Logs (`/aws/lambda/<name>`, one stream per worker).
@@ -109,10 +111,38 @@ pub async fn cfn_response(
     }
 }
 
-/// `GET /_sagestack/lambda/code/{sha256}`: a stored deployment package.
-pub async fn code(State(routes): State<LambdaRoutes>, Path(hex): Path<String>) -> Response {
+/// The query of a signed code location.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CodeQuery {
+    expires: Option<u64>,
+    signature: Option<String>,
+}
+
+/// `GET /_sagestack/lambda/code/{sha256}?Expires=..&Signature=..`: a stored deployment
+/// package, through the signed location `GetFunction` gave (valid 10 minutes).
+pub async fn code(
+    State(routes): State<LambdaRoutes>,
+    Path(hex): Path<String>,
+    Query(query): Query<CodeQuery>,
+) -> Response {
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    let allowed = match (query.expires, query.signature.as_deref()) {
+        (Some(expires), Some(signature)) => {
+            routes
+                .code_urls
+                .allows(&hex, expires, signature, std::time::SystemTime::now())
+        }
+        _ => false,
+    };
+    if !allowed {
+        return (
+            StatusCode::FORBIDDEN,
+            "Access Denied: this code location is not signed or has expired (GetFunction gives a new one)\n",
+        )
+            .into_response();
     }
     match routes.functions.package_zip(&hex).await {
         Ok(zip) => ([("content-type", "application/zip")], Body::from(zip)).into_response(),

@@ -41,10 +41,12 @@ pub fn own_hosts(args: &ServeArgs) -> Vec<String> {
     hosts
 }
 
-/// Builds the template source the CloudFormation API (and project provisioning) use.
+/// Builds the template source the CloudFormation API (and project provisioning) of
+/// `account` use: the embedded store reads only that account's buckets.
 pub fn template_source(
     args: &ServeArgs,
     objects: Arc<dyn ObjectStore>,
+    account: &str,
 ) -> Result<Arc<dyn TemplateSource>, String> {
     if let Some(endpoint) = &args.s3_endpoint {
         let source = ExternalTemplateSource::new(ExternalS3Config {
@@ -64,7 +66,9 @@ pub fn template_source(
             .with_own_host(&host)
             .map_err(|e| format!("--s3-hostname: {e}"))?;
     }
-    Ok(Arc::new(StoreTemplateSource::new(objects, policy)))
+    Ok(Arc::new(
+        StoreTemplateSource::new(objects, policy).reading_as(account, &args.account_id),
+    ))
 }
 
 #[cfg(test)]
@@ -112,12 +116,14 @@ mod tests {
         );
     }
 
+    const ACCOUNT: &str = "000000000000";
+
     #[tokio::test]
     async fn sources_are_chosen_and_checked_from_the_flags() {
         let objects: Arc<dyn ObjectStore> =
             Arc::new(sagestack_s3::memory::MemoryObjectStore::new());
         // Embedded: a URL naming this server is resolved (the bucket is then missing).
-        let s = template_source(&args(&[]), objects.clone()).unwrap();
+        let s = template_source(&args(&[]), objects.clone(), ACCOUNT).unwrap();
         let e = s
             .fetch("http://localhost:4566/b/k", 1024)
             .await
@@ -132,18 +138,22 @@ mod tests {
                 .starts_with("TemplateURL must be a supported URL."),
             "{e}"
         );
-        assert!(template_source(&args(&["--s3-hostname", "a b"]), objects.clone()).is_err());
+        assert!(
+            template_source(&args(&["--s3-hostname", "a b"]), objects.clone(), ACCOUNT).is_err()
+        );
         assert!(
             template_source(
                 &args(&["--s3-endpoint", "ftp://x", "--s3-path-style"]),
-                objects.clone()
+                objects.clone(),
+                ACCOUNT
             )
             .is_err()
         );
         assert!(
             template_source(
                 &args(&["--s3-endpoint", "http://127.0.0.1:9000", "--s3-path-style"]),
-                objects
+                objects,
+                ACCOUNT
             )
             .is_ok()
         );

@@ -46,11 +46,13 @@ fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
 /// The Lambda API over the invoker (which holds the functions' state).
 pub struct LambdaApi {
     invoker: Arc<Invoker>,
+    /// Signs `GetFunction`'s `Code.Location`.
+    code_urls: Arc<crate::CodeUrls>,
 }
 
 impl LambdaApi {
-    pub fn new(invoker: Arc<Invoker>) -> LambdaApi {
-        LambdaApi { invoker }
+    pub fn new(invoker: Arc<Invoker>, code_urls: Arc<crate::CodeUrls>) -> LambdaApi {
+        LambdaApi { invoker, code_urls }
     }
 
     fn functions(&self) -> &crate::functions::Functions {
@@ -89,7 +91,7 @@ impl LambdaApi {
                     );
                     out.insert(
                         "Code".into(),
-                        json!({"RepositoryType": "S3", "Location": format!("{}/_sagestack/lambda/code/{}", self.invoker_endpoint(), record.code_hex)}),
+                        json!({"RepositoryType": "S3", "Location": self.code_urls.location(&self.invoker_endpoint(), &record.code_hex, std::time::SystemTime::now())}),
                     );
                     if !record.tags.is_empty() {
                         out.insert("Tags".into(), json!(record.tags));
