@@ -37,7 +37,9 @@ def pg_url():
     assert psql(f'CREATE SCHEMA "{schema}"').returncode == 0
     sep = "&" if "?" in URL else "?"
     yield URL + sep + "options=" + urllib.parse.quote(f"-c search_path={schema}")
-    assert psql(f'DROP SCHEMA "{schema}" CASCADE').returncode == 0
+    # The server keeps other accounts' stores beside it (`<schema>_account_<id>`).
+    for name in psql(f"SELECT nspname FROM pg_namespace WHERE nspname LIKE '{schema}%'").stdout.split():
+        assert psql(f'DROP SCHEMA "{name}" CASCADE').returncode == 0
 
 
 def test_two_replicas_share_one_database(tmp_path, pg_url):
@@ -80,3 +82,25 @@ def test_two_replicas_share_one_database(tmp_path, pg_url):
         assert len(make_client(c.url).list_projects(MaxResults=100)["ProjectSummaryList"]) == 12
     finally:
         c.stop()
+
+
+def test_accounts_kept_apart_on_postgres(tmp_path, pg_url):
+    creds = tmp_path / "credentials.toml"
+    creds.write_text("".join(
+        f'[[credentials]]\naccess_key_id = "{k}"\nsecret_access_key = "s-{k}"\naccount_id = "{a}"\n'
+        for k, a in (("AKIAPGALICE00000", "111111111111"), ("AKIAPGBOB0000000", "222222222222"))))
+    s = Server(str(tmp_path / "d"), extra_env={
+        "SAGESTACK_DATABASE_URL": pg_url, "SAGESTACK_AUTH": "sigv4", "SAGESTACK_CREDENTIALS": "",
+        "SAGESTACK_CREDENTIALS_FILE": str(creds)}).start()
+    try:
+        from conftest import client
+        for key, account in (("AKIAPGALICE00000", "111111111111"), ("AKIAPGBOB0000000", "222222222222")):
+            sm = client("sagemaker", s.url, key=key, secret=f"s-{key}")
+            arn = sm.create_model_package_group(ModelPackageGroupName="same")["ModelPackageGroupArn"]
+            assert arn.split(":")[4] == account
+            groups = sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
+            assert [g["ModelPackageGroupArn"] for g in groups] == [arn]
+        schemas = psql("SELECT nspname FROM pg_namespace WHERE nspname LIKE '%\\_account\\_%' ORDER BY 1").stdout
+        assert "_account_111111111111" in schemas and "_account_222222222222" in schemas, schemas
+    finally:
+        s.stop()

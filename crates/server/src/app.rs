@@ -183,14 +183,16 @@ fn served_accounts(args: &ServeArgs, auth: &Auth) -> Vec<String> {
 }
 
 /// Another account's store: `<data dir>/accounts/<id>` (SQLite), or the schema
-/// `account_<id>` of the same PostgreSQL database.
+/// `account_<id>` of the same PostgreSQL database (beside the URL's `search_path` schema,
+/// when it names one: `<schema>_account_<id>`).
 async fn open_account_store(args: &ServeArgs, account_id: &str) -> Result<Arc<dyn Store>, String> {
     let fail = |e: sagestack_store::StoreError| {
         format!("cannot open the store of account {account_id}: {e}")
     };
     match &args.database_url {
         Some(url) => {
-            let schema = format!("account_{account_id}");
+            let schema =
+                sagestack_store::PostgresStore::account_schema(url, account_id).map_err(fail)?;
             let store = sagestack_store::PostgresStore::connect(url, Some(&schema))
                 .await
                 .map_err(fail)?;

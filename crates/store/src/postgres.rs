@@ -84,6 +84,28 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// The schema of account `account_id`'s store in the database `url` names:
+    /// `account_<id>`, prefixed with the schema the URL's `search_path` option names, if
+    /// any (so a deployment, or a test, kept in one schema keeps its accounts beside it).
+    pub fn account_schema(url: &str, account_id: &str) -> Result<String, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let base = options.get_options().and_then(|o| {
+            o.split_whitespace()
+                .find_map(|part| part.strip_prefix("search_path="))
+                .map(|p| {
+                    p.split(',')
+                        .next()
+                        .unwrap_or(p)
+                        .trim_matches('"')
+                        .to_owned()
+                })
+        });
+        Ok(match base {
+            Some(schema) if !schema.is_empty() => format!("{schema}_account_{account_id}"),
+            _ => format!("account_{account_id}"),
+        })
+    }
+
     /// Connects to `url` and applies pending migrations. With `schema`, every
     /// connection uses that schema (created if missing) as its `search_path`: this is
     /// how tests isolate themselves in a shared database.
