@@ -39,6 +39,9 @@ impl JsonOutput {
     }
 }
 
+/// What a JSON 1.1 service's call answers: its output, or its error in AWS's terms.
+pub type CallResult = Result<JsonOutput, Box<dyn AwsError>>;
+
 /// A service spoken over AWS JSON 1.1, routed by its `X-Amz-Target` prefix.
 #[async_trait]
 pub trait Json11Service: Send + Sync + 'static {
@@ -46,12 +49,7 @@ pub trait Json11Service: Send + Sync + 'static {
     fn target_prefix(&self) -> &'static str;
     /// Runs `operation` on a decoded input object. Unknown operations should answer
     /// [`ProtocolError::UnknownOperation`].
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<JsonOutput, Box<dyn AwsError>>;
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> CallResult;
 }
 
 /// Implements [`Json11Service`] for `$service` with target prefix `$prefix`, by its
@@ -72,8 +70,7 @@ macro_rules! json11_service {
                 ctx: &$crate::RequestContext,
                 operation: &str,
                 input: $crate::json11::__private::Value,
-            ) -> ::std::result::Result<$crate::JsonOutput, ::std::boxed::Box<dyn $crate::AwsError>>
-            {
+            ) -> $crate::json11::CallResult {
                 self.handle(ctx, operation, input).await.map_err(|e| {
                     ::std::boxed::Box::new(e) as ::std::boxed::Box<dyn $crate::AwsError>
                 })

@@ -120,6 +120,10 @@ pub struct QueryRequest {
 }
 
 /// A service spoken over the Query protocol, routed by its API version.
+/// What a Query service's call answers: its result element (`None`: only
+/// `ResponseMetadata`), or its error in AWS's terms.
+pub type CallResult = Result<Option<Xml>, Box<dyn AwsError>>;
+
 #[async_trait]
 pub trait QueryService: Send + Sync + 'static {
     /// The `Version` parameter this service answers, e.g. `2010-05-15`.
@@ -129,12 +133,7 @@ pub trait QueryService: Send + Sync + 'static {
     /// Runs `action`. `Ok(None)` is an operation without output (only
     /// `ResponseMetadata` is sent). Unknown actions should answer
     /// [`QueryError::InvalidAction`].
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        action: &str,
-        params: Value,
-    ) -> Result<Option<Xml>, Box<dyn AwsError>>;
+    async fn call(&self, ctx: &RequestContext, action: &str, params: Value) -> CallResult;
 }
 
 /// Decodes a Query request from its form body and, for `GET`, its URI query string

@@ -260,6 +260,9 @@ pub struct RestOutput {
     pub payload: Option<Bytes>,
 }
 
+/// What a REST-JSON service's call answers: its output, or its error in AWS's terms.
+pub type CallResult = Result<RestOutput, Box<dyn AwsError>>;
+
 /// A service spoken over REST-JSON, routed by its SigV4 signing name.
 #[async_trait]
 pub trait RestJsonService: Send + Sync + 'static {
@@ -269,11 +272,7 @@ pub trait RestJsonService: Send + Sync + 'static {
     fn model(&self) -> &Model;
     /// Largest request body accepted for `operation`.
     fn max_body_bytes(&self, operation: &str) -> usize;
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        request: RestRequest,
-    ) -> Result<RestOutput, Box<dyn AwsError>>;
+    async fn call(&self, ctx: &RequestContext, request: RestRequest) -> CallResult;
 }
 
 /// A path's labels and their decoded values.

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use sagestack_engine::Clock;
 use sagestack_store::{
-    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag as StoreTag,
+    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError,
+    Tag as StoreTag,
 };
 
 use crate::error::SageMakerError;
@@ -165,7 +166,12 @@ impl Projects {
             let record = record(&after, current.creation_micros, current.version + 1);
             match self
                 .store
-                .update_project(&record, current.version, tags, MAX_TAGS_PER_RESOURCE)
+                .update_project(ProjectUpdate {
+                    project: &record,
+                    expected_version: current.version,
+                    tags,
+                    max_tags: MAX_TAGS_PER_RESOURCE,
+                })
                 .await
             {
                 Ok(()) => return Ok(Some((before, after))),

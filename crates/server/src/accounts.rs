@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use sagestack_protocol::query::{QueryService, Xml};
-use sagestack_protocol::rest_json::{RestJsonService, RestOutput, RestRequest, Routes};
+use sagestack_protocol::query::{self, QueryService};
+use sagestack_protocol::rest_json::{self, RestJsonService, RestRequest, Routes};
 use sagestack_protocol::validate::Model;
-use sagestack_protocol::{AwsError, Json11Service, JsonOutput, RequestContext};
+use sagestack_protocol::{AwsError, Json11Service, RequestContext, json11};
 use serde_json::Value;
 
 /// One service per account, answering as the caller's account's.
@@ -78,7 +78,7 @@ impl Json11Service for PerAccount<dyn Json11Service> {
         ctx: &RequestContext,
         operation: &str,
         input: Value,
-    ) -> Result<JsonOutput, Box<dyn AwsError>> {
+    ) -> json11::CallResult {
         self.of(ctx)?.call(ctx, operation, input).await
     }
 }
@@ -91,12 +91,7 @@ impl QueryService for PerAccount<dyn QueryService> {
     fn xml_namespace(&self) -> &'static str {
         self.any.xml_namespace()
     }
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        action: &str,
-        params: Value,
-    ) -> Result<Option<Xml>, Box<dyn AwsError>> {
+    async fn call(&self, ctx: &RequestContext, action: &str, params: Value) -> query::CallResult {
         self.of(ctx)?.call(ctx, action, params).await
     }
 }
@@ -115,11 +110,7 @@ impl RestJsonService for PerAccount<dyn RestJsonService> {
     fn max_body_bytes(&self, operation: &str) -> usize {
         self.any.max_body_bytes(operation)
     }
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        request: RestRequest,
-    ) -> Result<RestOutput, Box<dyn AwsError>> {
+    async fn call(&self, ctx: &RequestContext, request: RestRequest) -> rest_json::CallResult {
         self.of(ctx)?.call(ctx, request).await
     }
 }

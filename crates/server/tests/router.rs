@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use sagestack_protocol::{AwsError, Json11Service, JsonOutput, ProtocolError, RequestContext};
+use sagestack_protocol::json11::CallResult;
+use sagestack_protocol::{Json11Service, JsonOutput, ProtocolError, RequestContext};
 use sagestack_server::{AppState, Services, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -19,12 +20,7 @@ impl Json11Service for Echo {
     fn target_prefix(&self) -> &'static str {
         "Echo"
     }
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<JsonOutput, Box<dyn AwsError>> {
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> CallResult {
         match operation {
             "Echo" => Ok(JsonOutput::Value(
                 json!({"input": input, "key": ctx.caller.as_ref().map(|c| &c.access_key_id), "region": ctx.region}),

@@ -61,6 +61,18 @@ pub struct ProjectRecord {
     pub document: Arc<str>,
 }
 
+/// A conditional project update: replace the project named `project.name` if its stored
+/// version is `expected_version` (else [`StoreError::Conflict`]; [`StoreError::NotFound`]
+/// if absent), and add or overwrite `tags`, refusing more than `max_tags` in total.
+/// `project.version` must be `expected_version + 1`.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectUpdate<'a> {
+    pub project: &'a ProjectRecord,
+    pub expected_version: i64,
+    pub tags: &'a [Tag],
+    pub max_tags: usize,
+}
+
 /// A tag on a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag {
@@ -197,17 +209,8 @@ pub trait Store:
 
     async fn get_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError>;
 
-    /// Replaces the project named `project.name` if its stored version is
-    /// `expected_version` (else [`StoreError::Conflict`]; [`StoreError::NotFound`] if
-    /// absent), and adds or overwrites `tags`, refusing more than `max_tags` in total.
-    /// `project.version` must be `expected_version + 1`.
-    async fn update_project(
-        &self,
-        project: &ProjectRecord,
-        expected_version: i64,
-        tags: &[Tag],
-        max_tags: usize,
-    ) -> Result<(), StoreError>;
+    /// Applies `update` (see [`ProjectUpdate`]).
+    async fn update_project(&self, update: ProjectUpdate<'_>) -> Result<(), StoreError>;
 
     /// Deletes the project and its tags; returns what was deleted.
     async fn delete_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError>;

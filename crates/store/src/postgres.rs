@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
 use crate::migrate::{self, POSTGRES};
-use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
+use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
 /// PostgreSQL store. See the module documentation.
 pub struct PostgresStore {
@@ -256,13 +256,13 @@ impl Store for PostgresStore {
         row.as_ref().map(record).transpose()
     }
 
-    async fn update_project(
-        &self,
-        project: &ProjectRecord,
-        expected_version: i64,
-        tags: &[Tag],
-        max_tags: usize,
-    ) -> Result<(), StoreError> {
+    async fn update_project(&self, update: ProjectUpdate<'_>) -> Result<(), StoreError> {
+        let ProjectUpdate {
+            project,
+            expected_version,
+            tags,
+            max_tags,
+        } = update;
         let mut tx = self.pool.begin().await?;
         let current: Option<(i64, String)> =
             sqlx::query_as("SELECT version, arn FROM projects WHERE name = $1 FOR UPDATE")

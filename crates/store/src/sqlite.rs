@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 
 use crate::batch::{Value as BV, Write};
 use crate::migrate::{self, SQLITE};
-use crate::{ProjectQuery, ProjectRecord, ProjectSort, Store, StoreError, Tag};
+use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "sagestack.db";
@@ -471,13 +471,13 @@ impl Store for SqliteStore {
         Ok(self.read().by_name.get(name).map(|p| (**p).clone()))
     }
 
-    async fn update_project(
-        &self,
-        project: &ProjectRecord,
-        expected_version: i64,
-        tags: &[Tag],
-        max_tags: usize,
-    ) -> Result<(), StoreError> {
+    async fn update_project(&self, update: ProjectUpdate<'_>) -> Result<(), StoreError> {
+        let ProjectUpdate {
+            project,
+            expected_version,
+            tags,
+            max_tags,
+        } = update;
         self.heal().await;
         let _w = self.writer.lock().await;
         {

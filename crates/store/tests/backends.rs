@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sagestack_store::{
     KeyRange, ModelPackageGroupRecord, PostgresStore, ProjectCursor, ProjectQuery, ProjectRecord,
-    ProjectSort, RoleRecord, SqliteStore, StackStore, Store, StoreError, Tag,
+    ProjectSort, ProjectUpdate, RoleRecord, SqliteStore, StackStore, Store, StoreError, Tag,
 };
 
 enum Kind {
@@ -210,6 +210,20 @@ fn project(name: &str, creation_micros: i64) -> ProjectRecord {
     }
 }
 
+fn update<'a>(
+    project: &'a ProjectRecord,
+    expected_version: i64,
+    tags: &'a [Tag],
+    max_tags: usize,
+) -> ProjectUpdate<'a> {
+    ProjectUpdate {
+        project,
+        expected_version,
+        tags,
+        max_tags,
+    }
+}
+
 fn names(records: &[ProjectRecord]) -> Vec<&str> {
     records.iter().map(|r| r.name.as_str()).collect()
 }
@@ -308,7 +322,7 @@ mod cases {
         let mut next = p.clone();
         next.version = 2;
         next.document = Arc::from(r#"{"ProjectName":"u","changed":true}"#);
-        s.update_project(&next, 1, &[Tag::new("b", "2")], 50)
+        s.update_project(update(&next, 1, &[Tag::new("b", "2")], 50))
             .await
             .unwrap();
         assert_eq!(s.get_project("u").await.unwrap(), Some(next.clone()));
@@ -316,11 +330,12 @@ mod cases {
         let mut stale = next.clone();
         stale.version = 2;
         assert_eq!(
-            s.update_project(&stale, 1, &[], 50).await,
+            s.update_project(update(&stale, 1, &[], 50)).await,
             Err(StoreError::Conflict)
         );
         assert_eq!(
-            s.update_project(&project("ghost", 1), 0, &[], 50).await,
+            s.update_project(update(&project("ghost", 1), 0, &[], 50))
+                .await,
             Err(StoreError::NotFound)
         );
         assert_eq!(
@@ -331,7 +346,8 @@ mod cases {
         let mut third = next.clone();
         third.version = 3;
         assert_eq!(
-            s.update_project(&third, 2, &[Tag::new("c", "3")], 2).await,
+            s.update_project(update(&third, 2, &[Tag::new("c", "3")], 2))
+                .await,
             Err(StoreError::TooManyTags { limit: 2 })
         );
         assert_eq!(s.get_project("u").await.unwrap().unwrap().version, 2);
@@ -558,7 +574,7 @@ mod cases {
             s.create_project(&p, &[Tag::new("k", "v")]).await.unwrap();
             let mut next = p.clone();
             next.version = 2;
-            s.update_project(&next, 1, &[], 50).await.unwrap();
+            s.update_project(update(&next, 1, &[], 50)).await.unwrap();
             s.create_project(&project("gone", 1), &[]).await.unwrap();
             s.delete_project("gone").await.unwrap();
             s.close().await;

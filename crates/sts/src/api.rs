@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sagestack_engine::iso8601_millis;
 use sagestack_protocol::auth::Caller;
-use sagestack_protocol::query::{QueryError, QueryService, Xml};
+use sagestack_protocol::query::{CallResult, QueryError, QueryService, Xml};
 use sagestack_protocol::{AwsError, RequestContext};
 use serde_json::Value;
 
@@ -86,12 +86,7 @@ impl QueryService for StsApi {
         XML_NAMESPACE
     }
 
-    async fn call(
-        &self,
-        ctx: &RequestContext,
-        action: &str,
-        params: Value,
-    ) -> Result<Option<Xml>, Box<dyn AwsError>> {
+    async fn call(&self, ctx: &RequestContext, action: &str, params: Value) -> CallResult {
         // Every request on the wire has a caller; one made in process acts as the root
         // of its account.
         let root = Caller::root("", &ctx.account_id);

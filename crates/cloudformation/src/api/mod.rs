@@ -31,9 +31,9 @@ pub mod time;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use sagestack_protocol::query::{QueryError, QueryService, Xml};
+use sagestack_protocol::RequestContext;
+use sagestack_protocol::query::{self, QueryError, QueryService, Xml};
 use sagestack_protocol::validate::Model;
-use sagestack_protocol::{AwsError, RequestContext};
 use serde_json::Value;
 
 pub use error::ApiError;
@@ -218,12 +218,7 @@ impl QueryService for CloudFormationApi {
         XML_NAMESPACE
     }
 
-    async fn call(
-        &self,
-        _ctx: &RequestContext,
-        action: &str,
-        params: Value,
-    ) -> std::result::Result<Option<Xml>, Box<dyn AwsError>> {
+    async fn call(&self, _: &RequestContext, action: &str, params: Value) -> query::CallResult {
         match self.execute(action, &params).await {
             Ok(xml) => Ok(xml),
             Err(e) if e.code == "InvalidAction" => Err(Box::new(QueryError::InvalidAction {

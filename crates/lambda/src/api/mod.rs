@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use sagestack_protocol::rest_json::{RestJsonService, RestOutput, RestRequest, Routes};
+use sagestack_protocol::rest_json::{self, RestJsonService, RestOutput, RestRequest, Routes};
 use sagestack_protocol::validate::Model;
 use sagestack_protocol::{AwsError, RequestContext};
 
@@ -324,11 +324,7 @@ impl RestJsonService for LambdaApi {
         }
     }
 
-    async fn call(
-        &self,
-        _ctx: &RequestContext,
-        request: RestRequest,
-    ) -> std::result::Result<RestOutput, Box<dyn AwsError>> {
+    async fn call(&self, _: &RequestContext, request: RestRequest) -> rest_json::CallResult {
         self.handle(request)
             .await
             .map_err(|e| Box::new(e) as Box<dyn AwsError>)
