@@ -257,12 +257,8 @@ impl Store for PostgresStore {
     }
 
     async fn update_project(&self, update: ProjectUpdate<'_>) -> Result<(), StoreError> {
-        let ProjectUpdate {
-            project,
-            expected_version,
-            tags,
-            max_tags,
-        } = update;
+        let (project, expected_version) = (update.project, update.expected_version);
+        let (tags, max_tags) = (update.tags, update.max_tags);
         let mut tx = self.pool.begin().await?;
         let current: Option<(i64, String)> =
             sqlx::query_as("SELECT version, arn FROM projects WHERE name = $1 FOR UPDATE")

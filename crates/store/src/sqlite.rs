@@ -472,12 +472,8 @@ impl Store for SqliteStore {
     }
 
     async fn update_project(&self, update: ProjectUpdate<'_>) -> Result<(), StoreError> {
-        let ProjectUpdate {
-            project,
-            expected_version,
-            tags,
-            max_tags,
-        } = update;
+        let (project, expected_version) = (update.project, update.expected_version);
+        let (tags, max_tags) = (update.tags, update.max_tags);
         self.heal().await;
         let _w = self.writer.lock().await;
         {
