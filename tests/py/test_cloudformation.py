@@ -303,9 +303,16 @@ def test_events_paginate_with_next_token(cfn):
     assert len(ids) == len(set(ids)) == 2 + 3 * 40
     stamps = [e["Timestamp"] for e in first["StackEvents"] + second["StackEvents"]]
     assert stamps == sorted(stamps, reverse=True)
-    with pytest.raises(ClientError) as e:
-        cfn.describe_stack_events(StackName="many", NextToken="not-a-token")
-    assert error_of(e)[0] == "ValidationError"
+    # Tokens are opaque and bound to their listing: an edited one, or one of another
+    # stack's events, is refused as AWS refuses a token it did not issue.
+    token = first["NextToken"]
+    assert not token.isdigit()
+    cfn.create_stack(StackName="other", TemplateBody=SIMPLE)
+    edited = token[:-1] + ("0" if token[-1] != "0" else "1")
+    for name, bad in (("many", "not-a-token"), ("many", edited), ("other", token)):
+        with pytest.raises(ClientError) as e:
+            cfn.describe_stack_events(StackName=name, NextToken=bad)
+        assert error_of(e)[:2] == ("ValidationError", "Invalid NextToken"), bad
 
 
 def test_on_failure_delete_and_do_nothing(cfn):

@@ -27,6 +27,7 @@ mod templates;
 #[cfg(test)]
 mod tests;
 pub mod time;
+mod token;
 
 use std::sync::{Arc, LazyLock};
 
@@ -171,20 +172,28 @@ impl CloudFormationApi {
         items: Vec<T>,
         shape: impl Fn(&T) -> Xml,
     ) -> Result<Xml> {
-        let (page, next) = self.page(items, input.str("NextToken"))?;
+        let (page, next) = self.page(input, name, items)?;
         Ok(Xml::new()
             .list(name, page.iter().map(shape))
             .opt_text("NextToken", next))
     }
 
-    /// One page of `items` from the offset in `token`, and the token of the next page.
-    fn page<T>(&self, items: Vec<T>, token: Option<&str>) -> Result<(Vec<T>, Option<String>)> {
-        let start = match token {
+    /// One page of `items` from the position in the request's `NextToken` (a token of
+    /// the listing `name` of the same arguments), and the token of the next page.
+    fn page<T>(
+        &self,
+        input: &Input<'_>,
+        name: &str,
+        items: Vec<T>,
+    ) -> Result<(Vec<T>, Option<String>)> {
+        let scope = listing_scope(input, name);
+        let start = match input.str("NextToken") {
             None => 0,
-            Some(t) => parse_token(t)?,
+            Some(t) => usize::try_from(token::open(&scope, t)?)
+                .map_err(|_| ApiError::validation("Invalid NextToken"))?,
         };
         let end = (start + self.page_size).min(items.len());
-        let next = (end < items.len()).then(|| end.to_string());
+        let next = (end < items.len()).then(|| token::seal(&scope, end as u64));
         let page = items
             .into_iter()
             .skip(start)
@@ -194,10 +203,10 @@ impl CloudFormationApi {
     }
 }
 
-fn parse_token(token: &str) -> Result<usize> {
-    token
-        .parse::<usize>()
-        .map_err(|_| ApiError::validation("Invalid NextToken"))
+/// What a `NextToken` is bound to: the listing (`name`) and the arguments that choose it.
+fn listing_scope(input: &Input<'_>, name: &str) -> String {
+    let arg = |k: &str| input.str(k).unwrap_or_default().to_owned();
+    format!("{name}\0{}\0{}", arg("StackName"), arg("ExportName"))
 }
 
 /// `TemplateURL` without a configured [`TemplateSource`] (an API built without one).

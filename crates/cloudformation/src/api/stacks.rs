@@ -190,12 +190,10 @@ impl CloudFormationApi {
         let name = input.required("StackName")?;
         // The token is the sequence number of the last event sent: the next page starts
         // just before it (events are newest first).
+        let scope = format!("StackEvents\0{name}");
         let before = match input.str("NextToken") {
             None => None,
-            Some(t) => Some(
-                t.parse::<u64>()
-                    .map_err(|_| ApiError::validation("Invalid NextToken"))?,
-            ),
+            Some(t) => Some(super::token::open(&scope, t)?),
         };
         let mut events = self
             .service
@@ -204,7 +202,7 @@ impl CloudFormationApi {
             .await?;
         let next = if events.len() > self.page_size {
             events.truncate(self.page_size);
-            events.last().map(|e| e.seq.to_string())
+            events.last().map(|e| super::token::seal(&scope, e.seq))
         } else {
             None
         };
@@ -332,7 +330,7 @@ impl CloudFormationApi {
                 "Export '{export}' is not imported by any stack."
             )));
         }
-        let (page, next) = self.page(importers, input.str("NextToken"))?;
+        let (page, next) = self.page(input, "Imports", importers)?;
         Ok(Xml::new()
             .text_list("Imports", page)
             .opt_text("NextToken", next))
