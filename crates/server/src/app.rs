@@ -347,6 +347,7 @@ fn build_account(
             Arc::new(SsmService::new(parameters)),
             Arc::new(ServiceCatalogService::new(catalog, provisioned)),
             Arc::new(sagestack_logs::LogsService::new(logs)),
+            Arc::new(sagestack_events::EventsService::new()),
         ],
         query: vec![
             Arc::new(CloudFormationApi::new(cloudformation).with_template_source(template_source)),
