@@ -7,6 +7,7 @@ protocol's error, and nothing is written.
 import datetime
 import json
 import os
+import re
 import signal
 import time
 import urllib.error
@@ -65,7 +66,7 @@ def as_(who, service, url, **kw):
 
 
 def test_none_mode_takes_any_credentials_on_every_protocol(server, tmp_path):
-    assert "auth" in server.read_log() and "none" in server.read_log()
+    assert re.search(r'auth\S*=\S*"none"', server.read_log())
     for key, secret in [("AKIAANYTHING", "whatever"), ("ASIAOTHER", "x/y+z")]:
         s3 = client("s3", server.url, key=key, secret=secret)
         bucket = key.lower()
@@ -99,7 +100,7 @@ def test_none_mode_takes_any_credentials_on_every_protocol(server, tmp_path):
 
 def test_sigv4_identities_come_from_the_credentials_file(sigv4_server):
     url = sigv4_server.url
-    assert "sigv4" in sigv4_server.read_log()
+    assert re.search(r'auth\S*=\S*"sigv4"', sigv4_server.read_log())
     assert ALICE[1] not in sigv4_server.read_log()
     sm = as_(ALICE, "sagemaker", url)
     sm.create_model_package_group(ModelPackageGroupName="alice-models")

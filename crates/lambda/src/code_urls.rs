@@ -35,7 +35,7 @@ impl CodeUrls {
     }
 
     fn signature(&self, hex: &str, expires: u64) -> String {
-        aws_sigv4::sign::v4::calculate_signature(
+        sagestack_protocol::auth::signature::hmac_sha256_hex(
             self.key.as_bytes(),
             format!("{hex}/{expires}").as_bytes(),
         )

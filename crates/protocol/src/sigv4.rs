@@ -17,16 +17,6 @@ use crate::error::AwsError;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
-/// The access key id from an `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/...` header.
-pub fn access_key_id(authorization: &str) -> Option<&str> {
-    let rest = authorization.strip_prefix(ALGORITHM)?;
-    let start = rest.find("Credential=")? + "Credential=".len();
-    let credential = &rest[start..];
-    let end = credential.find(['/', ',', ' ']).unwrap_or(credential.len());
-    let key = &credential[..end];
-    (!key.is_empty()).then_some(key)
-}
-
 /// The service name of the request's SigV4 credential scope
 /// (`Credential=AKID/20250101/us-east-1/<service>/aws4_request`), from the
 /// `Authorization` header or a presigned `X-Amz-Credential`: every AWS client sends it,
@@ -306,18 +296,6 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(()).unwrap().into_parts().0
-    }
-
-    #[test]
-    fn reads_the_access_key_id() {
-        assert_eq!(access_key_id(GOOD), Some("AKIDEXAMPLE"));
-    }
-
-    #[test]
-    fn rejects_other_schemes_and_empty_keys() {
-        assert_eq!(access_key_id("Basic Zm9vOmJhcg=="), None);
-        assert_eq!(access_key_id("AWS4-HMAC-SHA256 Credential=/2025/x"), None);
-        assert_eq!(access_key_id("AWS4-HMAC-SHA256 SignedHeaders=host"), None);
     }
 
     #[test]

@@ -24,22 +24,23 @@ use serde_json::Value;
 /// One service per account, answering as the caller's account's.
 pub struct PerAccount<S: ?Sized> {
     by_account: BTreeMap<String, Arc<S>>,
-    /// Any one of them, for what does not depend on the account (names, routes).
-    any: Arc<S>,
 }
 
 impl<S: ?Sized> PerAccount<S> {
     /// `services` by account id; at least one.
     pub fn new(services: BTreeMap<String, Arc<S>>) -> Self {
-        let any = services
-            .values()
-            .next()
-            .cloned()
-            .expect("a server answers for at least its own account");
+        assert!(
+            !services.is_empty(),
+            "a server answers for at least its own account"
+        );
         PerAccount {
             by_account: services,
-            any,
         }
+    }
+
+    /// Any one of them, for what does not depend on the account (names, routes).
+    fn any(&self) -> &S {
+        self.by_account.values().next().expect("at least one (new)")
     }
 
     fn of(&self, ctx: &RequestContext) -> Result<&Arc<S>, Box<dyn AwsError>> {
@@ -71,7 +72,7 @@ impl AwsError for NotServed {
 #[async_trait]
 impl Json11Service for PerAccount<dyn Json11Service> {
     fn target_prefix(&self) -> &'static str {
-        self.any.target_prefix()
+        self.any().target_prefix()
     }
     async fn call(
         &self,
@@ -86,10 +87,10 @@ impl Json11Service for PerAccount<dyn Json11Service> {
 #[async_trait]
 impl QueryService for PerAccount<dyn QueryService> {
     fn version(&self) -> &'static str {
-        self.any.version()
+        self.any().version()
     }
     fn xml_namespace(&self) -> &'static str {
-        self.any.xml_namespace()
+        self.any().xml_namespace()
     }
     async fn call(&self, ctx: &RequestContext, action: &str, params: Value) -> query::CallResult {
         self.of(ctx)?.call(ctx, action, params).await
@@ -99,16 +100,16 @@ impl QueryService for PerAccount<dyn QueryService> {
 #[async_trait]
 impl RestJsonService for PerAccount<dyn RestJsonService> {
     fn signing_name(&self) -> &'static str {
-        self.any.signing_name()
+        self.any().signing_name()
     }
     fn routes(&self) -> &Routes {
-        self.any.routes()
+        self.any().routes()
     }
     fn model(&self) -> &Model {
-        self.any.model()
+        self.any().model()
     }
     fn max_body_bytes(&self, operation: &str) -> usize {
-        self.any.max_body_bytes(operation)
+        self.any().max_body_bytes(operation)
     }
     async fn call(&self, ctx: &RequestContext, request: RestRequest) -> rest_json::CallResult {
         self.of(ctx)?.call(ctx, request).await

@@ -224,17 +224,13 @@ fn format_amz_date(t: SystemTime) -> String {
 
 /// The hex SHA-256 of `bytes`, as SigV4 writes payload hashes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex_lower(&Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
+/// The hex HMAC-SHA256 of `message` under `key` (SigV4's last step, also how the server
+/// signs URLs of its own, such as Lambda code locations).
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    aws_sigv4::sign::v4::calculate_signature(key, message)
 }
 
 /// The canonical request of `parts` under `claim`, with `payload_hash` as its last line.
@@ -351,7 +347,7 @@ pub fn signature_with_key(key: &[u8], claim: &Claim, canonical: &str) -> String 
         claim.scope(),
         sha256_hex(canonical.as_bytes())
     );
-    aws_sigv4::sign::v4::calculate_signature(key, string_to_sign.as_bytes())
+    hmac_sha256_hex(key, string_to_sign.as_bytes())
 }
 
 /// Whether `given` is `expected`, in time that does not depend on where they differ.
