@@ -304,6 +304,14 @@ def settled_stack(cfn, stack, timeout=30, poll=0.05):
         time.sleep(poll)
 
 
+def stack_events(cfn, stack):
+    """Every event of a stack, oldest first, as (logical id, status, reason)."""
+    pages = cfn.get_paginator("describe_stack_events").paginate(StackName=stack)
+    out = [e for p in pages for e in p["StackEvents"]]
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason"))
+            for e in reversed(out)]
+
+
 SC = {"ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm"}
 
 

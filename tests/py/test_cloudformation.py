@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import SIGV4, Server, aws_cli, client, fixture, post
+from conftest import stack_events as events
 
 NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -103,14 +104,6 @@ def wait_status(cfn, stack, timeout=30):
             return s
         assert time.monotonic() < deadline, f"{stack} still {status}"
         time.sleep(0.05)
-
-
-def events(cfn, stack):
-    """Every event of a stack, oldest first, as (logical id, status, reason)."""
-    pages = cfn.get_paginator("describe_stack_events").paginate(StackName=stack)
-    out = [e for p in pages for e in p["StackEvents"]]
-    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason"))
-            for e in reversed(out)]
 
 
 def error_of(excinfo):

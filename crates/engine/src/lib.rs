@@ -24,6 +24,7 @@
 //! - one engine drives a given store namespace (account + region); several engines over
 //!   one store would each try to recover the same stacks.
 
+pub mod amend;
 pub mod clock;
 mod dag;
 mod diff;

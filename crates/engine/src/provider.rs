@@ -93,6 +93,10 @@ pub struct TypeInfo {
     /// update that would replace it fails first, as in CloudFormation.
     #[serde(default)]
     pub name_property: Option<String>,
+    /// Other resources' list attributes that this type's resources add to (see
+    /// [`crate::amend`]).
+    #[serde(default)]
+    pub amends: Vec<crate::amend::Amend>,
 }
 
 impl TypeInfo {

@@ -25,7 +25,10 @@ use sagestack_engine::provider::ResourceContext;
 use crate::naming::{Rng, physical_name};
 use crate::schema::{ResourceSchema, types};
 
+mod amends;
 mod attributes;
+
+pub(crate) use amends::amends;
 
 /// `(type, what Ref returns)` for types whose `Ref` is not the primary identifier.
 /// `Name` means the resource's name; anything else is an attribute name.

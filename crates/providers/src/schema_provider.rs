@@ -151,6 +151,7 @@ impl Computed for SchemaProvider {
             attributes: schema.attribute_names(),
             taggable: schema.taggable(),
             name_property: name_property(&schema),
+            amends: crate::identity::amends(type_name),
         })
     }
 

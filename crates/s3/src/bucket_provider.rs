@@ -247,6 +247,7 @@ impl Native for BucketProvider {
                 attributes: schema.attribute_names(),
                 taggable: true,
                 name_property: Some("BucketName".into()),
+                amends: Vec::new(),
             },
             None => type_info(
                 TYPE_NAME,

@@ -59,15 +59,121 @@ const SHORT_FORMS: &[&str] = &[
     "ValueOfAll",
 ];
 
+/// How many quoted scalars one template may have moved right before it is read again
+/// (see [`parse`]): each costs one more reading, so a hostile template cannot make the
+/// reader start over without end.
+const MAX_REINDENTS: usize = 64;
+
+/// Reads a YAML template. CloudFormation's YAML reader does not hold the continuation
+/// lines of a quoted scalar or of a flow collection to the block's indentation
+/// (`Value: "a` then `b"` at the key's column deploys, as does `[a,` then `b]` left of
+/// it), while saphyr does, as YAML 1.2 says. So when saphyr refuses such a line for its
+/// indentation, the line (for a quoted scalar: all its continuation lines) is moved
+/// right and the template is read again. No value changes: a continuation line's
+/// leading white space is folded away, and in a flow collection it is not content. Only
+/// the columns of later diagnostics on those lines move.
 pub(crate) fn parse(src: &str, limits: &Limits) -> Result<Node, TemplateError> {
-    let mut b = Builder {
-        parser: Parser::new_from_str(src),
-        anchors: HashMap::new(),
-        nodes: 0,
-        bytes: Budget::new(limits.max_expanded_bytes),
-        limits,
-    };
-    b.stream()
+    let mut text = Cow::Borrowed(src);
+    let mut reindents = 0;
+    loop {
+        let (read, misindented) = {
+            let mut b = Builder {
+                parser: Parser::new_from_str(&text),
+                anchors: HashMap::new(),
+                nodes: 0,
+                bytes: Budget::new(limits.max_expanded_bytes),
+                limits,
+                misindented: None,
+            };
+            (b.stream(), b.misindented)
+        };
+        let error = match read {
+            Ok(node) => return Ok(node),
+            Err(e) => e,
+        };
+        let moved = misindented
+            .filter(|_| reindents < MAX_REINDENTS)
+            .and_then(|m| match m {
+                Misindented::Quote(at) => indent_quoted(&text, at),
+                Misindented::FlowLine(line) => indent_flow_line(&text, line),
+            });
+        match moved {
+            Some(fixed) => {
+                reindents += 1;
+                text = Cow::Owned(fixed);
+            }
+            None => return Err(error),
+        }
+    }
+}
+
+/// `text` with line `line` (1-based, inside a flow collection) indented one column past
+/// the nearest non-blank line above it, which lies inside the same collection or opens
+/// it, and so is indented as far as the block holding the collection (lines are moved in
+/// order, top first); a plain scalar there must stand one column further.
+fn indent_flow_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let index = line.checked_sub(1)?;
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let want = lines[..index]
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| indent(l) + 1)?;
+    let have = indent(lines.get(index)?);
+    if have >= want {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + want);
+    for (i, l) in lines.iter().enumerate() {
+        if i == index {
+            out.extend(std::iter::repeat_n(' ', want - have));
+        }
+        out.push_str(l);
+    }
+    Some(out)
+}
+
+/// `text` with the continuation lines of the quoted scalar whose opening quote is the
+/// `quote_at`-th character indented one column past that quote; `None` when the scalar
+/// does not close (then the reader's own error stands).
+fn indent_quoted(text: &str, quote_at: usize) -> Option<String> {
+    let (start, quote) = text.char_indices().nth(quote_at)?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let want = text[line_start..start].chars().count() + 1;
+    let mut out = String::with_capacity(text.len() + 64);
+    out.push_str(&text[..=start]);
+    let mut chars = text[start + 1..].char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' if quote == '"' => {
+                if let Some((_, escaped)) = chars.next() {
+                    out.push(escaped);
+                }
+            }
+            '\'' if quote == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                out.push(chars.next()?.1);
+            }
+            c if c == quote => {
+                out.push_str(&text[start + 1 + i + c.len_utf8()..]);
+                return Some(out);
+            }
+            '\n' => {
+                let rest = &text[start + 1 + i + 1..];
+                let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+                let have = line.len() - line.trim_start_matches([' ', '\t']).len();
+                if !line.trim().is_empty() && have < want {
+                    out.extend(std::iter::repeat_n(' ', want - have));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 struct Builder<'a> {
@@ -77,6 +183,17 @@ struct Builder<'a> {
     /// Bytes of the tree as JSON text, aliases expanded (see [`crate::budget`]).
     bytes: Budget,
     limits: &'a Limits,
+    /// What the scanner refused for its indentation, which [`parse`] then moves right.
+    misindented: Option<Misindented>,
+}
+
+/// A place the scanner refused for its indentation alone.
+#[derive(Clone, Copy)]
+enum Misindented {
+    /// A quoted scalar, by the character index of its opening quote.
+    Quote(usize),
+    /// A line (1-based) inside a flow collection.
+    FlowLine(usize),
 }
 
 /// An anchored node and what one more copy of it costs.
@@ -123,7 +240,20 @@ impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Span), TemplateError> {
         match self.parser.next_event() {
             Some(Ok(ev)) => Ok(ev),
-            Some(Err(e)) => Err(scan_error(e)),
+            Some(Err(e)) => {
+                self.misindented = match e.info() {
+                    "invalid indentation in quoted scalar" => {
+                        Some(Misindented::Quote(e.marker().index()))
+                    }
+                    // Only inside a flow collection: in block context the scanner closes
+                    // the blocks a less indented line ends instead.
+                    "invalid indentation" | "invalid indentation in flow construct" => {
+                        Some(Misindented::FlowLine(e.marker().line()))
+                    }
+                    _ => None,
+                };
+                Err(scan_error(e))
+            }
             None => Err(TemplateError::new(
                 ErrorCode::Syntax,
                 "Template format error: unexpected end of YAML",
@@ -462,6 +592,44 @@ mod tests {
         // The number keeps its text for string contexts.
         let n = p("f: 1.50").unwrap();
         assert_eq!(n.get("f").unwrap().scalar_text().as_deref(), Some("1.50"));
+    }
+
+    #[test]
+    fn quoted_scalars_may_close_at_the_keys_indentation() {
+        // CloudFormation reads these (issue #23, item 2); YAML 1.2 readers refuse them.
+        for (src, want) in [
+            (
+                "a:\n  b: \"line one\n    line two\n  \"\n  c: 1\n",
+                json!({"a": {"b": "line one line two ", "c": 1}}),
+            ),
+            (
+                "a:\n  b: \"one \\\"q\\\"\ntwo\"\nd: [x,\n y]\n",
+                json!({"a": {"b": "one \"q\" two"}, "d": ["x", "y"]}),
+            ),
+            ("a:\n  b: 'it''s\n  two'\n", json!({"a": {"b": "it's two"}})),
+            ("a:\n  - \"x\n  y\"\n", json!({"a": ["x y"]})),
+            (
+                "a:\n  b: !Join [',', [x,\n y,\nz]]\n  c: {d: 1,\n e: 2\n }\n",
+                json!({"a": {"b": {"Fn::Join": [",", ["x", "y", "z"]]}, "c": {"d": 1, "e": 2}}}),
+            ),
+        ] {
+            assert_eq!(j(src), want, "{src}");
+        }
+        // An unterminated scalar stays an error, and a template of many such scalars is
+        // read again a bounded number of times.
+        assert!(p("a:\n  b: \"open\nc: 1\n").is_err());
+        let many: String = (0..MAX_REINDENTS + 1)
+            .map(|i| format!("k{i}:\n  b: \"x\n y\"\n"))
+            .collect();
+        let err = p(&many).unwrap_err();
+        assert!(
+            err.message.contains("invalid indentation in quoted scalar"),
+            "{err:?}"
+        );
+        let fewer: String = (0..MAX_REINDENTS)
+            .map(|i| format!("k{i}:\n  b: \"x\n y\"\n"))
+            .collect();
+        assert_eq!(j(&fewer)["k0"]["b"], "x y");
     }
 
     #[test]

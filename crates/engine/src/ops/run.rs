@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use crate::amend::Amends;
 use crate::dag::{self, OnFailure};
 use crate::error::EngineError;
 use crate::inner::{EventDraft, Inner, Record};
@@ -97,6 +98,8 @@ pub(super) struct Run {
     /// searched for secrets (see [`crate::no_echo`]).
     has_secrets: std::sync::atomic::AtomicBool,
     pub exports: HashMap<String, String>,
+    /// What the stack's types add to each other's attributes (see [`crate::amend`]).
+    amends: Amends,
     pub retain: HashSet<String>,
     /// In-flight resources reported cancelled after another failed.
     pub cancelled: Mutex<HashSet<String>>,
@@ -121,10 +124,20 @@ impl ResourceLookup for Run {
     }
 
     fn attribute(&self, logical_id: &str, attribute: &str) -> Option<Value> {
-        lock(&self.records)
+        let records = lock(&self.records);
+        let record = records
             .get(logical_id)
-            .filter(|r| !r.status.is_gone() && r.physical_id.is_some())
-            .and_then(|r| r.attributes.get(attribute).cloned())
+            .filter(|r| !r.status.is_gone() && r.physical_id.is_some())?;
+        let value = record.attributes.get(attribute).cloned()?;
+        if self.amends.is_empty() {
+            return Some(value);
+        }
+        // Without a plan (a delete) every recorded resource counts.
+        let active = |id: &str| self.plan.is_none() || self.planned.contains_key(id);
+        Some(
+            self.amends
+                .apply(&records, active, record, attribute, value),
+        )
     }
 
     fn import_value(&self, export_name: &str) -> Option<String> {
@@ -146,6 +159,13 @@ impl Run {
             .map(|r| (r.logical_id.clone(), r))
             .collect();
         let has_secrets = records.values().any(|r| no_echo::is_secret(&r.attributes));
+        let types = plan
+            .iter()
+            .flat_map(|p| p.resources().iter().map(|r| r.resource_type.as_str()));
+        let amends = Amends::of_types(
+            &inner.providers,
+            types.chain(records.values().map(|r| r.resource_type.as_str())),
+        );
         let planned = plan
             .as_ref()
             .map(|p| {
@@ -165,6 +185,7 @@ impl Run {
             records: Mutex::new(records),
             has_secrets: has_secrets.into(),
             exports: inner.exports_map().await?,
+            amends,
             retain: stack.retain_resources.iter().cloned().collect(),
             cancelled: Mutex::new(HashSet::new()),
             reported_cancelled: Mutex::new(Vec::new()),

@@ -32,6 +32,7 @@ pub fn type_info(
         attributes: owned(attributes),
         taggable,
         name_property: None,
+        amends: Vec::new(),
     }
 }
 
@@ -259,6 +260,7 @@ mod tests {
                 attributes: vec!["Arn".into(), "Id".into()],
                 taggable: true,
                 name_property: None,
+                amends: Vec::new(),
             }
         );
         let s = state("p", [("Arn", json!("a")), ("N", json!(1))]);

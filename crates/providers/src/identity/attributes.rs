@@ -133,9 +133,14 @@ impl Generator<'_> {
                 "vpc-cidr-assoc-{}",
                 self.rng_for(attr).hex(17)
             )])),
-            ("AWS::EC2::VPC", "Ipv6CidrBlocks") | ("AWS::EC2::Subnet", "Ipv6CidrBlocks") => {
-                Some(json!([]))
-            }
+            // A VPC gets IPv6 blocks only from `AWS::EC2::VPCCidrBlock`s (added where
+            // `Fn::GetAtt` reads them, see `amends.rs`); a subnet may be given one.
+            ("AWS::EC2::VPC", "Ipv6CidrBlocks") => Some(json!([])),
+            ("AWS::EC2::Subnet", "Ipv6CidrBlocks") => Some(json!(
+                self.prop_str("Ipv6CidrBlock")
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            )),
             (
                 "AWS::DirectoryService::MicrosoftAD" | "AWS::DirectoryService::SimpleAD",
                 "DnsIpAddresses",
@@ -363,6 +368,7 @@ impl Generator<'_> {
             }
         }
         self.property_attributes(&mut out);
+        self.amending_attributes(&mut out);
         out
     }
 
