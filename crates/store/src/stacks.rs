@@ -356,11 +356,18 @@ macro_rules! stack_store_impl {
                 flushed(self.durable().await)
             }
 
-            /// The end of a change set write made on the writer connection (`done`, its
-            /// outcome): the database's error, else the flush. Shared by `put_change_set`
-            /// and `delete_change_set`, which differ only in their statement.
-            async fn cfn_written<T>(&self, done: Result<T, sqlx::Error>) -> Result<(), StoreError> {
-                done.map_err(db)?;
+            /// Runs one change set write (`sql` with `binds` as `$1..`) on the writer
+            /// connection, then flushes. Shared by `put_change_set` and
+            /// `delete_change_set`, which differ only in their statement.
+            async fn cfn_exec(&self, sql: &'static str, binds: &[&str]) -> Result<(), StoreError> {
+                let mut query = sqlx::query(sql);
+                for value in binds {
+                    query = query.bind(*value);
+                }
+                query
+                    .execute(self.writer().await.map_err(conn)?)
+                    .await
+                    .map_err(db)?;
                 flushed(self.durable().await)
             }
         }
@@ -392,7 +399,13 @@ macro_rules! stack_store_impl {
                     .map_err(|_| StoreError(format!("revision {expected} out of range")))?;
                 // Outside the write combiner: the answer (written or not) is needed now, and
                 // `writer` first lets every write queued before this one commit.
-                let mut tx = self.writer().await.map_err(conn)?.begin().await.map_err(db)?;
+                let mut tx = self
+                    .writer()
+                    .await
+                    .map_err(conn)?
+                    .begin()
+                    .await
+                    .map_err(db)?;
                 let written = sqlx::query($put_if)
                     .bind(to_doc(stack)?)
                     .bind(i32::from(stack.status != StackStatus::DeleteComplete))
@@ -504,17 +517,15 @@ macro_rules! stack_store_impl {
             }
 
             async fn put_change_set(&self, change_set: &ChangeSetRecord) -> Result<(), StoreError> {
-                let done = sqlx::query(
-                    "INSERT INTO cfn_change_sets (change_set_id, stack_id, document) VALUES ($1, $2, $3)
-                     ON CONFLICT (change_set_id) DO UPDATE
-                     SET stack_id = excluded.stack_id, document = excluded.document",
+                let sql = "INSERT INTO cfn_change_sets (change_set_id, stack_id, document)
+                     VALUES ($1, $2, $3) ON CONFLICT (change_set_id) DO UPDATE
+                     SET stack_id = excluded.stack_id, document = excluded.document";
+                let doc = to_doc(change_set)?;
+                self.cfn_exec(
+                    sql,
+                    &[&change_set.change_set_id, &change_set.stack_id, &doc],
                 )
-                .bind(&change_set.change_set_id)
-                .bind(&change_set.stack_id)
-                .bind(to_doc(change_set)?)
-                .execute(self.writer().await.map_err(conn)?)
-                .await;
-                self.cfn_written(done).await
+                .await
             }
 
             async fn get_change_set(
@@ -534,11 +545,8 @@ macro_rules! stack_store_impl {
             }
 
             async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {
-                let done = sqlx::query("DELETE FROM cfn_change_sets WHERE change_set_id = $1")
-                    .bind(change_set_id)
-                    .execute(self.writer().await.map_err(conn)?)
-                    .await;
-                self.cfn_written(done).await
+                let sql = "DELETE FROM cfn_change_sets WHERE change_set_id = $1";
+                self.cfn_exec(sql, &[change_set_id]).await
             }
 
             async fn put_exports(
@@ -546,13 +554,18 @@ macro_rules! stack_store_impl {
                 stack_id: &str,
                 exports: &[ExportRecord],
             ) -> Result<(), StoreError> {
-                if exports.is_empty()
-                    && self.stack_cache().is_some_and(|c| !c.exports_of(stack_id))
+                if exports.is_empty() && self.stack_cache().is_some_and(|c| !c.exports_of(stack_id))
                 {
                     // Nothing to remove and nothing to add (most stacks export nothing).
                     return Ok(());
                 }
-                let mut tx = self.writer().await.map_err(conn)?.begin().await.map_err(db)?;
+                let mut tx = self
+                    .writer()
+                    .await
+                    .map_err(conn)?
+                    .begin()
+                    .await
+                    .map_err(db)?;
                 sqlx::query("DELETE FROM cfn_exports WHERE stack_id = $1")
                     .bind(stack_id)
                     .execute(&mut *tx)
