@@ -16,6 +16,7 @@ mod batch;
 mod checkpoint;
 mod durable;
 mod health;
+mod keyset;
 mod migrate;
 pub mod model_package_groups;
 pub mod objects;

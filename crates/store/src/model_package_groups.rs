@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
+use crate::keyset::push_page;
 use crate::{PostgresStore, ProjectQuery, ProjectSort, SqliteStore, StoreError, Tag};
 
 /// A stored model package group.
@@ -183,28 +184,9 @@ macro_rules! group_store_impl {
                         }
                     }
                 }
-                if let Some(t) = q.created_after {
-                    sql.push(" AND creation_micros > ").push_bind(t);
-                }
-                if let Some(t) = q.created_before {
-                    sql.push(" AND creation_micros < ").push_bind(t);
-                }
-                if let Some(s) = &q.name_contains {
-                    // Substring test without LIKE, so `%` and `_` in the filter are literal.
-                    sql.push(" AND length(replace(lower(name), lower(")
-                        .push_bind(s.clone())
-                        .push("), '')) < length(name)");
-                }
-                let dir = if q.descending { " DESC" } else { " ASC" };
-                match q.sort {
-                    ProjectSort::Name => sql.push(concat!(" ORDER BY name", $collate)).push(dir),
-                    ProjectSort::CreationTime => sql
-                        .push(" ORDER BY creation_micros")
-                        .push(dir)
-                        .push(concat!(", name", $collate))
-                        .push(dir),
-                };
-                sql.push(" LIMIT ").push_bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
+                // Substring test without LIKE, so `%` and `_` in the filter are literal.
+                let contains = [" AND length(replace(lower(name), lower(", "), '')) < length(name)"];
+                push_page(&mut sql, q, contains, $collate);
                 let rows = sql.build().fetch_all(&self.read_pool).await?;
                 rows.iter().map(Self::group).collect()
             }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
+use crate::keyset::push_page;
 use crate::migrate::{self, POSTGRES};
 use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
@@ -338,27 +339,8 @@ impl Store for PostgresStore {
                 }
             }
         }
-        if let Some(t) = q.created_after {
-            sql.push(" AND creation_micros > ").push_bind(t);
-        }
-        if let Some(t) = q.created_before {
-            sql.push(" AND creation_micros < ").push_bind(t);
-        }
-        if let Some(s) = &q.name_contains {
-            sql.push(" AND strpos(lower(name), lower(")
-                .push_bind(s.clone())
-                .push(")) > 0");
-        }
-        let dir = if q.descending { " DESC" } else { " ASC" };
-        match q.sort {
-            ProjectSort::Name => sql.push(" ORDER BY name COLLATE \"C\"").push(dir),
-            ProjectSort::CreationTime => sql
-                .push(" ORDER BY creation_micros")
-                .push(dir)
-                .push(", name COLLATE \"C\"")
-                .push(dir),
-        };
-        sql.push(" LIMIT ").push_bind(q.limit as i64);
+        let contains = [" AND strpos(lower(name), lower(", ")) > 0"];
+        push_page(&mut sql, q, contains, " COLLATE \"C\"");
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter().map(record).collect()
     }
