@@ -258,10 +258,22 @@ mod cases {
 
     use super::*;
 
-    pub async fn create_and_get(h: Arc<Harness>) {
+    /// A store of `h` holding project `name` (created at `micros`) with `tags`: the
+    /// start of the cases about one project.
+    async fn with_project(
+        h: &Harness,
+        name: &str,
+        micros: i64,
+        tags: &[Tag],
+    ) -> (Arc<dyn Store>, ProjectRecord) {
         let s = h.open().await;
-        let p = project("alpha", 1_000);
-        s.create_project(&p, &[Tag::new("k", "v")]).await.unwrap();
+        let p = project(name, micros);
+        s.create_project(&p, tags).await.unwrap();
+        (s, p)
+    }
+
+    pub async fn create_and_get(h: Arc<Harness>) {
+        let (s, p) = with_project(&h, "alpha", 1_000, &[Tag::new("k", "v")]).await;
         assert_eq!(s.get_project("alpha").await.unwrap(), Some(p.clone()));
         assert_eq!(s.get_project("beta").await.unwrap(), None);
         assert_eq!(
@@ -316,9 +328,7 @@ mod cases {
     }
 
     pub async fn update_checks_version_and_keeps_tags(h: Arc<Harness>) {
-        let s = h.open().await;
-        let p = project("u", 10);
-        s.create_project(&p, &[Tag::new("a", "1")]).await.unwrap();
+        let (s, p) = with_project(&h, "u", 10, &[Tag::new("a", "1")]).await;
         let mut next = p.clone();
         next.version = 2;
         next.document = Arc::from(r#"{"ProjectName":"u","changed":true}"#);
@@ -359,9 +369,7 @@ mod cases {
     }
 
     pub async fn delete_returns_the_record_and_its_tags_go(h: Arc<Harness>) {
-        let s = h.open().await;
-        let p = project("d", 5);
-        s.create_project(&p, &[Tag::new("k", "v")]).await.unwrap();
+        let (s, p) = with_project(&h, "d", 5, &[Tag::new("k", "v")]).await;
         assert_eq!(s.delete_project("d").await.unwrap(), Some(p.clone()));
         assert_eq!(s.delete_project("d").await.unwrap(), None);
         assert_eq!(s.get_project("d").await.unwrap(), None);

@@ -14,6 +14,21 @@ fn doc(id: &str, name: Option<&str>, micros: i64) -> CatalogRecord {
     }
 }
 
+/// Inserts an unnamed `kind` document of each of `ids`, created at `micros`: set-up that
+/// must succeed.
+async fn insert_all(s: &Arc<dyn Store>, kind: CatalogKind, ids: &[&str], micros: i64) {
+    for id in ids {
+        s.catalog_insert(kind, &doc(id, None, micros))
+            .await
+            .unwrap();
+    }
+}
+
+/// Whether the `kind` document `id` is stored.
+async fn stored(s: &Arc<dyn Store>, kind: CatalogKind, id: &str) -> bool {
+    s.catalog_get(kind, id).await.unwrap().is_some()
+}
+
 pub async fn servicecatalog_documents_versions_and_names(h: Arc<Harness>) {
     let s = h.open().await;
     let kind = CatalogKind::ProvisionedProduct;
@@ -29,12 +44,7 @@ pub async fn servicecatalog_documents_versions_and_names(h: Arc<Harness>) {
         Err(StoreError::AlreadyExists)
     );
     // Unnamed documents never collide on the name, and ids are per kind.
-    s.catalog_insert(CatalogKind::Product, &doc("pp-1", None, 1))
-        .await
-        .unwrap();
-    s.catalog_insert(CatalogKind::Product, &doc("prod-2", None, 1))
-        .await
-        .unwrap();
+    insert_all(&s, CatalogKind::Product, &["pp-1", "prod-2"], 1).await;
     assert_eq!(
         s.catalog_get_by_name(kind, "web")
             .await
@@ -75,12 +85,7 @@ pub async fn servicecatalog_documents_versions_and_names(h: Arc<Harness>) {
     let gone = s.catalog_delete(kind, "pp-1").await.unwrap();
     assert_eq!(gone.map(|r| r.version), Some(2));
     assert_eq!(s.catalog_delete(kind, "pp-1").await.unwrap(), None);
-    assert!(
-        s.catalog_get(CatalogKind::Product, "pp-1")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(stored(&s, CatalogKind::Product, "pp-1").await);
     s.close().await;
 }
 
@@ -92,9 +97,7 @@ pub async fn servicecatalog_list_pages_by_creation(h: Arc<Harness>) {
             .await
             .unwrap();
     }
-    s.catalog_insert(CatalogKind::Product, &doc("prod-x", None, 0))
-        .await
-        .unwrap();
+    insert_all(&s, CatalogKind::Product, &["prod-x"], 0).await;
     let mut seen = Vec::new();
     let mut after: Option<CatalogCursor> = None;
     loop {
@@ -115,15 +118,8 @@ pub async fn servicecatalog_list_pages_by_creation(h: Arc<Harness>) {
 
 pub async fn servicecatalog_associations_guard_deletes(h: Arc<Harness>) {
     let s = h.open().await;
-    s.catalog_insert(CatalogKind::Portfolio, &doc("port-1", None, 1))
-        .await
-        .unwrap();
-    s.catalog_insert(CatalogKind::Portfolio, &doc("port-2", None, 1))
-        .await
-        .unwrap();
-    s.catalog_insert(CatalogKind::Product, &doc("prod-1", None, 1))
-        .await
-        .unwrap();
+    insert_all(&s, CatalogKind::Portfolio, &["port-1", "port-2"], 1).await;
+    insert_all(&s, CatalogKind::Product, &["prod-1"], 1).await;
     assert!(s.catalog_associate("port-1", "prod-1", 10).await.unwrap());
     assert!(!s.catalog_associate("port-1", "prod-1", 11).await.unwrap());
     assert!(s.catalog_associate("port-2", "prod-1", 12).await.unwrap());
@@ -170,22 +166,13 @@ pub async fn servicecatalog_associations_guard_deletes(h: Arc<Harness>) {
 pub async fn servicecatalog_state_survives_reopen(h: Arc<Harness>) {
     {
         let s = h.open().await;
-        s.catalog_insert(CatalogKind::Portfolio, &doc("port-k", None, 1))
-            .await
-            .unwrap();
-        s.catalog_insert(CatalogKind::Product, &doc("prod-k", None, 1))
-            .await
-            .unwrap();
+        insert_all(&s, CatalogKind::Portfolio, &["port-k"], 1).await;
+        insert_all(&s, CatalogKind::Product, &["prod-k"], 1).await;
         s.catalog_associate("port-k", "prod-k", 2).await.unwrap();
         s.close().await;
     }
     let s = h.open().await;
-    assert!(
-        s.catalog_get(CatalogKind::Portfolio, "port-k")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(stored(&s, CatalogKind::Portfolio, "port-k").await);
     assert_eq!(s.catalog_products_of("port-k").await.unwrap(), ["prod-k"]);
     s.close().await;
 }
