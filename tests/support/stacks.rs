@@ -1,6 +1,7 @@
-//! What the Rust integration tests of several crates (provisioning, servicecatalog, ssm,
-//! s3, server) do with the stacks and documents they produce: create a stack that must
-//! complete, read an output's value, a `Tags` list as pairs.
+//! What the Rust integration tests of several crates (cloudformation, provisioning,
+//! servicecatalog, ssm, s3, server) do with the stacks and documents they produce: create
+//! a stack that must complete, read an output's value or an event's reason, a `Tags` list
+//! as pairs.
 //!
 //! Each test includes this file with `#[path]`: a shared test crate would be one more
 //! workspace member (with its own dependencies) for a few functions.
@@ -15,6 +16,27 @@ pub async fn create_complete(cfn: &CloudFormationService, input: CreateStackInpu
     let stack = cfn.create_stack_and_wait(input).await.unwrap();
     assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
     stack
+}
+
+/// The reason of the newest of stack `stack_id`'s events for `logical_id` with status
+/// `status`: that event must exist and give a reason. How the tests read why a resource
+/// failed, as CloudFormation reports it.
+pub async fn event_reason(
+    cfn: &CloudFormationService,
+    stack_id: &str,
+    logical_id: &str,
+    status: &str,
+) -> String {
+    let events = cfn
+        .engine()
+        .stack_events(stack_id, None, 1000)
+        .await
+        .unwrap();
+    events
+        .iter()
+        .find(|e| e.logical_resource_id == logical_id && e.resource_status == status)
+        .and_then(|e| e.resource_status_reason.clone())
+        .unwrap_or_else(|| panic!("no {status} event with a reason for {logical_id}: {events:#?}"))
 }
 
 /// The value of `stack`'s output `key`, which must exist.

@@ -3,6 +3,8 @@
 //! the routing of native providers.
 
 mod common;
+#[path = "../../../tests/support/stacks.rs"]
+mod stacks;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,7 @@ use sagestack_cloudformation::*;
 use sagestack_engine::provider::{RecordOnlyProvider, kit};
 use sagestack_engine::{ResourceRecord, StackRecord};
 use serde_json::{Value, json};
+use stacks::{event_reason, output};
 
 fn service() -> CloudFormationService {
     service_with(|c| c)
@@ -65,16 +68,6 @@ async fn reasons(s: &CloudFormationService, stack_id: &str) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn output(stack: &StackRecord, key: &str) -> String {
-    stack
-        .outputs
-        .iter()
-        .find(|o| o.key == key)
-        .unwrap_or_else(|| panic!("no output {key} in {:?}", stack.outputs))
-        .value
-        .clone()
 }
 
 /// CreateStack of `body` as `name`, which must be refused.
@@ -218,20 +211,18 @@ async fn a_missing_export_fails_the_importing_resource() {
     let stack = create(&s, "orphan", body, &[]).await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
     // Like AWS, the stack fails before any resource is touched.
-    let events = s
-        .engine()
-        .stack_events(&stack.stack_id, None, 100)
-        .await
-        .unwrap();
-    let rollback = events
-        .iter()
-        .find(|e| e.resource_status == "ROLLBACK_IN_PROGRESS")
-        .unwrap();
     assert_eq!(
-        rollback.resource_status_reason.as_deref(),
-        Some("No export named nobody-exports-this found. Rollback requested by user.")
+        event_reason(&s, &stack.stack_id, "orphan", "ROLLBACK_IN_PROGRESS").await,
+        "No export named nobody-exports-this found. Rollback requested by user."
     );
-    assert!(events.iter().all(|e| e.logical_resource_id != "P"));
+    let events = s.engine().stack_events(&stack.stack_id, None, 100);
+    assert!(
+        events
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.logical_resource_id != "P")
+    );
 }
 
 #[tokio::test]

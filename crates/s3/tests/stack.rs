@@ -17,7 +17,7 @@ use sagestack_s3::bucket_provider::{BucketProvider, TYPE_NAME};
 use sagestack_s3::memory::{MemoryObjectStore, object_meta};
 use sagestack_store::ObjectStore;
 use serde_json::Value;
-use stacks::{create_complete, output, tag_pairs};
+use stacks::{create_complete, event_reason, output, tag_pairs};
 
 const TEMPLATE: &str = r#"
 Parameters:
@@ -109,16 +109,7 @@ async fn stack_buckets_are_real_and_a_non_empty_one_fails_the_delete() {
         .unwrap()
         .unwrap();
     assert_eq!(failed.status, StackStatus::DeleteFailed, "{failed:?}");
-    let events = service
-        .engine()
-        .stack_events(&created.stack_id, None, 1000)
-        .await
-        .unwrap();
-    let reason = events
-        .iter()
-        .find(|e| e.logical_resource_id == "Data" && e.resource_status == "DELETE_FAILED")
-        .and_then(|e| e.resource_status_reason.clone())
-        .expect("a DELETE_FAILED event for the bucket");
+    let reason = event_reason(&service, &created.stack_id, "Data", "DELETE_FAILED").await;
     assert!(
         reason.contains("The bucket you tried to delete is not empty"),
         "{reason}"

@@ -19,7 +19,7 @@ use sagestack_server::native_providers;
 use sagestack_ssm::Parameters;
 use sagestack_store::{ObjectMeta, PostgresStore, SqliteStore, StackStore, Store};
 use serde_json::Value;
-use stacks::create_complete;
+use stacks::{create_complete, event_reason};
 
 const TEMPLATE: &str = r#"
 Resources:
@@ -126,15 +126,9 @@ async fn run(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(clash.status, StackStatus::RollbackComplete);
-    let events = cfn
-        .engine()
-        .stack_events(&clash.stack_id, None, 100)
-        .await
-        .unwrap();
-    assert!(
-        events.iter().any(|e| e.resource_status == "CREATE_FAILED"
-            && e.resource_status_reason.as_deref() == Some("ml-artifacts already exists")),
-        "{events:#?}"
+    assert_eq!(
+        event_reason(&cfn, &clash.stack_id, "Artifacts", "CREATE_FAILED").await,
+        "ml-artifacts already exists"
     );
     assert!(store.get_bucket("ml-artifacts").await.unwrap().is_some());
 
@@ -152,16 +146,9 @@ async fn run(store: Arc<dyn Store>) {
         .unwrap();
     let failed = cfn.delete_stack_and_wait("ml").await.unwrap().unwrap();
     assert_eq!(failed.status, StackStatus::DeleteFailed);
-    let events = cfn
-        .engine()
-        .stack_events(&created.stack_id, None, 100)
-        .await
-        .unwrap();
-    assert!(
-        events.iter().any(|e| e.resource_status == "DELETE_FAILED"
-            && e.resource_status_reason.as_deref()
-                == Some("The bucket you tried to delete is not empty")),
-        "{events:#?}"
+    assert_eq!(
+        event_reason(&cfn, &created.stack_id, "Artifacts", "DELETE_FAILED").await,
+        "The bucket you tried to delete is not empty"
     );
     store
         .delete_object("ml-artifacts", "model.tar.gz")

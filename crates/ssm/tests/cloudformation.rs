@@ -17,7 +17,7 @@ use sagestack_cloudformation::{
 use sagestack_ssm::{ParameterProvider, Parameters, SsmService, StoreSsmLookup};
 use sagestack_store::{SqliteStore, StackStore, Store};
 use serde_json::{Value, json};
-use stacks::output;
+use stacks::{event_reason, output};
 
 async fn call(ssm: &SsmService, op: &str, input: Value) -> Result<Value, sagestack_ssm::SsmError> {
     ssm.handle(&ctx(), op, input).await.map(value)
@@ -43,8 +43,10 @@ async fn services(
     (store, ssm, CloudFormationService::new(config).unwrap())
 }
 
-/// PutParameter, which must succeed.
-async fn put(ssm: &SsmService, input: Value) {
+/// PutParameter of String `name` = `value` (replacing it with `overwrite`), which must
+/// succeed.
+async fn put(ssm: &SsmService, name: &str, value: &str, overwrite: bool) {
+    let input = json!({"Name": name, "Value": value, "Type": "String", "Overwrite": overwrite});
     call(ssm, "PutParameter", input).await.unwrap();
 }
 
@@ -65,16 +67,8 @@ const TEMPLATE: &str = include_str!("../../../tests/fixtures/ssm-stack.yaml");
 async fn stack_parameters_are_real_and_templates_read_ssm() {
     let dir = tempfile::tempdir().unwrap();
     let (store, ssm, cfn) = services(dir.path(), true).await;
-    put(
-        &ssm,
-        json!({"Name": "/config/base", "Value": "v1", "Type": "String"}),
-    )
-    .await;
-    put(
-        &ssm,
-        json!({"Name": "/config/base", "Value": "v2", "Type": "String", "Overwrite": true}),
-    )
-    .await;
+    put(&ssm, "/config/base", "v1", false).await;
+    put(&ssm, "/config/base", "v2", true).await;
     let stack = create(&cfn, "params", TEMPLATE).await;
     assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
     assert_eq!(output(&stack, "NamedRef"), "/stack/named");
@@ -113,24 +107,15 @@ async fn stack_parameters_are_real_and_templates_read_ssm() {
 async fn a_taken_name_fails_the_stack() {
     let dir = tempfile::tempdir().unwrap();
     let (_store, ssm, cfn) = services(dir.path(), false).await;
-    put(
-        &ssm,
-        json!({"Name": "taken", "Value": "mine", "Type": "String"}),
-    )
-    .await;
+    put(&ssm, "taken", "mine", false).await;
     let stack = create(&cfn, "clash", "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Name: taken, Type: String, Value: theirs}\n").await;
     assert_eq!(stack.status, StackStatus::RollbackComplete);
-    let events = cfn
-        .engine()
-        .stack_events(&stack.stack_id, None, 100)
-        .await
-        .unwrap();
-    let reasons = format!("{events:?}");
+    let reason = event_reason(&cfn, &stack.stack_id, "P", "CREATE_FAILED").await;
     assert!(
-        reasons.contains(
+        reason.contains(
             "Resource of type 'AWS::SSM::Parameter' with identifier 'taken' already exists."
         ),
-        "{reasons}"
+        "{reason}"
     );
     // The rollback did not delete the parameter it did not create.
     let secure = create(&cfn, "secure", "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: SecureString, Value: s}\n").await;
