@@ -24,6 +24,14 @@ fn errors(body: &str) -> Vec<TemplateError> {
     }
 }
 
+/// The logical ids of `b`'s resources, in the order it binds them.
+fn logical_ids(b: &BoundTemplate) -> Vec<&str> {
+    b.resources()
+        .iter()
+        .map(|r| r.logical_id.as_str())
+        .collect()
+}
+
 fn bind(body: &str, params: &[(&str, &str)]) -> Result<BoundTemplate, Errors> {
     bind_env(body, params, StaticEnvironment::default())
 }
@@ -230,12 +238,7 @@ Outputs:
         .insert("ssm-secure:/db/pw:2".into(), "s3cret".into());
     env.dynamic.insert("ssm:/plain".into(), "plain".into());
     let b = bind_env(body, &[("Secret", "hunter2")], env).unwrap();
-    let ids: Vec<&str> = b
-        .resources()
-        .iter()
-        .map(|r| r.logical_id.as_str())
-        .collect();
-    assert_eq!(ids, ["Vpc", "Subnet"]);
+    assert_eq!(logical_ids(&b), ["Vpc", "Subnet"]);
     assert_eq!(b.resources()[1].depends_on, ["Vpc"]);
     assert_eq!(
         b.levels(),
@@ -381,12 +384,7 @@ Outputs:
     // the output simple instead.
     let body = body.replace("!Ref\n          Fn::Sub: 'Topic&{Name}'", "!Sub '${Name}'");
     let b = bind(&body, &[]).unwrap();
-    let ids: Vec<&str> = b
-        .resources()
-        .iter()
-        .map(|r| r.logical_id.as_str())
-        .collect();
-    assert_eq!(ids, ["Topica1", "Topicb"]);
+    assert_eq!(logical_ids(&b), ["Topica1", "Topicb"]);
     assert_eq!(b.resources()[0].deletion_policy, Policy::Retain);
     let p = b.resolve_properties("Topica1", &Fake).unwrap();
     assert_eq!(
