@@ -462,96 +462,38 @@ mod tests {
     /// A store whose every call fails, to check that backend failures surface as such.
     struct Broken;
 
-    #[async_trait]
-    impl ObjectStore for Broken {
-        async fn create_bucket(&self, _: &BucketRecord) -> Result<(), StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn get_bucket(&self, _: &str) -> Result<Option<BucketRecord>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn update_bucket(&self, _: &str, _: &str) -> Result<(), StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn delete_bucket(&self, _: &str) -> Result<(), StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn put_object(
-            &self,
-            _: &sagestack_store::ObjectMeta,
-            _: Bytes,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn get_object(
-            &self,
-            _: &str,
-            _: &str,
-        ) -> Result<Option<sagestack_store::ObjectRecord>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn head_object(
-            &self,
-            _: &str,
-            _: &str,
-        ) -> Result<Option<sagestack_store::ObjectMeta>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn delete_object(&self, _: &str, _: &str) -> Result<bool, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn list_objects(
-            &self,
-            _: sagestack_store::KeyRange<'_>,
-        ) -> Result<sagestack_store::ObjectPage, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn create_upload(&self, _: &sagestack_store::UploadRecord) -> Result<(), StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn get_upload(
-            &self,
-            _: &str,
-        ) -> Result<Option<sagestack_store::UploadRecord>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn list_uploads(
-            &self,
-            _: &str,
-        ) -> Result<Vec<sagestack_store::UploadRecord>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn put_part(
-            &self,
-            _: &str,
-            _: &sagestack_store::PartRecord,
-            _: Bytes,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn list_parts(
-            &self,
-            _: &str,
-        ) -> Result<Vec<sagestack_store::PartRecord>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn get_parts(&self, _: &str, _: &[i32]) -> Result<Vec<Option<Bytes>>, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn complete_upload(
-            &self,
-            _: &str,
-            _: &sagestack_store::ObjectMeta,
-            _: Bytes,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
-        async fn abort_upload(&self, _: &str) -> Result<bool, StoreError> {
-            Err(StoreError::Backend("down".into()))
-        }
+    /// Implements `ObjectStore` for [`Broken`]: each method listed (its parameter types,
+    /// its result's `Ok` type) fails as a backend that is down.
+    macro_rules! broken {
+        ($($name:ident($($arg:ty),*) -> $ok:ty;)*) => {
+            #[async_trait]
+            impl ObjectStore for Broken {
+                $(async fn $name(&self, $(_: $arg),*) -> Result<$ok, StoreError> {
+                    Err(StoreError::Backend("down".into()))
+                })*
+            }
+        };
+    }
+
+    broken! {
+        create_bucket(&BucketRecord) -> ();
+        get_bucket(&str) -> Option<BucketRecord>;
+        update_bucket(&str, &str) -> ();
+        list_buckets() -> Vec<BucketRecord>;
+        delete_bucket(&str) -> ();
+        put_object(&sagestack_store::ObjectMeta, Bytes) -> ();
+        get_object(&str, &str) -> Option<sagestack_store::ObjectRecord>;
+        head_object(&str, &str) -> Option<sagestack_store::ObjectMeta>;
+        delete_object(&str, &str) -> bool;
+        list_objects(sagestack_store::KeyRange<'_>) -> sagestack_store::ObjectPage;
+        create_upload(&sagestack_store::UploadRecord) -> ();
+        get_upload(&str) -> Option<sagestack_store::UploadRecord>;
+        list_uploads(&str) -> Vec<sagestack_store::UploadRecord>;
+        put_part(&str, &sagestack_store::PartRecord, Bytes) -> ();
+        list_parts(&str) -> Vec<sagestack_store::PartRecord>;
+        get_parts(&str, &[i32]) -> Vec<Option<Bytes>>;
+        complete_upload(&str, &sagestack_store::ObjectMeta, Bytes) -> ();
+        abort_upload(&str) -> bool;
     }
 
     #[tokio::test]

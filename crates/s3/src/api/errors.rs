@@ -72,6 +72,17 @@ pub(super) fn bucket_error(bucket: &str) -> impl FnOnce(StoreError) -> S3Error +
     }
 }
 
+/// What the store's read of `bucket`/`key` found: a failure as [`bucket_error`], nothing
+/// as `NoSuchKey`. How every read of one object answers.
+pub(super) fn key_found<T>(
+    bucket: &str,
+    key: &str,
+    read: Result<Option<T>, StoreError>,
+) -> S3Result<T> {
+    read.map_err(bucket_error(bucket))?
+        .ok_or_else(|| no_such_key(key))
+}
+
 /// A request refused before s3s saw it (by the server's credentials policy), as S3
 /// words the refusal: `code` is S3's (`InvalidAccessKeyId`, `ExpiredToken`, ...).
 pub fn refusal(

@@ -208,20 +208,12 @@ impl S3Api {
 
     /// The object's metadata (else `NoSuchBucket` or `NoSuchKey`).
     async fn existing_meta(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
-        self.store
-            .head_object(bucket, key)
-            .await
-            .map_err(bucket_error(bucket))?
-            .ok_or_else(|| no_such_key(key))
+        key_found(bucket, key, self.store.head_object(bucket, key).await)
     }
 
     /// The object with its body (else `NoSuchBucket` or `NoSuchKey`).
     async fn existing_object(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
-        self.store
-            .get_object(bucket, key)
-            .await
-            .map_err(bucket_error(bucket))?
-            .ok_or_else(|| no_such_key(key))
+        key_found(bucket, key, self.store.get_object(bucket, key).await)
     }
 
     /// The upload, checked to belong to `bucket`/`key` (else `NoSuchUpload`, as AWS).

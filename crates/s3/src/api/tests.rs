@@ -26,16 +26,27 @@ async fn api() -> (S3Api, tempfile::TempDir) {
     (S3Api::new(Arc::new(store), "us-east-1"), dir)
 }
 
-async fn mb(api: &S3Api, name: &str) {
+/// CreateBucket `name` (no configuration: the API's region).
+async fn create_bucket(api: &S3Api, name: &str) -> S3Result<S3Response<CreateBucketOutput>> {
     api.create_bucket(req(CreateBucketInput {
         bucket: name.into(),
         ..Default::default()
     }))
     .await
-    .unwrap();
 }
 
-async fn put(api: &S3Api, bucket: &str, key: &str, body: &'static [u8]) -> PutObjectOutput {
+/// [`create_bucket`], which must succeed.
+async fn mb(api: &S3Api, name: &str) {
+    create_bucket(api, name).await.unwrap();
+}
+
+/// PutObject `body` at `bucket`/`key`.
+async fn put_result(
+    api: &S3Api,
+    bucket: &str,
+    key: &str,
+    body: &'static [u8],
+) -> S3Result<S3Response<PutObjectOutput>> {
     api.put_object(req(PutObjectInput {
         bucket: bucket.into(),
         key: key.into(),
@@ -45,8 +56,51 @@ async fn put(api: &S3Api, bucket: &str, key: &str, body: &'static [u8]) -> PutOb
         ..Default::default()
     }))
     .await
-    .unwrap()
-    .output
+}
+
+/// [`put_result`], which must succeed.
+async fn put(api: &S3Api, bucket: &str, key: &str, body: &'static [u8]) -> PutObjectOutput {
+    put_result(api, bucket, key, body).await.unwrap().output
+}
+
+/// Bucket `bkt` listed (v2) with delimiter `/`, under `prefix` and after `start_after`:
+/// its keys and its rolled-up prefixes.
+async fn delimited(
+    api: &S3Api,
+    prefix: Option<&str>,
+    start_after: Option<&str>,
+) -> (Vec<String>, Vec<String>) {
+    let out = api
+        .list_objects_v2(req(ListObjectsV2Input {
+            bucket: "bkt".into(),
+            prefix: prefix.map(Into::into),
+            delimiter: Some("/".into()),
+            start_after: start_after.map(Into::into),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .output;
+    (keys(out.contents), prefixes(out.common_prefixes))
+}
+
+/// The name (`name` of each, which must be set) of every entry of a listing's list
+/// (absent: none).
+fn names<T>(list: Option<Vec<T>>, name: fn(T) -> Option<String>) -> Vec<String> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(|item| name(item).unwrap())
+        .collect()
+}
+
+/// The keys of a listing's `Contents`.
+fn keys(contents: Option<Vec<Object>>) -> Vec<String> {
+    names(contents, |o| o.key)
+}
+
+/// The prefixes of a listing's `CommonPrefixes`.
+fn prefixes(common: Option<Vec<CommonPrefix>>) -> Vec<String> {
+    names(common, |p| p.prefix)
 }
 
 fn code<T: std::fmt::Debug>(r: S3Result<T>) -> S3ErrorCode {
@@ -184,38 +238,16 @@ async fn listing_rolls_up_prefixes_and_pages() {
         }))
     };
     let all = list(None, 1000).await.unwrap().output;
-    let keys: Vec<String> = all
-        .contents
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key.unwrap())
-        .collect();
-    let prefixes: Vec<String> = all
-        .common_prefixes
-        .unwrap()
-        .into_iter()
-        .map(|p| p.prefix.unwrap())
-        .collect();
-    assert_eq!(keys, ["c", "e"]);
-    assert_eq!(prefixes, ["a/", "b/", "d/"]);
+    assert_eq!(keys(all.contents), ["c", "e"]);
+    assert_eq!(prefixes(all.common_prefixes), ["a/", "b/", "d/"]);
     assert_eq!(all.key_count, Some(5));
     // Two entries a page: a/ b/ | c d/ | e, no entry repeated.
     let mut token = None;
     let mut pages = Vec::new();
     loop {
         let page = list(token, 2).await.unwrap().output;
-        let mut entries: Vec<String> = page
-            .contents
-            .unwrap_or_default()
-            .into_iter()
-            .map(|o| o.key.unwrap())
-            .collect();
-        entries.extend(
-            page.common_prefixes
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| p.prefix.unwrap()),
-        );
+        let mut entries = keys(page.contents);
+        entries.extend(prefixes(page.common_prefixes));
         entries.sort();
         assert_eq!(page.key_count, Some(entries.len() as i32));
         pages.push(entries);
@@ -227,21 +259,9 @@ async fn listing_rolls_up_prefixes_and_pages() {
     }
     assert_eq!(pages, [vec!["a/", "b/"], vec!["c", "d/"], vec!["e"]]);
     // Prefix + delimiter one level down.
-    let sub = api
-        .list_objects_v2(req(ListObjectsV2Input {
-            bucket: "bkt".into(),
-            prefix: Some("d/".into()),
-            delimiter: Some("/".into()),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .output;
-    assert_eq!(sub.contents.unwrap()[0].key.as_deref(), Some("d/y"));
-    assert_eq!(
-        sub.common_prefixes.unwrap()[0].prefix.as_deref(),
-        Some("d/x/")
-    );
+    let (sub_keys, sub_prefixes) = delimited(&api, Some("d/"), None).await;
+    assert_eq!(sub_keys, ["d/y"]);
+    assert_eq!(sub_prefixes, ["d/x/"]);
     assert_eq!(
         code(list(Some("%%%".into()), 1).await),
         S3ErrorCode::InvalidArgument
@@ -255,21 +275,9 @@ async fn start_after_inside_a_prefix_still_rolls_up_the_rest() {
     for k in ["a/1", "a/2", "b"] {
         put(&api, "bkt", k, b"x").await;
     }
-    let out = api
-        .list_objects_v2(req(ListObjectsV2Input {
-            bucket: "bkt".into(),
-            delimiter: Some("/".into()),
-            start_after: Some("a/1".into()),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .output;
-    assert_eq!(
-        out.common_prefixes.unwrap()[0].prefix.as_deref(),
-        Some("a/")
-    );
-    assert_eq!(out.contents.unwrap()[0].key.as_deref(), Some("b"));
+    let (after_keys, after_prefixes) = delimited(&api, None, Some("a/1")).await;
+    assert_eq!(after_prefixes, ["a/"]);
+    assert_eq!(after_keys, ["b"]);
     // Resuming after the prefix itself (a v1 NextMarker) does not repeat it.
     let out = api
         .list_objects(req(ListObjectsInput {
@@ -282,13 +290,7 @@ async fn start_after_inside_a_prefix_still_rolls_up_the_rest() {
         .unwrap()
         .output;
     assert!(out.common_prefixes.is_none());
-    let keys: Vec<_> = out
-        .contents
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key.unwrap())
-        .collect();
-    assert_eq!(keys, ["b"]);
+    assert_eq!(keys(out.contents), ["b"]);
 }
 
 #[tokio::test]
@@ -340,24 +342,17 @@ async fn objects_round_trip_with_ranges_and_conditions() {
         code(get(None, Some(ETagCondition::ETag(ETag::Strong("x".into())))).await),
         S3ErrorCode::PreconditionFailed
     );
-    let missing = api
-        .get_object(req(GetObjectInput {
-            bucket: "bkt".into(),
-            key: "nope".into(),
+    let get_missing = |bucket: &str, key: &str| {
+        api.get_object(req(GetObjectInput {
+            bucket: bucket.into(),
+            key: key.into(),
             ..Default::default()
         }))
-        .await
-        .unwrap_err();
+    };
+    let missing = get_missing("bkt", "nope").await.unwrap_err();
     assert_eq!(*missing.code(), S3ErrorCode::NoSuchKey);
     assert!(missing.message().unwrap().contains("nope"));
-    let no_bucket = api
-        .get_object(req(GetObjectInput {
-            bucket: "zzz".into(),
-            key: "k".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap_err();
+    let no_bucket = get_missing("zzz", "k").await.unwrap_err();
     assert_eq!(*no_bucket.code(), S3ErrorCode::NoSuchBucket);
 }
 
@@ -366,16 +361,7 @@ async fn oversized_bodies_are_refused() {
     let (api, _dir) = api().await;
     let api = api.with_max_object_size(4);
     mb(&api, "bkt").await;
-    let r = api
-        .put_object(req(PutObjectInput {
-            bucket: "bkt".into(),
-            key: "k".into(),
-            body: Some(StreamingBlob::from(s3s::Body::from(Bytes::from_static(
-                b"12345",
-            )))),
-            ..Default::default()
-        }))
-        .await;
+    let r = put_result(&api, "bkt", "k", b"12345").await;
     assert_eq!(code(r), S3ErrorCode::EntityTooLarge);
 }
 
@@ -417,11 +403,6 @@ async fn buckets_already_owned_and_not_empty() {
         }))
         .await;
     assert_eq!(code(del), S3ErrorCode::BucketNotEmpty);
-    let bad = api
-        .create_bucket(req(CreateBucketInput {
-            bucket: "Bad_Name".into(),
-            ..Default::default()
-        }))
-        .await;
+    let bad = create_bucket(&api, "Bad_Name").await;
     assert_eq!(code(bad), S3ErrorCode::InvalidBucketName);
 }
