@@ -18,6 +18,23 @@ fn credentials_file(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// The SageMaker and CloudFormation clients of the server at `url`, signing with `key`
+/// and `secret`: what each account's half of the test calls.
+fn clients(
+    url: &str,
+    (key, secret): (&str, &str),
+) -> (aws_sdk_sagemaker::Client, aws_sdk_cloudformation::Client) {
+    (
+        sdk_client!(aws_sdk_sagemaker, url, key, secret),
+        sdk_client!(aws_sdk_cloudformation, url, key, secret),
+    )
+}
+
+/// The name `name` gives each of `items` (which must have one): what a list call shows.
+fn names_of<'a, T>(items: &'a [T], name: impl Fn(&'a T) -> Option<&'a str>) -> Vec<&'a str> {
+    items.iter().map(|item| name(item).unwrap()).collect()
+}
+
 #[tokio::test]
 async fn two_accounts_through_the_rust_sdk() {
     let dir = tempfile::tempdir().unwrap();
@@ -29,7 +46,7 @@ async fn two_accounts_through_the_rust_sdk() {
         file.to_str().unwrap(),
     ]);
     for (key, secret, account) in [ALICE, BOB] {
-        let sm = sdk_client!(aws_sdk_sagemaker, &server.url, key, secret);
+        let (sm, cfn) = clients(&server.url, (key, secret));
         let made = sm
             .create_model_package_group()
             .model_package_group_name("shared-name")
@@ -41,7 +58,6 @@ async fn two_accounts_through_the_rust_sdk() {
             arn,
             format!("arn:aws:sagemaker:us-east-1:{account}:model-package-group/shared-name")
         );
-        let cfn = sdk_client!(aws_sdk_cloudformation, &server.url, key, secret);
         cfn.create_stack()
             .stack_name(format!("stack-of-{account}"))
             .template_body("Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: v}\n")
@@ -50,22 +66,15 @@ async fn two_accounts_through_the_rust_sdk() {
             .unwrap();
     }
     for (key, secret, account) in [ALICE, BOB] {
-        let sm = sdk_client!(aws_sdk_sagemaker, &server.url, key, secret);
+        let (sm, cfn) = clients(&server.url, (key, secret));
         let groups = sm.list_model_package_groups().send().await.unwrap();
-        let arns: Vec<&str> = groups
-            .model_package_group_summary_list()
-            .iter()
-            .map(|g| g.model_package_group_arn().unwrap())
-            .collect();
+        let arns = names_of(groups.model_package_group_summary_list(), |g| {
+            g.model_package_group_arn()
+        });
         assert_eq!(arns.len(), 1, "{arns:?}");
         assert!(arns[0].contains(account), "{arns:?}");
-        let cfn = sdk_client!(aws_sdk_cloudformation, &server.url, key, secret);
         let stacks = cfn.describe_stacks().send().await.unwrap();
-        let names: Vec<&str> = stacks
-            .stacks()
-            .iter()
-            .map(|s| s.stack_name().unwrap())
-            .collect();
+        let names = names_of(stacks.stacks(), |s| s.stack_name());
         assert_eq!(names, [format!("stack-of-{account}")]);
     }
     let wrong = sdk_client!(aws_sdk_sagemaker, &server.url, ALICE.0, "not-it");
