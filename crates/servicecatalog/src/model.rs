@@ -45,38 +45,29 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn partition(&self) -> &'static str {
-        sagestack_engine::partition_for_region(&self.region)
+    /// `arn:{partition}:{service}:{region}:{account}:{resource}`: every ARN here.
+    fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            sagestack_engine::partition_for_region(&self.region),
+            self.region,
+            self.account_id
+        )
     }
 
     /// `arn:aws:catalog:{region}:{account}:portfolio/{id}`.
     pub fn portfolio_arn(&self, id: &str) -> String {
-        format!(
-            "arn:{}:catalog:{}:{}:portfolio/{id}",
-            self.partition(),
-            self.region,
-            self.account_id
-        )
+        self.arn("catalog", &format!("portfolio/{id}"))
     }
 
     /// `arn:aws:catalog:{region}:{account}:product/{id}`.
     pub fn product_arn(&self, id: &str) -> String {
-        format!(
-            "arn:{}:catalog:{}:{}:product/{id}",
-            self.partition(),
-            self.region,
-            self.account_id
-        )
+        self.arn("catalog", &format!("product/{id}"))
     }
 
     /// `arn:aws:servicecatalog:{region}:{account}:stack/{name}/{id}`.
     pub fn provisioned_product_arn(&self, name: &str, id: &str) -> String {
-        format!(
-            "arn:{}:servicecatalog:{}:{}:stack/{name}/{id}",
-            self.partition(),
-            self.region,
-            self.account_id
-        )
+        self.arn("servicecatalog", &format!("stack/{name}/{id}"))
     }
 
     /// The name Service Catalog gives a provisioned product's stack: `SC-{account}-{pp id}`.
@@ -87,6 +78,20 @@ impl Scope {
 
 /// A key-value pair (`Tag`), as every JSON 1.1 service here spells it.
 pub use sagestack_protocol::json11::Tag;
+
+/// `v` with each of `members` that is present set: the API leaves an absent optional
+/// member out rather than answering it as null.
+fn with_present<'a>(
+    mut v: Value,
+    members: impl IntoIterator<Item = (&'static str, Option<&'a str>)>,
+) -> Value {
+    for (key, value) in members {
+        if let Some(s) = value {
+            v[key] = s.into();
+        }
+    }
+    v
+}
 
 /// Tags as the API answers them.
 pub fn tags_json(tags: &[Tag]) -> Value {
@@ -111,17 +116,14 @@ pub struct Portfolio {
 impl Portfolio {
     /// `PortfolioDetail`.
     pub fn detail(&self) -> Value {
-        let mut v = json!({
+        let v = json!({
             "Id": self.id,
             "ARN": self.arn,
             "DisplayName": self.display_name,
             "CreatedTime": self.created_time,
             "ProviderName": self.provider_name,
         });
-        if let Some(d) = &self.description {
-            v["Description"] = d.clone().into();
-        }
-        v
+        with_present(v, [("Description", self.description.as_deref())])
     }
 }
 
@@ -149,7 +151,7 @@ pub struct Artifact {
 impl Artifact {
     /// `ProvisioningArtifactDetail`.
     pub fn detail(&self) -> Value {
-        let mut v = json!({
+        let v = json!({
             "Id": self.id,
             "Name": self.name,
             "Type": self.kind,
@@ -157,24 +159,18 @@ impl Artifact {
             "Active": self.active,
             "Guidance": self.guidance,
         });
-        if let Some(d) = &self.description {
-            v["Description"] = d.clone().into();
-        }
-        v
+        with_present(v, [("Description", self.description.as_deref())])
     }
 
     /// `ProvisioningArtifact` (what DescribeProduct lists).
     pub fn summary(&self) -> Value {
-        let mut v = json!({
+        let v = json!({
             "Id": self.id,
             "Name": self.name,
             "CreatedTime": self.created_time,
             "Guidance": self.guidance,
         });
-        if let Some(d) = &self.description {
-            v["Description"] = d.clone().into();
-        }
-        v
+        with_present(v, [("Description", self.description.as_deref())])
     }
 
     /// `ProvisioningArtifactSummary` (DescribeProductAsAdmin), with the artifact's info.
@@ -220,7 +216,7 @@ pub struct Product {
 impl Product {
     /// `ProductViewSummary`.
     pub fn view_summary(&self, has_default_path: bool) -> Value {
-        let mut v = json!({
+        let v = json!({
             "Id": self.view_id,
             "ProductId": self.id,
             "Name": self.name,
@@ -228,18 +224,14 @@ impl Product {
             "Type": self.product_type,
             "HasDefaultPath": has_default_path,
         });
-        for (key, value) in [
+        let members = [
             ("ShortDescription", &self.description),
             ("Distributor", &self.distributor),
             ("SupportDescription", &self.support_description),
             ("SupportEmail", &self.support_email),
             ("SupportUrl", &self.support_url),
-        ] {
-            if let Some(s) = value {
-                v[key] = s.clone().into();
-            }
-        }
-        v
+        ];
+        with_present(v, members.map(|(key, value)| (key, value.as_deref())))
     }
 
     /// `ProductViewDetail`.
@@ -306,7 +298,7 @@ pub struct ProvisionedProduct {
 impl ProvisionedProduct {
     /// `ProvisionedProductDetail`.
     pub fn detail(&self) -> Value {
-        let mut v = json!({
+        let v = json!({
             "Name": self.name,
             "Arn": self.arn,
             "Type": "CFN_STACK",
@@ -319,32 +311,29 @@ impl ProvisionedProduct {
             "ProductId": self.product_id,
             "ProvisioningArtifactId": self.provisioning_artifact_id,
         });
-        if let Some(m) = &self.status_message {
-            v["StatusMessage"] = m.clone().into();
-        }
-        if let Some(r) = &self.last_successful_provisioning_record_id {
-            v["LastSuccessfulProvisioningRecordId"] = r.clone().into();
-        }
-        v
+        let last_successful = self.last_successful_provisioning_record_id.as_deref();
+        with_present(
+            v,
+            [
+                ("StatusMessage", self.status_message.as_deref()),
+                ("LastSuccessfulProvisioningRecordId", last_successful),
+            ],
+        )
     }
 
     /// `ProvisionedProductAttribute` (SearchProvisionedProducts).
     pub fn attribute(&self, product_name: Option<&str>, artifact_name: Option<&str>) -> Value {
         let mut v = self.detail();
         v["Tags"] = tags_json(&self.tags);
-        if let Some(id) = &self.stack_id {
-            v["PhysicalId"] = id.clone().into();
-        }
-        if let Some(n) = product_name {
-            v["ProductName"] = n.into();
-        }
-        if let Some(n) = artifact_name {
-            v["ProvisioningArtifactName"] = n.into();
-        }
-        if let Some(u) = &self.user_arn {
-            v["UserArn"] = u.clone().into();
-        }
-        v
+        with_present(
+            v,
+            [
+                ("PhysicalId", self.stack_id.as_deref()),
+                ("ProductName", product_name),
+                ("ProvisioningArtifactName", artifact_name),
+                ("UserArn", self.user_arn.as_deref()),
+            ],
+        )
     }
 }
 
