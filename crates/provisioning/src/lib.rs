@@ -97,6 +97,23 @@ pub fn stack_name(project_id: &str, template_name: &str) -> String {
     format!("{STACK_PREFIX}{project_id}-{template_name}")
 }
 
+/// The entries of a `[{"Key": .., "Value": ..}]` list (absent or not a list: none), as
+/// the key (if any) and the value (absent: empty): how both provisioning paths read the
+/// parameters a project's details carry (`Parameters`, `ProvisioningParameters`).
+fn key_values(list: Option<&serde_json::Value>) -> impl Iterator<Item = (Option<&str>, &str)> {
+    use serde_json::Value;
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let key = p.get("Key").and_then(Value::as_str);
+            (
+                key,
+                p.get("Value").and_then(Value::as_str).unwrap_or_default(),
+            )
+        })
+}
+
 /// How the provisioner works.
 #[derive(Debug, Clone)]
 pub struct ProvisioningConfig {

@@ -88,13 +88,8 @@ fn read_details(project: &Project) -> Result<Request, ScError> {
         })?;
     let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
     let mut parameters = Vec::new();
-    for p in d
-        .get("ProvisioningParameters")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = p.get("Key").and_then(Value::as_str).unwrap_or_default();
+    for (key, value) in crate::key_values(d.get("ProvisioningParameters")) {
+        let key = key.unwrap_or_default();
         if key.is_empty() {
             return Err(ScError::InvalidParameters(
                 "Every provisioning parameter needs a Key.".into(),
@@ -103,7 +98,6 @@ fn read_details(project: &Project) -> Result<Request, ScError> {
         if key == "SageMakerProjectName" || key == "SageMakerProjectId" {
             continue; // SageMaker sets these itself.
         }
-        let value = p.get("Value").and_then(Value::as_str).unwrap_or_default();
         parameters.push((key.to_string(), value.to_string()));
     }
     parameters.push(("SageMakerProjectName".into(), project.project_name.clone()));

@@ -69,18 +69,9 @@ impl Target {
     fn of(project: &Project) -> Option<Target> {
         let cfn = cfn_detail(project)?;
         let template_name = cfn.get("TemplateName")?.as_str()?;
-        let mut parameters = BTreeMap::new();
-        for p in cfn
-            .get("Parameters")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(k) = p.get("Key").and_then(Value::as_str) {
-                let v = p.get("Value").and_then(Value::as_str).unwrap_or("");
-                parameters.insert(k.to_string(), v.to_string());
-            }
-        }
+        let parameters = crate::key_values(cfn.get("Parameters"))
+            .filter_map(|(k, v)| Some((k?.to_string(), v.to_string())))
+            .collect();
         Some(Target {
             stack_name: stack_name(&project.project_id, template_name),
             stack_id: cfn

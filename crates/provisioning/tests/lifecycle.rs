@@ -39,6 +39,21 @@ async fn tags_of(h: &Harness, arn: &str) -> Vec<(String, String)> {
     tag_pairs(&out["Tags"])
 }
 
+/// A default harness in a directory of its own (the guard, kept for the test's length)
+/// with project `name` created from `body` at `URL` with `params`: the project and its
+/// stack's name. The start of the tests that change an existing project.
+async fn with_project(
+    name: &str,
+    body: &str,
+    params: &[(&str, &str)],
+) -> (tempfile::TempDir, Harness, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir.path(), Options::default()).await;
+    let p = h.created(name, URL, body, params).await;
+    let stack = stack_name(&p);
+    (dir, h, p, stack)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_completes_with_parameters_tags_and_role() {
     let dir = tempfile::tempdir().unwrap();
@@ -224,10 +239,7 @@ async fn update(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_change_parameters_then_the_template() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = harness(dir.path(), Options::default()).await;
-    let p = h.created("up", URL, BASIC, &[("Stage", "prod")]).await;
-    let name = stack_name(&p);
+    let (_dir, h, _, name) = with_project("up", BASIC, &[("Stage", "prod")]).await;
 
     // New parameters.
     let p = update(&h, "up", URL, &[("Stage", "dev")], "UpdateCompleted").await;
@@ -263,10 +275,7 @@ async fn updates_change_parameters_then_the_template() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_update_keeps_the_old_stack() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = harness(dir.path(), Options::default()).await;
-    let p = h.created("keep", URL, BASIC, &[]).await;
-    let name = stack_name(&p);
+    let (_dir, h, p, name) = with_project("keep", BASIC, &[]).await;
     let before = h.stack_of(&p).await;
 
     h.source.put(URL2, &with_failing_resource(BASIC));
@@ -378,10 +387,7 @@ async fn deleted_projects_are_kept_for_the_retention_and_their_name_is_reusable(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delete_can_be_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = harness(dir.path(), Options::default()).await;
-    let p = h.created("sticky", URL, STICKY, &[]).await;
-    let name = stack_name(&p);
+    let (_dir, h, _, name) = with_project("sticky", STICKY, &[]).await;
     h.handler.fail_delete.store(true, Ordering::SeqCst);
     let p = h.delete("sticky", "DeleteFailed").await;
     assert_eq!(

@@ -54,14 +54,26 @@ fn v2() -> String {
     BASIC.replace("Outputs:", "  Topic:\n    Type: AWS::SNS::Topic\nOutputs:")
 }
 
-/// Restart over `dir`: project `p` is resumed and settles as `status`; the harness, the
-/// project and its stack.
-async fn resumed(dir: &Path, status: &str) -> (Harness, Value, StackRecord) {
+/// Restart over `dir`: project `p` is resumed and settles as `status`; the harness and
+/// the project.
+async fn resumed_as(dir: &Path, status: &str) -> (Harness, Value) {
     let h = restart(dir).await;
     assert_eq!(h.reconciled.resumed, ["p"]);
     let p = h.settled_as("p", status).await;
+    (h, p)
+}
+
+/// [`resumed_as`], with the project's stack.
+async fn resumed(dir: &Path, status: &str) -> (Harness, Value, StackRecord) {
+    let (h, p) = resumed_as(dir, status).await;
     let stack = h.stack_of(&p).await;
     (h, p, stack)
+}
+
+/// How many events stack `stack_id` has.
+async fn event_count(h: &Harness, stack_id: &str) -> usize {
+    let events = h.cfn.engine().stack_events(stack_id, None, 1000).await;
+    events.unwrap().len()
 }
 
 /// On a stopped harness: project `p` created and recorded CreateInProgress (a worker
@@ -104,18 +116,22 @@ async fn assert_idempotent(h: &Harness, name: &str) {
     assert_eq!(h.describe(name).await, before);
 }
 
+/// The process behind `h` stops (its queued work is what a crash leaves) and a new one
+/// starts over `dir`: project `p` is resumed and created, and a second reconciliation
+/// changes nothing.
+async fn restart_creates_p(h: Harness, dir: &Path) {
+    close(h).await;
+    let (h, _) = resumed_as(dir, "CreateCompleted").await;
+    assert_idempotent(&h, "p").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_project_is_created_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let h = stopped(dir.path()).await;
     h.create("p", URL, &[], &[]).await;
     assert_eq!(h.describe("p").await["ProjectStatus"], "Pending");
-    close(h).await;
-
-    let h = restart(dir.path()).await;
-    assert_eq!(h.reconciled.resumed, ["p"]);
-    h.settled_as("p", "CreateCompleted").await;
-    assert_idempotent(&h, "p").await;
+    restart_creates_p(h, dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,11 +139,7 @@ async fn create_in_progress_without_a_stack_creates_it() {
     let dir = tempfile::tempdir().unwrap();
     let h = stopped(dir.path()).await;
     create_in_progress(&h).await;
-    close(h).await;
-
-    let h = restart(dir.path()).await;
-    h.settled_as("p", "CreateCompleted").await;
-    assert_idempotent(&h, "p").await;
+    restart_creates_p(h, dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,13 +286,7 @@ async fn an_update_whose_stack_already_updated_is_only_recorded() {
         .await
         .unwrap();
     assert_eq!(updated.status, StackStatus::UpdateComplete);
-    let events = h
-        .cfn
-        .engine()
-        .stack_events(&stack.stack_id, None, 1000)
-        .await
-        .unwrap()
-        .len();
+    let events = event_count(&h, &stack.stack_id).await;
     close(h).await;
 
     let h = restart(dir.path()).await;
@@ -290,12 +296,7 @@ async fn an_update_whose_stack_already_updated_is_only_recorded() {
         format!("Stack {} reached UPDATE_COMPLETE.", stack.stack_name)
     );
     assert_eq!(
-        h.cfn
-            .engine()
-            .stack_events(&stack.stack_id, None, 1000)
-            .await
-            .unwrap()
-            .len(),
+        event_count(&h, &stack.stack_id).await,
         events,
         "no second update ran"
     );
@@ -318,9 +319,7 @@ async fn a_delete_in_progress_finishes_after_a_restart() {
     assert_eq!(h.describe("p").await["ProjectStatus"], "DeleteInProgress");
     close(h).await;
 
-    let h = restart(dir.path()).await;
-    assert_eq!(h.reconciled.resumed, ["p"]);
-    h.settled_as("p", "DeleteCompleted").await;
+    let (h, _) = resumed_as(dir.path(), "DeleteCompleted").await;
     assert_eq!(
         h.cfn.describe_stack(&stack.stack_id).await.unwrap().status,
         StackStatus::DeleteComplete
