@@ -1,7 +1,16 @@
 """CloudFormation as AWS runs it (issue #23): templates AWS deploys that a stricter
 reader or a simpler engine would refuse or mis-run, each with its minimal repro."""
-from conftest import settled_stack
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import client, settled_stack
 from conftest import stack_events as events
+
+
+def json_of(text):
+    return json.loads(text)
 
 
 def test_quoted_scalars_and_flow_collections_may_sit_left_of_their_block(cfn):
@@ -88,3 +97,111 @@ def test_attributes_that_other_resources_amend(cfn):
     assert stack["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "vpc6")
     out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert out == {"VpcBlocks": "", "Associations": primary}
+
+
+DRIFT_TEMPLATE = '''Resources:
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: expected
+      Tags: {team: ml}
+  Doomed:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: soon gone
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      Tags:
+        - {Key: env, Value: dev}
+        - {Key: owner, Value: me}
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: 7
+  Topic:
+    Type: AWS::SNS::Topic
+'''
+
+
+def drifts(cfn, stack, *filters):
+    """DescribeStackResourceDrifts (every page) as {logical id: drift}."""
+    kw = {"StackResourceDriftStatusFilters": list(filters)} if filters else {}
+    out, token = {}, None
+    while True:
+        page = cfn.describe_stack_resource_drifts(StackName=stack, MaxResults=2, **kw,
+                                                  **({"NextToken": token} if token else {}))
+        out.update({d["LogicalResourceId"]: d for d in page["StackResourceDrifts"]})
+        token = page.get("NextToken")
+        if not token:
+            return out
+
+
+def test_drift_detection_compares_live_resources_property_by_property(cfn, ssm, s3, server):
+    logs = client("logs", server.url)
+    cfn.create_stack(StackName="drifty", TemplateBody=DRIFT_TEMPLATE, Tags=[{"Key": "stack-tag", "Value": "x"}])
+    assert settled_stack(cfn, "drifty")["StackStatus"] == "CREATE_COMPLETE", events(cfn, "drifty")
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cfn.describe_stack_resources(StackName="drifty")["StackResources"]}
+    stack = cfn.describe_stacks(StackName="drifty")["Stacks"][0]
+    assert stack["DriftInformation"] == {"StackDriftStatus": "NOT_CHECKED"}
+
+    # Nothing changed yet: in sync, and the schema-recorded topic is not checked.
+    first = cfn.detect_stack_drift(StackName="drifty")["StackDriftDetectionId"]
+    status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=first)
+    assert (status["DetectionStatus"], status["StackDriftStatus"], status["DriftedStackResourceCount"]) == \
+        ("DETECTION_COMPLETE", "IN_SYNC", 0)
+    assert {k: d["StackResourceDriftStatus"] for k, d in drifts(cfn, "drifty").items()} == {
+        "Param": "IN_SYNC", "Doomed": "IN_SYNC", "Bucket": "IN_SYNC", "Logs": "IN_SYNC", "Topic": "NOT_CHECKED"}
+
+    # Change things behind the stack's back, through the services' own APIs.
+    ssm.put_parameter(Name=physical["Param"], Value="changed", Type="String", Overwrite=True)
+    ssm.delete_parameter(Name=physical["Doomed"])
+    s3.put_bucket_tagging(Bucket=physical["Bucket"], Tagging={"TagSet": [
+        {"Key": "env", "Value": "prod"}, {"Key": "added", "Value": "1"}]})
+    logs.put_retention_policy(logGroupName=physical["Logs"], retentionInDays=30)
+
+    second = cfn.detect_stack_drift(StackName="drifty")["StackDriftDetectionId"]
+    assert second != first
+    status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=second)
+    assert (status["StackDriftStatus"], status["DriftedStackResourceCount"]) == ("DRIFTED", 4)
+    found = drifts(cfn, "drifty")
+    diffs = {k: [(p["PropertyPath"], p["DifferenceType"], p["ExpectedValue"], p["ActualValue"])
+                 for p in d["PropertyDifferences"]] for k, d in found.items()}
+    assert found["Param"]["StackResourceDriftStatus"] == "MODIFIED"
+    assert diffs["Param"] == [("/Value", "NOT_EQUAL", "expected", "changed")]
+    assert json_of(found["Param"]["ActualProperties"])["Value"] == "changed"
+    assert found["Doomed"]["StackResourceDriftStatus"] == "DELETED"
+    assert diffs["Bucket"] == [
+        ("/Tags/0/Value", "NOT_EQUAL", "dev", "prod"),
+        ("/Tags/1", "REMOVE", '{"Key":"owner","Value":"me"}', ""),
+        ("/Tags/2", "ADD", "", '{"Key":"added","Value":"1"}'),
+    ]
+    assert diffs["Logs"] == [("/RetentionInDays", "NOT_EQUAL", "7", "30")]
+    assert set(drifts(cfn, "drifty", "MODIFIED")) == {"Param", "Bucket", "Logs"}
+    assert set(drifts(cfn, "drifty", "DELETED", "NOT_CHECKED")) == {"Doomed", "Topic"}
+
+    # DescribeStacks and the resource listings show the verdicts.
+    stack = cfn.describe_stacks(StackName="drifty")["Stacks"][0]
+    assert stack["DriftInformation"]["StackDriftStatus"] == "DRIFTED"
+    assert "LastCheckTimestamp" in stack["DriftInformation"]
+    listed = {r["LogicalResourceId"]: r["DriftInformation"]["StackResourceDriftStatus"]
+              for r in cfn.list_stack_resources(StackName="drifty")["StackResourceSummaries"]}
+    assert listed["Doomed"] == "DELETED" and listed["Topic"] == "NOT_CHECKED"
+
+    # One resource: put the value back and check it alone.
+    ssm.put_parameter(Name=physical["Param"], Value="expected", Type="String", Overwrite=True)
+    one = cfn.detect_stack_resource_drift(StackName="drifty", LogicalResourceId="Param")["StackResourceDrift"]
+    assert one["StackResourceDriftStatus"] == "IN_SYNC" and one["PropertyDifferences"] == []
+    detail = cfn.describe_stack_resource(StackName="drifty", LogicalResourceId="Param")["StackResourceDetail"]
+    assert detail["DriftInformation"]["StackResourceDriftStatus"] == "IN_SYNC"
+
+    # AWS's errors: an unknown resource, an unknown detection id.
+    with pytest.raises(ClientError) as e:
+        cfn.detect_stack_drift(StackName="drifty", LogicalResourceIds=["Nope"])
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    with pytest.raises(ClientError) as e:
+        cfn.describe_stack_drift_detection_status(StackDriftDetectionId="00000000-0000-0000-0000-000000000000")
+    assert e.value.response["Error"]["Code"] == "ValidationError"

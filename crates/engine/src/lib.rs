@@ -28,6 +28,7 @@ pub mod amend;
 pub mod clock;
 mod dag;
 mod diff;
+pub mod drift;
 pub mod durability;
 pub mod engine;
 pub mod error;
@@ -53,8 +54,8 @@ pub use plan::{
     ResourceLookup, StackIdentity, TemplatePlan,
 };
 pub use provider::{
-    LOWER_ALNUM, MIXED_ALNUM, ProviderError, ProviderRegistry, ResourceContext, ResourceProvider,
-    ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, attempt_chars, partition_for_region,
-    random_chars,
+    LOWER_ALNUM, Live, MIXED_ALNUM, ProviderError, ProviderRegistry, ResourceContext,
+    ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, attempt_chars,
+    partition_for_region, random_chars,
 };
 pub use store::{MemoryStore, StackStore, StoreError};

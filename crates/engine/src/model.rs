@@ -249,6 +249,9 @@ pub struct StackRecord {
     /// existed read as 0.
     #[serde(default)]
     pub revision: u64,
+    /// Drift detection results (`None` until the first check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Box<crate::drift::StackDrift>>,
 }
 
 /// A physical resource as it was before an update touched it, kept until the update (or

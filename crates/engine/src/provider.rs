@@ -131,6 +131,19 @@ pub enum ProviderError {
     Internal(String),
 }
 
+/// What a provider reads of a resource for drift detection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Live {
+    /// Every property the provider checks, by its CloudFormation name: the live value, or
+    /// `null` where the resource has none (or, for a property the template leaves unset,
+    /// only the default). Properties not listed are not compared.
+    Properties(Map<String, Value>),
+    /// The resource no longer exists.
+    Gone,
+    /// This type's live configuration cannot be read here.
+    NotChecked,
+}
+
 /// One resource type's create / read / update / delete.
 #[async_trait]
 pub trait ResourceProvider: Send + Sync {
@@ -199,6 +212,20 @@ pub trait ResourceProvider: Send + Sync {
     ) -> Result<Option<ResourceState>, ProviderError> {
         let _ = (ctx, properties);
         Ok(Some(current.clone()))
+    }
+
+    /// The resource read back for drift detection (see [`crate::drift`]). The default,
+    /// for types whose live configuration this server does not hold (schema-recorded
+    /// ones, custom resources), is [`Live::NotChecked`], as AWS reports types it cannot
+    /// check.
+    async fn live(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        properties: &Value,
+    ) -> Result<Live, ProviderError> {
+        let _ = (ctx, current, properties);
+        Ok(Live::NotChecked)
     }
 
     /// After a restart, for a create whose result was never recorded (its record was

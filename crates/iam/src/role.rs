@@ -147,6 +147,36 @@ impl Native for RoleProvider {
         created_since_micros(record.creation_micros, started)
     }
 
+    /// Drift: the role's trust policy, inline and managed policies, settings and tags as
+    /// the role holds them (its name and path cannot change without a replacement).
+    fn live_properties(
+        record: &RoleRecord,
+        expected: &Value,
+    ) -> Option<serde_json::Map<String, Value>> {
+        let doc: Value = serde_json::from_str(&record.document).unwrap_or_default();
+        let get = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
+        Some(kit::live(
+            expected,
+            [
+                (
+                    "AssumeRolePolicyDocument",
+                    get("AssumeRolePolicyDocument"),
+                    Value::Null,
+                ),
+                ("Description", get("Description"), Value::Null),
+                ("ManagedPolicyArns", get("ManagedPolicyArns"), json!([])),
+                ("MaxSessionDuration", get("MaxSessionDuration"), json!(3600)),
+                (
+                    "PermissionsBoundary",
+                    get("PermissionsBoundary"),
+                    Value::Null,
+                ),
+                ("Policies", get("Policies"), json!([])),
+                ("Tags", get("Tags"), json!([])),
+            ],
+        ))
+    }
+
     async fn create_record(
         &self,
         ctx: &ResourceContext,

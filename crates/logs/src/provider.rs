@@ -132,6 +132,36 @@ impl Native for LogGroupProvider {
         created_since_micros(g.creation_time.saturating_mul(1000), started)
     }
 
+    /// Drift: the retention, class and tags the group has now.
+    fn live_properties(g: &LogGroup, expected: &Value) -> Option<serde_json::Map<String, Value>> {
+        let tags: Vec<Value> = g
+            .tags
+            .iter()
+            .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+            .collect();
+        Some(kit::live(
+            expected,
+            [
+                (
+                    "RetentionInDays",
+                    g.retention_in_days.map_or(Value::Null, Value::from),
+                    Value::Null,
+                ),
+                (
+                    "LogGroupClass",
+                    g.log_group_class.clone().into(),
+                    "STANDARD".into(),
+                ),
+                (
+                    "KmsKeyId",
+                    g.kms_key_id.clone().map_or(Value::Null, Value::from),
+                    Value::Null,
+                ),
+                ("Tags", Value::Array(tags), Value::Array(Vec::new())),
+            ],
+        ))
+    }
+
     async fn create_record(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<LogGroup> {
         let name = name(ctx, properties);
         let new = NewGroup {

@@ -145,6 +145,19 @@ impl Native for ModelPackageGroupProvider {
         created_since_secs(describe["CreationTime"].as_f64().unwrap_or(0.0), started)
     }
 
+    /// Drift: the group's description (its name cannot change without a replacement;
+    /// a deleted group reads as gone).
+    fn live_properties(describe: &Value, expected: &Value) -> Option<Map<String, Value>> {
+        let description = describe
+            .get("ModelPackageGroupDescription")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Some(sagestack_engine::provider::kit::live(
+            expected,
+            [("ModelPackageGroupDescription", description, Value::Null)],
+        ))
+    }
+
     async fn create_record(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<Value> {
         let Some(name) = properties.get("ModelPackageGroupName") else {
             return Err(missing(ctx, "ModelPackageGroupName"));

@@ -168,6 +168,37 @@ impl Native for ParameterProvider {
         *version == 1 && created_since_secs(p.last_modified_date, started)
     }
 
+    /// Drift: the value and settings the parameter has now (its name cannot change
+    /// without a replacement, so it is not compared).
+    fn live_properties(
+        (_, p): &(i64, StoredParameter),
+        expected: &Value,
+    ) -> Option<serde_json::Map<String, Value>> {
+        let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        let tags: serde_json::Map<String, Value> = p
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone().into()))
+            .collect();
+        Some(kit::live(
+            expected,
+            [
+                ("Type", p.kind.clone().into(), Value::Null),
+                ("Value", p.value.clone().into(), Value::Null),
+                ("Description", opt(&p.description), Value::Null),
+                ("AllowedPattern", opt(&p.allowed_pattern), Value::Null),
+                ("Policies", opt(&p.policies), Value::Null),
+                ("Tier", p.tier.clone().into(), "Standard".into()),
+                ("DataType", p.data_type.clone().into(), "text".into()),
+                (
+                    "Tags",
+                    Value::Object(tags),
+                    Value::Object(Default::default()),
+                ),
+            ],
+        ))
+    }
+
     async fn create_record(
         &self,
         ctx: &ResourceContext,

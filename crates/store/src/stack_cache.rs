@@ -166,6 +166,7 @@ mod tests {
             change_set_id: None,
             retain_resources: vec![],
             revision: 0,
+            drift: None,
         }
     }
 

@@ -65,6 +65,14 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// A whole-number member (the model has typed it; `None` when absent).
+    pub fn number(&self, name: &str) -> Option<u64> {
+        match self.map.get(name)? {
+            Value::String(s) => s.parse().ok(),
+            v => v.as_u64(),
+        }
+    }
+
     /// Whether the member was sent at all (an empty list is sent as `Name=`).
     pub fn present(&self, name: &str) -> bool {
         self.map.contains_key(name)

@@ -18,6 +18,7 @@
 //! `S3 error: The specified key does not exist. ...`), as CloudFormation reports them.
 
 mod changesets;
+mod drift;
 pub mod error;
 pub mod input;
 pub mod output;
@@ -152,6 +153,10 @@ impl CloudFormationApi {
             "ExecuteChangeSet" => self.execute_change_set(&input).await?,
             "DeleteChangeSet" => self.delete_change_set(&input).await?,
             "ListChangeSets" => self.list_change_sets(&input).await?,
+            "DetectStackDrift" => self.detect_stack_drift(&input).await?,
+            "DetectStackResourceDrift" => self.detect_stack_resource_drift(&input).await?,
+            "DescribeStackDriftDetectionStatus" => self.drift_detection_status(&input).await?,
+            "DescribeStackResourceDrifts" => self.describe_stack_resource_drifts(&input).await?,
             _ => {
                 return Err(ApiError {
                     code: "InvalidAction",
@@ -186,13 +191,24 @@ impl CloudFormationApi {
         name: &str,
         items: Vec<T>,
     ) -> Result<(Vec<T>, Option<String>)> {
+        self.page_of(input, name, items, self.page_size)
+    }
+
+    /// [`Self::page`] with pages of at most `size` items (a request's `MaxResults`).
+    fn page_of<T>(
+        &self,
+        input: &Input<'_>,
+        name: &str,
+        items: Vec<T>,
+        size: usize,
+    ) -> Result<(Vec<T>, Option<String>)> {
         let scope = listing_scope(input, name);
         let start = match input.str("NextToken") {
             None => 0,
             Some(t) => usize::try_from(token::open(&scope, t)?)
                 .map_err(|_| ApiError::validation("Invalid NextToken"))?,
         };
-        let end = (start + self.page_size).min(items.len());
+        let end = (start + size).min(items.len());
         let next = (end < items.len()).then(|| token::seal(&scope, end as u64));
         let page = items
             .into_iter()

@@ -27,8 +27,29 @@ fn tags(tags: &[(String, String)]) -> Vec<Xml> {
         .collect()
 }
 
-fn not_checked(element: &'static str) -> Xml {
-    Xml::new().text(element, "NOT_CHECKED")
+/// `StackDriftInformation` (and its summary): the last `DetectStackDrift`'s verdict.
+fn stack_drift(s: &StackRecord) -> Xml {
+    let detection = s.drift.as_ref().and_then(|d| d.detection.as_ref());
+    Xml::new()
+        .text(
+            "StackDriftStatus",
+            detection.map_or("NOT_CHECKED", |d| d.status.as_str()),
+        )
+        .opt_text("LastCheckTimestamp", detection.map(|d| iso8601(d.checked)))
+}
+
+/// `StackResourceDriftInformation` (and its summary): the resource's last check.
+fn resource_drift(r: &ResourceRecord, stack: &StackRecord) -> Xml {
+    let check = stack
+        .drift
+        .as_ref()
+        .and_then(|d| d.resources.get(&r.logical_id));
+    Xml::new()
+        .text(
+            "StackResourceDriftStatus",
+            check.map_or("NOT_CHECKED", |c| c.status.as_str()),
+        )
+        .opt_text("LastCheckTimestamp", check.map(|c| iso8601(c.checked)))
 }
 
 /// `Stack` (`DescribeStacks`).
@@ -58,7 +79,7 @@ pub fn stack(s: &StackRecord) -> Xml {
         .opt_text("RoleARN", s.role_arn.as_deref())
         .list("Tags", tags(&s.tags))
         .text("EnableTerminationProtection", "false")
-        .element("DriftInformation", not_checked("StackDriftStatus"))
+        .element("DriftInformation", stack_drift(s))
 }
 
 /// `StackSummary` (`ListStacks`).
@@ -72,7 +93,7 @@ pub fn stack_summary(s: &StackRecord) -> Xml {
         .opt_text("DeletionTime", s.deletion_time.map(iso8601))
         .text("StackStatus", s.status.as_str())
         .opt_text("StackStatusReason", s.status_reason.as_deref())
-        .element("DriftInformation", not_checked("StackDriftStatus"))
+        .element("DriftInformation", stack_drift(s))
 }
 
 /// `StackEvent` (`DescribeStackEvents`).
@@ -93,9 +114,9 @@ pub fn event(e: &StackEvent) -> Xml {
         .opt_text("ResourceProperties", e.resource_properties.as_deref())
 }
 
-fn resource_common(r: &ResourceRecord, stack_name: &str) -> Xml {
+fn resource_common(r: &ResourceRecord, stack: &StackRecord) -> Xml {
     Xml::new()
-        .text("StackName", stack_name)
+        .text("StackName", stack.stack_name.as_str())
         .text("StackId", r.stack_id.as_str())
         .text("LogicalResourceId", r.logical_id.as_str())
         .opt_text("PhysicalResourceId", r.physical_id.as_deref())
@@ -103,25 +124,25 @@ fn resource_common(r: &ResourceRecord, stack_name: &str) -> Xml {
 }
 
 /// `StackResource` (`DescribeStackResources`).
-pub fn resource(r: &ResourceRecord, stack_name: &str) -> Xml {
-    resource_common(r, stack_name)
+pub fn resource(r: &ResourceRecord, stack: &StackRecord) -> Xml {
+    resource_common(r, stack)
         .text("Timestamp", iso8601(r.last_updated))
         .text("ResourceStatus", r.status.as_str())
         .opt_text("ResourceStatusReason", r.status_reason.as_deref())
-        .element("DriftInformation", not_checked("StackResourceDriftStatus"))
+        .element("DriftInformation", resource_drift(r, stack))
 }
 
 /// `StackResourceDetail` (`DescribeStackResource`).
-pub fn resource_detail(r: &ResourceRecord, stack_name: &str) -> Xml {
-    resource_common(r, stack_name)
+pub fn resource_detail(r: &ResourceRecord, stack: &StackRecord) -> Xml {
+    resource_common(r, stack)
         .text("LastUpdatedTimestamp", iso8601(r.last_updated))
         .text("ResourceStatus", r.status.as_str())
         .opt_text("ResourceStatusReason", r.status_reason.as_deref())
-        .element("DriftInformation", not_checked("StackResourceDriftStatus"))
+        .element("DriftInformation", resource_drift(r, stack))
 }
 
 /// `StackResourceSummary` (`ListStackResources`).
-pub fn resource_summary(r: &ResourceRecord) -> Xml {
+pub fn resource_summary(r: &ResourceRecord, stack: &StackRecord) -> Xml {
     Xml::new()
         .text("LogicalResourceId", r.logical_id.as_str())
         .opt_text("PhysicalResourceId", r.physical_id.as_deref())
@@ -129,7 +150,7 @@ pub fn resource_summary(r: &ResourceRecord) -> Xml {
         .text("LastUpdatedTimestamp", iso8601(r.last_updated))
         .text("ResourceStatus", r.status.as_str())
         .opt_text("ResourceStatusReason", r.status_reason.as_deref())
-        .element("DriftInformation", not_checked("StackResourceDriftStatus"))
+        .element("DriftInformation", resource_drift(r, stack))
 }
 
 fn change(c: &ResourceChange) -> Xml {

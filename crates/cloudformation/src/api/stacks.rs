@@ -226,7 +226,7 @@ impl CloudFormationApi {
             })?;
         Ok(Xml::new().element(
             "StackResourceDetail",
-            output::resource_detail(&found, &stack.stack_name),
+            output::resource_detail(&found, &stack),
         ))
     }
 
@@ -255,9 +255,7 @@ impl CloudFormationApi {
         .collect();
         Ok(Xml::new().list(
             "StackResources",
-            resources
-                .iter()
-                .map(|r| output::resource(r, &stack.stack_name)),
+            resources.iter().map(|r| output::resource(r, &stack)),
         ))
     }
 
@@ -287,12 +285,9 @@ impl CloudFormationApi {
             &stack,
             self.service.list_stack_resources(&stack.stack_id).await?,
         );
-        self.paged(
-            input,
-            "StackResourceSummaries",
-            resources,
-            output::resource_summary,
-        )
+        self.paged(input, "StackResourceSummaries", resources, |r| {
+            output::resource_summary(r, &stack)
+        })
     }
 
     /// The engine cannot interrupt an update that is running, so this answers what AWS

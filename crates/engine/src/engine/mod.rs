@@ -12,6 +12,7 @@
 //! operations they start is `Inner` (`inner.rs`).
 
 mod change_sets;
+mod drift;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -278,6 +279,7 @@ impl Engine {
             change_set_id: None,
             retain_resources: Vec::new(),
             revision: 0,
+            drift: None,
         }
     }
 

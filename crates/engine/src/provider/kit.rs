@@ -36,6 +36,28 @@ pub fn type_info(
     }
 }
 
+/// A record's live properties for drift detection ([`super::Live::Properties`]): each
+/// `(property, live value, default)`. A property the template (`expected`) does not set
+/// reads as `null` when its live value is the default (`null` = no default), so only
+/// what someone set shows as added.
+pub fn live<const N: usize>(
+    expected: &Value,
+    properties: [(&str, Value, Value); N],
+) -> Map<String, Value> {
+    properties
+        .into_iter()
+        .map(|(name, value, default)| {
+            let set = expected.get(name).is_some_and(|v| !v.is_null());
+            let value = if !set && value == default {
+                Value::Null
+            } else {
+                value
+            };
+            (name.to_string(), value)
+        })
+        .collect()
+}
+
 /// A resource's state from its physical id and its `Fn::GetAtt` attributes.
 pub fn state<const N: usize>(
     physical_id: impl Into<String>,

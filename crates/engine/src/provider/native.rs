@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
+use super::{Live, ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo};
 use crate::model::EpochMillis;
 
 /// What a provider call comes to.
@@ -57,6 +57,17 @@ pub trait Native: Send + Sync {
 
     /// Deletes `id`; one already gone is deleted.
     async fn delete_record(&self, ctx: &ResourceContext, id: &str) -> Outcome<()>;
+
+    /// The record's configuration for drift detection (see [`Live::Properties`]; built
+    /// with [`super::kit::live`]), given the properties the template applied; `None`,
+    /// the default, for a type that does not compare its records.
+    fn live_properties(
+        record: &Self::Record,
+        expected: &Value,
+    ) -> Option<serde_json::Map<String, Value>> {
+        let _ = (record, expected);
+        None
+    }
 
     /// [`ResourceProvider::find_interrupted_create`]'s work: the record of
     /// [`Self::intended_id`] if it was [`Self::made_since`] `started`. A type whose
@@ -119,6 +130,20 @@ impl<N: Native> ResourceProvider for N {
     ) -> Outcome<Option<ResourceState>> {
         let record = self.get_record(ctx, &current.physical_id).await?;
         Ok(record.as_ref().map(N::state_of))
+    }
+
+    async fn live(
+        &self,
+        ctx: &ResourceContext,
+        current: &ResourceState,
+        properties: &Value,
+    ) -> Outcome<Live> {
+        Ok(match self.get_record(ctx, &current.physical_id).await? {
+            None => Live::Gone,
+            Some(record) => {
+                N::live_properties(&record, properties).map_or(Live::NotChecked, Live::Properties)
+            }
+        })
     }
 
     async fn find_interrupted_create(

@@ -41,6 +41,7 @@ fn stack(id: &str, name: &str) -> StackRecord {
         change_set_id: None,
         retain_resources: vec![],
         revision: 0,
+        drift: None,
     }
 }
 

@@ -64,14 +64,17 @@ impl Generator<'_> {
             _ => return,
         };
         let value = self.prop_str(IPV6_BLOCK).unwrap_or_else(|| {
+            // Canonical text (no leading zeros), as `Fn::Cidr` writes the blocks it cuts.
             let mut rng = self.rng_for("ipv6-block");
-            let subnet = if block == 64 { rng.hex(2) } else { "00".into() };
-            format!(
-                "2600:1f{}:{}:{}{subnet}::/{block}",
-                rng.hex(2),
-                rng.hex(4),
-                rng.hex(2)
-            )
+            let mut group = |bits: u32| rng.next_u64() & ((1 << bits) - 1);
+            let (pool, site) = (0x1f00 | group(8), group(16));
+            // Never zero, which canonical text would fold into the `::`.
+            let fourth = if block == 64 {
+                1 + group(15)
+            } else {
+                (1 + group(7)) << 8
+            };
+            format!("2600:{pool:x}:{site:x}:{fourth:x}::/{block}")
         });
         out.insert(IPV6_BLOCK.into(), Value::String(value));
     }
