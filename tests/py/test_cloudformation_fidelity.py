@@ -5,7 +5,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import client, settled_stack
+from conftest import client, fixture, settled_stack
 from conftest import stack_events as events
 
 
@@ -36,36 +36,7 @@ Outputs:
     assert stack["Outputs"][0]["OutputValue"] == "line one line two "
 
 
-VPC_WITH_IPV6 = '''Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties:
-      CidrBlock: 10.0.0.0/16
-  Ipv6Block:
-    Type: AWS::EC2::VPCCidrBlock
-    Properties:
-      VpcId: !Ref Vpc
-      AmazonProvidedIpv6CidrBlock: true
-  SecondIpv4:
-    Type: AWS::EC2::VPCCidrBlock
-    Properties:
-      VpcId: !Ref Vpc
-      CidrBlock: 10.1.0.0/16
-  Subnet:
-    Type: AWS::EC2::Subnet
-    DependsOn: [Ipv6Block, SecondIpv4]
-    Properties:
-      VpcId: !Ref Vpc
-      CidrBlock: 10.0.0.0/24
-      Ipv6CidrBlock: !Select [0, !Cidr [!Select [0, !GetAtt Vpc.Ipv6CidrBlocks], 4, 64]]
-Outputs:
-  VpcBlocks:
-    Value: !Join [",", !GetAtt Vpc.Ipv6CidrBlocks]
-  Associations:
-    Value: !Join [",", !GetAtt Vpc.CidrBlockAssociations]
-  SubnetBlocks:
-    Value: !Join [",", !GetAtt Subnet.Ipv6CidrBlocks]
-'''
+VPC_WITH_IPV6 = fixture("vpc-ipv6-blocks.yaml")
 
 
 def test_attributes_that_other_resources_amend(cfn):
@@ -99,31 +70,7 @@ def test_attributes_that_other_resources_amend(cfn):
     assert out == {"VpcBlocks": "", "Associations": primary}
 
 
-DRIFT_TEMPLATE = '''Resources:
-  Param:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Type: String
-      Value: expected
-      Tags: {team: ml}
-  Doomed:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Type: String
-      Value: soon gone
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties:
-      Tags:
-        - {Key: env, Value: dev}
-        - {Key: owner, Value: me}
-  Logs:
-    Type: AWS::Logs::LogGroup
-    Properties:
-      RetentionInDays: 7
-  Topic:
-    Type: AWS::SNS::Topic
-'''
+DRIFT_TEMPLATE = fixture("drift-stack.yaml")
 
 
 def drifts(cfn, stack, *filters):

@@ -9,7 +9,7 @@ use sagestack_protocol::query::Xml;
 
 use super::input::Input;
 use super::time::iso8601;
-use super::{CloudFormationApi, Result};
+use super::{CloudFormationApi, Result, output};
 
 impl CloudFormationApi {
     pub(super) async fn detect_stack_drift(&self, input: &Input<'_>) -> Result<Xml> {
@@ -95,11 +95,8 @@ fn resource_drift(stack: &StackRecord, r: &ResourceRecord, d: &ResourceDrift) ->
             .text("ActualValue", p.actual.as_str())
             .text("DifferenceType", p.kind.as_str())
     });
-    Xml::new()
-        .text("StackId", stack.stack_id.as_str())
-        .text("LogicalResourceId", r.logical_id.as_str())
-        .opt_text("PhysicalResourceId", r.physical_id.as_deref())
-        .text("ResourceType", r.resource_type.as_str())
+    let head = Xml::new().text("StackId", stack.stack_id.as_str());
+    output::resource_ids(head, r)
         .text("ExpectedProperties", expected)
         .opt_text("ActualProperties", actual)
         .list("PropertyDifferences", differences)

@@ -52,6 +52,21 @@ fn resource_drift(r: &ResourceRecord, stack: &StackRecord) -> Xml {
         .opt_text("LastCheckTimestamp", check.map(|c| iso8601(c.checked)))
 }
 
+/// The members `Stack` and `StackSummary` share; the stack's description is the
+/// member `description` (`TemplateDescription` in a summary).
+fn stack_common(s: &StackRecord, description: &'static str) -> Xml {
+    Xml::new()
+        .text("StackId", s.stack_id.as_str())
+        .text("StackName", s.stack_name.as_str())
+        .opt_text(description, s.description.as_deref())
+        .text("CreationTime", iso8601(s.creation_time))
+        .opt_text("DeletionTime", s.deletion_time.map(iso8601))
+        .opt_text("LastUpdatedTime", s.last_updated_time.map(iso8601))
+        .text("StackStatus", s.status.as_str())
+        .opt_text("StackStatusReason", s.status_reason.as_deref())
+        .element("DriftInformation", stack_drift(s))
+}
+
 /// `Stack` (`DescribeStacks`).
 pub fn stack(s: &StackRecord) -> Xml {
     let outputs = s.outputs.iter().map(|o| {
@@ -61,17 +76,9 @@ pub fn stack(s: &StackRecord) -> Xml {
             .opt_text("Description", o.description.as_deref())
             .opt_text("ExportName", o.export_name.as_deref())
     });
-    Xml::new()
-        .text("StackId", s.stack_id.as_str())
-        .text("StackName", s.stack_name.as_str())
+    stack_common(s, "Description")
         .opt_text("ChangeSetId", s.change_set_id.as_deref())
-        .opt_text("Description", s.description.as_deref())
         .list("Parameters", parameters(&s.displayed_parameters))
-        .text("CreationTime", iso8601(s.creation_time))
-        .opt_text("DeletionTime", s.deletion_time.map(iso8601))
-        .opt_text("LastUpdatedTime", s.last_updated_time.map(iso8601))
-        .text("StackStatus", s.status.as_str())
-        .opt_text("StackStatusReason", s.status_reason.as_deref())
         .text("DisableRollback", s.disable_rollback.to_string())
         .text_list("NotificationARNs", s.notification_arns.iter().cloned())
         .text_list("Capabilities", s.capabilities.iter().cloned())
@@ -79,21 +86,11 @@ pub fn stack(s: &StackRecord) -> Xml {
         .opt_text("RoleARN", s.role_arn.as_deref())
         .list("Tags", tags(&s.tags))
         .text("EnableTerminationProtection", "false")
-        .element("DriftInformation", stack_drift(s))
 }
 
 /// `StackSummary` (`ListStacks`).
 pub fn stack_summary(s: &StackRecord) -> Xml {
-    Xml::new()
-        .text("StackId", s.stack_id.as_str())
-        .text("StackName", s.stack_name.as_str())
-        .opt_text("TemplateDescription", s.description.as_deref())
-        .text("CreationTime", iso8601(s.creation_time))
-        .opt_text("LastUpdatedTime", s.last_updated_time.map(iso8601))
-        .opt_text("DeletionTime", s.deletion_time.map(iso8601))
-        .text("StackStatus", s.status.as_str())
-        .opt_text("StackStatusReason", s.status_reason.as_deref())
-        .element("DriftInformation", stack_drift(s))
+    stack_common(s, "TemplateDescription")
 }
 
 /// `StackEvent` (`DescribeStackEvents`).
@@ -114,43 +111,42 @@ pub fn event(e: &StackEvent) -> Xml {
         .opt_text("ResourceProperties", e.resource_properties.as_deref())
 }
 
-fn resource_common(r: &ResourceRecord, stack: &StackRecord) -> Xml {
-    Xml::new()
-        .text("StackName", stack.stack_name.as_str())
-        .text("StackId", r.stack_id.as_str())
-        .text("LogicalResourceId", r.logical_id.as_str())
+/// What names a resource, after `head` (the members before it in its shape).
+pub(super) fn resource_ids(head: Xml, r: &ResourceRecord) -> Xml {
+    head.text("LogicalResourceId", r.logical_id.as_str())
         .opt_text("PhysicalResourceId", r.physical_id.as_deref())
         .text("ResourceType", r.resource_type.as_str())
+}
+
+/// A resource's names and state; the shapes differ in what comes first and in the name
+/// of the time element.
+fn resource_shape(head: Xml, r: &ResourceRecord, stack: &StackRecord, time: &'static str) -> Xml {
+    resource_ids(head, r)
+        .text(time, iso8601(r.last_updated))
+        .text("ResourceStatus", r.status.as_str())
+        .opt_text("ResourceStatusReason", r.status_reason.as_deref())
+        .element("DriftInformation", resource_drift(r, stack))
+}
+
+fn in_stack(stack: &StackRecord) -> Xml {
+    Xml::new()
+        .text("StackName", stack.stack_name.as_str())
+        .text("StackId", stack.stack_id.as_str())
 }
 
 /// `StackResource` (`DescribeStackResources`).
 pub fn resource(r: &ResourceRecord, stack: &StackRecord) -> Xml {
-    resource_common(r, stack)
-        .text("Timestamp", iso8601(r.last_updated))
-        .text("ResourceStatus", r.status.as_str())
-        .opt_text("ResourceStatusReason", r.status_reason.as_deref())
-        .element("DriftInformation", resource_drift(r, stack))
+    resource_shape(in_stack(stack), r, stack, "Timestamp")
 }
 
 /// `StackResourceDetail` (`DescribeStackResource`).
 pub fn resource_detail(r: &ResourceRecord, stack: &StackRecord) -> Xml {
-    resource_common(r, stack)
-        .text("LastUpdatedTimestamp", iso8601(r.last_updated))
-        .text("ResourceStatus", r.status.as_str())
-        .opt_text("ResourceStatusReason", r.status_reason.as_deref())
-        .element("DriftInformation", resource_drift(r, stack))
+    resource_shape(in_stack(stack), r, stack, "LastUpdatedTimestamp")
 }
 
 /// `StackResourceSummary` (`ListStackResources`).
 pub fn resource_summary(r: &ResourceRecord, stack: &StackRecord) -> Xml {
-    Xml::new()
-        .text("LogicalResourceId", r.logical_id.as_str())
-        .opt_text("PhysicalResourceId", r.physical_id.as_deref())
-        .text("ResourceType", r.resource_type.as_str())
-        .text("LastUpdatedTimestamp", iso8601(r.last_updated))
-        .text("ResourceStatus", r.status.as_str())
-        .opt_text("ResourceStatusReason", r.status_reason.as_deref())
-        .element("DriftInformation", resource_drift(r, stack))
+    resource_shape(Xml::new(), r, stack, "LastUpdatedTimestamp")
 }
 
 fn change(c: &ResourceChange) -> Xml {
@@ -180,39 +176,34 @@ fn change(c: &ResourceChange) -> Xml {
         .element("ResourceChange", rc)
 }
 
-/// `DescribeChangeSet`'s result.
-pub fn change_set(cs: &ChangeSetRecord) -> Xml {
+/// The members `DescribeChangeSet`'s result and `ChangeSetSummary` share.
+fn change_set_common(cs: &ChangeSetRecord) -> Xml {
     Xml::new()
         .text("ChangeSetName", cs.change_set_name.as_str())
         .text("ChangeSetId", cs.change_set_id.as_str())
         .text("StackId", cs.stack_id.as_str())
         .text("StackName", cs.stack_name.as_str())
         .opt_text("Description", cs.description.as_deref())
-        .list("Parameters", parameters(&cs.displayed_parameters))
         .text("CreationTime", iso8601(cs.creation_time))
         .text("ExecutionStatus", cs.execution_status.as_str())
         .text("Status", cs.status.as_str())
         .opt_text("StatusReason", cs.status_reason.as_deref())
+        .text("IncludeNestedStacks", "false")
+}
+
+/// `DescribeChangeSet`'s result.
+pub fn change_set(cs: &ChangeSetRecord) -> Xml {
+    change_set_common(cs)
+        .list("Parameters", parameters(&cs.displayed_parameters))
         .text_list("NotificationARNs", cs.notification_arns.iter().cloned())
         .text_list("Capabilities", cs.capabilities.iter().cloned())
         .list("Tags", tags(&cs.tags))
         .list("Changes", cs.changes.iter().map(change))
-        .text("IncludeNestedStacks", "false")
 }
 
 /// `ChangeSetSummary` (`ListChangeSets`).
 pub fn change_set_summary(cs: &ChangeSetRecord) -> Xml {
-    Xml::new()
-        .text("StackId", cs.stack_id.as_str())
-        .text("StackName", cs.stack_name.as_str())
-        .text("ChangeSetId", cs.change_set_id.as_str())
-        .text("ChangeSetName", cs.change_set_name.as_str())
-        .text("ExecutionStatus", cs.execution_status.as_str())
-        .text("Status", cs.status.as_str())
-        .opt_text("StatusReason", cs.status_reason.as_deref())
-        .text("CreationTime", iso8601(cs.creation_time))
-        .opt_text("Description", cs.description.as_deref())
-        .text("IncludeNestedStacks", "false")
+    change_set_common(cs)
 }
 
 /// `Export` (`ListExports`).

@@ -68,6 +68,7 @@ fn required_capabilities(template: &Template) -> Option<(String, String)> {
     ))
 }
 
+/// `TemplateParameter` (`ValidateTemplate`).
 fn template_parameter(p: &ParameterDecl) -> Xml {
     Xml::new()
         .text("ParameterKey", p.name.as_str())
@@ -76,13 +77,26 @@ fn template_parameter(p: &ParameterDecl) -> Xml {
         .opt_text("Description", p.description.as_deref())
 }
 
-fn parameter_declaration(p: &ParameterDecl) -> Xml {
+/// What `ValidateTemplate` and `GetTemplateSummary` both answer: the parameters (each
+/// as `parameter` shapes it), the description and the capabilities the template needs.
+fn summary_members(
+    summary: &TemplateSummary,
+    template: &Template,
+    parameter: fn(&ParameterDecl) -> Xml,
+) -> Xml {
+    let caps = required_capabilities(template);
     Xml::new()
-        .text("ParameterKey", p.name.as_str())
-        .opt_text("DefaultValue", p.default.as_deref())
+        .list("Parameters", summary.parameters.iter().map(parameter))
+        .opt_text("Description", summary.description.clone())
+        .text_list("Capabilities", caps.iter().map(|c| c.0.clone()))
+        .opt_text("CapabilitiesReason", caps.map(|c| c.1))
+}
+
+/// `ParameterDeclaration` (`GetTemplateSummary`): a `TemplateParameter` with its type
+/// and allowed values.
+fn parameter_declaration(p: &ParameterDecl) -> Xml {
+    template_parameter(p)
         .text("ParameterType", p.param_type.as_str())
-        .text("NoEcho", p.no_echo.to_string())
-        .opt_text("Description", p.description.as_deref())
         .element(
             "ParameterConstraints",
             Xml::new().text_list("AllowedValues", p.allowed_values.iter().flatten().cloned()),
@@ -139,22 +153,14 @@ impl CloudFormationApi {
             }
         };
         let (summary, template) = self.checked_template(&body, inline)?;
-        let caps = required_capabilities(&template);
-        Ok(Xml::new()
-            .list(
-                "Parameters",
-                summary.parameters.iter().map(template_parameter),
-            )
-            .opt_text("Description", summary.description)
-            .text_list("Capabilities", caps.iter().map(|c| c.0.clone()))
-            .opt_text("CapabilitiesReason", caps.map(|c| c.1))
-            .text_list("DeclaredTransforms", summary.transforms))
+        let transforms = summary.transforms.clone();
+        Ok(summary_members(&summary, &template, template_parameter)
+            .text_list("DeclaredTransforms", transforms))
     }
 
     pub(super) async fn get_template_summary(&self, input: &super::Input<'_>) -> Result<Xml> {
         let (body, inline) = self.body_of(input).await?;
         let (summary, template) = self.checked_template(&body, inline)?;
-        let caps = required_capabilities(&template);
         let mut types: Vec<String> = Vec::new();
         for (_, t, _) in resources(&template) {
             if !types.contains(&t) {
@@ -169,18 +175,12 @@ impl CloudFormationApi {
             .root()
             .get("Metadata")
             .map(|m| m.to_json().to_string());
-        Ok(Xml::new()
-            .list(
-                "Parameters",
-                summary.parameters.iter().map(parameter_declaration),
-            )
-            .opt_text("Description", summary.description)
-            .text_list("Capabilities", caps.iter().map(|c| c.0.clone()))
-            .opt_text("CapabilitiesReason", caps.map(|c| c.1))
+        let transforms = summary.transforms.clone();
+        Ok(summary_members(&summary, &template, parameter_declaration)
             .text_list("ResourceTypes", types)
             .opt_text("Version", version)
             .opt_text("Metadata", metadata)
-            .text_list("DeclaredTransforms", summary.transforms))
+            .text_list("DeclaredTransforms", transforms))
     }
 
     pub(super) async fn get_template(&self, input: &super::Input<'_>) -> Result<Xml> {
