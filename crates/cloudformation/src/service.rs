@@ -25,6 +25,7 @@ use sagestack_providers::{
 use sagestack_template::{Limits, ParameterDecl, Template};
 
 use crate::plan::{SecretsLookup, SsmLookup, TemplatePlanFactory, diag};
+use crate::source::{NestedTemplates, TemplateSource};
 
 /// Why a service could not be assembled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +77,8 @@ pub struct ServiceConfig {
     /// Time and ids (the real ones if `None`); tests use fakes.
     pub clock: Option<Arc<dyn Clock>>,
     pub ids: Option<Arc<dyn IdGenerator>>,
+    /// Where nested stacks' `TemplateURL`s are read (they fail without it).
+    pub template_source: Option<Arc<dyn TemplateSource>>,
 }
 
 impl ServiceConfig {
@@ -97,6 +100,7 @@ impl ServiceConfig {
             max_parallel: None,
             clock: None,
             ids: None,
+            template_source: None,
         }
     }
 
@@ -148,6 +152,11 @@ impl ServiceConfig {
 
     pub fn with_ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
         self.ids = Some(ids);
+        self
+    }
+
+    pub fn with_template_source(mut self, source: Arc<dyn TemplateSource>) -> Self {
+        self.template_source = Some(source);
         self
     }
 }
@@ -223,6 +232,9 @@ impl CloudFormationService {
         if let Some(ids) = config.ids {
             parts.ids = ids;
         }
+        parts.templates = config
+            .template_source
+            .map(|s| Arc::new(NestedTemplates(s)) as Arc<dyn sagestack_engine::plan::TemplateUrls>);
         Ok(Self {
             engine: Engine::new(parts),
             plans,

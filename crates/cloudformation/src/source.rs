@@ -47,3 +47,17 @@ pub trait TemplateSource: Send + Sync {
 
 /// The S3 template size limit (bytes): 1 MB, the template layer's own limit.
 pub const S3_TEMPLATE_LIMIT: u64 = sagestack_template::MAX_S3_BODY_BYTES as u64;
+
+/// The engine's view of a [`TemplateSource`]: where nested stacks' `TemplateURL`s are
+/// read, with the S3 template limit.
+pub(crate) struct NestedTemplates(pub std::sync::Arc<dyn TemplateSource>);
+
+#[async_trait]
+impl sagestack_engine::plan::TemplateUrls for NestedTemplates {
+    async fn fetch(&self, url: &str) -> Result<String, String> {
+        self.0
+            .fetch(url, S3_TEMPLATE_LIMIT)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

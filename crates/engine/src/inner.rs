@@ -25,6 +25,7 @@ pub(crate) struct Inner {
     pub plans: Arc<dyn PlanFactory>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    pub templates: Option<Arc<dyn crate::plan::TemplateUrls>>,
     /// Next event sequence number per stack. Held across the append so that store order
     /// and sequence order agree.
     #[allow(clippy::type_complexity)]
@@ -72,6 +73,7 @@ impl Inner {
             plans: parts.plans,
             clock: parts.clock,
             ids: parts.ids,
+            templates: parts.templates,
             event_seq: Mutex::new(HashMap::new()),
             exports_lock: tokio::sync::Mutex::new(()),
             names_lock: tokio::sync::Mutex::new(()),

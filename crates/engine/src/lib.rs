@@ -34,6 +34,7 @@ pub mod engine;
 pub mod error;
 mod inner;
 pub mod model;
+pub mod nested;
 pub mod no_echo;
 mod ops;
 pub mod plan;
@@ -45,7 +46,7 @@ pub use clock::{
 };
 pub use engine::{
     ChangeSetIds, CreateChangeSetInput, CreateStackInput, Engine, EngineConfig, EngineParts,
-    UpdateStackInput, validate_name,
+    Stacks, UpdateStackInput, validate_name,
 };
 pub use error::EngineError;
 pub use model::*;

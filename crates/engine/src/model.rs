@@ -249,6 +249,12 @@ pub struct StackRecord {
     /// existed read as 0.
     #[serde(default)]
     pub revision: u64,
+    /// For a nested stack: the stack whose `AWS::CloudFormation::Stack` resource it is
+    /// (`ParentId`), and the top of its tree (`RootId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_id: Option<String>,
     /// Drift detection results (`None` until the first check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<crate::drift::StackDrift>>,

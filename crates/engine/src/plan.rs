@@ -129,3 +129,10 @@ pub trait PlanFactory: Send + Sync {
         identity: &StackIdentity,
     ) -> Result<Arc<dyn TemplatePlan>, Vec<PlanDiagnostic>>;
 }
+
+/// Reads the template a nested stack's `TemplateURL` names (the CloudFormation service's
+/// template source: the configured S3). The error is the user-facing reason.
+#[async_trait::async_trait]
+pub trait TemplateUrls: Send + Sync {
+    async fn fetch(&self, url: &str) -> Result<String, String>;
+}

@@ -333,6 +333,7 @@ impl Inner {
             notification_arns: Vec::new(),
             disable_rollback: false,
             role_arn: target.role_arn.clone(),
+            parent_id: None,
         };
         Ok(match cfn.create_stack_and_wait(input).await {
             Ok(stack) => {

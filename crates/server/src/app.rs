@@ -267,7 +267,8 @@ fn build_account(
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
     let mut cfn_config =
         ServiceConfig::new(args.region.clone(), account_id.to_owned(), stack_store)
-            .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
+            .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())))
+            .with_template_source(template_source.clone());
     let native = native_providers(
         store.clone(),
         shared.objects.clone(),

@@ -166,6 +166,8 @@ mod tests {
             change_set_id: None,
             retain_resources: vec![],
             revision: 0,
+            parent_id: None,
+            root_id: None,
             drift: None,
         }
     }

@@ -58,6 +58,8 @@ fn stack_common(s: &StackRecord, description: &'static str) -> Xml {
     Xml::new()
         .text("StackId", s.stack_id.as_str())
         .text("StackName", s.stack_name.as_str())
+        .opt_text("ParentId", s.parent_id.as_deref())
+        .opt_text("RootId", s.root_id.as_deref())
         .opt_text(description, s.description.as_deref())
         .text("CreationTime", iso8601(s.creation_time))
         .opt_text("DeletionTime", s.deletion_time.map(iso8601))

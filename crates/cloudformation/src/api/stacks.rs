@@ -103,6 +103,7 @@ impl CloudFormationApi {
                 notification_arns,
                 disable_rollback,
                 role_arn: role_arn(input)?,
+                parent_id: None,
             })
             .await?;
         if delete_on_failure {

@@ -8,7 +8,7 @@ use crate::error::EngineError;
 use crate::model::*;
 use crate::ops::Phase;
 
-use super::{Engine, validate_name};
+use super::{Stacks, validate_name};
 
 /// `CreateChangeSet`.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ pub struct ChangeSetIds {
     pub stack_id: String,
 }
 
-impl Engine {
+impl Stacks {
     pub async fn create_change_set(
         &self,
         input: CreateChangeSetInput,

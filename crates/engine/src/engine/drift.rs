@@ -13,9 +13,9 @@ use crate::inner::Record;
 use crate::model::*;
 use crate::provider::{Live, ResourceContext, ResourceState};
 
-use super::Engine;
+use super::Stacks;
 
-impl Engine {
+impl Stacks {
     /// `DetectStackDrift`: checks every resource of the stack (only `logical_ids` when
     /// given), records the results and returns the detection's id.
     pub async fn detect_stack_drift(

@@ -27,7 +27,7 @@ use crate::error::EngineError;
 use crate::inner::Inner;
 use crate::model::*;
 use crate::ops::{self, Phase};
-use crate::plan::{PlanFactory, TemplatePlan};
+use crate::plan::{PlanFactory, TemplatePlan, TemplateUrls};
 use crate::provider::ProviderRegistry;
 use crate::store::StackStore;
 
@@ -58,6 +58,9 @@ pub struct EngineParts {
     pub plans: Arc<dyn PlanFactory>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// Where nested stacks' `TemplateURL`s are read; without it a nested stack fails
+    /// with the reason that no template source is configured.
+    pub templates: Option<Arc<dyn TemplateUrls>>,
 }
 
 impl EngineParts {
@@ -74,6 +77,7 @@ impl EngineParts {
             plans,
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
+            templates: None,
         }
     }
 }
@@ -91,6 +95,9 @@ pub struct CreateStackInput {
     /// `RoleARN`: the IAM role recorded on the stack (sagestack does not assume it; it is
     /// kept and shown so that clients and projects see what AWS would show).
     pub role_arn: Option<String>,
+    /// The parent stack's id, for a nested stack (set by the engine's nested stack
+    /// resources, not by the API).
+    pub parent_id: Option<String>,
 }
 
 /// `UpdateStack`. Parameter values are final: the API layer resolves `UsePreviousValue`
@@ -109,15 +116,34 @@ pub struct UpdateStackInput {
     pub role_arn: Option<String>,
 }
 
-/// The CloudFormation stack engine for one account and region.
+/// The CloudFormation stack engine for one account and region. It owns the tasks that
+/// drive operations (dropping it aborts them, see `Drop`); the operations themselves are
+/// [`Stacks`]' methods, which it derefs to.
 pub struct Engine {
+    stacks: Stacks,
+}
+
+/// The stack operations over an engine's shared state, without ownership of its tasks.
+/// An [`Engine`] is one; a nested stack's resource action ([`crate::nested`]) makes
+/// another for the time of the action, to create, update or delete its child stack in the
+/// same engine. It is built from the engine's state when needed and never stored in it,
+/// so no reference cycle arises.
+pub struct Stacks {
     inner: Arc<Inner>,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Stacks;
+
+    fn deref(&self) -> &Stacks {
+        &self.stacks
+    }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
         // Tasks hold their own `Arc<Inner>`; without this they would outlive the engine.
-        self.inner.abort_all();
+        self.stacks.inner.abort_all();
     }
 }
 
@@ -130,8 +156,21 @@ const _: fn() = || {
 impl Engine {
     pub fn new(parts: EngineParts) -> Self {
         Self {
-            inner: Arc::new(Inner::new(parts)),
+            stacks: Stacks {
+                inner: Arc::new(Inner::new(parts)),
+            },
         }
+    }
+}
+
+impl Stacks {
+    /// The operations over `inner` (see [`Stacks`]).
+    pub(crate) fn over(inner: Arc<Inner>) -> Self {
+        Stacks { inner }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -230,6 +269,11 @@ impl Engine {
         stack.role_arn = input.role_arn;
         stack.notification_arns = input.notification_arns;
         stack.disable_rollback = input.disable_rollback;
+        if let Some(parent_id) = input.parent_id {
+            let parent = self.describe_stack(&parent_id).await?;
+            stack.root_id = Some(parent.root_id.unwrap_or_else(|| parent.stack_id.clone()));
+            stack.parent_id = Some(parent_id);
+        }
         let plan = inner.plan(&stack, &stack.template)?;
         self.validate_plan(&*plan, &stack.capabilities)?;
         stack.description = plan.description();
@@ -279,6 +323,8 @@ impl Engine {
             change_set_id: None,
             retain_resources: Vec::new(),
             revision: 0,
+            parent_id: None,
+            root_id: None,
             drift: None,
         }
     }

@@ -7,7 +7,7 @@ use crate::diff::{self, MarkerLookup};
 use crate::error::EngineError;
 use crate::plan::TemplatePlan;
 
-use super::Engine;
+use super::Stacks;
 
 const NAME_CONSTRAINT: &str =
     "Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*";
@@ -74,7 +74,7 @@ fn check_capabilities(plan: &dyn TemplatePlan, given: &[String]) -> Result<(), E
     Ok(())
 }
 
-impl Engine {
+impl Stacks {
     /// Checks a plan before anything is written: every resource type has a provider, the
     /// dependencies form no cycle, and the capabilities its IAM resources need were given.
     pub(super) fn validate_plan(

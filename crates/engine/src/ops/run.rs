@@ -446,6 +446,13 @@ impl Run {
         &self,
         resource_type: &str,
     ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+        // A nested stack runs a child stack in this engine: its provider is made over the
+        // engine's state for this action only (see `crate::nested`).
+        if resource_type == crate::nested::TYPE_NAME {
+            return Ok(Arc::new(crate::nested::NestedStacks::new(
+                self.inner.clone(),
+            )));
+        }
         self.inner
             .providers
             .get(resource_type)

@@ -41,6 +41,8 @@ fn stack(id: &str, name: &str) -> StackRecord {
         change_set_id: None,
         retain_resources: vec![],
         revision: 0,
+        parent_id: None,
+        root_id: None,
         drift: None,
     }
 }
