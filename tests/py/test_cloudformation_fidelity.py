@@ -152,3 +152,79 @@ def test_drift_detection_compares_live_resources_property_by_property(cfn, ssm, 
     with pytest.raises(ClientError) as e:
         cfn.describe_stack_drift_detection_status(StackDriftDetectionId="00000000-0000-0000-0000-000000000000")
     assert e.value.response["Error"]["Code"] == "ValidationError"
+
+
+PROTECTED = '''Parameters:
+  V:
+    Type: String
+    Default: one
+Resources:
+  Guarded:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: !Ref V
+  Free:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: !Ref V
+'''
+ALLOW_ALL_BUT_GUARDED = json.dumps({"Statement": [
+    {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+    {"Effect": "Deny", "Action": "Update:*", "Principal": "*", "Resource": "LogicalResourceId/Guarded"},
+]})
+
+
+def test_stack_policies_guard_updates(cfn):
+    cfn.create_stack(StackName="guarded", TemplateBody=PROTECTED, StackPolicyBody=ALLOW_ALL_BUT_GUARDED)
+    assert settled_stack(cfn, "guarded")["StackStatus"] == "CREATE_COMPLETE"
+    assert json.loads(cfn.get_stack_policy(StackName="guarded")["StackPolicyBody"]) == \
+        json.loads(ALLOW_ALL_BUT_GUARDED)
+
+    # The policy denies the update of Guarded: the update fails there and rolls back.
+    cfn.update_stack(StackName="guarded", TemplateBody=PROTECTED,
+                     Parameters=[{"ParameterKey": "V", "ParameterValue": "two"}])
+    assert settled_stack(cfn, "guarded")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    [reason] = [r for lid, status, r in events(cfn, "guarded") if lid == "Guarded" and status == "UPDATE_FAILED"]
+    assert reason == ("Action denied by stack policy: Statement [#2] does not allow [Update:Modify] "
+                      "for resource [LogicalResourceId/Guarded]")
+
+    # A policy for the update alone lets it through, and the stack's policy stays.
+    allow_all = json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]})
+    cfn.update_stack(StackName="guarded", TemplateBody=PROTECTED, StackPolicyDuringUpdateBody=allow_all,
+                     Parameters=[{"ParameterKey": "V", "ParameterValue": "two"}])
+    assert settled_stack(cfn, "guarded")["StackStatus"] == "UPDATE_COMPLETE", events(cfn, "guarded")
+    assert "Deny" in cfn.get_stack_policy(StackName="guarded")["StackPolicyBody"]
+
+    # A policy with no Allow protects everything, removals included.
+    cfn.set_stack_policy(StackName="guarded", StackPolicyBody=json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": "Update:Modify", "Principal": "*", "Resource": "LogicalResourceId/Free"}]}))
+    cfn.update_stack(StackName="guarded", TemplateBody=PROTECTED.split("  Free:")[0],
+                     Parameters=[{"ParameterKey": "V", "ParameterValue": "two"}])
+    stack = settled_stack(cfn, "guarded")
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert "no statement allows [Update:Delete] for resource [LogicalResourceId/Free]" in \
+        [r for lid, status, r in events(cfn, "guarded") if status == "UPDATE_ROLLBACK_IN_PROGRESS"][-1]
+
+    # Malformed policies are refused as CloudFormation refuses them.
+    for bad in ["{", json.dumps({"Statement": [{"Effect": "Allow", "Action": "Delete", "Principal": "*",
+                                                "Resource": "*"}]})]:
+        with pytest.raises(ClientError) as e:
+            cfn.set_stack_policy(StackName="guarded", StackPolicyBody=bad)
+        assert e.value.response["Error"]["Code"] == "ValidationError"
+        assert e.value.response["Error"]["Message"].startswith("Error validating stack policy")
+
+
+def test_termination_protection(cfn):
+    cfn.create_stack(StackName="kept", TemplateBody=PROTECTED, EnableTerminationProtection=True)
+    assert settled_stack(cfn, "kept")["EnableTerminationProtection"] is True
+    with pytest.raises(ClientError) as e:
+        cfn.delete_stack(StackName="kept")
+    assert e.value.response["Error"]["Message"] == \
+        "Stack [kept] cannot be deleted while TerminationProtection is enabled"
+    stack_id = cfn.update_termination_protection(StackName="kept", EnableTerminationProtection=False)["StackId"]
+    assert cfn.describe_stacks(StackName="kept")["Stacks"][0]["EnableTerminationProtection"] is False
+    cfn.delete_stack(StackName="kept")
+    assert settled_stack(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"

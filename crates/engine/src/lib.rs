@@ -38,6 +38,7 @@ pub mod nested;
 pub mod no_echo;
 mod ops;
 pub mod plan;
+pub mod policy;
 pub mod provider;
 pub mod store;
 

@@ -255,6 +255,16 @@ pub struct StackRecord {
     pub parent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_id: Option<String>,
+    /// The stack policy (a JSON document; `None`: every update action is allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_policy: Option<String>,
+    /// The policy the running update was given for its own duration
+    /// (`StackPolicyDuringUpdateBody`), in place of `stack_policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_policy: Option<String>,
+    /// `EnableTerminationProtection`: `DeleteStack` is refused while set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub termination_protection: bool,
     /// Drift detection results (`None` until the first check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<crate::drift::StackDrift>>,

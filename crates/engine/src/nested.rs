@@ -188,6 +188,7 @@ impl ResourceProvider for NestedStacks {
                 disable_rollback: false,
                 role_arn: parent.role_arn.clone(),
                 parent_id: Some(parent.stack_id.clone()),
+                ..CreateStackInput::default()
             })
             .await
             .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
@@ -220,6 +221,7 @@ impl ResourceProvider for NestedStacks {
                 capabilities: parent.capabilities.clone(),
                 tags: Some(tags(ctx, new_properties)),
                 role_arn: parent.role_arn.clone(),
+                ..UpdateStackInput::default()
             })
             .await;
         let updated = match started {

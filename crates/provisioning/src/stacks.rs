@@ -333,7 +333,7 @@ impl Inner {
             notification_arns: Vec::new(),
             disable_rollback: false,
             role_arn: target.role_arn.clone(),
-            parent_id: None,
+            ..CreateStackInput::default()
         };
         Ok(match cfn.create_stack_and_wait(input).await {
             Ok(stack) => {
@@ -426,7 +426,7 @@ impl Inner {
             parameters,
             capabilities: CAPABILITIES.iter().map(|c| c.to_string()).collect(),
             tags: Some(self.stack_tags(projects, project).await?),
-            role_arn: None,
+            ..UpdateStackInput::default()
         };
         Ok(match cfn.update_stack_and_wait(input).await {
             Ok(stack) => {

@@ -156,7 +156,7 @@ async fn stack_resources_are_real_objects_of_the_server() {
             parameters: BTreeMap::from([("Stage".into(), "prod".into())]),
             capabilities: vec!["CAPABILITY_IAM".into()],
             tags: None,
-            role_arn: None,
+            ..UpdateStackInput::default()
         })
         .await
         .unwrap();

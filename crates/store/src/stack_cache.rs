@@ -168,6 +168,9 @@ mod tests {
             revision: 0,
             parent_id: None,
             root_id: None,
+            stack_policy: None,
+            update_policy: None,
+            termination_protection: false,
             drift: None,
         }
     }

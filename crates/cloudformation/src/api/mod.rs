@@ -23,6 +23,7 @@ pub mod error;
 pub mod input;
 pub mod output;
 pub mod project;
+mod protection;
 mod stacks;
 mod templates;
 #[cfg(test)]
@@ -157,6 +158,12 @@ impl CloudFormationApi {
             "DetectStackResourceDrift" => self.detect_stack_resource_drift(&input).await?,
             "DescribeStackDriftDetectionStatus" => self.drift_detection_status(&input).await?,
             "DescribeStackResourceDrifts" => self.describe_stack_resource_drifts(&input).await?,
+            "SetStackPolicy" => {
+                self.set_stack_policy(&input).await?;
+                return Ok(None);
+            }
+            "GetStackPolicy" => self.get_stack_policy(&input).await?,
+            "UpdateTerminationProtection" => self.update_termination_protection(&input).await?,
             _ => {
                 return Err(ApiError {
                     code: "InvalidAction",

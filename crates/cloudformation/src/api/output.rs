@@ -87,7 +87,10 @@ pub fn stack(s: &StackRecord) -> Xml {
         .list("Outputs", outputs)
         .opt_text("RoleARN", s.role_arn.as_deref())
         .list("Tags", tags(&s.tags))
-        .text("EnableTerminationProtection", "false")
+        .text(
+            "EnableTerminationProtection",
+            s.termination_protection.to_string(),
+        )
 }
 
 /// `StackSummary` (`ListStacks`).

@@ -104,6 +104,8 @@ impl CloudFormationApi {
                 disable_rollback,
                 role_arn: role_arn(input)?,
                 parent_id: None,
+                stack_policy: self.policy_of(input, "StackPolicy").await?,
+                termination_protection: input.bool("EnableTerminationProtection")?.unwrap_or(false),
             })
             .await?;
         if delete_on_failure {
@@ -139,6 +141,8 @@ impl CloudFormationApi {
                 capabilities: capabilities(input)?,
                 tags: input.tags()?,
                 role_arn: role_arn(input)?,
+                stack_policy: self.policy_of(input, "StackPolicy").await?,
+                update_policy: self.policy_of(input, "StackPolicyDuringUpdate").await?,
             })
             .await?;
         Ok(Xml::new().text("StackId", stack_id))

@@ -294,6 +294,8 @@ impl Stacks {
                 (StackStatus::CreateInProgress, Phase::Create, "created")
             }
             ChangeSetType::Update => {
+                // A change set carries no policy of its own for the update.
+                stack.update_policy = None;
                 self.prepare_update(
                     &mut stack,
                     cs.template.clone(),

@@ -9,7 +9,6 @@
 
 use crate::drift::{Detection, ResourceDrift, ResourceDriftStatus, differences};
 use crate::error::EngineError;
-use crate::inner::Record;
 use crate::model::*;
 use crate::provider::{Live, ResourceContext, ResourceState};
 
@@ -195,26 +194,15 @@ impl Stacks {
 
     /// Writes the stack's drift results, unless an operation was admitted meanwhile.
     async fn write_drift(&self, stack: &mut StackRecord) -> Result<(), EngineError> {
-        let read = stack.revision;
-        stack.revision += 1;
-        let written = self
-            .inner
-            .commit(
-                &stack.stack_id,
-                &stack.stack_name,
-                Record::StackIf(stack, read),
-                &[],
-            )
-            .await?;
-        if !written {
-            let now = self.describe_stack(&stack.stack_id).await?;
-            return Err(EngineError::InvalidState {
-                stack_id: stack.stack_id.clone(),
-                status: now.status.to_string(),
-                action: "checked for drift",
-            });
+        if self.write_if_unchanged(stack).await? {
+            return Ok(());
         }
-        self.flush().await
+        let now = self.describe_stack(&stack.stack_id).await?;
+        Err(EngineError::InvalidState {
+            stack_id: stack.stack_id.clone(),
+            status: now.status.to_string(),
+            action: "checked for drift",
+        })
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod change_sets;
 mod drift;
+mod protection;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,8 @@ use std::sync::Arc;
 
 pub use change_sets::{ChangeSetIds, CreateChangeSetInput};
 pub use validate::validate_name;
+
+use protection::checked_policy;
 
 use crate::clock::{Clock, IdGenerator, RandomIds, SystemClock, stack_arn};
 use crate::diff::{self, MarkerLookup};
@@ -98,6 +101,10 @@ pub struct CreateStackInput {
     /// The parent stack's id, for a nested stack (set by the engine's nested stack
     /// resources, not by the API).
     pub parent_id: Option<String>,
+    /// `StackPolicyBody` (checked here, enforced on updates).
+    pub stack_policy: Option<String>,
+    /// `EnableTerminationProtection`.
+    pub termination_protection: bool,
 }
 
 /// `UpdateStack`. Parameter values are final: the API layer resolves `UsePreviousValue`
@@ -114,6 +121,10 @@ pub struct UpdateStackInput {
     pub tags: Option<Vec<(String, String)>>,
     /// `RoleARN`; `None` keeps the stack's role.
     pub role_arn: Option<String>,
+    /// `StackPolicyBody`: replaces the stack's policy; `None` keeps it.
+    pub stack_policy: Option<String>,
+    /// `StackPolicyDuringUpdateBody`: the policy of this update only.
+    pub update_policy: Option<String>,
 }
 
 /// The CloudFormation stack engine for one account and region. It owns the tasks that
@@ -269,6 +280,8 @@ impl Stacks {
         stack.role_arn = input.role_arn;
         stack.notification_arns = input.notification_arns;
         stack.disable_rollback = input.disable_rollback;
+        stack.stack_policy = checked_policy(input.stack_policy)?;
+        stack.termination_protection = input.termination_protection;
         if let Some(parent_id) = input.parent_id {
             let parent = self.describe_stack(&parent_id).await?;
             stack.root_id = Some(parent.root_id.unwrap_or_else(|| parent.stack_id.clone()));
@@ -325,6 +338,9 @@ impl Stacks {
             revision: 0,
             parent_id: None,
             root_id: None,
+            stack_policy: None,
+            update_policy: None,
+            termination_protection: false,
             drift: None,
         }
     }
@@ -399,6 +415,10 @@ impl Stacks {
         if input.role_arn.is_some() {
             stack.role_arn = input.role_arn;
         }
+        if let Some(policy) = checked_policy(input.stack_policy)? {
+            stack.stack_policy = Some(policy);
+        }
+        stack.update_policy = checked_policy(input.update_policy)?;
         self.prepare_update(&mut stack, template, &*plan, input.capabilities, input.tags);
         self.inner
             .admit(&mut stack, StackStatus::UpdateInProgress, "updated")
@@ -462,6 +482,12 @@ impl Stacks {
                 status: stack.status.to_string(),
                 action: "deleted",
             });
+        }
+        if stack.termination_protection {
+            return Err(EngineError::Validation(format!(
+                "Stack [{}] cannot be deleted while TerminationProtection is enabled",
+                stack.stack_name
+            )));
         }
         if !retain_resources.is_empty() && stack.status != StackStatus::DeleteFailed {
             return Err(EngineError::Validation(format!(

@@ -16,6 +16,7 @@ use crate::inner::{EventDraft, Inner, Record};
 use crate::model::*;
 use crate::no_echo;
 use crate::plan::{PlannedResource, ResourceLookup, TemplatePlan};
+use crate::policy::StackPolicy;
 use crate::provider::{ProviderError, ResourceContext, ResourceProvider};
 
 const INTERNAL_FAILURE: &str = "Internal Failure";
@@ -100,6 +101,8 @@ pub(super) struct Run {
     pub exports: HashMap<String, String>,
     /// What the stack's types add to each other's attributes (see [`crate::amend`]).
     amends: Amends,
+    /// The policy an update's actions must pass (the update's own, else the stack's).
+    pub policy: Option<StackPolicy>,
     pub retain: HashSet<String>,
     /// In-flight resources reported cancelled after another failed.
     pub cancelled: Mutex<HashSet<String>>,
@@ -109,6 +112,16 @@ pub(super) struct Run {
     /// cancel it, so a cancellation never interleaves with the resource's own events.
     /// Per resource, so that parallel resource actions write in parallel.
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The policy `stack`'s update runs under: the update's own, else the stack's (both were
+/// checked when given, so one that does not parse is none).
+pub(super) fn update_policy(stack: &StackRecord) -> Option<StackPolicy> {
+    let body = stack
+        .update_policy
+        .as_ref()
+        .or(stack.stack_policy.as_ref())?;
+    StackPolicy::parse(body).ok()
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -186,6 +199,7 @@ impl Run {
             has_secrets: has_secrets.into(),
             exports: inner.exports_map().await?,
             amends,
+            policy: update_policy(stack),
             retain: stack.retain_resources.iter().cloned().collect(),
             cancelled: Mutex::new(HashSet::new()),
             reported_cancelled: Mutex::new(Vec::new()),

@@ -12,6 +12,7 @@ use crate::error::EngineError;
 use crate::inner::Inner;
 use crate::model::*;
 use crate::plan::TemplatePlan;
+use crate::policy::UpdateAction;
 use crate::provider::{ProviderError, ResourceState};
 
 use super::delete::DeleteMode;
@@ -23,12 +24,44 @@ const REPLACING: &str =
     "Requested update requires the creation of a new physical resource; hence creating one.";
 
 pub(super) async fn update(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
+    if let Some(reason) = denied_removal(inner, &stack).await? {
+        return Ok(Some(Phase::UpdateFailed(reason)));
+    }
     let plan = match forward_phase(inner, &mut stack, Forward::Update).await? {
         Ok(plan) => plan,
         Err(reason) => return Ok(Some(Phase::UpdateFailed(reason))),
     };
     stack.imports = plan.imports();
     then(inner, &mut stack, Phase::UpdateCleanup, None).await
+}
+
+/// Why the stack policy forbids the update to remove a resource it removes, if it does:
+/// removals happen in the cleanup, which cannot fail the update, so they are checked
+/// before anything is touched.
+async fn denied_removal(
+    inner: &Arc<Inner>,
+    stack: &StackRecord,
+) -> Result<Option<String>, EngineError> {
+    let Some(policy) = super::run::update_policy(stack) else {
+        return Ok(None);
+    };
+    let Ok(plan) = inner.plan(stack, &stack.template) else {
+        return Ok(None);
+    };
+    let planned: HashSet<&str> = plan
+        .resources()
+        .iter()
+        .map(|r| r.logical_id.as_str())
+        .collect();
+    let records = inner.store.list_resources(&stack.stack_id).await?;
+    Ok(records
+        .iter()
+        .filter(|r| !r.status.is_gone() && !planned.contains(r.logical_id.as_str()))
+        .find_map(|r| {
+            policy
+                .check(UpdateAction::Delete, &r.logical_id, &r.resource_type)
+                .err()
+        }))
 }
 
 pub(super) async fn fail_update(
@@ -120,6 +153,15 @@ impl Run {
         let replace = changed_properties(&rec.properties, &props)
             .iter()
             .any(|p| create_only.contains(p));
+        let action = if replace {
+            UpdateAction::Replace
+        } else {
+            UpdateAction::Modify
+        };
+        let denied = self
+            .policy
+            .as_ref()
+            .and_then(|p| p.check(action, id, &rec.resource_type).err());
         let old = snapshot(&rec);
         rec.prior = Some(Prior::Existing(old.clone()));
         rec.deletion_policy = planned.deletion_policy;
@@ -132,11 +174,13 @@ impl Run {
             if !self.begin(id, &mut rec, kind, reason, &props, true).await? {
                 return Ok(false);
             }
-            let result = match custom_name(name_property.as_deref(), &old.properties, &props) {
-                Some(name) => Err(ProviderError::InvalidRequest(format!(
+            let custom = custom_name(name_property.as_deref(), &old.properties, &props);
+            let result = match (denied, custom) {
+                (Some(reason), _) => Err(ProviderError::InvalidRequest(reason)),
+                (None, Some(name)) => Err(ProviderError::InvalidRequest(format!(
                     "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {name} and update the stack again."
                 ))),
-                None => match self.ready(provider, &rec.resource_type).await {
+                (None, None) => match self.ready(provider, &rec.resource_type).await {
                     Ok(p) => p.create(&ctx, &props).await,
                     Err(e) => Err(e),
                 },
@@ -159,9 +203,12 @@ impl Run {
             physical_id: old.physical_id,
             attributes: old.attributes,
         };
-        let result = match self.ready(provider, &rec.resource_type).await {
-            Ok(p) => p.update(&ctx, &current, &old.properties, &props).await,
-            Err(e) => Err(e),
+        let result = match denied {
+            Some(reason) => Err(ProviderError::InvalidRequest(reason)),
+            None => match self.ready(provider, &rec.resource_type).await {
+                Ok(p) => p.update(&ctx, &current, &old.properties, &props).await,
+                Err(e) => Err(e),
+            },
         };
         // An in-place update keeps the physical id, unless the provider answers another
         // one: then (as CloudFormation does for a custom resource whose handler returns a

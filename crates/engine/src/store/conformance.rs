@@ -43,6 +43,9 @@ fn stack(id: &str, name: &str) -> StackRecord {
         revision: 0,
         parent_id: None,
         root_id: None,
+        stack_policy: None,
+        update_policy: None,
+        termination_protection: false,
         drift: None,
     }
 }
