@@ -348,3 +348,31 @@ Outputs:
     # A resource that needs the secret gets it.
     ssm = client("ssm", lambda_server.url)
     assert ssm.get_parameter(Name="/secret/copy")["Parameter"]["Value"] == "pw=hunter2-s3cr3t"
+
+
+def test_cancel_update_stack_interrupts_a_long_custom_resource(cfn):
+    # An update whose custom resource hangs (its handler sleeps 60 s within a 300 s
+    # timeout) is interrupted by CancelUpdateStack and rolled back at once (#23).
+    cfn.create_stack(StackName="long", TemplateBody=PYTHON_TEMPLATE, Capabilities=["CAPABILITY_IAM"])
+    assert wait_status(cfn, "long")["StackStatus"] == "CREATE_COMPLETE"
+    cfn.update_stack(StackName="long", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Mode", "ParameterValue": "hang"},
+                                 {"ParameterKey": "Timeout", "ParameterValue": "300"},
+                                 {"ParameterKey": "Greeting", "UsePreviousValue": True}])
+    deadline = time.monotonic() + 20
+    while ("Seed", "UPDATE_IN_PROGRESS", None) not in events(cfn, "long"):
+        assert time.monotonic() < deadline, events(cfn, "long")
+        time.sleep(0.05)
+    started = time.monotonic()
+    cfn.cancel_update_stack(StackName="long")
+    stack = wait_status(cfn, "long", timeout=30)
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", events(cfn, "long")
+    assert time.monotonic() - started < 20
+    happened = events(cfn, "long")
+    assert ("Seed", "UPDATE_FAILED", "Resource update cancelled") in happened
+    assert ("long", "UPDATE_ROLLBACK_IN_PROGRESS", "Stack update cancelled") in happened
+    assert outputs(stack)["Message"] == "hello world"
+    # Nothing is updating now: AWS's answer.
+    with pytest.raises(cfn.exceptions.ClientError) as e:
+        cfn.cancel_update_stack(StackName="long")
+    assert e.value.response["Error"]["Message"] == "CancelUpdateStack cannot be called from current stack status"

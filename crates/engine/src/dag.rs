@@ -6,6 +6,11 @@
 //! first failure (nothing new starts; the caller is told which nodes were still running so
 //! it can report them cancelled), while a delete or rollback *continues* with every node
 //! that does not wait on a failed one, to clean up as much as it can.
+//!
+//! A stopping run can also be *interrupted* from outside (`CancelUpdateStack`): nothing
+//! new starts, the nodes still running are reported as at a first failure, and their work
+//! is aborted rather than awaited, so a long action (a custom resource waiting for its
+//! handler) does not hold the rollback up.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -23,14 +28,19 @@ pub(crate) enum OnFailure {
 
 #[derive(Debug, Default)]
 pub(crate) struct DagOutcome {
-    /// Nodes whose work returned `false` (or panicked), in the order they finished.
+    /// Nodes whose work returned `false` (or panicked, or was aborted by an interruption),
+    /// in the order they finished.
     pub failed: Vec<String>,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
 }
 
 /// `nodes` in preference order (ties start in this order); `waits_for[n]` are the nodes `n`
 /// waits for (names outside `nodes` are ignored). `work(n)` returns success. In
 /// [`OnFailure::Stop`] mode `on_first_failure` receives the nodes still running when the
 /// first failure is seen, before anything else happens; their work still runs to its end.
+/// A notification of `interrupt` (in `Stop` mode) stops the run the same way, but aborts
+/// the work still running.
 pub(crate) async fn run<W, C, CF>(
     nodes: &[String],
     waits_for: &HashMap<String, Vec<String>>,
@@ -38,6 +48,7 @@ pub(crate) async fn run<W, C, CF>(
     mode: OnFailure,
     work: W,
     on_first_failure: C,
+    interrupt: Option<&tokio::sync::Notify>,
 ) -> DagOutcome
 where
     W: Fn(String) -> BoxFuture<bool>,
@@ -79,7 +90,28 @@ where
             running.insert(handle.id(), i);
             started_order.push(i);
         }
-        let Some(joined) = tasks.join_next_with_id().await else {
+        let next = match interrupt.filter(|_| !stopped && mode == OnFailure::Stop) {
+            Some(signal) => tokio::select! {
+                joined = tasks.join_next_with_id() => Some(joined),
+                () = signal.notified() => None,
+            },
+            None => Some(tasks.join_next_with_id().await),
+        };
+        let Some(joined) = next else {
+            stopped = true;
+            outcome.interrupted = true;
+            let still = started_order
+                .iter()
+                .filter(|j| running.values().any(|r| r == *j))
+                .map(|&j| nodes[j].clone())
+                .collect();
+            if let Some(f) = on_first_failure.take() {
+                f(still).await;
+            }
+            tasks.abort_all();
+            continue;
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (id, ok) = match joined {
@@ -154,6 +186,7 @@ mod tests {
                 })
             },
             |_| async {},
+            None,
         )
         .await;
         let log = log.lock().unwrap().clone();
@@ -189,11 +222,51 @@ mod tests {
                 *c.lock().unwrap() = running;
                 async {}
             },
+            None,
         )
         .await;
         assert_eq!(out.failed, vec!["A"]);
         assert_eq!(*cancelled.lock().unwrap(), vec!["B"]);
         assert!(!started.lock().unwrap().contains(&"C".to_string()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interruption_stops_the_run_and_aborts_what_runs() {
+        // A is slow (a custom resource waiting); B waits for A. Interrupted while A runs:
+        // A is reported and aborted, B never starts.
+        let (nodes, deps) = graph(&[("A", &[]), ("B", &["A"])]);
+        let signal = Arc::new(tokio::sync::Notify::new());
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let (r, f, s) = (reported.clone(), finished.clone(), signal.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            s.notify_one();
+        });
+        let out = run(
+            &nodes,
+            &deps,
+            8,
+            OnFailure::Stop,
+            move |n| {
+                let f = f.clone();
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    f.lock().unwrap().push(n);
+                    true
+                })
+            },
+            move |running| {
+                *r.lock().unwrap() = running;
+                async {}
+            },
+            Some(&signal),
+        )
+        .await;
+        assert!(out.interrupted);
+        assert_eq!(out.failed, vec!["A"]);
+        assert_eq!(*reported.lock().unwrap(), vec!["A"]);
+        assert!(finished.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -214,6 +287,7 @@ mod tests {
                 })
             },
             |_| async {},
+            None,
         )
         .await;
         assert_eq!(out.failed, vec!["A"]);

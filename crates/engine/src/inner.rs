@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     /// the previous one may still be ending (its flush and deregistration) when the next
     /// one is spawned: both are kept, so neither can escape the abort on drop.
     tasks: Mutex<HashMap<String, Vec<tokio::task::AbortHandle>>>,
+    /// Per stack, what `CancelUpdateStack` notifies to interrupt its running update.
+    interrupts: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
 }
 
 /// What a [`Inner::commit`] writes along with its events.
@@ -79,6 +81,7 @@ impl Inner {
             names_lock: tokio::sync::Mutex::new(()),
             changed,
             tasks: Mutex::new(HashMap::new()),
+            interrupts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -355,6 +358,26 @@ impl Inner {
             .entry(stack_id)
             .or_default()
             .push(handle.abort_handle());
+    }
+
+    /// What interrupts `stack_id`'s update (made on first use; a notification before the
+    /// update reaches its resources is kept until it does).
+    pub fn interrupt_of(&self, stack_id: &str) -> Arc<tokio::sync::Notify> {
+        self.interrupts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(stack_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Drops `stack_id`'s interruption, so that one meant for an earlier update (sent as
+    /// it ended) cannot stop the next.
+    pub fn forget_interrupt(&self, stack_id: &str) {
+        self.interrupts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(stack_id);
     }
 
     pub fn is_running(&self, stack_id: &str) -> bool {

@@ -295,14 +295,17 @@ impl CloudFormationApi {
         })
     }
 
-    /// The engine cannot interrupt an update that is running, so this answers what AWS
-    /// answers for a stack that is not in `UPDATE_IN_PROGRESS`, whatever its status.
+    /// `CancelUpdateStack`: the engine interrupts the running update (see
+    /// `Stacks::cancel_update_stack`).
     pub(super) async fn cancel_update_stack(&self, input: &Input<'_>) -> Result<()> {
         let name = input.required("StackName")?;
-        self.service.describe_stack(name).await?;
-        Err(ApiError::validation(
-            "CancelUpdateStack cannot be called from current stack status",
-        ))
+        let stack = self.service.describe_stack(name).await?;
+        refuse_project_stack(&stack.stack_name, "updated")?;
+        self.service
+            .engine()
+            .cancel_update_stack(&stack.stack_id)
+            .await?;
+        Ok(())
     }
 
     pub(super) async fn continue_update_rollback(&self, input: &Input<'_>) -> Result<Xml> {

@@ -332,6 +332,7 @@ impl Stacks {
         }
         cs.execution_status = ExecutionStatus::ExecuteInProgress;
         inner.store.put_change_set(&cs).await?;
+        inner.forget_interrupt(&stack.stack_id);
         inner.spawn(stack.stack_id.clone(), phase);
         Ok(stack.stack_id)
     }

@@ -431,6 +431,7 @@ impl Stacks {
                 self.inner.store.put_change_set(&cs).await?;
             }
         }
+        self.inner.forget_interrupt(&stack.stack_id);
         self.inner.spawn(stack.stack_id.clone(), Phase::Update);
         Ok(stack.stack_id)
     }
@@ -460,6 +461,21 @@ impl Stacks {
             }
         }
         stack.last_updated_time = Some(self.inner.clock.now());
+    }
+
+    /// `CancelUpdateStack`: interrupts the stack's running update, which then rolls back
+    /// ("Stack update cancelled"). Only an update this engine is driving can be
+    /// interrupted (one driven by another replica answers as a stack not updating).
+    pub async fn cancel_update_stack(&self, name_or_id: &str) -> Result<(), EngineError> {
+        let stack = self.describe_stack(name_or_id).await?;
+        if stack.status != StackStatus::UpdateInProgress || !self.inner.is_running(&stack.stack_id)
+        {
+            return Err(EngineError::Validation(
+                "CancelUpdateStack cannot be called from current stack status".into(),
+            ));
+        }
+        self.inner.interrupt_of(&stack.stack_id).notify_one();
+        Ok(())
     }
 
     /// `DeleteStack`. `Ok(None)` when no such stack exists (AWS answers success then).

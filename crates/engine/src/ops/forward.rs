@@ -16,6 +16,8 @@ use super::run::{Create, Ev, Run, Update, forward_order, lock};
 
 const CREATE_CANCELLED: &str = "Resource creation cancelled";
 const UPDATE_CANCELLED: &str = "Resource update cancelled";
+/// The stack's reason when `CancelUpdateStack` interrupted its update.
+const UPDATE_INTERRUPTED: &str = "Stack update cancelled";
 const INITIATED: &str = "Resource creation Initiated";
 
 /// A forward action: what it reports at each step.
@@ -80,7 +82,17 @@ pub(super) async fn forward_phase(
     let order = forward_order(&*plan);
     let failed = match kind {
         Forward::Create => run.phase(order, Create).await,
-        Forward::Update => run.phase(order, Update).await,
+        Forward::Update => {
+            let interrupt = inner.interrupt_of(&stack.stack_id);
+            let outcome = run
+                .interruptible_phase(order, Update, Some(&interrupt))
+                .await;
+            if outcome.interrupted {
+                run.sweep().await?;
+                return Ok(Err(UPDATE_INTERRUPTED.into()));
+            }
+            outcome.failed
+        }
     };
     run.sweep().await?;
     if !failed.is_empty() {

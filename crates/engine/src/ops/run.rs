@@ -210,11 +210,17 @@ impl Run {
     /// Runs `action` on every node of `order`, each the moment the nodes it waits for have
     /// succeeded, at most `max_parallel` at a time (see [`NodeAction::STOP`] for what a
     /// failure does). Returns the nodes that failed.
-    pub async fn phase<A: NodeAction>(
+    pub async fn phase<A: NodeAction>(self: &Arc<Self>, order: Order, action: A) -> Vec<String> {
+        self.interruptible_phase(order, action, None).await.failed
+    }
+
+    /// [`Self::phase`], stopped early when `interrupt` is notified (`CancelUpdateStack`).
+    pub async fn interruptible_phase<A: NodeAction>(
         self: &Arc<Self>,
         (nodes, waits): Order,
         action: A,
-    ) -> Vec<String> {
+        interrupt: Option<&tokio::sync::Notify>,
+    ) -> dag::DagOutcome {
         let mode = if A::STOP {
             OnFailure::Stop
         } else {
@@ -235,9 +241,9 @@ impl Run {
             },
             // Only ever called in `Stop` mode.
             move |running| c.cancel(running),
+            interrupt,
         )
         .await
-        .failed
     }
 
     /// The outcome of a resource action: a storage error is logged and fails the resource
