@@ -64,7 +64,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sagestack_cloudformation::{CloudFormationService, TemplateSource};
-use sagestack_sagemaker::{ProjectEvent, ProjectStatus, Projects, Provisioner, SageMakerError};
+use sagestack_sagemaker::{
+    ProjectChangeFeed, ProjectEvent, ProjectStatus, Projects, Provisioner, SageMakerError,
+};
 use tokio::sync::{Semaphore, watch};
 
 pub use messages::Action;
@@ -160,12 +162,27 @@ pub struct ProvisionerParts {
     pub projects: Arc<Projects>,
     /// Runs the project stacks.
     pub cloudformation: Arc<CloudFormationService>,
+    /// Changes made by writers built before the provisioner (the
+    /// `AWS::SageMaker::Project` resource provider), handled as the API's are.
+    pub changes: Option<ProjectChangeFeed>,
 }
 
 /// The project provisioner (see the crate doc). Cheap to clone.
 #[derive(Clone)]
 pub struct ProjectProvisioner {
     inner: Arc<Inner>,
+    /// The task reading [`ProvisionerParts::changes`]: it holds `inner`, not this, so it
+    /// ends (aborted) when the last clone of the provisioner goes.
+    _listener: Option<Arc<Listener>>,
+}
+
+/// Aborts the change-feed task when dropped.
+struct Listener(tokio::task::AbortHandle);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl ProjectProvisioner {
@@ -173,18 +190,32 @@ impl ProjectProvisioner {
     /// nothing until told of a change or asked to [`reconcile`](Self::reconcile).
     pub fn new(parts: ProvisionerParts) -> Self {
         let permits = Semaphore::new(parts.config.concurrency.max(1));
+        let inner = Arc::new(Inner {
+            config: parts.config,
+            source: parts.source,
+            service_catalog: parts.service_catalog,
+            projects: parts.projects,
+            cfn: parts.cloudformation,
+            permits,
+            queues: Mutex::new(HashMap::new()),
+            in_flight: watch::Sender::new(0),
+            templates: Mutex::new(HashMap::new()),
+        });
+        let listener = parts.changes.map(|mut feed| {
+            let reader = ProjectProvisioner {
+                inner: inner.clone(),
+                _listener: None,
+            };
+            let task = tokio::spawn(async move {
+                while let Some(event) = feed.recv().await {
+                    reader.project_changed(event);
+                }
+            });
+            Arc::new(Listener(task.abort_handle()))
+        });
         ProjectProvisioner {
-            inner: Arc::new(Inner {
-                config: parts.config,
-                source: parts.source,
-                service_catalog: parts.service_catalog,
-                projects: parts.projects,
-                cfn: parts.cloudformation,
-                permits,
-                queues: Mutex::new(HashMap::new()),
-                in_flight: watch::Sender::new(0),
-                templates: Mutex::new(HashMap::new()),
-            }),
+            inner,
+            _listener: listener,
         }
     }
 

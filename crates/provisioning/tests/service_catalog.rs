@@ -41,6 +41,7 @@ async fn harness() -> Harness {
         service_catalog: Some(Arc::new(ProjectLauncher::new(base.pp.clone()))),
         projects: projects.clone(),
         cloudformation: base.cfn.clone(),
+        changes: None,
     });
     provisioner.reconcile().await.unwrap();
     let sm = Arc::new(SageMakerService::new(

@@ -20,6 +20,7 @@ pub mod error;
 pub mod model_package_group_provider;
 pub mod model_package_groups;
 pub mod pagination;
+pub mod project_provider;
 pub mod projects;
 pub mod provision;
 pub mod service;
@@ -32,8 +33,12 @@ pub mod validate;
 pub use error::SageMakerError;
 pub use model_package_group_provider::ModelPackageGroupProvider;
 pub use model_package_groups::ModelPackageGroups;
+pub use project_provider::ProjectProvider;
 pub use projects::Projects;
-pub use provision::{NoProvisioner, ProjectEvent, Provisioner, ProvisioningUpdate};
+pub use provision::{
+    NoProvisioner, ProjectChangeFeed, ProjectChanges, ProjectEvent, Provisioner,
+    ProvisioningUpdate, project_changes,
+};
 pub use sagestack_engine::{Clock, SystemClock};
 pub use service::SageMakerService;
 pub use types::{Project, ProjectStatus};

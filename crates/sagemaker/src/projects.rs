@@ -19,7 +19,7 @@ use sagestack_store::{
 use crate::error::SageMakerError;
 use crate::provision::ProvisioningUpdate;
 use crate::service::MAX_TAGS_PER_RESOURCE;
-use crate::types::{Project, ProjectStatus};
+use crate::types::{CreateProjectInput, Project, ProjectStatus, UserContext};
 
 type Result<T> = std::result::Result<T, SageMakerError>;
 
@@ -39,6 +39,67 @@ pub(crate) fn micros(seconds: f64) -> i64 {
 /// Now, in the microseconds records keep (the clock reads milliseconds).
 pub(crate) fn now_micros(clock: &dyn Clock) -> i64 {
     clock.now().saturating_mul(1000)
+}
+
+/// `p-` and 12 lowercase alphanumerics.
+pub(crate) fn new_project_id() -> String {
+    let random = sagestack_engine::random_chars(sagestack_engine::LOWER_ALNUM, 12);
+    format!("p-{random}")
+}
+
+/// UpdateProject / DeleteProject while an operation runs on the project.
+pub(crate) fn busy(name: &str, action: &str, status: ProjectStatus) -> SageMakerError {
+    SageMakerError::Conflict(format!(
+        "Project {name} cannot be {action} while its status is {status}; retry once the current operation has finished."
+    ))
+}
+
+/// `TemplateProviderDetails` from a `CreateTemplateProvider`/`UpdateTemplateProvider`
+/// list: each `CfnTemplateProvider` becomes a `CfnTemplateProviderDetail` (whose
+/// `StackDetail` is filled in by provisioning).
+pub(crate) fn template_provider_details<T: serde::Serialize>(providers: &[T]) -> serde_json::Value {
+    serde_json::Value::Array(
+        providers
+            .iter()
+            .map(|p| {
+                let mut detail = serde_json::Map::new();
+                if let Some(cfn) = to_value(p).get("CfnTemplateProvider") {
+                    detail.insert("CfnTemplateProviderDetail".into(), cfn.clone());
+                }
+                serde_json::Value::Object(detail)
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("serializable")
+}
+
+/// Where projects are made: what their ARNs name.
+#[derive(Debug, Clone)]
+pub struct ProjectScope {
+    pub partition: String,
+    pub region: String,
+    pub account_id: String,
+}
+
+impl ProjectScope {
+    pub fn of(region: &str, account_id: &str) -> Self {
+        ProjectScope {
+            partition: sagestack_engine::partition_for_region(region).to_string(),
+            region: region.to_string(),
+            account_id: account_id.to_string(),
+        }
+    }
+
+    /// The ARN of the project named `name`.
+    pub fn arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:sagemaker:{}:{}:project/{name}",
+            self.partition, self.region, self.account_id
+        )
+    }
 }
 
 pub(crate) fn not_found(name: &str) -> SageMakerError {
@@ -73,6 +134,8 @@ pub struct Projects {
     /// that just replaced the one it read. Per process: replicas sharing PostgreSQL keep a
     /// window of one read-delete round trip (documented in the README).
     names: tokio::sync::Mutex<()>,
+    /// Bumped after every stored change, for [`Self::wait_for`].
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Projects {
@@ -81,7 +144,101 @@ impl Projects {
             store,
             clock,
             names: tokio::sync::Mutex::new(()),
+            changed: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// CreateProject's rules: exactly one kind of provisioning details, the reserved tag
+    /// prefix refused, a new id and ARN; stored `Pending` (a `DeleteCompleted` project of
+    /// the same name gives way). The caller tells the provisioner.
+    pub async fn create(
+        &self,
+        input: CreateProjectInput,
+        scope: &ProjectScope,
+        user: Option<UserContext>,
+    ) -> Result<Project> {
+        if input.service_catalog_provisioning_details.is_some()
+            == input.template_providers.is_some()
+        {
+            return Err(SageMakerError::Validation(
+                "Exactly one of ServiceCatalogProvisioningDetails and TemplateProviders must be specified."
+                    .into(),
+            ));
+        }
+        if let Some(providers) = &input.template_providers
+            && providers.iter().any(|p| p.cfn_template_provider.is_none())
+        {
+            return Err(SageMakerError::Validation(
+                "Each template provider must specify CfnTemplateProvider.".into(),
+            ));
+        }
+        let tags = input.tags.unwrap_or_default();
+        crate::service::check_tag_keys(tags.iter().map(|t| t.key.as_str()))?;
+        let now = now_micros(&*self.clock);
+        let project = Project {
+            project_arn: scope.arn(&input.project_name),
+            project_name: input.project_name,
+            project_id: new_project_id(),
+            project_description: input.project_description,
+            service_catalog_provisioning_details: input.service_catalog_provisioning_details,
+            service_catalog_provisioned_product_details: None,
+            project_status: ProjectStatus::Pending,
+            template_provider_details: input
+                .template_providers
+                .as_deref()
+                .map(template_provider_details),
+            created_by: user.clone(),
+            creation_time: seconds(now),
+            last_modified_time: Some(seconds(now)),
+            last_modified_by: user,
+        };
+        self.insert(&project, now, &crate::service::store_tags(&tags))
+            .await?;
+        Ok(project)
+    }
+
+    /// DeleteProject under an active provisioner: the project becomes `DeleteInProgress`
+    /// (refused while another operation runs) until the provisioner has deleted what it
+    /// provisioned. The caller tells the provisioner.
+    pub async fn mark_deleting(&self, name: &str, user: Option<UserContext>) -> Result<Project> {
+        let now = seconds(now_micros(&*self.clock));
+        let (_, after) = self
+            .modify(name, &[], |p| {
+                if p.project_status == ProjectStatus::DeleteCompleted {
+                    return Err(not_found(&p.project_name));
+                }
+                if p.project_status.is_busy() {
+                    return Err(busy(&p.project_name, "deleted", p.project_status));
+                }
+                p.project_status = ProjectStatus::DeleteInProgress;
+                p.last_modified_time = Some(now);
+                p.last_modified_by = user.clone();
+                Ok(())
+            })
+            .await?;
+        Ok(after)
+    }
+
+    /// Waits until `done` holds for the stored project named `name` (`None`: no such
+    /// project), checking after every stored change rather than polling.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        done: impl Fn(Option<&Project>) -> bool,
+    ) -> Result<Option<Project>> {
+        let mut changes = self.changed.subscribe();
+        loop {
+            let project = self.project(name).await?;
+            if done(project.as_ref()) {
+                return Ok(project);
+            }
+            // The sender lives as long as `self`: an error cannot happen while we hold it.
+            let _ = changes.changed().await;
+        }
+    }
+
+    fn touched(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Stores a new project (created at `now` microseconds) with its tags. A
@@ -94,7 +251,9 @@ impl Projects {
         tags: &[StoreTag],
     ) -> Result<()> {
         let record = record(project, now, 1);
-        match self.store.create_project(&record, tags).await {
+        let created = self.store.create_project(&record, tags).await;
+        self.touched();
+        match created {
             Ok(()) => Ok(()),
             Err(StoreError::AlreadyExists) if self.replace_deleted(&record, tags).await? => Ok(()),
             Err(StoreError::AlreadyExists) => Err(SageMakerError::Validation(format!(
@@ -174,7 +333,10 @@ impl Projects {
                 })
                 .await
             {
-                Ok(()) => return Ok(Some((before, after))),
+                Ok(()) => {
+                    self.touched();
+                    return Ok(Some((before, after)));
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(StoreError::NotFound) => return Ok(None),
                 Err(StoreError::TooManyTags { limit }) => {
@@ -276,6 +438,8 @@ impl Projects {
         if p.project_id != project_id || p.project_status != ProjectStatus::DeleteCompleted {
             return Ok(false);
         }
-        Ok(self.store.delete_project(name).await?.is_some())
+        let purged = self.store.delete_project(name).await?.is_some();
+        self.touched();
+        Ok(purged)
     }
 }

@@ -45,6 +45,30 @@ pub enum ProjectEvent {
     Deleted(Project),
 }
 
+/// The sending end of a feed of stored project changes: how a writer built before the
+/// provisioner (the `AWS::SageMaker::Project` resource provider, which CloudFormation
+/// holds, while the provisioner holds CloudFormation) tells it about the projects it
+/// creates and deletes. The provisioner is given the receiving end at construction.
+#[derive(Clone)]
+pub struct ProjectChanges(tokio::sync::mpsc::UnboundedSender<ProjectEvent>);
+
+/// The receiving end of [`ProjectChanges`].
+pub type ProjectChangeFeed = tokio::sync::mpsc::UnboundedReceiver<ProjectEvent>;
+
+/// A new feed: its sending and receiving ends.
+pub fn project_changes() -> (ProjectChanges, ProjectChangeFeed) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (ProjectChanges(tx), rx)
+}
+
+impl ProjectChanges {
+    /// Sends `event`; with no provisioner listening (none built, or it is gone) the
+    /// project stays as stored, as under [`NoProvisioner`].
+    pub fn send(&self, event: ProjectEvent) {
+        let _ = self.0.send(event);
+    }
+}
+
 /// Reacts to stored project changes. Called after the change is durable, never
 /// while a storage lock is held.
 pub trait Provisioner: Send + Sync + 'static {

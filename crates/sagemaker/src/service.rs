@@ -17,7 +17,10 @@ use serde_json::{Value, json};
 use crate::error::SageMakerError;
 use crate::model_package_groups::{ModelPackageGroups, is_model_package_group_arn};
 use crate::pagination::{cursor_after, cut_page, encode_tag_token, keyset_query, tag_after};
-use crate::projects::{Projects, not_found, now_micros, parse_document, seconds};
+use crate::projects::{
+    ProjectScope, Projects, busy, not_found, now_micros, parse_document, seconds,
+    template_provider_details, to_value,
+};
 use crate::provision::{ProjectEvent, Provisioner};
 use crate::types::*;
 use crate::validate::MODEL;
@@ -38,12 +41,6 @@ pub struct SageMakerService {
 }
 
 type Result<T> = std::result::Result<T, SageMakerError>;
-
-/// `p-` and 12 lowercase alphanumerics.
-fn new_project_id() -> String {
-    let random = sagestack_engine::random_chars(sagestack_engine::LOWER_ALNUM, 12);
-    format!("p-{random}")
-}
 
 pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {
     let caller = ctx.caller.as_ref()?;
@@ -67,13 +64,6 @@ pub(crate) fn user_context(ctx: &RequestContext) -> Option<UserContext> {
 
 pub(crate) fn decode<T: DeserializeOwned>(operation: &str, input: Value) -> Result<T> {
     sagestack_protocol::json11::decode(&MODEL, operation, input)
-}
-
-/// UpdateProject / DeleteProject while an operation runs on the project.
-fn busy(name: &str, action: &str, status: ProjectStatus) -> SageMakerError {
-    SageMakerError::Conflict(format!(
-        "Project {name} cannot be {action} while its status is {status}; retry once the current operation has finished."
-    ))
 }
 
 /// Applies `TemplateProvidersToUpdate` to the stored `TemplateProviderDetails`: each
@@ -148,28 +138,6 @@ pub(crate) fn store_tags(tags: &[Tag]) -> Vec<StoreTag> {
     out
 }
 
-/// `TemplateProviderDetails` from a `CreateTemplateProvider`/`UpdateTemplateProvider`
-/// list: each `CfnTemplateProvider` becomes a `CfnTemplateProviderDetail` (whose
-/// `StackDetail` is filled in by provisioning).
-fn template_provider_details<T: serde::Serialize>(providers: &[T]) -> Value {
-    Value::Array(
-        providers
-            .iter()
-            .map(|p| {
-                let mut detail = serde_json::Map::new();
-                if let Some(cfn) = to_value(p).get("CfnTemplateProvider") {
-                    detail.insert("CfnTemplateProviderDetail".into(), cfn.clone());
-                }
-                Value::Object(detail)
-            })
-            .collect(),
-    )
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("serializable")
-}
-
 impl SageMakerService {
     /// The API over `projects` and `groups`, reporting project changes to
     /// `provisioner` (built before this service, from the same states).
@@ -225,52 +193,10 @@ impl SageMakerService {
         ctx: &RequestContext,
         input: CreateProjectInput,
     ) -> Result<JsonOutput> {
-        if input.service_catalog_provisioning_details.is_some()
-            == input.template_providers.is_some()
-        {
-            return Err(SageMakerError::Validation(
-                "Exactly one of ServiceCatalogProvisioningDetails and TemplateProviders must be specified."
-                    .into(),
-            ));
-        }
-        if let Some(providers) = &input.template_providers
-            && providers.iter().any(|p| p.cfn_template_provider.is_none())
-        {
-            return Err(SageMakerError::Validation(
-                "Each template provider must specify CfnTemplateProvider.".into(),
-            ));
-        }
-        let tags = input.tags.unwrap_or_default();
-        check_tag_keys(tags.iter().map(|t| t.key.as_str()))?;
-        let now = now_micros(&*self.projects.clock);
-        let arn = format!(
-            "arn:{}:sagemaker:{}:{}:project/{}",
-            sagestack_engine::partition_for_region(&ctx.region),
-            ctx.region,
-            ctx.account_id,
-            input.project_name
-        );
-        let template_provider_details = input
-            .template_providers
-            .as_deref()
-            .map(template_provider_details);
-        let user = user_context(ctx);
-        let project = Project {
-            project_arn: arn,
-            project_name: input.project_name,
-            project_id: new_project_id(),
-            project_description: input.project_description,
-            service_catalog_provisioning_details: input.service_catalog_provisioning_details,
-            service_catalog_provisioned_product_details: None,
-            project_status: ProjectStatus::Pending,
-            template_provider_details,
-            created_by: user.clone(),
-            creation_time: seconds(now),
-            last_modified_time: Some(seconds(now)),
-            last_modified_by: user,
-        };
-        self.projects
-            .insert(&project, now, &store_tags(&tags))
+        let scope = ProjectScope::of(&ctx.region, &ctx.account_id);
+        let project = self
+            .projects
+            .create(input, &scope, user_context(ctx))
             .await?;
         let output = json!({"ProjectArn": project.project_arn, "ProjectId": project.project_id});
         self.provisioner
@@ -413,22 +339,9 @@ impl SageMakerService {
         if self.provisioner.is_active() {
             // The record stays, `DeleteInProgress`, until the provisioner has deleted
             // what the project provisioned.
-            let now = seconds(now_micros(&*self.projects.clock));
-            let user = user_context(ctx);
-            let (_, after) = self
+            let after = self
                 .projects
-                .modify(&input.project_name, &[], |p| {
-                    if p.project_status == ProjectStatus::DeleteCompleted {
-                        return Err(not_found(&p.project_name));
-                    }
-                    if p.project_status.is_busy() {
-                        return Err(busy(&p.project_name, "deleted", p.project_status));
-                    }
-                    p.project_status = ProjectStatus::DeleteInProgress;
-                    p.last_modified_time = Some(now);
-                    p.last_modified_by = user.clone();
-                    Ok(())
-                })
+                .mark_deleting(&input.project_name, user_context(ctx))
                 .await?;
             self.provisioner
                 .project_changed(ProjectEvent::Deleted(after));

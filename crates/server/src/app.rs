@@ -286,6 +286,10 @@ fn build_account(
     }
     let (type_name, provider) = log_group_provider(logs.clone());
     cfn_config = cfn_config.with_native_provider(type_name, provider);
+    // A stack's projects reach the provisioner (built below) through this feed.
+    let (project_changes, project_feed) = sagestack_sagemaker::project_changes();
+    let (type_name, provider) = crate::native::project_provider(projects.clone(), project_changes);
+    cfn_config = cfn_config.with_native_provider(type_name, provider);
     // Custom resources: Lambda ServiceTokens run this account's functions; configured
     // webhook prefixes go over HTTP.
     let lambda_custom = sagestack_lambda::custom_resource::LambdaCustomResources::new(
@@ -323,6 +327,7 @@ fn build_account(
         service_catalog: Some(Arc::new(ProjectLauncher::new(provisioned.clone()))),
         projects: projects.clone(),
         cloudformation: cloudformation.clone(),
+        changes: Some(project_feed),
     });
     let resumable = Resumable {
         cloudformation: cloudformation.clone(),

@@ -3,7 +3,9 @@
 //! `AWS::IAM::Role` and `AWS::S3::Bucket` become real parameters, groups, roles and
 //! buckets that the APIs read. Buckets always live in this server's own object store,
 //! also when templates are read from an external S3 (`--s3-endpoint`).
-//! `AWS::Logs::LogGroup` becomes a log group of the Logs state ([`log_group_provider`]).
+//! `AWS::Logs::LogGroup` becomes a log group of the Logs state ([`log_group_provider`]),
+//! `AWS::SageMaker::Project` a project that the provisioner provisions
+//! ([`project_provider`]).
 //! Wiring only: each provider lives with its service.
 
 use std::sync::Arc;
@@ -39,6 +41,19 @@ pub fn native_providers(
             Arc::new(sagestack_s3::bucket_provider::BucketProvider::new(objects)),
         ),
     ]
+}
+
+/// The `AWS::SageMaker::Project` provider over the projects' state: it tells the
+/// provisioner (built later, on CloudFormation) about the projects it makes through
+/// `changes`, whose receiving end the provisioner is given.
+pub fn project_provider(
+    projects: Arc<sagestack_sagemaker::Projects>,
+    changes: sagestack_sagemaker::ProjectChanges,
+) -> (String, Arc<dyn ResourceProvider>) {
+    (
+        sagestack_sagemaker::project_provider::TYPE_NAME.to_string(),
+        Arc::new(sagestack_sagemaker::ProjectProvider::new(projects, changes)),
+    )
 }
 
 /// The `AWS::Logs::LogGroup` provider over the Logs state, as a `(type, provider)` pair

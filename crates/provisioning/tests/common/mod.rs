@@ -219,6 +219,7 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
         service_catalog: None,
         projects: projects.clone(),
         cloudformation: cfn.clone(),
+        changes: None,
     });
     let (reconciled, told): (_, Arc<dyn Provisioner>) = if options.start {
         let reconciled = provisioner.reconcile().await.unwrap();

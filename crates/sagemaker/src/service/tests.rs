@@ -5,6 +5,7 @@ mod support;
 
 use super::*;
 use crate::ProvisioningUpdate;
+use crate::projects::new_project_id;
 use crate::provision::NoProvisioner;
 use crate::testing::api;
 use sagestack_engine::partition_for_region as partition;
