@@ -100,13 +100,8 @@ where
         let Some(joined) = next else {
             stopped = true;
             outcome.interrupted = true;
-            let still = started_order
-                .iter()
-                .filter(|j| running.values().any(|r| r == *j))
-                .map(|&j| nodes[j].clone())
-                .collect();
             if let Some(f) = on_first_failure.take() {
-                f(still).await;
+                f(still_running(nodes, &started_order, &running)).await;
             }
             tasks.abort_all();
             continue;
@@ -135,17 +130,25 @@ where
         outcome.failed.push(nodes[i].clone());
         if mode == OnFailure::Stop && !stopped {
             stopped = true;
-            let still: Vec<String> = started_order
-                .iter()
-                .filter(|j| running.values().any(|r| r == *j))
-                .map(|&j| nodes[j].clone())
-                .collect();
             if let Some(f) = on_first_failure.take() {
-                f(still).await;
+                f(still_running(nodes, &started_order, &running)).await;
             }
         }
     }
     outcome
+}
+
+/// The nodes still running, in the order they started.
+fn still_running(
+    nodes: &[String],
+    started_order: &[usize],
+    running: &HashMap<tokio::task::Id, usize>,
+) -> Vec<String> {
+    started_order
+        .iter()
+        .filter(|j| running.values().any(|r| r == *j))
+        .map(|&j| nodes[j].clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -166,67 +169,85 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_node_starts_when_its_own_deps_finish() {
         // A (slow) <- C ; B (fast) <- D. D must not wait for A.
-        let (nodes, deps) = graph(&[("A", &[]), ("B", &[]), ("C", &["A"]), ("D", &["B"])]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let l = log.clone();
         let start = tokio::time::Instant::now();
-        run(
-            &nodes,
-            &deps,
-            8,
-            OnFailure::Stop,
-            move |n| {
-                let l = l.clone();
-                Box::pin(async move {
-                    let at = start.elapsed().as_millis();
-                    let ms = if n == "A" { 100 } else { 10 };
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    l.lock().unwrap().push((n, at));
-                    true
-                })
-            },
-            |_| async {},
-            None,
-        )
-        .await;
+        let work = move |n: String| -> BoxFuture<bool> {
+            let l = l.clone();
+            Box::pin(async move {
+                let at = start.elapsed().as_millis();
+                let ms = if n == "A" { 100 } else { 10 };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                l.lock().unwrap().push((n, at));
+                true
+            })
+        };
+        let edges: &[(&str, &[&str])] = &[("A", &[]), ("B", &[]), ("C", &["A"]), ("D", &["B"])];
+        run_over(edges, (8, OnFailure::Stop), work, None).await;
         let log = log.lock().unwrap().clone();
         let start_of = |n: &str| log.iter().find(|(m, _)| m == n).unwrap().1;
         assert_eq!(start_of("D"), 10);
         assert_eq!(start_of("C"), 100);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn stop_mode_starts_nothing_after_a_failure_and_reports_running_nodes() {
-        let (nodes, deps) = graph(&[("A", &[]), ("B", &[]), ("C", &["A"])]);
-        let started = Arc::new(Mutex::new(Vec::new()));
-        let s = started.clone();
-        let cancelled = Arc::new(Mutex::new(Vec::new()));
-        let c = cancelled.clone();
+    /// Work that records each node it starts (in the log returned) and then does what
+    /// `then` says for it.
+    fn recording(
+        then: fn(String) -> BoxFuture<bool>,
+    ) -> (Arc<Mutex<Vec<String>>>, impl Fn(String) -> BoxFuture<bool>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = log.clone();
+        let work = move |n: String| -> BoxFuture<bool> {
+            l.lock().unwrap().push(n.clone());
+            then(n)
+        };
+        (log, work)
+    }
+
+    /// A run of `work` over `edges` in `mode`, `limit` at a time (interrupted by
+    /// `interrupt` if given): its outcome and the nodes reported running at the first
+    /// failure.
+    async fn run_over(
+        edges: &[(&str, &[&str])],
+        (limit, mode): (usize, OnFailure),
+        work: impl Fn(String) -> BoxFuture<bool>,
+        interrupt: Option<&tokio::sync::Notify>,
+    ) -> (DagOutcome, Vec<String>) {
+        let (nodes, deps) = graph(edges);
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let r = reported.clone();
         let out = run(
             &nodes,
             &deps,
-            8,
-            OnFailure::Stop,
-            move |n| {
-                let s = s.clone();
-                Box::pin(async move {
-                    s.lock().unwrap().push(n.clone());
-                    if n == "A" {
-                        return false;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    true
-                })
-            },
+            limit,
+            mode,
+            work,
             move |running| {
-                *c.lock().unwrap() = running;
+                *r.lock().unwrap() = running;
                 async {}
             },
-            None,
+            interrupt,
         )
         .await;
+        let reported = reported.lock().unwrap().clone();
+        (out, reported)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_mode_starts_nothing_after_a_failure_and_reports_running_nodes() {
+        let (started, work) = recording(|n| {
+            Box::pin(async move {
+                if n == "A" {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                true
+            })
+        });
+        let edges: &[(&str, &[&str])] = &[("A", &[]), ("B", &[]), ("C", &["A"])];
+        let (out, reported) = run_over(edges, (8, OnFailure::Stop), work, None).await;
         assert_eq!(out.failed, vec!["A"]);
-        assert_eq!(*cancelled.lock().unwrap(), vec!["B"]);
+        assert_eq!(reported, vec!["B"]);
         assert!(!started.lock().unwrap().contains(&"C".to_string()));
     }
 
@@ -234,62 +255,35 @@ mod tests {
     async fn an_interruption_stops_the_run_and_aborts_what_runs() {
         // A is slow (a custom resource waiting); B waits for A. Interrupted while A runs:
         // A is reported and aborted, B never starts.
-        let (nodes, deps) = graph(&[("A", &[]), ("B", &["A"])]);
         let signal = Arc::new(tokio::sync::Notify::new());
-        let reported = Arc::new(Mutex::new(Vec::new()));
-        let finished = Arc::new(Mutex::new(Vec::new()));
-        let (r, f, s) = (reported.clone(), finished.clone(), signal.clone());
+        let s = signal.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(10)).await;
             s.notify_one();
         });
-        let out = run(
-            &nodes,
-            &deps,
-            8,
-            OnFailure::Stop,
-            move |n| {
-                let f = f.clone();
-                Box::pin(async move {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    f.lock().unwrap().push(n);
-                    true
-                })
-            },
-            move |running| {
-                *r.lock().unwrap() = running;
-                async {}
-            },
-            Some(&signal),
-        )
-        .await;
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let f = finished.clone();
+        let work = move |n: String| -> BoxFuture<bool> {
+            let f = f.clone();
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                f.lock().unwrap().push(n);
+                true
+            })
+        };
+        let edges: &[(&str, &[&str])] = &[("A", &[]), ("B", &["A"])];
+        let (out, reported) = run_over(edges, (8, OnFailure::Stop), work, Some(&signal)).await;
         assert!(out.interrupted);
         assert_eq!(out.failed, vec!["A"]);
-        assert_eq!(*reported.lock().unwrap(), vec!["A"]);
+        assert_eq!(reported, vec!["A"]);
         assert!(finished.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn continue_mode_skips_only_what_waits_on_a_failure() {
-        let (nodes, deps) = graph(&[("A", &[]), ("B", &["A"]), ("C", &[]), ("D", &["C"])]);
-        let done = Arc::new(Mutex::new(Vec::new()));
-        let d = done.clone();
-        let out = run(
-            &nodes,
-            &deps,
-            1,
-            OnFailure::Continue,
-            move |n| {
-                let d = d.clone();
-                Box::pin(async move {
-                    d.lock().unwrap().push(n.clone());
-                    n != "A"
-                })
-            },
-            |_| async {},
-            None,
-        )
-        .await;
+        let (done, work) = recording(|n| Box::pin(async move { n != "A" }));
+        let edges: &[(&str, &[&str])] = &[("A", &[]), ("B", &["A"]), ("C", &[]), ("D", &["C"])];
+        let (out, _) = run_over(edges, (1, OnFailure::Continue), work, None).await;
         assert_eq!(out.failed, vec!["A"]);
         assert_eq!(*done.lock().unwrap(), vec!["A", "C", "D"]);
     }

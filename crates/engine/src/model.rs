@@ -249,25 +249,83 @@ pub struct StackRecord {
     /// existed read as 0.
     #[serde(default)]
     pub revision: u64,
-    /// For a nested stack: the stack whose `AWS::CloudFormation::Stack` resource it is
-    /// (`ParentId`), and the top of its tree (`RootId`).
+    /// For a nested stack: its parent and root (`ParentId`, `RootId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub root_id: Option<String>,
-    /// The stack policy (a JSON document; `None`: every update action is allowed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack_policy: Option<String>,
-    /// The policy the running update was given for its own duration
-    /// (`StackPolicyDuringUpdateBody`), in place of `stack_policy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update_policy: Option<String>,
-    /// `EnableTerminationProtection`: `DeleteStack` is refused while set.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub termination_protection: bool,
+    pub nesting: Option<Nesting>,
+    /// Its stack policy and termination protection.
+    #[serde(default, skip_serializing_if = "Protection::is_none")]
+    pub protection: Protection,
     /// Drift detection results (`None` until the first check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<crate::drift::StackDrift>>,
+}
+
+impl StackRecord {
+    /// A record of nothing but its id, name, status and creation time (every other
+    /// member empty): where a new stack's record starts.
+    pub fn new(
+        stack_id: String,
+        stack_name: String,
+        status: StackStatus,
+        creation_time: EpochMillis,
+    ) -> Self {
+        StackRecord {
+            stack_id,
+            stack_name,
+            status,
+            status_reason: None,
+            creation_time,
+            last_updated_time: None,
+            deletion_time: None,
+            description: None,
+            template: TemplateSource::default(),
+            previous_template: None,
+            displayed_parameters: BTreeMap::new(),
+            capabilities: Vec::new(),
+            tags: Vec::new(),
+            role_arn: None,
+            notification_arns: Vec::new(),
+            disable_rollback: false,
+            outputs: Vec::new(),
+            imports: Vec::new(),
+            change_set_id: None,
+            retain_resources: Vec::new(),
+            revision: 0,
+            nesting: None,
+            protection: Protection::default(),
+            drift: None,
+        }
+    }
+}
+
+/// Where a nested stack sits in its tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nesting {
+    /// The stack whose `AWS::CloudFormation::Stack` resource this stack is.
+    pub parent_id: String,
+    /// The top of the tree.
+    pub root_id: String,
+}
+
+/// What protects a stack (see `crate::policy` and `Stacks::delete_stack`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Protection {
+    /// The stack policy (a JSON document; `None`: every update action is allowed).
+    #[serde(default)]
+    pub stack_policy: Option<String>,
+    /// The policy the running update was given for its own duration
+    /// (`StackPolicyDuringUpdateBody`), in place of `stack_policy`.
+    #[serde(default)]
+    pub update_policy: Option<String>,
+    /// `EnableTerminationProtection`: `DeleteStack` is refused while set.
+    #[serde(default)]
+    pub termination_protection: bool,
+}
+
+impl Protection {
+    fn is_none(&self) -> bool {
+        *self == Protection::default()
+    }
 }
 
 /// A physical resource as it was before an update touched it, kept until the update (or

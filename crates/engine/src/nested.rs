@@ -27,7 +27,7 @@ use crate::error::EngineError;
 use crate::inner::Inner;
 use crate::model::{EpochMillis, StackRecord, StackStatus};
 use crate::provider::{
-    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
+    Native, Outcome, ProviderError, ResourceContext, ResourceState, TypeInfo, UPPER_ALNUM,
     attempt_chars, kit,
 };
 
@@ -67,24 +67,44 @@ impl NestedStacks {
             .map_err(ProviderError::InvalidRequest)
     }
 
-    /// The parent stack (the resource's own stack).
-    async fn parent(&self, ctx: &ResourceContext) -> Result<StackRecord, ProviderError> {
-        self.stacks
+    /// What the child is to be, as an update of it would say (its template from the
+    /// resource's `TemplateURL`, the `Parameters`, the parent's capabilities and role, the
+    /// parent's tags and the resource's own), and the parent stack.
+    async fn child(
+        &self,
+        ctx: &ResourceContext,
+        properties: &Value,
+    ) -> Outcome<(UpdateStackInput, StackRecord)> {
+        let body = self.template(ctx, properties).await?;
+        let parent = self
+            .stacks
             .describe_stack(&ctx.stack_id)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        let child = UpdateStackInput {
+            template_body: Some(body),
+            parameters: parameters(properties),
+            capabilities: parent.capabilities.clone(),
+            tags: Some(tags(ctx, properties)),
+            role_arn: parent.role_arn.clone(),
+            ..UpdateStackInput::default()
+        };
+        Ok((child, parent))
     }
 
-    /// The child's state once it settled: its id, and its outputs as `Outputs.<key>`.
-    fn state_of(child: &StackRecord) -> ResourceState {
-        let mut attributes = Map::new();
-        for o in &child.outputs {
-            attributes.insert(format!("Outputs.{}", o.key), Value::String(o.value.clone()));
+    /// The child once it settled, if it reached `wanted`; else the error `failed` makes
+    /// of the status it reached and the child's reason.
+    async fn outcome(
+        &self,
+        child_id: &str,
+        wanted: StackStatus,
+        failed: impl FnOnce(StackStatus, String) -> ProviderError,
+    ) -> Outcome<StackRecord> {
+        let child = self.settled(child_id).await?;
+        if child.status == wanted {
+            return Ok(child);
         }
-        ResourceState {
-            physical_id: child.stack_id.clone(),
-            attributes,
-        }
+        Err(failed(child.status, self.failure(&child).await))
     }
 
     /// The reason the child's own events give for its failure, else its status reason.
@@ -164,140 +184,126 @@ fn internal(e: EngineError) -> ProviderError {
 }
 
 #[async_trait]
-impl ResourceProvider for NestedStacks {
-    fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
-        (type_name == TYPE_NAME).then(|| kit::type_info(TYPE_NAME, &[], &[], true))
+impl Native for NestedStacks {
+    type Record = StackRecord;
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn info(&self) -> TypeInfo {
+        kit::type_info(TYPE_NAME, &[], &[], true)
     }
 
-    async fn create(
+    fn state_of(child: &StackRecord) -> ResourceState {
+        let mut attributes = Map::new();
+        for o in &child.outputs {
+            attributes.insert(format!("Outputs.{}", o.key), Value::String(o.value.clone()));
+        }
+        ResourceState {
+            physical_id: child.stack_id.clone(),
+            attributes,
+        }
+    }
+
+    /// A child's id holds a fresh UUID: it cannot be told before the create.
+    fn intended_id(_: &ResourceContext, _: &Value) -> Option<String> {
+        None
+    }
+
+    fn made_since(child: &StackRecord, started: EpochMillis) -> bool {
+        child.creation_time >= started
+    }
+
+    async fn create_record(
         &self,
         ctx: &ResourceContext,
         properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let body = self.template(ctx, properties).await?;
-        let parent = self.parent(ctx).await?;
+    ) -> Outcome<StackRecord> {
+        let (child, parent) = self.child(ctx, properties).await?;
         let child_id = self
             .stacks
             .create_stack(CreateStackInput {
                 stack_name: child_name(ctx),
-                template_body: body,
-                parameters: parameters(properties),
-                capabilities: parent.capabilities.clone(),
-                tags: tags(ctx, properties),
-                notification_arns: parent.notification_arns.clone(),
-                disable_rollback: false,
-                role_arn: parent.role_arn.clone(),
-                parent_id: Some(parent.stack_id.clone()),
+                template_body: child.template_body.unwrap_or_default(),
+                parameters: child.parameters,
+                capabilities: child.capabilities,
+                tags: child.tags.unwrap_or_default(),
+                notification_arns: parent.notification_arns,
+                role_arn: child.role_arn,
+                parent_id: Some(parent.stack_id),
                 ..CreateStackInput::default()
             })
             .await
             .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-        let child = self.settled(&child_id).await?;
-        if child.status != StackStatus::CreateComplete {
-            let reason = self.failure(&child).await;
-            return Err(ProviderError::Internal(format!(
+        self.outcome(&child_id, StackStatus::CreateComplete, |_, reason| {
+            ProviderError::Internal(format!(
                 "Embedded stack {child_id} was not successfully created: {reason}"
-            )));
-        }
-        Ok(Self::state_of(&child))
+            ))
+        })
+        .await
     }
 
-    async fn update(
+    async fn update_record(
         &self,
         ctx: &ResourceContext,
-        current: &ResourceState,
-        _old_properties: &Value,
-        new_properties: &Value,
-    ) -> Result<ResourceState, ProviderError> {
-        let body = self.template(ctx, new_properties).await?;
-        let parent = self.parent(ctx).await?;
-        let child_id = &current.physical_id;
-        let started = self
-            .stacks
-            .update_stack(UpdateStackInput {
-                stack_name: child_id.clone(),
-                template_body: Some(body),
-                parameters: parameters(new_properties),
-                capabilities: parent.capabilities.clone(),
-                tags: Some(tags(ctx, new_properties)),
-                role_arn: parent.role_arn.clone(),
-                ..UpdateStackInput::default()
-            })
-            .await;
-        let updated = match started {
-            Ok(_) => true,
-            // The child already is what the parent asks: nothing to do, as in AWS.
-            Err(EngineError::NoUpdates) => false,
-            Err(e) => return Err(ProviderError::InvalidRequest(e.to_string())),
+        child_id: &str,
+        properties: &Value,
+    ) -> Outcome<StackRecord> {
+        let input = UpdateStackInput {
+            stack_name: child_id.to_string(),
+            ..self.child(ctx, properties).await?.0
         };
-        let child = self.settled(child_id).await?;
-        if updated && child.status != StackStatus::UpdateComplete {
-            let reason = self.failure(&child).await;
-            return Err(ProviderError::Internal(format!(
-                "Embedded stack {child_id} was not successfully updated. Currently in {} with reason: {reason}",
-                child.status
-            )));
+        match self.stacks.update_stack(input).await {
+            Ok(_) => {}
+            // The child already is what the parent asks: nothing to do, as in AWS.
+            Err(EngineError::NoUpdates) => return self.settled(child_id).await,
+            Err(e) => return Err(ProviderError::InvalidRequest(e.to_string())),
         }
-        Ok(Self::state_of(&child))
+        self.outcome(child_id, StackStatus::UpdateComplete, |status, reason| {
+            ProviderError::Internal(format!(
+                "Embedded stack {child_id} was not successfully updated. Currently in {status} with reason: {reason}"
+            ))
+        })
+        .await
     }
 
-    async fn delete(
+    async fn get_record(
         &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<(), ProviderError> {
-        let child_id = &current.physical_id;
-        // A child still settling (recovery may be rolling it back) is deleted after.
+        _: &ResourceContext,
+        child_id: &str,
+    ) -> Outcome<Option<StackRecord>> {
         match self.stacks.describe_stack(child_id).await {
-            Ok(child) if child.status == StackStatus::DeleteComplete => return Ok(()),
-            Ok(_) => {
-                self.settled(child_id).await?;
-            }
-            Err(EngineError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(internal(e)),
+            Ok(child) if child.status != StackStatus::DeleteComplete => Ok(Some(child)),
+            Ok(_) | Err(EngineError::NotFound(_)) => Ok(None),
+            Err(e) => Err(internal(e)),
         }
+    }
+
+    async fn delete_record(&self, ctx: &ResourceContext, child_id: &str) -> Outcome<()> {
+        // A child still settling (recovery may be rolling it back) is deleted after.
+        if self.get_record(ctx, child_id).await?.is_none() {
+            return Ok(());
+        }
+        self.settled(child_id).await?;
         self.stacks
             .delete_stack(child_id, Vec::new())
             .await
             .map_err(|e| ProviderError::Conflict(e.to_string()))?;
-        let child = self.settled(child_id).await?;
-        if child.status != StackStatus::DeleteComplete {
-            let reason = self.failure(&child).await;
-            return Err(ProviderError::Conflict(format!(
+        self.outcome(child_id, StackStatus::DeleteComplete, |_, reason| {
+            ProviderError::Conflict(format!(
                 "Embedded stack {child_id} was not successfully deleted: {reason}"
-            )));
-        }
-        Ok(())
+            ))
+        })
+        .await
+        .map(drop)
     }
 
-    async fn read(
-        &self,
-        _ctx: &ResourceContext,
-        current: &ResourceState,
-        _properties: &Value,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.stacks.describe_stack(&current.physical_id).await {
-            Ok(child) if child.status != StackStatus::DeleteComplete => {
-                Ok(Some(Self::state_of(&child)))
-            }
-            Ok(_) | Err(EngineError::NotFound(_)) => Ok(None),
-            Err(e) => Err(internal(e)),
-        }
-    }
-
-    /// The child the interrupted create made, found by the name the attempt gives it,
-    /// if it was made since the create started.
-    async fn find_interrupted_create(
+    /// The child the interrupted create made, found by the name the attempt gives it.
+    async fn find_record(
         &self,
         ctx: &ResourceContext,
-        _properties: &Value,
+        _: &Value,
         started: EpochMillis,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        match self.stacks.describe_stack(&child_name(ctx)).await {
-            Ok(child) if child.creation_time >= started => Ok(Some(Self::state_of(&child))),
-            Ok(_) | Err(EngineError::NotFound(_)) => Ok(None),
-            Err(e) => Err(internal(e)),
-        }
+    ) -> Outcome<Option<StackRecord>> {
+        let child = self.get_record(ctx, &child_name(ctx)).await?;
+        Ok(child.filter(|c| Self::made_since(c, started)))
     }
 }

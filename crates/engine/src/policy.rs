@@ -219,17 +219,23 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// A policy allowing every action but what `deny` (a `Deny` statement's `Action`,
+    /// `Resource` and `Condition`) denies.
+    fn allow_all_but(deny: Value) -> StackPolicy {
+        let mut deny = deny;
+        deny["Effect"] = json!("Deny");
+        deny["Principal"] = json!("*");
+        let allow =
+            json!({"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"});
+        StackPolicy::parse(&json!({"Statement": [allow, deny]}).to_string()).unwrap()
+    }
 
     #[test]
     fn deny_wins_and_nothing_is_allowed_unless_a_statement_says_so() {
-        let p = StackPolicy::parse(
-            r#"{"Statement": [
-                {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
-                {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
-                 "Resource": "LogicalResourceId/Prod*"}
-            ]}"#,
-        )
-        .unwrap();
+        let p = allow_all_but(json!({"Action": ["Update:Replace", "Update:Delete"],
+                                     "Resource": "LogicalResourceId/Prod*"}));
         assert!(
             p.check(UpdateAction::Modify, "ProdDb", "AWS::RDS::DBInstance")
                 .is_ok()
@@ -254,14 +260,8 @@ mod tests {
 
     #[test]
     fn conditions_on_the_resource_type() {
-        let p = StackPolicy::parse(
-            r#"{"Statement": [
-                {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
-                {"Effect": "Deny", "Action": "Update:*", "Principal": "*", "Resource": "*",
-                 "Condition": {"StringLike": {"ResourceType": ["AWS::S3::*"]}}}
-            ]}"#,
-        )
-        .unwrap();
+        let p = allow_all_but(json!({"Action": "Update:*", "Resource": "*",
+            "Condition": {"StringLike": {"ResourceType": ["AWS::S3::*"]}}}));
         assert!(
             p.check(UpdateAction::Modify, "B", "AWS::S3::Bucket")
                 .is_err()

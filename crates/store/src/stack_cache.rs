@@ -144,35 +144,7 @@ mod tests {
     use super::*;
 
     fn stack(id: &str, name: &str, status: StackStatus) -> StackRecord {
-        StackRecord {
-            stack_id: id.into(),
-            stack_name: name.into(),
-            status,
-            status_reason: None,
-            creation_time: 0,
-            last_updated_time: None,
-            deletion_time: None,
-            description: None,
-            template: Default::default(),
-            previous_template: None,
-            displayed_parameters: Default::default(),
-            capabilities: vec![],
-            tags: vec![],
-            role_arn: None,
-            notification_arns: vec![],
-            disable_rollback: false,
-            outputs: vec![],
-            imports: vec![],
-            change_set_id: None,
-            retain_resources: vec![],
-            revision: 0,
-            parent_id: None,
-            root_id: None,
-            stack_policy: None,
-            update_policy: None,
-            termination_protection: false,
-            drift: None,
-        }
+        StackRecord::new(id.into(), name.into(), status, 0)
     }
 
     #[test]

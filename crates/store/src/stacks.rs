@@ -310,7 +310,8 @@ impl SqliteStore {
     }
 }
 
-/// Implements [`StackStore`] for a backend whose pool is `self.pool`; `$collate` is
+/// Implements [`StackStore`] for a backend (of sqlx database `$db`) whose pool is
+/// `self.pool`; `$collate` is
 /// appended to text sort keys (`COLLATE "C"` on PostgreSQL, so order is by bytes as
 /// SQLite's default `BINARY` collation orders); `$resources_as_array` selects a stack's
 /// resource documents (`$1`: the stack id) as one JSON array text, ordered by logical id;
@@ -319,7 +320,7 @@ impl SqliteStore {
 /// (absent: 0) is `$4`. The revision lives in the JSON document, so the condition is a
 /// JSON expression per dialect (no column to migrate and keep in step).
 macro_rules! stack_store_impl {
-    ($store:ty, $collate:literal, $resources_as_array:literal, $put_if:literal) => {
+    ($store:ty, $db:ty, $collate:literal, $resources_as_array:literal, $put_if:literal) => {
         /// The reads below that differ only in their SQL.
         impl $store {
             /// The record `sql` (a `SELECT document` filtered on `$1` = `key`) finds.
@@ -354,6 +355,12 @@ macro_rules! stack_store_impl {
                     cache.put(stack);
                 }
                 flushed(self.durable().await)
+            }
+
+            /// A transaction on the writer connection (once every write queued before it
+            /// has committed).
+            async fn write_transaction(&self) -> Result<sqlx::Transaction<'_, $db>, StoreError> {
+                self.writer().await.map_err(conn)?.begin().await.map_err(db)
             }
 
             /// Runs one change set write (`sql` with `binds` as `$1..`) on the writer
@@ -399,13 +406,7 @@ macro_rules! stack_store_impl {
                     .map_err(|_| StoreError(format!("revision {expected} out of range")))?;
                 // Outside the write combiner: the answer (written or not) is needed now, and
                 // `writer` first lets every write queued before this one commit.
-                let mut tx = self
-                    .writer()
-                    .await
-                    .map_err(conn)?
-                    .begin()
-                    .await
-                    .map_err(db)?;
+                let mut tx = self.write_transaction().await?;
                 let written = sqlx::query($put_if)
                     .bind(to_doc(stack)?)
                     .bind(i32::from(stack.status != StackStatus::DeleteComplete))
@@ -559,13 +560,7 @@ macro_rules! stack_store_impl {
                     // Nothing to remove and nothing to add (most stacks export nothing).
                     return Ok(());
                 }
-                let mut tx = self
-                    .writer()
-                    .await
-                    .map_err(conn)?
-                    .begin()
-                    .await
-                    .map_err(db)?;
+                let mut tx = self.write_transaction().await?;
                 sqlx::query("DELETE FROM cfn_exports WHERE stack_id = $1")
                     .bind(stack_id)
                     .execute(&mut *tx)
@@ -622,6 +617,7 @@ macro_rules! stack_store_impl {
 
 stack_store_impl!(
     SqliteStore,
+    sqlx::Sqlite,
     "",
     "SELECT json_group_array(json(document) ORDER BY logical_id)
      FROM cfn_resources WHERE stack_id = $1",
@@ -630,6 +626,7 @@ stack_store_impl!(
 );
 stack_store_impl!(
     PostgresStore,
+    sqlx::Postgres,
     " COLLATE \"C\"",
     "SELECT COALESCE(json_agg(document::json ORDER BY logical_id COLLATE \"C\"), '[]')::text
      FROM cfn_resources WHERE stack_id = $1",

@@ -89,11 +89,12 @@ fn resource_drift(stack: &StackRecord, r: &ResourceRecord, d: &ResourceDrift) ->
         _ => None,
     };
     let differences = d.differences.iter().map(|p| {
-        Xml::new()
-            .text("PropertyPath", p.path.as_str())
-            .text("ExpectedValue", p.expected.as_str())
-            .text("ActualValue", p.actual.as_str())
-            .text("DifferenceType", p.kind.as_str())
+        output::texts([
+            ("PropertyPath", p.path.as_str()),
+            ("ExpectedValue", p.expected.as_str()),
+            ("ActualValue", p.actual.as_str()),
+            ("DifferenceType", p.kind.as_str()),
+        ])
     });
     let head = Xml::new().text("StackId", stack.stack_id.as_str());
     output::resource_ids(head, r)

@@ -129,20 +129,17 @@ impl CloudFormationApi {
         let xml = match action {
             "CreateStack" => self.create_stack(&input).await?,
             "UpdateStack" => self.update_stack(&input).await?,
-            "DeleteStack" => {
-                self.delete_stack(&input).await?;
-                return Ok(None);
-            }
+            "DeleteStack" => self.delete_stack(&input).await.map(|()| Xml::new())?,
             "DescribeStacks" => self.describe_stacks(&input).await?,
             "ListStacks" => self.list_stacks(&input).await?,
             "DescribeStackEvents" => self.describe_stack_events(&input).await?,
             "DescribeStackResource" => self.describe_stack_resource(&input).await?,
             "DescribeStackResources" => self.describe_stack_resources(&input).await?,
             "ListStackResources" => self.list_stack_resources(&input).await?,
-            "CancelUpdateStack" => {
-                self.cancel_update_stack(&input).await?;
-                return Ok(None);
-            }
+            "CancelUpdateStack" => self
+                .cancel_update_stack(&input)
+                .await
+                .map(|()| Xml::new())?,
             "ContinueUpdateRollback" => self.continue_update_rollback(&input).await?,
             "ListExports" => self.list_exports(&input).await?,
             "ListImports" => self.list_imports(&input).await?,
@@ -158,10 +155,7 @@ impl CloudFormationApi {
             "DetectStackResourceDrift" => self.detect_stack_resource_drift(&input).await?,
             "DescribeStackDriftDetectionStatus" => self.drift_detection_status(&input).await?,
             "DescribeStackResourceDrifts" => self.describe_stack_resource_drifts(&input).await?,
-            "SetStackPolicy" => {
-                self.set_stack_policy(&input).await?;
-                return Ok(None);
-            }
+            "SetStackPolicy" => self.set_stack_policy(&input).await.map(|()| Xml::new())?,
             "GetStackPolicy" => self.get_stack_policy(&input).await?,
             "UpdateTerminationProtection" => self.update_termination_protection(&input).await?,
             _ => {
@@ -172,7 +166,7 @@ impl CloudFormationApi {
                 });
             }
         };
-        Ok(Some(xml))
+        Ok((!NO_RESULT.contains(&action)).then_some(xml))
     }
 
     /// The page of `items` the request's `NextToken` asks for, as the list `name` of their
@@ -239,6 +233,9 @@ fn template_url_unsupported() -> ApiError {
          send the template inline with TemplateBody",
     )
 }
+
+/// The actions whose response carries no result element.
+const NO_RESULT: [&str; 3] = ["DeleteStack", "CancelUpdateStack", "SetStackPolicy"];
 
 #[async_trait]
 impl QueryService for CloudFormationApi {

@@ -23,8 +23,15 @@ fn parameters(displayed: &BTreeMap<String, String>) -> Vec<Xml> {
 
 fn tags(tags: &[(String, String)]) -> Vec<Xml> {
     tags.iter()
-        .map(|(k, v)| Xml::new().text("Key", k.as_str()).text("Value", v.as_str()))
+        .map(|(k, v)| texts([("Key", k.as_str()), ("Value", v.as_str())]))
         .collect()
+}
+
+/// A structure of text members only, in order.
+pub(super) fn texts<const N: usize>(members: [(&'static str, &str); N]) -> Xml {
+    members
+        .into_iter()
+        .fold(Xml::new(), |xml, (name, value)| xml.text(name, value))
 }
 
 /// `StackDriftInformation` (and its summary): the last `DetectStackDrift`'s verdict.
@@ -58,8 +65,8 @@ fn stack_common(s: &StackRecord, description: &'static str) -> Xml {
     Xml::new()
         .text("StackId", s.stack_id.as_str())
         .text("StackName", s.stack_name.as_str())
-        .opt_text("ParentId", s.parent_id.as_deref())
-        .opt_text("RootId", s.root_id.as_deref())
+        .opt_text("ParentId", s.nesting.as_ref().map(|n| n.parent_id.as_str()))
+        .opt_text("RootId", s.nesting.as_ref().map(|n| n.root_id.as_str()))
         .opt_text(description, s.description.as_deref())
         .text("CreationTime", iso8601(s.creation_time))
         .opt_text("DeletionTime", s.deletion_time.map(iso8601))
@@ -89,7 +96,7 @@ pub fn stack(s: &StackRecord) -> Xml {
         .list("Tags", tags(&s.tags))
         .text(
             "EnableTerminationProtection",
-            s.termination_protection.to_string(),
+            s.protection.termination_protection.to_string(),
         )
 }
 
@@ -213,8 +220,9 @@ pub fn change_set_summary(cs: &ChangeSetRecord) -> Xml {
 
 /// `Export` (`ListExports`).
 pub fn export(e: &ExportRecord) -> Xml {
-    Xml::new()
-        .text("ExportingStackId", e.exporting_stack_id.as_str())
-        .text("Name", e.name.as_str())
-        .text("Value", e.value.as_str())
+    texts([
+        ("ExportingStackId", e.exporting_stack_id.as_str()),
+        ("Name", e.name.as_str()),
+        ("Value", e.value.as_str()),
+    ])
 }

@@ -44,7 +44,7 @@ impl CloudFormationApi {
             .bool("EnableTerminationProtection")?
             .ok_or_else(|| ApiError::missing("EnableTerminationProtection"))?;
         let stack = self.service.describe_stack(name).await?;
-        if stack.parent_id.is_some() {
+        if stack.nesting.is_some() {
             return Err(ApiError::validation(
                 "Termination protection cannot be set on a nested stack: set it on its root stack",
             ));

@@ -295,7 +295,7 @@ impl Stacks {
             }
             ChangeSetType::Update => {
                 // A change set carries no policy of its own for the update.
-                stack.update_policy = None;
+                stack.protection.update_policy = None;
                 self.prepare_update(
                     &mut stack,
                     cs.template.clone(),

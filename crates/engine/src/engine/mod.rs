@@ -280,12 +280,12 @@ impl Stacks {
         stack.role_arn = input.role_arn;
         stack.notification_arns = input.notification_arns;
         stack.disable_rollback = input.disable_rollback;
-        stack.stack_policy = checked_policy(input.stack_policy)?;
-        stack.termination_protection = input.termination_protection;
+        stack.protection.stack_policy = checked_policy(input.stack_policy)?;
+        stack.protection.termination_protection = input.termination_protection;
         if let Some(parent_id) = input.parent_id {
             let parent = self.describe_stack(&parent_id).await?;
-            stack.root_id = Some(parent.root_id.unwrap_or_else(|| parent.stack_id.clone()));
-            stack.parent_id = Some(parent_id);
+            let root_id = parent.nesting.map_or(parent.stack_id, |n| n.root_id);
+            stack.nesting = Some(Nesting { parent_id, root_id });
         }
         let plan = inner.plan(&stack, &stack.template)?;
         self.validate_plan(&*plan, &stack.capabilities)?;
@@ -308,41 +308,14 @@ impl Stacks {
     /// and `status` (not written yet).
     fn new_stack(&self, stack_name: String, status: StackStatus) -> StackRecord {
         let inner = &self.inner;
-        StackRecord {
-            stack_id: stack_arn(
-                &inner.partition,
-                &inner.config.region,
-                &inner.config.account_id,
-                &stack_name,
-                &inner.ids.uuid(),
-            ),
-            stack_name,
-            status,
-            status_reason: None,
-            creation_time: inner.clock.now(),
-            last_updated_time: None,
-            deletion_time: None,
-            description: None,
-            template: TemplateSource::default(),
-            previous_template: None,
-            displayed_parameters: BTreeMap::new(),
-            capabilities: Vec::new(),
-            tags: Vec::new(),
-            role_arn: None,
-            notification_arns: Vec::new(),
-            disable_rollback: false,
-            outputs: Vec::new(),
-            imports: Vec::new(),
-            change_set_id: None,
-            retain_resources: Vec::new(),
-            revision: 0,
-            parent_id: None,
-            root_id: None,
-            stack_policy: None,
-            update_policy: None,
-            termination_protection: false,
-            drift: None,
-        }
+        let id = stack_arn(
+            &inner.partition,
+            &inner.config.region,
+            &inner.config.account_id,
+            &stack_name,
+            &inner.ids.uuid(),
+        );
+        StackRecord::new(id, stack_name, status, inner.clock.now())
     }
 
     fn ensure_updatable(stack: &StackRecord) -> Result<(), EngineError> {
@@ -416,9 +389,9 @@ impl Stacks {
             stack.role_arn = input.role_arn;
         }
         if let Some(policy) = checked_policy(input.stack_policy)? {
-            stack.stack_policy = Some(policy);
+            stack.protection.stack_policy = Some(policy);
         }
-        stack.update_policy = checked_policy(input.update_policy)?;
+        stack.protection.update_policy = checked_policy(input.update_policy)?;
         self.prepare_update(&mut stack, template, &*plan, input.capabilities, input.tags);
         self.inner
             .admit(&mut stack, StackStatus::UpdateInProgress, "updated")
@@ -499,7 +472,7 @@ impl Stacks {
                 action: "deleted",
             });
         }
-        if stack.termination_protection {
+        if stack.protection.termination_protection {
             return Err(EngineError::Validation(format!(
                 "Stack [{}] cannot be deleted while TerminationProtection is enabled",
                 stack.stack_name

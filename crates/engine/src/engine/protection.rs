@@ -30,14 +30,18 @@ impl Stacks {
         policy: String,
     ) -> Result<(), EngineError> {
         let policy = checked_policy(Some(policy))?;
-        self.amend_stack(name_or_id, |s| s.stack_policy = policy.clone())
+        self.amend_stack(name_or_id, |s| s.protection.stack_policy = policy.clone())
             .await?;
         Ok(())
     }
 
     /// `GetStackPolicy`: the policy, `None` when the stack has none.
     pub async fn get_stack_policy(&self, name_or_id: &str) -> Result<Option<String>, EngineError> {
-        Ok(self.describe_stack(name_or_id).await?.stack_policy)
+        Ok(self
+            .describe_stack(name_or_id)
+            .await?
+            .protection
+            .stack_policy)
     }
 
     /// `UpdateTerminationProtection`: the stack's id.
@@ -47,7 +51,7 @@ impl Stacks {
         enable: bool,
     ) -> Result<String, EngineError> {
         let stack = self
-            .amend_stack(name_or_id, |s| s.termination_protection = enable)
+            .amend_stack(name_or_id, |s| s.protection.termination_protection = enable)
             .await?;
         Ok(stack.stack_id)
     }

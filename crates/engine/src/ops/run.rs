@@ -117,10 +117,8 @@ pub(super) struct Run {
 /// The policy `stack`'s update runs under: the update's own, else the stack's (both were
 /// checked when given, so one that does not parse is none).
 pub(super) fn update_policy(stack: &StackRecord) -> Option<StackPolicy> {
-    let body = stack
-        .update_policy
-        .as_ref()
-        .or(stack.stack_policy.as_ref())?;
+    let p = &stack.protection;
+    let body = p.update_policy.as_ref().or(p.stack_policy.as_ref())?;
     StackPolicy::parse(body).ok()
 }
 

@@ -12,25 +12,16 @@ use crate::plan::{Policy, ResolvedOutput};
 
 fn stack(id: &str, name: &str) -> StackRecord {
     StackRecord {
-        stack_id: id.into(),
-        stack_name: name.into(),
-        status: StackStatus::CreateInProgress,
         status_reason: Some("User Initiated".into()),
-        creation_time: 1,
-        last_updated_time: None,
-        deletion_time: None,
         description: Some("d".into()),
         template: TemplateSource {
             body: "{}".into(),
             parameters: BTreeMap::from([("P".into(), "v".into())]),
         },
-        previous_template: None,
         displayed_parameters: BTreeMap::from([("P".into(), "****".into())]),
         capabilities: vec!["CAPABILITY_IAM".into()],
         tags: vec![("k".into(), "v".into())],
         role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
-        notification_arns: vec![],
-        disable_rollback: false,
         outputs: vec![ResolvedOutput {
             key: "O".into(),
             value: "x".into(),
@@ -38,15 +29,7 @@ fn stack(id: &str, name: &str) -> StackRecord {
             export_name: Some("E".into()),
         }],
         imports: vec!["I".into()],
-        change_set_id: None,
-        retain_resources: vec![],
-        revision: 0,
-        parent_id: None,
-        root_id: None,
-        stack_policy: None,
-        update_policy: None,
-        termination_protection: false,
-        drift: None,
+        ..StackRecord::new(id.into(), name.into(), StackStatus::CreateInProgress, 1)
     }
 }
 
