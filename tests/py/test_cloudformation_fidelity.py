@@ -86,7 +86,7 @@ def drifts(cfn, stack, *filters):
             return out
 
 
-def test_drift_detection_compares_live_resources_property_by_property(cfn, ssm, s3, server):
+def test_drift_detection_compares_live_resources_property_by_property(cfn, ssm, s3, sc, server):
     logs = client("logs", server.url)
     cfn.create_stack(StackName="drifty", TemplateBody=DRIFT_TEMPLATE, Tags=[{"Key": "stack-tag", "Value": "x"}])
     assert settled_stack(cfn, "drifty")["StackStatus"] == "CREATE_COMPLETE", events(cfn, "drifty")
@@ -101,7 +101,8 @@ def test_drift_detection_compares_live_resources_property_by_property(cfn, ssm, 
     assert (status["DetectionStatus"], status["StackDriftStatus"], status["DriftedStackResourceCount"]) == \
         ("DETECTION_COMPLETE", "IN_SYNC", 0)
     assert {k: d["StackResourceDriftStatus"] for k, d in drifts(cfn, "drifty").items()} == {
-        "Param": "IN_SYNC", "Doomed": "IN_SYNC", "Bucket": "IN_SYNC", "Logs": "IN_SYNC", "Topic": "NOT_CHECKED"}
+        "Param": "IN_SYNC", "Doomed": "IN_SYNC", "Bucket": "IN_SYNC", "Logs": "IN_SYNC",
+        "Portfolio": "IN_SYNC", "Topic": "NOT_CHECKED"}
 
     # Change things behind the stack's back, through the services' own APIs.
     ssm.put_parameter(Name=physical["Param"], Value="changed", Type="String", Overwrite=True)
@@ -109,11 +110,12 @@ def test_drift_detection_compares_live_resources_property_by_property(cfn, ssm, 
     s3.put_bucket_tagging(Bucket=physical["Bucket"], Tagging={"TagSet": [
         {"Key": "env", "Value": "prod"}, {"Key": "added", "Value": "1"}]})
     logs.put_retention_policy(logGroupName=physical["Logs"], retentionInDays=30)
+    sc.delete_portfolio(Id=physical["Portfolio"])
 
     second = cfn.detect_stack_drift(StackName="drifty")["StackDriftDetectionId"]
     assert second != first
     status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=second)
-    assert (status["StackDriftStatus"], status["DriftedStackResourceCount"]) == ("DRIFTED", 4)
+    assert (status["StackDriftStatus"], status["DriftedStackResourceCount"]) == ("DRIFTED", 5)
     found = drifts(cfn, "drifty")
     diffs = {k: [(p["PropertyPath"], p["DifferenceType"], p["ExpectedValue"], p["ActualValue"])
                  for p in d["PropertyDifferences"]] for k, d in found.items()}
@@ -127,8 +129,9 @@ def test_drift_detection_compares_live_resources_property_by_property(cfn, ssm, 
         ("/Tags/2", "ADD", "", '{"Key":"added","Value":"1"}'),
     ]
     assert diffs["Logs"] == [("/RetentionInDays", "NOT_EQUAL", "7", "30")]
+    assert found["Portfolio"]["StackResourceDriftStatus"] == "DELETED"
     assert set(drifts(cfn, "drifty", "MODIFIED")) == {"Param", "Bucket", "Logs"}
-    assert set(drifts(cfn, "drifty", "DELETED", "NOT_CHECKED")) == {"Doomed", "Topic"}
+    assert set(drifts(cfn, "drifty", "DELETED", "NOT_CHECKED")) == {"Doomed", "Portfolio", "Topic"}
 
     # DescribeStacks and the resource listings show the verdicts.
     stack = cfn.describe_stacks(StackName="drifty")["Stacks"][0]

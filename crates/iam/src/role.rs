@@ -311,6 +311,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn drift_reads_the_roles_live_policies() {
+        // No IAM API changes roles yet: the change is made to the stored role, as
+        // PutRolePolicy would make it.
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let p = RoleProvider::new(store.clone());
+        let c = ctx("s", "Role");
+        let policy = json!([{"PolicyName": "read", "PolicyDocument": {"Statement": []}}]);
+        let props = json!({"AssumeRolePolicyDocument": trust(), "Policies": policy});
+        let state = p.create(&c, &props).await.unwrap();
+        let sagestack_engine::Live::Properties(before) = p.live(&c, &state, &props).await.unwrap()
+        else {
+            panic!("a role is checked")
+        };
+        assert!(sagestack_engine::drift::differences(&props, &before, &[]).is_empty());
+        let mut role = store.get_role(&state.physical_id).await.unwrap().unwrap();
+        let mut doc: Value = serde_json::from_str(&role.document).unwrap();
+        doc["Policies"][0]["PolicyName"] = json!("write");
+        doc["MaxSessionDuration"] = json!(7200);
+        role.document = Arc::from(doc.to_string());
+        store.replace_role(&role).await.unwrap();
+        let sagestack_engine::Live::Properties(after) = p.live(&c, &state, &props).await.unwrap()
+        else {
+            panic!("a role is checked")
+        };
+        let d = sagestack_engine::drift::differences(&props, &after, &[]);
+        let paths: Vec<_> = d
+            .iter()
+            .map(|d| (d.path.as_str(), d.kind.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("/Policies/0/PolicyName", "NOT_EQUAL"),
+                ("/MaxSessionDuration", "ADD")
+            ]
+        );
+        store.delete_role(&state.physical_id).await.unwrap();
+        let gone = p.live(&c, &state, &props).await.unwrap();
+        assert_eq!(gone, sagestack_engine::Live::Gone);
+    }
+
+    #[tokio::test]
     async fn create_read_update_delete_and_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());

@@ -211,3 +211,53 @@ async fn providers_find_what_an_interrupted_create_made() {
             .is_none()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_reads_products_as_the_catalog_holds_them() {
+    use sagestack_engine::drift::differences;
+    use sagestack_engine::{Live, ResourceContext, ResourceProvider, ResourceState};
+    use sagestack_servicecatalog::provider::ProductProvider;
+    let h = harness().await;
+    let (_, prod_id, _) = product_with_portfolio(&h).await;
+    let ctx = ResourceContext {
+        resource_type: "AWS::ServiceCatalog::CloudFormationProduct".into(),
+        ..ResourceContext::default()
+    };
+    let current = ResourceState {
+        physical_id: prod_id.clone(),
+        ..ResourceState::default()
+    };
+    // What a template that made this product would have said.
+    let expected = json!({"Name": "queue-product", "Owner": "platform",
+                          "Tags": [{"Key": "team", "Value": "ml"}]});
+    let products = ProductProvider::new(h.catalog.clone());
+    let live = || async { products.live(&ctx, &current, &expected).await.unwrap() };
+    let Live::Properties(actual) = live().await else {
+        panic!("a product is checked")
+    };
+    assert!(
+        differences(&expected, &actual, &[]).is_empty(),
+        "{actual:?}"
+    );
+    ok(
+        &h,
+        "UpdateProduct",
+        json!({"Id": prod_id, "Owner": "someone else",
+                                   "Description": "changed"}),
+    )
+    .await;
+    let Live::Properties(actual) = live().await else {
+        panic!("a product is checked")
+    };
+    let found: Vec<_> = differences(&expected, &actual, &[])
+        .into_iter()
+        .map(|d| (d.path, d.kind.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("/Owner".to_string(), "NOT_EQUAL"),
+            ("/Description".to_string(), "ADD")
+        ]
+    );
+}

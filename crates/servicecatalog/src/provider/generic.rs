@@ -48,6 +48,10 @@ pub trait CatalogObject: Send + Sync + 'static {
     fn identity(object: &Self::Object) -> Identity<'_>;
     /// The `Fn::GetAtt` attributes besides `Id`.
     fn attributes(object: &Self::Object, attributes: &mut Map<String, Value>);
+
+    /// The object's settings for drift detection (see `Native::live_properties`), given
+    /// the properties the template applied.
+    fn live(object: &Self::Object, expected: &Value) -> Map<String, Value>;
 }
 
 /// Who an object is: its id, its values of [`CatalogObject::NAMES`] and when it was
@@ -111,6 +115,10 @@ impl<K: CatalogObject> Native for CatalogProvider<K> {
 
     fn made_since(object: &K::Object, started: EpochMillis) -> bool {
         K::identity(object).created >= started as f64 / 1000.0
+    }
+
+    fn live_properties(object: &K::Object, expected: &Value) -> Option<Map<String, Value>> {
+        Some(K::live(object, expected))
     }
 
     async fn create_record(&self, ctx: &ResourceContext, properties: &Value) -> Outcome<K::Object> {

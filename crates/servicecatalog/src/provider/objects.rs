@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sagestack_engine::provider::kit::{invalid, missing};
+use sagestack_engine::provider::kit::{self, invalid, missing};
 use sagestack_engine::{ProviderError, ResourceContext};
 use sagestack_store::CatalogKind;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::generic::{CatalogObject, Identity};
 use super::{PORTFOLIO_TYPE, PRODUCT_TYPE, flag, provider_error, required, tags, text};
@@ -18,7 +18,12 @@ use crate::catalog::{
     portfolio_not_found, product_not_found,
 };
 use crate::error::ScError;
-use crate::model::{Portfolio, Product};
+use crate::model::{Portfolio, Product, tags_json};
+
+/// An optional setting as a live property (`null` when unset).
+fn opt(v: &Option<String>) -> Value {
+    v.clone().map_or(Value::Null, Value::String)
+}
 
 fn artifact_inputs(
     ctx: &ResourceContext,
@@ -84,6 +89,18 @@ impl CatalogObject for Portfolios {
 
     fn attributes(p: &Portfolio, attributes: &mut Map<String, Value>) {
         attributes.insert("PortfolioName".into(), p.display_name.clone().into());
+    }
+
+    fn live(p: &Portfolio, expected: &Value) -> Map<String, Value> {
+        kit::live(
+            expected,
+            [
+                ("DisplayName", p.display_name.clone().into(), Value::Null),
+                ("ProviderName", p.provider_name.clone().into(), Value::Null),
+                ("Description", opt(&p.description), Value::Null),
+                ("Tags", tags_json(&p.tags), json!([])),
+            ],
+        )
     }
 
     async fn create(
@@ -175,6 +192,26 @@ impl CatalogObject for Products {
                 .join(",")
                 .into(),
         );
+    }
+
+    fn live(p: &Product, expected: &Value) -> Map<String, Value> {
+        kit::live(
+            expected,
+            [
+                ("Name", p.name.clone().into(), Value::Null),
+                ("Owner", p.owner.clone().into(), Value::Null),
+                ("Description", opt(&p.description), Value::Null),
+                ("Distributor", opt(&p.distributor), Value::Null),
+                (
+                    "SupportDescription",
+                    opt(&p.support_description),
+                    Value::Null,
+                ),
+                ("SupportEmail", opt(&p.support_email), Value::Null),
+                ("SupportUrl", opt(&p.support_url), Value::Null),
+                ("Tags", tags_json(&p.tags), json!([])),
+            ],
+        )
     }
 
     async fn create(
