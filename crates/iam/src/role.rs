@@ -300,6 +300,14 @@ mod tests {
             "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     }
 
+    /// A role provider over a fresh store (kept while the directory lives).
+    async fn provider() -> (tempfile::TempDir, Arc<dyn Store>, RoleProvider) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let provider = RoleProvider::new(store.clone());
+        (dir, store, provider)
+    }
+
     #[test]
     fn generated_names_fit_and_keep_the_suffix() {
         let n = generated_role_name(&"s".repeat(80), &"L".repeat(80), "ABCDEFGHIJKLM");
@@ -314,9 +322,7 @@ mod tests {
     async fn drift_reads_the_roles_live_policies() {
         // No IAM API changes roles yet: the change is made to the stored role, as
         // PutRolePolicy would make it.
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let p = RoleProvider::new(store.clone());
+        let (_dir, store, p) = provider().await;
         let c = ctx("s", "Role");
         let policy = json!([{"PolicyName": "read", "PolicyDocument": {"Statement": []}}]);
         let props = json!({"AssumeRolePolicyDocument": trust(), "Policies": policy});
@@ -355,9 +361,7 @@ mod tests {
 
     #[tokio::test]
     async fn create_read_update_delete_and_duplicates() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let p = RoleProvider::new(store.clone());
+        let (_dir, store, p) = provider().await;
         let c = ctx("my-stack", "ExecRole");
         let s = p
             .create(&c, &json!({"AssumeRolePolicyDocument": trust()}))

@@ -25,6 +25,28 @@ fn opt(v: &Option<String>) -> Value {
     v.clone().map_or(Value::Null, Value::String)
 }
 
+/// A portfolio's or product's live settings for drift detection: its `own` ones (none
+/// with a default) and the description and tags both kinds have.
+fn settings<const N: usize>(
+    expected: &Value,
+    own: [(&str, Value); N],
+    description: &Option<String>,
+    tags: &[crate::model::Tag],
+) -> Map<String, Value> {
+    let mut live = kit::live(
+        expected,
+        own.map(|(name, value)| (name, value, Value::Null)),
+    );
+    live.extend(kit::live(
+        expected,
+        [
+            ("Description", opt(description), Value::Null),
+            ("Tags", tags_json(tags), json!([])),
+        ],
+    ));
+    live
+}
+
 fn artifact_inputs(
     ctx: &ResourceContext,
     properties: &Value,
@@ -92,15 +114,11 @@ impl CatalogObject for Portfolios {
     }
 
     fn live(p: &Portfolio, expected: &Value) -> Map<String, Value> {
-        kit::live(
-            expected,
-            [
-                ("DisplayName", p.display_name.clone().into(), Value::Null),
-                ("ProviderName", p.provider_name.clone().into(), Value::Null),
-                ("Description", opt(&p.description), Value::Null),
-                ("Tags", tags_json(&p.tags), json!([])),
-            ],
-        )
+        let own = [
+            ("DisplayName", p.display_name.clone().into()),
+            ("ProviderName", p.provider_name.clone().into()),
+        ];
+        settings(expected, own, &p.description, &p.tags)
     }
 
     async fn create(
@@ -195,23 +213,15 @@ impl CatalogObject for Products {
     }
 
     fn live(p: &Product, expected: &Value) -> Map<String, Value> {
-        kit::live(
-            expected,
-            [
-                ("Name", p.name.clone().into(), Value::Null),
-                ("Owner", p.owner.clone().into(), Value::Null),
-                ("Description", opt(&p.description), Value::Null),
-                ("Distributor", opt(&p.distributor), Value::Null),
-                (
-                    "SupportDescription",
-                    opt(&p.support_description),
-                    Value::Null,
-                ),
-                ("SupportEmail", opt(&p.support_email), Value::Null),
-                ("SupportUrl", opt(&p.support_url), Value::Null),
-                ("Tags", tags_json(&p.tags), json!([])),
-            ],
-        )
+        let own = [
+            ("Name", p.name.clone().into()),
+            ("Owner", p.owner.clone().into()),
+            ("Distributor", opt(&p.distributor)),
+            ("SupportDescription", opt(&p.support_description)),
+            ("SupportEmail", opt(&p.support_email)),
+            ("SupportUrl", opt(&p.support_url)),
+        ];
+        settings(expected, own, &p.description, &p.tags)
     }
 
     async fn create(
