@@ -231,3 +231,22 @@ def test_termination_protection(cfn):
     assert cfn.describe_stacks(StackName="kept")["Stacks"][0]["EnableTerminationProtection"] is False
     cfn.delete_stack(StackName="kept")
     assert settled_stack(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_drift_of_a_lambda_function(cfn, server):
+    awslambda = client("lambda", server.url)
+    cfn.create_stack(StackName="fn-drift", TemplateBody=json.dumps({"Resources": {"Fn": {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"Runtime": "python3.12", "Handler": "index.handler", "Timeout": 10,
+                       "Role": "arn:aws:iam::000000000000:role/fn",
+                       "Code": {"ZipFile": "def handler(e, c):\n    return e\n"}}}}}))
+    assert settled_stack(cfn, "fn-drift")["StackStatus"] == "CREATE_COMPLETE", events(cfn, "fn-drift")
+    name = cfn.describe_stack_resource(StackName="fn-drift", LogicalResourceId="Fn")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    drift = cfn.detect_stack_resource_drift(StackName="fn-drift", LogicalResourceId="Fn")["StackResourceDrift"]
+    assert drift["StackResourceDriftStatus"] == "IN_SYNC", drift["PropertyDifferences"]
+    awslambda.update_function_configuration(FunctionName=name, Timeout=30, Environment={"Variables": {"STAGE": "prod"}})
+    drift = cfn.detect_stack_resource_drift(StackName="fn-drift", LogicalResourceId="Fn")["StackResourceDrift"]
+    assert drift["StackResourceDriftStatus"] == "MODIFIED"
+    assert [(p["PropertyPath"], p["DifferenceType"]) for p in drift["PropertyDifferences"]] == [
+        ("/Timeout", "NOT_EQUAL"), ("/Environment", "ADD")]

@@ -157,6 +157,51 @@ impl Native for FunctionProvider {
         record.created_ms >= started
     }
 
+    /// Drift: the settings `UpdateFunctionConfiguration` and `TagResource` change (the
+    /// code is not compared: CloudFormation reads it back as a location, not as given).
+    fn live_properties(
+        record: &FunctionRecord,
+        expected: &Value,
+    ) -> Option<serde_json::Map<String, Value>> {
+        let c = &record.config;
+        let environment = c.environment.as_ref().filter(|e| !e.variables.is_empty());
+        // `lambda:createdBy` is Lambda's own tag, not the template's.
+        let tags: Vec<Value> = record
+            .tags
+            .iter()
+            .filter(|(k, _)| k.as_str() != "lambda:createdBy")
+            .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+            .collect();
+        Some(kit::live(
+            expected,
+            [
+                (
+                    "Runtime",
+                    c.runtime.clone().map_or(Value::Null, Value::from),
+                    Value::Null,
+                ),
+                (
+                    "Handler",
+                    c.handler.clone().map_or(Value::Null, Value::from),
+                    Value::Null,
+                ),
+                ("Role", c.role.clone().into(), Value::Null),
+                ("Description", c.description.clone().into(), "".into()),
+                ("Timeout", c.timeout.into(), 3.into()),
+                ("MemorySize", c.memory_size.into(), 128.into()),
+                (
+                    "Environment",
+                    environment.map_or(
+                        Value::Null,
+                        |e| serde_json::json!({"Variables": e.variables}),
+                    ),
+                    Value::Null,
+                ),
+                ("Tags", Value::Array(tags), Value::Array(Vec::new())),
+            ],
+        ))
+    }
+
     async fn create_record(
         &self,
         ctx: &ResourceContext,
