@@ -5,7 +5,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import client, code
+from conftest import client, code, fixture
 
 EVENT = {
     "version": "0", "id": "6a7e8feb", "detail-type": "SageMaker Model Package State Change",
@@ -48,3 +48,22 @@ def test_invalid_patterns_and_events_are_refused(events):
     with pytest.raises(ClientError) as e:
         events.test_event_pattern(EventPattern="{}", Event=json.dumps(partial))
     assert code(e) == "ValidationException" and "account" in str(e.value)
+
+
+def test_the_shared_pattern_table_through_the_api(events):
+    # The table the matcher's unit tests run (tests/fixtures/event-patterns.json), over HTTP.
+    table = json.loads(fixture("event-patterns.json"))
+    assert len(table["cases"]) >= 150
+    wrong = []
+    for case in table["cases"]:
+        event = table["events"][case["event"]]
+        got = events.test_event_pattern(EventPattern=json.dumps(case["pattern"]),
+                                        Event=json.dumps(event))["Result"]
+        if got is not case["matches"]:
+            wrong.append((case["pattern"], case["event"]))
+    assert wrong == []
+    for case in table["invalid"]:
+        with pytest.raises(ClientError) as e:
+            events.test_event_pattern(EventPattern=case["pattern"], Event=json.dumps(EVENT))
+        assert code(e) == "InvalidEventPatternException", case
+        assert case["reason"] in str(e.value), (case, str(e.value))
