@@ -64,7 +64,9 @@ def compact(src, operations):
         s = shapes[name]
         o = {k: s[k] for k in KEEP if k in s}
         if s["type"] == "structure":
-            o["members"] = [[m, target(r)] for m, r in s.get("members", {}).items()]
+            # Sorted, as the extracted reference copies are, so that either source gives
+            # the same file (the validator reports errors in member order).
+            o["members"] = [[m, target(r)] for m, r in sorted(s.get("members", {}).items())]
             o["required"] = s.get("required", [])
         for k in ("member", "key", "value"):
             if k in s:

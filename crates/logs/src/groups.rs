@@ -227,26 +227,8 @@ pub(crate) async fn update(
 
 /// Every stored group (the store lists by creation time; callers sort by name).
 pub(crate) async fn all(store: &dyn ServiceCatalogStore) -> Result<Vec<LogGroup>> {
-    const PAGE: usize = 1000;
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .catalog_list(CatalogKind::LogGroup, after.as_ref(), PAGE)
-            .await?;
-        for r in &page {
-            out.push(parse(r)?);
-        }
-        match page.last() {
-            Some(last) if page.len() == PAGE => {
-                after = Some(sagestack_store::CatalogCursor {
-                    created_micros: last.created_micros,
-                    id: last.id.clone(),
-                });
-            }
-            _ => return Ok(out),
-        }
-    }
+    let records = sagestack_store::catalog_all(store, CatalogKind::LogGroup).await?;
+    records.iter().map(parse).collect()
 }
 
 #[cfg(test)]

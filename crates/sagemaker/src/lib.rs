@@ -19,6 +19,7 @@
 pub mod error;
 pub mod model_package_group_provider;
 pub mod model_package_groups;
+pub mod model_packages;
 pub mod pagination;
 pub mod project_provider;
 pub mod projects;

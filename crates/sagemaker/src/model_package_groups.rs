@@ -62,6 +62,17 @@ pub(crate) fn is_model_package_group_arn(arn: &str) -> bool {
     arn.starts_with("arn:") && arn.contains(":model-package-group/")
 }
 
+/// The members `keys` of `doc` that it has: a summary of a described object.
+pub(crate) fn pick(doc: &Value, keys: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for key in keys {
+        if let Some(v) = doc.get(*key) {
+            out.insert((*key).into(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
 fn not_found(name: &str) -> SageMakerError {
     SageMakerError::Validation(format!("ModelPackageGroup {name} does not exist."))
 }
@@ -75,8 +86,8 @@ fn parse(record: &ModelPackageGroupRecord) -> Result<Value> {
 /// them. Shared by the SageMaker API and the native `AWS::SageMaker::ModelPackageGroup`
 /// provider, which is why it is apart from the API.
 pub struct ModelPackageGroups {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl ModelPackageGroups {
@@ -153,19 +164,16 @@ impl ModelPackageGroups {
         let mut summaries = Vec::with_capacity(records.len());
         for record in &records {
             let doc = parse(record)?;
-            let mut s = serde_json::Map::new();
-            for key in [
-                "ModelPackageGroupName",
-                "ModelPackageGroupArn",
-                "ModelPackageGroupDescription",
-                "CreationTime",
-                "ModelPackageGroupStatus",
-            ] {
-                if let Some(v) = doc.get(key) {
-                    s.insert(key.into(), v.clone());
-                }
-            }
-            summaries.push(Value::Object(s));
+            summaries.push(pick(
+                &doc,
+                &[
+                    "ModelPackageGroupName",
+                    "ModelPackageGroupArn",
+                    "ModelPackageGroupDescription",
+                    "CreationTime",
+                    "ModelPackageGroupStatus",
+                ],
+            ));
         }
         let mut out = json!({ "ModelPackageGroupSummaryList": summaries });
         if let Some(t) = next {
@@ -214,8 +222,22 @@ impl ModelPackageGroups {
         tags_changed(deleted, arn, json!({}))
     }
 
+    /// The group named (or whose ARN is) `name_or_arn`, as DescribeModelPackageGroup
+    /// answers it.
+    pub(crate) async fn describe_group(&self, name_or_arn: &str) -> Result<Option<Value>> {
+        match self.store.get_model_package_group(name_or_arn).await? {
+            Some(record) => Ok(Some(parse(&record)?)),
+            None => Ok(None),
+        }
+    }
+
     async fn delete(&self, input: ModelPackageGroupNameInput) -> Result<JsonOutput> {
         let name = &input.model_package_group_name;
+        if self.has_versions(name).await? {
+            return Err(SageMakerError::Conflict(format!(
+                "Model Package Group {name} cannot be deleted while it holds model packages: delete them first."
+            )));
+        }
         match self.store.delete_model_package_group(name).await? {
             Some(_) => Ok(JsonOutput::Value(json!({}))),
             None => Err(not_found(name)),

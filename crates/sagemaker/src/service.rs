@@ -173,6 +173,11 @@ impl SageMakerService {
             | "DescribeModelPackageGroup"
             | "ListModelPackageGroups"
             | "DeleteModelPackageGroup" => self.groups.handle(ctx, op, input).await,
+            "CreateModelPackage"
+            | "DescribeModelPackage"
+            | "ListModelPackages"
+            | "UpdateModelPackage"
+            | "DeleteModelPackage" => self.groups.handle_package(ctx, op, input).await,
             "EnableSagemakerServicecatalogPortfolio" => {
                 self.set_servicecatalog_portfolio(true).await
             }

@@ -42,7 +42,9 @@ pub use postgres::PostgresStore;
 pub use roles::{RoleRecord, RoleStore};
 /// The stack engine's persistence contract, implemented by both backends (see [`stacks`]).
 pub use sagestack_engine::store::StackStore;
-pub use servicecatalog::{CatalogCursor, CatalogKind, CatalogRecord, ServiceCatalogStore};
+pub use servicecatalog::{
+    CatalogCursor, CatalogKind, CatalogRecord, ServiceCatalogStore, catalog_all,
+};
 pub use sqlite::SqliteStore;
 
 /// A stored project.

@@ -36,6 +36,9 @@ pub enum CatalogKind {
     LambdaCode,
     /// A CloudWatch Logs log group (`sagestack-logs`), keyed by its name.
     LogGroup,
+    /// A SageMaker model package (`sagestack-sagemaker`), keyed by what follows
+    /// `model-package/` in its ARN.
+    ModelPackage,
 }
 
 impl CatalogKind {
@@ -50,6 +53,7 @@ impl CatalogKind {
             CatalogKind::LambdaFunction => "lambda-function",
             CatalogKind::LambdaCode => "lambda-code",
             CatalogKind::LogGroup => "log-group",
+            CatalogKind::ModelPackage => "model-package",
         }
     }
 }
@@ -154,6 +158,29 @@ pub trait ServiceCatalogStore: Send + Sync {
 
     /// The products `portfolio_id` holds, oldest association first.
     async fn catalog_products_of(&self, portfolio_id: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Every document of `kind`, by creation time then id (read a page of 1,000 at a time):
+/// for services whose documents are few enough to list whole.
+pub async fn catalog_all(
+    store: &dyn ServiceCatalogStore,
+    kind: CatalogKind,
+) -> Result<Vec<CatalogRecord>, StoreError> {
+    const PAGE: usize = 1000;
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.catalog_list(kind, after.as_ref(), PAGE).await?;
+        let full = page.len() == PAGE;
+        after = page.last().map(|last| CatalogCursor {
+            created_micros: last.created_micros,
+            id: last.id.clone(),
+        });
+        out.extend(page);
+        if !full {
+            return Ok(out);
+        }
+    }
 }
 
 fn record<R: Row>(row: &R) -> Result<CatalogRecord, StoreError>
