@@ -21,7 +21,7 @@ OPERATIONS = [
     "CreateModelPackageGroup", "DescribeModelPackageGroup", "ListModelPackageGroups",
     "DeleteModelPackageGroup",
     "CreateModelPackage", "DescribeModelPackage", "ListModelPackages", "UpdateModelPackage",
-    "DeleteModelPackage",
+    "DeleteModelPackage", "BatchDescribeModelPackage",
 ]
 
 # Patterns the Rust `regex` crate cannot compile as written, in an equivalent form: a

@@ -55,6 +55,13 @@ def test_versions_approval_listing_and_deletion(sm):
     # Without a group: unversioned packages only, as AWS lists by default.
     assert sm.list_model_packages()["ModelPackageSummaryList"] == []
 
+    # Several at once: a summary per package found, an error per ARN not.
+    missing = first.replace("/churn/1", "/churn/9")
+    batch = sm.batch_describe_model_package(ModelPackageArnList=[first, second, missing])
+    assert set(batch["ModelPackageSummaries"]) == {first, second}
+    assert batch["ModelPackageSummaries"][second]["ModelApprovalStatus"] == "Approved"
+    assert batch["BatchDescribeModelPackageErrorMap"][missing]["ErrorCode"] == "ValidationException"
+
     # A group with versions cannot be deleted; without them it can.
     with pytest.raises(ClientError) as e:
         sm.delete_model_package_group(ModelPackageGroupName="churn")

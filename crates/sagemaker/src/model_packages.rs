@@ -109,6 +109,10 @@ impl ModelPackageGroups {
             }
             "ListModelPackages" => self.list_packages(decode(op, input)?).await?,
             "UpdateModelPackage" => self.update_package(ctx, decode(op, input)?).await?,
+            "BatchDescribeModelPackage" => {
+                let input: Map<String, Value> = decode(op, input)?;
+                self.batch_describe(&input).await?
+            }
             "DeleteModelPackage" => {
                 let name = decode::<NameInput>(op, input)?.model_package_name;
                 self.delete_package(&name).await?;
@@ -273,6 +277,43 @@ impl ModelPackageGroups {
     pub(crate) async fn all_packages(&self) -> Result<Vec<Value>> {
         let records = sagestack_store::catalog_all(&*self.store, CatalogKind::ModelPackage).await?;
         records.iter().map(parse).collect()
+    }
+
+    /// BatchDescribeModelPackage: a summary per package found, an error per ARN not.
+    async fn batch_describe(&self, input: &Map<String, Value>) -> Result<Value> {
+        let mut summaries = Map::new();
+        let mut errors = Map::new();
+        for arn in input["ModelPackageArnList"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            match self.package(arn).await {
+                Ok(p) => {
+                    let keys = [
+                        "ModelPackageGroupName",
+                        "ModelPackageVersion",
+                        "ModelPackageArn",
+                        "ModelPackageDescription",
+                        "CreationTime",
+                        "InferenceSpecification",
+                        "ModelPackageStatus",
+                        "ModelApprovalStatus",
+                        "ModelPackageRegistrationType",
+                    ];
+                    summaries.insert(arn.into(), pick(&p, &keys));
+                }
+                Err(SageMakerError::Validation(message)) => {
+                    errors.insert(
+                        arn.into(),
+                        json!({"ErrorCode": "ValidationException", "ErrorResponse": message}),
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({"ModelPackageSummaries": summaries, "BatchDescribeModelPackageErrorMap": errors}))
     }
 
     async fn list_packages(&self, input: ListInput) -> Result<Value> {

@@ -177,6 +177,7 @@ impl SageMakerService {
             | "DescribeModelPackage"
             | "ListModelPackages"
             | "UpdateModelPackage"
+            | "BatchDescribeModelPackage"
             | "DeleteModelPackage" => self.groups.handle_package(ctx, op, input).await,
             "EnableSagemakerServicecatalogPortfolio" => {
                 self.set_servicecatalog_portfolio(true).await
