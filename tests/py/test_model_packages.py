@@ -92,3 +92,46 @@ def test_refusals(sm):
     with pytest.raises(ClientError) as e:
         sm.create_model_package(ModelPackageName="standalone", InferenceSpecification=INFERENCE)
     assert "already exists" in str(e.value)
+
+
+STACK = """
+Parameters:
+  Approval: {Type: String, Default: PendingManualApproval}
+Resources:
+  Group:
+    Type: AWS::SageMaker::ModelPackageGroup
+    Properties: {ModelPackageGroupName: registry}
+  Model:
+    Type: AWS::SageMaker::ModelPackage
+    Properties:
+      ModelPackageGroupName: !GetAtt Group.ModelPackageGroupName
+      ModelApprovalStatus: !Ref Approval
+      CustomerMetadataProperties: {stage: dev}
+      InferenceSpecification:
+        Containers: [{Image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1}]
+        SupportedContentTypes: [text/csv]
+        SupportedResponseMIMETypes: [text/csv]
+Outputs:
+  Arn: {Value: !Ref Model}
+  Version: {Value: !GetAtt Model.ModelPackageVersion}
+"""
+
+
+def test_a_stack_registers_and_approves_a_model(sm, cfn):
+    from conftest import settled_stack
+    cfn.create_stack(StackName="registry", TemplateBody=STACK)
+    stack = settled_stack(cfn, "registry")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert out["Version"] == "1" and out["Arn"].endswith(":model-package/registry/1")
+    assert sm.describe_model_package(ModelPackageName=out["Arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+    # Approving through the stack is an in-place update of the same version.
+    cfn.update_stack(StackName="registry", UsePreviousTemplate=True,
+                     Parameters=[{"ParameterKey": "Approval", "ParameterValue": "Approved"}])
+    stack = settled_stack(cfn, "registry")
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    d = sm.describe_model_package(ModelPackageName=out["Arn"])
+    assert d["ModelApprovalStatus"] == "Approved" and d["CustomerMetadataProperties"] == {"stage": "dev"}
+    cfn.delete_stack(StackName="registry")
+    assert settled_stack(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert sm.list_model_packages(ModelPackageType="Both")["ModelPackageSummaryList"] == []

@@ -19,6 +19,7 @@
 pub mod error;
 pub mod model_package_group_provider;
 pub mod model_package_groups;
+pub mod model_package_provider;
 pub mod model_packages;
 pub mod pagination;
 pub mod project_provider;
@@ -34,6 +35,7 @@ pub mod validate;
 pub use error::SageMakerError;
 pub use model_package_group_provider::ModelPackageGroupProvider;
 pub use model_package_groups::ModelPackageGroups;
+pub use model_package_provider::ModelPackageProvider;
 pub use project_provider::ProjectProvider;
 pub use projects::Projects;
 pub use provision::{

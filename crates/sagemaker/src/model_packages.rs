@@ -35,7 +35,7 @@ pub const DEFAULT_LIST_PACKAGES: usize = 10;
 const VERSION_ATTEMPTS: usize = 8;
 
 /// Input members copied into the package as given (the model has validated them).
-const KEPT: [&str; 16] = [
+pub(crate) const KEPT: [&str; 16] = [
     "ModelPackageDescription",
     "ModelPackageRegistrationType",
     "InferenceSpecification",
@@ -127,7 +127,7 @@ impl ModelPackageGroups {
         Ok(JsonOutput::Value(value))
     }
 
-    async fn create_package(
+    pub(crate) async fn create_package(
         &self,
         ctx: &RequestContext,
         input: Map<String, Value>,
@@ -264,7 +264,7 @@ impl ModelPackageGroups {
     }
 
     /// DescribeModelPackage.
-    async fn package(&self, name_or_arn: &str) -> Result<Value> {
+    pub(crate) async fn package(&self, name_or_arn: &str) -> Result<Value> {
         let record = self
             .store
             .catalog_get(CatalogKind::ModelPackage, &key_of(name_or_arn))
@@ -396,7 +396,7 @@ impl ModelPackageGroups {
         Ok(out)
     }
 
-    async fn update_package(
+    pub(crate) async fn update_package(
         &self,
         ctx: &RequestContext,
         input: Map<String, Value>,
@@ -488,7 +488,7 @@ impl ModelPackageGroups {
         )))
     }
 
-    async fn delete_package(&self, name_or_arn: &str) -> Result<()> {
+    pub(crate) async fn delete_package(&self, name_or_arn: &str) -> Result<()> {
         match self
             .store
             .catalog_delete(CatalogKind::ModelPackage, &key_of(name_or_arn))

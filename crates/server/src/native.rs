@@ -1,5 +1,6 @@
 //! The resource providers backed by this server's own state, for the CloudFormation
 //! service: a stack's `AWS::SSM::Parameter`, `AWS::SageMaker::ModelPackageGroup`,
+//! `AWS::SageMaker::ModelPackage`,
 //! `AWS::IAM::Role` and `AWS::S3::Bucket` become real parameters, groups, roles and
 //! buckets that the APIs read. Buckets always live in this server's own object store,
 //! also when templates are read from an external S3 (`--s3-endpoint`).
@@ -30,7 +31,11 @@ pub fn native_providers(
         ),
         (
             sagestack_sagemaker::model_package_group_provider::TYPE_NAME.to_string(),
-            Arc::new(ModelPackageGroupProvider::new(groups)),
+            Arc::new(ModelPackageGroupProvider::new(groups.clone())),
+        ),
+        (
+            sagestack_sagemaker::model_package_provider::TYPE_NAME.to_string(),
+            Arc::new(sagestack_sagemaker::ModelPackageProvider::new(groups)),
         ),
         (
             sagestack_iam::TYPE_NAME.to_string(),
@@ -99,6 +104,7 @@ mod tests {
             [
                 "AWS::SSM::Parameter",
                 "AWS::SageMaker::ModelPackageGroup",
+                "AWS::SageMaker::ModelPackage",
                 "AWS::IAM::Role",
                 "AWS::S3::Bucket",
                 "AWS::Logs::LogGroup"
