@@ -19,7 +19,8 @@ def register(sm, group="churn", **kw):
 def test_versions_approval_listing_and_deletion(sm):
     sm.create_model_package_group(ModelPackageGroupName="churn")
     first = register(sm, ModelPackageDescription="baseline")
-    second = register(sm, ModelApprovalStatus="Approved", CustomerMetadataProperties={"owner": "ml"})
+    second = register(sm, ModelApprovalStatus="Approved", CustomerMetadataProperties={"owner": "ml"},
+                      Tags=[{"Key": "team", "Value": "ml"}])
     assert first.endswith(":model-package/churn/1") and second.endswith(":model-package/churn/2")
     d = sm.describe_model_package(ModelPackageName=first)
     assert (d["ModelPackageGroupName"], d["ModelPackageVersion"], d["ModelApprovalStatus"],
@@ -54,6 +55,15 @@ def test_versions_approval_listing_and_deletion(sm):
     assert "NextToken" not in rest
     # Without a group: unversioned packages only, as AWS lists by default.
     assert sm.list_model_packages()["ModelPackageSummaryList"] == []
+
+    # Tags: given at registration, added and removed; ListTags answers, Describe does not.
+    assert sm.list_tags(ResourceArn=second)["Tags"] == [{"Key": "team", "Value": "ml"}]
+    sm.add_tags(ResourceArn=second, Tags=[{"Key": "stage", "Value": "prod"}, {"Key": "team", "Value": "ds"}])
+    assert sm.list_tags(ResourceArn=second)["Tags"] == [
+        {"Key": "stage", "Value": "prod"}, {"Key": "team", "Value": "ds"}]
+    sm.delete_tags(ResourceArn=second, TagKeys=["stage"])
+    assert [t["Key"] for t in sm.list_tags(ResourceArn=second)["Tags"]] == ["team"]
+    assert "Tags" not in sm.describe_model_package(ModelPackageName=second)
 
     # Several at once: a summary per package found, an error per ARN not.
     missing = first.replace("/churn/1", "/churn/9")

@@ -25,7 +25,8 @@ use crate::error::SageMakerError;
 use crate::model_package_groups::{ModelPackageGroups, pick};
 use crate::pagination::{decode_tag_token, encode_tag_token};
 use crate::projects::{now_micros, seconds};
-use crate::service::{decode, user_context};
+use crate::service::{MAX_TAGS_PER_RESOURCE, decode, user_context};
+use crate::types::Tag;
 
 type Result<T> = std::result::Result<T, SageMakerError>;
 
@@ -141,6 +142,9 @@ impl ModelPackageGroups {
             if let Some(v) = input.get(key) {
                 doc.insert(key.into(), v.clone());
             }
+        }
+        if let Some(tags) = input.get("Tags").and_then(Value::as_array) {
+            doc.insert(TAGS.into(), Value::Array(deduplicated(tags.clone())));
         }
         doc.insert("CreationTime".into(), seconds(now).into());
         doc.insert("LastModifiedTime".into(), seconds(now).into());
@@ -270,7 +274,62 @@ impl ModelPackageGroups {
             .catalog_get(CatalogKind::ModelPackage, &key_of(name_or_arn))
             .await?;
         let record = record.ok_or_else(|| missing(&format!("ModelPackage {name_or_arn}")))?;
-        parse(&record)
+        let mut doc = parse(&record)?;
+        // Tags are ListTags' answer, not DescribeModelPackage's.
+        doc.as_object_mut().map(|d| d.remove(TAGS));
+        Ok(doc)
+    }
+
+    /// A package's tags (`None`: no package has this ARN), in key order.
+    pub(crate) async fn package_tags(&self, arn: &str) -> Result<Option<Vec<Tag>>> {
+        let Some(record) = self
+            .store
+            .catalog_get(CatalogKind::ModelPackage, &key_of(arn))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let doc = parse(&record)?;
+        let mut tags: Vec<Tag> =
+            serde_json::from_value(doc.get(TAGS).cloned().unwrap_or(json!([]))).map_err(|e| {
+                SageMakerError::Internal(format!("stored tags are unreadable: {e}"))
+            })?;
+        tags.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(Some(tags))
+    }
+
+    /// Adds `add` (a key given again takes the new value) and removes `remove` from a
+    /// package's tags, within the per-resource limit.
+    pub(crate) async fn change_package_tags(
+        &self,
+        arn: &str,
+        add: &[Tag],
+        remove: &[String],
+    ) -> Result<()> {
+        let changed = self
+            .modify_package(arn, |doc| {
+                let mut tags: Vec<Value> = doc.get(TAGS).and_then(Value::as_array).cloned().unwrap_or_default();
+                tags.extend(add.iter().map(|t| json!({"Key": t.key, "Value": t.value})));
+                let mut tags = deduplicated(tags);
+                tags.retain(|t| t["Key"].as_str().is_none_or(|k| !remove.iter().any(|r| r == k)));
+                if tags.len() > MAX_TAGS_PER_RESOURCE {
+                    return Err(SageMakerError::Validation(format!(
+                        "The tags would exceed the limit of {MAX_TAGS_PER_RESOURCE} tags per resource."
+                    )));
+                }
+                doc[TAGS] = Value::Array(tags);
+                Ok(())
+            })
+            .await;
+        match changed {
+            // Tag operations answer AWS's tag wording for an unknown resource.
+            Err(SageMakerError::Validation(m))
+                if m.ends_with("does not exist.") && m.starts_with("ModelPackage ") =>
+            {
+                Err(crate::service::resource_not_found(arn))
+            }
+            other => other.map(drop),
+        }
     }
 
     /// Every stored package (a full scan of the kind: local registries hold hundreds).
@@ -406,7 +465,6 @@ impl ModelPackageGroups {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let key = key_of(&arn);
         let remove: Vec<String> = input
             .get("CustomerMetadataPropertiesToRemove")
             .and_then(Value::as_array)
@@ -426,6 +484,59 @@ impl ModelPackageGroups {
                 "The key {both} cannot be both added and removed in the same request."
             )));
         }
+        let user = user_context(ctx);
+        let now = seconds(now_micros(&*self.clock));
+        let doc = self
+            .modify_package(&arn, |doc| {
+                if input.contains_key("ModelApprovalStatus")
+                    && doc.get("ModelPackageVersion").is_none()
+                {
+                    return Err(SageMakerError::Validation(
+                        "ModelApprovalStatus applies to versioned model packages only.".into(),
+                    ));
+                }
+                for k in [
+                    "ModelApprovalStatus",
+                    "ApprovalDescription",
+                    "SourceUri",
+                    "ModelPackageRegistrationType",
+                    "InferenceSpecification",
+                ] {
+                    if let Some(v) = input.get(k) {
+                        doc[k] = v.clone();
+                    }
+                }
+                let mut metadata = doc
+                    .get("CustomerMetadataProperties")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                metadata.extend(add.clone());
+                metadata.retain(|k, _| !remove.contains(k));
+                if metadata.is_empty() {
+                    doc.as_object_mut()
+                        .map(|d| d.remove("CustomerMetadataProperties"));
+                } else {
+                    doc["CustomerMetadataProperties"] = Value::Object(metadata);
+                }
+                doc["LastModifiedTime"] = now.into();
+                if let Some(user) = &user {
+                    doc["LastModifiedBy"] = serde_json::to_value(user).unwrap_or(Value::Null);
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(json!({"ModelPackageArn": doc["ModelPackageArn"]}))
+    }
+
+    /// Reads, changes and writes back a package, retrying when another write won the
+    /// race; the package as written.
+    async fn modify_package(
+        &self,
+        arn: &str,
+        change: impl Fn(&mut Value) -> Result<()>,
+    ) -> Result<Value> {
+        let key = key_of(arn);
         for _ in 0..VERSION_ATTEMPTS {
             let record = self
                 .store
@@ -433,40 +544,7 @@ impl ModelPackageGroups {
                 .await?;
             let record = record.ok_or_else(|| missing(&format!("ModelPackage {arn}")))?;
             let mut doc = parse(&record)?;
-            if input.contains_key("ModelApprovalStatus") && doc.get("ModelPackageVersion").is_none()
-            {
-                return Err(SageMakerError::Validation(
-                    "ModelApprovalStatus applies to versioned model packages only.".into(),
-                ));
-            }
-            for k in [
-                "ModelApprovalStatus",
-                "ApprovalDescription",
-                "SourceUri",
-                "ModelPackageRegistrationType",
-                "InferenceSpecification",
-            ] {
-                if let Some(v) = input.get(k) {
-                    doc[k] = v.clone();
-                }
-            }
-            let mut metadata = doc
-                .get("CustomerMetadataProperties")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            metadata.extend(add.clone());
-            metadata.retain(|k, _| !remove.contains(k));
-            if metadata.is_empty() {
-                doc.as_object_mut()
-                    .map(|d| d.remove("CustomerMetadataProperties"));
-            } else {
-                doc["CustomerMetadataProperties"] = Value::Object(metadata);
-            }
-            doc["LastModifiedTime"] = seconds(now_micros(&*self.clock)).into();
-            if let Some(user) = user_context(ctx) {
-                doc["LastModifiedBy"] = serde_json::to_value(user).unwrap_or(Value::Null);
-            }
+            change(&mut doc)?;
             let next = CatalogRecord {
                 version: record.version + 1,
                 document: doc.to_string().into(),
@@ -477,7 +555,7 @@ impl ModelPackageGroups {
                 .catalog_update(CatalogKind::ModelPackage, &next, record.version)
                 .await
             {
-                Ok(()) => return Ok(json!({"ModelPackageArn": doc["ModelPackageArn"]})),
+                Ok(()) => return Ok(doc),
                 Err(StoreError::Conflict) => continue,
                 Err(StoreError::NotFound) => return Err(missing(&format!("ModelPackage {arn}"))),
                 Err(e) => return Err(e.into()),
@@ -507,6 +585,26 @@ impl ModelPackageGroups {
                 .is_some_and(|g| g.eq_ignore_ascii_case(name))
         }))
     }
+}
+
+/// Where a package's tags are kept in its document (left out of DescribeModelPackage).
+const TAGS: &str = "Tags";
+
+/// Tags with each key once, the last value given winning.
+fn deduplicated(tags: Vec<Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::with_capacity(tags.len());
+    for t in tags {
+        match out.iter_mut().find(|o| o["Key"] == t["Key"]) {
+            Some(o) => *o = t,
+            None => out.push(t),
+        }
+    }
+    out
+}
+
+/// Whether `arn` names a model package (not a group).
+pub(crate) fn is_model_package_arn(arn: &str) -> bool {
+    arn.starts_with("arn:") && arn.contains(":model-package/")
 }
 
 /// `ModelPackageSummary`.

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::error::SageMakerError;
 use crate::model_package_groups::{ModelPackageGroups, is_model_package_group_arn};
+use crate::model_packages::is_model_package_arn;
 use crate::pagination::{cursor_after, cut_page, encode_tag_token, keyset_query, tag_after};
 use crate::projects::{
     ProjectScope, Projects, busy, not_found, now_micros, parse_document, seconds,
@@ -374,6 +375,13 @@ impl SageMakerService {
         if is_model_package_group_arn(&input.resource_arn) {
             return self.groups.add_tags(input).await;
         }
+        if is_model_package_arn(&input.resource_arn) {
+            let arn = &input.resource_arn;
+            self.groups
+                .change_package_tags(arn, &input.tags, &[])
+                .await?;
+            return Ok(JsonOutput::Value(json!({ "Tags": input.tags })));
+        }
         let tags = store_tags(&input.tags);
         let store = &self.projects.store;
         let added = store
@@ -388,6 +396,17 @@ impl SageMakerService {
         }
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
         let after = tag_after(input.next_token.as_deref())?;
+        if is_model_package_arn(&input.resource_arn) {
+            let tags = self.groups.package_tags(&input.resource_arn).await?;
+            let tags = tags.ok_or_else(|| resource_not_found(&input.resource_arn))?;
+            let rows = tags
+                .into_iter()
+                .filter(|t| after.as_deref().is_none_or(|a| t.key.as_str() > a))
+                .take(limit.saturating_add(1))
+                .map(|t| StoreTag::new(&t.key, &t.value))
+                .collect();
+            return Ok(tags_page(rows, limit));
+        }
         let Some(tags) = self
             .projects
             .store
@@ -406,6 +425,13 @@ impl SageMakerService {
     async fn delete_tags(&self, input: DeleteTagsInput) -> Result<JsonOutput> {
         if is_model_package_group_arn(&input.resource_arn) {
             return self.groups.delete_tags(input).await;
+        }
+        if is_model_package_arn(&input.resource_arn) {
+            let arn = &input.resource_arn;
+            self.groups
+                .change_package_tags(arn, &[], &input.tag_keys)
+                .await?;
+            return Ok(JsonOutput::Value(json!({})));
         }
         let store = &self.projects.store;
         let deleted = store
