@@ -106,13 +106,22 @@ pub struct StackDrift {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detection {
     pub id: String,
-    /// `DRIFTED` or `IN_SYNC`.
-    pub status: String,
     pub drifted: usize,
     pub checked: EpochMillis,
     /// Why some resource could not be checked (`DETECTION_FAILED`), the first such.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+}
+
+impl Detection {
+    /// `StackDriftStatus`: `DRIFTED` when some resource drifted, else `IN_SYNC`.
+    pub fn status(&self) -> &'static str {
+        if self.drifted > 0 {
+            "DRIFTED"
+        } else {
+            "IN_SYNC"
+        }
+    }
 }
 
 /// The differences between `expected` (the properties the stack applied) and `actual`
@@ -266,7 +275,6 @@ pub fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        Value::Bool(_) | Value::Number(_) => v.to_string(),
         _ => v.to_string(),
     }
 }

@@ -380,6 +380,28 @@ impl Inner {
             .remove(stack_id);
     }
 
+    /// What a provider is told about `rec` of the stack `stack_id` (named `stack_name`,
+    /// propagating `tags`): the one place a resource's context is built.
+    pub fn resource_context(
+        &self,
+        stack_id: &str,
+        stack_name: &str,
+        tags: &[(String, String)],
+        rec: &ResourceRecord,
+    ) -> crate::provider::ResourceContext {
+        crate::provider::ResourceContext {
+            region: self.config.region.clone(),
+            account_id: self.config.account_id.clone(),
+            partition: self.partition.clone(),
+            stack_name: stack_name.to_string(),
+            stack_id: stack_id.to_string(),
+            logical_id: rec.logical_id.clone(),
+            resource_type: rec.resource_type.clone(),
+            stack_tags: tags.to_vec(),
+            started: rec.last_updated,
+        }
+    }
+
     pub fn is_running(&self, stack_id: &str) -> bool {
         self.tasks
             .lock()

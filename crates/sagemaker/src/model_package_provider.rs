@@ -84,23 +84,10 @@ fn provider_error(e: SageMakerError) -> ProviderError {
     }
 }
 
-/// The members of `properties` that `members` names.
-fn picked(properties: &Value, members: &[&str]) -> Map<String, Value> {
-    members
-        .iter()
-        .filter_map(|k| {
-            Some((
-                (*k).to_string(),
-                properties.get(*k).filter(|v| !v.is_null())?.clone(),
-            ))
-        })
-        .collect()
-}
-
 /// CreateModelPackage's input, validated against the SageMaker model as API input is.
 fn create_input(properties: &Value) -> Outcome<Map<String, Value>> {
-    let mut input = picked(properties, &CREATE_MEMBERS);
-    input.extend(picked(properties, &KEPT));
+    let mut input = kit::picked(properties, &CREATE_MEMBERS);
+    input.extend(kit::picked(properties, &KEPT));
     let input = Value::Object(input);
     crate::service::decode("CreateModelPackage", input).map_err(provider_error)
 }
@@ -185,7 +172,7 @@ impl Native for ModelPackageProvider {
             .filter(|k| wanted.is_none_or(|w| !w.contains_key(*k)))
             .map(|k| Value::String(k.clone()))
             .collect();
-        let mut input = picked(
+        let mut input = kit::picked(
             properties,
             &[
                 "ModelApprovalStatus",

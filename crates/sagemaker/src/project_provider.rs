@@ -112,16 +112,14 @@ fn status_message(p: &Project) -> String {
 /// the stack's propagated tags join the resource's own (minus `aws:` ones, which
 /// CreateProject refuses).
 fn create_input(ctx: &ResourceContext, properties: &Value) -> Outcome<CreateProjectInput> {
-    let mut input = Map::new();
-    for key in [
-        "ProjectName",
-        "ProjectDescription",
-        "ServiceCatalogProvisioningDetails",
-    ] {
-        if let Some(v) = properties.get(key).filter(|v| !v.is_null()) {
-            input.insert(key.into(), v.clone());
-        }
-    }
+    let mut input = sagestack_engine::provider::kit::picked(
+        properties,
+        &[
+            "ProjectName",
+            "ProjectDescription",
+            "ServiceCatalogProvisioningDetails",
+        ],
+    );
     if let Some(details) = properties
         .get("TemplateProviderDetails")
         .and_then(Value::as_array)

@@ -48,7 +48,7 @@ impl CloudFormationApi {
         Ok(Xml::new()
             .text("StackId", stack.stack_id.as_str())
             .text("StackDriftDetectionId", d.id.as_str())
-            .text("StackDriftStatus", d.status.as_str())
+            .text("StackDriftStatus", d.status())
             .text("DetectionStatus", status)
             .opt_text("DetectionStatusReason", d.failure.as_deref())
             .text("DriftedStackResourceCount", d.drifted.to_string())

@@ -40,7 +40,7 @@ fn stack_drift(s: &StackRecord) -> Xml {
     Xml::new()
         .text(
             "StackDriftStatus",
-            detection.map_or("NOT_CHECKED", |d| d.status.as_str()),
+            detection.map_or("NOT_CHECKED", |d| d.status()),
         )
         .opt_text("LastCheckTimestamp", detection.map(|d| iso8601(d.checked)))
 }

@@ -10,7 +10,7 @@
 use crate::drift::{Detection, ResourceDrift, ResourceDriftStatus, differences};
 use crate::error::EngineError;
 use crate::model::*;
-use crate::provider::{Live, ResourceContext, ResourceState};
+use crate::provider::{Live, ResourceState};
 
 use super::Stacks;
 
@@ -60,7 +60,6 @@ impl Stacks {
         let id = self.inner.ids.uuid();
         drift.detection = Some(Detection {
             id: id.clone(),
-            status: if drifted > 0 { "DRIFTED" } else { "IN_SYNC" }.into(),
             drifted,
             checked: self.inner.clock.now(),
             failure,
@@ -154,17 +153,9 @@ impl Stacks {
         ) else {
             return Ok(status(ResourceDriftStatus::NotChecked));
         };
-        let ctx = ResourceContext {
-            region: self.inner.config.region.clone(),
-            account_id: self.inner.config.account_id.clone(),
-            partition: self.inner.partition.clone(),
-            stack_name: stack.stack_name.clone(),
-            stack_id: stack.stack_id.clone(),
-            logical_id: record.logical_id.clone(),
-            resource_type: record.resource_type.clone(),
-            stack_tags: stack.tags.clone(),
-            started: record.last_updated,
-        };
+        let ctx =
+            self.inner
+                .resource_context(&stack.stack_id, &stack.stack_name, &stack.tags, record);
         let current = ResourceState {
             physical_id: physical_id.clone(),
             attributes: record.attributes.clone(),

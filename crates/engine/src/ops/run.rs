@@ -447,17 +447,8 @@ impl Run {
     }
 
     pub fn ctx(&self, rec: &ResourceRecord) -> ResourceContext {
-        ResourceContext {
-            region: self.inner.config.region.clone(),
-            account_id: self.inner.config.account_id.clone(),
-            partition: self.inner.partition.clone(),
-            stack_name: self.stack_name.clone(),
-            stack_id: self.stack_id.clone(),
-            logical_id: rec.logical_id.clone(),
-            resource_type: rec.resource_type.clone(),
-            stack_tags: self.tags.clone(),
-            started: rec.last_updated,
-        }
+        self.inner
+            .resource_context(&self.stack_id, &self.stack_name, &self.tags, rec)
     }
 
     pub fn provider(
