@@ -40,6 +40,7 @@ mod ops;
 pub mod plan;
 pub mod policy;
 pub mod provider;
+pub mod publish;
 pub mod store;
 
 pub use clock::{
@@ -60,4 +61,5 @@ pub use provider::{
     ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, attempt_chars,
     partition_for_region, random_chars,
 };
+pub use publish::{EmittedEvent, EventPublisher, NoEvents};
 pub use store::{MemoryStore, StackStore, StoreError};
