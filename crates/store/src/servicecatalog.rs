@@ -39,6 +39,21 @@ pub enum CatalogKind {
     /// A SageMaker model package (`sagestack-sagemaker`), keyed by what follows
     /// `model-package/` in its ARN.
     ModelPackage,
+    /// A CodePipeline pipeline (`sagestack-codepipeline`), keyed by its name.
+    Pipeline,
+    /// A CodePipeline execution, keyed by `{pipeline}/{execution id}`.
+    PipelineExecution,
+    /// A CodeBuild project (`sagestack-codebuild`), keyed by its name.
+    BuildProject,
+    /// A CodeBuild build, keyed by its id (`{project}:{uuid}`).
+    Build,
+    /// An EventBridge event bus (`sagestack-events`), keyed by its name.
+    EventBus,
+    /// An EventBridge rule, keyed by `{bus}/{rule name}`.
+    EventRule,
+    /// A batch of matched events awaiting delivery (EventBridge's outbox), keyed by a
+    /// time-ordered id; deleted once every delivery in it is done or given up.
+    EventOutbox,
 }
 
 impl CatalogKind {
@@ -54,6 +69,13 @@ impl CatalogKind {
             CatalogKind::LambdaCode => "lambda-code",
             CatalogKind::LogGroup => "log-group",
             CatalogKind::ModelPackage => "model-package",
+            CatalogKind::Pipeline => "codepipeline-pipeline",
+            CatalogKind::PipelineExecution => "codepipeline-execution",
+            CatalogKind::BuildProject => "codebuild-project",
+            CatalogKind::Build => "codebuild-build",
+            CatalogKind::EventBus => "events-bus",
+            CatalogKind::EventRule => "events-rule",
+            CatalogKind::EventOutbox => "events-outbox",
         }
     }
 }
