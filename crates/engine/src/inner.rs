@@ -1,6 +1,7 @@
 //! The state every part of an [`Engine`](crate::Engine) shares: its configuration and
 //! collaborators, and the bookkeeping that orders its writes. [`Inner::commit`] is the one
-//! way a record and its events reach the store (numbered, atomically);
+//! way a record and its events reach the store (numbered, atomically), and then
+//! EventBridge (`emit.rs`);
 //! [`Inner::set_status`] and [`Inner::admit`] write a stack's status, the latter as the
 //! compare-and-set that admits an operation; [`Inner::spawn`] starts the task that drives
 //! one (see `ops`).
@@ -9,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::{Clock, IdGenerator};
+use crate::emit::Emitter;
 use crate::engine::{EngineConfig, EngineParts};
 use crate::error::EngineError;
 use crate::model::*;
@@ -26,6 +28,8 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub templates: Option<Arc<dyn crate::plan::TemplateUrls>>,
+    /// Publishes committed stack events to EventBridge (`emit.rs`).
+    emitter: Emitter,
     /// Next event sequence number per stack. Held across the append so that store order
     /// and sequence order agree.
     #[allow(clippy::type_complexity)]
@@ -76,6 +80,7 @@ impl Inner {
             clock: parts.clock,
             ids: parts.ids,
             templates: parts.templates,
+            emitter: Emitter::new(parts.events),
             event_seq: Mutex::new(HashMap::new()),
             exports_lock: tokio::sync::Mutex::new(()),
             names_lock: tokio::sync::Mutex::new(()),
@@ -182,12 +187,17 @@ impl Inner {
         match record {
             Record::Stack(s) => self.store.put_stack(s, &events).await?,
             Record::StackIf(s, expected) => {
-                return Ok(self.store.put_stack_if(s, &events, expected).await?);
+                if !self.store.put_stack_if(s, &events, expected).await? {
+                    return Ok(false);
+                }
             }
             Record::Resource(r) => self.store.put_resource(r, &events).await?,
             Record::Nothing if events.is_empty() => {}
             Record::Nothing => self.store.append_events(&events).await?,
         }
+        // Written (queued behind the operation's earlier writes when deferred, which the
+        // publisher's own writes then follow): now EventBridge may hear of it.
+        self.emitter.committed(&events);
         Ok(true)
     }
 

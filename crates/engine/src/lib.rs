@@ -30,6 +30,7 @@ mod dag;
 mod diff;
 pub mod drift;
 pub mod durability;
+mod emit;
 pub mod engine;
 pub mod error;
 mod inner;
@@ -61,5 +62,8 @@ pub use provider::{
     ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, attempt_chars,
     partition_for_region, random_chars,
 };
-pub use publish::{EmittedEvent, EventPublisher, NoEvents};
+pub use publish::{
+    CLOUDFORMATION_SOURCE, EmittedEvent, EventPublisher, NoEvents, RESOURCE_STATUS_CHANGE,
+    STACK_STATUS_CHANGE,
+};
 pub use store::{MemoryStore, StackStore, StoreError};

@@ -13,6 +13,13 @@ use serde_json::Value;
 
 use crate::model::EpochMillis;
 
+/// `source` of the events CloudFormation emits.
+pub const CLOUDFORMATION_SOURCE: &str = "aws.cloudformation";
+/// A stack's status changed (its own stack event).
+pub const STACK_STATUS_CHANGE: &str = "CloudFormation Stack Status Change";
+/// A resource of a stack changed status (each of its stack events).
+pub const RESOURCE_STATUS_CHANGE: &str = "CloudFormation Resource Status Change";
+
 /// One event, as its emitting service describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmittedEvent {

@@ -32,6 +32,7 @@ use crate::model::*;
 use crate::ops::{self, Phase};
 use crate::plan::{PlanFactory, TemplatePlan, TemplateUrls};
 use crate::provider::ProviderRegistry;
+use crate::publish::{EventPublisher, NoEvents};
 use crate::store::StackStore;
 
 /// Where the engine runs and how hard it works.
@@ -64,6 +65,10 @@ pub struct EngineParts {
     /// Where nested stacks' `TemplateURL`s are read; without it a nested stack fails
     /// with the reason that no template source is configured.
     pub templates: Option<Arc<dyn TemplateUrls>>,
+    /// Where the stacks' "CloudFormation Stack Status Change" and "CloudFormation
+    /// Resource Status Change" events go (the account's default event bus); nowhere by
+    /// default ([`NoEvents`]).
+    pub events: Arc<dyn EventPublisher>,
 }
 
 impl EngineParts {
@@ -81,6 +86,7 @@ impl EngineParts {
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             templates: None,
+            events: Arc::new(NoEvents),
         }
     }
 }
