@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use sagestack_engine::Clock;
+use sagestack_engine::{Clock, EventPublisher, NoEvents};
 use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_store::{ModelPackageGroupRecord, Store, StoreError, Tag as StoreTag};
 use serde::Deserialize;
@@ -88,11 +88,26 @@ fn parse(record: &ModelPackageGroupRecord) -> Result<Value> {
 pub struct ModelPackageGroups {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Where "SageMaker Model Package State Change" events go (`model_packages.rs`).
+    pub(crate) events: Arc<dyn EventPublisher>,
 }
 
 impl ModelPackageGroups {
+    /// Groups over `store`, publishing no events (see [`Self::with_publisher`]).
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        ModelPackageGroups { store, clock }
+        ModelPackageGroups {
+            store,
+            clock,
+            events: Arc::new(NoEvents),
+        }
+    }
+
+    /// Publish the model packages' state changes (registration, approval) through
+    /// `publisher`, the account's default event bus. Given while building, before the
+    /// groups are shared.
+    pub fn with_publisher(mut self, publisher: Arc<dyn EventPublisher>) -> Self {
+        self.events = publisher;
+        self
     }
 
     /// Runs one model package group operation (`CreateModelPackageGroup`,

@@ -14,10 +14,19 @@
 //! Choices where AWS's wording is not documented (said so in the README): a group that
 //! still has versions is refused with `ConflictException`; a missing group or package is
 //! a `ValidationException` "... does not exist.".
+//!
+//! EventBridge: a "SageMaker Model Package State Change" (source `aws.sagemaker`,
+//! resources the package's ARN) is published once a package is stored, and once an update
+//! that changed its `ModelApprovalStatus` (or `ModelPackageStatus`) is stored, awaited
+//! (the publisher makes it durable before it returns), and only when the publisher wants
+//! it. Its detail is the stored package, timestamps in ISO 8601, as in AWS's example
+//! ("Events that Amazon SageMaker sends to Amazon EventBridge"). Other updates (description,
+//! metadata, tags) and deletions publish nothing: AWS documents no event for them.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use sagestack_engine::{EmittedEvent, iso8601_millis};
 use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_store::{CatalogKind, CatalogRecord, StoreError};
 
@@ -34,6 +43,11 @@ type Result<T> = std::result::Result<T, SageMakerError>;
 pub const DEFAULT_LIST_PACKAGES: usize = 10;
 /// Registrations tried when concurrent ones take the next version numbers.
 const VERSION_ATTEMPTS: usize = 8;
+
+/// `source` of the events SageMaker emits.
+pub const SAGEMAKER_SOURCE: &str = "aws.sagemaker";
+/// A model package was registered, or its approval (or status) changed.
+pub const MODEL_PACKAGE_STATE_CHANGE: &str = "SageMaker Model Package State Change";
 
 /// Input members copied into the package as given (the model has validated them).
 pub(crate) const KEPT: [&str; 16] = [
@@ -185,7 +199,9 @@ impl ModelPackageGroups {
                 doc.insert("ModelPackageName".into(), group.clone().into());
                 doc.insert("ModelPackageGroupName".into(), group.clone().into());
                 doc.insert("ModelApprovalStatus".into(), status.into());
-                self.insert_version(&prefix, &group, doc, now).await
+                let stored = self.insert_version(&prefix, &group, doc, now).await?;
+                self.state_changed(&stored).await;
+                Ok(json!({"ModelPackageArn": stored["ModelPackageArn"]}))
             }
             (None, Some(name)) => {
                 if input.contains_key("ModelApprovalStatus") {
@@ -202,7 +218,9 @@ impl ModelPackageGroups {
                     }
                     other => other,
                 })?;
-                Ok(json!({"ModelPackageArn": doc["ModelPackageArn"]}))
+                let stored = Value::Object(doc);
+                self.state_changed(&stored).await;
+                Ok(json!({"ModelPackageArn": stored["ModelPackageArn"]}))
             }
             _ => Err(SageMakerError::Validation(
                 "Exactly one of ModelPackageGroupName and ModelPackageName must be specified."
@@ -211,7 +229,7 @@ impl ModelPackageGroups {
         }
     }
 
-    /// Stores `doc` as the next version of `group`.
+    /// Stores `doc` as the next version of `group`; the package as stored.
     async fn insert_version(
         &self,
         prefix: &str,
@@ -238,7 +256,7 @@ impl ModelPackageGroups {
             doc.insert("ModelPackageVersion".into(), version.into());
             doc.insert("ModelPackageArn".into(), format!("{prefix}{key}").into());
             match self.insert(&key, &doc, now).await {
-                Ok(()) => return Ok(json!({"ModelPackageArn": doc["ModelPackageArn"]})),
+                Ok(()) => return Ok(Value::Object(doc)),
                 Err(SageMakerError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             }
@@ -486,7 +504,7 @@ impl ModelPackageGroups {
         }
         let user = user_context(ctx);
         let now = seconds(now_micros(&*self.clock));
-        let doc = self
+        let (before, doc) = self
             .modify_package(&arn, |doc| {
                 if input.contains_key("ModelApprovalStatus")
                     && doc.get("ModelPackageVersion").is_none()
@@ -526,16 +544,22 @@ impl ModelPackageGroups {
                 Ok(())
             })
             .await?;
+        if ["ModelApprovalStatus", "ModelPackageStatus"]
+            .iter()
+            .any(|k| before.get(k) != doc.get(k))
+        {
+            self.state_changed(&doc).await;
+        }
         Ok(json!({"ModelPackageArn": doc["ModelPackageArn"]}))
     }
 
     /// Reads, changes and writes back a package, retrying when another write won the
-    /// race; the package as written.
+    /// race; the package as read (by the write that won) and as written.
     async fn modify_package(
         &self,
         arn: &str,
         change: impl Fn(&mut Value) -> Result<()>,
-    ) -> Result<Value> {
+    ) -> Result<(Value, Value)> {
         let key = key_of(arn);
         for _ in 0..VERSION_ATTEMPTS {
             let record = self
@@ -543,7 +567,8 @@ impl ModelPackageGroups {
                 .catalog_get(CatalogKind::ModelPackage, &key)
                 .await?;
             let record = record.ok_or_else(|| missing(&format!("ModelPackage {arn}")))?;
-            let mut doc = parse(&record)?;
+            let before = parse(&record)?;
+            let mut doc = before.clone();
             change(&mut doc)?;
             let next = CatalogRecord {
                 version: record.version + 1,
@@ -555,7 +580,7 @@ impl ModelPackageGroups {
                 .catalog_update(CatalogKind::ModelPackage, &next, record.version)
                 .await
             {
-                Ok(()) => return Ok(doc),
+                Ok(()) => return Ok((before, doc)),
                 Err(StoreError::Conflict) => continue,
                 Err(StoreError::NotFound) => return Err(missing(&format!("ModelPackage {arn}"))),
                 Err(e) => return Err(e.into()),
@@ -564,6 +589,17 @@ impl ModelPackageGroups {
         Err(SageMakerError::Conflict(format!(
             "Model package {arn} is being updated concurrently; retry the request."
         )))
+    }
+
+    /// Publishes `package` (as stored) as a "SageMaker Model Package State Change", if
+    /// the publisher wants one; returns once it is queued for delivery.
+    async fn state_changed(&self, package: &Value) {
+        if self
+            .events
+            .wants(SAGEMAKER_SOURCE, MODEL_PACKAGE_STATE_CHANGE)
+        {
+            self.events.publish(vec![state_change(package)]).await;
+        }
     }
 
     pub(crate) async fn delete_package(&self, name_or_arn: &str) -> Result<()> {
@@ -623,3 +659,45 @@ fn summary(p: &Value) -> Value {
         ],
     )
 }
+
+/// The "SageMaker Model Package State Change" of `package` (as stored): its members as
+/// DescribeModelPackage has them (tags included, as the event's schema has them), with
+/// `CreationTime` and `LastModifiedTime` written `2021-02-24T17:00:14Z` as in AWS's
+/// example. The event's time is the package's last modification.
+pub(crate) fn state_change(package: &Value) -> EmittedEvent {
+    let millis = |key: &str| {
+        package
+            .get(key)
+            .and_then(Value::as_f64)
+            .map(|s| (s * 1000.0).round() as i64)
+    };
+    let mut detail = package.clone();
+    for key in ["CreationTime", "LastModifiedTime"] {
+        if let Some(ms) = millis(key) {
+            detail[key] = iso8601_seconds(ms).into();
+        }
+    }
+    EmittedEvent {
+        source: SAGEMAKER_SOURCE.into(),
+        detail_type: MODEL_PACKAGE_STATE_CHANGE.into(),
+        resources: package
+            .get("ModelPackageArn")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+        detail,
+        time: millis("LastModifiedTime")
+            .or_else(|| millis("CreationTime"))
+            .unwrap_or_default(),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (no fraction).
+fn iso8601_seconds(ms: i64) -> String {
+    let with_millis = iso8601_millis(ms);
+    format!("{}Z", &with_millis[..19])
+}
+
+#[cfg(test)]
+mod tests;

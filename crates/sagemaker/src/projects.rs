@@ -7,6 +7,14 @@
 //! which reads projects and reports progress here. This type calls neither of them: it
 //! is below both, so it can be built first and handed to each (see ARCHITECTURE.md,
 //! "Construction order"). No HTTP and no SQL here: storage is the [`Store`] trait.
+//!
+//! No EventBridge event is published for a project: AWS documents none. The list of
+//! events SageMaker sends EventBridge directly (EventBridge's events reference, "Amazon
+//! SageMaker AI events"; the SageMaker guide, "Events that Amazon SageMaker AI sends to
+//! Amazon EventBridge") has model packages, jobs, endpoints, pipelines, images, model
+//! cards, HyperPod and others, and no "Project State Change"; on AWS a rule sees a
+//! project's CreateProject/DeleteProject only as "AWS API Call via CloudTrail". Its
+//! template stack's own CloudFormation events are published by the engine.
 
 use std::sync::Arc;
 
