@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use sagestack_engine::{
     ChangeSetIds, Clock, CreateChangeSetInput, CreateStackInput, Engine, EngineConfig, EngineError,
-    EngineParts, ExportRecord, IdGenerator, PlanDiagnostic, ProviderRegistry, ResourceProvider,
-    ResourceRecord, StackIdentity, StackRecord, StackStore, UpdateStackInput,
+    EngineParts, EventPublisher, ExportRecord, IdGenerator, PlanDiagnostic, ProviderRegistry,
+    ResourceProvider, ResourceRecord, StackIdentity, StackRecord, StackStore, UpdateStackInput,
 };
 use sagestack_providers::{
     CustomResourceProvider, FallbackProvider, InertProvider, SchemaProvider,
@@ -79,6 +79,9 @@ pub struct ServiceConfig {
     pub ids: Option<Arc<dyn IdGenerator>>,
     /// Where nested stacks' `TemplateURL`s are read (they fail without it).
     pub template_source: Option<Arc<dyn TemplateSource>>,
+    /// Where the stacks' status change events go (the account's default event bus);
+    /// nowhere if `None`.
+    pub event_publisher: Option<Arc<dyn EventPublisher>>,
 }
 
 impl ServiceConfig {
@@ -101,6 +104,7 @@ impl ServiceConfig {
             clock: None,
             ids: None,
             template_source: None,
+            event_publisher: None,
         }
     }
 
@@ -157,6 +161,13 @@ impl ServiceConfig {
 
     pub fn with_template_source(mut self, source: Arc<dyn TemplateSource>) -> Self {
         self.template_source = Some(source);
+        self
+    }
+
+    /// Publish "CloudFormation Stack Status Change" and "CloudFormation Resource Status
+    /// Change" events through `publisher` (those it wants).
+    pub fn with_event_publisher(mut self, publisher: Arc<dyn EventPublisher>) -> Self {
+        self.event_publisher = Some(publisher);
         self
     }
 }
@@ -231,6 +242,9 @@ impl CloudFormationService {
         }
         if let Some(ids) = config.ids {
             parts.ids = ids;
+        }
+        if let Some(events) = config.event_publisher {
+            parts.events = events;
         }
         parts.templates = config
             .template_source
