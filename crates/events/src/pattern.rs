@@ -108,6 +108,23 @@ impl Pattern {
     pub fn matches(&self, event: &Value) -> bool {
         match_obj(&self.root, event)
     }
+
+    /// The strings the event's top-level field `key` must equal, one of them, when the
+    /// pattern says exactly that (`"source": ["a", "b"]`); `None` when it allows other
+    /// values (another matcher, a number, no condition on `key`). What the rule index
+    /// files a rule under: an event whose `key` is none of these cannot match.
+    pub fn required_strings(&self, key: &str) -> Option<Vec<&str>> {
+        let (_, Field::Leaf(matchers)) = self.root.fields.iter().find(|(k, _)| k == key)? else {
+            return None;
+        };
+        matchers
+            .iter()
+            .map(|m| match m {
+                Matcher::Exact(Value::String(s)) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 fn parse_obj(map: &Map<String, Value>, depth: usize) -> Result<Obj, EventsError> {

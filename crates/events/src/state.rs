@@ -1,0 +1,265 @@
+//! The EventBridge state of one account ([`EventBridge`]): buses, rules and targets
+//! (durable documents, `documents.rs`), the in-memory rule index (`index.rs`) and
+//! schedule times kept beside them, and the outbox of matched events (`accept.rs`).
+//!
+//! Shared, as `Arc<EventBridge>`, by the API, the CloudFormation providers, the delivery
+//! task and the services that emit events (as their
+//! [`sagestack_engine::EventPublisher`]); it knows none of them. No HTTP and no SQL.
+//!
+//! Memory: every rule of the account is kept (as stored, with its version) so that
+//! matching, `wants` and delivery read no store; it is loaded from the store on first
+//! use ([`EventBridge::ready`]) and changed after every stored change, a newer version
+//! never replaced by an older one. PostgreSQL replicas do not see each other's rule
+//! changes until they restart (said so in the crate documentation).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sagestack_engine::Clock;
+use sagestack_store::{CatalogKind, ServiceCatalogStore};
+use tokio::sync::{Notify, OnceCell};
+
+use crate::documents::{
+    self, Bus, DEFAULT_BUS, Result, Rule, Scope, get_bus, insert_bus, merge_tags, parse_bus,
+    parse_rule, rule_key,
+};
+use crate::error::{EventsError, invalid, no_bus};
+use crate::index::Index;
+use crate::schedule::Schedule;
+use crate::stats::Stats;
+use crate::Pattern;
+
+mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use rules::{NewRule, PutTargetsOutcome};
+
+/// What the state keeps in memory.
+#[derive(Default)]
+pub(crate) struct Memory {
+    pub(crate) index: Index,
+    /// Every rule by key, with its stored version.
+    pub(crate) rules: HashMap<String, (i64, Arc<Rule>)>,
+    /// Each enabled scheduled rule's schedule and next firing (epoch ms).
+    pub(crate) schedules: BTreeMap<String, (Schedule, Option<i64>)>,
+    /// The buses that exist.
+    pub(crate) buses: HashSet<String>,
+}
+
+/// See the module documentation.
+pub struct EventBridge {
+    pub(crate) store: Arc<dyn ServiceCatalogStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) scope: Scope,
+    loaded: OnceCell<()>,
+    memory: Mutex<Memory>,
+    /// Rung after every outbox write: the delivery task's wake-up.
+    pub(crate) outbox_written: Arc<Notify>,
+    pub(crate) stats: Stats,
+    /// Outbox ids' tie-breaker within a millisecond.
+    pub(crate) seq: AtomicU64,
+}
+
+impl EventBridge {
+    pub fn new(
+        store: Arc<dyn ServiceCatalogStore>,
+        clock: Arc<dyn Clock>,
+        scope: Scope,
+    ) -> EventBridge {
+        EventBridge {
+            store,
+            clock,
+            scope,
+            loaded: OnceCell::new(),
+            memory: Mutex::new(Memory::default()),
+            outbox_written: Arc::new(Notify::new()),
+            stats: Stats::default(),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    pub(crate) fn memory(&self) -> MutexGuard<'_, Memory> {
+        // Nothing panics while holding this lock; a poisoned one still holds whole data.
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the memory is loaded (what `wants` answers from).
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.initialized()
+    }
+
+    /// Loads buses and rules from the store the first time (and makes sure the default
+    /// bus is stored); every operation awaits this first.
+    pub async fn ready(&self) -> Result<()> {
+        self.loaded
+            .get_or_try_init(|| async {
+                let now = self.clock.now();
+                match insert_bus(&*self.store, &self.new_bus(DEFAULT_BUS, None, now)).await {
+                    Ok(()) | Err(EventsError::ResourceAlreadyExists(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                let buses = sagestack_store::catalog_all(&*self.store, CatalogKind::EventBus).await?;
+                let rules =
+                    sagestack_store::catalog_all(&*self.store, CatalogKind::EventRule).await?;
+                let mut memory = self.memory();
+                for b in &buses {
+                    memory.buses.insert(parse_bus(b)?.name);
+                }
+                for r in &rules {
+                    let rule = parse_rule(r)?;
+                    remember(&mut memory, r.version, Arc::new(rule), now);
+                }
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    fn new_bus(&self, name: &str, description: Option<String>, now: i64) -> Bus {
+        Bus {
+            name: name.to_string(),
+            arn: self.scope.bus_arn(name),
+            description,
+            creation_time: now,
+            last_modified_time: now,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    // ---- buses ----
+
+    /// CreateEventBus. AWS refuses partner buses (`aws.partner/...`) without an event
+    /// source, so every name with `/` is refused here.
+    pub async fn create_bus(
+        &self,
+        name: &str,
+        description: Option<String>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Bus> {
+        self.ready().await?;
+        if name.contains('/') {
+            return Err(invalid(format!(
+                "Event bus name must not contain '/': {name}. Partner event buses need a \
+                 partner event source, which this server does not have."
+            )));
+        }
+        let mut bus = self.new_bus(name, description, self.clock.now());
+        merge_tags(&mut bus.tags, tags)?;
+        insert_bus(&*self.store, &bus).await?;
+        self.memory().buses.insert(name.to_string());
+        Ok(bus)
+    }
+
+    /// DescribeEventBus.
+    pub async fn bus(&self, name: &str) -> Result<Bus> {
+        self.ready().await?;
+        get_bus(&*self.store, name).await?.ok_or_else(|| no_bus(name))
+    }
+
+    /// ListEventBuses: every bus whose name starts with `prefix`, by name.
+    pub async fn buses(&self, prefix: Option<&str>) -> Result<Vec<Bus>> {
+        self.ready().await?;
+        let records = sagestack_store::catalog_all(&*self.store, CatalogKind::EventBus).await?;
+        let mut buses = records.iter().map(parse_bus).collect::<Result<Vec<_>>>()?;
+        buses.retain(|b| prefix.is_none_or(|p| b.name.starts_with(p)));
+        buses.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(buses)
+    }
+
+    /// DeleteEventBus: the bus and its rules (targets included). `default` cannot be
+    /// deleted; a bus that does not exist is deleted already (AWS answers success).
+    pub async fn delete_bus(&self, name: &str) -> Result<()> {
+        self.ready().await?;
+        if name == DEFAULT_BUS {
+            return Err(invalid("Cannot delete event bus default."));
+        }
+        let keys: Vec<String> = {
+            let memory = self.memory();
+            let prefix = rule_key(name, "");
+            memory
+                .rules
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect()
+        };
+        for key in keys {
+            self.store.catalog_delete(CatalogKind::EventRule, &key).await?;
+            forget(&mut self.memory(), &key);
+        }
+        self.store.catalog_delete(CatalogKind::EventBus, name).await?;
+        let mut memory = self.memory();
+        memory.buses.remove(name);
+        memory.index.remove_bus(name);
+        Ok(())
+    }
+
+    /// Whether bus `name` exists (from memory; call [`Self::ready`] first).
+    pub(crate) fn bus_exists(&self, name: &str) -> bool {
+        self.memory().buses.contains(name)
+    }
+
+    pub(crate) async fn update_bus_tags(
+        &self,
+        name: &str,
+        change: impl FnMut(&mut Bus) -> Result<()>,
+    ) -> Result<Bus> {
+        documents::update_bus(&*self.store, name, change).await
+    }
+
+    /// The delivery counts (see `stats.rs`) as JSON: what the server's stats endpoint
+    /// serves.
+    pub fn stats(&self) -> serde_json::Value {
+        self.stats.to_json()
+    }
+
+    /// One rule's counts.
+    pub fn rule_stats(&self, rule_arn: &str) -> crate::stats::RuleCounts {
+        self.stats.rule(rule_arn)
+    }
+}
+
+/// Puts a stored rule in memory (unless memory has a newer version): the rule itself,
+/// its place in the index, its schedule.
+pub(crate) fn remember(memory: &mut Memory, version: i64, rule: Arc<Rule>, now: i64) {
+    let key = rule.key();
+    if memory.rules.get(&key).is_some_and(|(v, _)| *v > version) {
+        return;
+    }
+    let bus = rule.event_bus_name.clone();
+    memory.index.remove(&bus, &rule.name);
+    let was_scheduled = memory.schedules.remove(&key);
+    if rule.is_enabled() {
+        if let Some(p) = rule.event_pattern.as_deref().and_then(|p| Pattern::parse(p).ok()) {
+            memory.index.insert(&bus, &rule.name, p);
+        }
+        if let Some(s) = rule
+            .schedule_expression
+            .as_deref()
+            .and_then(|s| Schedule::parse(s).ok())
+        {
+            // A schedule that did not change keeps its next firing; a new one (or one
+            // re-enabled) counts from now.
+            let next = match was_scheduled {
+                Some((old, next)) if old == s => next,
+                _ => s.next_after(now.max(rule.enabled_time)),
+            };
+            memory.schedules.insert(key.clone(), (s, next));
+        }
+    }
+    memory.rules.insert(key, (version, rule));
+}
+
+/// Takes a deleted rule out of memory.
+pub(crate) fn forget(memory: &mut Memory, key: &str) {
+    if let Some((_, rule)) = memory.rules.remove(key) {
+        memory.index.remove(&rule.event_bus_name, &rule.name);
+    }
+    memory.schedules.remove(key);
+}
