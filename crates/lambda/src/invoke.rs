@@ -101,6 +101,34 @@ impl Invoker {
         })
     }
 
+    /// Starts an asynchronous (`Event`) invocation of `spec` and returns at once, as
+    /// Lambda does once it has queued the event: the function runs in the background and
+    /// a function error is logged, not returned (EventBridge targets, `InvocationType:
+    /// Event`). Refuses a payload over [`MAX_ASYNC_PAYLOAD`].
+    pub fn start_event(
+        self: &Arc<Self>,
+        spec: FunctionSpec,
+        request_id: String,
+        payload: Bytes,
+        client_context: Option<String>,
+    ) -> Result<()> {
+        if payload.len() > MAX_ASYNC_PAYLOAD {
+            return Err(LambdaError::RequestTooLarge(format!(
+                "Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeAsync operation"
+            )));
+        }
+        let invoker = Arc::clone(self);
+        tokio::spawn(async move {
+            let done = invoker
+                .run(&spec, &request_id, payload, client_context)
+                .await;
+            if done.function_error.is_some() {
+                tracing::info!(function = %spec.name, %request_id, "asynchronous invocation failed: {}", String::from_utf8_lossy(&done.payload));
+            }
+        });
+        Ok(())
+    }
+
     /// Runs `spec` once and writes its log.
     pub async fn run(
         &self,

@@ -3,7 +3,6 @@
 //! (202 at once; the invocation runs in the background and its log is written as usual)
 //! and `DryRun` (204 once the function and qualifier resolve).
 
-use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -12,7 +11,6 @@ use sagestack_protocol::rest_json::{RestOutput, RestRequest};
 
 use super::LambdaApi;
 use crate::error::{LambdaError, Result};
-use crate::invoke::MAX_ASYNC_PAYLOAD;
 
 /// `LogType: Tail` returns at most this much of the invocation's log.
 const TAIL_BYTES: usize = 4096;
@@ -56,20 +54,8 @@ impl LambdaApi {
                 });
             }
             "Event" => {
-                if payload.len() > MAX_ASYNC_PAYLOAD {
-                    return Err(LambdaError::RequestTooLarge(format!(
-                        "Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeAsync operation"
-                    )));
-                }
-                let invoker = Arc::clone(&self.invoker);
-                tokio::spawn(async move {
-                    let done = invoker
-                        .run(&spec, &request_id, payload, client_context)
-                        .await;
-                    if done.function_error.is_some() {
-                        tracing::info!(function = %spec.name, %request_id, "asynchronous invocation failed: {}", String::from_utf8_lossy(&done.payload));
-                    }
-                });
+                self.invoker
+                    .start_event(spec, request_id, payload, client_context)?;
                 members.insert("StatusCode".into(), json!(202));
                 return Ok(RestOutput {
                     members,
