@@ -22,7 +22,9 @@ use sagestack_engine::provider::kit::{
     shortened, text, type_info,
 };
 use sagestack_engine::provider::{Native, Outcome};
-use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo, UPPER_ALNUM};
+use sagestack_engine::{
+    ProviderError, ResourceContext, ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM,
+};
 use serde_json::{Map, Value};
 
 use crate::documents::{Bus, DEFAULT_BUS, Rule, bus_name, merge_tags};
@@ -90,6 +92,18 @@ fn tags(ctx: &ResourceContext, properties: &Value) -> Result<BTreeMap<String, St
         out.entry(k.clone()).or_insert_with(|| v.clone());
     }
     Ok(out)
+}
+
+/// Both providers over `state`, as `(type, provider)` pairs for
+/// `ServiceConfig::with_native_provider`.
+pub fn providers(state: Arc<EventBridge>) -> Vec<(String, Arc<dyn ResourceProvider>)> {
+    vec![
+        (
+            RULE_TYPE.to_string(),
+            Arc::new(RuleProvider::new(state.clone())) as Arc<dyn ResourceProvider>,
+        ),
+        (BUS_TYPE.to_string(), Arc::new(EventBusProvider::new(state))),
+    ]
 }
 
 // ---- AWS::Events::Rule ----

@@ -32,7 +32,7 @@ use crate::Pattern;
 
 mod rules;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use rules::{NewRule, PutTargetsOutcome};
 

@@ -243,6 +243,15 @@ fn build_account(
             account_id: account_id.to_owned(),
         },
     ));
+    // EventBridge: buses, rules, targets and the outbox (its providers below, its API last).
+    let events = Arc::new(sagestack_events::EventBridge::new(
+        store.clone(),
+        clock.clone(),
+        sagestack_events::Scope {
+            region: args.region.clone(),
+            account_id: account_id.to_owned(),
+        },
+    ));
 
     // Lambda: the functions' state, and what runs them (before CloudFormation, whose
     // Lambda-backed custom resources invoke them). Code is content-addressed, so every
@@ -281,6 +290,7 @@ fn build_account(
             catalog.clone(),
         ))
         .chain(sagestack_lambda::provider::providers(functions.clone()))
+        .chain(sagestack_events::provider::providers(events.clone()))
     {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
@@ -353,7 +363,7 @@ fn build_account(
             Arc::new(SsmService::new(parameters)),
             Arc::new(ServiceCatalogService::new(catalog, provisioned)),
             Arc::new(sagestack_logs::LogsService::new(logs)),
-            Arc::new(sagestack_events::EventsService::new()),
+            Arc::new(sagestack_events::EventsService::new(events)),
         ],
         query: vec![
             Arc::new(CloudFormationApi::new(cloudformation).with_template_source(template_source)),
