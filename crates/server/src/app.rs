@@ -243,6 +243,23 @@ fn build_account(
             account_id: account_id.to_owned(),
         },
     ));
+    // CodePipeline and CodeBuild: definitions kept, runs recorded (never executed).
+    let pipelines = Arc::new(sagestack_codepipeline::Pipelines::new(
+        store.clone(),
+        clock.clone(),
+        sagestack_codepipeline::Scope {
+            region: args.region.clone(),
+            account_id: account_id.to_owned(),
+        },
+    ));
+    let builds = Arc::new(sagestack_codebuild::Builds::new(
+        store.clone(),
+        clock.clone(),
+        sagestack_codebuild::Scope {
+            region: args.region.clone(),
+            account_id: account_id.to_owned(),
+        },
+    ));
     // EventBridge: buses, rules, targets and the outbox (its providers below, its API last).
     let events = Arc::new(sagestack_events::EventBridge::new(
         store.clone(),
@@ -291,6 +308,10 @@ fn build_account(
         ))
         .chain(sagestack_lambda::provider::providers(functions.clone()))
         .chain(sagestack_events::provider::providers(events.clone()))
+        .chain(crate::native::pipeline_providers(
+            pipelines.clone(),
+            builds.clone(),
+        ))
     {
         cfn_config = cfn_config.with_native_provider(type_name, provider);
     }
@@ -364,6 +385,8 @@ fn build_account(
             Arc::new(ServiceCatalogService::new(catalog, provisioned)),
             Arc::new(sagestack_logs::LogsService::new(logs)),
             Arc::new(sagestack_events::EventsService::new(events)),
+            Arc::new(sagestack_codepipeline::CodePipelineService::new(pipelines)),
+            Arc::new(sagestack_codebuild::CodeBuildService::new(builds)),
         ],
         query: vec![
             Arc::new(CloudFormationApi::new(cloudformation).with_template_source(template_source)),

@@ -6,7 +6,8 @@
 //! also when templates are read from an external S3 (`--s3-endpoint`).
 //! `AWS::Logs::LogGroup` becomes a log group of the Logs state ([`log_group_provider`]),
 //! `AWS::SageMaker::Project` a project that the provisioner provisions
-//! ([`project_provider`]).
+//! ([`project_provider`]); `AWS::CodePipeline::Pipeline` and `AWS::CodeBuild::Project`
+//! kept definitions whose runs are recorded ([`pipeline_providers`]).
 //! Wiring only: each provider lives with its service.
 
 use std::sync::Arc;
@@ -70,6 +71,26 @@ pub fn log_group_provider(logs: Arc<sagestack_logs::Logs>) -> (String, Arc<dyn R
     )
 }
 
+/// The `AWS::CodePipeline::Pipeline` and `AWS::CodeBuild::Project` providers over their
+/// states: a stack's pipelines and build projects are kept definitions whose runs are
+/// recorded (never executed).
+pub fn pipeline_providers(
+    pipelines: Arc<sagestack_codepipeline::Pipelines>,
+    builds: Arc<sagestack_codebuild::Builds>,
+) -> Vec<(String, Arc<dyn ResourceProvider>)> {
+    vec![
+        (
+            sagestack_codepipeline::provider::TYPE_NAME.to_string(),
+            Arc::new(sagestack_codepipeline::PipelineProvider::new(pipelines))
+                as Arc<dyn ResourceProvider>,
+        ),
+        (
+            sagestack_codebuild::provider::TYPE_NAME.to_string(),
+            Arc::new(sagestack_codebuild::ProjectProvider::new(builds)),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,8 +117,25 @@ mod tests {
                 account_id: "123456789012".into(),
             },
         ));
+        let pipelines = Arc::new(sagestack_codepipeline::Pipelines::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            sagestack_codepipeline::Scope {
+                region: "us-east-1".into(),
+                account_id: "123456789012".into(),
+            },
+        ));
+        let builds = Arc::new(sagestack_codebuild::Builds::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            sagestack_codebuild::Scope {
+                region: "us-east-1".into(),
+                account_id: "123456789012".into(),
+            },
+        ));
         let mut list = native_providers(store.clone(), store, groups, parameters);
         list.push(log_group_provider(logs));
+        list.extend(pipeline_providers(pipelines, builds));
         let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(
             types,
@@ -107,7 +145,9 @@ mod tests {
                 "AWS::SageMaker::ModelPackage",
                 "AWS::IAM::Role",
                 "AWS::S3::Bucket",
-                "AWS::Logs::LogGroup"
+                "AWS::Logs::LogGroup",
+                "AWS::CodePipeline::Pipeline",
+                "AWS::CodeBuild::Project"
             ]
         );
         for (t, p) in &list {
