@@ -157,7 +157,9 @@ impl EventBridge {
                 e.resources.unwrap_or_default(),
                 detail,
             );
-            results.push(EntryResult::Accepted(event["id"].as_str().unwrap_or("").to_owned()));
+            results.push(EntryResult::Accepted(
+                event["id"].as_str().unwrap_or("").to_owned(),
+            ));
             let bus = crate::documents::bus_name(e.event_bus_name.as_deref());
             match by_bus.iter_mut().find(|(b, _)| *b == bus) {
                 Some((_, events)) => events.push(event),
@@ -181,7 +183,13 @@ impl EventBridge {
             events
                 .iter()
                 .enumerate()
-                .flat_map(|(i, e)| memory.index.matching(bus, e).into_iter().map(move |r| (i, r)))
+                .flat_map(|(i, e)| {
+                    memory
+                        .index
+                        .matching(bus, e)
+                        .into_iter()
+                        .map(move |r| (i, r))
+                })
                 .collect()
         };
         self.queue(bus, events, matches).await
@@ -277,7 +285,11 @@ impl EventBridge {
     /// The next scheduled firing of any rule, if any (the delivery task sleeps until
     /// then at most).
     pub fn next_firing(&self) -> Option<i64> {
-        self.memory().schedules.values().filter_map(|(_, n)| *n).min()
+        self.memory()
+            .schedules
+            .values()
+            .filter_map(|(_, n)| *n)
+            .min()
     }
 
     /// Every outbox document, oldest first.

@@ -55,7 +55,10 @@ struct Tag {
 }
 
 fn tag_map(tags: Option<Vec<Tag>>) -> BTreeMap<String, String> {
-    tags.into_iter().flatten().map(|t| (t.key, t.value)).collect()
+    tags.into_iter()
+        .flatten()
+        .map(|t| (t.key, t.value))
+        .collect()
 }
 
 fn tag_list(tags: &BTreeMap<String, String>) -> Value {
@@ -173,7 +176,9 @@ impl EventsService {
             "TestEventPattern" => test_event_pattern(&input)?,
             "CreateEventBus" => {
                 let i: CreateEventBus = decode(op, input)?;
-                let bus = s.create_bus(&i.name, i.description, tag_map(i.tags)).await?;
+                let bus = s
+                    .create_bus(&i.name, i.description, tag_map(i.tags))
+                    .await?;
                 let mut out = json!({ "EventBusArn": bus.arn });
                 if let Some(d) = bus.description {
                     out["Description"] = d.into();
@@ -188,7 +193,10 @@ impl EventsService {
                 let i: Listing = decode(op, input)?;
                 let buses = s.buses(i.name_prefix.as_deref()).await?;
                 let (items, next) = page(buses, |b| &b.name, i.limit, i.next_token)?;
-                with_token(json!({ "EventBuses": items.iter().map(bus_json).collect::<Vec<_>>() }), next)
+                with_token(
+                    json!({ "EventBuses": items.iter().map(bus_json).collect::<Vec<_>>() }),
+                    next,
+                )
             }
             "DeleteEventBus" => {
                 let i: BusRef = decode(op, input)?;
@@ -252,9 +260,13 @@ impl EventsService {
             }
             "ListTargetsByRule" => {
                 let i: ListTargets = decode(op, input)?;
-                let rule = s.rule(&bus_name(i.event_bus_name.as_deref()), &i.rule).await?;
+                let rule = s
+                    .rule(&bus_name(i.event_bus_name.as_deref()), &i.rule)
+                    .await?;
                 let mut targets = rule.targets.clone();
-                let id = |t: &Map<String, Value>| t.get("Id").and_then(Value::as_str).unwrap_or("").to_owned();
+                let id = |t: &Map<String, Value>| {
+                    t.get("Id").and_then(Value::as_str).unwrap_or("").to_owned()
+                };
                 targets.sort_by_key(id);
                 let (items, next) = page_by(targets, id, i.limit, i.next_token)?;
                 with_token(json!({ "Targets": items }), next)
@@ -398,7 +410,9 @@ fn page_by<T>(
         .collect();
     let more = items.len() > limit;
     items.truncate(limit);
-    let next = more.then(|| items.last().map(|i| encode_token(&key(i)))).flatten();
+    let next = more
+        .then(|| items.last().map(|i| encode_token(&key(i))))
+        .flatten();
     Ok((items, next))
 }
 

@@ -157,7 +157,12 @@ impl Job {
     }
 
     fn target_ref(&self) -> TargetRef {
-        let text = |k: &str| self.target.get(k).and_then(Value::as_str).map(str::to_owned);
+        let text = |k: &str| {
+            self.target
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         TargetRef {
             arn: text("Arn").unwrap_or_default(),
             role_arn: text("RoleArn"),
@@ -303,7 +308,9 @@ impl Worker {
                 self.taken.remove(id);
             }
             // Left taken: this process does not deliver it twice; the next one will.
-            Err(e) => tracing::error!(error = %e, outbox = id, "a delivered outbox batch could not be deleted"),
+            Err(e) => {
+                tracing::error!(error = %e, outbox = id, "a delivered outbox batch could not be deleted")
+            }
         }
     }
 }

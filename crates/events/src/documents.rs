@@ -162,7 +162,12 @@ fn internal(what: &str, e: impl std::fmt::Display) -> EventsError {
     EventsError::Internal(format!("stored {what} is unreadable: {e}"))
 }
 
-fn record(id: String, created_ms: i64, version: i64, doc: &impl Serialize) -> Result<CatalogRecord> {
+fn record(
+    id: String,
+    created_ms: i64,
+    version: i64,
+    doc: &impl Serialize,
+) -> Result<CatalogRecord> {
     let document = serde_json::to_string(doc).map_err(|e| EventsError::Internal(e.to_string()))?;
     Ok(CatalogRecord {
         id,
@@ -251,7 +256,12 @@ pub(crate) async fn update_bus(
         };
         let mut bus = parse_bus(&stored)?;
         change(&mut bus)?;
-        let next = record(name.to_string(), bus.creation_time, stored.version + 1, &bus)?;
+        let next = record(
+            name.to_string(),
+            bus.creation_time,
+            stored.version + 1,
+            &bus,
+        )?;
         match store
             .catalog_update(CatalogKind::EventBus, &next, stored.version)
             .await

@@ -99,7 +99,10 @@ impl BusIndex {
         match &filing {
             Filing::Source(keys) => {
                 for k in keys {
-                    self.by_source.entry(k.clone()).or_default().push(entry.clone());
+                    self.by_source
+                        .entry(k.clone())
+                        .or_default()
+                        .push(entry.clone());
                 }
             }
             Filing::DetailType(keys) => {
@@ -179,7 +182,9 @@ impl Index {
     /// How many rules [`Self::matching`] would try for `event` (tests: the index must
     /// narrow the search).
     pub fn candidate_count(&self, bus: &str, event: &Value) -> usize {
-        self.buses.get(bus).map_or(0, |b| b.candidates(event).count())
+        self.buses
+            .get(bus)
+            .map_or(0, |b| b.candidates(event).count())
     }
 
     /// Whether some rule of `bus` could match an event with this source and detail-type

@@ -27,10 +27,10 @@ use sagestack_engine::{
 };
 use serde_json::{Map, Value};
 
+use crate::EventBridge;
 use crate::documents::{Bus, DEFAULT_BUS, Rule, bus_name, merge_tags};
 use crate::error::EventsError;
 use crate::state::NewRule;
-use crate::EventBridge;
 
 pub const RULE_TYPE: &str = "AWS::Events::Rule";
 pub const BUS_TYPE: &str = "AWS::Events::EventBus";
@@ -78,12 +78,18 @@ fn is_gone(e: &EventsError) -> bool {
 }
 
 /// `Tags` (a list of `{Key, Value}`) with the stack's tags the template does not set.
-fn tags(ctx: &ResourceContext, properties: &Value) -> Result<BTreeMap<String, String>, ProviderError> {
+fn tags(
+    ctx: &ResourceContext,
+    properties: &Value,
+) -> Result<BTreeMap<String, String>, ProviderError> {
     let mut out = BTreeMap::new();
     if let Some(items) = properties.get("Tags").and_then(Value::as_array) {
         for (i, t) in items.iter().enumerate() {
             let (Some(k), Some(v)) = (text(t, "Key"), text(t, "Value")) else {
-                return Err(invalid(ctx, format_args!("#/Tags/{i}: required key [Key] or [Value] not found")));
+                return Err(invalid(
+                    ctx,
+                    format_args!("#/Tags/{i}: required key [Key] or [Value] not found"),
+                ));
             };
             out.insert(k, v);
         }
@@ -129,12 +135,21 @@ fn rule_bus(properties: &Value) -> String {
 }
 
 /// The rule PutRule would be given for these properties.
-fn new_rule(ctx: &ResourceContext, name: String, properties: &Value) -> Result<NewRule, ProviderError> {
+fn new_rule(
+    ctx: &ResourceContext,
+    name: String,
+    properties: &Value,
+) -> Result<NewRule, ProviderError> {
     let event_pattern = match properties.get("EventPattern") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(v @ Value::Object(_)) => Some(v.to_string()),
-        Some(_) => return Err(invalid(ctx, "#/EventPattern: expected type: JSONObject or String")),
+        Some(_) => {
+            return Err(invalid(
+                ctx,
+                "#/EventPattern: expected type: JSONObject or String",
+            ));
+        }
     };
     Ok(NewRule {
         name,
@@ -150,7 +165,10 @@ fn new_rule(ctx: &ResourceContext, name: String, properties: &Value) -> Result<N
 
 /// The template's `Targets`, as PutTargets takes them (numbers a template gave as text
 /// made numbers again).
-fn targets(ctx: &ResourceContext, properties: &Value) -> Result<Vec<Map<String, Value>>, ProviderError> {
+fn targets(
+    ctx: &ResourceContext,
+    properties: &Value,
+) -> Result<Vec<Map<String, Value>>, ProviderError> {
     let Some(list) = properties.get("Targets") else {
         return Ok(Vec::new());
     };
@@ -160,10 +178,12 @@ fn targets(ctx: &ResourceContext, properties: &Value) -> Result<Vec<Map<String, 
     list.iter()
         .enumerate()
         .map(|(i, t)| {
-            let mut t = t
-                .as_object()
-                .cloned()
-                .ok_or_else(|| invalid(ctx, format_args!("#/Targets/{i}: expected type: JSONObject")))?;
+            let mut t = t.as_object().cloned().ok_or_else(|| {
+                invalid(
+                    ctx,
+                    format_args!("#/Targets/{i}: expected type: JSONObject"),
+                )
+            })?;
             if let Some(Value::Object(policy)) = t.get_mut("RetryPolicy") {
                 for v in policy.values_mut() {
                     if let Some(n) = v.as_str().and_then(|s| s.parse::<u64>().ok()) {
@@ -191,10 +211,17 @@ impl RuleProvider {
             .collect();
         let (bus, name) = (&rule.event_bus_name, &rule.name);
         if !stale.is_empty() {
-            self.state.remove_targets(bus, name, &stale).await.map_err(fail)?;
+            self.state
+                .remove_targets(bus, name, &stale)
+                .await
+                .map_err(fail)?;
         }
         if !wanted.is_empty() {
-            let outcome = self.state.put_targets(bus, name, wanted).await.map_err(fail)?;
+            let outcome = self
+                .state
+                .put_targets(bus, name, wanted)
+                .await
+                .map_err(fail)?;
             if let Some((target, code, message)) = outcome.failed.first() {
                 return Err(ProviderError::InvalidRequest(format!(
                     "Target {target} could not be put ({code}): {message}"
@@ -220,7 +247,10 @@ impl Native for RuleProvider {
     }
 
     fn state_of(r: &Arc<Rule>) -> ResourceState {
-        kit::state(rule_id(&r.event_bus_name, &r.name), [("Arn", r.arn.clone().into())])
+        kit::state(
+            rule_id(&r.event_bus_name, &r.name),
+            [("Arn", r.arn.clone().into())],
+        )
     }
 
     fn intended_id(ctx: &ResourceContext, properties: &Value) -> Option<String> {
@@ -250,7 +280,12 @@ impl Native for RuleProvider {
         self.current(&bus, &name).await
     }
 
-    async fn update_record(&self, ctx: &ResourceContext, id: &str, properties: &Value) -> Outcome<Arc<Rule>> {
+    async fn update_record(
+        &self,
+        ctx: &ResourceContext,
+        id: &str,
+        properties: &Value,
+    ) -> Outcome<Arc<Rule>> {
         let (bus, name) = parse_rule_id(id);
         let wanted = targets(ctx, properties)?;
         let mut new = new_rule(ctx, name.clone(), properties)?;
@@ -305,11 +340,23 @@ impl Native for EventBusProvider {
     const TYPE_NAME: &'static str = BUS_TYPE;
 
     fn info(&self) -> TypeInfo {
-        type_info(BUS_TYPE, &["Name", "EventSourceName"], &["Arn", "Name"], true).named("Name")
+        type_info(
+            BUS_TYPE,
+            &["Name", "EventSourceName"],
+            &["Arn", "Name"],
+            true,
+        )
+        .named("Name")
     }
 
     fn state_of(b: &Bus) -> ResourceState {
-        kit::state(&*b.name, [("Arn", b.arn.clone().into()), ("Name", b.name.clone().into())])
+        kit::state(
+            &*b.name,
+            [
+                ("Arn", b.arn.clone().into()),
+                ("Name", b.name.clone().into()),
+            ],
+        )
     }
 
     fn intended_id(_: &ResourceContext, properties: &Value) -> Option<String> {
@@ -324,12 +371,21 @@ impl Native for EventBusProvider {
         let name = kit::required(ctx, properties, "Name")?;
         let made = self
             .state
-            .create_bus(&name, text(properties, "Description"), tags(ctx, properties)?)
+            .create_bus(
+                &name,
+                text(properties, "Description"),
+                tags(ctx, properties)?,
+            )
             .await;
         made.map_err(|e| provider_error(BUS_TYPE, &name, e))
     }
 
-    async fn update_record(&self, ctx: &ResourceContext, name: &str, properties: &Value) -> Outcome<Bus> {
+    async fn update_record(
+        &self,
+        ctx: &ResourceContext,
+        name: &str,
+        properties: &Value,
+    ) -> Outcome<Bus> {
         let description = text(properties, "Description");
         let wanted = tags(ctx, properties)?;
         let now = self.state.clock.now();

@@ -234,7 +234,9 @@ fn parse_day_of_month(field: &str) -> Result<Day, EventsError> {
             _ => Err(invalid()),
         };
     }
-    Ok(Day::OfMonth(bits(field, 1, 31, &[])?.into_iter().fold(0, set)))
+    Ok(Day::OfMonth(
+        bits(field, 1, 31, &[])?.into_iter().fold(0, set),
+    ))
 }
 
 fn parse_day_of_week(field: &str) -> Result<Day, EventsError> {
@@ -251,7 +253,9 @@ fn parse_day_of_week(field: &str) -> Result<Day, EventsError> {
             _ => Err(invalid()),
         };
     }
-    Ok(Day::OfWeek(bits(field, 1, 7, &DAYS)?.into_iter().fold(0, set)))
+    Ok(Day::OfWeek(
+        bits(field, 1, 7, &DAYS)?.into_iter().fold(0, set),
+    ))
 }
 
 /// The values a list field allows: items `*`, `a`, `a-b`, each optionally `/step`.

@@ -20,6 +20,7 @@ use sagestack_engine::Clock;
 use sagestack_store::{CatalogKind, ServiceCatalogStore};
 use tokio::sync::{Notify, OnceCell};
 
+use crate::Pattern;
 use crate::documents::{
     self, Bus, DEFAULT_BUS, Result, Rule, Scope, get_bus, insert_bus, merge_tags, parse_bus,
     parse_rule, rule_key,
@@ -28,7 +29,6 @@ use crate::error::{EventsError, invalid, no_bus};
 use crate::index::Index;
 use crate::schedule::Schedule;
 use crate::stats::Stats;
-use crate::Pattern;
 
 mod rules;
 #[cfg(test)]
@@ -104,7 +104,8 @@ impl EventBridge {
                     Ok(()) | Err(EventsError::ResourceAlreadyExists(_)) => {}
                     Err(e) => return Err(e),
                 }
-                let buses = sagestack_store::catalog_all(&*self.store, CatalogKind::EventBus).await?;
+                let buses =
+                    sagestack_store::catalog_all(&*self.store, CatalogKind::EventBus).await?;
                 let rules =
                     sagestack_store::catalog_all(&*self.store, CatalogKind::EventRule).await?;
                 let mut memory = self.memory();
@@ -159,7 +160,9 @@ impl EventBridge {
     /// DescribeEventBus.
     pub async fn bus(&self, name: &str) -> Result<Bus> {
         self.ready().await?;
-        get_bus(&*self.store, name).await?.ok_or_else(|| no_bus(name))
+        get_bus(&*self.store, name)
+            .await?
+            .ok_or_else(|| no_bus(name))
     }
 
     /// ListEventBuses: every bus whose name starts with `prefix`, by name.
@@ -190,10 +193,14 @@ impl EventBridge {
                 .collect()
         };
         for key in keys {
-            self.store.catalog_delete(CatalogKind::EventRule, &key).await?;
+            self.store
+                .catalog_delete(CatalogKind::EventRule, &key)
+                .await?;
             forget(&mut self.memory(), &key);
         }
-        self.store.catalog_delete(CatalogKind::EventBus, name).await?;
+        self.store
+            .catalog_delete(CatalogKind::EventBus, name)
+            .await?;
         let mut memory = self.memory();
         memory.buses.remove(name);
         memory.index.remove_bus(name);
@@ -236,7 +243,11 @@ pub(crate) fn remember(memory: &mut Memory, version: i64, rule: Arc<Rule>, now: 
     memory.index.remove(&bus, &rule.name);
     let was_scheduled = memory.schedules.remove(&key);
     if rule.is_enabled() {
-        if let Some(p) = rule.event_pattern.as_deref().and_then(|p| Pattern::parse(p).ok()) {
+        if let Some(p) = rule
+            .event_pattern
+            .as_deref()
+            .and_then(|p| Pattern::parse(p).ok())
+        {
             memory.index.insert(&bus, &rule.name, p);
         }
         if let Some(s) = rule

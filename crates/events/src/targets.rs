@@ -107,11 +107,26 @@ mod tests {
     #[test]
     fn kinds_of_target() {
         for (arn, kind) in [
-            ("arn:aws:lambda:us-east-1:123456789012:function:f", Some(TargetKind::Lambda)),
-            ("arn:aws:lambda:us-east-1:123456789012:function:f:live", Some(TargetKind::Lambda)),
-            ("arn:aws:codepipeline:us-east-1:123456789012:p", Some(TargetKind::CodePipeline)),
-            ("arn:aws:codebuild:us-east-1:123456789012:project/b", Some(TargetKind::CodeBuild)),
-            ("arn:aws:events:us-east-1:123456789012:event-bus/x", Some(TargetKind::EventBus)),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:f",
+                Some(TargetKind::Lambda),
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:f:live",
+                Some(TargetKind::Lambda),
+            ),
+            (
+                "arn:aws:codepipeline:us-east-1:123456789012:p",
+                Some(TargetKind::CodePipeline),
+            ),
+            (
+                "arn:aws:codebuild:us-east-1:123456789012:project/b",
+                Some(TargetKind::CodeBuild),
+            ),
+            (
+                "arn:aws:events:us-east-1:123456789012:event-bus/x",
+                Some(TargetKind::EventBus),
+            ),
             ("arn:aws:sqs:us-east-1:123456789012:q", None),
             ("arn:aws:lambda:us-east-1:123456789012:layer:l", None),
             ("not an arn", None),

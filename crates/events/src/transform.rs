@@ -122,7 +122,9 @@ impl TargetInput {
             for (key, path) in map {
                 check_key(key)?;
                 let Some(path) = path.as_str() else {
-                    return Err(invalid(format!("InputPathsMap value of {key} must be a string.")));
+                    return Err(invalid(format!(
+                        "InputPathsMap value of {key} must be a string."
+                    )));
                 };
                 paths.insert(key.clone(), JsonPath::parse(path, "InputPathsMap")?);
             }
@@ -157,7 +159,9 @@ impl TargetInput {
                     }
                     "aws.events.event.json" => Some(Some(event.clone())),
                     // A variable: `Some(value)`, `Some(None)` when its path selects nothing.
-                    _ => paths.get(name).map(|p| p.select(event).map(Cow::into_owned)),
+                    _ => paths
+                        .get(name)
+                        .map(|p| p.select(event).map(Cow::into_owned)),
                 }
             }),
         }

@@ -46,7 +46,9 @@ pub(crate) async fn run(
                 }
                 tracing::debug!(rule = %target.rule_arn, target = %target.id, error = %e, ?backoff, "delivery failed; retrying");
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(config.max_backoff).max(Duration::from_millis(1));
+                backoff = (backoff * 2)
+                    .min(config.max_backoff)
+                    .max(Duration::from_millis(1));
                 retries += 1;
             }
         }
@@ -77,7 +79,9 @@ async fn forward(state: &EventBridge, target: &TargetRef, job: &Job) -> Result<(
         )));
     }
     if !state.bus_exists(&bus) {
-        return Err(DeliveryError::Permanent(format!("Event bus {bus} does not exist.")));
+        return Err(DeliveryError::Permanent(format!(
+            "Event bus {bus} does not exist."
+        )));
     }
     state
         .accept(&bus, vec![(*job.event).clone()])

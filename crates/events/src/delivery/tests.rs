@@ -40,7 +40,12 @@ impl Recorder {
 
 #[async_trait]
 impl Targets for Recorder {
-    async fn deliver(&self, t: &TargetRef, input: String, event: &Value) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        t: &TargetRef,
+        input: String,
+        event: &Value,
+    ) -> Result<(), DeliveryError> {
         if self.permanent.lock().unwrap().contains(&t.id) {
             return Err(DeliveryError::Permanent("no such function".into()));
         }
@@ -50,7 +55,10 @@ impl Targets for Recorder {
             *left = left.saturating_sub(if *left == u32::MAX { 0 } else { 1 });
             return Err(DeliveryError::Retryable("busy".into()));
         }
-        self.calls.lock().unwrap().push((t.id.clone(), input, event.clone()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((t.id.clone(), input, event.clone()));
         Ok(())
     }
 }
@@ -91,7 +99,9 @@ fn numbered(n: i64) -> PutEventsEntry {
 async fn events_reach_each_target_in_order_with_their_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]}))).await.unwrap();
+    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
+        .await
+        .unwrap();
     let mut constant = target("constant", LAMBDA);
     constant.insert("Input".into(), json!("{\"fixed\":true}"));
     let mut shaped = target("shaped", LAMBDA);
@@ -99,42 +109,83 @@ async fn events_reach_each_target_in_order_with_their_inputs() {
         "InputTransformer".into(),
         json!({"InputPathsMap": {"n": "$.detail.n"}, "InputTemplate": "{\"number\": <n>, \"rule\": \"<aws.events.rule-name>\"}"}),
     );
-    s.put_targets("default", "r", vec![target("whole", LAMBDA), constant, shaped]).await.unwrap();
+    s.put_targets(
+        "default",
+        "r",
+        vec![target("whole", LAMBDA), constant, shaped],
+    )
+    .await
+    .unwrap();
     let recorder = Arc::new(Recorder::default());
     let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
     s.put_events(vec![numbered(1), numbered(2)]).await.unwrap();
     s.put_events(vec![numbered(3)]).await.unwrap();
-    until("nine deliveries", || recorder.calls.lock().unwrap().len() == 9).await;
+    until("nine deliveries", || {
+        recorder.calls.lock().unwrap().len() == 9
+    })
+    .await;
     let whole = recorder.delivered("whole");
-    let ns: Vec<Value> = whole.iter().map(|(_, e)| e["detail"]["n"].clone()).collect();
+    let ns: Vec<Value> = whole
+        .iter()
+        .map(|(_, e)| e["detail"]["n"].clone())
+        .collect();
     assert_eq!(ns, [json!(1), json!(2), json!(3)]);
     let (input, event) = &whole[0];
     assert_eq!(serde_json::from_str::<Value>(input).unwrap(), *event);
-    assert!(recorder.delivered("constant").iter().all(|(i, _)| i == "{\"fixed\":true}"));
-    let shaped: Vec<String> = recorder.delivered("shaped").into_iter().map(|(i, _)| i).collect();
+    assert!(
+        recorder
+            .delivered("constant")
+            .iter()
+            .all(|(i, _)| i == "{\"fixed\":true}")
+    );
+    let shaped: Vec<String> = recorder
+        .delivered("shaped")
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(shaped[2], "{\"number\": 3, \"rule\": \"r\"}");
     outbox_empty(&s).await;
     let counts = s.rule_stats(&s.scope().rule_arn("default", "r"));
     assert_eq!(counts.matched, 3);
     assert_eq!(counts.targets["whole"].delivered, 3);
-    assert_eq!(s.stats()["rules"][s.scope().rule_arn("default", "r")]["targets"]["shaped"]["delivered"], 3);
+    assert_eq!(
+        s.stats()["rules"][s.scope().rule_arn("default", "r")]["targets"]["shaped"]["delivered"],
+        3
+    );
 }
 
 #[tokio::test]
 async fn failures_are_retried_with_backoff_and_order_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]}))).await.unwrap();
-    s.put_targets("default", "r", vec![target("flaky", LAMBDA), target("fine", LAMBDA)])
+    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
         .await
         .unwrap();
+    s.put_targets(
+        "default",
+        "r",
+        vec![target("flaky", LAMBDA), target("fine", LAMBDA)],
+    )
+    .await
+    .unwrap();
     let recorder = Arc::new(Recorder::default().failing("flaky", 3));
     let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
     s.put_events(vec![numbered(1)]).await.unwrap();
     s.put_events(vec![numbered(2)]).await.unwrap();
-    until("both events at both targets", || recorder.calls.lock().unwrap().len() == 4).await;
-    let flaky: Vec<Value> = recorder.delivered("flaky").iter().map(|(_, e)| e["detail"]["n"].clone()).collect();
-    assert_eq!(flaky, [json!(1), json!(2)], "the second waited for the first's retries");
+    until("both events at both targets", || {
+        recorder.calls.lock().unwrap().len() == 4
+    })
+    .await;
+    let flaky: Vec<Value> = recorder
+        .delivered("flaky")
+        .iter()
+        .map(|(_, e)| e["detail"]["n"].clone())
+        .collect();
+    assert_eq!(
+        flaky,
+        [json!(1), json!(2)],
+        "the second waited for the first's retries"
+    );
     let counts = s.rule_stats(&s.scope().rule_arn("default", "r"));
     assert_eq!(counts.targets["flaky"].failed_attempts, 3);
     assert_eq!(counts.targets["flaky"].delivered, 2);
@@ -146,12 +197,19 @@ async fn failures_are_retried_with_backoff_and_order_is_kept() {
 async fn deliveries_are_given_up_within_the_retry_policy() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, clock) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]}))).await.unwrap();
+    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
+        .await
+        .unwrap();
     let mut twice = target("twice", LAMBDA);
     twice.insert("RetryPolicy".into(), json!({"MaximumRetryAttempts": 2}));
     let mut aged = target("aged", LAMBDA);
-    aged.insert("RetryPolicy".into(), json!({"MaximumEventAgeInSeconds": 60}));
-    s.put_targets("default", "r", vec![twice, aged, target("gone", LAMBDA)]).await.unwrap();
+    aged.insert(
+        "RetryPolicy".into(),
+        json!({"MaximumEventAgeInSeconds": 60}),
+    );
+    s.put_targets("default", "r", vec![twice, aged, target("gone", LAMBDA)])
+        .await
+        .unwrap();
     let recorder = Arc::new(
         Recorder::default()
             .failing("twice", u32::MAX)
@@ -164,7 +222,10 @@ async fn deliveries_are_given_up_within_the_retry_policy() {
     let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
     outbox_empty(&s).await;
     let counts = s.rule_stats(&s.scope().rule_arn("default", "r"));
-    assert_eq!(counts.targets["twice"].failed_attempts, 3, "one attempt and two retries");
+    assert_eq!(
+        counts.targets["twice"].failed_attempts, 3,
+        "one attempt and two retries"
+    );
     assert_eq!(counts.targets["twice"].given_up, 1);
     assert_eq!(counts.targets["aged"].failed_attempts, 1);
     assert_eq!(counts.targets["aged"].given_up, 1);
@@ -178,8 +239,12 @@ async fn an_outbox_left_by_a_previous_process_is_delivered() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (s, _, _) = bridge(dir.path()).await;
-        s.put_rule(pattern_rule("r", json!({"source": ["app"]}))).await.unwrap();
-        s.put_targets("default", "r", vec![target("t", LAMBDA)]).await.unwrap();
+        s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
+            .await
+            .unwrap();
+        s.put_targets("default", "r", vec![target("t", LAMBDA)])
+            .await
+            .unwrap();
         // Accepted, then the process "dies": no delivery task ran.
         s.put_events(vec![numbered(1), numbered(2)]).await.unwrap();
         assert_eq!(s.outbox().await.unwrap().len(), 1);
@@ -187,7 +252,10 @@ async fn an_outbox_left_by_a_previous_process_is_delivered() {
     let (s, _, _) = bridge(dir.path()).await;
     let recorder = Arc::new(Recorder::default());
     let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
-    until("the left events", || recorder.calls.lock().unwrap().len() == 2).await;
+    until("the left events", || {
+        recorder.calls.lock().unwrap().len() == 2
+    })
+    .await;
     outbox_empty(&s).await;
 }
 
@@ -195,10 +263,16 @@ async fn an_outbox_left_by_a_previous_process_is_delivered() {
 async fn a_rule_deleted_before_delivery_delivers_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]}))).await.unwrap();
-    s.put_targets("default", "r", vec![target("t", LAMBDA)]).await.unwrap();
+    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
+        .await
+        .unwrap();
+    s.put_targets("default", "r", vec![target("t", LAMBDA)])
+        .await
+        .unwrap();
     s.put_events(vec![numbered(1)]).await.unwrap();
-    s.remove_targets("default", "r", &["t".into()]).await.unwrap();
+    s.remove_targets("default", "r", &["t".into()])
+        .await
+        .unwrap();
     s.delete_rule("default", "r").await.unwrap();
     let recorder = Arc::new(Recorder::default());
     let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
@@ -210,30 +284,46 @@ async fn a_rule_deleted_before_delivery_delivers_nothing() {
 async fn an_event_bus_target_forwards_the_event() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.create_bus("downstream", None, Default::default()).await.unwrap();
-    s.put_rule(pattern_rule("forward", json!({"source": ["app"]}))).await.unwrap();
-    let bus_arn = s.scope().bus_arn("downstream");
-    let foreign = "arn:aws:events:eu-west-1:999999999999:event-bus/x";
-    s.put_targets("default", "forward", vec![target("bus", &bus_arn), target("far", foreign)])
+    s.create_bus("downstream", None, Default::default())
         .await
         .unwrap();
+    s.put_rule(pattern_rule("forward", json!({"source": ["app"]})))
+        .await
+        .unwrap();
+    let bus_arn = s.scope().bus_arn("downstream");
+    let foreign = "arn:aws:events:eu-west-1:999999999999:event-bus/x";
+    s.put_targets(
+        "default",
+        "forward",
+        vec![target("bus", &bus_arn), target("far", foreign)],
+    )
+    .await
+    .unwrap();
     s.put_rule(NewRule {
         event_bus_name: Some("downstream".into()),
         ..pattern_rule("sink", json!({"detail": {"n": [1]}}))
     })
     .await
     .unwrap();
-    s.put_targets("downstream", "sink", vec![target("fn", LAMBDA)]).await.unwrap();
+    s.put_targets("downstream", "sink", vec![target("fn", LAMBDA)])
+        .await
+        .unwrap();
     let recorder = Arc::new(Recorder::default());
     let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
     let ids = s.put_events(vec![numbered(1)]).await.unwrap();
-    until("the forwarded event", || recorder.calls.lock().unwrap().len() == 1).await;
+    until("the forwarded event", || {
+        recorder.calls.lock().unwrap().len() == 1
+    })
+    .await;
     let (_, event) = &recorder.delivered("fn")[0];
     assert!(matches!(&ids[0], crate::accept::EntryResult::Accepted(id) if event["id"] == *id));
     outbox_empty(&s).await;
     let forward = s.rule_stats(&s.scope().rule_arn("default", "forward"));
     assert_eq!(forward.targets["bus"].delivered, 1);
-    assert_eq!(forward.targets["far"].given_up, 1, "another account's bus is out of reach");
+    assert_eq!(
+        forward.targets["far"].given_up, 1,
+        "another account's bus is out of reach"
+    );
 }
 
 #[tokio::test]
@@ -247,13 +337,18 @@ async fn scheduled_rules_fire_through_the_task() {
     })
     .await
     .unwrap();
-    s.put_targets("default", "tick", vec![target("t", LAMBDA)]).await.unwrap();
+    s.put_targets("default", "tick", vec![target("t", LAMBDA)])
+        .await
+        .unwrap();
     let recorder = Arc::new(Recorder::default());
     let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(recorder.calls.lock().unwrap().is_empty(), "not due yet");
     clock.set(NOW + 60_000);
-    until("the scheduled event", || recorder.calls.lock().unwrap().len() == 1).await;
+    until("the scheduled event", || {
+        recorder.calls.lock().unwrap().len() == 1
+    })
+    .await;
     let (_, event) = &recorder.delivered("t")[0];
     assert_eq!(event["detail-type"], "Scheduled Event");
     assert_eq!(event["time"], "2023-11-14T22:14:20Z");
@@ -263,12 +358,20 @@ async fn scheduled_rules_fire_through_the_task() {
 async fn dropping_the_handle_stops_delivery() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]}))).await.unwrap();
-    s.put_targets("default", "r", vec![target("t", LAMBDA)]).await.unwrap();
+    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
+        .await
+        .unwrap();
+    s.put_targets("default", "r", vec![target("t", LAMBDA)])
+        .await
+        .unwrap();
     let recorder = Arc::new(Recorder::default());
     drop(Delivery::start_with(s.clone(), recorder.clone(), fast()));
     s.put_events(vec![numbered(1)]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
     assert!(recorder.calls.lock().unwrap().is_empty());
-    assert_eq!(s.outbox().await.unwrap().len(), 1, "left for the next start");
+    assert_eq!(
+        s.outbox().await.unwrap().len(),
+        1,
+        "left for the next start"
+    );
 }

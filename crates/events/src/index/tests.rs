@@ -52,7 +52,9 @@ fn the_index_agrees_with_a_full_scan_over_the_shared_table() {
     // Every case's expectation still holds through the index.
     for (i, case) in t["cases"].as_array().unwrap().iter().enumerate() {
         let event = &t["events"][case["event"].as_str().unwrap()];
-        let found = index.matching("default", event).contains(&format!("r{i:03}"));
+        let found = index
+            .matching("default", event)
+            .contains(&format!("r{i:03}"));
         assert_eq!(found, case["matches"].as_bool().unwrap(), "{case}");
     }
 }
@@ -67,7 +69,10 @@ fn rules_are_filed_once_and_taken_out_cleanly() {
     let ev = json!({"source": "a", "detail-type": "T"});
     assert_eq!(index.matching("b", &ev), ["by-source", "by-type", "prefix"]);
     assert_eq!(index.candidate_count("b", &json!({"source": "z"})), 1);
-    assert!(index.wants("b", "z", "x"), "the fallback list wants everything");
+    assert!(
+        index.wants("b", "z", "x"),
+        "the fallback list wants everything"
+    );
     index.remove("b", "prefix");
     assert!(!index.wants("b", "z", "x"));
     assert!(index.wants("b", "b", "x"));

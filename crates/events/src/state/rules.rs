@@ -167,7 +167,9 @@ impl EventBridge {
         if !crate::documents::parse_rule(&stored)?.targets.is_empty() {
             return Err(invalid("Rule can't be deleted since it has targets."));
         }
-        self.store.catalog_delete(CatalogKind::EventRule, &key).await?;
+        self.store
+            .catalog_delete(CatalogKind::EventRule, &key)
+            .await?;
         forget(&mut self.memory(), &key);
         Ok(())
     }
@@ -202,7 +204,11 @@ impl EventBridge {
         let mut outcome = PutTargetsOutcome::default();
         let mut valid = Vec::new();
         for t in given {
-            let id = t.get("Id").and_then(Value::as_str).unwrap_or("").to_string();
+            let id = t
+                .get("Id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             match targets::check(&t) {
                 Ok(_) => valid.push(t),
                 Err((code, message)) => outcome.failed.push((id, code, message)),
@@ -269,9 +275,9 @@ impl EventBridge {
     // ---- tags ----
 
     fn resource(&self, arn: &str) -> Result<Resource> {
-        self.scope.resource_of(arn).ok_or_else(|| {
-            EventsError::ResourceNotFound(format!("Resource {arn} does not exist."))
-        })
+        self.scope
+            .resource_of(arn)
+            .ok_or_else(|| EventsError::ResourceNotFound(format!("Resource {arn} does not exist.")))
     }
 
     /// ListTagsForResource of a bus or rule ARN.
@@ -297,7 +303,8 @@ impl EventBridge {
         };
         match self.resource(arn)? {
             Resource::Bus(b) => {
-                self.update_bus_tags(&b, |bus| change(&mut bus.tags)).await?;
+                self.update_bus_tags(&b, |bus| change(&mut bus.tags))
+                    .await?;
             }
             Resource::Rule(b, r) => {
                 self.check_bus(&b)?;

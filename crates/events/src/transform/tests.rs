@@ -40,7 +40,10 @@ fn no_input_member_sends_the_matched_event() {
 fn constant_input_is_sent_as_given_and_must_be_json() {
     let input = target(json!({"Input": "{\"deploy\": true}"})).unwrap();
     assert_eq!(input.render(&event(), &CTX), "{\"deploy\": true}");
-    assert!(matches!(target(json!({"Input": "{nope"})), Err(EventsError::Validation(_))));
+    assert!(matches!(
+        target(json!({"Input": "{nope"})),
+        Err(EventsError::Validation(_))
+    ));
 }
 
 #[test]
@@ -105,7 +108,10 @@ fn reserved_variables_need_no_path() {
 
 #[test]
 fn unknown_names_stay_and_missing_values_keep_the_json_valid() {
-    let out = transformer(json!({"gone": "$.detail.nothing"}), r#"{"a": <gone>, "b": "<gone>", "c": "<b>bold</b>"}"#);
+    let out = transformer(
+        json!({"gone": "$.detail.nothing"}),
+        r#"{"a": <gone>, "b": "<gone>", "c": "<b>bold</b>"}"#,
+    );
     assert_eq!(out, r#"{"a": null, "b": "", "c": "<b>bold</b>"}"#);
 }
 
@@ -117,14 +123,19 @@ fn wildcards_select_every_child() {
 
 #[test]
 fn keys_and_paths_are_validated() {
-    let bad_key = target(json!({"InputTransformer": {"InputPathsMap": {"a b": "$.x"}, "InputTemplate": "<a>"}}));
+    let bad_key = target(
+        json!({"InputTransformer": {"InputPathsMap": {"a b": "$.x"}, "InputTemplate": "<a>"}}),
+    );
     assert!(matches!(bad_key, Err(EventsError::Validation(m)) if m.contains("[a-zA-Z0-9_-]+")));
-    let bad_path = target(json!({"InputTransformer": {"InputPathsMap": {"a": "detail"}, "InputTemplate": "<a>"}}));
+    let bad_path = target(
+        json!({"InputTransformer": {"InputPathsMap": {"a": "detail"}, "InputTemplate": "<a>"}}),
+    );
     assert!(matches!(bad_path, Err(EventsError::Validation(m)) if m.contains("JSON path")));
     let no_template = target(json!({"InputTransformer": {"InputPathsMap": {}}}));
     assert!(matches!(no_template, Err(EventsError::Validation(_))));
     let many: Map<String, Value> = (0..101).map(|i| (format!("k{i}"), json!("$.a"))).collect();
-    let too_many = target(json!({"InputTransformer": {"InputPathsMap": many, "InputTemplate": "x"}}));
+    let too_many =
+        target(json!({"InputTransformer": {"InputPathsMap": many, "InputTemplate": "x"}}));
     assert!(matches!(too_many, Err(EventsError::Validation(m)) if m.contains("100")));
     for path in ["$", "$.a[0].b", "$.a.*", "$['a']"] {
         let parsed = JsonPath::parse(path, "InputPath");
