@@ -204,6 +204,10 @@ struct Worker {
 impl Worker {
     async fn run(mut self) {
         let wake = self.state.outbox_written.clone();
+        // One interval for the whole run: a sleep made afresh in each turn of the loop
+        // would never end while jobs keep finishing, and schedules would starve.
+        let mut ticker = tokio::time::interval(self.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut scan = true;
         loop {
             if scan {
@@ -223,7 +227,7 @@ impl Worker {
                         Err(e) => tracing::error!(error = %e, "a delivery job failed"),
                     }
                 }
-                _ = tokio::time::sleep(self.config.tick) => scan = true,
+                _ = ticker.tick() => scan = true,
             }
         }
     }
