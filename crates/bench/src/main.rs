@@ -100,6 +100,7 @@ fn signing_name(target: &str) -> &'static str {
     match target.split('.').next() {
         Some("AmazonSSM") => "ssm",
         Some("AWS242ServiceCatalogService") => "servicecatalog",
+        Some("AWSEvents") => "events",
         _ => "sagemaker",
     }
 }
@@ -116,10 +117,14 @@ fn use_signing_key(sign: Option<String>) {
 /// [`SIGNING_KEY`] when set, else of SigV4's shape with a fixed date.
 fn signature_headers(addr: SocketAddr, target: &str, body: &[u8]) -> Vec<(String, String)> {
     let Some((akid, secret)) = SIGNING_KEY.get() else {
+        // The scope names the target's service: servers that route by it (moto) need it.
         return vec![
             (
                 "authorization".into(),
-                "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=0".into(),
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/{}/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
+                    signing_name(target)
+                ),
             ),
             ("x-amz-date".into(), "20250101T000000Z".into()),
         ];

@@ -78,6 +78,19 @@ fn camel(value: &Value, in_configuration: bool) -> Value {
                 })
                 .collect(),
         ),
+        // The API's configuration is a map of strings; CloudFormation turns a template's
+        // `PollForSourceChanges: false` (and any other scalar or structure) into text.
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), Value::String(text))
+                })
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.iter().map(|v| camel(v, false)).collect()),
         other => other.clone(),
     }
@@ -256,6 +269,7 @@ mod tests {
             action["configuration"]["S3Bucket"], "b",
             "configuration keys kept"
         );
+        assert_eq!(action["configuration"]["PollForSourceChanges"], "false");
         assert_eq!(action["outputArtifacts"][0]["name"], "Out");
         assert!(d.get("tags").is_none() && d.get("restartExecutionOnUpdate").is_none());
     }

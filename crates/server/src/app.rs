@@ -51,6 +51,11 @@ pub struct AccountApp {
     pub provisioner: ProjectProvisioner,
     /// What the store watcher resumes once a failed store takes writes again.
     pub resumable: Resumable,
+    /// EventBridge's state, whose delivery counts the stats endpoint serves.
+    pub events: Arc<sagestack_events::EventBridge>,
+    /// The running delivery task (dropping it stops delivery); none on a replica that
+    /// does not reconcile.
+    pub delivery: Option<sagestack_events::Delivery>,
 }
 
 /// What every account's services share: the embedded S3 (where templates and function
@@ -86,7 +91,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
-    let reconcile = args.database_url.is_none() || args.reconcile;
+    let reconcile = reconciles(args);
     let auth = auth_policy(args)?;
     let objects = store.clone() as Arc<dyn sagestack_store::ObjectStore>;
     let shared = Shared {
@@ -145,6 +150,10 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         account_id: args.account_id.clone(),
         auth,
         store: Some(store.clone()),
+        events: accounts
+            .iter()
+            .map(|a| (a.account_id.clone(), a.events.clone()))
+            .collect(),
     };
     Ok(App {
         state,
@@ -224,8 +233,21 @@ fn build_account(
         crate::template_source::template_source(args, shared.objects.clone(), account_id)?;
 
     // States: each service's rules and storage, shared by its API and its providers.
+    // EventBridge first: buses, rules, targets and the outbox. Model packages and
+    // CloudFormation publish their events to it (its providers below, its API last, its
+    // delivery task once the targets' states exist).
+    let events = Arc::new(sagestack_events::EventBridge::new(
+        store.clone(),
+        clock.clone(),
+        sagestack_events::Scope {
+            region: args.region.clone(),
+            account_id: account_id.to_owned(),
+        },
+    ));
     let projects = Arc::new(Projects::new(store.clone(), clock.clone()));
-    let groups = Arc::new(ModelPackageGroups::new(store.clone(), clock.clone()));
+    let groups = Arc::new(
+        ModelPackageGroups::new(store.clone(), clock.clone()).with_publisher(events.clone()),
+    );
     let parameters = Arc::new(Parameters::new(store.clone(), clock.clone()));
     let scope = Scope {
         region: args.region.clone(),
@@ -260,16 +282,6 @@ fn build_account(
             account_id: account_id.to_owned(),
         },
     ));
-    // EventBridge: buses, rules, targets and the outbox (its providers below, its API last).
-    let events = Arc::new(sagestack_events::EventBridge::new(
-        store.clone(),
-        clock.clone(),
-        sagestack_events::Scope {
-            region: args.region.clone(),
-            account_id: account_id.to_owned(),
-        },
-    ));
-
     // Lambda: the functions' state, and what runs them (before CloudFormation, whose
     // Lambda-backed custom resources invoke them). Code is content-addressed, so every
     // account's functions share one code directory.
@@ -294,7 +306,8 @@ fn build_account(
     let mut cfn_config =
         ServiceConfig::new(args.region.clone(), account_id.to_owned(), stack_store)
             .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())))
-            .with_template_source(template_source.clone());
+            .with_template_source(template_source.clone())
+            .with_event_publisher(events.clone());
     let native = native_providers(
         store.clone(),
         shared.objects.clone(),
@@ -366,6 +379,22 @@ fn build_account(
         provisioner: provisioner.clone(),
     };
 
+    // EventBridge's delivery task: matched events from the outbox (also what a previous
+    // process left) to this account's functions, pipelines, build projects and buses,
+    // and scheduled rules fired; in the one process that reconciles (see `reconciles`).
+    let delivery = reconciles(args).then(|| {
+        sagestack_events::Delivery::start(
+            events.clone(),
+            Arc::new(crate::event_targets::AccountTargets {
+                region: args.region.clone(),
+                account_id: account_id.to_owned(),
+                invoker: invoker.clone(),
+                pipelines: pipelines.clone(),
+                builds: builds.clone(),
+            }),
+        )
+    });
+
     // The wire APIs, last: each over its state (SageMaker also tells the provisioner).
     let sagemaker = SageMakerService::new(projects, groups, Arc::new(provisioner.clone()));
     // STS: temporary keys go into the credentials the policy accepts (sigv4 only).
@@ -384,7 +413,7 @@ fn build_account(
             Arc::new(SsmService::new(parameters)),
             Arc::new(ServiceCatalogService::new(catalog, provisioned)),
             Arc::new(sagestack_logs::LogsService::new(logs)),
-            Arc::new(sagestack_events::EventsService::new(events)),
+            Arc::new(sagestack_events::EventsService::new(events.clone())),
             Arc::new(sagestack_codepipeline::CodePipelineService::new(pipelines)),
             Arc::new(sagestack_codebuild::CodeBuildService::new(builds)),
         ],
@@ -403,8 +432,18 @@ fn build_account(
         store,
         provisioner,
         resumable,
+        events,
+        delivery,
     };
     Ok((account, apis))
+}
+
+/// Whether this process resumes interrupted operations, fires schedules and delivers
+/// events: always with the embedded store, which one process owns; with PostgreSQL only
+/// the replica started with `--reconcile`, so that replicas do not each take over (or
+/// deliver) the same work.
+fn reconciles(args: &ServeArgs) -> bool {
+    args.database_url.is_none() || args.reconcile
 }
 
 /// The credentials policy `--auth` names, with its keys read.

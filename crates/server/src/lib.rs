@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod app;
 pub mod cli;
+pub mod event_targets;
 pub mod guard;
 pub mod hosts;
 pub mod lambda;

@@ -98,6 +98,8 @@ pub struct AppState {
     pub store: Option<Arc<dyn sagestack_store::Store>>,
     /// Lambda's plain-HTTP paths (custom-resource responses, code downloads).
     pub lambda: Option<crate::lambda::LambdaRoutes>,
+    /// Each account's EventBridge, for `GET /_sagestack/events/stats`.
+    pub events: std::collections::BTreeMap<String, Arc<sagestack_events::EventBridge>>,
 }
 
 /// The application router.
@@ -116,6 +118,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .route("/_sagestack/health", get(health))
+        .route("/_sagestack/events/stats", get(event_stats))
         .fallback(dispatch)
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(Arc::new(state))
@@ -149,6 +152,21 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         body["store"] = store.into();
     }
     let mut response = (code, axum::Json(body)).into_response();
+    frame::insert_request_id(response.headers_mut(), &new_request_id());
+    response
+}
+
+/// EventBridge's delivery counts since this process started, by account:
+/// `{"<account>": {"rules": {"<rule ARN>": {"matched", "targets": {"<id>": {"delivered",
+/// "failedAttempts", "givenUp"}}}}}}`. Like the health check it needs no signature: it
+/// tells rule ARNs and counts, nothing of events' contents.
+async fn event_stats(State(state): State<Arc<AppState>>) -> Response {
+    let body: serde_json::Map<String, serde_json::Value> = state
+        .events
+        .iter()
+        .map(|(account, events)| (account.clone(), events.stats()))
+        .collect();
+    let mut response = axum::Json(body).into_response();
     frame::insert_request_id(response.headers_mut(), &new_request_id());
     response
 }

@@ -117,6 +117,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut watchers = Vec::new();
     let mut stores = Vec::new();
     let mut provisioners = Vec::new();
+    // Event delivery runs until shutdown (dropping a handle stops its task).
+    let mut deliveries = Vec::new();
     for account in accounts {
         if reconcile {
             watchers.push(crate::store_watch::spawn(
@@ -126,6 +128,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
         stores.push(account.store);
         provisioners.push(account.provisioner);
+        deliveries.push(account.delivery);
     }
     let _ = serving.await;
     // Let running project operations record their outcome (bounded: whatever is still
@@ -147,6 +150,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Dropping the last owner would close it too; closing here waits for the WAL
     // checkpoint and reports its failure. (The server's own account's store is `store`.)
     drop(provisioners);
+    drop(deliveries);
     for account_store in stores {
         if !Arc::ptr_eq(&account_store, &store) {
             account_store.close().await;

@@ -46,6 +46,7 @@ fn app_with(services: Services) -> axum::Router {
         },
         store: None,
         lambda: None,
+        events: Default::default(),
     })
 }
 
