@@ -48,7 +48,7 @@ async fn mlops_template_creates_updates_and_deletes() {
         stack.status_reason
     );
     let resources = service.list_stack_resources("mlops").await.unwrap();
-    assert_eq!(resources.len(), 9);
+    assert_eq!(resources.len(), 11);
     let outputs: BTreeMap<_, _> = stack
         .outputs
         .iter()

@@ -257,9 +257,14 @@ impl Builds {
     /// Every recorded build, newest first.
     pub async fn all_builds(&self) -> Result<Vec<Build>> {
         let records = sagestack_store::catalog_all(&*self.store, CatalogKind::Build).await?;
-        let mut all = records.iter().map(parse).collect::<Result<Vec<_>>>()?;
-        all.reverse();
-        Ok(all)
+        let mut all = records
+            .iter()
+            .map(|r| Ok((r.created_micros, parse(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        // Newest first; builds recorded in the same microsecond (a fast clock, a fake one)
+        // by their project's build number rather than by their random ids.
+        all.sort_by_key(|(at, b)| std::cmp::Reverse((*at, b["buildNumber"].as_i64())));
+        Ok(all.into_iter().map(|(_, b)| b).collect())
     }
 
     /// The recorded builds of `project`, newest (highest number) first.
