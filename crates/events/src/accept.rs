@@ -221,9 +221,8 @@ impl EventBridge {
         // Time-ordered ids (the listing's order is creation time, then id); the random
         // tail keeps replicas' ids apart.
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let random = uuid::Uuid::new_v4().simple().to_string();
         let record = CatalogRecord {
-            id: format!("{accepted:015}-{seq:012}-{}", &random[..8]),
+            id: format!("{accepted:015}-{seq:012}-{}", self.instance),
             name: None,
             version: 1,
             created_micros: accepted.saturating_mul(1000),
@@ -232,6 +231,14 @@ impl EventBridge {
         self.store
             .catalog_insert(CatalogKind::EventOutbox, &record)
             .await?;
+        {
+            let mut handover = self.handover.lock().unwrap_or_else(|e| e.into_inner());
+            if handover.fresh.len() < crate::state::FRESH_LIMIT {
+                handover.fresh.push_back((record.id, batch));
+            } else {
+                handover.spilled.insert(record.id);
+            }
+        }
         self.outbox_written.notify_one();
         Ok(n)
     }
@@ -292,9 +299,21 @@ impl EventBridge {
             .min()
     }
 
-    /// Every outbox document, oldest first.
-    pub(crate) async fn outbox(&self) -> Result<Vec<(String, OutboxBatch)>> {
+    /// Every outbox document but those in `taken`, oldest first (what another process
+    /// left, or what did not fit the in-memory hand-over); only those are parsed.
+    pub(crate) async fn outbox_except(
+        &self,
+        taken: &std::collections::HashSet<String>,
+    ) -> Result<Vec<(String, OutboxBatch)>> {
         let records = sagestack_store::catalog_all(&*self.store, CatalogKind::EventOutbox).await?;
+        // This process's own batches come through the hand-over, unless they spilled.
+        let mut handover = self.handover.lock().unwrap_or_else(|e| e.into_inner());
+        let records: Vec<_> = records
+            .into_iter()
+            .filter(|r| !taken.contains(&r.id))
+            .filter(|r| !r.id.ends_with(&self.instance) || handover.spilled.remove(&r.id))
+            .collect();
+        drop(handover);
         records
             .into_iter()
             .map(|r| {
@@ -304,6 +323,27 @@ impl EventBridge {
                 Ok((r.id, batch))
             })
             .collect()
+    }
+
+    /// Every outbox document in the store, oldest first (this process's own included).
+    #[cfg(test)]
+    pub(crate) async fn outbox(&self) -> Result<Vec<(String, OutboxBatch)>> {
+        let records = sagestack_store::catalog_all(&*self.store, CatalogKind::EventOutbox).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                (
+                    r.id,
+                    serde_json::from_str(&r.document).expect("a stored batch"),
+                )
+            })
+            .collect())
+    }
+
+    /// The batches written by this process since the last call, oldest first.
+    pub(crate) fn take_fresh(&self) -> Vec<(String, OutboxBatch)> {
+        let mut handover = self.handover.lock().unwrap_or_else(|e| e.into_inner());
+        handover.fresh.drain(..).collect()
     }
 
     pub(crate) async fn delete_outbox(&self, id: &str) -> Result<()> {

@@ -208,9 +208,12 @@ impl Worker {
         // would never end while jobs keep finishing, and schedules would starve.
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut scan = true;
+        // A wake-up takes the batches this process handed over in memory; the store is
+        // read at start and on each tick (what a previous process or another replica
+        // left, what did not fit the hand-over), and schedules fire on the tick.
+        let mut tick = true;
         loop {
-            if scan {
+            if tick {
                 if let Err(e) = self.state.fire_due(self.state.clock.now()).await {
                     tracing::error!(error = %e, "scheduled rules could not fire");
                 }
@@ -218,23 +221,28 @@ impl Worker {
                     tracing::error!(error = %e, "the event outbox could not be read");
                 }
             }
+            for (id, batch) in self.state.take_fresh() {
+                if self.taken.insert(id.clone()) {
+                    self.take(id, batch).await;
+                }
+            }
             tokio::select! {
-                _ = wake.notified() => scan = true,
+                _ = wake.notified() => tick = false,
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
-                    scan = false;
+                    tick = false;
                     match done {
                         Ok((lane, outbox_id)) => self.finished(lane, outbox_id).await,
                         Err(e) => tracing::error!(error = %e, "a delivery job failed"),
                     }
                 }
-                _ = ticker.tick() => scan = true,
+                _ = ticker.tick() => tick = true,
             }
         }
     }
 
-    /// Makes the jobs of every outbox document not yet taken.
+    /// Makes the jobs of every outbox document in the store not yet taken.
     async fn scan(&mut self) -> crate::documents::Result<()> {
-        for (id, batch) in self.state.outbox().await? {
+        for (id, batch) in self.state.outbox_except(&self.taken).await? {
             if self.taken.insert(id.clone()) {
                 self.take(id, batch).await;
             }

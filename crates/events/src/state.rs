@@ -12,7 +12,7 @@
 //! never replaced by an older one. PostgreSQL replicas do not see each other's rule
 //! changes until they restart (said so in the crate documentation).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -36,6 +36,20 @@ pub(crate) mod tests;
 
 pub use rules::{NewRule, PutTargetsOutcome};
 
+/// Most outbox batches handed to the delivery task in memory at once.
+pub(crate) const FRESH_LIMIT: usize = 10_000;
+
+/// The outbox batches this process wrote and its delivery task has not yet taken, so
+/// that a wake-up reads no store. The task's periodic scan of the store skips this
+/// process's own batches except those that did not fit here (`spilled`: past
+/// [`FRESH_LIMIT`], when no task runs in this process or it is far behind), so a batch
+/// is never taken twice, from memory and from the store.
+#[derive(Default)]
+pub(crate) struct Handover {
+    pub(crate) fresh: VecDeque<(String, crate::accept::OutboxBatch)>,
+    pub(crate) spilled: HashSet<String>,
+}
+
 /// What the state keeps in memory.
 #[derive(Default)]
 pub(crate) struct Memory {
@@ -57,6 +71,12 @@ pub struct EventBridge {
     memory: Mutex<Memory>,
     /// Rung after every outbox write: the delivery task's wake-up.
     pub(crate) outbox_written: Arc<Notify>,
+    /// The batches this process wrote to the outbox, handed to the delivery task in
+    /// memory (see [`Handover`]).
+    pub(crate) handover: Mutex<Handover>,
+    /// Ends the outbox ids this process writes, telling them from those another
+    /// process (a previous one, a replica) left.
+    pub(crate) instance: String,
     pub(crate) stats: Stats,
     /// Outbox ids' tie-breaker within a millisecond.
     pub(crate) seq: AtomicU64,
@@ -75,6 +95,8 @@ impl EventBridge {
             loaded: OnceCell::new(),
             memory: Mutex::new(Memory::default()),
             outbox_written: Arc::new(Notify::new()),
+            handover: Mutex::new(Handover::default()),
+            instance: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
             stats: Stats::default(),
             seq: AtomicU64::new(0),
         }
