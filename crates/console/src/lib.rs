@@ -91,7 +91,7 @@ impl Console {
 }
 
 /// The console's routes (mounted at [`PREFIX`] by the server's router).
-pub fn router(console: Arc<Console>) -> Router {
+pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router<S> {
     let p = |path: &str| format!("{PREFIX}{path}");
     Router::new()
         .route(

@@ -76,6 +76,9 @@ struct AccountApis {
     query: Vec<Arc<dyn QueryService>>,
     rest: Vec<Arc<dyn RestJsonService>>,
     functions: Arc<sagestack_lambda::Functions>,
+    /// What the web console reads and writes through for this account (the same APIs
+    /// and states as above).
+    console: sagestack_console::AccountView,
 }
 
 /// Opens the stores and builds every account's services over its own. [`App::reconcile`]
@@ -139,7 +142,21 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         auth.clone(),
         &args.account_id,
     );
+    // The web console, last: it holds every account's view (built above) and nothing
+    // built earlier holds it.
+    let console = sagestack_console::Console::new(
+        sagestack_console::ConsoleConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            auth: auth.clone(),
+            max_object_size: args.s3_max_object_size,
+        },
+        apis.iter()
+            .map(|(id, a)| (id.clone(), a.console.clone()))
+            .collect(),
+    );
     let state = AppState {
+        console: Some(console),
         services: services.with_s3(s3),
         lambda: Some(crate::lambda::LambdaRoutes {
             functions,
@@ -396,7 +413,22 @@ fn build_account(
     });
 
     // The wire APIs, last: each over its state (SageMaker also tells the provisioner).
-    let sagemaker = SageMakerService::new(projects, groups, Arc::new(provisioner.clone()));
+    let sagemaker: Arc<dyn Json11Service> = Arc::new(SageMakerService::new(
+        projects,
+        groups,
+        Arc::new(provisioner.clone()),
+    ));
+    let servicecatalog: Arc<dyn Json11Service> =
+        Arc::new(ServiceCatalogService::new(catalog, provisioned));
+    let events_api: Arc<dyn Json11Service> =
+        Arc::new(sagestack_events::EventsService::new(events.clone()));
+    let console = sagestack_console::AccountView {
+        sagemaker: sagemaker.clone(),
+        servicecatalog: servicecatalog.clone(),
+        events: events_api.clone(),
+        cloudformation: cloudformation.clone(),
+        objects: shared.objects.clone(),
+    };
     // STS: temporary keys go into the credentials the policy accepts (sigv4 only).
     let sessions = Arc::new(sagestack_sts::Sessions::new(
         store.clone(),
@@ -409,11 +441,11 @@ fn build_account(
     ));
     let apis = AccountApis {
         json: vec![
-            Arc::new(sagemaker),
+            sagemaker,
             Arc::new(SsmService::new(parameters)),
-            Arc::new(ServiceCatalogService::new(catalog, provisioned)),
+            servicecatalog,
             Arc::new(sagestack_logs::LogsService::new(logs)),
-            Arc::new(sagestack_events::EventsService::new(events.clone())),
+            events_api,
             Arc::new(sagestack_codepipeline::CodePipelineService::new(pipelines)),
             Arc::new(sagestack_codebuild::CodeBuildService::new(builds)),
         ],
@@ -426,6 +458,7 @@ fn build_account(
             shared.code_urls.clone(),
         ))],
         functions,
+        console,
     };
     let account = AccountApp {
         account_id: account_id.to_owned(),

@@ -19,7 +19,10 @@
 //!    ([`sigv4::check_shape`]); whether it is the right one is decided after the body
 //!    is read, by the credentials policy (`sagestack_protocol::auth`, `--auth`). S3
 //!    REST requests go on to s3s, which verifies signatures against the same policy's
-//!    keys and refuses unsigned ones itself.
+//!    keys and refuses unsigned ones itself. The web console's paths
+//!    (`sagestack_console::PREFIX`) are pages, not AWS calls: they pass this step
+//!    (having passed 1 to 3, so only same-origin browser requests reach them) and
+//!    authenticate by the console's session cookie and CSRF token instead.
 //!
 //! Refusals 3 and 4 are AWS's errors in the request's protocol
 //! (`MissingAuthenticationToken[Exception]`, `IncompleteSignature[Exception]`,
@@ -115,6 +118,9 @@ fn refuse(hosts: &AllowedHosts, parts: &Parts) -> Option<Response> {
             shape => protocol_error(&shape, err),
         });
     }
+    if is_console(parts) {
+        return None;
+    }
     match shape {
         RequestShape::Rest => None,
         shape => sigv4::check_shape(parts)
@@ -130,6 +136,13 @@ fn request_host(parts: &Parts) -> Option<&str> {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+}
+
+/// A request for the web console (its pages, forms and assets).
+fn is_console(parts: &Parts) -> bool {
+    let path = parts.uri.path();
+    path.strip_prefix(sagestack_console::PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn is_preflight(parts: &Parts) -> bool {

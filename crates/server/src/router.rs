@@ -3,7 +3,8 @@
 //! `sagestack_s3::api::call` for S3 REST); this file must never know a wire format.
 //!
 //! Every AWS request arrives on one port. [`router`] sends
-//! `GET /_sagestack/health` to the health check and everything else to [`dispatch`],
+//! `GET /_sagestack/health` to the health check, `/_sagestack/console/...` to the web
+//! console (`sagestack_console::router`), and everything else to [`dispatch`],
 //! which asks [`sagestack_protocol::classify`] what the request is:
 //!
 //! * JSON 1.0/1.1 (`X-Amz-Target: <Prefix>.<Operation>`): the [`Json11Service`]
@@ -100,6 +101,8 @@ pub struct AppState {
     pub lambda: Option<crate::lambda::LambdaRoutes>,
     /// Each account's EventBridge, for `GET /_sagestack/events/stats`.
     pub events: std::collections::BTreeMap<String, Arc<sagestack_events::EventBridge>>,
+    /// The web console (`/_sagestack/console/...`; none in tests of the routing alone).
+    pub console: Option<Arc<sagestack_console::Console>>,
 }
 
 /// The application router.
@@ -115,6 +118,9 @@ pub fn router(state: AppState) -> Router {
                 .route("/_sagestack/lambda/code/{hex}", get(crate::lambda::code))
                 .with_state(lambda),
         );
+    }
+    if let Some(console) = state.console.clone() {
+        router = router.merge(sagestack_console::router(console));
     }
     router
         .route("/_sagestack/health", get(health))

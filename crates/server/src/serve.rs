@@ -85,6 +85,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         startup_ms = started.elapsed().as_millis() as u64,
         "sagestack listening on http://{addr}"
     );
+    tracing::info!(
+        "web console: http://{addr}{}/ (auth: {})",
+        sagestack_console::PREFIX,
+        state.auth.name()
+    );
     let reloader = reload_credentials_on_sighup(&state.auth);
     let hosts = AllowedHosts::new(&args.host, &args.s3_hostnames, &args.allowed_hosts);
     let limits = Limits {

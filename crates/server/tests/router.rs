@@ -47,6 +47,7 @@ fn app_with(services: Services) -> axum::Router {
         store: None,
         lambda: None,
         events: Default::default(),
+        console: None,
     })
 }
 
