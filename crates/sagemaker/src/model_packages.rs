@@ -15,18 +15,11 @@
 //! still has versions is refused with `ConflictException`; a missing group or package is
 //! a `ValidationException` "... does not exist.".
 //!
-//! EventBridge: a "SageMaker Model Package State Change" (source `aws.sagemaker`,
-//! resources the package's ARN) is published once a package is stored, and once an update
-//! that changed its `ModelApprovalStatus` (or `ModelPackageStatus`) is stored, awaited
-//! (the publisher makes it durable before it returns), and only when the publisher wants
-//! it. Its detail is the stored package, timestamps in ISO 8601, as in AWS's example
-//! ("Events that Amazon SageMaker sends to Amazon EventBridge"). Other updates (description,
-//! metadata, tags) and deletions publish nothing: AWS documents no event for them.
+//! EventBridge: see `events.rs`.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use sagestack_engine::{EmittedEvent, iso8601_millis};
 use sagestack_protocol::{JsonOutput, RequestContext};
 use sagestack_store::{CatalogKind, CatalogRecord, StoreError};
 
@@ -43,11 +36,6 @@ type Result<T> = std::result::Result<T, SageMakerError>;
 pub const DEFAULT_LIST_PACKAGES: usize = 10;
 /// Registrations tried when concurrent ones take the next version numbers.
 const VERSION_ATTEMPTS: usize = 8;
-
-/// `source` of the events SageMaker emits.
-pub const SAGEMAKER_SOURCE: &str = "aws.sagemaker";
-/// A model package was registered, or its approval (or status) changed.
-pub const MODEL_PACKAGE_STATE_CHANGE: &str = "SageMaker Model Package State Change";
 
 /// Input members copied into the package as given (the model has validated them).
 pub(crate) const KEPT: [&str; 16] = [
@@ -660,44 +648,9 @@ fn summary(p: &Value) -> Value {
     )
 }
 
-/// The "SageMaker Model Package State Change" of `package` (as stored): its members as
-/// DescribeModelPackage has them (tags included, as the event's schema has them), with
-/// `CreationTime` and `LastModifiedTime` written `2021-02-24T17:00:14Z` as in AWS's
-/// example. The event's time is the package's last modification.
-pub(crate) fn state_change(package: &Value) -> EmittedEvent {
-    let millis = |key: &str| {
-        package
-            .get(key)
-            .and_then(Value::as_f64)
-            .map(|s| (s * 1000.0).round() as i64)
-    };
-    let mut detail = package.clone();
-    for key in ["CreationTime", "LastModifiedTime"] {
-        if let Some(ms) = millis(key) {
-            detail[key] = iso8601_seconds(ms).into();
-        }
-    }
-    EmittedEvent {
-        source: SAGEMAKER_SOURCE.into(),
-        detail_type: MODEL_PACKAGE_STATE_CHANGE.into(),
-        resources: package
-            .get("ModelPackageArn")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .into_iter()
-            .collect(),
-        detail,
-        time: millis("LastModifiedTime")
-            .or_else(|| millis("CreationTime"))
-            .unwrap_or_default(),
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` (no fraction).
-fn iso8601_seconds(ms: i64) -> String {
-    let with_millis = iso8601_millis(ms);
-    format!("{}Z", &with_millis[..19])
-}
-
+mod events;
 #[cfg(test)]
 mod tests;
+
+use events::state_change;
+pub use events::{MODEL_PACKAGE_STATE_CHANGE, SAGEMAKER_SOURCE};

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use sagestack_engine::{EventPublisher, ResourceContext, ResourceProvider};
+use sagestack_engine::{EmittedEvent, EventPublisher, ResourceContext, ResourceProvider};
 use sagestack_store::SqliteStore;
 use serde_json::{Value, json};
 
+use super::events::iso8601_seconds;
 use super::*;
 use crate::ModelPackageProvider;
 
