@@ -119,6 +119,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router
         .route(&p("/s3/{bucket}"), get(s3::objects))
         .route(&p("/s3/{bucket}/object"), get(s3::download))
         .route(&p("/s3/{bucket}/upload"), post(s3::upload))
+        .route(&p("/s3/{bucket}/template"), get(template_view::s3_page))
         .route(&p("/catalog"), get(catalog::page))
         .route(&p("/models"), get(catalog::models))
         .route(&p("/rules"), get(catalog::rules))

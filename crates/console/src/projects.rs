@@ -327,7 +327,10 @@ pub(crate) async fn page(
         @for (cfn, stack, message) in &stacks {
             h2 { "Template provider " (cfn["TemplateName"].as_str().unwrap_or("")) }
             dl.facts {
-                dt { "Template URL" } dd.mono { (cfn["TemplateURL"].as_str().unwrap_or("")) }
+                dt { "Template URL" } dd.mono {
+                    @let url = cfn["TemplateURL"].as_str().unwrap_or("");
+                    @match s3_location(url) { Some((b, k)) => a id="template-url" href={(PREFIX) "/s3/" (enc(&b)) "/template?key=" (enc(&k))} { (url) }, None => (url) }
+                }
                 @if let Some(r) = cfn["RoleARN"].as_str() { dt { "Role" } dd.mono { (r) } }
                 dt { "Stack" } dd { a id="stack-link" href=(layout::stack_link(stack, "")) { (cfn["StackDetail"]["Name"].as_str().unwrap_or(stack)) } " · " a href=(layout::stack_link(stack, "/timeline")) { "timeline" } " · " a href=(layout::stack_link(stack, "/template")) { "template" } }
                 @if let Some(m) = message { dt { "Stack message" } dd id="stack-message" { (m) } }
@@ -362,6 +365,21 @@ pub(crate) async fn page(
         live,
         body,
     ))
+}
+
+/// The bucket and key an S3 URL names (virtual-hosted or path style).
+fn s3_location(url: &str) -> Option<(String, String)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    match host.split_once(".s3") {
+        Some((bucket, _)) if !bucket.is_empty() => Some((bucket.to_string(), path.to_string())),
+        _ => {
+            let (bucket, key) = path.split_once('/')?;
+            Some((bucket.to_string(), key.to_string()))
+        }
+    }
 }
 
 /// A JSON object as a definition list (nested values as JSON text).

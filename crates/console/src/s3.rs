@@ -30,7 +30,11 @@ const PAGE: usize = 200;
 const MAX_KEY_BYTES: usize = 1024;
 
 /// The bucket named `name` if the viewer's account owns it.
-async fn own_bucket(console: &Console, viewer: &Viewer<'_>, name: &str) -> Option<BucketRecord> {
+pub(crate) async fn own_bucket(
+    console: &Console,
+    viewer: &Viewer<'_>,
+    name: &str,
+) -> Option<BucketRecord> {
     let bucket = viewer.view.objects.get_bucket(name).await.ok().flatten()?;
     (sagestack_s3::auth::bucket_owner(&bucket, &console.config.account_id) == viewer.account_id)
         .then_some(bucket)

@@ -103,21 +103,7 @@ pub(crate) async fn page(
                 @if previous { a href=(layout::stack_link(&stack.stack_id, "/template")) { "show the current one" } }
                 @else { a href={(layout::stack_link(&stack.stack_id, "/template")) "&which=previous"} { "show the previous one" } } "." }
         }
-        @if findings.is_empty() {
-            p.notice id="template-valid" { "The template is valid." }
-        } @else {
-            div.notice.error id="template-errors" role="alert" {
-                strong { (findings.len()) " validation error(s):" }
-                ul { @for d in &findings { li {
-                    @match (d.line, d.column) {
-                        (Some(l), Some(c)) => { a.loc href={"#L" (l)} data-line=(l) data-column=(c) { (l) ":" (c) } ": " }
-                        (Some(l), None) => { a.loc href={"#L" (l)} data-line=(l) { (l) } ": " }
-                        _ => {}
-                    }
-                    (d.message) " " span.mono { "(" (d.code) ")" }
-                } } }
-            }
-        }
+        (findings_box(&findings))
         (source_listing(&source.body, &findings))
         @if !source.parameters.is_empty() {
             p { (source.parameters.len()) " parameter value(s) given; see the stack's overview (NoEcho values masked)." }
@@ -131,6 +117,72 @@ pub(crate) async fn page(
         None,
         body,
     ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ObjectQuery {
+    key: String,
+}
+
+/// A template stored in S3 (a project's `TemplateURL`), with its validation findings:
+/// where a project whose template was refused shows why.
+pub(crate) async fn s3_page(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    axum::extract::Path(bucket): axum::extract::Path<String>,
+    Query(q): Query<ObjectQuery>,
+) -> Response {
+    let viewer = match console.viewer(&headers) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let object = match crate::s3::own_bucket(&console, &viewer, &bucket).await {
+        Some(_) => viewer
+            .view
+            .objects
+            .get_object(&bucket, &q.key)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let Some(object) = object else {
+        let body = html! { h1 { "Template s3://" (bucket) "/" (q.key) } (notice("error", "The specified key does not exist.")) };
+        return respond(layout::page(&console, &viewer, Nav::S3, &q.key, None, body));
+    };
+    let text = String::from_utf8_lossy(&object.body);
+    let findings = match viewer.view.cloudformation.validate_template(&text, false) {
+        Ok(_) => Vec::new(),
+        Err(diags) => diags,
+    };
+    let body = html! {
+        p { a href={(crate::PREFIX) "/s3/" (layout::enc(&bucket))} { "« Bucket " (bucket) } }
+        h1 { "Template s3://" (bucket) "/" (q.key) }
+        (findings_box(&findings))
+        (source_listing(&text, &findings))
+    };
+    respond(layout::page(&console, &viewer, Nav::S3, &q.key, None, body))
+}
+
+/// The findings as a list of links to their lines, or "valid".
+fn findings_box(findings: &[sagestack_engine::PlanDiagnostic]) -> Markup {
+    html! {
+        @if findings.is_empty() {
+            p.notice id="template-valid" { "The template is valid." }
+        } @else {
+            div.notice.error id="template-errors" role="alert" {
+                strong { (findings.len()) " validation error(s):" }
+                ul { @for d in findings { li {
+                    @match (d.line, d.column) {
+                        (Some(l), Some(c)) => { a.loc href={"#L" (l)} data-line=(l) data-column=(c) { (l) ":" (c) } ": " }
+                        (Some(l), None) => { a.loc href={"#L" (l)} data-line=(l) { (l) } ": " }
+                        _ => {}
+                    }
+                    (d.message) " " span.mono { "(" (d.code) ")" }
+                } } }
+            }
+        }
+    }
 }
 
 /// The body, one `<li id="L<n>">` per line, with each finding under its line.

@@ -7,6 +7,8 @@
 //! that keep no state write both at once) is a bar of no length. A bar's operation is
 //! `Rollback` when it ran while the stack was rolling back (between the stack's
 //! `ROLLBACK_IN_PROGRESS`/`UPDATE_ROLLBACK_IN_PROGRESS` event and the end of that phase).
+//! A second `*_IN_PROGRESS` of the same operation ("Resource creation Initiated")
+//! belongs to the bar already open.
 //!
 //! The critical path is the chain of bars that decided when the operation ended: from
 //! the bar that ended last, back through the dependency (from the template's `Ref`,
@@ -74,12 +76,15 @@ pub struct Bar {
     pub reason: Option<String>,
     /// On the critical path.
     pub critical: bool,
+    /// The position of its first event in the stack's event stream: the order of bars
+    /// that start in the same millisecond.
+    pub seq: u64,
 }
 
 /// The laid-out timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
-    /// In start order (ties by end, then logical id): one row each.
+    /// In start order (ties in event order): one row each.
     pub bars: Vec<Bar>,
     /// The earliest event (the axis' origin) and the latest bar end.
     pub start: i64,
@@ -129,6 +134,14 @@ pub fn layout(
         };
         let id = e.logical_resource_id.as_str();
         if state == "IN_PROGRESS" {
+            // CloudFormation's second opening ("Resource creation Initiated") continues
+            // the bar the first one opened.
+            if open
+                .get(id)
+                .is_some_and(|&i| bars[i].operation == operation)
+            {
+                continue;
+            }
             if let Some(i) = open.remove(id) {
                 // A second opening closes the first (a replacement's create, then its
                 // delete): the first ran until now.
@@ -145,6 +158,7 @@ pub fn layout(
                 end: now.max(e.timestamp),
                 reason: None,
                 critical: false,
+                seq: e.seq,
             });
             continue;
         }
@@ -169,17 +183,11 @@ pub fn layout(
                 end: e.timestamp,
                 reason,
                 critical: false,
+                seq: e.seq,
             }),
         }
     }
-    bars.sort_by(|a, b| {
-        (a.start, a.end, &a.logical_id, a.operation).cmp(&(
-            b.start,
-            b.end,
-            &b.logical_id,
-            b.operation,
-        ))
-    });
+    bars.sort_by_key(|b| (b.start, b.seq));
     let start = events
         .first()
         .map(|e| e.timestamp)

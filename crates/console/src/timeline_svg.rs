@@ -65,7 +65,9 @@ pub(crate) fn render(t: &Timeline, stack_url: String) -> Markup {
     let span = (t.end - t.start).max(1);
     let x = |ms: i64| LABEL_W + (ms - t.start) as f64 / span as f64 * CHART_W;
     let rows_top = AXIS_H + STRIP_H + 6.0;
-    let height = rows_top + t.bars.len() as f64 * ROW_H + 8.0;
+    // The first failure's reason gets a row of its own, under its bar.
+    let extra = usize::from(t.first_failure.is_some());
+    let height = rows_top + (t.bars.len() + extra) as f64 * ROW_H + 8.0;
     let width = LABEL_W + CHART_W + PAD_RIGHT;
     let mut s = String::with_capacity(256 * t.bars.len() + 4096);
     let _ = write!(
@@ -135,7 +137,8 @@ pub(crate) fn render(t: &Timeline, stack_url: String) -> Markup {
     }
     // Bars.
     for (i, b) in t.bars.iter().enumerate() {
-        let y = rows_top + i as f64 * ROW_H;
+        let after_failure = t.first_failure.is_some_and(|f| i > f);
+        let y = rows_top + (i + usize::from(after_failure)) as f64 * ROW_H;
         let x0 = x(b.start);
         let w = (x(b.end) - x0).max(2.0);
         let first = t.first_failure == Some(i);
@@ -210,19 +213,13 @@ pub(crate) fn render(t: &Timeline, stack_url: String) -> Markup {
                 .as_deref()
                 .unwrap_or("failed")
                 .chars()
-                .take(90)
+                .take(160)
                 .collect();
-            let tx = (x0 + w + 6.0).min(LABEL_W + CHART_W - 4.0);
-            let anchor = if x0 + w + 6.0 > LABEL_W + CHART_W * 0.55 {
-                "end"
-            } else {
-                "start"
-            };
-            let tx = if anchor == "end" { x0 - 6.0 } else { tx };
             let _ = write!(
                 s,
-                r##"<text class="first-failure" x="{tx:.1}" y="{ty:.1}" fill="#82071e" text-anchor="{anchor}" font-weight="600">✕ {r}</text>"##,
-                ty = y + ROW_H - 5.0,
+                r##"<text class="first-failure" x="{tx:.1}" y="{ty:.1}" fill="#82071e" font-weight="600">✕ {r}</text>"##,
+                tx = LABEL_W - 120.0,
+                ty = y + 2.0 * ROW_H - 5.0,
                 r = esc(&reason),
             );
         }

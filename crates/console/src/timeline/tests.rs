@@ -208,3 +208,22 @@ fn five_hundred_resources_lay_out_quickly() {
     assert!(t.bars.iter().filter(|b| b.critical).count() >= 50);
     assert!(started.elapsed() < std::time::Duration::from_millis(500));
 }
+
+#[test]
+fn initiated_events_continue_the_open_bar() {
+    let events = vec![
+        ev(1, 0, STACK, "CREATE_IN_PROGRESS", None),
+        ev(2, 0, "A", "CREATE_IN_PROGRESS", None),
+        ev(
+            3,
+            1,
+            "A",
+            "CREATE_IN_PROGRESS",
+            Some("Resource creation Initiated"),
+        ),
+        ev(4, 3, "A", "CREATE_COMPLETE", None),
+    ];
+    let t = layout(STACK, &events, &HashMap::new(), 0);
+    assert_eq!(t.bars.len(), 1);
+    assert_eq!((t.bars[0].start, t.bars[0].end), (0, 3000));
+}

@@ -1,0 +1,481 @@
+"""The web console (`/_sagestack/console/`) in headless Chromium, driven by Selenium,
+against the real binary with real data made through boto3: a project from the MLOps
+example template, a project whose custom resource fails (and rolls back), a direct
+stack whose update fails and rolls back, a project whose template does not validate,
+and a project held in CreateInProgress by a webhook custom resource until the test lets
+it go (the live update). A second server runs with `--auth sigv4` for the sign-in.
+
+Chromium and its driver come from Debian (`apt-get install chromium chromium-driver`,
+done by scripts/test under CI=true as root). Without them these tests fail under
+CI=true and skip otherwise. Screenshots of the main pages go to docs/console/ when
+SAGESTACK_CONSOLE_SCREENSHOTS=1.
+"""
+import json
+import os
+import shutil
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import REGION, REPO, Server, client, put_template
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+DRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
+try:
+    import selenium  # noqa: F401
+    HAVE_SELENIUM = True
+except ImportError:
+    HAVE_SELENIUM = False
+
+if not (CHROMIUM and DRIVER and HAVE_SELENIUM):
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("the console tests need chromium, chromedriver (Debian's packages) and selenium under CI")
+    pytest.skip("chromium, chromedriver or selenium is missing (apt-get install chromium chromium-driver)",
+                allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+ACCOUNT = "000000000000"
+FUNCTIONS = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+BUCKET = "console-templates"
+SCREENSHOTS = os.environ.get("SAGESTACK_CONSOLE_SCREENSHOTS") == "1"
+SHOTS_DIR = os.path.join(REPO, "docs", "console")
+C = "/_sagestack/console"
+
+
+class Hook(BaseHTTPRequestHandler):
+    """Custom resources: FAILED when the properties say `Fail`; a `Hold` resource waits
+    until the test sets `server.release`."""
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        props = request["ResourceProperties"]
+        if props.get("Hold") and request["RequestType"] == "Create":
+            self.server.release.wait(60)
+        fail = props.get("Fail") if request["RequestType"] != "Delete" else None
+        response = {
+            "Status": "FAILED" if fail else "SUCCESS",
+            "PhysicalResourceId": request.get("PhysicalResourceId") or f"hook-{request['LogicalResourceId']}",
+            "StackId": request["StackId"], "RequestId": request["RequestId"],
+            "LogicalResourceId": request["LogicalResourceId"],
+        }
+        if fail:
+            response["Reason"] = f"refused: {fail}"
+        body = json.dumps(response).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+# Param waits for Bucket; Check (which fails) waits for Param: the timeline's order.
+FAILING = f"""
+Parameters:
+  SageMakerProjectName: {{Type: String}}
+  SageMakerProjectId: {{Type: String}}
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties: {{Type: String, Value: !Ref Bucket}}
+  Check:
+    Type: Custom::Check
+    Properties:
+      ServiceToken: {FUNCTIONS}checker
+      After: !Ref Param
+      Fail: quota exceeded for {{{{project}}}}
+"""
+
+HELD = f"""
+Parameters:
+  SageMakerProjectName: {{Type: String}}
+  SageMakerProjectId: {{Type: String}}
+Resources:
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties: {{Type: String, Value: held}}
+  Slow:
+    Type: Custom::Slow
+    Properties: {{ServiceToken: {FUNCTIONS}slow, Hold: "yes", After: !Ref Param}}
+"""
+
+# Line 5, column 3: a resource without a Type; line 6, column 5: an unknown attribute.
+INVALID = """Parameters:
+  SageMakerProjectName: {Type: String}
+  SageMakerProjectId: {Type: String}
+Resources:
+  Bucket:
+    Typo: AWS::S3::Bucket
+"""
+
+STACK_V1 = f"""
+Parameters:
+  Secret: {{Type: String, NoEcho: true}}
+Resources:
+  Store:
+    Type: AWS::SSM::Parameter
+    Properties: {{Type: String, Value: v1}}
+  Gate:
+    Type: Custom::Gate
+    Properties: {{ServiceToken: {FUNCTIONS}gate, Version: "1"}}
+Outputs:
+  StoreName: {{Value: !Ref Store}}
+"""
+STACK_V2 = STACK_V1.replace("Value: v1", "Value: v2").replace(
+    'Version: "1"', 'Version: "2", Fail: bad gate')
+
+
+def provider(key, params=()):
+    return {"CfnTemplateProvider": {
+        "TemplateName": key.split(".")[0],
+        "TemplateURL": f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{key}",
+        "Parameters": [{"Key": k, "Value": v} for k, v in params]}}
+
+
+def wait(fn, timeout=60, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(poll)
+
+
+def project_status(sm, name):
+    return sm.describe_project(ProjectName=name)["ProjectStatus"]
+
+
+@pytest.fixture(scope="module")
+def hook():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    httpd.release = threading.Event()
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd
+    httpd.release.set()
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, hook):
+    """A server with the data every test reads."""
+    base = f"http://127.0.0.1:{hook.server_address[1]}"
+    srv = Server(str(tmp_path_factory.mktemp("console") / "data"), {
+        "SAGESTACK_CUSTOM_RESOURCE_WEBHOOKS": f"{FUNCTIONS}={base}/hook"}).start()
+    sm, cfn = client("sagemaker", srv.url), client("cloudformation", srv.url)
+    s3 = client("s3", srv.url, s3={"addressing_style": "path"})
+    with open(os.path.join(REPO, "examples", "mlops", "mlops-template.yaml")) as f:
+        put_template(s3, BUCKET, "mlops.yaml", f.read())
+    put_template(s3, BUCKET, "failing.yaml", FAILING)
+    put_template(s3, BUCKET, "held.yaml", HELD)
+    put_template(s3, BUCKET, "invalid.yaml", INVALID)
+    sm.create_project(ProjectName="mlops-ok", ProjectDescription="the MLOps example",
+                      TemplateProviders=[provider("mlops.yaml", [("Stage", "dev")])],
+                      Tags=[{"Key": "team", "Value": "vision"}])
+    sm.create_project(ProjectName="failing", TemplateProviders=[provider("failing.yaml")])
+    sm.create_project(ProjectName="invalid", TemplateProviders=[provider("invalid.yaml")])
+    for name in ("mlops-ok", "failing", "invalid"):
+        wait(lambda: project_status(sm, name) not in ("Pending", "CreateInProgress"))
+    cfn.create_stack(StackName="web", TemplateBody=STACK_V1,
+                     Parameters=[{"ParameterKey": "Secret", "ParameterValue": "hunter2"}])
+    wait(lambda: cfn.describe_stacks(StackName="web")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE")
+    cfn.create_change_set(StackName="web", ChangeSetName="to-v2", TemplateBody=STACK_V2,
+                          Parameters=[{"ParameterKey": "Secret", "UsePreviousValue": True}])
+    wait(lambda: cfn.describe_change_set(StackName="web", ChangeSetName="to-v2")["Status"]
+         in ("CREATE_COMPLETE", "FAILED"))
+    cfn.update_stack(StackName="web", TemplateBody=STACK_V2,
+                     Parameters=[{"ParameterKey": "Secret", "UsePreviousValue": True}])
+    wait(lambda: cfn.describe_stacks(StackName="web")["Stacks"][0]["StackStatus"]
+         == "UPDATE_ROLLBACK_COMPLETE")
+    yield srv, sm, cfn, s3
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def shot(browser, name, height=None):
+    if not SCREENSHOTS:
+        return
+    os.makedirs(SHOTS_DIR, exist_ok=True)
+    full = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(max(height or full, 700), 2400))
+    browser.save_screenshot(os.path.join(SHOTS_DIR, f"{name}.png"))
+    browser.set_window_size(1280, 900)
+
+
+def css(browser, selector):
+    return browser.find_elements(By.CSS_SELECTOR, selector)
+
+
+def text(browser, selector):
+    return browser.find_element(By.CSS_SELECTOR, selector).text
+
+
+def test_projects_list_shows_statuses_filters_and_sorts(world, browser):
+    srv = world[0]
+    browser.get(srv.url + C + "/")
+    assert browser.title.startswith("Projects")
+    assert "auth: none" in text(browser, "#auth-mode")
+    rows = {r.get_attribute("data-name"): r.find_element(By.CSS_SELECTOR, ".badge").text
+            for r in css(browser, "#projects tbody tr[data-name]")}
+    assert rows == {"mlops-ok": "CreateCompleted", "failing": "CreateFailed", "invalid": "CreateFailed"}
+    shot(browser, "projects")
+    # Filter by status, then by name.
+    browser.get(srv.url + C + "/projects?status=CreateFailed")
+    names = [r.get_attribute("data-name") for r in css(browser, "#projects tbody tr[data-name]")]
+    assert sorted(names) == ["failing", "invalid"]
+    field = browser.find_element(By.ID, "filter-name")
+    field.clear()
+    field.send_keys("inval")
+    field.submit()
+    WebDriverWait(browser, 10).until(lambda b: "name=inval" in b.current_url)
+    assert [r.get_attribute("data-name") for r in css(browser, "#projects tbody tr[data-name]")] == ["invalid"]
+    # Sort by name, ascending then descending (the column header's link).
+    browser.get(srv.url + C + "/projects")
+    browser.find_element(By.LINK_TEXT, "Name").click()
+    names = [r.get_attribute("data-name") for r in css(browser, "#projects tbody tr[data-name]")]
+    assert names == ["failing", "invalid", "mlops-ok"]
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Name").click()
+    names = [r.get_attribute("data-name") for r in css(browser, "#projects tbody tr[data-name]")]
+    assert names == ["mlops-ok", "invalid", "failing"]
+
+
+def test_keyset_pages_of_the_projects_list(world):
+    srv, sm = world[0], world[1]
+    for i in range(55):
+        sm.create_project(ProjectName=f"bulk-{i:02d}", TemplateProviders=[provider("invalid.yaml")])
+    html = urllib.request.urlopen(srv.url + C + "/projects?sort=Name&order=Ascending").read().decode()
+    assert html.count('data-name="') == 50 and 'id="next-page"' in html
+    token = html.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    html2 = urllib.request.urlopen(srv.url + token).read().decode()
+    assert 'data-name="mlops-ok"' in html2 and 'data-name="bulk-00"' not in html2
+
+
+def test_project_page_links_down_to_the_stack_and_its_timeline(world, browser):
+    srv = world[0]
+    browser.get(srv.url + C + "/projects/mlops-ok")
+    assert text(browser, "#project-status") == "CreateCompleted"
+    assert "team" in text(browser, "#tags") and "vision" in text(browser, "#tags")
+    assert "Stage" in browser.page_source
+    bars = css(browser, "svg#timeline g.bar")
+    assert len(bars) == 11
+    shot(browser, "project")
+    browser.find_element(By.ID, "stack-link").click()
+    WebDriverWait(browser, 10).until(lambda b: "/stack?" in b.current_url)
+    resources = {r.get_attribute("data-logical-id"): r for r in css(browser, "#resources tbody tr")}
+    assert len(resources) == 11
+    assert all(r.find_element(By.CSS_SELECTOR, ".badge").text == "CREATE_COMPLETE" for r in resources.values())
+    # A native resource links to what it is: the bucket's objects.
+    bucket = resources["ArtifactBucket"].find_element(By.CSS_SELECTOR, "a")
+    name = bucket.text
+    shot(browser, "stack")
+    bucket.click()
+    WebDriverWait(browser, 10).until(lambda b: f"/s3/{name}" in b.current_url)
+    assert text(browser, "h1") == f"Bucket {name}"
+
+
+def test_failed_project_shows_the_failing_resource_reason_and_timeline(world, browser):
+    srv = world[0]
+    browser.get(srv.url + C + "/projects/failing")
+    assert text(browser, "#project-status") == "CreateFailed"
+    assert "Check" in text(browser, "#first-failure-resource")
+    assert "refused: quota exceeded" in text(browser, "#first-failure-reason")
+    browser.find_element(By.LINK_TEXT, "timeline").click()
+    WebDriverWait(browser, 10).until(lambda b: "/stack/timeline" in b.current_url)
+    bars = [(b.get_attribute("data-logical-id"), b.get_attribute("data-operation"),
+             b.get_attribute("data-outcome"), b.get_attribute("data-first-failure"),
+             b.get_attribute("data-critical")) for b in css(browser, "svg#timeline g.bar")]
+    creates = [b for b in bars if b[1] == "create"]
+    # Created in dependency order: Bucket, then Param, then Check (which failed first).
+    assert [b[0] for b in creates] == ["Bucket", "Param", "Check"]
+    assert creates[2][2:4] == ("failed", "true")
+    # The rollback deletes what was made, in reverse order.
+    rollback = [b[0] for b in bars if b[1] == "rollback"]
+    assert rollback.index("Param") < rollback.index("Bucket")
+    assert [b[0] for b in bars if b[4] == "true"][:3] == ["Bucket", "Param", "Check"]
+    starts = [int(b.get_attribute("data-start")) for b in css(browser, "svg#timeline g.bar")]
+    assert starts == sorted(starts)
+    assert "ran at once" in text(browser, "#timeline-stats")
+    shot(browser, "timeline-failed")
+
+
+def test_invalid_template_shows_the_error_at_its_line_and_column(world, browser):
+    srv = world[0]
+    browser.get(srv.url + C + "/projects/invalid")
+    assert text(browser, "#project-status") == "CreateFailed"
+    browser.find_element(By.ID, "template-url").click()
+    WebDriverWait(browser, 10).until(lambda b: "/template?key=invalid.yaml" in b.current_url)
+    locs = [(a.get_attribute("data-line"), a.get_attribute("data-column"), a.text)
+            for a in css(browser, "#template-errors a.loc")]
+    assert locs == [("5", "3", "5:3"), ("6", "5", "6:5")], text(browser, "#template-errors")
+    assert "must contain a Type member" in text(browser, "#template-errors")
+    line = browser.find_element(By.ID, "L6")
+    assert "err" in line.get_attribute("class") and "Typo" in line.text
+    assert "6:5 Invalid template resource property 'Typo'" in line.text
+    # The location is a link to its line.
+    locs = css(browser, "#template-errors a.loc")
+    locs[1].click()
+    assert browser.current_url.endswith("#L6")
+    shot(browser, "template-error")
+
+
+def test_rolled_back_update_change_set_and_masked_parameter(world, browser):
+    srv = world[0]
+    browser.get(srv.url + C + "/stacks")
+    browser.find_element(By.LINK_TEXT, "web").click()
+    WebDriverWait(browser, 10).until(lambda b: "/stack?" in b.current_url)
+    assert css(browser, "h1 .badge")[0].text == "UPDATE_ROLLBACK_COMPLETE"
+    assert "Gate" in text(browser, "#first-failure-resource")
+    assert "refused: bad gate" in text(browser, "#first-failure-reason")
+    params = text(browser, "#parameters")
+    assert "****" in params and "hunter2" not in browser.page_source
+    browser.find_element(By.LINK_TEXT, "to-v2").click()
+    WebDriverWait(browser, 10).until(lambda b: "/stack/changeset" in b.current_url)
+    rows = {r.get_attribute("data-logical-id"): r for r in css(browser, "#changes tbody tr")}
+    assert set(rows) == {"Store", "Gate"}
+    store = rows["Store"].text
+    assert "Value" in store and "− v1" in store and "+ v2" in store
+    shot(browser, "change-set")
+    browser.get(srv.url + C + "/stack/timeline?name=web")
+    ops = [(b.get_attribute("data-logical-id"), b.get_attribute("data-operation"))
+           for b in css(browser, "svg#timeline g.bar")]
+    assert ("Gate", "update") in ops and ("Gate", "rollback") in ops
+    browser.get(srv.url + C + "/stack/template?name=web")
+    assert css(browser, "#template-valid") and css(browser, "#L1")
+
+
+def test_live_update_of_a_running_project(world, hook, browser):
+    srv, sm = world[0], world[1]
+    sm.create_project(ProjectName="held", TemplateProviders=[provider("held.yaml")])
+    assert wait(lambda: project_status(sm, "held") == "CreateInProgress")
+    browser.get(srv.url + C + "/projects/held")
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-live")
+    assert text(browser, "#project-status") == "CreateInProgress"
+    browser.execute_script("window.__sameDocument = true;")
+    hook.release.set()
+    WebDriverWait(browser, 30).until(lambda b: text(b, "#project-status") == "CreateCompleted")
+    # The page changed in place (no navigation) and stopped polling.
+    assert browser.execute_script("return window.__sameDocument === true")
+    WebDriverWait(browser, 10).until(
+        lambda b: not b.find_element(By.TAG_NAME, "body").get_attribute("data-live"))
+
+
+def test_s3_upload_validates_the_template_and_download_is_an_attachment(world, browser, tmp_path):
+    srv = world[0]
+    browser.get(srv.url + C + "/s3/" + BUCKET)
+    path = tmp_path / "uploaded.yaml"
+    path.write_text(INVALID)
+    browser.find_element(By.ID, "upload-key").send_keys("up/uploaded.yaml")
+    browser.find_element(By.ID, "upload-file").send_keys(str(path))
+    browser.find_element(By.CSS_SELECTOR, "form.upload button").click()
+    WebDriverWait(browser, 10).until(lambda b: "uploaded=" in b.current_url)
+    assert "not valid: 5:3" in browser.page_source
+    assert "up/uploaded.yaml" in text(browser, "#objects")
+    obj = world[3].get_object(Bucket=BUCKET, Key="up/uploaded.yaml")
+    assert obj["Body"].read().decode() == INVALID
+    with urllib.request.urlopen(srv.url + C + f"/s3/{BUCKET}/object?key=up%2Fuploaded.yaml") as r:
+        assert r.headers["Content-Disposition"].startswith("attachment")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_post_without_the_csrf_token_or_from_another_origin_is_refused(world):
+    srv = world[0]
+    boundary = "xyz"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nx.txt\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.txt\"\r\n\r\nhi\r\n"
+            f"--{boundary}--\r\n").encode()
+    def send(headers):
+        req = urllib.request.Request(srv.url + C + f"/s3/{BUCKET}/upload", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **headers})
+        try:
+            return urllib.request.urlopen(req).status
+        except urllib.error.HTTPError as e:
+            return e.code
+    assert send({}) == 403
+    assert send({"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}) == 403
+
+
+def test_other_pages_render(world, browser):
+    srv = world[0]
+    for path, heading in (("/catalog", "Service Catalog"), ("/models", "Model package groups"),
+                          ("/rules", "EventBridge rules"), ("/s3", "S3 buckets")):
+        browser.get(srv.url + C + path)
+        assert text(browser, "h1") == heading
+    assert css(browser, "#buckets tbody tr")
+    browser.get(srv.url + C + "/models")
+    assert css(browser, "#model-package-groups tbody tr")
+
+
+def test_phone_width_is_readable(world, browser):
+    srv = world[0]
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(srv.url + C + "/projects")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 400
+        shot_phone = SCREENSHOTS
+        if shot_phone:
+            browser.save_screenshot(os.path.join(SHOTS_DIR, "projects-phone.png"))
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_sigv4_sign_in_shows_only_that_account(tmp_path, browser):
+    creds = tmp_path / "creds.toml"
+    creds.write_text('[[credentials]]\naccess_key_id = "AKIDALICE"\nsecret_access_key = "alice-secret"\n'
+                     'account_id = "111111111111"\n\n[[credentials]]\naccess_key_id = "AKIDBOB"\n'
+                     'secret_access_key = "bob-secret"\naccount_id = "222222222222"\n')
+    srv = Server(str(tmp_path / "data"), {"SAGESTACK_AUTH": "sigv4", "SAGESTACK_CREDENTIALS": "",
+                                         "SAGESTACK_CREDENTIALS_FILE": str(creds)}).start()
+    try:
+        alice = client("sagemaker", srv.url, key="AKIDALICE", secret="alice-secret")
+        bob = client("sagemaker", srv.url, key="AKIDBOB", secret="bob-secret")
+        alice.create_project(ProjectName="alices", TemplateProviders=[provider("nowhere.yaml")])
+        bob.create_project(ProjectName="bobs", TemplateProviders=[provider("nowhere.yaml")])
+        browser.delete_all_cookies()
+        browser.get(srv.url + C + "/projects")
+        assert "/login" in browser.current_url
+        browser.find_element(By.ID, "access_key_id").send_keys("AKIDALICE")
+        browser.find_element(By.ID, "secret_access_key").send_keys("wrong")
+        browser.find_element(By.CSS_SELECTOR, "form button").click()
+        WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "login-error"))
+        assert "not valid" in text(browser, "#login-error")
+        browser.find_element(By.ID, "access_key_id").clear()
+        browser.find_element(By.ID, "access_key_id").send_keys("AKIDALICE")
+        browser.find_element(By.ID, "secret_access_key").send_keys("alice-secret")
+        browser.find_element(By.CSS_SELECTOR, "form button").click()
+        WebDriverWait(browser, 10).until(lambda b: "/projects" in b.current_url)
+        names = [r.get_attribute("data-name") for r in css(browser, "#projects tbody tr[data-name]")]
+        assert names == ["alices"]
+        assert "Account 111111111111" in browser.page_source
+        cookie = browser.get_cookie("sagestack_console")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        browser.get(srv.url + C + "/projects/bobs")
+        assert "does not exist" in browser.page_source
+        browser.find_element(By.CSS_SELECTOR, "header form button").click()
+        WebDriverWait(browser, 10).until(lambda b: "/login" in b.current_url)
+        browser.get(srv.url + C + "/projects")
+        assert "/login" in browser.current_url
+    finally:
+        srv.stop()
