@@ -63,11 +63,16 @@ fn bench(c: &mut Criterion) {
         } else {
             json!({"source": [format!("app.service{i}")], "detail-type": ["Order Placed"]})
         };
-        keyed.insert("default", &format!("r{i}"), Pattern::from_value(&p).unwrap());
+        keyed.insert(
+            "default",
+            &format!("r{i}"),
+            Pattern::from_value(&p).unwrap(),
+        );
     }
-    c.bench_function("one event through an index of 1,000 rules, 90% keyed by source", |b| {
-        b.iter(|| keyed.matching("default", std::hint::black_box(&e)).len())
-    });
+    c.bench_function(
+        "one event through an index of 1,000 rules, 90% keyed by source",
+        |b| b.iter(|| keyed.matching("default", std::hint::black_box(&e)).len()),
+    );
     let text = r#"{"source":["aws.sagemaker"],"detail-type":["SageMaker Model Package State Change"],"detail":{"ModelApprovalStatus":[{"anything-but":"PendingManualApproval"}]}}"#;
     c.bench_function("parse one pattern", |b| {
         b.iter(|| Pattern::parse(std::hint::black_box(text)).unwrap())

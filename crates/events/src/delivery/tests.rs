@@ -95,13 +95,28 @@ fn numbered(n: i64) -> PutEventsEntry {
     entry("app", json!({"n": n}))
 }
 
+/// Rule `r` on the default bus (events from `app`), with `targets`.
+async fn rule_r(s: &EventBridge, targets: Vec<Map<String, Value>>) {
+    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
+        .await
+        .unwrap();
+    s.put_targets("default", "r", targets).await.unwrap();
+}
+
+/// The delivery task over `s`, reaching `recorder`, on [`fast`] timings.
+fn deliver_to(s: &Arc<EventBridge>, recorder: &Arc<Recorder>) -> Delivery {
+    Delivery::start_with(s.clone(), recorder.clone(), fast())
+}
+
+/// Waits until `recorder` has had `n` calls.
+async fn until_calls(recorder: &Recorder, n: usize, what: &str) {
+    until(what, || recorder.calls.lock().unwrap().len() == n).await;
+}
+
 #[tokio::test]
 async fn events_reach_each_target_in_order_with_their_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
-        .await
-        .unwrap();
     let mut constant = target("constant", LAMBDA);
     constant.insert("Input".into(), json!("{\"fixed\":true}"));
     let mut shaped = target("shaped", LAMBDA);
@@ -109,21 +124,12 @@ async fn events_reach_each_target_in_order_with_their_inputs() {
         "InputTransformer".into(),
         json!({"InputPathsMap": {"n": "$.detail.n"}, "InputTemplate": "{\"number\": <n>, \"rule\": \"<aws.events.rule-name>\"}"}),
     );
-    s.put_targets(
-        "default",
-        "r",
-        vec![target("whole", LAMBDA), constant, shaped],
-    )
-    .await
-    .unwrap();
+    rule_r(&s, vec![target("whole", LAMBDA), constant, shaped]).await;
     let recorder = Arc::new(Recorder::default());
-    let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
+    let _delivery = deliver_to(&s, &recorder);
     s.put_events(vec![numbered(1), numbered(2)]).await.unwrap();
     s.put_events(vec![numbered(3)]).await.unwrap();
-    until("nine deliveries", || {
-        recorder.calls.lock().unwrap().len() == 9
-    })
-    .await;
+    until_calls(&recorder, 9, "nine deliveries").await;
     let whole = recorder.delivered("whole");
     let ns: Vec<Value> = whole
         .iter()
@@ -158,24 +164,12 @@ async fn events_reach_each_target_in_order_with_their_inputs() {
 async fn failures_are_retried_with_backoff_and_order_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
-        .await
-        .unwrap();
-    s.put_targets(
-        "default",
-        "r",
-        vec![target("flaky", LAMBDA), target("fine", LAMBDA)],
-    )
-    .await
-    .unwrap();
+    rule_r(&s, vec![target("flaky", LAMBDA), target("fine", LAMBDA)]).await;
     let recorder = Arc::new(Recorder::default().failing("flaky", 3));
-    let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
+    let _delivery = deliver_to(&s, &recorder);
     s.put_events(vec![numbered(1)]).await.unwrap();
     s.put_events(vec![numbered(2)]).await.unwrap();
-    until("both events at both targets", || {
-        recorder.calls.lock().unwrap().len() == 4
-    })
-    .await;
+    until_calls(&recorder, 4, "both events at both targets").await;
     let flaky: Vec<Value> = recorder
         .delivered("flaky")
         .iter()
@@ -197,9 +191,6 @@ async fn failures_are_retried_with_backoff_and_order_is_kept() {
 async fn deliveries_are_given_up_within_the_retry_policy() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, clock) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
-        .await
-        .unwrap();
     let mut twice = target("twice", LAMBDA);
     twice.insert("RetryPolicy".into(), json!({"MaximumRetryAttempts": 2}));
     let mut aged = target("aged", LAMBDA);
@@ -207,9 +198,7 @@ async fn deliveries_are_given_up_within_the_retry_policy() {
         "RetryPolicy".into(),
         json!({"MaximumEventAgeInSeconds": 60}),
     );
-    s.put_targets("default", "r", vec![twice, aged, target("gone", LAMBDA)])
-        .await
-        .unwrap();
+    rule_r(&s, vec![twice, aged, target("gone", LAMBDA)]).await;
     let recorder = Arc::new(
         Recorder::default()
             .failing("twice", u32::MAX)
@@ -219,7 +208,7 @@ async fn deliveries_are_given_up_within_the_retry_policy() {
     s.put_events(vec![numbered(1)]).await.unwrap();
     // The event is older than "aged" allows by the time it is retried.
     clock.advance(61_000);
-    let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
+    let _delivery = deliver_to(&s, &recorder);
     outbox_empty(&s).await;
     let counts = s.rule_stats(&s.scope().rule_arn("default", "r"));
     assert_eq!(
@@ -239,23 +228,15 @@ async fn an_outbox_left_by_a_previous_process_is_delivered() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (s, _, _) = bridge(dir.path()).await;
-        s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
-            .await
-            .unwrap();
-        s.put_targets("default", "r", vec![target("t", LAMBDA)])
-            .await
-            .unwrap();
+        rule_r(&s, vec![target("t", LAMBDA)]).await;
         // Accepted, then the process "dies": no delivery task ran.
         s.put_events(vec![numbered(1), numbered(2)]).await.unwrap();
         assert_eq!(s.outbox().await.unwrap().len(), 1);
     }
     let (s, _, _) = bridge(dir.path()).await;
     let recorder = Arc::new(Recorder::default());
-    let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
-    until("the left events", || {
-        recorder.calls.lock().unwrap().len() == 2
-    })
-    .await;
+    let _delivery = deliver_to(&s, &recorder);
+    until_calls(&recorder, 2, "the left events").await;
     outbox_empty(&s).await;
 }
 
@@ -263,19 +244,14 @@ async fn an_outbox_left_by_a_previous_process_is_delivered() {
 async fn a_rule_deleted_before_delivery_delivers_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
-        .await
-        .unwrap();
-    s.put_targets("default", "r", vec![target("t", LAMBDA)])
-        .await
-        .unwrap();
+    rule_r(&s, vec![target("t", LAMBDA)]).await;
     s.put_events(vec![numbered(1)]).await.unwrap();
     s.remove_targets("default", "r", &["t".into()])
         .await
         .unwrap();
     s.delete_rule("default", "r").await.unwrap();
     let recorder = Arc::new(Recorder::default());
-    let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
+    let _delivery = deliver_to(&s, &recorder);
     outbox_empty(&s).await;
     assert!(recorder.calls.lock().unwrap().is_empty());
 }
@@ -309,12 +285,9 @@ async fn an_event_bus_target_forwards_the_event() {
         .await
         .unwrap();
     let recorder = Arc::new(Recorder::default());
-    let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
+    let _delivery = deliver_to(&s, &recorder);
     let ids = s.put_events(vec![numbered(1)]).await.unwrap();
-    until("the forwarded event", || {
-        recorder.calls.lock().unwrap().len() == 1
-    })
-    .await;
+    until_calls(&recorder, 1, "the forwarded event").await;
     let (_, event) = &recorder.delivered("fn")[0];
     assert!(matches!(&ids[0], crate::accept::EntryResult::Accepted(id) if event["id"] == *id));
     outbox_empty(&s).await;
@@ -341,14 +314,11 @@ async fn scheduled_rules_fire_through_the_task() {
         .await
         .unwrap();
     let recorder = Arc::new(Recorder::default());
-    let _delivery = Delivery::start_with(s.clone(), recorder.clone(), fast());
+    let _delivery = deliver_to(&s, &recorder);
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(recorder.calls.lock().unwrap().is_empty(), "not due yet");
     clock.set(NOW + 60_000);
-    until("the scheduled event", || {
-        recorder.calls.lock().unwrap().len() == 1
-    })
-    .await;
+    until_calls(&recorder, 1, "the scheduled event").await;
     let (_, event) = &recorder.delivered("t")[0];
     assert_eq!(event["detail-type"], "Scheduled Event");
     assert_eq!(event["time"], "2023-11-14T22:14:20Z");
@@ -358,14 +328,9 @@ async fn scheduled_rules_fire_through_the_task() {
 async fn dropping_the_handle_stops_delivery() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _, _) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
-        .await
-        .unwrap();
-    s.put_targets("default", "r", vec![target("t", LAMBDA)])
-        .await
-        .unwrap();
+    rule_r(&s, vec![target("t", LAMBDA)]).await;
     let recorder = Arc::new(Recorder::default());
-    drop(Delivery::start_with(s.clone(), recorder.clone(), fast()));
+    drop(deliver_to(&s, &recorder));
     s.put_events(vec![numbered(1)]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
     assert!(recorder.calls.lock().unwrap().is_empty());
@@ -380,12 +345,7 @@ async fn dropping_the_handle_stops_delivery() {
 async fn own_batches_come_through_memory_and_others_through_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let (s, store, clock) = bridge(dir.path()).await;
-    s.put_rule(pattern_rule("r", json!({"source": ["app"]})))
-        .await
-        .unwrap();
-    s.put_targets("default", "r", vec![target("t", LAMBDA)])
-        .await
-        .unwrap();
+    rule_r(&s, vec![target("t", LAMBDA)]).await;
     s.put_events(vec![numbered(1)]).await.unwrap();
     let none = std::collections::HashSet::new();
     // Written by this process: handed over in memory, never taken again from the store.

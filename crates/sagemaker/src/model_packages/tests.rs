@@ -91,6 +91,30 @@ async fn call(groups: &ModelPackageGroups, op: &str, input: Value) -> Value {
         .unwrap()
 }
 
+/// A fresh store's groups (with `Churn`) publishing to a recorder wanting `wanted`; the
+/// directory lives as long as the first.
+async fn setup(wanted: bool) -> (tempfile::TempDir, Arc<Recorder>, Arc<ModelPackageGroups>) {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::new(wanted);
+    let groups = groups(dir.path(), recorder.clone()).await;
+    (dir, recorder, groups)
+}
+
+/// Registers a version in `Churn` (with `extra` members), answering its ARN.
+async fn register(groups: &ModelPackageGroups, extra: Value) -> Value {
+    let mut input =
+        json!({"ModelPackageGroupName": "Churn", "InferenceSpecification": inference()});
+    merge(&mut input, extra);
+    call(groups, "CreateModelPackage", input).await["ModelPackageArn"].clone()
+}
+
+/// `extra`'s members added to the object `input`.
+fn merge(input: &mut Value, extra: Value) {
+    if let (Some(into), Value::Object(more)) = (input.as_object_mut(), extra) {
+        into.extend(more);
+    }
+}
+
 fn inference() -> Value {
     json!({
         "Containers": [{"Image": "123456789012.dkr.ecr.us-east-2.amazonaws.com/xgb:1",
@@ -102,17 +126,9 @@ fn inference() -> Value {
 
 #[tokio::test]
 async fn registering_a_version_publishes_it_as_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new(true);
-    let groups = groups(dir.path(), recorder.clone()).await;
-    let arn = call(
-        &groups,
-        "CreateModelPackage",
-        json!({"ModelPackageGroupName": "Churn", "InferenceSpecification": inference(),
-            "MetadataProperties": {"GeneratedBy": "pipeline-execution"}}),
-    )
-    .await["ModelPackageArn"]
-        .clone();
+    let (_dir, recorder, groups) = setup(true).await;
+    let metadata = json!({"MetadataProperties": {"GeneratedBy": "pipeline-execution"}});
+    let arn = register(&groups, metadata).await;
     assert_eq!(
         arn,
         "arn:aws:sagemaker:us-east-2:123456789012:model-package/churn/1"
@@ -170,55 +186,20 @@ async fn registering_a_version_publishes_it_as_stored() {
 
 #[tokio::test]
 async fn each_change_of_approval_publishes_and_other_updates_do_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new(true);
-    let groups = groups(dir.path(), recorder.clone()).await;
-    let arn = call(
-        &groups,
-        "CreateModelPackage",
-        json!({"ModelPackageGroupName": "Churn", "InferenceSpecification": inference()}),
-    )
-    .await["ModelPackageArn"]
-        .clone();
-    let update = |extra: Value| {
+    let (_dir, recorder, groups) = setup(true).await;
+    let arn = register(&groups, json!({})).await;
+    for update in [
+        json!({"ModelApprovalStatus": "Approved"}),
+        // The same approval again, a description, metadata: no state change.
+        json!({"ModelApprovalStatus": "Approved"}),
+        json!({"ApprovalDescription": "good"}),
+        json!({"CustomerMetadataProperties": {"k": "v"}}),
+        json!({"ModelApprovalStatus": "Rejected"}),
+    ] {
         let mut input = json!({"ModelPackageArn": arn});
-        input
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        input
-    };
-    call(
-        &groups,
-        "UpdateModelPackage",
-        update(json!({"ModelApprovalStatus": "Approved"})),
-    )
-    .await;
-    // The same approval again, a description, metadata: no state change.
-    call(
-        &groups,
-        "UpdateModelPackage",
-        update(json!({"ModelApprovalStatus": "Approved"})),
-    )
-    .await;
-    call(
-        &groups,
-        "UpdateModelPackage",
-        update(json!({"ApprovalDescription": "good"})),
-    )
-    .await;
-    call(
-        &groups,
-        "UpdateModelPackage",
-        update(json!({"CustomerMetadataProperties": {"k": "v"}})),
-    )
-    .await;
-    call(
-        &groups,
-        "UpdateModelPackage",
-        update(json!({"ModelApprovalStatus": "Rejected"})),
-    )
-    .await;
+        merge(&mut input, update);
+        call(&groups, "UpdateModelPackage", input).await;
+    }
     assert_eq!(
         recorder.approvals(),
         ["PendingManualApproval", "Approved", "Rejected"]
@@ -244,9 +225,7 @@ async fn each_change_of_approval_publishes_and_other_updates_do_not() {
 
 #[tokio::test]
 async fn an_unversioned_package_publishes_on_registration() {
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new(true);
-    let groups = groups(dir.path(), recorder.clone()).await;
+    let (_dir, recorder, groups) = setup(true).await;
     call(
         &groups,
         "CreateModelPackage",
@@ -265,16 +244,8 @@ async fn an_unversioned_package_publishes_on_registration() {
 
 #[tokio::test]
 async fn nothing_is_published_when_nobody_wants_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new(false);
-    let groups = groups(dir.path(), recorder.clone()).await;
-    let arn = call(
-        &groups,
-        "CreateModelPackage",
-        json!({"ModelPackageGroupName": "Churn", "InferenceSpecification": inference()}),
-    )
-    .await["ModelPackageArn"]
-        .clone();
+    let (_dir, recorder, groups) = setup(false).await;
+    let arn = register(&groups, json!({})).await;
     call(
         &groups,
         "UpdateModelPackage",
@@ -289,9 +260,7 @@ async fn nothing_is_published_when_nobody_wants_it() {
 /// by an update of the stack, it publishes both.
 #[tokio::test]
 async fn the_native_provider_publishes_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new(true);
-    let groups = groups(dir.path(), recorder.clone()).await;
+    let (_dir, recorder, groups) = setup(true).await;
     let provider = ModelPackageProvider::new(groups);
     let ctx = ResourceContext {
         region: "us-east-2".into(),
