@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use sagestack_engine::Clock;
-use sagestack_store::{CatalogKind, CatalogRecord, ServiceCatalogStore, StoreError};
+use sagestack_store::{
+    CatalogKind, CatalogRecord, Modified, ServiceCatalogStore, StoreError, catalog_modify,
+};
 use serde_json::{Map, Value, json};
 
 use crate::error::BuildError;
@@ -185,31 +187,25 @@ impl Builds {
     /// time); `ProjectNotFound` if absent.
     pub async fn replace_project(&self, input: &Map<String, Value>) -> Result<Project> {
         let name = input["name"].as_str().unwrap_or_default().to_string();
-        for _ in 0..UPDATE_ATTEMPTS {
-            let Some(stored) = self
-                .store
-                .catalog_get(CatalogKind::BuildProject, &name)
-                .await?
-            else {
-                return Err(self.not_found(&name));
-            };
-            let created_ms = stored.created_micros / 1000;
-            let project = self.document(input, created_ms, self.clock.now());
-            let next = record(&project, stored.version + 1, created_ms)?;
-            match self
-                .store
-                .catalog_update(CatalogKind::BuildProject, &next, stored.version)
-                .await
-            {
-                Ok(()) => return Ok(project),
-                Err(StoreError::Conflict) => continue,
-                Err(StoreError::NotFound) => return Err(self.not_found(&name)),
-                Err(e) => return Err(e.into()),
-            }
+        let modified = catalog_modify(
+            &*self.store,
+            CatalogKind::BuildProject,
+            &name,
+            UPDATE_ATTEMPTS,
+            |r| -> Result<_> {
+                let created_ms = r.created_micros / 1000;
+                let project = self.document(input, created_ms, self.clock.now());
+                let written = record(&project, r.version + 1, created_ms)?.document;
+                Ok((project, written))
+            },
+        );
+        match modified.await? {
+            Modified::Written(project, _) => Ok(project),
+            Modified::Gone => Err(self.not_found(&name)),
+            Modified::Contended => Err(BuildError::Conflict(format!(
+                "Project {name} was modified concurrently; try again"
+            ))),
         }
-        Err(BuildError::Conflict(format!(
-            "Project {name} was modified concurrently; try again"
-        )))
     }
 
     /// The project `name`, if any.

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sagestack_engine::Clock;
-use sagestack_store::{CatalogKind, CatalogRecord, ServiceCatalogStore, StoreError};
+use sagestack_store::{
+    CatalogKind, CatalogRecord, Modified, ServiceCatalogStore, StoreError, catalog_modify,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -285,27 +287,25 @@ impl Pipelines {
         name: &str,
         change: impl Fn(&mut Pipeline) -> Result<()>,
     ) -> Result<Pipeline> {
-        for _ in 0..UPDATE_ATTEMPTS {
-            let Some(record) = self.store.catalog_get(CatalogKind::Pipeline, name).await? else {
-                return Err(self.not_found(name));
-            };
-            let mut pipeline = parse(&record)?;
-            change(&mut pipeline)?;
-            let next = pipeline.record(record.version + 1)?;
-            match self
-                .store
-                .catalog_update(CatalogKind::Pipeline, &next, record.version)
-                .await
-            {
-                Ok(()) => return Ok(pipeline),
-                Err(StoreError::Conflict) => continue,
-                Err(StoreError::NotFound) => return Err(self.not_found(name)),
-                Err(e) => return Err(e.into()),
-            }
+        let modified = catalog_modify(
+            &*self.store,
+            CatalogKind::Pipeline,
+            name,
+            UPDATE_ATTEMPTS,
+            |r| -> Result<_> {
+                let mut pipeline = parse(r)?;
+                change(&mut pipeline)?;
+                let written = pipeline.record(r.version + 1)?.document;
+                Ok((pipeline, written))
+            },
+        );
+        match modified.await? {
+            Modified::Written(pipeline, _) => Ok(pipeline),
+            Modified::Gone => Err(self.not_found(name)),
+            Modified::Contended => Err(PipelineError::ConcurrentModification(format!(
+                "Pipeline '{name}' was modified concurrently; try again"
+            ))),
         }
-        Err(PipelineError::ConcurrentModification(format!(
-            "Pipeline '{name}' was modified concurrently; try again"
-        )))
     }
 
     /// Deletes the pipeline and its recorded executions; one already gone is deleted

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sagestack_store::{CatalogKind, CatalogRecord, ServiceCatalogStore, StoreError};
+use sagestack_store::{
+    CatalogKind, CatalogRecord, Modified, ServiceCatalogStore, StoreError, catalog_modify,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -162,19 +164,23 @@ fn internal(what: &str, e: impl std::fmt::Display) -> EventsError {
     EventsError::Internal(format!("stored {what} is unreadable: {e}"))
 }
 
+fn document(doc: &impl Serialize) -> Result<Arc<str>> {
+    let text = serde_json::to_string(doc).map_err(|e| EventsError::Internal(e.to_string()))?;
+    Ok(Arc::from(text))
+}
+
 fn record(
     id: String,
     created_ms: i64,
     version: i64,
     doc: &impl Serialize,
 ) -> Result<CatalogRecord> {
-    let document = serde_json::to_string(doc).map_err(|e| EventsError::Internal(e.to_string()))?;
     Ok(CatalogRecord {
         id,
         name: None,
         version,
         created_micros: created_ms.saturating_mul(1000),
-        document: Arc::from(document),
+        document: document(doc)?,
     })
 }
 
@@ -222,26 +228,25 @@ pub(crate) async fn update_rule(
     mut change: impl FnMut(&mut Rule) -> Result<()>,
 ) -> Result<(Rule, i64)> {
     let key = rule_key(bus, name);
-    for _ in 0..UPDATE_ATTEMPTS {
-        let Some(stored) = store.catalog_get(CatalogKind::EventRule, &key).await? else {
-            return Err(no_rule(name, bus));
-        };
-        let mut rule = parse_rule(&stored)?;
-        change(&mut rule)?;
-        let next = record(key.clone(), rule.creation_time, stored.version + 1, &rule)?;
-        match store
-            .catalog_update(CatalogKind::EventRule, &next, stored.version)
-            .await
-        {
-            Ok(()) => return Ok((rule, next.version)),
-            Err(StoreError::Conflict) => continue,
-            Err(StoreError::NotFound) => return Err(no_rule(name, bus)),
-            Err(e) => return Err(e.into()),
-        }
+    let modified = catalog_modify(
+        store,
+        CatalogKind::EventRule,
+        &key,
+        UPDATE_ATTEMPTS,
+        |r| -> Result<_> {
+            let mut rule = parse_rule(r)?;
+            change(&mut rule)?;
+            let written = document(&rule)?;
+            Ok((rule, written))
+        },
+    );
+    match modified.await? {
+        Modified::Written(rule, version) => Ok((rule, version)),
+        Modified::Gone => Err(no_rule(name, bus)),
+        Modified::Contended => Err(EventsError::ConcurrentModification(
+            "Another operation changed the rule at the same time; try again.".into(),
+        )),
     }
-    Err(EventsError::ConcurrentModification(
-        "Another operation changed the rule at the same time; try again.".into(),
-    ))
 }
 
 /// The same for a bus.
@@ -250,31 +255,25 @@ pub(crate) async fn update_bus(
     name: &str,
     mut change: impl FnMut(&mut Bus) -> Result<()>,
 ) -> Result<Bus> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let Some(stored) = store.catalog_get(CatalogKind::EventBus, name).await? else {
-            return Err(no_bus(name));
-        };
-        let mut bus = parse_bus(&stored)?;
-        change(&mut bus)?;
-        let next = record(
-            name.to_string(),
-            bus.creation_time,
-            stored.version + 1,
-            &bus,
-        )?;
-        match store
-            .catalog_update(CatalogKind::EventBus, &next, stored.version)
-            .await
-        {
-            Ok(()) => return Ok(bus),
-            Err(StoreError::Conflict) => continue,
-            Err(StoreError::NotFound) => return Err(no_bus(name)),
-            Err(e) => return Err(e.into()),
-        }
+    let modified = catalog_modify(
+        store,
+        CatalogKind::EventBus,
+        name,
+        UPDATE_ATTEMPTS,
+        |r| -> Result<_> {
+            let mut bus = parse_bus(r)?;
+            change(&mut bus)?;
+            let written = document(&bus)?;
+            Ok((bus, written))
+        },
+    );
+    match modified.await? {
+        Modified::Written(bus, _) => Ok(bus),
+        Modified::Gone => Err(no_bus(name)),
+        Modified::Contended => Err(EventsError::ConcurrentModification(
+            "Another operation changed the event bus at the same time; try again.".into(),
+        )),
     }
-    Err(EventsError::ConcurrentModification(
-        "Another operation changed the event bus at the same time; try again.".into(),
-    ))
 }
 
 pub(crate) async fn get_bus(store: &dyn ServiceCatalogStore, name: &str) -> Result<Option<Bus>> {

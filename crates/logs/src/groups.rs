@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sagestack_store::{CatalogKind, CatalogRecord, ServiceCatalogStore, StoreError};
+use sagestack_store::{
+    CatalogKind, CatalogRecord, Modified, ServiceCatalogStore, StoreError, catalog_modify,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LogsError, invalid};
@@ -203,26 +205,25 @@ pub(crate) async fn update(
     name: &str,
     change: impl Fn(&mut LogGroup) -> Result<()>,
 ) -> Result<LogGroup> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let Some(record) = store.catalog_get(CatalogKind::LogGroup, name).await? else {
-            return Err(LogsError::GroupNotFound);
-        };
-        let mut group = parse(&record)?;
-        change(&mut group)?;
-        let next = group.record(record.version + 1)?;
-        match store
-            .catalog_update(CatalogKind::LogGroup, &next, record.version)
-            .await
-        {
-            Ok(()) => return Ok(group),
-            Err(StoreError::Conflict) => continue,
-            Err(StoreError::NotFound) => return Err(LogsError::GroupNotFound),
-            Err(e) => return Err(e.into()),
-        }
+    let modified = catalog_modify(
+        store,
+        CatalogKind::LogGroup,
+        name,
+        UPDATE_ATTEMPTS,
+        |r| -> Result<_> {
+            let mut group = parse(r)?;
+            change(&mut group)?;
+            let written = group.record(r.version + 1)?.document;
+            Ok((group, written))
+        },
+    );
+    match modified.await? {
+        Modified::Written(group, _) => Ok(group),
+        Modified::Gone => Err(LogsError::GroupNotFound),
+        Modified::Contended => Err(LogsError::OperationAborted(
+            "Multiple concurrent operations on the log group; try again.".into(),
+        )),
     }
-    Err(LogsError::OperationAborted(
-        "Multiple concurrent operations on the log group; try again.".into(),
-    ))
 }
 
 /// Every stored group (the store lists by creation time; callers sort by name).

@@ -43,7 +43,8 @@ pub use roles::{RoleRecord, RoleStore};
 /// The stack engine's persistence contract, implemented by both backends (see [`stacks`]).
 pub use sagestack_engine::store::StackStore;
 pub use servicecatalog::{
-    CatalogCursor, CatalogKind, CatalogRecord, ServiceCatalogStore, catalog_all,
+    CatalogCursor, CatalogKind, CatalogRecord, Modified, ServiceCatalogStore, catalog_all,
+    catalog_modify,
 };
 pub use sqlite::SqliteStore;
 

@@ -205,6 +205,51 @@ pub async fn catalog_all(
     }
 }
 
+/// How [`catalog_modify`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Modified<T> {
+    /// The change was written, as this version.
+    Written(T, i64),
+    /// There is no such document (there was none, or it was deleted meanwhile).
+    Gone,
+    /// Every attempt lost its race with another writer.
+    Contended,
+}
+
+/// The read-modify-write of one document under optimistic concurrency, as every service
+/// keeping documents here does it: reads the document `id` of `kind`, lets `change` say
+/// what it becomes (a value of the caller's and its new JSON document), and writes that
+/// as the next version if the stored version did not move meanwhile; else reads again
+/// and retries, `attempts` times in all. `change` runs once per attempt, on what was
+/// read; its error ends the modification unwritten.
+pub async fn catalog_modify<T, E: From<StoreError>>(
+    store: &dyn ServiceCatalogStore,
+    kind: CatalogKind,
+    id: &str,
+    attempts: usize,
+    mut change: impl FnMut(&CatalogRecord) -> Result<(T, Arc<str>), E>,
+) -> Result<Modified<T>, E> {
+    for _ in 0..attempts {
+        let Some(stored) = store.catalog_get(kind, id).await? else {
+            return Ok(Modified::Gone);
+        };
+        let (value, document) = change(&stored)?;
+        let expected = stored.version;
+        let next = CatalogRecord {
+            version: expected + 1,
+            document,
+            ..stored
+        };
+        match store.catalog_update(kind, &next, expected).await {
+            Ok(()) => return Ok(Modified::Written(value, next.version)),
+            Err(StoreError::Conflict) => continue,
+            Err(StoreError::NotFound) => return Ok(Modified::Gone),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Modified::Contended)
+}
+
 fn record<R: Row>(row: &R) -> Result<CatalogRecord, StoreError>
 where
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,

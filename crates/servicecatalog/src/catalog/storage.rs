@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use sagestack_store::{CatalogCursor, CatalogKind, CatalogRecord, StoreError};
+use sagestack_store::{
+    CatalogCursor, CatalogKind, CatalogRecord, Modified, StoreError, catalog_modify,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -148,27 +150,19 @@ impl Catalog {
         T: DeserializeOwned + Serialize,
         F: FnMut(&mut T) -> Result<()>,
     {
-        for _ in 0..ATTEMPTS {
-            let Some(record) = self.store.catalog_get(kind, id).await? else {
-                return Ok(None);
-            };
-            let mut value: T = parse(&record)?;
+        let modified = catalog_modify(&*self.store, kind, id, ATTEMPTS, |r| -> Result<_> {
+            let mut value: T = parse(r)?;
             change(&mut value)?;
-            let next = CatalogRecord {
-                version: record.version + 1,
-                document: document(&value)?,
-                ..record.clone()
-            };
-            match self.store.catalog_update(kind, &next, record.version).await {
-                Ok(()) => return Ok(Some(value)),
-                Err(StoreError::Conflict) => continue,
-                Err(StoreError::NotFound) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
+            let written = document(&value)?;
+            Ok((value, written))
+        });
+        match modified.await? {
+            Modified::Written(value, _) => Ok(Some(value)),
+            Modified::Gone => Ok(None),
+            Modified::Contended => Err(ScError::Internal(format!(
+                "{id} is being changed concurrently; try again"
+            ))),
         }
-        Err(ScError::Internal(format!(
-            "{id} is being changed concurrently; try again"
-        )))
     }
 
     /// Deletes a portfolio or product; the store refuses (a conflict) while associations

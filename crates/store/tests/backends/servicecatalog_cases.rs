@@ -2,7 +2,7 @@
 //! (run by `backend_suite!` in `backends.rs`).
 
 use super::*;
-use sagestack_store::{CatalogCursor, CatalogKind, CatalogRecord};
+use sagestack_store::{CatalogCursor, CatalogKind, CatalogRecord, Modified, catalog_modify};
 
 fn doc(id: &str, name: Option<&str>, micros: i64) -> CatalogRecord {
     CatalogRecord {
@@ -175,4 +175,53 @@ pub async fn servicecatalog_state_survives_reopen(h: Arc<Harness>) {
     assert!(stored(&s, CatalogKind::Portfolio, "port-k").await);
     assert_eq!(s.catalog_products_of("port-k").await.unwrap(), ["prod-k"]);
     s.close().await;
+}
+
+/// `catalog_modify` on document `id`: its count one more.
+async fn count_up(s: &Arc<dyn Store>, id: &str, attempts: usize) -> Modified<i64> {
+    let bump = |r: &CatalogRecord| {
+        let n = serde_json::from_str::<serde_json::Value>(&r.document).unwrap()["n"]
+            .as_i64()
+            .unwrap_or(0);
+        Ok::<_, StoreError>((n + 1, Arc::from(format!(r#"{{"n":{}}}"#, n + 1))))
+    };
+    catalog_modify(&**s, CatalogKind::Setting, id, attempts, bump)
+        .await
+        .unwrap()
+}
+
+pub async fn servicecatalog_modify_writes_next_versions_and_loses_no_update(h: Arc<Harness>) {
+    let s = h.open().await;
+    assert_eq!(count_up(&s, "counter", 8).await, Modified::Gone);
+    insert_all(&s, CatalogKind::Setting, &["counter"], 5).await;
+    assert_eq!(count_up(&s, "counter", 8).await, Modified::Written(1, 2));
+    assert_eq!(count_up(&s, "counter", 0).await, Modified::Contended);
+    // A refusal of `change` ends it unwritten.
+    let refused = catalog_modify(&*s, CatalogKind::Setting, "counter", 8, |_| {
+        Err::<((), Arc<str>), _>(StoreError::Conflict)
+    })
+    .await;
+    assert_eq!(refused, Err(StoreError::Conflict));
+    // Writers racing on one document: every increment lands once.
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let done = count_up(&s, "counter", 1000).await;
+                    assert!(matches!(done, Modified::Written(..)), "{done:?}");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let last = s
+        .catalog_get(CatalogKind::Setting, "counter")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&*last.document, last.version), (r#"{"n":41}"#, 42));
+    assert_eq!(last.created_micros, 5, "the creation time is kept");
 }
