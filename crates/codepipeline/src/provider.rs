@@ -13,14 +13,13 @@
 //! `DisableInboundStageTransitions` and `RestartExecutionOnUpdate` are accepted and
 //! ignored. The provider holds the state, never the API.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
-    self, already_exists, attempt_name, created_since_micros, deleted, invalid, shortened, text,
-    type_info,
+    self, already_exists, attempt_name, created_since_micros, deleted, invalid, stack_logical_name,
+    tags, text, type_info,
 };
 use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo, UPPER_ALNUM};
@@ -49,10 +48,7 @@ const INTEGERS: [&str; 2] = ["runOrder", "timeoutInMinutes"];
 
 /// `{stack}-{logical}-{suffix}`, the stack and logical id cut (longest first) to fit.
 pub fn generated_name(stack: &str, logical: &str, suffix: &str) -> String {
-    let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
-    let (s, l) = shortened(stack.chars().count(), logical.chars().count(), budget);
-    let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
-    format!("{}-{}-{suffix}", take(stack, s), take(logical, l))
+    stack_logical_name(stack, logical, suffix, MAX_NAME)
 }
 
 /// CloudFormation's PascalCase property tree in the API's camelCase: each key's first
@@ -125,30 +121,6 @@ fn checked(ctx: &ResourceContext, name: &str, properties: &Value) -> Outcome<Map
     let input = json!({ "pipeline": declared });
     crate::service::decode::<Value>("CreatePipeline", input).map_err(|e| invalid(ctx, e))?;
     Ok(declared)
-}
-
-/// `Tags` (a list of `{Key, Value}`) with the stack's tags the template does not set.
-fn tags(ctx: &ResourceContext, properties: &Value) -> Outcome<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for (i, t) in properties
-        .get("Tags")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let (Some(k), Some(v)) = (text(t, "Key"), text(t, "Value")) else {
-            return Err(invalid(
-                ctx,
-                format_args!("#/Tags/{i}: required key [Key] or [Value] not found"),
-            ));
-        };
-        out.insert(k, v);
-    }
-    for (k, v) in &ctx.stack_tags {
-        out.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    Ok(out)
 }
 
 fn name(ctx: &ResourceContext, properties: &Value) -> String {

@@ -12,14 +12,13 @@
 //! whole. EventBus: `Ref` is the name; `Arn` and `Name` attributes; `Description` and
 //! `Tags` updated in place.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
     self, already_exists, attempt_name, created_since_micros, deleted, gone_is_none, invalid,
-    shortened, text, type_info,
+    stack_logical_name, tags, text, type_info,
 };
 use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{
@@ -41,10 +40,7 @@ const MAX_RULE_NAME: usize = 64;
 
 /// `{stack}-{logical}-{suffix}`, the stack and logical id cut (longest first) to fit.
 pub fn generated_rule_name(stack: &str, logical: &str, suffix: &str) -> String {
-    let budget = MAX_RULE_NAME.saturating_sub(suffix.len() + 2);
-    let (s, l) = shortened(stack.chars().count(), logical.chars().count(), budget);
-    let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
-    format!("{}-{}-{suffix}", take(stack, s), take(logical, l))
+    stack_logical_name(stack, logical, suffix, MAX_RULE_NAME)
 }
 
 /// The physical id of rule `name` on `bus`.
@@ -75,29 +71,6 @@ fn provider_error(type_name: &str, id: &str, e: EventsError) -> ProviderError {
 
 fn is_gone(e: &EventsError) -> bool {
     matches!(e, EventsError::ResourceNotFound(_))
-}
-
-/// `Tags` (a list of `{Key, Value}`) with the stack's tags the template does not set.
-fn tags(
-    ctx: &ResourceContext,
-    properties: &Value,
-) -> Result<BTreeMap<String, String>, ProviderError> {
-    let mut out = BTreeMap::new();
-    if let Some(items) = properties.get("Tags").and_then(Value::as_array) {
-        for (i, t) in items.iter().enumerate() {
-            let (Some(k), Some(v)) = (text(t, "Key"), text(t, "Value")) else {
-                return Err(invalid(
-                    ctx,
-                    format_args!("#/Tags/{i}: required key [Key] or [Value] not found"),
-                ));
-            };
-            out.insert(k, v);
-        }
-    }
-    for (k, v) in &ctx.stack_tags {
-        out.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    Ok(out)
 }
 
 /// Both providers over `state`, as `(type, provider)` pairs for

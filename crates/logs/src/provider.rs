@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
     self, already_exists, attempt_name, created_since_micros, deleted, invalid, not_found,
-    shortened, text, type_info,
+    stack_logical_name, text, type_info,
 };
 use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo, UPPER_ALNUM};
@@ -35,10 +35,7 @@ const MAX_NAME: usize = 512;
 
 /// `{stack}-{logical}-{suffix}`, the stack and logical id cut (longest first) to fit.
 pub fn generated_name(stack: &str, logical: &str, suffix: &str) -> String {
-    let budget = MAX_NAME.saturating_sub(suffix.len() + 2);
-    let (s, l) = shortened(stack.chars().count(), logical.chars().count(), budget);
-    let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
-    format!("{}-{}-{suffix}", take(stack, s), take(logical, l))
+    stack_logical_name(stack, logical, suffix, MAX_NAME)
 }
 
 /// See the module documentation.
@@ -71,33 +68,16 @@ fn retention(ctx: &ResourceContext, properties: &Value) -> Result<Option<i32>, P
     }
 }
 
-/// `Tags` (a list of `{Key, Value}`) with the stack's tags the template does not set.
+/// `Tags` (a list of `{Key, Value}`) with the stack's tags the template does not set;
+/// anything else but null is refused.
 fn tags(
     ctx: &ResourceContext,
     properties: &Value,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    let mut out = BTreeMap::new();
     match properties.get("Tags") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            for (i, t) in items.iter().enumerate() {
-                let (Some(k), Some(v)) = (text(t, "Key"), text(t, "Value")) else {
-                    return Err(invalid(
-                        ctx,
-                        format_args!("#/Tags/{i}: required key [Key] or [Value] not found"),
-                    ));
-                };
-                out.insert(k, v);
-            }
-        }
-        Some(_) => {
-            return Err(invalid(ctx, "#/Tags: expected type: JSONArray"));
-        }
+        None | Some(Value::Null | Value::Array(_)) => kit::tags(ctx, properties),
+        Some(_) => Err(invalid(ctx, "#/Tags: expected type: JSONArray")),
     }
-    for (k, v) in &ctx.stack_tags {
-        out.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    Ok(out)
 }
 
 fn provider_error(name: &str, e: LogsError) -> ProviderError {

@@ -10,6 +10,7 @@
 //! and recovers from a crash by the same rules; each provider keeps only what its
 //! service does differently.
 
+use std::collections::BTreeMap;
 use std::fmt::Display;
 
 use serde_json::{Map, Value};
@@ -121,6 +122,41 @@ pub fn shortened(stack: usize, logical: usize, budget: usize) -> (usize, usize) 
         }
     }
     (s, l)
+}
+
+/// `{stack}-{logical}-{suffix}` within `max` characters: the suffix whole, the stack name
+/// and logical id [`shortened`] to fit. The generated name of most native types (the
+/// `generated` of [`attempt_name`]).
+pub fn stack_logical_name(stack: &str, logical: &str, suffix: &str, max: usize) -> String {
+    let budget = max.saturating_sub(suffix.len() + 2);
+    let (s, l) = shortened(stack.chars().count(), logical.chars().count(), budget);
+    let take = |x: &str, n: usize| x.chars().take(n).collect::<String>();
+    format!("{}-{}-{suffix}", take(stack, s), take(logical, l))
+}
+
+/// A template's `Tags` (a list of `{Key, Value}`, a later key winning; anything but a
+/// list reads as none) with the stack's tags it does not set: what a taggable native
+/// resource is tagged with. An entry without both members fails as CloudFormation
+/// fails it.
+pub fn tags(
+    ctx: &ResourceContext,
+    properties: &Value,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let mut out = BTreeMap::new();
+    let listed = properties.get("Tags").and_then(Value::as_array);
+    for (i, t) in listed.into_iter().flatten().enumerate() {
+        let (Some(k), Some(v)) = (text(t, "Key"), text(t, "Value")) else {
+            return Err(invalid(
+                ctx,
+                format_args!("#/Tags/{i}: required key [Key] or [Value] not found"),
+            ));
+        };
+        out.insert(k, v);
+    }
+    for (k, v) in &ctx.stack_tags {
+        out.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    Ok(out)
 }
 
 /// The members of `object` named in `keys` (those it has), in `keys`' order: what a
@@ -270,6 +306,32 @@ mod tests {
         assert_eq!(shortened(30, 10, 25), (15, 10));
         assert_eq!(shortened(3, 4, 25), (3, 4));
         assert_eq!(shortened(3, 4, 0), (0, 0));
+        assert_eq!(
+            stack_logical_name("stack", "Res", "SUFFIX", 64),
+            "stack-Res-SUFFIX"
+        );
+        assert_eq!(
+            stack_logical_name(&"s".repeat(40), &"L".repeat(30), "ABCDEFGHIJKL", 64),
+            format!("{}-{}-ABCDEFGHIJKL", "s".repeat(25), "L".repeat(25))
+        );
+    }
+
+    #[test]
+    fn tags_are_the_template_s_then_the_stack_s() {
+        let ctx = ResourceContext {
+            logical_id: "R".into(),
+            stack_tags: vec![("team".into(), "stack".into()), ("cost".into(), "1".into())],
+            ..ResourceContext::default()
+        };
+        let p = json!({"Tags": [{"Key": "team", "Value": "ml"}, {"Key": "n", "Value": 2}]});
+        let got: Vec<(String, String)> = tags(&ctx, &p).unwrap().into_iter().collect();
+        let want = [("cost", "1"), ("n", "2"), ("team", "ml")];
+        assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(tags(&ctx, &json!({"Tags": "x"})).unwrap().len(), 2);
+        assert_eq!(
+            tags(&ctx, &json!({"Tags": [{"Key": "k"}]})).unwrap_err(),
+            invalid(&ctx, "#/Tags/0: required key [Key] or [Value] not found")
+        );
     }
 
     #[test]
