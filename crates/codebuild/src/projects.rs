@@ -57,12 +57,7 @@ pub struct Scope {
 
 impl Scope {
     fn arn(&self, service: &str, resource: &str) -> String {
-        format!(
-            "arn:{}:{service}:{}:{}:{resource}",
-            sagestack_engine::partition_for_region(&self.region),
-            self.region,
-            self.account_id
-        )
+        sagestack_engine::arn(&self.region, &self.account_id, service, resource)
     }
 
     /// `arn:aws:codebuild:{region}:{account}:project/{name}`.

@@ -40,12 +40,7 @@ pub struct Scope {
 impl Scope {
     /// `arn:aws:codepipeline:{region}:{account}:{name}`.
     pub fn pipeline_arn(&self, name: &str) -> String {
-        format!(
-            "arn:{}:codepipeline:{}:{}:{name}",
-            sagestack_engine::partition_for_region(&self.region),
-            self.region,
-            self.account_id
-        )
+        sagestack_engine::arn(&self.region, &self.account_id, "codepipeline", name)
     }
 
     /// The pipeline an ARN of this scope names.

@@ -59,7 +59,7 @@ pub use plan::{
 };
 pub use provider::{
     LOWER_ALNUM, Live, MIXED_ALNUM, ProviderError, ProviderRegistry, ResourceContext,
-    ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, attempt_chars,
+    ResourceProvider, ResourceState, TypeInfo, UPPER_ALNUM, UpdateBehavior, arn, attempt_chars,
     partition_for_region, random_chars,
 };
 pub use publish::{

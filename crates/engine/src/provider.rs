@@ -366,6 +366,18 @@ pub fn partition_for_region(region: &str) -> &'static str {
         .map_or("aws", |(_, partition)| partition)
 }
 
+/// `arn:{partition}:{service}:{region}:{account_id}:{resource}`, the partition the
+/// region's: the ARN of every resource a service here keeps.
+pub fn arn(
+    region: &str,
+    account_id: &str,
+    service: &str,
+    resource: impl std::fmt::Display,
+) -> String {
+    let partition = partition_for_region(region);
+    format!("arn:{partition}:{service}:{region}:{account_id}:{resource}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +449,9 @@ mod tests {
         ] {
             assert_eq!(partition_for_region(region), partition, "{region}");
         }
+        assert_eq!(
+            arn("cn-north-1", "123456789012", "logs", "log-group:g"),
+            "arn:aws-cn:logs:cn-north-1:123456789012:log-group:g"
+        );
     }
 }

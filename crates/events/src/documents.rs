@@ -35,26 +35,21 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn prefix(&self) -> String {
-        format!(
-            "arn:{}:events:{}:{}:",
-            sagestack_engine::partition_for_region(&self.region),
-            self.region,
-            self.account_id
-        )
+    fn arn(&self, resource: impl std::fmt::Display) -> String {
+        sagestack_engine::arn(&self.region, &self.account_id, "events", resource)
     }
 
     /// `arn:aws:events:{region}:{account}:event-bus/{name}`.
     pub fn bus_arn(&self, bus: &str) -> String {
-        format!("{}event-bus/{bus}", self.prefix())
+        self.arn(format_args!("event-bus/{bus}"))
     }
 
     /// `...:rule/{name}` on the default bus, `...:rule/{bus}/{name}` on another.
     pub fn rule_arn(&self, bus: &str, name: &str) -> String {
         if bus == DEFAULT_BUS {
-            format!("{}rule/{name}", self.prefix())
+            self.arn(format_args!("rule/{name}"))
         } else {
-            format!("{}rule/{bus}/{name}", self.prefix())
+            self.arn(format_args!("rule/{bus}/{name}"))
         }
     }
 }
@@ -81,7 +76,7 @@ pub enum Resource {
 impl Scope {
     /// The bus or rule `arn` names, if it is one of this account's.
     pub fn resource_of(&self, arn: &str) -> Option<Resource> {
-        let rest = arn.strip_prefix(&self.prefix())?;
+        let rest = arn.strip_prefix(&self.arn(""))?;
         if let Some(bus) = rest.strip_prefix("event-bus/") {
             return Some(Resource::Bus(bus.to_string()));
         }

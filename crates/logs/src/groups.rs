@@ -26,28 +26,23 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn prefix(&self) -> String {
-        format!(
-            "arn:{}:logs:{}:{}:log-group:",
-            sagestack_engine::partition_for_region(&self.region),
-            self.region,
-            self.account_id
-        )
+    fn arn(&self, resource: impl std::fmt::Display) -> String {
+        sagestack_engine::arn(&self.region, &self.account_id, "logs", resource)
     }
 
     /// `arn:aws:logs:{region}:{account}:log-group:{name}:*`, the group's `arn`.
     pub fn group_arn(&self, name: &str) -> String {
-        format!("{}{name}:*", self.prefix())
+        self.arn(format_args!("log-group:{name}:*"))
     }
 
     /// The same without `:*` (`logGroupArn`, and what tagging operations take).
     pub fn group_arn_bare(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix())
+        self.arn(format_args!("log-group:{name}"))
     }
 
     /// `...:log-group:{group}:log-stream:{stream}`.
     pub fn stream_arn(&self, group: &str, stream: &str) -> String {
-        format!("{}{group}:log-stream:{stream}", self.prefix())
+        self.arn(format_args!("log-group:{group}:log-stream:{stream}"))
     }
 }
 

@@ -47,12 +47,7 @@ pub struct Scope {
 impl Scope {
     /// `arn:{partition}:{service}:{region}:{account}:{resource}`: every ARN here.
     fn arn(&self, service: &str, resource: &str) -> String {
-        format!(
-            "arn:{}:{service}:{}:{}:{resource}",
-            sagestack_engine::partition_for_region(&self.region),
-            self.region,
-            self.account_id
-        )
+        sagestack_engine::arn(&self.region, &self.account_id, service, resource)
     }
 
     /// `arn:aws:catalog:{region}:{account}:portfolio/{id}`.
