@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, LazyLock};
 
+use sagestack_protocol::json11::{offset_page, with_token};
 use sagestack_protocol::validate::Model;
 use sagestack_protocol::{JsonOutput, RequestContext};
 use serde::Deserialize;
@@ -82,24 +83,8 @@ fn shown(mut b: Build) -> Value {
 
 /// One page of `items` from the offset in `token`.
 fn page(items: Vec<Value>, token: Option<&str>) -> Result<(Vec<Value>, Option<String>)> {
-    let start = match token {
-        None => 0,
-        Some(t) => t
-            .strip_prefix("o")
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n <= items.len())
-            .ok_or_else(|| BuildError::InvalidInput("Invalid next token".into()))?,
-    };
-    let end = (start + PAGE).min(items.len());
-    let next = (end < items.len()).then(|| format!("o{end}"));
-    Ok((items[start..end].to_vec(), next))
-}
-
-fn with_token(mut out: Value, next: Option<String>) -> Value {
-    if let Some(t) = next {
-        out["nextToken"] = t.into();
-    }
-    out
+    offset_page(items, token, PAGE)
+        .ok_or_else(|| BuildError::InvalidInput("Invalid next token".into()))
 }
 
 /// The CodeBuild API over the [`Builds`] state.
@@ -151,7 +136,7 @@ impl CodeBuildService {
                 }
                 let names = all.into_iter().map(|p| p["name"].clone()).collect();
                 let (items, next) = page(names, i.next_token.as_deref())?;
-                with_token(json!({"projects": items}), next)
+                with_token(json!({"projects": items}), "nextToken", next)
             }
             "DeleteProject" => {
                 let i: Name = decode(op, input)?;
@@ -193,7 +178,7 @@ impl CodeBuildService {
                 }
                 let ids = all.into_iter().map(|b| b["id"].clone()).collect();
                 let (items, next) = page(ids, i.next_token.as_deref())?;
-                with_token(json!({"ids": items}), next)
+                with_token(json!({"ids": items}), "nextToken", next)
             }
             other => {
                 return Err(BuildError::UnknownOperation(format!(

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
+use sagestack_protocol::json11::{offset_page, with_token};
 use sagestack_protocol::validate::Model;
 use sagestack_protocol::{JsonOutput, RequestContext};
 use serde::Deserialize;
@@ -136,18 +137,9 @@ fn caller_arn(ctx: &RequestContext) -> String {
 
 /// One page of `items` from the offset in `token` (`InvalidNextToken` if unreadable).
 fn page<T>(items: Vec<T>, page: &Page) -> Result<(Vec<T>, Option<String>)> {
-    let start = match &page.next_token {
-        None => 0,
-        Some(t) => t
-            .strip_prefix("o")
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n <= items.len())
-            .ok_or_else(|| PipelineError::InvalidNextToken("The next token is not valid".into()))?,
-    };
-    let size = page.max_results.unwrap_or(DEFAULT_PAGE).max(1);
-    let end = (start + size).min(items.len());
-    let next = (end < items.len()).then(|| format!("o{end}"));
-    Ok((items.into_iter().skip(start).take(size).collect(), next))
+    let size = page.max_results.unwrap_or(DEFAULT_PAGE);
+    offset_page(items, page.next_token.as_deref(), size)
+        .ok_or_else(|| PipelineError::InvalidNextToken("The next token is not valid".into()))
 }
 
 fn metadata(p: &Pipeline) -> Value {
@@ -304,7 +296,7 @@ impl CodePipelineService {
                         })
                     })
                     .collect();
-                with_token(json!({"pipelines": summaries}), next)
+                with_token(json!({"pipelines": summaries}), "nextToken", next)
             }
             "GetPipelineState" => {
                 let i: Name = decode(op, input)?;
@@ -339,7 +331,11 @@ impl CodePipelineService {
                 let all = pipelines.executions(&i.pipeline_name).await?;
                 let (items, next) = page(all, &i.page)?;
                 let summaries: Vec<Value> = items.iter().map(execution_summary).collect();
-                with_token(json!({"pipelineExecutionSummaries": summaries}), next)
+                with_token(
+                    json!({"pipelineExecutionSummaries": summaries}),
+                    "nextToken",
+                    next,
+                )
             }
             "StopPipelineExecution" => {
                 let i: ExecutionRef = decode(op, input)?;
@@ -372,13 +368,6 @@ impl CodePipelineService {
         };
         Ok(JsonOutput::Value(out))
     }
-}
-
-fn with_token(mut out: Value, next: Option<String>) -> Value {
-    if let Some(t) = next {
-        out["nextToken"] = t.into();
-    }
-    out
 }
 
 sagestack_protocol::json11_service!(CodePipelineService, "CodePipeline_20150709");

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
+use sagestack_protocol::json11::with_token;
 use sagestack_protocol::validate::Model;
 use sagestack_protocol::{JsonOutput, RequestContext};
 use serde::Deserialize;
@@ -195,6 +196,7 @@ impl EventsService {
                 let (items, next) = page(buses, |b| &b.name, i.limit, i.next_token)?;
                 with_token(
                     json!({ "EventBuses": items.iter().map(bus_json).collect::<Vec<_>>() }),
+                    "NextToken",
                     next,
                 )
             }
@@ -234,7 +236,7 @@ impl EventsService {
                 let rules = s.rules(&bus, i.name_prefix.as_deref()).await?;
                 let (items, next) = page(rules, |r| &r.name, i.limit, i.next_token)?;
                 let rules: Vec<Value> = items.iter().map(|r| rule_json(r)).collect();
-                with_token(json!({ "Rules": rules }), next)
+                with_token(json!({ "Rules": rules }), "NextToken", next)
             }
             "DeleteRule" => {
                 let i: RuleRef = decode(op, input)?;
@@ -269,14 +271,14 @@ impl EventsService {
                 };
                 targets.sort_by_key(id);
                 let (items, next) = page_by(targets, id, i.limit, i.next_token)?;
-                with_token(json!({ "Targets": items }), next)
+                with_token(json!({ "Targets": items }), "NextToken", next)
             }
             "ListRuleNamesByTarget" => {
                 let i: ByTarget = decode(op, input)?;
                 let bus = bus_name(i.event_bus_name.as_deref());
                 let names = s.rule_names_by_target(&bus, &i.target_arn).await?;
                 let (items, next) = page(names, |n| n, i.limit, i.next_token)?;
-                with_token(json!({ "RuleNames": items }), next)
+                with_token(json!({ "RuleNames": items }), "NextToken", next)
             }
             "TagResource" => {
                 let i: TagResource = decode(op, input)?;
@@ -364,13 +366,6 @@ fn failed_entries(failed: Vec<(String, String, String)>) -> Value {
         .map(|(id, code, message)| json!({"TargetId": id, "ErrorCode": code, "ErrorMessage": message}))
         .collect();
     json!({ "FailedEntryCount": entries.len(), "FailedEntries": entries })
-}
-
-fn with_token(mut out: Value, next: Option<String>) -> Value {
-    if let Some(t) = next {
-        out["NextToken"] = t.into();
-    }
-    out
 }
 
 /// Pagination tokens record the last name returned (hex, behind a tag), so pages stay

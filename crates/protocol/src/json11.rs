@@ -125,6 +125,37 @@ pub struct Tag {
     pub value: String,
 }
 
+/// One page of a listing paged by offset: `items` from the offset `token` names (the
+/// start when absent), `size` of them (at least one), and the token of the next page
+/// when there is one. Offset tokens read `o{offset}`; `None` for a token that is not one
+/// or lies past the end (each service refuses it in its own words).
+pub fn offset_page<T>(
+    items: Vec<T>,
+    token: Option<&str>,
+    size: usize,
+) -> Option<(Vec<T>, Option<String>)> {
+    let start = match token {
+        None => 0,
+        Some(t) => t
+            .strip_prefix("o")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())?,
+    };
+    let size = size.max(1);
+    let end = start.saturating_add(size).min(items.len());
+    let next = (end < items.len()).then(|| format!("o{end}"));
+    Some((items.into_iter().skip(start).take(size).collect(), next))
+}
+
+/// A listing's answer `out` with its next page's token as `member` (`NextToken`,
+/// `nextToken`) when there is one.
+pub fn with_token(mut out: Value, member: &str, next: Option<String>) -> Value {
+    if let Some(t) = next {
+        out[member] = t.into();
+    }
+    out
+}
+
 /// What [`json11_service!`](crate::json11_service) expands to needs, whether or not the
 /// crate using it depends on these itself.
 #[doc(hidden)]
@@ -189,6 +220,32 @@ pub fn ok_response(output: JsonOutput, request_id: &str) -> Response<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_pages() {
+        let items: Vec<u32> = (0..5).collect();
+        assert_eq!(
+            offset_page(items.clone(), None, 2),
+            Some((vec![0, 1], Some("o2".into())))
+        );
+        assert_eq!(
+            offset_page(items.clone(), Some("o4"), 2),
+            Some((vec![4], None))
+        );
+        assert_eq!(
+            offset_page(items.clone(), Some("o5"), 0),
+            Some((vec![], None))
+        );
+        for bad in ["o6", "4", "ox", ""] {
+            assert_eq!(offset_page(items.clone(), Some(bad), 2), None, "{bad}");
+        }
+        let out = with_token(serde_json::json!({"a": 1}), "nextToken", Some("o2".into()));
+        assert_eq!(out, serde_json::json!({"a": 1, "nextToken": "o2"}));
+        assert_eq!(
+            with_token(serde_json::json!({}), "NextToken", None),
+            serde_json::json!({})
+        );
+    }
 
     #[test]
     fn bodies() {

@@ -78,11 +78,8 @@ pub(crate) fn page<T>(
 }
 
 /// A page's answer: `out` with `NextPageToken` when there is a next page.
-pub(crate) fn with_next(mut out: Value, next: Option<String>) -> Value {
-    if let Some(n) = next {
-        out["NextPageToken"] = n.into();
-    }
-    out
+pub(crate) fn with_next(out: Value, next: Option<String>) -> Value {
+    sagestack_protocol::json11::with_token(out, "NextPageToken", next)
 }
 
 pub(crate) fn unsupported(operation: &str) -> ScError {
