@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
-use sagestack_protocol::json11::with_token;
+use sagestack_protocol::json11::{Tag, with_token};
 use sagestack_protocol::validate::Model;
 use sagestack_protocol::{JsonOutput, RequestContext};
 use serde::Deserialize;
@@ -47,13 +47,6 @@ pub const REQUIRED_EVENT_FIELDS: [&str; 7] = [
 pub const MAX_PATTERN_CHARS: usize = 4096;
 /// A listing's page size when `Limit` is absent.
 const DEFAULT_LIMIT: usize = 100;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Tag {
-    key: String,
-    value: String,
-}
 
 fn tag_map(tags: Option<Vec<Tag>>) -> BTreeMap<String, String> {
     tags.into_iter()
