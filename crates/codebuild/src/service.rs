@@ -61,10 +61,7 @@ struct ListBuilds {
 
 /// The caller as CodeBuild names the initiator (the account root in process).
 fn initiator(ctx: &RequestContext) -> Initiator {
-    match &ctx.caller {
-        Some(c) => Initiator::Caller(c.arn.clone()),
-        None => Initiator::Caller(format!("arn:aws:iam::{}:root", ctx.account_id)),
-    }
+    Initiator::Caller(ctx.caller_arn())
 }
 
 /// A project name from a name or a project ARN.

@@ -127,14 +127,6 @@ fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// The caller's ARN (the account root for a call made in process).
-fn caller_arn(ctx: &RequestContext) -> String {
-    match &ctx.caller {
-        Some(c) => c.arn.clone(),
-        None => format!("arn:aws:iam::{}:root", ctx.account_id),
-    }
-}
-
 /// One page of `items` from the offset in `token` (`InvalidNextToken` if unreadable).
 fn page<T>(items: Vec<T>, page: &Page) -> Result<(Vec<T>, Option<String>)> {
     let size = page.max_results.unwrap_or(DEFAULT_PAGE);
@@ -256,7 +248,7 @@ impl CodePipelineService {
                 let i: PipelineInput = decode(op, input)?;
                 let tags = tag_map(i.tags);
                 let made = pipelines
-                    .create(i.pipeline, tags, Trigger::created(caller_arn(ctx)))
+                    .create(i.pipeline, tags, Trigger::created(ctx.caller_arn()))
                     .await?;
                 json!({"pipeline": made.declaration, "tags": tag_list(&made.tags)})
             }
@@ -312,7 +304,7 @@ impl CodePipelineService {
                     .flatten()
                     .map(|v| (v.name, v.value))
                     .collect();
-                let trigger = Trigger::api(caller_arn(ctx));
+                let trigger = Trigger::api(ctx.caller_arn());
                 let id = pipelines
                     .start(&i.name, trigger, variables, i.client_request_token)
                     .await?;

@@ -30,6 +30,14 @@ impl RequestContext {
         }
     }
 
+    /// The caller's ARN: a call made in process acts as the root of its account.
+    pub fn caller_arn(&self) -> String {
+        match &self.caller {
+            Some(c) => c.arn.clone(),
+            None => Caller::root("", &self.account_id).arn,
+        }
+    }
+
     /// The same request, made by `caller` (whose account it acts in).
     pub fn with_caller(mut self, caller: Caller) -> Self {
         self.account_id.clone_from(&caller.account_id);
@@ -41,4 +49,21 @@ impl RequestContext {
 /// A fresh request id, in the UUID form AWS uses for JSON services.
 pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_process_calls_act_as_the_account_root() {
+        let ctx = RequestContext::new("us-east-1", "123456789012");
+        assert_eq!(ctx.caller_arn(), "arn:aws:iam::123456789012:root");
+        let mut alice = Caller::root("AKIA", "210987654321");
+        alice.arn = "arn:aws:iam::210987654321:user/alice".into();
+        assert_eq!(
+            ctx.with_caller(alice).caller_arn(),
+            "arn:aws:iam::210987654321:user/alice"
+        );
+    }
 }
