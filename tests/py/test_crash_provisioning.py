@@ -1,13 +1,13 @@
 """kill -9 at random moments of project create, update and delete.
 
 Each run starts an operation on a batch of projects built from the reference MLOps
-template (9 resources: a bucket, a model package group, IAM roles, CodeBuild,
-CodePipeline, an EventBridge rule, an SSM parameter), waits (no time at all in every
+template (11 resources: a bucket, a model package group, IAM roles, CodeBuild, two
+CodePipelines, two EventBridge rules, an SSM parameter), waits (no time at all in every
 other run, a random time up to "probably finished" in the others), kills the server with SIGKILL, restarts it on the same
 data directory and then requires that every project reaches the state the operation
 would have reached without the crash, with everything behind it consistent:
 
-* create -> `CreateCompleted`, the stack `CREATE_COMPLETE` with its 9 resources, the
+* create -> `CreateCompleted`, the stack `CREATE_COMPLETE` with its 11 resources, the
   bucket present in S3, the model package group in SageMaker, the SSM parameter set;
 * update (Stage dev -> prod) -> `UpdateCompleted`, the stack's parameter and output
   changed;
@@ -71,7 +71,7 @@ def check_created(sm, cfn, s3, ssm, name, stage):
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs["ArtifactVersioning"] == ("enabled" if stage == "prod" else "disabled")
     resources = cfn.list_stack_resources(StackName=stack["StackId"])["StackResourceSummaries"]
-    assert len(resources) == 9 and all(
+    assert len(resources) == 11 and all(
         r["ResourceStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE") for r in resources), resources
     s3.head_bucket(Bucket=outputs["ArtifactBucketName"])
     sm.describe_model_package_group(ModelPackageGroupName=f"{name}-{p['ProjectId']}")
