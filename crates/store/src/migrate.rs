@@ -24,6 +24,7 @@ macro_rules! migrations {
             4, "s3 buckets, objects, multipart uploads", "0004_objects.sql";
             5, "service catalog", "0005_servicecatalog.sql";
             6, "stack names beside stack documents (indexed by-name lookups)", "0006_stack_names.sql";
+            7, "the document table as a rowid table (SQLite)", "0007_documents_rowid.sql";
         )
     };
     ($backend:literal; $($version:literal, $description:literal, $file:literal;)+) => {
