@@ -135,13 +135,6 @@ pub(crate) fn record(project: &Project, creation_micros: i64, version: i64) -> P
 pub struct Projects {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Serializes the two operations that delete a project record by name on behalf of
-    /// someone else: replacing a `DeleteCompleted` project with a new one of the same name
-    /// (CreateProject) and purging it after the retention ([`Self::purge_deleted`]). The
-    /// store has no conditional delete, so without this a purge could remove the project
-    /// that just replaced the one it read. Per process: replicas sharing PostgreSQL keep a
-    /// window of one read-delete round trip (documented in the README).
-    names: tokio::sync::Mutex<()>,
     /// Bumped after every stored change, for [`Self::wait_for`].
     changed: tokio::sync::watch::Sender<u64>,
 }
@@ -151,7 +144,6 @@ impl Projects {
         Projects {
             store,
             clock,
-            names: tokio::sync::Mutex::new(()),
             changed: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -275,25 +267,33 @@ impl Projects {
     /// CreateProject over a `DeleteCompleted` project of the same name: the old record
     /// (kept only for its retention) gives way at once. `false` when the name is held by
     /// a live project.
+    ///
+    /// The database decides every race here, never a lock in this process (replicas
+    /// share PostgreSQL): the old record is replaced only if it is still the one read
+    /// (same id and version, [`Store::replace_project`]), so of two replicas re-creating
+    /// the name exactly one wins, and a purge racing it ([`Self::purge_deleted`], a
+    /// conditional delete) removes either the old record or nothing.
     async fn replace_deleted(&self, record: &ProjectRecord, tags: &[StoreTag]) -> Result<bool> {
-        let _names = self.names.lock().await;
-        let Some(existing) = self.store.get_project(&record.name).await? else {
-            // Purged meanwhile.
-            return match self.store.create_project(record, tags).await {
-                Ok(()) => Ok(true),
-                Err(StoreError::AlreadyExists) => Ok(false),
-                Err(e) => Err(e.into()),
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(existing) = self.store.get_project(&record.name).await? else {
+                // Purged meanwhile.
+                match self.store.create_project(record, tags).await {
+                    Ok(()) => return Ok(true),
+                    Err(StoreError::AlreadyExists) => continue,
+                    Err(e) => return Err(e.into()),
+                }
             };
-        };
-        if parse_document(&existing)?.project_status != ProjectStatus::DeleteCompleted {
-            return Ok(false);
+            if parse_document(&existing)?.project_status != ProjectStatus::DeleteCompleted {
+                return Ok(false);
+            }
+            match self.store.replace_project(&existing, record, tags).await {
+                Ok(()) => return Ok(true),
+                // Replaced, changed or purged since it was read: look again.
+                Err(StoreError::Conflict | StoreError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        self.store.delete_project(&record.name).await?;
-        match self.store.create_project(record, tags).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::AlreadyExists) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        Ok(false)
     }
 
     /// Reads, changes and writes back a project, retrying when another update won
@@ -438,7 +438,6 @@ impl Projects {
     /// Removes the record of project `project_id` (named `name`) if it is still
     /// `DeleteCompleted`: the end of its retention. `true` when removed.
     pub async fn purge_deleted(&self, name: &str, project_id: &str) -> Result<bool> {
-        let _names = self.names.lock().await;
         let Some(record) = self.store.get_project(name).await? else {
             return Ok(false);
         };
@@ -446,8 +445,73 @@ impl Projects {
         if p.project_id != project_id || p.project_status != ProjectStatus::DeleteCompleted {
             return Ok(false);
         }
-        let purged = self.store.delete_project(name).await?.is_some();
+        // Conditional on the record read: a project that replaced it meanwhile (on any
+        // replica) stays.
+        let purged = self.store.delete_project_if(&record).await?;
         self.touched();
         Ok(purged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str) -> CreateProjectInput {
+        serde_json::from_value(serde_json::json!({
+            "ProjectName": name,
+            "TemplateProviders": [{"CfnTemplateProvider": {"TemplateName": "t", "TemplateURL": "u"}}],
+        }))
+        .unwrap()
+    }
+
+    /// Two `Projects` over one store stand for two replicas over one database: each
+    /// round, the name's `DeleteCompleted` project is re-created by both while its purge
+    /// runs; exactly one create wins, the other is told the name is taken, and the purge
+    /// never removes the winner.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recreating_a_deleted_name_has_one_winner_and_survives_the_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            sagestack_store::SqliteStore::open(dir.path())
+                .await
+                .unwrap(),
+        );
+        let replicas =
+            [0, 1].map(|_| Arc::new(Projects::new(store.clone(), crate::testing::clock())));
+        let scope = ProjectScope::of("us-east-1", "000000000000");
+        let mut current = replicas[0].create(input("n"), &scope, None).await.unwrap();
+        for round in 0..20 {
+            let deleted =
+                ProvisioningUpdate::new(&current.project_id, &[], ProjectStatus::DeleteCompleted);
+            replicas[0]
+                .record_provisioning("n", deleted)
+                .await
+                .unwrap()
+                .unwrap();
+            let creates = replicas.clone().map(|p| {
+                let scope = scope.clone();
+                tokio::spawn(async move { p.create(input("n"), &scope, None).await })
+            });
+            let purge = {
+                let (p, id) = (replicas[round % 2].clone(), current.project_id.clone());
+                tokio::spawn(async move { p.purge_deleted("n", &id).await.unwrap() })
+            };
+            let mut winners = Vec::new();
+            for t in creates {
+                match t.await.unwrap() {
+                    Ok(p) => winners.push(p),
+                    Err(SageMakerError::Validation(m)) => {
+                        assert_eq!(m, "Project n already exists.")
+                    }
+                    Err(e) => panic!("round {round}: {e:?}"),
+                }
+            }
+            purge.await.unwrap();
+            assert_eq!(winners.len(), 1, "round {round}");
+            let stored = replicas[1].project("n").await.unwrap().unwrap();
+            assert_eq!(stored.project_id, winners[0].project_id, "round {round}");
+            current = winners.pop().unwrap();
+        }
     }
 }

@@ -219,6 +219,24 @@ pub trait Store:
     /// Deletes the project and its tags; returns what was deleted.
     async fn delete_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError>;
 
+    /// Deletes the project named `expected.name` and its tags only while it is still the
+    /// record `expected` was read as (same id and version): the database decides, so a
+    /// purge racing a re-creation on another replica never removes the new project.
+    /// `false` when the stored project changed, was replaced or is gone.
+    async fn delete_project_if(&self, expected: &ProjectRecord) -> Result<bool, StoreError>;
+
+    /// Replaces the stored project `expected` (matched by name, id and version, as in
+    /// [`Store::delete_project_if`]) by `project`, of the same name, with its initial `tags`,
+    /// in one transaction: of two replicas re-creating a `DeleteCompleted` name, exactly one
+    /// wins. [`StoreError::Conflict`] when the stored project is another or has changed,
+    /// [`StoreError::NotFound`] when none is stored.
+    async fn replace_project(
+        &self,
+        expected: &ProjectRecord,
+        project: &ProjectRecord,
+        tags: &[Tag],
+    ) -> Result<(), StoreError>;
+
     /// One page of projects, in the query's order, starting after its cursor.
     async fn list_projects(&self, query: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError>;
 

@@ -317,6 +317,77 @@ impl Store for PostgresStore {
         Ok(Some(deleted))
     }
 
+    async fn delete_project_if(&self, expected: &ProjectRecord) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The row lock a concurrent update or replacement holds makes this wait and then
+        // re-check the condition against the committed row (READ COMMITTED).
+        let arn: Option<String> = sqlx::query_scalar(
+            "DELETE FROM projects WHERE name = $1 AND id = $2 AND version = $3 RETURNING arn",
+        )
+        .bind(&expected.name)
+        .bind(&expected.id)
+        .bind(expected.version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(arn) = arn else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn replace_project(
+        &self,
+        expected: &ProjectRecord,
+        project: &ProjectRecord,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let arn: Option<String> = sqlx::query_scalar(
+            "DELETE FROM projects WHERE name = $1 AND id = $2 AND version = $3 RETURNING arn",
+        )
+        .bind(&expected.name)
+        .bind(&expected.id)
+        .bind(expected.version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(arn) = arn else {
+            let exists = sqlx::query("SELECT 1 FROM projects WHERE name = $1")
+                .bind(&expected.name)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            return Err(if exists {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            });
+        };
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO projects (name, id, arn, creation_micros, version, document)
+             VALUES ($1, $2, $3, $4, $5, $6::json)",
+        )
+        .bind(&project.name)
+        .bind(&project.id)
+        .bind(&project.arn)
+        .bind(project.creation_micros)
+        .bind(project.version)
+        .bind(&*project.document)
+        .execute(&mut *tx)
+        .await?;
+        upsert_tags(&mut tx, &project.arn, tags, usize::MAX).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn list_projects(&self, q: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError> {
         let mut sql: QueryBuilder<Postgres> =
             QueryBuilder::new(concat!("SELECT ", columns!(), " FROM projects WHERE TRUE"));

@@ -420,6 +420,11 @@ async fn upsert_tags(
     Ok(())
 }
 
+/// Whether the stored `p` is still the record `expected` was read as.
+fn same(p: &ProjectRecord, expected: &ProjectRecord) -> bool {
+    p.id == expected.id && p.version == expected.version
+}
+
 fn matches(q: &ProjectQuery, p: &ProjectRecord) -> bool {
     q.created_after.is_none_or(|t| p.creation_micros > t)
         && q.created_before.is_none_or(|t| p.creation_micros < t)
@@ -538,6 +543,84 @@ impl Store for SqliteStore {
         drop(_w);
         self.durable().await?;
         Ok(removed)
+    }
+
+    async fn delete_project_if(&self, expected: &ProjectRecord) -> Result<bool, StoreError> {
+        // One process owns the file and every project write holds the writer lock, so the
+        // cache checked under it is the table; the statement repeats the condition anyway.
+        let _w = self.writer.lock().await;
+        if !self
+            .read()
+            .by_name
+            .get(&expected.name)
+            .is_some_and(|p| same(p, expected))
+        {
+            return Ok(false);
+        }
+        let mut tx = self.writer().await?.begin().await?;
+        sqlx::query("DELETE FROM projects WHERE name = ? AND id = ? AND version = ?")
+            .bind(&expected.name)
+            .bind(&expected.id)
+            .bind(expected.version)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
+            .bind(&expected.arn)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.write().remove(&expected.name);
+        drop(_w);
+        self.durable().await?;
+        Ok(true)
+    }
+
+    async fn replace_project(
+        &self,
+        expected: &ProjectRecord,
+        project: &ProjectRecord,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        self.heal().await;
+        let _w = self.writer.lock().await;
+        let old_arn = match self.read().by_name.get(&expected.name) {
+            Some(p) if same(p, expected) => p.arn.clone(),
+            Some(_) => return Err(StoreError::Conflict),
+            None => return Err(StoreError::NotFound),
+        };
+        let mut tx = self.writer().await?.begin().await?;
+        sqlx::query("DELETE FROM projects WHERE name = ? AND id = ? AND version = ?")
+            .bind(&expected.name)
+            .bind(&expected.id)
+            .bind(expected.version)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
+            .bind(&old_arn)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO projects (name, id, arn, creation_micros, version, document)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&project.name)
+        .bind(&project.id)
+        .bind(&project.arn)
+        .bind(project.creation_micros)
+        .bind(project.version)
+        .bind(&*project.document)
+        .execute(&mut *tx)
+        .await?;
+        upsert_tags(&mut tx, &project.arn, tags).await?;
+        tx.commit().await?;
+        {
+            let mut c = self.write();
+            c.remove(&expected.name);
+            c.insert(project.clone());
+            c.put_tags(&project.arn, tags);
+        }
+        drop(_w);
+        self.durable().await
     }
 
     async fn list_projects(&self, q: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError> {

@@ -167,6 +167,8 @@ backend_suite!(
     create_and_get,
     duplicates_are_refused,
     concurrent_creates_of_one_name,
+    conditional_delete_and_replace,
+    racing_replacements_and_purges_of_one_name,
     update_checks_version_and_keeps_tags,
     delete_returns_the_record_and_its_tags_go,
     list_by_name_pages,
@@ -326,6 +328,94 @@ mod cases {
         }
         assert_eq!(ok, 1);
         s.close().await;
+    }
+
+    pub async fn conditional_delete_and_replace(h: Arc<Harness>) {
+        let (s, p) = with_project(&h, "c", 10, &[Tag::new("old", "1")]).await;
+        let mut v2 = p.clone();
+        v2.version = 2;
+        s.update_project(update(&v2, 1, &[], 50)).await.unwrap();
+        // A stale read (version 1) neither deletes nor replaces.
+        assert!(!s.delete_project_if(&p).await.unwrap());
+        let mut next = project("c", 20);
+        next.id = "p-c-2".into();
+        assert_eq!(
+            s.replace_project(&p, &next, &[]).await,
+            Err(StoreError::Conflict)
+        );
+        assert_eq!(s.get_project("c").await.unwrap(), Some(v2.clone()));
+        // The current record is replaced, with the new tags only.
+        s.replace_project(&v2, &next, &[Tag::new("new", "2")])
+            .await
+            .unwrap();
+        assert_eq!(s.get_project("c").await.unwrap(), Some(next.clone()));
+        assert_eq!(
+            s.list_tags(&next.arn, None, 10).await.unwrap(),
+            Some(vec![Tag::new("new", "2")])
+        );
+        // A purge of the replaced record leaves the new one.
+        assert!(!s.delete_project_if(&v2).await.unwrap());
+        assert!(s.get_project("c").await.unwrap().is_some());
+        assert!(s.delete_project_if(&next).await.unwrap());
+        assert_eq!(s.get_project("c").await.unwrap(), None);
+        assert_eq!(s.list_tags(&next.arn, None, 10).await.unwrap(), None);
+        assert_eq!(
+            s.replace_project(&next, &p, &[]).await,
+            Err(StoreError::NotFound)
+        );
+        s.close().await;
+    }
+
+    /// Writers on two stores over one database (two replicas on PostgreSQL; one store
+    /// shared on SQLite, which one process owns): each round, two re-creations of a
+    /// deleted name and a purge race; exactly one re-creation wins, and the purge removes
+    /// the old record or nothing.
+    pub async fn racing_replacements_and_purges_of_one_name(h: Arc<Harness>) {
+        let a = h.open().await;
+        let b = match &h.kind {
+            Kind::Postgres { .. } => h.open().await,
+            Kind::Sqlite(_) => a.clone(),
+        };
+        let mut old = project("r", 0);
+        a.create_project(&old, &[]).await.unwrap();
+        for round in 1..=20 {
+            let mut tasks = Vec::new();
+            for (i, s) in [a.clone(), b.clone()].into_iter().enumerate() {
+                let (old, mut new) = (old.clone(), project("r", round));
+                new.id = format!("p-r-{round}-{i}");
+                tasks.push(tokio::spawn(async move {
+                    s.replace_project(&old, &new, &[]).await.map(|()| new)
+                }));
+            }
+            let purge = {
+                let (s, old) = (b.clone(), old.clone());
+                tokio::spawn(async move { s.delete_project_if(&old).await.unwrap() })
+            };
+            let mut winners = Vec::new();
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(new) => winners.push(new),
+                    Err(e) => assert!(
+                        matches!(e, StoreError::Conflict | StoreError::NotFound),
+                        "{e:?}"
+                    ),
+                }
+            }
+            let purged = purge.await.unwrap();
+            let stored = a.get_project("r").await.unwrap();
+            if purged {
+                assert!(winners.is_empty(), "round {round}: purged and replaced");
+                assert_eq!(stored, None);
+                a.create_project(&project("r", round), &[]).await.unwrap();
+                old = project("r", round);
+            } else {
+                assert_eq!(winners.len(), 1, "round {round}");
+                assert_eq!(stored.as_ref(), Some(&winners[0]));
+                old = winners.pop().unwrap();
+            }
+        }
+        a.close().await;
+        b.close().await;
     }
 
     pub async fn update_checks_version_and_keeps_tags(h: Arc<Harness>) {
