@@ -9,15 +9,19 @@
 //! Memory: every rule of the account is kept (as stored, with its version) so that
 //! matching, `wants` and delivery read no store; it is loaded from the store on first
 //! use ([`EventBridge::ready`]) and changed after every stored change, a newer version
-//! never replaced by an older one. PostgreSQL replicas do not see each other's rule
-//! changes until they restart (said so in the crate documentation).
+//! never replaced by an older one. On PostgreSQL another replica may change a rule or a
+//! bus: the store's change feed (`LISTEN/NOTIFY`, [`ServiceCatalogStore::catalog_changes`])
+//! announces every committed change, and each operation first reads again what was
+//! announced ([`EventBridge::ready`]), so a replica answers and matches with the rules
+//! committed before the call (as far as the notification has arrived: milliseconds).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sagestack_engine::Clock;
-use sagestack_store::{CatalogKind, ServiceCatalogStore};
+use sagestack_store::{CatalogChange, CatalogKind, ServiceCatalogStore};
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{Notify, OnceCell};
 
 use crate::Pattern;
@@ -69,6 +73,9 @@ pub struct EventBridge {
     pub(crate) scope: Scope,
     loaded: OnceCell<()>,
     memory: Mutex<Memory>,
+    /// Other replicas' changes to buses and rules (PostgreSQL only), subscribed before
+    /// the first load.
+    changes: Mutex<Option<tokio::sync::broadcast::Receiver<CatalogChange>>>,
     /// Rung after every outbox write: the delivery task's wake-up.
     pub(crate) outbox_written: Arc<Notify>,
     /// The batches this process wrote to the outbox, handed to the delivery task in
@@ -94,6 +101,7 @@ impl EventBridge {
             scope,
             loaded: OnceCell::new(),
             memory: Mutex::new(Memory::default()),
+            changes: Mutex::new(None),
             outbox_written: Arc::new(Notify::new()),
             handover: Mutex::new(Handover::default()),
             instance: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
@@ -117,31 +125,98 @@ impl EventBridge {
     }
 
     /// Loads buses and rules from the store the first time (and makes sure the default
-    /// bus is stored); every operation awaits this first.
+    /// bus is stored), then reads again whatever other replicas changed since; every
+    /// operation awaits this first.
     pub async fn ready(&self) -> Result<()> {
         self.loaded
             .get_or_try_init(|| async {
+                *self.changes.lock().unwrap_or_else(|e| e.into_inner()) =
+                    self.store.catalog_changes();
                 let now = self.clock.now();
                 match insert_bus(&*self.store, &self.new_bus(DEFAULT_BUS, None, now)).await {
                     Ok(()) | Err(EventsError::ResourceAlreadyExists(_)) => {}
                     Err(e) => return Err(e),
                 }
-                let buses =
-                    sagestack_store::catalog_all(&*self.store, CatalogKind::EventBus).await?;
-                let rules =
-                    sagestack_store::catalog_all(&*self.store, CatalogKind::EventRule).await?;
-                let mut memory = self.memory();
-                for b in &buses {
-                    memory.buses.insert(parse_bus(b)?.name);
-                }
-                for r in &rules {
-                    let rule = parse_rule(r)?;
-                    remember(&mut memory, r.version, Arc::new(rule), now);
-                }
-                Ok(())
+                self.reload().await
             })
-            .await
-            .map(|_| ())
+            .await?;
+        self.catch_up().await
+    }
+
+    /// Reads every bus and rule from the store into memory, forgetting those gone.
+    async fn reload(&self) -> Result<()> {
+        let now = self.clock.now();
+        let buses = sagestack_store::catalog_all(&*self.store, CatalogKind::EventBus).await?;
+        let rules = sagestack_store::catalog_all(&*self.store, CatalogKind::EventRule).await?;
+        let mut memory = self.memory();
+        let mut kept = HashSet::new();
+        for r in &rules {
+            let rule = parse_rule(r)?;
+            kept.insert(rule.key());
+            remember(&mut memory, r.version, Arc::new(rule), now);
+        }
+        let gone: Vec<String> = memory
+            .rules
+            .keys()
+            .filter(|k| !kept.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            forget(&mut memory, &key);
+        }
+        let stored = buses
+            .iter()
+            .map(|b| parse_bus(b).map(|b| b.name))
+            .collect::<Result<HashSet<_>>>()?;
+        for bus in memory.buses.clone().difference(&stored) {
+            memory.index.remove_bus(bus);
+        }
+        memory.buses = stored;
+        Ok(())
+    }
+
+    /// Applies the changes announced since the last call (see the module doc): each
+    /// changed rule or bus is read again; after missed notifications, everything is.
+    async fn catch_up(&self) -> Result<()> {
+        let mut changed = Vec::new();
+        let mut missed = false;
+        {
+            let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(rx) = changes.as_mut() else {
+                return Ok(());
+            };
+            loop {
+                match rx.try_recv() {
+                    Ok(CatalogChange::Changed { kind, id }) => changed.push((kind, id)),
+                    Ok(CatalogChange::Missed) | Err(TryRecvError::Lagged(_)) => missed = true,
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                }
+            }
+        }
+        if missed {
+            return self.reload().await;
+        }
+        for (kind, id) in changed {
+            if kind == CatalogKind::EventRule.as_str() {
+                match self.store.catalog_get(CatalogKind::EventRule, &id).await? {
+                    Some(r) => {
+                        let rule = Arc::new(parse_rule(&r)?);
+                        remember(&mut self.memory(), r.version, rule, self.clock.now());
+                    }
+                    None => forget(&mut self.memory(), &id),
+                }
+            } else if kind == CatalogKind::EventBus.as_str() {
+                let exists = self.store.catalog_get(CatalogKind::EventBus, &id).await?;
+                let mut memory = self.memory();
+                if exists.is_some() {
+                    memory.buses.insert(id);
+                } else {
+                    memory.buses.remove(&id);
+                    memory.index.remove_bus(&id);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn new_bus(&self, name: &str, description: Option<String>, now: i64) -> Bus {

@@ -13,6 +13,7 @@
 //! roles ([`roles`]) and the stack engine's records ([`stacks`]).
 
 mod batch;
+mod changes;
 mod checkpoint;
 mod durable;
 mod health;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use changes::CatalogChange;
 pub use model_package_groups::{ModelPackageGroupRecord, ModelPackageGroupStore};
 pub use objects::{
     BucketRecord, KeyRange, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord,

@@ -19,6 +19,8 @@ pub struct PostgresStore {
     /// The same pool: code shared with the SQLite backend reads through `read_pool`
     /// (SQLite has a separate reader pool; PostgreSQL's pool serves both).
     pub(crate) read_pool: PgPool,
+    /// The document change feed, started by its first subscriber (see `changes.rs`).
+    feed: std::sync::OnceLock<crate::changes::Feed>,
 }
 
 macro_rules! columns {
@@ -75,6 +77,17 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// A subscription to the changes other replicas (and this one) commit to the
+    /// documents services keep in memory (see `changes.rs`).
+    pub(crate) fn document_changes(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::CatalogChange>> {
+        let feed = self
+            .feed
+            .get_or_init(|| crate::changes::Feed::start(self.pool.clone()));
+        Some(feed.sender.subscribe())
+    }
+
     /// Replicas share the tables, so no replica may answer stack reads from memory.
     pub(crate) fn stack_cache(&self) -> Option<&crate::stack_cache::StackCache> {
         None
@@ -125,6 +138,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             read_pool: pool.clone(),
             pool,
+            feed: std::sync::OnceLock::new(),
         })
     }
 
@@ -147,6 +161,18 @@ impl PostgresStore {
                 .execute(&mut *tx)
                 .await?;
             tracing::info!(version = m.version, "applied postgres migration");
+        }
+        let installed = sqlx::query(
+            "SELECT 1 FROM pg_trigger WHERE tgname = 'sagestack_documents_written'
+             AND tgrelid = 'sc_documents'::regclass",
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if !installed {
+            sqlx::raw_sql(AssertSqlSafe(crate::changes::trigger_ddl()))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -178,6 +178,13 @@ pub trait ServiceCatalogStore: Send + Sync {
     /// The portfolios holding `product_id`, oldest association first.
     async fn catalog_portfolios_of(&self, product_id: &str) -> Result<Vec<String>, StoreError>;
 
+    /// The changes to EventBridge's buses and rules committed by any process sharing this
+    /// database (see `changes.rs`), for a cache of them; `None` where no other process
+    /// can write (the embedded store).
+    fn catalog_changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::CatalogChange>> {
+        None
+    }
+
     /// The products `portfolio_id` holds, oldest association first.
     async fn catalog_products_of(&self, portfolio_id: &str) -> Result<Vec<String>, StoreError>;
 }
@@ -333,6 +340,12 @@ macro_rules! catalog_store_impl {
 
         #[async_trait]
         impl ServiceCatalogStore for $store {
+            fn catalog_changes(
+                &self,
+            ) -> Option<tokio::sync::broadcast::Receiver<crate::CatalogChange>> {
+                self.document_changes()
+            }
+
             async fn catalog_insert(
                 &self,
                 kind: CatalogKind,

@@ -350,6 +350,13 @@ impl SqliteStore {
         self.name_locks[i].lock().await
     }
 
+    /// No change feed: this process owns the data directory (see `changes.rs`).
+    pub(crate) fn document_changes(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::CatalogChange>> {
+        None
+    }
+
     /// Stack records and live stack names in memory (see [`crate::stack_cache`]).
     pub(crate) fn stack_cache(&self) -> Option<&crate::stack_cache::StackCache> {
         Some(&self.stacks)

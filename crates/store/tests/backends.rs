@@ -197,6 +197,7 @@ backend_suite!(
     servicecatalog_associations_guard_deletes,
     servicecatalog_state_survives_reopen,
     servicecatalog_modify_writes_next_versions_and_loses_no_update,
+    document_changes_reach_other_replicas,
     deferred_native_writes_are_checked_read_back_and_kept,
 );
 

@@ -225,3 +225,42 @@ pub async fn servicecatalog_modify_writes_next_versions_and_loses_no_update(h: A
     assert_eq!((&*last.document, last.version), (r#"{"n":41}"#, 42));
     assert_eq!(last.created_micros, 5, "the creation time is kept");
 }
+
+/// The change feed: on PostgreSQL a write to a watched kind on one store (replica)
+/// reaches a subscriber of another, once committed, and other kinds are not announced;
+/// the embedded store has none.
+pub async fn document_changes_reach_other_replicas(h: Arc<Harness>) {
+    use sagestack_store::CatalogChange;
+    let a = h.open().await;
+    let Some(mut changes) = a.catalog_changes() else {
+        assert!(matches!(h.kind, Kind::Sqlite(_)));
+        a.close().await;
+        return;
+    };
+    let next = async |changes: &mut tokio::sync::broadcast::Receiver<CatalogChange>| {
+        tokio::time::timeout(std::time::Duration::from_secs(10), changes.recv())
+            .await
+            .expect("a change within 10 s")
+            .unwrap()
+    };
+    // The feed starts by saying that whatever happened before it listened went unseen.
+    assert_eq!(next(&mut changes).await, CatalogChange::Missed);
+    let b = h.open().await;
+    b.catalog_insert(CatalogKind::Portfolio, &doc("unwatched", None, 1))
+        .await
+        .unwrap();
+    b.catalog_insert(CatalogKind::EventRule, &doc("default/r", None, 1))
+        .await
+        .unwrap();
+    let changed = |id: &str| CatalogChange::Changed {
+        kind: "events-rule".into(),
+        id: id.into(),
+    };
+    assert_eq!(next(&mut changes).await, changed("default/r"));
+    b.catalog_delete(CatalogKind::EventRule, "default/r")
+        .await
+        .unwrap();
+    assert_eq!(next(&mut changes).await, changed("default/r"));
+    a.close().await;
+    b.close().await;
+}
