@@ -82,6 +82,9 @@ pub struct ServiceConfig {
     /// Where the stacks' status change events go (the account's default event bus);
     /// nowhere if `None`.
     pub event_publisher: Option<Arc<dyn EventPublisher>>,
+    /// This process's claims on stacks when replicas share the store
+    /// (`sagestack_engine::claims`); none: every claim granted.
+    pub claims: Option<Arc<dyn sagestack_engine::claims::Claims>>,
 }
 
 impl ServiceConfig {
@@ -105,6 +108,7 @@ impl ServiceConfig {
             ids: None,
             template_source: None,
             event_publisher: None,
+            claims: None,
         }
     }
 
@@ -168,6 +172,12 @@ impl ServiceConfig {
     /// Change" events through `publisher` (those it wants).
     pub fn with_event_publisher(mut self, publisher: Arc<dyn EventPublisher>) -> Self {
         self.event_publisher = Some(publisher);
+        self
+    }
+
+    /// Claim each stack through `claims` before driving it (replicas sharing a store).
+    pub fn with_claims(mut self, claims: Arc<dyn sagestack_engine::claims::Claims>) -> Self {
+        self.claims = Some(claims);
         self
     }
 }
@@ -246,6 +256,9 @@ impl CloudFormationService {
         if let Some(events) = config.event_publisher {
             parts.events = events;
         }
+        if let Some(claims) = config.claims {
+            parts.claims = claims;
+        }
         parts.templates = config
             .template_source
             .map(|s| Arc::new(NestedTemplates(s)) as Arc<dyn sagestack_engine::plan::TemplateUrls>);
@@ -273,6 +286,16 @@ impl CloudFormationService {
     /// stacks picked up.
     pub async fn recover(&self) -> Result<Vec<String>, EngineError> {
         self.engine.recover().await
+    }
+
+    /// Resumes the stack `stack_id` if it is in progress, undriven here and claimable
+    /// (see `Engine::recover_stack`): `true` when a task now drives it.
+    pub async fn recover_stack(&self, stack_id: &str) -> Result<bool, EngineError> {
+        match self.engine.describe_stack(stack_id).await {
+            Ok(stack) => self.engine.recover_stack(&stack).await,
+            Err(EngineError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// `ValidateTemplate`. `inline` applies the `TemplateBody` size limit (51,200 bytes)

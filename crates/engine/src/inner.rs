@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::claims::{self, Claims};
 use crate::clock::{Clock, IdGenerator};
 use crate::emit::Emitter;
 use crate::engine::{EngineConfig, EngineParts};
@@ -28,6 +29,12 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub templates: Option<Arc<dyn crate::plan::TemplateUrls>>,
+    /// This process's claims on stacks (`claims.rs`).
+    claims: Arc<dyn Claims>,
+    /// Per stack, how many [`Hold`]s this engine has (an admission under way, a task
+    /// driving it): the stack's claim is taken with the first and released after the last.
+    /// Claims and releases run under this lock, so they reach the store in hold order.
+    held: tokio::sync::Mutex<HashMap<String, usize>>,
     /// Publishes committed stack events to EventBridge (`emit.rs`).
     emitter: Emitter,
     /// Next event sequence number per stack. Held across the append so that store order
@@ -80,6 +87,8 @@ impl Inner {
             clock: parts.clock,
             ids: parts.ids,
             templates: parts.templates,
+            claims: parts.claims,
+            held: tokio::sync::Mutex::new(HashMap::new()),
             emitter: Emitter::new(parts.events),
             event_seq: Mutex::new(HashMap::new()),
             exports_lock: tokio::sync::Mutex::new(()),
@@ -217,18 +226,22 @@ impl Inner {
     /// AWS's `Stack:<arn> is in <status> state and can not be <action>.` with the status
     /// the winner wrote. Check and write are one compare-and-set in the store, so racing
     /// requests (in this process or on other replicas) start one operation, not several.
+    ///
+    /// The stack is claimed first (`claims.rs`): a stack another live process holds is
+    /// refused the same way, with the status it has now.
     pub async fn admit(
-        &self,
+        self: &Arc<Self>,
         stack: &mut StackRecord,
         status: StackStatus,
         action: &'static str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Hold, EngineError> {
         let read = stack.revision;
-        if self
-            .write_status(stack, status, Some("User Initiated".into()), Some(read))
-            .await?
+        if let Some(hold) = self.hold(&stack.stack_id, false).await?
+            && self
+                .write_status(stack, status, Some("User Initiated".into()), Some(read))
+                .await?
         {
-            return Ok(());
+            return Ok(hold);
         }
         let current = self.store.get_stack(&stack.stack_id).await?;
         Err(EngineError::InvalidState {
@@ -337,7 +350,48 @@ impl Inner {
             .collect())
     }
 
-    pub fn spawn(self: &Arc<Self>, stack_id: String, phase: Phase) {
+    /// Takes a hold on `stack_id` (see [`Inner::held`]), claiming the stack when this
+    /// engine had none: `None` when another process holds it or, with `only_if_idle`,
+    /// when this engine already does.
+    pub async fn hold(
+        self: &Arc<Self>,
+        stack_id: &str,
+        only_if_idle: bool,
+    ) -> Result<Option<Hold>, EngineError> {
+        let mut held = self.held.lock().await;
+        if let Some(n) = held.get_mut(stack_id) {
+            if only_if_idle {
+                return Ok(None);
+            }
+            *n += 1;
+        } else if self.claims.claim(claims::STACK, stack_id).await? {
+            held.insert(stack_id.to_string(), 1);
+        } else {
+            return Ok(None);
+        }
+        Ok(Some(Hold {
+            inner: Some(self.clone()),
+            stack_id: stack_id.to_string(),
+        }))
+    }
+
+    /// Gives back one hold on `stack_id`, and its claim with the last.
+    async fn unhold(&self, stack_id: &str) {
+        let mut held = self.held.lock().await;
+        match held.get_mut(stack_id) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                held.remove(stack_id);
+                self.claims.release(claims::STACK, stack_id).await;
+            }
+            None => {}
+        }
+    }
+
+    /// Starts the task that drives `stack_id` through `phase`; it keeps `hold` until it
+    /// ends.
+    pub fn spawn(self: &Arc<Self>, stack_id: String, phase: Phase, mut hold: Hold) {
+        hold.inner = None;
         let inner = self.clone();
         let id = stack_id.clone();
         // Registered under the lock the task takes to deregister itself, so a task that
@@ -354,14 +408,16 @@ impl Inner {
             // Deregister only ourselves: once the stack is terminal the caller may already
             // have started the next operation on it, registered under the same stack id.
             let me = tokio::task::id();
-            let mut tasks = inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(handles) = tasks.get_mut(&id) {
-                handles.retain(|h| h.id() != me);
-                if handles.is_empty() {
-                    tasks.remove(&id);
+            {
+                let mut tasks = inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(handles) = tasks.get_mut(&id) {
+                    handles.retain(|h| h.id() != me);
+                    if handles.is_empty() {
+                        tasks.remove(&id);
+                    }
                 }
             }
-            drop(tasks);
+            inner.unhold(&id).await;
             inner.changed.send_modify(|n| *n += 1);
         }));
         tasks
@@ -417,6 +473,25 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(stack_id)
+    }
+}
+
+/// One hold on a stack (see [`Inner::hold`]): given to the task that drives the stack
+/// ([`Inner::spawn`]), or, dropped before that (an admission that failed half-way),
+/// given back by a task of its own.
+pub(crate) struct Hold {
+    inner: Option<Arc<Inner>>,
+    stack_id: String,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let stack_id = std::mem::take(&mut self.stack_id);
+            runtime.spawn(async move { inner.unhold(&stack_id).await });
+        }
     }
 }
 

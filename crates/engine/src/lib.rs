@@ -25,6 +25,7 @@
 //!   one store would each try to recover the same stacks.
 
 pub mod amend;
+pub mod claims;
 pub mod clock;
 mod dag;
 mod diff;

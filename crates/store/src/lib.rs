@@ -18,6 +18,7 @@ mod checkpoint;
 mod durable;
 mod health;
 mod keyset;
+pub mod leases;
 mod migrate;
 pub mod model_package_groups;
 pub mod objects;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use changes::CatalogChange;
+pub use leases::{Lease, LeaseStore, Leaseholder};
 pub use model_package_groups::{ModelPackageGroupRecord, ModelPackageGroupStore};
 pub use objects::{
     BucketRecord, KeyRange, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord,
@@ -204,6 +206,7 @@ pub trait Store:
     + ServiceCatalogStore
     + StackStore
     + ObjectStore
+    + LeaseStore
     + Send
     + Sync
     + 'static

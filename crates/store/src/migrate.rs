@@ -25,6 +25,7 @@ macro_rules! migrations {
             5, "service catalog", "0005_servicecatalog.sql";
             6, "stack names beside stack documents (indexed by-name lookups)", "0006_stack_names.sql";
             7, "the document table as a rowid table (SQLite)", "0007_documents_rowid.sql";
+            8, "leases on work (which process drives what, until when)", "0008_leases.sql";
         )
     };
     ($backend:literal; $($version:literal, $description:literal, $file:literal;)+) => {

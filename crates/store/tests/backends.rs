@@ -66,6 +66,12 @@ impl Harness {
         })
     }
 
+    /// Whether several stores may be open over this harness's database at once (as
+    /// replicas on PostgreSQL; an embedded store's directory has one owner).
+    pub fn shares_a_database(&self) -> bool {
+        matches!(self.kind, Kind::Postgres { .. })
+    }
+
     /// Opens a store over this harness's database (the same data each time).
     pub async fn open(&self) -> Arc<dyn Store> {
         match &self.kind {
@@ -164,6 +170,9 @@ macro_rules! backend_suite {
 }
 
 backend_suite!(
+    leases_claim_renew_and_lapse,
+    leases_release,
+    leases_racing_owners_one_winner,
     create_and_get,
     duplicates_are_refused,
     concurrent_creates_of_one_name,
@@ -257,6 +266,7 @@ async fn all_pages(store: &dyn Store, mut q: ProjectQuery, page: usize) -> Vec<P
 }
 
 mod cases {
+    pub use super::lease_cases::*;
     pub use super::service_cases::*;
     pub use super::servicecatalog_cases::*;
 
@@ -700,3 +710,7 @@ pub(crate) mod service_cases;
 /// Cases for the Service Catalog documents and portfolio-product associations.
 #[path = "backends/servicecatalog_cases.rs"]
 pub(crate) mod servicecatalog_cases;
+
+/// Cases for leases on work.
+#[path = "backends/lease_cases.rs"]
+pub(crate) mod lease_cases;

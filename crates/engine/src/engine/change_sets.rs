@@ -306,23 +306,26 @@ impl Stacks {
                 (StackStatus::UpdateInProgress, Phase::Update, "updated")
             }
         };
-        if let Err(e) = inner.admit(&mut stack, status, action).await {
-            if !matches!(e, EngineError::InvalidState { .. }) {
-                return Err(e);
-            }
-            // Lost a race: to the caller, this change set was executed or made obsolete.
-            let status = match inner.store.get_change_set(&cs.change_set_id).await? {
-                Some(now) if now.execution_status != ExecutionStatus::Available => {
-                    now.execution_status
+        let hold = match inner.admit(&mut stack, status, action).await {
+            Ok(hold) => hold,
+            Err(e) => {
+                if !matches!(e, EngineError::InvalidState { .. }) {
+                    return Err(e);
                 }
-                Some(_) => ExecutionStatus::ExecuteInProgress,
-                None => ExecutionStatus::Obsolete,
-            };
-            return Err(EngineError::InvalidChangeSetStatus {
-                id: cs.change_set_id,
-                status: status.to_string(),
-            });
-        }
+                // Lost a race: to the caller, this change set was executed or made obsolete.
+                let status = match inner.store.get_change_set(&cs.change_set_id).await? {
+                    Some(now) if now.execution_status != ExecutionStatus::Available => {
+                        now.execution_status
+                    }
+                    Some(_) => ExecutionStatus::ExecuteInProgress,
+                    None => ExecutionStatus::Obsolete,
+                };
+                return Err(EngineError::InvalidChangeSetStatus {
+                    id: cs.change_set_id,
+                    status: status.to_string(),
+                });
+            }
+        };
         // Admitted (a racing execution of this or another change set lost): executing
         // one change set makes the stack's other change sets meaningless.
         for other in inner.store.list_change_sets(&stack.stack_id).await? {
@@ -333,7 +336,7 @@ impl Stacks {
         cs.execution_status = ExecutionStatus::ExecuteInProgress;
         inner.store.put_change_set(&cs).await?;
         inner.forget_interrupt(&stack.stack_id);
-        inner.spawn(stack.stack_id.clone(), phase);
+        inner.spawn(stack.stack_id.clone(), phase, hold);
         Ok(stack.stack_id)
     }
 }

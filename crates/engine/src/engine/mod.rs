@@ -69,6 +69,9 @@ pub struct EngineParts {
     /// Resource Status Change" events go (the account's default event bus); nowhere by
     /// default ([`NoEvents`]).
     pub events: Arc<dyn EventPublisher>,
+    /// This process's claims on stacks, when processes share the store
+    /// ([`crate::claims`]); every claim granted by default ([`crate::claims::Unclaimed`]).
+    pub claims: Arc<dyn crate::claims::Claims>,
 }
 
 impl EngineParts {
@@ -87,6 +90,7 @@ impl EngineParts {
             ids: Arc::new(RandomIds),
             templates: None,
             events: Arc::new(NoEvents),
+            claims: Arc::new(crate::claims::Unclaimed),
         }
     }
 }
@@ -299,6 +303,12 @@ impl Stacks {
         stack.displayed_parameters = plan.displayed_parameters();
         stack.imports = plan.imports();
         inner.new_stack_events(&stack_id);
+        // A fresh id: no other process can hold it, but the claim must exist before the
+        // stack reads as in progress, or another replica would take it over.
+        let hold = inner
+            .hold(&stack_id, false)
+            .await?
+            .ok_or_else(|| EngineError::AlreadyExists(stack.stack_name.clone()))?;
         inner
             .set_status(
                 &mut stack,
@@ -306,7 +316,7 @@ impl Stacks {
                 Some("User Initiated".into()),
             )
             .await?;
-        inner.spawn(stack_id.clone(), Phase::Create);
+        inner.spawn(stack_id.clone(), Phase::Create, hold);
         Ok(stack_id)
     }
 
@@ -399,7 +409,8 @@ impl Stacks {
         }
         stack.protection.update_policy = checked_policy(input.update_policy)?;
         self.prepare_update(&mut stack, template, &*plan, input.capabilities, input.tags);
-        self.inner
+        let hold = self
+            .inner
             .admit(&mut stack, StackStatus::UpdateInProgress, "updated")
             .await?;
         // Admitted: this call owns the stack's next operation. Its pending change sets
@@ -411,7 +422,8 @@ impl Stacks {
             }
         }
         self.inner.forget_interrupt(&stack.stack_id);
-        self.inner.spawn(stack.stack_id.clone(), Phase::Update);
+        self.inner
+            .spawn(stack.stack_id.clone(), Phase::Update, hold);
         Ok(stack.stack_id)
     }
 
@@ -491,10 +503,12 @@ impl Stacks {
             )));
         }
         stack.retain_resources = retain_resources;
-        self.inner
+        let hold = self
+            .inner
             .admit(&mut stack, StackStatus::DeleteInProgress, "deleted")
             .await?;
-        self.inner.spawn(stack.stack_id.clone(), Phase::Delete);
+        self.inner
+            .spawn(stack.stack_id.clone(), Phase::Delete, hold);
         Ok(Some(stack.stack_id))
     }
 
@@ -525,7 +539,8 @@ impl Stacks {
                 stack.stack_name
             )));
         }
-        self.inner
+        let hold = self
+            .inner
             .admit(&mut stack, StackStatus::UpdateRollbackInProgress, "")
             .await
             .map_err(|e| match e {
@@ -550,7 +565,8 @@ impl Stacks {
             store.put_resource(&rec, &[]).await?;
         }
         let stack_id = stack.stack_id.clone();
-        self.inner.spawn(stack_id.clone(), Phase::UpdateRollback);
+        self.inner
+            .spawn(stack_id.clone(), Phase::UpdateRollback, hold);
         Ok(stack_id)
     }
 
@@ -571,7 +587,8 @@ impl Stacks {
 
     /// Drives every stack left `*_IN_PROGRESS` by a previous engine to a terminal state:
     /// interrupted creates and updates roll back; rollbacks, deletes and cleanups resume.
-    /// Returns the ids of the stacks it picked up; await them with `wait_for_terminal`.
+    /// A stack that another live process holds (`claims.rs`) is left to it. Returns the
+    /// ids of the stacks it picked up; await them with `wait_for_terminal`.
     pub async fn recover(&self) -> Result<Vec<String>, EngineError> {
         let inner = &self.inner;
         let mut picked = Vec::new();
@@ -586,13 +603,33 @@ impl Stacks {
                     inner.store.put_change_set(&cs).await?;
                 }
             }
-            if !stack.status.is_operation_in_progress() || inner.is_running(&stack.stack_id) {
-                continue;
+            if self.recover_stack(&stack).await? {
+                picked.push(stack.stack_id);
             }
-            let phase = ops::recover_resources(inner, &stack).await?;
-            inner.spawn(stack.stack_id.clone(), phase);
-            picked.push(stack.stack_id);
         }
         Ok(picked)
+    }
+
+    /// Resumes one stack (as [`Engine::recover`] does each) if it is in progress, nothing
+    /// in this engine holds it, and it can be claimed (no live process holds it): `true`
+    /// when a task now drives it. `stack` is a listing's copy; it is read again once
+    /// claimed, since its holder may have finished it in between.
+    pub async fn recover_stack(&self, stack: &StackRecord) -> Result<bool, EngineError> {
+        let inner = &self.inner;
+        if !stack.status.is_operation_in_progress() || inner.is_running(&stack.stack_id) {
+            return Ok(false);
+        }
+        let Some(hold) = inner.hold(&stack.stack_id, true).await? else {
+            return Ok(false);
+        };
+        let Some(stack) = inner.store.get_stack(&stack.stack_id).await? else {
+            return Ok(false);
+        };
+        if !stack.status.is_operation_in_progress() || inner.is_running(&stack.stack_id) {
+            return Ok(false);
+        }
+        let phase = ops::recover_resources(inner, &stack).await?;
+        inner.spawn(stack.stack_id.clone(), phase, hold);
+        Ok(true)
     }
 }
