@@ -91,9 +91,16 @@ struct AccountApis {
 /// `endpoint` is this server's base URL as its own processes reach it (Lambda functions'
 /// `AWS_ENDPOINT_URL`, custom resources' `ResponseURL`): the listener is bound first.
 pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
-    let store = sagestack_store::open(args.database_url.as_deref(), &args.data_dir)
-        .await
-        .map_err(|e| format!("cannot open the store: {e}"))?;
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => Arc::new(
+            sagestack_store::PostgresStore::connect_with(url, None, &postgres_options(args))
+                .await
+                .map_err(|e| format!("cannot open the store: {e}"))?,
+        ),
+        None => sagestack_store::open(None, &args.data_dir)
+            .await
+            .map_err(|e| format!("cannot open the store: {e}"))?,
+    };
     let reconcile = reconciles(args);
     let auth = auth_policy(args)?;
     let objects = store.clone() as Arc<dyn sagestack_store::ObjectStore>;
@@ -208,6 +215,15 @@ fn served_accounts(args: &ServeArgs, auth: &Auth) -> Vec<String> {
     accounts
 }
 
+/// The PostgreSQL pool settings of `--database-*`.
+fn postgres_options(args: &ServeArgs) -> sagestack_store::postgres::PostgresOptions {
+    sagestack_store::postgres::PostgresOptions {
+        max_connections: args.database_max_connections,
+        statement_timeout: Some(args.database_statement_timeout),
+        ..Default::default()
+    }
+}
+
 /// Another account's store: `<data dir>/accounts/<id>` (SQLite), or the schema
 /// `account_<id>` of the same PostgreSQL database (beside the URL's `search_path` schema,
 /// when it names one: `<schema>_account_<id>`).
@@ -219,7 +235,8 @@ async fn open_account_store(args: &ServeArgs, account_id: &str) -> Result<Arc<dy
         Some(url) => {
             let schema =
                 sagestack_store::PostgresStore::account_schema(url, account_id).map_err(fail)?;
-            let store = sagestack_store::PostgresStore::connect(url, Some(&schema))
+            let options = postgres_options(args);
+            let store = sagestack_store::PostgresStore::connect_with(url, Some(&schema), &options)
                 .await
                 .map_err(fail)?;
             Ok(Arc::new(store))

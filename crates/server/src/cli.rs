@@ -83,6 +83,15 @@ pub struct ServeArgs {
     /// Use PostgreSQL (postgres://...) instead of the embedded store.
     #[arg(long, env = "SAGESTACK_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// With PostgreSQL: connections in each account's pool (one more per account is
+    /// held by the change feed of EventBridge's rules).
+    #[arg(long, env = "SAGESTACK_DATABASE_MAX_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub database_max_connections: u32,
+    /// With PostgreSQL: seconds a statement may run before the server cancels it (the
+    /// call fails instead of hanging); migrations at start-up are exempt.
+    #[arg(long, env = "SAGESTACK_DATABASE_STATEMENT_TIMEOUT", default_value = "60", value_parser = parse_seconds)]
+    pub database_statement_timeout: Duration,
     /// The region this server answers for.
     #[arg(long, env = "SAGESTACK_REGION", default_value = "us-east-1")]
     pub region: String,

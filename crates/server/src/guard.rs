@@ -43,8 +43,8 @@ use sagestack_protocol::{RequestShape, classify, new_request_id, query};
 
 use crate::hosts::AllowedHosts;
 
-/// The path that stays open to everyone.
-const HEALTH_PATH: &str = "/_sagestack/health";
+/// The paths that stay open to everyone (a load balancer's checks send any `Host`).
+const OPEN_PATHS: [&str; 2] = ["/_sagestack/health", "/_sagestack/ready"];
 
 /// Longest request target (path and query) accepted. hyper refuses targets over
 /// 64 KiB itself, with a bare `414` (no body, and no way to give it one); below that
@@ -61,7 +61,7 @@ pub fn guard(router: Router, hosts: AllowedHosts) -> Router {
 }
 
 async fn check(State(hosts): State<Arc<AllowedHosts>>, request: Request, next: Next) -> Response {
-    if request.uri().path() == HEALTH_PATH {
+    if OPEN_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .route("/_sagestack/health", get(health))
+        .route("/_sagestack/ready", get(ready))
         .route("/_sagestack/events/stats", get(event_stats))
         .fallback(dispatch)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -157,6 +158,30 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     if let Some(store) = store {
         body["store"] = store.into();
     }
+    let mut response = (code, axum::Json(body)).into_response();
+    frame::insert_request_id(response.headers_mut(), &new_request_id());
+    response
+}
+
+/// Readiness: HTTP 200 `{"ready":true}` while the store takes calls, 503
+/// `{"ready":false,"reason":..}` while it does not (PostgreSQL unreachable, or the
+/// embedded store's disk full), so a load balancer sends this replica no requests it
+/// could only fail. The process itself stays up and becomes ready again by itself.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let health = match &state.store {
+        Some(store) => store.health().await,
+        None => sagestack_store::StoreHealth::Ok,
+    };
+    let (code, body) = match health {
+        sagestack_store::StoreHealth::Ok => (
+            axum::http::StatusCode::OK,
+            serde_json::json!({"ready": true}),
+        ),
+        sagestack_store::StoreHealth::Degraded(reason) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"ready": false, "reason": reason}),
+        ),
+    };
     let mut response = (code, axum::Json(body)).into_response();
     frame::insert_request_id(response.headers_mut(), &new_request_id());
     response

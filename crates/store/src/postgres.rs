@@ -13,6 +13,33 @@ use crate::keyset::push_page;
 use crate::migrate::{self, POSTGRES};
 use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
+/// The pool and timeouts of a [`PostgresStore`] (`--database-max-connections`,
+/// `--database-statement-timeout`).
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Connections per store (each account has its own store). One more is held by the
+    /// document change feed once a service subscribes.
+    pub max_connections: u32,
+    /// The server cancels a statement running longer (`statement_timeout`); `None`: no
+    /// limit.
+    pub statement_timeout: Option<std::time::Duration>,
+    /// How long a call waits for a connection (a new one while the database is down).
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            max_connections: 16,
+            statement_timeout: None,
+            acquire_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// How long [`Store::health`] waits for the database to answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// PostgreSQL store. See the module documentation.
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
@@ -124,14 +151,29 @@ impl PostgresStore {
     /// connection uses that schema (created if missing) as its `search_path`: this is
     /// how tests isolate themselves in a shared database.
     pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        Self::connect_with(url, schema, &PostgresOptions::default()).await
+    }
+
+    /// [`Self::connect`] with the pool's size and the statement timeout of `settings`.
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        settings: &PostgresOptions,
+    ) -> Result<Self, StoreError> {
         let mut options = PgConnectOptions::from_str(url)?;
         if let Some(schema) = schema {
             on_schema(options.clone(), "CREATE SCHEMA IF NOT EXISTS", schema, "").await?;
             options = options.options([("search_path", schema)]);
         }
+        if let Some(timeout) = settings.statement_timeout {
+            let ms = timeout.as_millis().max(1).to_string();
+            options = options.options([("statement_timeout", ms.as_str())]);
+        }
         let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(std::time::Duration::from_secs(10))
+            .max_connections(settings.max_connections)
+            // While the database is unreachable a call fails after this, with the
+            // connection error, rather than waiting for it to return.
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
         Self::migrate(&pool).await?;
@@ -144,6 +186,11 @@ impl PostgresStore {
 
     async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         let mut tx = pool.begin().await?;
+        // Waiting for another replica's migration, and a migration itself, may take
+        // longer than a request's statement timeout.
+        sqlx::query("SET LOCAL statement_timeout = 0")
+            .execute(&mut *tx)
+            .await?;
         // Replicas starting together migrate one at a time.
         sqlx::query("SELECT pg_advisory_xact_lock(7386121)")
             .execute(&mut *tx)
@@ -499,6 +546,20 @@ impl Store for PostgresStore {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Whether the database answers now (within [`HEALTH_TIMEOUT`]): the readiness of a
+    /// replica, which can serve nothing while it is unreachable.
+    async fn health(&self) -> crate::StoreHealth {
+        let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool);
+        match tokio::time::timeout(HEALTH_TIMEOUT, ping).await {
+            Ok(Ok(_)) => crate::StoreHealth::Ok,
+            Ok(Err(e)) => crate::StoreHealth::Degraded(format!("database unreachable: {e}")),
+            Err(_) => crate::StoreHealth::Degraded(format!(
+                "database unreachable: no answer within {} s",
+                HEALTH_TIMEOUT.as_secs()
+            )),
+        }
     }
 
     async fn close(&self) {
