@@ -288,6 +288,24 @@ impl CloudFormationService {
         self.engine.recover().await
     }
 
+    /// The stack once no operation drives it anywhere: [`Self::wait_for_terminal`] while a
+    /// task of this process drives it; while another process does (replicas), polled
+    /// until it settles, taking it over (`recover_stack`) if its holder stops renewing its
+    /// claim. A stack nobody can drive (the store fails) is answered as it is.
+    pub async fn wait_for_settled(&self, stack_id: &str) -> Result<StackRecord, EngineError> {
+        loop {
+            let stack = self.wait_for_terminal(stack_id).await?;
+            if !stack.status.is_operation_in_progress() {
+                return Ok(stack);
+            }
+            match self.engine.recover_stack(&stack).await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                Err(_) => return Ok(stack),
+            }
+        }
+    }
+
     /// Resumes the stack `stack_id` if it is in progress, undriven here and claimable
     /// (see `Engine::recover_stack`): `true` when a task now drives it.
     pub async fn recover_stack(&self, stack_id: &str) -> Result<bool, EngineError> {

@@ -72,7 +72,7 @@ use tokio::sync::{Semaphore, watch};
 pub use messages::Action;
 pub use service_catalog::{NOT_CONFIGURED, ServiceCatalogBackend, ServiceCatalogOutcome};
 pub use service_catalog_launcher::ProjectLauncher;
-use worker::{Inner, Op, now_seconds};
+use worker::{CLAIM, Inner, Op, now_seconds};
 
 /// The stack name prefix of project stacks (reserved by the CloudFormation API).
 pub const STACK_PREFIX: &str = "SP-";
@@ -165,6 +165,9 @@ pub struct ProvisionerParts {
     /// Changes made by writers built before the provisioner (the
     /// `AWS::SageMaker::Project` resource provider), handled as the API's are.
     pub changes: Option<ProjectChangeFeed>,
+    /// This process's claims on projects when replicas share the store
+    /// (`sagestack_engine::claims`); `None`: every claim granted.
+    pub claims: Option<Arc<dyn sagestack_engine::claims::Claims>>,
 }
 
 /// The project provisioner (see the crate doc). Cheap to clone.
@@ -200,6 +203,9 @@ impl ProjectProvisioner {
             queues: Mutex::new(HashMap::new()),
             in_flight: watch::Sender::new(0),
             templates: Mutex::new(HashMap::new()),
+            claims: parts
+                .claims
+                .unwrap_or_else(|| Arc::new(sagestack_engine::claims::Unclaimed)),
         });
         let listener = parts.changes.map(|mut feed| {
             let reader = ProjectProvisioner {
@@ -252,10 +258,76 @@ impl ProjectProvisioner {
             if self.inner.is_busy(&project.project_id) {
                 continue;
             }
-            out.resumed.push(project.project_name.clone());
-            self.inner.submit(op, project);
+            if self.resume(op, project.clone()).await? {
+                out.resumed.push(project.project_name.clone());
+            }
         }
         Ok(out)
+    }
+
+    /// The projects left `Pending` / `*InProgress`, as (name, project id): what takeover
+    /// looks at.
+    pub async fn left(&self) -> Result<Vec<(String, String)>, ProvisioningError> {
+        let projects = self
+            .inner
+            .projects
+            .projects_with_status(&[
+                ProjectStatus::Pending,
+                ProjectStatus::CreateInProgress,
+                ProjectStatus::UpdateInProgress,
+                ProjectStatus::DeleteInProgress,
+            ])
+            .await?;
+        Ok(projects
+            .into_iter()
+            .filter(|p| !self.inner.is_busy(&p.project_id))
+            .map(|p| (p.project_name, p.project_id))
+            .collect())
+    }
+
+    /// Resumes the project `name` if it is left `Pending` / `*InProgress`, no task of this
+    /// process works on it, and it can be claimed (no live process holds it): `true`
+    /// when an operation now runs (what replicas' takeover calls per project).
+    pub async fn resume_project(&self, name: &str) -> Result<bool, ProvisioningError> {
+        let Some(project) = self.inner.projects.project(name).await? else {
+            return Ok(false);
+        };
+        let op = match project.project_status {
+            ProjectStatus::Pending | ProjectStatus::CreateInProgress => Op::Create,
+            ProjectStatus::UpdateInProgress => Op::Update,
+            ProjectStatus::DeleteInProgress => Op::Delete,
+            _ => return Ok(false),
+        };
+        self.resume(op, project).await
+    }
+
+    /// Claims `project` and, if it still reads as left (the listing it came from may be
+    /// stale: its holder may have finished it since), submits `op` on it.
+    async fn resume(
+        &self,
+        op: Op,
+        project: sagestack_sagemaker::Project,
+    ) -> Result<bool, ProvisioningError> {
+        let inner = &self.inner;
+        if inner.is_busy(&project.project_id) || !inner.claim(&project.project_id).await {
+            return Ok(false);
+        }
+        let current = inner.projects.project(&project.project_name).await?;
+        match current {
+            Some(p)
+                if p.project_id == project.project_id
+                    && p.project_status == project.project_status =>
+            {
+                inner.submit(op, p);
+                Ok(true)
+            }
+            _ => {
+                if !inner.is_busy(&project.project_id) {
+                    inner.claims.release(CLAIM, &project.project_id).await;
+                }
+                Ok(false)
+            }
+        }
     }
 
     /// Resolves once no project operation is queued or running (tests, shutdown).

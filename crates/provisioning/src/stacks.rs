@@ -179,7 +179,7 @@ impl Inner {
         };
         match found {
             Ok(stack) if stack.status.is_operation_in_progress() => {
-                cfn.wait_for_terminal(&stack.stack_id).await.map(Some)
+                cfn.wait_for_settled(&stack.stack_id).await.map(Some)
             }
             Ok(stack) => Ok(Some(stack)),
             Err(EngineError::NotFound(_)) => Ok(None),

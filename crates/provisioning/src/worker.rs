@@ -42,7 +42,13 @@ pub(crate) struct Inner {
     pub(crate) in_flight: watch::Sender<usize>,
     /// Template body -> declared parameter names, or the validation message.
     pub(crate) templates: Mutex<HashMap<String, Checked>>,
+    /// This process's claims: a project's (`CLAIM`, project id) is held while a task of
+    /// this process works on it, so a replica takes over only what nobody drives.
+    pub(crate) claims: Arc<dyn sagestack_engine::claims::Claims>,
 }
+
+/// The kind of claim naming a project (by project id: a name is reused after a purge).
+pub(crate) const CLAIM: &str = "project";
 
 pub(crate) fn now_seconds() -> f64 {
     std::time::SystemTime::now()
@@ -57,6 +63,18 @@ impl Inner {
     }
 
     /// Queues `op` behind the project's running operation, or starts a task for it.
+    /// Claims the project `project_id` for this process (`false`: a live process holds
+    /// it, or the store failed, which is logged).
+    pub(crate) async fn claim(&self, project_id: &str) -> bool {
+        match self.claims.claim(CLAIM, project_id).await {
+            Ok(won) => won,
+            Err(e) => {
+                tracing::error!(project_id, "cannot claim the project: {e}");
+                false
+            }
+        }
+    }
+
     pub(crate) fn submit(self: &Arc<Self>, op: Op, project: Project) {
         let id = project.project_id.clone();
         {
@@ -71,6 +89,14 @@ impl Inner {
         let inner = self.clone();
         tokio::spawn(async move {
             let (mut op, mut project) = (op, project);
+            // Another live process drives the project (it took it over, or runs an
+            // operation of its own): it records the outcome; what was queued here is
+            // resumed from the record by whoever holds the project next.
+            if !inner.claim(&id).await {
+                inner.queues.lock().unwrap().remove(&id);
+                inner.in_flight.send_modify(|n| *n -= 1);
+                return;
+            }
             loop {
                 {
                     let _permit = inner.permits.acquire().await;
@@ -82,14 +108,33 @@ impl Inner {
                         tracing::error!(project = %project.project_name, "flushing the finished operation: {e}");
                     }
                 }
-                let next = {
-                    let mut queues = inner.queues.lock().unwrap();
-                    match queues.get_mut(&id).and_then(VecDeque::pop_front) {
-                        Some(next) => next,
-                        None => {
-                            queues.remove(&id);
+                let queued = inner
+                    .queues
+                    .lock()
+                    .unwrap()
+                    .get_mut(&id)
+                    .and_then(VecDeque::pop_front);
+                let next = match queued {
+                    Some(next) => next,
+                    None => {
+                        // Given back while still registered (so nothing in this process
+                        // starts a second task meanwhile); what was queued since is
+                        // claimed again.
+                        inner.claims.release(CLAIM, &id).await;
+                        let requeued = {
+                            let mut queues = inner.queues.lock().unwrap();
+                            let next = queues.get_mut(&id).and_then(VecDeque::pop_front);
+                            if next.is_none() {
+                                queues.remove(&id);
+                            }
+                            next
+                        };
+                        let Some(next) = requeued else { break };
+                        if !inner.claim(&id).await {
+                            inner.queues.lock().unwrap().remove(&id);
                             break;
                         }
+                        next
                     }
                 };
                 (op, project) = next;

@@ -42,6 +42,7 @@ async fn harness() -> Harness {
         projects: projects.clone(),
         cloudformation: base.cfn.clone(),
         changes: None,
+        claims: None,
     });
     provisioner.reconcile().await.unwrap();
     let sm = Arc::new(SageMakerService::new(

@@ -40,8 +40,10 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Every account served, the server's own first.
     pub accounts: Vec<AccountApp>,
-    /// Whether this process resumes interrupted operations (see [`build`]).
-    pub reconcile: bool,
+    /// Whether start-up resumes every interrupted operation at once (the embedded store,
+    /// which one process owns); with PostgreSQL the takeover task does it item by item
+    /// (`takeover.rs`).
+    pub resume_at_start: bool,
 }
 
 /// One account's own part of the server: its store and what resumes its operations.
@@ -49,13 +51,15 @@ pub struct AccountApp {
     pub account_id: String,
     pub store: Arc<dyn Store>,
     pub provisioner: ProjectProvisioner,
-    /// What the store watcher resumes once a failed store takes writes again.
+    /// What the store watcher and takeover resume.
     pub resumable: Resumable,
+    /// This process's leases in the account's store (`takeover.rs`).
+    pub leases: sagestack_store::Leaseholder,
     /// EventBridge's state, whose delivery counts the stats endpoint serves.
     pub events: Arc<sagestack_events::EventBridge>,
-    /// The running delivery task (dropping it stops delivery); none on a replica that
-    /// does not reconcile.
-    pub delivery: Option<sagestack_events::Delivery>,
+    /// Starts the account's event delivery task (dropping what it returns stops it):
+    /// run by takeover on the process holding the account's `events` lease.
+    pub start_delivery: crate::takeover::DeliveryStarter,
 }
 
 /// What every account's services share: the embedded S3 (where templates and function
@@ -68,6 +72,8 @@ struct Shared<'a> {
     clock: Arc<dyn sagestack_engine::Clock>,
     responses: Arc<sagestack_lambda::custom_resource::Responses>,
     code_urls: Arc<sagestack_lambda::CodeUrls>,
+    /// This process's owner id on leases (`takeover.rs`).
+    owner: String,
 }
 
 /// One account's wire APIs.
@@ -81,12 +87,11 @@ struct AccountApis {
     console: sagestack_console::AccountView,
 }
 
-/// Opens the stores and builds every account's services over its own. [`App::reconcile`]
-/// says whether this process resumes what a previous one left in progress (always with
-/// the embedded store, which one process owns; with PostgreSQL only on the replica
-/// started with `--reconcile`, since replicas would otherwise each take over the
-/// operations the others are running): `serve.rs` does that once the server listens,
-/// because a resumed custom resource's function calls this server back.
+/// Opens the stores and builds every account's services over its own. Work is claimed
+/// through leases held by this process's owner id (`takeover.rs`): with the embedded
+/// store [`App::resume_at_start`] resumes everything a previous process left; with
+/// PostgreSQL any replica takes over what a dead one held. `serve.rs` does both once the
+/// server listens, because a resumed custom resource's function calls this server back.
 ///
 /// `endpoint` is this server's base URL as its own processes reach it (Lambda functions'
 /// `AWS_ENDPOINT_URL`, custom resources' `ResponseURL`): the listener is bound first.
@@ -101,7 +106,12 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
             .await
             .map_err(|e| format!("cannot open the store: {e}"))?,
     };
-    let reconcile = reconciles(args);
+    if args.reconcile {
+        tracing::warn!(
+            "--reconcile is deprecated and does nothing: every replica takes over interrupted work (leases)"
+        );
+    }
+    let resume_at_start = args.database_url.is_none();
     let auth = auth_policy(args)?;
     let objects = store.clone() as Arc<dyn sagestack_store::ObjectStore>;
     let shared = Shared {
@@ -112,6 +122,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         clock: Arc::new(SystemClock),
         responses: sagestack_lambda::custom_resource::Responses::new(),
         code_urls: Arc::new(sagestack_lambda::CodeUrls::new()),
+        owner: crate::takeover::owner(args.database_url.is_some()),
     };
 
     // Each account: its own store (the server's own account uses the main one), states,
@@ -183,7 +194,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
         state,
         store,
         accounts,
-        reconcile,
+        resume_at_start,
     })
 }
 
@@ -265,6 +276,11 @@ fn build_account(
     // --s3-endpoint.
     let template_source: Arc<dyn TemplateSource> =
         crate::template_source::template_source(args, shared.objects.clone(), account_id)?;
+    // This process's leases in this account's store: whoever drives a stack, a project,
+    // a Service Catalog operation or the event delivery holds one.
+    let leases =
+        sagestack_store::Leaseholder::new(store.clone(), &shared.owner, crate::takeover::TTL);
+    let claims: Arc<dyn sagestack_engine::claims::Claims> = Arc::new(leases.clone());
 
     // States: each service's rules and storage, shared by its API and its providers.
     // EventBridge first: buses, rules, targets and the outbox. Model packages and
@@ -341,7 +357,8 @@ fn build_account(
         ServiceConfig::new(args.region.clone(), account_id.to_owned(), stack_store)
             .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())))
             .with_template_source(template_source.clone())
-            .with_event_publisher(events.clone());
+            .with_event_publisher(events.clone())
+            .with_claims(claims.clone());
     let native = native_providers(
         store.clone(),
         shared.objects.clone(),
@@ -392,10 +409,10 @@ fn build_account(
 
     // What runs on CloudFormation: provisioned products, and the project provisioner
     // (template projects run stacks; Service Catalog projects launch products).
-    let provisioned = Arc::new(ProvisionedProducts::new(
-        catalog.clone(),
-        cloudformation.clone(),
-    ));
+    let provisioned = Arc::new(
+        ProvisionedProducts::new(catalog.clone(), cloudformation.clone())
+            .with_claims(claims.clone()),
+    );
     let provisioner = ProjectProvisioner::new(ProvisionerParts {
         config: ProvisioningConfig {
             concurrency: args.provisioning_concurrency as usize,
@@ -406,6 +423,7 @@ fn build_account(
         projects: projects.clone(),
         cloudformation: cloudformation.clone(),
         changes: Some(project_feed),
+        claims: Some(claims),
     });
     let resumable = Resumable {
         cloudformation: cloudformation.clone(),
@@ -415,19 +433,19 @@ fn build_account(
 
     // EventBridge's delivery task: matched events from the outbox (also what a previous
     // process left) to this account's functions, pipelines, build projects and buses,
-    // and scheduled rules fired; in the one process that reconciles (see `reconciles`).
-    let delivery = reconciles(args).then(|| {
-        sagestack_events::Delivery::start(
-            events.clone(),
-            Arc::new(crate::event_targets::AccountTargets {
-                region: args.region.clone(),
-                account_id: account_id.to_owned(),
-                invoker: invoker.clone(),
-                pipelines: pipelines.clone(),
-                builds: builds.clone(),
-            }),
-        )
-    });
+    // and scheduled rules fired; started by takeover in the one process holding the
+    // account's `events` lease.
+    let targets: Arc<dyn sagestack_events::Targets> =
+        Arc::new(crate::event_targets::AccountTargets {
+            region: args.region.clone(),
+            account_id: account_id.to_owned(),
+            invoker: invoker.clone(),
+            pipelines: pipelines.clone(),
+            builds: builds.clone(),
+        });
+    let delivered = events.clone();
+    let start_delivery: crate::takeover::DeliveryStarter =
+        Box::new(move || sagestack_events::Delivery::start(delivered.clone(), targets.clone()));
 
     // The wire APIs, last: each over its state (SageMaker also tells the provisioner).
     let sagemaker: Arc<dyn Json11Service> = Arc::new(SageMakerService::new(
@@ -482,18 +500,11 @@ fn build_account(
         store,
         provisioner,
         resumable,
+        leases,
         events,
-        delivery,
+        start_delivery,
     };
     Ok((account, apis))
-}
-
-/// Whether this process resumes interrupted operations, fires schedules and delivers
-/// events: always with the embedded store, which one process owns; with PostgreSQL only
-/// the replica started with `--reconcile`, so that replicas do not each take over (or
-/// deliver) the same work.
-fn reconciles(args: &ServeArgs) -> bool {
-    args.database_url.is_none() || args.reconcile
 }
 
 /// The credentials policy `--auth` names, with its keys read.

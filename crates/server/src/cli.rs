@@ -110,8 +110,8 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub deleted_project_retention: u64,
-    /// With PostgreSQL: this replica resumes interrupted stack and project operations at
-    /// start-up. Start exactly one replica with it (the embedded store always does).
+    /// Deprecated, does nothing (accepted so existing deployments start; warns once):
+    /// every replica now takes over interrupted work through leases in the store.
     #[arg(long, env = "SAGESTACK_RECONCILE")]
     pub reconcile: bool,
     /// Log format (the level is set with RUST_LOG, default `info`).

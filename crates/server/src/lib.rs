@@ -15,6 +15,7 @@ pub mod native;
 pub mod router;
 pub mod serve;
 pub mod store_watch;
+pub mod takeover;
 pub mod template_cli;
 pub mod template_source;
 pub mod webhook;

@@ -74,7 +74,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         state,
         store,
         accounts,
-        reconcile,
+        resume_at_start,
     } = app;
     tracing::info!(
         %addr,
@@ -109,7 +109,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // re-sent at start-up runs a function that calls this server (its ResponseURL, the
     // APIs it uses). Until an operation is resumed its stack or project reads as still
     // in progress, which it is.
-    if reconcile {
+    if resume_at_start {
         for account in &accounts {
             if let Err(e) = crate::store_watch::resume_at_start(&account.resumable).await {
                 serving.abort();
@@ -117,24 +117,29 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             }
         }
     }
-    // The replica that resumes interrupted operations also resumes them after a store
-    // failure; the others leave that to it. Each account's store is watched.
+    // Each account's store is watched (resuming after a store failure); takeover renews
+    // this process's leases, takes over what a dead replica held, and runs event delivery
+    // where this process holds an account's lease (`takeover.rs`).
     let mut watchers = Vec::new();
     let mut stores = Vec::new();
     let mut provisioners = Vec::new();
-    // Event delivery runs until shutdown (dropping a handle stops its task).
-    let mut deliveries = Vec::new();
+    let mut work = Vec::new();
     for account in accounts {
-        if reconcile {
-            watchers.push(crate::store_watch::spawn(
-                account.store.clone(),
-                account.resumable,
-            ));
-        }
-        stores.push(account.store);
+        watchers.push(crate::store_watch::spawn(
+            account.store.clone(),
+            account.resumable.clone(),
+        ));
+        stores.push(account.store.clone());
         provisioners.push(account.provisioner);
-        deliveries.push(account.delivery);
+        work.push(crate::takeover::AccountWork {
+            account_id: account.account_id,
+            store: account.store,
+            leases: account.leases,
+            resumable: account.resumable,
+            start_delivery: account.start_delivery,
+        });
     }
+    let takeover = crate::takeover::Takeover::start(work);
     let _ = serving.await;
     // Let running project operations record their outcome (bounded: whatever is still
     // running is resumed by the next start-up).
@@ -148,6 +153,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for watcher in watchers {
         watcher.abort();
     }
+    // Stops delivery and gives every lease back, so other replicas take over at once
+    // what this one leaves unfinished.
+    takeover.stop().await;
     if let Some(reloader) = reloader {
         reloader.abort();
     }
@@ -155,7 +163,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Dropping the last owner would close it too; closing here waits for the WAL
     // checkpoint and reports its failure. (The server's own account's store is `store`.)
     drop(provisioners);
-    drop(deliveries);
     for account_store in stores {
         if !Arc::ptr_eq(&account_store, &store) {
             account_store.close().await;

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 pub const POLL: Duration = Duration::from_secs(1);
 
 /// What recovery resumes.
+#[derive(Clone)]
 pub struct Resumable {
     pub cloudformation: Arc<CloudFormationService>,
     pub provisioned: Arc<ProvisionedProducts>,

@@ -220,6 +220,7 @@ pub async fn harness(dir: &Path, options: Options) -> Harness {
         projects: projects.clone(),
         cloudformation: cfn.clone(),
         changes: None,
+        claims: None,
     });
     let (reconciled, told): (_, Arc<dyn Provisioner>) = if options.start {
         let reconciled = provisioner.reconcile().await.unwrap();

@@ -136,14 +136,27 @@ fn record_not_found(id: &str) -> ScError {
 pub struct ProvisionedProducts {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) cfn: Arc<CloudFormationService>,
+    /// This process's claims: an interrupted operation is settled by the one process
+    /// that claims its record (`sagestack_engine::claims`).
+    pub(crate) claims: Arc<dyn sagestack_engine::claims::Claims>,
 }
+
+/// The kind of claim naming an interrupted operation (by record id).
+const CLAIM: &str = "sc-record";
 
 impl ProvisionedProducts {
     pub fn new(catalog: Arc<Catalog>, cloudformation: Arc<CloudFormationService>) -> Self {
         ProvisionedProducts {
             catalog,
             cfn: cloudformation,
+            claims: Arc::new(sagestack_engine::claims::Unclaimed),
         }
+    }
+
+    /// Settles interrupted operations only once claimed through `claims` (replicas).
+    pub fn with_claims(mut self, claims: Arc<dyn sagestack_engine::claims::Claims>) -> Self {
+        self.claims = claims;
+        self
     }
 
     /// The catalog products are launched from.
@@ -247,10 +260,17 @@ impl ProvisionedProducts {
             if record.status != record_status::IN_PROGRESS {
                 continue;
             }
+            // Another live process runs or settles it (an operation it started is
+            // claimed by its task; one it took over, here).
+            let id = record.record_id.clone();
+            if !self.claims.claim(CLAIM, &id).await.unwrap_or(false) {
+                continue;
+            }
             picked += 1;
             let worker = self.clone();
             tokio::spawn(async move {
                 worker.deferred(worker.resume(pp, record)).await;
+                worker.claims.release(CLAIM, &id).await;
             });
         }
         Ok(picked)
@@ -261,7 +281,12 @@ impl ProvisionedProducts {
         let worker = self.clone();
         let started = record.clone();
         tokio::spawn(async move {
+            let id = record.record_id.clone();
+            if !worker.claims.claim(CLAIM, &id).await.unwrap_or(false) {
+                return; // taken over already: the taker settles it
+            }
             worker.deferred(worker.run((record, pp, step))).await;
+            worker.claims.release(CLAIM, &id).await;
         });
         started
     }

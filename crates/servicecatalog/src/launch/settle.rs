@@ -128,7 +128,7 @@ impl ProvisionedProducts {
             "The operation was interrupted by a server restart before its stack operation started.";
         let target = pp.stack_id.clone().unwrap_or_else(|| pp.stack_name.clone());
         let stack = match self.cfn.describe_stack(&target).await {
-            Ok(s) => Some(self.cfn.wait_for_terminal(&s.stack_id).await.unwrap_or(s)),
+            Ok(s) => Some(self.cfn.wait_for_settled(&s.stack_id).await.unwrap_or(s)),
             Err(_) => None,
         };
         let outcome = match (record.record_type.as_str(), stack) {
