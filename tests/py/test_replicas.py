@@ -14,7 +14,7 @@ import os
 import statistics
 import time
 
-from conftest import Server, client, make_client
+from conftest import Server, client, create, make_client
 from test_crash_stacks import template
 from test_postgres_backend import pg_url  # noqa: F401  (the fixture)
 
@@ -44,7 +44,7 @@ def test_replicas_take_over_a_killed_replicas_work(tmp_path, pg_url):  # noqa: F
     takeovers = []
     started = time.monotonic()
     try:
-        body = template(15)
+        body = template(150)
         run = 0
         while run < RUNS and time.monotonic() - started < BUDGET:
             victim = run % 3
@@ -52,15 +52,15 @@ def test_replicas_take_over_a_killed_replicas_work(tmp_path, pg_url):  # noqa: F
                     for s in servers]
             sms = [make_client(s.url) for s in servers]
             names = []
-            for i in range(6):
+            for i in range(9):
                 name = f"run{run}-s{i}"
-                cfns[i % 3].create_stack(StackName=name, TemplateBody=body)
+                cfns[i % 3].create_stack(StackName=name, TemplateBody=body,
+                                        Capabilities=["CAPABILITY_IAM"])
                 names.append(name)
             # Projects through all three (no template: a record, provisioned to a
             # terminal state by whichever replica holds it).
             for i in range(3):
-                sms[i].create_project(ProjectName=f"run{run}-p{i}")
-            time.sleep(0.05 * (run % 4))
+                create(sms[i], f"run{run}-p{i}")
             servers[victim].kill9()
             killed = time.monotonic()
             survivor = cfns[(victim + 1) % 3]
