@@ -223,7 +223,7 @@ impl Leaseholder {
             .store
             .lease(kind, id)
             .await?
-            .is_some_and(|l| &*l.owner != &*self.owner && l.expires_at_ms >= now_ms()))
+            .is_some_and(|l| *l.owner != *self.owner && l.expires_at_ms >= now_ms()))
     }
 }
 

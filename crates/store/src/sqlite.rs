@@ -9,7 +9,7 @@
 //! from the maps: SQLite is only read once, at open. So every acknowledged write is on
 //! disk.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::ops::Bound;
 use std::path::Path;
@@ -25,6 +25,9 @@ use crate::batch::{Value as BV, Write};
 use crate::migrate::{self, SQLITE};
 use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
+mod projects;
+use projects::{Cache, matches, same, upsert_tags};
+
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "sagestack.db";
 /// Read-only connections beside the one writer.
@@ -34,52 +37,6 @@ const NAME_LOCKS: usize = 64;
 
 /// File name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "sagestack.lock";
-
-#[derive(Default)]
-struct Cache {
-    by_name: BTreeMap<String, Arc<ProjectRecord>>,
-    by_creation: BTreeSet<(i64, String)>,
-    arn_to_name: HashMap<String, String>,
-    tags: HashMap<String, BTreeMap<String, String>>,
-}
-
-impl Cache {
-    fn insert(&mut self, p: ProjectRecord) {
-        self.by_creation.insert((p.creation_micros, p.name.clone()));
-        self.arn_to_name.insert(p.arn.clone(), p.name.clone());
-        self.by_name.insert(p.name.clone(), Arc::new(p));
-    }
-
-    fn remove(&mut self, name: &str) -> Option<Arc<ProjectRecord>> {
-        let p = self.by_name.remove(name)?;
-        self.by_creation
-            .remove(&(p.creation_micros, p.name.clone()));
-        self.arn_to_name.remove(&p.arn);
-        self.tags.remove(&p.arn);
-        Some(p)
-    }
-
-    fn tag_count_after(&self, arn: &str, tags: &[Tag]) -> usize {
-        let existing = self.tags.get(arn);
-        let mut new_keys: BTreeSet<&str> = BTreeSet::new();
-        for t in tags {
-            if existing.is_none_or(|m| !m.contains_key(&t.key)) {
-                new_keys.insert(&t.key);
-            }
-        }
-        existing.map_or(0, BTreeMap::len) + new_keys.len()
-    }
-
-    fn put_tags(&mut self, arn: &str, tags: &[Tag]) {
-        if tags.is_empty() {
-            return;
-        }
-        let map = self.tags.entry(arn.to_owned()).or_default();
-        for t in tags {
-            map.insert(t.key.clone(), t.value.clone());
-        }
-    }
-}
 
 /// The keys of the tables whose writes check existence first (IAM role names, S3 bucket
 /// names, SSM parameter names with their latest version, which reads of the parameter are
@@ -406,40 +363,6 @@ impl SqliteStore {
             .await
             .map_err(crate::health::write_error)
     }
-}
-
-async fn upsert_tags(
-    tx: &mut sqlx::SqliteConnection,
-    arn: &str,
-    tags: &[Tag],
-) -> Result<(), StoreError> {
-    for t in tags {
-        sqlx::query(
-            "INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)
-             ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(arn)
-        .bind(&t.key)
-        .bind(&t.value)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Whether the stored `p` is still the record `expected` was read as.
-fn same(p: &ProjectRecord, expected: &ProjectRecord) -> bool {
-    p.id == expected.id && p.version == expected.version
-}
-
-fn matches(q: &ProjectQuery, p: &ProjectRecord) -> bool {
-    q.created_after.is_none_or(|t| p.creation_micros > t)
-        && q.created_before.is_none_or(|t| p.creation_micros < t)
-        && q.name_contains.as_deref().is_none_or(|s| {
-            p.name
-                .to_ascii_lowercase()
-                .contains(&s.to_ascii_lowercase())
-        })
 }
 
 #[async_trait]

@@ -1,0 +1,87 @@
+//! The embedded backend's project cache (every project and its tags, in memory: see
+//! the parent module for why it stays coherent) and the helpers its project writes share.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::{ProjectQuery, ProjectRecord, StoreError, Tag};
+
+#[derive(Default)]
+pub(super) struct Cache {
+    pub(super) by_name: BTreeMap<String, Arc<ProjectRecord>>,
+    pub(super) by_creation: BTreeSet<(i64, String)>,
+    pub(super) arn_to_name: HashMap<String, String>,
+    pub(super) tags: HashMap<String, BTreeMap<String, String>>,
+}
+
+impl Cache {
+    pub(super) fn insert(&mut self, p: ProjectRecord) {
+        self.by_creation.insert((p.creation_micros, p.name.clone()));
+        self.arn_to_name.insert(p.arn.clone(), p.name.clone());
+        self.by_name.insert(p.name.clone(), Arc::new(p));
+    }
+
+    pub(super) fn remove(&mut self, name: &str) -> Option<Arc<ProjectRecord>> {
+        let p = self.by_name.remove(name)?;
+        self.by_creation
+            .remove(&(p.creation_micros, p.name.clone()));
+        self.arn_to_name.remove(&p.arn);
+        self.tags.remove(&p.arn);
+        Some(p)
+    }
+
+    pub(super) fn tag_count_after(&self, arn: &str, tags: &[Tag]) -> usize {
+        let existing = self.tags.get(arn);
+        let mut new_keys: BTreeSet<&str> = BTreeSet::new();
+        for t in tags {
+            if existing.is_none_or(|m| !m.contains_key(&t.key)) {
+                new_keys.insert(&t.key);
+            }
+        }
+        existing.map_or(0, BTreeMap::len) + new_keys.len()
+    }
+
+    pub(super) fn put_tags(&mut self, arn: &str, tags: &[Tag]) {
+        if tags.is_empty() {
+            return;
+        }
+        let map = self.tags.entry(arn.to_owned()).or_default();
+        for t in tags {
+            map.insert(t.key.clone(), t.value.clone());
+        }
+    }
+}
+
+pub(super) async fn upsert_tags(
+    tx: &mut sqlx::SqliteConnection,
+    arn: &str,
+    tags: &[Tag],
+) -> Result<(), StoreError> {
+    for t in tags {
+        sqlx::query(
+            "INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)
+             ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(arn)
+        .bind(&t.key)
+        .bind(&t.value)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether the stored `p` is still the record `expected` was read as.
+pub(super) fn same(p: &ProjectRecord, expected: &ProjectRecord) -> bool {
+    p.id == expected.id && p.version == expected.version
+}
+
+pub(super) fn matches(q: &ProjectQuery, p: &ProjectRecord) -> bool {
+    q.created_after.is_none_or(|t| p.creation_micros > t)
+        && q.created_before.is_none_or(|t| p.creation_micros < t)
+        && q.name_contains.as_deref().is_none_or(|s| {
+            p.name
+                .to_ascii_lowercase()
+                .contains(&s.to_ascii_lowercase())
+        })
+}
