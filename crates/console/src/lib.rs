@@ -149,6 +149,9 @@ impl Viewer<'_> {
 
 impl Console {
     /// The viewer of a request, or the answer that sends it to the login page.
+    // The error is the handler's finished answer (an axum `Response`), returned with `?`
+    // by every page; boxing it would only add an unbox at each of them.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn viewer(&self, headers: &HeaderMap) -> Result<Viewer<'_>, Response> {
         let (account_id, access_key_id, csrf) = match &self.config.auth {
             Auth::None { account_id } => (

@@ -3,7 +3,6 @@
 //! (202 at once; the invocation runs in the background and its log is written as usual)
 //! and `DryRun` (204 once the function and qualifier resolve).
 
-
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
