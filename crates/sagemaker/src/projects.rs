@@ -31,6 +31,9 @@ use crate::types::{CreateProjectInput, Project, ProjectStatus, UserContext};
 
 type Result<T> = std::result::Result<T, SageMakerError>;
 
+/// How often [`Projects::wait_for`] re-reads the project when no local change rang.
+pub const WAIT_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How often an update is retried when it races with another update.
 const UPDATE_ATTEMPTS: usize = 5;
 
@@ -220,7 +223,9 @@ impl Projects {
     }
 
     /// Waits until `done` holds for the stored project named `name` (`None`: no such
-    /// project), checking after every stored change rather than polling.
+    /// project), checking after every change this process stores, and at least every
+    /// [`WAIT_RECHECK`]: on PostgreSQL another replica may be the one provisioning it
+    /// (after a takeover), and its changes ring no bell here.
     pub async fn wait_for(
         &self,
         name: &str,
@@ -233,7 +238,7 @@ impl Projects {
                 return Ok(project);
             }
             // The sender lives as long as `self`: an error cannot happen while we hold it.
-            let _ = changes.changed().await;
+            let _ = tokio::time::timeout(WAIT_RECHECK, changes.changed()).await;
         }
     }
 
