@@ -132,30 +132,9 @@ pub(crate) fn is_busy(status: &str) -> bool {
     status_class(status) == "busy"
 }
 
-/// Epoch milliseconds as `YYYY-MM-DD HH:MM:SS` UTC.
+/// Epoch milliseconds as `YYYY-MM-DD HH:MM:SS` UTC (the API's instant, as people read it).
 pub(crate) fn time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's civil calendar).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    sagestack_engine::iso8601_millis(ms)[..19].replacen('T', " ", 1)
 }
 
 /// Epoch seconds (SageMaker's JSON numbers) as [`time`].

@@ -92,6 +92,18 @@ async fn stack_or_404(
         })
 }
 
+/// The viewer of a request and the stack it names, or the answer to give instead (the
+/// login page, the stack's 404).
+async fn viewer_and_stack<'a>(
+    console: &'a Console,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<(Viewer<'a>, StackRecord), Response> {
+    let viewer = console.viewer(headers)?;
+    let stack = stack_or_404(console, &viewer, name).await?;
+    Ok((viewer, stack))
+}
+
 pub(crate) async fn list(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     let viewer = match console.viewer(&headers) {
         Ok(v) => v,
@@ -196,12 +208,8 @@ pub(crate) async fn page(
     headers: HeaderMap,
     Query(q): Query<StackQuery>,
 ) -> Response {
-    let viewer = match console.viewer(&headers) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let stack = match stack_or_404(&console, &viewer, &q.name).await {
-        Ok(s) => s,
+    let (viewer, stack) = match viewer_and_stack(&console, &headers, &q.name).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let cfn = &viewer.view.cloudformation;
@@ -303,12 +311,8 @@ pub(crate) async fn timeline(
     headers: HeaderMap,
     Query(q): Query<StackQuery>,
 ) -> Response {
-    let viewer = match console.viewer(&headers) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let stack = match stack_or_404(&console, &viewer, &q.name).await {
-        Ok(s) => s,
+    let (viewer, stack) = match viewer_and_stack(&console, &headers, &q.name).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let t = timeline_of(&viewer, &stack).await;
@@ -387,12 +391,8 @@ pub(crate) async fn change_set(
     headers: HeaderMap,
     Query(q): Query<StackQuery>,
 ) -> Response {
-    let viewer = match console.viewer(&headers) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let stack = match stack_or_404(&console, &viewer, &q.name).await {
-        Ok(s) => s,
+    let (viewer, stack) = match viewer_and_stack(&console, &headers, &q.name).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let cfn = &viewer.view.cloudformation;
