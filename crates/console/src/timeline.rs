@@ -248,7 +248,7 @@ fn max_parallel(bars: &[Bar]) -> usize {
 }
 
 /// Marks the critical path: from the bar that ended last (what the user waited for),
-/// back through the latest-ending predecessor that had ended by the time it started.
+/// back through the latest-ending predecessor (by dependency) that started before it.
 fn mark_critical(bars: &mut [Bar], deps: &HashMap<String, BTreeSet<String>>) {
     let Some(mut current) = (0..bars.len()).max_by_key(|&i| (bars[i].end, std::cmp::Reverse(i)))
     else {
@@ -286,7 +286,11 @@ fn mark_critical(bars: &mut [Bar], deps: &HashMap<String, BTreeSet<String>>) {
         }
         let next = candidates
             .into_iter()
-            .filter(|&j| !path.contains(&j) && bars[j].end <= bar.start)
+            // Started no later than this one: which predecessor released it is read from
+            // the dependencies, not from the clock, since a dependency's completion and
+            // the start it released are stamped by different tasks and can read out of
+            // order by a few milliseconds (more on a loaded machine).
+            .filter(|&j| !path.contains(&j) && bars[j].start <= bar.start)
             .max_by_key(|&j| (bars[j].end, std::cmp::Reverse(j)));
         match next {
             Some(j) => {
