@@ -183,8 +183,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SAGESTACK_BODY_READ_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
     pub body_read_timeout: Duration,
     /// Seconds a connection may stay open with no request (before its first one and
-    /// between keep-alive requests).
-    #[arg(long, env = "SAGESTACK_IDLE_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    /// between keep-alive requests). Longer than the SDKs' waiter delays (CloudFormation's
+    /// are 30 s): a client that sleeps 30 s and then reuses its pooled connection would
+    /// otherwise meet the server closing it at that very moment.
+    #[arg(long, env = "SAGESTACK_IDLE_TIMEOUT", default_value = "75", value_parser = parse_seconds)]
     pub idle_timeout: Duration,
     /// Seconds shutdown waits for requests in flight before closing the connections
     /// left open.
