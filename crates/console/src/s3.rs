@@ -16,7 +16,6 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use md5::{Digest, Md5};
 use sagestack_store::{BucketRecord, KeyRange, ObjectMeta};
 use serde::Deserialize;
 
@@ -278,7 +277,7 @@ pub(crate) async fn upload(
         bucket: bucket.clone(),
         key: key.clone(),
         size: body.len() as i64,
-        etag: format!("\"{}\"", hex(&Md5::digest(&body))),
+        etag: sagestack_s3::api::etag_of(&body),
         last_modified_micros: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64),
@@ -322,8 +321,4 @@ fn refused(console: &Console, viewer: &Viewer<'_>, bucket: &str, message: &str) 
     let mut r = respond(layout::page(console, viewer, Nav::S3, "Upload", None, body));
     *r.status_mut() = StatusCode::BAD_REQUEST;
     r
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

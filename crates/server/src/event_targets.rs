@@ -111,7 +111,7 @@ impl AccountTargets {
             .spec(&target.arn, None)
             .await
             .map_err(classify)?;
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = sagestack_protocol::new_request_id();
         self.invoker
             .start_event(spec, request_id, Bytes::from(input), None)
             .map_err(classify)

@@ -42,7 +42,10 @@ pub const EMBEDDED_OWNER: &str = "embedded";
 /// This process's owner id: random on PostgreSQL, fixed on the embedded store.
 pub fn owner(shared_database: bool) -> String {
     if shared_database {
-        format!("replica-{}", uuid::Uuid::new_v4().simple())
+        format!(
+            "replica-{}",
+            sagestack_protocol::new_request_id().replace('-', "")
+        )
     } else {
         EMBEDDED_OWNER.to_string()
     }

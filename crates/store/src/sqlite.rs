@@ -9,7 +9,6 @@
 //! from the maps: SQLite is only read once, at open. So every acknowledged write is on
 //! disk.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::ops::Bound;
 use std::path::Path;
@@ -25,7 +24,9 @@ use crate::batch::{Value as BV, Write};
 use crate::migrate::{self, SQLITE};
 use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
+mod names;
 mod projects;
+pub(crate) use names::{LatestParameter, Names};
 use projects::{Cache, matches, same, upsert_tags};
 
 /// File name of the database inside the data directory.
@@ -37,31 +38,6 @@ const NAME_LOCKS: usize = 64;
 
 /// File name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "sagestack.lock";
-
-/// The keys of the tables whose writes check existence first (IAM role names, S3 bucket
-/// names, SSM parameter names with their latest version, which reads of the parameter are
-/// also served from), in memory: a create or delete
-/// inside a stack operation then needs no read, so it can be queued behind
-/// ([`SqliteStore::submit`]) like the operation's own steps. Every write of these tables
-/// holds the name's [`SqliteStore::name_lock`] across its check, its write and its update
-/// here, so the sets stay what the tables hold.
-pub(crate) struct Names {
-    /// Lowercased role names.
-    pub roles: HashSet<String>,
-    pub buckets: HashSet<String>,
-    /// Every parameter's latest version, served from here (an SSM parameter is small, and
-    /// an overwrite reads the current version first).
-    pub parameters: HashMap<String, LatestParameter>,
-}
-
-/// A parameter's latest version as [`Names`] keeps it.
-pub(crate) struct LatestParameter {
-    pub version: i64,
-    pub document: Arc<str>,
-    /// The queue position of its last write (0 once known committed): a read of an older
-    /// version from the tables waits for that write only.
-    pub position: u64,
-}
 
 /// SQLite store in a data directory. See the module documentation.
 pub struct SqliteStore {

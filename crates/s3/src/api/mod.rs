@@ -104,8 +104,8 @@ use document::*;
 pub use errors::refusal;
 use errors::*;
 use list::*;
-pub use values::validate_bucket_name;
 use values::*;
+pub use values::{etag_of, validate_bucket_name};
 
 /// The S3 service. See the module documentation.
 pub struct S3Api {

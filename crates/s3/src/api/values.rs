@@ -16,8 +16,8 @@ pub(super) fn md5(data: &[u8]) -> [u8; 16] {
     Md5::digest(data).into()
 }
 
-/// The quoted ETag S3 gives a body: its MD5 in hex.
-pub(super) fn etag_of(data: &[u8]) -> String {
+/// The quoted ETag S3 gives a body: its MD5 in hex (the console's uploads store the same).
+pub fn etag_of(data: &[u8]) -> String {
     format!("\"{}\"", hex::encode(md5(data)))
 }
 
