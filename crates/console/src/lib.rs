@@ -53,6 +53,8 @@ pub const PREFIX: &str = "/_sagestack/console";
 pub struct AccountView {
     /// `SageMaker` (projects, model package groups).
     pub sagemaker: Arc<dyn Json11Service>,
+    /// The projects' state, for what no API serves: a project's status history.
+    pub projects: Arc<sagestack_sagemaker::Projects>,
     /// `AWS242ServiceCatalogService`.
     pub servicecatalog: Arc<dyn Json11Service>,
     /// `AWSEvents`.

@@ -307,6 +307,7 @@ pub(crate) async fn page(
         .ok()
         .and_then(|t| t["Tags"].as_array().cloned())
         .unwrap_or_default();
+    let history = status_history(&viewer, &project).await;
     let stacks = stacks_of(&project);
     let mut sections = Vec::new();
     for (_, stack, _) in &stacks {
@@ -324,6 +325,7 @@ pub(crate) async fn page(
             @if project.get("LastModifiedTime").is_some() { dt { "Last modified" } dd { (layout::time_secs(&project["LastModifiedTime"])) } }
             @if let Some(by) = project["CreatedBy"]["IamIdentity"]["Arn"].as_str() { dt { "Created by" } dd.mono { (by) } }
         }
+        (history)
         @for (cfn, stack, message) in &stacks {
             h2 { "Template provider " (cfn["TemplateName"].as_str().unwrap_or("")) }
             dl.facts {
@@ -365,6 +367,35 @@ pub(crate) async fn page(
         live,
         body,
     ))
+}
+
+/// The statuses the project went through, each with when it was entered and how long
+/// it lasted (the last one lasts until now). Read from the projects' state: no API
+/// serves this (AWS keeps no history).
+async fn status_history(viewer: &crate::Viewer<'_>, project: &Value) -> Markup {
+    let id = project["ProjectId"].as_str().unwrap_or("");
+    let created = project["CreationTime"].as_f64().unwrap_or(0.0);
+    let entries = match viewer.view.projects.status_history(id, created).await {
+        Ok(e) => e,
+        Err(e) => return html! { h2 { "Status history" } (notice("error", &e.to_string())) },
+    };
+    let ms = |secs: f64| (secs * 1000.0) as i64;
+    let now = ms(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64()));
+    html! {
+        h2 { "Status history" }
+        table.responsive id="status-history" { thead { tr { th { "Status" } th { "Entered (UTC)" } th { "Lasted" } } } tbody {
+            @for (i, (status, at)) in entries.iter().enumerate() {
+                @let until = entries.get(i + 1).map_or(now, |(_, next)| ms(*next));
+                tr data-status=(status) {
+                    td data-label="Status" { (badge(status)) }
+                    td data-label="Entered" { (layout::time(ms(*at))) }
+                    td data-label="Lasted" { (layout::duration((until - ms(*at)).max(0))) @if i + 1 == entries.len() { " (so far)" } }
+                }
+            }
+        } }
+    }
 }
 
 /// The bucket and key an S3 URL names (virtual-hosted or path style).

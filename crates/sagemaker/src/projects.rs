@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use sagestack_engine::Clock;
 use sagestack_store::{
-    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError,
-    Tag as StoreTag,
+    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, StatusChange, Store,
+    StoreError, Tag as StoreTag,
 };
 
 use crate::error::SageMakerError;
@@ -33,6 +33,9 @@ type Result<T> = std::result::Result<T, SageMakerError>;
 
 /// How often [`Projects::wait_for`] re-reads the project when no local change rang.
 pub const WAIT_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The most status changes [`Projects::status_history`] returns (the newest).
+pub const HISTORY_SHOWN: usize = 200;
 
 /// How often an update is retried when it races with another update.
 const UPDATE_ATTEMPTS: usize = 5;
@@ -336,6 +339,11 @@ impl Projects {
                 return Ok(None);
             }
             let record = record(&after, current.creation_micros, current.version + 1);
+            let status_change =
+                (after.project_status != before.project_status).then(|| StatusChange {
+                    status: after.project_status.as_str().to_string(),
+                    at_micros: now_micros(&*self.clock),
+                });
             match self
                 .store
                 .update_project(ProjectUpdate {
@@ -343,6 +351,7 @@ impl Projects {
                     expected_version: current.version,
                     tags,
                     max_tags: MAX_TAGS_PER_RESOURCE,
+                    status_change: status_change.as_ref(),
                 })
                 .await
             {
@@ -394,6 +403,32 @@ impl Projects {
             })
             .await?;
         Ok(applied.map(|(_, after)| after))
+    }
+
+    /// The statuses the project with id `project_id`, created at `creation_time` (epoch
+    /// seconds), went through, oldest first, as `(status, epoch seconds)`: `Pending` at
+    /// its creation (every project is created so) unless the history is
+    /// longer than shown, then the newest [`HISTORY_SHOWN`] changes recorded since. AWS
+    /// keeps no such history; the console shows it.
+    pub async fn status_history(
+        &self,
+        project_id: &str,
+        creation_time: f64,
+    ) -> Result<Vec<(String, f64)>> {
+        let changes = self
+            .store
+            .project_history(project_id, HISTORY_SHOWN)
+            .await?;
+        let mut out = Vec::with_capacity(changes.len() + 1);
+        if changes.len() < HISTORY_SHOWN {
+            out.push((ProjectStatus::Pending.as_str().to_string(), creation_time));
+        }
+        out.extend(
+            changes
+                .into_iter()
+                .map(|c| (c.change.status, seconds(c.change.at_micros))),
+        );
+        Ok(out)
     }
 
     /// The stored project named `name`, if any.

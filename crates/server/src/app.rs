@@ -449,7 +449,7 @@ fn build_account(
 
     // The wire APIs, last: each over its state (SageMaker also tells the provisioner).
     let sagemaker: Arc<dyn Json11Service> = Arc::new(SageMakerService::new(
-        projects,
+        projects.clone(),
         groups,
         Arc::new(provisioner.clone()),
     ));
@@ -459,6 +459,7 @@ fn build_account(
         Arc::new(sagestack_events::EventsService::new(events.clone()));
     let console = sagestack_console::AccountView {
         sagemaker: sagemaker.clone(),
+        projects,
         servicecatalog: servicecatalog.clone(),
         events: events_api.clone(),
         cloudformation: cloudformation.clone(),

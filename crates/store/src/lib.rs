@@ -24,6 +24,7 @@ pub mod model_package_groups;
 pub mod objects;
 pub mod parameters;
 pub mod postgres;
+pub mod project_history;
 pub mod roles;
 pub mod servicecatalog;
 pub mod sqlite;
@@ -36,6 +37,7 @@ use async_trait::async_trait;
 
 pub use changes::CatalogChange;
 pub use leases::{Lease, LeaseStore, Leaseholder};
+pub use project_history::{ProjectHistoryStore, StatusChange, StatusEntry};
 pub use model_package_groups::{ModelPackageGroupRecord, ModelPackageGroupStore};
 pub use objects::{
     BucketRecord, KeyRange, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord,
@@ -72,13 +74,15 @@ pub struct ProjectRecord {
 /// A conditional project update: replace the project named `project.name` if its stored
 /// version is `expected_version` (else [`StoreError::Conflict`]; [`StoreError::NotFound`]
 /// if absent), and add or overwrite `tags`, refusing more than `max_tags` in total.
-/// `project.version` must be `expected_version + 1`.
+/// `project.version` must be `expected_version + 1`. A `status_change` is recorded in the
+/// project's history ([`project_history`]) in the same transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct ProjectUpdate<'a> {
     pub project: &'a ProjectRecord,
     pub expected_version: i64,
     pub tags: &'a [Tag],
     pub max_tags: usize,
+    pub status_change: Option<&'a StatusChange>,
 }
 
 /// A tag on a resource.
@@ -207,6 +211,7 @@ pub trait Store:
     + StackStore
     + ObjectStore
     + LeaseStore
+    + ProjectHistoryStore
     + Send
     + Sync
     + 'static

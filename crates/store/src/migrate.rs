@@ -26,6 +26,7 @@ macro_rules! migrations {
             6, "stack names beside stack documents (indexed by-name lookups)", "0006_stack_names.sql";
             7, "the document table as a rowid table (SQLite)", "0007_documents_rowid.sql";
             8, "leases on work (which process drives what, until when)", "0008_leases.sql";
+            9, "the status history of projects", "0009_project_history.sql";
         )
     };
     ($backend:literal; $($version:literal, $description:literal, $file:literal;)+) => {

@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 
 use crate::keyset::push_page;
 use crate::migrate::{self, POSTGRES};
+use crate::project_history;
 use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
 /// The pool and timeouts of a [`PostgresStore`] (`--database-max-connections`,
@@ -364,6 +365,18 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(change) = update.status_change {
+            sqlx::query(
+                "INSERT INTO project_history (project_id, version, status, at_micros)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&project.id)
+            .bind(project.version)
+            .bind(&change.status)
+            .bind(change.at_micros)
+            .execute(&mut *tx)
+            .await?;
+        }
         upsert_tags(&mut tx, &project.arn, tags, max_tags).await?;
         tx.commit().await?;
         Ok(())
@@ -384,6 +397,10 @@ impl Store for PostgresStore {
         let deleted = record(&row)?;
         sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
             .bind(&deleted.arn)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(project_history::FORGET)
+            .bind(&deleted.id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -407,6 +424,10 @@ impl Store for PostgresStore {
         };
         sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
             .bind(&arn)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(project_history::FORGET)
+            .bind(&expected.id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -442,6 +463,10 @@ impl Store for PostgresStore {
         };
         sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
             .bind(&arn)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(project_history::FORGET)
+            .bind(&expected.id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(

@@ -22,6 +22,7 @@ use sqlx::sqlite::{
 
 use crate::batch::{Value as BV, Write};
 use crate::migrate::{self, SQLITE};
+use crate::project_history;
 use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, StoreError, Tag};
 
 mod names;
@@ -311,34 +312,6 @@ impl SqliteStore {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
         self.cache.write().unwrap_or_else(|e| e.into_inner())
     }
-
-    /// Commits a project row's `write` with the upsert of each of `tags` on `arn`, as one
-    /// write through the combiner: `create_project` and `update_project` differ only in
-    /// the row statement (the write is moved in: no extra allocation or round trip).
-    async fn write_project(
-        &self,
-        mut write: Write,
-        arn: &str,
-        tags: &[Tag],
-    ) -> Result<(), StoreError> {
-        for t in tags {
-            write.statements.push((
-                "INSERT INTO tags (resource_arn, key, value) VALUES ({}, {}, {})
-             ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value"
-                    .into(),
-                3,
-            ));
-            write.values.extend([
-                BV::Text(arn.to_string()),
-                BV::Text(t.key.clone()),
-                BV::Text(t.value.clone()),
-            ]);
-        }
-        self.batcher
-            .write(write)
-            .await
-            .map_err(crate::health::write_error)
-    }
 }
 
 #[async_trait]
@@ -401,7 +374,7 @@ impl Store for SqliteStore {
         }
         // The version was checked against the cache above, under the writer lock that
         // every project write holds: the cache is the table's authoritative copy.
-        let write = Write::one(
+        let mut write = Write::one(
             "UPDATE projects SET id = {}, arn = {}, creation_micros = {}, version = {},
                  document = {} WHERE name = {}",
             vec![
@@ -413,6 +386,11 @@ impl Store for SqliteStore {
                 BV::Text(project.name.clone()),
             ],
         );
+        if let Some(change) = update.status_change {
+            write.statements.push((project_history::INSERT.into(), 4));
+            let values = project_history::insert_values(&project.id, project.version, change);
+            write.values.extend(values);
+        }
         self.write_project(write, &project.arn, tags).await?;
         {
             let mut c = self.write();
@@ -432,12 +410,21 @@ impl Store for SqliteStore {
 
     async fn delete_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
         let _w = self.writer.lock().await;
-        let Some(arn) = self.read().by_name.get(name).map(|p| p.arn.clone()) else {
+        let Some((arn, id)) = self
+            .read()
+            .by_name
+            .get(name)
+            .map(|p| (p.arn.clone(), p.id.clone()))
+        else {
             return Ok(None);
         };
         let mut tx = self.writer().await?.begin().await?;
         sqlx::query("DELETE FROM projects WHERE name = ?")
             .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(project_history::FORGET)
+            .bind(&id)
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
@@ -474,6 +461,10 @@ impl Store for SqliteStore {
             .bind(&expected.arn)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(project_history::FORGET)
+            .bind(&expected.id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.write().remove(&expected.name);
         drop(_w);
@@ -503,6 +494,10 @@ impl Store for SqliteStore {
             .await?;
         sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
             .bind(&old_arn)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(project_history::FORGET)
+            .bind(&expected.id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sagestack_store::{
     KeyRange, ModelPackageGroupRecord, PostgresStore, ProjectCursor, ProjectQuery, ProjectRecord,
-    ProjectSort, ProjectUpdate, RoleRecord, SqliteStore, StackStore, Store, StoreError, Tag,
+    ProjectSort, ProjectUpdate, RoleRecord, SqliteStore, StackStore, StatusChange, Store,
+    StoreError, Tag,
 };
 
 enum Kind {
@@ -170,6 +171,7 @@ macro_rules! backend_suite {
 }
 
 backend_suite!(
+    project_history_follows_the_updates,
     leases_claim_renew_and_lapse,
     leases_release,
     leases_racing_owners_one_winner,
@@ -234,6 +236,7 @@ fn update<'a>(
         expected_version,
         tags,
         max_tags,
+        status_change: None,
     }
 }
 
@@ -266,6 +269,7 @@ async fn all_pages(store: &dyn Store, mut q: ProjectQuery, page: usize) -> Vec<P
 }
 
 mod cases {
+    pub use super::history_cases::*;
     pub use super::lease_cases::*;
     pub use super::service_cases::*;
     pub use super::servicecatalog_cases::*;
@@ -714,3 +718,7 @@ pub(crate) mod servicecatalog_cases;
 /// Cases for leases on work.
 #[path = "backends/lease_cases.rs"]
 pub(crate) mod lease_cases;
+
+/// Cases for projects' status histories.
+#[path = "backends/history_cases.rs"]
+pub(crate) mod history_cases;

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::SqliteStore;
+use crate::batch::{Value as BV, Write};
 use crate::{ProjectQuery, ProjectRecord, StoreError, Tag};
 
 #[derive(Default)]
@@ -84,4 +86,34 @@ pub(super) fn matches(q: &ProjectQuery, p: &ProjectRecord) -> bool {
                 .to_ascii_lowercase()
                 .contains(&s.to_ascii_lowercase())
         })
+}
+
+impl SqliteStore {
+    /// Commits a project row's `write` with the upsert of each of `tags` on `arn`, as one
+    /// write through the combiner: `create_project` and `update_project` differ only in
+    /// the row statement (the write is moved in: no extra allocation or round trip).
+    pub(super) async fn write_project(
+        &self,
+        mut write: Write,
+        arn: &str,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        for t in tags {
+            write.statements.push((
+                "INSERT INTO tags (resource_arn, key, value) VALUES ({}, {}, {})
+             ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value"
+                    .into(),
+                3,
+            ));
+            write.values.extend([
+                BV::Text(arn.to_string()),
+                BV::Text(t.key.clone()),
+                BV::Text(t.value.clone()),
+            ]);
+        }
+        self.batcher
+            .write(write)
+            .await
+            .map_err(crate::health::write_error)
+    }
 }
