@@ -66,6 +66,9 @@ pub(crate) fn page(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · sagestack console" }
+                // No icon: otherwise every page load also asks for /favicon.ico, which the S3 API
+                // answers (a bucket named favicon.ico) with AccessDenied and a warning in the log.
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href={(PREFIX) "/assets/console.css"};
                 script src={(PREFIX) "/assets/console.js"} defer {}
             }

@@ -151,6 +151,7 @@ fn login_form(console: &Console, error: Option<&str>, status: StatusCode) -> Res
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Sign in · sagestack console" }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href={(PREFIX) "/assets/console.css"};
             }
             body {
