@@ -4,23 +4,22 @@ example template, a project whose custom resource fails (and rolls back), a dire
 stack whose update fails and rolls back, a project whose template does not validate,
 and a project held in CreateInProgress by a webhook custom resource until the test lets
 it go (the live update). A second server runs with `--auth sigv4` for the sign-in.
+The data is built by console_world.py, which test_console_firefox.py shares.
 
 Chromium and its driver come from Debian (`apt-get install chromium chromium-driver`,
 done by scripts/test under CI=true as root). Without them these tests fail under
 CI=true and skip otherwise. Screenshots of the main pages go to docs/console/ when
 SAGESTACK_CONSOLE_SCREENSHOTS=1.
 """
-import json
 import os
 import shutil
-import threading
-import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import REGION, REPO, Server, client, put_template
+from conftest import REPO
+from console_world import (BUCKET, C, INVALID, build_world, project_status, provider,
+                           start_hook, start_sigv4_server, stop_hook, wait)
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
 DRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
@@ -41,162 +40,21 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-ACCOUNT = "000000000000"
-FUNCTIONS = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
-BUCKET = "console-templates"
 SCREENSHOTS = os.environ.get("SAGESTACK_CONSOLE_SCREENSHOTS") == "1"
 SHOTS_DIR = os.path.join(REPO, "docs", "console")
-C = "/_sagestack/console"
-
-
-class Hook(BaseHTTPRequestHandler):
-    """Custom resources: FAILED when the properties say `Fail`; a `Hold` resource waits
-    until the test sets `server.release`."""
-
-    def do_POST(self):
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        props = request["ResourceProperties"]
-        if props.get("Hold") and request["RequestType"] == "Create":
-            self.server.release.wait(60)
-        fail = props.get("Fail") if request["RequestType"] != "Delete" else None
-        response = {
-            "Status": "FAILED" if fail else "SUCCESS",
-            "PhysicalResourceId": request.get("PhysicalResourceId") or f"hook-{request['LogicalResourceId']}",
-            "StackId": request["StackId"], "RequestId": request["RequestId"],
-            "LogicalResourceId": request["LogicalResourceId"],
-        }
-        if fail:
-            response["Reason"] = f"refused: {fail}"
-        body = json.dumps(response).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-# Param waits for Bucket; Check (which fails) waits for Param: the timeline's order.
-FAILING = f"""
-Parameters:
-  SageMakerProjectName: {{Type: String}}
-  SageMakerProjectId: {{Type: String}}
-Resources:
-  Bucket:
-    Type: AWS::S3::Bucket
-  Param:
-    Type: AWS::SSM::Parameter
-    Properties: {{Type: String, Value: !Ref Bucket}}
-  Check:
-    Type: Custom::Check
-    Properties:
-      ServiceToken: {FUNCTIONS}checker
-      After: !Ref Param
-      Fail: quota exceeded for {{{{project}}}}
-"""
-
-HELD = f"""
-Parameters:
-  SageMakerProjectName: {{Type: String}}
-  SageMakerProjectId: {{Type: String}}
-Resources:
-  Param:
-    Type: AWS::SSM::Parameter
-    Properties: {{Type: String, Value: held}}
-  Slow:
-    Type: Custom::Slow
-    Properties: {{ServiceToken: {FUNCTIONS}slow, Hold: "yes", After: !Ref Param}}
-"""
-
-# Line 5, column 3: a resource without a Type; line 6, column 5: an unknown attribute.
-INVALID = """Parameters:
-  SageMakerProjectName: {Type: String}
-  SageMakerProjectId: {Type: String}
-Resources:
-  Bucket:
-    Typo: AWS::S3::Bucket
-"""
-
-STACK_V1 = f"""
-Parameters:
-  Secret: {{Type: String, NoEcho: true}}
-Resources:
-  Store:
-    Type: AWS::SSM::Parameter
-    Properties: {{Type: String, Value: v1}}
-  Gate:
-    Type: Custom::Gate
-    Properties: {{ServiceToken: {FUNCTIONS}gate, Version: "1"}}
-Outputs:
-  StoreName: {{Value: !Ref Store}}
-"""
-STACK_V2 = STACK_V1.replace("Value: v1", "Value: v2").replace(
-    'Version: "1"', 'Version: "2", Fail: bad gate')
-
-
-def provider(key, params=()):
-    return {"CfnTemplateProvider": {
-        "TemplateName": key.split(".")[0],
-        "TemplateURL": f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{key}",
-        "Parameters": [{"Key": k, "Value": v} for k, v in params]}}
-
-
-def wait(fn, timeout=60, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(poll)
-
-
-def project_status(sm, name):
-    return sm.describe_project(ProjectName=name)["ProjectStatus"]
 
 
 @pytest.fixture(scope="module")
 def hook():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    httpd.release = threading.Event()
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = start_hook()
     yield httpd
-    httpd.release.set()
-    httpd.shutdown()
+    stop_hook(httpd)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, hook):
     """A server with the data every test reads."""
-    base = f"http://127.0.0.1:{hook.server_address[1]}"
-    srv = Server(str(tmp_path_factory.mktemp("console") / "data"), {
-        "SAGESTACK_CUSTOM_RESOURCE_WEBHOOKS": f"{FUNCTIONS}={base}/hook"}).start()
-    sm, cfn = client("sagemaker", srv.url), client("cloudformation", srv.url)
-    s3 = client("s3", srv.url, s3={"addressing_style": "path"})
-    with open(os.path.join(REPO, "examples", "mlops", "mlops-template.yaml")) as f:
-        put_template(s3, BUCKET, "mlops.yaml", f.read())
-    put_template(s3, BUCKET, "failing.yaml", FAILING)
-    put_template(s3, BUCKET, "held.yaml", HELD)
-    put_template(s3, BUCKET, "invalid.yaml", INVALID)
-    sm.create_project(ProjectName="mlops-ok", ProjectDescription="the MLOps example",
-                      TemplateProviders=[provider("mlops.yaml", [("Stage", "dev")])],
-                      Tags=[{"Key": "team", "Value": "vision"}])
-    sm.create_project(ProjectName="failing", TemplateProviders=[provider("failing.yaml")])
-    sm.create_project(ProjectName="invalid", TemplateProviders=[provider("invalid.yaml")])
-    for name in ("mlops-ok", "failing", "invalid"):
-        wait(lambda: project_status(sm, name) not in ("Pending", "CreateInProgress"))
-    cfn.create_stack(StackName="web", TemplateBody=STACK_V1,
-                     Parameters=[{"ParameterKey": "Secret", "ParameterValue": "hunter2"}])
-    wait(lambda: cfn.describe_stacks(StackName="web")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE")
-    cfn.create_change_set(StackName="web", ChangeSetName="to-v2", TemplateBody=STACK_V2,
-                          Parameters=[{"ParameterKey": "Secret", "UsePreviousValue": True}])
-    wait(lambda: cfn.describe_change_set(StackName="web", ChangeSetName="to-v2")["Status"]
-         in ("CREATE_COMPLETE", "FAILED"))
-    cfn.update_stack(StackName="web", TemplateBody=STACK_V2,
-                     Parameters=[{"ParameterKey": "Secret", "UsePreviousValue": True}])
-    wait(lambda: cfn.describe_stacks(StackName="web")["Stacks"][0]["StackStatus"]
-         == "UPDATE_ROLLBACK_COMPLETE")
+    srv, sm, cfn, s3 = build_world(str(tmp_path_factory.mktemp("console") / "data"), hook)
     yield srv, sm, cfn, s3
     srv.stop()
 
@@ -378,10 +236,12 @@ def test_live_update_of_a_running_project(world, hook, browser):
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-live")
     assert text(browser, "#project-status") == "CreateInProgress"
     browser.execute_script("window.__sameDocument = true;")
+    browser.find_element(By.ID, "stack-link").send_keys("")  # focus, as Tab would leave it
     hook.release.set()
     WebDriverWait(browser, 30).until(lambda b: text(b, "#project-status") == "CreateCompleted")
-    # The page changed in place (no navigation) and stopped polling.
+    # The page changed in place (no navigation), kept the focus, and stopped polling.
     assert browser.execute_script("return window.__sameDocument === true")
+    assert browser.switch_to.active_element.get_attribute("id") == "stack-link"
     WebDriverWait(browser, 10).until(
         lambda b: not b.find_element(By.TAG_NAME, "body").get_attribute("data-live"))
 
@@ -447,17 +307,8 @@ def test_phone_width_is_readable(world, browser):
 
 
 def test_sigv4_sign_in_shows_only_that_account(tmp_path, browser):
-    creds = tmp_path / "creds.toml"
-    creds.write_text('[[credentials]]\naccess_key_id = "AKIDALICE"\nsecret_access_key = "alice-secret"\n'
-                     'account_id = "111111111111"\n\n[[credentials]]\naccess_key_id = "AKIDBOB"\n'
-                     'secret_access_key = "bob-secret"\naccount_id = "222222222222"\n')
-    srv = Server(str(tmp_path / "data"), {"SAGESTACK_AUTH": "sigv4", "SAGESTACK_CREDENTIALS": "",
-                                         "SAGESTACK_CREDENTIALS_FILE": str(creds)}).start()
+    srv = start_sigv4_server(str(tmp_path / "data"), tmp_path / "creds.toml")
     try:
-        alice = client("sagemaker", srv.url, key="AKIDALICE", secret="alice-secret")
-        bob = client("sagemaker", srv.url, key="AKIDBOB", secret="bob-secret")
-        alice.create_project(ProjectName="alices", TemplateProviders=[provider("nowhere.yaml")])
-        bob.create_project(ProjectName="bobs", TemplateProviders=[provider("nowhere.yaml")])
         browser.delete_all_cookies()
         browser.get(srv.url + C + "/projects")
         assert "/login" in browser.current_url
