@@ -84,6 +84,42 @@ impl AwsError for ProtocolError {
     }
 }
 
+/// The words a server fault's message carries when the server cannot reach its database
+/// (`sagestack_store::StoreError::Unavailable`, whichever service carried it up; the
+/// store's `transient::UNREACHABLE` is the same text).
+pub const DATABASE_UNREACHABLE: &str = "database unreachable";
+
+/// `503 ServiceUnavailable`: what a server fault saying [`DATABASE_UNREACHABLE`] is
+/// answered as, in every protocol. The call can be retried once the database is back
+/// (the SDKs retry a 503 by themselves); the message names the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("Service unavailable, retry later: {0}")]
+pub struct ServiceUnavailable(pub String);
+
+impl AwsError for ServiceUnavailable {
+    fn code(&self) -> &str {
+        "ServiceUnavailable"
+    }
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Server
+    }
+    fn status(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+/// `err` as a [`ServiceUnavailable`] when it is a server fault saying the database is
+/// unreachable (the message from those words on); `None` for any other error.
+pub(crate) fn outage(err: &dyn AwsError) -> Option<ServiceUnavailable> {
+    // (A `ServiceUnavailable` already is what it would become.)
+    if err.kind() != ErrorKind::Server || err.code() == "ServiceUnavailable" {
+        return None;
+    }
+    let message = err.message();
+    let at = message.find(DATABASE_UNREACHABLE)?;
+    Some(ServiceUnavailable(message[at..].to_string()))
+}
+
 impl From<ProtocolError> for Box<dyn AwsError> {
     fn from(e: ProtocolError) -> Self {
         Box::new(e)
@@ -105,6 +141,19 @@ pub(crate) fn typed_error_response(
     content_type: &'static str,
     request_id: &str,
 ) -> Response<Bytes> {
+    if let Some(outage) = outage(err) {
+        let body = match body {
+            serde_json::Value::Object(mut fields) if fields.contains_key("message") => {
+                fields.insert("message".into(), outage.message().into());
+                if fields.contains_key("__type") {
+                    fields.insert("__type".into(), outage.code().into());
+                }
+                serde_json::Value::Object(fields)
+            }
+            other => other,
+        };
+        return typed_error_response(&outage, body, content_type, request_id);
+    }
     let mut response = crate::frame::response(
         err.status(),
         Bytes::from(body.to_string()),
@@ -132,6 +181,28 @@ mod tests {
         assert_eq!(
             body,
             serde_json::json!({"__type": "SerializationException", "message": "bad"})
+        );
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_service_unavailable() {
+        let err = ProtocolError::InternalFailure(
+            "Internal failure: database unreachable: connection refused".into(),
+        );
+        let resp = json_error_response(&err, "rid");
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()["x-amzn-errortype"], "ServiceUnavailable");
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"__type": "ServiceUnavailable",
+                "message": "Service unavailable, retry later: database unreachable: connection refused"})
+        );
+        // A client's fault saying those words is the client's.
+        let mine = ProtocolError::Serialization("database unreachable".into());
+        assert_eq!(
+            json_error_response(&mine, "rid").status(),
+            StatusCode::BAD_REQUEST
         );
     }
 

@@ -173,6 +173,13 @@ pub(crate) fn response(
 /// Server faults are errors in the log; client refusals only debug lines (they are the
 /// client's business, and a client could otherwise flood the log).
 fn log_refusal(err: &dyn AwsError, request_id: &str) {
+    // Logged as it goes on the wire (a store failure saying the database is unreachable
+    // is answered `503 ServiceUnavailable`).
+    let outage = crate::error::outage(err);
+    let err: &dyn AwsError = match &outage {
+        Some(outage) => outage,
+        None => err,
+    };
     if err.status().is_server_error() {
         tracing::error!(%request_id, code = err.code(), message = %err.message(), "request failed");
     } else {

@@ -460,6 +460,9 @@ pub fn error_response(
     namespace: Option<&str>,
     request_id: &str,
 ) -> Response<Bytes> {
+    if let Some(outage) = crate::error::outage(err) {
+        return error_response(&outage, namespace, request_id);
+    }
     let fault = match err.kind() {
         ErrorKind::Client => "Sender",
         ErrorKind::Server => "Receiver",
