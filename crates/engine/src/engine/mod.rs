@@ -276,8 +276,12 @@ impl Stacks {
         validate_name(&input.stack_name, "stackName")?;
         let inner = &self.inner;
         let _names = inner.names_lock.lock().await;
-        if self.describe_stack(&input.stack_name).await.is_ok() {
-            return Err(EngineError::AlreadyExists(input.stack_name));
+        // A store failure is the answer, not "no such stack": a stack of this name may
+        // exist where the store cannot see now.
+        match self.describe_stack(&input.stack_name).await {
+            Ok(_) => return Err(EngineError::AlreadyExists(input.stack_name)),
+            Err(EngineError::NotFound(_)) => {}
+            Err(e) => return Err(e),
         }
         let mut stack = self.new_stack(input.stack_name, StackStatus::CreateInProgress);
         let stack_id = stack.stack_id.clone();
