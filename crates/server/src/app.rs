@@ -231,7 +231,7 @@ fn postgres_options(args: &ServeArgs) -> sagestack_store::postgres::PostgresOpti
     sagestack_store::postgres::PostgresOptions {
         max_connections: args.database_max_connections,
         statement_timeout: Some(args.database_statement_timeout),
-        ..Default::default()
+        acquire_timeout: args.database_acquire_timeout,
     }
 }
 

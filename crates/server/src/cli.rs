@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// call fails instead of hanging); migrations at start-up are exempt.
     #[arg(long, env = "SAGESTACK_DATABASE_STATEMENT_TIMEOUT", default_value = "60", value_parser = parse_seconds)]
     pub database_statement_timeout: Duration,
+    /// With PostgreSQL: seconds a call waits for a database connection; while the
+    /// database is unreachable every call fails after this (503 ServiceUnavailable)
+    /// rather than waiting for it to return.
+    #[arg(long, env = "SAGESTACK_DATABASE_ACQUIRE_TIMEOUT", default_value = "5", value_parser = parse_seconds)]
+    pub database_acquire_timeout: Duration,
     /// The region this server answers for.
     #[arg(long, env = "SAGESTACK_REGION", default_value = "us-east-1")]
     pub region: String,
