@@ -20,8 +20,7 @@ use std::sync::Arc;
 
 use sagestack_engine::Clock;
 use sagestack_store::{
-    ProjectCursor, ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, StatusChange, Store,
-    StoreError, Tag as StoreTag,
+    ProjectRecord, ProjectUpdate, StatusChange, Store, StoreError, Tag as StoreTag,
 };
 
 use crate::error::SageMakerError;
@@ -452,27 +451,13 @@ impl Projects {
     /// Every stored project whose status is one of `statuses`, in name order: what a
     /// provisioner reconciles at start-up.
     pub async fn projects_with_status(&self, statuses: &[ProjectStatus]) -> Result<Vec<Project>> {
-        const PAGE: usize = 500;
-        let mut out = Vec::new();
-        let mut query = ProjectQuery::new(ProjectSort::Name, false, PAGE);
-        loop {
-            let records = self.store.list_projects(&query).await?;
-            for record in &records {
-                let p = parse_document(record)?;
-                if statuses.contains(&p.project_status) {
-                    out.push(p);
-                }
-            }
-            match records.last() {
-                Some(last) if records.len() == PAGE => {
-                    query.after = Some(ProjectCursor {
-                        creation_micros: last.creation_micros,
-                        name: last.name.clone(),
-                    });
-                }
-                _ => return Ok(out),
-            }
-        }
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        self.store
+            .projects_with_status(&names)
+            .await?
+            .iter()
+            .map(parse_document)
+            .collect()
     }
 
     /// Removes the record of project `project_id` (named `name`) if it is still

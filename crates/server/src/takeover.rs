@@ -12,9 +12,19 @@
 //!    operations `IN_PROGRESS`, projects `Pending` / `*InProgress`, whose lease lapsed
 //!    (its holder died), or that are this process's own but undriven (a store failure
 //!    ended their task). A piece of work seen with *no* lease is taken only when seen so
-//!    on two ticks in a row: work an API call just started is claimed by its task within
+//!    on two scans in a row: work an API call just started is claimed by its task within
 //!    moments, and must not be taken from it. Each item is resumed by the same per-item
-//!    recovery start-up uses, which claims it first, so exactly one process wins it;
+//!    recovery start-up uses, which claims it first, so exactly one process wins it.
+//!    Finding that work means reading every stack and Service Catalog operation of the
+//!    account, and the projects with an operation in flight (an index: `Store::
+//!    projects_with_status`), a *full scan* that on PostgreSQL reads whole tables
+//!    (10,000 projects read page by page took 3 to 8 s a scan before that index, in a
+//!    debug build; 1 to 6 ms with it, no stacks either way): a tick scans only
+//!    when another process's lease of a stack, project or operation has lapsed (three
+//!    indexed queries tell), and otherwise every [`FULL_SCAN_EVERY`] ticks, for work
+//!    left without a lease. A lapsed lease whose work is no longer in progress (its
+//!    holder died between finishing and giving it back) is removed after the scan, so
+//!    it does not make every tick scan again;
 //! 3. per account, claims `("events", account)`: the holder runs the delivery task
 //!    (outbox to targets, schedules); one that loses the lease stops its own.
 //!
@@ -36,6 +46,13 @@ use crate::store_watch::Resumable;
 pub const TICK: Duration = Duration::from_secs(2);
 /// How long a lease lives without renewal: how soon a dead process's work is taken.
 pub const TTL: Duration = Duration::from_secs(6);
+/// A tick with no lapsed lease in sight scans for unleased work only this often (so
+/// work left without a lease is taken on the second scan that sees it: within 10 to
+/// 20 s). The first tick scans.
+pub const FULL_SCAN_EVERY: u32 = 5;
+/// The lease kinds of interrupted work (the engine's stacks, the provisioner's projects,
+/// Service Catalog's operation records).
+const WORK_KINDS: [&str; 3] = [STACK, "project", "sc-record"];
 /// The owner id on the embedded store (one process owns its directory).
 pub const EMBEDDED_OWNER: &str = "embedded";
 
@@ -79,6 +96,7 @@ impl Takeover {
                     work,
                     unleased: HashSet::new(),
                     delivery: None,
+                    ticks: FULL_SCAN_EVERY - 1,
                 })
                 .collect();
             loop {
@@ -108,6 +126,8 @@ struct AccountState {
     /// Work seen without any lease on the previous tick.
     unleased: HashSet<(&'static str, String)>,
     delivery: Option<sagestack_events::Delivery>,
+    /// Ticks since the last full scan.
+    ticks: u32,
 }
 
 impl AccountState {
@@ -117,8 +137,56 @@ impl AccountState {
             tracing::warn!(account, "cannot renew leases: {e}");
         }
         self.events().await;
-        if let Err(e) = self.take_over().await {
-            tracing::warn!(account, "takeover: {e}");
+        let lapsed = match self.lapsed().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(account, "takeover: cannot read lapsed leases: {e}");
+                return;
+            }
+        };
+        self.ticks += 1;
+        if lapsed.is_empty() && self.ticks < FULL_SCAN_EVERY {
+            return;
+        }
+        self.ticks = 0;
+        match self.take_over().await {
+            Ok(in_progress) => self.forget_finished(lapsed, &in_progress).await,
+            Err(e) => tracing::warn!(account, "takeover: {e}"),
+        }
+    }
+
+    /// Other processes' lapsed leases on work (their holders died, or stopped renewing).
+    async fn lapsed(&self) -> Result<Vec<sagestack_store::Lease>, sagestack_store::StoreError> {
+        let now = sagestack_store::leases::now_ms();
+        let mut out = Vec::new();
+        for kind in WORK_KINDS {
+            let expired = self.work.store.expired(kind, now).await?;
+            out.extend(
+                expired
+                    .into_iter()
+                    .filter(|l| l.owner != self.work.leases.owner()),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Removes the lapsed leases whose work the scan did not find in progress: each only
+    /// while its dead holder still has it (a conditional delete), so a lease claimed
+    /// since, by anyone, stays.
+    async fn forget_finished(
+        &self,
+        lapsed: Vec<sagestack_store::Lease>,
+        in_progress: &HashSet<(&'static str, String)>,
+    ) {
+        for lease in lapsed {
+            let kind = WORK_KINDS.into_iter().find(|k| *k == lease.kind);
+            if kind.is_some_and(|k| !in_progress.contains(&(k, lease.id.clone()))) {
+                let _ = self
+                    .work
+                    .store
+                    .release(&lease.kind, &lease.id, &lease.owner)
+                    .await;
+            }
         }
     }
 
@@ -165,10 +233,13 @@ impl AccountState {
         }
     }
 
-    async fn take_over(&mut self) -> Result<(), String> {
+    /// The full scan: takes what may be taken (see the module docs); returns the work
+    /// it found in progress, as `(lease kind, id)`.
+    async fn take_over(&mut self) -> Result<HashSet<(&'static str, String)>, String> {
         let r = &self.work.resumable;
         let started = std::time::Instant::now();
         let mut seen = HashSet::new();
+        let mut in_progress = HashSet::new();
         let mut taken = (0usize, 0usize, 0usize);
         // Stacks first: Service Catalog operations and projects are judged by where
         // their stacks end up.
@@ -182,6 +253,7 @@ impl AccountState {
             .iter()
             .filter(|s| s.status.is_operation_in_progress())
         {
+            in_progress.insert((STACK, stack.stack_id.clone()));
             if self.takeable(&mut seen, STACK, &stack.stack_id).await
                 && r.cloudformation
                     .recover_stack(&stack.stack_id)
@@ -193,6 +265,7 @@ impl AccountState {
         }
         taken.1 = r.provisioned.recover().await.map_err(|e| e.to_string())?;
         for (name, id) in r.provisioner.left().await.map_err(|e| e.to_string())? {
+            in_progress.insert(("project", id.clone()));
             if self.takeable(&mut seen, "project", &id).await
                 && r.provisioner
                     .resume_project(&name)
@@ -203,6 +276,12 @@ impl AccountState {
             }
         }
         self.unleased = seen;
+        tracing::debug!(
+            account = %self.work.account_id,
+            scan_ms = started.elapsed().as_millis() as u64,
+            stacks = stacks.len(),
+            "takeover: full scan"
+        );
         if taken.0 + taken.1 + taken.2 > 0 {
             tracing::info!(
                 account = %self.work.account_id,
@@ -213,6 +292,6 @@ impl AccountState {
                 "took over interrupted operations"
             );
         }
-        Ok(())
+        Ok(in_progress)
     }
 }

@@ -247,6 +247,13 @@ pub trait Store:
         tags: &[Tag],
     ) -> Result<(), StoreError>;
 
+    /// Every project whose document's `ProjectStatus` is one of `statuses`, by name (an
+    /// index, not a read of every project: what takeover and recovery look for).
+    async fn projects_with_status(
+        &self,
+        statuses: &[&str],
+    ) -> Result<Vec<ProjectRecord>, StoreError>;
+
     /// One page of projects, in the query's order, starting after its cursor.
     async fn list_projects(&self, query: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError>;
 

@@ -27,6 +27,7 @@ macro_rules! migrations {
             7, "the document table as a rowid table (SQLite)", "0007_documents_rowid.sql";
             8, "leases on work (which process drives what, until when)", "0008_leases.sql";
             9, "the status history of projects", "0009_project_history.sql";
+            10, "projects by status", "0010_projects_by_status.sql";
         )
     };
     ($backend:literal; $($version:literal, $description:literal, $file:literal;)+) => {

@@ -486,6 +486,21 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn projects_with_status(
+        &self,
+        statuses: &[&str],
+    ) -> Result<Vec<ProjectRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM projects WHERE document->>'ProjectStatus' = ANY($1) ORDER BY name"
+        ))
+        .bind(statuses)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
     async fn list_projects(&self, q: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError> {
         let mut sql: QueryBuilder<Postgres> =
             QueryBuilder::new(concat!("SELECT ", columns!(), " FROM projects WHERE TRUE"));

@@ -524,6 +524,13 @@ impl Store for SqliteStore {
         self.durable().await
     }
 
+    async fn projects_with_status(
+        &self,
+        statuses: &[&str],
+    ) -> Result<Vec<ProjectRecord>, StoreError> {
+        Ok(self.read().with_status(statuses))
+    }
+
     async fn list_projects(&self, q: &ProjectQuery) -> Result<Vec<ProjectRecord>, StoreError> {
         let c = self.read();
         let mut out = Vec::with_capacity(q.limit.min(128));

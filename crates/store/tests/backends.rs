@@ -172,6 +172,7 @@ macro_rules! backend_suite {
 
 backend_suite!(
     project_history_follows_the_updates,
+    projects_by_status,
     leases_claim_renew_and_lapse,
     leases_release,
     leases_racing_owners_one_winner,

@@ -14,12 +14,28 @@ pub(super) struct Cache {
     pub(super) by_creation: BTreeSet<(i64, String)>,
     pub(super) arn_to_name: HashMap<String, String>,
     pub(super) tags: HashMap<String, BTreeMap<String, String>>,
+    /// `(ProjectStatus, name)` of every project, for [`Cache::with_status`].
+    pub(super) by_status: BTreeSet<(String, String)>,
+}
+
+/// The status a project document holds (the store reads nothing else of it).
+fn status_of(document: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        #[serde(rename = "ProjectStatus", default)]
+        status: String,
+    }
+    serde_json::from_str::<Status>(document)
+        .map(|s| s.status)
+        .unwrap_or_default()
 }
 
 impl Cache {
     pub(super) fn insert(&mut self, p: ProjectRecord) {
         self.by_creation.insert((p.creation_micros, p.name.clone()));
         self.arn_to_name.insert(p.arn.clone(), p.name.clone());
+        self.by_status
+            .insert((status_of(&p.document), p.name.clone()));
         self.by_name.insert(p.name.clone(), Arc::new(p));
     }
 
@@ -27,9 +43,31 @@ impl Cache {
         let p = self.by_name.remove(name)?;
         self.by_creation
             .remove(&(p.creation_micros, p.name.clone()));
+        self.by_status
+            .remove(&(status_of(&p.document), p.name.clone()));
         self.arn_to_name.remove(&p.arn);
         self.tags.remove(&p.arn);
         Some(p)
+    }
+
+    /// The projects whose status is one of `statuses`, by name.
+    pub(super) fn with_status(&self, statuses: &[&str]) -> Vec<ProjectRecord> {
+        let mut names: Vec<&String> = statuses
+            .iter()
+            .flat_map(|s| {
+                let from = (s.to_string(), String::new());
+                self.by_status
+                    .range(from..)
+                    .take_while(move |(st, _)| st == s)
+                    .map(|(_, name)| name)
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter_map(|n| self.by_name.get(n).map(|p| (**p).clone()))
+            .collect()
     }
 
     pub(super) fn tag_count_after(&self, arn: &str, tags: &[Tag]) -> usize {

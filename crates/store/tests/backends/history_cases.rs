@@ -1,5 +1,5 @@
-//! Backend cases for projects' status histories (run by `backend_suite!` in
-//! `backends.rs`).
+//! Backend cases for projects' statuses: their histories and the by-status lookup (run
+//! by `backend_suite!` in `backends.rs`).
 
 use super::*;
 
@@ -82,5 +82,54 @@ pub async fn project_history_follows_the_updates(h: Arc<Harness>) {
     assert_eq!(s.project_history("p-h2", 10).await.unwrap().len(), 1);
     assert!(s.delete_project("h").await.unwrap().is_some());
     assert!(s.project_history("p-h2", 10).await.unwrap().is_empty());
+    s.close().await;
+}
+
+fn with_status(name: &str, status: &str, version: i64) -> ProjectRecord {
+    let mut p = project(name, version);
+    p.version = version;
+    p.document = Arc::from(format!(
+        r#"{{"ProjectName":"{name}","ProjectStatus":"{status}"}}"#
+    ));
+    p
+}
+
+/// `projects_with_status` finds the projects by their document's status, by name,
+/// following updates, replacements and deletes.
+pub async fn projects_by_status(h: Arc<Harness>) {
+    let s = h.open().await;
+    for (name, status) in [("b", "Pending"), ("a", "CreateCompleted"), ("c", "Pending")] {
+        s.create_project(&with_status(name, status, 1), &[])
+            .await
+            .unwrap();
+    }
+    let names = |v: Vec<ProjectRecord>| v.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    let busy = ["Pending", "CreateInProgress"];
+    assert_eq!(
+        names(s.projects_with_status(&busy).await.unwrap()),
+        ["b", "c"]
+    );
+    let next = with_status("b", "CreateInProgress", 2);
+    s.update_project(update(&next, 1, &[], 50)).await.unwrap();
+    let done = with_status("c", "CreateFailed", 2);
+    s.update_project(update(&done, 1, &[], 50)).await.unwrap();
+    let found = s.projects_with_status(&busy).await.unwrap();
+    assert_eq!(found, std::slice::from_ref(&next));
+    let mut again = with_status("a", "Pending", 1);
+    again.id = "p-a2".into();
+    s.replace_project(&with_status("a", "CreateCompleted", 1), &again, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        names(s.projects_with_status(&busy).await.unwrap()),
+        ["a", "b"]
+    );
+    assert!(s.delete_project("b").await.unwrap().is_some());
+    assert_eq!(names(s.projects_with_status(&busy).await.unwrap()), ["a"]);
+    assert_eq!(
+        names(s.projects_with_status(&["CreateFailed"]).await.unwrap()),
+        ["c"]
+    );
+    assert!(s.projects_with_status(&[]).await.unwrap().is_empty());
     s.close().await;
 }
