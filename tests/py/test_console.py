@@ -134,6 +134,9 @@ def test_project_page_links_down_to_the_stack_and_its_timeline(world, browser):
     srv = world[0]
     browser.get(srv.url + C + "/projects/mlops-ok")
     assert text(browser, "#project-status") == "CreateCompleted"
+    # The status history: every status the project went through, in order.
+    history = [r.get_attribute("data-status") for r in css(browser, "#status-history tbody tr")]
+    assert history == ["Pending", "CreateInProgress", "CreateCompleted"]
     assert "team" in text(browser, "#tags") and "vision" in text(browser, "#tags")
     assert "Stage" in browser.page_source
     bars = css(browser, "svg#timeline g.bar")
@@ -157,6 +160,8 @@ def test_failed_project_shows_the_failing_resource_reason_and_timeline(world, br
     srv = world[0]
     browser.get(srv.url + C + "/projects/failing")
     assert text(browser, "#project-status") == "CreateFailed"
+    history = [r.get_attribute("data-status") for r in css(browser, "#status-history tbody tr")]
+    assert history == ["Pending", "CreateInProgress", "CreateFailed"]
     assert "Check" in text(browser, "#first-failure-resource")
     assert "refused: quota exceeded" in text(browser, "#first-failure-reason")
     browser.find_element(By.LINK_TEXT, "timeline").click()
