@@ -94,7 +94,7 @@ macro_rules! object_store_impl {
             /// bucket in one round trip: `NotFound` without the bucket, `None` without the
             /// key (the bucket row comes back with the object's columns NULL).
             async fn object_row(
-                &self,
+                conn: &mut <<$store as crate::objects::Backend>::Db as sqlx::Database>::Connection,
                 sql: &'static str,
                 bucket: &str,
                 key: &str,
@@ -102,7 +102,7 @@ macro_rules! object_store_impl {
                 let row = sqlx::query(sql)
                     .bind(bucket)
                     .bind(key)
-                    .fetch_optional(&self.read_pool)
+                    .fetch_optional(&mut *conn)
                     .await?;
                 let Some(row) = row else {
                     return Err(StoreError::NotFound);
@@ -113,8 +113,23 @@ macro_rules! object_store_impl {
                 Ok(Some(row))
             }
 
+            /// Lets go of what carrying `size` bytes of bodies left in a pooled connection:
+            /// closes it on release when it read a large body (`CLOSE_AFTER_LARGE_READS`).
+            fn release_after_read(
+                conn: &mut sqlx::pool::PoolConnection<<$store as crate::objects::Backend>::Db>,
+                size: usize,
+            ) {
+                if size >= crate::objects::LARGE_BODY
+                    && <$store as crate::objects::Backend>::CLOSE_AFTER_LARGE_READS
+                {
+                    conn.close_on_drop();
+                }
+            }
+
             /// `body` is bound by value: sqlx copies a borrowed slice before sending it to
             /// the database, an owned `Vec` it takes as it is (one body-sized copy less).
+            /// The connection's write buffer, grown to the body's size, shrinks back
+            /// afterwards (a pooled connection would keep it: see `Backend`).
             async fn upsert_object(
                 conn: &mut <<$store as crate::objects::Backend>::Db as sqlx::Database>::Connection,
                 meta: &ObjectMeta,
@@ -136,6 +151,7 @@ macro_rules! object_store_impl {
                 .bind(body)
                 .execute(&mut *conn)
                 .await?;
+                sqlx::Connection::shrink_buffers(conn);
                 Ok(())
             }
         }
@@ -200,11 +216,13 @@ macro_rules! object_store_impl {
                 let sql = "SELECT o.bucket, o.key, o.size, o.etag, o.last_modified_micros, o.document, o.body
                      FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket = b.name AND o.key = $2
                      WHERE b.name = $1";
-                let Some(row) = self.object_row(sql, bucket, key).await? else {
+                let mut conn = self.read_pool.acquire().await?;
+                let Some(row) = Self::object_row(&mut conn, sql, bucket, key).await? else {
                     return Ok(None);
                 };
                 let meta = meta_from_row(&row, 0)?;
                 let body: Vec<u8> = row.try_get(6)?;
+                Self::release_after_read(&mut conn, body.len());
                 Ok(Some(ObjectRecord {
                     meta,
                     body: Bytes::from(body),
@@ -219,7 +237,7 @@ macro_rules! object_store_impl {
                 let sql = "SELECT o.bucket, o.key, o.size, o.etag, o.last_modified_micros, o.document
                      FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket = b.name AND o.key = $2
                      WHERE b.name = $1";
-                match self.object_row(sql, bucket, key).await? {
+                match Self::object_row(&mut *self.read_pool.acquire().await?, sql, bucket, key).await? {
                     Some(row) => meta_from_row(&row, 0).map(Some),
                     None => Ok(None),
                 }
@@ -334,6 +352,8 @@ macro_rules! object_store_impl {
                 .bind(Vec::from(body))
                 .execute(&mut *tx)
                 .await?;
+                // As after `upsert_object`: the write buffer does not stay body-sized.
+                sqlx::Connection::shrink_buffers(&mut *tx);
                 tx.commit().await?;
                 self.durable().await
             }
@@ -364,7 +384,12 @@ macro_rules! object_store_impl {
                 upload_id: &str,
                 part_numbers: &[i32],
             ) -> Result<Vec<Option<Bytes>>, StoreError> {
-                let mut tx = self.upload_tx(upload_id).await?;
+                // On a connection of its own, not the pool's: closed after large parts.
+                let mut conn = self.writer().await?.acquire().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                if Self::lock_upload(&mut tx, upload_id, false).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
                 let mut bodies = Vec::with_capacity(part_numbers.len());
                 for n in part_numbers {
                     let body: Option<Vec<u8>> = sqlx::query_scalar(
@@ -377,6 +402,8 @@ macro_rules! object_store_impl {
                     bodies.push(body.map(Bytes::from));
                 }
                 tx.commit().await?;
+                let size = bodies.iter().flatten().map(Bytes::len).max().unwrap_or(0);
+                Self::release_after_read(&mut conn, size);
                 Ok(bodies)
             }
 
