@@ -1,5 +1,22 @@
 """Fixtures that run the real `sagestack serve` binary and talk to it with boto3 and
-the AWS CLI."""
+the AWS CLI.
+
+The backend every `Server` runs on is chosen by SAGESTACK_TEST_BACKEND:
+
+- `embedded` (the default): the embedded SQLite store in the server's data directory;
+- `postgres`: every `Server` that names no SAGESTACK_DATABASE_URL of its own gets a
+  fresh, empty PostgreSQL schema of its own in the database SAGESTACK_TEST_POSTGRES_URL
+  names (default postgres://postgres@127.0.0.1:5432/test), through `--database-url`
+  with `options=-c search_path=<schema>`. The schema belongs to the data directory, so
+  a server restarted on the same data directory finds its data again; it is dropped
+  (with the `<schema>_account_<id>` schemas of the server's other accounts) once the
+  test is over and every server on it has stopped. Tests about the embedded store
+  itself (SQLite files, a full disk, crash recovery from the local files) carry
+  `@pytest.mark.embedded_only(reason)` and are skipped, with that reason.
+
+The `pg_url` fixture gives a test a throw-away schema of its own to share between
+replicas. Without a reachable PostgreSQL (psql on PATH, the URL answering), what needs
+one is skipped with a message, except with CI=true, where that is a failure."""
 import json
 import os
 import shutil
@@ -10,7 +27,9 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 
 import boto3
 import pytest
@@ -41,6 +60,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """The server could not listen: its port was taken meanwhile."""
+
+
 class Server:
     """One `sagestack serve` process on a free port over a data directory."""
 
@@ -53,13 +76,31 @@ class Server:
         self.extra_env = {"SAGESTACK_DELETED_PROJECT_RETENTION": "0", **(extra_env or {})}
         self.proc = None
         self.log = None
+        self.started = False
+        _SERVERS.setdefault(os.path.abspath(data_dir), []).append(self)
 
     def start(self, timeout=15):
+        # free_port's port may be taken by another process (pytest -n runs several
+        # sessions) before the server binds it: a server never started yet then
+        # moves to another port.
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self.started:
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        return self._start(timeout)
+
+    def _start(self, timeout):
         self.log = tempfile.NamedTemporaryFile(prefix="sagestack-", suffix=".log", delete=False)
         env = dict(os.environ, RUST_LOG="info")
         env.pop("SAGESTACK_DATABASE_URL", None)
         # The S3 endpoint verifies signatures: accept the pair every client here signs with.
         env["SAGESTACK_CREDENTIALS"] = f"{ACCESS_KEY}:dummy-secret"
+        if BACKEND == "postgres" and "SAGESTACK_DATABASE_URL" not in self.extra_env:
+            env["SAGESTACK_DATABASE_URL"] = schema_url(data_dir_schema(self.data_dir))
         env.update(self.extra_env)
         self.proc = subprocess.Popen(
             [binary(), "serve", "--port", str(self.port), "--data-dir", self.data_dir],
@@ -68,10 +109,14 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.read_log()}")
+                log = self.read_log()
+                if "cannot listen on" in log and "in use" in log:
+                    raise PortTaken(log)
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {log}")
             try:
                 with urllib.request.urlopen(self.url + "/_sagestack/health", timeout=1) as r:
                     if json.load(r)["status"] == "ok":
+                        self.started = True
                         return self
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.02)
@@ -89,6 +134,115 @@ class Server:
 
     def kill9(self):
         return self.stop(signal.SIGKILL)
+
+
+# The PostgreSQL backend: throw-away schemas in the database PG_URL names.
+PG_URL = os.environ.get("SAGESTACK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+BACKEND = os.environ.get("SAGESTACK_TEST_BACKEND", "embedded")
+if BACKEND not in ("embedded", "postgres"):
+    raise RuntimeError(f"SAGESTACK_TEST_BACKEND={BACKEND!r}: expected embedded or postgres")
+_SCHEMAS = {}  # absolute data directory -> its schema (postgres backend)
+_SERVERS = {}  # absolute data directory -> every Server made on it
+
+
+def psql(sql):
+    """Runs `sql` through psql on PG_URL: the CompletedProcess (unaligned, tuples only)."""
+    return subprocess.run(["psql", PG_URL, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                          capture_output=True, text=True, timeout=30)
+
+
+def require_postgres(_probe=[]):
+    """Skips the calling test when PostgreSQL is out of reach (fails it under CI=true)."""
+    if not _probe:
+        if not shutil.which("psql"):
+            _probe.append("psql is not installed")
+        else:
+            out = psql("SELECT 1")
+            _probe.append(None if out.returncode == 0
+                          else f"PostgreSQL unreachable at {PG_URL}: {out.stderr.strip()}")
+    if _probe[0]:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {_probe[0]}")
+        pytest.skip(_probe[0])
+
+
+def new_schema():
+    """A fresh, empty schema of PG_URL's database: its name."""
+    require_postgres()
+    schema = f"sagestack_py_{uuid.uuid4().hex[:12]}"
+    out = psql(f'CREATE SCHEMA "{schema}"')
+    assert out.returncode == 0, out.stderr
+    return schema
+
+
+def schema_url(schema):
+    """PG_URL with `schema` as its search_path (the server's other accounts' schemas are
+    then `<schema>_account_<id>`)."""
+    sep = "&" if "?" in PG_URL else "?"
+    return PG_URL + sep + "options=" + urllib.parse.quote(f"-c search_path={schema}")
+
+
+def drop_schema(schema):
+    """Drops `schema` and the schemas of its server's other accounts beside it."""
+    out = psql(f"""SET lock_timeout = '10s'; DO $$DECLARE s text; BEGIN
+        FOR s IN SELECT nspname FROM pg_namespace
+                 WHERE nspname = '{schema}' OR starts_with(nspname, '{schema}_account_') LOOP
+            EXECUTE format('DROP SCHEMA %I CASCADE', s);
+        END LOOP; END$$""")
+    assert out.returncode == 0, out.stderr
+
+
+def data_dir_schema(data_dir):
+    """The schema of the servers on `data_dir`, made by the first of them."""
+    key = os.path.abspath(data_dir)
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = new_schema()
+    return _SCHEMAS[key]
+
+
+@pytest.fixture(autouse=True)
+def _drop_stopped_servers_schemas():
+    """After each test, drops the schemas whose servers have all stopped (a module's
+    server that is still running keeps its schema until a later test's end)."""
+    yield
+    for key in list(_SERVERS):
+        if all(s.proc is None or s.proc.poll() is not None for s in _SERVERS[key]):
+            del _SERVERS[key]
+            if key in _SCHEMAS:
+                drop_schema(_SCHEMAS.pop(key))
+
+
+def pytest_sessionfinish(session):
+    for schema in _SCHEMAS.values():
+        try:
+            drop_schema(schema)
+        except (AssertionError, OSError, subprocess.SubprocessError) as e:
+            print(f"\nleft PostgreSQL schema {schema} behind: {e}", file=sys.stderr)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "embedded_only(reason): about the embedded store itself; skipped, with "
+        "the reason, when SAGESTACK_TEST_BACKEND=postgres")
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND != "postgres":
+        return
+    for item in items:
+        mark = item.get_closest_marker("embedded_only")
+        if mark:
+            reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"embedded store only: {reason}"))
+
+
+@pytest.fixture
+def pg_url():
+    """A throw-away schema of its own (PG_URL with it as search_path), for tests that
+    run replicas on one PostgreSQL database whatever SAGESTACK_TEST_BACKEND says."""
+    schema = new_schema()
+    yield schema_url(schema)
+    drop_schema(schema)
 
 
 @pytest.fixture

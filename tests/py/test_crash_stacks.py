@@ -21,6 +21,7 @@ import random
 import sqlite3
 import time
 
+import pytest
 
 from conftest import Server, client, settled_stack
 
@@ -92,6 +93,8 @@ def live(cfn, stack_id):
     return out
 
 
+@pytest.mark.embedded_only("reads the native rows from the SQLite file, and is about the SQLite "
+                           "store's queued commits of a stack operation")
 def test_stacks_and_their_native_resources_agree_after_kill9(tmp_path):
     seed = int(os.environ.get("SAGESTACK_CRASH_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)

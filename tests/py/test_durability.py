@@ -2,6 +2,8 @@
 import signal
 import subprocess
 
+import pytest
+
 from conftest import Server, binary, create, delete_and_wait, free_port, make_client, wait_status
 
 
@@ -51,6 +53,8 @@ def test_graceful_shutdown_on_sigterm_and_sigint(data_dir):
         s.stop()
 
 
+@pytest.mark.embedded_only("the data directory's lock guards the embedded store; replicas on "
+                           "PostgreSQL share one database by design")
 def test_second_server_on_the_same_data_dir_is_refused(server):
     p = subprocess.run([binary(), "serve", "--port", str(free_port()), "--data-dir", server.data_dir],
                        capture_output=True, text=True, timeout=20)

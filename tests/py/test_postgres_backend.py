@@ -1,45 +1,10 @@
 """The server on the PostgreSQL backend: two replicas sharing one database.
 
 Uses SAGESTACK_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test) and a
-throw-away schema. Skipped when PostgreSQL is unreachable, unless CI=true."""
-import os
-import shutil
-import subprocess
-import urllib.parse
-import uuid
-
-import pytest
-
-from conftest import Server, create, make_client, wait_gone, wait_status
-
-URL = os.environ.get("SAGESTACK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
-
-
-def psql(sql):
-    return subprocess.run(["psql", URL, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-                          capture_output=True, text=True, timeout=30)
-
-
-@pytest.fixture
-def pg_url():
-    reason = None
-    if not shutil.which("psql"):
-        reason = "psql is not installed"
-    else:
-        probe = psql("SELECT 1")
-        if probe.returncode != 0:
-            reason = f"PostgreSQL unreachable at {URL}: {probe.stderr.strip()}"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: {reason}")
-        pytest.skip(reason)
-    schema = f"sagestack_py_{uuid.uuid4().hex[:12]}"
-    assert psql(f'CREATE SCHEMA "{schema}"').returncode == 0
-    sep = "&" if "?" in URL else "?"
-    yield URL + sep + "options=" + urllib.parse.quote(f"-c search_path={schema}")
-    # The server keeps other accounts' stores beside it (`<schema>_account_<id>`).
-    for name in psql(f"SELECT nspname FROM pg_namespace WHERE nspname LIKE '{schema}%'").stdout.split():
-        assert psql(f'DROP SCHEMA "{name}" CASCADE').returncode == 0
+throw-away schema (conftest's `pg_url`). Skipped when PostgreSQL is unreachable, unless
+CI=true."""
+from conftest import Server, create, make_client, pg_url, psql, wait_gone, wait_status  # noqa: F401
+# (`pg_url` is conftest's fixture, imported here too for the modules that take it from here.)
 
 
 def test_two_replicas_share_one_database(tmp_path, pg_url):
