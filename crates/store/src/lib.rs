@@ -30,6 +30,7 @@ pub mod servicecatalog;
 pub mod sqlite;
 mod stack_cache;
 pub mod stacks;
+pub mod transient;
 
 use std::sync::Arc;
 
@@ -37,7 +38,6 @@ use async_trait::async_trait;
 
 pub use changes::CatalogChange;
 pub use leases::{Lease, LeaseStore, Leaseholder};
-pub use project_history::{ProjectHistoryStore, StatusChange, StatusEntry};
 pub use model_package_groups::{ModelPackageGroupRecord, ModelPackageGroupStore};
 pub use objects::{
     BucketRecord, KeyRange, ObjectMeta, ObjectPage, ObjectRecord, ObjectStore, PartRecord,
@@ -45,6 +45,7 @@ pub use objects::{
 };
 pub use parameters::{ParameterRecord, ParameterStore};
 pub use postgres::PostgresStore;
+pub use project_history::{ProjectHistoryStore, StatusChange, StatusEntry};
 pub use roles::{RoleRecord, RoleStore};
 /// The stack engine's persistence contract, implemented by both backends (see [`stacks`]).
 pub use sagestack_engine::store::StackStore;
@@ -170,6 +171,13 @@ pub enum StoreError {
     /// refused until space returns (see [`Store::health`]).
     #[error("storage full: {0}")]
     Full(String),
+    /// The database cannot be reached now (PostgreSQL down, or no connection within
+    /// the pool's wait): the call changed nothing it did not commit, and may be retried
+    /// once the database is back (see [`transient`]). The text starts with
+    /// [`transient::UNREACHABLE`], which the protocol layer answers as `503
+    /// ServiceUnavailable`.
+    #[error("{}: {}", transient::UNREACHABLE, .0)]
+    Unavailable(String),
     /// The database failed.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -193,6 +201,9 @@ impl From<sqlx::Error> for StoreError {
         }
         if batch::is_full(&e) {
             return StoreError::Full(e.to_string());
+        }
+        if transient::unreachable(&e) {
+            return StoreError::Unavailable(e.to_string());
         }
         StoreError::Backend(e.to_string())
     }

@@ -23,10 +23,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
+use crate::transient::retrying;
 use crate::{PostgresStore, SqliteStore};
 
+/// The engine's error for a database failure; an unreachable database says so in the
+/// words the protocol layer answers `503 ServiceUnavailable` for (`crate::transient`).
 fn db(e: sqlx::Error) -> StoreError {
-    StoreError(e.to_string())
+    if crate::transient::unreachable(&e) {
+        StoreError(crate::StoreError::from(e).to_string())
+    } else {
+        StoreError(e.to_string())
+    }
 }
 
 /// The engine's error for a store that cannot hand out a connection.
@@ -156,46 +163,62 @@ static PG_INSERT_EVENT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(&format!("{INSERT_EVENTS}{EVENT_ROW}{EVENTS_CONFLICT}")));
 
 impl PostgresStore {
-    /// One transaction: the record (if any), then the events.
+    /// One transaction: the record (if any), then the events; run again when PostgreSQL
+    /// rolls it back for a deadlock or a serialization failure (`crate::transient`).
     async fn upsert_with_events(
         &self,
         record: Option<Upsert<'_>>,
         events: &[StackEvent],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        match record {
-            Some(Upsert::Stack {
-                stack_id,
-                document,
-                stack_name,
-                live,
-            }) => {
-                sqlx::query(PG_UPSERT_STACK.as_str())
-                    .bind(stack_id)
-                    .bind(document)
-                    .bind(stack_name)
-                    .bind(i32::from(live))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+        let rows = events
+            .iter()
+            .map(|e| Ok((e.stack_id.as_str(), seq(e)?, to_doc(e)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (record, rows) = (&record, &rows);
+        retrying::<(), StoreError, _, _>("stack write", || async move {
+            let mut tx = self.pool.begin().await?;
+            match record {
+                Some(Upsert::Stack {
+                    stack_id,
+                    document,
+                    stack_name,
+                    live,
+                }) => {
+                    sqlx::query(PG_UPSERT_STACK.as_str())
+                        .bind(*stack_id)
+                        .bind(document.as_str())
+                        .bind(*stack_name)
+                        .bind(i32::from(*live))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Some(Upsert::Resource {
+                    stack_id,
+                    logical_id,
+                    document,
+                }) => {
+                    sqlx::query(PG_UPSERT_RESOURCE.as_str())
+                        .bind(*stack_id)
+                        .bind(*logical_id)
+                        .bind(document.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {}
             }
-            Some(Upsert::Resource {
-                stack_id,
-                logical_id,
-                document,
-            }) => {
-                sqlx::query(PG_UPSERT_RESOURCE.as_str())
-                    .bind(stack_id)
-                    .bind(logical_id)
-                    .bind(document)
+            for (stack_id, seq, document) in rows {
+                sqlx::query(PG_INSERT_EVENT.as_str())
+                    .bind(*stack_id)
+                    .bind(*seq)
+                    .bind(document.as_str())
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    .await?;
             }
-            None => {}
-        }
-        insert_events!(tx, events);
-        tx.commit().await.map_err(db)
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+        .map_err(|a| a.into_error(db))
     }
 
     async fn delete_resource_row(

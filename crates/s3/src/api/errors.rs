@@ -15,6 +15,12 @@ pub(super) fn internal(e: StoreError) -> S3Error {
             InternalError,
             "We encountered an internal error: the server's storage is full ({reason}). Please try again later."
         ),
+        // Nor is this one the client's doing: 503, which S3 clients retry by themselves.
+        StoreError::Unavailable(reason) => s3_error!(
+            ServiceUnavailable,
+            "Service unavailable, retry later: {}: {reason}",
+            sagestack_store::transient::UNREACHABLE
+        ),
         _ => S3Error::with_message(S3ErrorCode::InternalError, INTERNAL_MESSAGE),
     }
 }
@@ -133,5 +139,27 @@ mod tests {
         );
         let other = internal(StoreError::Backend("secret detail".into()));
         assert!(!other.message().unwrap_or_default().contains("secret"));
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_in_the_words_every_protocol_answers_503_for() {
+        // The store's words and the protocol layer's are one text (they cannot name each
+        // other: neither crate depends on the other).
+        assert_eq!(
+            sagestack_store::transient::UNREACHABLE,
+            sagestack_protocol::error::DATABASE_UNREACHABLE
+        );
+        let e = StoreError::Unavailable("connection refused".into());
+        assert!(
+            e.to_string()
+                .starts_with(sagestack_store::transient::UNREACHABLE)
+        );
+        let e = internal(e);
+        assert_eq!(e.code().as_str(), "ServiceUnavailable");
+        assert!(
+            e.message()
+                .unwrap_or_default()
+                .contains("database unreachable: connection refused")
+        );
     }
 }
