@@ -244,7 +244,7 @@ pub(crate) async fn page(
             thead { tr { th { "Logical ID" } th { "Type" } th { "Status" } th { "Physical ID" } th { "Reason" } } }
             tbody { @for r in &resources {
                 tr data-logical-id=(r.logical_id) {
-                    td.mono data-label="Logical ID" { (r.logical_id) }
+                    td.mono.lid data-label="Logical ID" { (r.logical_id) }
                     td data-label="Type" { (r.resource_type) }
                     td data-label="Status" { (badge(r.status.as_str())) }
                     td.mono data-label="Physical ID" {

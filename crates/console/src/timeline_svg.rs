@@ -208,13 +208,18 @@ pub(crate) fn render(t: &Timeline, stack_url: String) -> Markup {
             );
         }
         if first {
-            let reason: String = b
-                .reason
-                .as_deref()
-                .unwrap_or("failed")
-                .chars()
-                .take(160)
-                .collect();
+            // As much of the reason as fits the picture's width (bold 11 px text runs
+            // about 7 px a character); the whole of it is in the bar's title and in the
+            // first-failure banner above the picture.
+            let room = ((CHART_W + PAD_RIGHT + 120.0) / 7.5) as usize;
+            let full = b.reason.as_deref().unwrap_or("failed");
+            let reason: String = if full.chars().count() > room {
+                let mut cut: String = full.chars().take(room.saturating_sub(1)).collect();
+                cut.push('…');
+                cut
+            } else {
+                full.to_string()
+            };
             let _ = write!(
                 s,
                 r##"<text class="first-failure" x="{tx:.1}" y="{ty:.1}" fill="#82071e" font-weight="600">✕ {r}</text>"##,
