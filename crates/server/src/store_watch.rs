@@ -1,15 +1,17 @@
 //! Resuming interrupted operations: at start-up, and again whenever a failed store
 //! takes writes once more.
 //!
-//! When the store refuses writes (its disk is full), the stack and project operations in
-//! flight fail their next write and their tasks end, leaving them where the database
-//! last has them: a stack `*_IN_PROGRESS` that no task drives, a project `Pending` or
-//! `*InProgress`. The store recovers by itself once space returns (see
+//! When the store refuses writes (the embedded store's disk is full, or PostgreSQL is
+//! unreachable), the stack and project operations in flight fail their next write and
+//! their tasks end, leaving them where the database last has them: a stack
+//! `*_IN_PROGRESS` that no task drives, a project `Pending` or `*InProgress`. The store
+//! recovers by itself once space returns or the database answers again (see
 //! `sagestack_store::Store::health`); the watcher notices and runs the same recovery as
 //! start-up, in the same order: stacks resume or roll back, Service Catalog operations
 //! settle (judged by where their now resumed stacks end up), projects resume (they wait
 //! for those operations). Every step is idempotent and skips what a running task still
-//! drives.
+//! drives. On PostgreSQL, takeover (`takeover.rs`) also finds that work once its leases
+//! lapse (`tests/py/test_pg_restart.py` stops and restarts the database under load).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +88,7 @@ pub fn spawn(store: Arc<dyn Store>, resumable: Resumable) -> JoinHandle<()> {
             match store.health().await {
                 StoreHealth::Degraded(reason) => {
                     if !degraded {
-                        tracing::warn!(%reason, "the store refuses writes; operations in flight fail until space returns");
+                        tracing::warn!(%reason, "the store refuses calls (its disk is full, or its database unreachable); operations in flight fail until it recovers");
                     }
                     degraded = true;
                 }
