@@ -112,6 +112,19 @@ impl Inner {
             .len()
     }
 
+    /// How many stacks a task of this engine is driving now.
+    pub fn driving(&self) -> usize {
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Forgets every stack's event numbering (the store was emptied).
+    pub fn forget_event_numbering(&self) {
+        self.event_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Aborts every driving task (the engine is going away).
     pub fn abort_all(&self) {
         for h in self

@@ -204,6 +204,10 @@ struct Worker {
 impl Worker {
     async fn run(mut self) {
         let wake = self.state.outbox_written.clone();
+        let discard = self.state.discard.clone();
+        let state = self.state.clone();
+        let resets = move || state.resets.load(std::sync::atomic::Ordering::SeqCst);
+        let mut epoch = resets();
         // One interval for the whole run: a sleep made afresh in each turn of the loop
         // would never end while jobs keep finishing, and schedules would starve.
         let mut ticker = tokio::time::interval(self.config.tick);
@@ -213,6 +217,15 @@ impl Worker {
         // left, what did not fit the hand-over), and schedules fire on the tick.
         let mut tick = true;
         loop {
+            if resets() != epoch {
+                // The state was reset: what was taken from the old outbox goes.
+                epoch = resets();
+                self.running.abort_all();
+                self.taken.clear();
+                self.remaining.clear();
+                self.lanes.clear();
+                self.busy.clear();
+            }
             if tick {
                 if let Err(e) = self.state.fire_due(self.state.clock.now()).await {
                     tracing::error!(error = %e, "scheduled rules could not fire");
@@ -236,6 +249,7 @@ impl Worker {
                     }
                 }
                 _ = ticker.tick() => tick = true,
+                _ = discard.notified() => tick = false,
             }
         }
     }

@@ -87,6 +87,10 @@ pub struct EventBridge {
     pub(crate) stats: Stats,
     /// Outbox ids' tie-breaker within a millisecond.
     pub(crate) seq: AtomicU64,
+    /// How many times [`EventBridge::reset`] ran: the delivery task drops every job it
+    /// holds when this moves (woken by `discard`).
+    pub(crate) resets: AtomicU64,
+    pub(crate) discard: Arc<Notify>,
 }
 
 impl EventBridge {
@@ -107,6 +111,8 @@ impl EventBridge {
             instance: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
             stats: Stats::default(),
             seq: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
+            discard: Arc::new(Notify::new()),
         }
     }
 
@@ -141,6 +147,29 @@ impl EventBridge {
             })
             .await?;
         self.catch_up().await
+    }
+
+    /// After the store was emptied (`POST /_sagestack/reset`): forgets every rule,
+    /// schedule, bus, count and batch handed over, stores the default bus again (as the
+    /// first use of a fresh store does), and has the delivery task drop the jobs it holds
+    /// (events waiting for a retry included), so nothing matched before is delivered
+    /// after. The caller makes sure no delivery is running a target.
+    pub async fn reset(&self) -> Result<()> {
+        *self.memory() = Memory::default();
+        *self.handover.lock().unwrap_or_else(|e| e.into_inner()) = Handover::default();
+        self.stats.clear();
+        self.resets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.discard.notify_waiters();
+        if self.is_loaded() {
+            let now = self.clock.now();
+            match insert_bus(&*self.store, &self.new_bus(DEFAULT_BUS, None, now)).await {
+                Ok(()) | Err(EventsError::ResourceAlreadyExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+            self.reload().await?;
+        }
+        Ok(())
     }
 
     /// Reads every bus and rule from the store into memory, forgetting those gone.

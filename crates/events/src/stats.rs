@@ -41,6 +41,11 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Forgets every count (`EventBridge::reset`).
+    pub fn clear(&self) {
+        self.rules.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     fn with<T>(&self, rule_arn: &str, f: impl FnOnce(&mut RuleCounts) -> T) -> T {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         f(rules.entry(rule_arn.to_owned()).or_default())

@@ -41,6 +41,18 @@ pub struct Invoker {
     functions: Arc<Functions>,
     executor: Executor,
     logs: Arc<dyn LogSink>,
+    /// Invocations between the start of [`Invoker::run`] and its end (queued for a
+    /// worker, running, writing their log).
+    running: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts one invocation in [`Invoker::running`] while it lives.
+struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Invoker {
@@ -49,7 +61,21 @@ impl Invoker {
             functions,
             executor,
             logs,
+            running: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many invocations are under way (synchronous, asynchronous, custom resources
+    /// and EventBridge deliveries alike).
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops every idle (warm) worker process (`POST /_sagestack/reset`): a function
+    /// created again with the same code and configuration then starts cold, with none of
+    /// the old process's memory.
+    pub async fn stop_idle_workers(&self) {
+        self.executor.stop_idle().await;
     }
 
     pub fn functions(&self) -> &Arc<Functions> {
@@ -137,6 +163,9 @@ impl Invoker {
         payload: Bytes,
         client_context: Option<String>,
     ) -> Outcome {
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _running = Running(&self.running);
         let now = self.functions.now();
         let outcome = self
             .executor

@@ -103,6 +103,12 @@ impl Logs {
         &self.scope
     }
 
+    /// Forgets every group, stream and event kept in memory (`POST /_sagestack/reset`,
+    /// after the store, which holds the groups, was emptied).
+    pub fn reset(&self) {
+        lock(&self.known).clear();
+    }
+
     /// Appends events to group/stream, creating the group (durably) and the stream when
     /// absent, as Lambda does for `/aws/lambda/<name>`. Touches no store when the group
     /// is known.

@@ -330,6 +330,11 @@ impl ProjectProvisioner {
         }
     }
 
+    /// How many project operations are queued or running.
+    pub fn in_flight(&self) -> usize {
+        *self.inner.in_flight.borrow()
+    }
+
     /// Resolves once no project operation is queued or running (tests, shutdown).
     pub async fn wait_idle(&self) {
         let mut rx = self.inner.in_flight.subscribe();

@@ -62,6 +62,13 @@ pub struct AccountApp {
     pub start_delivery: crate::takeover::DeliveryStarter,
 }
 
+/// What `build_account` gives the reset (`reset.rs`), beside the [`AccountApp`].
+struct AccountReset {
+    provisioned: Arc<ProvisionedProducts>,
+    invoker: Arc<sagestack_lambda::Invoker>,
+    logs: Arc<sagestack_logs::Logs>,
+}
+
 /// What every account's services share: the embedded S3 (where templates and function
 /// code are read), the credentials policy, the clock, Lambda's response table.
 struct Shared<'a> {
@@ -102,9 +109,11 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
                 .await
                 .map_err(|e| format!("cannot open the store: {e}"))?,
         ),
-        None => sagestack_store::open(None, &args.data_dir)
-            .await
-            .map_err(|e| format!("cannot open the store: {e}"))?,
+        None => Arc::new(
+            sagestack_store::SqliteStore::open_with(&args.data_dir, durability(args))
+                .await
+                .map_err(|e| format!("cannot open the store: {e}"))?,
+        ),
     };
     if args.reconcile {
         tracing::warn!(
@@ -129,16 +138,38 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     // CloudFormation, provisioner and APIs.
     let mut accounts = Vec::new();
     let mut apis = BTreeMap::new();
+    let mut resets = Vec::new();
     for account_id in served_accounts(args, &auth) {
         let account_store = if account_id == args.account_id {
             store.clone()
         } else {
             open_account_store(args, &account_id).await?
         };
-        let (account, account_apis) = build_account(&shared, &account_id, account_store)?;
+        let (account, account_apis, parts) = build_account(&shared, &account_id, account_store)?;
+        resets.push(crate::reset::ResetAccount {
+            account_id: account_id.clone(),
+            store: account.store.clone(),
+            cloudformation: account.resumable.cloudformation.clone(),
+            provisioner: account.provisioner.clone(),
+            provisioned: parts.provisioned,
+            invoker: parts.invoker,
+            events: account.events.clone(),
+            logs: parts.logs,
+        });
         accounts.push(account);
         apis.insert(account_id, account_apis);
     }
+    // `POST /_sagestack/reset` over every account's parts; refused on PostgreSQL.
+    let reset = crate::reset::Reset::new(
+        resets,
+        auth.clone(),
+        args.account_id.clone(),
+        args.database_url.as_ref().map(|_| {
+            "reset is not available with --database-url: the database is shared by \
+             replicas whose memory this process cannot empty"
+                .to_string()
+        }),
+    );
 
     // The router: each protocol entry hands a call to its caller's account's service.
     let functions = apis[&args.account_id].functions.clone();
@@ -175,6 +206,7 @@ pub async fn build(args: &ServeArgs, endpoint: &str) -> Result<App, String> {
     );
     let state = AppState {
         console: Some(console),
+        reset: Some(Arc::new(reset)),
         services: services.with_s3(s3),
         lambda: Some(crate::lambda::LambdaRoutes {
             functions,
@@ -226,6 +258,16 @@ fn served_accounts(args: &ServeArgs, auth: &Auth) -> Vec<String> {
     accounts
 }
 
+/// Whether the embedded stores flush to disk: not with `--ephemeral` (whose data
+/// directory `serve.rs` made, and removes at exit).
+fn durability(args: &ServeArgs) -> sagestack_store::Durability {
+    if args.ephemeral {
+        sagestack_store::Durability::Ephemeral
+    } else {
+        sagestack_store::Durability::Durable
+    }
+}
+
 /// The PostgreSQL pool settings of `--database-*`.
 fn postgres_options(args: &ServeArgs) -> sagestack_store::postgres::PostgresOptions {
     sagestack_store::postgres::PostgresOptions {
@@ -254,7 +296,7 @@ async fn open_account_store(args: &ServeArgs, account_id: &str) -> Result<Arc<dy
         }
         None => {
             let dir = args.data_dir.join("accounts").join(account_id);
-            let store = sagestack_store::SqliteStore::open(&dir)
+            let store = sagestack_store::SqliteStore::open_with(&dir, durability(args))
                 .await
                 .map_err(fail)?;
             Ok(Arc::new(store))
@@ -268,7 +310,7 @@ fn build_account(
     shared: &Shared<'_>,
     account_id: &str,
     store: Arc<dyn Store>,
-) -> Result<(AccountApp, AccountApis), String> {
+) -> Result<(AccountApp, AccountApis, AccountReset), String> {
     let args = shared.args;
     let clock = shared.clock.clone();
     // Where TemplateURLs are read (projects, products and the CloudFormation API): the
@@ -454,7 +496,7 @@ fn build_account(
         Arc::new(provisioner.clone()),
     ));
     let servicecatalog: Arc<dyn Json11Service> =
-        Arc::new(ServiceCatalogService::new(catalog, provisioned));
+        Arc::new(ServiceCatalogService::new(catalog, provisioned.clone()));
     let events_api: Arc<dyn Json11Service> =
         Arc::new(sagestack_events::EventsService::new(events.clone()));
     let console = sagestack_console::AccountView {
@@ -480,7 +522,7 @@ fn build_account(
             sagemaker,
             Arc::new(SsmService::new(parameters)),
             servicecatalog,
-            Arc::new(sagestack_logs::LogsService::new(logs)),
+            Arc::new(sagestack_logs::LogsService::new(logs.clone())),
             events_api,
             Arc::new(sagestack_codepipeline::CodePipelineService::new(pipelines)),
             Arc::new(sagestack_codebuild::CodeBuildService::new(builds)),
@@ -490,7 +532,7 @@ fn build_account(
             Arc::new(sagestack_sts::StsApi::new(sessions)),
         ],
         rest: vec![Arc::new(sagestack_lambda::LambdaApi::new(
-            invoker,
+            invoker.clone(),
             shared.code_urls.clone(),
         ))],
         functions,
@@ -505,7 +547,12 @@ fn build_account(
         events,
         start_delivery,
     };
-    Ok((account, apis))
+    let reset = AccountReset {
+        provisioned,
+        invoker,
+        logs,
+    };
+    Ok((account, apis, reset))
 }
 
 /// The credentials policy `--auth` names, with its keys read.

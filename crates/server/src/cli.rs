@@ -80,6 +80,11 @@ pub struct ServeArgs {
     /// Directory of the embedded (SQLite) store.
     #[arg(long, env = "SAGESTACK_DATA_DIR", default_value = "./.sagestack")]
     pub data_dir: PathBuf,
+    /// For tests and CI: NOT DURABLE. The embedded store in a fresh temporary
+    /// directory, removed at exit (SIGTERM/SIGINT included), that never flushes to disk
+    /// (SQLite synchronous=OFF, no fsync); everything else as in the durable mode.
+    #[arg(long, env = "SAGESTACK_EPHEMERAL", conflicts_with_all = ["data_dir", "database_url"])]
+    pub ephemeral: bool,
     /// Use PostgreSQL (postgres://...) instead of the embedded store.
     #[arg(long, env = "SAGESTACK_DATABASE_URL")]
     pub database_url: Option<String>,

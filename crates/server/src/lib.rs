@@ -6,12 +6,14 @@
 pub mod accounts;
 pub mod app;
 pub mod cli;
+pub mod ephemeral;
 pub mod event_targets;
 pub mod guard;
 pub mod hosts;
 pub mod lambda;
 pub mod listener;
 pub mod native;
+pub mod reset;
 pub mod router;
 pub mod serve;
 pub mod store_watch;

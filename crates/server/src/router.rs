@@ -103,6 +103,9 @@ pub struct AppState {
     pub events: std::collections::BTreeMap<String, Arc<sagestack_events::EventBridge>>,
     /// The web console (`/_sagestack/console/...`; none in tests of the routing alone).
     pub console: Option<Arc<sagestack_console::Console>>,
+    /// `POST /_sagestack/reset` and the request gate it takes (`reset.rs`; none in
+    /// tests of the routing alone).
+    pub reset: Option<Arc<crate::reset::Reset>>,
 }
 
 /// The application router.
@@ -122,11 +125,30 @@ pub fn router(state: AppState) -> Router {
     if let Some(console) = state.console.clone() {
         router = router.merge(sagestack_console::router(console));
     }
+    let reset = state.reset.clone();
+    let mut router = router
+        .route("/_sagestack/events/stats", get(event_stats))
+        .fallback(dispatch);
+    // Every route above holds the reset gate while it runs (`reset.rs`); the health
+    // checks and the reset itself, added below, do not.
+    if let Some(reset) = reset {
+        router = router
+            .layer(axum::middleware::from_fn_with_state(
+                reset.gate(),
+                crate::reset::hold_gate,
+            ))
+            .merge(
+                Router::new()
+                    .route(
+                        "/_sagestack/reset",
+                        axum::routing::post(crate::reset::handle),
+                    )
+                    .with_state(reset),
+            );
+    }
     router
         .route("/_sagestack/health", get(health))
         .route("/_sagestack/ready", get(ready))
-        .route("/_sagestack/events/stats", get(event_stats))
-        .fallback(dispatch)
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(Arc::new(state))
 }

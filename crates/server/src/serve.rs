@@ -61,8 +61,17 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+async fn serve(mut args: ServeArgs) -> Result<(), String> {
     let started = Instant::now();
+    // --ephemeral: a fresh data directory, removed when this returns (declared first,
+    // so dropped last: after the store is closed, on every path out).
+    let ephemeral = if args.ephemeral {
+        let dir = crate::ephemeral::data_dir()?;
+        args.data_dir = dir.path().to_path_buf();
+        Some(dir)
+    } else {
+        None
+    };
     // Bound first: what the build starts (Lambda functions, custom resources resumed
     // at start-up) must know, and may call, this server's address.
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
@@ -78,7 +87,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } = app;
     tracing::info!(
         %addr,
-        backend = if args.database_url.is_some() { "postgres" } else { "sqlite" },
+        backend = match (&args.database_url, &ephemeral) {
+            (Some(_), _) => "postgres",
+            (None, Some(_)) => "sqlite (ephemeral: not durable, removed at exit)",
+            (None, None) => "sqlite",
+        },
         data_dir = %args.data_dir.display(),
         region = %args.region,
         auth = state.auth.name(),
@@ -169,6 +182,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     }
     store.close().await;
+    if let Some(dir) = ephemeral {
+        let path = dir.path().to_path_buf();
+        if let Err(e) = dir.close() {
+            tracing::warn!(dir = %path.display(), "cannot remove the ephemeral data directory: {e}");
+        }
+    }
     Ok(())
 }
 

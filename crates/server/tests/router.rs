@@ -48,6 +48,7 @@ fn app_with(services: Services) -> axum::Router {
         lambda: None,
         events: Default::default(),
         console: None,
+        reset: None,
     })
 }
 

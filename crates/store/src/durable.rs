@@ -32,12 +32,18 @@ pub(crate) struct GroupSync {
     committed: AtomicU64,
     /// The highest ticket known to be flushed; held while a flush runs.
     flushed: tokio::sync::Mutex<u64>,
+    /// `Durability::Ephemeral`: [`GroupSync::sync`] flushes nothing.
+    ephemeral: bool,
 }
 
 impl GroupSync {
     /// Opens the WAL file of `database` (creating it empty if SQLite has not yet; an
     /// empty WAL is a valid one) and makes its directory entry durable.
-    pub(crate) fn open(database: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(
+        database: &Path,
+        durability: crate::sqlite::Durability,
+    ) -> Result<Self, StoreError> {
+        let ephemeral = durability == crate::sqlite::Durability::Ephemeral;
         let mut wal_path = database.as_os_str().to_owned();
         wal_path.push("-wal");
         let wal = File::options()
@@ -47,7 +53,7 @@ impl GroupSync {
             .truncate(false)
             .open(&wal_path)
             .map_err(|e| StoreError::Backend(format!("cannot open the WAL for flushing: {e}")))?;
-        if let Some(dir) = database.parent() {
+        if let Some(dir) = database.parent().filter(|_| !ephemeral) {
             // The WAL's directory entry must survive a power loss too.
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
@@ -57,11 +63,15 @@ impl GroupSync {
             wal: Arc::new(wal),
             committed: AtomicU64::new(0),
             flushed: tokio::sync::Mutex::new(0),
+            ephemeral,
         })
     }
 
     /// Call after a commit: returns once that commit is flushed to stable storage.
     pub(crate) async fn sync(&self) -> Result<(), StoreError> {
+        if self.ephemeral {
+            return Ok(());
+        }
         let ticket = self.committed.fetch_add(1, Ordering::SeqCst) + 1;
         let mut flushed = self.flushed.lock().await;
         if *flushed >= ticket {
@@ -98,7 +108,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn every_commit_is_flushed_before_sync_returns() {
         let dir = tempfile::tempdir().unwrap();
-        let g = Arc::new(GroupSync::open(&dir.path().join("db")).unwrap());
+        let g = Arc::new(
+            GroupSync::open(&dir.path().join("db"), crate::sqlite::Durability::Durable).unwrap(),
+        );
         let tasks: Vec<_> = (0..64)
             .map(|_| {
                 let g = g.clone();

@@ -186,7 +186,7 @@ impl SqliteStore {
     /// Reloads from the database what was derived in memory from writes queued behind,
     /// some of which may never have landed. Projects are not among them: their writes
     /// are awaited, and the cache is updated only after their commit.
-    async fn rebuild(&self) -> Result<(), StoreError> {
+    pub(crate) async fn rebuild(&self) -> Result<(), StoreError> {
         let names = load_names(&self.pool).await?;
         let (live, exports) = load_stacks(&self.pool).await?;
         *self.names() = names;

@@ -53,7 +53,7 @@ pub use servicecatalog::{
     CatalogCursor, CatalogKind, CatalogRecord, Modified, ServiceCatalogStore, catalog_all,
     catalog_modify,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{Durability, SqliteStore};
 
 /// A stored project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,6 +297,17 @@ pub trait Store:
     /// leaves its failed state when nothing else writes.
     async fn health(&self) -> StoreHealth {
         StoreHealth::Ok
+    }
+
+    /// Empties every table (projects, stacks, S3, SSM, IAM, Service Catalog and the
+    /// other documents, leases...) and whatever the backend keeps in memory of them, in
+    /// place: what `POST /_sagestack/reset` runs between tests. The caller makes sure
+    /// no operation runs. A backend shared by several processes cannot empty their
+    /// memory, so it refuses (PostgreSQL: [`StoreError::Backend`]).
+    async fn reset(&self) -> Result<(), StoreError> {
+        Err(StoreError::Backend(
+            "this store cannot be reset in place (it may be shared by other processes)".into(),
+        ))
     }
 
     /// Flushes and closes the backend; later calls fail.

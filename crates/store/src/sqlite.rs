@@ -27,6 +27,7 @@ use crate::{ProjectQuery, ProjectRecord, ProjectSort, ProjectUpdate, Store, Stor
 
 mod names;
 mod projects;
+mod reset;
 pub(crate) use names::{LatestParameter, Names};
 use projects::{Cache, matches, same, upsert_tags};
 
@@ -39,6 +40,20 @@ const NAME_LOCKS: usize = 64;
 
 /// File name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "sagestack.lock";
+
+/// Whether the embedded store flushes to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every acknowledged write is on stable storage (`fdatasync`, shared by concurrent
+    /// writers: [`crate::durable`]).
+    Durable,
+    /// `sagestack serve --ephemeral`: the same store, files, WAL, caches and write
+    /// combiner, but nothing is ever flushed (`synchronous=OFF`, no `fdatasync`), so a
+    /// write costs what the OS page cache costs. A `kill -9` still loses nothing
+    /// committed; an OS crash or power loss may lose or corrupt anything, which is
+    /// fine for a data directory that is deleted at exit anyway.
+    Ephemeral,
+}
 
 /// SQLite store in a data directory. See the module documentation.
 pub struct SqliteStore {
@@ -71,6 +86,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`, taking its lock file, applying
     /// pending migrations and loading the cache.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, Durability::Durable).await
+    }
+
+    /// [`SqliteStore::open`], flushing to stable storage or not (see [`Durability`]).
+    pub async fn open_with(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("cannot create data dir {}: {e}", dir.display())))?;
         let lock = File::options()
@@ -89,7 +109,10 @@ impl SqliteStore {
             .filename(dir.join(DATABASE_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match durability {
+                Durability::Durable => SqliteSynchronous::Normal,
+                Durability::Ephemeral => SqliteSynchronous::Off,
+            })
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
         // One writing connection: SQLite has one writer anyway, and writes are
@@ -108,7 +131,7 @@ impl SqliteStore {
         let stacks = crate::stack_cache::StackCache::with_live(live);
         stacks.set_exports(exports);
         let names = crate::health::load_names(&pool).await?;
-        let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE))?;
+        let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE), durability)?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -668,6 +691,10 @@ impl Store for SqliteStore {
 
     async fn health(&self) -> crate::StoreHealth {
         self.check_health().await
+    }
+
+    async fn reset(&self) -> Result<(), StoreError> {
+        self.reset_all().await
     }
 
     async fn close(&self) {

@@ -583,6 +583,17 @@ impl Stacks {
         self.inner.event_counters()
     }
 
+    /// How many stacks this engine is driving now (an operation running, or ending).
+    pub fn driving(&self) -> usize {
+        self.inner.driving()
+    }
+
+    /// After the store was emptied with no stack driven (`POST /_sagestack/reset`):
+    /// forgets what this engine remembers of stacks (their event numbering).
+    pub fn forget_stacks(&self) {
+        self.inner.forget_event_numbering();
+    }
+
     /// Flushes every write made so far to stable storage: what a caller running
     /// operations in a deferred scope does at its own end (see [`crate::durability`]).
     pub async fn flush(&self) -> Result<(), EngineError> {

@@ -130,6 +130,16 @@ impl Executor {
         &self.inner.config
     }
 
+    /// Drops every idle worker (each process is killed as its `Worker` drops); busy
+    /// workers are left to finish.
+    pub async fn stop_idle(&self) {
+        let idle: Vec<Worker> = {
+            let mut pools = self.inner.pools.lock().await;
+            pools.values_mut().flat_map(|p| p.idle.drain(..)).collect()
+        };
+        drop(idle);
+    }
+
     /// Runs one invocation of `spec` with `payload`.
     pub async fn invoke(
         &self,

@@ -222,6 +222,15 @@ impl Credentials {
         });
         sessions.insert(principal.access_key_id.clone(), Arc::new(principal));
     }
+
+    /// Forgets every temporary key (`POST /_sagestack/reset`: the roles they were
+    /// issued for are gone); long-term keys stay.
+    pub fn forget_sessions(&self) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 fn read_keys(source: &KeySource, account_id: &str) -> Result<Keys, CredentialsError> {

@@ -139,6 +139,8 @@ pub struct ProvisionedProducts {
     /// This process's claims: an interrupted operation is settled by the one process
     /// that claims its record (`sagestack_engine::claims`).
     pub(crate) claims: Arc<dyn sagestack_engine::claims::Claims>,
+    /// Operations whose task is running now (see [`ProvisionedProducts::running`]).
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The kind of claim naming an interrupted operation (by record id).
@@ -150,7 +152,14 @@ impl ProvisionedProducts {
             catalog,
             cfn: cloudformation,
             claims: Arc::new(sagestack_engine::claims::Unclaimed),
+            running: Arc::default(),
         }
+    }
+
+    /// How many provisioned product operations (launch, update, terminate) this process
+    /// is running now.
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Settles interrupted operations only once claimed through `claims` (replicas).
@@ -294,6 +303,15 @@ impl ProvisionedProducts {
     /// Runs `operation` with its steps' flushes deferred and flushes once at its end
     /// (`sagestack_engine::durability`), as project provisioning does.
     async fn deferred<T>(&self, operation: impl std::future::Future<Output = T>) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.running.fetch_add(1, SeqCst);
+        struct Done<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, SeqCst);
+            }
+        }
+        let _done = Done(&self.running);
         let out = sagestack_engine::durability::deferred(operation).await;
         if let Err(e) = self.cfn.flush().await {
             tracing::error!("flushing a finished provisioned product operation: {e}");
