@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import http.client
+import json
 import os
 import re
 import shutil
@@ -150,7 +151,7 @@ class Sagestack:
                  access_key_id: str = DEFAULT_ACCESS_KEY_ID,
                  secret_access_key: str = DEFAULT_SECRET_ACCESS_KEY,
                  env: Optional[Dict[str, str]] = None, startup_timeout: float = 30.0):
-        self.binary = binary or find_binary()
+        self.binary = os.path.abspath(binary or find_binary())
         self.args: List[str] = list(args)
         self.region = region
         self.access_key_id = access_key_id
@@ -204,6 +205,9 @@ class Sagestack:
         env.update({
             "RUST_LOG": os.environ.get("SAGESTACK_RUST_LOG", "info"),
             "NO_COLOR": "1",
+            # --ephemeral's data directory goes in $TMPDIR: ours, removed at stop even
+            # after a kill -9 that left it behind.
+            "TMPDIR": self.workdir,
             # Only read under --auth sigv4: the pair this object's clients sign with.
             "SAGESTACK_CREDENTIALS": f"{self.access_key_id}:{self.secret_access_key}",
             # Deleted projects vanish once deleted (not 60 s later): tests re-use names.
@@ -299,18 +303,28 @@ class Sagestack:
 
     # ----- state ------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Discards every account's state (`POST /_sagestack/reset`): a clean server in
-        milliseconds, same endpoint. A binary without that endpoint is restarted on the
-        same port over a fresh data directory instead (slower, same result)."""
+    def reset(self, wait: float = 60) -> None:
+        """Empties the server (`POST /_sagestack/reset`): every account's state, in
+        milliseconds, same endpoint. Operations still running (a stack, a project, a
+        Lambda invocation) are waited for, up to `wait` seconds. A binary without that
+        endpoint is restarted on the same port over a fresh data directory instead
+        (slower, same result)."""
         if self._reset_supported is not False:
-            status, body = self._post("/_sagestack/reset")
-            if status == 200:
+            status, body = self._post(f"/_sagestack/reset?wait={wait:g}")
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and "reset" in answer:
                 self._reset_supported = True
-                return
-            if self._reset_supported or status not in (400, 403, 404, 405, 501):
+                if status == 200 and answer["reset"]:
+                    return
+                raise SagestackError(
+                    f"POST /_sagestack/reset answered {status}: {answer.get('code')}: "
+                    f"{answer.get('message')} {answer.get('busy', '')}".rstrip())
+            if self._reset_supported:
                 raise SagestackError(f"POST /_sagestack/reset answered {status}: {body!r}")
-            self._reset_supported = False
+            self._reset_supported = False  # an older binary: not its endpoint
         self._restart_clean()
 
     def _restart_clean(self) -> None:
@@ -343,7 +357,7 @@ class Sagestack:
         headers = dict(request.headers.items())
         for attempt in range(2):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
             try:
                 self._conn.request("POST", path, body=b"", headers=headers)
                 response = self._conn.getresponse()
