@@ -302,6 +302,7 @@ impl Inner {
             // create runs again (resume rather than fail).
             Ok(Some(stack)) if interrupted(cfn, &stack).await => {
                 if let Err(e) = cfn.delete_stack_and_wait(&stack.stack_id).await {
+                    store_down(&e)?;
                     return Ok(fail(messages::refused(name, Action::Create, &e)));
                 }
             }
@@ -317,7 +318,10 @@ impl Inner {
                 .await);
             }
             Ok(None) => {}
-            Err(e) => return Ok(fail(messages::refused(name, Action::Create, &e))),
+            Err(e) => {
+                store_down(&e)?;
+                return Ok(fail(messages::refused(name, Action::Create, &e)));
+            }
         }
         let (body, parameters) = match self.prepare(cfn, project, target).await {
             Ok(x) => x,
@@ -347,7 +351,10 @@ impl Inner {
                 )
                 .await
             }
-            Err(e) => fail(messages::refused(name, Action::Create, &e)),
+            Err(e) => {
+                store_down(&e)?;
+                fail(messages::refused(name, Action::Create, &e))
+            }
         })
     }
 
@@ -390,7 +397,10 @@ impl Inner {
                     messages::refused(name, Action::Update, &EngineError::NotFound(name.clone())),
                 ));
             }
-            Err(e) => return Ok(fail(None, messages::refused(name, Action::Update, &e))),
+            Err(e) => {
+                store_down(&e)?;
+                return Ok(fail(None, messages::refused(name, Action::Update, &e)));
+            }
         };
         let id = stack.stack_id.clone();
         let (body, parameters) = match self.prepare(cfn, project, target).await {
@@ -445,7 +455,10 @@ impl Inner {
                 stack_id: Some(id),
                 message: messages::up_to_date(name),
             },
-            Err(e) => fail(Some(&id), messages::refused(name, Action::Update, &e)),
+            Err(e) => {
+                store_down(&e)?;
+                fail(Some(&id), messages::refused(name, Action::Update, &e))
+            }
         })
     }
 
@@ -494,18 +507,24 @@ impl Inner {
                         stack_id: Some(stack.stack_id.clone()),
                         message: messages::reached(name, StackStatus::DeleteComplete),
                     },
-                    Err(e) => Outcome {
-                        status: ProjectStatus::DeleteFailed,
-                        stack_id: Some(stack.stack_id.clone()),
-                        message: messages::refused(name, Action::Delete, &e),
-                    },
+                    Err(e) => {
+                        store_down(&e)?;
+                        Outcome {
+                            status: ProjectStatus::DeleteFailed,
+                            stack_id: Some(stack.stack_id.clone()),
+                            message: messages::refused(name, Action::Delete, &e),
+                        }
+                    }
                 }
             }
-            Err(e) => Outcome {
-                status: ProjectStatus::DeleteFailed,
-                stack_id: None,
-                message: messages::refused(name, Action::Delete, &e),
-            },
+            Err(e) => {
+                store_down(&e)?;
+                Outcome {
+                    status: ProjectStatus::DeleteFailed,
+                    stack_id: None,
+                    message: messages::refused(name, Action::Delete, &e),
+                }
+            }
         };
         let recorded = self
             .record(projects, project, &expected, name, &outcome)
@@ -583,4 +602,39 @@ async fn interrupted(cfn: &CloudFormationService, stack: &StackRecord) -> bool {
                 .as_deref()
                 .is_some_and(|r| r.contains(MARK))
         })
+}
+
+/// What a store failure's text says when the database cannot be reached
+/// (`sagestack_store::transient::UNREACHABLE`, a dependency of the tests only here;
+/// they check the two agree).
+const UNREACHABLE: &str = "database unreachable";
+
+/// An unreachable database is not the stack's failure: the operation's task ends
+/// (`Err`) with the project still in progress, and is resumed once the database is back
+/// (takeover; the store watcher), rather than recorded as failed for good (a PostgreSQL
+/// outage would otherwise fail every project operation it interrupts). Other store
+/// failures, which may not pass, are recorded as before.
+fn store_down(e: &EngineError) -> Result<(), SageMakerError> {
+    match e {
+        EngineError::Store(s) if s.0.contains(UNREACHABLE) => Err(SageMakerError::Internal(
+            format!("the stack operation was interrupted: {e}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unreachable_database_leaves_the_project_in_progress() {
+        assert_eq!(UNREACHABLE, sagestack_store::transient::UNREACHABLE);
+        let down = sagestack_store::StoreError::Unavailable("connection refused".into());
+        let down = EngineError::Store(sagestack_engine::StoreError(down.to_string()));
+        assert!(store_down(&down).is_err());
+        let broken = EngineError::Store(sagestack_engine::StoreError("unreadable".into()));
+        assert!(store_down(&broken).is_ok());
+        assert!(store_down(&EngineError::NoUpdates).is_ok());
+    }
 }
