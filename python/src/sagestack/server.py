@@ -180,7 +180,10 @@ class Sagestack:
             raise SagestackError("already started")
         self.workdir = tempfile.mkdtemp(prefix="sagestack-")
         self.log_path = os.path.join(self.workdir, "server.log")
-        use_ephemeral = self.want_ephemeral is not False and supports_ephemeral(self.binary)
+        # --ephemeral is tried first and a binary that refuses it (older than the flag)
+        # is started again on a data directory: cheaper than asking `serve --help` on
+        # every start.
+        use_ephemeral = self.want_ephemeral is not False and _EPHEMERAL.get(self.binary, True)
         try:
             self._spawn(use_ephemeral)
             self._wait_listening()
@@ -192,7 +195,9 @@ class Sagestack:
     def _command(self, ephemeral: bool, port: int) -> List[str]:
         cmd = [self.binary, "serve", "--host", "127.0.0.1", "--port", str(port),
                "--region", self.region]
-        if ephemeral:
+        if any(a.split("=", 1)[0] in ("--data-dir", "--database-url") for a in self.args):
+            pass  # the caller chose the store (reset() is refused on PostgreSQL)
+        elif ephemeral:
             cmd.append("--ephemeral")
         else:
             cmd += ["--data-dir", os.path.join(self.workdir, "data")]
@@ -239,9 +244,9 @@ class Sagestack:
                 if self._healthy():
                     return
             if code is not None:
-                if self.ephemeral and code == 2 and "--ephemeral" in text:
-                    # A binary whose help mentions the flag but refuses it (never seen;
-                    # cheap insurance): a temporary data directory instead.
+                if self.ephemeral and code == 2 and "unexpected argument '--ephemeral'" in text:
+                    # A binary older than --ephemeral: a temporary data directory.
+                    _EPHEMERAL[self.binary] = False
                     self._close_log()
                     self._spawn(False)
                     continue
