@@ -620,6 +620,7 @@ def test_cli_wait_stack_create_complete_and_describe(cli):
 # ---- durability ------------------------------------------------------------------------
 
 
+@pytest.mark.durable_only("restarts the server on its data directory")
 def test_stacks_survive_a_restart(data_dir):
     first = Server(data_dir).start()
     try:

@@ -22,6 +22,7 @@ import os
 import random
 import time
 
+import pytest
 from botocore.exceptions import ClientError
 
 from conftest import REGION, REPO, Server, client, wait_gone
@@ -102,6 +103,7 @@ def check_deleted(sm, cfn, s3, ssm, name, project):
         assert e.response["Error"]["Code"] == "ParameterNotFound", e.response
 
 
+@pytest.mark.durable_only("kills the server and recovers from its data directory")
 def test_projects_reach_their_state_after_kill9_at_random_points(tmp_path):
     seed = int(os.environ.get("SAGESTACK_CRASH_SEED", str(time.time_ns() % 1_000_000)))
     rng = random.Random(seed)

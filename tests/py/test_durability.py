@@ -7,6 +7,7 @@ import pytest
 from conftest import Server, binary, create, delete_and_wait, free_port, make_client, wait_status
 
 
+@pytest.mark.durable_only("kills the server and restarts it on its data directory")
 def test_everything_survives_kill_9(data_dir):
     s = Server(data_dir).start()
     sm = make_client(s.url)
@@ -39,6 +40,7 @@ def test_everything_survives_kill_9(data_dir):
         s2.stop()
 
 
+@pytest.mark.durable_only("restarts the server on its data directory")
 def test_graceful_shutdown_on_sigterm_and_sigint(data_dir):
     for sig in (signal.SIGTERM, signal.SIGINT):
         s = Server(data_dir).start()

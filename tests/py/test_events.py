@@ -264,6 +264,7 @@ def test_put_events(events):
         "ValidationException", "Total size of the entries in the request is over the limit.")
 
 
+@pytest.mark.durable_only("restarts the server on its data directory")
 def test_rules_survive_a_restart(data_dir):
     first = Server(data_dir).start()
     try:

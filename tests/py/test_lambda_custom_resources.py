@@ -228,6 +228,7 @@ Resources:
 """
 
 
+@pytest.mark.durable_only("kills the server and resumes from its data directory")
 def test_a_custom_resource_in_flight_at_a_crash_is_resent_with_its_request_id(data_dir, tmp_path):
     import json
     journal = tmp_path / "journal"

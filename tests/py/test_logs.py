@@ -270,6 +270,7 @@ def test_tags(logs):
     assert code(e) == "ResourceNotFoundException"
 
 
+@pytest.mark.durable_only("restarts the server on its data directory")
 def test_groups_survive_a_restart_and_events_do_not(data_dir):
     s = Server(data_dir).start()
     try:

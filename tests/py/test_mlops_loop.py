@@ -156,6 +156,7 @@ def urlopen(url):
     return urllib.request.urlopen(url, timeout=5)
 
 
+@pytest.mark.durable_only("kills the server and delivers from its data directory")
 def test_accepted_events_survive_kill_9(data_dir):
     """Events PutEvents accepted and the delivery task had not yet taken to their
     target are delivered by the next process (at least once)."""

@@ -466,6 +466,7 @@ def test_aws_cli_high_level_commands(aws, tmp_path):
 # --- durability ----------------------------------------------------------------------
 
 
+@pytest.mark.durable_only("restarts and kills the server on its data directory")
 def test_objects_survive_restart_and_kill_9(data_dir):
     s = Server(data_dir).start()
     c = s3_client(s.url)

@@ -129,6 +129,7 @@ def test_validation_errors_in_aws_wording(ssm, ssm_raw):
     ) == "HierarchyLevelLimitExceededException"
 
 
+@pytest.mark.durable_only("restarts the server on its data directory")
 def test_parameters_survive_restart(data_dir):
     s = Server(data_dir).start()
     try:

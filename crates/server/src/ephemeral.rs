@@ -11,15 +11,16 @@
 //! `SQLITE_LOCKED` errors the durable store never meets.
 //!
 //! A `kill -9` leaves the directory behind (nothing runs at exit); the next
-//! `--ephemeral` start removes such leftovers: directories of this prefix whose lock
-//! file no process holds (the OS releases a dead process's lock).
+//! `--ephemeral` start removes such leftovers: directories of this prefix over a minute
+//! old whose lock file no process holds (the OS releases a dead process's lock; a
+//! younger directory may be a server that has not locked it yet).
 
 use std::path::Path;
 use std::time::Duration;
 
 /// The prefix of every ephemeral data directory.
 pub const PREFIX: &str = "sagestack-ephemeral-";
-/// A directory without a lock file younger than this may be a server starting now.
+/// A directory younger than this is never removed: its server may be no_lock now.
 const STARTING: Duration = Duration::from_secs(60);
 
 /// Removes what killed ephemeral servers left in `parent`, then makes a new directory.
@@ -61,15 +62,20 @@ fn remove_leftovers(parent: &Path) {
     }
 }
 
-/// Whether no server holds `dir`: its lock file can be locked, or there is none and
-/// the directory is not new.
+/// Whether no server holds `dir`: it is not new (a server no_lock now may not have
+/// taken its lock yet: the lock file is created, then locked), and its lock file is
+/// missing or can be locked.
 fn abandoned(dir: &Path) -> bool {
+    let old = std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STARTING));
+    if !old {
+        return false;
+    }
     let lock = dir.join(sagestack_store::sqlite::LOCK_FILE);
     match std::fs::File::options().write(true).open(&lock) {
         Ok(file) => file.try_lock().is_ok(),
-        Err(_) => std::fs::metadata(dir)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STARTING)),
+        Err(_) => true,
     }
 }
 
@@ -82,9 +88,10 @@ mod tests {
         let parent = tempfile::tempdir().unwrap();
         let left = parent.path().join(format!("{PREFIX}left"));
         let held = parent.path().join(format!("{PREFIX}held"));
-        let starting = parent.path().join(format!("{PREFIX}starting"));
+        let no_lock = parent.path().join(format!("{PREFIX}no_lock"));
         let other = parent.path().join("something-else");
-        for d in [&left, &held, &starting, &other] {
+        let young = parent.path().join(format!("{PREFIX}young"));
+        for d in [&left, &held, &no_lock, &other, &young] {
             std::fs::create_dir(d).unwrap();
         }
         let lock_of = |d: &Path| d.join(sagestack_store::sqlite::LOCK_FILE);
@@ -92,8 +99,14 @@ mod tests {
         std::fs::write(lock_of(&other), b"").unwrap();
         let holder = std::fs::File::create(lock_of(&held)).unwrap();
         holder.try_lock().unwrap();
+        std::fs::write(lock_of(&young), b"").unwrap();
+        // Every directory but `young` is older than a start-up.
+        let long_ago = std::time::SystemTime::now() - 2 * STARTING;
+        for d in [&left, &held, &no_lock, &other] {
+            std::fs::File::open(d).unwrap().set_modified(long_ago).unwrap();
+        }
         remove_leftovers(parent.path());
-        assert!(!left.exists());
-        assert!(held.exists() && starting.exists() && other.exists());
+        assert!(!left.exists() && !no_lock.exists());
+        assert!(held.exists() && other.exists() && young.exists());
     }
 }

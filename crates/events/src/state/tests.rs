@@ -506,3 +506,37 @@ async fn scheduled_rules_fire_on_the_fake_clock() {
     assert_eq!(s.next_firing(), None);
     assert_eq!(s.fire_due(NOW + 9_000_000).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn reset_forgets_rules_buses_and_the_outbox_and_keeps_the_default_bus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, store, _) = bridge(dir.path()).await;
+    s.create_bus("orders", None, BTreeMap::new()).await.unwrap();
+    s.put_rule(pattern_rule("r1", json!({"source": ["a"]})))
+        .await
+        .unwrap();
+    s.put_targets("default", "r1", vec![target("t", LAMBDA)])
+        .await
+        .unwrap();
+    s.put_events(vec![entry("a", json!({}))]).await.unwrap();
+    assert_eq!(outbox_len(&store).await, 1);
+    sagestack_store::Store::reset(&*store).await.unwrap();
+    s.reset().await.unwrap();
+    assert!(s.rule("default", "r1").await.is_err());
+    let buses: Vec<String> = s
+        .buses(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(buses, ["default"]);
+    // Nothing matches any more, so nothing reaches the outbox.
+    s.put_events(vec![entry("a", json!({}))]).await.unwrap();
+    assert_eq!(outbox_len(&store).await, 0);
+    // The same names again.
+    s.create_bus("orders", None, BTreeMap::new()).await.unwrap();
+    s.put_rule(pattern_rule("r1", json!({"source": ["a"]})))
+        .await
+        .unwrap();
+}
