@@ -43,8 +43,8 @@ pub(crate) struct Inner {
     event_seq: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<u64>>>>>,
     /// Serialises claims on export names across stacks.
     pub exports_lock: tokio::sync::Mutex<()>,
-    /// Serialises stack-name and change-set-name uniqueness checks with their inserts.
-    pub names_lock: tokio::sync::Mutex<()>,
+    /// Serialises a stack name's uniqueness check with its insert (a lock per name).
+    pub names_lock: crate::name_locks::NameLocks,
     /// Bumped whenever a stack record is written; `wait_for_terminal` listens.
     changed: tokio::sync::watch::Sender<u64>,
     /// The tasks driving each stack. Admission lets one operation start at a time, but
@@ -92,7 +92,7 @@ impl Inner {
             emitter: Emitter::new(parts.events),
             event_seq: Mutex::new(HashMap::new()),
             exports_lock: tokio::sync::Mutex::new(()),
-            names_lock: tokio::sync::Mutex::new(()),
+            names_lock: crate::name_locks::NameLocks::default(),
             changed,
             tasks: Mutex::new(HashMap::new()),
             interrupts: Mutex::new(HashMap::new()),

@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 mod inner;
 pub mod model;
+mod name_locks;
 pub mod nested;
 pub mod no_echo;
 mod ops;

@@ -42,7 +42,7 @@ impl Stacks {
     ) -> Result<ChangeSetIds, EngineError> {
         validate_name(&input.change_set_name, "changeSetName")?;
         let inner = &self.inner;
-        let _names = inner.names_lock.lock().await;
+        let _names = inner.names_lock.lock(&input.stack_name).await;
         let existing = self.describe_stack(&input.stack_name).await;
         let (stack, template) = match input.change_set_type {
             ChangeSetType::Create => {

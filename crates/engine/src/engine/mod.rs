@@ -275,7 +275,7 @@ impl Stacks {
     pub async fn create_stack(&self, input: CreateStackInput) -> Result<String, EngineError> {
         validate_name(&input.stack_name, "stackName")?;
         let inner = &self.inner;
-        let _names = inner.names_lock.lock().await;
+        let _names = inner.names_lock.lock(&input.stack_name).await;
         // A store failure is the answer, not "no such stack": a stack of this name may
         // exist where the store cannot see now.
         match self.describe_stack(&input.stack_name).await {
