@@ -13,6 +13,11 @@ The backend every `Server` runs on is chosen by SAGESTACK_TEST_BACKEND:
   test is over and every server on it has stopped. Tests about the embedded store
   itself (SQLite files, a full disk, crash recovery from the local files) carry
   `@pytest.mark.embedded_only(reason)` and are skipped, with that reason.
+- `ephemeral`: every `Server` that names no SAGESTACK_DATABASE_URL runs
+  `sagestack serve --ephemeral` (a temporary data directory of its own, never flushed,
+  removed at exit) instead of `--data-dir`. A restart therefore starts empty: tests that
+  need the durable store (restarts, crashes, the data directory's files) carry
+  `@pytest.mark.durable_only(reason)` (or `embedded_only`) and are skipped.
 
 The `pg_url` fixture gives a test a throw-away schema of its own to share between
 replicas. Without a reachable PostgreSQL (psql on PATH, the URL answering), what needs
@@ -102,8 +107,11 @@ class Server:
         if BACKEND == "postgres" and "SAGESTACK_DATABASE_URL" not in self.extra_env:
             env["SAGESTACK_DATABASE_URL"] = schema_url(data_dir_schema(self.data_dir))
         env.update(self.extra_env)
+        where = ["--data-dir", self.data_dir]
+        if BACKEND == "ephemeral" and "SAGESTACK_DATABASE_URL" not in self.extra_env:
+            where = ["--ephemeral"]
         self.proc = subprocess.Popen(
-            [binary(), "serve", "--port", str(self.port), "--data-dir", self.data_dir],
+            [binary(), "serve", "--port", str(self.port), *where],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.monotonic() + timeout
@@ -139,8 +147,9 @@ class Server:
 # The PostgreSQL backend: throw-away schemas in the database PG_URL names.
 PG_URL = os.environ.get("SAGESTACK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 BACKEND = os.environ.get("SAGESTACK_TEST_BACKEND", "embedded")
-if BACKEND not in ("embedded", "postgres"):
-    raise RuntimeError(f"SAGESTACK_TEST_BACKEND={BACKEND!r}: expected embedded or postgres")
+if BACKEND not in ("embedded", "postgres", "ephemeral"):
+    raise RuntimeError(
+        f"SAGESTACK_TEST_BACKEND={BACKEND!r}: expected embedded, postgres or ephemeral")
 _SCHEMAS = {}  # absolute data directory -> its schema (postgres backend)
 _SERVERS = {}  # absolute data directory -> every Server made on it
 
@@ -226,7 +235,10 @@ def pytest_configure(config):
         "whatever SAGESTACK_TEST_BACKEND says (added by conftest)")
     config.addinivalue_line(
         "markers", "embedded_only(reason): about the embedded store itself; skipped, with "
-        "the reason, when SAGESTACK_TEST_BACKEND=postgres")
+        "the reason, when SAGESTACK_TEST_BACKEND=postgres or ephemeral")
+    config.addinivalue_line(
+        "markers", "durable_only(reason): needs a store that outlives its process "
+        "(restarts, crashes); skipped, with the reason, when SAGESTACK_TEST_BACKEND=ephemeral")
 
 
 def pytest_itemcollected(item):
@@ -238,6 +250,16 @@ def pytest_itemcollected(item):
 
 
 def pytest_collection_modifyitems(config, items):
+    if BACKEND == "ephemeral":
+        for item in items:
+            for name, why in (("durable_only", "needs the durable store"),
+                              ("embedded_only", "embedded store only")):
+                mark = item.get_closest_marker(name)
+                if mark:
+                    reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+                    item.add_marker(pytest.mark.skip(reason=f"{why}: {reason}"))
+                    break
+        return
     if BACKEND != "postgres":
         return
     for item in items:
