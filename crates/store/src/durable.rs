@@ -25,6 +25,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::StoreError;
 
+/// Whether the embedded store flushes to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every acknowledged write is on stable storage (`fdatasync`, shared by concurrent
+    /// writers: this module's [`GroupSync`]).
+    Durable,
+    /// `sagestack serve --ephemeral`: the same store, files, WAL, caches and write
+    /// combiner, but nothing is ever flushed (`synchronous=OFF`, no `fdatasync`), so a
+    /// write costs what the OS page cache costs. A `kill -9` still loses nothing
+    /// committed; an OS crash or power loss may lose or corrupt anything, which is
+    /// fine for a data directory that is deleted at exit anyway.
+    Ephemeral,
+}
+
 /// Shares WAL flushes between concurrent committers. See the module documentation.
 pub(crate) struct GroupSync {
     wal: Arc<File>,
@@ -39,11 +53,8 @@ pub(crate) struct GroupSync {
 impl GroupSync {
     /// Opens the WAL file of `database` (creating it empty if SQLite has not yet; an
     /// empty WAL is a valid one) and makes its directory entry durable.
-    pub(crate) fn open(
-        database: &Path,
-        durability: crate::sqlite::Durability,
-    ) -> Result<Self, StoreError> {
-        let ephemeral = durability == crate::sqlite::Durability::Ephemeral;
+    pub(crate) fn open(database: &Path, durability: Durability) -> Result<Self, StoreError> {
+        let ephemeral = durability == Durability::Ephemeral;
         let mut wal_path = database.as_os_str().to_owned();
         wal_path.push("-wal");
         let wal = File::options()
@@ -108,9 +119,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn every_commit_is_flushed_before_sync_returns() {
         let dir = tempfile::tempdir().unwrap();
-        let g = Arc::new(
-            GroupSync::open(&dir.path().join("db"), crate::sqlite::Durability::Durable).unwrap(),
-        );
+        let g = Arc::new(GroupSync::open(&dir.path().join("db"), Durability::Durable).unwrap());
         let tasks: Vec<_> = (0..64)
             .map(|_| {
                 let g = g.clone();

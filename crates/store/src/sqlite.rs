@@ -41,19 +41,7 @@ const NAME_LOCKS: usize = 64;
 /// File name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "sagestack.lock";
 
-/// Whether the embedded store flushes to stable storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Every acknowledged write is on stable storage (`fdatasync`, shared by concurrent
-    /// writers: [`crate::durable`]).
-    Durable,
-    /// `sagestack serve --ephemeral`: the same store, files, WAL, caches and write
-    /// combiner, but nothing is ever flushed (`synchronous=OFF`, no `fdatasync`), so a
-    /// write costs what the OS page cache costs. A `kill -9` still loses nothing
-    /// committed; an OS crash or power loss may lose or corrupt anything, which is
-    /// fine for a data directory that is deleted at exit anyway.
-    Ephemeral,
-}
+pub use crate::durable::Durability;
 
 /// SQLite store in a data directory. See the module documentation.
 pub struct SqliteStore {
