@@ -141,6 +141,7 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
         watchers.push(crate::store_watch::spawn(
             account.store.clone(),
             account.resumable.clone(),
+            !resume_at_start,
         ));
         stores.push(account.store.clone());
         provisioners.push(account.provisioner);

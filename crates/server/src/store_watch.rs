@@ -80,7 +80,11 @@ pub async fn resume_at_start(r: &Resumable) -> Result<(), String> {
 }
 
 /// Starts the watcher; it runs until the returned handle is aborted (at shutdown).
-pub fn spawn(store: Arc<dyn Store>, resumable: Resumable) -> JoinHandle<()> {
+/// With a `shared` database (PostgreSQL, replicas) recovery is left to takeover
+/// (`takeover.rs`, which scans on the first tick after a failed one): it claims each
+/// piece of work before resuming it, where [`resume`]'s engine-wide recovery would also
+/// fail every change set still being created, another live replica's included.
+pub fn spawn(store: Arc<dyn Store>, resumable: Resumable, shared: bool) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut degraded = false;
         loop {
@@ -91,6 +95,10 @@ pub fn spawn(store: Arc<dyn Store>, resumable: Resumable) -> JoinHandle<()> {
                         tracing::warn!(%reason, "the store refuses calls (its disk is full, or its database unreachable); operations in flight fail until it recovers");
                     }
                     degraded = true;
+                }
+                StoreHealth::Ok if degraded && shared => {
+                    degraded = false;
+                    tracing::info!("store recovered: takeover resumes interrupted operations");
                 }
                 StoreHealth::Ok if degraded => {
                     degraded = false;

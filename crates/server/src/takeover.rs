@@ -25,6 +25,9 @@
 //!    left without a lease. A lapsed lease whose work is no longer in progress (its
 //!    holder died between finishing and giving it back) is removed after the scan, so
 //!    it does not make every tick scan again;
+//!    A tick that could not renew (the store failed) does nothing else, and the next
+//!    tick that can scans: the store watcher leaves recovery after an outage to this
+//!    task on a shared database (`store_watch::spawn`);
 //! 3. per account, claims `("events", account)`: the holder runs the delivery task
 //!    (outbox to targets, schedules); one that loses the lease stops its own.
 //!
@@ -135,6 +138,11 @@ impl AccountState {
         let account = self.work.account_id.clone();
         if let Err(e) = self.work.leases.renew().await {
             tracing::warn!(account, "cannot renew leases: {e}");
+            // The store failed: operations of this process may have ended with it
+            // (their writes failed), holding leases no one else will see lapse. The
+            // first tick that reaches the store again scans for them.
+            self.ticks = FULL_SCAN_EVERY - 1;
+            return;
         }
         self.events().await;
         let lapsed = match self.lapsed().await {
