@@ -172,6 +172,7 @@ class Sagestack:
         self._conn: Optional[http.client.HTTPConnection] = None
         self._reset_supported: Optional[bool] = None
         self._spawned_at = 0
+        self._stopped = False
 
     # ----- life cycle -------------------------------------------------------------
 
@@ -274,6 +275,9 @@ class Sagestack:
         SIGKILL to whatever is left in the group (Lambda workers); removes the temporary
         directory. Idempotent."""
         proc = self.proc
+        if self._stopped:
+            return proc.returncode if proc is not None else None
+        self._stopped = True
         code = None
         if proc is not None:
             if proc.poll() is None:
