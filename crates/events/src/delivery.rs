@@ -12,7 +12,9 @@
 //! attempt is retried with exponential backoff (`initial_backoff` doubling up to
 //! `max_backoff`) within the target's `RetryPolicy` (attempts and event age, the age
 //! read on the state's clock); then it is given up. An outbox document is deleted once
-//! every job made from it is done or given up.
+//! every job made from it is done or given up, by a task of its own: the loop never
+//! waits on the store for it (a commit on PostgreSQL takes milliseconds, and a loop
+//! that waited for each would deliver a lane's events no faster than one per commit).
 //!
 //! Targets are reached through [`Targets`], which the server implements for Lambda,
 //! CodePipeline and CodeBuild; an event-bus target is delivered here, by accepting the
@@ -131,6 +133,7 @@ impl Delivery {
             lanes: HashMap::new(),
             busy: HashSet::new(),
             running: JoinSet::new(),
+            deleting: JoinSet::new(),
         };
         Delivery {
             task: tokio::spawn(worker.run()),
@@ -199,6 +202,8 @@ struct Worker {
     /// Lanes with a job running.
     busy: HashSet<LaneKey>,
     running: JoinSet<(LaneKey, String)>,
+    /// Outbox documents being deleted (each stays taken until its delete is done).
+    deleting: JoinSet<(String, crate::documents::Result<()>)>,
 }
 
 impl Worker {
@@ -221,6 +226,7 @@ impl Worker {
                 // The state was reset: what was taken from the old outbox goes.
                 epoch = resets();
                 self.running.abort_all();
+                self.deleting.abort_all();
                 self.taken.clear();
                 self.remaining.clear();
                 self.lanes.clear();
@@ -246,6 +252,18 @@ impl Worker {
                     match done {
                         Ok((lane, outbox_id)) => self.finished(lane, outbox_id).await,
                         Err(e) => tracing::error!(error = %e, "a delivery job failed"),
+                    }
+                }
+                Some(deleted) = self.deleting.join_next(), if !self.deleting.is_empty() => {
+                    tick = false;
+                    match deleted {
+                        Ok((id, Ok(()))) => {
+                            self.taken.remove(&id);
+                        }
+                        // Left taken: this process does not deliver it twice; the
+                        // next one will.
+                        Ok((id, Err(e))) => tracing::error!(error = %e, outbox = id, "a delivered outbox batch could not be deleted"),
+                        Err(e) => tracing::error!(error = %e, "an outbox delete failed"),
                     }
                 }
                 _ = ticker.tick() => tick = true,
@@ -292,7 +310,7 @@ impl Worker {
             }
         }
         if count == 0 {
-            self.delete(&id).await;
+            self.delete(&id);
         } else {
             self.remaining.insert(id, count);
         }
@@ -324,20 +342,17 @@ impl Worker {
         });
         if left == Some(0) {
             self.remaining.remove(&outbox_id);
-            self.delete(&outbox_id).await;
+            self.delete(&outbox_id);
         }
     }
 
-    async fn delete(&mut self, id: &str) {
-        match self.state.delete_outbox(id).await {
-            Ok(()) => {
-                self.taken.remove(id);
-            }
-            // Left taken: this process does not deliver it twice; the next one will.
-            Err(e) => {
-                tracing::error!(error = %e, outbox = id, "a delivered outbox batch could not be deleted")
-            }
-        }
+    /// Starts deleting a delivered outbox document (see the module docs).
+    fn delete(&mut self, id: &str) {
+        let (state, id) = (self.state.clone(), id.to_string());
+        self.deleting.spawn(async move {
+            let done = state.delete_outbox(&id).await;
+            (id, done)
+        });
     }
 }
 
