@@ -58,7 +58,10 @@ impl Drop for NameGuard<'_> {
         // drop the entry if the map's own reference is the last.
         self.guard.take();
         let mut slots = self.locks.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if slots.get(&self.name).is_some_and(|s| Arc::strong_count(s) == 1) {
+        if slots
+            .get(&self.name)
+            .is_some_and(|s| Arc::strong_count(s) == 1)
+        {
             slots.remove(&self.name);
         }
     }
