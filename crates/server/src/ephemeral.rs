@@ -103,7 +103,10 @@ mod tests {
         // Every directory but `young` is older than a start-up.
         let long_ago = std::time::SystemTime::now() - 2 * STARTING;
         for d in [&left, &held, &no_lock, &other] {
-            std::fs::File::open(d).unwrap().set_modified(long_ago).unwrap();
+            std::fs::File::open(d)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
         }
         remove_leftovers(parent.path());
         assert!(!left.exists() && !no_lock.exists());
