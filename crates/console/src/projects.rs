@@ -6,7 +6,9 @@
 //! as fast at 100,000 projects as at 10. The status filter is the console's own
 //! (`ListProjects` has none): it reads whole API pages in the chosen order and keeps the
 //! matching rows, up to [`STATUS_SCAN`] rows per page shown, and offers the API's token
-//! to go on from there.
+//! to go on from there. When that budget runs out before a page fills, the status is
+//! rare, and the projects' status index (`Projects::projects_with_status`, the same
+//! state the API reads) gives the whole of it at once, paged by offset (`by_status`).
 
 use std::sync::Arc;
 
@@ -102,7 +104,15 @@ pub(crate) async fn list(
     let mut rows: Vec<Value> = Vec::new();
     let mut scanned = 0usize;
     let mut error = None;
-    loop {
+    // A page of the status index (see `by_status`): the token says where.
+    let index_offset = q
+        .token
+        .strip_prefix(INDEX_TOKEN)
+        .and_then(|n| n.parse::<usize>().ok());
+    if index_offset.is_some() {
+        token = None;
+    }
+    while index_offset.is_none() {
         if let Some(t) = &token {
             input["NextToken"] = t.clone().into();
         }
@@ -138,6 +148,21 @@ pub(crate) async fn list(
             || scanned >= STATUS_SCAN
         {
             break;
+        }
+    }
+    // The scan's budget ran out before a page of a rare status filled: the status
+    // index answers instead, the whole of that status at once.
+    let mut scan_ran_out = status.is_some() && token.is_some() && rows.len() < PAGE as usize;
+    if let Some(s) = status.filter(|_| scan_ran_out || index_offset.is_some()) {
+        let offset = index_offset.unwrap_or(0);
+        match by_status(&viewer, s, &q.name, sort, order).await {
+            Ok(all) => {
+                token = (all.len() > offset + PAGE as usize)
+                    .then(|| format!("{INDEX_TOKEN}{}", offset + PAGE as usize));
+                rows = all.into_iter().skip(offset).take(PAGE as usize).collect();
+                scan_ran_out = false;
+            }
+            Err(e) => error = Some(e),
         }
     }
     let sort_link = |key: &str| {
@@ -183,7 +208,7 @@ pub(crate) async fn list(
             button type="submit" { "Filter" }
         }
         @if let Some(e) = &error { (notice("error", e)) }
-        @if status.is_some() && token.is_some() && rows.len() < PAGE as usize {
+        @if scan_ran_out {
             (notice("warn", &format!("Read {scanned} projects without filling a page with status {}; the next page goes on from there.", status.unwrap_or(""))))
         }
         div.scroll {
@@ -367,6 +392,47 @@ pub(crate) async fn page(
         live,
         body,
     ))
+}
+
+/// Where a page of the status index starts (`token=index:<offset>`).
+const INDEX_TOKEN: &str = "index:";
+
+/// Every project of `status` whose name contains `name` (ignoring case, as
+/// `NameContains`), as `ProjectSummary`-shaped rows in the list's order: from the
+/// projects' status index (`Projects::projects_with_status`), which `ListProjects`, with
+/// no status filter on AWS, cannot offer. Used only once a scan of `ListProjects` pages
+/// found the status rare, so the whole of it is small.
+async fn by_status(
+    viewer: &crate::Viewer<'_>,
+    status: &str,
+    name: &str,
+    sort: &str,
+    order: &str,
+) -> Result<Vec<Value>, String> {
+    let status = serde_json::from_value(json!(status)).map_err(|e| e.to_string())?;
+    let needle = name.trim().to_lowercase();
+    let mut projects: Vec<_> = viewer
+        .view
+        .projects
+        .projects_with_status(&[status])
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|p| p.project_name.to_lowercase().contains(&needle))
+        .collect();
+    if sort == "Name" {
+        projects.sort_by(|a, b| a.project_name.cmp(&b.project_name));
+    } else {
+        projects.sort_by(|a, b| {
+            a.creation_time
+                .total_cmp(&b.creation_time)
+                .then_with(|| a.project_name.cmp(&b.project_name))
+        });
+    }
+    if order == "Descending" {
+        projects.reverse();
+    }
+    Ok(projects.iter().map(|p| json!(p)).collect())
 }
 
 /// The statuses the project went through, each with when it was entered and how long
