@@ -65,7 +65,13 @@ def test_a_rare_status_is_found_past_the_scan_budget(server):
     # A status no project has: one exact, empty answer.
     names, nxt, warned = rows(server.url + C + "?status=UpdateFailed")
     assert names == [] and nxt is None and not warned
-    # Pages of the index go on by offset and end.
-    names, nxt, _ = rows(server.url + C + "?status=CreateFailed&sort=Name&token=index:2050")
+    # Pages of the index go on by offset and end (once all 2,100 have failed: the seed
+    # returns when they are created).
+    deadline = time.monotonic() + 60
+    while True:
+        names, nxt, _ = rows(server.url + C + "?status=CreateFailed&sort=Name&token=index:2050")
+        if len(names) == 50 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert len(names) == 50 and names[0] == sorted(f"p-{i}" for i in range(2100))[2050]
     assert nxt is None
