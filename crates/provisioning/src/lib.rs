@@ -188,6 +188,14 @@ impl Drop for Listener {
     }
 }
 
+/// The statuses of a project with an operation queued or running.
+const IN_FLIGHT: [ProjectStatus; 4] = [
+    ProjectStatus::Pending,
+    ProjectStatus::CreateInProgress,
+    ProjectStatus::UpdateInProgress,
+    ProjectStatus::DeleteInProgress,
+];
+
 impl ProjectProvisioner {
     /// A provisioner over `projects` and `cloudformation` (see the crate doc). It runs
     /// nothing until told of a change or asked to [`reconcile`](Self::reconcile).
@@ -233,13 +241,9 @@ impl ProjectProvisioner {
         let projects = self
             .inner
             .projects
-            .projects_with_status(&[
-                ProjectStatus::Pending,
-                ProjectStatus::CreateInProgress,
-                ProjectStatus::UpdateInProgress,
-                ProjectStatus::DeleteInProgress,
-                ProjectStatus::DeleteCompleted,
-            ])
+            .projects_with_status(
+                &[IN_FLIGHT.as_slice(), &[ProjectStatus::DeleteCompleted]].concat(),
+            )
             .await?;
         for project in projects {
             let op = match project.project_status {
@@ -268,16 +272,7 @@ impl ProjectProvisioner {
     /// The projects left `Pending` / `*InProgress`, as (name, project id): what takeover
     /// looks at.
     pub async fn left(&self) -> Result<Vec<(String, String)>, ProvisioningError> {
-        let projects = self
-            .inner
-            .projects
-            .projects_with_status(&[
-                ProjectStatus::Pending,
-                ProjectStatus::CreateInProgress,
-                ProjectStatus::UpdateInProgress,
-                ProjectStatus::DeleteInProgress,
-            ])
-            .await?;
+        let projects = self.inner.projects.projects_with_status(&IN_FLIGHT).await?;
         Ok(projects
             .into_iter()
             .filter(|p| !self.inner.is_busy(&p.project_id))

@@ -267,6 +267,44 @@ async fn lock_resource(tx: &mut sqlx::PgConnection, arn: &str) -> Result<bool, S
     )
 }
 
+/// Removes what hangs off a project row being deleted in `tx`: its tags (by `arn`) and
+/// its status history (by `id`).
+async fn forget_project(
+    tx: &mut sqlx::PgConnection,
+    arn: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+        .bind(arn)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(project_history::FORGET)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Inserts the project row of `project` in `tx`.
+async fn insert_project(
+    tx: &mut sqlx::PgConnection,
+    project: &ProjectRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO projects (name, id, arn, creation_micros, version, document)
+         VALUES ($1, $2, $3, $4, $5, $6::json)",
+    )
+    .bind(&project.name)
+    .bind(&project.id)
+    .bind(&project.arn)
+    .bind(project.creation_micros)
+    .bind(project.version)
+    .bind(&*project.document)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn upsert_tags(
     tx: &mut sqlx::PgConnection,
     arn: &str,
@@ -302,18 +340,7 @@ impl Store for PostgresStore {
         tags: &[Tag],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO projects (name, id, arn, creation_micros, version, document)
-             VALUES ($1, $2, $3, $4, $5, $6::json)",
-        )
-        .bind(&project.name)
-        .bind(&project.id)
-        .bind(&project.arn)
-        .bind(project.creation_micros)
-        .bind(project.version)
-        .bind(&*project.document)
-        .execute(&mut *tx)
-        .await?;
+        insert_project(&mut tx, project).await?;
         upsert_tags(&mut tx, &project.arn, tags, usize::MAX).await?;
         tx.commit().await?;
         Ok(())
@@ -395,14 +422,7 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         let deleted = record(&row)?;
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&deleted.arn)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(project_history::FORGET)
-            .bind(&deleted.id)
-            .execute(&mut *tx)
-            .await?;
+        forget_project(&mut tx, &deleted.arn, &deleted.id).await?;
         tx.commit().await?;
         Ok(Some(deleted))
     }
@@ -422,14 +442,7 @@ impl Store for PostgresStore {
         let Some(arn) = arn else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&arn)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(project_history::FORGET)
-            .bind(&expected.id)
-            .execute(&mut *tx)
-            .await?;
+        forget_project(&mut tx, &arn, &expected.id).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -461,26 +474,8 @@ impl Store for PostgresStore {
                 StoreError::NotFound
             });
         };
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&arn)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(project_history::FORGET)
-            .bind(&expected.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO projects (name, id, arn, creation_micros, version, document)
-             VALUES ($1, $2, $3, $4, $5, $6::json)",
-        )
-        .bind(&project.name)
-        .bind(&project.id)
-        .bind(&project.arn)
-        .bind(project.creation_micros)
-        .bind(project.version)
-        .bind(&*project.document)
-        .execute(&mut *tx)
-        .await?;
+        forget_project(&mut tx, &arn, &expected.id).await?;
+        insert_project(&mut tx, project).await?;
         upsert_tags(&mut tx, &project.arn, tags, usize::MAX).await?;
         tx.commit().await?;
         Ok(())

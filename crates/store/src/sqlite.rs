@@ -29,7 +29,7 @@ mod names;
 mod projects;
 mod reset;
 pub(crate) use names::{LatestParameter, Names};
-use projects::{Cache, matches, same, upsert_tags};
+use projects::{Cache, forget_project, matches, same, upsert_tags};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "sagestack.db";
@@ -434,14 +434,7 @@ impl Store for SqliteStore {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(project_history::FORGET)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
-            .bind(&arn)
-            .execute(&mut *tx)
-            .await?;
+        forget_project(&mut tx, &arn, &id).await?;
         tx.commit().await?;
         let removed = self.write().remove(name).map(|p| (*p).clone());
         drop(_w);
@@ -468,14 +461,7 @@ impl Store for SqliteStore {
             .bind(expected.version)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
-            .bind(&expected.arn)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(project_history::FORGET)
-            .bind(&expected.id)
-            .execute(&mut *tx)
-            .await?;
+        forget_project(&mut tx, &expected.arn, &expected.id).await?;
         tx.commit().await?;
         self.write().remove(&expected.name);
         drop(_w);
@@ -503,14 +489,7 @@ impl Store for SqliteStore {
             .bind(expected.version)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
-            .bind(&old_arn)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(project_history::FORGET)
-            .bind(&expected.id)
-            .execute(&mut *tx)
-            .await?;
+        forget_project(&mut tx, &old_arn, &expected.id).await?;
         sqlx::query(
             "INSERT INTO projects (name, id, arn, creation_micros, version, document)
              VALUES (?, ?, ?, ?, ?, ?)",

@@ -111,6 +111,24 @@ pub(super) async fn upsert_tags(
     Ok(())
 }
 
+/// Removes what hangs off a project row being deleted in `tx`: its tags (by `arn`) and
+/// its status history (by `id`).
+pub(super) async fn forget_project(
+    tx: &mut sqlx::SqliteConnection,
+    arn: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM tags WHERE resource_arn = ?")
+        .bind(arn)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(crate::project_history::FORGET)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Whether the stored `p` is still the record `expected` was read as.
 pub(super) fn same(p: &ProjectRecord, expected: &ProjectRecord) -> bool {
     p.id == expected.id && p.version == expected.version
