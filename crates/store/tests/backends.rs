@@ -197,6 +197,7 @@ backend_suite!(
     concurrent_first_puts_of_one_parameter,
     model_package_groups_create_list_delete,
     roles_unique_ignoring_case,
+    roles_list_pages_and_compare_and_swap,
     service_state_survives_reopen,
     objects_buckets_create_list_update_delete,
     objects_put_get_head_delete,

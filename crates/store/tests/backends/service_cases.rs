@@ -243,6 +243,54 @@ pub async fn roles_unique_ignoring_case(h: Arc<Harness>) {
     s.close().await;
 }
 
+/// Roles list by lowercased name, bytewise, in pages after a cursor; a document changes
+/// only from the version it was read at (compare-and-swap), and so is deleted.
+pub async fn roles_list_pages_and_compare_and_swap(h: Arc<Harness>) {
+    let s = h.open().await;
+    for (name, id) in [
+        ("beta", "AROA1"),
+        ("Alpha", "AROA2"),
+        ("a_b", "AROA3"),
+        ("a-c", "AROA4"),
+    ] {
+        s.create_role(&role(name, id)).await.unwrap();
+    }
+    let names = |rs: Vec<RoleRecord>| rs.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    // Bytewise on the lowercased names: '-' (0x2d) < '_' (0x5f) < 'l' (0x6c).
+    assert_eq!(
+        names(s.list_roles(None, 10).await.unwrap()),
+        ["a-c", "a_b", "Alpha", "beta"]
+    );
+    assert_eq!(names(s.list_roles(None, 2).await.unwrap()), ["a-c", "a_b"]);
+    assert_eq!(
+        names(s.list_roles(Some("A_B"), 10).await.unwrap()),
+        ["Alpha", "beta"]
+    );
+    assert!(s.list_roles(Some("beta"), 10).await.unwrap().is_empty());
+
+    let mut r = role("Alpha", "AROA2");
+    r.document = Arc::from(r#"{"v":1}"#);
+    assert_eq!(s.replace_role_if(&r, "{}").await, Ok(true));
+    let mut stale = r.clone();
+    stale.document = Arc::from(r#"{"v":"stale"}"#);
+    assert_eq!(s.replace_role_if(&stale, "{}").await, Ok(false));
+    assert_eq!(s.get_role("alpha").await.unwrap(), Some(r.clone()));
+    assert_eq!(
+        s.replace_role_if(&role("nobody", "AROA9"), "{}").await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(s.delete_role_if("ALPHA", "{}").await, Ok(false));
+    assert!(s.get_role("alpha").await.unwrap().is_some());
+    assert_eq!(s.delete_role_if("ALPHA", r#"{"v":1}"#).await, Ok(true));
+    assert_eq!(
+        s.delete_role_if("alpha", r#"{"v":1}"#).await,
+        Err(StoreError::NotFound)
+    );
+    // The name is free again (the in-memory names of the embedded store agree).
+    s.create_role(&role("alpha", "AROA5")).await.unwrap();
+    s.close().await;
+}
+
 /// Inside a deferred scope (a stack operation's steps) the SQLite store queues these
 /// writes behind instead of committing each before it returns: the answers (exists,
 /// not found, not empty, versions) and what reads see must not change, and after a
