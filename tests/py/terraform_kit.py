@@ -89,8 +89,10 @@ class TerraformError(AssertionError):
 class Terraform:
     """One Terraform working directory aimed at the server at `endpoint`."""
 
-    def __init__(self, workdir, endpoint, timeout=600):
+    def __init__(self, workdir, endpoint, timeout=600, access_key=ACCESS_KEY):
         self.exe = require_terraform()
+        # The key pair Terraform signs with (any pair: the server runs --auth none).
+        self.access_key = access_key
         self.dir = str(workdir)
         self.endpoint = endpoint
         self.timeout = timeout
@@ -123,7 +125,7 @@ class Terraform:
             "TF_INPUT": "0",
             "CHECKPOINT_DISABLE": "1",
             "TF_VAR_endpoint": self.endpoint,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": self.access_key,
             "AWS_SECRET_ACCESS_KEY": "dummy-secret",
             "AWS_REGION": REGION,
             # No profile or shared file of the machine's may change what is sent.
