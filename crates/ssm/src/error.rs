@@ -30,6 +30,21 @@ pub enum SsmError {
     #[error("{0}")]
     InvalidNextToken(String),
     #[error("{0}")]
+    InvalidFilterKey(String),
+    #[error("{0}")]
+    InvalidFilterOption(String),
+    #[error("{0}")]
+    InvalidFilterValue(String),
+    #[error("The resource ID isn't valid. Verify that you entered the correct ID and try again.")]
+    InvalidResourceId,
+    #[error(
+        "The Targets parameter includes too many tags. Remove one or more tags and try the command again."
+    )]
+    TooManyTags,
+    /// Another writer kept changing the parameter while its tags were being changed.
+    #[error("There are concurrent updates for a resource that supports one update at a time.")]
+    TooManyUpdates,
+    #[error("{0}")]
     UnknownOperation(String),
     /// Storage failed.
     #[error("Internal failure: {0}")]
@@ -44,6 +59,12 @@ sagestack_protocol::json11_errors!(SsmError {
     Self::ParameterPatternMismatch(_) => "ParameterPatternMismatchException",
     Self::InvalidAllowedPattern(_) => "InvalidAllowedPatternException",
     Self::InvalidNextToken(_) => "InvalidNextToken",
+    Self::InvalidFilterKey(_) => "InvalidFilterKey",
+    Self::InvalidFilterOption(_) => "InvalidFilterOption",
+    Self::InvalidFilterValue(_) => "InvalidFilterValue",
+    Self::InvalidResourceId => "InvalidResourceId",
+    Self::TooManyTags => "TooManyTagsError",
+    Self::TooManyUpdates => "TooManyUpdates",
     Self::Internal(_) => "InternalServerError",
 });
 

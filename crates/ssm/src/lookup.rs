@@ -70,6 +70,7 @@ mod tests {
             key_id: None,
             policies: None,
             tags: vec![],
+            last_modified_user: None,
         })
         .unwrap()
     }

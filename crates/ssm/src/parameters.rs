@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::SsmError;
+use crate::filters::{Api, Filters};
 
 pub(crate) type Result<T> = std::result::Result<T, SsmError>;
 
@@ -59,7 +60,21 @@ pub struct StoredParameter {
     pub policies: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The ARN of who put this version (`LastModifiedUser`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_user: Option<String>,
 }
+
+impl StoredParameter {
+    /// The KMS key a `SecureString` is encrypted with: the one given, else the account's
+    /// default key for SSM (as AWS reports it); `None` for the other types.
+    pub fn effective_key_id(&self) -> Option<&str> {
+        (self.kind == "SecureString").then(|| self.key_id.as_deref().unwrap_or(DEFAULT_KEY_ID))
+    }
+}
+
+/// The key AWS names for a `SecureString` put without a `KeyId`.
+pub const DEFAULT_KEY_ID: &str = "alias/aws/ssm";
 
 /// `PutParameter` input (also what the `AWS::SSM::Parameter` provider puts).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -77,6 +92,9 @@ pub struct PutParameter {
     pub tier: Option<String>,
     pub policies: Option<String>,
     pub data_type: Option<String>,
+    /// Who puts it (the caller's ARN), kept as `LastModifiedUser`; not part of the input.
+    #[serde(skip)]
+    pub modified_by: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,18 +113,10 @@ pub(crate) struct GetParametersInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct Filter {
-    pub(crate) key: String,
-    pub(crate) option: Option<String>,
-    pub(crate) values: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
 pub(crate) struct GetParametersByPathInput {
     pub(crate) path: String,
     pub(crate) recursive: Option<bool>,
-    pub(crate) parameter_filters: Option<Vec<Filter>>,
+    pub(crate) parameter_filters: Option<Vec<crate::filters::Filter>>,
     pub(crate) with_decryption: Option<bool>,
     pub(crate) max_results: Option<u32>,
     pub(crate) next_token: Option<String>,
@@ -147,7 +157,7 @@ pub(crate) const NAME_RULES: &str = "Parameter name: can't be prefixed with \"ss
 /// around `aws` and `ssm` are part of it).
 pub(crate) const PATH_RULES: &str = "The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". It can't be prefixed with \\\"aws\\\" or \\\"ssm\\\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid example: /get/parameters2-/by1./path0_.";
 
-static NAME_CHARS: LazyLock<Regex> =
+pub(crate) static NAME_CHARS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_.\-/]+$").expect("valid regex"));
 
 /// The service's rules for a parameter name (beyond the model's length limits).
@@ -182,25 +192,25 @@ fn split_selector(input: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn parse(record: &ParameterRecord) -> Result<StoredParameter> {
+pub(crate) fn parse(record: &ParameterRecord) -> Result<StoredParameter> {
     serde_json::from_str(&record.document)
         .map_err(|e| SsmError::Internal(format!("stored parameter is unreadable: {e}")))
 }
 
-fn seconds(millis: i64) -> f64 {
+pub(crate) fn seconds(millis: i64) -> f64 {
     millis as f64 / 1000.0
 }
 
 /// The stand-in for a `SecureString` value read without decryption.
-fn sealed(value: &str) -> String {
+pub(crate) fn sealed(value: &str) -> String {
     STANDARD.encode(format!("sagestack-sealed:{value}"))
 }
 
-fn encode_token(last: &str) -> String {
+pub(crate) fn encode_token(last: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("p1:{last}"))
 }
 
-fn decode_token(token: &str) -> Option<String> {
+pub(crate) fn decode_token(token: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
     String::from_utf8(bytes)
         .ok()?
@@ -210,7 +220,7 @@ fn decode_token(token: &str) -> Option<String> {
 
 /// The parameters (see the module doc). Shared as `Arc<Parameters>`.
 pub struct Parameters {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 }
 
@@ -225,13 +235,15 @@ impl Parameters {
     }
 
     /// Stores `input` as the next version; returns that version and what was stored.
-    pub async fn put(&self, input: PutParameter) -> Result<(i64, StoredParameter)> {
+    pub async fn put(&self, mut input: PutParameter) -> Result<(i64, StoredParameter)> {
         check_name(&input.name)?;
+        // AWS treats an empty pattern as none (Terraform always sends the member).
+        input.allowed_pattern = input.allowed_pattern.filter(|p| !p.is_empty());
         let overwrite = input.overwrite.unwrap_or(false);
         let tags = input.tags.clone().unwrap_or_default();
         if overwrite && !tags.is_empty() {
             return Err(SsmError::Validation(
-                "Tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource."
+                "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource."
                     .into(),
             ));
         }
@@ -325,6 +337,7 @@ impl Parameters {
             } else {
                 tags
             },
+            last_modified_user: input.modified_by,
         };
         let document = serde_json::to_string(&stored).expect("serializable");
         let version = self
@@ -437,20 +450,10 @@ impl Parameters {
         {
             return Err(SsmError::Validation(PATH_RULES.into()));
         }
-        let mut type_filter: Option<Vec<String>> = None;
-        for f in input.parameter_filters.iter().flatten() {
-            match (f.key.as_str(), f.option.as_deref()) {
-                ("Type", None | Some("Equals")) => {
-                    type_filter = Some(f.values.clone().unwrap_or_default());
-                }
-                (key, option) => {
-                    return Err(SsmError::Validation(format!(
-                        "The parameter filter key {key} with option {} is not supported by this server.",
-                        option.unwrap_or("Equals")
-                    )));
-                }
-            }
-        }
+        let filters = Filters::parse(
+            input.parameter_filters.as_deref().unwrap_or_default(),
+            Api::GetParametersByPath,
+        )?;
         let prefix = if input.path == "/" {
             "/".to_string()
         } else {
@@ -479,7 +482,7 @@ impl Parameters {
                     continue;
                 }
                 let p = parse(record)?;
-                if type_filter.as_ref().is_some_and(|t| !t.contains(&p.kind)) {
+                if !filters.matches(&p) {
                     continue;
                 }
                 if page.len() == limit {

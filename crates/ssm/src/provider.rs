@@ -101,6 +101,7 @@ fn input(
         // The API refuses tags together with overwrite; an update keeps the tags.
         tags: (!overwrite && !tags.is_empty()).then_some(tags),
         key_id: None,
+        modified_by: None,
     })
 }
 

@@ -1,6 +1,8 @@
 //! The SSM API: the JSON 1.1 operations PutParameter, GetParameter, GetParameters,
-//! GetParametersByPath and DeleteParameter, validated against the embedded botocore
-//! model and run on the [`Parameters`] state.
+//! GetParametersByPath, DeleteParameter, DeleteParameters, DescribeParameters,
+//! GetParameterHistory and the tag operations (AddTagsToResource, RemoveTagsFromResource,
+//! ListTagsForResource), validated against the embedded botocore model and run on the
+//! [`Parameters`] state.
 
 use std::sync::{Arc, LazyLock};
 
@@ -13,7 +15,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::SsmError;
-use crate::parameters::{DeleteParameterInput, GetParameterInput, Parameters, Result, Scope};
+use crate::parameters::{
+    DeleteParameterInput, GetParameterInput, Parameters, PutParameter, Result, Scope,
+};
+use crate::tags::ResourceInput;
 
 /// The embedded model (`model/ssm-parameters.json`).
 pub static MODEL: LazyLock<Model> = LazyLock::new(|| {
@@ -43,7 +48,9 @@ impl SsmService {
         };
         let out = match op {
             "PutParameter" => {
-                let (version, stored) = self.parameters.put(decode(op, input)?).await?;
+                let mut put: PutParameter = decode(op, input)?;
+                put.modified_by = Some(ctx.caller_arn());
+                let (version, stored) = self.parameters.put(put).await?;
                 json!({"Version": version, "Tier": stored.tier})
             }
             "GetParameter" => {
@@ -65,6 +72,33 @@ impl SsmService {
                 self.parameters.delete(&i.name).await?;
                 json!({})
             }
+            "DeleteParameters" => self.parameters.delete_many(decode(op, input)?).await?,
+            "DescribeParameters" => self.parameters.describe(&scope, decode(op, input)?).await?,
+            "GetParameterHistory" => self.parameters.history(&scope, decode(op, input)?).await?,
+            "ListTagsForResource" => {
+                let i: ResourceInput = decode(op, input)?;
+                let tags = self
+                    .parameters
+                    .tags(&i.resource_type, &i.resource_id)
+                    .await?;
+                json!({ "TagList": tags })
+            }
+            "AddTagsToResource" => {
+                let i: ResourceInput = decode(op, input)?;
+                let tags = i.tags.unwrap_or_default();
+                self.parameters
+                    .add_tags(&i.resource_type, &i.resource_id, &tags)
+                    .await?;
+                json!({})
+            }
+            "RemoveTagsFromResource" => {
+                let i: ResourceInput = decode(op, input)?;
+                let keys = i.tag_keys.unwrap_or_default();
+                self.parameters
+                    .remove_tags(&i.resource_type, &i.resource_id, &keys)
+                    .await?;
+                json!({})
+            }
             other => {
                 return Err(SsmError::UnknownOperation(format!(
                     "Operation AmazonSSM.{other} is not supported by this server"
@@ -77,5 +111,7 @@ impl SsmService {
 
 sagestack_protocol::json11_service!(SsmService, "AmazonSSM");
 
+#[cfg(test)]
+mod describe_tests;
 #[cfg(test)]
 mod tests;

@@ -56,6 +56,16 @@ pub trait ParameterStore: Send + Sync {
 
     /// Deletes every version of `name`; false when there was none.
     async fn delete_parameter(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Replaces the document of version `version` of `name` while that is still the
+    /// latest, without making a new version (what belongs to the parameter rather than to
+    /// a version: its tags). False when the parameter is gone or has a newer version.
+    async fn replace_parameter_document(
+        &self,
+        name: &str,
+        version: i64,
+        document: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Where [`ParameterStore::get_parameter`] finds its answer.
@@ -174,6 +184,16 @@ macro_rules! parameter_store_impl {
             async fn delete_parameter(&self, name: &str) -> Result<bool, StoreError> {
                 self.delete_parameter_backend(name).await
             }
+
+            async fn replace_parameter_document(
+                &self,
+                name: &str,
+                version: i64,
+                document: &str,
+            ) -> Result<bool, StoreError> {
+                self.replace_parameter_document_backend(name, version, document)
+                    .await
+            }
         }
     };
 }
@@ -253,6 +273,39 @@ impl PostgresStore {
             return Ok(version);
         }
         Err(StoreError::Conflict)
+    }
+
+    /// Both rows in one transaction; the latest row's version is the condition, so a
+    /// concurrent put (which changes it under its row lock) makes this one a no-op.
+    async fn replace_parameter_document_backend(
+        &self,
+        name: &str,
+        version: i64,
+        document: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer().await?.begin().await?;
+        let replaced =
+            sqlx::query("UPDATE ssm_parameters SET document = $1 WHERE name = $2 AND version = $3")
+                .bind(document)
+                .bind(name)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if replaced == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE ssm_parameter_versions SET document = $1 WHERE name = $2 AND version = $3",
+        )
+        .bind(document)
+        .bind(name)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(true)
     }
 
     /// The pool a read of parameter `name` goes to.
@@ -366,6 +419,52 @@ impl SqliteStore {
         };
         self.submit(write).await?;
         self.names().parameters.remove(name);
+        drop(_w);
+        self.durable().await?;
+        Ok(true)
+    }
+
+    /// Under the name's lock: whether `version` is still the latest (the names in memory),
+    /// then both updates as one write through the combiner.
+    async fn replace_parameter_document_backend(
+        &self,
+        name: &str,
+        version: i64,
+        document: &str,
+    ) -> Result<bool, StoreError> {
+        use crate::batch::{Value as BV, Write};
+        let _w = self.name_lock(&format!("ssm:{name}")).await;
+        if self.names().parameters.get(name).map(|p| p.version) != Some(version) {
+            return Ok(false);
+        }
+        let write = Write {
+            statements: vec![
+                (
+                    "UPDATE ssm_parameters SET document = {} WHERE name = {}".into(),
+                    2,
+                ),
+                (
+                    "UPDATE ssm_parameter_versions SET document = {} WHERE name = {} AND version = {}"
+                        .into(),
+                    3,
+                ),
+            ],
+            values: vec![
+                BV::Text(document.to_string()),
+                BV::Text(name.to_string()),
+                BV::Text(document.to_string()),
+                BV::Text(name.to_string()),
+                BV::Int(version),
+            ],
+            rows: Vec::new(),
+        };
+        let position = self.submit_at(write).await?;
+        let latest = crate::sqlite::LatestParameter {
+            version,
+            document: Arc::from(document),
+            position,
+        };
+        self.names().parameters.insert(name.to_string(), latest);
         drop(_w);
         self.durable().await?;
         Ok(true)

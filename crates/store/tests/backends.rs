@@ -194,6 +194,7 @@ backend_suite!(
     stack_records_survive_reopen,
     parameters_versions_and_overwrite,
     parameters_by_prefix_pages,
+    parameter_document_replaced_in_place,
     concurrent_first_puts_of_one_parameter,
     model_package_groups_create_list_delete,
     roles_unique_ignoring_case,

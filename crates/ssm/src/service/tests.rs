@@ -8,11 +8,11 @@ use crate::parameters::{NAME_RULES, PATH_RULES};
 use sagestack_engine::FakeClock;
 use sagestack_store::SqliteStore;
 
-fn ctx() -> RequestContext {
+pub(super) fn ctx() -> RequestContext {
     RequestContext::new("eu-west-1", "123456789012")
 }
 
-async fn service(dir: &std::path::Path) -> SsmService {
+pub(super) async fn service(dir: &std::path::Path) -> SsmService {
     let store = SqliteStore::open(dir).await.unwrap();
     SsmService::new(Arc::new(Parameters::new(
         Arc::new(store),
@@ -20,27 +20,27 @@ async fn service(dir: &std::path::Path) -> SsmService {
     )))
 }
 
-async fn call(s: &SsmService, op: &str, input: Value) -> Result<Value> {
+pub(super) async fn call(s: &SsmService, op: &str, input: Value) -> Result<Value> {
     Ok(s.handle(&ctx(), op, input).await?.into_value().unwrap())
 }
 
 /// `op`'s output; the call must succeed.
-async fn ok(s: &SsmService, op: &str, input: Value) -> Value {
+pub(super) async fn ok(s: &SsmService, op: &str, input: Value) -> Value {
     call(s, op, input).await.unwrap()
 }
 
 /// `op`'s error; the call must fail.
-async fn fail(s: &SsmService, op: &str, input: Value) -> SsmError {
+pub(super) async fn fail(s: &SsmService, op: &str, input: Value) -> SsmError {
     call(s, op, input).await.unwrap_err()
 }
 
 /// PutParameter's output; the put must succeed.
-async fn put(s: &SsmService, input: Value) -> Value {
+pub(super) async fn put(s: &SsmService, input: Value) -> Value {
     ok(s, "PutParameter", input).await
 }
 
 /// PutParameter's error; the put must fail.
-async fn put_fails(s: &SsmService, input: Value) -> SsmError {
+pub(super) async fn put_fails(s: &SsmService, input: Value) -> SsmError {
     fail(s, "PutParameter", input).await
 }
 
@@ -52,6 +52,12 @@ fn the_embedded_model_parses_and_has_every_operation() {
         "GetParameters",
         "GetParametersByPath",
         "DeleteParameter",
+        "DeleteParameters",
+        "DescribeParameters",
+        "GetParameterHistory",
+        "AddTagsToResource",
+        "RemoveTagsFromResource",
+        "ListTagsForResource",
     ] {
         assert!(MODEL.has_operation(op), "{op}");
     }
@@ -149,7 +155,7 @@ async fn service_rules() {
     .await;
     assert!(
         e.to_string()
-            .starts_with("Tags and overwrite can't be used together")
+            .starts_with("Invalid request: tags and overwrite can't be used together")
     );
     let out = put(
         &s,
@@ -277,6 +283,8 @@ async fn delete_removes_every_version() {
     assert_eq!(e.code(), "ParameterNotFound");
     let e = fail(&s, "GetParameter", json!({"Name": "d:1"})).await;
     assert_eq!(e.code(), "ParameterNotFound");
-    let e = fail(&s, "DescribeParameters", json!({})).await;
+    let listed = ok(&s, "DescribeParameters", json!({})).await;
+    assert_eq!(listed, json!({"Parameters": []}));
+    let e = fail(&s, "LabelParameterVersion", json!({})).await;
     assert_eq!(e.code(), "UnknownOperationException");
 }

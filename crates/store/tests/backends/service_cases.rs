@@ -86,6 +86,44 @@ pub async fn parameters_versions_and_overwrite(h: Arc<Harness>) {
     s.close().await;
 }
 
+pub async fn parameter_document_replaced_in_place(h: Arc<Harness>) {
+    let s = h.open().await;
+    assert!(!s.replace_parameter_document("/t", 1, "{}").await.unwrap());
+    s.put_parameter("/t", r#"{"v":1}"#, false, 100)
+        .await
+        .unwrap();
+    s.put_parameter("/t", r#"{"v":2}"#, true, 100)
+        .await
+        .unwrap();
+    assert!(
+        !s.replace_parameter_document("/t", 1, r#"{"old":1}"#)
+            .await
+            .unwrap(),
+        "only the latest version is replaced"
+    );
+    assert!(
+        s.replace_parameter_document("/t", 2, r#"{"tagged":2}"#)
+            .await
+            .unwrap()
+    );
+    let latest = s.get_parameter("/t", None).await.unwrap().unwrap();
+    assert_eq!((latest.version, &*latest.document), (2, r#"{"tagged":2}"#));
+    let v2 = s.get_parameter("/t", Some(2)).await.unwrap().unwrap();
+    assert_eq!(&*v2.document, r#"{"tagged":2}"#);
+    let v1 = s.get_parameter("/t", Some(1)).await.unwrap().unwrap();
+    assert_eq!(&*v1.document, r#"{"v":1}"#);
+    let listed = s.list_parameters("/", None, 10).await.unwrap();
+    assert_eq!(&*listed[0].document, r#"{"tagged":2}"#);
+    assert_eq!(
+        s.put_parameter("/t", r#"{"v":3}"#, true, 100).await,
+        Ok(3),
+        "a replacement makes no version"
+    );
+    s.delete_parameter("/t").await.unwrap();
+    assert!(!s.replace_parameter_document("/t", 3, "{}").await.unwrap());
+    s.close().await;
+}
+
 pub async fn parameters_by_prefix_pages(h: Arc<Harness>) {
     let s = h.open().await;
     for n in ["/app/b", "/app/a", "/app/x/y", "/apple", "/other", "/app_z"] {
