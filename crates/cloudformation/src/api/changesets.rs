@@ -104,9 +104,22 @@ impl CloudFormationApi {
         Ok(Xml::new())
     }
 
+    /// `DeleteChangeSet`. A change set named on a stack that exists but has no change set
+    /// of that name is deleted already: AWS answers success (the CDK CLI relies on it,
+    /// deleting its `cdk-diff-change-set`/`cdk-deploy-change-set` "if it exists" before
+    /// creating one); a stack that does not exist is a `ValidationError`.
     pub(super) async fn delete_change_set(&self, input: &Input<'_>) -> Result<Xml> {
         let name = input.required("ChangeSetName")?;
-        let cs = self.find_change_set(name, input.str("StackName")).await?;
+        let stack_name = input.str("StackName");
+        let cs = match self.find_change_set(name, stack_name).await {
+            Ok(cs) => cs,
+            Err(e) if e.code == "ChangeSetNotFound" && !name.starts_with("arn:") => {
+                let stack_name = stack_name.unwrap_or_default();
+                self.service.describe_stack(stack_name).await?;
+                return Ok(Xml::new());
+            }
+            Err(e) => return Err(e),
+        };
         match self
             .service
             .engine()

@@ -548,3 +548,50 @@ async fn inline_template_bodies_over_51200_bytes_are_refused_as_aws_does() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn deleting_a_missing_change_set_of_a_stack_that_exists_succeeds() {
+    let api = api();
+    let id = api
+        .service()
+        .create_stack(CreateStackInput {
+            stack_name: "cdk".into(),
+            template_body: QUEUE.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    api.service().wait_for_terminal(&id).await.unwrap();
+    // The CDK CLI's "Removing existing change set ... if it exists", by name and by id.
+    for stack in ["cdk", id.as_str()] {
+        let deleted = call(
+            &api,
+            "DeleteChangeSet",
+            json!({"StackName": stack, "ChangeSetName": "cdk-deploy-change-set"}),
+        )
+        .await;
+        assert_eq!(deleted, Ok(()), "{stack}");
+    }
+    // A stack that does not exist is still refused.
+    let err = call(
+        &api,
+        "DeleteChangeSet",
+        json!({"StackName": "nope", "ChangeSetName": "cdk-deploy-change-set"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err, "ValidationError: Stack with id nope does not exist");
+    // So is a change set ARN nobody made, and a name without its stack.
+    let arn = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/x/1";
+    let err = call(&api, "DeleteChangeSet", json!({"ChangeSetName": arn}))
+        .await
+        .unwrap_err();
+    assert!(err.starts_with("ChangeSetNotFound: "), "{err}");
+    let err = call(&api, "DeleteChangeSet", json!({"ChangeSetName": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "ValidationError: StackName must be specified if ChangeSetName is not specified as an ARN."
+    );
+}
