@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use regex::Regex;
 use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
-    self, already_exists, created_since_micros, found, internal as backend, invalid, missing,
-    name_or, type_info,
+    self, already_exists, created_since_micros, internal as backend, invalid, missing, name_or,
+    not_found, type_info,
 };
 use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{
@@ -26,6 +26,9 @@ use sagestack_engine::{
 };
 use sagestack_store::{RoleRecord, Store, StoreError};
 use serde_json::{Value, json};
+
+use crate::document::RoleDocument;
+use crate::state::{Modify, modify};
 
 /// The resource type this provider serves.
 pub const TYPE_NAME: &str = "AWS::IAM::Role";
@@ -70,25 +73,41 @@ fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
-/// The stored role document: the properties that define it plus its identity.
-fn document(name: &str, id: &str, arn: &str, path: &str, properties: &Value) -> Value {
-    let mut doc = kit::picked(
-        properties,
-        &[
-            "AssumeRolePolicyDocument",
-            "Description",
-            "ManagedPolicyArns",
-            "MaxSessionDuration",
-            "PermissionsBoundary",
-            "Policies",
-            "Tags",
-        ],
-    );
-    doc.insert("RoleName".into(), name.into());
-    doc.insert("RoleId".into(), id.into());
-    doc.insert("Arn".into(), arn.into());
-    doc.insert("Path".into(), path.into());
-    Value::Object(doc)
+/// A live policy document in the form the template wrote it: the API stores the text
+/// it was given, a template an object, and drift compares like with like.
+fn shaped(live: Value, expected: Option<&Value>) -> Value {
+    match (&live, expected) {
+        (Value::String(text), Some(e)) if !e.is_string() => {
+            serde_json::from_str(text).unwrap_or(live)
+        }
+        _ => live,
+    }
+}
+
+/// The inline policies, each document shaped as the template's policy of that name.
+fn shaped_policies(live: Value, expected: Option<&Value>) -> Value {
+    let Value::Array(items) = live else {
+        return live;
+    };
+    let expected_doc = |name: Option<&Value>| {
+        expected?
+            .as_array()?
+            .iter()
+            .find(|e| e.get("PolicyName") == name)?
+            .get("PolicyDocument")
+    };
+    Value::Array(
+        items
+            .into_iter()
+            .map(|mut item| {
+                if let Some(doc) = item.get("PolicyDocument").cloned() {
+                    let shape = expected_doc(item.get("PolicyName")).cloned();
+                    item["PolicyDocument"] = shaped(doc, shape.as_ref());
+                }
+                item
+            })
+            .collect(),
+    )
 }
 
 fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError> {
@@ -153,14 +172,17 @@ impl Native for RoleProvider {
         record: &RoleRecord,
         expected: &Value,
     ) -> Option<serde_json::Map<String, Value>> {
-        let doc: Value = serde_json::from_str(&record.document).unwrap_or_default();
-        let get = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
+        let doc = RoleDocument::of(record);
+        let get = |k: &str| doc.raw(k);
         Some(kit::live(
             expected,
             [
                 (
                     "AssumeRolePolicyDocument",
-                    get("AssumeRolePolicyDocument"),
+                    shaped(
+                        get("AssumeRolePolicyDocument"),
+                        expected.get("AssumeRolePolicyDocument"),
+                    ),
                     Value::Null,
                 ),
                 ("Description", get("Description"), Value::Null),
@@ -171,7 +193,11 @@ impl Native for RoleProvider {
                     get("PermissionsBoundary"),
                     Value::Null,
                 ),
-                ("Policies", get("Policies"), json!([])),
+                (
+                    "Policies",
+                    shaped_policies(get("Policies"), expected.get("Policies")),
+                    json!([]),
+                ),
                 ("Tags", get("Tags"), json!([])),
             ],
         ))
@@ -216,14 +242,15 @@ impl Native for RoleProvider {
             partition_for_region(&ctx.region),
             ctx.account_id
         );
-        let mut doc = document(&name, &id, &arn, &path, properties);
-        doc["CreateDate"] = json!(now_micros() as f64 / 1e6);
+        let micros = now_micros();
+        let doc =
+            RoleDocument::from_properties((&name, &id, &arn, &path), properties, micros, None);
         let record = RoleRecord {
             name: name.clone(),
             role_id: id,
             arn,
-            creation_micros: now_micros(),
-            document: Arc::from(doc.to_string()),
+            creation_micros: micros,
+            document: Arc::from(doc.text()),
         };
         match self.store.create_role(&record).await {
             Ok(()) => Ok(record),
@@ -239,27 +266,29 @@ impl Native for RoleProvider {
         properties: &Value,
     ) -> Outcome<RoleRecord> {
         check(ctx, properties)?;
-        let role = self.store.get_role(id).await;
-        let mut record = found(role.map_err(backend)?, TYPE_NAME, id)?;
-        let old: Value = serde_json::from_str(&record.document).unwrap_or(Value::Null);
-        let path = old
-            .get("Path")
-            .and_then(Value::as_str)
-            .unwrap_or("/")
-            .to_string();
-        let mut doc = document(
-            &record.name,
-            &record.role_id,
-            &record.arn,
-            &path,
-            properties,
-        );
-        if let Some(c) = old.get("CreateDate") {
-            doc["CreateDate"] = c.clone();
+        // A compare-and-swap, as every change of a role: an API call changing the role
+        // meanwhile makes this read the role again rather than be overwritten unseen.
+        let changed = modify(&*self.store, id, |record, doc| {
+            let identity = (&*record.name, &*record.role_id, &*record.arn, doc.path());
+            let previous = doc.clone();
+            *doc = RoleDocument::from_properties(
+                identity,
+                properties,
+                record.creation_micros,
+                Some(&previous),
+            );
+            Ok::<(), ProviderError>(())
+        })
+        .await;
+        match changed {
+            Ok((record, ())) => Ok(record),
+            Err(Modify::Missing) => Err(not_found(TYPE_NAME, id)),
+            Err(Modify::Rejected(e)) => Err(e),
+            Err(Modify::Store(e)) => Err(backend(e)),
+            Err(Modify::Contended) => Err(backend(format_args!(
+                "role {id} kept changing while it was updated"
+            ))),
         }
-        record.document = Arc::from(doc.to_string());
-        self.store.replace_role(&record).await.map_err(backend)?;
-        Ok(record)
     }
 
     async fn get_record(&self, _: &ResourceContext, id: &str) -> Outcome<Option<RoleRecord>> {

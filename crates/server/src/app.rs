@@ -530,6 +530,10 @@ fn build_account(
         query: vec![
             Arc::new(CloudFormationApi::new(cloudformation).with_template_source(template_source)),
             Arc::new(sagestack_sts::StsApi::new(sessions)),
+            // IAM roles: the same records the AWS::IAM::Role provider writes.
+            Arc::new(sagestack_iam::IamApi::new(Arc::new(
+                sagestack_iam::Roles::new(store.clone(), clock.clone(), account_id, &args.region),
+            ))),
         ],
         rest: vec![Arc::new(sagestack_lambda::LambdaApi::new(
             invoker.clone(),
