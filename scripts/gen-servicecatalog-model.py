@@ -22,6 +22,12 @@ OPERATIONS = [
     "ProvisionProduct", "UpdateProvisionedProduct", "TerminateProvisionedProduct",
     "DescribeProvisionedProduct", "SearchProvisionedProducts", "ScanProvisionedProducts",
     "DescribeRecord",
+    # What Terraform's aws_servicecatalog_* resources read and write besides (#22).
+    "UpdatePortfolio", "ListPortfoliosForProduct",
+    "AssociatePrincipalWithPortfolio", "DisassociatePrincipalFromPortfolio",
+    "ListPrincipalsForPortfolio",
+    "CreateConstraint", "DescribeConstraint", "UpdateConstraint", "DeleteConstraint",
+    "ListConstraintsForPortfolio",
 ]
 
 

@@ -106,6 +106,55 @@ pub struct Portfolio {
     pub created_time: f64,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The IAM principals given the portfolio, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<Principal>,
+    /// The constraints on its products, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
+}
+
+/// An IAM principal (user, group, role, or a pattern of them) given a portfolio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Principal {
+    #[serde(rename = "PrincipalARN")]
+    pub arn: String,
+    /// `IAM` or `IAM_PATTERN`.
+    #[serde(rename = "PrincipalType")]
+    pub kind: String,
+}
+
+/// A constraint on how a product of a portfolio is launched (`LAUNCH`, `NOTIFICATION`,
+/// `RESOURCE_UPDATE`, `STACKSET`, `TEMPLATE`), kept inside its portfolio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Constraint {
+    /// `cons-` and 13 characters.
+    pub id: String,
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The account that made it.
+    pub owner: String,
+    pub product_id: String,
+    /// The constraint's parameters, as the JSON text given.
+    pub parameters: String,
+}
+
+impl Constraint {
+    /// `ConstraintDetail`.
+    pub fn detail(&self, portfolio_id: &str) -> Value {
+        let v = json!({
+            "ConstraintId": self.id,
+            "Type": self.kind,
+            "Owner": self.owner,
+            "ProductId": self.product_id,
+            "PortfolioId": portfolio_id,
+        });
+        with_present(v, [("Description", self.description.as_deref())])
+    }
 }
 
 impl Portfolio {

@@ -7,19 +7,23 @@
 //! so it must never hold, or reach, a stack service, nor anything built after it.
 //!
 //! One file per group of objects: [`portfolios`], [`products`], [`artifacts`],
-//! [`associations`]; the document storage they share is in [`storage`].
+//! [`associations`], [`principals`], [`constraints`]; the document storage they share is
+//! in [`storage`].
 //!
 //! Choices where AWS's behaviour is not observable here:
-//! * there are no principals: every product associated with at least one portfolio is
-//!   visible to the end-user calls (`SearchProducts`, `DescribeProduct`,
-//!   `ListLaunchPaths`), and every portfolio association is a launch path;
+//! * principals are recorded but grant nothing: every product associated with at least
+//!   one portfolio is visible to the end-user calls (`SearchProducts`,
+//!   `DescribeProduct`, `ListLaunchPaths`), whoever calls, and every portfolio
+//!   association is a launch path;
 //! * a template is read once, when its artifact is created, and kept with the artifact:
 //!   as in AWS, changing the object behind `LoadTemplateFromURL` afterwards changes
 //!   nothing.
 
 pub mod artifacts;
 pub mod associations;
+pub mod constraints;
 pub mod portfolios;
+pub mod principals;
 pub mod products;
 pub(crate) mod storage;
 
@@ -34,7 +38,8 @@ use crate::model::{Portfolio, Product, Scope};
 
 pub use artifacts::{ArtifactInput, UpdateArtifactInput, check_template};
 pub use associations::LaunchPath;
-pub use portfolios::CreatePortfolioInput;
+pub use constraints::{CreateConstraintInput, UpdateConstraintInput};
+pub use portfolios::{CreatePortfolioInput, UpdatePortfolioInput};
 pub use products::{CreateProductInput, ProductQuery, UpdateProductInput};
 
 pub(crate) type Result<T> = std::result::Result<T, ScError>;

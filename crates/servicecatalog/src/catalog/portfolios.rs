@@ -1,8 +1,9 @@
-//! Portfolios: create, change (the native provider's update; the API has no
-//! UpdatePortfolio here) and delete; and the tag rules portfolios and products share.
+//! Portfolios: create, change (UpdatePortfolio and the native provider's update) and
+//! delete; and the tag rules portfolios and products share.
 //!
-//! A portfolio with products associated cannot be deleted (the store refuses it), so this
-//! file never deletes associations on the caller's behalf.
+//! A portfolio with products associated cannot be deleted (the store refuses it), nor one
+//! with principals or constraints, so this file never deletes associations on the
+//! caller's behalf.
 
 use sagestack_store::CatalogKind;
 use serde::Deserialize;
@@ -18,6 +19,18 @@ pub struct CreatePortfolioInput {
     pub description: Option<String>,
     pub provider_name: String,
     pub tags: Option<Vec<Tag>>,
+}
+
+/// `UpdatePortfolio`'s input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdatePortfolioInput {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub provider_name: Option<String>,
+    pub add_tags: Option<Vec<Tag>>,
+    pub remove_tags: Option<Vec<String>>,
 }
 
 pub(crate) fn too_many_tags() -> ScError {
@@ -48,6 +61,29 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<()> {
     Ok(())
 }
 
+/// `RemoveTags` then `AddTags` (a key in both ends with the added value), by AWS's
+/// rules: what is added is checked, and the result holds at most [`MAX_TAGS`].
+pub(crate) fn change_tags(
+    tags: &mut Vec<Tag>,
+    add: Option<&[Tag]>,
+    remove: Option<&[String]>,
+) -> Result<()> {
+    let add = add.unwrap_or_default();
+    check_tags(add)?;
+    let remove = remove.unwrap_or_default();
+    tags.retain(|t| !remove.contains(&t.key));
+    for t in add {
+        match tags.iter_mut().find(|c| c.key == t.key) {
+            Some(c) => c.value.clone_from(&t.value),
+            None => tags.push(t.clone()),
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(too_many_tags());
+    }
+    Ok(())
+}
+
 impl Catalog {
     pub async fn create_portfolio(&self, input: CreatePortfolioInput) -> Result<Portfolio> {
         let tags = input.tags.unwrap_or_default();
@@ -61,6 +97,8 @@ impl Catalog {
             provider_name: input.provider_name,
             created_time: self.now(),
             tags,
+            principals: Vec::new(),
+            constraints: Vec::new(),
         };
         self.insert(CatalogKind::Portfolio, &p.id, None, &p).await?;
         Ok(p)
@@ -79,7 +117,45 @@ impl Catalog {
         .await
     }
 
+    /// `UpdatePortfolio`: the fields given, and the tags (removed, then added).
+    pub async fn change_portfolio(&self, input: UpdatePortfolioInput) -> Result<Portfolio> {
+        self.modify(
+            CatalogKind::Portfolio,
+            &input.id,
+            portfolio_not_found,
+            |p: &mut Portfolio| {
+                if let Some(n) = &input.display_name {
+                    p.display_name.clone_from(n);
+                }
+                if let Some(n) = &input.provider_name {
+                    p.provider_name.clone_from(n);
+                }
+                if let Some(d) = &input.description {
+                    // An empty description is none.
+                    p.description = (!d.is_empty()).then(|| d.clone());
+                }
+                change_tags(
+                    &mut p.tags,
+                    input.add_tags.as_deref(),
+                    input.remove_tags.as_deref(),
+                )
+            },
+        )
+        .await
+    }
+
     pub async fn delete_portfolio(&self, id: &str) -> Result<()> {
+        let p = self.portfolio(id).await?;
+        if !p.principals.is_empty() {
+            return Err(ScError::ResourceInUse(format!(
+                "Portfolio {id} has principals associated with it. Disassociate them before deleting the portfolio."
+            )));
+        }
+        if !p.constraints.is_empty() {
+            return Err(ScError::ResourceInUse(format!(
+                "Portfolio {id} has constraints. Delete them before deleting the portfolio."
+            )));
+        }
         self.delete_unassociated(
             CatalogKind::Portfolio,
             id,

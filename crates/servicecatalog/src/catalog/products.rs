@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use sagestack_store::CatalogKind;
 use serde::Deserialize;
 
-use super::portfolios::{check_tags, too_many_tags};
-use super::{ArtifactInput, Catalog, MAX_TAGS, Result, product_not_found};
+use super::portfolios::{change_tags, check_tags};
+use super::{ArtifactInput, Catalog, Result, product_not_found};
 use crate::error::ScError;
 use crate::model::{Product, Tag, new_id};
 
@@ -152,20 +152,11 @@ impl Catalog {
                         *field = Some(v.clone());
                     }
                 }
-                let add = input.add_tags.clone().unwrap_or_default();
-                check_tags(&add)?;
-                let remove = input.remove_tags.clone().unwrap_or_default();
-                p.tags.retain(|t| !remove.contains(&t.key));
-                for t in add {
-                    match p.tags.iter_mut().find(|c| c.key == t.key) {
-                        Some(c) => c.value = t.value,
-                        None => p.tags.push(t),
-                    }
-                }
-                if p.tags.len() > MAX_TAGS {
-                    return Err(too_many_tags());
-                }
-                Ok(())
+                change_tags(
+                    &mut p.tags,
+                    input.add_tags.as_deref(),
+                    input.remove_tags.as_deref(),
+                )
             },
         )
         .await

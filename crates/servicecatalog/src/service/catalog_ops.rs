@@ -18,7 +18,9 @@ use crate::model::{Artifact, Portfolio, Product, tags_json};
 pub const OPERATIONS: &[&str] = &[
     "CreatePortfolio",
     "DescribePortfolio",
+    "UpdatePortfolio",
     "ListPortfolios",
+    "ListPortfoliosForProduct",
     "DeletePortfolio",
     "CreateProduct",
     "DescribeProduct",
@@ -46,6 +48,14 @@ struct IdInput {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PageInput {
+    page_token: Option<String>,
+    page_size: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProductPageInput {
+    product_id: String,
     page_token: Option<String>,
     page_size: Option<i64>,
 }
@@ -134,6 +144,25 @@ pub(super) async fn call(catalog: &Catalog, operation: &str, input: Value) -> Re
                 "TagOptions": [],
                 "Budgets": [],
             })
+        }
+        "UpdatePortfolio" => {
+            let p = catalog.change_portfolio(decode(operation, input)?).await?;
+            json!({"PortfolioDetail": p.detail(), "Tags": tags_json(&p.tags)})
+        }
+        "ListPortfoliosForProduct" => {
+            let i: ProductPageInput = decode(operation, input)?;
+            catalog.product(&i.product_id).await?;
+            let all: Vec<Portfolio> = catalog
+                .launch_paths(&i.product_id)
+                .await?
+                .into_iter()
+                .map(|l| l.portfolio)
+                .collect();
+            let (items, next) = page(all, i.page_token.as_deref(), i.page_size)?;
+            with_next(
+                json!({"PortfolioDetails": items.iter().map(Portfolio::detail).collect::<Vec<_>>()}),
+                next,
+            )
         }
         "ListPortfolios" => {
             let i: PageInput = decode(operation, input)?;
@@ -300,6 +329,10 @@ async fn describe_artifact(catalog: &Catalog, i: DescribeArtifactInput) -> Resul
     };
     let a = found?;
     let mut info = json!(a.info);
+    // AWS answers the template's URL as `TemplateUrl` (what Terraform's import reads).
+    if let Some(url) = a.info.get("LoadTemplateFromURL") {
+        info["TemplateUrl"] = url.clone().into();
+    }
     if i.verbose.unwrap_or(false) {
         info["TemplateBody"] = a.template_body.clone().into();
     }

@@ -1,7 +1,8 @@
 //! [`ServiceCatalogService`]: the Service Catalog JSON 1.1 API (target prefix
 //! `AWS242ServiceCatalogService`). It decodes and validates each operation's input
-//! against the botocore model, runs it on the [`Catalog`] ([`catalog_ops`]) or on the
-//! [`ProvisionedProducts`] ([`launch_ops`]) and shapes the answer.
+//! against the botocore model, runs it on the [`Catalog`] ([`catalog_ops`], and
+//! [`access_ops`] for principals and constraints) or on the [`ProvisionedProducts`]
+//! ([`launch_ops`]) and shapes the answer.
 //!
 //! Built last, from the two it serves; it holds no state of its own and must never be
 //! held by them.
@@ -10,6 +11,7 @@
 //! them (boto3 and the CLI send a fresh token on every call anyway); `AcceptLanguage` is
 //! accepted and ignored (messages are English).
 
+pub mod access_ops;
 pub mod catalog_ops;
 pub mod launch_ops;
 
@@ -122,6 +124,8 @@ impl ServiceCatalogService {
         }
         let out = if catalog_ops::OPERATIONS.contains(&op) {
             catalog_ops::call(&self.catalog, op, input).await?
+        } else if access_ops::OPERATIONS.contains(&op) {
+            access_ops::call(&self.catalog, op, input).await?
         } else if launch_ops::OPERATIONS.contains(&op) {
             launch_ops::call(&self.provisioned, ctx, op, input).await?
         } else {
@@ -146,6 +150,13 @@ mod tests {
             "DisassociateProductFromPortfolio",
             "DescribeRecord",
         ] {
+            assert!(MODEL.has_operation(op), "{op}");
+        }
+        for op in catalog_ops::OPERATIONS
+            .iter()
+            .chain(access_ops::OPERATIONS)
+            .chain(launch_ops::OPERATIONS)
+        {
             assert!(MODEL.has_operation(op), "{op}");
         }
     }
