@@ -1,0 +1,118 @@
+"""examples/terraform, as a user runs it (README "Terraform"): applied to a fresh server,
+planned again (no changes), changed (`-var stage=prod`) and destroyed, with the example's
+own provider block and credentials nobody configured on the server (issue #22).
+
+Each step is checked through boto3, not only by Terraform's exit status: Terraform
+trusts what the server reads back, so a server that forgot a write would pass a
+Terraform-only test.
+"""
+import os
+import secrets
+import shutil
+
+import pytest
+
+import terraform_kit
+from conftest import PATH_STYLE, REPO, Server, client, code_of
+
+EXAMPLE = os.path.join(REPO, "examples", "terraform")
+NAME = "tf-demo"
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """The example's working directory and its server, after `terraform init`."""
+    terraform_kit.require_terraform()
+    root = tmp_path_factory.mktemp("tf-example")
+    server = Server(str(root / "data")).start()
+    work = root / "tf"
+    shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    # A key pair the server has never seen: --auth none accepts any (README).
+    tf = terraform_kit.Terraform(work, server.url,
+                                 access_key="AKIA" + secrets.token_hex(8).upper())
+    # The example declares its own provider (the endpoints as a user writes them).
+    os.remove(os.path.join(tf.dir, "provider.tf"))
+    tf.init()
+    yield tf, server
+    server.stop()
+
+
+def clients(server, key):
+    def make(service, **config):
+        return client(service, server.url, key=key, **config)
+    return make
+
+
+def tags_of(pairs):
+    return {t["Key"]: t["Value"] for t in pairs}
+
+
+def test_apply_plan_update_destroy(deployed):
+    tf, server = deployed
+    aws = clients(server, tf.access_key)
+    s3 = aws("s3", s3=PATH_STYLE)
+    ssm, sm, cfn, sc = aws("ssm"), aws("sagemaker"), aws("cloudformation"), aws("servicecatalog")
+
+    tf.apply()
+    out = tf.outputs()
+    # The template object and the parameter that names it.
+    body = s3.get_object(Bucket=f"{NAME}-templates", Key="project-template.yaml")["Body"].read()
+    with open(os.path.join(EXAMPLE, "project-template.yaml"), "rb") as f:
+        assert body == f.read()
+    assert tags_of(s3.get_bucket_tagging(Bucket=f"{NAME}-templates")["TagSet"]) == {
+        "team": "ml-platform", "stage": "dev"}
+    param = ssm.get_parameter(Name=f"/{NAME}/template-url")["Parameter"]
+    assert param["Value"].endswith("/project-template.yaml")
+    group = sm.describe_model_package_group(ModelPackageGroupName=f"{NAME}-models")
+    assert group["ModelPackageGroupStatus"] == "Completed"
+    # Both stacks settled, the S3 one from the object the configuration uploaded.
+    for stack in (f"{NAME}-inline", f"{NAME}-from-s3"):
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert ssm.get_parameter(Name=f"/{NAME}/inline/stage")["Parameter"]["Value"] == "dev"
+    s3.head_bucket(Bucket=f"sagemaker-{NAME}-direct-dev-artifacts")
+    # The project, provisioned from the Service Catalog product through its portfolio.
+    project = sm.describe_project(ProjectName=f"{NAME}-churn")
+    assert project["ProjectStatus"] == "CreateCompleted", project
+    assert project["ServiceCatalogProvisioningDetails"]["ProductId"] == out["product_id"]
+    s3.head_bucket(Bucket=f"sagemaker-{NAME}-churn-dev-artifacts")
+    portfolios = sc.list_portfolios_for_product(ProductId=out["product_id"])["PortfolioDetails"]
+    assert [p["Id"] for p in portfolios] == [out["portfolio_id"]]
+
+    # Terraform reads back exactly what it wrote: nothing to change.
+    tf.plan_no_changes()
+
+    # An update in place of every resource that has a mutable attribute.
+    tf.apply(var={"stage": "prod"})
+    tf.plan_no_changes(var={"stage": "prod"})
+    assert tags_of(s3.get_bucket_tagging(Bucket=f"{NAME}-templates")["TagSet"])["stage"] == "prod"
+    described = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [f"/{NAME}/template-url"]}])["Parameters"]
+    assert described[0]["Description"] == "Where the project template lives (prod)"
+    assert ssm.get_parameter(Name=f"/{NAME}/inline/stage")["Parameter"]["Value"] == "prod"
+    stack = cfn.describe_stacks(StackName=f"{NAME}-from-s3")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    s3.head_bucket(Bucket=f"sagemaker-{NAME}-direct-prod-artifacts")
+    portfolio = sc.describe_portfolio(Id=out["portfolio_id"])
+    assert portfolio["PortfolioDetail"]["Description"] == "SageMaker project templates (prod)"
+    assert tags_of(portfolio["Tags"])["stage"] == "prod"
+    project = sm.describe_project(ProjectName=f"{NAME}-churn")
+    assert project["ProjectStatus"] == "UpdateCompleted", project
+
+    # Everything goes, the resources the stacks and the project made included.
+    tf.destroy(var={"stage": "prod"})
+    assert s3.list_buckets()["Buckets"] == []
+    assert ssm.describe_parameters()["Parameters"] == []
+    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert sm.list_projects()["ProjectSummaryList"] == []
+    live = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert live == []
+    assert sc.list_portfolios()["PortfolioDetails"] == []
+    assert code_of_call(sc.describe_product_as_admin, Id=out["product_id"]) == "ResourceNotFoundException"
+
+
+def code_of_call(call, **kwargs):
+    try:
+        call(**kwargs)
+    except Exception as e:  # noqa: BLE001 - the code is what is asserted
+        return code_of(e)
+    return None
