@@ -24,6 +24,8 @@ OPERATIONS = [
     "PublishVersion", "ListVersionsByFunction",
     "CreateAlias", "GetAlias", "UpdateAlias", "DeleteAlias", "ListAliases",
     "TagResource", "UntagResource", "ListTags", "GetAccountSettings",
+    "GetFunctionCodeSigningConfig", "GetFunctionConcurrency", "PutFunctionConcurrency",
+    "DeleteFunctionConcurrency",
 ]
 
 # botocore patterns with look-around, which the Rust `regex` crate does not compile, and

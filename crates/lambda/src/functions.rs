@@ -20,7 +20,9 @@ use sagestack_store::{CatalogCursor, CatalogKind, CatalogRecord, ObjectStore, St
 
 use crate::code::{self, Package};
 use crate::error::{LambdaError, Result};
-use crate::model::{Environment, FunctionConfig, FunctionRecord, LATEST, Scope, lambda_timestamp};
+use crate::model::{
+    Environment, FunctionConfig, FunctionRecord, LATEST, LoggingConfig, Scope, lambda_timestamp,
+};
 
 /// How often a read-modify-write is retried when another writer got there first.
 const MODIFY_ATTEMPTS: usize = 8;
@@ -66,6 +68,7 @@ pub struct CreateFunctionInput {
     pub tracing_config: Option<Value>,
     #[serde(default)]
     pub layers: Vec<String>,
+    pub logging_config: Option<LoggingConfig>,
 }
 
 /// UpdateFunctionConfiguration's input.
@@ -82,6 +85,8 @@ pub struct UpdateConfigurationInput {
     pub revision_id: Option<String>,
     pub ephemeral_storage: Option<Value>,
     pub tracing_config: Option<Value>,
+    pub layers: Option<Vec<String>>,
+    pub logging_config: Option<LoggingConfig>,
 }
 
 /// The Lambda state. Cheap to share behind an `Arc`.
@@ -119,6 +124,10 @@ impl Functions {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     fn not_found(&self, name: &str) -> LambdaError {
@@ -291,11 +300,12 @@ impl Functions {
             ephemeral_storage: input
                 .ephemeral_storage
                 .unwrap_or_else(|| json!({"Size": 512})),
-            layers: input
-                .layers
-                .into_iter()
-                .map(|arn| json!({"Arn": arn, "CodeSize": 0}))
-                .collect(),
+            layers: layers(input.layers),
+            logging_config: Some(crate::logging::resolve(
+                &input.function_name,
+                None,
+                input.logging_config.as_ref(),
+            )?),
         };
         check_limits(&config)?;
         let mut record = FunctionRecord {
@@ -307,6 +317,7 @@ impl Functions {
             aliases: Vec::new(),
             next_version: 1,
             created_ms: now,
+            reserved_concurrency: None,
         };
         let answer = if input.publish {
             {
@@ -393,6 +404,16 @@ impl Functions {
             }
             if let Some(v) = &input.tracing_config {
                 next.tracing_config = v.clone();
+            }
+            if let Some(v) = &input.layers {
+                next.layers = layers(v.clone());
+            }
+            if let Some(v) = &input.logging_config {
+                next.logging_config = Some(crate::logging::resolve(
+                    &next.function_name,
+                    next.logging_config.as_ref(),
+                    Some(v),
+                )?);
             }
             check_runtime(next.runtime.as_deref(), next.handler.as_deref(), &None)?;
             check_limits(&next)?;
@@ -503,6 +524,13 @@ fn document(
             .map_err(|e| LambdaError::Service(e.to_string()))?
             .into(),
     })
+}
+
+/// `Layers` as answered: each ARN, its contents unknown here.
+fn layers(arns: Vec<String>) -> Vec<Value> {
+    arns.into_iter()
+        .map(|arn| json!({"Arn": arn, "CodeSize": 0}))
+        .collect()
 }
 
 /// A new `LastModified` and `RevisionId` after a change.

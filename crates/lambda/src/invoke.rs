@@ -1,5 +1,6 @@
 //! Invoking a function: resolve the name and qualifier to a configuration and its code,
-//! run it on the [`Executor`], and write its log to `/aws/lambda/<name>` through the
+//! run it on the [`Executor`], and write its log to its log group (`/aws/lambda/<name>`
+//! unless `LoggingConfig.LogGroup` says otherwise) through the
 //! [`LogSink`] the server gives (CloudWatch Logs).
 //!
 //! Used by the API's `Invoke` and by Lambda-backed custom resources alike.
@@ -120,6 +121,7 @@ impl Invoker {
             memory_mb: config.memory_size,
             environment,
             code_dir,
+            log_group: config.log_group(),
             pool_key: format!(
                 "{name}\0{}\0{}\0{code_hex}",
                 config.version, config.revision_id
@@ -178,12 +180,7 @@ impl Invoker {
                 outcome.log_stream.clone()
             };
             self.logs
-                .append(
-                    &format!("/aws/lambda/{}", spec.name),
-                    &stream,
-                    now,
-                    outcome.log_lines.clone(),
-                )
+                .append(&spec.log_group, &stream, now, outcome.log_lines.clone())
                 .await;
         }
         outcome

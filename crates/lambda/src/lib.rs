@@ -16,10 +16,12 @@
 pub mod api;
 pub mod code;
 pub mod code_urls;
+pub mod concurrency;
 pub mod custom_resource;
 pub mod error;
 pub mod functions;
 pub mod invoke;
+mod logging;
 pub mod model;
 pub mod provider;
 pub mod runtime;

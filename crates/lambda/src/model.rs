@@ -45,6 +45,40 @@ pub struct FunctionConfig {
     pub ephemeral_storage: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<Value>,
+    /// Where and how the function's log goes (`LogGroup` defaults to
+    /// `/aws/lambda/<name>`); absent only in functions stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging_config: Option<LoggingConfig>,
+}
+
+impl FunctionConfig {
+    /// The log group the function writes to: `LoggingConfig.LogGroup`, else
+    /// `/aws/lambda/<name>`.
+    pub fn log_group(&self) -> String {
+        self.logging_config
+            .as_ref()
+            .and_then(|l| l.log_group.clone())
+            .unwrap_or_else(|| default_log_group(&self.function_name))
+    }
+}
+
+/// `/aws/lambda/<name>`, the log group a function writes to unless told otherwise.
+pub fn default_log_group(function_name: &str) -> String {
+    format!("/aws/lambda/{function_name}")
+}
+
+/// `LoggingConfig`, as given and as answered.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoggingConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_log_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_log_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -59,6 +93,10 @@ pub struct Environment {
 pub struct VersionRecord {
     pub config: FunctionConfig,
     pub code_hex: String,
+    /// `$LATEST`'s description when this version was published (the version's own may
+    /// be `PublishVersion`'s): what tells whether `$LATEST` changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_description: Option<String>,
 }
 
 /// An alias, as `GetAlias` answers it.
@@ -95,6 +133,9 @@ pub struct FunctionRecord {
     /// stack's function from an older one of the same name by it.
     #[serde(default)]
     pub created_ms: i64,
+    /// `PutFunctionConcurrency`'s reservation: recorded and answered, not enforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<i64>,
 }
 
 fn one() -> u64 {

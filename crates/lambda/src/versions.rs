@@ -25,7 +25,7 @@ pub(crate) fn publish(
     }
     if let Some(last) = record.versions.last()
         && last.code_hex == record.code_hex
-        && same_configuration(&last.config, &record.config)
+        && same_configuration(last, &record.config)
     {
         return Ok(last.config.clone());
     }
@@ -40,18 +40,27 @@ pub(crate) fn publish(
     record.versions.push(VersionRecord {
         config: config.clone(),
         code_hex: record.code_hex.clone(),
+        latest_description: Some(record.config.description.clone()),
     });
     Ok(config)
 }
 
-/// Whether two configurations run the same way (what a new version would change).
-fn same_configuration(a: &FunctionConfig, b: &FunctionConfig) -> bool {
-    a.runtime == b.runtime
-        && a.handler == b.handler
-        && a.timeout == b.timeout
-        && a.memory_size == b.memory_size
-        && a.environment == b.environment
-        && a.role == b.role
+/// Whether `$LATEST` is what `version` was published from (then publishing again makes
+/// no new version): the whole configuration but the names, the revision and the time.
+fn same_configuration(version: &VersionRecord, latest: &FunctionConfig) -> bool {
+    let normal = |c: &FunctionConfig, description: &str| FunctionConfig {
+        function_arn: String::new(),
+        version: String::new(),
+        last_modified: String::new(),
+        revision_id: String::new(),
+        description: description.to_string(),
+        ..c.clone()
+    };
+    let published_from = version
+        .latest_description
+        .as_deref()
+        .unwrap_or(&version.config.description);
+    normal(&version.config, published_from) == normal(latest, &latest.description)
 }
 
 pub(crate) fn delete_version(record: &mut FunctionRecord, version: &str) -> Result<()> {

@@ -81,6 +81,7 @@ async fn create(invoker: &Invoker, name: &str) {
             ephemeral_storage: None,
             tracing_config: None,
             layers: Vec::new(),
+            logging_config: None,
         })
         .await
         .unwrap();

@@ -26,7 +26,7 @@ use sagestack_engine::{
 use crate::code::Package;
 use crate::error::LambdaError;
 use crate::functions::{CodeInput, CreateFunctionInput, Functions, UpdateConfigurationInput};
-use crate::model::{Environment, FunctionRecord};
+use crate::model::{Environment, FunctionRecord, LoggingConfig};
 
 pub const TYPE_NAME: &str = "AWS::Lambda::Function";
 
@@ -92,6 +92,10 @@ fn environment(properties: &Value) -> Option<Environment> {
             })
             .collect(),
     })
+}
+
+fn logging_config(properties: &Value) -> Option<LoggingConfig> {
+    serde_json::from_value(properties.get("LoggingConfig")?.clone()).ok()
 }
 
 fn number(properties: &Value, key: &str) -> Option<i64> {
@@ -230,6 +234,7 @@ impl Native for FunctionProvider {
                 .get("Layers")
                 .and_then(|a| serde_json::from_value(a.clone()).ok())
                 .unwrap_or_default(),
+            logging_config: logging_config(properties),
         };
         let fail = |e| provider_error(TYPE_NAME, &name, e);
         self.functions.create(input).await.map_err(fail)?;
@@ -261,6 +266,18 @@ impl Native for FunctionProvider {
             revision_id: None,
             ephemeral_storage: props.get("EphemeralStorage").cloned(),
             tracing_config: props.get("TracingConfig").cloned(),
+            layers: Some(
+                props
+                    .get("Layers")
+                    .and_then(|a| serde_json::from_value(a.clone()).ok())
+                    .unwrap_or_default(),
+            ),
+            // A template without `LoggingConfig` goes back to Lambda's defaults.
+            logging_config: Some(logging_config(props).unwrap_or_else(|| LoggingConfig {
+                log_format: Some("Text".into()),
+                log_group: Some(crate::model::default_log_group(name)),
+                ..LoggingConfig::default()
+            })),
         };
         let config = self
             .functions

@@ -70,6 +70,8 @@ pub struct FunctionSpec {
     pub memory_mb: i64,
     pub environment: BTreeMap<String, String>,
     pub code_dir: PathBuf,
+    /// The log group the function writes to (`LoggingConfig.LogGroup`).
+    pub log_group: String,
     /// Changes whenever the code or configuration does: the worker pool's key.
     pub pool_key: String,
 }
@@ -326,10 +328,7 @@ impl Executor {
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 spec.memory_mb.to_string(),
             ),
-            (
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", spec.name),
-            ),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", spec.log_group.clone()),
             ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.clone()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
             ("AWS_ACCESS_KEY_ID", config.credentials.0.clone()),
