@@ -16,7 +16,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod bucket_policy_provider;
 pub mod bucket_provider;
+pub mod config;
 pub mod memory;
 pub mod source;
 pub mod url;

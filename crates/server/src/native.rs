@@ -1,8 +1,8 @@
 //! The resource providers backed by this server's own state, for the CloudFormation
 //! service: a stack's `AWS::SSM::Parameter`, `AWS::SageMaker::ModelPackageGroup`,
 //! `AWS::SageMaker::ModelPackage`,
-//! `AWS::IAM::Role` and `AWS::S3::Bucket` become real parameters, groups, roles and
-//! buckets that the APIs read. Buckets always live in this server's own object store,
+//! `AWS::IAM::Role`, `AWS::S3::Bucket` and `AWS::S3::BucketPolicy` become real parameters,
+//! groups, roles, buckets and bucket policies that the APIs read. Buckets always live in this server's own object store,
 //! also when templates are read from an external S3 (`--s3-endpoint`).
 //! `AWS::Logs::LogGroup` becomes a log group of the Logs state ([`log_group_provider`]),
 //! `AWS::SageMaker::Project` a project that the provisioner provisions
@@ -44,7 +44,13 @@ pub fn native_providers(
         ),
         (
             sagestack_s3::bucket_provider::TYPE_NAME.to_string(),
-            Arc::new(sagestack_s3::bucket_provider::BucketProvider::new(objects)),
+            Arc::new(sagestack_s3::bucket_provider::BucketProvider::new(
+                objects.clone(),
+            )),
+        ),
+        (
+            sagestack_s3::bucket_policy_provider::TYPE_NAME.to_string(),
+            Arc::new(sagestack_s3::bucket_policy_provider::BucketPolicyProvider::new(objects)),
         ),
     ]
 }
@@ -145,6 +151,7 @@ mod tests {
                 "AWS::SageMaker::ModelPackage",
                 "AWS::IAM::Role",
                 "AWS::S3::Bucket",
+                "AWS::S3::BucketPolicy",
                 "AWS::Logs::LogGroup",
                 "AWS::CodePipeline::Pipeline",
                 "AWS::CodeBuild::Project"

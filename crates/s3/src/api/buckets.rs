@@ -1,4 +1,6 @@
-//! Bucket operations: list, create, head, delete, location, and bucket tagging.
+//! Bucket operations: list, create (with the Object Ownership and canned ACL it may
+//! set), head, delete (its document, and so its configuration, goes with it), location,
+//! and bucket tagging.
 //! Never touches objects or uploads (a non-empty bucket is the store's `Conflict`).
 
 use super::*;
@@ -65,11 +67,21 @@ pub(super) async fn create_bucket(
         Some(c) => c,
         None => api.region.clone(),
     };
+    let mut document = crate::config::BucketDocument::default();
+    document
+        .fields()
+        .insert("Owner".into(), serde_json::Value::String(owner.clone()));
+    document
+        .set_created_with(
+            input.object_ownership.as_ref().map(ObjectOwnership::as_str),
+            input.acl.as_ref().map(BucketCannedACL::as_str),
+        )
+        .map_err(config_error)?;
     let record = BucketRecord {
         name: name.clone(),
         region: region.clone(),
         creation_micros: now_micros(),
-        document: Arc::from(serde_json::json!({ "Owner": owner }).to_string()),
+        document: Arc::from(document.to_json()),
     };
     match api.store.create_bucket(&record).await {
         Ok(()) => {}
@@ -180,14 +192,11 @@ pub(super) async fn delete_bucket_tagging(
 }
 
 /// Replaces (or with `None` removes) the tags in a bucket's document, keeping its other
-/// fields. A read-modify-write: a concurrent update of another field of the same bucket
-/// document (rare: tags are its only S3-written field) can be lost; the store has no
-/// compare-and-set for buckets.
+/// fields (one read-modify-write of [`crate::config::update_document`]).
 async fn set_tags(api: &S3Api, bucket: &str, tags: Option<&[StoredTag]>) -> S3Result<()> {
-    let record = api.existing_bucket(bucket).await?;
-    let document = with_tags(&record.document, tags);
-    api.store
-        .update_bucket(bucket, &document)
-        .await
-        .map_err(bucket_error(bucket))
+    api.update_document(bucket, |doc| {
+        *doc = crate::config::BucketDocument::parse(&with_tags(&doc.to_json(), tags));
+        Ok(())
+    })
+    .await
 }

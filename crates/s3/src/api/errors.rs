@@ -70,6 +70,52 @@ pub(super) fn delete_error(bucket: &str, key: ObjectKey, e: StoreError) -> Error
     }
 }
 
+/// A refused bucket configuration, in S3's code (and status, for the codes s3s does not
+/// know).
+pub(super) fn config_error(e: ConfigError) -> S3Error {
+    let (code, status) = match &e {
+        ConfigError::MalformedXml(_) => (S3ErrorCode::MalformedXML, None),
+        ConfigError::InvalidArgument(_) => (S3ErrorCode::InvalidArgument, None),
+        ConfigError::InvalidRequest(_) => (S3ErrorCode::InvalidRequest, None),
+        ConfigError::MalformedPolicy(_) => (S3ErrorCode::MalformedPolicy, None),
+        ConfigError::AccessDenied(_) => (S3ErrorCode::AccessDenied, None),
+        ConfigError::AclNotSupported(_) => (S3ErrorCode::AccessControlListNotSupported, None),
+        ConfigError::AclWithObjectOwnership(_) => {
+            (S3ErrorCode::InvalidBucketAclWithObjectOwnership, None)
+        }
+        ConfigError::AclWithBlockPublicAccess(_) => (
+            custom_code("InvalidBucketAclWithBlockPublicAccessError"),
+            Some(http::StatusCode::BAD_REQUEST),
+        ),
+    };
+    let mut error = S3Error::with_message(code, e.to_string());
+    if let Some(status) = status {
+        error.set_status_code(status);
+    }
+    error
+}
+
+/// A failed update of a bucket's document.
+pub(super) fn update_error(bucket: &str) -> impl FnOnce(UpdateError) -> S3Error + '_ {
+    move |e| match e {
+        UpdateError::NoSuchBucket => no_such_bucket(bucket),
+        UpdateError::Invalid(e) => config_error(e),
+        UpdateError::Store(e) => internal(e),
+    }
+}
+
+/// The answer for a sub-resource a bucket does not have: `404` with S3's code.
+pub(super) fn not_configured(code: &str, message: &str) -> S3Error {
+    let mut error = S3Error::with_message(custom_code(code), message.to_owned());
+    error.set_status_code(http::StatusCode::NOT_FOUND);
+    error
+}
+
+/// S3's error code `code` (a known one, or a custom one carrying the name).
+fn custom_code(code: &str) -> S3ErrorCode {
+    S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::InternalError)
+}
+
 /// `StoreError::NotFound` from an operation naming a bucket means the bucket is absent.
 pub(super) fn bucket_error(bucket: &str) -> impl FnOnce(StoreError) -> S3Error + '_ {
     move |e| match e {

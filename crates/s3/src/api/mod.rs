@@ -67,6 +67,8 @@ use sagestack_store::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::config::{ConfigError, UpdateError};
+
 /// Default bound on one object (and on one part): 256 MiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 256 * 1024 * 1024;
 /// The smallest part S3 accepts, except for the last one of an upload.
@@ -85,9 +87,11 @@ const OWNER_NAME: &str = "sagestack";
 mod buckets;
 mod budget;
 mod call;
+mod config;
 /// What an object carries besides its body, kept as the store's opaque document.
 mod document;
 mod errors;
+mod lifecycle;
 mod list;
 mod listing;
 mod multipart;
@@ -274,6 +278,36 @@ forward! {
     buckets::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
     buckets::put_bucket_tagging(PutBucketTaggingInput) -> PutBucketTaggingOutput;
     buckets::delete_bucket_tagging(DeleteBucketTaggingInput) -> DeleteBucketTaggingOutput;
+    config::get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
+    config::put_bucket_versioning(PutBucketVersioningInput) -> PutBucketVersioningOutput;
+    config::get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
+    config::put_bucket_policy(PutBucketPolicyInput) -> PutBucketPolicyOutput;
+    config::delete_bucket_policy(DeleteBucketPolicyInput) -> DeleteBucketPolicyOutput;
+    config::get_bucket_policy_status(GetBucketPolicyStatusInput) -> GetBucketPolicyStatusOutput;
+    config::get_public_access_block(GetPublicAccessBlockInput) -> GetPublicAccessBlockOutput;
+    config::put_public_access_block(PutPublicAccessBlockInput) -> PutPublicAccessBlockOutput;
+    config::delete_public_access_block(DeletePublicAccessBlockInput) -> DeletePublicAccessBlockOutput;
+    config::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
+    config::put_bucket_encryption(PutBucketEncryptionInput) -> PutBucketEncryptionOutput;
+    config::delete_bucket_encryption(DeleteBucketEncryptionInput) -> DeleteBucketEncryptionOutput;
+    config::get_bucket_ownership_controls(GetBucketOwnershipControlsInput) -> GetBucketOwnershipControlsOutput;
+    config::put_bucket_ownership_controls(PutBucketOwnershipControlsInput) -> PutBucketOwnershipControlsOutput;
+    config::delete_bucket_ownership_controls(DeleteBucketOwnershipControlsInput) -> DeleteBucketOwnershipControlsOutput;
+    config::get_bucket_acl(GetBucketAclInput) -> GetBucketAclOutput;
+    config::put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
+    config::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
+    config::delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput;
+    config::get_bucket_website(GetBucketWebsiteInput) -> GetBucketWebsiteOutput;
+    config::delete_bucket_website(DeleteBucketWebsiteInput) -> DeleteBucketWebsiteOutput;
+    config::get_bucket_accelerate_configuration(GetBucketAccelerateConfigurationInput) -> GetBucketAccelerateConfigurationOutput;
+    config::get_bucket_request_payment(GetBucketRequestPaymentInput) -> GetBucketRequestPaymentOutput;
+    config::get_bucket_logging(GetBucketLoggingInput) -> GetBucketLoggingOutput;
+    config::get_bucket_replication(GetBucketReplicationInput) -> GetBucketReplicationOutput;
+    config::delete_bucket_replication(DeleteBucketReplicationInput) -> DeleteBucketReplicationOutput;
+    config::get_object_lock_configuration(GetObjectLockConfigurationInput) -> GetObjectLockConfigurationOutput;
+    lifecycle::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
+    lifecycle::put_bucket_lifecycle_configuration(PutBucketLifecycleConfigurationInput) -> PutBucketLifecycleConfigurationOutput;
+    lifecycle::delete_bucket_lifecycle(DeleteBucketLifecycleInput) -> DeleteBucketLifecycleOutput;
 }
 
 /// Virtual-hosted-style addressing on `localhost`: `Host: <bucket>.localhost[:port]`

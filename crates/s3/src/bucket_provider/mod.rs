@@ -19,9 +19,13 @@
 //!   win), then `aws:cloudformation:stack-name`, `:stack-id` and `:logical-id` as
 //!   CloudFormation adds them, stored in the bucket document as
 //!   `{"Tags": [{"Key": .., "Value": ..}]}` (what the S3 API's GetBucketTagging reads).
-//!   The other properties are kept under `"Properties"` (only recorded: this server does
-//!   not enforce encryption, lifecycle, notifications or website hosting). Other keys
-//!   of the document (written by the S3 API) are left alone by updates.
+//!   The other properties are kept under `"Properties"`; those that configure the bucket
+//!   (`VersioningConfiguration`, `BucketEncryption`, `PublicAccessBlockConfiguration`,
+//!   `LifecycleConfiguration`, `OwnershipControls`, `AccessControl`) are also written
+//!   as the S3 API keeps them ([`properties`]), so `GetBucketVersioning` and the rest
+//!   read them back. Nothing enforces them (no encryption, expiry, notifications or
+//!   website hosting happens here). Other keys of the document (written by the S3
+//!   API) are left alone by updates.
 //! * `BucketName` (and the other create-only properties of the schema) replace the
 //!   bucket when changed; everything else is updated in place.
 //! * Delete fails, as on AWS, while the bucket holds objects (or unfinished multipart
@@ -45,6 +49,8 @@ use sagestack_engine::{
 };
 use sagestack_store::{BucketRecord, ObjectStore, StoreError};
 use serde_json::{Map, Value, json};
+
+use crate::config::{BucketDocument, ConfigError, UpdateError, update_document};
 
 /// The resource type this provider serves.
 pub const TYPE_NAME: &str = "AWS::S3::Bucket";
@@ -194,18 +200,33 @@ fn tags(ctx: &ResourceContext, properties: &Value) -> Vec<Value> {
     tags
 }
 
-/// `document` with `Tags` and `Properties` replaced from `properties`; other keys kept.
-fn document(ctx: &ResourceContext, properties: &Value, document: &str) -> String {
-    let mut doc: Map<String, Value> = serde_json::from_str(document).unwrap_or_default();
+/// `document` with `Tags` and `Properties` replaced from `properties`, and the bucket
+/// configuration the properties set ([`properties::apply`], against the properties
+/// recorded before); other keys kept. A configuration S3 refuses fails the resource
+/// with S3's message.
+fn document(
+    ctx: &ResourceContext,
+    properties: &Value,
+    doc: &mut BucketDocument,
+) -> Result<(), ConfigError> {
+    let previous = doc.fields().get("Properties").cloned();
+    properties::apply(doc, properties, previous.as_ref())?;
+    let fields = doc.fields();
     // The stack's account owns the bucket (S3 checks it on every request).
-    doc.entry("Owner")
+    fields
+        .entry("Owner")
         .or_insert_with(|| Value::String(ctx.account_id.clone()));
-    doc.insert("Tags".into(), Value::Array(tags(ctx, properties)));
+    fields.insert("Tags".into(), Value::Array(tags(ctx, properties)));
     let mut recorded = properties.as_object().cloned().unwrap_or_default();
     recorded.remove("BucketName");
     recorded.remove("Tags");
-    doc.insert("Properties".into(), Value::Object(recorded));
-    Value::Object(doc).to_string()
+    fields.insert("Properties".into(), Value::Object(recorded));
+    Ok(())
+}
+
+/// A configuration S3 refuses, as the resource's failure: S3's message.
+fn refused(e: ConfigError) -> ProviderError {
+    ProviderError::InvalidRequest(e.to_string())
 }
 
 /// See the module documentation.
@@ -278,7 +299,7 @@ impl Native for BucketProvider {
     }
 
     /// Drift: the bucket's tags, which the S3 API changes (`PutBucketTagging`). Its other
-    /// settings are kept as the template gave them and no API here changes them.
+    /// settings are not compared (the S3 API can change them too: a gap).
     fn live_properties(bucket: &BucketRecord, expected: &Value) -> Option<Map<String, Value>> {
         let doc: Map<String, Value> = serde_json::from_str(&bucket.document).unwrap_or_default();
         let tags = doc.get("Tags").cloned().unwrap_or_else(|| json!([]));
@@ -309,11 +330,13 @@ impl Native for BucketProvider {
                 ));
             }
         };
+        let mut doc = BucketDocument::default();
+        document(ctx, properties, &mut doc).map_err(refused)?;
         let record = BucketRecord {
             name,
             region: ctx.region.clone(),
             creation_micros: now_micros(),
-            document: document(ctx, properties, "{}").into(),
+            document: doc.to_json().into(),
         };
         match self.store.create_bucket(&record).await {
             Ok(()) => Ok(record),
@@ -332,17 +355,16 @@ impl Native for BucketProvider {
         properties: &Value,
     ) -> Outcome<BucketRecord> {
         self.check(ctx, properties)?;
-        let bucket = self.store.get_bucket(name).await.map_err(backend)?;
-        let bucket = found(bucket, TYPE_NAME, name)?;
-        let doc = document(ctx, properties, &bucket.document);
-        match self.store.update_bucket(name, &doc).await {
-            Ok(()) => Ok(BucketRecord {
-                document: doc.into(),
-                ..bucket
-            }),
-            Err(StoreError::NotFound) => Err(not_found(TYPE_NAME, name)),
-            Err(e) => Err(backend(e)),
+        let updated =
+            update_document(&self.store, name, |doc| document(ctx, properties, doc)).await;
+        match updated {
+            Ok(()) => {}
+            Err(UpdateError::NoSuchBucket) => return Err(not_found(TYPE_NAME, name)),
+            Err(UpdateError::Invalid(e)) => return Err(refused(e)),
+            Err(UpdateError::Store(e)) => return Err(backend(e)),
         }
+        let bucket = self.store.get_bucket(name).await.map_err(backend)?;
+        found(bucket, TYPE_NAME, name)
     }
 
     async fn get_record(&self, _: &ResourceContext, name: &str) -> Outcome<Option<BucketRecord>> {
@@ -363,236 +385,6 @@ impl Native for BucketProvider {
     }
 }
 
+mod properties;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::memory::{MemoryObjectStore, object_meta};
-    use bytes::Bytes;
-    use sagestack_engine::{ResourceProvider, attempt_chars};
-
-    fn ctx(region: &str, stack: &str, logical: &str) -> ResourceContext {
-        ResourceContext {
-            region: region.into(),
-            account_id: "123456789012".into(),
-            partition: partition_for_region(region).into(),
-            stack_name: stack.into(),
-            stack_id: format!("arn:aws:cloudformation:{region}:123456789012:stack/{stack}/x"),
-            logical_id: logical.into(),
-            resource_type: TYPE_NAME.into(),
-            stack_tags: vec![("team".into(), "ml".into()), ("env".into(), "stack".into())],
-            started: 0,
-        }
-    }
-
-    #[test]
-    fn bucket_names_follow_s3_rules() {
-        for ok in ["abc", "my-bucket.v2", "a1b", &"a".repeat(63), "1.2.3.4a"] {
-            assert_eq!(check_bucket_name(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "ab",
-            &"a".repeat(64),
-            "My-Bucket",
-            "my_bucket",
-            "-abc",
-            "abc.",
-            "a..b",
-            "192.168.1.1",
-            "xn--abc",
-            "sthree-abc",
-            "abc-s3alias",
-            "abc--x-s3",
-        ] {
-            assert!(check_bucket_name(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn generated_names_are_lowercase_valid_and_fit() {
-        let n = generated_bucket_name("My-Stack", "DataBucket", "abcdefghijkl");
-        assert_eq!(n, "my-stack-databucket-abcdefghijkl");
-        let n = generated_bucket_name(&"S".repeat(128), &"L".repeat(100), "abcdefghijkl");
-        assert_eq!(n.len(), 63);
-        assert!(n.ends_with("-abcdefghijkl"));
-        assert_eq!(check_bucket_name(&n), Ok(()));
-        let random = attempt_chars(&ResourceContext::default(), LOWER_ALNUM, SUFFIX_LEN);
-        assert_eq!(random.len(), 12);
-        assert!(
-            random
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        );
-    }
-
-    #[test]
-    fn attributes_have_the_region_and_partition_formats() {
-        let s = state("b", "us-east-1");
-        assert_eq!(s.attributes["Arn"], "arn:aws:s3:::b");
-        assert_eq!(s.attributes["DomainName"], "b.s3.amazonaws.com");
-        assert_eq!(
-            s.attributes["RegionalDomainName"],
-            "b.s3.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            s.attributes["DualStackDomainName"],
-            "b.s3.dualstack.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            s.attributes["WebsiteURL"],
-            "http://b.s3-website-us-east-1.amazonaws.com"
-        );
-        let s = state("b", "eu-central-1");
-        assert_eq!(
-            s.attributes["WebsiteURL"],
-            "http://b.s3-website.eu-central-1.amazonaws.com"
-        );
-        let s = state("b", "cn-north-1");
-        assert_eq!(s.attributes["Arn"], "arn:aws-cn:s3:::b");
-        assert_eq!(
-            s.attributes["RegionalDomainName"],
-            "b.s3.cn-north-1.amazonaws.com.cn"
-        );
-        let s = state("b", "us-gov-west-1");
-        assert_eq!(s.attributes["Arn"], "arn:aws-us-gov:s3:::b");
-    }
-
-    /// The document the store keeps for bucket `name`.
-    async fn stored_document(store: &dyn ObjectStore, name: &str) -> Value {
-        let bucket = store.get_bucket(name).await.unwrap().unwrap();
-        serde_json::from_str(&bucket.document).unwrap()
-    }
-
-    #[tokio::test]
-    async fn create_update_read_delete() {
-        let store = Arc::new(MemoryObjectStore::new());
-        let p = BucketProvider::new(store.clone());
-        let c = ctx("eu-west-1", "Proj-Stack", "Artifacts");
-
-        let info = p.type_info(TYPE_NAME).unwrap();
-        assert!(
-            info.create_only_properties
-                .contains(&"BucketName".to_string())
-        );
-        assert!(info.attributes.contains(&"WebsiteURL".to_string()));
-        assert!(p.type_info("AWS::S3::BucketPolicy").is_none());
-
-        // Generated name, tags merged (the resource's own win over the stack's).
-        let s = p
-            .create(
-                &c,
-                &json!({"Tags": [{"Key": "env", "Value": "mine"}],
-                        "VersioningConfiguration": {"Status": "Enabled"}}),
-            )
-            .await
-            .unwrap();
-        assert!(
-            s.physical_id.starts_with("proj-stack-artifacts-"),
-            "{}",
-            s.physical_id
-        );
-        assert_eq!(s.physical_id.len(), "proj-stack-artifacts-".len() + 12);
-        let record = store.get_bucket(&s.physical_id).await.unwrap().unwrap();
-        assert_eq!(record.region, "eu-west-1");
-        let doc: Value = serde_json::from_str(&record.document).unwrap();
-        let tag = |k: &str| {
-            doc["Tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["Key"] == k)
-                .map(|t| t["Value"].clone())
-        };
-        assert_eq!(tag("env"), Some(json!("mine")));
-        assert_eq!(tag("team"), Some(json!("ml")));
-        assert_eq!(
-            tag("aws:cloudformation:logical-id"),
-            Some(json!("Artifacts"))
-        );
-        assert_eq!(
-            doc["Properties"]["VersioningConfiguration"]["Status"],
-            "Enabled"
-        );
-        assert_eq!(p.read(&c, &s, &json!({})).await.unwrap(), Some(s.clone()));
-
-        // Named; taken names fail as CloudFormation reports them.
-        let named = p
-            .create(&c, &json!({"BucketName": "data-bucket"}))
-            .await
-            .unwrap();
-        assert_eq!(named.physical_id, "data-bucket");
-        let e = p
-            .create(&c, &json!({"BucketName": "data-bucket"}))
-            .await
-            .unwrap_err();
-        assert_eq!(
-            e,
-            ProviderError::AlreadyExists("data-bucket already exists".into())
-        );
-        let e = p
-            .create(&c, &json!({"BucketName": "Bad_Name"}))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&e, ProviderError::InvalidRequest(m) if m.starts_with("Properties validation failed for resource Artifacts")),
-            "{e:?}"
-        );
-        let e = p
-            .create(
-                &c,
-                &json!({"VersioningConfiguration": {"Status": "Sometimes"}}),
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&e, ProviderError::InvalidRequest(m) if m.contains("VersioningConfiguration")),
-            "{e:?}"
-        );
-
-        // Update in place keeps keys the S3 API wrote, replaces tags and properties.
-        let mut d = stored_document(&*store, "data-bucket").await;
-        d["Versioning"] = json!("Enabled");
-        store
-            .update_bucket("data-bucket", &d.to_string())
-            .await
-            .unwrap();
-        let updated = p
-            .update(
-                &c,
-                &named,
-                &json!({"BucketName": "data-bucket"}),
-                &json!({"BucketName": "data-bucket", "Tags": [{"Key": "k", "Value": "v"}]}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(updated, named);
-        let d = stored_document(&*store, "data-bucket").await;
-        assert_eq!(d["Versioning"], "Enabled");
-        assert!(
-            d["Tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t["Key"] == "k")
-        );
-
-        // A bucket with an object cannot be deleted; once empty it can, twice.
-        store
-            .put_object(&object_meta("data-bucket", "k", b"x"), Bytes::from("x"))
-            .await
-            .unwrap();
-        let e = p.delete(&c, &named, &json!({})).await.unwrap_err();
-        assert_eq!(
-            e,
-            ProviderError::Conflict("The bucket you tried to delete is not empty".into())
-        );
-        store.delete_object("data-bucket", "k").await.unwrap();
-        p.delete(&c, &named, &json!({})).await.unwrap();
-        assert_eq!(p.read(&c, &named, &json!({})).await.unwrap(), None);
-        p.delete(&c, &named, &json!({})).await.unwrap();
-        let e = p
-            .update(&c, &named, &json!({}), &json!({}))
-            .await
-            .unwrap_err();
-        assert!(matches!(e, ProviderError::NotFound(_)), "{e:?}");
-    }
-}
+mod tests;
