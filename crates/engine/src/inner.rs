@@ -37,10 +37,10 @@ pub(crate) struct Inner {
     held: tokio::sync::Mutex<HashMap<String, usize>>,
     /// Publishes committed stack events to EventBridge (`emit.rs`).
     emitter: Emitter,
-    /// Next event sequence number per stack. Held across the append so that store order
-    /// and sequence order agree.
+    /// Per stack, the next event's number and the last event's time. Held across the
+    /// append so that store order and sequence order agree.
     #[allow(clippy::type_complexity)]
-    event_seq: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<u64>>>>>,
+    event_seq: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<EventCursor>>>>>,
     /// Serialises claims on export names across stacks.
     pub exports_lock: tokio::sync::Mutex<()>,
     /// Serialises a stack name's uniqueness check with its insert (a lock per name).
@@ -62,6 +62,31 @@ pub(crate) enum Record<'a> {
     StackIf(&'a StackRecord, u64),
     Resource(&'a ResourceRecord),
     Nothing,
+}
+
+/// Where a stack's event stream is: the next event's number, and the time of the last
+/// one. Each event is stamped at least a millisecond after the one before it, so that
+/// time order is event order: clients sort by `Timestamp` (the CDK CLI merges its pages
+/// with a stable sort on it), and events of one millisecond (a resource's
+/// `CREATE_IN_PROGRESS`, "Resource creation Initiated" and `CREATE_COMPLETE` often are)
+/// would otherwise come out in any order.
+#[derive(Debug, Clone, Copy)]
+struct EventCursor {
+    next_seq: u64,
+    last_time: EpochMillis,
+}
+
+impl EventCursor {
+    const NEW: EventCursor = EventCursor {
+        next_seq: 1,
+        last_time: EpochMillis::MIN,
+    };
+
+    /// The time for an event happening at `now`.
+    fn stamp(&mut self, now: EpochMillis) -> EpochMillis {
+        self.last_time = now.max(self.last_time.saturating_add(1));
+        self.last_time
+    }
 }
 
 /// An event before the engine numbers and stamps it.
@@ -146,7 +171,7 @@ impl Inner {
             .unwrap_or_else(|e| e.into_inner())
             .insert(
                 stack_id.to_string(),
-                Arc::new(tokio::sync::Mutex::new(Some(1))),
+                Arc::new(tokio::sync::Mutex::new(Some(EventCursor::NEW))),
             );
     }
 
@@ -173,37 +198,40 @@ impl Inner {
             .clone();
         let events = {
             let mut next = slot.lock().await;
-            let mut seq = match *next {
-                Some(n) => n,
+            let mut cursor = match *next {
+                Some(cursor) => cursor,
                 None => self
                     .store
                     .list_events(stack_id, None, 1)
                     .await?
                     .first()
-                    .map(|e| e.seq + 1)
-                    .unwrap_or(1),
+                    .map(|e| EventCursor {
+                        next_seq: e.seq + 1,
+                        last_time: e.timestamp,
+                    })
+                    .unwrap_or(EventCursor::NEW),
             };
             let events: Vec<StackEvent> = drafts
                 .iter()
                 .map(|d| {
                     let event = StackEvent {
-                        seq,
+                        seq: cursor.next_seq,
                         event_id: self.ids.uuid(),
                         stack_id: stack_id.to_string(),
                         stack_name: stack_name.to_string(),
                         logical_resource_id: d.logical_id.to_string(),
                         physical_resource_id: d.physical_id.map(str::to_string),
                         resource_type: d.resource_type.to_string(),
-                        timestamp: self.clock.now(),
+                        timestamp: cursor.stamp(self.clock.now()),
                         resource_status: d.status.to_string(),
                         resource_status_reason: d.reason.map(str::to_string),
                         resource_properties: d.properties.map(|p| p.to_string()),
                     };
-                    seq += 1;
+                    cursor.next_seq += 1;
                     event
                 })
                 .collect();
-            *next = Some(seq);
+            *next = Some(cursor);
             events
         };
         match record {
@@ -522,5 +550,27 @@ fn winner_status(current: StackStatus) -> StackStatus {
         }
         StackStatus::DeleteComplete | StackStatus::DeleteFailed => StackStatus::DeleteInProgress,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventCursor;
+
+    #[test]
+    fn events_of_one_millisecond_are_stamped_a_millisecond_apart() {
+        let mut cursor = EventCursor::NEW;
+        // Three events read the clock in the same millisecond, then time moves on.
+        let stamps: Vec<i64> = [1_000, 1_000, 1_000, 1_001, 1_010, 1_009]
+            .into_iter()
+            .map(|now| cursor.stamp(now))
+            .collect();
+        assert_eq!(stamps, [1_000, 1_001, 1_002, 1_003, 1_010, 1_011]);
+        // A cursor picked up from the store continues after its last event.
+        let mut resumed = EventCursor {
+            next_seq: 7,
+            last_time: 2_000,
+        };
+        assert_eq!(resumed.stamp(2_000), 2_001);
     }
 }
