@@ -9,6 +9,10 @@
 //! * `AssumeRolePolicyDocument` is required; a `RoleName` that is taken (ignoring case,
 //!   as IAM compares names) fails the resource with CloudFormation's "already exists".
 //! * `RoleName` and `Path` are create-only; other properties update the stored role.
+//! * The role is stored in the document layout the IAM API reads ([`crate::document`]),
+//!   and updated by compare-and-swap as the API's changes are ([`crate::state::modify`]);
+//!   drift compares a policy document the API stored as text with the template's object
+//!   as JSON.
 
 use std::sync::{Arc, LazyLock};
 
@@ -349,8 +353,8 @@ mod tests {
 
     #[tokio::test]
     async fn drift_reads_the_roles_live_policies() {
-        // No IAM API changes roles yet: the change is made to the stored role, as
-        // PutRolePolicy would make it.
+        // The change is made to the stored role directly, as an out-of-band edit of
+        // the document would (the API's own changes are checked in api/tests.rs).
         let (_dir, store, p) = provider().await;
         let c = ctx("s", "Role");
         let policy = json!([{"PolicyName": "read", "PolicyDocument": {"Statement": []}}]);
