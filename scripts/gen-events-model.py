@@ -11,7 +11,7 @@ recent botocore releases), from the installed botocore unless a path is given:
 import model_gen
 
 OPERATIONS = [
-    "CreateEventBus", "DescribeEventBus", "ListEventBuses", "DeleteEventBus",
+    "CreateEventBus", "DescribeEventBus", "ListEventBuses", "DeleteEventBus", "UpdateEventBus",
     "PutRule", "DescribeRule", "ListRules", "DeleteRule", "EnableRule", "DisableRule",
     "PutTargets", "RemoveTargets", "ListTargetsByRule", "ListRuleNamesByTarget",
     "TagResource", "UntagResource", "ListTagsForResource",

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::accept::{EntryResult, PutEventsEntry};
-use crate::documents::{Bus, Rule, bus_name};
+use crate::documents::{Bus, BusSettings, Rule, bus_name};
 use crate::error::invalid;
 use crate::state::NewRule;
 use crate::{EventBridge, EventsError, Pattern};
@@ -65,8 +65,38 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Value {
 #[serde(rename_all = "PascalCase")]
 struct CreateEventBus {
     name: String,
-    description: Option<String>,
+    #[serde(flatten)]
+    settings: BusInput,
     tags: Option<Vec<Tag>>,
+}
+
+/// The settings CreateEventBus and UpdateEventBus share.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BusInput {
+    description: Option<String>,
+    kms_key_identifier: Option<String>,
+    dead_letter_config: Option<Value>,
+    log_config: Option<Value>,
+}
+
+impl BusInput {
+    fn settings(self) -> BusSettings {
+        BusSettings {
+            description: self.description,
+            kms_key_identifier: self.kms_key_identifier,
+            dead_letter_config: self.dead_letter_config,
+            log_config: self.log_config,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateEventBus {
+    name: Option<String>,
+    #[serde(flatten)]
+    settings: BusInput,
 }
 
 #[derive(Deserialize)]
@@ -171,17 +201,26 @@ impl EventsService {
             "CreateEventBus" => {
                 let i: CreateEventBus = decode(op, input)?;
                 let bus = s
-                    .create_bus(&i.name, i.description, tag_map(i.tags))
+                    .create_bus_with(&i.name, i.settings.settings(), tag_map(i.tags))
                     .await?;
                 let mut out = json!({ "EventBusArn": bus.arn });
-                if let Some(d) = bus.description {
-                    out["Description"] = d.into();
-                }
+                bus_settings_json(&bus, &mut out);
+                out
+            }
+            "UpdateEventBus" => {
+                let i: UpdateEventBus = decode(op, input)?;
+                let name = bus_name(i.name.as_deref());
+                let bus = s.update_bus_settings(&name, i.settings.settings()).await?;
+                let mut out = json!({ "Arn": bus.arn, "Name": bus.name });
+                bus_settings_json(&bus, &mut out);
                 out
             }
             "DescribeEventBus" => {
                 let i: BusRef = decode(op, input)?;
-                bus_json(&s.bus(&bus_name(i.name.as_deref())).await?)
+                let bus = s.bus(&bus_name(i.name.as_deref())).await?;
+                let mut out = bus_json(&bus);
+                bus_settings_json(&bus, &mut out);
+                out
             }
             "ListEventBuses" => {
                 let i: Listing = decode(op, input)?;
@@ -331,6 +370,23 @@ fn bus_json(b: &Bus) -> Value {
         v["Description"] = d.clone().into();
     }
     v
+}
+
+/// The settings members of CreateEventBus', UpdateEventBus' and DescribeEventBus'
+/// answers (those the bus has; ListEventBuses' items carry only the description).
+fn bus_settings_json(b: &Bus, out: &mut Value) {
+    if let Some(d) = &b.description {
+        out["Description"] = d.clone().into();
+    }
+    if let Some(k) = &b.kms_key_identifier {
+        out["KmsKeyIdentifier"] = k.clone().into();
+    }
+    if let Some(c) = &b.dead_letter_config {
+        out["DeadLetterConfig"] = c.clone();
+    }
+    if let Some(c) = &b.log_config {
+        out["LogConfig"] = c.clone();
+    }
 }
 
 fn rule_json(r: &Rule) -> Value {

@@ -101,6 +101,25 @@ pub struct Bus {
     pub last_modified_time: i64,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Recorded and answered: events are not encrypted here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_identifier: Option<String>,
+    /// Recorded and answered (`{"Arn": ...}`): there are no dead-letter queues here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<Value>,
+    /// Recorded and answered (`IncludeDetail`, `Level`): the bus writes no logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_config: Option<Value>,
+}
+
+/// What CreateEventBus sets and UpdateEventBus changes besides the name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BusSettings {
+    /// On update: `None` keeps the description, `Some("")` removes it.
+    pub description: Option<String>,
+    pub kms_key_identifier: Option<String>,
+    pub dead_letter_config: Option<Value>,
+    pub log_config: Option<Value>,
 }
 
 /// Whether a rule takes events (`ENABLED`, and the CloudTrail variant) or not.

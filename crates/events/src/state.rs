@@ -26,8 +26,8 @@ use tokio::sync::{Notify, OnceCell};
 
 use crate::Pattern;
 use crate::documents::{
-    self, Bus, DEFAULT_BUS, Result, Rule, Scope, get_bus, insert_bus, merge_tags, parse_bus,
-    parse_rule, rule_key,
+    self, Bus, BusSettings, DEFAULT_BUS, Result, Rule, Scope, get_bus, insert_bus, merge_tags,
+    parse_bus, parse_rule, rule_key, update_bus,
 };
 use crate::error::{EventsError, invalid, no_bus};
 use crate::index::Index;
@@ -256,6 +256,9 @@ impl EventBridge {
             creation_time: now,
             last_modified_time: now,
             tags: BTreeMap::new(),
+            kms_key_identifier: None,
+            dead_letter_config: None,
+            log_config: None,
         }
     }
 
@@ -269,6 +272,20 @@ impl EventBridge {
         description: Option<String>,
         tags: BTreeMap<String, String>,
     ) -> Result<Bus> {
+        let settings = BusSettings {
+            description,
+            ..BusSettings::default()
+        };
+        self.create_bus_with(name, settings, tags).await
+    }
+
+    /// CreateEventBus with every setting.
+    pub async fn create_bus_with(
+        &self,
+        name: &str,
+        settings: BusSettings,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Bus> {
         self.ready().await?;
         if name.contains('/') {
             return Err(invalid(format!(
@@ -276,11 +293,26 @@ impl EventBridge {
                  partner event source, which this server does not have."
             )));
         }
-        let mut bus = self.new_bus(name, description, self.clock.now());
+        let mut bus = self.new_bus(name, None, self.clock.now());
+        apply_settings(&mut bus, settings);
         merge_tags(&mut bus.tags, tags)?;
         insert_bus(&*self.store, &bus).await?;
         self.memory().buses.insert(name.to_string());
         Ok(bus)
+    }
+
+    /// UpdateEventBus: the description when given (`""` removes it); the KMS key, the
+    /// dead-letter and the log configuration as given (absent ones are removed, as
+    /// AWS then uses its own key and none of the others).
+    pub async fn update_bus_settings(&self, name: &str, settings: BusSettings) -> Result<Bus> {
+        self.ready().await?;
+        let now = self.clock.now();
+        update_bus(&*self.store, name, |bus| {
+            apply_settings(bus, settings.clone());
+            bus.last_modified_time = now;
+            Ok(())
+        })
+        .await
     }
 
     /// DescribeEventBus.
@@ -399,4 +431,14 @@ pub(crate) fn forget(memory: &mut Memory, key: &str) {
         memory.index.remove(&rule.event_bus_name, &rule.name);
     }
     memory.schedules.remove(key);
+}
+
+/// `settings` on `bus`: a description when given (`""` removes it), the rest replaced.
+fn apply_settings(bus: &mut Bus, settings: BusSettings) {
+    if let Some(d) = settings.description {
+        bus.description = (!d.is_empty()).then_some(d);
+    }
+    bus.kms_key_identifier = settings.kms_key_identifier.filter(|k| !k.is_empty());
+    bus.dead_letter_config = settings.dead_letter_config;
+    bus.log_config = settings.log_config;
 }

@@ -92,3 +92,86 @@ async fn model_violations_and_tokens_are_refused() {
     let e = run(&s, "PutPermission", json!({})).await.unwrap_err();
     assert!(matches!(e, EventsError::UnknownOperation(_)));
 }
+
+#[tokio::test]
+async fn event_bus_settings_are_kept_updated_and_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(dir.path()).await;
+    let dlq = json!({"Arn": "arn:aws:sqs:us-east-1:123456789012:dlq"});
+    let out = run(
+        &s,
+        "CreateEventBus",
+        json!({"Name": "orders", "Description": "first", "KmsKeyIdentifier": "alias/k",
+               "DeadLetterConfig": dlq, "LogConfig": {"IncludeDetail": "FULL", "Level": "INFO"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"EventBusArn": "arn:aws:events:us-east-1:123456789012:event-bus/orders",
+               "Description": "first", "KmsKeyIdentifier": "alias/k", "DeadLetterConfig": dlq,
+               "LogConfig": {"IncludeDetail": "FULL", "Level": "INFO"}})
+    );
+    // Absent description: kept; the other settings: replaced (here, removed).
+    let out = run(&s, "UpdateEventBus", json!({"Name": "orders"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        json!({"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/orders",
+               "Name": "orders", "Description": "first"})
+    );
+    run(
+        &s,
+        "UpdateEventBus",
+        json!({"Name": "orders", "Description": "second", "DeadLetterConfig": dlq}),
+    )
+    .await
+    .unwrap();
+    let described = run(&s, "DescribeEventBus", json!({"Name": "orders"}))
+        .await
+        .unwrap();
+    assert_eq!(described["Description"], "second");
+    assert_eq!(described["DeadLetterConfig"], dlq);
+    assert!(described.get("KmsKeyIdentifier").is_none());
+    // ListEventBuses' items carry the description only.
+    let listed = run(&s, "ListEventBuses", json!({"NamePrefix": "orders"}))
+        .await
+        .unwrap();
+    assert!(listed["EventBuses"][0].get("DeadLetterConfig").is_none());
+    assert_eq!(listed["EventBuses"][0]["Description"], "second");
+    // "" removes the description; no Name is the default bus.
+    run(
+        &s,
+        "UpdateEventBus",
+        json!({"Name": "orders", "Description": ""}),
+    )
+    .await
+    .unwrap();
+    let described = run(&s, "DescribeEventBus", json!({"Name": "orders"}))
+        .await
+        .unwrap();
+    assert!(described.get("Description").is_none());
+    let out = run(&s, "UpdateEventBus", json!({"Description": "d"}))
+        .await
+        .unwrap();
+    assert_eq!(out["Name"], "default");
+    let e = run(&s, "UpdateEventBus", json!({"Name": "nope"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        EventsError::ResourceNotFound("Event bus nope does not exist.".into())
+    );
+    let e = run(
+        &s,
+        "UpdateEventBus",
+        json!({"Name": "orders", "KmsKeyIdentifier": "bad key!"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&e, EventsError::Validation(m) if m.contains("kmsKeyIdentifier")),
+        "{e:?}"
+    );
+}
