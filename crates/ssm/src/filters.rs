@@ -322,7 +322,7 @@ impl Check {
                     }
                     _ => {
                         let level = parent(&p.name);
-                        self.values.iter().any(|v| *v == level)
+                        self.values.contains(&level)
                     }
                 };
             }

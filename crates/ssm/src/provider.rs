@@ -6,7 +6,8 @@
 //! cut to 27 characters, a hyphen and 12 random letters and digits (40 at most).
 //! `SecureString` parameters cannot be created through CloudFormation.
 //! `Name` is create-only (a change replaces the parameter); every other property is
-//! updated in place as a new parameter version.
+//! updated in place as a new parameter version, and a change of `Tags` (with the stack's
+//! tags) replaces the parameter's tags as `AddTagsToResource` would.
 
 use std::sync::Arc;
 
@@ -52,24 +53,8 @@ impl ParameterProvider {
     }
 }
 
-fn input(
-    ctx: &ResourceContext,
-    name: &str,
-    properties: &Value,
-    overwrite: bool,
-) -> Result<PutParameter, ProviderError> {
-    let kind = required(ctx, properties, "Type")?;
-    if kind.eq_ignore_ascii_case("SecureString") {
-        return Err(ProviderError::InvalidRequest(
-            "SSM Parameters of type SecureString cannot be created using CloudFormation".into(),
-        ));
-    }
-    if kind != "String" && kind != "StringList" {
-        return Err(invalid(
-            ctx,
-            format_args!("#/Type: {kind} is not a valid enum value"),
-        ));
-    }
+/// The parameter's `Tags` (a map), then the stack's tags it does not name.
+fn tags(ctx: &ResourceContext, properties: &Value) -> Vec<Tag> {
     let mut tags: Vec<Tag> = match properties.get("Tags") {
         Some(Value::Object(m)) => m
             .iter()
@@ -88,6 +73,28 @@ fn input(
             });
         }
     }
+    tags
+}
+
+fn input(
+    ctx: &ResourceContext,
+    name: &str,
+    properties: &Value,
+    overwrite: bool,
+) -> Result<PutParameter, ProviderError> {
+    let kind = required(ctx, properties, "Type")?;
+    if kind.eq_ignore_ascii_case("SecureString") {
+        return Err(ProviderError::InvalidRequest(
+            "SSM Parameters of type SecureString cannot be created using CloudFormation".into(),
+        ));
+    }
+    if kind != "String" && kind != "StringList" {
+        return Err(invalid(
+            ctx,
+            format_args!("#/Type: {kind} is not a valid enum value"),
+        ));
+    }
+    let tags = tags(ctx, properties);
     Ok(PutParameter {
         name: name.to_string(),
         value: required(ctx, properties, "Value")?,
@@ -217,7 +224,16 @@ impl Native for ParameterProvider {
         properties: &Value,
     ) -> Outcome<Self::Record> {
         let input = input(ctx, name, properties, true)?;
-        self.put(name, input).await
+        let (version, mut stored) = self.put(name, input).await?;
+        let wanted = tags(ctx, properties);
+        if stored.tags != wanted {
+            self.parameters
+                .replace_tags(name, &wanted)
+                .await
+                .map_err(|e| provider_error(name, e))?;
+            stored.tags = wanted;
+        }
+        Ok((version, stored))
     }
 
     async fn get_record(&self, _: &ResourceContext, name: &str) -> Outcome<Option<Self::Record>> {

@@ -80,6 +80,18 @@ impl Parameters {
         .await
     }
 
+    /// Replaces every tag of the parameter with `tags` (the native provider's update).
+    pub async fn replace_tags(&self, name: &str, tags: &[Tag]) -> Result<()> {
+        if tags.len() > MAX_TAGS {
+            return Err(SsmError::TooManyTags);
+        }
+        self.change_tags(name, |current| {
+            *current = tags.to_vec();
+            Ok(())
+        })
+        .await
+    }
+
     async fn change_tags(
         &self,
         name: &str,

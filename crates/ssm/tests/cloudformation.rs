@@ -125,3 +125,45 @@ async fn a_taken_name_fails_the_stack() {
         .unwrap();
     assert_eq!(p["Parameter"]["Value"], "mine");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_update_replaces_the_parameters_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, ssm, cfn) = services(dir.path(), false).await;
+    let body = |value: &str, tags: &str| {
+        format!(
+            "Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {{Name: tagged, Type: String, Value: {value}, Tags: {tags}}}\n"
+        )
+    };
+    let stack = create(&cfn, "tags", &body("one", "{a: '1', b: '2'}")).await;
+    assert_eq!(stack.status, StackStatus::CreateComplete, "{stack:?}");
+    let list = json!({"ResourceType": "Parameter", "ResourceId": "tagged"});
+    let tags = call(&ssm, "ListTagsForResource", list.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        tags["TagList"],
+        json!([{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    );
+    let updated = cfn
+        .update_stack_and_wait(sagestack_cloudformation::UpdateStackInput {
+            stack_name: "tags".into(),
+            template_body: Some(body("two", "{a: '3', c: '4'}")),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.status, StackStatus::UpdateComplete, "{updated:?}");
+    let tags = call(&ssm, "ListTagsForResource", list).await.unwrap();
+    assert_eq!(
+        tags["TagList"],
+        json!([{"Key": "a", "Value": "3"}, {"Key": "c", "Value": "4"}])
+    );
+    let p = call(&ssm, "GetParameter", json!({"Name": "tagged"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&p["Parameter"]["Value"], &p["Parameter"]["Version"]),
+        (&json!("two"), &json!(2))
+    );
+}
