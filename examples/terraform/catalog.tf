@@ -25,6 +25,20 @@ resource "aws_servicecatalog_product_portfolio_association" "project" {
   product_id   = aws_servicecatalog_product.project.id
 }
 
+resource "aws_servicecatalog_constraint" "launch_role" {
+  portfolio_id = aws_servicecatalog_portfolio.ml.id
+  product_id   = aws_servicecatalog_product.project.id
+  type         = "LAUNCH"
+  description  = "Launch as ${aws_iam_role.launch.name}"
+  parameters   = jsonencode({ RoleArn = aws_iam_role.launch.arn })
+  depends_on   = [aws_servicecatalog_product_portfolio_association.project]
+}
+
+resource "aws_servicecatalog_principal_portfolio_association" "launch_role" {
+  portfolio_id  = aws_servicecatalog_portfolio.ml.id
+  principal_arn = aws_iam_role.launch.arn
+}
+
 data "aws_servicecatalog_provisioning_artifacts" "project" {
   product_id = aws_servicecatalog_product.project.id
 }

@@ -6,6 +6,7 @@ Each step is checked through boto3, not only by Terraform's exit status: Terrafo
 trusts what the server reads back, so a server that forgot a write would pass a
 Terraform-only test.
 """
+import json
 import os
 import secrets
 import shutil
@@ -52,6 +53,7 @@ def test_apply_plan_update_destroy(deployed):
     aws = clients(server, tf.access_key)
     s3 = aws("s3", s3=PATH_STYLE)
     ssm, sm, cfn, sc = aws("ssm"), aws("sagemaker"), aws("cloudformation"), aws("servicecatalog")
+    iam = aws("iam")
 
     tf.apply()
     out = tf.outputs()
@@ -61,6 +63,22 @@ def test_apply_plan_update_destroy(deployed):
         assert body == f.read()
     assert tags_of(s3.get_bucket_tagging(Bucket=f"{NAME}-templates")["TagSet"]) == {
         "team": "ml-platform", "stage": "dev"}
+    bucket = f"{NAME}-templates"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    assert lifecycle_days(s3, bucket) == 30
+    role_arn = iam.get_role(RoleName=f"{NAME}-launch")["Role"]["Arn"]
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"AWS": role_arn}
+    assert iam.list_role_policies(RoleName=f"{NAME}-launch")["PolicyNames"] == ["read-templates"]
+    attached = iam.list_attached_role_policies(RoleName=f"{NAME}-launch")["AttachedPolicies"]
+    assert [a["PolicyArn"] for a in attached] == ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]
+    principals = sc.list_principals_for_portfolio(PortfolioId=out["portfolio_id"])["Principals"]
+    assert [p["PrincipalARN"] for p in principals] == [role_arn]
+    constraints = sc.list_constraints_for_portfolio(PortfolioId=out["portfolio_id"])
+    assert [c["Type"] for c in constraints["ConstraintDetails"]] == ["LAUNCH"]
     param = ssm.get_parameter(Name=f"/{NAME}/template-url")["Parameter"]
     assert param["Value"].endswith("/project-template.yaml")
     group = sm.describe_model_package_group(ModelPackageGroupName=f"{NAME}-models")
@@ -85,6 +103,10 @@ def test_apply_plan_update_destroy(deployed):
     tf.apply(var={"stage": "prod"})
     tf.plan_no_changes(var={"stage": "prod"})
     assert tags_of(s3.get_bucket_tagging(Bucket=f"{NAME}-templates")["TagSet"])["stage"] == "prod"
+    assert lifecycle_days(s3, bucket) == 90
+    role = iam.get_role(RoleName=f"{NAME}-launch")["Role"]
+    assert role["Description"] == "Launches SageMaker project templates (prod)"
+    assert tags_of(role["Tags"]) == {"stage": "prod"}
     described = ssm.describe_parameters(
         ParameterFilters=[{"Key": "Name", "Values": [f"/{NAME}/template-url"]}])["Parameters"]
     assert described[0]["Description"] == "Where the project template lives (prod)"
@@ -107,7 +129,13 @@ def test_apply_plan_update_destroy(deployed):
     live = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
     assert live == []
     assert sc.list_portfolios()["PortfolioDetails"] == []
+    assert iam.list_roles()["Roles"] == []
     assert code_of_call(sc.describe_product_as_admin, Id=out["product_id"]) == "ResourceNotFoundException"
+
+
+def lifecycle_days(s3, bucket):
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    return rules[0]["NoncurrentVersionExpiration"]["NoncurrentDays"]
 
 
 def code_of_call(call, **kwargs):
