@@ -18,6 +18,7 @@ OPERATIONS = [
     "PutRetentionPolicy", "DeleteRetentionPolicy",
     "TagResource", "UntagResource", "ListTagsForResource",
     "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup",
+    "AssociateKmsKey", "DisassociateKmsKey",
 ]
 
 

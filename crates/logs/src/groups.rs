@@ -68,6 +68,26 @@ pub const RETENTION_DAYS: [i32; 22] = [
 ];
 
 /// AWS's refusal of any other value.
+/// A log group's `kmsKeyId` must be a KMS key's ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`);
+/// with no KMS here, a key "is found" when its ARN has that shape.
+pub fn check_kms_key(key: &str) -> Result<()> {
+    let parts: Vec<&str> = key.splitn(6, ':').collect();
+    let found = matches!(
+        parts.as_slice(),
+        ["arn", partition, "kms", region, account, resource]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty())
+    );
+    if found {
+        Ok(())
+    } else {
+        Err(invalid("The specified KMS Key Id could not be found."))
+    }
+}
+
 pub fn check_retention(days: i32) -> Result<()> {
     if RETENTION_DAYS.contains(&days) {
         return Ok(());

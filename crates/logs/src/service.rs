@@ -131,6 +131,34 @@ struct FilterLogEvents {
     query: FilterQuery,
 }
 
+/// AssociateKmsKey's and DisassociateKmsKey's input: a log group by name or by ARN
+/// (`resourceIdentifier`), exactly one.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KmsKey {
+    log_group_name: Option<String>,
+    resource_identifier: Option<String>,
+    kms_key_id: Option<String>,
+}
+
+impl KmsKey {
+    fn group(&self) -> Result<String> {
+        match (&self.log_group_name, &self.resource_identifier) {
+            (Some(name), None) => Ok(name.clone()),
+            (None, Some(id)) if id.contains(":query-result:") => Err(invalid(
+                "sagestack has no Logs Insights queries: a KMS key can be associated with a log group only.",
+            )),
+            (None, Some(id)) => name_from_identifier(id),
+            (Some(_), Some(_)) => Err(invalid(
+                "LogGroup name and resource identifier are mutually exclusive parameters.",
+            )),
+            (None, None) => Err(invalid(
+                "Should provide either LogGroup name or resource identifier.",
+            )),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PutRetentionPolicy {
@@ -268,6 +296,12 @@ impl LogsService {
                 let i: PutRetentionPolicy = decode(op, input)?;
                 logs.set_retention(&i.log_group_name, Some(i.retention_in_days))
                     .await?;
+                json!({})
+            }
+            "AssociateKmsKey" | "DisassociateKmsKey" => {
+                let i: KmsKey = decode(op, input)?;
+                let key = i.kms_key_id.clone().filter(|_| op == "AssociateKmsKey");
+                logs.set_kms_key(&i.group()?, key).await?;
                 json!({})
             }
             "DeleteRetentionPolicy" => {

@@ -193,6 +193,9 @@ impl Logs {
         if let Some(days) = new.retention_in_days {
             groups::check_retention(days)?;
         }
+        if let Some(key) = &new.kms_key_id {
+            groups::check_kms_key(key)?;
+        }
         let mut g = LogGroup::new(&self.scope, &new.name, self.clock.now());
         groups::merge_tags(&mut g.tags, new.tags)?;
         if let Some(class) = new.class {
@@ -290,6 +293,20 @@ impl Logs {
         .await?;
         self.remember(&g);
         Ok(())
+    }
+
+    /// AssociateKmsKey (`Some`) and DisassociateKmsKey (`None`): the key is recorded and
+    /// answered (`kmsKeyId`); events are not encrypted here.
+    pub async fn set_kms_key(&self, name: &str, key: Option<String>) -> Result<()> {
+        if let Some(k) = &key {
+            groups::check_kms_key(k)?;
+        }
+        groups::update(&*self.store, name, |g| {
+            g.kms_key_id = key.clone();
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     /// Sets the group's retention and replaces its tags, in one write (the provider's

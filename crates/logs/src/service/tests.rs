@@ -272,3 +272,85 @@ async fn events_round_trip_with_aws_s_shapes() {
         "LogGroup name and LogGroup ARN are mutually exclusive parameters."
     );
 }
+
+#[tokio::test]
+async fn kms_keys_are_associated_by_name_or_arn_and_disassociated() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(dir.path()).await;
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let not_found =
+        LogsError::InvalidParameter("The specified KMS Key Id could not be found.".into());
+    // CreateLogGroup takes a key ARN only (a key id or alias is not found).
+    assert_eq!(
+        fails(
+            &s,
+            "CreateLogGroup",
+            json!({"logGroupName": "g", "kmsKeyId": "1234abcd"})
+        )
+        .await,
+        not_found
+    );
+    ok(
+        &s,
+        "CreateLogGroup",
+        json!({"logGroupName": "g", "kmsKeyId": key}),
+    )
+    .await;
+    let kms = |v: Value| v["logGroups"][0].get("kmsKeyId").cloned();
+    let describe = json!({"logGroupNamePrefix": "g"});
+    assert_eq!(
+        kms(ok(&s, "DescribeLogGroups", describe.clone()).await),
+        Some(json!(key))
+    );
+    ok(&s, "DisassociateKmsKey", json!({"logGroupName": "g"})).await;
+    assert_eq!(
+        kms(ok(&s, "DescribeLogGroups", describe.clone()).await),
+        None
+    );
+    let other = "arn:aws:kms:us-east-1:123456789012:key/other";
+    ok(
+        &s,
+        "AssociateKmsKey",
+        json!({"resourceIdentifier": "arn:aws:logs:us-east-1:123456789012:log-group:g", "kmsKeyId": other}),
+    )
+    .await;
+    assert_eq!(
+        kms(ok(&s, "DescribeLogGroups", describe.clone()).await),
+        Some(json!(other))
+    );
+    assert_eq!(
+        fails(
+            &s,
+            "AssociateKmsKey",
+            json!({"logGroupName": "g", "kmsKeyId": "alias/k"})
+        )
+        .await,
+        not_found
+    );
+    assert_eq!(
+        fails(
+            &s,
+            "AssociateKmsKey",
+            json!({"logGroupName": "nope", "kmsKeyId": key})
+        )
+        .await,
+        LogsError::GroupNotFound
+    );
+    assert!(matches!(
+        fails(&s, "AssociateKmsKey", json!({"kmsKeyId": key})).await,
+        LogsError::InvalidParameter(_)
+    ));
+    assert!(matches!(
+        fails(
+            &s,
+            "AssociateKmsKey",
+            json!({"logGroupName": "g", "resourceIdentifier": "arn:aws:logs:us-east-1:123456789012:log-group:g", "kmsKeyId": key})
+        )
+        .await,
+        LogsError::InvalidParameter(_)
+    ));
+    // kmsKeyId is required by the model.
+    let e = fails(&s, "AssociateKmsKey", json!({"logGroupName": "g"})).await;
+    assert_eq!(e.code(), "InvalidParameterException");
+    assert!(e.to_string().contains("kmsKeyId"), "{e}");
+}
