@@ -6,8 +6,11 @@
 //! * [`url`]: `TemplateURL` resolution (every S3 URL form to bucket and key);
 //!   [`source`]: [`sagestack_cloudformation::TemplateSource`] implementations (the
 //!   embedded store, or an external S3 such as MinIO or AWS).
+//! * [`config`]: a bucket's configuration (versioning, policy, Block Public Access,
+//!   encryption, lifecycle, Object Ownership, ACL) as its document keeps it, with S3's
+//!   checks: what the API and the providers both write.
 //! * [`bucket_provider`]: the native `AWS::S3::Bucket` resource provider, backed by the
-//!   same store.
+//!   same store; [`bucket_policy_provider`]: `AWS::S3::BucketPolicy`.
 //! * [`memory`]: [`memory::MemoryObjectStore`], an in-memory `ObjectStore` for tests and
 //!   embedding (never the server's store).
 //!

@@ -194,7 +194,6 @@ pub(super) async fn get_bucket_encryption(
                 },
             ),
             bucket_key_enabled: r.bucket_key_enabled,
-            ..Default::default()
         })
         .collect();
     Ok(GetBucketEncryptionOutput {

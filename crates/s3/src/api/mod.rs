@@ -9,8 +9,8 @@
 //!
 //! Layout: this file holds [`S3Api`] (its limits, body reading, the lookups every
 //! operation shares) and the `impl S3` that forwards each operation to its group:
-//! `buckets` (and bucket tagging), `objects`, `listing` (`ListObjects` v1 and v2) and
-//! `multipart`. `errors` is the one mapping to S3 errors (and the error document for a
+//! `buckets` (and bucket tagging), `config` (bucket sub-resources), `lifecycle`,
+//! `objects`, `listing` (`ListObjects` v1 and v2) and `multipart`. `errors` is the one mapping to S3 errors (and the error document for a
 //! failure outside s3s), `call` the HTTP edge the server hands S3 requests to, `list`
 //! the key walk (delimiters, pages, tokens, URL encoding), `document` the object and
 //! bucket documents (content headers, metadata, tags), `values` small helpers (ETags,
@@ -48,8 +48,18 @@
 //! * bucket tags live in the bucket document as `{"Tags":[{"Key":..,"Value":..}]}`,
 //!   the shape the `AWS::S3::Bucket` provider writes, so stack tags show in
 //!   `GetBucketTagging`. Other fields of the document are preserved on update.
-//! * no versioning, ACLs, policies or checksums beyond MD5 (other checksum headers are
-//!   verified by s3s when it decodes the body, and not stored).
+//! * bucket sub-resources (`config`, `lifecycle`; the model and its checks are
+//!   [`crate::config`]): versioning, policy, Block Public Access, default encryption,
+//!   lifecycle rules, Object Ownership and the canned bucket ACL are kept in the bucket
+//!   document and returned as set (a new bucket reads as AWS makes one since 2023:
+//!   SSE-S3, Block Public Access on, ACLs disabled). They are stored, never enforced:
+//!   versioning keeps no versions (objects are overwritten in place and no
+//!   `x-amz-version-id` is returned, `Enabled` or not), rules expire nothing, policies
+//!   and ACLs grant nothing. CORS, website, accelerate, request payment, logging,
+//!   replication and Object Lock answer as for a bucket that never had them (their
+//!   `Put` is `501 NotImplemented`).
+//! * no checksums beyond MD5 (other checksum headers are verified by s3s when it
+//!   decodes the body, and not stored).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -88,6 +98,8 @@ mod buckets;
 mod budget;
 mod call;
 mod config;
+#[cfg(test)]
+mod config_tests;
 /// What an object carries besides its body, kept as the store's opaque document.
 mod document;
 mod errors;

@@ -1,6 +1,7 @@
 //! Unit tests of the `AWS::S3::Bucket` provider over the in-memory store.
 
 use super::*;
+use crate::config::BucketDocument;
 use crate::memory::{MemoryObjectStore, object_meta};
 use bytes::Bytes;
 use sagestack_engine::{ResourceProvider, attempt_chars};
@@ -229,4 +230,101 @@ async fn create_update_read_delete() {
         .await
         .unwrap_err();
     assert!(matches!(e, ProviderError::NotFound(_)), "{e:?}");
+}
+
+/// The properties `cdk bootstrap`'s staging bucket sets (CDK's bootstrap template).
+fn staging_properties() -> Value {
+    json!({
+        "BucketName": "cdk-hnb659fds-assets-123456789012-us-east-1",
+        "AccessControl": "Private",
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
+        ]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "LifecycleConfiguration": {"Rules": [
+            {"Id": "CleanupOldVersions", "Status": "Enabled",
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 365}},
+            {"Id": "AbortIncompleteMultipartUploads", "Status": "Enabled",
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+        ]},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    })
+}
+
+#[tokio::test]
+async fn configuration_properties_are_kept_as_the_s3_api_reads_them() {
+    let store = Arc::new(MemoryObjectStore::new());
+    let p = BucketProvider::new(store.clone());
+    let c = ctx("us-east-1", "CDKToolkit", "StagingBucket");
+    let props = staging_properties();
+    let s = p.create(&c, &props).await.unwrap();
+    let name = s.physical_id.clone();
+    let read = |store: Arc<MemoryObjectStore>| {
+        let name = name.clone();
+        async move {
+            let b = store.get_bucket(&name).await.unwrap().unwrap();
+            BucketDocument::parse(&b.document)
+        }
+    };
+    let doc = read(store.clone()).await;
+    assert_eq!(doc.versioning().status.as_deref(), Some("Enabled"));
+    let e = doc.encryption();
+    let d = e.rules[0]
+        .apply_server_side_encryption_by_default
+        .as_ref()
+        .unwrap();
+    assert_eq!(d.sse_algorithm, "aws:kms");
+    assert_eq!(
+        doc.public_access_block(),
+        Some(crate::config::PublicAccessBlock::NEW_BUCKET)
+    );
+    let rules = doc.lifecycle().unwrap().rules;
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].id, "CleanupOldVersions");
+    assert_eq!(
+        rules[0]
+            .noncurrent_version_expiration
+            .as_ref()
+            .unwrap()
+            .noncurrent_days,
+        Some(365)
+    );
+    assert_eq!(
+        doc.object_ownership().as_deref(),
+        Some("BucketOwnerEnforced")
+    );
+    assert_eq!(doc.acl(), "private");
+
+    // An update that drops them undoes them: versioning suspended (never unversioned),
+    // encryption back to SSE-S3, the rest deleted.
+    let bare = json!({"BucketName": props["BucketName"]});
+    p.update(&c, &s, &props, &bare).await.unwrap();
+    let doc = read(store.clone()).await;
+    assert_eq!(doc.versioning().status.as_deref(), Some("Suspended"));
+    assert_eq!(doc.encryption(), crate::config::Encryption::new_bucket());
+    assert_eq!(doc.public_access_block(), None);
+    assert_eq!(doc.lifecycle(), None);
+    assert_eq!(doc.object_ownership(), None);
+
+    // What S3 refuses fails the resource with S3's message, and changes nothing.
+    let mut bad = props.clone();
+    bad["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"]["NoncurrentDays"] =
+        json!(0);
+    let e = p.update(&c, &s, &bare, &bad).await.unwrap_err();
+    assert_eq!(
+        e,
+        ProviderError::InvalidRequest(
+            "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer"
+                .into()
+        )
+    );
+    assert_eq!(read(store.clone()).await.lifecycle(), None);
+    let public = json!({"AccessControl": "PublicRead"});
+    let e = p.create(&c, &public).await.unwrap_err();
+    assert_eq!(
+        e,
+        ProviderError::InvalidRequest("The bucket does not allow ACLs".into())
+    );
 }
