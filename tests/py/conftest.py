@@ -239,6 +239,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "durable_only(reason): needs a store that outlives its process "
         "(restarts, crashes); skipped, with the reason, when SAGESTACK_TEST_BACKEND=ephemeral")
+    config.addinivalue_line(
+        "markers", "external_tool: drives Terraform or the CDK CLI, whose time is mostly "
+        "their own fixed waits (added by conftest; scripts/test runs these in parallel)")
 
 
 def pytest_itemcollected(item):
@@ -247,6 +250,12 @@ def pytest_itemcollected(item):
     # these out with `-m "not own_database"` (scripts/test does).
     if "pg_url" in getattr(item, "fixturenames", ()):
         item.add_marker("own_database")
+    # Terraform's provider and the CDK CLI wait on fixed timers (a CloudFormation waiter
+    # polls every 10 s, the S3 lifecycle waiter for ~30 s whatever the server answers):
+    # these tests are mostly idle, so scripts/test runs them several at a time.
+    module = getattr(item, "module", None)
+    if module is not None and ("terraform" in module.__name__ or "cdk" in module.__name__):
+        item.add_marker("external_tool")
 
 
 def pytest_collection_modifyitems(config, items):
