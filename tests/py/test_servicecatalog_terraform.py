@@ -2,7 +2,8 @@
 UpdatePortfolio, ListPortfoliosForProduct, a portfolio's principals and constraints and
 the reads the provider's waiters make, each operation and error through boto3; then
 Terraform itself (portfolio, product, product-portfolio association, provisioning
-artifact, principal association, LAUNCH constraint): apply, a plan with no changes, an
+artifact, principal association, LAUNCH constraint, and a provisioned product launched
+from it): apply, a plan with no changes, an
 update, destroy, checked through boto3 at every step."""
 import json
 
@@ -208,6 +209,10 @@ variable "tags" {
   type    = map(string)
   default = { env = "dev", team = "ml" }
 }
+variable "artifact" {
+  type    = string
+  default = "v1"
+}
 resource "aws_servicecatalog_portfolio" "p" {
   name          = "tf-portfolio"
   description   = "portfolio ${var.v}"
@@ -248,6 +253,15 @@ resource "aws_servicecatalog_constraint" "launch" {
   parameters   = jsonencode({ RoleArn = "arn:aws:iam::000000000000:role/launcher" })
   depends_on   = [aws_servicecatalog_product_portfolio_association.a]
 }
+resource "aws_servicecatalog_provisioned_product" "pp" {
+  name                       = "tf-launched"
+  product_id                 = aws_servicecatalog_product.prod.id
+  provisioning_artifact_name = var.artifact
+  tags                       = { env = var.v }
+  # v2 is named, not referenced: without this its deletion would race the termination
+  # (an artifact a provisioned product runs is not deleted).
+  depends_on = [aws_servicecatalog_constraint.launch, aws_servicecatalog_provisioning_artifact.v2]
+}
 """
 
 
@@ -279,11 +293,15 @@ def test_terraform_servicecatalog(server, sc, s3, tmp_path):
     assert (constraint["Type"], constraint["ProductId"], constraint["Description"]) == (
         "LAUNCH", prod, "launch one")
     assert state["aws_servicecatalog_constraint.launch"]["owner"] == ACCOUNT
+    pp = sc.describe_provisioned_product(Id=state["aws_servicecatalog_provisioned_product.pp"]["id"])
+    detail = pp["ProvisionedProductDetail"]
+    assert (detail["Name"], detail["Status"]) == ("tf-launched", "AVAILABLE")
+    assert detail["ProvisioningArtifactId"] == artifacts["v1"]["Id"]
     tf.plan_no_changes()
 
     # An update: portfolio description and tags, product name, owner and tags, the
     # artifact's and the constraint's descriptions; nothing is replaced.
-    update = {"v": "two", "tags": '{ env = "prod", owner = "me" }'}
+    update = {"v": "two", "tags": '{ env = "prod", owner = "me" }', "artifact": "v2"}
     tf.apply(var=update)
     state = tf.state()
     assert state["aws_servicecatalog_portfolio.p"]["id"] == port
@@ -298,9 +316,16 @@ def test_terraform_servicecatalog(server, sc, s3, tmp_path):
     artifacts = {a["Name"]: a for a in sc.list_provisioning_artifacts(ProductId=prod)["ProvisioningArtifactDetails"]}
     assert artifacts["v2"]["Description"] == "second two"
     assert sc.describe_constraint(Id=constraint["ConstraintId"])["ConstraintDetail"]["Description"] == "launch two"
+    # The launched product moved to v2 (an UpdateProvisionedProduct, a stack update).
+    detail = sc.describe_provisioned_product(Id=detail["Id"])["ProvisionedProductDetail"]
+    assert (detail["Status"], detail["ProvisioningArtifactId"]) == ("AVAILABLE", artifacts["v2"]["Id"])
+    record = sc.describe_record(Id=detail["LastRecordId"])["RecordDetail"]
+    assert record["RecordType"] == "UPDATE_PROVISIONED_PRODUCT"
+    assert {t["Key"]: t["Value"] for t in record["RecordTags"]}["env"] == "two"
     tf.plan_no_changes(var=update)
 
     tf.destroy(var=update)
+    assert error(sc.describe_provisioned_product, Id=detail["Id"])[0] == "ResourceNotFoundException"
     assert error(sc.describe_portfolio, Id=port)[0] == "ResourceNotFoundException"
     assert error(sc.describe_product_as_admin, Id=prod)[0] == "ResourceNotFoundException"
     assert error(sc.describe_constraint, Id=constraint["ConstraintId"])[0] == "ResourceNotFoundException"
