@@ -105,7 +105,7 @@ fn input(
         policies: text(properties, "Policies"),
         data_type: text(properties, "DataType"),
         overwrite: Some(overwrite),
-        // The API refuses tags together with overwrite; an update keeps the tags.
+        // The API refuses tags together with overwrite: an update replaces them after.
         tags: (!overwrite && !tags.is_empty()).then_some(tags),
         key_id: None,
         modified_by: None,
