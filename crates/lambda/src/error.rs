@@ -33,6 +33,9 @@ pub enum LambdaError {
     /// The concurrency limit is reached and no slot freed in time.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A code signing configuration that does not exist (none do here).
+    #[error("{0}")]
+    CodeSigningConfigNotFound(String),
     /// Storage or a local process failed.
     #[error("{0}")]
     Service(String),
@@ -50,6 +53,7 @@ impl AwsError for LambdaError {
             Self::PreconditionFailed(_) => "PreconditionFailedException",
             Self::RequestTooLarge(_) => "RequestTooLargeException",
             Self::TooManyRequests(_) => "TooManyRequestsException",
+            Self::CodeSigningConfigNotFound(_) => "CodeSigningConfigNotFoundException",
             Self::Service(_) => "ServiceException",
         }
     }
@@ -61,7 +65,7 @@ impl AwsError for LambdaError {
     }
     fn status(&self) -> StatusCode {
         match self {
-            Self::ResourceNotFound(_) => StatusCode::NOT_FOUND,
+            Self::ResourceNotFound(_) | Self::CodeSigningConfigNotFound(_) => StatusCode::NOT_FOUND,
             Self::ResourceConflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

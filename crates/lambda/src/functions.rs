@@ -23,6 +23,7 @@ use crate::error::{LambdaError, Result};
 use crate::model::{
     Environment, FunctionConfig, FunctionRecord, LATEST, LoggingConfig, Scope, lambda_timestamp,
 };
+use crate::settings::OtherSettings;
 
 /// How often a read-modify-write is retried when another writer got there first.
 const MODIFY_ATTEMPTS: usize = 8;
@@ -69,6 +70,8 @@ pub struct CreateFunctionInput {
     #[serde(default)]
     pub layers: Vec<String>,
     pub logging_config: Option<LoggingConfig>,
+    #[serde(flatten)]
+    pub other: OtherSettings,
 }
 
 /// UpdateFunctionConfiguration's input.
@@ -87,6 +90,8 @@ pub struct UpdateConfigurationInput {
     pub tracing_config: Option<Value>,
     pub layers: Option<Vec<String>>,
     pub logging_config: Option<LoggingConfig>,
+    #[serde(flatten)]
+    pub other: OtherSettings,
 }
 
 /// The Lambda state. Cheap to share behind an `Arc`.
@@ -273,9 +278,10 @@ impl Functions {
             input.handler.as_deref(),
             &input.package_type,
         )?;
+        input.other.check()?;
         let package = self.package(&input.code).await?;
         let now = self.now();
-        let config = FunctionConfig {
+        let mut config = FunctionConfig {
             function_arn: self.scope.function_arn(&input.function_name),
             function_name: input.function_name.clone(),
             runtime: input.runtime,
@@ -306,7 +312,10 @@ impl Functions {
                 None,
                 input.logging_config.as_ref(),
             )?),
+            dead_letter_config: None,
+            kms_key_arn: None,
         };
+        input.other.apply(&mut config);
         check_limits(&config)?;
         let mut record = FunctionRecord {
             config: config.clone(),
@@ -373,6 +382,7 @@ impl Functions {
         name: &str,
         input: &UpdateConfigurationInput,
     ) -> Result<FunctionConfig> {
+        input.other.check()?;
         let now = self.now();
         self.modify(name, |record| {
             let c = &mut record.config;
@@ -415,6 +425,7 @@ impl Functions {
                     Some(v),
                 )?);
             }
+            input.other.apply(&mut next);
             check_runtime(next.runtime.as_deref(), next.handler.as_deref(), &None)?;
             check_limits(&next)?;
             touch(&mut next, now);

@@ -25,6 +25,7 @@ mod logging;
 pub mod model;
 pub mod provider;
 pub mod runtime;
+pub mod settings;
 pub mod versions;
 
 pub use api::LambdaApi;

@@ -45,6 +45,12 @@ pub struct FunctionConfig {
     pub ephemeral_storage: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<Value>,
+    /// `{"TargetArn": ...}`: recorded, nothing is sent there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<Value>,
+    /// Recorded: nothing is encrypted with it.
+    #[serde(default, rename = "KMSKeyArn", skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
     /// Where and how the function's log goes (`LogGroup` defaults to
     /// `/aws/lambda/<name>`); absent only in functions stored before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -82,6 +82,7 @@ async fn create(invoker: &Invoker, name: &str) {
             tracing_config: None,
             layers: Vec::new(),
             logging_config: None,
+            other: Default::default(),
         })
         .await
         .unwrap();

@@ -10,6 +10,7 @@ use sagestack_store::SqliteStore;
 
 use super::*;
 use crate::{Executor, Functions, NoLogs, RuntimeConfig, Scope};
+use sagestack_protocol::AwsError as _;
 
 fn zip_b64() -> String {
     let mut out = std::io::Cursor::new(Vec::new());
@@ -283,5 +284,62 @@ async fn a_version_is_published_only_when_latest_changed() {
     assert_eq!(
         version(run(&api, "PublishVersion", publish(None)).await.unwrap()),
         "3"
+    );
+}
+
+#[tokio::test]
+async fn dead_letter_targets_and_kms_keys_are_recorded_the_rest_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api(dir.path()).await;
+    let dlq = "arn:aws:sqs:us-east-1:123456789012:dlq";
+    let key = "arn:aws:kms:us-east-1:123456789012:key/k";
+    let out = create(
+        &api,
+        "f",
+        json!({"DeadLetterConfig": {"TargetArn": dlq}, "KMSKeyArn": key,
+               "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}}),
+    )
+    .await;
+    assert_eq!(out["DeadLetterConfig"], json!({"TargetArn": dlq}));
+    assert_eq!(out["KMSKeyArn"], key);
+    let out = run(
+        &api,
+        "UpdateFunctionConfiguration",
+        json!({"FunctionName": "f", "DeadLetterConfig": {"TargetArn": ""}, "KMSKeyArn": ""}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.get("DeadLetterConfig").is_none() && out.get("KMSKeyArn").is_none(),
+        "{out}"
+    );
+    let e = run(
+        &api,
+        "UpdateFunctionConfiguration",
+        json!({"FunctionName": "f", "VpcConfig": {"SubnetIds": ["subnet-1"]}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e,
+        LambdaError::InvalidParameterValue(
+            "sagestack runs functions as local processes: VpcConfig (VPC networking) is not supported".into()
+        )
+    );
+    let mut input = json!({
+        "FunctionName": "g", "Runtime": "python3.12", "Handler": "app.handler",
+        "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": zip_b64()},
+        "CodeSigningConfigArn": "arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdefg",
+    });
+    let e = run(&api, "CreateFunction", input.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "CodeSigningConfigNotFoundException");
+    assert_eq!(e.status(), http::StatusCode::NOT_FOUND);
+    input["CodeSigningConfigArn"] = json!("not an arn");
+    let e = run(&api, "CreateFunction", input).await.unwrap_err();
+    assert!(
+        matches!(&e, LambdaError::Validation(m) if m.contains("codeSigningConfigArn")),
+        "{e:?}"
     );
 }

@@ -27,6 +27,7 @@ use crate::code::Package;
 use crate::error::LambdaError;
 use crate::functions::{CodeInput, CreateFunctionInput, Functions, UpdateConfigurationInput};
 use crate::model::{Environment, FunctionRecord, LoggingConfig};
+use crate::settings::OtherSettings;
 
 pub const TYPE_NAME: &str = "AWS::Lambda::Function";
 
@@ -96,6 +97,21 @@ fn environment(properties: &Value) -> Option<Environment> {
 
 fn logging_config(properties: &Value) -> Option<LoggingConfig> {
     serde_json::from_value(properties.get("LoggingConfig")?.clone()).ok()
+}
+
+/// The members the API records or refuses (`settings.rs`), by their template names.
+fn other_settings(p: &Value) -> OtherSettings {
+    OtherSettings {
+        dead_letter_config: p.get("DeadLetterConfig").cloned(),
+        kms_key_arn: text(p, "KmsKeyArn"),
+        vpc_config: p.get("VpcConfig").cloned(),
+        file_system_configs: p
+            .get("FileSystemConfigs")
+            .and_then(|v| v.as_array().cloned()),
+        snap_start: p.get("SnapStart").cloned(),
+        image_config: p.get("ImageConfig").cloned(),
+        code_signing_config_arn: text(p, "CodeSigningConfigArn"),
+    }
 }
 
 fn number(properties: &Value, key: &str) -> Option<i64> {
@@ -235,6 +251,7 @@ impl Native for FunctionProvider {
                 .and_then(|a| serde_json::from_value(a.clone()).ok())
                 .unwrap_or_default(),
             logging_config: logging_config(properties),
+            other: other_settings(properties),
         };
         let fail = |e| provider_error(TYPE_NAME, &name, e);
         self.functions.create(input).await.map_err(fail)?;
@@ -278,6 +295,15 @@ impl Native for FunctionProvider {
                 log_group: Some(crate::model::default_log_group(name)),
                 ..LoggingConfig::default()
             })),
+            other: {
+                // What the template no longer names is removed.
+                let mut other = other_settings(props);
+                other
+                    .dead_letter_config
+                    .get_or_insert_with(|| serde_json::json!({"TargetArn": ""}));
+                other.kms_key_arn.get_or_insert_with(String::new);
+                other
+            },
         };
         let config = self
             .functions
