@@ -146,6 +146,11 @@ def test_bootstrap_deploy_diff_destroy(world, app):
     stack = settled_stack(cfn, STACK)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
     assert stack["ChangeSetId"].split(":changeSet/")[1].startswith("cdk-deploy-change-set/")
+    # The bootstrap version parameter, read from SSM: its name, and what it resolved to.
+    bootstrap_param = [p for p in stack["Parameters"] if p["ParameterKey"] == "BootstrapVersion"]
+    assert bootstrap_param == [{"ParameterKey": "BootstrapVersion",
+                                "ParameterValue": f"/cdk-bootstrap/{QUALIFIER}/version",
+                                "ResolvedValue": version}]
     got = outputs(cfn, STACK)
     seed_key = got["SeedCodeUrl"].removeprefix(f"s3://{staging}/")
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=staging).get("Contents", [])}

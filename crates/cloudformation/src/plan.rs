@@ -488,6 +488,10 @@ impl TemplatePlan for TemplateStackPlan {
         self.bound.displayed_parameters()
     }
 
+    fn resolved_parameters(&self) -> BTreeMap<String, String> {
+        self.bound.resolved_parameters()
+    }
+
     fn description(&self) -> Option<String> {
         self.description.clone()
     }

@@ -294,8 +294,12 @@ Resources:
         resource(&s, "ssm", "P").await.properties["Value"],
         json!("ami-0abc subnet-2 ami-0old s3cret")
     );
-    // SSM-typed parameters show the parameter name, as DescribeStacks does.
+    // SSM-typed parameters show the parameter name, as DescribeStacks does, and what it
+    // resolved to (`ResolvedValue`; a list joined with commas).
     assert_eq!(stack.displayed_parameters["Ami"], "/ami/latest");
+    assert_eq!(stack.resolved_parameters["Ami"], "ami-0abc");
+    assert_eq!(stack.resolved_parameters.len(), 2);
+    assert!(stack.resolved_parameters["Subnets"].contains("subnet-2"));
 
     // A parameter SSM does not have is refused when the stack is submitted.
     let e = s

@@ -227,6 +227,9 @@ pub struct StackRecord {
     pub previous_template: Option<TemplateSource>,
     /// Parameters as `DescribeStacks` shows them (`NoEcho` masked).
     pub displayed_parameters: BTreeMap<String, String>,
+    /// What the SSM-typed parameters resolved to (`ResolvedValue`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved_parameters: BTreeMap<String, String>,
     pub capabilities: Vec<String>,
     pub tags: Vec<(String, String)>,
     /// `RoleARN` given on create or a later update (absent in records written before it
@@ -281,6 +284,7 @@ impl StackRecord {
             template: TemplateSource::default(),
             previous_template: None,
             displayed_parameters: BTreeMap::new(),
+            resolved_parameters: BTreeMap::new(),
             capabilities: Vec::new(),
             tags: Vec::new(),
             role_arn: None,
@@ -452,6 +456,9 @@ pub struct ChangeSetRecord {
     pub description: Option<String>,
     pub template: TemplateSource,
     pub displayed_parameters: BTreeMap<String, String>,
+    /// What the SSM-typed parameters resolved to (`ResolvedValue`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved_parameters: BTreeMap<String, String>,
     pub capabilities: Vec<String>,
     pub tags: Vec<(String, String)>,
     /// `RoleARN` given to `CreateChangeSet`, applied to the stack on execution.

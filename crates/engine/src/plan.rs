@@ -93,6 +93,12 @@ pub trait TemplatePlan: Send + Sync {
     /// Parameter values as they should be shown (`NoEcho` ones masked as `****`).
     fn displayed_parameters(&self) -> BTreeMap<String, String>;
 
+    /// What `AWS::SSM::Parameter::Value<...>` parameters resolved to, by name
+    /// (`ResolvedValue`); none by default.
+    fn resolved_parameters(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
     /// The template's `Description`, shown by `DescribeStacks`.
     fn description(&self) -> Option<String> {
         None

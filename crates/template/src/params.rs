@@ -249,6 +249,9 @@ pub struct BoundParameters {
     pub values: IndexMap<String, ParamValue>,
     /// Values as shown to users (`NoEcho` masked as `****`; SSM types show the name).
     pub displayed: BTreeMap<String, String>,
+    /// What each `AWS::SSM::Parameter::Value<...>` parameter resolved to (a list joined
+    /// with commas): `DescribeStacks`' `ResolvedValue`.
+    pub resolved: BTreeMap<String, String>,
     /// Parameter types, per parameter (for `Fn::RefAll`).
     pub types: IndexMap<String, String>,
 }
@@ -299,8 +302,19 @@ pub fn bind(
             | ParamKind::CommaDelimitedList
             | ParamKind::Aws { list: true } => ParamValue::List(split_list(&raw)),
             ParamKind::SsmValue { list } => match env.ssm_parameter(&raw) {
-                Some(v) if list => ParamValue::List(split_list(&v)),
-                Some(v) => ParamValue::String(v),
+                Some(v) => {
+                    let shown = if d.no_echo {
+                        NO_ECHO_MASK.to_string()
+                    } else {
+                        v.clone()
+                    };
+                    out.resolved.insert(d.name.clone(), shown);
+                    if list {
+                        ParamValue::List(split_list(&v))
+                    } else {
+                        ParamValue::String(v)
+                    }
+                }
                 None => {
                     errors.push(TemplateError::at(
                         ErrorCode::Parameter,
@@ -574,6 +588,13 @@ mod tests {
         assert_eq!(b.values["S"], ParamValue::String("ami-123".into()));
         assert_eq!(b.displayed["P"], NO_ECHO_MASK);
         assert_eq!(b.displayed["S"], "/ami");
+        assert_eq!(
+            b.resolved,
+            BTreeMap::from([
+                ("S".into(), "ami-123".into()),
+                ("U".into(), "ami-123".into())
+            ])
+        );
         let e = bind(&d, &given(&[("L", ""), ("P", "x"), ("S", "/ami")]), &env).unwrap_err();
         assert_eq!(
             e[0].message,

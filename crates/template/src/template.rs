@@ -374,6 +374,11 @@ impl BoundTemplate {
         self.params.displayed.clone()
     }
 
+    /// What the `AWS::SSM::Parameter::Value<...>` parameters resolved to, by name.
+    pub fn resolved_parameters(&self) -> BTreeMap<String, String> {
+        self.params.resolved.clone()
+    }
+
     /// The template after `Fn::ForEach` expansion.
     pub fn processed_template(&self) -> &Node {
         &self.root

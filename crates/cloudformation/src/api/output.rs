@@ -10,13 +10,19 @@ use sagestack_protocol::query::Xml;
 
 use super::time::iso8601;
 
-fn parameters(displayed: &BTreeMap<String, String>) -> Vec<Xml> {
+/// `Parameters` of a stack or change set: each value as shown, and for the SSM-typed
+/// ones what they resolved to (`ResolvedValue`).
+fn parameters(
+    displayed: &BTreeMap<String, String>,
+    resolved: &BTreeMap<String, String>,
+) -> Vec<Xml> {
     displayed
         .iter()
         .map(|(k, v)| {
             Xml::new()
                 .text("ParameterKey", k.as_str())
                 .text("ParameterValue", v.as_str())
+                .opt_text("ResolvedValue", resolved.get(k).map(String::as_str))
         })
         .collect()
 }
@@ -87,7 +93,10 @@ pub fn stack(s: &StackRecord) -> Xml {
     });
     stack_common(s, "Description")
         .opt_text("ChangeSetId", s.change_set_id.as_deref())
-        .list("Parameters", parameters(&s.displayed_parameters))
+        .list(
+            "Parameters",
+            parameters(&s.displayed_parameters, &s.resolved_parameters),
+        )
         .text("DisableRollback", s.disable_rollback.to_string())
         .text_list("NotificationARNs", s.notification_arns.iter().cloned())
         .text_list("Capabilities", s.capabilities.iter().cloned())
@@ -206,7 +215,10 @@ fn change_set_common(cs: &ChangeSetRecord) -> Xml {
 /// `DescribeChangeSet`'s result.
 pub fn change_set(cs: &ChangeSetRecord) -> Xml {
     change_set_common(cs)
-        .list("Parameters", parameters(&cs.displayed_parameters))
+        .list(
+            "Parameters",
+            parameters(&cs.displayed_parameters, &cs.resolved_parameters),
+        )
         .text_list("NotificationARNs", cs.notification_arns.iter().cloned())
         .text_list("Capabilities", cs.capabilities.iter().cloned())
         .list("Tags", tags(&cs.tags))

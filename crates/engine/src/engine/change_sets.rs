@@ -114,6 +114,7 @@ impl Stacks {
             description: input.description.clone(),
             template: template.clone(),
             displayed_parameters: BTreeMap::new(),
+            resolved_parameters: BTreeMap::new(),
             capabilities: input.capabilities.clone(),
             tags: input.tags.clone().unwrap_or_else(|| stack.tags.clone()),
             role_arn: input.role_arn.clone(),
@@ -148,6 +149,7 @@ impl Stacks {
         };
         inner.store.put_change_set(&cs).await?;
         cs.displayed_parameters = plan.displayed_parameters();
+        cs.resolved_parameters = plan.resolved_parameters();
         if changes.is_empty() && !outputs_changed {
             cs.status = ChangeSetStatus::Failed;
             cs.status_reason = Some(
@@ -290,6 +292,7 @@ impl Stacks {
                 stack.tags = cs.tags.clone();
                 stack.description = plan.description();
                 stack.displayed_parameters = plan.displayed_parameters();
+                stack.resolved_parameters = plan.resolved_parameters();
                 stack.imports = plan.imports();
                 (StackStatus::CreateInProgress, Phase::Create, "created")
             }

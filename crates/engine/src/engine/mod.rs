@@ -305,6 +305,7 @@ impl Stacks {
         self.validate_plan(&*plan, &stack.capabilities)?;
         stack.description = plan.description();
         stack.displayed_parameters = plan.displayed_parameters();
+        stack.resolved_parameters = plan.resolved_parameters();
         stack.imports = plan.imports();
         inner.new_stack_events(&stack_id);
         // A fresh id: no other process can hold it, but the claim must exist before the
@@ -443,6 +444,7 @@ impl Stacks {
     ) {
         stack.previous_template = Some(std::mem::replace(&mut stack.template, template));
         stack.displayed_parameters = plan.displayed_parameters();
+        stack.resolved_parameters = plan.resolved_parameters();
         stack.description = plan.description();
         stack.capabilities = capabilities;
         if let Some(t) = tags {

@@ -67,6 +67,7 @@ pub(super) async fn update_rollback_cleanup(inner: &Arc<Inner>, mut stack: Stack
     run.clear_leftovers().await?;
     if let Ok(plan) = inner.plan(&stack, &stack.template) {
         stack.displayed_parameters = plan.displayed_parameters();
+        stack.resolved_parameters = plan.resolved_parameters();
         stack.description = plan.description();
         stack.imports = plan.imports();
     }
