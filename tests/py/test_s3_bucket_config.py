@@ -298,6 +298,29 @@ def test_ownership_controls_and_acl(s3):
         "Rules": [{"ObjectOwnership": "ObjectWriter"}]}
 
 
+def test_objects_list_as_their_one_null_version(s3):
+    """No versions are kept (versioning or not): each object is its `null` version, what
+    emptying a bucket (Terraform's force_destroy, `aws s3 rb --force`) walks."""
+    s3.create_bucket(Bucket="cfg-bucket")
+    s3.put_bucket_versioning(Bucket="cfg-bucket", VersioningConfiguration={"Status": "Enabled"})
+    for key in ["a", "b", "c"]:
+        s3.put_object(Bucket="cfg-bucket", Key=key, Body=b"x")
+    page = s3.list_object_versions(Bucket="cfg-bucket", MaxKeys=2)
+    assert [(v["Key"], v["VersionId"], v["IsLatest"], v["Size"]) for v in page["Versions"]] == [
+        ("a", "null", True, 1), ("b", "null", True, 1)]
+    assert (page["IsTruncated"], page["NextKeyMarker"], page["NextVersionIdMarker"]) == (
+        True, "b", "null")
+    assert "DeleteMarkers" not in page
+    rest = s3.list_object_versions(Bucket="cfg-bucket", KeyMarker="b", VersionIdMarker="null")
+    assert [v["Key"] for v in rest["Versions"]] == ["c"] and rest["IsTruncated"] is False
+    out = s3.delete_objects(Bucket="cfg-bucket", Delete={"Objects": [
+        {"Key": k, "VersionId": "null"} for k in ["a", "b", "c"]]})
+    assert sorted((d["Key"], d["VersionId"]) for d in out["Deleted"]) == [
+        ("a", "null"), ("b", "null"), ("c", "null")]
+    assert "Versions" not in s3.list_object_versions(Bucket="cfg-bucket")
+    s3.delete_bucket(Bucket="cfg-bucket")
+
+
 def configure_everything(s3, bucket):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(SECURE_TRANSPORT))

@@ -4,7 +4,7 @@ aws_s3_bucket_public_access_block, aws_s3_bucket_server_side_encryption_configur
 aws_s3_bucket_lifecycle_configuration, aws_s3_bucket_ownership_controls, aws_s3_bucket_acl
 and aws_s3_object against a fresh server: apply, a plan with no changes, an update of
 mutable attributes (versioning suspended, a lifecycle rule's days, the tags, a Block
-Public Access flag), destroy; each step checked through boto3 (Terraform trusts what the
+Public Access flag), destroy (force_destroy emptying an object Terraform did not make); each step checked through boto3 (Terraform trusts what the
 server reads back, so Terraform's exit status alone would not catch a forgotten write).
 
 Slow by the provider's design: after writing lifecycle rules, aws_s3_bucket_lifecycle_
@@ -27,8 +27,9 @@ variable "env" { default = "dev" }
 variable "block_public_policy" { default = true }
 
 resource "aws_s3_bucket" "b" {
-  bucket = "%(bucket)s"
-  tags   = { env = var.env, team = "ml" }
+  bucket        = "%(bucket)s"
+  force_destroy = true
+  tags          = { env = var.env, team = "ml" }
 }
 
 resource "aws_s3_bucket_versioning" "v" {
@@ -178,6 +179,9 @@ def test_terraform_s3_bucket_and_sub_resources(server, tmp_path):
         "BlockPublicPolicy"] is False
     tf.plan_no_changes(var=update)
 
+    # An object Terraform does not manage: force_destroy empties the bucket first
+    # (ListObjectVersions, then DeleteObjects of each `null` version).
+    s3.put_object(Bucket=BUCKET, Key="unmanaged/data.csv", Body=b"1,2,3")
     tf.destroy(var=update)
     with pytest.raises(ClientError) as e:
         s3.head_bucket(Bucket=BUCKET)

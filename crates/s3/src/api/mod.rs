@@ -89,6 +89,9 @@ pub const MAX_PART_NUMBER: i32 = 10_000;
 pub const MAX_KEYS: i32 = 1000;
 /// Most tags on a bucket.
 pub const MAX_BUCKET_TAGS: usize = 50;
+/// The one version id objects have here: S3's id of an object written while the bucket
+/// was never versioned (no versions are kept, whatever the versioning state).
+pub const NULL_VERSION: &str = "null";
 
 /// The canonical user id every resource here is owned by (one owner per server).
 const OWNER_ID: &str = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
@@ -280,6 +283,7 @@ forward! {
     objects::delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
     listing::list_objects(ListObjectsInput) -> ListObjectsOutput;
     listing::list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
+    listing::list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;
     objects::copy_object(CopyObjectInput) -> CopyObjectOutput;
     multipart::create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
     multipart::upload_part(UploadPartInput) -> UploadPartOutput;

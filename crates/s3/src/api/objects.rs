@@ -141,8 +141,10 @@ pub(super) async fn delete_objects(
         match api.store.delete_object(&input.bucket, &o.key).await {
             Ok(_) => {
                 if !quiet {
+                    // A version named (the `null` one, all there is here) is echoed.
                     deleted.push(DeletedObject {
                         key: Some(o.key),
+                        version_id: o.version_id,
                         ..Default::default()
                     });
                 }

@@ -406,3 +406,55 @@ async fn buckets_already_owned_and_not_empty() {
     let bad = create_bucket(&api, "Bad_Name").await;
     assert_eq!(code(bad), S3ErrorCode::InvalidBucketName);
 }
+
+#[tokio::test]
+async fn every_object_is_its_one_null_version() {
+    let (api, _dir) = api().await;
+    mb(&api, "versions").await;
+    for key in ["a", "b/1", "b/2", "c"] {
+        put(&api, "versions", key, b"x").await;
+    }
+    let list = |marker: Option<&str>, max: i32, delimiter: Option<&str>| {
+        api.list_object_versions(req(ListObjectVersionsInput {
+            bucket: "versions".into(),
+            key_marker: marker.map(Into::into),
+            max_keys: Some(max),
+            delimiter: delimiter.map(Into::into),
+            ..Default::default()
+        }))
+    };
+    let page = list(None, 2, None).await.unwrap().output;
+    let versions = page.versions.unwrap();
+    let described: Vec<_> = versions
+        .iter()
+        .map(|v| (v.key.clone().unwrap(), v.version_id.clone(), v.is_latest))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("a".to_owned(), Some("null".to_owned()), Some(true)),
+            ("b/1".to_owned(), Some("null".to_owned()), Some(true)),
+        ]
+    );
+    assert_eq!(page.is_truncated, Some(true));
+    assert_eq!(page.next_key_marker.as_deref(), Some("b/1"));
+    assert_eq!(page.next_version_id_marker.as_deref(), Some("null"));
+    assert!(page.delete_markers.is_none());
+    let rest = list(Some("b/1"), 10, None).await.unwrap().output;
+    assert_eq!(names(rest.versions, |v| v.key), ["b/2", "c"]);
+    assert_eq!(rest.is_truncated, Some(false));
+    assert_eq!(rest.next_key_marker, None);
+    let folded = list(None, 10, Some("/")).await.unwrap().output;
+    assert_eq!(names(folded.versions, |v| v.key), ["a", "c"]);
+    assert_eq!(prefixes(folded.common_prefixes), ["b/"]);
+    let absent = api
+        .list_object_versions(req(ListObjectVersionsInput {
+            bucket: "absent".into(),
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(
+        code(absent.map(|r| r.output.name)),
+        S3ErrorCode::NoSuchBucket
+    );
+}
