@@ -208,6 +208,14 @@ def test_bootstrap_deploy_diff_destroy(world, app):
             for c in cfn.list_change_sets(StackName=STACK)["Summaries"]] == [
         ("cdk-deploy-change-set", "EXECUTE_COMPLETE")]
     assert settled_stack(cfn, STACK)["StackStatus"] == "CREATE_COMPLETE"
+    # Another parameter value leaves the template as it is: only the change set (read
+    # with IncludePropertyValues) can tell what would change, and what it would replace.
+    out = cdk("diff", "--app", "cdk.out", "--parameters", "SageMakerProjectName=churn")
+    assert "Number of stacks with differences: 1" in out, out
+    assert "[~] AWS::SageMaker::ModelPackageGroup ModelPackageGroup ModelPackageGroup replace" in out, out
+    assert "ModelPackageGroupName (requires replacement)" in out, out
+    assert "[+] churn-p-cdkdemo00001" in out, out
+    assert "/sagemaker/projects/churn/artifact-bucket" in out, out
 
     # An update through a change set: another project name replaces the model package
     # group and the parameters (their names are create-only) and updates the function.

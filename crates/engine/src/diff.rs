@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::error::EngineError;
 use crate::model::{
-    ChangeAction, ChangeSource, ChangeTarget, Evaluation, Replacement, RequiresRecreation,
-    ResourceChange, ResourceChangeDetail, ResourceRecord,
+    ChangeAction, ChangeSource, ChangeTarget, ChangeValues, Evaluation, KNOWN_AFTER_APPLY,
+    Replacement, RequiresRecreation, ResourceChange, ResourceChangeDetail, ResourceRecord,
 };
 use crate::plan::{ResourceLookup, TemplatePlan};
 use crate::provider::ProviderRegistry;
@@ -93,6 +93,23 @@ fn causing_entities(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
+/// `v` as a change set shows it: every string holding a marker is [`KNOWN_AFTER_APPLY`]
+/// (CloudFormation shows the whole value as unknown, not the known part of it), and
+/// every string holding a secret has it masked.
+pub(crate) fn shown(v: &Value, secrets: &[String]) -> Value {
+    match v {
+        Value::String(s) if s.contains(UNKNOWN) => Value::String(KNOWN_AFTER_APPLY.to_string()),
+        Value::String(s) => Value::String(crate::no_echo::mask_text(s, secrets)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| shown(x, secrets)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), shown(x, secrets)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Top-level property names whose values differ between `old` and `new` (objects; anything
 /// else counts as empty).
 pub(crate) fn changed_properties(old: &Value, new: &Value) -> Vec<String> {
@@ -143,12 +160,14 @@ pub(crate) fn topological_order(plan: &dyn TemplatePlan) -> Result<Vec<String>, 
     Ok(order)
 }
 
-/// The changes that turn the resources in `live` into `plan`.
+/// The changes that turn the resources in `live` into `plan`, with the properties before
+/// and after each (`secrets` masked in them).
 pub(crate) fn compute_changes(
     plan: &dyn TemplatePlan,
     live: &BTreeMap<String, ResourceRecord>,
     providers: &ProviderRegistry,
     exports: &HashMap<String, String>,
+    secrets: &[String],
 ) -> Result<Vec<ResourceChange>, EngineError> {
     let type_changed: Vec<&str> = plan
         .resources()
@@ -177,6 +196,17 @@ pub(crate) fn compute_changes(
         let planned = by_id[id.as_str()];
         let Some(old) = live.get(id).filter(|r| r.physical_id.is_some()) else {
             unknown.insert(id.clone());
+            let after = plan
+                .resolve_properties(
+                    id,
+                    &MarkerLookup {
+                        live,
+                        unknown: &unknown,
+                        exports,
+                        all_unknown: false,
+                    },
+                )
+                .ok();
             changes.insert(
                 id.clone(),
                 ResourceChange {
@@ -187,6 +217,10 @@ pub(crate) fn compute_changes(
                     replacement: None,
                     scope: Vec::new(),
                     details: Vec::new(),
+                    values: after.map(|a| ChangeValues {
+                        before: None,
+                        after: Some(shown(&a, secrets)),
+                    }),
                 },
             );
             continue;
@@ -272,6 +306,10 @@ pub(crate) fn compute_changes(
                 replacement: Some(replacement),
                 scope: vec!["Properties".to_string()],
                 details,
+                values: Some(ChangeValues {
+                    before: Some(shown(&old.properties, secrets)),
+                    after: Some(shown(&with_markers, secrets)),
+                }),
             },
         );
     }
@@ -292,6 +330,10 @@ pub(crate) fn compute_changes(
                 replacement: None,
                 scope: Vec::new(),
                 details: Vec::new(),
+                values: Some(ChangeValues {
+                    before: Some(shown(&rec.properties, secrets)),
+                    after: None,
+                }),
             });
         }
     }
@@ -311,6 +353,25 @@ mod tests {
         assert_eq!(
             out.into_iter().collect::<Vec<_>>(),
             vec!["Bucket.Arn", "Queue"]
+        );
+    }
+
+    #[test]
+    fn unknown_values_and_secrets_are_shown_as_cloudformation_shows_them() {
+        let v = json!({
+            "Role": format!("{UNKNOWN}Role.Arn"),
+            "Name": format!("prefix-{UNKNOWN}Bucket"),
+            "Env": {"Password": "p4ss-and-more", "Plain": "x"},
+            "Port": 80,
+        });
+        assert_eq!(
+            shown(&v, &["p4ss".to_string()]),
+            json!({
+                "Role": KNOWN_AFTER_APPLY,
+                "Name": KNOWN_AFTER_APPLY,
+                "Env": {"Password": "*****-and-more", "Plain": "x"},
+                "Port": 80,
+            })
         );
     }
 

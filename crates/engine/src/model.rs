@@ -439,7 +439,28 @@ pub struct ResourceChange {
     /// `["Properties"]` for `Modify`, empty otherwise.
     pub scope: Vec<String>,
     pub details: Vec<ResourceChangeDetail>,
+    /// The resource's properties before and after the change, for `DescribeChangeSet`
+    /// with `IncludePropertyValues` (absent in change sets recorded before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<ChangeValues>,
 }
+
+/// What `DescribeChangeSet` with `IncludePropertyValues` shows of one resource change:
+/// its properties before (`BeforeContext`; `None` for an added resource) and after
+/// (`AfterContext`; `None` for a removed one), from which each detail's `BeforeValue` and
+/// `AfterValue` are read. A value known only once the change runs (a reference to a
+/// resource the change adds or replaces) reads [`KNOWN_AFTER_APPLY`], as on AWS; secret
+/// values (`NoEcho` parameters and custom resource data) are masked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChangeValues {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// What CloudFormation shows for a value a change set cannot know before it runs.
+pub const KNOWN_AFTER_APPLY: &str = "{{changeSet:KNOWN_AFTER_APPLY}}";
 
 /// A change set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,8 @@
 //! masking is by value: any string shown that holds a secret attribute's value has it
 //! replaced.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 /// The attribute that marks a resource's other attributes as secret. Its name cannot be
@@ -41,6 +43,33 @@ pub fn secrets<'a>(attributes: impl IntoIterator<Item = &'a Map<String, Value>>)
     out.dedup();
     out
 }
+
+/// The values of a stack's `NoEcho` parameters (those `displayed` masked as `****`), as
+/// given in any of `given` (the raw values of the templates being compared), longest
+/// first. A `NoEcho` parameter left at its default is not among them: the engine never
+/// sees the default's raw value apart from the template.
+pub fn parameter_secrets<'a>(
+    displayed: &BTreeMap<String, String>,
+    given: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+) -> Vec<String> {
+    let masked: Vec<&String> = displayed
+        .iter()
+        .filter(|(_, shown)| shown.as_str() == PARAMETER_MASK)
+        .map(|(k, _)| k)
+        .collect();
+    let mut out: Vec<String> = given
+        .into_iter()
+        .flat_map(|g| masked.iter().filter_map(|k| g.get(*k)))
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .collect();
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// How `DescribeStacks` shows a `NoEcho` parameter's value.
+const PARAMETER_MASK: &str = "****";
 
 /// `text` with every secret in it masked.
 pub fn mask_text(text: &str, secrets: &[String]) -> String {
@@ -104,5 +133,22 @@ mod tests {
             json!({"Url": "db://u:*****@h:*****", "Name": "visible", "List": ["*****"]})
         );
         assert_eq!(mask_value(&json!("x"), &[]), None);
+    }
+
+    #[test]
+    fn no_echo_parameters_are_secrets_in_either_template() {
+        let displayed = BTreeMap::from([
+            ("Password".to_string(), "****".to_string()),
+            ("Env".to_string(), "dev".to_string()),
+        ]);
+        let old = BTreeMap::from([
+            ("Password".to_string(), "old".to_string()),
+            ("Env".to_string(), "dev".to_string()),
+        ]);
+        let new = BTreeMap::from([("Password".to_string(), "newer".to_string())]);
+        assert_eq!(
+            parameter_secrets(&displayed, [&old, &new]),
+            ["newer", "old"]
+        );
     }
 }

@@ -77,6 +77,7 @@ async fn update_change_set_describes_replacements_like_aws() {
             replacement: Some(replacement),
             scope: vec!["Properties".into()],
             details,
+            values: None,
         };
     let expected = vec![
         modify(
@@ -127,6 +128,7 @@ async fn update_change_set_describes_replacements_like_aws() {
             replacement: None,
             scope: vec![],
             details: vec![],
+            values: None,
         },
         ResourceChange {
             action: ChangeAction::Remove,
@@ -136,9 +138,37 @@ async fn update_change_set_describes_replacements_like_aws() {
             replacement: None,
             scope: vec![],
             details: vec![],
+            values: None,
         },
     ];
-    assert_eq!(cs.changes, expected);
+    let without_values: Vec<ResourceChange> = cs
+        .changes
+        .iter()
+        .cloned()
+        .map(|c| ResourceChange { values: None, ..c })
+        .collect();
+    assert_eq!(without_values, expected);
+    // The properties before and after (IncludePropertyValues): what a replaced resource
+    // will be called is known only after apply, in whatever refers to it.
+    let values = |id: &str| {
+        let c = cs.changes.iter().find(|c| c.logical_resource_id == id);
+        let v = c.and_then(|c| c.values.clone()).unwrap();
+        (v.before, v.after)
+    };
+    assert_eq!(
+        values("A"),
+        (Some(json!({"Name": "one"})), Some(json!({"Name": "two"})))
+    );
+    assert_eq!(
+        values("B"),
+        (
+            Some(json!({"Parent": pid("A").unwrap()})),
+            Some(json!({"Parent": KNOWN_AFTER_APPLY}))
+        )
+    );
+    assert_eq!(values("V"), (Some(json!({"V": 1})), Some(json!({"V": 2}))));
+    assert_eq!(values("E"), (None, Some(json!({}))));
+    assert_eq!(values("D"), (Some(json!({})), None));
     // Describing did not change the stack.
     assert_eq!(h.status("s").await, StackStatus::CreateComplete);
 

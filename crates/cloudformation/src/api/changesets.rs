@@ -84,7 +84,8 @@ impl CloudFormationApi {
     pub(super) async fn describe_change_set(&self, input: &Input<'_>) -> Result<Xml> {
         let name = input.required("ChangeSetName")?;
         let cs = self.find_change_set(name, input.str("StackName")).await?;
-        Ok(output::change_set(&cs))
+        let with_values = input.bool("IncludePropertyValues")? == Some(true);
+        Ok(output::change_set(&cs, with_values))
     }
 
     pub(super) async fn execute_change_set(&self, input: &Input<'_>) -> Result<Xml> {

@@ -7,6 +7,7 @@ use sagestack_engine::{
     ChangeSetRecord, ExportRecord, ResourceChange, ResourceRecord, StackEvent, StackRecord,
 };
 use sagestack_protocol::query::Xml;
+use serde_json::Value;
 
 use super::time::iso8601;
 
@@ -170,20 +171,41 @@ pub fn resource_summary(r: &ResourceRecord, stack: &StackRecord) -> Xml {
     resource_shape(Xml::new(), r, stack, "LastUpdatedTimestamp")
 }
 
-fn change(c: &ResourceChange) -> Xml {
+/// One `Change`; `with_values` (`IncludePropertyValues`) adds the properties before and
+/// after as `BeforeContext`/`AfterContext` (`{"Properties":{...}}`, JSON text) and each
+/// detail's `Path`, `BeforeValue`, `AfterValue` and `AttributeChangeType`.
+fn change(c: &ResourceChange, with_values: bool) -> Xml {
+    let values = c.values.as_ref().filter(|_| with_values);
+    let before = values.and_then(|v| v.before.as_ref());
+    let after = values.and_then(|v| v.after.as_ref());
     let details = c.details.iter().map(|d| {
+        let mut target = Xml::new()
+            .text("Attribute", d.target.attribute.as_str())
+            .opt_text("Name", d.target.name.as_deref())
+            .text("RequiresRecreation", d.target.requires_recreation.as_str());
+        if let (Some(_), Some(name)) = (values, d.target.name.as_deref()) {
+            let old = before.and_then(|b| b.get(name));
+            let new = after.and_then(|a| a.get(name));
+            let kind = match (old, new) {
+                (None, Some(_)) => "Add",
+                (Some(_), None) => "Remove",
+                _ => "Modify",
+            };
+            target = target
+                .text("Path", format!("/{}/{name}", d.target.attribute))
+                .opt_text("BeforeValue", old.map(value_text))
+                .opt_text("AfterValue", new.map(value_text))
+                .text("AttributeChangeType", kind);
+        }
         Xml::new()
-            .element(
-                "Target",
-                Xml::new()
-                    .text("Attribute", d.target.attribute.as_str())
-                    .opt_text("Name", d.target.name.as_deref())
-                    .text("RequiresRecreation", d.target.requires_recreation.as_str()),
-            )
+            .element("Target", target)
             .text("Evaluation", d.evaluation.as_str())
             .text("ChangeSource", d.change_source.as_str())
             .opt_text("CausingEntity", d.causing_entity.as_deref())
     });
+    let context = |properties: Option<&Value>| {
+        properties.map(|p| serde_json::json!({"Properties": p}).to_string())
+    };
     let rc = Xml::new()
         .text("Action", c.action.as_str())
         .text("LogicalResourceId", c.logical_resource_id.as_str())
@@ -191,10 +213,21 @@ fn change(c: &ResourceChange) -> Xml {
         .text("ResourceType", c.resource_type.as_str())
         .opt_text("Replacement", c.replacement.map(|r| r.as_str()))
         .text_list("Scope", c.scope.iter().cloned())
-        .list("Details", details);
+        .list("Details", details)
+        .opt_text("BeforeContext", context(before))
+        .opt_text("AfterContext", context(after));
     Xml::new()
         .text("Type", "Resource")
         .element("ResourceChange", rc)
+}
+
+/// A property value as a change detail shows it: a string as itself, anything else as
+/// JSON text.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The members `DescribeChangeSet`'s result and `ChangeSetSummary` share.
@@ -212,8 +245,8 @@ fn change_set_common(cs: &ChangeSetRecord) -> Xml {
         .text("IncludeNestedStacks", "false")
 }
 
-/// `DescribeChangeSet`'s result.
-pub fn change_set(cs: &ChangeSetRecord) -> Xml {
+/// `DescribeChangeSet`'s result (`with_values`: `IncludePropertyValues`).
+pub fn change_set(cs: &ChangeSetRecord, with_values: bool) -> Xml {
     change_set_common(cs)
         .list(
             "Parameters",
@@ -222,7 +255,7 @@ pub fn change_set(cs: &ChangeSetRecord) -> Xml {
         .text_list("NotificationARNs", cs.notification_arns.iter().cloned())
         .text_list("Capabilities", cs.capabilities.iter().cloned())
         .list("Tags", tags(&cs.tags))
-        .list("Changes", cs.changes.iter().map(change))
+        .list("Changes", cs.changes.iter().map(|c| change(c, with_values)))
 }
 
 /// `ChangeSetSummary` (`ListChangeSets`).

@@ -595,3 +595,60 @@ async fn deleting_a_missing_change_set_of_a_stack_that_exists_succeeds() {
         "ValidationError: StackName must be specified if ChangeSetName is not specified as an ARN."
     );
 }
+
+#[tokio::test]
+async fn describe_change_set_includes_property_values_when_asked() {
+    let api = api();
+    let template = |delay: u32| {
+        format!(
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {{DelaySeconds: {delay}}}\n  \
+             P:\n    Type: AWS::SSM::Parameter\n    Properties: {{Type: String, Value: !GetAtt Q.Arn}}\n"
+        )
+    };
+    let id = api
+        .service()
+        .create_stack(CreateStackInput {
+            stack_name: "values".into(),
+            template_body: template(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    api.service().wait_for_terminal(&id).await.unwrap();
+    let params = json!({"StackName": "values", "ChangeSetName": "c", "TemplateBody": template(5)});
+    api.execute("CreateChangeSet", &params).await.unwrap();
+    let api = &api;
+    let describe = |with: bool| {
+        let params =
+            json!({"StackName": "values", "ChangeSetName": "c", "IncludePropertyValues": with});
+        async move {
+            api.execute("DescribeChangeSet", &params)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let plain = describe(false).await;
+    let change = plain.members("Changes")[0].child("ResourceChange").unwrap();
+    assert_eq!(change.text_of("LogicalResourceId"), Some("Q"));
+    assert_eq!(change.text_of("BeforeContext"), None);
+    let target = change.members("Details")[0].child("Target").unwrap();
+    assert_eq!(target.text_of("Path"), None);
+
+    let full = describe(true).await;
+    let change = full.members("Changes")[0].child("ResourceChange").unwrap();
+    assert_eq!(
+        change.text_of("BeforeContext"),
+        Some(r#"{"Properties":{"DelaySeconds":1}}"#)
+    );
+    assert_eq!(
+        change.text_of("AfterContext"),
+        Some(r#"{"Properties":{"DelaySeconds":5}}"#)
+    );
+    let target = change.members("Details")[0].child("Target").unwrap();
+    assert_eq!(target.text_of("Name"), Some("DelaySeconds"));
+    assert_eq!(target.text_of("Path"), Some("/Properties/DelaySeconds"));
+    assert_eq!(target.text_of("BeforeValue"), Some("1"));
+    assert_eq!(target.text_of("AfterValue"), Some("5"));
+    assert_eq!(target.text_of("AttributeChangeType"), Some("Modify"));
+}

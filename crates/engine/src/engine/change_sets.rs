@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::clock::change_set_arn;
+use crate::diff::{MarkerLookup, shown};
 use crate::error::EngineError;
 use crate::model::*;
 use crate::ops::Phase;
@@ -127,19 +128,39 @@ impl Stacks {
             ChangeSetType::Create => {
                 let plan = inner.plan(&stack, &template)?;
                 self.validate_plan(&*plan, &input.capabilities)?;
-                let changes = plan
-                    .resources()
-                    .iter()
-                    .map(|r| ResourceChange {
-                        action: ChangeAction::Add,
-                        logical_resource_id: r.logical_id.clone(),
-                        physical_resource_id: None,
-                        resource_type: r.resource_type.clone(),
-                        replacement: None,
-                        scope: Vec::new(),
-                        details: Vec::new(),
-                    })
-                    .collect();
+                // Every resource is new: each reference to one is known after apply.
+                let exports = inner.exports_map().await?;
+                let none = BTreeMap::new();
+                let unknown = std::collections::HashSet::new();
+                let lookup = MarkerLookup {
+                    live: &none,
+                    unknown: &unknown,
+                    exports: &exports,
+                    all_unknown: true,
+                };
+                let secrets = crate::no_echo::parameter_secrets(
+                    &plan.displayed_parameters(),
+                    [&template.parameters],
+                );
+                let changes =
+                    plan.resources()
+                        .iter()
+                        .map(|r| ResourceChange {
+                            action: ChangeAction::Add,
+                            logical_resource_id: r.logical_id.clone(),
+                            physical_resource_id: None,
+                            resource_type: r.resource_type.clone(),
+                            replacement: None,
+                            scope: Vec::new(),
+                            details: Vec::new(),
+                            values: plan.resolve_properties(&r.logical_id, &lookup).ok().map(
+                                |after| ChangeValues {
+                                    before: None,
+                                    after: Some(shown(&after, &secrets)),
+                                },
+                            ),
+                        })
+                        .collect();
                 (plan, changes, true)
             }
             ChangeSetType::Update => {

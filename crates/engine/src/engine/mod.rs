@@ -379,10 +379,24 @@ impl Stacks {
         self.validate_plan(&*plan, capabilities)?;
         let live = self.live_resources(&stack.stack_id).await?;
         let exports = self.inner.exports_map().await?;
-        let changes = diff::compute_changes(&*plan, &live, &self.inner.providers, &exports)?;
+        // What the change set must not show: custom resources' NoEcho data, and NoEcho
+        // parameters' values, old and new.
+        let secrets = crate::no_echo::secrets(live.values().map(|r| &r.attributes));
+        let mut shown_secrets = crate::no_echo::parameter_secrets(
+            &plan.displayed_parameters(),
+            [&stack.template.parameters, &template.parameters],
+        );
+        shown_secrets.extend(secrets.iter().cloned());
+        shown_secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let changes = diff::compute_changes(
+            &*plan,
+            &live,
+            &self.inner.providers,
+            &exports,
+            &shown_secrets,
+        )?;
         let outputs_changed = changes.is_empty() && {
             // Compared as stored: with NoEcho values masked.
-            let secrets = crate::no_echo::secrets(live.values().map(|r| &r.attributes));
             plan.resolve_outputs(&MarkerLookup::known(&live, &exports))
                 .map(|o| crate::no_echo::mask_outputs(o, &secrets) != stack.outputs)
                 .unwrap_or(true)

@@ -110,6 +110,10 @@ fn change_set(id: &str, stack_id: &str) -> ChangeSetRecord {
                 change_source: ChangeSource::ResourceReference,
                 causing_entity: Some("B.Arn".into()),
             }],
+            values: Some(ChangeValues {
+                before: Some(json!({"Name": "old"})),
+                after: Some(json!({"Name": KNOWN_AFTER_APPLY})),
+            }),
         }],
     }
 }
