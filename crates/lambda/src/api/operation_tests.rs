@@ -10,7 +10,6 @@ use sagestack_store::SqliteStore;
 
 use super::*;
 use crate::{Executor, Functions, NoLogs, RuntimeConfig, Scope};
-use sagestack_protocol::AwsError as _;
 
 fn zip_b64() -> String {
     let mut out = std::io::Cursor::new(Vec::new());
