@@ -351,11 +351,13 @@ impl Functions {
         }
     }
 
-    /// UpdateFunctionCode (`$LATEST`); with `Publish`, also a new version.
+    /// UpdateFunctionCode (`$LATEST`, and its `Architectures` when given); with
+    /// `Publish`, also a new version.
     pub async fn update_code(
         &self,
         name: &str,
         code: &CodeInput,
+        architectures: Option<&[String]>,
         publish: bool,
         revision_id: Option<&str>,
     ) -> Result<FunctionConfig> {
@@ -363,6 +365,9 @@ impl Functions {
         let now = self.now();
         self.modify(name, |record| {
             check_revision(&record.config, revision_id)?;
+            if let Some(a) = architectures {
+                record.config.architectures = a.to_vec();
+            }
             record.code_hex = package.hex.clone();
             record.config.code_sha256 = package.sha256_b64.clone();
             record.config.code_size = package.zip.len() as i64;

@@ -146,6 +146,7 @@ async fn warm_reuse_bounded_concurrency_idle_reaping_and_new_code() {
                 zip_file: Some(package(2)),
                 ..CodeInput::default()
             },
+            None,
             false,
             None,
         )

@@ -167,6 +167,7 @@ impl LambdaApi {
                 struct In {
                     #[serde(flatten)]
                     code: CodeInput,
+                    architectures: Option<Vec<String>>,
                     #[serde(default)]
                     publish: bool,
                     revision_id: Option<String>,
@@ -175,7 +176,13 @@ impl LambdaApi {
                 let i: In = decode(op, input)?;
                 to_map(
                     self.functions()
-                        .update_code(&name, &i.code, i.publish, i.revision_id.as_deref())
+                        .update_code(
+                            &name,
+                            &i.code,
+                            i.architectures.as_deref(),
+                            i.publish,
+                            i.revision_id.as_deref(),
+                        )
                         .await?,
                 )
             }

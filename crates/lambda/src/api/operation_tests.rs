@@ -342,3 +342,40 @@ async fn dead_letter_targets_and_kms_keys_are_recorded_the_rest_refused() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn update_function_code_changes_the_architecture_when_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api(dir.path()).await;
+    assert_eq!(
+        create(&api, "f", json!({})).await["Architectures"],
+        json!(["x86_64"])
+    );
+    let code = |extra: Value| {
+        let mut i = json!({"FunctionName": "f", "ZipFile": zip_b64()});
+        for (k, v) in extra.as_object().unwrap() {
+            i[k] = v.clone();
+        }
+        i
+    };
+    let out = run(
+        &api,
+        "UpdateFunctionCode",
+        code(json!({"Architectures": ["arm64"]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["Architectures"], json!(["arm64"]));
+    let out = run(&api, "UpdateFunctionCode", code(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(out["Architectures"], json!(["arm64"]));
+    let e = run(
+        &api,
+        "UpdateFunctionCode",
+        code(json!({"Architectures": ["sparc"]})),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, LambdaError::Validation(_)), "{e:?}");
+}

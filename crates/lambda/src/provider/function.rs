@@ -268,8 +268,11 @@ impl Native for FunctionProvider {
     ) -> Outcome<FunctionRecord> {
         let fail = |e| provider_error(TYPE_NAME, name, e);
         let code = code(ctx, props)?;
+        let architectures: Option<Vec<String>> = props
+            .get("Architectures")
+            .and_then(|a| serde_json::from_value(a.clone()).ok());
         self.functions
-            .update_code(name, &code, false, None)
+            .update_code(name, &code, architectures.as_deref(), false, None)
             .await
             .map_err(fail)?;
         let update = UpdateConfigurationInput {
