@@ -145,14 +145,12 @@ impl Functions {
     ) -> Result<Value> {
         self.modify(name, |record| {
             check_revision(&record.config, input.revision_id.as_deref())?;
-            let resource = match qualifier {
-                Some(q) => {
-                    record.resolve(Some(q))?;
-                    format!("{}:{q}", record.config.function_arn)
-                }
-                None => record.config.function_arn.clone(),
-            };
-            if record.policy.iter().any(|s| s["Sid"] == input.statement_id) {
+            let resource = policy_resource(record, qualifier)?;
+            if record
+                .policy
+                .iter()
+                .any(|s| s["Sid"] == input.statement_id && s["Resource"] == resource)
+            {
                 return Err(LambdaError::ResourceConflict(format!(
                     "The statement id ({}) provided already exists. Please provide a new statement id, or remove the existing statement.",
                     input.statement_id
@@ -191,15 +189,36 @@ impl Functions {
         .await
     }
 
-    /// RemovePermission.
+    /// RemovePermission: the statement `statement_id` of the policy of the function, or
+    /// of its version or alias `qualifier` (each has a policy of its own).
     pub async fn remove_permission(
         &self,
         name: &str,
+        qualifier: Option<&str>,
         statement_id: &str,
         revision_id: Option<&str>,
     ) -> Result<()> {
         self.modify(name, |record| {
             check_revision(&record.config, revision_id)?;
+            let resource = policy_resource(record, qualifier)?;
+            let before = record.policy.len();
+            record
+                .policy
+                .retain(|s| !(s["Sid"] == statement_id && s["Resource"] == resource));
+            if record.policy.len() == before {
+                return Err(LambdaError::ResourceNotFound(format!(
+                    "Statement {statement_id} is not found in resource policy."
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes the statement `statement_id` whatever it is attached to (the stack
+    /// provider's delete, whose physical id names the function and the statement).
+    pub async fn remove_statement(&self, name: &str, statement_id: &str) -> Result<()> {
+        self.modify(name, |record| {
             let before = record.policy.len();
             record.policy.retain(|s| s["Sid"] != statement_id);
             if record.policy.len() == before {
@@ -212,10 +231,17 @@ impl Functions {
         .await
     }
 
-    /// GetPolicy: the policy document and the function's revision.
-    pub async fn policy(&self, name: &str) -> Result<(Value, String)> {
+    /// GetPolicy: the policy document of the function (or of its version or alias
+    /// `qualifier`) and the function's revision.
+    pub async fn policy(&self, name: &str, qualifier: Option<&str>) -> Result<(Value, String)> {
         let record = self.get(name).await?;
-        if record.policy.is_empty() {
+        let resource = policy_resource(&record, qualifier)?;
+        let statements: Vec<&Value> = record
+            .policy
+            .iter()
+            .filter(|s| s["Resource"] == resource)
+            .collect();
+        if statements.is_empty() {
             return Err(LambdaError::ResourceNotFound(
                 "The resource you requested does not exist.".into(),
             ));
@@ -224,7 +250,7 @@ impl Functions {
             json!({
                 "Version": "2012-10-17",
                 "Id": "default",
-                "Statement": record.policy,
+                "Statement": statements,
             }),
             record.config.revision_id,
         ))
@@ -364,6 +390,18 @@ impl Functions {
         }
         let (name, _) = crate::model::parse_function_name(self.scope(), arn)?;
         Ok(name)
+    }
+}
+
+/// What a policy statement of the function, or of its version or alias `qualifier`,
+/// names as its `Resource` (the qualifier must exist).
+fn policy_resource(record: &FunctionRecord, qualifier: Option<&str>) -> Result<String> {
+    match qualifier {
+        Some(q) if q != LATEST => {
+            record.resolve(Some(q))?;
+            Ok(format!("{}:{q}", record.config.function_arn))
+        }
+        _ => Ok(record.config.function_arn.clone()),
     }
 }
 

@@ -211,7 +211,8 @@ impl LambdaApi {
                 out
             }
             "RemovePermission" => {
-                let (name, _) = self.name_of(&input)?;
+                let (name, q) = self.name_of(&input)?;
+                let q = q.or_else(|| input["Qualifier"].as_str().map(str::to_string));
                 let sid = input["StatementId"]
                     .as_str()
                     .unwrap_or_default()
@@ -219,14 +220,15 @@ impl LambdaApi {
                 let revision = input["RevisionId"].as_str().map(str::to_string);
                 decode::<Value>(op, input)?;
                 self.functions()
-                    .remove_permission(&name, &sid, revision.as_deref())
+                    .remove_permission(&name, q.as_deref(), &sid, revision.as_deref())
                     .await?;
                 Map::new()
             }
             "GetPolicy" => {
-                let (name, _) = self.name_of(&input)?;
+                let (name, q) = self.name_of(&input)?;
+                let q = q.or_else(|| input["Qualifier"].as_str().map(str::to_string));
                 decode::<Value>(op, input)?;
-                let (policy, revision) = self.functions().policy(&name).await?;
+                let (policy, revision) = self.functions().policy(&name, q.as_deref()).await?;
                 let mut out = Map::new();
                 out.insert("Policy".into(), json!(policy.to_string()));
                 out.insert("RevisionId".into(), json!(revision));

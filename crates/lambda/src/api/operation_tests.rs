@@ -379,3 +379,108 @@ async fn update_function_code_changes_the_architecture_when_given() {
     .unwrap_err();
     assert!(matches!(e, LambdaError::Validation(_)), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_version_or_alias_has_a_policy_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api(dir.path()).await;
+    create(&api, "f", json!({"Publish": true})).await;
+    run(
+        &api,
+        "CreateAlias",
+        json!({"FunctionName": "f", "Name": "live", "FunctionVersion": "1"}),
+    )
+    .await
+    .unwrap();
+    let add = |q: Option<&str>| {
+        let mut i = json!({"FunctionName": "f", "StatementId": "s", "Action": "lambda:InvokeFunction",
+                           "Principal": "events.amazonaws.com"});
+        if let Some(q) = q {
+            i["Qualifier"] = json!(q);
+        }
+        i
+    };
+    // The same statement id on the function and on its alias: two policies.
+    run(&api, "AddPermission", add(None)).await.unwrap();
+    run(&api, "AddPermission", add(Some("live"))).await.unwrap();
+    let e = run(&api, "AddPermission", add(Some("live")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LambdaError::ResourceConflict(_)), "{e:?}");
+    let resources = |out: Value| {
+        let policy: Value = serde_json::from_str(out["Policy"].as_str().unwrap()).unwrap();
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Resource"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
+    assert_eq!(
+        resources(
+            run(&api, "GetPolicy", json!({"FunctionName": "f"}))
+                .await
+                .unwrap()
+        ),
+        [arn]
+    );
+    assert_eq!(
+        resources(
+            run(&api, "GetPolicy", json!({"FunctionName": "f:live"}))
+                .await
+                .unwrap()
+        ),
+        [format!("{arn}:live")]
+    );
+    let e = run(
+        &api,
+        "GetPolicy",
+        json!({"FunctionName": "f", "Qualifier": "1"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e,
+        LambdaError::ResourceNotFound("The resource you requested does not exist.".into())
+    );
+    let e = run(
+        &api,
+        "GetPolicy",
+        json!({"FunctionName": "f", "Qualifier": "nope"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, LambdaError::ResourceNotFound(_)));
+    run(
+        &api,
+        "RemovePermission",
+        json!({"FunctionName": "f", "StatementId": "s", "Qualifier": "live"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        run(&api, "GetPolicy", json!({"FunctionName": "f:live"}))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        resources(
+            run(&api, "GetPolicy", json!({"FunctionName": "f"}))
+                .await
+                .unwrap()
+        ),
+        [arn]
+    );
+    let e = run(
+        &api,
+        "RemovePermission",
+        json!({"FunctionName": "f", "StatementId": "s", "Qualifier": "live"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e,
+        LambdaError::ResourceNotFound("Statement s is not found in resource policy.".into())
+    );
+}

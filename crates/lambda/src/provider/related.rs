@@ -201,7 +201,7 @@ impl ResourceProvider for RelatedProvider {
             PERMISSION => {
                 let (function, sid) = id.split_once('|').unwrap_or((id, id));
                 deleted(
-                    self.functions.remove_permission(function, sid, None).await,
+                    self.functions.remove_statement(function, sid).await,
                     is_gone,
                     fail,
                 )
