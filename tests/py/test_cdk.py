@@ -129,7 +129,14 @@ def test_bootstrap_deploy_diff_destroy(world, app):
     assert boot["BucketName"] == staging
     version = ssm.get_parameter(Name=f"/cdk-bootstrap/{QUALIFIER}/version")["Parameter"]["Value"]
     assert version == boot["BootstrapVersion"]
-    s3.head_bucket(Bucket=staging)
+    assert boot["ImageRepositoryName"] == f"cdk-{QUALIFIER}-container-assets-{account}-us-east-1"
+    # The staging bucket as the bootstrap template configures it.
+    assert s3.get_bucket_versioning(Bucket=staging)["Status"] == "Enabled"
+    encryption = s3.get_bucket_encryption(Bucket=staging)["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert all(s3.get_public_access_block(Bucket=staging)["PublicAccessBlockConfiguration"].values())
+    policy = json.loads(s3.get_bucket_policy(Bucket=staging)["Policy"])
+    assert policy["Statement"][0]["Sid"] == "AllowSSLRequestsOnly"
     kinds = {r["LogicalResourceId"]: r["ResourceType"]
              for r in cfn.describe_stack_resources(StackName="CDKToolkit")["StackResources"]}
     for logical, kind in {"StagingBucket": "AWS::S3::Bucket",
