@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import terraform_kit
-from conftest import REGION, client, code, message
+from conftest import REGION, Server, client, code, message
 
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/any"
@@ -173,6 +173,37 @@ def test_a_version_is_published_when_any_configuration_changed(lam):
     assert lam.publish_version(FunctionName="f")["Version"] == "3"
 
 
+def test_a_version_or_alias_has_a_policy_of_its_own(lam):
+    create_function(lam, "f", Publish=True)
+    lam.create_alias(FunctionName="f", Name="live", FunctionVersion="1")
+    permission = dict(StatementId="s", Action="lambda:InvokeFunction",
+                      Principal="events.amazonaws.com")
+    lam.add_permission(FunctionName="f", **permission)
+    lam.add_permission(FunctionName="f", Qualifier="live", **permission)
+    assert error(lam.add_permission, FunctionName="f:live", **permission)[0] == (
+        "ResourceConflictException")
+
+    def resources(**kw):
+        policy = json.loads(lam.get_policy(**kw)["Policy"])
+        return [st["Resource"] for st in policy["Statement"]]
+
+    assert resources(FunctionName="f") == [fn_arn("f")]
+    assert resources(FunctionName="f", Qualifier="live") == [fn_arn("f") + ":live"]
+    assert error(lam.get_policy, FunctionName="f", Qualifier="1") == (
+        "ResourceNotFoundException", "The resource you requested does not exist.")
+    lam.remove_permission(FunctionName="f", StatementId="s", Qualifier="live")
+    assert error(lam.remove_permission, FunctionName="f", StatementId="s", Qualifier="live") == (
+        "ResourceNotFoundException", "Statement s is not found in resource policy.")
+    assert resources(FunctionName="f") == [fn_arn("f")]
+
+
+def test_update_function_code_takes_the_architecture(lam):
+    assert create_function(lam, "f")["Architectures"] == ["x86_64"]
+    out = lam.update_function_code(FunctionName="f", ZipFile=HANDLER, Architectures=["arm64"])
+    assert out["Architectures"] == ["arm64"]
+    assert lam.get_function_configuration(FunctionName="f")["Architectures"] == ["arm64"]
+
+
 # ---- EventBridge and CloudWatch Logs -----------------------------------------------
 
 
@@ -220,6 +251,34 @@ def test_log_group_kms_keys(logs):
     assert error(logs.associate_kms_key, logGroupName="nope", kmsKeyId=KMS_KEY) == (
         "ResourceNotFoundException", "The specified log group does not exist.")
     assert error(logs.associate_kms_key, kmsKeyId=KMS_KEY)[0] == "InvalidParameterException"
+
+
+@pytest.mark.durable_only("restarts the server on its data directory")
+def test_the_new_settings_survive_a_restart(data_dir):
+    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
+    first = Server(data_dir).start()
+    try:
+        lam, lg, ev = (client(s, first.url) for s in ("lambda", "logs", "events"))
+        create_function(lam, "f", DeadLetterConfig={"TargetArn": dlq},
+                        LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/f"})
+        lam.put_function_concurrency(FunctionName="f", ReservedConcurrentExecutions=3)
+        lg.create_log_group(logGroupName="g", kmsKeyId=KMS_KEY)
+        ev.create_event_bus(Name="b", DeadLetterConfig={"Arn": dlq}, KmsKeyIdentifier=KMS_KEY)
+    finally:
+        first.kill9()
+    second = Server(data_dir).start()
+    try:
+        lam, lg, ev = (client(s, second.url) for s in ("lambda", "logs", "events"))
+        fn = lam.get_function(FunctionName="f")
+        assert fn["Configuration"]["DeadLetterConfig"] == {"TargetArn": dlq}
+        assert fn["Configuration"]["LoggingConfig"]["LogGroup"] == "/custom/f"
+        assert fn["Concurrency"] == {"ReservedConcurrentExecutions": 3}
+        [group] = lg.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
+        assert group["kmsKeyId"] == KMS_KEY
+        bus = ev.describe_event_bus(Name="b")
+        assert (bus["DeadLetterConfig"], bus["KmsKeyIdentifier"]) == ({"Arn": dlq}, KMS_KEY)
+    finally:
+        second.stop()
 
 
 # ---- Terraform ---------------------------------------------------------------------
