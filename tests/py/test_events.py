@@ -115,6 +115,36 @@ def test_event_buses(events):
     assert [b["Name"] for b in events.list_event_buses()["EventBuses"]] == ["default"]
 
 
+BUS_KEY = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_update_event_bus(events):
+    # What Terraform's aws_cloudwatch_event_bus sends to change a bus (#22).
+    dlq = {"Arn": "arn:aws:sqs:us-east-1:000000000000:dlq"}
+    out = events.create_event_bus(Name="orders", Description="first", KmsKeyIdentifier=BUS_KEY,
+                                  DeadLetterConfig=dlq)
+    assert (out["Description"], out["KmsKeyIdentifier"], out["DeadLetterConfig"]) == (
+        "first", BUS_KEY, dlq)
+    # What the provider sends to change the description: the name and the settings it has.
+    out = events.update_event_bus(Name="orders", Description="second", KmsKeyIdentifier=BUS_KEY)
+    assert (out["Name"], out["Arn"], out["Description"]) == (
+        "orders", bus_arn("orders"), "second")
+    bus = events.describe_event_bus(Name="orders")
+    assert (bus["Description"], bus["KmsKeyIdentifier"]) == ("second", BUS_KEY)
+    assert "DeadLetterConfig" not in bus, "absent settings are removed"
+    # An absent description is kept; an empty one removes it.
+    events.update_event_bus(Name="orders")
+    assert events.describe_event_bus(Name="orders")["Description"] == "second"
+    events.update_event_bus(Name="orders", Description="")
+    assert "Description" not in events.describe_event_bus(Name="orders")
+    assert error(events.update_event_bus, Name="nope") == (
+        "ResourceNotFoundException", "Event bus nope does not exist.")
+    assert error(events.update_event_bus, Name="orders", KmsKeyIdentifier="no spaces!")[0] == (
+        "ValidationException")
+    # Without a name: the default bus.
+    assert events.update_event_bus(Description="d")["Name"] == "default"
+
+
 def code_of(call, **kwargs):
     return error(call, **kwargs)[0]
 
@@ -269,7 +299,8 @@ def test_rules_survive_a_restart(data_dir):
     first = Server(data_dir).start()
     try:
         ev = client("events", first.url)
-        ev.create_event_bus(Name="orders")
+        ev.create_event_bus(Name="orders", KmsKeyIdentifier=BUS_KEY,
+                            DeadLetterConfig={"Arn": "arn:aws:sqs:us-east-1:000000000000:dlq"})
         ev.put_rule(Name="r", EventBusName="orders", EventPattern='{"source": ["a"]}')
         ev.put_targets(Rule="r", EventBusName="orders", Targets=[{"Id": "t", "Arn": LAMBDA}])
     finally:
@@ -277,6 +308,9 @@ def test_rules_survive_a_restart(data_dir):
     second = Server(data_dir).start()
     try:
         ev = client("events", second.url)
+        bus = ev.describe_event_bus(Name="orders")
+        assert (bus["KmsKeyIdentifier"], bus["DeadLetterConfig"]) == (
+            BUS_KEY, {"Arn": "arn:aws:sqs:us-east-1:000000000000:dlq"})
         assert ev.describe_rule(Name="r", EventBusName="orders")["Arn"] == rule_arn("r", "orders")
         assert [t["Id"] for t in ev.list_targets_by_rule(Rule="r", EventBusName="orders")["Targets"]] == ["t"]
         assert ev.put_events(Entries=[entry(Source="a", EventBusName="orders")])["FailedEntryCount"] == 0

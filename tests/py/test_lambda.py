@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, aws_cli, aws_logs_tail, client, code
+from conftest import Server, aws_cli, aws_logs_tail, client, code, message
 
 ROLE = "arn:aws:iam::000000000000:role/lambda"
 # CI runs the Node.js tests: the README lists node among what the test suite needs.
@@ -369,3 +369,177 @@ def chatty(event, context):
     logs = client("logs", lambda_server.url)
     sizes = [len(e["message"]) for e in logs.filter_log_events(logGroupName="/aws/lambda/chatty")["events"]]
     assert max(sizes) <= 256 * 1024, max(sizes)
+
+
+# ---- what Terraform's aws_lambda_function and aws_lambda_permission call (#22) -------
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def fn_arn(name):
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def error(call, **kw):
+    """The (code, message) of a call that must fail."""
+    with pytest.raises(ClientError) as e:
+        call(**kw)
+    return code(e), message(e)
+
+
+def wait_for_log(logs, group, needle, timeout=30):
+    """The log messages of `group` once one contains `needle`."""
+    deadline = time.monotonic() + timeout
+    messages = []
+    while time.monotonic() < deadline:
+        try:
+            messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        if any(needle in m for m in messages):
+            return messages
+        time.sleep(0.2)
+    raise AssertionError(f"no {needle!r} in {group} after {timeout} s: {messages}")
+
+
+def test_code_signing_config_is_none(lam):
+    create(lam, "f")
+    out = lam.get_function_code_signing_config(FunctionName="f")
+    out.pop("ResponseMetadata")
+    assert out == {"CodeSigningConfigArn": "", "FunctionName": "f"}
+    assert error(lam.get_function_code_signing_config, FunctionName="nope") == (
+        "ResourceNotFoundException", f"Function not found: {fn_arn('nope')}")
+    csc = f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-0123456789abcdefg"
+    got = error(create, lam=lam, name="g", CodeSigningConfigArn=csc)
+    assert got[0] == "CodeSigningConfigNotFoundException"
+    assert csc in got[1]
+
+
+def test_reserved_concurrency(lambda_server, lam):
+    lam_raw = client("lambda", lambda_server.url, validate=False)
+    create(lam, "a")
+    create(lam, "b")
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="a")
+    assert "Concurrency" not in lam.get_function(FunctionName="a")
+    out = lam.put_function_concurrency(FunctionName="a", ReservedConcurrentExecutions=600)
+    assert out["ReservedConcurrentExecutions"] == 600
+    assert lam.get_function_concurrency(FunctionName="a")["ReservedConcurrentExecutions"] == 600
+    assert lam.get_function(FunctionName="a")["Concurrency"] == {"ReservedConcurrentExecutions": 600}
+    # The account's 1,000 less 100 that stay unreserved: 600 + 301 is one too many.
+    assert error(lam.put_function_concurrency, FunctionName="b", ReservedConcurrentExecutions=301) == (
+        "InvalidParameterValueException",
+        "Specified ReservedConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [100].")
+    lam.put_function_concurrency(FunctionName="b", ReservedConcurrentExecutions=300)
+    got = error(lam_raw.put_function_concurrency, FunctionName="b", ReservedConcurrentExecutions=-1)
+    assert got[0] == "ValidationException" and "reservedConcurrentExecutions" in got[1], got
+    assert error(lam.put_function_concurrency, FunctionName="nope",
+                 ReservedConcurrentExecutions=1)[0] == "ResourceNotFoundException"
+    lam.delete_function_concurrency(FunctionName="a")
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="a")
+    assert "Concurrency" not in lam.get_function(FunctionName="a")
+
+
+def test_logging_config_and_the_log_group_a_function_writes_to(lambda_server, lam):
+    logs = client("logs", lambda_server.url)
+    out = create(lam, "f")
+    assert out["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/f"}
+    out = lam.update_function_configuration(
+        FunctionName="f", LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/f"})
+    assert out["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                                    "SystemLogLevel": "INFO", "LogGroup": "/custom/f"}
+    lam.invoke(FunctionName="f", Payload=json.dumps({"hello": "custom"}))
+    assert any("custom" in m for m in wait_for_log(logs, "/custom/f", "END RequestId"))
+    got = error(lam.update_function_configuration, FunctionName="f",
+                LoggingConfig={"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"})
+    assert got == ("InvalidParameterValueException",
+                   'LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel '
+                   'from your request or change the LogFormat to "Json" and try again.')
+
+
+def test_dead_letter_and_kms_are_recorded_what_cannot_run_here_is_refused(lam):
+    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
+    out = create(lam, "f", DeadLetterConfig={"TargetArn": dlq}, KMSKeyArn=KMS_KEY,
+                          VpcConfig={"SubnetIds": [], "SecurityGroupIds": []})
+    assert (out["DeadLetterConfig"], out["KMSKeyArn"]) == ({"TargetArn": dlq}, KMS_KEY)
+    config = lam.get_function_configuration(FunctionName="f")
+    assert (config["DeadLetterConfig"], config["KMSKeyArn"]) == ({"TargetArn": dlq}, KMS_KEY)
+    # Terraform removes them with empty values.
+    out = lam.update_function_configuration(FunctionName="f", DeadLetterConfig={"TargetArn": ""},
+                                            KMSKeyArn="")
+    assert "DeadLetterConfig" not in out and "KMSKeyArn" not in out
+    for kw, what in (({"VpcConfig": {"SubnetIds": ["subnet-1"]}}, "VpcConfig (VPC networking)"),
+                     ({"FileSystemConfigs": [{"Arn": f"arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:access-point/fsap-0123456789abcdef0",
+                                              "LocalMountPath": "/mnt/efs"}]},
+                      "FileSystemConfigs (Amazon EFS)"),
+                     ({"SnapStart": {"ApplyOn": "PublishedVersions"}}, "SnapStart")):
+        assert error(lam.update_function_configuration, FunctionName="f", **kw) == (
+            "InvalidParameterValueException",
+            f"sagestack runs functions as local processes: {what} is not supported")
+
+
+def test_a_version_is_published_when_any_configuration_changed(lam):
+    assert create(lam, "f", Publish=True)["Version"] == "1"
+    assert lam.publish_version(FunctionName="f")["Version"] == "1"
+    lam.update_function_configuration(FunctionName="f", LoggingConfig={"LogFormat": "JSON"})
+    assert lam.publish_version(FunctionName="f")["Version"] == "2"
+    lam.update_function_configuration(FunctionName="f", Description="new")
+    out = lam.publish_version(FunctionName="f", Description="release 3")
+    assert (out["Version"], out["Description"]) == ("3", "release 3")
+    assert lam.publish_version(FunctionName="f")["Version"] == "3"
+
+
+def test_a_version_or_alias_has_a_policy_of_its_own(lam):
+    create(lam, "f", Publish=True)
+    lam.create_alias(FunctionName="f", Name="live", FunctionVersion="1")
+    permission = dict(StatementId="s", Action="lambda:InvokeFunction",
+                      Principal="events.amazonaws.com")
+    lam.add_permission(FunctionName="f", **permission)
+    lam.add_permission(FunctionName="f", Qualifier="live", **permission)
+    assert error(lam.add_permission, FunctionName="f:live", **permission)[0] == (
+        "ResourceConflictException")
+
+    def resources(**kw):
+        policy = json.loads(lam.get_policy(**kw)["Policy"])
+        return [st["Resource"] for st in policy["Statement"]]
+
+    assert resources(FunctionName="f") == [fn_arn("f")]
+    assert resources(FunctionName="f", Qualifier="live") == [fn_arn("f") + ":live"]
+    assert error(lam.get_policy, FunctionName="f", Qualifier="1") == (
+        "ResourceNotFoundException", "The resource you requested does not exist.")
+    lam.remove_permission(FunctionName="f", StatementId="s", Qualifier="live")
+    assert error(lam.remove_permission, FunctionName="f", StatementId="s", Qualifier="live") == (
+        "ResourceNotFoundException", "Statement s is not found in resource policy.")
+    assert resources(FunctionName="f") == [fn_arn("f")]
+
+
+def test_update_function_code_takes_the_architecture(lam):
+    assert create(lam, "f")["Architectures"] == ["x86_64"]
+    out = lam.update_function_code(FunctionName="f", ZipFile=zip_of({"app.py": APP}), Architectures=["arm64"])
+    assert out["Architectures"] == ["arm64"]
+    assert lam.get_function_configuration(FunctionName="f")["Architectures"] == ["arm64"]
+
+
+@pytest.mark.durable_only("restarts the server on its data directory")
+def test_reserved_concurrency_and_settings_survive_a_restart(data_dir):
+    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
+    first = Server(data_dir).start()
+    try:
+        lam = client("lambda", first.url)
+        create(lam, "f", DeadLetterConfig={"TargetArn": dlq},
+                        LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/f"})
+        lam.put_function_concurrency(FunctionName="f", ReservedConcurrentExecutions=3)
+    finally:
+        first.kill9()
+    second = Server(data_dir).start()
+    try:
+        lam = client("lambda", second.url)
+        fn = lam.get_function(FunctionName="f")
+        assert fn["Configuration"]["DeadLetterConfig"] == {"TargetArn": dlq}
+        assert fn["Configuration"]["LoggingConfig"]["LogGroup"] == "/custom/f"
+        assert fn["Concurrency"] == {"ReservedConcurrentExecutions": 3}
+    finally:
+        second.stop()

@@ -270,12 +270,43 @@ def test_tags(logs):
     assert code(e) == "ResourceNotFoundException"
 
 
+GROUP_KEY = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def error(call, **kw):
+    """The (code, message) of a call that must fail."""
+    with pytest.raises(ClientError) as e:
+        call(**kw)
+    return code(e), message(e)
+
+
+def test_log_group_kms_keys(logs):
+    # What Terraform's aws_cloudwatch_log_group sends for kms_key_id (#22).
+    not_found = ("InvalidParameterException", "The specified KMS Key Id could not be found.")
+    assert error(logs.create_log_group, logGroupName="g", kmsKeyId="1234abcd") == not_found
+    logs.create_log_group(logGroupName="g", kmsKeyId=GROUP_KEY)
+    [group] = logs.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
+    assert group["kmsKeyId"] == GROUP_KEY
+    logs.disassociate_kms_key(logGroupName="g")
+    [group] = logs.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
+    assert "kmsKeyId" not in group
+    other = GROUP_KEY.replace("1234abcd", "5678efab")
+    logs.associate_kms_key(resourceIdentifier=ARN_PREFIX + "g",
+                           kmsKeyId=other)
+    [group] = logs.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
+    assert group["kmsKeyId"] == other
+    assert error(logs.associate_kms_key, logGroupName="g", kmsKeyId="alias/mine") == not_found
+    assert error(logs.associate_kms_key, logGroupName="nope", kmsKeyId=GROUP_KEY) == (
+        "ResourceNotFoundException", "The specified log group does not exist.")
+    assert error(logs.associate_kms_key, kmsKeyId=GROUP_KEY)[0] == "InvalidParameterException"
+
+
 @pytest.mark.durable_only("restarts the server on its data directory")
 def test_groups_survive_a_restart_and_events_do_not(data_dir):
     s = Server(data_dir).start()
     try:
         logs = client("logs", s.url)
-        logs.create_log_group(logGroupName="durable")
+        logs.create_log_group(logGroupName="durable", kmsKeyId=GROUP_KEY)
         logs.put_retention_policy(logGroupName="durable", retentionInDays=30)
         put(logs, "durable", "s", "in memory only")
     finally:
@@ -284,7 +315,8 @@ def test_groups_survive_a_restart_and_events_do_not(data_dir):
     try:
         logs = client("logs", s.url)
         groups = logs.describe_log_groups()["logGroups"]
-        assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [("durable", 30)]
+        assert [(g["logGroupName"], g["retentionInDays"], g["kmsKeyId"]) for g in groups] == [
+            ("durable", 30, GROUP_KEY)]
         assert logs.describe_log_streams(logGroupName="durable")["logStreams"] == []
         assert logs.filter_log_events(logGroupName="durable")["events"] == []
     finally:

@@ -1,8 +1,9 @@
-"""Lambda, CloudWatch Logs and EventBridge as Terraform's hashicorp/aws 5.100.0 uses them
-(issue #22): the operations the provider sends that sagestack added for it, each with its
-errors, through boto3; then Terraform itself on a fresh server: apply, a second plan with
-no changes, an update of mutable attributes, destroy, checked through boto3 at every step,
-and the loop the resources make: an event put on the bus runs the function."""
+"""Lambda, CloudWatch Logs and EventBridge through Terraform's hashicorp/aws 5.100.0
+(issue #22), on a fresh server: apply, a second plan with no changes, an update of
+mutable attributes, destroy, checked through boto3 at every step, and the loop the
+resources make: an event put on the bus runs the function, whose log says so. The boto3
+tests of the operations the provider sends are in test_lambda.py, test_logs.py and
+test_events.py."""
 import io
 import json
 import time
@@ -12,11 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import terraform_kit
-from conftest import REGION, Server, client, code, message
+from conftest import REGION, client, code, message
 
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/any"
-KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def zip_of(files):
@@ -27,17 +27,9 @@ def zip_of(files):
     return buf.getvalue()
 
 
-HANDLER = zip_of({"app.py": "def handler(event, context):\n    print('EVENT', event)\n    return event\n"})
-
-
 @pytest.fixture
 def lam(server):
     return client("lambda", server.url)
-
-
-@pytest.fixture
-def lam_raw(server):
-    return client("lambda", server.url, validate=False)
 
 
 @pytest.fixture
@@ -56,11 +48,6 @@ def error(call, **kw):
     return code(e), message(e)
 
 
-def create_function(lam, name, **kw):
-    return lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
-                               Handler="app.handler", Code={"ZipFile": HANDLER}, **kw)
-
-
 def fn_arn(name):
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
@@ -73,215 +60,13 @@ def wait_for_log(logs, group, needle, timeout=30):
         try:
             messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
         except ClientError as e:
-            if code_of_error(e) != "ResourceNotFoundException":
+            if e.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
         if any(needle in m for m in messages):
             return messages
         time.sleep(0.2)
     raise AssertionError(f"no {needle!r} in {group} after {timeout} s: {messages}")
 
-
-def code_of_error(e):
-    return e.response["Error"]["Code"]
-
-
-# ---- Lambda: what the provider reads and sets ---------------------------------------
-
-
-def test_code_signing_config_is_none(lam):
-    create_function(lam, "f")
-    out = lam.get_function_code_signing_config(FunctionName="f")
-    out.pop("ResponseMetadata")
-    assert out == {"CodeSigningConfigArn": "", "FunctionName": "f"}
-    assert error(lam.get_function_code_signing_config, FunctionName="nope") == (
-        "ResourceNotFoundException", f"Function not found: {fn_arn('nope')}")
-    csc = f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-0123456789abcdefg"
-    got = error(create_function, lam=lam, name="g", CodeSigningConfigArn=csc)
-    assert got[0] == "CodeSigningConfigNotFoundException"
-    assert csc in got[1]
-
-
-def test_reserved_concurrency(lam, lam_raw):
-    create_function(lam, "a")
-    create_function(lam, "b")
-    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="a")
-    assert "Concurrency" not in lam.get_function(FunctionName="a")
-    out = lam.put_function_concurrency(FunctionName="a", ReservedConcurrentExecutions=600)
-    assert out["ReservedConcurrentExecutions"] == 600
-    assert lam.get_function_concurrency(FunctionName="a")["ReservedConcurrentExecutions"] == 600
-    assert lam.get_function(FunctionName="a")["Concurrency"] == {"ReservedConcurrentExecutions": 600}
-    # The account's 1,000 less 100 that stay unreserved: 600 + 301 is one too many.
-    assert error(lam.put_function_concurrency, FunctionName="b", ReservedConcurrentExecutions=301) == (
-        "InvalidParameterValueException",
-        "Specified ReservedConcurrentExecutions for function decreases account's "
-        "UnreservedConcurrentExecution below its minimum value of [100].")
-    lam.put_function_concurrency(FunctionName="b", ReservedConcurrentExecutions=300)
-    got = error(lam_raw.put_function_concurrency, FunctionName="b", ReservedConcurrentExecutions=-1)
-    assert got[0] == "ValidationException" and "reservedConcurrentExecutions" in got[1], got
-    assert error(lam.put_function_concurrency, FunctionName="nope",
-                 ReservedConcurrentExecutions=1)[0] == "ResourceNotFoundException"
-    lam.delete_function_concurrency(FunctionName="a")
-    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="a")
-    assert "Concurrency" not in lam.get_function(FunctionName="a")
-
-
-def test_logging_config_and_the_log_group_a_function_writes_to(lam, logs):
-    out = create_function(lam, "f")
-    assert out["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/f"}
-    out = lam.update_function_configuration(
-        FunctionName="f", LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/f"})
-    assert out["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
-                                    "SystemLogLevel": "INFO", "LogGroup": "/custom/f"}
-    lam.invoke(FunctionName="f", Payload=json.dumps({"hello": "custom"}))
-    assert any("custom" in m for m in wait_for_log(logs, "/custom/f", "END RequestId"))
-    got = error(lam.update_function_configuration, FunctionName="f",
-                LoggingConfig={"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"})
-    assert got == ("InvalidParameterValueException",
-                   'LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel '
-                   'from your request or change the LogFormat to "Json" and try again.')
-
-
-def test_dead_letter_and_kms_are_recorded_what_cannot_run_here_is_refused(lam):
-    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
-    out = create_function(lam, "f", DeadLetterConfig={"TargetArn": dlq}, KMSKeyArn=KMS_KEY,
-                          VpcConfig={"SubnetIds": [], "SecurityGroupIds": []})
-    assert (out["DeadLetterConfig"], out["KMSKeyArn"]) == ({"TargetArn": dlq}, KMS_KEY)
-    config = lam.get_function_configuration(FunctionName="f")
-    assert (config["DeadLetterConfig"], config["KMSKeyArn"]) == ({"TargetArn": dlq}, KMS_KEY)
-    # Terraform removes them with empty values.
-    out = lam.update_function_configuration(FunctionName="f", DeadLetterConfig={"TargetArn": ""},
-                                            KMSKeyArn="")
-    assert "DeadLetterConfig" not in out and "KMSKeyArn" not in out
-    for kw, what in (({"VpcConfig": {"SubnetIds": ["subnet-1"]}}, "VpcConfig (VPC networking)"),
-                     ({"FileSystemConfigs": [{"Arn": f"arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:access-point/fsap-0123456789abcdef0",
-                                              "LocalMountPath": "/mnt/efs"}]},
-                      "FileSystemConfigs (Amazon EFS)"),
-                     ({"SnapStart": {"ApplyOn": "PublishedVersions"}}, "SnapStart")):
-        assert error(lam.update_function_configuration, FunctionName="f", **kw) == (
-            "InvalidParameterValueException",
-            f"sagestack runs functions as local processes: {what} is not supported")
-
-
-def test_a_version_is_published_when_any_configuration_changed(lam):
-    assert create_function(lam, "f", Publish=True)["Version"] == "1"
-    assert lam.publish_version(FunctionName="f")["Version"] == "1"
-    lam.update_function_configuration(FunctionName="f", LoggingConfig={"LogFormat": "JSON"})
-    assert lam.publish_version(FunctionName="f")["Version"] == "2"
-    lam.update_function_configuration(FunctionName="f", Description="new")
-    out = lam.publish_version(FunctionName="f", Description="release 3")
-    assert (out["Version"], out["Description"]) == ("3", "release 3")
-    assert lam.publish_version(FunctionName="f")["Version"] == "3"
-
-
-def test_a_version_or_alias_has_a_policy_of_its_own(lam):
-    create_function(lam, "f", Publish=True)
-    lam.create_alias(FunctionName="f", Name="live", FunctionVersion="1")
-    permission = dict(StatementId="s", Action="lambda:InvokeFunction",
-                      Principal="events.amazonaws.com")
-    lam.add_permission(FunctionName="f", **permission)
-    lam.add_permission(FunctionName="f", Qualifier="live", **permission)
-    assert error(lam.add_permission, FunctionName="f:live", **permission)[0] == (
-        "ResourceConflictException")
-
-    def resources(**kw):
-        policy = json.loads(lam.get_policy(**kw)["Policy"])
-        return [st["Resource"] for st in policy["Statement"]]
-
-    assert resources(FunctionName="f") == [fn_arn("f")]
-    assert resources(FunctionName="f", Qualifier="live") == [fn_arn("f") + ":live"]
-    assert error(lam.get_policy, FunctionName="f", Qualifier="1") == (
-        "ResourceNotFoundException", "The resource you requested does not exist.")
-    lam.remove_permission(FunctionName="f", StatementId="s", Qualifier="live")
-    assert error(lam.remove_permission, FunctionName="f", StatementId="s", Qualifier="live") == (
-        "ResourceNotFoundException", "Statement s is not found in resource policy.")
-    assert resources(FunctionName="f") == [fn_arn("f")]
-
-
-def test_update_function_code_takes_the_architecture(lam):
-    assert create_function(lam, "f")["Architectures"] == ["x86_64"]
-    out = lam.update_function_code(FunctionName="f", ZipFile=HANDLER, Architectures=["arm64"])
-    assert out["Architectures"] == ["arm64"]
-    assert lam.get_function_configuration(FunctionName="f")["Architectures"] == ["arm64"]
-
-
-# ---- EventBridge and CloudWatch Logs -----------------------------------------------
-
-
-def test_update_event_bus(events):
-    dlq = {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"}
-    out = events.create_event_bus(Name="orders", Description="first", KmsKeyIdentifier=KMS_KEY,
-                                  DeadLetterConfig=dlq)
-    assert (out["Description"], out["KmsKeyIdentifier"], out["DeadLetterConfig"]) == (
-        "first", KMS_KEY, dlq)
-    # What the provider sends to change the description: the name and the settings it has.
-    out = events.update_event_bus(Name="orders", Description="second", KmsKeyIdentifier=KMS_KEY)
-    assert (out["Name"], out["Arn"], out["Description"]) == (
-        "orders", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders", "second")
-    bus = events.describe_event_bus(Name="orders")
-    assert (bus["Description"], bus["KmsKeyIdentifier"]) == ("second", KMS_KEY)
-    assert "DeadLetterConfig" not in bus, "absent settings are removed"
-    # An absent description is kept; an empty one removes it.
-    events.update_event_bus(Name="orders")
-    assert events.describe_event_bus(Name="orders")["Description"] == "second"
-    events.update_event_bus(Name="orders", Description="")
-    assert "Description" not in events.describe_event_bus(Name="orders")
-    assert error(events.update_event_bus, Name="nope") == (
-        "ResourceNotFoundException", "Event bus nope does not exist.")
-    assert error(events.update_event_bus, Name="orders", KmsKeyIdentifier="no spaces!")[0] == (
-        "ValidationException")
-    # Without a name: the default bus.
-    assert events.update_event_bus(Description="d")["Name"] == "default"
-
-
-def test_log_group_kms_keys(logs):
-    not_found = ("InvalidParameterException", "The specified KMS Key Id could not be found.")
-    assert error(logs.create_log_group, logGroupName="g", kmsKeyId="1234abcd") == not_found
-    logs.create_log_group(logGroupName="g", kmsKeyId=KMS_KEY)
-    [group] = logs.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
-    assert group["kmsKeyId"] == KMS_KEY
-    logs.disassociate_kms_key(logGroupName="g")
-    [group] = logs.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
-    assert "kmsKeyId" not in group
-    other = KMS_KEY.replace("1234abcd", "5678efab")
-    logs.associate_kms_key(resourceIdentifier=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:g",
-                           kmsKeyId=other)
-    [group] = logs.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
-    assert group["kmsKeyId"] == other
-    assert error(logs.associate_kms_key, logGroupName="g", kmsKeyId="alias/mine") == not_found
-    assert error(logs.associate_kms_key, logGroupName="nope", kmsKeyId=KMS_KEY) == (
-        "ResourceNotFoundException", "The specified log group does not exist.")
-    assert error(logs.associate_kms_key, kmsKeyId=KMS_KEY)[0] == "InvalidParameterException"
-
-
-@pytest.mark.durable_only("restarts the server on its data directory")
-def test_the_new_settings_survive_a_restart(data_dir):
-    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
-    first = Server(data_dir).start()
-    try:
-        lam, lg, ev = (client(s, first.url) for s in ("lambda", "logs", "events"))
-        create_function(lam, "f", DeadLetterConfig={"TargetArn": dlq},
-                        LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/f"})
-        lam.put_function_concurrency(FunctionName="f", ReservedConcurrentExecutions=3)
-        lg.create_log_group(logGroupName="g", kmsKeyId=KMS_KEY)
-        ev.create_event_bus(Name="b", DeadLetterConfig={"Arn": dlq}, KmsKeyIdentifier=KMS_KEY)
-    finally:
-        first.kill9()
-    second = Server(data_dir).start()
-    try:
-        lam, lg, ev = (client(s, second.url) for s in ("lambda", "logs", "events"))
-        fn = lam.get_function(FunctionName="f")
-        assert fn["Configuration"]["DeadLetterConfig"] == {"TargetArn": dlq}
-        assert fn["Configuration"]["LoggingConfig"]["LogGroup"] == "/custom/f"
-        assert fn["Concurrency"] == {"ReservedConcurrentExecutions": 3}
-        [group] = lg.describe_log_groups(logGroupNamePrefix="g")["logGroups"]
-        assert group["kmsKeyId"] == KMS_KEY
-        bus = ev.describe_event_bus(Name="b")
-        assert (bus["DeadLetterConfig"], bus["KmsKeyIdentifier"]) == ({"Arn": dlq}, KMS_KEY)
-    finally:
-        second.stop()
-
-
-# ---- Terraform ---------------------------------------------------------------------
 
 CONFIG = """
 variable "retention" { default = 7 }
