@@ -340,6 +340,73 @@ pub(crate) fn compute_changes(
     Ok(out)
 }
 
+/// Adds to `changes` what new stack tags do: every taggable resource the update keeps
+/// is modified in place (`Scope` `Tags`, a static `Tags` detail), as CloudFormation
+/// propagates stack tags; one already modified gets the `Tags` scope and detail too.
+pub(crate) fn add_tag_changes(
+    changes: &mut Vec<ResourceChange>,
+    plan: &dyn TemplatePlan,
+    live: &BTreeMap<String, ResourceRecord>,
+    providers: &ProviderRegistry,
+    secrets: &[String],
+) {
+    let tag_detail = || ResourceChangeDetail {
+        target: ChangeTarget {
+            attribute: "Tags".to_string(),
+            name: None,
+            requires_recreation: RequiresRecreation::Never,
+        },
+        evaluation: Evaluation::Static,
+        change_source: ChangeSource::DirectModification,
+        causing_entity: None,
+    };
+    let mut by_id: HashMap<String, ResourceChange> = changes
+        .drain(..)
+        .map(|c| (c.logical_resource_id.clone(), c))
+        .collect();
+    for r in plan.resources() {
+        let id = &r.logical_id;
+        let taggable = providers
+            .type_info(&r.resource_type)
+            .is_some_and(|t| t.taggable);
+        match (by_id.get_mut(id), live.get(id)) {
+            (Some(c), _) if taggable && c.action == ChangeAction::Modify => {
+                c.scope.push("Tags".to_string());
+                c.details.push(tag_detail());
+            }
+            (None, Some(old)) if taggable && old.resource_type == r.resource_type => {
+                let properties = Some(shown(&old.properties, secrets));
+                by_id.insert(
+                    id.clone(),
+                    ResourceChange {
+                        action: ChangeAction::Modify,
+                        logical_resource_id: id.clone(),
+                        physical_resource_id: old.physical_id.clone(),
+                        resource_type: old.resource_type.clone(),
+                        replacement: Some(Replacement::False),
+                        scope: vec!["Tags".to_string()],
+                        details: vec![tag_detail()],
+                        values: Some(ChangeValues {
+                            before: properties.clone(),
+                            after: properties,
+                        }),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    // Template order, then removals in logical-id order, as `compute_changes` reports.
+    for r in plan.resources() {
+        if let Some(c) = by_id.remove(&r.logical_id) {
+            changes.push(c);
+        }
+    }
+    let mut removals: Vec<ResourceChange> = by_id.into_values().collect();
+    removals.sort_by(|a, b| a.logical_resource_id.cmp(&b.logical_resource_id));
+    changes.extend(removals);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

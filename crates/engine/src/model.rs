@@ -232,6 +232,10 @@ pub struct StackRecord {
     pub resolved_parameters: BTreeMap<String, String>,
     pub capabilities: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// During an update that changes the stack's tags: the tags before it (during its
+    /// rollback: the tags that failed, as `previous_template`). `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_tags: Option<Vec<(String, String)>>,
     /// `RoleARN` given on create or a later update (absent in records written before it
     /// existed, hence the default).
     #[serde(default)]
@@ -287,6 +291,7 @@ impl StackRecord {
             resolved_parameters: BTreeMap::new(),
             capabilities: Vec::new(),
             tags: Vec::new(),
+            previous_tags: None,
             role_arn: None,
             notification_arns: Vec::new(),
             disable_rollback: false,

@@ -164,8 +164,13 @@ impl Stacks {
                 (plan, changes, true)
             }
             ChangeSetType::Update => {
-                self.plan_changes(&stack, &template, &input.capabilities)
-                    .await?
+                self.plan_changes(
+                    &stack,
+                    &template,
+                    &input.capabilities,
+                    input.tags.as_deref(),
+                )
+                .await?
             }
         };
         inner.store.put_change_set(&cs).await?;

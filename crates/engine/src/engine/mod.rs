@@ -368,12 +368,15 @@ impl Stacks {
     }
 
     /// Plans `template` for `stack` and computes its changes against the live resources.
-    /// Also says whether the outputs would change when no resource does.
+    /// Also says whether the update changes something besides its resources: the outputs,
+    /// or the stack's tags. `tags`, when given and not the stack's, change every taggable
+    /// resource too.
     async fn plan_changes(
         &self,
         stack: &StackRecord,
         template: &TemplateSource,
         capabilities: &[String],
+        tags: Option<&[(String, String)]>,
     ) -> Result<(Arc<dyn TemplatePlan>, Vec<ResourceChange>, bool), EngineError> {
         let plan = self.inner.plan(stack, template)?;
         self.validate_plan(&*plan, capabilities)?;
@@ -388,19 +391,31 @@ impl Stacks {
         );
         shown_secrets.extend(secrets.iter().cloned());
         shown_secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let changes = diff::compute_changes(
+        let mut changes = diff::compute_changes(
             &*plan,
             &live,
             &self.inner.providers,
             &exports,
             &shown_secrets,
         )?;
-        let outputs_changed = changes.is_empty() && {
-            // Compared as stored: with NoEcho values masked.
-            plan.resolve_outputs(&MarkerLookup::known(&live, &exports))
-                .map(|o| crate::no_echo::mask_outputs(o, &secrets) != stack.outputs)
-                .unwrap_or(true)
-        };
+        let tags_changed = tags.is_some_and(|t| t != stack.tags.as_slice());
+        if tags_changed {
+            diff::add_tag_changes(
+                &mut changes,
+                &*plan,
+                &live,
+                &self.inner.providers,
+                &shown_secrets,
+            );
+        }
+        // A change of the stack's tags alone is an update, as in CloudFormation.
+        let outputs_changed = tags_changed
+            || changes.is_empty() && {
+                // Compared as stored: with NoEcho values masked.
+                plan.resolve_outputs(&MarkerLookup::known(&live, &exports))
+                    .map(|o| crate::no_echo::mask_outputs(o, &secrets) != stack.outputs)
+                    .unwrap_or(true)
+            };
         Ok((plan, changes, outputs_changed))
     }
 
@@ -414,7 +429,12 @@ impl Stacks {
             parameters: input.parameters,
         };
         let (plan, changes, outputs_changed) = self
-            .plan_changes(&stack, &template, &input.capabilities)
+            .plan_changes(
+                &stack,
+                &template,
+                &input.capabilities,
+                input.tags.as_deref(),
+            )
             .await?;
         if changes.is_empty() && !outputs_changed {
             return Err(EngineError::NoUpdates);
@@ -461,8 +481,13 @@ impl Stacks {
         stack.resolved_parameters = plan.resolved_parameters();
         stack.description = plan.description();
         stack.capabilities = capabilities;
-        if let Some(t) = tags {
-            stack.tags = t;
+        // New tags reach every taggable resource (`Run::tags_changed`); the old ones are
+        // kept for a rollback to put back.
+        stack.previous_tags = None;
+        if let Some(t) = tags
+            && t != stack.tags
+        {
+            stack.previous_tags = Some(std::mem::replace(&mut stack.tags, t));
         }
         // While the update runs the stack uses both templates' imports: an export the new
         // template stops importing is still in use until the update completes.

@@ -73,6 +73,7 @@ pub(super) async fn update_rollback_cleanup(inner: &Arc<Inner>, mut stack: Stack
     }
     restore_exports(inner, &stack).await?;
     stack.previous_template = None;
+    stack.previous_tags = None;
     done(inner, &mut stack, StackStatus::UpdateRollbackComplete, None).await
 }
 
@@ -149,7 +150,14 @@ impl Run {
                 .await?;
             return Ok(true);
         }
-        if rec.properties == old.properties {
+        // A taggable resource the update gave other stack tags gets the old ones back.
+        let retag = self.tags_changed
+            && self
+                .inner
+                .providers
+                .type_info(&rec.resource_type)
+                .is_some_and(|t| t.taggable);
+        if rec.properties == old.properties && !retag {
             // Never changed (a failed replacement, or only policies changed).
             rec.prior = None;
             if touched {

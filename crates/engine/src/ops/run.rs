@@ -92,6 +92,9 @@ pub(super) struct Run {
     pub stack_id: String,
     pub stack_name: String,
     tags: Vec<(String, String)>,
+    /// Whether this operation changes the stack's tags (an update, or its rollback):
+    /// then every taggable resource is updated, to give its provider the new ones.
+    pub tags_changed: bool,
     plan: Option<Arc<dyn TemplatePlan>>,
     pub planned: HashMap<String, PlannedResource>,
     records: Mutex<BTreeMap<String, ResourceRecord>>,
@@ -191,6 +194,10 @@ impl Run {
             stack_id: stack.stack_id.clone(),
             stack_name: stack.stack_name.clone(),
             tags: stack.tags.clone(),
+            tags_changed: stack
+                .previous_tags
+                .as_ref()
+                .is_some_and(|old| *old != stack.tags),
             plan,
             planned,
             records: Mutex::new(records),

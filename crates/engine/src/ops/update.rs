@@ -75,6 +75,11 @@ pub(super) async fn fail_update(
         let failed = std::mem::replace(&mut stack.template, old);
         stack.previous_template = Some(failed);
     }
+    // The same for the tags, when the update changed them: the restore puts them back.
+    if let Some(old) = stack.previous_tags.take() {
+        let failed = std::mem::replace(&mut stack.tags, old);
+        stack.previous_tags = Some(failed);
+    }
     then(inner, &mut stack, Phase::UpdateRollback, Some(reason)).await
 }
 
@@ -101,6 +106,7 @@ pub(super) async fn update_cleanup(inner: &Arc<Inner>, mut stack: StackRecord) -
         .await;
     run.clear_leftovers().await?;
     stack.previous_template = None;
+    stack.previous_tags = None;
     done(inner, &mut stack, StackStatus::UpdateComplete, None).await
 }
 
@@ -136,7 +142,11 @@ impl Run {
         };
         let policies_changed = rec.deletion_policy != planned.deletion_policy
             || rec.update_replace_policy != planned.update_replace_policy;
-        if props == rec.properties {
+        let info = self.inner.providers.type_info(&rec.resource_type);
+        // New stack tags are an in-place update of every taggable resource, whose
+        // provider reads them from its context.
+        let retag = self.tags_changed && info.as_ref().is_some_and(|t| t.taggable);
+        if props == rec.properties && !retag {
             if policies_changed {
                 keep_prior(&mut rec);
                 rec.deletion_policy = planned.deletion_policy;
@@ -145,7 +155,6 @@ impl Run {
             }
             return Ok(true);
         }
-        let info = self.inner.providers.type_info(&rec.resource_type);
         let name_property = info.as_ref().and_then(|t| t.name_property.clone());
         let create_only: HashSet<String> = info
             .map(|t| t.create_only_properties.into_iter().collect())

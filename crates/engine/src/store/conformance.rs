@@ -22,6 +22,7 @@ fn stack(id: &str, name: &str) -> StackRecord {
         resolved_parameters: BTreeMap::from([("Ami".into(), "ami-1".into())]),
         capabilities: vec!["CAPABILITY_IAM".into()],
         tags: vec![("k".into(), "v".into())],
+        previous_tags: Some(vec![("k".into(), "old".into())]),
         role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
         outputs: vec![ResolvedOutput {
             key: "O".into(),

@@ -31,6 +31,8 @@ struct ProviderState {
     max_running: usize,
     starts: Vec<(String, Op, Duration)>,
     ends: Vec<(String, Op, Duration)>,
+    /// The stack tags each create and update was given, per logical id, latest last.
+    tags: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// When the `op` call for `logical_id` is in `times` (starts or ends).
@@ -42,7 +44,7 @@ fn time_of(times: &[(String, Op, Duration)], logical_id: &str, op: Op) -> Option
 }
 
 /// A provider for `Test::*` and `AWS::IAM::*` types that remembers what exists.
-/// `Test::R` has the create-only property `Name`.
+/// `Test::R` has the create-only property `Name`; `Test::Tagged` is taggable.
 pub struct TestProvider {
     state: Mutex<ProviderState>,
     epoch: tokio::time::Instant,
@@ -146,6 +148,15 @@ impl TestProvider {
     pub fn end_of(&self, logical_id: &str, op: Op) -> Duration {
         time_of(&self.state.lock().unwrap().ends, logical_id, op).expect("ended")
     }
+    /// The stack tags the latest create or update of `logical_id` was given.
+    pub fn tags_of(&self, logical_id: &str) -> Option<Vec<(String, String)>> {
+        let s = self.state.lock().unwrap();
+        s.tags
+            .iter()
+            .rev()
+            .find(|(l, _)| l == logical_id)
+            .map(|(_, t)| t.clone())
+    }
     pub fn reset_concurrency(&self) {
         self.state.lock().unwrap().max_running = 0;
     }
@@ -198,7 +209,7 @@ impl ResourceProvider for TestProvider {
 
     fn type_info(&self, type_name: &str) -> Option<TypeInfo> {
         (type_name.starts_with("Test::") || type_name.starts_with("AWS::IAM::"))
-            .then(|| kit::type_info(type_name, &["Name"], &["Arn"], false))
+            .then(|| kit::type_info(type_name, &["Name"], &["Arn"], type_name == "Test::Tagged"))
     }
 
     async fn create(
@@ -208,6 +219,8 @@ impl ResourceProvider for TestProvider {
     ) -> Result<ResourceState, ProviderError> {
         self.enter(Op::Create, &ctx.logical_id, "").await?;
         let mut s = self.state.lock().unwrap();
+        s.tags
+            .push((ctx.logical_id.clone(), ctx.stack_tags.clone()));
         s.counter += 1;
         let physical = format!("{}-{}", ctx.logical_id, s.counter);
         s.live.insert(
@@ -232,6 +245,8 @@ impl ResourceProvider for TestProvider {
         self.enter(Op::Update, &ctx.logical_id, &current.physical_id)
             .await?;
         let mut s = self.state.lock().unwrap();
+        s.tags
+            .push((ctx.logical_id.clone(), ctx.stack_tags.clone()));
         match s.live.get_mut(&current.physical_id) {
             Some(entry) => entry.1 = new.clone(),
             None => {
