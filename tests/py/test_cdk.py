@@ -5,9 +5,10 @@ AWS_ENDPOINT_URL alone, with credentials the server has never seen.
 `cdk bootstrap` makes the CDKToolkit stack (through a change set), `cdk deploy` assumes
 the bootstrap roles, publishes the app's assets to the staging bucket and deploys
 through a change set, `cdk diff` (which creates a change set to compare with, and
-deletes it) finds no difference, a second `cdk deploy` with another parameter value
-updates the stack (replacing what the new name forces), and `cdk destroy` removes the
-stack and its resources. Each step is checked through boto3.
+deletes it) finds no difference, or the replacements another parameter value would
+make, a second `cdk deploy` with that value and other stack tags updates the stack
+(replacing what the new name forces, retagging the rest), and `cdk destroy` removes
+the stack and its resources. Each step is checked through boto3.
 
 The example's node_modules come from `npm ci` (scripts/test runs it first; this module
 runs it when node_modules is missing or older than the lock file). Without node or npm
@@ -226,10 +227,15 @@ def test_bootstrap_deploy_diff_destroy(world, app):
 
     # An update through a change set: another project name replaces the model package
     # group and the parameters (their names are create-only) and updates the function.
+    # `--tags` replaces the stack's tags, which reach the resources already there.
     out = cdk("deploy", "--app", "cdk.out", "--require-approval", "never",
-              "--parameters", "SageMakerProjectName=churn")
+              "--parameters", "SageMakerProjectName=churn", "--tags", "cost-center=42")
     assert f"✅  {STACK}" in out, out
-    assert settled_stack(cfn, STACK)["StackStatus"] == "UPDATE_COMPLETE"
+    updated = settled_stack(cfn, STACK)
+    assert updated["StackStatus"] == "UPDATE_COMPLETE"
+    assert updated["Tags"] == [{"Key": "cost-center", "Value": "42"}]
+    assert {"Key": "cost-center", "Value": "42"} in s3.get_bucket_tagging(
+        Bucket=got["ArtifactBucketName"])["TagSet"]
     new = outputs(cfn, STACK)
     assert new["ModelPackageGroupName"] == "churn-p-cdkdemo00001"
     assert new["ArtifactBucketName"] == got["ArtifactBucketName"]  # the bucket stays
@@ -242,6 +248,7 @@ def test_bootstrap_deploy_diff_destroy(world, app):
         ssm.get_parameter(Name="/sagemaker/projects/cdk-demo/artifact-bucket")
     answer = lam.invoke(FunctionName=new["FunctionName"], Payload=b"{}")
     assert json.load(answer["Payload"])["modelPackageGroup"] == "churn-p-cdkdemo00001"
+    assert lam.get_function(FunctionName=new["FunctionName"])["Tags"]["cost-center"] == "42"
 
     # cdk destroy: the stack and everything it made are gone.
     out = cdk("destroy", "--app", "cdk.out", "--force")
