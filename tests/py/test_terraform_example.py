@@ -10,6 +10,8 @@ import json
 import os
 import secrets
 import shutil
+import time
+import zipfile
 
 import pytest
 
@@ -96,6 +98,10 @@ def test_apply_plan_update_destroy(deployed):
     portfolios = sc.list_portfolios_for_product(ProductId=out["product_id"])["PortfolioDetails"]
     assert [p["Id"] for p in portfolios] == [out["portfolio_id"]]
 
+    # The approval loop: approving a version runs the deploy function through the rule.
+    logs, lam = aws("logs"), aws("lambda")
+    assert approve_and_deployed(sm, logs, f"{NAME}-models") == "dev"
+
     # Terraform reads back exactly what it wrote: nothing to change.
     tf.plan_no_changes()
 
@@ -120,7 +126,17 @@ def test_apply_plan_update_destroy(deployed):
     project = sm.describe_project(ProjectName=f"{NAME}-churn")
     assert project["ProjectStatus"] == "UpdateCompleted", project
 
-    # Everything goes, the resources the stacks and the project made included.
+    env = lam.get_function_configuration(FunctionName=f"{NAME}-deploy")["Environment"]
+    assert env["Variables"] == {"STAGE": "prod"}
+    group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{NAME}-deploy")
+    assert group["logGroups"][0]["retentionInDays"] == 30
+    assert approve_and_deployed(sm, logs, f"{NAME}-models") == "prod"
+
+    # Everything goes, the resources the stacks and the project made included (a group
+    # that holds versions cannot be deleted, on AWS too: the versions go first).
+    for version in sm.list_model_packages(ModelPackageGroupName=f"{NAME}-models")[
+            "ModelPackageSummaryList"]:
+        sm.delete_model_package(ModelPackageName=version["ModelPackageArn"])
     tf.destroy(var={"stage": "prod"})
     assert s3.list_buckets()["Buckets"] == []
     assert ssm.describe_parameters()["Parameters"] == []
@@ -130,7 +146,42 @@ def test_apply_plan_update_destroy(deployed):
     assert live == []
     assert sc.list_portfolios()["PortfolioDetails"] == []
     assert iam.list_roles()["Roles"] == []
+    assert lam.list_functions()["Functions"] == []
+    assert aws("events").list_rules()["Rules"] == []
     assert code_of_call(sc.describe_product_as_admin, Id=out["product_id"]) == "ResourceNotFoundException"
+
+
+def approve_and_deployed(sm, logs, group):
+    """Registers a version in `group` and approves it: the STAGE the deploy function
+    logged for it (waiting, bounded, for the rule's asynchronous invocation)."""
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={
+            "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1"}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+    )["ModelPackageArn"]
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{NAME}-deploy",
+                                        filterPattern=f'"{arn}"')["events"]
+        for e in events:
+            line = e["message"].strip()
+            if line.startswith("{"):
+                decision = json.loads(line)
+                assert decision["deploy"] == arn and decision["group"] == group
+                return decision["stage"]
+        time.sleep(0.2)
+    raise AssertionError(f"the deploy function never logged {arn}")
+
+
+def test_function_zip_holds_the_committed_source():
+    """function.zip is what Terraform uploads; function/deploy.py is what people read."""
+    with zipfile.ZipFile(os.path.join(EXAMPLE, "function.zip")) as z:
+        assert z.namelist() == ["deploy.py"]
+        packed = z.read("deploy.py")
+    with open(os.path.join(EXAMPLE, "function", "deploy.py"), "rb") as f:
+        assert packed == f.read()
 
 
 def lifecycle_days(s3, bucket):
