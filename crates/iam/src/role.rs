@@ -9,6 +9,11 @@
 //! * `AssumeRolePolicyDocument` is required; a `RoleName` that is taken (ignoring case,
 //!   as IAM compares names) fails the resource with CloudFormation's "already exists".
 //! * `RoleName` and `Path` are create-only; other properties update the stored role.
+//! * The role's tags are the template's `Tags`, then the stack's tags it does not name
+//!   (as CloudFormation propagates them; IAM refuses `aws:` keys, so CloudFormation's
+//!   own `aws:cloudformation:*` tags are not put on roles). An update replaces them, so
+//!   new stack tags alone (an update of scope `Tags`) retag the role, and a rollback,
+//!   which updates with the old properties and the old stack tags, puts the old back.
 //! * The role is stored in the document layout the IAM API reads ([`crate::document`]),
 //!   and updated by compare-and-swap as the API's changes are ([`crate::state::modify`]);
 //!   drift compares a policy document the API stored as text with the template's object
@@ -138,6 +143,35 @@ fn check(ctx: &ResourceContext, properties: &Value) -> Result<(), ProviderError>
     Ok(())
 }
 
+/// `properties` with `Tags` as the role holds them: the template's, then the stack's
+/// tags it does not name (absent when there are none).
+fn with_stack_tags(ctx: &ResourceContext, properties: &Value) -> Value {
+    let mut tags: Vec<Value> = match properties.get("Tags") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter(|t| t.get("Key").is_some_and(|k| !k.is_null()))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    // IAM compares tag keys ignoring case: a template key in another case is the same.
+    for (k, v) in &ctx.stack_tags {
+        let named = |t: &Value| t["Key"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(k));
+        if !tags.iter().any(named) {
+            tags.push(json!({"Key": k, "Value": v}));
+        }
+    }
+    let mut out = properties.clone();
+    if let Value::Object(map) = &mut out {
+        if tags.is_empty() {
+            map.remove("Tags");
+        } else {
+            map.insert("Tags".into(), Value::Array(tags));
+        }
+    }
+    out
+}
+
 /// The generated name of the role the create attempt `ctx` makes.
 fn attempt_name(ctx: &ResourceContext) -> String {
     kit::attempt_name(ctx, UPPER_ALNUM, SUFFIX_LEN, generated_role_name)
@@ -247,8 +281,9 @@ impl Native for RoleProvider {
             ctx.account_id
         );
         let micros = now_micros();
+        let properties = with_stack_tags(ctx, properties);
         let doc =
-            RoleDocument::from_properties((&name, &id, &arn, &path), properties, micros, None);
+            RoleDocument::from_properties((&name, &id, &arn, &path), &properties, micros, None);
         let record = RoleRecord {
             name: name.clone(),
             role_id: id,
@@ -270,6 +305,7 @@ impl Native for RoleProvider {
         properties: &Value,
     ) -> Outcome<RoleRecord> {
         check(ctx, properties)?;
+        let properties = &with_stack_tags(ctx, properties);
         // A compare-and-swap, as every change of a role: an API call changing the role
         // meanwhile makes this read the role again rather than be overwritten unseen.
         let changed = modify(&*self.store, id, |record, doc| {
@@ -459,5 +495,55 @@ mod tests {
         p.delete(&c, &named, &json!({})).await.unwrap();
         assert_eq!(p.read(&c, &named, &json!({})).await.unwrap(), None);
         p.delete(&c, &named, &json!({})).await.unwrap();
+    }
+
+    /// The role's tags as stored, `key=value`.
+    async fn stored_tags(store: &Arc<dyn Store>, name: &str) -> Vec<String> {
+        let role = store.get_role(name).await.unwrap().unwrap();
+        let doc = RoleDocument::of(&role);
+        doc.tags()
+            .into_iter()
+            .map(|t| format!("{}={}", t.key, t.value))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn tags_are_the_templates_and_the_stacks_and_an_update_replaces_them() {
+        let (_dir, store, p) = provider().await;
+        let mut c = ctx("s", "Role");
+        c.stack_tags = vec![("env".into(), "stack".into()), ("team".into(), "ml".into())];
+        let old = json!({"AssumeRolePolicyDocument": trust(), "RoleName": "Tagged",
+            "Tags": [{"Key": "env", "Value": "template"}, {"Key": "TEAM", "Value": "ds"}]});
+        let s = p.create(&c, &old).await.unwrap();
+        assert_eq!(
+            stored_tags(&store, "Tagged").await,
+            ["env=template", "TEAM=ds"],
+            "the template's value wins over the stack's, keys compared ignoring case"
+        );
+        // New stack tags alone (an update of scope Tags): same properties.
+        let mut retagged = c.clone();
+        retagged.stack_tags = vec![("owner".into(), "me".into())];
+        p.update(&retagged, &s, &old, &old).await.unwrap();
+        assert_eq!(
+            stored_tags(&store, "Tagged").await,
+            ["env=template", "TEAM=ds", "owner=me"]
+        );
+        // A template change of Tags.
+        let new = json!({"AssumeRolePolicyDocument": trust(), "RoleName": "Tagged",
+            "Tags": [{"Key": "cost", "Value": "1"}]});
+        p.update(&retagged, &s, &old, &new).await.unwrap();
+        assert_eq!(stored_tags(&store, "Tagged").await, ["cost=1", "owner=me"]);
+        // Rollback: the old properties and the old stack tags.
+        p.update(&c, &s, &new, &old).await.unwrap();
+        assert_eq!(
+            stored_tags(&store, "Tagged").await,
+            ["env=template", "TEAM=ds"]
+        );
+        // No tags at all leaves none.
+        let bare = json!({"AssumeRolePolicyDocument": trust(), "RoleName": "Tagged"});
+        p.update(&ctx("s", "Role"), &s, &old, &bare).await.unwrap();
+        assert!(stored_tags(&store, "Tagged").await.is_empty());
+        let doc = RoleDocument::of(&store.get_role("Tagged").await.unwrap().unwrap());
+        assert_eq!(doc.raw("Tags"), Value::Null);
     }
 }

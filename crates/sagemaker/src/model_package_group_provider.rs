@@ -7,15 +7,20 @@
 //! identifier is the group's ARN: Ref returns `ModelPackageGroupArn`. `Fn::GetAtt` reads
 //! `ModelPackageGroupArn`, `CreationTime` (ISO 8601) and `ModelPackageGroupStatus`.
 //! `ModelPackageGroupName` (required) and `ModelPackageGroupDescription` are
-//! create-only; tags and the policy change nothing that the API shows, so an update
-//! only re-reads the group.
+//! create-only. The group's tags are the template's `Tags`, then the stack's tags it
+//! does not name; as in CloudFormation's schema for the type, `Tags` update in place:
+//! an update makes them the group's only tags (what ListTags on the group's ARN
+//! answers), so new stack tags alone (an update of scope `Tags`) retag the group, and
+//! a rollback (an update with the old properties and the old stack tags) puts the old
+//! ones back. `ModelPackageGroupPolicy` is accepted and not kept (this server has no
+//! group policy operations).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sagestack_engine::model::EpochMillis;
 use sagestack_engine::provider::kit::{
-    created_since_secs, deleted, found, gone_is_none, missing, type_info,
+    created_since_secs, deleted, found, gone_is_none, missing, not_found, type_info,
 };
 use sagestack_engine::provider::{Native, Outcome};
 use sagestack_engine::{ProviderError, ResourceContext, ResourceState, TypeInfo};
@@ -66,6 +71,20 @@ impl ModelPackageGroupProvider {
 /// Whether `e` says the group does not exist.
 fn is_gone(e: &SageMakerError) -> bool {
     matches!(e, SageMakerError::Validation(m) if m.ends_with("does not exist."))
+}
+
+/// The group's tags: the template's `Tags`, then the stack's tags it does not name.
+fn tags(ctx: &ResourceContext, properties: &Value) -> Vec<Value> {
+    let mut tags: Vec<Value> = match properties.get("Tags") {
+        Some(Value::Array(t)) => t.clone(),
+        _ => Vec::new(),
+    };
+    for (k, v) in &ctx.stack_tags {
+        if !tags.iter().any(|t| t["Key"] == k.as_str()) {
+            tags.push(json!({"Key": k, "Value": v}));
+        }
+    }
+    tags
 }
 
 /// RFC 3339 UTC with milliseconds for epoch seconds.
@@ -166,15 +185,7 @@ impl Native for ModelPackageGroupProvider {
         if let Some(d) = properties.get("ModelPackageGroupDescription") {
             input["ModelPackageGroupDescription"] = d.clone();
         }
-        let mut tags: Vec<Value> = match properties.get("Tags") {
-            Some(Value::Array(t)) => t.clone(),
-            _ => Vec::new(),
-        };
-        for (k, v) in &ctx.stack_tags {
-            if !tags.iter().any(|t| t["Key"] == k.as_str()) {
-                tags.push(json!({"Key": k, "Value": v}));
-            }
-        }
+        let tags = tags(ctx, properties);
         if !tags.is_empty() {
             input["Tags"] = Value::Array(tags);
         }
@@ -188,8 +199,20 @@ impl Native for ModelPackageGroupProvider {
         })
     }
 
-    /// Tags and the policy change nothing the API shows: the group is read again.
-    async fn update_record(&self, ctx: &ResourceContext, arn: &str, _: &Value) -> Outcome<Value> {
+    /// The tags are replaced (the other updatable property, the policy, is not kept);
+    /// the group is read again.
+    async fn update_record(
+        &self,
+        ctx: &ResourceContext,
+        arn: &str,
+        properties: &Value,
+    ) -> Outcome<Value> {
+        let tags = Value::Array(tags(ctx, properties));
+        match self.groups.replace_tags(arn, tags).await {
+            Ok(()) => {}
+            Err(e) if is_gone(&e) => return Err(not_found(TYPE_NAME, arn)),
+            Err(e) => return Err(provider_error(e)),
+        }
         let read = self.describe_group(ctx, arn).await?;
         found(read, TYPE_NAME, arn)
     }
@@ -271,5 +294,68 @@ mod tests {
         p.delete(&ctx, &s, &json!({})).await.unwrap();
         assert_eq!(p.read(&ctx, &s, &json!({})).await.unwrap(), None);
         p.delete(&ctx, &s, &json!({})).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_update_replaces_the_tags_and_a_rollback_puts_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn sagestack_store::Store> =
+            Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let groups = Arc::new(ModelPackageGroups::new(
+            store.clone(),
+            crate::testing::clock(),
+        ));
+        let p = ModelPackageGroupProvider::new(groups);
+        let c = ResourceContext {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            partition: "aws".into(),
+            stack_name: "s".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/x".into(),
+            logical_id: "Group".into(),
+            resource_type: TYPE_NAME.into(),
+            stack_tags: vec![("env".into(), "stack".into()), ("team".into(), "ml".into())],
+            started: 0,
+        };
+        let tags = async |arn: &str| -> Vec<String> {
+            let group = store.get_model_package_group(arn).await.unwrap().unwrap();
+            group
+                .tags
+                .iter()
+                .map(|t| format!("{}={}", t.key, t.value))
+                .collect()
+        };
+        let old = json!({"ModelPackageGroupName": "Tagged",
+            "Tags": [{"Key": "env", "Value": "template"}]});
+        let s = p.create(&c, &old).await.unwrap();
+        let arn = s.physical_id.clone();
+        assert_eq!(tags(&arn).await, ["env=template", "team=ml"]);
+        // New stack tags alone: the same properties, other stack tags.
+        let mut retagged = c.clone();
+        retagged.stack_tags = vec![("owner".into(), "me".into())];
+        let updated = p.update(&retagged, &s, &old, &old).await.unwrap();
+        assert_eq!(updated, s, "identity survives an in-place update");
+        assert_eq!(tags(&arn).await, ["env=template", "owner=me"]);
+        // A template change of Tags.
+        let new = json!({"ModelPackageGroupName": "Tagged",
+            "Tags": [{"Key": "cost", "Value": "1"}]});
+        p.update(&retagged, &s, &old, &new).await.unwrap();
+        assert_eq!(tags(&arn).await, ["owner=me", "cost=1"]);
+        // Rollback: the old properties and the old stack tags.
+        p.update(&c, &s, &new, &old).await.unwrap();
+        assert_eq!(tags(&arn).await, ["env=template", "team=ml"]);
+        // No tags at all leaves none; a reserved key is refused as AddTags refuses it.
+        let mut bare = c.clone();
+        bare.stack_tags.clear();
+        let none = json!({"ModelPackageGroupName": "Tagged"});
+        p.update(&bare, &s, &old, &none).await.unwrap();
+        assert!(tags(&arn).await.is_empty());
+        let reserved = json!({"ModelPackageGroupName": "Tagged",
+            "Tags": [{"Key": "aws:x", "Value": "1"}]});
+        let e = p.update(&bare, &s, &none, &reserved).await.unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidRequest(m) if m.contains("reserved prefix")));
+        p.delete(&c, &s, &json!({})).await.unwrap();
+        let e = p.update(&c, &s, &none, &old).await.unwrap_err();
+        assert!(matches!(e, ProviderError::NotFound(_)), "{e:?}");
     }
 }

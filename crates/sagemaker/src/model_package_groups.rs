@@ -211,6 +211,34 @@ impl ModelPackageGroups {
         tags_changed(added, arn, json!({ "Tags": input.tags }))
     }
 
+    /// Makes `tags` (a `TagList`, validated as AddTags' is) the group's only tags: what
+    /// it holds and `tags` does not name is removed, in the same write as the rest is
+    /// added. The `AWS::SageMaker::ModelPackageGroup` provider's update.
+    pub(crate) async fn replace_tags(&self, arn: &str, tags: Value) -> Result<()> {
+        let input: AddTagsInput = decode("AddTags", json!({"ResourceArn": arn, "Tags": tags}))?;
+        check_tag_keys(input.tags.iter().map(|t| t.key.as_str()))?;
+        let wanted = store_tags(&input.tags);
+        let Some(group) = self
+            .store
+            .get_model_package_group(arn)
+            .await?
+            .filter(|g| g.arn == arn)
+        else {
+            return Err(resource_not_found(arn));
+        };
+        let gone: Vec<String> = group
+            .tags
+            .into_iter()
+            .filter(|t| !wanted.iter().any(|w| w.key == t.key))
+            .map(|t| t.key)
+            .collect();
+        let replaced = self
+            .store
+            .update_model_package_group_tags(arn, &wanted, &gone, MAX_TAGS_PER_RESOURCE)
+            .await;
+        tags_changed(replaced, arn, json!({})).map(drop)
+    }
+
     pub(crate) async fn list_tags(&self, input: ListTagsInput) -> Result<JsonOutput> {
         let limit = input.max_results.map_or(DEFAULT_LIST_TAGS, |n| n as usize);
         let after = tag_after(input.next_token.as_deref())?;
