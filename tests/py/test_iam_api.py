@@ -356,3 +356,52 @@ def test_a_role_made_by_a_stack_is_the_apis(iam, cfn):
     cfn.delete_stack(StackName="roles")
     assert settled_stack(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
     assert error(iam.get_role, RoleName="StackRole")[0] == "NoSuchEntity"
+
+
+def _role_template(tags, bad=False):
+    """A stack with one role carrying `tags`; `bad` adds a role made after it that
+    fails (so the update rolls back once the first role was retagged)."""
+    resources = {"Role": {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": "TaggedRole", "AssumeRolePolicyDocument": TRUST,
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}}}
+    if bad:
+        resources["Bad"] = {"Type": "AWS::IAM::Role", "DependsOn": "Role", "Properties": {
+            "AssumeRolePolicyDocument": TRUST, "MaxSessionDuration": 60}}
+    return json.dumps({"Resources": resources})
+
+
+def test_stack_tags_and_template_tags_retag_a_stacks_role(iam, cfn):
+    def tags():
+        listed = iam.list_role_tags(RoleName="TaggedRole")["Tags"]
+        assert iam.get_role(RoleName="TaggedRole")["Role"].get("Tags", []) == listed
+        return {t["Key"]: t["Value"] for t in listed}
+
+    def update(**kw):
+        cfn.update_stack(StackName="tagged-role", Capabilities=["CAPABILITY_NAMED_IAM"], **kw)
+        return settled_stack(cfn, "tagged-role")["StackStatus"]
+
+    stack_id = cfn.create_stack(
+        StackName="tagged-role", TemplateBody=_role_template({"owner": "cfn"}),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Tags=[{"Key": "env", "Value": "dev"}, {"Key": "owner", "Value": "stack"}])["StackId"]
+    assert settled_stack(cfn, "tagged-role")["StackStatus"] == "CREATE_COMPLETE"
+    # The template's value wins over the stack's; no aws:cloudformation:* tags (IAM
+    # refuses the aws: prefix).
+    assert tags() == {"owner": "cfn", "env": "dev"}
+    # New stack tags alone, the template unchanged (cdk deploy --tags).
+    assert update(UsePreviousTemplate=True,
+                  Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ml"}]) \
+        == "UPDATE_COMPLETE"
+    assert tags() == {"owner": "cfn", "env": "prod", "team": "ml"}
+    # A template Tags change; the stack keeps its tags.
+    assert update(TemplateBody=_role_template({"cost": "42"}),
+                  Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ml"}]) \
+        == "UPDATE_COMPLETE"
+    assert tags() == {"cost": "42", "env": "prod", "team": "ml"}
+    # A failed update puts the old tags back on the role.
+    assert update(TemplateBody=_role_template({"cost": "43"}, bad=True),
+                  Tags=[{"Key": "env", "Value": "test"}]) == "UPDATE_ROLLBACK_COMPLETE"
+    assert tags() == {"cost": "42", "env": "prod", "team": "ml"}
+    cfn.delete_stack(StackName="tagged-role")
+    assert settled_stack(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert error(iam.get_role, RoleName="TaggedRole")[0] == "NoSuchEntity"

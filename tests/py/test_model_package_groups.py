@@ -1,11 +1,12 @@
 """SageMaker model package groups end to end: boto3 and the AWS CLI against the real
 binary."""
 import datetime
+import json
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, fixture
+from conftest import ACCESS_KEY, fixture, settled_stack
 
 
 def err(excinfo):
@@ -136,4 +137,63 @@ def test_stack_creates_and_deletes_a_real_group(sm, cfn):
     cfn.delete_stack(StackName="mpg-stack")
     cfn.get_waiter("stack_delete_complete").wait(
         StackName="mpg-stack", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+
+
+def _group_template(tags, bad=False):
+    """A stack with one group carrying `tags`; `bad` adds a group made after it that
+    fails (its name is invalid), so the update rolls back once the first was retagged."""
+    template = f"""\
+Resources:
+  Group:
+    Type: AWS::SageMaker::ModelPackageGroup
+    Properties:
+      ModelPackageGroupName: tagged-models
+      Tags: {json.dumps([{"Key": k, "Value": v} for k, v in tags.items()])}
+"""
+    if bad:
+        template += """\
+  Bad:
+    Type: AWS::SageMaker::ModelPackageGroup
+    DependsOn: Group
+    Properties:
+      ModelPackageGroupName: no_underscores
+"""
+    return template
+
+
+def test_stack_tags_and_template_tags_retag_a_stacks_group(sm, cfn):
+    arn = "arn:aws:sagemaker:us-east-1:000000000000:model-package-group/tagged-models"
+
+    def tags():
+        return {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+
+    def settle(status):
+        cfn.get_waiter(f"stack_{status}_complete").wait(
+            StackName="mpg-tags", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+    stack_id = cfn.create_stack(
+        StackName="mpg-tags", TemplateBody=_group_template({"owner": "cfn"}),
+        Tags=[{"Key": "env", "Value": "dev"}, {"Key": "owner", "Value": "stack"}])["StackId"]
+    settle("create")
+    assert tags() == {"owner": "cfn", "env": "dev"}, "the template's value wins"
+    # New stack tags alone, the template unchanged (cdk deploy --tags).
+    cfn.update_stack(StackName="mpg-tags", UsePreviousTemplate=True,
+                     Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ml"}])
+    settle("update")
+    assert tags() == {"owner": "cfn", "env": "prod", "team": "ml"}
+    # A template Tags change; the stack's tags stay.
+    cfn.update_stack(StackName="mpg-tags", TemplateBody=_group_template({"cost": "42"}),
+                     Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ml"}])
+    settle("update")
+    assert tags() == {"cost": "42", "env": "prod", "team": "ml"}
+    # A failed update puts the old tags back on the group.
+    cfn.update_stack(StackName="mpg-tags", TemplateBody=_group_template({"cost": "43"}, True),
+                     Tags=[{"Key": "env", "Value": "test"}])
+    status = settled_stack(cfn, "mpg-tags")["StackStatus"]
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    assert tags() == {"cost": "42", "env": "prod", "team": "ml"}
+    cfn.delete_stack(StackName="mpg-tags")
+    cfn.get_waiter("stack_delete_complete").wait(
+        StackName=stack_id, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
