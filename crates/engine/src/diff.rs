@@ -40,9 +40,19 @@ impl MarkerLookup<'_> {
         exports: &'a HashMap<String, String>,
     ) -> MarkerLookup<'a> {
         static NOTHING: LazyLock<HashSet<String>> = LazyLock::new(HashSet::new);
+        MarkerLookup::with_unknown(live, &NOTHING, exports)
+    }
+
+    /// The lookup of `live` resources and `exports` in which the resources named in
+    /// `unknown` (not created yet, or to be replaced) resolve to markers.
+    pub fn with_unknown<'a>(
+        live: &'a BTreeMap<String, ResourceRecord>,
+        unknown: &'a HashSet<String>,
+        exports: &'a HashMap<String, String>,
+    ) -> MarkerLookup<'a> {
         MarkerLookup {
             live,
-            unknown: &NOTHING,
+            unknown,
             exports,
             all_unknown: false,
         }
@@ -197,15 +207,7 @@ pub(crate) fn compute_changes(
         let Some(old) = live.get(id).filter(|r| r.physical_id.is_some()) else {
             unknown.insert(id.clone());
             let after = plan
-                .resolve_properties(
-                    id,
-                    &MarkerLookup {
-                        live,
-                        unknown: &unknown,
-                        exports,
-                        all_unknown: false,
-                    },
-                )
+                .resolve_properties(id, &MarkerLookup::with_unknown(live, &unknown, exports))
                 .ok();
             changes.insert(
                 id.clone(),
@@ -226,15 +228,7 @@ pub(crate) fn compute_changes(
             continue;
         };
         let with_markers = plan
-            .resolve_properties(
-                id,
-                &MarkerLookup {
-                    live,
-                    unknown: &unknown,
-                    exports,
-                    all_unknown: false,
-                },
-            )
+            .resolve_properties(id, &MarkerLookup::with_unknown(live, &unknown, exports))
             .map_err(|e| EngineError::Validation(e.message))?;
         let changed = changed_properties(&old.properties, &with_markers);
         if changed.is_empty() {
