@@ -193,8 +193,10 @@ fn condition(c: &Value) -> Result<(Vec<String>, Vec<String>), String> {
     Ok((exact, like))
 }
 
-/// `*` (any run) and `?` (one character) wildcard matching.
-fn glob(pattern: &str, text: &str) -> bool {
+/// `*` (any run) and `?` (one character) wildcard matching, as IAM-style policy documents
+/// match `Resource`s and `StringLike` conditions (stack policies here, bucket policies in
+/// S3).
+pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {

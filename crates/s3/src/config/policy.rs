@@ -3,6 +3,7 @@
 //! Access's `BlockPublicPolicy`). A policy is stored as given and never evaluated:
 //! requests here are authorized by their account, not by policies.
 
+use sagestack_engine::policy::glob;
 use serde_json::Value;
 
 use super::ConfigError;
@@ -33,29 +34,6 @@ fn strings(value: &Value) -> Option<Vec<&str>> {
     }
 }
 
-/// Whether `pattern` (with IAM's `*` and `?` wildcards) matches `text`.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 /// Whether `resource` names bucket `bucket` or objects in it (`arn:<partition>:s3:::`
 /// followed by the bucket name, optionally `/<key pattern>`; wildcards allowed).
 fn names_bucket(resource: &str, bucket: &str) -> bool {
@@ -74,7 +52,7 @@ fn names_bucket(resource: &str, bucket: &str) -> bool {
         return false;
     };
     let name = path.split_once('/').map_or(path, |(name, _)| name);
-    wildcard_match(name, bucket)
+    glob(name, bucket)
 }
 
 /// Checks `text` as S3 checks a `PutBucketPolicy` for bucket `bucket`: JSON whose first
