@@ -348,7 +348,7 @@ impl SqliteStore {
         max_versions: i64,
     ) -> Result<i64, StoreError> {
         use crate::batch::{Value as BV, Write};
-        let _w = self.name_lock(&format!("ssm:{name}")).await;
+        let lock = self.name_lock(&format!("ssm:{name}")).await;
         let current = self.names().parameters.get(name).map(|p| p.version);
         let version = match current {
             Some(_) if !overwrite => return Err(StoreError::AlreadyExists),
@@ -386,15 +386,8 @@ impl SqliteStore {
             ],
             rows: Vec::new(),
         };
-        let position = self.submit_at(write).await?;
-        let latest = crate::sqlite::LatestParameter {
-            version,
-            document: Arc::from(document),
-            position,
-        };
-        self.names().parameters.insert(name.to_string(), latest);
-        drop(_w);
-        self.durable().await?;
+        self.write_latest_parameter(lock, write, name, version, document)
+            .await?;
         Ok(version)
     }
 
@@ -433,7 +426,7 @@ impl SqliteStore {
         document: &str,
     ) -> Result<bool, StoreError> {
         use crate::batch::{Value as BV, Write};
-        let _w = self.name_lock(&format!("ssm:{name}")).await;
+        let lock = self.name_lock(&format!("ssm:{name}")).await;
         if self.names().parameters.get(name).map(|p| p.version) != Some(version) {
             return Ok(false);
         }
@@ -458,6 +451,22 @@ impl SqliteStore {
             ],
             rows: Vec::new(),
         };
+        self.write_latest_parameter(lock, write, name, version, document)
+            .await?;
+        Ok(true)
+    }
+
+    /// Submits `write`, which makes `version` (with `document`) the latest of `name`, records
+    /// that in the names in memory, then releases the name's lock (`lock`) and waits for
+    /// the write to be durable.
+    async fn write_latest_parameter(
+        &self,
+        lock: tokio::sync::MutexGuard<'_, ()>,
+        write: crate::batch::Write,
+        name: &str,
+        version: i64,
+        document: &str,
+    ) -> Result<(), StoreError> {
         let position = self.submit_at(write).await?;
         let latest = crate::sqlite::LatestParameter {
             version,
@@ -465,9 +474,8 @@ impl SqliteStore {
             position,
         };
         self.names().parameters.insert(name.to_string(), latest);
-        drop(_w);
-        self.durable().await?;
-        Ok(true)
+        drop(lock);
+        self.durable().await
     }
 
     /// A read of the latest version (or of the version that is the latest) is answered
