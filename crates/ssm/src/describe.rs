@@ -17,7 +17,7 @@ use crate::error::SsmError;
 use crate::filters::{Api, Filter, Filters, LegacyFilter};
 use crate::parameters::{
     MAX_VERSIONS, Parameters, Result, Scope, StoredParameter, decode_token, encode_token,
-    parameter_arn, parse, sealed,
+    parameter_arn, parameters_page, parse, sealed,
 };
 
 /// `DescribeParameters` page size when `MaxResults` is absent.
@@ -182,12 +182,7 @@ impl Parameters {
                 }
             }
         }
-        let mut out = json!({});
-        if more && let Some((last, _)) = page.last() {
-            out["NextToken"] = encode_token(last).into();
-        }
-        out["Parameters"] = Value::Array(page.into_iter().map(|(_, v)| v).collect());
-        Ok(out)
+        Ok(parameters_page(page, more))
     }
 
     /// Every version kept of a parameter, oldest first (`GetParameterHistory`).

@@ -210,6 +210,18 @@ pub(crate) fn encode_token(last: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("p1:{last}"))
 }
 
+/// A page of parameters (`(name, output)` in order) as `GetParametersByPath` and
+/// `DescribeParameters` answer it: `Parameters`, and a `NextToken` after the last name
+/// when `more` follow.
+pub(crate) fn parameters_page(page: Vec<(String, Value)>, more: bool) -> Value {
+    let mut out = json!({});
+    if more && let Some((last, _)) = page.last() {
+        out["NextToken"] = encode_token(last).into();
+    }
+    out["Parameters"] = Value::Array(page.into_iter().map(|(_, v)| v).collect());
+    out
+}
+
 pub(crate) fn decode_token(token: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
     String::from_utf8(bytes)
@@ -498,12 +510,7 @@ impl Parameters {
                 break;
             }
         }
-        let mut out = json!({});
-        if more && let Some((last, _)) = page.last() {
-            out["NextToken"] = encode_token(last).into();
-        }
-        out["Parameters"] = Value::Array(page.into_iter().map(|(_, v)| v).collect());
-        Ok(out)
+        Ok(parameters_page(page, more))
     }
 
     /// Deletes every version of `name`.
