@@ -1,35 +1,14 @@
 //! Unit tests of the bucket sub-resource operations (`config`, `lifecycle`) through the
 //! `S3` trait, over a real SQLite store.
 
+use super::tests::{mb, req};
 use super::*;
 use s3s::dto::{Timestamp, TimestampFormat};
 
-fn req<T>(input: T) -> S3Request<T> {
-    S3Request {
-        input,
-        method: http::Method::GET,
-        uri: http::Uri::from_static("/"),
-        headers: http::HeaderMap::new(),
-        extensions: http::Extensions::new(),
-        credentials: None,
-        region: None,
-        service: None,
-        trailing_headers: None,
-    }
-}
-
+/// An API over a fresh store with bucket `cfg`.
 async fn api() -> (S3Api, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = sagestack_store::SqliteStore::open(dir.path())
-        .await
-        .unwrap();
-    let api = S3Api::new(Arc::new(store), "us-east-1");
-    api.create_bucket(req(CreateBucketInput {
-        bucket: "cfg".into(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let (api, dir) = super::tests::api().await;
+    mb(&api, "cfg").await;
     (api, dir)
 }
 

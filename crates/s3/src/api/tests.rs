@@ -4,7 +4,7 @@ use super::*;
 use s3s::S3ErrorCode;
 use s3s::host::S3Host as _;
 
-fn req<T>(input: T) -> S3Request<T> {
+pub(super) fn req<T>(input: T) -> S3Request<T> {
     S3Request {
         input,
         method: http::Method::GET,
@@ -18,7 +18,7 @@ fn req<T>(input: T) -> S3Request<T> {
     }
 }
 
-async fn api() -> (S3Api, tempfile::TempDir) {
+pub(super) async fn api() -> (S3Api, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = sagestack_store::SqliteStore::open(dir.path())
         .await
@@ -36,7 +36,7 @@ async fn create_bucket(api: &S3Api, name: &str) -> S3Result<S3Response<CreateBuc
 }
 
 /// [`create_bucket`], which must succeed.
-async fn mb(api: &S3Api, name: &str) {
+pub(super) async fn mb(api: &S3Api, name: &str) {
     create_bucket(api, name).await.unwrap();
 }
 
