@@ -234,6 +234,24 @@ mod tests {
     use sagestack_engine::ResourceProvider;
     use sagestack_store::SqliteStore;
 
+    /// The context of the group `Group` in stack `s` (us-east-1), with `stack_tags`.
+    fn group_context(stack_tags: &[(&str, &str)]) -> ResourceContext {
+        ResourceContext {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            partition: "aws".into(),
+            stack_name: "s".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/x".into(),
+            logical_id: "Group".into(),
+            resource_type: TYPE_NAME.into(),
+            stack_tags: stack_tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            started: 0,
+        }
+    }
+
     #[test]
     fn iso8601_formats_epoch_seconds() {
         assert_eq!(iso8601(0.0), "1970-01-01T00:00:00.000Z");
@@ -248,17 +266,7 @@ mod tests {
             Arc::new(SqliteStore::open(dir.path()).await.unwrap());
         let groups = Arc::new(ModelPackageGroups::new(store, crate::testing::clock()));
         let p = ModelPackageGroupProvider::new(groups);
-        let ctx = ResourceContext {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            partition: "aws".into(),
-            stack_name: "s".into(),
-            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/x".into(),
-            logical_id: "Group".into(),
-            resource_type: TYPE_NAME.into(),
-            stack_tags: vec![("sagemaker:project-name".into(), "p".into())],
-            started: 0,
-        };
+        let ctx = group_context(&[("sagemaker:project-name", "p")]);
         let s = p
             .create(
                 &ctx,
@@ -306,17 +314,7 @@ mod tests {
             crate::testing::clock(),
         ));
         let p = ModelPackageGroupProvider::new(groups);
-        let c = ResourceContext {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            partition: "aws".into(),
-            stack_name: "s".into(),
-            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/x".into(),
-            logical_id: "Group".into(),
-            resource_type: TYPE_NAME.into(),
-            stack_tags: vec![("env".into(), "stack".into()), ("team".into(), "ml".into())],
-            started: 0,
-        };
+        let c = group_context(&[("env", "stack"), ("team", "ml")]);
         let tags = async |arn: &str| -> Vec<String> {
             let group = store.get_model_package_group(arn).await.unwrap().unwrap();
             group
