@@ -274,6 +274,7 @@ async fn all_pages(store: &dyn Store, mut q: ProjectQuery, page: usize) -> Vec<P
 mod cases {
     pub use super::history_cases::*;
     pub use super::lease_cases::*;
+    pub use super::object_cases::*;
     pub use super::service_cases::*;
     pub use super::servicecatalog_cases::*;
 
@@ -709,10 +710,13 @@ mod cases {
     }
 }
 
-/// Cases for the stack engine's records and the SSM, model package group, IAM and S3
-/// object tables.
+/// Cases for the stack engine's records and the SSM, model package group and IAM tables.
 #[path = "backends/service_cases.rs"]
 pub(crate) mod service_cases;
+
+/// Cases for the S3 object tables.
+#[path = "backends/object_cases.rs"]
+pub(crate) mod object_cases;
 
 /// Cases for the Service Catalog documents and portfolio-product associations.
 #[path = "backends/servicecatalog_cases.rs"]
