@@ -11,7 +11,7 @@ recent botocore releases), from the installed botocore unless a path is given:
 import model_gen
 
 OPERATIONS = [
-    "CreateProject", "BatchGetProjects", "ListProjects", "DeleteProject",
+    "CreateProject", "UpdateProject", "BatchGetProjects", "ListProjects", "DeleteProject",
     "StartBuild", "BatchGetBuilds", "ListBuildsForProject", "ListBuilds",
 ]
 

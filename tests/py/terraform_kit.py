@@ -33,8 +33,8 @@ PROVIDER_VERSION = "5.100.0"
 
 # The services sagestack serves, as the aws provider's `endpoints` block names them.
 ENDPOINT_SERVICES = (
-    "cloudformation", "events", "iam", "lambda", "logs", "s3", "sagemaker",
-    "servicecatalog", "ssm", "sts",
+    "cloudformation", "codebuild", "codepipeline", "events", "iam", "lambda", "logs",
+    "s3", "sagemaker", "servicecatalog", "ssm", "sts",
 )
 
 

@@ -165,6 +165,51 @@ def test_start_build_is_recorded_and_read_back(server, stack):
     assert cb.list_builds_for_project(projectName=project)["ids"] == [second["id"], build["id"]]
 
 
+def test_update_project_changes_only_the_members_given(server):
+    cb = client("codebuild", server.url)
+    made = cb.create_project(
+        name="upd", serviceRole=ROLE, description="first",
+        source={"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_SMALL"},
+        tags=[{"key": "team", "value": "ml"}])["project"]
+    changed = cb.update_project(
+        name="upd", description="second", timeoutInMinutes=30,
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_SMALL",
+                     "environmentVariables": [{"name": "STAGE", "value": "prod"}]},
+        tags=[{"key": "team", "value": "ops"}])["project"]
+    assert (changed["description"], changed["timeoutInMinutes"]) == ("second", 30)
+    assert changed["environment"]["environmentVariables"] == [{"name": "STAGE", "value": "prod"}]
+    assert changed["tags"] == [{"key": "team", "value": "ops"}]
+    assert changed["source"] == {"type": "NO_SOURCE", "buildspec": "version: 0.2"}, "kept"
+    assert changed["created"] == made["created"]
+    assert cb.batch_get_projects(names=["upd"])["projects"][0] == changed
+    with pytest.raises(cb.exceptions.ResourceNotFoundException) as e:
+        cb.update_project(name="absent", description="x")
+    assert e.value.response["Error"]["Message"] == (
+        f"Project cannot be found: arn:aws:codebuild:us-east-1:{ACCOUNT}:project/absent")
+    with pytest.raises(cb.exceptions.InvalidInputException):
+        client("codebuild", server.url, validate=False).update_project(
+            name="upd", timeoutInMinutes=2)
+
+
+def test_pipeline_tags_are_added_replaced_and_removed(server, stack):
+    cp = client("codepipeline", server.url)
+    arn = f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:model-deploy"
+    cp.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "ops"},
+                                           {"key": "stage", "value": "dev"}])
+    tags = {t["key"]: t["value"] for t in cp.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert (tags["team"], tags["stage"]) == ("ops", "dev")
+    cp.untag_resource(resourceArn=arn, tagKeys=["stage"])
+    tags = {t["key"]: t["value"] for t in cp.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert "stage" not in tags and tags["team"] == "ops"
+    with pytest.raises(cp.exceptions.ResourceNotFoundException):
+        cp.list_tags_for_resource(
+            resourceArn=f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:absent")
+
+
 def test_errors_answer_in_aws_codes(server):
     cp = client("codepipeline", server.url)
     cb = client("codebuild", server.url)

@@ -203,6 +203,41 @@ impl Builds {
         }
     }
 
+    /// Changes the project `input` names: each member UpdateProject's (validated)
+    /// `input` gives replaces the stored one (`tags` replaces all tags, `badgeEnabled`
+    /// the badge); the others stay. `ProjectNotFound` if absent.
+    pub async fn update_project(&self, input: &Map<String, Value>) -> Result<Project> {
+        let name = input["name"].as_str().unwrap_or_default().to_string();
+        let modified = catalog_modify(
+            &*self.store,
+            CatalogKind::BuildProject,
+            &name,
+            UPDATE_ATTEMPTS,
+            |r| -> Result<_> {
+                let mut project = parse(r)?;
+                for k in KEPT.iter().filter(|k| **k != "name") {
+                    if let Some(v) = input.get(*k) {
+                        project.insert(k.to_string(), v.clone());
+                    }
+                }
+                if let Some(b) = input.get("badgeEnabled").and_then(Value::as_bool) {
+                    project.insert("badge".into(), json!({"badgeEnabled": b}));
+                }
+                project.insert("lastModified".into(), seconds(self.clock.now()).into());
+                let created_ms = r.created_micros / 1000;
+                let written = record(&project, r.version + 1, created_ms)?.document;
+                Ok((project, written))
+            },
+        );
+        match modified.await? {
+            Modified::Written(project, _) => Ok(project),
+            Modified::Gone => Err(self.not_found(&name)),
+            Modified::Contended => Err(BuildError::Conflict(format!(
+                "Project {name} was modified concurrently; try again"
+            ))),
+        }
+    }
+
     /// The project `name`, if any.
     pub async fn project(&self, name: &str) -> Result<Option<Project>> {
         match self

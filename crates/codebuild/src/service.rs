@@ -102,6 +102,12 @@ impl CodeBuildService {
                 let i: Map<String, Value> = decode(op, input)?;
                 json!({"project": builds.create_project(&i).await?})
             }
+            "UpdateProject" => {
+                let mut i: Map<String, Value> = decode(op, input)?;
+                let name = project_name(i["name"].as_str().unwrap_or_default()).to_string();
+                i.insert("name".into(), name.into());
+                json!({"project": builds.update_project(&i).await?})
+            }
             "BatchGetProjects" => {
                 let i: Names = decode(op, input)?;
                 let (mut found, mut missing) = (Vec::new(), Vec::new());

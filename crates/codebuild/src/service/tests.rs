@@ -201,3 +201,39 @@ async fn errors_answer_in_aws_codes() {
         "UnknownOperationException"
     );
 }
+
+#[tokio::test]
+async fn update_project_changes_only_what_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = service(dir.path()).await;
+    ok(&s, "CreateProject", project("upd")).await;
+    let changed = ok(
+        &s,
+        "UpdateProject",
+        json!({"name": "upd", "description": "second", "timeoutInMinutes": 30,
+               "tags": [{"key": "team", "value": "ops"}], "badgeEnabled": true}),
+    )
+    .await["project"]
+        .clone();
+    assert_eq!(changed["description"], "second");
+    assert_eq!(changed["timeoutInMinutes"], 30);
+    assert_eq!(changed["tags"], json!([{"key": "team", "value": "ops"}]));
+    assert_eq!(changed["badge"], json!({"badgeEnabled": true}));
+    assert_eq!(changed["source"]["buildspec"], "version: 0.2", "kept");
+    assert_eq!(changed["created"], 1_700_000_000.0);
+    let got = ok(&s, "BatchGetProjects", json!({"names": ["upd"]})).await;
+    assert_eq!(got["projects"][0], changed);
+    assert_eq!(
+        code(&s, "UpdateProject", json!({"name": "absent"})).await,
+        "ResourceNotFoundException"
+    );
+    assert_eq!(
+        code(
+            &s,
+            "UpdateProject",
+            json!({"name": "upd", "timeoutInMinutes": 2})
+        )
+        .await,
+        "InvalidInputException"
+    );
+}
