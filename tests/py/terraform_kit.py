@@ -20,6 +20,7 @@ the mirror the test is skipped with a message, except under CI=true, where that 
 failure. Set SAGESTACK_TF_LOG=1 to keep each command's TF_LOG=DEBUG log (the requests
 the provider sent) in the working directory as tf-<command>.log.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ import subprocess
 
 import pytest
 
-from conftest import ACCESS_KEY, REGION
+from conftest import ACCESS_KEY, REGION, Server
 
 PROVIDER_VERSION = "5.100.0"
 
@@ -179,3 +180,21 @@ class Terraform:
     def outputs(self):
         p = self.run("output", "-json", "-no-color")
         return {k: v["value"] for k, v in json.loads(p.stdout).items()}
+
+
+@contextlib.contextmanager
+def fresh(tmp_path_factory, name, files, **kwargs):
+    """A fresh server and a Terraform working directory aimed at it holding `files`
+    (name -> text), after `terraform init`: (Terraform, Server); the server stops after.
+    `kwargs` go to `Terraform` (e.g. `access_key`)."""
+    require_terraform()
+    root = tmp_path_factory.mktemp(name)
+    server = Server(str(root / "data")).start()
+    try:
+        work = Terraform(root / "tf", server.url, **kwargs)
+        for file, text in files.items():
+            work.write(file, text)
+        work.init()
+        yield work, server
+    finally:
+        server.stop()

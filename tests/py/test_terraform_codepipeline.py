@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import terraform_kit
-from conftest import Server, client
+from conftest import client
 
 ACCOUNT = "000000000000"
 PROJECT = "tf-build"
@@ -140,14 +140,8 @@ SECOND = {"description": "second", "timeout": "30", "stage": "prod", "team": "op
 @pytest.fixture(scope="module")
 def tf(tmp_path_factory):
     """The working directory and its fresh server, after `terraform init`."""
-    terraform_kit.require_terraform()
-    root = tmp_path_factory.mktemp("tf-codepipeline")
-    server = Server(str(root / "data")).start()
-    work = terraform_kit.Terraform(root / "tf", server.url)
-    work.write("main.tf", CONFIG)
-    work.init()
-    yield work, server
-    server.stop()
+    with terraform_kit.fresh(tmp_path_factory, "tf-codepipeline", {"main.tf": CONFIG}) as pair:
+        yield pair
 
 
 def project_of(cb):

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import terraform_kit
-from conftest import Server, client
+from conftest import client
 
 ROLE = "tf-iam-role"
 
@@ -85,14 +85,8 @@ SECOND = {
 @pytest.fixture(scope="module")
 def tf(tmp_path_factory):
     """The working directory and its fresh server, after `terraform init`."""
-    terraform_kit.require_terraform()
-    root = tmp_path_factory.mktemp("tf-iam")
-    server = Server(str(root / "data")).start()
-    work = terraform_kit.Terraform(root / "tf", server.url)
-    work.write("main.tf", CONFIG)
-    work.init()
-    yield work, server
-    server.stop()
+    with terraform_kit.fresh(tmp_path_factory, "tf-iam", {"main.tf": CONFIG}) as pair:
+        yield pair
 
 
 def role_state(iam):
