@@ -181,57 +181,56 @@ impl Builds {
     /// Replaces the project `input` names with what it describes (keeping its creation
     /// time); `ProjectNotFound` if absent.
     pub async fn replace_project(&self, input: &Map<String, Value>) -> Result<Project> {
-        let name = input["name"].as_str().unwrap_or_default().to_string();
-        let modified = catalog_modify(
-            &*self.store,
-            CatalogKind::BuildProject,
-            &name,
-            UPDATE_ATTEMPTS,
-            |r| -> Result<_> {
-                let created_ms = r.created_micros / 1000;
-                let project = self.document(input, created_ms, self.clock.now());
-                let written = record(&project, r.version + 1, created_ms)?.document;
-                Ok((project, written))
-            },
-        );
-        match modified.await? {
-            Modified::Written(project, _) => Ok(project),
-            Modified::Gone => Err(self.not_found(&name)),
-            Modified::Contended => Err(BuildError::Conflict(format!(
-                "Project {name} was modified concurrently; try again"
-            ))),
-        }
+        let name = input["name"].as_str().unwrap_or_default();
+        self.rewrite(name, |r| {
+            Ok(self.document(input, r.created_micros / 1000, self.clock.now()))
+        })
+        .await
     }
 
     /// Changes the project `input` names: each member UpdateProject's (validated)
     /// `input` gives replaces the stored one (`tags` replaces all tags, `badgeEnabled`
     /// the badge); the others stay. `ProjectNotFound` if absent.
     pub async fn update_project(&self, input: &Map<String, Value>) -> Result<Project> {
-        let name = input["name"].as_str().unwrap_or_default().to_string();
+        let name = input["name"].as_str().unwrap_or_default();
+        self.rewrite(name, |r| {
+            let mut project = parse(r)?;
+            for k in KEPT.iter().filter(|k| **k != "name") {
+                if let Some(v) = input.get(*k) {
+                    project.insert(k.to_string(), v.clone());
+                }
+            }
+            if let Some(b) = input.get("badgeEnabled").and_then(Value::as_bool) {
+                project.insert("badge".into(), json!({"badgeEnabled": b}));
+            }
+            project.insert("lastModified".into(), seconds(self.clock.now()).into());
+            Ok(project)
+        })
+        .await
+    }
+
+    /// Writes what `change` makes of project `name`'s stored record (compare-and-swap,
+    /// retried on contention), keeping its creation time: the project written;
+    /// `ProjectNotFound` if absent.
+    async fn rewrite(
+        &self,
+        name: &str,
+        mut change: impl FnMut(&CatalogRecord) -> Result<Project>,
+    ) -> Result<Project> {
         let modified = catalog_modify(
             &*self.store,
             CatalogKind::BuildProject,
-            &name,
+            name,
             UPDATE_ATTEMPTS,
             |r| -> Result<_> {
-                let mut project = parse(r)?;
-                for k in KEPT.iter().filter(|k| **k != "name") {
-                    if let Some(v) = input.get(*k) {
-                        project.insert(k.to_string(), v.clone());
-                    }
-                }
-                if let Some(b) = input.get("badgeEnabled").and_then(Value::as_bool) {
-                    project.insert("badge".into(), json!({"badgeEnabled": b}));
-                }
-                project.insert("lastModified".into(), seconds(self.clock.now()).into());
-                let created_ms = r.created_micros / 1000;
-                let written = record(&project, r.version + 1, created_ms)?.document;
+                let project = change(r)?;
+                let written = record(&project, r.version + 1, r.created_micros / 1000)?.document;
                 Ok((project, written))
             },
         );
         match modified.await? {
             Modified::Written(project, _) => Ok(project),
-            Modified::Gone => Err(self.not_found(&name)),
+            Modified::Gone => Err(self.not_found(name)),
             Modified::Contended => Err(BuildError::Conflict(format!(
                 "Project {name} was modified concurrently; try again"
             ))),
