@@ -550,3 +550,19 @@ def create(client, name, **kw):
     if "TemplateProviders" not in kw and "ServiceCatalogProvisioningDetails" not in kw:
         kw["ServiceCatalogProvisioningDetails"] = SC
     return client.create_project(ProjectName=name, **kw)
+
+
+def wait_for_log(logs, group, needle, timeout=30):
+    """The log messages of `group` once one contains `needle`."""
+    deadline = time.monotonic() + timeout
+    messages = []
+    while time.monotonic() < deadline:
+        try:
+            messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        if any(needle in m for m in messages):
+            return messages
+        time.sleep(0.2)
+    raise AssertionError(f"no {needle!r} in {group} after {timeout} s: {messages}")

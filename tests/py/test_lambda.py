@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, aws_cli, aws_logs_tail, client, code, message
+from conftest import Server, aws_cli, aws_logs_tail, client, code, message, wait_for_log
 
 ROLE = "arn:aws:iam::000000000000:role/lambda"
 # CI runs the Node.js tests: the README lists node among what the test suite needs.
@@ -387,22 +387,6 @@ def error(call, **kw):
     with pytest.raises(ClientError) as e:
         call(**kw)
     return code(e), message(e)
-
-
-def wait_for_log(logs, group, needle, timeout=30):
-    """The log messages of `group` once one contains `needle`."""
-    deadline = time.monotonic() + timeout
-    messages = []
-    while time.monotonic() < deadline:
-        try:
-            messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
-        except ClientError as e:
-            if e.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-        if any(needle in m for m in messages):
-            return messages
-        time.sleep(0.2)
-    raise AssertionError(f"no {needle!r} in {group} after {timeout} s: {messages}")
 
 
 def test_code_signing_config_is_none(lam):

@@ -6,14 +6,13 @@ tests of the operations the provider sends are in test_lambda.py, test_logs.py a
 test_events.py."""
 import io
 import json
-import time
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
 import terraform_kit
-from conftest import REGION, client, code, message
+from conftest import REGION, client, code, message, wait_for_log
 
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/any"
@@ -50,22 +49,6 @@ def error(call, **kw):
 
 def fn_arn(name):
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-
-
-def wait_for_log(logs, group, needle, timeout=30):
-    """The log messages of `group` once one contains `needle`."""
-    deadline = time.monotonic() + timeout
-    messages = []
-    while time.monotonic() < deadline:
-        try:
-            messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
-        except ClientError as e:
-            if e.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-        if any(needle in m for m in messages):
-            return messages
-        time.sleep(0.2)
-    raise AssertionError(f"no {needle!r} in {group} after {timeout} s: {messages}")
 
 
 CONFIG = """
