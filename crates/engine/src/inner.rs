@@ -431,7 +431,14 @@ impl Inner {
 
     /// Starts the task that drives `stack_id` through `phase`; it keeps `hold` until it
     /// ends.
-    pub fn spawn(self: &Arc<Self>, stack_id: String, phase: Phase, mut hold: Hold) {
+    /// The task answers whether its final flush succeeded (`false` when it had none to do
+    /// because its caller runs deferred, see [`crate::settle`]).
+    pub fn spawn(
+        self: &Arc<Self>,
+        stack_id: String,
+        phase: Phase,
+        mut hold: Hold,
+    ) -> tokio::task::JoinHandle<bool> {
         hold.inner = None;
         let inner = self.clone();
         let id = stack_id.clone();
@@ -443,9 +450,14 @@ impl Inner {
         let flush_at_end = !crate::durability::is_deferred();
         let handle = tokio::spawn(crate::durability::deferred(async move {
             ops::drive(inner.clone(), id.clone(), phase).await;
-            if flush_at_end && let Err(e) = inner.store.sync().await {
-                tracing::error!(stack_id = %id, error = %e, "flushing the finished operation");
-            }
+            let flushed = flush_at_end
+                && match inner.store.sync().await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(stack_id = %id, error = %e, "flushing the finished operation");
+                        false
+                    }
+                };
             // Deregister only ourselves: once the stack is terminal the caller may already
             // have started the next operation on it, registered under the same stack id.
             let me = tokio::task::id();
@@ -460,11 +472,13 @@ impl Inner {
             }
             inner.unhold(&id).await;
             inner.changed.send_modify(|n| *n += 1);
+            flushed
         }));
         tasks
             .entry(stack_id)
             .or_default()
             .push(handle.abort_handle());
+        handle
     }
 
     /// What interrupts `stack_id`'s update (made on first use; a notification before the

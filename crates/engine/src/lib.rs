@@ -13,9 +13,11 @@
 //! Invariants worth keeping:
 //! - every resource action writes its record (with its event, atomically) *before* the
 //!   provider is called and again *after*; a record left `*_IN_PROGRESS` therefore always
-//!   means "started, outcome unknown", and recovery relies on nothing else. The one
-//!   exception is a provider that keeps no state (`ResourceProvider::keeps_state`): there
-//!   is nothing to recover from its call, so its "before" is written with its "after";
+//!   means "started, outcome unknown", and recovery relies on nothing else. The
+//!   exceptions write the "before" with the "after": a provider that keeps no state
+//!   (`ResourceProvider::keeps_state`: nothing to recover from its call), and a delete by
+//!   a provider whose effects are in the store (idempotent and queued with the records,
+//!   so a crash before its outcome leaves the record as it was, to delete again);
 //! - writes are committed in call order; an operation's steps are flushed to stable
 //!   storage at its end and before any provider acting outside the store, API calls'
 //!   writes before they return ([`durability`]);
@@ -44,6 +46,7 @@ pub mod plan;
 pub mod policy;
 pub mod provider;
 pub mod publish;
+mod settle;
 pub mod store;
 
 pub use clock::{

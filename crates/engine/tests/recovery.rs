@@ -104,6 +104,9 @@ async fn crash_during_update_rolls_back_to_previous_properties() {
 #[tokio::test]
 async fn crash_during_delete_resumes_the_delete() {
     let h = Harness::new();
+    // Acting outside the store: each delete's DELETE_IN_PROGRESS is recorded before the
+    // call (an in-store provider's is written with its outcome, see below).
+    h.provider.set_outside(true);
     let stack = h.create("s", &chain(&["A", "B", "C"])).await;
     let n = h.events(&stack.stack_id).await.len();
     h.provider.block_on("B", Op::Delete);
@@ -127,8 +130,41 @@ async fn crash_during_delete_resumes_the_delete() {
 }
 
 #[tokio::test]
+async fn crash_during_an_in_store_delete_leaves_the_record_to_delete_again() {
+    let h = Harness::new();
+    let stack = h.create("s", &chain(&["A", "B", "C"])).await;
+    let n = h.events(&stack.stack_id).await.len();
+    h.provider.block_on("B", Op::Delete);
+    h.engine.delete_stack("s", vec![]).await.unwrap();
+    h.provider.blocked.notified().await;
+    let b = h.resource(&stack.stack_id, "B").await;
+    assert_eq!(
+        b.status,
+        ResourceStatus::CreateComplete,
+        "an in-store delete records nothing before its call"
+    );
+    h.provider.blocked.notify_one(); // for `crash_and_recover`, which waits for the block too
+    let (engine, provider, done) = crash_and_recover(h).await;
+    assert_eq!(done.status, StackStatus::DeleteComplete);
+    let expected = [
+        lines(&["s DELETE_IN_PROGRESS (User Initiated)"]),
+        deleted("C"),
+        // -- crash: B's interrupted delete left no trace; the resumed phase deletes it --
+        deleted("B"),
+        deleted("A"),
+        lines(&["s DELETE_COMPLETE"]),
+    ];
+    assert_eq!(
+        events_of(&engine, &stack.stack_id).await.split_off(n),
+        expected.concat()
+    );
+    assert!(provider.live().is_empty());
+}
+
+#[tokio::test]
 async fn crash_during_rollback_resumes_the_rollback() {
     let h = Harness::new();
+    h.provider.set_outside(true);
     h.provider.fail_on("C", Op::Create);
     h.provider.block_on("A", Op::Delete);
     let id = h.start_create("s", &chain(&["A", "B", "C"])).await;

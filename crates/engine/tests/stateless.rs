@@ -11,8 +11,10 @@ use common::*;
 use sagestack_engine::*;
 use serde_json::json;
 
-/// Runs `scenario` once with a stateful and once with a stateless provider and returns
-/// both event lists and store write counts.
+/// Runs `scenario` once with a stateful provider acting outside the store (two writes
+/// per action, deletes included: an in-store provider's deletes take the fast path too)
+/// and once with a stateless provider, and returns both event lists and store write
+/// counts.
 async fn both<F, Fut>(scenario: F) -> [(Vec<String>, usize); 2]
 where
     F: Fn(Arc<TestProvider>, Arc<Engine>) -> Fut,
@@ -23,6 +25,7 @@ where
         let store = FreezingStore::new();
         let provider = TestProvider::new();
         provider.set_stateless(stateless);
+        provider.set_outside(!stateless);
         let engine = Arc::new(engine_over_store(store.clone(), provider.clone(), 1));
         let stack_id = scenario(provider, engine.clone()).await;
         out.push((events_of(&engine, &stack_id).await, store.writes()));

@@ -33,8 +33,12 @@ use sqlx::Arguments;
 use sqlx::sqlite::{SqliteArguments, SqlitePool};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Writes combined into one query at most.
-pub(crate) const MAX_BATCH: usize = 64;
+/// Writes combined into one query at most. A stack operation queues three writes per
+/// resource behind (two records, the native row), so a 500-resource delete is about
+/// 1,500 writes: at 64 per batch that was 24 transactions, each parsing its own long
+/// multi-statement query and rewriting the same B-tree pages into the WAL; at 256 it is
+/// 6. Parameters stay far below SQLite's limit (32,766): a write binds a handful.
+pub(crate) const MAX_BATCH: usize = 256;
 
 /// One write: its statements (with `{}` where parameter numbers go, in order) and values,
 /// then rows for multi-row inserts shared by the whole batch.

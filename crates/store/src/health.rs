@@ -17,7 +17,7 @@
 //!
 //! [`Store::health`]: crate::Store::health
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,7 @@ pub(crate) async fn load_names(pool: &SqlitePool) -> Result<Names, StoreError> {
             .await?
             .into_iter()
             .collect(),
+        empty_buckets: HashSet::new(),
         parameters,
     })
 }

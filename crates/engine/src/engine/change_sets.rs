@@ -311,6 +311,13 @@ impl Stacks {
             stack.role_arn = cs.role_arn.clone();
         }
         stack.change_set_id = Some(cs.change_set_id.clone());
+        let settle = match cs.change_set_type {
+            ChangeSetType::Create => inner.settle_for([Some(&*plan)]),
+            ChangeSetType::Update => {
+                let previous = inner.plan(&stack, &stack.template).ok();
+                inner.settle_for([Some(&*plan), previous.as_deref()])
+            }
+        };
         let (status, phase, action) = match cs.change_set_type {
             ChangeSetType::Create => {
                 stack.template = cs.template.clone();
@@ -335,8 +342,40 @@ impl Stacks {
                 (StackStatus::UpdateInProgress, Phase::Update, "updated")
             }
         };
-        let hold = match inner.admit(&mut stack, status, action).await {
-            Ok(hold) => hold,
+        let admitted = async {
+            let hold = self
+                .admit_change_set(&mut stack, &cs, status, action)
+                .await?;
+            // Admitted (a racing execution of this or another change set lost): executing
+            // one change set makes the stack's other change sets meaningless.
+            for other in inner.store.list_change_sets(&stack.stack_id).await? {
+                if other.change_set_id != cs.change_set_id {
+                    inner.store.delete_change_set(&other.change_set_id).await?;
+                }
+            }
+            cs.execution_status = ExecutionStatus::ExecuteInProgress;
+            inner.store.put_change_set(&cs).await?;
+            Ok::<_, EngineError>(hold)
+        };
+        let hold = inner.admission(settle, admitted).await?;
+        inner.forget_interrupt(&stack.stack_id);
+        let task = inner.spawn(stack.stack_id.clone(), phase, hold);
+        inner.settle(settle, task).await?;
+        Ok(stack.stack_id)
+    }
+
+    /// Admits the execution of `cs` on `stack` as an operation in `status`; a lost race
+    /// answers as the change set's status, as AWS does.
+    async fn admit_change_set(
+        &self,
+        stack: &mut StackRecord,
+        cs: &ChangeSetRecord,
+        status: StackStatus,
+        action: &'static str,
+    ) -> Result<crate::inner::Hold, EngineError> {
+        let inner = &self.inner;
+        match inner.admit(stack, status, action).await {
+            Ok(hold) => Ok(hold),
             Err(e) => {
                 if !matches!(e, EngineError::InvalidState { .. }) {
                     return Err(e);
@@ -349,23 +388,11 @@ impl Stacks {
                     Some(_) => ExecutionStatus::ExecuteInProgress,
                     None => ExecutionStatus::Obsolete,
                 };
-                return Err(EngineError::InvalidChangeSetStatus {
-                    id: cs.change_set_id,
+                Err(EngineError::InvalidChangeSetStatus {
+                    id: cs.change_set_id.clone(),
                     status: status.to_string(),
-                });
-            }
-        };
-        // Admitted (a racing execution of this or another change set lost): executing
-        // one change set makes the stack's other change sets meaningless.
-        for other in inner.store.list_change_sets(&stack.stack_id).await? {
-            if other.change_set_id != cs.change_set_id {
-                inner.store.delete_change_set(&other.change_set_id).await?;
+                })
             }
         }
-        cs.execution_status = ExecutionStatus::ExecuteInProgress;
-        inner.store.put_change_set(&cs).await?;
-        inner.forget_interrupt(&stack.stack_id);
-        inner.spawn(stack.stack_id.clone(), phase, hold);
-        Ok(stack.stack_id)
     }
 }

@@ -42,6 +42,9 @@ pub struct EngineConfig {
     pub account_id: String,
     /// How many resource actions of one stack may run at once.
     pub max_parallel: usize,
+    /// How long a mutating call whose work is all inside the store waits for its
+    /// operation to end before answering (see `settle.rs`); zero answers at once.
+    pub settle_within: std::time::Duration,
 }
 
 impl EngineConfig {
@@ -50,9 +53,14 @@ impl EngineConfig {
             region: region.into(),
             account_id: account_id.into(),
             max_parallel: 16,
+            settle_within: DEFAULT_SETTLE_WITHIN,
         }
     }
 }
+
+/// [`EngineConfig::settle_within`]'s default: long enough for thousands of local
+/// resources, well inside SDKs' 60-second read timeout.
+pub const DEFAULT_SETTLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Everything an engine is built from. `clock` and `ids` default to the real ones.
 pub struct EngineParts {
@@ -303,6 +311,7 @@ impl Stacks {
         }
         let plan = inner.plan(&stack, &stack.template)?;
         self.validate_plan(&*plan, &stack.capabilities)?;
+        let settle = inner.settle_for([Some(&*plan)]);
         stack.description = plan.description();
         stack.displayed_parameters = plan.displayed_parameters();
         stack.resolved_parameters = plan.resolved_parameters();
@@ -314,14 +323,15 @@ impl Stacks {
             .hold(&stack_id, false)
             .await?
             .ok_or_else(|| EngineError::AlreadyExists(stack.stack_name.clone()))?;
-        inner
-            .set_status(
-                &mut stack,
-                StackStatus::CreateInProgress,
-                Some("User Initiated".into()),
-            )
-            .await?;
-        inner.spawn(stack_id.clone(), Phase::Create, hold);
+        let started = inner.set_status(
+            &mut stack,
+            StackStatus::CreateInProgress,
+            Some("User Initiated".into()),
+        );
+        inner.admission(settle, started).await?;
+        let task = inner.spawn(stack_id.clone(), Phase::Create, hold);
+        drop(_names);
+        inner.settle(settle, task).await?;
         Ok(stack_id)
     }
 
@@ -447,11 +457,13 @@ impl Stacks {
             stack.protection.stack_policy = Some(policy);
         }
         stack.protection.update_policy = checked_policy(input.update_policy)?;
+        let previous = self.inner.plan(&stack, &stack.template).ok();
+        let settle = self.inner.settle_for([Some(&*plan), previous.as_deref()]);
         self.prepare_update(&mut stack, template, &*plan, input.capabilities, input.tags);
-        let hold = self
+        let admitted = self
             .inner
-            .admit(&mut stack, StackStatus::UpdateInProgress, "updated")
-            .await?;
+            .admit(&mut stack, StackStatus::UpdateInProgress, "updated");
+        let hold = self.inner.admission(settle, admitted).await?;
         // Admitted: this call owns the stack's next operation. Its pending change sets
         // were computed against the template being replaced.
         for mut cs in self.inner.store.list_change_sets(&stack.stack_id).await? {
@@ -461,8 +473,10 @@ impl Stacks {
             }
         }
         self.inner.forget_interrupt(&stack.stack_id);
-        self.inner
+        let task = self
+            .inner
             .spawn(stack.stack_id.clone(), Phase::Update, hold);
+        self.inner.settle(settle, task).await?;
         Ok(stack.stack_id)
     }
 
@@ -548,12 +562,16 @@ impl Stacks {
             )));
         }
         stack.retain_resources = retain_resources;
-        let hold = self
+        let plan = self.inner.plan(&stack, &stack.template).ok();
+        let settle = self.inner.settle_for([plan.as_deref()]);
+        let admitted = self
             .inner
-            .admit(&mut stack, StackStatus::DeleteInProgress, "deleted")
-            .await?;
-        self.inner
+            .admit(&mut stack, StackStatus::DeleteInProgress, "deleted");
+        let hold = self.inner.admission(settle, admitted).await?;
+        let task = self
+            .inner
             .spawn(stack.stack_id.clone(), Phase::Delete, hold);
+        self.inner.settle(settle, task).await?;
         Ok(Some(stack.stack_id))
     }
 

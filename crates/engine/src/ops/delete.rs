@@ -140,8 +140,13 @@ impl Run {
         };
         let provider = self.provider(&rec.resource_type);
         // As in `try_create`: nothing to recover from a stateless provider's delete, so
-        // its DELETE_IN_PROGRESS is written with the outcome.
-        let stateless = Run::stateless(&provider, &rec.resource_type);
+        // its DELETE_IN_PROGRESS is written with the outcome. The same holds for a
+        // provider whose effects are rows of this store: its delete joins the same queue
+        // as the records, and deletes are idempotent, so a crash before the outcome
+        // leaves the record as it was and the resumed phase deletes it again. Only a
+        // delete acting outside the store shows DELETE_IN_PROGRESS while it runs.
+        let stateless = Run::stateless(&provider, &rec.resource_type)
+            || Run::in_store(&provider, &rec.resource_type);
         if !stateless {
             self.transition(&mut rec, ResourceStatus::DeleteInProgress, None, None)
                 .await?;

@@ -491,6 +491,19 @@ impl Run {
             .is_ok_and(|p| !p.keeps_state(resource_type))
     }
 
+    /// Whether `provider`'s effects on `resource_type` are rows of the engine's own store
+    /// (see [`ResourceProvider::effects_outside_store`]); never for a nested stack, whose
+    /// child runs an operation of its own.
+    pub fn in_store(
+        provider: &Result<Arc<dyn ResourceProvider>, ProviderError>,
+        resource_type: &str,
+    ) -> bool {
+        resource_type != crate::nested::TYPE_NAME
+            && provider
+                .as_ref()
+                .is_ok_and(|p| !p.effects_outside_store(resource_type))
+    }
+
     /// `provider` (the lookup of `resource_type`'s provider), ready to act. When its
     /// effects live outside the store, everything recorded so far (the resource's
     /// in-progress record above all) is flushed first, so that no power loss can forget an

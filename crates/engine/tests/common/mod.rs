@@ -31,16 +31,30 @@ pub struct Harness {
 }
 
 /// An engine over `store` and `provider` with the test plans and a ticking fake clock.
+/// Calls answer as soon as their operation has started (`settle_within` zero): these tests
+/// drive operations step by step; `settle.rs` tests the waiting.
 fn engine_with(
     store: Arc<dyn StackStore>,
     provider: Arc<TestProvider>,
     parallel: usize,
     ids: Arc<dyn IdGenerator>,
 ) -> Engine {
+    engine_settling(store, provider, parallel, ids, std::time::Duration::ZERO)
+}
+
+/// [`engine_with`], the calls waiting up to `settle_within` for local operations.
+pub fn engine_settling(
+    store: Arc<dyn StackStore>,
+    provider: Arc<TestProvider>,
+    parallel: usize,
+    ids: Arc<dyn IdGenerator>,
+    settle_within: std::time::Duration,
+) -> Engine {
     let mut providers = ProviderRegistry::new();
     providers.set_fallback(provider);
     let mut config = EngineConfig::new("us-east-1", "123456789012");
     config.max_parallel = parallel;
+    config.settle_within = settle_within;
     let mut parts = EngineParts::new(config, store, providers, Arc::new(TestPlans));
     parts.clock = Arc::new(FakeClock::ticking(1_700_000_000_000, 1));
     parts.ids = ids;

@@ -62,11 +62,15 @@ impl SqliteStore {
     /// Taken by every write that adds an object or an upload to `bucket`: the bucket's
     /// name lock, so a delete's emptiness check and its queued delete see no object
     /// arrive in between.
+    /// The bucket is no longer known empty from here on (see
+    /// [`crate::sqlite::Names::empty_buckets`]).
     pub(super) async fn bucket_content_lock(
         &self,
         bucket: &str,
     ) -> tokio::sync::MutexGuard<'_, ()> {
-        self.name_lock(&format!("s3:{bucket}")).await
+        let lock = self.name_lock(&format!("s3:{bucket}")).await;
+        self.names().empty_buckets.remove(bucket);
+        lock
     }
 
     /// Under the name's lock, checked against the names in memory
@@ -83,28 +87,41 @@ impl SqliteStore {
         let (statement, values) = insert_bucket(bucket);
         self.submit(crate::batch::Write::one(statement, values))
             .await?;
-        self.names().buckets.insert(bucket.name.clone());
+        {
+            let mut names = self.names();
+            names.buckets.insert(bucket.name.clone());
+            names.empty_buckets.insert(bucket.name.clone());
+        }
         drop(_w);
         self.durable().await
     }
 
     /// Under the bucket's name lock (which every write adding an object or an upload
-    /// takes too): whether it exists (the names in memory) and is empty (one read), then
-    /// the delete through the write combiner, queued behind inside a stack operation.
+    /// takes too): whether it exists (the names in memory) and is empty (known from
+    /// memory, else one read), then the delete through the write combiner, queued behind
+    /// inside a stack operation.
     pub(super) async fn delete_bucket_backend(&self, name: &str) -> Result<(), StoreError> {
         let _w = self.name_lock(&format!("s3:{name}")).await;
-        if !self.names().buckets.contains(name) {
-            return Err(StoreError::NotFound);
-        }
-        let busy: i64 = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM s3_objects WHERE bucket = $1)
+        let known_empty = {
+            let names = self.names();
+            if !names.buckets.contains(name) {
+                return Err(StoreError::NotFound);
+            }
+            names.empty_buckets.contains(name)
+        };
+        let busy: i64 = if known_empty {
+            0
+        } else {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM s3_objects WHERE bucket = $1)
                  OR EXISTS (SELECT 1 FROM s3_uploads WHERE bucket = $1)",
-        )
-        .bind(name)
-        // No wait for queued writes: objects and uploads are never queued behind (their
-        // writes commit before they return), so the read connections already see them.
-        .fetch_one(&self.read_pool)
-        .await?;
+            )
+            .bind(name)
+            // No wait for queued writes: objects and uploads are never queued behind (their
+            // writes commit before they return), so the read connections already see them.
+            .fetch_one(&self.read_pool)
+            .await?
+        };
         if busy != 0 {
             return Err(StoreError::Conflict);
         }
@@ -113,7 +130,11 @@ impl SqliteStore {
             vec![crate::batch::Value::Text(name.to_owned())],
         ))
         .await?;
-        self.names().buckets.remove(name);
+        {
+            let mut names = self.names();
+            names.buckets.remove(name);
+            names.empty_buckets.remove(name);
+        }
         drop(_w);
         self.durable().await
     }

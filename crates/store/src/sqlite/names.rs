@@ -15,6 +15,11 @@ pub(crate) struct Names {
     /// Lowercased role names.
     pub roles: HashSet<String>,
     pub buckets: HashSet<String>,
+    /// Buckets known to hold no object and no upload: made by this process and never
+    /// given one since (every write adding one takes the bucket's content lock and
+    /// removes the name first). Deleting one of these needs no read of the object tables;
+    /// any other bucket is checked with a read, as after a restart (the set starts empty).
+    pub empty_buckets: HashSet<String>,
     /// Every parameter's latest version, served from here (an SSM parameter is small, and
     /// an overwrite reads the current version first).
     pub parameters: HashMap<String, LatestParameter>,
