@@ -644,6 +644,15 @@ mod tests {
         batcher.enqueue(kv_row("a", 1)).unwrap();
         batcher.write(kv_delete("a")).await.unwrap();
         assert_eq!(kv(&pool).await.len(), 2);
+        // Queued writes nobody waits for are held (no transaction per burst) until a
+        // settle asks for them.
+        batcher.enqueue(kv_row("d", 1)).unwrap();
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(kv(&pool).await.len(), 2, "held");
+        batcher.settle().await.unwrap();
+        assert_eq!(kv(&pool).await.len(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
