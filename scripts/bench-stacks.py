@@ -72,7 +72,8 @@ def ensure_venv():
 
 
 def template(n, version):
-    """`n` resources: buckets at even indexes, at odd ones a parameter naming the bucket
+    """`n` resources: buckets at even indexes, at odd ones a parameter (named after the
+    stack: fakecloud refuses a parameter without `Name`) whose value names the bucket
     before it (`v1-<bucket>`, `v2-<bucket>` after the update). Compact JSON: 500
     resources stay under the 51,200-byte inline limit, so no server reads S3 here."""
     resources = {}
@@ -82,10 +83,21 @@ def template(n, version):
         else:
             resources[f"R{i}"] = {
                 "Type": "AWS::SSM::Parameter",
-                "Properties": {"Type": "String", "Value": {"Fn::Sub": f"v{version}-${{R{i - 1}}}"}},
+                "Properties": {
+                    "Name": {"Fn::Sub": f"/${{AWS::StackName}}/p{i}"},
+                    "Type": "String",
+                    "Value": {"Fn::Sub": f"v{version}-${{R{i - 1}}}"},
+                },
             }
     body = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
     return json.dumps(body, separators=(",", ":"))
+
+
+def gone(terminal, error):
+    """Whether a failed `DescribeStacks` ends a wait for `terminal`: AWS (and sagestack,
+    moto) still describe a deleted stack by its id as `DELETE_COMPLETE`; fakecloud answers
+    that it does not exist, which is counted as the delete's end."""
+    return terminal == "DELETE_COMPLETE" and "does not exist" in error
 
 
 # ---- the raw client ---------------------------------------------------------------------
@@ -154,7 +166,12 @@ class Raw:
     def wait(self, stack_id, terminal, timeout=600):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = self.status(stack_id)
+            try:
+                status = self.status(stack_id)
+            except RuntimeError as e:
+                if gone(terminal, str(e)):
+                    return
+                raise
             if status == terminal:
                 return
             if not status.endswith("_IN_PROGRESS"):
@@ -208,9 +225,16 @@ def boto_clients(url):
 
 
 def boto_wait(cfn, stack_id, terminal, timeout=600):
+    from botocore.exceptions import ClientError
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        try:
+            st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        except ClientError as e:
+            if gone(terminal, str(e)):
+                return
+            raise
         status = st["StackStatus"]
         if status == terminal:
             return

@@ -166,10 +166,6 @@ struct Progress {
     /// The last "full" failure of any write (awaited ones included) since the last
     /// successful probe: what the store's health reports.
     full: Mutex<Option<WriteError>>,
-    /// The highest queue position someone waits for ([`WriteBatcher::settle_to`]), and
-    /// the bell it rings: writes queued behind are held until then (see [`run`]).
-    wanted: AtomicU64,
-    drain: tokio::sync::Notify,
 }
 
 impl Progress {
@@ -204,8 +200,6 @@ impl WriteBatcher {
             finished: watch::channel(0).0,
             failed: Mutex::new(None),
             full: Mutex::new(None),
-            wanted: AtomicU64::new(0),
-            drain: tokio::sync::Notify::new(),
         });
         tokio::spawn(run(pool, rx, progress.clone()));
         WriteBatcher {
@@ -263,9 +257,6 @@ impl WriteBatcher {
     pub(crate) async fn settle_to(&self, target: u64) -> Result<(), WriteError> {
         let mut finished = self.progress.finished.subscribe();
         if *finished.borrow_and_update() < target {
-            // Writes queued behind wait for someone to need them (see `run`).
-            self.progress.wanted.fetch_max(target, Ordering::SeqCst);
-            self.progress.drain.notify_one();
             // The task holds the sender for as long as this batcher lives.
             let _ = finished.wait_for(|n| *n >= target).await;
         }
@@ -343,20 +334,6 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>, progress: A
                 jobs.push(job);
             }
         }
-        // Writes queued behind are nobody's answer yet: they are held, and committed with
-        // the next write someone awaits, once someone waits for them (a reader, an
-        // operation's flush, a read of a parameter version), or once a batch is full. An
-        // operation's steps then commit in a few transactions, not one per burst; a
-        // crash loses only writes nobody was told about, as before, and the queue stays
-        // FIFO, so what lands is still a prefix.
-        let mut open = true;
-        while open && jobs.len() < MAX_BATCH && !needed(&jobs, &progress) {
-            let room = MAX_BATCH - jobs.len();
-            tokio::select! {
-                got = rx.recv_many(&mut jobs, room) => open = got > 0,
-                () = progress.drain.notified() => {}
-            }
-        }
         let count = jobs.len() as u64;
         if let Some(e) = progress.failure() {
             // A write behind failed: nothing after it may land (commits stay a prefix).
@@ -390,13 +367,6 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>, progress: A
         }
         progress.finished.send_modify(|n| *n += count);
     }
-}
-
-/// Whether `jobs` (the next ones in the queue) must be committed now: one of them is
-/// awaited, or someone waits for a position among them or later.
-fn needed(jobs: &[Job], progress: &Progress) -> bool {
-    jobs.iter().any(|j| j.done.is_some())
-        || progress.wanted.load(Ordering::SeqCst) > *progress.finished.borrow()
 }
 
 /// The SQL text and arguments of one batch: parameters are bound in order across the whole
@@ -644,15 +614,6 @@ mod tests {
         batcher.enqueue(kv_row("a", 1)).unwrap();
         batcher.write(kv_delete("a")).await.unwrap();
         assert_eq!(kv(&pool).await.len(), 2);
-        // Queued writes nobody waits for are held (no transaction per burst) until a
-        // settle asks for them.
-        batcher.enqueue(kv_row("d", 1)).unwrap();
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(kv(&pool).await.len(), 2, "held");
-        batcher.settle().await.unwrap();
-        assert_eq!(kv(&pool).await.len(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
