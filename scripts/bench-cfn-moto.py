@@ -27,37 +27,15 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-from bench_servers import free_port, start, stop
+from bench_servers import ensure_moto_venv, free_port, start, stop
 
-VENV = "/tmp/cfn-moto-venv"
 SIZES = (10, 100, 500)
 INLINE_LIMIT = 51_200
 TEMPLATE_BUCKET = "bench-templates"
-
-
-def ensure_venv():
-    """Re-exec inside the /tmp venv, with moto and boto3 installed there."""
-    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
-        return
-    py = os.path.join(VENV, "bin", "python")
-    if os.environ.get("CFN_MOTO_BOOTSTRAPPED"):
-        sys.exit(f"could not run inside {VENV}")
-    if not os.path.exists(py):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True, timeout=300)
-    ok = subprocess.run([py, "-c", "import boto3, moto.server"], capture_output=True)
-    if ok.returncode != 0:
-        subprocess.run(
-            [py, "-m", "pip", "install", "-q", "moto[server,cloudformation]", "boto3"],
-            check=True,
-            timeout=900,
-        )
-    env = dict(os.environ, CFN_MOTO_BOOTSTRAPPED="1")
-    os.execve(py, [py, *sys.argv], env)
 
 
 def template(n, version):
@@ -210,7 +188,7 @@ def run(url, label, body, repeats):
 
 
 def main():
-    ensure_venv()
+    ensure_moto_venv()
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--templates", help="directory of stack-{n}-v{1,2}.json from the Rust bench")

@@ -35,40 +35,18 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_servers import free_port, start, stop  # noqa: E402
+from bench_servers import ensure_moto_venv, free_port, start, stop  # noqa: E402
 
-VENV = "/tmp/cfn-moto-venv"
 SIZES = (10, 100, 500)
 REGION = "us-east-1"
 KEY, SECRET = "testing", "testing"
 OPS = ("create", "update", "delete")
-
-
-def ensure_venv():
-    """Re-exec inside the /tmp venv (boto3 and moto's server), making it if needed."""
-    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
-        return
-    py = os.path.join(VENV, "bin", "python")
-    if os.environ.get("BENCH_STACKS_BOOTSTRAPPED"):
-        sys.exit(f"could not run inside {VENV}")
-    if not os.path.exists(py):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True, timeout=300)
-    ok = subprocess.run([py, "-c", "import boto3, moto.server"], capture_output=True)
-    if ok.returncode != 0:
-        subprocess.run(
-            [py, "-m", "pip", "install", "-q", "moto[server,cloudformation]", "boto3"],
-            check=True,
-            timeout=900,
-        )
-    env = dict(os.environ, BENCH_STACKS_BOOTSTRAPPED="1")
-    os.execve(py, [py, *sys.argv], env)
 
 
 def template(n, version):
@@ -352,7 +330,7 @@ def servers(args):
 
 
 def main():
-    ensure_venv()
+    ensure_moto_venv()
     ap = argparse.ArgumentParser()
     ap.add_argument("--sagestack", help="the sagestack binary (a release build)")
     ap.add_argument("--fakecloud", help="the fakecloud binary")

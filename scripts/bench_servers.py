@@ -1,6 +1,8 @@
 """The server processes the CloudFormation benchmarks (bench-cfn-api.py,
-bench-cfn-moto.py) run: a free loopback port, a start that waits (bounded) for the
-server to answer, and a stop that never hangs."""
+bench-cfn-moto.py, bench-stacks.py) run: a free loopback port, a start that waits
+(bounded) for the server to answer, a stop that never hangs, and the /tmp venv with
+moto's server and boto3 they re-run themselves in."""
+import os
 import socket
 import subprocess
 import sys
@@ -38,3 +40,27 @@ def stop(proc, timeout=15):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=timeout)
+
+
+MOTO_VENV = "/tmp/cfn-moto-venv"
+
+
+def ensure_moto_venv():
+    """Re-runs the calling script inside MOTO_VENV (made, with moto's server and boto3,
+    if needed); returns when already running there."""
+    if os.path.realpath(sys.prefix) == os.path.realpath(MOTO_VENV):
+        return
+    py = os.path.join(MOTO_VENV, "bin", "python")
+    if os.environ.get("CFN_MOTO_BOOTSTRAPPED"):
+        sys.exit(f"could not run inside {MOTO_VENV}")
+    if not os.path.exists(py):
+        subprocess.run([sys.executable, "-m", "venv", MOTO_VENV], check=True, timeout=300)
+    ok = subprocess.run([py, "-c", "import boto3, moto.server"], capture_output=True)
+    if ok.returncode != 0:
+        subprocess.run(
+            [py, "-m", "pip", "install", "-q", "moto[server,cloudformation]", "boto3"],
+            check=True,
+            timeout=900,
+        )
+    env = dict(os.environ, CFN_MOTO_BOOTSTRAPPED="1")
+    os.execve(py, [py, *sys.argv], env)
