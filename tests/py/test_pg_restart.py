@@ -274,10 +274,23 @@ def test_postgres_stopped_and_restarted_under_load(tmp_path, postgres, mode):
         load = Load(server.url).start()
         time.sleep(4)
 
-        # Work certainly in flight when the database goes: a large stack just created,
-        # and a project (besides whatever the load has running).
-        cfn.create_stack(StackName="inflight", TemplateBody=template(400),
-                         Capabilities=["CAPABILITY_IAM"])
+        # Work certainly in flight when the database goes: a large stack being created,
+        # and a project (besides whatever the load has running). A stack whose resources
+        # are all local is answered once it is complete (settle.rs), so its CreateStack
+        # runs on a thread and the database stops while the stack is in progress.
+        def create_inflight():
+            try:
+                cfn.create_stack(StackName="inflight", TemplateBody=template(400),
+                                 Capabilities=["CAPABILITY_IAM"])
+            except Exception:  # the database may stop under the call
+                pass
+
+        threading.Thread(target=create_inflight, daemon=True).start()
+        deadline = time.monotonic() + 30
+        while not any(s["StackName"] == "inflight" for s in cfn.list_stacks(
+                StackStatusFilter=["CREATE_IN_PROGRESS"])["StackSummaries"]):
+            assert time.monotonic() < deadline, "the inflight stack never started"
+            time.sleep(0.01)
         sm.create_project(ProjectName="inflight", TemplateProviders=PROVIDERS)
         with load.lock:
             load.stacks.append("inflight")
