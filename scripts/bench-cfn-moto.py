@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from bench_servers import ensure_moto_venv, free_port, start, stop
+from bench_servers import boto_wait, ensure_moto_venv, free_port, start, stop
 
 SIZES = (10, 100, 500)
 INLINE_LIMIT = 51_200
@@ -99,19 +99,6 @@ def start_sagestack(binary, data_dir):
     return start_at(cmd, "/_sagestack/health", port)
 
 
-def wait(cfn, stack_id, terminal, timeout=600):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-        status = st["StackStatus"]
-        if status == terminal:
-            return
-        if not status.endswith("_IN_PROGRESS"):
-            raise RuntimeError(f"{stack_id}: {status} {st.get('StackStatusReason', '')}")
-        time.sleep(0.001)
-    raise TimeoutError(f"{stack_id} not {terminal} after {timeout} s")
-
-
 def run(url, label, body, repeats):
     """Create, update and delete each size `repeats` times; medians per operation."""
     import boto3
@@ -160,18 +147,18 @@ def run(url, label, body, repeats):
             t = time.perf_counter()
             sid = cfn.create_stack(StackName=name, Capabilities=["CAPABILITY_IAM"], **v1)["StackId"]
             prep["create"].append(sent["t"] - t)
-            wait(cfn, sid, "CREATE_COMPLETE")
+            boto_wait(cfn, sid, "CREATE_COMPLETE")
             times["create"].append(time.perf_counter() - t)
 
             t = time.perf_counter()
             cfn.update_stack(StackName=sid, Capabilities=["CAPABILITY_IAM"], **v2)
             prep["update"].append(sent["t"] - t)
-            wait(cfn, sid, "UPDATE_COMPLETE")
+            boto_wait(cfn, sid, "UPDATE_COMPLETE")
             times["update"].append(time.perf_counter() - t)
 
             t = time.perf_counter()
             cfn.delete_stack(StackName=sid)
-            wait(cfn, sid, "DELETE_COMPLETE")
+            boto_wait(cfn, sid, "DELETE_COMPLETE")
             times["delete"].append(time.perf_counter() - t)
         results[n] = {op: statistics.median(v) for op, v in times.items()}
         results[n]["samples"] = times

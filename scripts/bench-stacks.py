@@ -41,7 +41,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_servers import ensure_moto_venv, free_port, start, stop  # noqa: E402
+from bench_servers import boto_wait, ensure_moto_venv, free_port, gone, start, stop  # noqa: E402
 
 SIZES = (10, 100, 500)
 REGION = "us-east-1"
@@ -69,13 +69,6 @@ def template(n, version):
             }
     body = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
     return json.dumps(body, separators=(",", ":"))
-
-
-def gone(terminal, error):
-    """Whether a failed `DescribeStacks` ends a wait for `terminal`: AWS (and sagestack,
-    moto) still describe a deleted stack by its id as `DELETE_COMPLETE`; fakecloud answers
-    that it does not exist, which is counted as the delete's end."""
-    return terminal == "DELETE_COMPLETE" and "does not exist" in error
 
 
 # ---- the raw client ---------------------------------------------------------------------
@@ -200,26 +193,6 @@ def boto_clients(url):
         )
 
     return make("cloudformation"), make("ssm"), make("s3")
-
-
-def boto_wait(cfn, stack_id, terminal, timeout=600):
-    from botocore.exceptions import ClientError
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-        except ClientError as e:
-            if gone(terminal, str(e)):
-                return
-            raise
-        status = st["StackStatus"]
-        if status == terminal:
-            return
-        if not status.endswith("_IN_PROGRESS"):
-            raise RuntimeError(f"{stack_id}: {status} {st.get('StackStatusReason', '')}")
-        time.sleep(0.001)
-    raise TimeoutError(f"{stack_id} not {terminal} after {timeout} s")
 
 
 def boto_cycle(cfn, name, v1, v2):

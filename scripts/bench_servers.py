@@ -1,6 +1,7 @@
 """The server processes the CloudFormation benchmarks (bench-cfn-api.py,
 bench-cfn-moto.py, bench-stacks.py) run: a free loopback port, a start that waits
-(bounded) for the server to answer, a stop that never hangs, and the /tmp venv with
+(bounded) for the server to answer, a stop that never hangs, the wait for a stack's
+terminal status through boto3, and the /tmp venv with
 moto's server and boto3 they re-run themselves in."""
 import os
 import socket
@@ -64,3 +65,30 @@ def ensure_moto_venv():
         )
     env = dict(os.environ, CFN_MOTO_BOOTSTRAPPED="1")
     os.execve(py, [py, *sys.argv], env)
+
+
+def gone(terminal, error):
+    """Whether a failed `DescribeStacks` ends a wait for `terminal`: AWS (and sagestack,
+    moto) still describe a deleted stack by its id as `DELETE_COMPLETE`; fakecloud answers
+    that it does not exist, which is counted as the delete's end."""
+    return terminal == "DELETE_COMPLETE" and "does not exist" in error
+
+
+def boto_wait(cfn, stack_id, terminal, timeout=600):
+    from botocore.exceptions import ClientError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        except ClientError as e:
+            if gone(terminal, str(e)):
+                return
+            raise
+        status = st["StackStatus"]
+        if status == terminal:
+            return
+        if not status.endswith("_IN_PROGRESS"):
+            raise RuntimeError(f"{stack_id}: {status} {st.get('StackStatusReason', '')}")
+        time.sleep(0.001)
+    raise TimeoutError(f"{stack_id} not {terminal} after {timeout} s")
