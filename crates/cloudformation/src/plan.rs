@@ -285,35 +285,54 @@ impl TemplatePlanFactory {
         })
     }
 
-    /// [`TemplatePlanFactory::bind`], shared with recent identical requests.
+    /// [`TemplatePlanFactory::bind`], shared with recent identical requests. A plan found
+    /// in the cache is answered on the calling thread: a lookup is a few comparisons, and
+    /// a job costs a thread hand-off (`block_in_place`) and a thread of its own, which
+    /// was most of the planning cost of the phases that re-plan a stack just planned
+    /// (the forward and cleanup phases after the API call).
     pub fn bind_shared(
         &self,
         body: &str,
         parameters: &BTreeMap<String, String>,
         identity: &StackIdentity,
     ) -> Result<Arc<TemplateStackPlan>, Vec<PlanDiagnostic>> {
+        if let Some(plan) = self.cached(body, parameters, identity) {
+            return Ok(plan);
+        }
         self.jobs
-            .run(|| self.bind_shared_here(body, parameters, identity))
+            .run(|| self.bind_and_cache(body, parameters, identity))
     }
 
-    /// [`TemplatePlanFactory::bind_shared`] on the calling thread.
-    fn bind_shared_here(
+    fn cached(
+        &self,
+        body: &str,
+        parameters: &BTreeMap<String, String>,
+        identity: &StackIdentity,
+    ) -> Option<Arc<TemplateStackPlan>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(k, _)| k.matches(body, parameters, identity))
+            .map(|(_, plan)| plan.clone())
+    }
+
+    /// Binds `body` and keeps the plan for the next identical request, unless binding
+    /// read SSM parameters (their values may change between requests).
+    fn bind_and_cache(
         &self,
         body: &str,
         parameters: &BTreeMap<String, String>,
         identity: &StackIdentity,
     ) -> Result<Arc<TemplateStackPlan>, Vec<PlanDiagnostic>> {
-        let lock = || self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, plan)) = lock()
-            .iter()
-            .find(|(k, _)| k.matches(body, parameters, identity))
-        {
-            return Ok(plan.clone());
+        // Another job may have bound the same request while this one waited for a permit.
+        if let Some(plan) = self.cached(body, parameters, identity) {
+            return Ok(plan);
         }
         let (plan, read_ssm) = self.bind_uncached(body, parameters, identity)?;
         let plan = Arc::new(plan);
         if !read_ssm {
-            let mut cache = lock();
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             if cache.len() == PLAN_CACHE_SIZE {
                 cache.pop_front();
             }
