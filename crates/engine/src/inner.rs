@@ -430,7 +430,8 @@ impl Inner {
     }
 
     /// Starts the task that drives `stack_id` through `phase`; it keeps `hold` until it
-    /// ends.
+    /// ends. `records`: the stack's resource records when the caller has just read them
+    /// or knows them (a new stack has none), which the first phase then need not read.
     /// The task answers whether its final flush succeeded (`false` when it had none to do
     /// because its caller runs deferred, see [`crate::settle`]).
     pub fn spawn(
@@ -438,6 +439,7 @@ impl Inner {
         stack_id: String,
         phase: Phase,
         mut hold: Hold,
+        records: Option<ops::Records>,
     ) -> tokio::task::JoinHandle<bool> {
         hold.inner = None;
         let inner = self.clone();
@@ -449,7 +451,7 @@ impl Inner {
         // unless the caller runs deferred itself and flushes at its own end.
         let flush_at_end = !crate::durability::is_deferred();
         let handle = tokio::spawn(crate::durability::deferred(async move {
-            ops::drive(inner.clone(), id.clone(), phase).await;
+            ops::drive(inner.clone(), id.clone(), phase, ops::Carry::new(records)).await;
             let flushed = flush_at_end
                 && match inner.store.sync().await {
                     Ok(()) => true,

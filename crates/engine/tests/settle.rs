@@ -123,3 +123,64 @@ async fn a_failing_local_create_has_rolled_back_when_the_call_answers() {
     );
     assert!(provider.live().is_empty());
 }
+
+/// The phases of one operation hand the stack's records on (`ops/carry.rs`): a create
+/// reads none (a new stack has none), an update reads them once (for the call's diff,
+/// then its forward and cleanup phases carry them), a delete once, and a failed update's
+/// rollback phases none more.
+#[tokio::test]
+async fn each_operation_reads_the_stacks_records_at_most_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (store, provider, engine) = setup(false, Duration::from_secs(5));
+    let reads = || store.resource_reads.swap(0, SeqCst);
+    let template = chain(&["A", "B", "C"]);
+    let id = engine
+        .create_stack(Harness::input("s", &template))
+        .await
+        .unwrap();
+    assert_eq!(reads(), 0, "a create reads no records");
+
+    let mut changed = template.clone();
+    changed["Resources"]["C"]["Properties"] = serde_json::json!({"Size": 2});
+    engine
+        .update_stack(Harness::update_input("s", &changed))
+        .await
+        .unwrap();
+    let stack = engine.describe_stack(&id).await.unwrap();
+    assert_eq!(stack.status, StackStatus::UpdateComplete);
+    assert_eq!(reads(), 1, "an update reads its records once");
+
+    provider.fail_once_on("B", Op::Update);
+    let mut failing = changed.clone();
+    failing["Resources"]["B"]["Properties"] = serde_json::json!({"Size": 3});
+    engine
+        .update_stack(Harness::update_input("s", &failing))
+        .await
+        .unwrap();
+    let stack = engine.describe_stack(&id).await.unwrap();
+    assert_eq!(stack.status, StackStatus::UpdateRollbackComplete);
+    assert_eq!(
+        reads(),
+        1,
+        "a failed update's rollback phases read nothing more"
+    );
+    // What the carried records said is what the store holds: every resource is back.
+    let statuses: Vec<_> = store
+        .inner
+        .list_resources(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.logical_id, r.status))
+        .collect();
+    assert_eq!(statuses.len(), 3, "{statuses:?}");
+
+    engine.delete_stack(&id, vec![]).await.unwrap();
+    assert_eq!(
+        engine.describe_stack(&id).await.unwrap().status,
+        StackStatus::DeleteComplete
+    );
+    assert_eq!(reads(), 1, "a delete reads its records once");
+    let left = store.inner.list_resources(&id).await.unwrap();
+    assert!(left.iter().all(|r| r.status.is_gone()), "{left:?}");
+}

@@ -394,13 +394,22 @@ fn build_account(
     ));
 
     // CloudFormation, with the providers over those states and the configured extras.
+    // Its stacks are claimed through leases only on a shared database: one process owns
+    // the embedded store (its lock file), so nobody can race this one for a stack, the
+    // engine's holds in memory are the whole claim, and a lease row would be two more
+    // writes (claim and release) on every stack operation's path.
+    let stack_claims: Arc<dyn sagestack_engine::claims::Claims> = if args.database_url.is_some() {
+        claims.clone()
+    } else {
+        Arc::new(sagestack_engine::claims::Unclaimed)
+    };
     let stack_store: Arc<dyn sagestack_engine::StackStore> = store.clone();
     let mut cfn_config =
         ServiceConfig::new(args.region.clone(), account_id.to_owned(), stack_store)
             .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())))
             .with_template_source(template_source.clone())
             .with_event_publisher(events.clone())
-            .with_claims(claims.clone());
+            .with_claims(stack_claims);
     let native = native_providers(
         store.clone(),
         shared.objects.clone(),

@@ -124,6 +124,7 @@ const UPSERT_RESOURCE: &str = "INSERT INTO cfn_resources (stack_id, logical_id, 
      VALUES ({}, {}, {})
      ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document";
 const DELETE_RESOURCE: &str = "DELETE FROM cfn_resources WHERE stack_id = {} AND logical_id = {}";
+const DELETE_CHANGE_SETS: &str = "DELETE FROM cfn_change_sets WHERE stack_id = {}";
 const INSERT_EVENTS: &str = "INSERT INTO cfn_events (stack_id, seq, document) VALUES ";
 const EVENT_ROW: &str = "({}, {}, {})";
 const EVENTS_CONFLICT: &str =
@@ -159,6 +160,8 @@ static PG_UPSERT_RESOURCE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(UPSERT_RESOURCE));
 static PG_DELETE_RESOURCE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(DELETE_RESOURCE));
+static PG_DELETE_CHANGE_SETS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| numbered(DELETE_CHANGE_SETS));
 static PG_INSERT_EVENT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(&format!("{INSERT_EVENTS}{EVENT_ROW}{EVENTS_CONFLICT}")));
 
@@ -229,6 +232,15 @@ impl PostgresStore {
         sqlx::query(PG_DELETE_RESOURCE.as_str())
             .bind(stack_id)
             .bind(logical_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_change_set_rows(&self, stack_id: &str) -> Result<(), StoreError> {
+        sqlx::query(PG_DELETE_CHANGE_SETS.as_str())
+            .bind(stack_id)
             .execute(&self.pool)
             .await
             .map_err(db)?;
@@ -327,6 +339,18 @@ impl SqliteStore {
                 Value::Text(stack_id.to_owned()),
                 Value::Text(logical_id.to_owned()),
             ],
+        ))
+        .await
+        .map_err(conn)
+    }
+
+    /// Through the write batcher, as `delete_resource_row`: inside a stack operation it
+    /// is queued with the operation's other writes.
+    async fn delete_change_set_rows(&self, stack_id: &str) -> Result<(), StoreError> {
+        use crate::batch::{Value, Write};
+        self.submit(Write::one(
+            DELETE_CHANGE_SETS,
+            vec![Value::Text(stack_id.to_owned())],
         ))
         .await
         .map_err(conn)
@@ -566,6 +590,11 @@ macro_rules! stack_store_impl {
             ) -> Result<Vec<ChangeSetRecord>, StoreError> {
                 let sql = "SELECT document FROM cfn_change_sets WHERE stack_id = $1 ORDER BY ord";
                 self.cfn_docs(sql, stack_id).await
+            }
+
+            async fn delete_change_sets(&self, stack_id: &str) -> Result<(), StoreError> {
+                self.delete_change_set_rows(stack_id).await?;
+                flushed(self.durable().await)
             }
 
             async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError> {

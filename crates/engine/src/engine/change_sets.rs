@@ -7,7 +7,7 @@ use crate::clock::change_set_arn;
 use crate::diff::{MarkerLookup, shown};
 use crate::error::EngineError;
 use crate::model::*;
-use crate::ops::Phase;
+use crate::ops::{Phase, Records};
 
 use super::{Stacks, validate_name};
 
@@ -164,13 +164,15 @@ impl Stacks {
                 (plan, changes, true)
             }
             ChangeSetType::Update => {
-                self.plan_changes(
-                    &stack,
-                    &template,
-                    &input.capabilities,
-                    input.tags.as_deref(),
-                )
-                .await?
+                let (plan, changes, outputs_changed, _) = self
+                    .plan_changes(
+                        &stack,
+                        &template,
+                        &input.capabilities,
+                        input.tags.as_deref(),
+                    )
+                    .await?;
+                (plan, changes, outputs_changed)
             }
         };
         inner.store.put_change_set(&cs).await?;
@@ -359,7 +361,9 @@ impl Stacks {
         };
         let hold = inner.admission(settle, admitted).await?;
         inner.forget_interrupt(&stack.stack_id);
-        let task = inner.spawn(stack.stack_id.clone(), phase, hold);
+        // A stack in review (a change set of type Create) has no records yet.
+        let records = (cs.change_set_type == ChangeSetType::Create).then(Records::new);
+        let task = inner.spawn(stack.stack_id.clone(), phase, hold, records);
         inner.settle(settle, task).await?;
         Ok(stack.stack_id)
     }

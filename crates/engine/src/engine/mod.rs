@@ -32,7 +32,7 @@ use crate::diff::{self, MarkerLookup};
 use crate::error::EngineError;
 use crate::inner::Inner;
 use crate::model::*;
-use crate::ops::{self, Phase};
+use crate::ops::{self, Phase, Records};
 use crate::plan::{PlanFactory, TemplatePlan, TemplateUrls};
 use crate::provider::ProviderRegistry;
 use crate::publish::{EventPublisher, NoEvents};
@@ -258,7 +258,8 @@ impl Stacks {
             Some("User Initiated".into()),
         );
         inner.admission(settle, started).await?;
-        let task = inner.spawn(stack_id.clone(), Phase::Create, hold);
+        // A new stack has no records: its first phase need not read them.
+        let task = inner.spawn(stack_id.clone(), Phase::Create, hold, Some(Records::new()));
         drop(_names);
         inner.settle(settle, task).await?;
         Ok(stack_id)
@@ -290,18 +291,14 @@ impl Stacks {
         }
     }
 
-    /// Live resources of a stack keyed by logical id.
-    async fn live_resources(
-        &self,
-        stack_id: &str,
-    ) -> Result<BTreeMap<String, ResourceRecord>, EngineError> {
+    /// Every resource record of a stack (gone ones too) keyed by logical id.
+    async fn stored_resources(&self, stack_id: &str) -> Result<Records, EngineError> {
         Ok(self
             .inner
             .store
             .list_resources(stack_id)
             .await?
             .into_iter()
-            .filter(|r| !r.status.is_gone())
             .map(|r| (r.logical_id.clone(), r))
             .collect())
     }
@@ -309,17 +306,22 @@ impl Stacks {
     /// Plans `template` for `stack` and computes its changes against the live resources.
     /// Also says whether the update changes something besides its resources: the outputs,
     /// or the stack's tags. `tags`, when given and not the stack's, change every taggable
-    /// resource too.
+    /// resource too. Last, the stack's records as read, for the update's first phase.
     async fn plan_changes(
         &self,
         stack: &StackRecord,
         template: &TemplateSource,
         capabilities: &[String],
         tags: Option<&[(String, String)]>,
-    ) -> Result<(Arc<dyn TemplatePlan>, Vec<ResourceChange>, bool), EngineError> {
+    ) -> Result<(Arc<dyn TemplatePlan>, Vec<ResourceChange>, bool, Records), EngineError> {
         let plan = self.inner.plan(stack, template)?;
         self.validate_plan(&*plan, capabilities)?;
-        let live = self.live_resources(&stack.stack_id).await?;
+        let records = self.stored_resources(&stack.stack_id).await?;
+        let live: BTreeMap<String, ResourceRecord> = records
+            .iter()
+            .filter(|(_, r)| !r.status.is_gone())
+            .map(|(id, r)| (id.clone(), r.clone()))
+            .collect();
         let exports = self.inner.exports_map().await?;
         // What the change set must not show: custom resources' NoEcho data, and NoEcho
         // parameters' values, old and new.
@@ -355,7 +357,7 @@ impl Stacks {
                     .map(|o| crate::no_echo::mask_outputs(o, &secrets) != stack.outputs)
                     .unwrap_or(true)
             };
-        Ok((plan, changes, outputs_changed))
+        Ok((plan, changes, outputs_changed, records))
     }
 
     pub async fn update_stack(&self, input: UpdateStackInput) -> Result<String, EngineError> {
@@ -367,7 +369,7 @@ impl Stacks {
                 .unwrap_or_else(|| stack.template.body.clone()),
             parameters: input.parameters,
         };
-        let (plan, changes, outputs_changed) = self
+        let (plan, changes, outputs_changed, records) = self
             .plan_changes(
                 &stack,
                 &template,
@@ -402,9 +404,12 @@ impl Stacks {
             }
         }
         self.inner.forget_interrupt(&stack.stack_id);
+        // The records read above are still the stack's: records change only inside an
+        // operation, and admission (a compare-and-set on the stack's revision read before
+        // them) succeeded, so none ran in between.
         let task = self
             .inner
-            .spawn(stack.stack_id.clone(), Phase::Update, hold);
+            .spawn(stack.stack_id.clone(), Phase::Update, hold, Some(records));
         self.inner.settle(settle, task).await?;
         Ok(stack.stack_id)
     }
@@ -499,7 +504,7 @@ impl Stacks {
         let hold = self.inner.admission(settle, admitted).await?;
         let task = self
             .inner
-            .spawn(stack.stack_id.clone(), Phase::Delete, hold);
+            .spawn(stack.stack_id.clone(), Phase::Delete, hold, None);
         self.inner.settle(settle, task).await?;
         Ok(Some(stack.stack_id))
     }
@@ -558,7 +563,7 @@ impl Stacks {
         }
         let stack_id = stack.stack_id.clone();
         self.inner
-            .spawn(stack_id.clone(), Phase::UpdateRollback, hold);
+            .spawn(stack_id.clone(), Phase::UpdateRollback, hold, None);
         Ok(stack_id)
     }
 
@@ -632,7 +637,7 @@ impl Stacks {
             return Ok(false);
         }
         let phase = ops::recover_resources(inner, &stack).await?;
-        inner.spawn(stack.stack_id.clone(), phase, hold);
+        inner.spawn(stack.stack_id.clone(), phase, hold, None);
         Ok(true)
     }
 }

@@ -10,7 +10,7 @@ use crate::plan::Policy;
 use crate::provider::{ProviderError, ResourceState};
 
 use super::run::{Ev, NodeAction, Run, failed_to, reverse_order};
-use super::{Step, done};
+use super::{Carry, Step, done};
 
 /// Which operation a deletion belongs to, which decides what the policies mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl NodeAction for DeleteMode {
     }
 }
 
-pub(super) async fn delete(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
+pub(super) async fn delete(inner: &Arc<Inner>, mut stack: StackRecord, carry: &Arc<Carry>) -> Step {
     for e in inner.store.list_exports().await? {
         if e.exporting_stack_id != stack.stack_id {
             continue;
@@ -47,15 +47,13 @@ pub(super) async fn delete(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
             return done(inner, &mut stack, StackStatus::DeleteFailed, Some(reason)).await;
         }
     }
-    let failed = delete_all(inner, &stack, DeleteMode::StackDelete).await?;
+    let failed = delete_all(inner, &stack, DeleteMode::StackDelete, carry).await?;
     if !failed.is_empty() {
         let reason = Some(failed_to("delete", &failed));
         return done(inner, &mut stack, StackStatus::DeleteFailed, reason).await;
     }
     inner.store.put_exports(&stack.stack_id, &[]).await?;
-    for cs in inner.store.list_change_sets(&stack.stack_id).await? {
-        inner.store.delete_change_set(&cs.change_set_id).await?;
-    }
+    inner.store.delete_change_sets(&stack.stack_id).await?;
     stack.imports.clear();
     done(inner, &mut stack, StackStatus::DeleteComplete, None).await
 }
@@ -66,9 +64,10 @@ pub(super) async fn delete_all(
     inner: &Arc<Inner>,
     stack: &StackRecord,
     mode: DeleteMode,
+    carry: &Arc<Carry>,
 ) -> Result<Vec<String>, EngineError> {
     let plan = inner.plan(stack, &stack.template).ok();
-    let run = Run::new(inner, stack, plan.clone()).await?;
+    let run = Run::new(inner, stack, plan.clone(), Some(carry)).await?;
     let live: Vec<String> = run.ids(|r| !r.status.is_gone());
     let failed = run.phase(reverse_order(plan.as_deref(), &live), mode).await;
     run.sweep().await?;

@@ -12,6 +12,7 @@ use crate::model::*;
 use crate::plan::{ResourceLookup, TemplatePlan};
 use crate::provider::{ProviderError, ResourceState};
 
+use super::Carry;
 use super::run::{Create, Ev, Run, Update, forward_order, lock};
 
 const CREATE_CANCELLED: &str = "Resource creation cancelled";
@@ -66,12 +67,13 @@ pub(super) async fn forward_phase(
     inner: &Arc<Inner>,
     stack: &mut StackRecord,
     kind: Forward,
+    carry: &Arc<Carry>,
 ) -> Result<Result<Arc<dyn TemplatePlan>, String>, EngineError> {
     let plan = match inner.plan(stack, &stack.template) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let run = Run::new(inner, stack, Some(plan.clone())).await?;
+    let run = Run::new(inner, stack, Some(plan.clone()), Some(carry)).await?;
     if let Some(missing) = plan
         .imports()
         .into_iter()

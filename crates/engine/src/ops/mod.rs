@@ -23,6 +23,7 @@
 //! their resource actions; [`create`], [`update`], [`delete`] and [`rollback`] hold each
 //! operation's phases and resource actions; [`recover`] settles what a crash interrupted.
 
+mod carry;
 mod create;
 mod delete;
 mod forward;
@@ -37,6 +38,7 @@ use crate::error::EngineError;
 use crate::inner::Inner;
 use crate::model::*;
 
+pub(crate) use carry::{Carry, Records};
 pub(crate) use recover::recover_resources;
 
 /// Where a stack's operation is, i.e. what the driver does next.
@@ -91,7 +93,14 @@ async fn done(
     Ok(None)
 }
 
-pub(crate) async fn drive(inner: Arc<Inner>, stack_id: String, mut phase: Phase) {
+/// Drives `stack_id` from `phase` until its operation ends; `carry` hands the stack's
+/// records from each phase to the next ([`carry`]).
+pub(crate) async fn drive(
+    inner: Arc<Inner>,
+    stack_id: String,
+    mut phase: Phase,
+    carry: Arc<Carry>,
+) {
     loop {
         let stack = match inner.store.get_stack(&stack_id).await {
             Ok(Some(s)) => s,
@@ -101,7 +110,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, stack_id: String, mut phase: Phase)
                 return;
             }
         };
-        match step(&inner, stack, phase.clone()).await {
+        match step(&inner, stack, phase.clone(), &carry).await {
             Ok(Some(next)) => phase = next,
             Ok(None) => break,
             Err(e) => {
@@ -117,17 +126,19 @@ pub(crate) async fn drive(inner: Arc<Inner>, stack_id: String, mut phase: Phase)
     }
 }
 
-async fn step(inner: &Arc<Inner>, stack: StackRecord, phase: Phase) -> Step {
+async fn step(inner: &Arc<Inner>, stack: StackRecord, phase: Phase, carry: &Arc<Carry>) -> Step {
     match phase {
-        Phase::Create => create::create(inner, stack).await,
+        Phase::Create => create::create(inner, stack, carry).await,
         Phase::CreateFailed(reason) => create::fail_create(inner, stack, reason).await,
-        Phase::Rollback => rollback::rollback(inner, stack).await,
-        Phase::Delete => delete::delete(inner, stack).await,
-        Phase::Update => update::update(inner, stack).await,
+        Phase::Rollback => rollback::rollback(inner, stack, carry).await,
+        Phase::Delete => delete::delete(inner, stack, carry).await,
+        Phase::Update => update::update(inner, stack, carry).await,
         Phase::UpdateFailed(reason) => update::fail_update(inner, stack, reason).await,
-        Phase::UpdateCleanup => update::update_cleanup(inner, stack).await,
-        Phase::UpdateRollback => rollback::update_rollback(inner, stack).await,
-        Phase::UpdateRollbackCleanup => rollback::update_rollback_cleanup(inner, stack).await,
+        Phase::UpdateCleanup => update::update_cleanup(inner, stack, carry).await,
+        Phase::UpdateRollback => rollback::update_rollback(inner, stack, carry).await,
+        Phase::UpdateRollbackCleanup => {
+            rollback::update_rollback_cleanup(inner, stack, carry).await
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) async fn recover_resources(
     inner: &Arc<Inner>,
     stack: &StackRecord,
 ) -> Result<Phase, EngineError> {
-    let run = Run::new(inner, stack, None).await?;
+    let run = Run::new(inner, stack, None, None).await?;
     let stuck = run.records(|r| {
         matches!(
             r.status,

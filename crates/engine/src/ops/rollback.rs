@@ -14,10 +14,14 @@ use crate::provider::ResourceState;
 use super::delete::{DeleteMode, delete_all};
 use super::run::{Order, Restore, RollbackCleanup, Run, failed_to, forward_order, reverse_order};
 use super::update::previous_plan;
-use super::{Phase, Step, done, then};
+use super::{Carry, Phase, Step, done, then};
 
-pub(super) async fn rollback(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
-    let failed = delete_all(inner, &stack, DeleteMode::CreateRollback).await?;
+pub(super) async fn rollback(
+    inner: &Arc<Inner>,
+    mut stack: StackRecord,
+    carry: &Arc<Carry>,
+) -> Step {
+    let failed = delete_all(inner, &stack, DeleteMode::CreateRollback, carry).await?;
     inner.store.put_exports(&stack.stack_id, &[]).await?;
     stack.outputs.clear();
     let (status, reason) = if failed.is_empty() {
@@ -31,9 +35,13 @@ pub(super) async fn rollback(inner: &Arc<Inner>, mut stack: StackRecord) -> Step
     done(inner, &mut stack, status, reason).await
 }
 
-pub(super) async fn update_rollback(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
+pub(super) async fn update_rollback(
+    inner: &Arc<Inner>,
+    mut stack: StackRecord,
+    carry: &Arc<Carry>,
+) -> Step {
     let plan = inner.plan(&stack, &stack.template).ok();
-    let run = Run::new(inner, &stack, plan.clone()).await?;
+    let run = Run::new(inner, &stack, plan.clone(), Some(carry)).await?;
     let touched: HashSet<String> = run.ids(|r| matches!(r.prior, Some(Prior::Existing(_))));
     // Restore in dependency order so dependents get their dependencies' old values back.
     let (mut nodes, waits): Order = match &plan {
@@ -57,9 +65,13 @@ pub(super) async fn update_rollback(inner: &Arc<Inner>, mut stack: StackRecord) 
     then(inner, &mut stack, Phase::UpdateRollbackCleanup, None).await
 }
 
-pub(super) async fn update_rollback_cleanup(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
+pub(super) async fn update_rollback_cleanup(
+    inner: &Arc<Inner>,
+    mut stack: StackRecord,
+    carry: &Arc<Carry>,
+) -> Step {
     let failed_plan = previous_plan(inner, &stack);
-    let run = Run::new(inner, &stack, None).await?;
+    let run = Run::new(inner, &stack, None, Some(carry)).await?;
     let ids: Vec<String> =
         run.ids(|r| matches!(r.prior, Some(Prior::Added)) || !r.cleanup.is_empty());
     let order = reverse_order(failed_plan.as_deref(), &ids);

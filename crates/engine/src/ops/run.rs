@@ -19,6 +19,8 @@ use crate::plan::{PlannedResource, ResourceLookup, TemplatePlan};
 use crate::policy::StackPolicy;
 use crate::provider::{ProviderError, ResourceContext, ResourceProvider};
 
+use super::carry::{Carry, Records};
+
 const INTERNAL_FAILURE: &str = "Internal Failure";
 
 /// One event to write with a resource record.
@@ -115,6 +117,23 @@ pub(super) struct Run {
     /// cancel it, so a cancellation never interleaves with the resource's own events.
     /// Per resource, so that parallel resource actions write in parallel.
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Where the records go when this phase is over, and this `Run`'s token there
+    /// ([`super::carry`]).
+    carry: Option<(Arc<Carry>, u64)>,
+    /// Set when a record write failed: the records may then differ from the store's and
+    /// are not handed on.
+    store_failed: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some((carry, token)) = self.carry.take()
+            && !*self.store_failed.get_mut()
+        {
+            let records = std::mem::take(self.records.get_mut().unwrap_or_else(|e| e.into_inner()));
+            carry.give_back(token, records);
+        }
+    }
 }
 
 /// The policy `stack`'s update runs under: the update's own, else the stack's (both were
@@ -160,18 +179,31 @@ impl ResourceLookup for Run {
 }
 
 impl Run {
+    /// The `Run` of a phase of `stack`'s operation, over the records `carry` hands on
+    /// from the previous phase, else as stored.
     pub async fn new(
         inner: &Arc<Inner>,
         stack: &StackRecord,
         plan: Option<Arc<dyn TemplatePlan>>,
+        carry: Option<&Arc<Carry>>,
     ) -> Result<Arc<Self>, EngineError> {
-        let records: BTreeMap<String, ResourceRecord> = inner
-            .store
-            .list_resources(&stack.stack_id)
-            .await?
-            .into_iter()
-            .map(|r| (r.logical_id.clone(), r))
-            .collect();
+        let (carry, carried) = match carry {
+            Some(c) => {
+                let (token, records) = c.take();
+                (Some((c.clone(), token)), records)
+            }
+            None => (None, None),
+        };
+        let records: Records = match carried {
+            Some(records) => records,
+            None => inner
+                .store
+                .list_resources(&stack.stack_id)
+                .await?
+                .into_iter()
+                .map(|r| (r.logical_id.clone(), r))
+                .collect(),
+        };
         let has_secrets = records.values().any(|r| no_echo::is_secret(&r.attributes));
         let types = plan
             .iter()
@@ -209,6 +241,8 @@ impl Run {
             cancelled: Mutex::new(HashSet::new()),
             reported_cancelled: Mutex::new(Vec::new()),
             gates: Mutex::new(HashMap::new()),
+            carry,
+            store_failed: false.into(),
         }))
     }
 
@@ -344,7 +378,8 @@ impl Run {
                 Record::Resource(rec),
                 &drafts,
             )
-            .await?;
+            .await
+            .inspect_err(|_| self.store_failed())?;
         lock(&self.records).insert(rec.logical_id.clone(), rec.clone());
         Ok(())
     }
@@ -383,7 +418,14 @@ impl Run {
             .inner
             .store
             .delete_resource(&self.stack_id, logical_id)
-            .await?)
+            .await
+            .inspect_err(|_| self.store_failed())?)
+    }
+
+    /// Notes that a record write failed (see [`Run`]'s `store_failed`).
+    fn store_failed(&self) {
+        self.store_failed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// An event without a record change (a replaced physical resource's deletion):

@@ -18,16 +18,16 @@ use crate::provider::{ProviderError, ResourceState};
 use super::delete::DeleteMode;
 use super::forward::{Forward, forward_phase};
 use super::run::{Cleanup, Run, reverse_order};
-use super::{Phase, Step, done, then};
+use super::{Carry, Phase, Step, done, then};
 
 const REPLACING: &str =
     "Requested update requires the creation of a new physical resource; hence creating one.";
 
-pub(super) async fn update(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
+pub(super) async fn update(inner: &Arc<Inner>, mut stack: StackRecord, carry: &Arc<Carry>) -> Step {
     if let Some(reason) = denied_removal(inner, &stack).await? {
         return Ok(Some(Phase::UpdateFailed(reason)));
     }
-    let plan = match forward_phase(inner, &mut stack, Forward::Update).await? {
+    let plan = match forward_phase(inner, &mut stack, Forward::Update, carry).await? {
         Ok(plan) => plan,
         Err(reason) => return Ok(Some(Phase::UpdateFailed(reason))),
     };
@@ -96,10 +96,14 @@ fn replaced(rec: &ResourceRecord) -> bool {
         if Some(&old.physical_id) != rec.physical_id.as_ref())
 }
 
-pub(super) async fn update_cleanup(inner: &Arc<Inner>, mut stack: StackRecord) -> Step {
+pub(super) async fn update_cleanup(
+    inner: &Arc<Inner>,
+    mut stack: StackRecord,
+    carry: &Arc<Carry>,
+) -> Step {
     let new_plan = inner.plan(&stack, &stack.template).ok();
     let old_plan = previous_plan(inner, &stack);
-    let run = Run::new(inner, &stack, new_plan).await?;
+    let run = Run::new(inner, &stack, new_plan, Some(carry)).await?;
     let ids: Vec<String> = run
         .ids(|r| !r.status.is_gone() && (!run.planned.contains_key(&r.logical_id) || replaced(r)));
     run.phase(reverse_order(old_plan.as_deref(), &ids), Cleanup)

@@ -344,6 +344,15 @@ async fn change_sets(store: &dyn StackStore) {
     assert_eq!(store.get_change_set("c1").await.unwrap(), None);
     assert_eq!(store.list_change_sets("s1").await.unwrap().len(), 1);
     assert_eq!(store.list_change_sets("s2").await.unwrap().len(), 1);
+    store.put_change_set(&change_set("c4", "s1")).await.unwrap();
+    store.delete_change_sets("s1").await.unwrap();
+    assert!(store.list_change_sets("s1").await.unwrap().is_empty());
+    assert_eq!(store.get_change_set("c2").await.unwrap(), None);
+    assert_eq!(
+        store.list_change_sets("s2").await.unwrap().len(),
+        1,
+        "another stack's change sets stay"
+    );
 }
 
 async fn exports(store: &dyn StackStore) {

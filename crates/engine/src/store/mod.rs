@@ -95,6 +95,15 @@ pub trait StackStore: Send + Sync {
     /// A stack's change sets in creation order.
     async fn list_change_sets(&self, stack_id: &str) -> Result<Vec<ChangeSetRecord>, StoreError>;
     async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError>;
+    /// Removes every change set of `stack_id` (what a stack's deletion does). This default
+    /// lists them and deletes each; a SQL backend deletes them in one statement without
+    /// reading, queued with the deleting operation's other writes.
+    async fn delete_change_sets(&self, stack_id: &str) -> Result<(), StoreError> {
+        for cs in self.list_change_sets(stack_id).await? {
+            self.delete_change_set(&cs.change_set_id).await?;
+        }
+        Ok(())
+    }
 
     /// Replace every export of `stack_id` with `exports` (empty removes them all).
     async fn put_exports(&self, stack_id: &str, exports: &[ExportRecord])

@@ -13,6 +13,8 @@ pub struct FreezingStore {
     pub frozen: tokio::sync::Notify,
     /// Every write ("write" or "write deferred", see `durability`) and "sync", in order.
     pub log: Mutex<Vec<&'static str>>,
+    /// How many times a stack's resource records were listed.
+    pub resource_reads: std::sync::atomic::AtomicUsize,
 }
 
 impl FreezingStore {
@@ -23,6 +25,7 @@ impl FreezingStore {
             freeze_at: usize::MAX.into(),
             frozen: tokio::sync::Notify::new(),
             log: Mutex::new(Vec::new()),
+            resource_reads: 0.into(),
         })
     }
     /// The `n`-th write from now (1-based) never completes (and is not applied).
@@ -89,6 +92,8 @@ impl StackStore for FreezingStore {
         self.inner.delete_resource(s, l).await
     }
     async fn list_resources(&self, s: &str) -> Result<Vec<ResourceRecord>, StoreError> {
+        self.resource_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.list_resources(s).await
     }
     async fn append_events(&self, e: &[StackEvent]) -> Result<(), StoreError> {
