@@ -7,53 +7,42 @@
 //! for seconds. A job therefore
 //! - leaves the async workers with [`tokio::task::block_in_place`] (the worker's other
 //!   tasks move to a fresh worker while this thread blocks), and
-//! - runs on one of a fixed pool of threads (one per core by default, a `rayon` pool the
-//!   caller blocks on), so template work never has more threads running than there are
-//!   cores and the rest of the server always gets CPU; jobs beyond that wait their turn;
-//! - those threads have [`MIN_STACK_BYTES`] of stack (a worker's 2 MiB is not enough for
-//!   evaluation at the template crate's depth limits in a debug build) and run inside the
-//!   runtime's context, so lookups that block on the store still can.
+//! - waits for one of a fixed number of permits (one per core by default), so template
+//!   work never has more threads running than there are cores and the rest of the
+//!   server always gets CPU;
+//! - then runs on the calling thread with at least [`MIN_STACK_BYTES`] of stack left
+//!   (`stacker` moves it onto a fresh stack of that size when the thread's own has less
+//!   left): a worker's 2 MiB is not enough for evaluation at the template crate's depth
+//!   limits in a debug build.
 //!
-//! The pool's threads live as long as the jobs. A thread started per job (with a stack
-//! that size) cost 0.1-0.4 ms a job on a quiet two-core machine and 2-3 ms with a build
-//! running on both cores (measured through the API: a 10-resource `CreateStack`), as much
-//! as the rest of a small stack's operation.
+//! Why on the calling thread: a thread started per job (with a stack that size) cost
+//! 0.1-0.4 ms a job on a quiet two-core machine and 2-3 ms with a build running on both
+//! cores, as much as the rest of a 10-resource `CreateStack`; a standing pool of job
+//! threads (rayon's) spent about 8% of the server's CPU spinning (`sched_yield`) after
+//! each job, in a run of small stack operations. Measured through the API (`perf`).
 //!
 //! Outside a multi-threaded runtime (unit tests on a current-thread runtime, the CLI),
-//! `block_in_place` is not available and there is nothing to protect: jobs run inline.
+//! `block_in_place` is not available and there is nothing to protect: jobs run inline,
+//! with the same stack.
 
 use std::sync::Arc;
 
 use sagestack_template::MIN_STACK_BYTES;
 use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::Semaphore;
 
 /// Runs template work off the async workers, a bounded number at a time. Clones share the
-/// pool.
-#[derive(Clone)]
+/// permits.
+#[derive(Clone, Debug)]
 pub struct TemplateJobs {
-    pool: Arc<rayon_core::ThreadPool>,
-}
-
-impl std::fmt::Debug for TemplateJobs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TemplateJobs")
-            .field("threads", &self.pool.current_num_threads())
-            .finish()
-    }
+    permits: Arc<Semaphore>,
 }
 
 impl TemplateJobs {
-    /// At most `concurrency` jobs at once (at least one), each on a thread of its own.
+    /// At most `concurrency` jobs at once (at least one).
     pub fn new(concurrency: usize) -> Self {
-        let pool = rayon_core::ThreadPoolBuilder::new()
-            .num_threads(concurrency.max(1))
-            .stack_size(MIN_STACK_BYTES)
-            .thread_name(|i| format!("template-job-{i}"))
-            .build()
-            // Only resource exhaustion stops threads from starting.
-            .expect("threads for template jobs");
         Self {
-            pool: Arc::new(pool),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
         }
     }
 
@@ -63,23 +52,25 @@ impl TemplateJobs {
     }
 
     /// Runs `f` as a template job. Must not be nested: a job that started another would
-    /// hold one thread while waiting for a second (on the pool's own threads a nested job
-    /// runs inline instead).
+    /// hold one permit while waiting for a second.
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                // Inside `block_in_place` this thread may block, here until a pool thread
-                // has run the job (a panic in it resumes here, as the job's own would).
                 tokio::task::block_in_place(|| {
-                    self.pool.install(|| {
-                        let _runtime = handle.enter();
-                        f()
-                    })
+                    // Inside `block_in_place` this thread may block, here on the permit.
+                    // The semaphore is never closed, so `acquire` only fails if it were.
+                    let _permit = handle.block_on(self.permits.acquire());
+                    with_stack(f)
                 })
             }
-            _ => f(),
+            _ => with_stack(f),
         }
     }
+}
+
+/// `f` with at least [`MIN_STACK_BYTES`] of stack (see the module documentation).
+fn with_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(MIN_STACK_BYTES, MIN_STACK_BYTES, f)
 }
 
 impl Default for TemplateJobs {
@@ -132,18 +123,19 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 1);
     }
 
+    /// Recursion as deep as the template crate allows, with a debug build's frames.
+    fn nest(n: usize) -> usize {
+        let pad = std::hint::black_box([0u8; 16 * 1024]);
+        if n == 0 {
+            0
+        } else {
+            1 + nest(n - 1) + usize::from(pad[0])
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_have_the_stack_template_work_needs_and_the_runtime() {
         let (depth, runtime) = TemplateJobs::new(1).run(|| {
-            // Recursion as deep as the template crate allows, with a debug build's frames.
-            fn nest(n: usize) -> usize {
-                let pad = std::hint::black_box([0u8; 16 * 1024]);
-                if n == 0 {
-                    0
-                } else {
-                    1 + nest(n - 1) + usize::from(pad[0])
-                }
-            }
             (
                 nest(sagestack_template::MAX_EVAL_DEPTH),
                 Handle::try_current().is_ok(),
@@ -154,7 +146,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_current_thread_runtime_runs_jobs_inline() {
-        assert_eq!(TemplateJobs::new(1).run(|| 7), 7);
+    async fn a_current_thread_runtime_runs_jobs_inline_with_the_stack_they_need() {
+        let caller = std::thread::current().id();
+        let (depth, thread) = TemplateJobs::new(1).run(|| {
+            (
+                nest(sagestack_template::MAX_EVAL_DEPTH),
+                std::thread::current().id(),
+            )
+        });
+        assert_eq!(depth, sagestack_template::MAX_EVAL_DEPTH);
+        assert_eq!(thread, caller);
     }
 }
