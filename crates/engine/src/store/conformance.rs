@@ -199,7 +199,10 @@ async fn compare_and_set(store: &dyn StackStore) {
     c.revision = 1;
     c.status = StackStatus::UpdateInProgress;
     assert!(
-        !store.put_stack_if(&c, &[event("cas", 1)], 5).await.unwrap(),
+        !store
+            .put_stack_if(&c, &[event("cas", 1), event("cas", 2)], 5)
+            .await
+            .unwrap(),
         "a stale revision writes nothing"
     );
     assert_eq!(store.get_stack("cas").await.unwrap().unwrap().revision, 0);
@@ -207,9 +210,18 @@ async fn compare_and_set(store: &dyn StackStore) {
         store.list_events("cas", None, 10).await.unwrap().is_empty(),
         "nor its events"
     );
-    assert!(store.put_stack_if(&c, &[event("cas", 1)], 0).await.unwrap());
+    assert!(
+        store
+            .put_stack_if(&c, &[event("cas", 1), event("cas", 2)], 0)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.get_stack("cas").await.unwrap(), Some(c.clone()));
-    assert_eq!(store.list_events("cas", None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_events("cas", None, 10).await.unwrap().len(),
+        2,
+        "every event of a write that won"
+    );
 
     // Eight writers that read revision 1 race: exactly one wins, its record and event stay.
     let attempt = |n: u64| {
@@ -239,7 +251,7 @@ async fn compare_and_set(store: &dyn StackStore) {
     let stored = store.get_stack("cas").await.unwrap().unwrap();
     assert_eq!(stored.status_reason, Some(format!("writer {}", winners[0])));
     let events = store.list_events("cas", None, 20).await.unwrap();
-    assert_eq!(events.len(), 2, "the losers' events are not written");
+    assert_eq!(events.len(), 3, "the losers' events are not written");
     assert_eq!(events[0].seq, 10 + winners[0]);
 }
 
