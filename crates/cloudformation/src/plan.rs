@@ -286,10 +286,10 @@ impl TemplatePlanFactory {
     }
 
     /// [`TemplatePlanFactory::bind`], shared with recent identical requests. A plan found
-    /// in the cache is answered on the calling thread: a lookup is a few comparisons, and
-    /// a job costs a thread hand-off (`block_in_place`) and a thread of its own, which
-    /// was most of the planning cost of the phases that re-plan a stack just planned
-    /// (the forward and cleanup phases after the API call).
+    /// in the cache is answered without a job: a lookup is a few comparisons, and a job
+    /// costs a permit and the worker's hand-off (`block_in_place`), which (with a thread
+    /// started per job, as then) was most of the planning cost of the phases that
+    /// re-plan a stack just planned (the forward and cleanup phases after the API call).
     pub fn bind_shared(
         &self,
         body: &str,
