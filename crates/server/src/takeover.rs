@@ -2,7 +2,9 @@
 //!
 //! Every process has an owner id ([`owner`]) and holds leases in each account's store
 //! (`sagestack_store::leases`) on what it drives: stacks (claimed by the engine before an
-//! operation is admitted), projects (by the provisioner's task), Service Catalog
+//! operation is admitted; on PostgreSQL only, since on the embedded store nobody else
+//! can drive them and the engine's holds in memory suffice), projects (by the
+//! provisioner's task), Service Catalog
 //! operations, and the account's event delivery. This task, started once the listener
 //! serves and aborted at shutdown (which then gives every lease back at once), runs
 //! every [`TICK`]:
