@@ -41,7 +41,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_servers import boto_wait, ensure_moto_venv, free_port, gone, start, stop  # noqa: E402
+from bench_servers import boto_wait, ensure_moto_venv, free_port, poll, start, stop  # noqa: E402
 
 SIZES = (10, 100, 500)
 REGION = "us-east-1"
@@ -135,20 +135,7 @@ class Raw:
         return m.group(1)
 
     def wait(self, stack_id, terminal, timeout=600):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                status = self.status(stack_id)
-            except RuntimeError as e:
-                if gone(terminal, str(e)):
-                    return
-                raise
-            if status == terminal:
-                return
-            if not status.endswith("_IN_PROGRESS"):
-                raise RuntimeError(f"{stack_id}: {status}")
-            time.sleep(0.001)
-        raise TimeoutError(f"{stack_id} not {terminal} after {timeout} s")
+        poll(lambda: (self.status(stack_id), ""), stack_id, terminal, RuntimeError, timeout)
 
     def cycle(self, name, v1, v2):
         """Create, update, delete; seconds for each."""

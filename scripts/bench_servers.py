@@ -74,21 +74,31 @@ def gone(terminal, error):
     return terminal == "DELETE_COMPLETE" and "does not exist" in error
 
 
-def boto_wait(cfn, stack_id, terminal, timeout=600):
-    from botocore.exceptions import ClientError
-
+def poll(read, stack_id, terminal, failure, timeout=600):
+    """Polls `read()` (the stack's status and reason) every millisecond until it is
+    `terminal`; a `failure` exception whose text `gone` accepts ends the wait too. Any
+    other status that is not `*_IN_PROGRESS` is an error."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-        except ClientError as e:
+            status, reason = read()
+        except failure as e:
             if gone(terminal, str(e)):
                 return
             raise
-        status = st["StackStatus"]
         if status == terminal:
             return
         if not status.endswith("_IN_PROGRESS"):
-            raise RuntimeError(f"{stack_id}: {status} {st.get('StackStatusReason', '')}")
+            raise RuntimeError(f"{stack_id}: {status} {reason}")
         time.sleep(0.001)
     raise TimeoutError(f"{stack_id} not {terminal} after {timeout} s")
+
+
+def boto_wait(cfn, stack_id, terminal, timeout=600):
+    from botocore.exceptions import ClientError
+
+    def read():
+        st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        return st["StackStatus"], st.get("StackStatusReason", "")
+
+    poll(read, stack_id, terminal, ClientError, timeout)

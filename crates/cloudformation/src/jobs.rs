@@ -16,10 +16,11 @@
 //!   limits in a debug build.
 //!
 //! Why on the calling thread: a thread started per job (with a stack that size) cost
-//! 0.1-0.4 ms a job on a quiet two-core machine and 2-3 ms with a build running on both
-//! cores, as much as the rest of a 10-resource `CreateStack`; a standing pool of job
-//! threads (rayon's) spent about 8% of the server's CPU spinning (`sched_yield`) after
-//! each job, in a run of small stack operations. Measured through the API (`perf`).
+//! 0.1-0.25 ms a job on a quiet two-core machine and about 2 ms with a build running on
+//! both cores, as much as the rest of a 10-resource `CreateStack` (measured through the
+//! API); a standing pool of job threads (rayon's) was as fast, but its idle threads spin
+//! on `sched_yield` after each job (about 8% of `perf`'s samples in a run of small stack
+//! operations).
 //!
 //! Outside a multi-threaded runtime (unit tests on a current-thread runtime, the CLI),
 //! `block_in_place` is not available and there is nothing to protect: jobs run inline,

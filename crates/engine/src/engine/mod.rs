@@ -317,11 +317,18 @@ impl Stacks {
         let plan = self.inner.plan(stack, template)?;
         self.validate_plan(&*plan, capabilities)?;
         let records = self.stored_resources(&stack.stack_id).await?;
-        let live: BTreeMap<String, ResourceRecord> = records
-            .iter()
-            .filter(|(_, r)| !r.status.is_gone())
-            .map(|(id, r)| (id.clone(), r.clone()))
-            .collect();
+        // The live ones: all of them, unless some are gone (a copy only then).
+        let live: std::borrow::Cow<'_, Records> = if records.values().any(|r| r.status.is_gone()) {
+            std::borrow::Cow::Owned(
+                records
+                    .iter()
+                    .filter(|(_, r)| !r.status.is_gone())
+                    .map(|(id, r)| (id.clone(), r.clone()))
+                    .collect(),
+            )
+        } else {
+            std::borrow::Cow::Borrowed(&records)
+        };
         let exports = self.inner.exports_map().await?;
         // What the change set must not show: custom resources' NoEcho data, and NoEcho
         // parameters' values, old and new.

@@ -26,12 +26,10 @@ use crate::model::ResourceRecord;
 pub(crate) type Records = BTreeMap<String, ResourceRecord>;
 
 /// See the module documentation. One per driven operation.
-#[derive(Default)]
 pub(crate) struct Carry {
     slot: Mutex<Slot>,
 }
 
-#[derive(Default)]
 struct Slot {
     /// The token of the last `Run` that took the slot.
     lent_to: u64,
