@@ -277,14 +277,30 @@ impl Inner {
         action: &'static str,
     ) -> Result<Hold, EngineError> {
         let read = stack.revision;
-        if let Some(hold) = self.hold(&stack.stack_id, false).await?
-            && self
-                .write_status(stack, status, Some("User Initiated".into()), Some(read))
-                .await?
-        {
-            return Ok(hold);
-        }
-        let current = self.store.get_stack(&stack.stack_id).await?;
+        let give_up = std::time::Instant::now() + CLAIM_WAIT;
+        let current = loop {
+            if let Some(hold) = self.hold(&stack.stack_id, false).await? {
+                if self
+                    .write_status(stack, status, Some("User Initiated".into()), Some(read))
+                    .await?
+                {
+                    return Ok(hold);
+                }
+                break self.store.get_stack(&stack.stack_id).await?;
+            }
+            // Another process holds the claim while the record is as we read it (settled,
+            // or the caller would not admit): that process has claimed and is about to
+            // write its own status, or has just finished and is about to let go. Refusing
+            // now would name a settled status, or refuse a stack nobody is working on;
+            // so wait for one or the other.
+            let current = self.store.get_stack(&stack.stack_id).await?;
+            if current.as_ref().is_none_or(|s| s.revision != read)
+                || std::time::Instant::now() >= give_up
+            {
+                break current;
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
+        };
         Err(EngineError::InvalidState {
             stack_id: stack.stack_id.clone(),
             status: current.map_or_else(
@@ -551,6 +567,13 @@ impl Drop for Hold {
         }
     }
 }
+
+/// How long an admission waits on a claim another process holds over a stack whose
+/// record has not moved (see [`Inner::admit`]): a claimant writes within milliseconds
+/// of claiming, and lets go within milliseconds of finishing; a claim held longer than
+/// this over an unchanged record is refused with the status the record has.
+const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The state the stack was in when this admission lost: the winner's operation. Usually
 /// that is what the record still says; but the winner may have finished already (a fast

@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use sagestack_engine::claims::Claims;
 use sagestack_engine::*;
 use serde_json::{Value, json};
 
@@ -122,4 +123,104 @@ async fn racing_deletes_and_updates_admit_one() {
         }
     }
     assert!(h.provider.live().is_empty(), "nothing outlives the stacks");
+}
+
+/// Claims of one process over a table shared by several (what lease rows are on
+/// PostgreSQL): a claim is granted when the stack is free or already this process's.
+struct SharedClaims {
+    table: Arc<std::sync::Mutex<std::collections::HashMap<String, &'static str>>>,
+    me: &'static str,
+}
+
+#[async_trait::async_trait]
+impl Claims for SharedClaims {
+    async fn claim(&self, _kind: &str, id: &str) -> Result<bool, StoreError> {
+        let mut table = self.table.lock().unwrap();
+        Ok(*table.entry(id.to_string()).or_insert(self.me) == self.me)
+    }
+
+    async fn release(&self, _kind: &str, id: &str) {
+        let mut table = self.table.lock().unwrap();
+        if table.get(id) == Some(&self.me) {
+            table.remove(id);
+        }
+    }
+}
+
+/// Two processes over one store and one claim table; `a` and `b` each claim as itself.
+fn two_replicas(h: &Harness) -> (SharedClaims, Engine, Engine) {
+    let table = Arc::new(std::sync::Mutex::new(Default::default()));
+    let over = |me| {
+        let claims = Arc::new(SharedClaims {
+            table: table.clone(),
+            me,
+        });
+        engine_claiming(h.store.clone(), h.provider.clone(), claims)
+    };
+    let (a, b) = (over("a"), over("b"));
+    (SharedClaims { table, me: "a" }, a, b)
+}
+
+/// Another replica holds the stack's claim just after its operation settled (it has not
+/// let go yet): an update arriving then waits for the claim rather than being refused
+/// over a stack nobody works on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_waits_for_a_claim_being_let_go() {
+    let h = Harness::new();
+    let stack = h.create("letgo", &named("r0")).await;
+    let (a_claims, _a, b) = two_replicas(&h);
+    assert!(
+        a_claims
+            .claim(claims::STACK, &stack.stack_id)
+            .await
+            .unwrap()
+    );
+    let id = stack.stack_id.clone();
+    let letting_go = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        a_claims.release(claims::STACK, &id).await;
+    });
+    b.update_stack(Harness::update_input(&stack.stack_id, &named("r1")))
+        .await
+        .expect("accepted once the claim is let go");
+    letting_go.await.unwrap();
+    let done = b.wait_for_terminal(&stack.stack_id).await.unwrap();
+    assert_eq!(done.status, StackStatus::UpdateComplete);
+}
+
+/// Another replica has claimed the stack and has not yet written its status: an update
+/// racing it is refused with the status the winner writes (UPDATE_IN_PROGRESS), not with
+/// the settled status the record still showed (which named CREATE_IN_PROGRESS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_refused_by_a_claim_names_the_winners_operation() {
+    let h = Harness::new();
+    h.provider.delay("A", 300);
+    let stack = h.create("claimed", &named("r0")).await;
+    let (a_claims, a, b) = two_replicas(&h);
+    assert!(
+        a_claims
+            .claim(claims::STACK, &stack.stack_id)
+            .await
+            .unwrap()
+    );
+    let id = stack.stack_id.clone();
+    let loser = tokio::spawn(async move {
+        let r = b
+            .update_stack(Harness::update_input(&id, &named("b")))
+            .await;
+        (b, r)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    a.update_stack(Harness::update_input(&stack.stack_id, &named("a")))
+        .await
+        .expect("the claimant's own update is admitted");
+    let (_b, refused) = loser.await.unwrap();
+    match refused {
+        Err(EngineError::InvalidState { status, action, .. }) => {
+            assert_eq!((status.as_str(), action), ("UPDATE_IN_PROGRESS", "updated"));
+        }
+        other => panic!("expected InvalidState, got {other:?}"),
+    }
+    let done = a.wait_for_terminal(&stack.stack_id).await.unwrap();
+    assert_eq!(done.status, StackStatus::UpdateComplete);
 }

@@ -61,6 +61,24 @@ pub fn engine_settling(
     Engine::new(parts)
 }
 
+/// An engine over `store` whose stack claims are `claims` (another process's claims
+/// are simulated by the test); calls answer as soon as their operation has started.
+pub fn engine_claiming(
+    store: Arc<dyn StackStore>,
+    provider: Arc<TestProvider>,
+    claims: Arc<dyn claims::Claims>,
+) -> Engine {
+    let mut providers = ProviderRegistry::new();
+    providers.set_fallback(provider);
+    let mut config = EngineConfig::new("us-east-1", "123456789012");
+    config.settle_within = std::time::Duration::ZERO;
+    let mut parts = EngineParts::new(config, store, providers, Arc::new(TestPlans));
+    parts.clock = Arc::new(FakeClock::ticking(1_700_000_000_000, 1));
+    parts.ids = Arc::new(RandomIds);
+    parts.claims = claims;
+    Engine::new(parts)
+}
+
 /// An engine with sequential ids, each engine its own range: a test that restarts the
 /// engine over the same store must not reuse event or stack ids.
 pub fn engine_over(
