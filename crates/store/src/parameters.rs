@@ -334,6 +334,19 @@ impl PostgresStore {
     }
 }
 
+static PARAMETER_DELETES: crate::batch::SharedRows = crate::batch::SharedRows {
+    table: "ssm_parameters",
+    head: "DELETE FROM ssm_parameters WHERE name IN (VALUES ",
+    arity: 1,
+    tail: ")",
+};
+static VERSION_DELETES: crate::batch::SharedRows = crate::batch::SharedRows {
+    table: "ssm_parameter_versions",
+    head: "DELETE FROM ssm_parameter_versions WHERE name IN (VALUES ",
+    arity: 1,
+    tail: ")",
+};
+
 impl SqliteStore {
     /// One process writes: under the name's lock ([`SqliteStore::name_lock`], which every
     /// write of the parameter holds) the current version comes from the names in memory
@@ -399,16 +412,14 @@ impl SqliteStore {
         if !self.names().parameters.contains_key(name) {
             return Ok(false);
         }
+        // Shared deletes: a batch's deleted parameters go in one statement per table.
         let write = Write {
-            statements: vec![
-                ("DELETE FROM ssm_parameters WHERE name = {}".into(), 1),
-                (
-                    "DELETE FROM ssm_parameter_versions WHERE name = {}".into(),
-                    1,
-                ),
+            statements: Vec::new(),
+            values: Vec::new(),
+            rows: vec![
+                (&PARAMETER_DELETES, vec![BV::Text(name.to_string())]),
+                (&VERSION_DELETES, vec![BV::Text(name.to_string())]),
             ],
-            values: vec![BV::Text(name.to_string()), BV::Text(name.to_string())],
-            rows: Vec::new(),
         };
         self.submit(write).await?;
         self.names().parameters.remove(name);

@@ -131,13 +131,13 @@ const EVENTS_CONFLICT: &str =
     " ON CONFLICT (stack_id, seq) DO UPDATE SET document = excluded.document";
 
 /// SQLite's shared multi-row forms of [`UPSERT_RESOURCE`] and the event insert.
-static RESOURCE_ROWS: crate::batch::RowInsert = crate::batch::RowInsert {
+static RESOURCE_ROWS: crate::batch::SharedRows = crate::batch::SharedRows {
     table: "cfn_resources",
     head: "INSERT INTO cfn_resources (stack_id, logical_id, document) VALUES ",
     arity: 3,
     tail: " ON CONFLICT (stack_id, logical_id) DO UPDATE SET document = excluded.document",
 };
-static EVENT_ROWS: crate::batch::RowInsert = crate::batch::RowInsert {
+static EVENT_ROWS: crate::batch::SharedRows = crate::batch::SharedRows {
     table: "cfn_events",
     head: INSERT_EVENTS,
     arity: 3,
@@ -253,7 +253,7 @@ impl SqliteStore {
     /// write (the upsert, then its events) joins whatever other writes are waiting in one
     /// `BEGIN..COMMIT` query, one round trip to SQLite's connection thread for all of
     /// them, and its resource and event rows join the batch's shared multi-row inserts
-    /// ([`crate::batch::RowInsert`]). sqlx runs each SQLite statement on the connection's
+    /// ([`crate::batch::SharedRows`]). sqlx runs each SQLite statement on the connection's
     /// worker thread and sends each statement's result back: with one transaction per
     /// write (four round trips), then with two statements per write, those thread
     /// wake-ups were most of a stack operation's time (perf: `futex`, not SQL).

@@ -58,6 +58,13 @@ impl PostgresStore {
     }
 }
 
+static BUCKET_DELETES: crate::batch::SharedRows = crate::batch::SharedRows {
+    table: "s3_buckets",
+    head: "DELETE FROM s3_buckets WHERE name IN (VALUES ",
+    arity: 1,
+    tail: ")",
+};
+
 impl SqliteStore {
     /// Taken by every write that adds an object or an upload to `bucket`: the bucket's
     /// name lock, so a delete's emptiness check and its queued delete see no object
@@ -125,10 +132,16 @@ impl SqliteStore {
         if busy != 0 {
             return Err(StoreError::Conflict);
         }
-        self.submit(crate::batch::Write::one(
-            "DELETE FROM s3_buckets WHERE name = {}",
-            vec![crate::batch::Value::Text(name.to_owned())],
-        ))
+        // A shared delete (one statement for a batch's buckets): allowed on a table that
+        // objects and uploads reference because this bucket is empty under its lock.
+        self.submit(crate::batch::Write {
+            statements: Vec::new(),
+            values: Vec::new(),
+            rows: vec![(
+                &BUCKET_DELETES,
+                vec![crate::batch::Value::Text(name.to_owned())],
+            )],
+        })
         .await?;
         {
             let mut names = self.names();

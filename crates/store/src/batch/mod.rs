@@ -20,7 +20,7 @@
 //! land in the order the writes were made. Readers on other connections, and writes that
 //! bypass the combiner, first wait for the queue to drain ([`WriteBatcher::settle`]).
 //! Rows of the engine's hot inserts are gathered across a batch into one statement per
-//! table ([`RowInsert`]).
+//! table ([`SharedRows`]).
 //!
 //! [`StackStore::put_stack`]: sagestack_engine::store::StackStore::put_stack
 //! [`StackStore::put_resource`]: sagestack_engine::store::StackStore::put_resource
@@ -29,9 +29,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sqlx::Arguments;
-use sqlx::sqlite::{SqliteArguments, SqlitePool};
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot, watch};
+
+mod query;
+
+pub(crate) use query::SharedRows;
+use query::execute;
 
 /// Writes combined into one query at most. A stack operation queues three writes per
 /// resource behind (two records, the native row), so a 500-resource delete is about
@@ -49,7 +53,7 @@ pub(crate) struct Write {
     pub values: Vec<Value>,
     /// Rows this write inserts through one of the batch's shared multi-row statements:
     /// `(the insert, its values)`, `values` holding `insert.arity` values per row.
-    pub rows: Vec<(&'static RowInsert, Vec<Value>)>,
+    pub rows: Vec<(&'static SharedRows, Vec<Value>)>,
 }
 
 impl Write {
@@ -61,28 +65,6 @@ impl Write {
             rows: Vec::new(),
         }
     }
-}
-
-/// An `INSERT` whose rows from every write of a batch go into one statement
-/// (`head` + `(..), (..), ...` + `tail`): the engine's hot writes are each a row or two,
-/// and every statement of a batch costs a message from SQLite's connection thread back to
-/// the batching task (sqlx sends each statement's result), so one statement per table
-/// instead of two per write is most of a batch's cost saved.
-///
-/// Rows of a batch are inserted in the order their writes were queued, so a later upsert
-/// of the same key wins. They may move ahead of other writes' *statements* only where
-/// that cannot change the outcome: before a statement that mentions `table`, the rows
-/// gathered so far are inserted first. A shared insert must therefore touch only
-/// `table`, and nothing outside the store's own SQL may read it mid-transaction (no
-/// triggers, no foreign keys into it).
-pub(crate) struct RowInsert {
-    pub table: &'static str,
-    /// `INSERT INTO table (columns) VALUES `
-    pub head: &'static str,
-    /// Values per row.
-    pub arity: usize,
-    /// After the rows, e.g. ` ON CONFLICT (key) DO UPDATE SET ...`.
-    pub tail: &'static str,
 }
 
 /// A bound value.
@@ -369,132 +351,6 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>, progress: A
     }
 }
 
-/// The SQL text and arguments of one batch: parameters are bound in order across the whole
-/// query, shared inserts gather their rows (see [`RowInsert`]).
-struct Query<'a> {
-    sql: String,
-    args: SqliteArguments,
-    /// Shared inserts with rows not yet written out: `(insert, values of its rows)`.
-    pending: Vec<(&'static RowInsert, Vec<&'a Value>)>,
-}
-
-impl<'a> Query<'a> {
-    fn bind(&mut self, v: &Value) -> Result<(), WriteError> {
-        match v {
-            Value::Text(t) => self.args.add(t.clone()),
-            Value::Int(i) => self.args.add(*i),
-        }
-        .map_err(|e| WriteError::other(&format!("cannot bind a value: {e}")))?;
-        // Anonymous `?`: SQLite numbers them in order (sqlx binds them in order across the
-        // statements of a query). A `$n` is a *named* parameter to SQLite, looked up in a
-        // list as the query is parsed: quadratic in a batch's thousands of parameters.
-        self.sql.push('?');
-        Ok(())
-    }
-
-    fn statement(
-        &mut self,
-        template: &str,
-        count: usize,
-        values: &mut std::slice::Iter<'_, Value>,
-    ) -> Result<(), WriteError> {
-        // Rows gathered for a table this statement mentions go in first (queue order).
-        let mut i = 0;
-        while i < self.pending.len() {
-            if template.contains(self.pending[i].0.table) {
-                self.write_rows(i)?;
-            } else {
-                i += 1;
-            }
-        }
-        let mut parts = template.split("{}");
-        self.sql.push_str(parts.next().unwrap_or_default());
-        for part in parts.take(count) {
-            let v = values
-                .next()
-                .ok_or_else(|| WriteError::other("a statement has more parameters than values"))?;
-            self.bind(v)?;
-            self.sql.push_str(part);
-        }
-        self.sql.push_str(";\n");
-        Ok(())
-    }
-
-    fn rows(&mut self, insert: &'static RowInsert, values: &'a [Value]) -> Result<(), WriteError> {
-        if insert.arity == 0 || !values.len().is_multiple_of(insert.arity) {
-            return Err(WriteError::other(
-                "a row insert's values are not whole rows",
-            ));
-        }
-        let at = match self.pending.iter().position(|p| std::ptr::eq(p.0, insert)) {
-            Some(at) => at,
-            None => {
-                self.pending.push((insert, Vec::new()));
-                self.pending.len() - 1
-            }
-        };
-        self.pending[at].1.extend(values.iter());
-        Ok(())
-    }
-
-    /// Writes out the `i`th pending shared insert and forgets it.
-    fn write_rows(&mut self, i: usize) -> Result<(), WriteError> {
-        let (insert, values) = self.pending.remove(i);
-        self.sql.push_str(insert.head);
-        for (r, row) in values.chunks(insert.arity).enumerate() {
-            if r > 0 {
-                self.sql.push_str(", ");
-            }
-            self.sql.push('(');
-            for (c, v) in row.iter().enumerate() {
-                if c > 0 {
-                    self.sql.push_str(", ");
-                }
-                self.bind(v)?;
-            }
-            self.sql.push(')');
-        }
-        self.sql.push_str(insert.tail);
-        self.sql.push_str(";\n");
-        Ok(())
-    }
-}
-
-/// `BEGIN; <every statement>; COMMIT;` in one query on one connection; rolled back on
-/// any error.
-async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), WriteError> {
-    let mut q = Query {
-        sql: String::from("BEGIN;\n"),
-        args: SqliteArguments::default(),
-        pending: Vec::new(),
-    };
-    for w in writes {
-        let mut values = w.values.iter();
-        for (template, count) in &w.statements {
-            q.statement(template, *count, &mut values)?;
-        }
-        for (insert, values) in &w.rows {
-            q.rows(insert, values)?;
-        }
-    }
-    while !q.pending.is_empty() {
-        q.write_rows(0)?;
-    }
-    q.sql.push_str("COMMIT;");
-    let Query { sql, args, .. } = q;
-    let mut conn = pool.acquire().await?;
-    let result = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-        .persistent(false)
-        .execute(&mut *conn)
-        .await;
-    if let Err(e) = result {
-        // Whatever statement failed, leave no transaction open on this connection.
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return Err(e.into());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,7 +425,7 @@ mod tests {
         pool
     }
 
-    static KV_ROWS: RowInsert = RowInsert {
+    static KV_ROWS: SharedRows = SharedRows {
         table: "kv",
         head: "INSERT INTO kv (k, v) VALUES ",
         arity: 2,
@@ -586,6 +442,21 @@ mod tests {
 
     fn kv_delete(k: &str) -> Write {
         Write::one("DELETE FROM kv WHERE k = {}", vec![Value::Text(k.into())])
+    }
+
+    static KV_DELETES: SharedRows = SharedRows {
+        table: "kv",
+        head: "DELETE FROM kv WHERE k IN (VALUES ",
+        arity: 1,
+        tail: ")",
+    };
+
+    fn kv_shared_delete(k: &str) -> Write {
+        Write {
+            statements: Vec::new(),
+            values: Vec::new(),
+            rows: vec![(&KV_DELETES, vec![Value::Text(k.into())])],
+        }
     }
 
     async fn kv(pool: &SqlitePool) -> Vec<(String, i64)> {
@@ -614,6 +485,60 @@ mod tests {
         batcher.enqueue(kv_row("a", 1)).unwrap();
         batcher.write(kv_delete("a")).await.unwrap();
         assert_eq!(kv(&pool).await.len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_deletes_and_upserts_of_one_table_keep_queue_order() {
+        let pool = memory_pool("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").await;
+        let batcher = WriteBatcher::start(pool.clone());
+        // Upserts and deletes of the same keys, both as shared rows, interleaved: each
+        // key ends as its last queued write left it, whatever batches they fall into.
+        for round in 0..40 {
+            batcher.enqueue(kv_row("a", round)).unwrap();
+            batcher.enqueue(kv_row("b", round)).unwrap();
+            batcher.enqueue(kv_shared_delete("a")).unwrap();
+            batcher
+                .enqueue(kv_row(&format!("k{round}"), round))
+                .unwrap();
+            batcher.enqueue(kv_shared_delete("b")).unwrap();
+            batcher.enqueue(kv_row("b", round + 1000)).unwrap();
+            if round % 2 == 0 {
+                batcher
+                    .enqueue(kv_shared_delete(&format!("k{round}")))
+                    .unwrap();
+            }
+        }
+        batcher.settle().await.unwrap();
+        // The same writes as ONE batch (the batcher may split them as they arrive).
+        let one: Vec<Write> = (0..40)
+            .flat_map(|round| {
+                let mut w = vec![
+                    kv_row("a", round),
+                    kv_row("b", round),
+                    kv_shared_delete("a"),
+                    kv_row(&format!("k{round}"), round),
+                    kv_shared_delete("b"),
+                    kv_row("b", round + 1000),
+                ];
+                if round % 2 == 0 {
+                    w.push(kv_shared_delete(&format!("k{round}")));
+                }
+                w
+            })
+            .collect();
+        let after_batcher = kv(&pool).await;
+        sqlx::query("DELETE FROM kv").execute(&pool).await.unwrap();
+        execute(&pool, &one.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        assert_eq!(kv(&pool).await, after_batcher);
+        let mut want: Vec<(String, i64)> = (0..40)
+            .filter(|r| r % 2 == 1)
+            .map(|r| (format!("k{r}"), r))
+            .collect();
+        want.push(("b".into(), 1039));
+        want.sort();
+        assert_eq!(kv(&pool).await, want);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
