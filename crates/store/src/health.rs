@@ -98,13 +98,7 @@ pub(crate) async fn load_names(pool: &SqlitePool) -> Result<Names, StoreError> {
 /// Live stacks `(stack id, name)` oldest first, and every export.
 pub(crate) async fn load_stacks(
     pool: &SqlitePool,
-) -> Result<
-    (
-        Vec<(String, String)>,
-        Vec<sagestack_engine::model::ExportRecord>,
-    ),
-    StoreError,
-> {
+) -> Result<crate::stack_cache::StackCache, StoreError> {
     let live =
         sqlx::query_as("SELECT stack_id, stack_name FROM cfn_stacks WHERE live = 1 ORDER BY ord")
             .fetch_all(pool)
@@ -122,8 +116,15 @@ pub(crate) async fn load_stacks(
                 exporting_stack_id,
             },
         )
-        .collect();
-    Ok((live, exports))
+        .collect::<Vec<_>>();
+    let change_sets: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT stack_id FROM cfn_change_sets")
+            .fetch_all(pool)
+            .await?;
+    let stacks = crate::stack_cache::StackCache::with_live(live);
+    stacks.set_exports(exports);
+    stacks.set_change_set_stacks(change_sets);
+    Ok(stacks)
 }
 
 /// When the store last probed, for [`PROBE_INTERVAL`].
@@ -189,11 +190,10 @@ impl SqliteStore {
     /// are awaited, and the cache is updated only after their commit.
     pub(crate) async fn rebuild(&self) -> Result<(), StoreError> {
         let names = load_names(&self.pool).await?;
-        let (live, exports) = load_stacks(&self.pool).await?;
+        let loaded = load_stacks(&self.pool).await?;
         *self.names() = names;
         let stacks = self.stack_cache().expect("the SQLite store caches stacks");
-        stacks.reset(live);
-        stacks.set_exports(exports);
+        stacks.reset_from(loaded);
         Ok(())
     }
 }

@@ -115,9 +115,7 @@ impl SqliteStore {
             .await?;
         Self::migrate(&pool).await?;
         let cache = Self::load(&pool).await?;
-        let (live, exports) = crate::health::load_stacks(&pool).await?;
-        let stacks = crate::stack_cache::StackCache::with_live(live);
-        stacks.set_exports(exports);
+        let stacks = crate::health::load_stacks(&pool).await?;
         let names = crate::health::load_names(&pool).await?;
         let sync = crate::durable::GroupSync::open(&dir.join(DATABASE_FILE), durability)?;
         let batcher = crate::batch::WriteBatcher::start(pool.clone());

@@ -12,7 +12,7 @@
 //!   leave first). Only writes fill the cache, after their commit: a read that missed
 //!   never inserts what it read, since a newer write may have committed meanwhile.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use std::collections::BTreeMap;
@@ -27,6 +27,10 @@ pub(crate) struct StackCache {
     inner: Mutex<Inner>,
     /// Every export by name: complete (exports are few and small).
     exports: Mutex<BTreeMap<String, ExportRecord>>,
+    /// The stacks that may have change sets: every stack with one in the database, and
+    /// possibly some whose last one was deleted alone. An update marks its stack's change
+    /// sets obsolete; most stacks never had one, and for them that is no read.
+    change_sets: Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -57,14 +61,28 @@ impl StackCache {
         cache
     }
 
-    /// Forgets every record kept and starts the live names over from the database's
-    /// (after queued writes were lost, see `SqliteStore::recover`): later reads go to
-    /// the database, which holds only what committed.
-    pub(crate) fn reset(&self, live: impl IntoIterator<Item = (String, String)>) {
-        let mut c = self.lock();
-        c.records.clear();
-        c.order.clear();
-        c.live = live.into_iter().map(|(id, name)| (name, id)).collect();
+    /// Forgets every record kept and takes the live names, exports and stacks with
+    /// change sets of `loaded` (just read from the database, after queued writes were
+    /// lost, see `SqliteStore::recover`): later reads go to the database, which holds
+    /// only what committed.
+    pub(crate) fn reset_from(&self, loaded: StackCache) {
+        let live = std::mem::take(&mut loaded.lock().live);
+        {
+            let mut c = self.lock();
+            c.records.clear();
+            c.order.clear();
+            c.live = live;
+        }
+        let exports = loaded
+            .exports
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        *self.exports.lock().unwrap_or_else(|e| e.into_inner()) = exports;
+        let change_sets = loaded
+            .change_sets
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        *self.change_sets.lock().unwrap_or_else(|e| e.into_inner()) = change_sets;
     }
 
     /// Starts the exports from the database's.
@@ -72,6 +90,35 @@ impl StackCache {
         let mut e = self.exports.lock().unwrap_or_else(|e| e.into_inner());
         e.clear();
         e.extend(exports.into_iter().map(|x| (x.name.clone(), x)));
+    }
+
+    /// Starts the stacks with change sets from the database's.
+    pub(crate) fn set_change_set_stacks(&self, stacks: impl IntoIterator<Item = String>) {
+        let mut c = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
+        c.clear();
+        c.extend(stacks);
+    }
+
+    /// Before a change set of `stack_id` is written (before, so that no reader can
+    /// see the row and miss the note).
+    pub(crate) fn note_change_set(&self, stack_id: &str) {
+        let mut c = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
+        if !c.contains(stack_id) {
+            c.insert(stack_id.to_string());
+        }
+    }
+
+    /// Whether `stack_id` may have change sets (`false`: it has none).
+    pub(crate) fn may_have_change_sets(&self, stack_id: &str) -> bool {
+        let c = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
+        c.contains(stack_id)
+    }
+
+    /// After every change set of `stack_id` was deleted (queued writes included: they
+    /// commit in order, so a read that then skips the table agrees with them).
+    pub(crate) fn forget_change_sets(&self, stack_id: &str) {
+        let mut c = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
+        c.remove(stack_id);
     }
 
     /// Every export, ordered by name.
@@ -187,6 +234,24 @@ mod export_tests {
             value: format!("{name}-value"),
             exporting_stack_id: stack.into(),
         }
+    }
+
+    #[test]
+    fn stacks_with_change_sets_are_noted_before_and_forgotten_after() {
+        let c = StackCache::default();
+        c.set_change_set_stacks(["s1".to_string()]);
+        assert!(c.may_have_change_sets("s1"));
+        assert!(!c.may_have_change_sets("s2"));
+        c.note_change_set("s2");
+        c.forget_change_sets("s1");
+        assert!(!c.may_have_change_sets("s1"));
+        assert!(c.may_have_change_sets("s2"));
+        // Recovery starts over from what the database holds.
+        let loaded = StackCache::default();
+        loaded.set_change_set_stacks(["s3".to_string()]);
+        c.reset_from(loaded);
+        assert!(!c.may_have_change_sets("s2"));
+        assert!(c.may_have_change_sets("s3"));
     }
 
     #[test]

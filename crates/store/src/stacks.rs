@@ -4,15 +4,12 @@
 //! migration 0002 (`cfn_stacks`, `cfn_resources`, `cfn_events`, `cfn_change_sets`,
 //! `cfn_exports`), keyed as the contract documents. Every method is one transaction, so a
 //! record and the events that describe its change are committed together or not at all,
-//! and nothing is acknowledged before it is committed (SQLite: WAL,
-//! flushed by group commit, see [`crate::durable`]).
-//!
-//! One implementation serves both backends: the statements use only SQL that SQLite and
-//! PostgreSQL share (`$n` placeholders, `ON CONFLICT ... DO UPDATE`); the one difference,
-//! byte-order collation for `ORDER BY` on PostgreSQL, is a macro argument.
-//!
-//! The SQLite backend reads these tables directly (its in-memory cache covers projects
-//! only): the pool's single connection serialises them with every write.
+//! and nothing is acknowledged before it is committed (SQLite: WAL, flushed by group
+//! commit, see [`crate::durable`]). One implementation serves both backends: the
+//! statements use only SQL that SQLite and PostgreSQL share (`$n` placeholders, `ON
+//! CONFLICT ... DO UPDATE`); the one difference, byte-order collation for `ORDER BY` on
+//! PostgreSQL, is a macro argument. SQLite answers some reads from memory
+//! (`crate::stack_cache`).
 
 use async_trait::async_trait;
 use sagestack_engine::model::{
@@ -569,6 +566,9 @@ macro_rules! stack_store_impl {
                      VALUES ($1, $2, $3) ON CONFLICT (change_set_id) DO UPDATE
                      SET stack_id = excluded.stack_id, document = excluded.document";
                 let doc = to_doc(change_set)?;
+                if let Some(cache) = self.stack_cache() {
+                    cache.note_change_set(&change_set.stack_id);
+                }
                 self.cfn_exec(
                     sql,
                     &[&change_set.change_set_id, &change_set.stack_id, &doc],
@@ -588,12 +588,21 @@ macro_rules! stack_store_impl {
                 &self,
                 stack_id: &str,
             ) -> Result<Vec<ChangeSetRecord>, StoreError> {
+                if self
+                    .stack_cache()
+                    .is_some_and(|c| !c.may_have_change_sets(stack_id))
+                {
+                    return Ok(Vec::new());
+                }
                 let sql = "SELECT document FROM cfn_change_sets WHERE stack_id = $1 ORDER BY ord";
                 self.cfn_docs(sql, stack_id).await
             }
 
             async fn delete_change_sets(&self, stack_id: &str) -> Result<(), StoreError> {
                 self.delete_change_set_rows(stack_id).await?;
+                if let Some(cache) = self.stack_cache() {
+                    cache.forget_change_sets(stack_id);
+                }
                 flushed(self.durable().await)
             }
 

@@ -75,7 +75,9 @@ fn event(stack_id: &str, seq: u64) -> StackEvent {
     }
 }
 
-fn change_set(id: &str, stack_id: &str) -> ChangeSetRecord {
+/// A change set `id` of `stack_id`, available, with one change (what the cases here put;
+/// backends' own tests use it too).
+pub fn change_set(id: &str, stack_id: &str) -> ChangeSetRecord {
     ChangeSetRecord {
         change_set_id: id.into(),
         change_set_name: format!("name-{id}"),
@@ -365,6 +367,13 @@ async fn change_sets(store: &dyn StackStore) {
         1,
         "another stack's change sets stay"
     );
+    store.put_change_set(&change_set("c5", "s1")).await.unwrap();
+    assert_eq!(
+        store.list_change_sets("s1").await.unwrap().len(),
+        1,
+        "a change set put after its stack's were deleted is listed"
+    );
+    assert!(store.list_change_sets("s3").await.unwrap().is_empty());
 }
 
 async fn exports(store: &dyn StackStore) {

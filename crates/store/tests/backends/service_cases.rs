@@ -14,6 +14,7 @@ pub async fn stack_store_conformance(h: Arc<Harness>) {
 
 pub async fn stack_records_survive_reopen(h: Arc<Harness>) {
     use sagestack_engine::model::{ExportRecord, StackEvent};
+    use sagestack_engine::store::conformance::change_set;
     let event = StackEvent {
         seq: 1,
         event_id: "e1".into(),
@@ -40,11 +41,17 @@ pub async fn stack_records_survive_reopen(h: Arc<Harness>) {
         )
         .await
         .unwrap();
+        s.put_change_set(&change_set("c1", "arn:s")).await.unwrap();
         s.close().await;
     }
     let s = h.open().await;
     assert_eq!(s.list_events("arn:s", None, 10).await.unwrap(), vec![event]);
     assert_eq!(s.list_exports().await.unwrap().len(), 1);
+    // SQLite knows from memory which stacks have change sets: loaded at open.
+    assert_eq!(
+        s.list_change_sets("arn:s").await.unwrap(),
+        vec![change_set("c1", "arn:s")]
+    );
     s.close().await;
 }
 
