@@ -147,8 +147,9 @@ impl Claims for SharedClaims {
     }
 }
 
-/// Two processes over one store and one claim table; `a` and `b` each claim as itself.
-fn two_replicas(h: &Harness) -> (SharedClaims, Engine, Engine) {
+/// Two processes over one store and one claim table, `a` holding `stack_id`'s claim
+/// (its engine has not admitted anything: the test plays what `a` does next).
+async fn two_replicas(h: &Harness, stack_id: &str) -> (SharedClaims, Engine, Engine) {
     let table = Arc::new(std::sync::Mutex::new(Default::default()));
     let over = |me| {
         let claims = Arc::new(SharedClaims {
@@ -158,7 +159,9 @@ fn two_replicas(h: &Harness) -> (SharedClaims, Engine, Engine) {
         engine_claiming(h.store.clone(), h.provider.clone(), claims)
     };
     let (a, b) = (over("a"), over("b"));
-    (SharedClaims { table, me: "a" }, a, b)
+    let a_claims = SharedClaims { table, me: "a" };
+    assert!(a_claims.claim(claims::STACK, stack_id).await.unwrap());
+    (a_claims, a, b)
 }
 
 /// Another replica holds the stack's claim just after its operation settled (it has not
@@ -168,13 +171,7 @@ fn two_replicas(h: &Harness) -> (SharedClaims, Engine, Engine) {
 async fn an_update_waits_for_a_claim_being_let_go() {
     let h = Harness::new();
     let stack = h.create("letgo", &named("r0")).await;
-    let (a_claims, _a, b) = two_replicas(&h);
-    assert!(
-        a_claims
-            .claim(claims::STACK, &stack.stack_id)
-            .await
-            .unwrap()
-    );
+    let (a_claims, _a, b) = two_replicas(&h, &stack.stack_id).await;
     let id = stack.stack_id.clone();
     let letting_go = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -196,13 +193,7 @@ async fn an_update_refused_by_a_claim_names_the_winners_operation() {
     let h = Harness::new();
     h.provider.delay("A", 300);
     let stack = h.create("claimed", &named("r0")).await;
-    let (a_claims, a, b) = two_replicas(&h);
-    assert!(
-        a_claims
-            .claim(claims::STACK, &stack.stack_id)
-            .await
-            .unwrap()
-    );
+    let (_, a, b) = two_replicas(&h, &stack.stack_id).await;
     let id = stack.stack_id.clone();
     let loser = tokio::spawn(async move {
         let r = b

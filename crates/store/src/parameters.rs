@@ -334,18 +334,10 @@ impl PostgresStore {
     }
 }
 
-static PARAMETER_DELETES: crate::batch::SharedRows = crate::batch::SharedRows {
-    table: "ssm_parameters",
-    head: "DELETE FROM ssm_parameters WHERE name IN (VALUES ",
-    arity: 1,
-    tail: ")",
-};
-static VERSION_DELETES: crate::batch::SharedRows = crate::batch::SharedRows {
-    table: "ssm_parameter_versions",
-    head: "DELETE FROM ssm_parameter_versions WHERE name IN (VALUES ",
-    arity: 1,
-    tail: ")",
-};
+static PARAMETER_DELETES: crate::batch::SharedRows =
+    crate::batch::shared_delete!("ssm_parameters", "name");
+static VERSION_DELETES: crate::batch::SharedRows =
+    crate::batch::shared_delete!("ssm_parameter_versions", "name");
 
 impl SqliteStore {
     /// One process writes: under the name's lock ([`SqliteStore::name_lock`], which every

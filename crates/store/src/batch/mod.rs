@@ -34,8 +34,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 mod query;
 
-pub(crate) use query::SharedRows;
 use query::execute;
+pub(crate) use query::{SharedRows, shared_delete};
 
 /// Writes combined into one query at most. A stack operation queues three writes per
 /// resource behind (two records, the native row), so a 500-resource delete is about
@@ -444,12 +444,7 @@ mod tests {
         Write::one("DELETE FROM kv WHERE k = {}", vec![Value::Text(k.into())])
     }
 
-    static KV_DELETES: SharedRows = SharedRows {
-        table: "kv",
-        head: "DELETE FROM kv WHERE k IN (VALUES ",
-        arity: 1,
-        tail: ")",
-    };
+    static KV_DELETES: SharedRows = shared_delete!("kv", "k");
 
     fn kv_shared_delete(k: &str) -> Write {
         Write {

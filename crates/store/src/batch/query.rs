@@ -35,6 +35,20 @@ pub(crate) struct SharedRows {
     pub tail: &'static str,
 }
 
+/// A [`SharedRows`] deleting the rows of `$table` whose single-column key `$key` is one
+/// of the batch's values.
+macro_rules! shared_delete {
+    ($table:literal, $key:literal) => {
+        $crate::batch::SharedRows {
+            table: $table,
+            head: concat!("DELETE FROM ", $table, " WHERE ", $key, " IN (VALUES "),
+            arity: 1,
+            tail: ")",
+        }
+    };
+}
+pub(crate) use shared_delete;
+
 /// The SQL text and arguments of one batch: parameters are bound in order across the whole
 /// query, shared statements gather their rows (see [`SharedRows`]).
 struct Query<'a> {

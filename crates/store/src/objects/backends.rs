@@ -58,12 +58,8 @@ impl PostgresStore {
     }
 }
 
-static BUCKET_DELETES: crate::batch::SharedRows = crate::batch::SharedRows {
-    table: "s3_buckets",
-    head: "DELETE FROM s3_buckets WHERE name IN (VALUES ",
-    arity: 1,
-    tail: ")",
-};
+static BUCKET_DELETES: crate::batch::SharedRows =
+    crate::batch::shared_delete!("s3_buckets", "name");
 
 impl SqliteStore {
     /// Taken by every write that adds an object or an upload to `bucket`: the bucket's
