@@ -93,7 +93,7 @@ impl PostgresStore {
         statement: &str,
         values: Vec<crate::batch::Value>,
     ) -> Result<(), StoreError> {
-        let sql = crate::stacks::numbered(statement);
+        let sql = crate::batch::numbered(statement);
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for v in values {
             query = match v {

@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
+use crate::batch::numbered;
 use crate::transient::retrying;
 use crate::{PostgresStore, SqliteStore};
 
@@ -140,16 +141,6 @@ static EVENT_ROWS: crate::batch::SharedRows = crate::batch::SharedRows {
     arity: 3,
     tail: EVENTS_CONFLICT,
 };
-
-/// `template` with its `{}` placeholders numbered `$1`, `$2`, ... in order.
-pub(crate) fn numbered(template: &str) -> String {
-    let mut parts = template.split("{}");
-    let mut out = parts.next().unwrap_or_default().to_string();
-    for (i, part) in parts.enumerate() {
-        out.push_str(&format!("${}{part}", i + 1));
-    }
-    out
-}
 
 static PG_UPSERT_STACK: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(UPSERT_STACK));
@@ -694,12 +685,3 @@ stack_store_impl!(
     "UPDATE cfn_stacks SET document = $1, live = $2
      WHERE stack_id = $3 AND COALESCE((document::jsonb ->> 'revision')::bigint, 0) = $4"
 );
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn numbered_numbers_placeholders_in_order() {
-        assert_eq!(super::numbered("f({}, {}) g({})"), "f($1, $2) g($3)");
-        assert_eq!(super::numbered("no parameters"), "no parameters");
-    }
-}

@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 mod query;
 
 use query::execute;
-pub(crate) use query::{SharedRows, shared_delete};
+pub(crate) use query::{SharedRows, numbered, shared_delete};
 
 /// Writes combined into one query at most. A stack operation queues three writes per
 /// resource behind (two records, the native row), so a 500-resource delete is about

@@ -35,6 +35,17 @@ pub(crate) struct SharedRows {
     pub tail: &'static str,
 }
 
+/// `template` (a [`super::Write`] statement) with its `{}` placeholders numbered `$1`,
+/// `$2`, ... in order: the same statement for PostgreSQL.
+pub(crate) fn numbered(template: &str) -> String {
+    let mut parts = template.split("{}");
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for (i, part) in parts.enumerate() {
+        out.push_str(&format!("${}{part}", i + 1));
+    }
+    out
+}
+
 /// A [`SharedRows`] deleting the rows of `$table` whose single-column key `$key` is one
 /// of the batch's values.
 macro_rules! shared_delete {
@@ -183,4 +194,13 @@ pub(super) async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), 
         return Err(e.into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_numbers_placeholders_in_order() {
+        assert_eq!(super::numbered("f({}, {}) g({})"), "f($1, $2) g($3)");
+        assert_eq!(super::numbered("no parameters"), "no parameters");
+    }
 }
