@@ -376,6 +376,17 @@ impl Inner {
             .map_err(EngineError::Template)
     }
 
+    /// Every resource record of a stack (gone ones too) keyed by logical id, as stored.
+    pub async fn stored_records(&self, stack_id: &str) -> Result<ops::Records, EngineError> {
+        Ok(self
+            .store
+            .list_resources(stack_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.logical_id.clone(), r))
+            .collect())
+    }
+
     pub async fn exports_map(&self) -> Result<HashMap<String, String>, EngineError> {
         Ok(self
             .store

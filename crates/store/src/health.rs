@@ -95,7 +95,8 @@ pub(crate) async fn load_names(pool: &SqlitePool) -> Result<Names, StoreError> {
     })
 }
 
-/// Live stacks `(stack id, name)` oldest first, and every export.
+/// The stack cache as the database has it: the live stacks, every export, and the stacks
+/// with change sets.
 pub(crate) async fn load_stacks(
     pool: &SqlitePool,
 ) -> Result<crate::stack_cache::StackCache, StoreError> {

@@ -405,14 +405,10 @@ impl SqliteStore {
             return Ok(false);
         }
         // Shared deletes: a batch's deleted parameters go in one statement per table.
-        let write = Write {
-            statements: Vec::new(),
-            values: Vec::new(),
-            rows: vec![
-                (&PARAMETER_DELETES, vec![BV::Text(name.to_string())]),
-                (&VERSION_DELETES, vec![BV::Text(name.to_string())]),
-            ],
-        };
+        let write = Write::shared(vec![
+            (&PARAMETER_DELETES, vec![BV::Text(name.to_string())]),
+            (&VERSION_DELETES, vec![BV::Text(name.to_string())]),
+        ]);
         self.submit(write).await?;
         self.names().parameters.remove(name);
         drop(_w);

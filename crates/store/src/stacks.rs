@@ -252,11 +252,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         use crate::batch::{Value, Write};
         let stack_record = matches!(record, Some(Upsert::Stack { .. }));
-        let mut write = Write {
-            statements: Vec::new(),
-            values: Vec::new(),
-            rows: Vec::with_capacity(2),
-        };
+        let mut write = Write::shared(Vec::with_capacity(2));
         match record {
             Some(Upsert::Stack {
                 stack_id,

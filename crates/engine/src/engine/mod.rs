@@ -291,18 +291,6 @@ impl Stacks {
         }
     }
 
-    /// Every resource record of a stack (gone ones too) keyed by logical id.
-    async fn stored_resources(&self, stack_id: &str) -> Result<Records, EngineError> {
-        Ok(self
-            .inner
-            .store
-            .list_resources(stack_id)
-            .await?
-            .into_iter()
-            .map(|r| (r.logical_id.clone(), r))
-            .collect())
-    }
-
     /// Plans `template` for `stack` and computes its changes against the live resources.
     /// Also says whether the update changes something besides its resources: the outputs,
     /// or the stack's tags. `tags`, when given and not the stack's, change every taggable
@@ -316,7 +304,7 @@ impl Stacks {
     ) -> Result<(Arc<dyn TemplatePlan>, Vec<ResourceChange>, bool, Records), EngineError> {
         let plan = self.inner.plan(stack, template)?;
         self.validate_plan(&*plan, capabilities)?;
-        let records = self.stored_resources(&stack.stack_id).await?;
+        let records = self.inner.stored_records(&stack.stack_id).await?;
         // The live ones: all of them, unless some are gone (a copy only then).
         let live: std::borrow::Cow<'_, Records> = if records.values().any(|r| r.status.is_gone()) {
             std::borrow::Cow::Owned(

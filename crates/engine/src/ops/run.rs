@@ -196,13 +196,7 @@ impl Run {
         };
         let records: Records = match carried {
             Some(records) => records,
-            None => inner
-                .store
-                .list_resources(&stack.stack_id)
-                .await?
-                .into_iter()
-                .map(|r| (r.logical_id.clone(), r))
-                .collect(),
+            None => inner.stored_records(&stack.stack_id).await?,
         };
         let has_secrets = records.values().any(|r| no_echo::is_secret(&r.attributes));
         let types = plan

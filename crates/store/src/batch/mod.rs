@@ -57,6 +57,15 @@ pub(crate) struct Write {
 }
 
 impl Write {
+    /// A write of nothing but rows of shared statements ([`SharedRows`]).
+    pub(crate) fn shared(rows: Vec<(&'static SharedRows, Vec<Value>)>) -> Write {
+        Write {
+            statements: Vec::new(),
+            values: Vec::new(),
+            rows,
+        }
+    }
+
     /// A write of one statement whose `{}` placeholders take `values` in order.
     pub(crate) fn one(statement: impl Into<String>, values: Vec<Value>) -> Write {
         Write {
@@ -433,11 +442,7 @@ mod tests {
     };
 
     fn kv_row(k: &str, v: i64) -> Write {
-        Write {
-            statements: Vec::new(),
-            values: Vec::new(),
-            rows: vec![(&KV_ROWS, vec![Value::Text(k.into()), Value::Int(v)])],
-        }
+        Write::shared(vec![(&KV_ROWS, vec![Value::Text(k.into()), Value::Int(v)])])
     }
 
     fn kv_delete(k: &str) -> Write {
@@ -447,11 +452,7 @@ mod tests {
     static KV_DELETES: SharedRows = shared_delete!("kv", "k");
 
     fn kv_shared_delete(k: &str) -> Write {
-        Write {
-            statements: Vec::new(),
-            values: Vec::new(),
-            rows: vec![(&KV_DELETES, vec![Value::Text(k.into())])],
-        }
+        Write::shared(vec![(&KV_DELETES, vec![Value::Text(k.into())])])
     }
 
     async fn kv(pool: &SqlitePool) -> Vec<(String, i64)> {

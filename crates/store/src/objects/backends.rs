@@ -130,14 +130,10 @@ impl SqliteStore {
         }
         // A shared delete (one statement for a batch's buckets): allowed on a table that
         // objects and uploads reference because this bucket is empty under its lock.
-        self.submit(crate::batch::Write {
-            statements: Vec::new(),
-            values: Vec::new(),
-            rows: vec![(
-                &BUCKET_DELETES,
-                vec![crate::batch::Value::Text(name.to_owned())],
-            )],
-        })
+        self.submit(crate::batch::Write::shared(vec![(
+            &BUCKET_DELETES,
+            vec![crate::batch::Value::Text(name.to_owned())],
+        )]))
         .await?;
         {
             let mut names = self.names();
