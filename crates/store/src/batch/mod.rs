@@ -489,25 +489,8 @@ mod tests {
         let batcher = WriteBatcher::start(pool.clone());
         // Upserts and deletes of the same keys, both as shared rows, interleaved: each
         // key ends as its last queued write left it, whatever batches they fall into.
-        for round in 0..40 {
-            batcher.enqueue(kv_row("a", round)).unwrap();
-            batcher.enqueue(kv_row("b", round)).unwrap();
-            batcher.enqueue(kv_shared_delete("a")).unwrap();
-            batcher
-                .enqueue(kv_row(&format!("k{round}"), round))
-                .unwrap();
-            batcher.enqueue(kv_shared_delete("b")).unwrap();
-            batcher.enqueue(kv_row("b", round + 1000)).unwrap();
-            if round % 2 == 0 {
-                batcher
-                    .enqueue(kv_shared_delete(&format!("k{round}")))
-                    .unwrap();
-            }
-        }
-        batcher.settle().await.unwrap();
-        // The same writes as ONE batch (the batcher may split them as they arrive).
-        let one: Vec<Write> = (0..40)
-            .flat_map(|round| {
+        let writes = || {
+            (0..40).flat_map(|round| {
                 let mut w = vec![
                     kv_row("a", round),
                     kv_row("b", round),
@@ -521,7 +504,13 @@ mod tests {
                 }
                 w
             })
-            .collect();
+        };
+        for w in writes() {
+            batcher.enqueue(w).unwrap();
+        }
+        batcher.settle().await.unwrap();
+        // The same writes as ONE batch (the batcher may split them as they arrive).
+        let one: Vec<Write> = writes().collect();
         let after_batcher = kv(&pool).await;
         sqlx::query("DELETE FROM kv").execute(&pool).await.unwrap();
         execute(&pool, &one.iter().collect::<Vec<_>>())
