@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     tasks: Mutex<HashMap<String, Vec<tokio::task::AbortHandle>>>,
     /// Per stack, what `CancelUpdateStack` notifies to interrupt its running update.
     interrupts: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+    /// The records of stacks whose last operation ended here (`ops/kept.rs`).
+    pub kept: ops::Kept,
 }
 
 /// What a [`Inner::commit`] writes along with its events.
@@ -121,6 +123,7 @@ impl Inner {
             changed,
             tasks: Mutex::new(HashMap::new()),
             interrupts: Mutex::new(HashMap::new()),
+            kept: ops::Kept::default(),
         }
     }
 
@@ -148,6 +151,7 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        self.kept.clear();
     }
 
     /// Aborts every driving task (the engine is going away).
@@ -387,6 +391,15 @@ impl Inner {
             .collect())
     }
 
+    /// [`Self::stored_records`] of `stack` as read at its revision: the records its last
+    /// operation here left, if kept (then taken: see `ops/kept.rs`), else as stored.
+    pub async fn records_at(&self, stack: &StackRecord) -> Result<ops::Records, EngineError> {
+        match self.kept.take(&stack.stack_id, stack.revision) {
+            Some(records) => Ok(records),
+            None => self.stored_records(&stack.stack_id).await,
+        }
+    }
+
     pub async fn exports_map(&self) -> Result<HashMap<String, String>, EngineError> {
         Ok(self
             .store
@@ -478,7 +491,8 @@ impl Inner {
         // unless the caller runs deferred itself and flushes at its own end.
         let flush_at_end = !crate::durability::is_deferred();
         let handle = tokio::spawn(crate::durability::deferred(async move {
-            ops::drive(inner.clone(), id.clone(), phase, ops::Carry::new(records)).await;
+            let carry = ops::Carry::new(records);
+            let ended = ops::drive(inner.clone(), id.clone(), phase, carry.clone()).await;
             let flushed = flush_at_end
                 && match inner.store.sync().await {
                     Ok(()) => true,
@@ -487,6 +501,16 @@ impl Inner {
                         false
                     }
                 };
+            // Still holding the stack's claim: no other operation can have been admitted
+            // since the operation's last write (see `ops/kept.rs`).
+            if let Some(stack) = ended
+                && (flushed || !flush_at_end)
+                && !stack.status.is_operation_in_progress()
+                && stack.status != StackStatus::DeleteComplete
+                && let (_, Some(records)) = carry.take()
+            {
+                inner.kept.keep(&id, stack.revision, records);
+            }
             // Deregister only ourselves: once the stack is terminal the caller may already
             // have started the next operation on it, registered under the same stack id.
             let me = tokio::task::id();

@@ -124,12 +124,14 @@ async fn a_failing_local_create_has_rolled_back_when_the_call_answers() {
     assert!(provider.live().is_empty());
 }
 
-/// The phases of one operation hand the stack's records on (`ops/carry.rs`): a create
-/// reads none (a new stack has none), an update reads them once (for the call's diff,
-/// then its forward and cleanup phases carry them), a delete once, and a failed update's
-/// rollback phases none more.
+/// The phases of one operation hand the stack's records on (`ops/carry.rs`), and an
+/// operation's end hands them to the stack's next one (`ops/kept.rs`): a create reads
+/// none (a new stack has none), and every later operation of the same engine none either
+/// (an update's diff, its forward and cleanup phases, a failed update's rollback, a
+/// delete). Another engine over the same store (another replica) reads them once; after
+/// its operation, the first engine's kept records are stale and read again.
 #[tokio::test]
-async fn each_operation_reads_the_stacks_records_at_most_once() {
+async fn operations_read_the_stacks_records_only_when_another_engine_changed_them() {
     use std::sync::atomic::Ordering::SeqCst;
     let (store, provider, engine) = setup(false, Duration::from_secs(5));
     let reads = || store.resource_reads.swap(0, SeqCst);
@@ -153,7 +155,11 @@ async fn each_operation_reads_the_stacks_records_at_most_once() {
     let mut changed = template.clone();
     changed["Resources"]["C"]["Properties"] = serde_json::json!({"Size": 2});
     assert_eq!(update(changed.clone()).await, StackStatus::UpdateComplete);
-    assert_eq!(reads(), 1, "an update reads its records once");
+    assert_eq!(
+        reads(),
+        0,
+        "an update starts from the records its create left"
+    );
 
     provider.fail_once_on("B", Op::Update);
     let mut failing = changed.clone();
@@ -161,8 +167,8 @@ async fn each_operation_reads_the_stacks_records_at_most_once() {
     assert_eq!(update(failing).await, StackStatus::UpdateRollbackComplete);
     assert_eq!(
         reads(),
-        1,
-        "a failed update's rollback phases read nothing more"
+        0,
+        "neither a failed update nor its rollback phases read records"
     );
     // The phases worked from carried records, and what they wrote is in the store: B is
     // back to its properties before the failed update, C keeps the first update's.
@@ -179,12 +185,61 @@ async fn each_operation_reads_the_stacks_records_at_most_once() {
         Some((ResourceStatus::UpdateComplete, Some(serde_json::json!(2))))
     );
 
+    // Another engine adds D: it has kept nothing, so it reads the records.
+    let other = engine_settling(
+        store.clone(),
+        provider.clone(),
+        4,
+        Arc::new(RandomIds),
+        Duration::from_secs(5),
+    );
+    let mut added = changed.clone();
+    added["Resources"]["D"] = serde_json::json!({"Type": "Test::R"});
+    other
+        .update_stack(Harness::update_input(&id, &added))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.describe_stack(&id).await.unwrap().status,
+        StackStatus::UpdateComplete
+    );
+    assert_eq!(reads(), 1, "the other engine reads the records once");
+
+    // The first engine's records predate D: stale at the stack's new revision.
     engine.delete_stack(&id, vec![]).await.unwrap();
     assert_eq!(
         engine.describe_stack(&id).await.unwrap().status,
         StackStatus::DeleteComplete
     );
-    assert_eq!(reads(), 1, "a delete reads its records once");
+    assert_eq!(reads(), 1, "stale kept records are read again");
     let left = store.inner.list_resources(&id).await.unwrap();
     assert!(left.iter().all(|r| r.status.is_gone()), "{left:?}");
+    assert!(
+        provider.live().is_empty(),
+        "the delete removed D too: {:?}",
+        provider.live()
+    );
+}
+
+/// A call that runs nothing (an update with no changes, a change set's planning) leaves
+/// the records kept for the next operation.
+#[tokio::test]
+async fn planning_without_running_keeps_the_records() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (store, _provider, engine) = setup(false, Duration::from_secs(5));
+    let template = chain(&["A", "B"]);
+    let id = engine
+        .create_stack(Harness::input("s", &template))
+        .await
+        .unwrap();
+    let same = engine
+        .update_stack(Harness::update_input("s", &template))
+        .await;
+    assert!(matches!(same, Err(EngineError::NoUpdates)), "{same:?}");
+    engine.delete_stack(&id, vec![]).await.unwrap();
+    assert_eq!(
+        engine.describe_stack(&id).await.unwrap().status,
+        StackStatus::DeleteComplete
+    );
+    assert_eq!(store.resource_reads.load(SeqCst), 0);
 }

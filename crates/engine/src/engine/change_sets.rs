@@ -164,7 +164,7 @@ impl Stacks {
                 (plan, changes, true)
             }
             ChangeSetType::Update => {
-                let (plan, changes, outputs_changed, _) = self
+                let (plan, changes, outputs_changed, records) = self
                     .plan_changes(
                         &stack,
                         &template,
@@ -172,6 +172,8 @@ impl Stacks {
                         input.tags.as_deref(),
                     )
                     .await?;
+                // Planning changes nothing: the records stay the stack's at its revision.
+                inner.kept.keep(&stack.stack_id, stack.revision, records);
                 (plan, changes, outputs_changed)
             }
         };
@@ -298,6 +300,7 @@ impl Stacks {
         }
         let inner = &self.inner;
         let mut stack = self.describe_stack(&cs.stack_id).await?;
+        let read = stack.revision;
         let plan = inner.plan(&stack, &cs.template)?;
         match cs.change_set_type {
             ChangeSetType::Create if stack.status != StackStatus::ReviewInProgress => {
@@ -361,8 +364,12 @@ impl Stacks {
         };
         let hold = inner.admission(settle, admitted).await?;
         inner.forget_interrupt(&stack.stack_id);
-        // A stack in review (a change set of type Create) has no records yet.
-        let records = (cs.change_set_type == ChangeSetType::Create).then(Records::new);
+        // A stack in review (a change set of type Create) has no records yet; an updated
+        // one's kept at the revision read are still its own (admitted on that revision).
+        let records = match cs.change_set_type {
+            ChangeSetType::Create => Some(Records::new()),
+            ChangeSetType::Update => inner.kept.take(&stack.stack_id, read),
+        };
         let task = inner.spawn(stack.stack_id.clone(), phase, hold, records);
         inner.settle(settle, task).await?;
         Ok(stack.stack_id)

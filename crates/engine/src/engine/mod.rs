@@ -304,7 +304,7 @@ impl Stacks {
     ) -> Result<(Arc<dyn TemplatePlan>, Vec<ResourceChange>, bool, Records), EngineError> {
         let plan = self.inner.plan(stack, template)?;
         self.validate_plan(&*plan, capabilities)?;
-        let records = self.inner.stored_records(&stack.stack_id).await?;
+        let records = self.inner.records_at(stack).await?;
         // The live ones: all of them, unless some are gone (a copy only then).
         let live: std::borrow::Cow<'_, Records> = if records.values().any(|r| r.status.is_gone()) {
             std::borrow::Cow::Owned(
@@ -373,6 +373,10 @@ impl Stacks {
             )
             .await?;
         if changes.is_empty() && !outputs_changed {
+            // Nothing runs: the records stay the stack's at the revision read.
+            self.inner
+                .kept
+                .keep(&stack.stack_id, stack.revision, records);
             return Err(EngineError::NoUpdates);
         }
         stack.change_set_id = None;
@@ -493,13 +497,16 @@ impl Stacks {
         stack.retain_resources = retain_resources;
         let plan = self.inner.plan(&stack, &stack.template).ok();
         let settle = self.inner.settle_for([plan.as_deref()]);
+        let read = stack.revision;
         let admitted = self
             .inner
             .admit(&mut stack, StackStatus::DeleteInProgress, "deleted");
         let hold = self.inner.admission(settle, admitted).await?;
+        // Admitted on the revision read: records kept at it are still the stack's.
+        let records = self.inner.kept.take(&stack.stack_id, read);
         let task = self
             .inner
-            .spawn(stack.stack_id.clone(), Phase::Delete, hold, None);
+            .spawn(stack.stack_id.clone(), Phase::Delete, hold, records);
         self.inner.settle(settle, task).await?;
         Ok(Some(stack.stack_id))
     }

@@ -21,12 +21,15 @@
 //! writes, and the one place a phase's resource actions are scheduled over the dependency
 //! graph); [`forward`] is the phase driver of creates and updates and the begin/finish of
 //! their resource actions; [`create`], [`update`], [`delete`] and [`rollback`] hold each
-//! operation's phases and resource actions; [`recover`] settles what a crash interrupted.
+//! operation's phases and resource actions; [`recover`] settles what a crash interrupted;
+//! [`carry`] hands a stack's records from phase to phase and [`kept`] from one operation
+//! to the next.
 
 mod carry;
 mod create;
 mod delete;
 mod forward;
+mod kept;
 mod recover;
 mod rollback;
 mod run;
@@ -39,6 +42,7 @@ use crate::inner::Inner;
 use crate::model::*;
 
 pub(crate) use carry::{Carry, Records};
+pub(crate) use kept::Kept;
 pub(crate) use recover::recover_resources;
 
 /// Where a stack's operation is, i.e. what the driver does next.
@@ -94,20 +98,21 @@ async fn done(
 }
 
 /// Drives `stack_id` from `phase` until its operation ends; `carry` hands the stack's
-/// records from each phase to the next ([`carry`]).
+/// records from each phase to the next ([`carry`]). Returns the stack as the operation
+/// left it, if it ended (not paused by a store error).
 pub(crate) async fn drive(
     inner: Arc<Inner>,
     stack_id: String,
     mut phase: Phase,
     carry: Arc<Carry>,
-) {
+) -> Option<StackRecord> {
     loop {
         let stack = match inner.store.get_stack(&stack_id).await {
             Ok(Some(s)) => s,
-            Ok(None) => return,
+            Ok(None) => return None,
             Err(e) => {
                 tracing::error!(%stack_id, error = %e, "loading stack; operation paused until recover");
-                return;
+                return None;
             }
         };
         match step(&inner, stack, phase.clone(), &carry).await {
@@ -117,13 +122,17 @@ pub(crate) async fn drive(
                 // Only storage failures get here; the stack stays in progress and
                 // `recover` resumes it once the store is healthy.
                 tracing::error!(%stack_id, ?phase, error = %e, "operation paused until recover");
-                return;
+                return None;
             }
         }
     }
-    if let Err(e) = finish_change_set(&inner, &stack_id).await {
-        tracing::error!(%stack_id, error = %e, "recording change set execution status");
-    }
+    finish_change_set(&inner, &stack_id)
+        .await
+        .inspect_err(
+            |e| tracing::error!(%stack_id, error = %e, "recording change set execution status"),
+        )
+        .ok()
+        .flatten()
 }
 
 async fn step(inner: &Arc<Inner>, stack: StackRecord, phase: Phase, carry: &Arc<Carry>) -> Step {
@@ -142,19 +151,23 @@ async fn step(inner: &Arc<Inner>, stack: StackRecord, phase: Phase, carry: &Arc<
     }
 }
 
-/// Records the outcome on the change set whose execution drove the stack.
-async fn finish_change_set(inner: &Arc<Inner>, stack_id: &str) -> Result<(), EngineError> {
+/// Records the outcome on the change set whose execution drove the stack; returns the
+/// stack as read for that.
+async fn finish_change_set(
+    inner: &Arc<Inner>,
+    stack_id: &str,
+) -> Result<Option<StackRecord>, EngineError> {
     let Some(stack) = inner.store.get_stack(stack_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     if stack.status.is_operation_in_progress() {
-        return Ok(());
+        return Ok(Some(stack));
     }
     let Some(cs_id) = &stack.change_set_id else {
-        return Ok(());
+        return Ok(Some(stack));
     };
     let Some(mut cs) = inner.store.get_change_set(cs_id).await? else {
-        return Ok(());
+        return Ok(Some(stack));
     };
     if cs.execution_status == ExecutionStatus::ExecuteInProgress {
         cs.execution_status = if matches!(
@@ -167,5 +180,5 @@ async fn finish_change_set(inner: &Arc<Inner>, stack_id: &str) -> Result<(), Eng
         };
         inner.store.put_change_set(&cs).await?;
     }
-    Ok(())
+    Ok(Some(stack))
 }
