@@ -68,31 +68,38 @@ impl Carry {
     }
 }
 
+/// Records of the given logical ids, for tests.
+#[cfg(test)]
+pub(super) fn test_records<S: AsRef<str>>(ids: &[S]) -> Records {
+    ids.iter()
+        .map(|id| {
+            let id = id.as_ref();
+            let rec = ResourceRecord {
+                stack_id: "s".into(),
+                logical_id: id.to_string(),
+                resource_type: "T::T::T".into(),
+                status: crate::model::ResourceStatus::CreateComplete,
+                status_reason: None,
+                last_updated: 1,
+                physical_id: None,
+                attributes: Default::default(),
+                properties: serde_json::json!({}),
+                deletion_policy: Default::default(),
+                update_replace_policy: Default::default(),
+                prior: None,
+                cleanup: vec![],
+            };
+            (id.to_string(), rec)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn records(ids: &[&str]) -> Records {
-        ids.iter()
-            .map(|id| {
-                let rec = ResourceRecord {
-                    stack_id: "s".into(),
-                    logical_id: id.to_string(),
-                    resource_type: "T::T::T".into(),
-                    status: crate::model::ResourceStatus::CreateComplete,
-                    status_reason: None,
-                    last_updated: 1,
-                    physical_id: None,
-                    attributes: Default::default(),
-                    properties: serde_json::json!({}),
-                    deletion_policy: Default::default(),
-                    update_replace_policy: Default::default(),
-                    prior: None,
-                    cleanup: vec![],
-                };
-                (id.to_string(), rec)
-            })
-            .collect()
+        test_records(ids)
     }
 
     #[test]

@@ -133,30 +133,10 @@ impl Kept {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ResourceRecord;
 
     fn records(n: usize) -> Records {
-        (0..n)
-            .map(|i| {
-                let id = format!("R{i}");
-                let rec = ResourceRecord {
-                    stack_id: "s".into(),
-                    logical_id: id.clone(),
-                    resource_type: "T::T::T".into(),
-                    status: crate::model::ResourceStatus::CreateComplete,
-                    status_reason: None,
-                    last_updated: 1,
-                    physical_id: None,
-                    attributes: Default::default(),
-                    properties: serde_json::json!({}),
-                    deletion_policy: Default::default(),
-                    update_replace_policy: Default::default(),
-                    prior: None,
-                    cleanup: vec![],
-                };
-                (id, rec)
-            })
-            .collect()
+        let ids: Vec<String> = (0..n).map(|i| format!("R{i}")).collect();
+        super::super::carry::test_records(&ids)
     }
 
     #[test]
