@@ -501,15 +501,14 @@ impl Inner {
                         false
                     }
                 };
-            // Still holding the stack's claim: no other operation can have been admitted
-            // since the operation's last write (see `ops/kept.rs`).
-            if let Some(stack) = ended
+            // Kept with the revision the operation's own last write gave the stack: any
+            // later write raises it (see `ops/kept.rs`).
+            if let Some((status, revision)) = ended
                 && (flushed || !flush_at_end)
-                && !stack.status.is_operation_in_progress()
-                && stack.status != StackStatus::DeleteComplete
+                && status != StackStatus::DeleteComplete
                 && let (_, Some(records)) = carry.take()
             {
-                inner.kept.keep(&id, stack.revision, records);
+                inner.kept.keep(&id, revision, records);
             }
             // Deregister only ourselves: once the stack is terminal the caller may already
             // have started the next operation on it, registered under the same stack id.

@@ -11,11 +11,11 @@ use crate::model::*;
 
 use super::forward::{Forward, forward_phase};
 use super::run::{Ev, Run};
-use super::{Carry, Phase, Step, done, then};
+use super::{Carry, Next, Phase, Step, done, then};
 
 pub(super) async fn create(inner: &Arc<Inner>, mut stack: StackRecord, carry: &Arc<Carry>) -> Step {
     if let Err(reason) = forward_phase(inner, &mut stack, Forward::Create, carry).await? {
-        return Ok(Some(Phase::CreateFailed(reason)));
+        return Ok(Next::Phase(Phase::CreateFailed(reason)));
     }
     done(inner, &mut stack, StackStatus::CreateComplete, None).await
 }

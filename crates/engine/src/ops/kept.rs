@@ -12,9 +12,11 @@
 //! starts with an admission that writes the stack and so raises its revision, and every
 //! stack write raises it. So:
 //! - records are kept only when an operation ended well (no store error; its last phase's
-//!   copy is then the store's, see [`super::carry`]), with the revision read back while
-//!   this engine still holds the stack's claim (no other operation, here or on another
-//!   replica, can have been admitted in between);
+//!   copy is then the store's, see [`super::carry`]), with the revision the operation's
+//!   own last write gave the stack (not one read back later: another call of this process
+//!   may have been admitted, and even have finished, by then). Whatever writes the stack
+//!   afterwards raises the revision, so records kept at a revision that has moved on are
+//!   never given out;
 //! - they are used only by a caller that read the stack at that same revision and then
 //!   admits its operation with a compare-and-set on it (or only plans, for a change set);
 //! - using them takes them: an operation changes them, and gives them back at its end.

@@ -76,14 +76,23 @@ impl Phase {
     }
 }
 
-/// What a phase returns: the phase that follows (`None`: the operation is over). An error
-/// is a storage failure, which pauses the operation until `recover`.
-type Step = Result<Option<Phase>, EngineError>;
+/// What a phase leads to.
+enum Next {
+    /// The phase that follows.
+    Phase(Phase),
+    /// The operation is over; its last write left the stack at this status and revision
+    /// (which `ops/kept.rs` keeps the records with).
+    Ended { status: StackStatus, revision: u64 },
+}
+
+/// What a phase returns. An error is a storage failure, which pauses the operation until
+/// `recover`.
+type Step = Result<Next, EngineError>;
 
 /// Ends a phase by starting `next`: writes the stack status it runs under, with `reason`.
 async fn then(inner: &Inner, stack: &mut StackRecord, next: Phase, reason: Option<String>) -> Step {
     inner.set_status(stack, next.status(), reason).await?;
-    Ok(Some(next))
+    Ok(Next::Phase(next))
 }
 
 /// Ends the operation: writes the stack's final `status`, with `reason`.
@@ -94,19 +103,22 @@ async fn done(
     reason: Option<String>,
 ) -> Step {
     inner.set_status(stack, status, reason).await?;
-    Ok(None)
+    Ok(Next::Ended {
+        status,
+        revision: stack.revision,
+    })
 }
 
 /// Drives `stack_id` from `phase` until its operation ends; `carry` hands the stack's
-/// records from each phase to the next ([`carry`]). Returns the stack as the operation
-/// left it, if it ended (not paused by a store error).
+/// records from each phase to the next ([`carry`]). Returns the status and revision the
+/// operation's last write left the stack at, if it ended (not paused by a store error).
 pub(crate) async fn drive(
     inner: Arc<Inner>,
     stack_id: String,
     mut phase: Phase,
     carry: Arc<Carry>,
-) -> Option<StackRecord> {
-    loop {
+) -> Option<(StackStatus, u64)> {
+    let ended = loop {
         let stack = match inner.store.get_stack(&stack_id).await {
             Ok(Some(s)) => s,
             Ok(None) => return None,
@@ -116,8 +128,8 @@ pub(crate) async fn drive(
             }
         };
         match step(&inner, stack, phase.clone(), &carry).await {
-            Ok(Some(next)) => phase = next,
-            Ok(None) => break,
+            Ok(Next::Phase(next)) => phase = next,
+            Ok(Next::Ended { status, revision }) => break (status, revision),
             Err(e) => {
                 // Only storage failures get here; the stack stays in progress and
                 // `recover` resumes it once the store is healthy.
@@ -125,14 +137,11 @@ pub(crate) async fn drive(
                 return None;
             }
         }
+    };
+    if let Err(e) = finish_change_set(&inner, &stack_id).await {
+        tracing::error!(%stack_id, error = %e, "recording change set execution status");
     }
-    finish_change_set(&inner, &stack_id)
-        .await
-        .inspect_err(
-            |e| tracing::error!(%stack_id, error = %e, "recording change set execution status"),
-        )
-        .ok()
-        .flatten()
+    Some(ended)
 }
 
 async fn step(inner: &Arc<Inner>, stack: StackRecord, phase: Phase, carry: &Arc<Carry>) -> Step {
@@ -151,23 +160,19 @@ async fn step(inner: &Arc<Inner>, stack: StackRecord, phase: Phase, carry: &Arc<
     }
 }
 
-/// Records the outcome on the change set whose execution drove the stack; returns the
-/// stack as read for that.
-async fn finish_change_set(
-    inner: &Arc<Inner>,
-    stack_id: &str,
-) -> Result<Option<StackRecord>, EngineError> {
+/// Records the outcome on the change set whose execution drove the stack.
+async fn finish_change_set(inner: &Arc<Inner>, stack_id: &str) -> Result<(), EngineError> {
     let Some(stack) = inner.store.get_stack(stack_id).await? else {
-        return Ok(None);
+        return Ok(());
     };
     if stack.status.is_operation_in_progress() {
-        return Ok(Some(stack));
+        return Ok(());
     }
     let Some(cs_id) = &stack.change_set_id else {
-        return Ok(Some(stack));
+        return Ok(());
     };
     let Some(mut cs) = inner.store.get_change_set(cs_id).await? else {
-        return Ok(Some(stack));
+        return Ok(());
     };
     if cs.execution_status == ExecutionStatus::ExecuteInProgress {
         cs.execution_status = if matches!(
@@ -180,5 +185,5 @@ async fn finish_change_set(
         };
         inner.store.put_change_set(&cs).await?;
     }
-    Ok(Some(stack))
+    Ok(())
 }

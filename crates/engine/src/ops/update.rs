@@ -18,18 +18,18 @@ use crate::provider::{ProviderError, ResourceState};
 use super::delete::DeleteMode;
 use super::forward::{Forward, forward_phase};
 use super::run::{Cleanup, Run, reverse_order};
-use super::{Carry, Phase, Step, done, then};
+use super::{Carry, Next, Phase, Step, done, then};
 
 const REPLACING: &str =
     "Requested update requires the creation of a new physical resource; hence creating one.";
 
 pub(super) async fn update(inner: &Arc<Inner>, mut stack: StackRecord, carry: &Arc<Carry>) -> Step {
     if let Some(reason) = denied_removal(inner, &stack).await? {
-        return Ok(Some(Phase::UpdateFailed(reason)));
+        return Ok(Next::Phase(Phase::UpdateFailed(reason)));
     }
     let plan = match forward_phase(inner, &mut stack, Forward::Update, carry).await? {
         Ok(plan) => plan,
-        Err(reason) => return Ok(Some(Phase::UpdateFailed(reason))),
+        Err(reason) => return Ok(Next::Phase(Phase::UpdateFailed(reason))),
     };
     stack.imports = plan.imports();
     then(inner, &mut stack, Phase::UpdateCleanup, None).await
