@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from conftest import Server, binary, create, delete_and_wait, free_port, make_client, wait_status
+from conftest import (Server, binary, create, delete_and_wait, free_port, make_client, wait_gone,
+                      wait_status)
 
 
 @pytest.mark.durable_only("kills the server and restarts it on its data directory")
@@ -36,6 +37,27 @@ def test_everything_survives_kill_9(data_dir):
         pages = sm2.get_paginator("list_projects").paginate(PaginationConfig={"PageSize": 100})
         names = [p["ProjectName"] for page in pages for p in page["ProjectSummaryList"]]
         assert sorted(names) == sorted(f"durable-{i}" for i in range(20) if i != 5)
+    finally:
+        s2.stop()
+
+
+@pytest.mark.durable_only("kills the server and restarts it on its data directory")
+def test_a_deleted_project_is_purged_when_its_process_died_before_the_purge(data_dir):
+    # The purge of a DeleteCompleted project is a timer in the process that recorded the
+    # deletion: killed before it fires, the next process must purge it (start-up on the
+    # embedded store, takeover's scan on PostgreSQL), not keep it for ever.
+    env = {"SAGESTACK_DELETED_PROJECT_RETENTION": "2"}
+    s = Server(data_dir, env).start()
+    sm = make_client(s.url)
+    create(sm, "purged-later")
+    wait_status(sm, "purged-later", "CreateFailed")  # no Service Catalog here
+    sm.delete_project(ProjectName="purged-later")
+    wait_status(sm, "purged-later", "DeleteCompleted")
+    assert s.kill9() == -signal.SIGKILL
+
+    s2 = Server(data_dir, env).start()
+    try:
+        wait_gone(make_client(s2.url), "purged-later", timeout=30)
     finally:
         s2.stop()
 

@@ -137,7 +137,7 @@ impl Default for ProvisioningConfig {
 /// Why the provisioner could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisioningError {
-    #[error("cannot list the projects to reconcile: {0}")]
+    #[error("the projects' store failed: {0}")]
     SageMaker(#[from] SageMakerError),
 }
 
@@ -251,10 +251,8 @@ impl ProjectProvisioner {
                 ProjectStatus::UpdateInProgress => Op::Update,
                 ProjectStatus::DeleteInProgress => Op::Delete,
                 _ => {
-                    let age = now_seconds() - project.last_modified_time.unwrap_or(0.0);
-                    let left = self.inner.config.deleted_retention.as_secs_f64() - age;
                     self.inner
-                        .schedule_purge(&project, Duration::from_secs_f64(left.max(0.0)));
+                        .schedule_purge(&project, self.retention_left(&project));
                     out.purges += 1;
                     continue;
                 }
@@ -267,6 +265,41 @@ impl ProjectProvisioner {
             }
         }
         Ok(out)
+    }
+
+    /// Purges the `DeleteCompleted` projects whose retention has run out; returns how
+    /// many it removed. A process that dies between recording a deletion and its purge
+    /// timer firing leaves such a record behind: on the embedded store the next start-up's
+    /// [`Self::reconcile`] reschedules its purge, on a shared database (where start-up
+    /// does not reconcile, and the record may be another replica's) takeover's full scan
+    /// calls this. A purge is conditional on the record read, so replicas purging the
+    /// same project, or a purge racing a re-create of its name, remove it at most once.
+    pub async fn purge_due(&self) -> Result<usize, ProvisioningError> {
+        let deleted = self
+            .inner
+            .projects
+            .projects_with_status(&[ProjectStatus::DeleteCompleted])
+            .await?;
+        let mut purged = 0;
+        for project in deleted {
+            if self.retention_left(&project).is_zero()
+                && self
+                    .inner
+                    .projects
+                    .purge_deleted(&project.project_name, &project.project_id)
+                    .await?
+            {
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+
+    /// How long a `DeleteCompleted` project has yet to stay visible (zero when due).
+    fn retention_left(&self, project: &sagestack_sagemaker::Project) -> Duration {
+        let age = now_seconds() - project.last_modified_time.unwrap_or(0.0);
+        let left = self.inner.config.deleted_retention.as_secs_f64() - age;
+        Duration::from_secs_f64(left.max(0.0))
     }
 
     /// The projects left `Pending` / `*InProgress`, as (name, project id): what takeover

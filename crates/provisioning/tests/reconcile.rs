@@ -326,3 +326,39 @@ async fn a_delete_in_progress_finishes_after_a_restart() {
     );
     assert_idempotent(&h, "p").await;
 }
+
+/// A deletion recorded by a process that died before its purge timer fired: the record
+/// stays `DeleteCompleted` until something purges it. `purge_due` (takeover's full scan
+/// on a shared database) removes it once its retention has run out, and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_purge_whose_timer_died_is_done_by_purge_due() {
+    let dir = tempfile::tempdir().unwrap();
+    crash_after(dir.path(), |h| async move {
+        h.create("p", URL, &[], &[]).await;
+        h.settled_as("p", "CreateCompleted").await;
+        h.call("DeleteProject", json!({"ProjectName": "p"}))
+            .await
+            .unwrap();
+        h.settled_as("p", "DeleteCompleted").await;
+    });
+
+    // Not yet due (the default retention is a minute): it stays.
+    let h = stopped(dir.path()).await;
+    assert_eq!(h.provisioner.purge_due().await.unwrap(), 0);
+    assert_eq!(h.describe("p").await["ProjectStatus"], "DeleteCompleted");
+    close(h).await;
+
+    // Due: purged once, and a second pass finds nothing.
+    let mut options = Options::bounded(8, std::time::Duration::ZERO);
+    options.start = false;
+    let h = harness(dir.path(), options).await;
+    assert_eq!(h.describe("p").await["ProjectStatus"], "DeleteCompleted");
+    assert_eq!(h.provisioner.purge_due().await.unwrap(), 1);
+    let e = h
+        .call("DescribeProject", json!({"ProjectName": "p"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), "Project p does not exist.");
+    assert_eq!(h.provisioner.purge_due().await.unwrap(), 0);
+    close(h).await;
+}

@@ -26,7 +26,9 @@
 //!    indexed queries tell), and otherwise every [`FULL_SCAN_EVERY`] ticks, for work
 //!    left without a lease. A lapsed lease whose work is no longer in progress (its
 //!    holder died between finishing and giving it back) is removed after the scan, so
-//!    it does not make every tick scan again;
+//!    it does not make every tick scan again. The full scan also purges the
+//!    `DeleteCompleted` projects whose retention ran out: their purge timer lived in a
+//!    process that has died, and on a shared database start-up does not reschedule it;
 //!    A tick that could not renew (the store failed) does nothing else, and the next
 //!    tick that can scans: the store watcher leaves recovery after an outage to this
 //!    task on a shared database (`store_watch::spawn`);
@@ -285,6 +287,9 @@ impl AccountState {
                 taken.2 += 1;
             }
         }
+        // Deletions whose purge timer died with their process (the holder's, or this
+        // one's before a restart): a due purge is never left to a timer that is gone.
+        let purged = r.provisioner.purge_due().await.map_err(|e| e.to_string())?;
         self.unleased = seen;
         tracing::debug!(
             account = %self.work.account_id,
@@ -292,6 +297,9 @@ impl AccountState {
             stacks = stacks.len(),
             "takeover: full scan"
         );
+        if purged > 0 {
+            tracing::info!(account = %self.work.account_id, projects = purged, "purged deleted projects whose purge was due");
+        }
         if taken.0 + taken.1 + taken.2 > 0 {
             tracing::info!(
                 account = %self.work.account_id,
