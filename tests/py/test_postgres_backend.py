@@ -3,7 +3,12 @@
 Uses SAGESTACK_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test) and a
 throw-away schema (conftest's `pg_url`). Skipped when PostgreSQL is unreachable, unless
 CI=true."""
-from conftest import Server, create, make_client, pg_url, psql, wait_gone, wait_status  # noqa: F401
+import json
+import time
+import urllib.parse
+
+from conftest import (Server, client, create, make_client, pg_url, psql, wait_gone,  # noqa: F401
+                      wait_status)
 # (`pg_url` is conftest's fixture, imported here too for the modules that take it from here.)
 
 
@@ -67,5 +72,35 @@ def test_accounts_kept_apart_on_postgres(tmp_path, pg_url):
             assert [g["ModelPackageGroupArn"] for g in groups] == [arn]
         schemas = psql("SELECT nspname FROM pg_namespace WHERE nspname LIKE '%\\_account\\_%' ORDER BY 1").stdout
         assert "_account_111111111111" in schemas and "_account_222222222222" in schemas, schemas
+    finally:
+        s.stop()
+
+
+def test_a_change_set_left_pending_by_a_dead_process_is_failed(tmp_path, pg_url):
+    # CreateChangeSet writes its change set CREATE_PENDING, then its outcome; a process
+    # that dies between the two leaves it pending. Start-up fails such change sets on the
+    # embedded store; on PostgreSQL takeover's scan does, once older than a lease lives.
+    schema = urllib.parse.unquote(pg_url).split("search_path=")[1]
+    s = Server(str(tmp_path / "r"), extra_env={"SAGESTACK_DATABASE_URL": pg_url}).start()
+    try:
+        cfn = client("cloudformation", s.url)
+        body = json.dumps({"Resources": {"P": {"Type": "AWS::SSM::Parameter",
+                                               "Properties": {"Type": "String", "Value": "v"}}}})
+        cs = cfn.create_change_set(StackName="left-pending", ChangeSetName="c1",
+                                   ChangeSetType="CREATE", TemplateBody=body)
+        assert cfn.describe_change_set(ChangeSetName=cs["Id"])["Status"] == "CREATE_COMPLETE"
+        # What the dead process left: the change set pending, unavailable, begun long ago.
+        out = psql(f"""UPDATE "{schema}".cfn_change_sets SET document = regexp_replace(
+            replace(replace(document, '"status":"CREATE_COMPLETE"', '"status":"CREATE_PENDING"'),
+                    '"execution_status":"AVAILABLE"', '"execution_status":"UNAVAILABLE"'),
+            '"creation_time":[0-9]+', '"creation_time":1')""")
+        assert out.returncode == 0, out.stderr
+        assert cfn.describe_change_set(ChangeSetName=cs["Id"])["Status"] == "CREATE_PENDING"
+        deadline = time.monotonic() + 30
+        while (d := cfn.describe_change_set(ChangeSetName=cs["Id"]))["Status"] == "CREATE_PENDING":
+            assert time.monotonic() < deadline, "the interrupted change set stayed CREATE_PENDING"
+            time.sleep(0.2)
+        assert (d["Status"], d["StatusReason"], d["ExecutionStatus"]) == (
+            "FAILED", "Change set creation was interrupted", "UNAVAILABLE")
     finally:
         s.stop()

@@ -100,6 +100,16 @@ aws_enum!(
     }
 );
 
+impl ChangeSetStatus {
+    /// The change set's creation has not ended.
+    pub fn is_creating(self) -> bool {
+        matches!(
+            self,
+            ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress
+        )
+    }
+}
+
 impl ResourceStatus {
     pub fn is_in_progress(self) -> bool {
         matches!(

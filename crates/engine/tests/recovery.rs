@@ -244,3 +244,36 @@ async fn change_set_creation_interrupted_is_failed_on_recover() {
     assert_eq!(failed.status, ChangeSetStatus::Failed);
     assert_eq!(failed.execution_status, ExecutionStatus::Unavailable);
 }
+
+/// What takeover's scan does on a shared database: a change set left pending by a dead
+/// process is failed only once older than the given age (a younger one may belong to a
+/// live process about to write its outcome).
+#[tokio::test]
+async fn interrupted_change_sets_are_failed_once_old_enough() {
+    let store = FreezingStore::new();
+    let provider = TestProvider::new();
+    let engine = engine_over_store(store.clone(), provider.clone(), 1);
+    create_on(&engine, "s", &chain(&["A"])).await;
+    store.freeze_at(2);
+    let input = Harness::change_set_input("s", "c", ChangeSetType::Update, &chain(&["A", "B"]));
+    tokio::select! {
+        _ = engine.create_change_set(input) => panic!("the change set write should have frozen"),
+        _ = store.frozen.notified() => {}
+    }
+    drop(engine);
+    store.thaw();
+    let engine = engine_over_store(store.clone(), provider, 1);
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(engine.fail_interrupted_change_sets(hour).await.unwrap(), 0);
+    let pending = engine.describe_change_set("c", Some("s")).await.unwrap();
+    assert_eq!(pending.status, ChangeSetStatus::CreatePending);
+    let now = std::time::Duration::ZERO;
+    assert_eq!(engine.fail_interrupted_change_sets(now).await.unwrap(), 1);
+    let failed = engine.describe_change_set("c", Some("s")).await.unwrap();
+    assert_eq!(failed.status, ChangeSetStatus::Failed);
+    assert_eq!(
+        failed.status_reason.as_deref(),
+        Some("Change set creation was interrupted")
+    );
+    assert_eq!(engine.fail_interrupted_change_sets(now).await.unwrap(), 0);
+}

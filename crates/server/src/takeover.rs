@@ -28,7 +28,9 @@
 //!    holder died between finishing and giving it back) is removed after the scan, so
 //!    it does not make every tick scan again. The full scan also purges the
 //!    `DeleteCompleted` projects whose retention ran out: their purge timer lived in a
-//!    process that has died, and on a shared database start-up does not reschedule it;
+//!    process that has died, and on a shared database start-up does not reschedule it.
+//!    And it fails change sets left `CREATE_PENDING` by a dead process (start-up does
+//!    that on the embedded store), once older than [`TTL`];
 //!    A tick that could not renew (the store failed) does nothing else, and the next
 //!    tick that can scans: the store watcher leaves recovery after an outage to this
 //!    task on a shared database (`store_watch::spawn`);
@@ -287,6 +289,14 @@ impl AccountState {
                 taken.2 += 1;
             }
         }
+        // Change sets whose creation lost its process between its two writes (start-up
+        // fails them on the embedded store; here, once older than a lease could live).
+        let change_sets = r
+            .cloudformation
+            .engine()
+            .fail_interrupted_change_sets(TTL)
+            .await
+            .map_err(|e| e.to_string())?;
         // Deletions whose purge timer died with their process (the holder's, or this
         // one's before a restart): a due purge is never left to a timer that is gone.
         let purged = r.provisioner.purge_due().await.map_err(|e| e.to_string())?;
@@ -297,8 +307,8 @@ impl AccountState {
             stacks = stacks.len(),
             "takeover: full scan"
         );
-        if purged > 0 {
-            tracing::info!(account = %self.work.account_id, projects = purged, "purged deleted projects whose purge was due");
+        if purged + change_sets > 0 {
+            tracing::info!(account = %self.work.account_id, projects = purged, change_sets, "purged deleted projects whose purge was due, failed interrupted change sets");
         }
         if taken.0 + taken.1 + taken.2 > 0 {
             tracing::info!(

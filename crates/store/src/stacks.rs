@@ -585,6 +585,23 @@ macro_rules! stack_store_impl {
                 self.cfn_docs(sql, stack_id).await
             }
 
+            async fn unfinished_change_sets(&self) -> Result<Vec<ChangeSetRecord>, StoreError> {
+                // The documents are compact JSON (`to_doc`): the patterns find every
+                // change set in those statuses (and, harmlessly, any other document
+                // holding the same text); the parsed status decides.
+                let sql = "SELECT document FROM cfn_change_sets
+                     WHERE document LIKE '%\"status\":\"CREATE_PENDING\"%'
+                        OR document LIKE '%\"status\":\"CREATE_IN_PROGRESS\"%'
+                     ORDER BY ord";
+                let reader = self.reader().await.map_err(conn)?;
+                let sets: Vec<ChangeSetRecord> =
+                    rows_docs(sqlx::query(sql).fetch_all(reader).await)?;
+                Ok(sets
+                    .into_iter()
+                    .filter(|c| c.status.is_creating())
+                    .collect())
+            }
+
             async fn delete_change_sets(&self, stack_id: &str) -> Result<(), StoreError> {
                 self.delete_change_set_rows(stack_id).await?;
                 if let Some(cache) = self.stack_cache() {

@@ -407,3 +407,35 @@ impl Stacks {
         }
     }
 }
+
+impl Stacks {
+    /// Marks `FAILED` ("Change set creation was interrupted") every change set whose
+    /// creation has not ended and that was begun at least `older_than` ago; returns how
+    /// many. A `CreateChangeSet` writes its change set pending and then its outcome within
+    /// the one call, so one left pending lost its process between the two writes. At
+    /// start-up (`recover`) nobody else can be creating one and any age will do; on a
+    /// shared database takeover's scan passes the lease lifetime, so that a replica never
+    /// fails one a live process is about to finish (were it slower than that, its own
+    /// outcome, written last, would stand).
+    pub async fn fail_interrupted_change_sets(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<usize, EngineError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let mut failed = 0;
+        for mut cs in inner.store.unfinished_change_sets().await? {
+            // Zero means any age, even one a clock that moved back makes negative.
+            if !older_than.is_zero() && now.saturating_sub(cs.creation_time) < age {
+                continue;
+            }
+            cs.status = ChangeSetStatus::Failed;
+            cs.status_reason = Some("Change set creation was interrupted".into());
+            cs.execution_status = ExecutionStatus::Unavailable;
+            inner.store.put_change_set(&cs).await?;
+            failed += 1;
+        }
+        Ok(failed)
+    }
+}

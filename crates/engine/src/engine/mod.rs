@@ -602,17 +602,10 @@ impl Stacks {
     pub async fn recover(&self) -> Result<Vec<String>, EngineError> {
         let inner = &self.inner;
         let mut picked = Vec::new();
+        // At start-up nobody else can be creating one: fail them whatever their age.
+        self.fail_interrupted_change_sets(std::time::Duration::ZERO)
+            .await?;
         for stack in inner.store.list_stacks().await? {
-            for mut cs in inner.store.list_change_sets(&stack.stack_id).await? {
-                if matches!(
-                    cs.status,
-                    ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress
-                ) {
-                    cs.status = ChangeSetStatus::Failed;
-                    cs.status_reason = Some("Change set creation was interrupted".into());
-                    inner.store.put_change_set(&cs).await?;
-                }
-            }
             if self.recover_stack(&stack).await? {
                 picked.push(stack.stack_id);
             }

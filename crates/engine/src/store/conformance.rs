@@ -374,6 +374,17 @@ async fn change_sets(store: &dyn StackStore) {
         "a change set put after its stack's were deleted is listed"
     );
     assert!(store.list_change_sets("s3").await.unwrap().is_empty());
+    // Unfinished creations, of every stack, and nothing else.
+    assert!(store.unfinished_change_sets().await.unwrap().is_empty());
+    let mut pending = change_set("c6", "s1");
+    pending.status = ChangeSetStatus::CreatePending;
+    let mut running = change_set("c7", "s2");
+    running.status = ChangeSetStatus::CreateInProgress;
+    store.put_change_set(&pending).await.unwrap();
+    store.put_change_set(&running).await.unwrap();
+    let mut unfinished = store.unfinished_change_sets().await.unwrap();
+    unfinished.sort_by(|a, b| a.change_set_id.cmp(&b.change_set_id));
+    assert_eq!(unfinished, vec![pending, running], "unfinished change sets");
 }
 
 async fn exports(store: &dyn StackStore) {

@@ -94,6 +94,17 @@ pub trait StackStore: Send + Sync {
     ) -> Result<Option<ChangeSetRecord>, StoreError>;
     /// A stack's change sets in creation order.
     async fn list_change_sets(&self, stack_id: &str) -> Result<Vec<ChangeSetRecord>, StoreError>;
+    /// Every stack's change sets whose creation has not ended (`CREATE_PENDING`,
+    /// `CREATE_IN_PROGRESS`): what recovery fails when their creator is gone. This default
+    /// reads every stack's change sets; a SQL backend reads only those.
+    async fn unfinished_change_sets(&self) -> Result<Vec<ChangeSetRecord>, StoreError> {
+        let mut out = Vec::new();
+        for stack in self.list_stacks().await? {
+            let sets = self.list_change_sets(&stack.stack_id).await?;
+            out.extend(sets.into_iter().filter(|c| c.status.is_creating()));
+        }
+        Ok(out)
+    }
     async fn delete_change_set(&self, change_set_id: &str) -> Result<(), StoreError>;
     /// Removes every change set of `stack_id` (what a stack's deletion does). This default
     /// lists them and deletes each; a SQL backend deletes them in one statement without
