@@ -217,25 +217,30 @@ async fn crash_with_disable_rollback_ends_create_failed() {
     );
 }
 
-#[tokio::test]
-async fn change_set_creation_interrupted_is_failed_on_recover() {
+/// A process that died while creating change set `c` of stack `s`: write 1 stored it
+/// CREATE_PENDING, write 2 (its result) never happened. A new engine over the same store.
+async fn engine_after_an_interrupted_change_set() -> Engine {
     let store = FreezingStore::new();
     let provider = TestProvider::new();
     let engine = engine_over_store(store.clone(), provider.clone(), 1);
     create_on(&engine, "s", &chain(&["A"])).await;
-    // Write 1 stores the change set CREATE_PENDING; write 2 (its result) never happens.
     store.freeze_at(2);
     let input = Harness::change_set_input("s", "c", ChangeSetType::Update, &chain(&["A", "B"]));
-    let create = engine.create_change_set(input);
     tokio::select! {
-        _ = create => panic!("the change set write should have frozen"),
+        _ = engine.create_change_set(input) => panic!("the change set write should have frozen"),
         _ = store.frozen.notified() => {}
     }
     drop(engine);
     store.thaw();
-    let engine = engine_over_store(store.clone(), provider, 1);
+    let engine = engine_over_store(store, provider, 1);
     let pending = engine.describe_change_set("c", Some("s")).await.unwrap();
     assert_eq!(pending.status, ChangeSetStatus::CreatePending);
+    engine
+}
+
+#[tokio::test]
+async fn change_set_creation_interrupted_is_failed_on_recover() {
+    let engine = engine_after_an_interrupted_change_set().await;
     assert!(
         engine.recover().await.unwrap().is_empty(),
         "no stack operation to resume"
@@ -250,19 +255,7 @@ async fn change_set_creation_interrupted_is_failed_on_recover() {
 /// live process about to write its outcome).
 #[tokio::test]
 async fn interrupted_change_sets_are_failed_once_old_enough() {
-    let store = FreezingStore::new();
-    let provider = TestProvider::new();
-    let engine = engine_over_store(store.clone(), provider.clone(), 1);
-    create_on(&engine, "s", &chain(&["A"])).await;
-    store.freeze_at(2);
-    let input = Harness::change_set_input("s", "c", ChangeSetType::Update, &chain(&["A", "B"]));
-    tokio::select! {
-        _ = engine.create_change_set(input) => panic!("the change set write should have frozen"),
-        _ = store.frozen.notified() => {}
-    }
-    drop(engine);
-    store.thaw();
-    let engine = engine_over_store(store.clone(), provider, 1);
+    let engine = engine_after_an_interrupted_change_set().await;
     let hour = std::time::Duration::from_secs(3600);
     assert_eq!(engine.fail_interrupted_change_sets(hour).await.unwrap(), 0);
     let pending = engine.describe_change_set("c", Some("s")).await.unwrap();
