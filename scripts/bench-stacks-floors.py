@@ -61,7 +61,7 @@ def fdatasync_floor(directory, n=300):
 def round_trips(url, n=300):
     """Median of two DescribeStacks round trips on a 10-resource stack."""
     raw = bench.Raw(url)
-    sid, _ = raw.cycle("floor-warm", bench.template(10, 1), bench.template(10, 2))
+    raw.cycle("floor-warm", bench.template(10, 1), bench.template(10, 2))
     text = raw.call("CreateStack", StackName="floor", TemplateBody=bench.template(10, 1))
     sid = text.split("<StackId>")[1].split("</StackId>")[0]
     raw.wait(sid, "CREATE_COMPLETE")
@@ -130,7 +130,6 @@ def main():
     ap.add_argument("--fakecloud", help="the fakecloud binary")
     ap.add_argument("--no-moto", action="store_true")
     args = ap.parse_args()
-    args.repeats = 0
     print(f"load average {os.getloadavg()[0]:.2f}")
     data = tempfile.mkdtemp(prefix="bench-floors-")
     try:

@@ -406,9 +406,7 @@ impl Stacks {
             }
         }
     }
-}
 
-impl Stacks {
     /// Marks `FAILED` ("Change set creation was interrupted") every change set whose
     /// creation has not ended and that was begun at least `older_than` ago; returns how
     /// many. A `CreateChangeSet` writes its change set pending and then its outcome within
