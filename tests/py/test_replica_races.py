@@ -176,6 +176,9 @@ class Proxy:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
+        # Taken to let a connection through and to cut: a connection accepted while `cut`
+        # runs is either refused or closed by it, never left open past it.
+        self.lock = threading.Lock()
         self.up = True
         self.open = []
         threading.Thread(target=self.accept, daemon=True).start()
@@ -183,11 +186,12 @@ class Proxy:
     def accept(self):
         while True:
             conn, _ = self.listener.accept()
-            if not self.up:
-                conn.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.open += [conn, upstream]
+            with self.lock:
+                if not self.up:
+                    conn.close()
+                    continue
+                upstream = socket.create_connection(self.target)
+                self.open += [conn, upstream]
             for src, dst in ((conn, upstream), (upstream, conn)):
                 threading.Thread(target=self.pipe, args=(src, dst), daemon=True).start()
 
@@ -205,13 +209,18 @@ class Proxy:
                 pass
 
     def cut(self):
-        self.up = False
-        for s in self.open:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.open = []
+        with self.lock:
+            self.up = False
+            for s in self.open:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.open = []
+
+    def restore(self):
+        with self.lock:
+            self.up = True
 
 
 def get(url):
@@ -240,7 +249,7 @@ def test_ready_fails_while_the_database_is_unreachable_and_recovers(tmp_path, pg
         with pytest.raises(ClientError):
             sm.list_projects()
         assert time.monotonic() - began < 25
-        proxy.up = True
+        proxy.restore()
         deadline = time.monotonic() + 20
         while get(s.url + "/_sagestack/ready")[0] != 200:
             assert time.monotonic() < deadline, "never ready again"
