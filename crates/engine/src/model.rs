@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -352,8 +353,9 @@ impl Protection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhysicalSnapshot {
     pub physical_id: String,
-    pub attributes: Map<String, Value>,
-    pub properties: Value,
+    /// Shared with the record it was taken from (see [`ResourceRecord::attributes`]).
+    pub attributes: Arc<Map<String, Value>>,
+    pub properties: Arc<Value>,
     pub deletion_policy: Policy,
     pub update_replace_policy: Policy,
 }
@@ -378,9 +380,12 @@ pub struct ResourceRecord {
     pub last_updated: EpochMillis,
     /// `None` until a provider created it (and for creations that failed).
     pub physical_id: Option<String>,
-    pub attributes: Map<String, Value>,
+    /// Shared, as `properties` is: a record is copied at every step of an operation (the
+    /// phase hands one out, keeps one, and the store is given one), and these two are
+    /// the deep part of it; they are replaced whole, not edited.
+    pub attributes: Arc<Map<String, Value>>,
     /// The resolved properties last applied, or being applied while `*_IN_PROGRESS`.
-    pub properties: Value,
+    pub properties: Arc<Value>,
     pub deletion_policy: Policy,
     pub update_replace_policy: Policy,
     /// Set while an update (or its rollback) has touched this resource.

@@ -45,7 +45,7 @@ async fn in_place_update_touches_only_changed_resources() {
     );
     let a = h.resource(&stack.stack_id, "A").await;
     assert_eq!(a.physical_id, a_before);
-    assert_eq!(a.properties, json!({"V": 2}));
+    assert_eq!(*a.properties, json!({"V": 2}));
     assert_eq!(a.prior, None);
     assert_eq!(
         h.provider
@@ -221,7 +221,7 @@ async fn failed_update_after_replacement_restores_original_and_deletes_replaceme
         json!(old_a)
     );
     let a = h.resource(&stack.stack_id, "A").await;
-    assert_eq!(a.properties, json!({"Name": "one"}));
+    assert_eq!(*a.properties, json!({"Name": "one"}));
     assert!(a.cleanup.is_empty());
 }
 
@@ -301,7 +301,7 @@ async fn no_updates_and_type_changes_are_refused() {
     let id = h.engine.update_stack(changed).await.unwrap();
     let done = h.engine.wait_for_terminal(&id).await.unwrap();
     assert_eq!(done.status, StackStatus::UpdateComplete);
-    assert_eq!(h.resource(&id, "A").await.properties, json!({"V": "2"}));
+    assert_eq!(*h.resource(&id, "A").await.properties, json!({"V": "2"}));
 }
 
 #[tokio::test]

@@ -158,7 +158,7 @@ impl Stacks {
                 .resource_context(&stack.stack_id, &stack.stack_name, &stack.tags, record);
         let current = ResourceState {
             physical_id: physical_id.clone(),
-            attributes: record.attributes.clone(),
+            attributes: (*record.attributes).clone(),
         };
         let live = provider
             .live(&ctx, &current, &record.properties)

@@ -320,7 +320,7 @@ impl Stacks {
         let exports = self.inner.exports_map().await?;
         // What the change set must not show: custom resources' NoEcho data, and NoEcho
         // parameters' values, old and new.
-        let secrets = crate::no_echo::secrets(live.values().map(|r| &r.attributes));
+        let secrets = crate::no_echo::secrets(live.values().map(|r| &*r.attributes));
         let mut shown_secrets = crate::no_echo::parameter_secrets(
             &plan.displayed_parameters(),
             [&stack.template.parameters, &template.parameters],

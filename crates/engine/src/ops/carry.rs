@@ -83,7 +83,7 @@ pub(super) fn test_records<S: AsRef<str>>(ids: &[S]) -> Records {
                 last_updated: 1,
                 physical_id: None,
                 attributes: Default::default(),
-                properties: serde_json::json!({}),
+                properties: Arc::new(serde_json::json!({})),
                 deletion_policy: Default::default(),
                 update_replace_policy: Default::default(),
                 prior: None,

@@ -61,8 +61,8 @@ impl Run {
             status_reason: None,
             last_updated: 0,
             physical_id: None,
-            attributes: Map::new(),
-            properties: Value::Object(Map::new()),
+            attributes: Arc::default(),
+            properties: Arc::new(Value::Object(Map::new())),
             deletion_policy: planned.deletion_policy,
             update_replace_policy: planned.update_replace_policy,
             prior,
@@ -72,7 +72,7 @@ impl Run {
         let Some(props) = self.resolve_gated(id, &mut rec, kind, |_| {}).await? else {
             return Ok(false);
         };
-        rec.properties = props.clone();
+        rec.properties = Arc::new(props.clone());
         let provider = self.provider(&rec.resource_type);
         // A provider that leaves nothing behind needs no "started" record: a crash before
         // the outcome is written leaves no trace to recover. Its opening event is then

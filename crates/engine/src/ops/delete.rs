@@ -154,7 +154,7 @@ impl Run {
         // deletes types that cannot snapshot.
         let state = ResourceState {
             physical_id,
-            attributes: rec.attributes.clone(),
+            attributes: (*rec.attributes).clone(),
         };
         let result = match self.ready(provider, &rec.resource_type).await {
             Ok(p) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
@@ -201,7 +201,7 @@ impl Run {
         report(ResourceStatus::DeleteInProgress, None).await;
         let state = ResourceState {
             physical_id: old.physical_id.clone(),
-            attributes: old.attributes.clone(),
+            attributes: (*old.attributes).clone(),
         };
         let provider = self.provider(&rec.resource_type);
         let result = match self.ready(provider, &rec.resource_type).await {

@@ -248,7 +248,7 @@ impl Run {
             if made.is_some() {
                 rec.physical_id = Some(state.physical_id);
             }
-            rec.attributes = state.attributes;
+            rec.attributes = Arc::new(state.attributes);
         });
         if self.is_cancelled(id) {
             if opening.is_some() {

@@ -43,7 +43,7 @@ pub(crate) async fn recover_resources(
                 {
                     Ok(Some(found)) => {
                         rec.physical_id = Some(found.physical_id);
-                        rec.attributes = found.attributes;
+                        rec.attributes = Arc::new(found.attributes);
                     }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(
@@ -60,11 +60,11 @@ pub(crate) async fn recover_resources(
             {
                 let state = ResourceState {
                     physical_id: pid,
-                    attributes: rec.attributes.clone(),
+                    attributes: (*rec.attributes).clone(),
                 };
                 if let Ok(Some(read)) = provider.read(&run.ctx(&rec), &state, &rec.properties).await
                 {
-                    rec.attributes = read.attributes;
+                    rec.attributes = Arc::new(read.attributes);
                 }
             }
             (ResourceStatus::UpdateFailed, INTERRUPTED_UPDATE)

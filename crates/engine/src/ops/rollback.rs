@@ -154,7 +154,7 @@ impl Run {
                 ResourceStatus::UpdateInProgress,
                 None,
                 Some(&old.physical_id),
-                Some(&old.properties),
+                Some(&*old.properties),
             )
             .await;
             rec.prior = None;
@@ -186,12 +186,12 @@ impl Run {
             &mut rec,
             ResourceStatus::UpdateInProgress,
             None,
-            Some(&old.properties),
+            Some(&*old.properties),
         )
         .await?;
         let state = ResourceState {
             physical_id: old.physical_id.clone(),
-            attributes: rec.attributes.clone(),
+            attributes: (*rec.attributes).clone(),
         };
         let provider = self.provider(&rec.resource_type);
         let result = match self.ready(provider, &rec.resource_type).await {
@@ -203,7 +203,7 @@ impl Run {
         };
         match result {
             Ok(s) => {
-                rec.attributes = s.attributes;
+                rec.attributes = Arc::new(s.attributes);
                 rec.prior = None;
                 self.transition(&mut rec, ResourceStatus::UpdateComplete, None, None)
                     .await?;

@@ -394,7 +394,7 @@ impl Run {
                 .values()
                 .filter(|r| r.logical_id != rec.logical_id)
                 .chain(std::iter::once(rec))
-                .map(|r| &r.attributes),
+                .map(|r| &*r.attributes),
         )
     }
 
@@ -403,7 +403,7 @@ impl Run {
         if !self.has_secrets.load(std::sync::atomic::Ordering::Relaxed) {
             return Vec::new();
         }
-        no_echo::secrets(lock(&self.records).values().map(|r| &r.attributes))
+        no_echo::secrets(lock(&self.records).values().map(|r| &*r.attributes))
     }
 
     pub async fn forget(&self, logical_id: &str) -> Result<(), EngineError> {

@@ -150,7 +150,7 @@ impl Run {
         // New stack tags are an in-place update of every taggable resource, whose
         // provider reads them from its context.
         let retag = self.tags_changed && info.as_ref().is_some_and(|t| t.taggable);
-        if props == rec.properties && !retag {
+        if props == *rec.properties && !retag {
             if policies_changed {
                 keep_prior(&mut rec);
                 rec.deletion_policy = planned.deletion_policy;
@@ -199,7 +199,7 @@ impl Run {
                 },
             };
             if result.is_ok() {
-                rec.properties = props.clone();
+                rec.properties = Arc::new(props.clone());
             }
             return self
                 .finish(id, &mut rec, kind, result, Some(&props), None)
@@ -208,13 +208,13 @@ impl Run {
 
         // In place. The record carries the *target* properties while in progress, so a
         // rollback after a crash updates from what may have been applied back to the old.
-        rec.properties = props.clone();
+        rec.properties = Arc::new(props.clone());
         if !self.begin(id, &mut rec, kind, None, &props, true).await? {
             return Ok(false);
         }
         let current = ResourceState {
             physical_id: old.physical_id,
-            attributes: old.attributes,
+            attributes: Arc::unwrap_or_clone(old.attributes),
         };
         let result = match denied {
             Some(reason) => Err(ProviderError::InvalidRequest(reason)),

@@ -3,6 +3,7 @@
 //! in-memory store runs it in this crate's tests; SQL backends run the same function.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -44,14 +45,14 @@ fn resource(stack_id: &str, id: &str) -> ResourceRecord {
         status_reason: None,
         last_updated: 2,
         physical_id: Some(format!("{id}-p")),
-        attributes: json!({"Arn": "a"}).as_object().cloned().unwrap(),
-        properties: json!({"Name": "n", "Nested": [1, {"x": null}]}),
+        attributes: Arc::new(json!({"Arn": "a"}).as_object().cloned().unwrap()),
+        properties: Arc::new(json!({"Name": "n", "Nested": [1, {"x": null}]})),
         deletion_policy: Policy::Retain,
         update_replace_policy: Policy::Snapshot,
         prior: Some(Prior::Existing(PhysicalSnapshot {
             physical_id: "old".into(),
             attributes: Default::default(),
-            properties: json!({}),
+            properties: Arc::new(json!({})),
             deletion_policy: Policy::Delete,
             update_replace_policy: Policy::RetainExceptOnCreate,
         })),
@@ -267,7 +268,7 @@ async fn resources(store: &dyn StackStore) {
     b.cleanup = vec![PhysicalSnapshot {
         physical_id: "c".into(),
         attributes: Default::default(),
-        properties: json!(null),
+        properties: Arc::new(json!(null)),
         deletion_policy: Policy::Delete,
         update_replace_policy: Policy::Delete,
     }];
