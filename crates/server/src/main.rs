@@ -22,12 +22,13 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Freed memory goes back to the OS at once (no purge delay), and arenas are committed
-/// as they are used rather than up front: the memory a purge gives back from an arena
-/// committed up front is only marked free (`MADV_FREE`) and stays in the resident set.
-/// Large S3 bodies (and the store's copies of them) are allocated and freed whole: with
-/// mimalloc's defaults, four sequential 32 MiB GETs on PostgreSQL left the peak 228 MiB
-/// above the start, far over the S3 body budget (`tests/py/test_s3_memory.py`); with
-/// these, 101-103 MiB, as with glibc (97-99 MiB). Neither changed the stack benchmarks.
+/// as they are used rather than up front (measured to matter, see below; why, inside
+/// mimalloc, was not traced: its purges decommit either way). Large S3 bodies (and the
+/// store's copies of them) are allocated and freed whole: with mimalloc's defaults, four
+/// sequential 32 MiB GETs on PostgreSQL left the peak 228 MiB above the start, far over
+/// the S3 body budget (`tests/py/test_s3_memory.py`); with the purge delay alone, 124 MiB
+/// (too close to the test's 128 MiB); with both, 101-103 MiB, as with glibc (97-99 MiB).
+/// Neither changed the stack benchmarks.
 fn tune_allocator() {
     // SAFETY: mi_option_set only stores an option's value; both numbers are options of
     // the bundled mimalloc (see the test below).
