@@ -35,6 +35,7 @@ if not (CHROMIUM and DRIVER and HAVE_SELENIUM):
     pytest.skip("chromium, chromedriver or selenium is missing (apt-get install chromium chromium-driver)",
                 allow_module_level=True)
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -87,6 +88,13 @@ def css(browser, selector):
 
 
 def text(browser, selector):
+    """The text of `selector`. A live page replaces elements as updates arrive, so one
+    found may be gone by the time its text is read: then it is looked up again."""
+    for _ in range(5):
+        try:
+            return browser.find_element(By.CSS_SELECTOR, selector).text
+        except StaleElementReferenceException:
+            continue
     return browser.find_element(By.CSS_SELECTOR, selector).text
 
 
