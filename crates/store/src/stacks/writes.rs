@@ -68,54 +68,10 @@ static PG_DELETE_RESOURCE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(DELETE_RESOURCE));
 static PG_DELETE_CHANGE_SETS: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(DELETE_CHANGE_SETS));
-static PG_INSERT_EVENT: std::sync::LazyLock<String> =
+pub(super) static PG_INSERT_EVENT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| numbered(&format!("{INSERT_EVENTS}{EVENT_ROW}{EVENTS_CONFLICT}")));
 
-/// [`StackStore::put_stack_if`]'s compare-and-set on PostgreSQL: the revision lives in
-/// the JSON document (no column to migrate and keep in step).
-///
-/// [`StackStore::put_stack_if`]: sagestack_engine::store::StackStore::put_stack_if
-const PG_PUT_STACK_IF: &str = "UPDATE cfn_stacks SET document = $1, live = $2
-     WHERE stack_id = $3 AND COALESCE((document::jsonb ->> 'revision')::bigint, 0) = $4";
-
 impl PostgresStore {
-    /// Writes `document` (and `live`) over stack `stack_id` only if its stored revision
-    /// is `expected`, with `events`, in one transaction; whether it wrote.
-    pub(super) async fn put_stack_cas(
-        &self,
-        document: String,
-        live: bool,
-        stack_id: &str,
-        expected: i64,
-        events: &[StackEvent],
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let written = sqlx::query(PG_PUT_STACK_IF)
-            .bind(document)
-            .bind(i32::from(live))
-            .bind(stack_id)
-            .bind(expected)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected()
-            == 1;
-        if !written {
-            return Ok(false);
-        }
-        for e in events {
-            sqlx::query(PG_INSERT_EVENT.as_str())
-                .bind(&e.stack_id)
-                .bind(seq(e)?)
-                .bind(to_doc(e)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(true)
-    }
-
     /// One transaction: the record (if any), then the events; run again when PostgreSQL
     /// rolls it back for a deadlock or a serialization failure (`crate::transient`).
     pub(super) async fn upsert_with_events(
@@ -199,69 +155,6 @@ impl PostgresStore {
 }
 
 impl SqliteStore {
-    /// [`PostgresStore::put_stack_cas`] as ONE query on the writer's connection, once
-    /// every write queued before it has committed: `BEGIN`, the conditional `UPDATE`
-    /// (whose `RETURNING` row says it wrote), the events inserted only if it did
-    /// (`changes()` is the `UPDATE`'s count), `COMMIT`. Sent as separate statements
-    /// (begin, update, insert, commit), each was a round trip to sqlx's connection thread,
-    /// in the path of every `UpdateStack` and `DeleteStack`.
-    pub(super) async fn put_stack_cas(
-        &self,
-        document: String,
-        live: bool,
-        stack_id: &str,
-        expected: i64,
-        events: &[StackEvent],
-    ) -> Result<bool, StoreError> {
-        // Anonymous `?`s: SQLite numbers them in order across the statements.
-        let mut sql = String::from(
-            "BEGIN;
-             UPDATE cfn_stacks SET document = ?, live = ?
-             WHERE stack_id = ? AND COALESCE(json_extract(document, '$.revision'), 0) = ?
-             RETURNING 1;\n",
-        );
-        if !events.is_empty() {
-            sql.push_str(
-                "INSERT INTO cfn_events (stack_id, seq, document)
-                 SELECT column1, column2, column3 FROM (VALUES ",
-            );
-            for i in 0..events.len() {
-                sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
-            }
-            sql.push_str(") WHERE changes() = 1");
-            sql.push_str(EVENTS_CONFLICT);
-            sql.push_str(";\n");
-        }
-        sql.push_str("COMMIT;");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(document)
-            .bind(i32::from(live))
-            .bind(stack_id.to_owned())
-            .bind(expected);
-        for e in events {
-            query = query
-                .bind(e.stack_id.clone())
-                .bind(seq(e)?)
-                .bind(to_doc(e)?);
-        }
-        let mut conn = self
-            .writer()
-            .await
-            .map_err(conn)?
-            .acquire()
-            .await
-            .map_err(db)?;
-        match query.fetch_all(&mut *conn).await {
-            Ok(rows) => Ok(!rows.is_empty()),
-            Err(e) => {
-                // Whatever statement failed, leave no transaction open on this connection.
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(db(e))
-            }
-        }
-    }
-
     /// The same as PostgreSQL's, through the write batcher ([`crate::batch`]): this
     /// write (the upsert, then its events) joins whatever other writes are waiting in one
     /// `BEGIN..COMMIT` query, one round trip to SQLite's connection thread for all of
