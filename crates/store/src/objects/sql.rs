@@ -186,11 +186,13 @@ macro_rules! object_store_impl {
             }
 
             async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
+                // Through `reader`: a stack's bucket is created queued behind, and a
+                // listing after the stack's answer must show it.
                 let rows = sqlx::query(concat!(
                     "SELECT name, region, creation_micros, document FROM s3_buckets ORDER BY name",
                     $collate
                 ))
-                .fetch_all(&self.read_pool)
+                .fetch_all(self.reader().await?)
                 .await?;
                 rows.iter().map(bucket_from_row).collect()
             }
