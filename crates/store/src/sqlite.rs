@@ -124,9 +124,7 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        let mut shm = dir.join(DATABASE_FILE).into_os_string();
-        shm.push("-shm");
-        crate::checkpoint::start(checkpointer.clone(), pool.clone(), shm.into());
+        crate::checkpoint::start(checkpointer.clone(), pool.clone());
         let read_pool = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(READERS)
