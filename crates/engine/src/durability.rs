@@ -24,7 +24,8 @@
 //!
 //! After a crash the store comes back at an earlier point of that order (SQLite's WAL
 //! keeps commits as a prefix), resources kept in the same store included, and recovery
-//! resumes or rolls back from there.
+//! resumes or rolls back from there. Resources kept in another store are effects
+//! outside this one ([`crate::provider::InOtherStore`]).
 //!
 //! The flag is a tokio task-local: tasks spawned inside a deferred scope do not inherit
 //! it unless the spawner passes it on ([`inherit`]), so the default is always the safe

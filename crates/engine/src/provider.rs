@@ -13,10 +13,12 @@
 mod computed;
 pub mod kit;
 mod native;
+mod other_store;
 mod record_only;
 
 pub use computed::Computed;
 pub use native::{Native, Outcome};
+pub use other_store::InOtherStore;
 pub use record_only::RecordOnlyProvider;
 
 use std::collections::HashMap;

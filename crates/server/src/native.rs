@@ -19,12 +19,24 @@ use sagestack_store::Store;
 
 /// `(resource type, provider)` pairs to register with the CloudFormation service
 /// (`ServiceConfig::with_native_provider`), over the same states the APIs serve.
+/// `objects` is where buckets are kept; `objects_apart` says it is not `store` (a
+/// non-default account's stacks are in its own store, every bucket in the main one), and
+/// then the bucket providers act as ones with effects outside the stacks' store
+/// ([`sagestack_engine::provider::InOtherStore`]).
 pub fn native_providers(
     store: Arc<dyn Store>,
     objects: Arc<dyn sagestack_store::ObjectStore>,
+    objects_apart: bool,
     groups: Arc<ModelPackageGroups>,
     parameters: Arc<Parameters>,
 ) -> Vec<(String, Arc<dyn ResourceProvider>)> {
+    let buckets = |provider: Arc<dyn ResourceProvider>| -> Arc<dyn ResourceProvider> {
+        if objects_apart {
+            Arc::new(sagestack_engine::provider::InOtherStore(provider))
+        } else {
+            provider
+        }
+    };
     vec![
         (
             sagestack_ssm::provider::TYPE_NAME.to_string(),
@@ -44,13 +56,15 @@ pub fn native_providers(
         ),
         (
             sagestack_s3::bucket_provider::TYPE_NAME.to_string(),
-            Arc::new(sagestack_s3::bucket_provider::BucketProvider::new(
-                objects.clone(),
+            buckets(Arc::new(
+                sagestack_s3::bucket_provider::BucketProvider::new(objects.clone()),
             )),
         ),
         (
             sagestack_s3::bucket_policy_provider::TYPE_NAME.to_string(),
-            Arc::new(sagestack_s3::bucket_policy_provider::BucketPolicyProvider::new(objects)),
+            buckets(Arc::new(
+                sagestack_s3::bucket_policy_provider::BucketPolicyProvider::new(objects),
+            )),
         ),
     ]
 }
@@ -139,7 +153,7 @@ mod tests {
                 account_id: "123456789012".into(),
             },
         ));
-        let mut list = native_providers(store.clone(), store, groups, parameters);
+        let mut list = native_providers(store.clone(), store, false, groups, parameters);
         list.push(log_group_provider(logs));
         list.extend(pipeline_providers(pipelines, builds));
         let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
