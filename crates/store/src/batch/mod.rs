@@ -19,6 +19,17 @@
 //! write commits in queue order with a later batch. The queue is FIFO, so commits still
 //! land in the order the writes were made. Readers on other connections, and writes that
 //! bypass the combiner, first wait for the queue to drain ([`WriteBatcher::settle`]).
+//!
+//! Writes queued behind are committed *when someone needs them*, not as they arrive: the
+//! task commits once a caller waits (an awaited [`WriteBatcher::write`], a
+//! [`WriteBatcher::settle`]: every reader, the flush that ends an operation), once
+//! [`MAX_BATCH`] writes wait, or once the oldest has waited [`LINGER`]. Before, the task
+//! took each queued write as it came, so a small operation whose steps arrive one by one
+//! (a 10-resource delete: one resource per dependency level) paid a transaction and a
+//! round trip to SQLite's thread per step: eight transactions for that delete, where
+//! the operation's flush needed one. Nobody is told of a write queued behind before a
+//! settle commits it, so holding it is what a crash a little earlier would have left;
+//! `LINGER` bounds how much work a crash can take back that way.
 //! Rows of the engine's hot inserts are gathered across a batch into one statement per
 //! table ([`SharedRows`]).
 //!
@@ -43,6 +54,11 @@ pub(crate) use query::{SharedRows, numbered, shared_delete};
 /// multi-statement query and rewriting the same B-tree pages into the WAL; at 256 it is
 /// 6. Parameters stay far below SQLite's limit (32,766): a write binds a handful.
 pub(crate) const MAX_BATCH: usize = 256;
+
+/// How long writes queued behind wait for a caller that needs them before the task
+/// commits them anyway (see the module documentation). No answer waits for it: every
+/// answer settles the queue first, which commits at once.
+pub(crate) const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One write: its statements (with `{}` where parameter numbers go, in order) and values,
 /// then rows for multi-row inserts shared by the whole batch.
@@ -150,6 +166,13 @@ struct Progress {
     enqueued: AtomicU64,
     /// Writes the task has finished (committed or failed), in queue order.
     finished: watch::Sender<u64>,
+    /// The highest queue position a caller waits for ([`WriteBatcher::settle_to`]): while
+    /// it is above `finished`, the task commits without waiting for more writes.
+    wanted: AtomicU64,
+    /// Wakes the task when `wanted` rises (a settle needs queued writes committed).
+    kick: tokio::sync::Notify,
+    /// Transactions the task has committed or tried (for tests and diagnostics).
+    batches: AtomicU64,
     /// The first failure of a write behind: once set, the store's state on disk is no
     /// longer what its callers were told, so every later write and settle fails with it
     /// until [`WriteBatcher::recover`] clears it.
@@ -185,14 +208,22 @@ pub(crate) struct WriteBatcher {
 impl WriteBatcher {
     /// Starts the batching task on the current tokio runtime.
     pub(crate) fn start(pool: SqlitePool) -> Self {
+        Self::start_with(pool, LINGER)
+    }
+
+    /// [`start`](Self::start) with writes queued behind held for at most `linger`.
+    fn start_with(pool: SqlitePool, linger: std::time::Duration) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
         let progress = Arc::new(Progress {
             enqueued: AtomicU64::new(0),
             finished: watch::channel(0).0,
+            wanted: AtomicU64::new(0),
+            kick: tokio::sync::Notify::new(),
+            batches: AtomicU64::new(0),
             failed: Mutex::new(None),
             full: Mutex::new(None),
         });
-        tokio::spawn(run(pool, rx, progress.clone()));
+        tokio::spawn(run(pool, rx, progress.clone(), linger));
         WriteBatcher {
             queue: Mutex::new(queue),
             progress,
@@ -248,6 +279,9 @@ impl WriteBatcher {
     pub(crate) async fn settle_to(&self, target: u64) -> Result<(), WriteError> {
         let mut finished = self.progress.finished.subscribe();
         if *finished.borrow_and_update() < target {
+            // Queued writes wait for someone to need them: this caller does.
+            self.progress.wanted.fetch_max(target, Ordering::SeqCst);
+            self.progress.kick.notify_one();
             // The task holds the sender for as long as this batcher lives.
             let _ = finished.wait_for(|n| *n >= target).await;
         }
@@ -282,6 +316,12 @@ impl WriteBatcher {
         result
     }
 
+    /// Transactions committed (or tried) so far.
+    #[cfg(test)]
+    fn batches(&self) -> u64 {
+        self.progress.batches.load(Ordering::SeqCst)
+    }
+
     /// Leaves the failed state: later writes are taken again.
     pub(crate) fn clear(&self) {
         *self
@@ -312,10 +352,42 @@ fn answer(progress: &Progress, job: Job, result: Result<(), WriteError>) {
     }
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>, progress: Arc<Progress>) {
+/// Whether the task should commit `jobs` now rather than wait for more (see the module
+/// documentation): a caller waits for one of them, a settle waits for the queue, or the
+/// batch is full.
+fn due(jobs: &[Job], progress: &Progress) -> bool {
+    jobs.len() >= MAX_BATCH
+        || jobs.iter().any(|j| j.done.is_some())
+        || progress.wanted.load(Ordering::SeqCst) > *progress.finished.borrow()
+}
+
+async fn run(
+    pool: SqlitePool,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    progress: Arc<Progress>,
+    linger: std::time::Duration,
+) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        if jobs.len() < MAX_BATCH {
+    let mut open = true;
+    while open {
+        if jobs.is_empty() && rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            break;
+        }
+        // Hold writes queued behind until someone needs them (or they have waited long
+        // enough): one transaction for a small operation's steps instead of one each.
+        let linger = tokio::time::Instant::now() + linger;
+        while !due(&jobs, &progress) {
+            let room = MAX_BATCH - jobs.len();
+            tokio::select! {
+                n = rx.recv_many(&mut jobs, room) => open = n > 0,
+                () = progress.kick.notified() => {}
+                () = tokio::time::sleep_until(linger) => break,
+            }
+            if !open {
+                break;
+            }
+        }
+        if jobs.len() < MAX_BATCH && open {
             // Let the tasks woken with this one enqueue their writes too: one yield costs
             // microseconds, a transaction of its own for each write costs a commit.
             tokio::task::yield_now().await;
@@ -325,6 +397,7 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>, progress: A
                 jobs.push(job);
             }
         }
+        progress.batches.fetch_add(1, Ordering::SeqCst);
         let count = jobs.len() as u64;
         if let Some(e) = progress.failure() {
             // A write behind failed: nothing after it may land (commits stay a prefix).
@@ -524,6 +597,74 @@ mod tests {
         want.push(("b".into(), 1039));
         want.sort();
         assert_eq!(kv(&pool).await, want);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_writes_wait_for_a_caller_that_needs_them_and_commit_together() {
+        let pool = memory_pool(REFUSES_13).await;
+        // A linger no test run reaches: only the callers below make the task commit.
+        let batcher = WriteBatcher::start_with(pool.clone(), std::time::Duration::from_secs(600));
+        for v in 0..10 {
+            batcher.enqueue(insert(v)).unwrap();
+            // The steps of an operation come apart (a resource's work between them).
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        // Nobody needs them yet: nothing is committed (a reader on the pool directly,
+        // which skips the settle every store reader makes, sees none of them).
+        assert_eq!(inserted(&pool).await, Vec::<i64>::new());
+        batcher.settle().await.unwrap();
+        assert_eq!(inserted(&pool).await, (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            batcher.batches(),
+            1,
+            "ten queued writes, one settle, one commit"
+        );
+        // An awaited write takes the writes queued before it into its own commit.
+        batcher.enqueue(insert(20)).unwrap();
+        batcher.enqueue(insert(21)).unwrap();
+        batcher.write(insert(22)).await.unwrap();
+        assert_eq!(batcher.batches(), 2);
+        assert_eq!(inserted(&pool).await.len(), 13);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_writes_nobody_waits_for_commit_after_the_linger() {
+        let pool = memory_pool(REFUSES_13).await;
+        let batcher = WriteBatcher::start(pool.clone());
+        batcher.enqueue(insert(1)).unwrap();
+        let deadline = tokio::time::Instant::now() + LINGER * 50;
+        while inserted(&pool).await.is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "never committed");
+            tokio::time::sleep(LINGER / 4).await;
+        }
+        assert_eq!(batcher.batches(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_batch_commits_without_waiting() {
+        let pool = memory_pool(REFUSES_13).await;
+        let batcher = WriteBatcher::start(pool.clone());
+        let values: Vec<i64> = (100..100 + MAX_BATCH as i64).collect();
+        let start = tokio::time::Instant::now();
+        for &v in &values {
+            batcher.enqueue(insert(v)).unwrap();
+        }
+        while inserted(&pool).await.len() < MAX_BATCH {
+            tokio::task::yield_now().await;
+        }
+        assert!(start.elapsed() < LINGER * 10, "{:?}", start.elapsed());
+        drop(batcher);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_batcher_commits_what_was_queued() {
+        let pool = memory_pool(REFUSES_13).await;
+        let batcher = WriteBatcher::start(pool.clone());
+        batcher.enqueue(insert(7)).unwrap();
+        let mut finished = batcher.progress.finished.subscribe();
+        drop(batcher);
+        let _ = tokio::time::timeout(LINGER / 2, finished.wait_for(|n| *n >= 1)).await;
+        assert_eq!(inserted(&pool).await, vec![7]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
