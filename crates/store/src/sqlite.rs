@@ -124,7 +124,9 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        crate::checkpoint::start(checkpointer.clone(), pool.clone());
+        let mut shm = dir.join(DATABASE_FILE).into_os_string();
+        shm.push("-shm");
+        crate::checkpoint::start(checkpointer.clone(), pool.clone(), shm.into());
         let read_pool = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(READERS)
