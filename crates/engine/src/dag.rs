@@ -44,11 +44,12 @@ enum Workers {
         set: JoinSet<bool>,
         nodes: HashMap<tokio::task::Id, usize>,
     },
-    /// Polled in the run's own task; `aborted` are the nodes dropped by an abort, yet to
-    /// be reported.
+    /// Polled in the run's own task; `finished` are outcomes yet to be reported: work
+    /// that ended while the run awaited something else ([`Workers::alongside`]), and the
+    /// nodes dropped by an abort.
     Inline {
         work: FuturesUnordered<BoxFuture<(usize, bool)>>,
-        aborted: VecDeque<usize>,
+        finished: VecDeque<(usize, bool)>,
     },
 }
 
@@ -64,7 +65,7 @@ impl Workers {
     fn inline() -> Self {
         Workers::Inline {
             work: FuturesUnordered::new(),
-            aborted: VecDeque::new(),
+            finished: VecDeque::new(),
         }
     }
 
@@ -104,10 +105,28 @@ impl Workers {
                     return Some((node, ok));
                 }
             },
-            Workers::Inline { work, aborted } => match aborted.pop_front() {
-                Some(node) => Some((node, false)),
+            Workers::Inline { work, finished } => match finished.pop_front() {
+                Some(outcome) => Some(outcome),
                 None => work.next().await,
             },
+        }
+    }
+
+    /// Awaits `fut` while the work goes on: inline work is polled meanwhile (what ends is
+    /// kept for [`Workers::next`]), as tasks run by themselves. What the run awaits between
+    /// outcomes can wait for a running node: the first failure's report takes each
+    /// running resource's gate, which that resource holds until its provider returns.
+    async fn alongside<F: Future>(&mut self, fut: F) -> F::Output {
+        let Workers::Inline { work, finished } = self else {
+            return fut.await;
+        };
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut fut => return out,
+                Some(outcome) = work.next(), if !work.is_empty() => finished.push_back(outcome),
+            }
         }
     }
 
@@ -115,9 +134,13 @@ impl Workers {
     fn abort_all(&mut self, running: &BTreeSet<usize>) {
         match self {
             Workers::Tasks { set, .. } => set.abort_all(),
-            Workers::Inline { work, aborted } => {
+            Workers::Inline { work, finished } => {
                 work.clear();
-                aborted.extend(running.iter().copied());
+                // A node whose outcome is already kept is reported with it (once: the
+                // run ignores a node it no longer counts as running).
+                let kept: BTreeSet<usize> = finished.iter().map(|(n, _)| *n).collect();
+                let dropped = running.iter().filter(|n| !kept.contains(n));
+                finished.extend(dropped.map(|&n| (n, false)));
             }
         }
     }
@@ -222,7 +245,8 @@ where
             stopped = true;
             outcome.interrupted = true;
             if let Some(f) = on_first_failure.take() {
-                f(still_running(nodes, &started_order, &running)).await;
+                let report = f(still_running(nodes, &started_order, &running));
+                workers.alongside(report).await;
             }
             workers.abort_all(&running);
             continue;
@@ -246,7 +270,8 @@ where
         if mode == OnFailure::Stop && !stopped {
             stopped = true;
             if let Some(f) = on_first_failure.take() {
-                f(still_running(nodes, &started_order, &running)).await;
+                let report = f(still_running(nodes, &started_order, &running));
+                workers.alongside(report).await;
             }
         }
     }
@@ -363,6 +388,39 @@ mod tests {
             assert_eq!(out.failed, vec!["A"]);
             assert_eq!(reported, vec!["B"]);
             assert!(!started.lock().unwrap().contains(&"C".to_string()));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_failures_report_can_wait_for_a_running_node() {
+        // The engine's report takes each running resource's gate, which the resource
+        // holds until its provider returns: the run must keep that work going meanwhile.
+        for workers in WORKERS {
+            let gate = Arc::new(tokio::sync::Mutex::new(()));
+            let g = gate.clone();
+            let work = move |n: String| -> BoxFuture<bool> {
+                let g = g.clone();
+                Box::pin(async move {
+                    if n == "A" {
+                        tokio::task::yield_now().await;
+                        return false;
+                    }
+                    let _held = g.lock().await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    true
+                })
+            };
+            let (nodes, deps) = graph(&[("B", &[]), ("A", &[])]);
+            let report = |running: Vec<String>| async move {
+                assert_eq!(running, ["B"]);
+                drop(gate.lock().await);
+            };
+            let limit = (8, OnFailure::Stop);
+            let run = run_on(workers(), &nodes, &deps, limit, work, (report, None));
+            let out = tokio::time::timeout(Duration::from_secs(60), run)
+                .await
+                .expect("the run waited for itself");
+            assert_eq!(out.failed, vec!["A"]);
         }
     }
 
