@@ -33,7 +33,7 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 
 /// The largest graph whose nodes are polled in the run's own task (see the module
 /// documentation).
-pub(crate) const INLINE_NODES: usize = 16;
+const INLINE_NODES: usize = 16;
 
 /// Where the nodes' work runs (see the module documentation). Either way a panic in a
 /// node's work is that node failing, and an abort drops the work still running and
@@ -136,11 +136,9 @@ impl Workers {
             Workers::Tasks { set, .. } => set.abort_all(),
             Workers::Inline { work, finished } => {
                 work.clear();
-                // A node whose outcome is already kept is reported with it (once: the
-                // run ignores a node it no longer counts as running).
-                let kept: BTreeSet<usize> = finished.iter().map(|(n, _)| *n).collect();
-                let dropped = running.iter().filter(|n| !kept.contains(n));
-                finished.extend(dropped.map(|&n| (n, false)));
+                // A node whose outcome is already kept comes first with it; the run
+                // ignores the second report, the node no longer counting as running.
+                finished.extend(running.iter().map(|&n| (n, false)));
             }
         }
     }
@@ -182,8 +180,8 @@ where
     CF: Future<Output = ()>,
 {
     let workers = Workers::for_graph(nodes.len());
-    let (limit, on) = ((limit, mode), (on_first_failure, interrupt));
-    run_on(workers, nodes, waits_for, limit, work, on).await
+    let on = (on_first_failure, interrupt);
+    run_on(workers, nodes, waits_for, (limit, mode), work, on).await
 }
 
 /// [`run`] on `workers`.

@@ -410,11 +410,9 @@ fn build_account(
             .with_template_source(template_source.clone())
             .with_event_publisher(events.clone())
             .with_claims(stack_claims);
-    // Buckets are in the main store; so are the stacks of the server's own account only.
     let native = native_providers(
         store.clone(),
         shared.objects.clone(),
-        account_id != args.account_id,
         groups.clone(),
         parameters.clone(),
     );

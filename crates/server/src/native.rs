@@ -19,17 +19,17 @@ use sagestack_store::Store;
 
 /// `(resource type, provider)` pairs to register with the CloudFormation service
 /// (`ServiceConfig::with_native_provider`), over the same states the APIs serve.
-/// `objects` is where buckets are kept; `objects_apart` says it is not `store` (a
-/// non-default account's stacks are in its own store, every bucket in the main one), and
-/// then the bucket providers act as ones with effects outside the stacks' store
+/// `objects` is where buckets are kept; when it is another store than `store` (a
+/// non-default account's stacks are in its own store, every bucket in the main one), the
+/// bucket providers act as ones with effects outside the stacks' store
 /// ([`sagestack_engine::provider::InOtherStore`]).
 pub fn native_providers(
     store: Arc<dyn Store>,
     objects: Arc<dyn sagestack_store::ObjectStore>,
-    objects_apart: bool,
     groups: Arc<ModelPackageGroups>,
     parameters: Arc<Parameters>,
 ) -> Vec<(String, Arc<dyn ResourceProvider>)> {
+    let objects_apart = !std::ptr::addr_eq(Arc::as_ptr(&store), Arc::as_ptr(&objects));
     let buckets = |provider: Arc<dyn ResourceProvider>| -> Arc<dyn ResourceProvider> {
         if objects_apart {
             Arc::new(sagestack_engine::provider::InOtherStore(provider))
@@ -153,7 +153,7 @@ mod tests {
                 account_id: "123456789012".into(),
             },
         ));
-        let mut list = native_providers(store.clone(), store, false, groups, parameters);
+        let mut list = native_providers(store.clone(), store, groups, parameters);
         list.push(log_group_provider(logs));
         list.extend(pipeline_providers(pipelines, builds));
         let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
@@ -174,5 +174,36 @@ mod tests {
         for (t, p) in &list {
             assert_eq!(p.type_info(t).map(|i| i.type_name), Some(t.clone()));
         }
+    }
+
+    /// Which types act outside the stacks' store, with buckets in `objects`.
+    async fn outside(store: Arc<dyn Store>, objects: Arc<dyn Store>) -> Vec<String> {
+        let groups = Arc::new(ModelPackageGroups::new(
+            store.clone(),
+            Arc::new(SystemClock),
+        ));
+        let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
+        native_providers(store, objects, groups, parameters)
+            .into_iter()
+            .filter(|(t, p)| p.effects_outside_store(t))
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn buckets_in_another_store_act_outside_the_stacks_store() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let open = async |dir: &tempfile::TempDir| {
+            let store = sagestack_store::SqliteStore::open(dir.path())
+                .await
+                .unwrap();
+            Arc::new(store) as Arc<dyn Store>
+        };
+        let (main, account) = (open(&a).await, open(&b).await);
+        assert!(outside(main.clone(), main.clone()).await.is_empty());
+        assert_eq!(
+            outside(account, main).await,
+            ["AWS::S3::Bucket", "AWS::S3::BucketPolicy"]
+        );
     }
 }

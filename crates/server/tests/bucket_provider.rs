@@ -85,8 +85,7 @@ async fn run(store: Arc<dyn Store>) {
     let parameters = Arc::new(Parameters::with_system_clock(store.clone()));
     let stacks: Arc<dyn StackStore> = store.clone();
     let mut config = ServiceConfig::new("us-west-2", "123456789012", stacks);
-    for (type_name, provider) in
-        native_providers(store.clone(), store.clone(), false, groups, parameters)
+    for (type_name, provider) in native_providers(store.clone(), store.clone(), groups, parameters)
     {
         config = config.with_native_provider(type_name, provider);
     }

@@ -46,8 +46,7 @@ async fn world(dir: &std::path::Path) -> World {
     let stacks: Arc<dyn StackStore> = store.clone();
     let mut config = ServiceConfig::new("us-east-1", "123456789012", stacks)
         .with_ssm(Arc::new(StoreSsmLookup::new(store.clone())));
-    for (type_name, provider) in
-        native_providers(store.clone(), store.clone(), false, groups, parameters)
+    for (type_name, provider) in native_providers(store.clone(), store.clone(), groups, parameters)
     {
         config = config.with_native_provider(type_name, provider);
     }
