@@ -133,6 +133,16 @@ pub enum ProviderError {
     Internal(String),
 }
 
+impl ProviderError {
+    /// Whether the service behind the provider could not reach its database
+    /// ([`crate::store::UNREACHABLE`]): the action was interrupted, not refused, and
+    /// the engine pauses the operation rather than failing the resource (see
+    /// `ops/run.rs`, `Run::outage`).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Internal(m) if m.contains(crate::store::UNREACHABLE))
+    }
+}
+
 /// What a provider reads of a resource for drift detection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Live {

@@ -10,6 +10,9 @@ use sagestack_cloudformation::{
     StackStatus, TemplateFetchError, UpdateStackInput,
 };
 use sagestack_engine::StackEvent;
+// What a store failure's text says when the database cannot be reached (the engine's copy
+// of `sagestack_store::transient::UNREACHABLE`; the tests check the two agree).
+use sagestack_engine::store::UNREACHABLE;
 use sagestack_sagemaker::{Project, ProjectStatus, Projects, ProvisioningUpdate, SageMakerError};
 use serde_json::{Value, json};
 
@@ -603,11 +606,6 @@ async fn interrupted(cfn: &CloudFormationService, stack: &StackRecord) -> bool {
                 .is_some_and(|r| r.contains(MARK))
         })
 }
-
-/// What a store failure's text says when the database cannot be reached
-/// (`sagestack_store::transient::UNREACHABLE`, a dependency of the tests only here;
-/// they check the two agree).
-const UNREACHABLE: &str = "database unreachable";
 
 /// An unreachable database is not the stack's failure: the operation's task ends
 /// (`Err`) with the project still in progress, and is resumed once the database is back

@@ -84,10 +84,10 @@ impl Run {
         {
             return Ok(false);
         }
-        let result = match self.ready(provider, &rec.resource_type).await {
+        let result = Run::outage(match self.ready(provider, &rec.resource_type).await {
             Ok(p) => p.create(&self.ctx(&rec), &props).await,
             Err(e) => Err(e),
-        };
+        })?;
         let opening = stateless.then_some(Ev {
             status: ResourceStatus::CreateInProgress,
             reason: None,

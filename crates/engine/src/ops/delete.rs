@@ -69,7 +69,9 @@ pub(super) async fn delete_all(
     let plan = inner.plan(stack, &stack.template).ok();
     let run = Run::new(inner, stack, plan.clone(), Some(carry)).await?;
     let live: Vec<String> = run.ids(|r| !r.status.is_gone());
-    let failed = run.phase(reverse_order(plan.as_deref(), &live), mode).await;
+    let failed = run
+        .phase(reverse_order(plan.as_deref(), &live), mode)
+        .await?;
     run.sweep().await?;
     Ok(failed)
 }
@@ -156,10 +158,10 @@ impl Run {
             physical_id,
             attributes: (*rec.attributes).clone(),
         };
-        let result = match self.ready(provider, &rec.resource_type).await {
+        let result = Run::outage(match self.ready(provider, &rec.resource_type).await {
             Ok(p) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
             Err(e) => Err(e),
-        };
+        })?;
         let (status, reason) = deleted(&result);
         let opening = stateless.then_some(Ev {
             status: ResourceStatus::DeleteInProgress,

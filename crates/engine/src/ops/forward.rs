@@ -83,12 +83,12 @@ pub(super) async fn forward_phase(
     }
     let order = forward_order(&*plan);
     let failed = match kind {
-        Forward::Create => run.phase(order, Create).await,
+        Forward::Create => run.phase(order, Create).await?,
         Forward::Update => {
             let interrupt = inner.interrupt_of(&stack.stack_id);
             let outcome = run
                 .interruptible_phase(order, Update, Some(&interrupt))
-                .await;
+                .await?;
             if outcome.interrupted {
                 run.sweep().await?;
                 return Ok(Err(UPDATE_INTERRUPTED.into()));

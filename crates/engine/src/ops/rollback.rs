@@ -56,7 +56,7 @@ pub(super) async fn update_rollback(
             .cloned()
             .collect::<Vec<_>>(),
     );
-    let failed = run.phase((nodes, waits), Restore).await;
+    let failed = run.phase((nodes, waits), Restore).await?;
     run.sweep().await?;
     if !failed.is_empty() {
         let reason = Some(failed_to("update", &failed));
@@ -75,7 +75,7 @@ pub(super) async fn update_rollback_cleanup(
     let ids: Vec<String> =
         run.ids(|r| matches!(r.prior, Some(Prior::Added)) || !r.cleanup.is_empty());
     let order = reverse_order(failed_plan.as_deref(), &ids);
-    run.phase(order, RollbackCleanup).await;
+    run.phase(order, RollbackCleanup).await?;
     run.clear_leftovers().await?;
     if let Ok(plan) = inner.plan(&stack, &stack.template) {
         stack.displayed_parameters = plan.displayed_parameters();
@@ -194,13 +194,13 @@ impl Run {
             attributes: (*rec.attributes).clone(),
         };
         let provider = self.provider(&rec.resource_type);
-        let result = match self.ready(provider, &rec.resource_type).await {
+        let result = Run::outage(match self.ready(provider, &rec.resource_type).await {
             Ok(p) => {
                 p.update(&self.ctx(&rec), &state, &applied, &old.properties)
                     .await
             }
             Err(e) => Err(e),
-        };
+        })?;
         match result {
             Ok(s) => {
                 rec.attributes = Arc::new(s.attributes);

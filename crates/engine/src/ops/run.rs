@@ -43,8 +43,9 @@ pub(super) trait NodeAction: fmt::Debug + Copy + Send + Sync + 'static {
     /// the actions still in flight are reported cancelled). Otherwise the phase continues
     /// with whatever does not wait on a failure, to clean up as much as it can.
     const STOP: bool = false;
-    /// Whether a storage error leaves the node successful: a cleanup's failures leave the
-    /// resource behind but do not fail the stack.
+    /// Whether a storage error leaves the node successful inside the phase: a cleanup's
+    /// failures leave the resource behind but do not fail the stack (the phase still
+    /// pauses the operation afterwards, see [`Run::settle`]).
     const CLEANUP: bool = false;
 
     /// The action on `id`; whether it succeeded.
@@ -123,6 +124,10 @@ pub(super) struct Run {
     /// Set when a record write failed: the records may then differ from the store's and
     /// are not handed on.
     store_failed: std::sync::atomic::AtomicBool,
+    /// The first storage failure (or provider outage, [`Run::outage`]) of a resource
+    /// action in this phase: the phase then ends the operation's task with it
+    /// ([`Run::phase`]).
+    paused: Mutex<Option<EngineError>>,
 }
 
 impl Drop for Run {
@@ -237,18 +242,37 @@ impl Run {
             gates: Mutex::new(HashMap::new()),
             carry,
             store_failed: false.into(),
+            paused: Mutex::new(None),
         }))
     }
 
     /// Runs `action` on every node of `order`, each the moment the nodes it waits for have
     /// succeeded, at most `max_parallel` at a time (see [`NodeAction::STOP`] for what a
-    /// failure does). Returns the nodes that failed.
-    pub async fn phase<A: NodeAction>(self: &Arc<Self>, order: Order, action: A) -> Vec<String> {
-        self.interruptible_phase(order, action, None).await.failed
+    /// failure does). Returns the nodes that failed; an error when some action met a
+    /// storage failure (see [`Run::settle`]).
+    pub async fn phase<A: NodeAction>(
+        self: &Arc<Self>,
+        order: Order,
+        action: A,
+    ) -> Result<Vec<String>, EngineError> {
+        Ok(self.interruptible_phase(order, action, None).await?.failed)
     }
 
     /// [`Self::phase`], stopped early when `interrupt` is notified (`CancelUpdateStack`).
     pub async fn interruptible_phase<A: NodeAction>(
+        self: &Arc<Self>,
+        order: Order,
+        action: A,
+        interrupt: Option<&tokio::sync::Notify>,
+    ) -> Result<dag::DagOutcome, EngineError> {
+        let outcome = self.run_phase(order, action, interrupt).await;
+        match lock(&self.paused).take() {
+            Some(e) => Err(e),
+            None => Ok(outcome),
+        }
+    }
+
+    async fn run_phase<A: NodeAction>(
         self: &Arc<Self>,
         (nodes, waits): Order,
         action: A,
@@ -279,8 +303,14 @@ impl Run {
         .await
     }
 
-    /// The outcome of a resource action: a storage error is logged and fails the resource
-    /// (except in a cleanup, see [`NodeAction::CLEANUP`]).
+    /// The outcome of a resource action. A storage error (its record could not be
+    /// written, or its provider's service could not reach its database) is no outcome:
+    /// the resource's result is unknown, as after a crash. It counts as a failure inside
+    /// the phase (except in a cleanup, see [`NodeAction::CLEANUP`]), and the phase then
+    /// ends the operation's task with it ([`Run::phase`]) rather than recording the
+    /// resource failed: the stack stays in progress, and recovery resumes it once the
+    /// store takes writes again (ops/mod.rs `drive`). Otherwise a resource whose writes
+    /// met a database outage would fail the stack for good once the database was back.
     pub fn settle<A: NodeAction>(
         &self,
         id: &str,
@@ -288,9 +318,23 @@ impl Run {
         result: Result<bool, EngineError>,
     ) -> bool {
         result.unwrap_or_else(|e| {
-            tracing::error!(stack_id = %self.stack_id, logical_id = %id, ?action, error = %e, "resource action");
+            tracing::error!(stack_id = %self.stack_id, logical_id = %id, ?action, error = %e, "resource action; the operation pauses after this phase");
+            lock(&self.paused).get_or_insert(e);
             A::CLEANUP
         })
+    }
+
+    /// A provider's `result`, unless it says the service behind the provider could not
+    /// reach its database ([`ProviderError::is_outage`]): that is a storage error, which
+    /// pauses the operation with the resource's record left as it was before the call
+    /// (see [`Run::settle`]).
+    pub fn outage<T>(
+        result: Result<T, ProviderError>,
+    ) -> Result<Result<T, ProviderError>, EngineError> {
+        match result {
+            Err(e) if e.is_outage() => Err(EngineError::Store(crate::StoreError(e.to_string()))),
+            other => Ok(other),
+        }
     }
 
     pub fn record(&self, logical_id: &str) -> Option<ResourceRecord> {

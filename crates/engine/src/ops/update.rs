@@ -107,7 +107,7 @@ pub(super) async fn update_cleanup(
     let ids: Vec<String> = run
         .ids(|r| !r.status.is_gone() && (!run.planned.contains_key(&r.logical_id) || replaced(r)));
     run.phase(reverse_order(old_plan.as_deref(), &ids), Cleanup)
-        .await;
+        .await?;
     run.clear_leftovers().await?;
     stack.previous_template = None;
     stack.previous_tags = None;
@@ -188,7 +188,7 @@ impl Run {
                 return Ok(false);
             }
             let custom = custom_name(name_property.as_deref(), &old.properties, &props);
-            let result = match (denied, custom) {
+            let result = Run::outage(match (denied, custom) {
                 (Some(reason), _) => Err(ProviderError::InvalidRequest(reason)),
                 (None, Some(name)) => Err(ProviderError::InvalidRequest(format!(
                     "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {name} and update the stack again."
@@ -197,7 +197,7 @@ impl Run {
                     Ok(p) => p.create(&ctx, &props).await,
                     Err(e) => Err(e),
                 },
-            };
+            })?;
             if result.is_ok() {
                 rec.properties = Arc::new(props.clone());
             }
@@ -216,13 +216,13 @@ impl Run {
             physical_id: old.physical_id,
             attributes: Arc::unwrap_or_clone(old.attributes),
         };
-        let result = match denied {
+        let result = Run::outage(match denied {
             Some(reason) => Err(ProviderError::InvalidRequest(reason)),
             None => match self.ready(provider, &rec.resource_type).await {
                 Ok(p) => p.update(&ctx, &current, &old.properties, &props).await,
                 Err(e) => Err(e),
             },
-        };
+        })?;
         // An in-place update keeps the physical id, unless the provider answers another
         // one: then (as CloudFormation does for a custom resource whose handler returns a
         // new PhysicalResourceId) the resource was replaced, and cleanup deletes the

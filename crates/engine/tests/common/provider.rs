@@ -25,6 +25,8 @@ struct ProviderState {
     calls: Vec<(Op, String, String)>,
     fail: HashSet<(String, Op)>,
     fail_once: HashSet<(String, Op)>,
+    /// Calls failing once as a service does whose database is unreachable.
+    outage_once: HashSet<(String, Op)>,
     block: HashSet<(String, Op)>,
     delays: HashMap<String, u64>,
     running: usize,
@@ -95,6 +97,14 @@ impl TestProvider {
             .fail_once
             .insert((logical_id.into(), op));
     }
+    /// Fails the next such call as a service whose database cannot be reached does.
+    pub fn outage_once_on(&self, logical_id: &str, op: Op) {
+        self.state
+            .lock()
+            .unwrap()
+            .outage_once
+            .insert((logical_id.into(), op));
+    }
     pub fn clear_failures(&self) {
         self.state.lock().unwrap().fail.clear();
     }
@@ -163,7 +173,7 @@ impl TestProvider {
 
     /// Common prologue: record the call, honour blocks, delays and failures.
     async fn enter(&self, op: Op, lid: &str, physical: &str) -> Result<(), ProviderError> {
-        let (block, delay, fail) = {
+        let (block, delay, fail, outage) = {
             let mut s = self.state.lock().unwrap();
             s.calls.push((op, lid.to_string(), physical.to_string()));
             s.running += 1;
@@ -175,6 +185,7 @@ impl TestProvider {
                 s.block.contains(&key),
                 s.delays.get(lid).copied().unwrap_or(0),
                 s.fail.contains(&key) || s.fail_once.remove(&key),
+                s.outage_once.remove(&key),
             )
         };
         if block {
@@ -188,6 +199,12 @@ impl TestProvider {
         s.running -= 1;
         let at = self.epoch.elapsed();
         s.ends.push((lid.to_string(), op, at));
+        if outage {
+            return Err(kit::internal(format!(
+                "{}: connection refused",
+                sagestack_engine::store::UNREACHABLE
+            )));
+        }
         if fail {
             return Err(ProviderError::InvalidRequest(format!(
                 "{lid} failed on purpose"

@@ -15,6 +15,9 @@ pub struct FreezingStore {
     pub log: Mutex<Vec<&'static str>>,
     /// How many times a stack's resource records were listed.
     pub resource_reads: std::sync::atomic::AtomicUsize,
+    /// The writes (1-based, counted as `writes`) that fail as they do while the
+    /// database is unreachable: from the first, up to but not including the second.
+    down: Mutex<(usize, usize)>,
 }
 
 impl FreezingStore {
@@ -26,6 +29,7 @@ impl FreezingStore {
             frozen: tokio::sync::Notify::new(),
             log: Mutex::new(Vec::new()),
             resource_reads: 0.into(),
+            down: Mutex::new((usize::MAX, usize::MAX)),
         })
     }
     /// The `n`-th write from now (1-based) never completes (and is not applied).
@@ -37,10 +41,16 @@ impl FreezingStore {
         self.freeze_at
             .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
     }
+    /// The `n`-th write from now (1-based) and the `len - 1` after it fail, unapplied,
+    /// with the words of an unreachable database (a brief database outage).
+    pub fn outage_at(&self, n: usize, len: usize) {
+        let first = self.writes.load(std::sync::atomic::Ordering::SeqCst) + n;
+        *self.down.lock().unwrap() = (first, first + len);
+    }
     pub fn writes(&self) -> usize {
         self.writes.load(std::sync::atomic::Ordering::SeqCst)
     }
-    async fn write(&self) {
+    async fn write(&self) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering::SeqCst;
         self.log
             .lock()
@@ -55,6 +65,14 @@ impl FreezingStore {
             self.frozen.notify_one();
             std::future::pending::<()>().await;
         }
+        let (first, end) = *self.down.lock().unwrap();
+        if (first..end).contains(&n) {
+            return Err(StoreError(format!(
+                "{}: connection refused",
+                sagestack_engine::store::UNREACHABLE
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -65,7 +83,7 @@ impl StackStore for FreezingStore {
         Ok(())
     }
     async fn put_stack(&self, s: &StackRecord, e: &[StackEvent]) -> Result<(), StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.put_stack(s, e).await
     }
     async fn put_stack_if(
@@ -74,7 +92,7 @@ impl StackStore for FreezingStore {
         e: &[StackEvent],
         expected: u64,
     ) -> Result<bool, StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.put_stack_if(s, e, expected).await
     }
     async fn get_stack(&self, id: &str) -> Result<Option<StackRecord>, StoreError> {
@@ -84,11 +102,11 @@ impl StackStore for FreezingStore {
         self.inner.list_stacks().await
     }
     async fn put_resource(&self, r: &ResourceRecord, e: &[StackEvent]) -> Result<(), StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.put_resource(r, e).await
     }
     async fn delete_resource(&self, s: &str, l: &str) -> Result<(), StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.delete_resource(s, l).await
     }
     async fn list_resources(&self, s: &str) -> Result<Vec<ResourceRecord>, StoreError> {
@@ -97,7 +115,7 @@ impl StackStore for FreezingStore {
         self.inner.list_resources(s).await
     }
     async fn append_events(&self, e: &[StackEvent]) -> Result<(), StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.append_events(e).await
     }
     async fn list_events(
@@ -109,7 +127,7 @@ impl StackStore for FreezingStore {
         self.inner.list_events(s, b, l).await
     }
     async fn put_change_set(&self, c: &ChangeSetRecord) -> Result<(), StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.put_change_set(c).await
     }
     async fn get_change_set(&self, id: &str) -> Result<Option<ChangeSetRecord>, StoreError> {
@@ -119,11 +137,11 @@ impl StackStore for FreezingStore {
         self.inner.list_change_sets(s).await
     }
     async fn delete_change_set(&self, id: &str) -> Result<(), StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.delete_change_set(id).await
     }
     async fn put_exports(&self, s: &str, e: &[ExportRecord]) -> Result<(), StoreError> {
-        self.write().await;
+        self.write().await?;
         self.inner.put_exports(s, e).await
     }
     async fn list_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
