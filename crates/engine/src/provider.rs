@@ -178,6 +178,17 @@ pub trait ResourceProvider: Send + Sync {
         false
     }
 
+    /// Whether a *delete* of `type_name` needs what [`Self::effects_outside_store`] gets
+    /// (its `DELETE_IN_PROGRESS` recorded and flushed before the call). It does not when
+    /// the provider flushes its delete to stable storage before returning and a repeated
+    /// delete finds nothing to do: then a crash before the outcome is recorded leaves
+    /// the record as it was, and the resumed delete succeeds, as for a delete inside the
+    /// store. [`crate::provider::InOtherStore`] says `false`; everyone else, by default,
+    /// what `effects_outside_store` says.
+    fn deletes_outside_store(&self, type_name: &str) -> bool {
+        self.effects_outside_store(type_name)
+    }
+
     /// Whether creating or deleting `type_name` leaves anything behind (a record in a
     /// store, an effect elsewhere) that recovery after a crash would have to find. A
     /// provider that only computes (ids, attributes) from the request says `false`, and

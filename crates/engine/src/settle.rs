@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use crate::error::EngineError;
 use crate::inner::Inner;
 use crate::plan::TemplatePlan;
+use crate::provider::ResourceProvider;
 
 /// Whether a call waits for its operation (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,20 @@ impl Inner {
         &self,
         plans: impl IntoIterator<Item = Option<&'a dyn TemplatePlan>>,
     ) -> Settle {
+        self.settle_if(plans, |p, ty| !p.effects_outside_store(ty))
+    }
+
+    /// [`Inner::settle_for`] a stack delete: every resource's delete is served inside the
+    /// store ([`ResourceProvider::deletes_outside_store`]).
+    pub fn settle_for_delete(&self, plan: Option<&dyn TemplatePlan>) -> Settle {
+        self.settle_if([plan], |p, ty| !p.deletes_outside_store(ty))
+    }
+
+    fn settle_if<'a>(
+        &self,
+        plans: impl IntoIterator<Item = Option<&'a dyn TemplatePlan>>,
+        local: impl Fn(&dyn ResourceProvider, &str) -> bool,
+    ) -> Settle {
         if self.config.settle_within.is_zero() {
             return Settle::Answer;
         }
@@ -54,10 +69,7 @@ impl Inner {
             let local = plan.resources().iter().all(|r| {
                 let ty = r.resource_type.as_str();
                 ty != crate::nested::TYPE_NAME
-                    && self
-                        .providers
-                        .get(ty)
-                        .is_some_and(|p| !p.effects_outside_store(ty))
+                    && self.providers.get(ty).is_some_and(|p| local(&**p, ty))
             });
             if !local {
                 return Settle::Answer;

@@ -69,3 +69,37 @@ async fn a_caller_running_deferred_flushes_at_its_own_end() {
     engine.flush().await.unwrap();
     assert_eq!(*log(&store).last().unwrap(), "sync");
 }
+
+#[tokio::test]
+async fn a_provider_in_another_store_is_flushed_before_each_create_but_not_each_delete() {
+    let store = FreezingStore::new();
+    let mut providers = ProviderRegistry::new();
+    providers.set_fallback(Arc::new(provider::InOtherStore(TestProvider::new())));
+    let parts = EngineParts::new(
+        EngineConfig::new("us-east-1", "123456789012"),
+        store.clone(),
+        providers,
+        Arc::new(TestPlans),
+    );
+    let engine = Engine::new(parts);
+    create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
+    let syncs = |from: usize| log(&store)[from..].iter().filter(|w| **w == "sync").count();
+    // One before each of the three creates, one at the end.
+    assert_eq!(syncs(0), 4, "{:?}", log(&store));
+    let before = log(&store).len();
+    let stack = delete_on(&engine, "s").await;
+    assert_eq!(stack.status, StackStatus::DeleteComplete);
+    let delete = &log(&store)[before..];
+    // The deletes are flushed by the provider itself: only the operation's end is.
+    assert_eq!(syncs(before), 1, "{delete:?}");
+    let events = events_of(&engine, &stack.stack_id).await;
+    for id in ["A", "B", "C"] {
+        let line = format!("{id} DELETE_IN_PROGRESS");
+        let at = events.iter().position(|e| *e == line).expect(&line);
+        assert_eq!(
+            events[at + 1],
+            format!("{id} DELETE_COMPLETE"),
+            "{events:?}"
+        );
+    }
+}

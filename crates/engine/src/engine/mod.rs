@@ -496,7 +496,7 @@ impl Stacks {
         }
         stack.retain_resources = retain_resources;
         let plan = self.inner.plan(&stack, &stack.template).ok();
-        let settle = self.inner.settle_for([plan.as_deref()]);
+        let settle = self.inner.settle_for_delete(plan.as_deref());
         let read = stack.revision;
         let admitted = self
             .inner

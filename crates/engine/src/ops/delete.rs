@@ -147,7 +147,7 @@ impl Run {
         // leaves the record as it was and the resumed phase deletes it again. Only a
         // delete acting outside the store shows DELETE_IN_PROGRESS while it runs.
         let stateless = Run::stateless(&provider, &rec.resource_type)
-            || Run::in_store(&provider, &rec.resource_type);
+            || Run::deletes_in_store(&provider, &rec.resource_type);
         if !stateless {
             self.transition(&mut rec, ResourceStatus::DeleteInProgress, None, None)
                 .await?;
@@ -158,10 +158,12 @@ impl Run {
             physical_id,
             attributes: (*rec.attributes).clone(),
         };
-        let result = Run::outage(match self.ready(provider, &rec.resource_type).await {
-            Ok(p) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
-            Err(e) => Err(e),
-        })?;
+        let result = Run::outage(
+            match self.ready_to_delete(provider, &rec.resource_type).await {
+                Ok(p) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
+                Err(e) => Err(e),
+            },
+        )?;
         let (status, reason) = deleted(&result);
         let opening = stateless.then_some(Ev {
             status: ResourceStatus::DeleteInProgress,
@@ -206,7 +208,7 @@ impl Run {
             attributes: (*old.attributes).clone(),
         };
         let provider = self.provider(&rec.resource_type);
-        let result = match self.ready(provider, &rec.resource_type).await {
+        let result = match self.ready_to_delete(provider, &rec.resource_type).await {
             Ok(p) => p.delete(&self.ctx(rec), &state, &old.properties).await,
             Err(e) => Err(e),
         };

@@ -571,30 +571,54 @@ impl Run {
             .is_ok_and(|p| !p.keeps_state(resource_type))
     }
 
-    /// Whether `provider`'s effects on `resource_type` are rows of the engine's own store
-    /// (see [`ResourceProvider::effects_outside_store`]); never for a nested stack, whose
-    /// child runs an operation of its own.
-    pub fn in_store(
+    /// Whether `provider`'s deletes of `resource_type` act as deletes of rows of the
+    /// engine's own store (see [`ResourceProvider::deletes_outside_store`]); never for a
+    /// nested stack, whose child runs an operation of its own.
+    pub fn deletes_in_store(
         provider: &Result<Arc<dyn ResourceProvider>, ProviderError>,
         resource_type: &str,
     ) -> bool {
         resource_type != crate::nested::TYPE_NAME
             && provider
                 .as_ref()
-                .is_ok_and(|p| !p.effects_outside_store(resource_type))
+                .is_ok_and(|p| !p.deletes_outside_store(resource_type))
     }
 
-    /// `provider` (the lookup of `resource_type`'s provider), ready to act. When its
-    /// effects live outside the store, everything recorded so far (the resource's
-    /// in-progress record above all) is flushed first, so that no power loss can forget an
-    /// action the outside world has seen (see [`crate::durability`]).
+    /// `provider` (the lookup of `resource_type`'s provider), ready to create or update.
+    /// When its effects live outside the store, everything recorded so far (the
+    /// resource's in-progress record above all) is flushed first, so that no power loss
+    /// can forget an action the outside world has seen (see [`crate::durability`]).
     pub async fn ready(
         &self,
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
         resource_type: &str,
     ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+        let outside = provider
+            .as_ref()
+            .is_ok_and(|p| p.effects_outside_store(resource_type));
+        self.ready_if(provider, outside).await
+    }
+
+    /// [`Run::ready`] for a delete: flushed first only when the provider's deletes act
+    /// outside the store ([`ResourceProvider::deletes_outside_store`]).
+    pub async fn ready_to_delete(
+        &self,
+        provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
+        resource_type: &str,
+    ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+        let outside = provider
+            .as_ref()
+            .is_ok_and(|p| p.deletes_outside_store(resource_type));
+        self.ready_if(provider, outside).await
+    }
+
+    async fn ready_if(
+        &self,
+        provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
+        flush: bool,
+    ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
         let provider = provider?;
-        if provider.effects_outside_store(resource_type) {
+        if flush {
             self.inner
                 .store
                 .sync()

@@ -10,7 +10,11 @@
 //! other store could keep a bucket whose in-progress record the stacks' store lost (an
 //! orphan that recovery cannot find, blocking its name). So such a provider is treated
 //! as one with effects outside the store: the engine flushes its records before each
-//! action, and the action's own writes are flushed before it returns.
+//! create and update, and each action's own writes are flushed before it returns. A
+//! delete needs no flush before it (`deletes_outside_store` is false): it is flushed in
+//! the other store before the engine records its outcome, and deleting again finds
+//! nothing, so a crash anywhere leaves either the bucket and a record the resumed delete
+//! acts on, or no bucket and a record whose delete then succeeds.
 
 use std::sync::Arc;
 
@@ -36,6 +40,12 @@ impl ResourceProvider for InOtherStore {
 
     fn effects_outside_store(&self, type_name: &str) -> bool {
         self.0.handles(type_name)
+    }
+
+    fn deletes_outside_store(&self, type_name: &str) -> bool {
+        // Flushed before it returns and idempotent (see the module documentation).
+        let _ = type_name;
+        false
     }
 
     fn keeps_state(&self, type_name: &str) -> bool {
