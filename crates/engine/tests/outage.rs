@@ -48,23 +48,39 @@ async fn recover(
     (engine, done)
 }
 
+/// A new store, provider and engine over them; the chain A, B, C created when `created`.
+async fn world(created: bool) -> (Arc<FreezingStore>, Arc<TestProvider>, Engine) {
+    let store = FreezingStore::new();
+    let provider = TestProvider::new();
+    let engine = engine_over_store(store.clone(), provider.clone(), 1);
+    if created {
+        create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
+    }
+    (store, provider, engine)
+}
+
+/// How many writes the chain's create (or, with `delete`, its delete) makes.
+async fn writes_of(delete: bool) -> usize {
+    let (store, _, engine) = world(delete).await;
+    let before = store.writes();
+    if delete {
+        delete_on(&engine, "s").await;
+    } else {
+        create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
+    }
+    store.writes() - before
+}
+
 fn failures(events: &[String]) -> Vec<&String> {
     events.iter().filter(|e| e.contains("_FAILED")).collect()
 }
 
 #[tokio::test]
 async fn an_outage_at_any_write_of_a_create_pauses_it_and_recovery_rolls_it_back() {
-    let total = {
-        let store = FreezingStore::new();
-        let engine = engine_over_store(store.clone(), TestProvider::new(), 1);
-        create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
-        store.writes()
-    };
+    let total = writes_of(false).await;
     assert!(total >= 8, "{total} writes");
     for n in 1..=total {
-        let store = FreezingStore::new();
-        let provider = TestProvider::new();
-        let engine = engine_over_store(store.clone(), provider.clone(), 1);
+        let (store, provider, engine) = world(false).await;
         let Some(paused) = run_into_outage(&store, &engine, n, false).await else {
             assert_eq!(n, 1, "only the admission's write refuses the create");
             continue;
@@ -106,20 +122,10 @@ async fn an_outage_at_any_write_of_a_create_pauses_it_and_recovery_rolls_it_back
 
 #[tokio::test]
 async fn an_outage_at_any_write_of_a_delete_pauses_it_and_recovery_finishes_it() {
-    let total = {
-        let store = FreezingStore::new();
-        let engine = engine_over_store(store.clone(), TestProvider::new(), 1);
-        create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
-        let before = store.writes();
-        delete_on(&engine, "s").await;
-        store.writes() - before
-    };
+    let total = writes_of(true).await;
     assert!(total >= 4, "{total} writes");
     for n in 1..=total {
-        let store = FreezingStore::new();
-        let provider = TestProvider::new();
-        let engine = engine_over_store(store.clone(), provider.clone(), 1);
-        create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
+        let (store, provider, engine) = world(true).await;
         let Some(paused) = run_into_outage(&store, &engine, n, true).await else {
             continue;
         };
@@ -147,9 +153,7 @@ async fn an_outage_at_any_write_of_a_delete_pauses_it_and_recovery_finishes_it()
 
 #[tokio::test]
 async fn a_provider_whose_database_is_unreachable_pauses_the_operation() {
-    let store = FreezingStore::new();
-    let provider = TestProvider::new();
-    let engine = engine_over_store(store.clone(), provider.clone(), 1);
+    let (store, provider, engine) = world(false).await;
     provider.outage_once_on("B", Op::Create);
     let id = start_create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
     let paused = engine.wait_for_terminal(&id).await.unwrap();

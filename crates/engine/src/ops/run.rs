@@ -593,10 +593,8 @@ impl Run {
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
         resource_type: &str,
     ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
-        let outside = provider
-            .as_ref()
-            .is_ok_and(|p| p.effects_outside_store(resource_type));
-        self.ready_if(provider, outside).await
+        self.ready_when(provider, resource_type, |p, t| p.effects_outside_store(t))
+            .await
     }
 
     /// [`Run::ready`] for a delete: flushed first only when the provider's deletes act
@@ -606,19 +604,19 @@ impl Run {
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
         resource_type: &str,
     ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
-        let outside = provider
-            .as_ref()
-            .is_ok_and(|p| p.deletes_outside_store(resource_type));
-        self.ready_if(provider, outside).await
+        self.ready_when(provider, resource_type, |p, t| p.deletes_outside_store(t))
+            .await
     }
 
-    async fn ready_if(
+    /// `provider`, after a flush when `outside` says its action acts outside the store.
+    async fn ready_when(
         &self,
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
-        flush: bool,
+        resource_type: &str,
+        outside: fn(&dyn ResourceProvider, &str) -> bool,
     ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
         let provider = provider?;
-        if flush {
+        if outside(&*provider, resource_type) {
             self.inner
                 .store
                 .sync()
