@@ -137,7 +137,7 @@ impl ProviderError {
     /// Whether the service behind the provider could not reach its database
     /// ([`crate::store::UNREACHABLE`]): the action was interrupted, not refused, and
     /// the engine pauses the operation rather than failing the resource (see
-    /// `ops/run.rs`, `Run::outage`).
+    /// `ops/calls.rs`, `Run::outage`).
     pub fn is_outage(&self) -> bool {
         matches!(self, Self::Internal(m) if m.contains(crate::store::UNREACHABLE))
     }
