@@ -134,12 +134,14 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Whether the service behind the provider could not reach its database
-    /// ([`crate::store::UNREACHABLE`]): the action was interrupted, not refused, and
-    /// the engine pauses the operation rather than failing the resource (see
-    /// `ops/calls.rs`, `Run::outage`).
+    /// Whether the service behind the provider could not reach its database: an
+    /// internal failure whose text is a store's unreachable error, starting with
+    /// [`crate::store::UNREACHABLE`] (a message that merely *mentions* those words, say
+    /// a custom resource handler's own failure reason, does not count). The action was
+    /// interrupted, not refused, and the engine pauses the operation rather than failing
+    /// the resource (see `ops/calls.rs`, `Run::outage`).
     pub fn is_outage(&self) -> bool {
-        matches!(self, Self::Internal(m) if m.contains(crate::store::UNREACHABLE))
+        matches!(self, Self::Internal(m) if m.starts_with(crate::store::UNREACHABLE))
     }
 }
 
@@ -476,5 +478,20 @@ mod tests {
             arn("cn-north-1", "123456789012", "logs", "log-group:g"),
             "arn:aws-cn:logs:cn-north-1:123456789012:log-group:g"
         );
+    }
+
+    #[test]
+    fn only_a_stores_unreachable_error_is_an_outage() {
+        let down =
+            ProviderError::Internal(format!("{}: connection refused", crate::store::UNREACHABLE));
+        assert!(down.is_outage());
+        // A handler's own failure that mentions the words is the resource's failure.
+        let handler = ProviderError::Internal(format!(
+            "Received response status [FAILED] from custom resource. Message returned: {}: x",
+            crate::store::UNREACHABLE
+        ));
+        assert!(!handler.is_outage());
+        let refused = ProviderError::InvalidRequest(format!("{}: x", crate::store::UNREACHABLE));
+        assert!(!refused.is_outage());
     }
 }

@@ -60,12 +60,14 @@ impl Run {
     /// `provider` (the lookup of `resource_type`'s provider), ready to create or update.
     /// When its effects live outside the store, everything recorded so far (the
     /// resource's in-progress record above all) is flushed first, so that no power loss
-    /// can forget an action the outside world has seen (see [`crate::durability`]).
+    /// can forget an action the outside world has seen (see [`crate::durability`]). A
+    /// flush that fails is a storage error (which pauses the operation, see
+    /// [`Run::settle`]); a provider that cannot be found is the resource's failure.
     pub async fn ready(
         &self,
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
         resource_type: &str,
-    ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+    ) -> Result<Result<Arc<dyn ResourceProvider>, ProviderError>, EngineError> {
         self.ready_when(provider, resource_type, |p, t| p.effects_outside_store(t))
             .await
     }
@@ -76,7 +78,7 @@ impl Run {
         &self,
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
         resource_type: &str,
-    ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
+    ) -> Result<Result<Arc<dyn ResourceProvider>, ProviderError>, EngineError> {
         self.ready_when(provider, resource_type, |p, t| p.deletes_outside_store(t))
             .await
     }
@@ -87,14 +89,11 @@ impl Run {
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,
         resource_type: &str,
         outside: fn(&dyn ResourceProvider, &str) -> bool,
-    ) -> Result<Arc<dyn ResourceProvider>, ProviderError> {
-        let provider = provider?;
-        if outside(&*provider, resource_type) {
-            self.inner
-                .store
-                .sync()
-                .await
-                .map_err(|e| ProviderError::Internal(format!("stack store: {}", e.0)))?;
+    ) -> Result<Result<Arc<dyn ResourceProvider>, ProviderError>, EngineError> {
+        if let Ok(p) = &provider
+            && outside(&**p, resource_type)
+        {
+            self.inner.store.sync().await?;
         }
         Ok(provider)
     }

@@ -84,7 +84,7 @@ impl Run {
         {
             return Ok(false);
         }
-        let result = Run::outage(match self.ready(provider, &rec.resource_type).await {
+        let result = Run::outage(match self.ready(provider, &rec.resource_type).await? {
             Ok(p) => p.create(&self.ctx(&rec), &props).await,
             Err(e) => Err(e),
         })?;

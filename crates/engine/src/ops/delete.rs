@@ -159,7 +159,7 @@ impl Run {
             attributes: (*rec.attributes).clone(),
         };
         let result = Run::outage(
-            match self.ready_to_delete(provider, &rec.resource_type).await {
+            match self.ready_to_delete(provider, &rec.resource_type).await? {
                 Ok(p) => p.delete(&self.ctx(&rec), &state, &rec.properties).await,
                 Err(e) => Err(e),
             },
@@ -208,9 +208,11 @@ impl Run {
             attributes: (*old.attributes).clone(),
         };
         let provider = self.provider(&rec.resource_type);
+        // A failed flush here leaves the old resource behind, as a failed delete does.
         let result = match self.ready_to_delete(provider, &rec.resource_type).await {
-            Ok(p) => p.delete(&self.ctx(rec), &state, &old.properties).await,
-            Err(e) => Err(e),
+            Ok(Ok(p)) => p.delete(&self.ctx(rec), &state, &old.properties).await,
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(ProviderError::Internal(e.to_string())),
         };
         let (status, reason) = deleted(&result);
         report(status, reason.as_deref()).await;

@@ -194,7 +194,7 @@ impl Run {
             attributes: (*rec.attributes).clone(),
         };
         let provider = self.provider(&rec.resource_type);
-        let result = Run::outage(match self.ready(provider, &rec.resource_type).await {
+        let result = Run::outage(match self.ready(provider, &rec.resource_type).await? {
             Ok(p) => {
                 p.update(&self.ctx(&rec), &state, &applied, &old.properties)
                     .await

@@ -193,7 +193,7 @@ impl Run {
                 (None, Some(name)) => Err(ProviderError::InvalidRequest(format!(
                     "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {name} and update the stack again."
                 ))),
-                (None, None) => match self.ready(provider, &rec.resource_type).await {
+                (None, None) => match self.ready(provider, &rec.resource_type).await? {
                     Ok(p) => p.create(&ctx, &props).await,
                     Err(e) => Err(e),
                 },
@@ -218,7 +218,7 @@ impl Run {
         };
         let result = Run::outage(match denied {
             Some(reason) => Err(ProviderError::InvalidRequest(reason)),
-            None => match self.ready(provider, &rec.resource_type).await {
+            None => match self.ready(provider, &rec.resource_type).await? {
                 Ok(p) => p.update(&ctx, &current, &old.properties, &props).await,
                 Err(e) => Err(e),
             },
