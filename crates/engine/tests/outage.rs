@@ -177,3 +177,16 @@ async fn a_provider_whose_database_is_unreachable_pauses_the_operation() {
     );
     assert!(provider.live().is_empty(), "{:?}", provider.live());
 }
+
+#[tokio::test]
+async fn a_write_the_database_refuses_fails_the_resource_and_the_create_rolls_back() {
+    // Not an outage: the same write would be refused again, so pausing would leave the
+    // stack in progress for good.
+    let (store, provider, engine) = world(false).await;
+    // The admission, A's two records, then B's "started" record.
+    store.refuse_at(4);
+    let id = start_create_on(&engine, "s", &chain(&["A", "B", "C"])).await;
+    let done = engine.wait_for_terminal(&id).await.unwrap();
+    assert_eq!(done.status, StackStatus::RollbackComplete);
+    assert!(provider.live().is_empty(), "{:?}", provider.live());
+}

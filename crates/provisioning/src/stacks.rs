@@ -10,9 +10,6 @@ use sagestack_cloudformation::{
     StackStatus, TemplateFetchError, UpdateStackInput,
 };
 use sagestack_engine::StackEvent;
-// What a store failure's text says when the database cannot be reached (the engine's copy
-// of `sagestack_store::transient::UNREACHABLE`; the tests check the two agree).
-use sagestack_engine::store::UNREACHABLE;
 use sagestack_sagemaker::{Project, ProjectStatus, Projects, ProvisioningUpdate, SageMakerError};
 use serde_json::{Value, json};
 
@@ -614,9 +611,9 @@ async fn interrupted(cfn: &CloudFormationService, stack: &StackRecord) -> bool {
 /// failures, which may not pass, are recorded as before.
 fn store_down(e: &EngineError) -> Result<(), SageMakerError> {
     match e {
-        EngineError::Store(s) if s.0.contains(UNREACHABLE) => Err(SageMakerError::Internal(
-            format!("the stack operation was interrupted: {e}"),
-        )),
+        EngineError::Store(s) if s.is_unreachable() => Err(SageMakerError::Internal(format!(
+            "the stack operation was interrupted: {e}"
+        ))),
         _ => Ok(()),
     }
 }
@@ -627,7 +624,11 @@ mod tests {
 
     #[test]
     fn only_an_unreachable_database_leaves_the_project_in_progress() {
-        assert_eq!(UNREACHABLE, sagestack_store::transient::UNREACHABLE);
+        // The engine's copy of the words the store's unreachable errors start with.
+        assert_eq!(
+            sagestack_engine::store::UNREACHABLE,
+            sagestack_store::transient::UNREACHABLE
+        );
         let down = sagestack_store::StoreError::Unavailable("connection refused".into());
         let down = EngineError::Store(sagestack_engine::StoreError(down.to_string()));
         assert!(store_down(&down).is_err());

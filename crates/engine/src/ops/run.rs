@@ -303,14 +303,16 @@ impl Run {
         .await
     }
 
-    /// The outcome of a resource action. A storage error (its record could not be
-    /// written, or its provider's service could not reach its database) is no outcome:
-    /// the resource's result is unknown, as after a crash. It counts as a failure inside
-    /// the phase (except in a cleanup, see [`NodeAction::CLEANUP`]), and the phase then
-    /// ends the operation's task with it ([`Run::phase`]) rather than recording the
-    /// resource failed: the stack stays in progress, and recovery resumes it once the
-    /// store takes writes again (ops/mod.rs `drive`). Otherwise a resource whose writes
-    /// met a database outage would fail the stack for good once the database was back.
+    /// The outcome of a resource action. A storage error counts as a failure inside the
+    /// phase (except in a cleanup, see [`NodeAction::CLEANUP`]). When it says the
+    /// database is unreachable (its record could not be written, or its provider's
+    /// service could not reach its database, [`Run::outage`]), it is no outcome: the
+    /// resource's result is unknown, as after a crash, and the phase then ends the
+    /// operation's task with it ([`Run::phase`]) rather than recording the resource
+    /// failed. The stack stays in progress, and recovery resumes it once the database
+    /// answers again (ops/mod.rs `drive`); otherwise a resource whose writes met an
+    /// outage would fail the stack for good once the database was back. Other storage
+    /// errors may not pass (a value the database refuses), so they fail the resource.
     pub fn settle<A: NodeAction>(
         &self,
         id: &str,
@@ -318,8 +320,12 @@ impl Run {
         result: Result<bool, EngineError>,
     ) -> bool {
         result.unwrap_or_else(|e| {
-            tracing::error!(stack_id = %self.stack_id, logical_id = %id, ?action, error = %e, "resource action; the operation pauses after this phase");
-            lock(&self.paused).get_or_insert(e);
+            tracing::error!(stack_id = %self.stack_id, logical_id = %id, ?action, error = %e, "resource action");
+            if let EngineError::Store(s) = &e
+                && s.is_unreachable()
+            {
+                lock(&self.paused).get_or_insert(e);
+            }
             A::CLEANUP
         })
     }

@@ -27,6 +27,14 @@ use crate::model::{
 #[error("stack store: {0}")]
 pub struct StoreError(pub String);
 
+impl StoreError {
+    /// Whether the database could not be reached ([`UNREACHABLE`]): a failure that
+    /// passes, after which the same call may succeed.
+    pub fn is_unreachable(&self) -> bool {
+        self.0.starts_with(UNREACHABLE)
+    }
+}
+
 /// How a store's failure text starts when its database cannot be reached now (a
 /// PostgreSQL outage): the words of `sagestack_store::transient::UNREACHABLE`, which a
 /// test in that crate keeps equal. A service behind a provider reports its own store's

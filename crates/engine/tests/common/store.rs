@@ -15,9 +15,10 @@ pub struct FreezingStore {
     pub log: Mutex<Vec<&'static str>>,
     /// How many times a stack's resource records were listed.
     pub resource_reads: std::sync::atomic::AtomicUsize,
-    /// The writes (1-based, counted as `writes`) that fail as they do while the
-    /// database is unreachable: from the first, up to but not including the second.
-    down: Mutex<(usize, usize)>,
+    /// The writes (1-based, counted as `writes`) that fail, from the first up to but not
+    /// including the second, and whether as they do while the database is unreachable
+    /// (else as a value the database refuses).
+    down: Mutex<(usize, usize, bool)>,
 }
 
 impl FreezingStore {
@@ -29,7 +30,7 @@ impl FreezingStore {
             frozen: tokio::sync::Notify::new(),
             log: Mutex::new(Vec::new()),
             resource_reads: 0.into(),
-            down: Mutex::new((usize::MAX, usize::MAX)),
+            down: Mutex::new((usize::MAX, usize::MAX, true)),
         })
     }
     /// The `n`-th write from now (1-based) never completes (and is not applied).
@@ -45,7 +46,12 @@ impl FreezingStore {
     /// with the words of an unreachable database (a brief database outage).
     pub fn outage_at(&self, n: usize, len: usize) {
         let first = self.writes.load(std::sync::atomic::Ordering::SeqCst) + n;
-        *self.down.lock().unwrap() = (first, first + len);
+        *self.down.lock().unwrap() = (first, first + len, true);
+    }
+    /// The `n`-th write from now fails, unapplied, as a value the database refuses does.
+    pub fn refuse_at(&self, n: usize) {
+        let first = self.writes.load(std::sync::atomic::Ordering::SeqCst) + n;
+        *self.down.lock().unwrap() = (first, first + 1, false);
     }
     pub fn writes(&self) -> usize {
         self.writes.load(std::sync::atomic::Ordering::SeqCst)
@@ -65,12 +71,16 @@ impl FreezingStore {
             self.frozen.notify_one();
             std::future::pending::<()>().await;
         }
-        let (first, end) = *self.down.lock().unwrap();
+        let (first, end, unreachable) = *self.down.lock().unwrap();
         if (first..end).contains(&n) {
-            return Err(StoreError(format!(
-                "{}: connection refused",
-                sagestack_engine::store::UNREACHABLE
-            )));
+            return Err(StoreError(if unreachable {
+                format!(
+                    "{}: connection refused",
+                    sagestack_engine::store::UNREACHABLE
+                )
+            } else {
+                "unsupported Unicode escape sequence".to_string()
+            }));
         }
         Ok(())
     }
