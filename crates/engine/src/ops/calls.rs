@@ -61,8 +61,9 @@ impl Run {
     /// When its effects live outside the store, everything recorded so far (the
     /// resource's in-progress record above all) is flushed first, so that no power loss
     /// can forget an action the outside world has seen (see [`crate::durability`]). A
-    /// flush that fails is a storage error (which pauses the operation, see
-    /// [`Run::settle`]); a provider that cannot be found is the resource's failure.
+    /// flush that fails is a storage error (which pauses the operation when the database
+    /// is unreachable, see [`Run::settle`]); a provider that cannot be found is the
+    /// resource's failure.
     pub async fn ready(
         &self,
         provider: Result<Arc<dyn ResourceProvider>, ProviderError>,

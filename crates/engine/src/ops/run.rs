@@ -44,8 +44,8 @@ pub(super) trait NodeAction: fmt::Debug + Copy + Send + Sync + 'static {
     /// with whatever does not wait on a failure, to clean up as much as it can.
     const STOP: bool = false;
     /// Whether a storage error leaves the node successful inside the phase: a cleanup's
-    /// failures leave the resource behind but do not fail the stack (the phase still
-    /// pauses the operation afterwards, see [`Run::settle`]).
+    /// failures leave the resource behind but do not fail the stack (an unreachable
+    /// database still pauses the operation after the phase, see [`Run::settle`]).
     const CLEANUP: bool = false;
 
     /// The action on `id`; whether it succeeded.
@@ -124,9 +124,9 @@ pub(super) struct Run {
     /// Set when a record write failed: the records may then differ from the store's and
     /// are not handed on.
     store_failed: std::sync::atomic::AtomicBool,
-    /// The first storage failure (or provider outage, [`Run::outage`]) of a resource
-    /// action in this phase: the phase then ends the operation's task with it
-    /// ([`Run::phase`]).
+    /// The first unreachable-database failure (of a record write, or a provider outage,
+    /// [`Run::outage`]) of a resource action in this phase: the phase then ends the
+    /// operation's task with it ([`Run::phase`]).
     paused: Mutex<Option<EngineError>>,
 }
 
