@@ -20,8 +20,9 @@
 //! Layout: [`run`] holds what every phase shares (the [`run::Run`] of one phase, its record
 //! writes, and the one place a phase's resource actions are scheduled over the dependency
 //! graph), and [`calls`] how a resource action reaches its provider; [`forward`] is the
-//! phase driver of creates and updates and the begin/finish of their resource actions; [`create`], [`update`], [`delete`] and [`rollback`] hold each
-//! operation's phases and resource actions; [`recover`] settles what a crash interrupted;
+//! phase driver of creates and updates and the begin/finish of their resource actions;
+//! [`create`], [`update`], [`delete`] and [`rollback`] hold each operation's phases and
+//! resource actions; [`recover`] settles what a crash interrupted;
 //! [`carry`] hands a stack's records from phase to phase and [`kept`] from one operation
 //! to the next.
 

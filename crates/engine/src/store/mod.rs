@@ -37,7 +37,7 @@ impl StoreError {
 
 /// How a store's failure text starts when its database cannot be reached now (a
 /// PostgreSQL outage): the words of `sagestack_store::transient::UNREACHABLE`, which a
-/// test in that crate keeps equal. A service behind a provider reports its own store's
+/// test in `sagestack-provisioning` (`stacks.rs`) keeps equal. A service behind a provider reports its own store's
 /// outage in these words too, which is how the engine tells an interrupted resource
 /// action from a failed one ([`crate::ProviderError::is_outage`]).
 pub const UNREACHABLE: &str = "database unreachable";
