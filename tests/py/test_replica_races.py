@@ -4,7 +4,12 @@ database (#17).
 Each race is driven from two `sagestack serve` processes at once, many rounds
 (`RACE_ROUNDS`, default 30): CreateProject of one name, UpdateProject against
 UpdateProject, DeleteProject against UpdateProject, and re-creating a `DeleteCompleted`
-name while its purge is due. The losers get AWS's error for the operation. Also: a rule
+name while its purge is due. The losers get AWS's error for the operation. The
+template's custom resource (a webhook in this test) holds each winning update or delete
+until both calls have answered, so the loser always meets the winner in progress:
+without it a one-parameter stack update can finish before the other call reads the
+project (a few milliseconds late under load), and both then win, correctly, one after
+the other. Also: a rule
 written through one replica is seen by another (EventBridge's memory follows the
 database's change feed), and `/_sagestack/ready` fails while the database is unreachable
 and recovers when it returns (through a TCP proxy this test controls; the machine's
@@ -21,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
@@ -39,7 +45,61 @@ Resources:
     Properties:
       Type: String
       Value: !Ref Stage
+  Gate:
+    Type: Custom::Gate
+    Properties:
+      ServiceToken: {url}
+      Stage: !Ref Stage
 """
+
+
+class Gate(BaseHTTPRequestHandler):
+    """A custom resource's webhook: answers SUCCESS at once to a Create, and to an Update
+    or Delete once the server's `opened` event is set (or after 30 s, so that a failing
+    test does not hang)."""
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if request["RequestType"] != "Create":
+            self.server.opened.wait(30)
+        body = json.dumps({
+            "Status": "SUCCESS",
+            "PhysicalResourceId": request.get("PhysicalResourceId") or f"gate-{request['RequestId']}",
+            "StackId": request["StackId"],
+            "RequestId": request["RequestId"],
+            "LogicalResourceId": request["LogicalResourceId"],
+        }).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def gate():
+    """The webhook's server; its `opened` event starts set (nothing held)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Gate)
+    httpd.daemon_threads = True
+    httpd.opened = threading.Event()
+    httpd.opened.set()
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd
+    httpd.opened.set()
+    httpd.shutdown()
+
+
+def held(gate, *calls):
+    """`at_once(*calls)` with the gate closed: the winner's provisioning waits in the
+    custom resource until both calls have answered."""
+    gate.opened.clear()
+    try:
+        return at_once(*calls)
+    finally:
+        gate.opened.set()
 
 
 def providers(stage):
@@ -49,13 +109,14 @@ def providers(stage):
 
 
 @pytest.fixture
-def replicas(tmp_path, pg_url):  # noqa: F811
+def replicas(tmp_path, pg_url, gate):  # noqa: F811
     env = {"SAGESTACK_DATABASE_URL": pg_url, "SAGESTACK_DELETED_PROJECT_RETENTION": "1"}
     servers = [Server(str(tmp_path / n), extra_env=env).start() for n in "abc"]
     try:
         s3 = client("s3", servers[0].url)
         s3.create_bucket(Bucket=BUCKET)
-        s3.put_object(Bucket=BUCKET, Key="t.yaml", Body=TEMPLATE.encode())
+        url = f"http://127.0.0.1:{gate.server_address[1]}/gate"
+        s3.put_object(Bucket=BUCKET, Key="t.yaml", Body=TEMPLATE.format(url=url).encode())
         yield servers
     finally:
         for s in servers:
@@ -102,7 +163,7 @@ def wait_for(sm, name, *statuses, timeout=30):
         time.sleep(0.02)
 
 
-def test_each_race_has_exactly_one_winner(replicas):
+def test_each_race_has_exactly_one_winner(replicas, gate):
     a, b, c = (make_client(s.url) for s in replicas)
     started = time.monotonic()
 
@@ -118,7 +179,7 @@ def test_each_race_has_exactly_one_winner(replicas):
 
     # UpdateProject against UpdateProject (each starts a provisioning update).
     for i in range(ROUNDS):
-        results = at_once(*(lambda sm=sm, k=k: sm.update_project(
+        results = held(gate, *(lambda sm=sm, k=k: sm.update_project(
             ProjectName="c-0", TemplateProvidersToUpdate=providers(f"{i}-{k}")) for k, sm in enumerate((a, b))))
         one_winner(results, "ConflictException", "cannot be updated", i)
         wait_for(c, "c-0", "UpdateCompleted")
@@ -126,8 +187,8 @@ def test_each_race_has_exactly_one_winner(replicas):
     # DeleteProject against UpdateProject.
     for i in range(1, ROUNDS):
         name = f"c-{i}"
-        results = at_once(lambda: a.delete_project(ProjectName=name),
-                          lambda: b.update_project(ProjectName=name, TemplateProvidersToUpdate=providers("2")))
+        results = held(gate, lambda: a.delete_project(ProjectName=name),
+                       lambda: b.update_project(ProjectName=name, TemplateProvidersToUpdate=providers("2")))
         winner = "delete" if results[0][0] == "ok" else "update"
         one_winner(results, "ConflictException", "while its status is", i)
         if winner == "update":
