@@ -190,3 +190,34 @@ async fn a_write_the_database_refuses_fails_the_resource_and_the_create_rolls_ba
     assert_eq!(done.status, StackStatus::RollbackComplete);
     assert!(provider.live().is_empty(), "{:?}", provider.live());
 }
+
+#[tokio::test]
+async fn an_outage_deleting_a_replaced_original_pauses_the_cleanup_and_recovery_deletes_it() {
+    let (store, provider, engine) = world(false).await;
+    create_on(&engine, "s", &named_chain("one")).await;
+    let original = provider.live();
+    provider.outage_once_on("A", Op::Delete);
+    let id = engine
+        .update_stack(Harness::update_input("s", &named_chain("two")))
+        .await
+        .unwrap();
+    let paused = engine.wait_for_terminal(&id).await.unwrap();
+    assert_eq!(
+        paused.status,
+        StackStatus::UpdateCompleteCleanupInProgress,
+        "{:?}",
+        events_of(&engine, &id).await
+    );
+    drop(engine);
+    let (engine, done) = recover(&store, &provider).await;
+    let events = events_of(&engine, &id).await;
+    assert_eq!(done.status, StackStatus::UpdateComplete, "{events:?}");
+    assert!(failures(&events).is_empty(), "{events:?}");
+    let live = provider.live();
+    assert_eq!(live.len(), 2, "the replacement and B: {live:?}");
+    let (old_a, _) = original.iter().find(|(_, lid)| *lid == "A").unwrap();
+    assert!(
+        !live.contains_key(old_a),
+        "the original A is left: {live:?}"
+    );
+}

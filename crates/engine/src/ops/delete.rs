@@ -122,7 +122,7 @@ impl Run {
             extras.push(old.clone());
         }
         for extra in &extras {
-            if !self.delete_old(&rec, extra, Policy::Delete).await {
+            if !self.delete_old(&rec, extra, Policy::Delete).await? {
                 let reason = Some(format!("{} could not be deleted", extra.physical_id));
                 self.transition(&mut rec, ResourceStatus::DeleteFailed, reason, None)
                     .await?;
@@ -188,19 +188,24 @@ impl Run {
     /// Deletes a physical resource no longer referenced by the record (a replaced
     /// original, or a replacement that was rolled back), honouring `policy`. Emits events
     /// under the logical id with the old physical id; the record's status is untouched.
+    /// `Ok(false)` when the delete failed (the old resource is left behind, as AWS leaves
+    /// it); an error when the flush before it failed or the provider's service could not
+    /// reach its database ([`Run::outage`]): the caller returns it without saving the
+    /// record, which still names the old resource, so that a paused operation deletes it
+    /// once recovery resumes it rather than leaving it behind for an outage.
     pub(super) async fn delete_old(
         &self,
         rec: &ResourceRecord,
         old: &PhysicalSnapshot,
         policy: Policy,
-    ) -> bool {
+    ) -> Result<bool, EngineError> {
         let report = async |status: ResourceStatus, reason: Option<&str>| {
             self.event(rec, status, reason, Some(&old.physical_id), None)
                 .await
         };
         if matches!(policy, Policy::Retain | Policy::RetainExceptOnCreate) {
             report(ResourceStatus::DeleteSkipped, None).await;
-            return true;
+            return Ok(true);
         }
         report(ResourceStatus::DeleteInProgress, None).await;
         let state = ResourceState {
@@ -208,14 +213,12 @@ impl Run {
             attributes: (*old.attributes).clone(),
         };
         let provider = self.provider(&rec.resource_type);
-        // A failed flush here leaves the old resource behind, as a failed delete does.
-        let result = match self.ready_to_delete(provider, &rec.resource_type).await {
-            Ok(Ok(p)) => p.delete(&self.ctx(rec), &state, &old.properties).await,
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(ProviderError::Internal(e.to_string())),
+        let result = match self.ready_to_delete(provider, &rec.resource_type).await? {
+            Ok(p) => Run::outage(p.delete(&self.ctx(rec), &state, &old.properties).await)?,
+            Err(e) => Err(e),
         };
         let (status, reason) = deleted(&result);
         report(status, reason.as_deref()).await;
-        result.is_ok()
+        Ok(result.is_ok())
     }
 }

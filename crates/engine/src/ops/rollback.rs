@@ -229,8 +229,11 @@ impl Run {
             return self.remove(id, DeleteMode::UpdateRollbackAdded).await;
         }
         if !rec.cleanup.is_empty() {
+            // An error leaves the record unsaved, naming every original still (those
+            // deleted already are deleted again on resume, which finds them gone).
             for old in std::mem::take(&mut rec.cleanup) {
-                self.delete_old(&rec, &old, old.update_replace_policy).await;
+                self.delete_old(&rec, &old, old.update_replace_policy)
+                    .await?;
             }
             self.save(&mut rec).await?;
         }

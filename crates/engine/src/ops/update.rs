@@ -247,7 +247,8 @@ impl Run {
         if let Some(Prior::Existing(old)) = rec.prior.take()
             && Some(&old.physical_id) != rec.physical_id.as_ref()
         {
-            self.delete_old(&rec, &old, rec.update_replace_policy).await;
+            self.delete_old(&rec, &old, rec.update_replace_policy)
+                .await?;
             self.save(&mut rec).await?;
         }
         Ok(true)
