@@ -2,8 +2,8 @@
 //! anonymous parameters in order across the whole query, and the rows of shared
 //! statements ([`SharedRows`]) gathered into one statement per table.
 
-use sqlx::Arguments;
-use sqlx::sqlite::{SqliteArguments, SqlitePool};
+use rusqlite::fallible_iterator::FallibleIterator;
+use sqlx::sqlite::SqlitePool;
 
 use super::{Value, Write, WriteError};
 
@@ -11,8 +11,7 @@ use super::{Value, Write, WriteError};
 /// `(..), (..), ...` + `tail`. Either an `INSERT` (`INSERT INTO t (..) VALUES ` ... and,
 /// say, ` ON CONFLICT (..) DO UPDATE ...`) or a delete by key (`DELETE FROM t WHERE k IN
 /// (VALUES ` ... `)`). The engine's hot writes are each a row or two, and every statement
-/// of a batch costs a parse and a message from SQLite's connection thread back to the
-/// batching task (sqlx sends each statement's result), so one statement per table instead
+/// of a batch costs a parse and a step of its own, so one statement per table instead
 /// of one or two per write is most of a batch's cost saved (a 500-resource stack delete
 /// was 750 single-row deletes of buckets and parameters).
 ///
@@ -64,30 +63,27 @@ pub(crate) use shared_delete;
 /// query, shared statements gather their rows (see [`SharedRows`]).
 struct Query<'a> {
     sql: String,
-    args: SqliteArguments,
+    /// The values of the `?`s in `sql`, in order.
+    args: Vec<&'a Value>,
     /// Shared statements with rows not yet written out: `(statement, values of its rows)`.
     pending: Vec<(&'static SharedRows, Vec<&'a Value>)>,
 }
 
 impl<'a> Query<'a> {
-    fn bind(&mut self, v: &Value) -> Result<(), WriteError> {
-        match v {
-            Value::Text(t) => self.args.add(t.clone()),
-            Value::Int(i) => self.args.add(*i),
-        }
-        .map_err(|e| WriteError::other(&format!("cannot bind a value: {e}")))?;
-        // Anonymous `?`: SQLite numbers them in order (sqlx binds them in order across the
-        // statements of a query). A `$n` is a *named* parameter to SQLite, looked up in a
-        // list as the query is parsed: quadratic in a batch's thousands of parameters.
+    fn bind(&mut self, v: &'a Value) {
+        self.args.push(v);
+        // Anonymous `?`: SQLite numbers them in order within a statement ([`run`] binds
+        // the values in order across the statements). A `$n` is a *named* parameter to
+        // SQLite, looked up in a list as the query is parsed: quadratic in a batch's
+        // thousands of parameters.
         self.sql.push('?');
-        Ok(())
     }
 
     fn statement(
         &mut self,
         template: &str,
         count: usize,
-        values: &mut std::slice::Iter<'_, Value>,
+        values: &mut std::slice::Iter<'a, Value>,
     ) -> Result<(), WriteError> {
         // Rows gathered for a table this statement mentions go in first (queue order).
         let mut i = 0;
@@ -104,7 +100,7 @@ impl<'a> Query<'a> {
             let v = values
                 .next()
                 .ok_or_else(|| WriteError::other("a statement has more parameters than values"))?;
-            self.bind(v)?;
+            self.bind(v);
             self.sql.push_str(part);
         }
         self.sql.push_str(";\n");
@@ -151,7 +147,7 @@ impl<'a> Query<'a> {
                 if c > 0 {
                     self.sql.push_str(", ");
                 }
-                self.bind(v)?;
+                self.bind(v);
             }
             self.sql.push(')');
         }
@@ -161,12 +157,23 @@ impl<'a> Query<'a> {
     }
 }
 
-/// `BEGIN; <every statement>; COMMIT;` in one query on one connection; rolled back on
-/// any error.
+/// `BEGIN; <every statement>; COMMIT;` on the writer connection; rolled back on any
+/// error.
+///
+/// The statements run on the calling task's thread, through the connection's raw SQLite
+/// handle (sqlx's [`lock_handle`](sqlx::sqlite::SqliteConnection::lock_handle), which
+/// parks sqlx's connection thread until the lock is dropped) and `rusqlite`, not as one
+/// sqlx query: sqlx runs a query on its connection thread and sends each statement's
+/// result back across a channel, so a batch crossed threads once per statement, and it
+/// copied every bound string. One lock instead measured 5-8% faster at 10 resources and
+/// 13-27% at 100 and 500, with 9-19% less server CPU (docs/benchmarks/stacks-rounds.md,
+/// "Ninth round"). The cost: the batch's SQLite work (a few milliseconds for the largest
+/// batches, longer if a checkpoint holds SQLite's write lock) occupies an async worker
+/// rather than sqlx's thread.
 pub(super) async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), WriteError> {
     let mut q = Query {
         sql: String::from("BEGIN;\n"),
-        args: SqliteArguments::default(),
+        args: Vec::new(),
         pending: Vec::new(),
     };
     for w in writes {
@@ -182,18 +189,65 @@ pub(super) async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), 
         q.write_rows(0)?;
     }
     q.sql.push_str("COMMIT;");
-    let Query { sql, args, .. } = q;
     let mut conn = pool.acquire().await?;
-    let result = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-        .persistent(false)
-        .execute(&mut *conn)
-        .await;
-    if let Err(e) = result {
+    let mut locked = conn.lock_handle().await?;
+    let db = locked.as_raw_handle().as_ptr();
+    // SAFETY: `db` is the open connection's handle, and nothing else uses it until
+    // `locked` drops (sqlx's thread waits for the lock); the `rusqlite` connection made
+    // from it lives only inside the call and does not close it.
+    let conn = unsafe { rusqlite::Connection::from_handle(db) }.map_err(sqlite_error)?;
+    let result = run(&conn, &q.sql, &q.args);
+    if result.is_err() && !conn.is_autocommit() {
         // Whatever statement failed, leave no transaction open on this connection.
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return Err(e.into());
+        let _ = conn.execute_batch("ROLLBACK");
     }
-    Ok(())
+    result
+}
+
+/// Runs each statement of `sql` in turn, binding `args` in order to their `?`s.
+fn run(conn: &rusqlite::Connection, sql: &str, args: &[&Value]) -> Result<(), WriteError> {
+    let mut values = args.iter();
+    let mut statements = rusqlite::Batch::new(conn, sql);
+    while let Some(mut statement) = statements.next().map_err(sqlite_error)? {
+        for i in 1..=statement.parameter_count() {
+            match values.next() {
+                Some(Value::Text(t)) => statement.raw_bind_parameter(i, t.as_str()),
+                Some(Value::Int(n)) => statement.raw_bind_parameter(i, *n),
+                None => {
+                    return Err(WriteError::other(
+                        "a batch has fewer values than parameters",
+                    ));
+                }
+            }
+            .map_err(sqlite_error)?;
+        }
+        statement.raw_execute().map_err(sqlite_error)?;
+    }
+    match values.next() {
+        Some(_) => Err(WriteError::other("a batch has more values than parameters")),
+        None => Ok(()),
+    }
+}
+
+/// A failure as [`WriteError`] says it: unique and primary-key violations, and
+/// `SQLITE_FULL` (the disk, or the page cap), are told apart.
+fn sqlite_error(e: rusqlite::Error) -> WriteError {
+    let (unique_violation, full) = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => (
+            matches!(
+                f.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            f.code == rusqlite::ErrorCode::DiskFull,
+        ),
+        _ => (false, false),
+    };
+    WriteError {
+        message: e.to_string(),
+        unique_violation,
+        full,
+    }
 }
 
 #[cfg(test)]

@@ -260,3 +260,38 @@ async fn a_probe_after_a_failure_lets_later_writes_commit() {
     // The write queued behind the failed one never landed; the later ones did.
     assert_eq!(rows, vec![4, 5, 50]);
 }
+
+#[tokio::test]
+async fn a_unique_violation_is_told_apart_from_other_refusals() {
+    let pool = memory_pool(REFUSES_13).await;
+    let batcher = WriteBatcher::start(pool.clone());
+    batcher.write(insert(1)).await.unwrap();
+    let again = batcher.write(insert(1)).await.unwrap_err();
+    assert!(again.unique_violation && !again.full, "{again:?}");
+    assert!(
+        again.message.contains("UNIQUE constraint failed"),
+        "{again:?}"
+    );
+    let check = batcher.write(insert(13)).await.unwrap_err();
+    assert!(!check.unique_violation && !check.full, "{check:?}");
+    // The refusals rolled back: the connection takes sqlx's queries and later batches.
+    batcher.write(insert(2)).await.unwrap();
+    assert_eq!(inserted(&pool).await, vec![1, 2]);
+}
+
+#[tokio::test]
+async fn a_batch_whose_sql_wants_other_values_than_it_has_is_refused() {
+    let pool = memory_pool(REFUSES_13).await;
+    let batcher = WriteBatcher::start(pool.clone());
+    // A template's placeholders are `{}`: a literal `?` is a parameter with no value.
+    let stray = Write::one("INSERT INTO t (v) VALUES (?)", Vec::new());
+    let e = batcher.write(stray).await.unwrap_err();
+    assert!(e.message.contains("fewer values"), "{e:?}");
+    let short = Write {
+        statements: vec![("INSERT INTO t (v) VALUES ({}), ({})".into(), 2)],
+        values: vec![Value::Int(1)],
+        rows: Vec::new(),
+    };
+    assert!(batcher.write(short).await.is_err());
+    assert!(inserted(&pool).await.is_empty());
+}
