@@ -8,13 +8,13 @@ the test lets it go (the live update).
 
 Not a test module (pytest collects `test_*.py` only); no browser is needed to import it.
 """
-import json
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from conftest import REGION, REPO, Server, client, put_template
+from webhook import CustomResourceHandler
 
 ACCOUNT = "000000000000"
 FUNCTIONS = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
@@ -22,25 +22,18 @@ BUCKET = "console-templates"
 C = "/_sagestack/console"
 
 
-class Hook(BaseHTTPRequestHandler):
+class Hook(CustomResourceHandler):
     """Custom resources: FAILED when the properties say `Fail`; a `Hold` resource waits
     until the test sets `server.release` (or a browser script GETs `/release`)."""
 
     def do_POST(self):
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        request = self.read_request()
         props = request["ResourceProperties"]
         if props.get("Hold") and request["RequestType"] == "Create":
             self.server.release.wait(60)
         fail = props.get("Fail") if request["RequestType"] != "Delete" else None
-        response = {
-            "Status": "FAILED" if fail else "SUCCESS",
-            "PhysicalResourceId": request.get("PhysicalResourceId") or f"hook-{request['LogicalResourceId']}",
-            "StackId": request["StackId"], "RequestId": request["RequestId"],
-            "LogicalResourceId": request["LogicalResourceId"],
-        }
-        if fail:
-            response["Reason"] = f"refused: {fail}"
-        self.reply(json.dumps(response).encode())
+        self.respond(request, f"hook-{request['LogicalResourceId']}",
+                     fail=f"refused: {fail}" if fail else None)
 
     def do_GET(self):
         if self.path != "/release":
@@ -48,16 +41,6 @@ class Hook(BaseHTTPRequestHandler):
             return
         self.server.release.set()
         self.reply(b"{}")
-
-    def reply(self, body):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 # Param waits for Bucket; Check (which fails) waits for Param: the timeline's order.

@@ -2,9 +2,8 @@
 unknown types kept as inert records (`--accept-unknown-types`), end to end: the real
 binary configured through its environment, a real HTTP handler on loopback, stacks
 driven through boto3."""
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
@@ -12,41 +11,26 @@ from botocore.exceptions import ClientError
 from conftest import Server
 from test_cloudformation import events, wait_status
 from test_provisioning import client
+from webhook import CustomResourceHandler
 
 ACCOUNT = "000000000000"
 FUNCTIONS = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
 SPECIAL = FUNCTIONS + "special"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(CustomResourceHandler):
     """Answers every custom-resource request document with a response document: FAILED
     when the properties say `Fail`, else SUCCESS with `Data.Greeting`."""
 
     def do_POST(self):
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        request = self.read_request()
         self.server.requests.append((self.path, request))
         props = request["ResourceProperties"]
-        response = {
-            "Status": "FAILED" if props.get("Fail") else "SUCCESS",
-            "PhysicalResourceId": request.get("PhysicalResourceId")
-            or f"seed-{request['LogicalResourceId']}-{props.get('Name', '')}",
-            "StackId": request["StackId"],
-            "RequestId": request["RequestId"],
-            "LogicalResourceId": request["LogicalResourceId"],
-        }
-        if props.get("Fail"):
-            response["Reason"] = f"refused: {props['Fail']}"
-        else:
-            response["Data"] = {"Greeting": f"hello {props.get('Name', '')} via {self.path}"}
-        body = json.dumps(response).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        fail = props.get("Fail")
+        self.respond(
+            request, f"seed-{request['LogicalResourceId']}-{props.get('Name', '')}",
+            fail=f"refused: {fail}" if fail else None,
+            data=None if fail else {"Greeting": f"hello {props.get('Name', '')} via {self.path}"})
 
 
 @pytest.fixture

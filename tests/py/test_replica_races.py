@@ -26,13 +26,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import Server, client, make_client
 from test_postgres_backend import pg_url  # noqa: F401 (the throw-away schema fixture)
+from webhook import CustomResourceHandler
 
 ROUNDS = int(os.environ.get("RACE_ROUNDS", "30"))
 BUCKET = "replica-races"
@@ -53,30 +54,16 @@ Resources:
 """
 
 
-class Gate(BaseHTTPRequestHandler):
+class Gate(CustomResourceHandler):
     """A custom resource's webhook: answers SUCCESS at once to a Create, and to an Update
     or Delete once the server's `opened` event is set (or after 30 s, so that a failing
     test does not hang)."""
 
     def do_POST(self):
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        request = self.read_request()
         if request["RequestType"] != "Create":
             self.server.opened.wait(30)
-        body = json.dumps({
-            "Status": "SUCCESS",
-            "PhysicalResourceId": request.get("PhysicalResourceId") or f"gate-{request['RequestId']}",
-            "StackId": request["StackId"],
-            "RequestId": request["RequestId"],
-            "LogicalResourceId": request["LogicalResourceId"],
-        }).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.respond(request, f"gate-{request['RequestId']}")
 
 
 @pytest.fixture
