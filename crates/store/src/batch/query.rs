@@ -166,7 +166,7 @@ impl<'a> Query<'a> {
 /// sqlx query: sqlx runs a query on its connection thread and sends each statement's
 /// result back across a channel, so a batch crossed threads once per statement, and it
 /// copied every bound string. One lock instead measured 5-8% faster at 10 resources and
-/// 13-27% at 100 and 500, with 9-19% less server CPU (docs/benchmarks/stacks-rounds.md,
+/// 11-27% at 100 and 500, with 9-19% less server CPU (docs/benchmarks/stacks-rounds.md,
 /// "Ninth round"). The cost: the batch's SQLite work (a few milliseconds for the largest
 /// batches, longer if a checkpoint holds SQLite's write lock) occupies an async worker
 /// rather than sqlx's thread.
@@ -193,13 +193,13 @@ pub(super) async fn execute(pool: &SqlitePool, writes: &[&Write]) -> Result<(), 
     let mut locked = conn.lock_handle().await?;
     let db = locked.as_raw_handle().as_ptr();
     // SAFETY: `db` is the open connection's handle, and nothing else uses it until
-    // `locked` drops (sqlx's thread waits for the lock); the `rusqlite` connection made
-    // from it lives only inside the call and does not close it.
-    let conn = unsafe { rusqlite::Connection::from_handle(db) }.map_err(sqlite_error)?;
-    let result = run(&conn, &q.sql, &q.args);
-    if result.is_err() && !conn.is_autocommit() {
+    // `locked` drops (sqlx's thread waits for the lock); `sqlite`, declared after
+    // `locked`, is dropped before it, and does not close the handle.
+    let sqlite = unsafe { rusqlite::Connection::from_handle(db) }.map_err(sqlite_error)?;
+    let result = run(&sqlite, &q.sql, &q.args);
+    if result.is_err() && !sqlite.is_autocommit() {
         // Whatever statement failed, leave no transaction open on this connection.
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = sqlite.execute_batch("ROLLBACK");
     }
     result
 }
