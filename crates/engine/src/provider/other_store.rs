@@ -42,9 +42,8 @@ impl ResourceProvider for InOtherStore {
         self.0.handles(type_name)
     }
 
-    fn deletes_outside_store(&self, type_name: &str) -> bool {
+    fn deletes_outside_store(&self, _type_name: &str) -> bool {
         // Flushed before it returns and idempotent (see the module documentation).
-        let _ = type_name;
         false
     }
 

@@ -37,9 +37,10 @@ impl StoreError {
 
 /// How a store's failure text starts when its database cannot be reached now (a
 /// PostgreSQL outage): the words of `sagestack_store::transient::UNREACHABLE`, which a
-/// test in `sagestack-provisioning` (`stacks.rs`) keeps equal. A service behind a provider reports its own store's
-/// outage in these words too, which is how the engine tells an interrupted resource
-/// action from a failed one ([`crate::ProviderError::is_outage`]).
+/// test in `sagestack-provisioning` (`stacks.rs`) keeps equal. A service behind a
+/// provider reports its own store's outage in these words too, which is how the engine
+/// tells an interrupted resource action from a failed one
+/// ([`crate::ProviderError::is_outage`]).
 pub const UNREACHABLE: &str = "database unreachable";
 
 /// Durable state of stacks. Every method is atomic on its own.

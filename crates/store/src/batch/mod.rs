@@ -10,9 +10,9 @@
 //! than the next: measured +17% projects/s at 32 in flight) and runs them as ONE
 //! transaction (`BEGIN; ...; COMMIT;`, anonymous `?` parameters bound in order across
 //! statements) on the writer connection's raw handle, on this task's thread
-//! ([`query::execute`] says why), then answers each caller. Atomicity per write is kept: if the
-//! batch fails, it is rolled back and each write is retried alone, so one bad write fails
-//! only its own caller. Durability is the caller's next step (the group flush in
+//! ([`query::execute`] says why), then answers each caller. Atomicity per write is kept:
+//! if the batch fails, it is rolled back and each write is retried alone, so one bad
+//! write fails only its own caller. Durability is the caller's next step (the group flush in
 //! [`crate::durable`]).
 //!
 //! A write can also be *queued behind* ([`WriteBatcher::enqueue`]): its caller (a step
