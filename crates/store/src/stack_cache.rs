@@ -11,6 +11,11 @@
 //! * the records last written are kept, up to [`CAPACITY`] of them (oldest written
 //!   leave first). Only writes fill the cache, after their commit: a read that missed
 //!   never inserts what it read, since a newer write may have committed meanwhile.
+//!
+//! One write fills it *before* its commit: an admission's compare-and-set
+//! ([`StackCache::compare_and_put`], see `SqliteStore::admit_in_memory`). That record is
+//! an `*_IN_PROGRESS` status, never a terminal one, and it commits with the operation's
+//! first steps.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -155,7 +160,63 @@ impl StackCache {
 
     /// After `stack` was committed.
     pub(crate) fn put(&self, stack: &StackRecord) {
+        self.lock().put(stack);
+    }
+
+    /// Before a write of `stack_id`'s record that fills the cache only after its commit:
+    /// until then the record is not kept, so that no reader is answered, and no
+    /// [`compare_and_put`](Self::compare_and_put) decided, from the record this write
+    /// replaces once it has committed (both go to the database instead, behind it).
+    pub(crate) fn forget(&self, stack_id: &str) {
+        self.lock().records.remove(stack_id);
+    }
+
+    /// The admission's compare-and-set, decided here rather than in the database (see
+    /// `SqliteStore::admit_in_memory`): takes `stack` in place of the kept record if that
+    /// record is at revision `expected`. Every write of a stack record passes through
+    /// this cache, so a kept record is the stack's latest: one at a later revision means
+    /// someone else wrote since the caller read (lost). Not kept, or kept at an earlier
+    /// revision (a write that committed but has not reached the cache yet), is
+    /// [`Cas::Unknown`]: the database decides. Returns what the cache held before, to put
+    /// back if the write then fails ([`StackCache::undo`]).
+    pub(crate) fn compare_and_put(&self, stack: &StackRecord, expected: u64) -> Cas {
         let mut c = self.lock();
+        let kept = match c.records.get(&stack.stack_id) {
+            None => return Cas::Unknown,
+            Some((_, kept)) if kept.revision < expected => return Cas::Unknown,
+            Some((_, kept)) if kept.revision > expected => return Cas::Lost,
+            Some((_, kept)) => kept.clone(),
+        };
+        c.put(stack);
+        Cas::Won(kept)
+    }
+
+    /// After the write of a [`Cas::Won`] failed: puts `previous` back, unless the record
+    /// has been written again since (then that newer write stands).
+    pub(crate) fn undo(&self, stack: &StackRecord, previous: &StackRecord) {
+        let mut c = self.lock();
+        if c.records
+            .get(&stack.stack_id)
+            .is_some_and(|(_, kept)| kept.revision == stack.revision)
+        {
+            c.put(previous);
+        }
+    }
+}
+
+/// What [`StackCache::compare_and_put`] decided.
+pub(crate) enum Cas {
+    /// Taken; the record it replaced.
+    Won(Arc<StackRecord>),
+    /// Someone wrote the stack since the caller's read.
+    Lost,
+    /// The cache cannot tell.
+    Unknown,
+}
+
+impl Inner {
+    fn put(&mut self, stack: &StackRecord) {
+        let c = self;
         c.written += 1;
         let n = c.written;
         if stack.status == StackStatus::DeleteComplete {
@@ -221,6 +282,64 @@ mod tests {
         assert!(c.lock().order.len() <= 4 * CAPACITY + 1);
         // Every name stays known, cached record or not.
         assert_eq!(c.live_id("n0").as_deref(), Some("s0"));
+    }
+
+    fn at(revision: u64, status: StackStatus) -> StackRecord {
+        let mut s = stack("s", "n", status);
+        s.revision = revision;
+        s
+    }
+
+    fn decided(c: &StackCache, s: &StackRecord, expected: u64) -> &'static str {
+        match c.compare_and_put(s, expected) {
+            Cas::Won(_) => "won",
+            Cas::Lost => "lost",
+            Cas::Unknown => "unknown",
+        }
+    }
+
+    #[test]
+    fn compare_and_put_decides_only_from_the_latest_record() {
+        let c = StackCache::default();
+        let admitted = at(3, StackStatus::UpdateInProgress);
+        assert_eq!(decided(&c, &admitted, 2), "unknown", "not kept");
+        c.put(&at(2, StackStatus::CreateComplete));
+        assert_eq!(
+            decided(&c, &at(4, StackStatus::UpdateInProgress), 3),
+            "unknown",
+            "kept behind the caller's read (a commit not in the cache yet)"
+        );
+        assert_eq!(decided(&c, &at(3, StackStatus::DeleteInProgress), 2), "won");
+        assert_eq!(c.get("s").unwrap().status, StackStatus::DeleteInProgress);
+        assert_eq!(decided(&c, &admitted, 2), "lost", "the other caller won");
+        // A record being written is kept again only once it has committed.
+        c.forget("s");
+        assert_eq!(
+            decided(&c, &at(5, StackStatus::UpdateInProgress), 4),
+            "unknown"
+        );
+        assert_eq!(c.get("s"), None);
+    }
+
+    #[test]
+    fn a_failed_admission_puts_back_what_it_replaced_unless_written_since() {
+        let c = StackCache::default();
+        let before = at(2, StackStatus::CreateComplete);
+        c.put(&before);
+        let admitted = at(3, StackStatus::UpdateInProgress);
+        let Cas::Won(previous) = c.compare_and_put(&admitted, 2) else {
+            panic!("not won");
+        };
+        c.undo(&admitted, &previous);
+        assert_eq!(c.get("s"), Some(before.clone()));
+        // Undone after a newer write: that write stands.
+        let Cas::Won(previous) = c.compare_and_put(&admitted, 2) else {
+            panic!("not won");
+        };
+        let newer = at(4, StackStatus::UpdateComplete);
+        c.put(&newer);
+        c.undo(&admitted, &previous);
+        assert_eq!(c.get("s"), Some(newer));
     }
 }
 

@@ -93,6 +93,8 @@ fn seq(e: &StackEvent) -> Result<i64, StoreError> {
     i64::try_from(e.seq).map_err(|_| StoreError(format!("event seq {} out of range", e.seq)))
 }
 
+#[cfg(test)]
+mod tests;
 mod writes;
 
 use writes::Upsert;
@@ -132,6 +134,14 @@ macro_rules! stack_store_impl {
             ) -> Result<Vec<T>, StoreError> {
                 let reader = self.reader().await.map_err(conn)?;
                 rows_docs(sqlx::query(sql).bind(key).fetch_all(reader).await)
+            }
+
+            /// Before a write of `stack_id`'s record that the cache takes after its commit
+            /// ([`stack_written`](Self::stack_written)): see `StackCache::forget`.
+            fn stack_writing(&self, stack_id: &str) {
+                if let Some(cache) = self.stack_cache() {
+                    cache.forget(stack_id);
+                }
             }
 
             /// Once `stack`'s write has committed: the stack cache takes the record, then
@@ -179,6 +189,7 @@ macro_rules! stack_store_impl {
                     stack_name: &stack.stack_name,
                     live: stack.status != StackStatus::DeleteComplete,
                 };
+                self.stack_writing(&stack.stack_id);
                 self.upsert_with_events(Some(record), events).await?;
                 self.stack_written(stack).await
             }
@@ -189,8 +200,12 @@ macro_rules! stack_store_impl {
                 events: &[StackEvent],
                 expected: u64,
             ) -> Result<bool, StoreError> {
+                if let Some(won) = self.admit_in_memory(stack, events, expected).await? {
+                    return Ok(won);
+                }
                 let expected = i64::try_from(expected)
                     .map_err(|_| StoreError(format!("revision {expected} out of range")))?;
+                self.stack_writing(&stack.stack_id);
                 // Outside the write combiner: the answer (written or not) is needed now, and
                 // `writer` first lets every write queued before this one commit.
                 let mut tx = self.write_transaction().await?;

@@ -5,10 +5,10 @@
 //!
 //! [`StackStore`]: sagestack_engine::store::StackStore
 
-use sagestack_engine::model::StackEvent;
+use sagestack_engine::model::{StackEvent, StackRecord, StackStatus};
 use sagestack_engine::store::StoreError;
 
-use super::{conn, db, seq, to_doc};
+use super::{conn, db, flushed, seq, to_doc};
 use crate::batch::numbered;
 use crate::transient::retrying;
 use crate::{PostgresStore, SqliteStore};
@@ -154,6 +154,18 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// Never decided in memory on PostgreSQL: other replicas write the same stacks.
+    pub(super) async fn admit_in_memory(
+        &self,
+        _stack: &StackRecord,
+        _events: &[StackEvent],
+        _expected: u64,
+    ) -> Result<Option<bool>, StoreError> {
+        Ok(None)
+    }
+}
+
 impl SqliteStore {
     /// The same as PostgreSQL's, through the write batcher ([`crate::batch`]): this
     /// write (the upsert, then its events) joins whatever other writes are waiting in one
@@ -168,54 +180,10 @@ impl SqliteStore {
         record: Option<Upsert<'_>>,
         events: &[StackEvent],
     ) -> Result<(), StoreError> {
-        use crate::batch::{Value, Write};
         let stack_record = matches!(record, Some(Upsert::Stack { .. }));
-        let mut write = Write::shared(Vec::with_capacity(2));
-        match record {
-            Some(Upsert::Stack {
-                stack_id,
-                document,
-                stack_name,
-                live,
-            }) => {
-                write.statements.push((UPSERT_STACK.to_string(), 4));
-                write.values.extend([
-                    Value::Text(stack_id.to_owned()),
-                    Value::Text(document),
-                    Value::Text(stack_name.to_owned()),
-                    Value::Int(i64::from(live)),
-                ]);
-            }
-            Some(Upsert::Resource {
-                stack_id,
-                logical_id,
-                document,
-            }) => {
-                write.rows.push((
-                    &RESOURCE_ROWS,
-                    vec![
-                        Value::Text(stack_id.to_owned()),
-                        Value::Text(logical_id.to_owned()),
-                        Value::Text(document),
-                    ],
-                ));
-            }
-            None => {}
-        }
-        if !events.is_empty() {
-            let mut values = Vec::with_capacity(3 * events.len());
-            for e in events {
-                values.extend([
-                    Value::Text(e.stack_id.clone()),
-                    Value::Int(seq(e)?),
-                    Value::Text(to_doc(e)?),
-                ]);
-            }
-            write.rows.push((&EVENT_ROWS, values));
-        }
-        if write.statements.is_empty() && write.rows.is_empty() {
+        let Some(write) = stack_write(record, events)? else {
             return Ok(());
-        }
+        };
         if stack_record {
             // A stack's status is served from memory as soon as it is written, so it is
             // committed before anyone can see it (a `kill -9` cannot take back a terminal
@@ -227,6 +195,63 @@ impl SqliteStore {
                 .map_err(|e| StoreError(e.message));
         }
         self.submit(write).await.map_err(conn)
+    }
+
+    /// `put_stack_if` decided by the stack cache ([`StackCache::compare_and_put`]) when it
+    /// can tell, `None` when the database must. One process owns the data directory and
+    /// every write of a stack record goes through that cache, so the revision it keeps is
+    /// the stack's latest. A won admission's write is then queued like an operation step
+    /// ([`SqliteStore::submit`]): inside a deferred scope (an operation the caller waits
+    /// for) it commits with the operation's first steps and is flushed by its end;
+    /// otherwise it is committed and flushed before this returns. Either way nothing is
+    /// acknowledged before it is durable. Deciding it in the database instead was a
+    /// transaction of its own on sqlx's thread (five round trips to it) before the
+    /// operation could start: 8% of a 10-resource update and 15% of a delete
+    /// (docs/benchmarks/stacks-rounds.md, "Tenth round").
+    ///
+    /// The admitted record (an `*_IN_PROGRESS` status) is served from the cache before it
+    /// commits. A `kill -9` before that commit takes it back, and the stack is as it was:
+    /// the operation's caller had no answer yet, and nothing ran that recovery would have
+    /// to finish.
+    ///
+    /// [`StackCache::compare_and_put`]: crate::stack_cache::StackCache::compare_and_put
+    pub(super) async fn admit_in_memory(
+        &self,
+        stack: &StackRecord,
+        events: &[StackEvent],
+        expected: u64,
+    ) -> Result<Option<bool>, StoreError> {
+        use crate::stack_cache::Cas;
+        let Some(cache) = self.stack_cache() else {
+            return Ok(None);
+        };
+        let record = Upsert::Stack {
+            stack_id: &stack.stack_id,
+            document: to_doc(stack)?,
+            stack_name: &stack.stack_name,
+            live: stack.status != StackStatus::DeleteComplete,
+        };
+        let previous = match cache.compare_and_put(stack, expected) {
+            Cas::Unknown => return Ok(None),
+            Cas::Lost => return Ok(Some(false)),
+            Cas::Won(previous) => previous,
+        };
+        let written = match stack_write(Some(record), events) {
+            Ok(Some(write)) => self.submit(write).await.map_err(conn),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let written = match written {
+            Ok(()) => flushed(self.durable().await),
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => Ok(Some(true)),
+            Err(e) => {
+                cache.undo(stack, &previous);
+                Err(e)
+            }
+        }
     }
 
     pub(super) async fn delete_resource_row(
@@ -257,4 +282,61 @@ impl SqliteStore {
         .await
         .map_err(conn)
     }
+}
+
+/// The write combiner's form of a record and its events ([`crate::batch::Write`]): the
+/// record's row (a stack's as a statement of its own, a resource's among the batch's
+/// shared rows), then the events among theirs. `None` when there is nothing to write.
+fn stack_write(
+    record: Option<Upsert<'_>>,
+    events: &[StackEvent],
+) -> Result<Option<crate::batch::Write>, StoreError> {
+    use crate::batch::{Value, Write};
+    let mut write = Write::shared(Vec::with_capacity(2));
+    match record {
+        Some(Upsert::Stack {
+            stack_id,
+            document,
+            stack_name,
+            live,
+        }) => {
+            write.statements.push((UPSERT_STACK.to_string(), 4));
+            write.values.extend([
+                Value::Text(stack_id.to_owned()),
+                Value::Text(document),
+                Value::Text(stack_name.to_owned()),
+                Value::Int(i64::from(live)),
+            ]);
+        }
+        Some(Upsert::Resource {
+            stack_id,
+            logical_id,
+            document,
+        }) => {
+            write.rows.push((
+                &RESOURCE_ROWS,
+                vec![
+                    Value::Text(stack_id.to_owned()),
+                    Value::Text(logical_id.to_owned()),
+                    Value::Text(document),
+                ],
+            ));
+        }
+        None => {}
+    }
+    if !events.is_empty() {
+        let mut values = Vec::with_capacity(3 * events.len());
+        for e in events {
+            values.extend([
+                Value::Text(e.stack_id.clone()),
+                Value::Int(seq(e)?),
+                Value::Text(to_doc(e)?),
+            ]);
+        }
+        write.rows.push((&EVENT_ROWS, values));
+    }
+    if write.statements.is_empty() && write.rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(write))
 }
