@@ -57,9 +57,22 @@ pub(crate) struct Inner {
     pub kept: ops::Kept,
 }
 
+/// How [`Inner::write_status`] writes the stack record.
+#[derive(Debug, Clone, Copy)]
+enum StatusWrite {
+    Always,
+    /// Between two phases of an operation ([`Inner::set_phase_status`]).
+    Step,
+    /// Only if the stored revision is still this one (admission).
+    If(u64),
+}
+
 /// What a [`Inner::commit`] writes along with its events.
 pub(crate) enum Record<'a> {
     Stack(&'a StackRecord),
+    /// The stack's status between two phases of its operation
+    /// ([`StackStore::put_stack_step`]).
+    StackStep(&'a StackRecord),
     /// The stack, only if its stored revision is still the given one (admission).
     StackIf(&'a StackRecord, u64),
     Resource(&'a ResourceRecord),
@@ -240,6 +253,7 @@ impl Inner {
         };
         match record {
             Record::Stack(s) => self.store.put_stack(s, &events).await?,
+            Record::StackStep(s) => self.store.put_stack_step(s, &events).await?,
             Record::StackIf(s, expected) => {
                 if !self.store.put_stack_if(s, &events, expected).await? {
                     return Ok(false);
@@ -262,7 +276,22 @@ impl Inner {
         status: StackStatus,
         reason: Option<String>,
     ) -> Result<(), EngineError> {
-        self.write_status(stack, status, reason, None).await?;
+        self.write_status(stack, status, reason, StatusWrite::Always)
+            .await?;
+        Ok(())
+    }
+
+    /// [`Self::set_status`] for the `*_IN_PROGRESS` status that starts the next phase
+    /// of an operation ([`StackStore::put_stack_step`]): the operation goes on with
+    /// `stack` as written, without reading it back.
+    pub async fn set_phase_status(
+        &self,
+        stack: &mut StackRecord,
+        status: StackStatus,
+        reason: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.write_status(stack, status, reason, StatusWrite::Step)
+            .await?;
         Ok(())
     }
 
@@ -285,7 +314,12 @@ impl Inner {
         let current = loop {
             if let Some(hold) = self.hold(&stack.stack_id, false).await? {
                 if self
-                    .write_status(stack, status, Some("User Initiated".into()), Some(read))
+                    .write_status(
+                        stack,
+                        status,
+                        Some("User Initiated".into()),
+                        StatusWrite::If(read),
+                    )
                     .await?
                 {
                     return Ok(hold);
@@ -315,14 +349,14 @@ impl Inner {
         })
     }
 
-    /// [`Self::set_status`], conditional on the stored revision when `expected` is given;
-    /// `Ok(false)` when that condition failed (the record in memory is then stale).
+    /// [`Self::set_status`], written as `how` says; `Ok(false)` when its condition
+    /// failed (the record in memory is then stale).
     async fn write_status(
         &self,
         stack: &mut StackRecord,
         status: StackStatus,
         reason: Option<String>,
-        expected: Option<u64>,
+        how: StatusWrite,
     ) -> Result<bool, EngineError> {
         stack.revision += 1;
         stack.status = status;
@@ -338,9 +372,10 @@ impl Inner {
             reason: stack.status_reason.as_deref(),
             properties: None,
         };
-        let record = match expected {
-            Some(revision) => Record::StackIf(stack, revision),
-            None => Record::Stack(stack),
+        let record = match how {
+            StatusWrite::Always => Record::Stack(stack),
+            StatusWrite::Step => Record::StackStep(stack),
+            StatusWrite::If(revision) => Record::StackIf(stack, revision),
         };
         if !self
             .commit(&stack.stack_id, &stack.stack_name, record, &[draft])

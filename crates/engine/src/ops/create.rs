@@ -15,7 +15,7 @@ use super::{Carry, Next, Phase, Step, done, then};
 
 pub(super) async fn create(inner: &Arc<Inner>, mut stack: StackRecord, carry: &Arc<Carry>) -> Step {
     if let Err(reason) = forward_phase(inner, &mut stack, Forward::Create, carry).await? {
-        return Ok(Next::Phase(Phase::CreateFailed(reason)));
+        return Ok(Next::Phase(Phase::CreateFailed(reason), None));
     }
     done(inner, &mut stack, StackStatus::CreateComplete, None).await
 }

@@ -80,8 +80,9 @@ impl Phase {
 
 /// What a phase leads to.
 enum Next {
-    /// The phase that follows.
-    Phase(Phase),
+    /// The phase that follows, and the stack record as the phase before it wrote it last
+    /// (`None`: read it from the store).
+    Phase(Phase, Option<Box<StackRecord>>),
     /// The operation is over; its last write left the stack at this status and revision
     /// (which `ops/kept.rs` keeps the records with).
     Ended { status: StackStatus, revision: u64 },
@@ -92,9 +93,11 @@ enum Next {
 type Step = Result<Next, EngineError>;
 
 /// Ends a phase by starting `next`: writes the stack status it runs under, with `reason`.
+/// The record goes to the next phase as written: a backend may have queued that write
+/// ([`crate::store::StackStore::put_stack_step`]), and a read would wait for its commit.
 async fn then(inner: &Inner, stack: &mut StackRecord, next: Phase, reason: Option<String>) -> Step {
-    inner.set_status(stack, next.status(), reason).await?;
-    Ok(Next::Phase(next))
+    inner.set_phase_status(stack, next.status(), reason).await?;
+    Ok(Next::Phase(next, Some(Box::new(stack.clone()))))
 }
 
 /// Ends the operation: writes the stack's final `status`, with `reason`.
@@ -120,17 +123,24 @@ pub(crate) async fn drive(
     mut phase: Phase,
     carry: Arc<Carry>,
 ) -> Option<(StackStatus, u64)> {
+    let mut written: Option<Box<StackRecord>> = None;
     let ended = loop {
-        let stack = match inner.store.get_stack(&stack_id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::error!(%stack_id, error = %e, "loading stack; operation paused until recover");
-                return None;
-            }
+        let stack = match written.take() {
+            Some(stack) => *stack,
+            None => match inner.store.get_stack(&stack_id).await {
+                Ok(Some(s)) => s,
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::error!(%stack_id, error = %e, "loading stack; operation paused until recover");
+                    return None;
+                }
+            },
         };
         match step(&inner, stack, phase.clone(), &carry).await {
-            Ok(Next::Phase(next)) => phase = next,
+            Ok(Next::Phase(next, stack)) => {
+                phase = next;
+                written = stack;
+            }
             Ok(Next::Ended { status, revision }) => break (status, revision),
             Err(e) => {
                 // Only storage failures get here; the stack stays in progress and

@@ -25,11 +25,11 @@ const REPLACING: &str =
 
 pub(super) async fn update(inner: &Arc<Inner>, mut stack: StackRecord, carry: &Arc<Carry>) -> Step {
     if let Some(reason) = denied_removal(inner, &stack).await? {
-        return Ok(Next::Phase(Phase::UpdateFailed(reason)));
+        return Ok(Next::Phase(Phase::UpdateFailed(reason), None));
     }
     let plan = match forward_phase(inner, &mut stack, Forward::Update, carry).await? {
         Ok(plan) => plan,
-        Err(reason) => return Ok(Next::Phase(Phase::UpdateFailed(reason))),
+        Err(reason) => return Ok(Next::Phase(Phase::UpdateFailed(reason), None)),
     };
     stack.imports = plan.imports();
     then(inner, &mut stack, Phase::UpdateCleanup, None).await

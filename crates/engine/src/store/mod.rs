@@ -50,6 +50,19 @@ pub trait StackStore: Send + Sync {
     /// (a status change and its event are one step: both happen or neither does).
     async fn put_stack(&self, stack: &StackRecord, events: &[StackEvent])
     -> Result<(), StoreError>;
+    /// What [`StackStore::put_stack`] does, for the `*_IN_PROGRESS` status an operation
+    /// writes between two of its phases (`ops::then`). Inside a deferred scope
+    /// ([`crate::durability`]) a backend may queue it with the operation's steps, to
+    /// commit in order with them; until then readers get the record as it was before
+    /// (never the new one before its commit), and the operation goes on with the record
+    /// it wrote rather than reading it back.
+    async fn put_stack_step(
+        &self,
+        stack: &StackRecord,
+        events: &[StackEvent],
+    ) -> Result<(), StoreError> {
+        self.put_stack(stack, events).await
+    }
     /// Compare-and-set: what [`StackStore::put_stack`] does, only if the stored record's
     /// [`StackRecord::revision`] is still `expected` (a record stored without one counts
     /// as revision 0); `Ok(false)`, writing nothing, otherwise. Check and write are one

@@ -183,15 +183,21 @@ macro_rules! stack_store_impl {
                 stack: &StackRecord,
                 events: &[StackEvent],
             ) -> Result<(), StoreError> {
-                let record = Upsert::Stack {
-                    stack_id: &stack.stack_id,
-                    document: to_doc(stack)?,
-                    stack_name: &stack.stack_name,
-                    live: stack.status != StackStatus::DeleteComplete,
-                };
+                let record = Upsert::of(stack)?;
                 self.stack_writing(&stack.stack_id);
                 self.upsert_with_events(Some(record), events).await?;
                 self.stack_written(stack).await
+            }
+
+            async fn put_stack_step(
+                &self,
+                stack: &StackRecord,
+                events: &[StackEvent],
+            ) -> Result<(), StoreError> {
+                if self.queue_stack_step(stack, events).await? {
+                    return Ok(());
+                }
+                StackStore::put_stack(self, stack, events).await
             }
 
             async fn put_stack_if(

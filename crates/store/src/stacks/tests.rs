@@ -112,3 +112,33 @@ async fn an_admission_whose_write_fails_leaves_the_stack_as_it_was() {
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(store.get_stack("arn:s").await.unwrap(), Some(settled));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phase_status_is_queued_and_no_reader_sees_it_before_it_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    store
+        .put_stack(&stack(1, StackStatus::UpdateInProgress), &[])
+        .await
+        .unwrap();
+    let cleanup = stack(2, StackStatus::UpdateCompleteCleanupInProgress);
+    sagestack_engine::durability::deferred(async {
+        store
+            .put_stack_step(&cleanup, &[event(1, cleanup.status)])
+            .await
+            .unwrap();
+        assert_eq!(stored_revision(&store).await, 1, "queued, not committed");
+        // Not served from memory: the read waits for the queue and gets it committed.
+        assert_eq!(
+            store.get_stack("arn:s").await.unwrap(),
+            Some(cleanup.clone())
+        );
+        assert_eq!(stored_revision(&store).await, 2);
+    })
+    .await;
+    // Outside an operation it is committed at once, as `put_stack` is.
+    let done = stack(3, StackStatus::UpdateComplete);
+    store.put_stack_step(&done, &[]).await.unwrap();
+    assert_eq!(stored_revision(&store).await, 3);
+    assert_eq!(store.get_stack("arn:s").await.unwrap(), Some(done));
+}

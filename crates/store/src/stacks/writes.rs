@@ -29,6 +29,19 @@ pub(super) enum Upsert<'a> {
     },
 }
 
+impl<'a> Upsert<'a> {
+    /// A stack record's row: its document, and whether the stack is live (its name
+    /// taken).
+    pub(super) fn of(stack: &'a StackRecord) -> Result<Self, StoreError> {
+        Ok(Upsert::Stack {
+            stack_id: &stack.stack_id,
+            document: to_doc(stack)?,
+            stack_name: &stack.stack_name,
+            live: stack.status != StackStatus::DeleteComplete,
+        })
+    }
+}
+
 // The hot writes' SQL, written once with `{}` where each parameter goes: SQLite's write
 // combiner numbers them across a whole batch, PostgreSQL numbers them per statement
 // ([`numbered`]).
@@ -155,6 +168,15 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
+    /// Never queued on PostgreSQL, whose writes are each a transaction of their own.
+    pub(super) async fn queue_stack_step(
+        &self,
+        _stack: &StackRecord,
+        _events: &[StackEvent],
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     /// Never decided in memory on PostgreSQL: other replicas write the same stacks.
     pub(super) async fn admit_in_memory(
         &self,
@@ -197,6 +219,32 @@ impl SqliteStore {
         self.submit(write).await.map_err(conn)
     }
 
+    /// `put_stack_step` inside a deferred scope: the status a phase of an operation
+    /// starts under is queued behind the steps of the phase before it, so that both
+    /// phases' writes commit together where they used to be two commits, the first one
+    /// waited for (the update's cleanup: 9% of a 10-resource update, stacks-rounds.md,
+    /// "Tenth round"). The stack cache forgets the record until a later write of it
+    /// commits: until then readers read the database, behind the queue, so none sees
+    /// the status before it commits. Whether it was queued (`false`: not deferred, the
+    /// caller writes it as `put_stack` does).
+    pub(super) async fn queue_stack_step(
+        &self,
+        stack: &StackRecord,
+        events: &[StackEvent],
+    ) -> Result<bool, StoreError> {
+        if !sagestack_engine::durability::is_deferred() {
+            return Ok(false);
+        }
+        let record = Upsert::of(stack)?;
+        if let Some(cache) = self.stack_cache() {
+            cache.forget(&stack.stack_id);
+        }
+        if let Some(write) = stack_write(Some(record), events)? {
+            self.submit(write).await.map_err(conn)?;
+        }
+        Ok(true)
+    }
+
     /// `put_stack_if` decided by the stack cache ([`StackCache::compare_and_put`]) when it
     /// can tell, `None` when the database must. One process owns the data directory and
     /// every write of a stack record goes through that cache, so the revision it keeps is
@@ -225,12 +273,7 @@ impl SqliteStore {
         let Some(cache) = self.stack_cache() else {
             return Ok(None);
         };
-        let record = Upsert::Stack {
-            stack_id: &stack.stack_id,
-            document: to_doc(stack)?,
-            stack_name: &stack.stack_name,
-            live: stack.status != StackStatus::DeleteComplete,
-        };
+        let record = Upsert::of(stack)?;
         let previous = match cache.compare_and_put(stack, expected) {
             Cas::Unknown => return Ok(None),
             Cas::Lost => return Ok(Some(false)),
