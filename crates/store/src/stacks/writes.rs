@@ -222,8 +222,8 @@ impl SqliteStore {
     /// `put_stack_step` inside a deferred scope: the status a phase of an operation
     /// starts under is queued behind the steps of the phase before it, so that both
     /// phases' writes commit together where they used to be two commits, the first one
-    /// waited for (the update's cleanup: 9% of a 10-resource update, stacks-rounds.md,
-    /// "Tenth round"). The stack cache forgets the record until a later write of it
+    /// waited for (an update's cleanup; with the admission's saving below, a 10-resource
+    /// update 20-23% faster, docs/benchmarks/stacks-rounds.md, "Tenth round"). The stack cache forgets the record until a later write of it
     /// commits: until then readers read the database, behind the queue, so none sees
     /// the status before it commits. Whether it was queued (`false`: not deferred, the
     /// caller writes it as `put_stack` does).
@@ -254,7 +254,7 @@ impl SqliteStore {
     /// otherwise it is committed and flushed before this returns. Either way nothing is
     /// acknowledged before it is durable. Deciding it in the database instead was a
     /// transaction of its own on sqlx's thread (five round trips to it) before the
-    /// operation could start: 8% of a 10-resource update and 15% of a delete
+    /// operation could start: 7-8% of a 10-resource update and 10-15% of a delete
     /// (docs/benchmarks/stacks-rounds.md, "Tenth round").
     ///
     /// The admitted record (an `*_IN_PROGRESS` status) is served from the cache before it
