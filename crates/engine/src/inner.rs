@@ -281,9 +281,9 @@ impl Inner {
         Ok(())
     }
 
-    /// [`Self::set_status`] for the `*_IN_PROGRESS` status that starts the next phase
-    /// of an operation ([`StackStore::put_stack_step`]): the operation goes on with
-    /// `stack` as written, without reading it back.
+    /// [`Self::set_status`] for the `*_IN_PROGRESS` status that starts a phase of an
+    /// operation (the next one, or a new stack's create; [`StackStore::put_stack_step`]):
+    /// the operation goes on with `stack` as written, without reading it back.
     pub async fn set_phase_status(
         &self,
         stack: &mut StackRecord,
@@ -506,8 +506,10 @@ impl Inner {
 
     /// Starts the task that drives `stack_id` through `phase`; it keeps `hold` until it
     /// ends. `records`: the stack's resource records when the caller has just read them
-    /// or knows them (a new stack has none), which the first phase then need not read.
-    /// The task answers whether its final flush succeeded (`false` when it had none to do
+    /// or knows them (a new stack has none), which the first phase then need not read;
+    /// `written`: the stack's record as the caller has just written it with
+    /// [`Self::set_phase_status`] (a new stack's), which the first phase then takes
+    /// rather than reading it back. The task answers whether its final flush succeeded (`false` when it had none to do
     /// because its caller runs deferred, see [`crate::settle`]).
     pub fn spawn(
         self: &Arc<Self>,
@@ -515,6 +517,7 @@ impl Inner {
         phase: Phase,
         mut hold: Hold,
         records: Option<ops::Records>,
+        written: Option<StackRecord>,
     ) -> tokio::task::JoinHandle<bool> {
         hold.inner = None;
         let inner = self.clone();
@@ -527,7 +530,7 @@ impl Inner {
         let flush_at_end = !crate::durability::is_deferred();
         let handle = tokio::spawn(crate::durability::deferred(async move {
             let carry = ops::Carry::new(records);
-            let ended = ops::drive(inner.clone(), id.clone(), phase, carry.clone()).await;
+            let ended = ops::drive(inner.clone(), id.clone(), phase, carry.clone(), written).await;
             let flushed = flush_at_end
                 && match inner.store.sync().await {
                     Ok(()) => true,

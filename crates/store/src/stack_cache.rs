@@ -163,6 +163,18 @@ impl StackCache {
         self.lock().put(stack);
     }
 
+    /// Before a queued write of `stack`'s record (`SqliteStore::queue_stack_step`): the
+    /// record is forgotten as by [`forget`](Self::forget), and the stack's name is
+    /// taken at once, as a later commit would take it.
+    pub(crate) fn forget_record_keep_name(&self, stack: &StackRecord) {
+        let mut c = self.lock();
+        c.records.remove(&stack.stack_id);
+        if stack.status != StackStatus::DeleteComplete {
+            c.live
+                .insert(stack.stack_name.clone(), stack.stack_id.clone());
+        }
+    }
+
     /// Before a write of `stack_id`'s record that fills the cache only after its commit:
     /// until then the record is not kept, so that no reader is answered, and no
     /// [`compare_and_put`](Self::compare_and_put) decided, from the record this write

@@ -370,7 +370,7 @@ impl Stacks {
             ChangeSetType::Create => Some(Records::new()),
             ChangeSetType::Update => inner.kept.take(&stack.stack_id, read),
         };
-        let task = inner.spawn(stack.stack_id.clone(), phase, hold, records);
+        let task = inner.spawn(stack.stack_id.clone(), phase, hold, records, None);
         inner.settle(settle, task).await?;
         Ok(stack.stack_id)
     }

@@ -252,14 +252,23 @@ impl Stacks {
             .hold(&stack_id, false)
             .await?
             .ok_or_else(|| EngineError::AlreadyExists(stack.stack_name.clone()))?;
-        let started = inner.set_status(
+        // Written as the status of the create's phase: when the call waits for the
+        // operation, queued with its steps rather than committed on its own
+        // (`StackStore::put_stack_step`), so the operation takes the record from here.
+        let started = inner.set_phase_status(
             &mut stack,
             StackStatus::CreateInProgress,
             Some("User Initiated".into()),
         );
         inner.admission(settle, started).await?;
         // A new stack has no records: its first phase need not read them.
-        let task = inner.spawn(stack_id.clone(), Phase::Create, hold, Some(Records::new()));
+        let task = inner.spawn(
+            stack_id.clone(),
+            Phase::Create,
+            hold,
+            Some(Records::new()),
+            Some(stack),
+        );
         drop(_names);
         inner.settle(settle, task).await?;
         Ok(stack_id)
@@ -406,9 +415,13 @@ impl Stacks {
         // The records read above are still the stack's: records change only inside an
         // operation, and admission (a compare-and-set on the stack's revision read before
         // them) succeeded, so none ran in between.
-        let task = self
-            .inner
-            .spawn(stack.stack_id.clone(), Phase::Update, hold, Some(records));
+        let task = self.inner.spawn(
+            stack.stack_id.clone(),
+            Phase::Update,
+            hold,
+            Some(records),
+            None,
+        );
         self.inner.settle(settle, task).await?;
         Ok(stack.stack_id)
     }
@@ -506,7 +519,7 @@ impl Stacks {
         let records = self.inner.kept.take(&stack.stack_id, read);
         let task = self
             .inner
-            .spawn(stack.stack_id.clone(), Phase::Delete, hold, records);
+            .spawn(stack.stack_id.clone(), Phase::Delete, hold, records, None);
         self.inner.settle(settle, task).await?;
         Ok(Some(stack.stack_id))
     }
@@ -565,7 +578,7 @@ impl Stacks {
         }
         let stack_id = stack.stack_id.clone();
         self.inner
-            .spawn(stack_id.clone(), Phase::UpdateRollback, hold, None);
+            .spawn(stack_id.clone(), Phase::UpdateRollback, hold, None, None);
         Ok(stack_id)
     }
 
@@ -632,7 +645,7 @@ impl Stacks {
             return Ok(false);
         }
         let phase = ops::recover_resources(inner, &stack).await?;
-        inner.spawn(stack.stack_id.clone(), phase, hold, None);
+        inner.spawn(stack.stack_id.clone(), phase, hold, None, None);
         Ok(true)
     }
 }

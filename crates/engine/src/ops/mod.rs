@@ -122,8 +122,9 @@ pub(crate) async fn drive(
     stack_id: String,
     mut phase: Phase,
     carry: Arc<Carry>,
+    written: Option<StackRecord>,
 ) -> Option<(StackStatus, u64)> {
-    let mut written: Option<Box<StackRecord>> = None;
+    let mut written: Option<Box<StackRecord>> = written.map(Box::new);
     let ended = loop {
         let stack = match written.take() {
             Some(stack) => *stack,

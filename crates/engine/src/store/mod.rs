@@ -51,10 +51,11 @@ pub trait StackStore: Send + Sync {
     async fn put_stack(&self, stack: &StackRecord, events: &[StackEvent])
     -> Result<(), StoreError>;
     /// What [`StackStore::put_stack`] does, for the `*_IN_PROGRESS` status an operation
-    /// writes between two of its phases (`ops::then`). Inside a deferred scope
-    /// ([`crate::durability`]) a backend may queue it with the operation's steps, to
-    /// commit in order with them; until then readers get the record as it was before
-    /// (never the new one before its commit), and the operation goes on with the record
+    /// writes between two of its phases (`ops::then`), or a new stack's first
+    /// `CREATE_IN_PROGRESS`. Inside a deferred scope ([`crate::durability`]) a backend
+    /// may queue it with the operation's steps, to commit in order with them. Until then
+    /// no reader gets the new record before its commit (a read may wait for it), a
+    /// by-name lookup already finds the stack, and the operation goes on with the record
     /// it wrote rather than reading it back.
     async fn put_stack_step(
         &self,

@@ -142,3 +142,25 @@ async fn a_phase_status_is_queued_and_no_reader_sees_it_before_it_commits() {
     assert_eq!(stored_revision(&store).await, 3);
     assert_eq!(store.get_stack("arn:s").await.unwrap(), Some(done));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_stack_queued_by_its_create_is_found_by_name_once_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let created = stack(1, StackStatus::CreateInProgress);
+    sagestack_engine::durability::deferred(async {
+        store.put_stack_step(&created, &[]).await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM cfn_stacks")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "queued, not committed");
+        // The name is taken: the lookup finds the stack and waits for its commit.
+        assert_eq!(
+            store.find_live_stack("s").await.unwrap(),
+            Some(created.clone())
+        );
+        assert_eq!(stored_revision(&store).await, 1);
+    })
+    .await;
+}

@@ -220,7 +220,8 @@ impl SqliteStore {
     }
 
     /// `put_stack_step` inside a deferred scope: the status a phase of an operation
-    /// starts under is queued behind the steps of the phase before it, so that both
+    /// starts under (a new stack's first one included) is queued behind the steps of
+    /// the phase before it, so that both
     /// phases' writes commit together where they used to be two commits, the first one
     /// waited for (an update's cleanup; with the admission's saving below, a 10-resource
     /// update 20-23% faster, docs/benchmarks/stacks-rounds.md, "Tenth round"). The stack cache forgets the record until a later write of it
@@ -237,7 +238,10 @@ impl SqliteStore {
         }
         let record = Upsert::of(stack)?;
         if let Some(cache) = self.stack_cache() {
-            cache.forget(&stack.stack_id);
+            // A new stack's name is taken now (its create holds the name's lock until
+            // this returns): a by-name lookup then finds its id and reads the record
+            // from the database, once committed.
+            cache.forget_record_keep_name(stack);
         }
         if let Some(write) = stack_write(Some(record), events)? {
             self.submit(write).await.map_err(conn)?;
