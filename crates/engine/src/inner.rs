@@ -61,7 +61,7 @@ pub(crate) struct Inner {
 #[derive(Debug, Clone, Copy)]
 enum StatusWrite {
     Always,
-    /// Between two phases of an operation ([`Inner::set_phase_status`]).
+    /// The status a phase starts under ([`Inner::set_phase_status`]).
     Step,
     /// Only if the stored revision is still this one (admission).
     If(u64),
@@ -70,8 +70,8 @@ enum StatusWrite {
 /// What a [`Inner::commit`] writes along with its events.
 pub(crate) enum Record<'a> {
     Stack(&'a StackRecord),
-    /// The stack's status between two phases of its operation
-    /// ([`StackStore::put_stack_step`]).
+    /// The status a phase of the stack's operation starts under: the next phase's, or a
+    /// new stack's create ([`StackStore::put_stack_step`]).
     StackStep(&'a StackRecord),
     /// The stack, only if its stored revision is still the given one (admission).
     StackIf(&'a StackRecord, u64),
