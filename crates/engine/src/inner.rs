@@ -509,8 +509,9 @@ impl Inner {
     /// or knows them (a new stack has none), which the first phase then need not read;
     /// `written`: the stack's record as the caller has just written it with
     /// [`Self::set_phase_status`] (a new stack's), which the first phase then takes
-    /// rather than reading it back. The task answers whether its final flush succeeded (`false` when it had none to do
-    /// because its caller runs deferred, see [`crate::settle`]).
+    /// rather than reading it back. The task answers whether its final flush succeeded
+    /// (`false` when it had none to do because its caller runs deferred, see
+    /// [`crate::settle`]).
     pub fn spawn(
         self: &Arc<Self>,
         stack_id: String,

@@ -12,7 +12,9 @@
 //!   leave first). Only writes fill the cache, after their commit: a read that missed
 //!   never inserts what it read, since a newer write may have committed meanwhile.
 //!
-//! One write fills it *before* its commit: an admission's compare-and-set
+//! A write that fills it after its commit makes it forget the record first
+//! ([`StackCache::forget`]), so that nothing is answered from the record that write
+//! replaces. One write fills it *before* its commit: an admission's compare-and-set
 //! ([`StackCache::compare_and_put`], see `SqliteStore::admit_in_memory`). That record is
 //! an `*_IN_PROGRESS` status, never a terminal one, and it commits with the operation's
 //! first steps.

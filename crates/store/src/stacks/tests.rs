@@ -29,6 +29,17 @@ fn event(seq: u64, status: StackStatus) -> StackEvent {
     }
 }
 
+/// A store in `dir` holding `settled` (written as `put_stack` writes, so the cache has it).
+async fn holding(
+    dir: &tempfile::TempDir,
+    settled: &StackRecord,
+    events: &[StackEvent],
+) -> SqliteStore {
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    store.put_stack(settled, events).await.unwrap();
+    store
+}
+
 /// The revision the database holds (not the cache).
 async fn stored_revision(store: &SqliteStore) -> i64 {
     sqlx::query_scalar("SELECT json_extract(document, '$.revision') FROM cfn_stacks")
@@ -40,12 +51,8 @@ async fn stored_revision(store: &SqliteStore) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admission_inside_an_operation_is_queued_with_its_steps_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
     let settled = stack(1, StackStatus::CreateComplete);
-    store
-        .put_stack(&settled, &[event(1, StackStatus::CreateComplete)])
-        .await
-        .unwrap();
+    let store = holding(&dir, &settled, &[event(1, StackStatus::CreateComplete)]).await;
     let admitted = stack(2, StackStatus::UpdateInProgress);
     let (won, lost) = sagestack_engine::durability::deferred(async {
         let won = store
@@ -79,11 +86,7 @@ async fn an_admission_inside_an_operation_is_queued_with_its_steps_and_survives_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admission_answered_at_once_is_committed_before_it_returns() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
-    store
-        .put_stack(&stack(1, StackStatus::UpdateComplete), &[])
-        .await
-        .unwrap();
+    let store = holding(&dir, &stack(1, StackStatus::UpdateComplete), &[]).await;
     let admitted = stack(2, StackStatus::DeleteInProgress);
     assert!(store.put_stack_if(&admitted, &[], 1).await.unwrap());
     assert_eq!(stored_revision(&store).await, 2);
@@ -92,9 +95,8 @@ async fn an_admission_answered_at_once_is_committed_before_it_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admission_whose_write_fails_leaves_the_stack_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
     let settled = stack(1, StackStatus::CreateComplete);
-    store.put_stack(&settled, &[]).await.unwrap();
+    let store = holding(&dir, &settled, &[]).await;
     // No room for another page: the admission's record (a large template) cannot land.
     let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
         .fetch_one(&store.pool)
@@ -116,11 +118,7 @@ async fn an_admission_whose_write_fails_leaves_the_stack_as_it_was() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phase_status_is_queued_and_no_reader_sees_it_before_it_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
-    store
-        .put_stack(&stack(1, StackStatus::UpdateInProgress), &[])
-        .await
-        .unwrap();
+    let store = holding(&dir, &stack(1, StackStatus::UpdateInProgress), &[]).await;
     let cleanup = stack(2, StackStatus::UpdateCompleteCleanupInProgress);
     sagestack_engine::durability::deferred(async {
         store

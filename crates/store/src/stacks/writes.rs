@@ -220,14 +220,14 @@ impl SqliteStore {
     }
 
     /// `put_stack_step` inside a deferred scope: the status a phase of an operation
-    /// starts under (a new stack's first one included) is queued behind the steps of
-    /// the phase before it, so that both
-    /// phases' writes commit together where they used to be two commits, the first one
-    /// waited for (an update's cleanup; with the admission's saving below, a 10-resource
-    /// update 20-23% faster, docs/benchmarks/stacks-rounds.md, "Tenth round"). The stack cache forgets the record until a later write of it
-    /// commits: until then readers read the database, behind the queue, so none sees
-    /// the status before it commits. Whether it was queued (`false`: not deferred, the
-    /// caller writes it as `put_stack` does).
+    /// starts under (a new stack's first one included) is queued behind the steps of the
+    /// phase before it, so that both phases' writes commit together where they used to
+    /// be two commits, the first one waited for (an update's cleanup; with the
+    /// admission's saving below, a 10-resource update 20-23% faster,
+    /// docs/benchmarks/stacks-rounds.md, "Tenth round"). The stack cache forgets the
+    /// record until a later write of it commits: until then readers read the database,
+    /// behind the queue, so none sees the status before it commits. Whether it was queued
+    /// (`false`: not deferred, the caller writes it as `put_stack` does).
     pub(super) async fn queue_stack_step(
         &self,
         stack: &StackRecord,
@@ -236,17 +236,27 @@ impl SqliteStore {
         if !sagestack_engine::durability::is_deferred() {
             return Ok(false);
         }
-        let record = Upsert::of(stack)?;
         if let Some(cache) = self.stack_cache() {
             // A new stack's name is taken now (its create holds the name's lock until
             // this returns): a by-name lookup then finds its id and reads the record
             // from the database, once committed.
             cache.forget_record_keep_name(stack);
         }
-        if let Some(write) = stack_write(Some(record), events)? {
+        self.submit_stack(stack, events).await?;
+        Ok(true)
+    }
+
+    /// `stack`'s record and `events` through the combiner ([`SqliteStore::submit`]):
+    /// queued behind inside a deferred scope, else committed before this returns.
+    async fn submit_stack(
+        &self,
+        stack: &StackRecord,
+        events: &[StackEvent],
+    ) -> Result<(), StoreError> {
+        if let Some(write) = stack_write(Some(Upsert::of(stack)?), events)? {
             self.submit(write).await.map_err(conn)?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// `put_stack_if` decided by the stack cache ([`StackCache::compare_and_put`]) when it
@@ -277,28 +287,20 @@ impl SqliteStore {
         let Some(cache) = self.stack_cache() else {
             return Ok(None);
         };
-        let record = Upsert::of(stack)?;
         let previous = match cache.compare_and_put(stack, expected) {
             Cas::Unknown => return Ok(None),
             Cas::Lost => return Ok(Some(false)),
             Cas::Won(previous) => previous,
         };
-        let written = match stack_write(Some(record), events) {
-            Ok(Some(write)) => self.submit(write).await.map_err(conn),
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
+        let written = async {
+            self.submit_stack(stack, events).await?;
+            flushed(self.durable().await)
         };
-        let written = match written {
-            Ok(()) => flushed(self.durable().await),
-            Err(e) => Err(e),
-        };
-        match written {
-            Ok(()) => Ok(Some(true)),
-            Err(e) => {
-                cache.undo(stack, &previous);
-                Err(e)
-            }
+        if let Err(e) = written.await {
+            cache.undo(stack, &previous);
+            return Err(e);
         }
+        Ok(Some(true))
     }
 
     pub(super) async fn delete_resource_row(
